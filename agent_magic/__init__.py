@@ -1,0 +1,19 @@
+"""agent_magic: run an autonomous coding agent from a notebook, apply its changes only on approval."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython) -> None:
+    """Register the %%agent and %agent magics (called by %load_ext)."""
+    from agent_magic.magic import AgentMagics
+
+    ipython.register_magics(AgentMagics)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """Remove the magics registered by load_ipython_extension (called by %unload_ext)."""
+    from agent_magic.magic import unregister
+
+    unregister(ipython)

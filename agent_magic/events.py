@@ -1,0 +1,92 @@
+"""The typed events a run emits, in order, to whatever view is listening."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Union
+
+if TYPE_CHECKING:
+    from agent_magic.models.base import Usage
+    from agent_magic.records import Finding, Plan, Understanding
+    from agent_magic.session import Session
+
+PHASES = ("understand", "analyze", "plan", "implement", "review", "deliver")
+
+
+@dataclass(frozen=True)
+class PhaseStarted:
+    phase: str
+
+
+@dataclass(frozen=True)
+class PhaseFinished:
+    phase: str
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of model text as it streams in."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolUsed:
+    name: str
+    input: dict[str, Any]
+    result: str
+    is_error: bool
+
+
+@dataclass(frozen=True)
+class UnderstandingReady:
+    understanding: Understanding
+
+
+@dataclass(frozen=True)
+class PlanReady:
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class FindingReported:
+    finding: Finding
+
+
+@dataclass(frozen=True)
+class ChecksDone:
+    """Results of the automatic checks (compile, lint, tests) of one review round."""
+
+    report: Any
+    round: int
+
+
+@dataclass(frozen=True)
+class UsageUpdated:
+    usage: Usage
+    cost: float
+
+
+@dataclass(frozen=True)
+class StepPaused:
+    """Step mode: the run waits for the user's decision on one plan step."""
+
+    step: int
+    session: Session
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    session: Session
+
+
+Event = Union[
+    PhaseStarted, PhaseFinished, TextDelta, ToolUsed, UnderstandingReady, PlanReady,
+    FindingReported, ChecksDone, UsageUpdated, StepPaused, RunFinished,
+]
+EventSink = Callable[[Event], None]
+
+
+def ignore(event: Event) -> None:
+    """An event sink that drops everything."""
