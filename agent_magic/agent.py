@@ -1,0 +1,514 @@
+"""The agent: six phases over one conversation, with hard limits and a single exit path.
+
+understand -> analyze -> plan -> implement -> review (fix and review again) -> deliver
+
+The agent edits only a staging area; the user's files change when the caller applies the
+returned Session. Everything the run does is emitted as events and kept in a transcript.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from agent_magic import prompts
+from agent_magic.errors import ModelError, ToolError, UserError
+from agent_magic.events import (
+    ChecksDone, EventSink, FindingReported, PhaseFinished, PhaseStarted, PlanReady, RunFinished,
+    TextDelta, ToolUsed, UnderstandingReady, UsageUpdated, ignore,
+)
+from agent_magic.models.base import Model, Reply, Request, ToolCall, Usage
+from agent_magic.models.scripted import estimate_tokens
+from agent_magic.paths import Project
+from agent_magic.records import Finding, Plan, PlanStep, Understanding
+from agent_magic.session import Session
+from agent_magic.tools import (
+    ALL_TOOLS, CONTROL_NAMES, EDIT_NAMES, READ_NAMES, READ_TOOLS, Toolbox, validate,
+)
+from agent_magic.transcript import Transcript
+
+# Which tools each phase accepts; the model always sees all of them so the prompt prefix stays
+# identical (and cached) across phases.
+PHASE_TOOLS: dict[str, frozenset[str]] = {
+    "understand": READ_NAMES | {"submit_understanding"},
+    "plan": READ_NAMES | {"submit_plan"},
+    "implement": READ_NAMES | EDIT_NAMES | {"finish"},
+    "review": READ_NAMES | {"report_finding", "finish"},
+}
+REVIEW_TOOLS = READ_TOOLS + [t for t in ALL_TOOLS if t["name"] in ("report_finding", "finish")]
+
+Checker = Callable[..., Any]  # review.run_checks(root, changes, **options) -> CheckReport
+
+
+@dataclass
+class AgentConfig:
+    """Limits and switches of a run."""
+
+    max_steps: int = 40  # model calls per run
+    budget_usd: float = 2.0  # hard: checked before every model call
+    time_limit_s: float = 1200.0
+    max_tool_errors: int = 6  # consecutive failed tool calls before the run gives up
+    review: bool = True  # checks + model review + fix rounds
+    model_review: bool = True
+    review_rounds: int = 2  # fix rounds after the first review
+    run_notebooks: bool = False
+    plan_first: bool = False
+    notebook_context: str = ""
+    test_timeout: float = 120.0
+    context_tokens: int = 4000
+    max_tokens: int = 4096
+    readonly: tuple[str, ...] = ()  # glob patterns of files the agent may read but not change
+
+
+class Stop(Exception):
+    """Ends a run early; ``reason`` is the session's stop_reason."""
+
+    reason = "error"
+
+
+class BudgetExceeded(Stop):
+    reason = "budget"
+
+
+class StepLimit(Stop):
+    reason = "steps"
+
+
+class TimeLimit(Stop):
+    reason = "time"
+
+
+class Interrupted(Stop):
+    reason = "interrupted"
+
+
+class TooManyToolErrors(Stop):
+    reason = "tool_errors"
+
+
+class PlanReadyStop(Stop):
+    reason = "plan_ready"
+
+
+class Agent:
+    """Runs tasks against one project with one model; wiring of analysis, staging and review."""
+
+    def __init__(
+        self,
+        project: Project | str,
+        model: Model,
+        config: AgentConfig | None = None,
+        on_event: EventSink = ignore,
+        *,
+        index: Any = None,
+        checker: Checker | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.project = project if isinstance(project, Project) else Project(project)
+        self.model = model
+        self.config = config or AgentConfig()
+        self.emit = on_event
+        self._index = index
+        self._checker = checker
+        self._clock = clock
+        self._stop = threading.Event()
+        self._started = 0.0
+        self._steps_at_start = 0
+        self._failures = 0
+        self._phase = ""
+        self._transcript: Transcript | None = None
+        self._round_findings: list[Finding] = []
+
+    # ---- public API ---------------------------------------------------------------------
+
+    def run(self, task: str) -> Session:
+        """Run the whole loop on ``task``; returns the session however the run ended."""
+        from agent_magic.staging import Staging
+
+        task = (task or "").strip()
+        if not task:
+            raise UserError("the task is empty: write what the agent should do in the cell body")
+        session = Session(task=task, project=self.project, model=self.model.name)
+        session.staging = Staging(self.project)
+        return self._drive(session, self._all_phases)
+
+    def continue_plan(self, session: Session, feedback: str | None = None) -> Session:
+        """After a ``plan_first`` stop: approve (no feedback) or revise the plan, then go on."""
+        if session.stop_reason != "plan_ready":
+            raise UserError(f"session {session.id} is not waiting for plan approval")
+        return self._drive(session, lambda s: self._after_plan(s, feedback))
+
+    def resume(self, session: Session, instruction: str) -> Session:
+        """Continue a finished session with a follow-up instruction, on its staged changes."""
+        instruction = (instruction or "").strip()
+        if not instruction:
+            raise UserError("resume needs a follow-up instruction")
+        if session.staging is None or not session.messages:
+            raise UserError(f"session {session.id} cannot be resumed (it has no conversation)")
+        if session.checkpoints:
+            session.staging.rebase()
+
+        def follow_up(s: Session) -> None:
+            self._say(s, prompts.render("followup", instruction=instruction))
+            self._implement_and_review(s, prompt=None)
+
+        return self._drive(session, follow_up)
+
+    def stop(self) -> None:
+        """Ask the run to stop at the next model or tool boundary (safe from any thread)."""
+        self._stop.set()
+
+    # ---- the one exit path -----------------------------------------------------------------
+
+    def _drive(self, session: Session, body: Callable[[Session], None]) -> Session:
+        self._stop.clear()
+        self._started = self._clock()
+        self._steps_at_start = session.steps
+        self._failures = 0
+        self._transcript = Transcript(self.project, session.id)
+        self._transcript.write("start", task=session.task, model=session.model,
+                               created=session.created, project=str(self.project.root))
+        try:
+            body(session)
+            session.stop_reason, session.error = "done", ""
+        except Stop as stop:
+            session.stop_reason, session.error = stop.reason, str(stop)
+        except ModelError as exc:
+            session.stop_reason, session.error = "error", str(exc)
+        except KeyboardInterrupt:
+            session.stop_reason, session.error = "interrupted", "interrupted by the user"
+        except BaseException as exc:
+            session.stop_reason, session.error = "error", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._deliver(session)
+        return session
+
+    def _all_phases(self, session: Session) -> None:
+        self._understand(session)
+        self._analyze(session)
+        self._plan(session)
+        if self.config.plan_first:
+            raise PlanReadyStop("the plan waits for approval")
+        self._implement_and_review(session)
+
+    def _after_plan(self, session: Session, feedback: str | None) -> None:
+        if feedback:
+            self._say(session, prompts.render("revise_plan", feedback=feedback))
+            self._enter("plan")
+            self._converse(session, "plan", {"submit_plan"})
+            self._leave("plan", session.plan.summary if session.plan else "")
+            raise PlanReadyStop("the revised plan waits for approval")
+        self._implement_and_review(session)
+
+    # ---- phases --------------------------------------------------------------------------
+
+    def _understand(self, session: Session) -> None:
+        self._enter("understand")
+        session.messages.append({"role": "user", "content": [{"type": "text", "text": prompts.render(
+            "understand", task=session.task, project=self.project.root.name)}]})
+        self._converse(session, "understand", {"submit_understanding"})
+        self._leave("understand", session.understanding.restatement if session.understanding else "")
+
+    def _analyze(self, session: Session) -> None:
+        from agent_magic.analysis import detect_conventions
+
+        self._enter("analyze")
+        query = session.task
+        if session.understanding:
+            query += "\n" + session.understanding.restatement + "\n" + "\n".join(
+                session.understanding.acceptance_criteria)
+        index = self._get_index()
+        session.ranked_files = [r.path for r in index.rank(query, k=15)]
+        conventions = detect_conventions(self.project.root)
+        session.test_command = conventions.test_command
+        parts = [f"### Conventions\n{conventions.summary()}",
+                 f"### Repository map\n{index.repo_map(query, budget_tokens=self.config.context_tokens)}"]
+        if self.config.notebook_context:
+            parts.append(f"### The user's notebook\n{self.config.notebook_context}")
+        session.context = "\n\n".join(parts)
+        self._leave("analyze", f"{len(index.files())} files; top: {', '.join(session.ranked_files[:5])}")
+
+    def _plan(self, session: Session) -> None:
+        self._enter("plan")
+        self._say(session, prompts.render("plan", context=session.context))
+        self._converse(session, "plan", {"submit_plan"})
+        self._leave("plan", session.plan.summary if session.plan else "")
+
+    def _implement_and_review(self, session: Session, prompt: str | None = "implement") -> None:
+        self._enter("implement")
+        if prompt:
+            self._say(session, prompts.render(prompt))
+        self._converse(session, "implement", {"finish"})
+        self._leave("implement", session.summary)
+        if not self.config.review:
+            return
+        last_round = self.config.review_rounds + 1
+        for round_no in range(1, last_round + 1):
+            problems = self._review(session, round_no)
+            if not problems or round_no == last_round:
+                return
+            self._enter("implement")
+            self._say(session, prompts.render(
+                "fix", round=round_no, problems="\n".join(_describe(f) for f in problems)))
+            self._converse(session, "implement", {"finish"})
+            self._leave("implement", session.summary)
+
+    def _review(self, session: Session, round_no: int) -> list[Finding]:
+        """Check the staged change and review it; returns the findings that need a fix."""
+        self._enter("review")
+        session.review_rounds = round_no
+        changeset = session.refresh()
+        if changeset is None or changeset.is_empty:
+            self._leave("review", "no changes to review")
+            return []
+        report = self._check(session, changeset)
+        if round_no == 1:
+            session.checks_before = report
+        session.checks = report
+        self.emit(ChecksDone(report, round_no))
+        found = list(report.findings()) if report is not None else []
+        if self.config.model_review:
+            found += self._model_review(session, report, round_no)
+        for finding in found:
+            finding.round = round_no
+        self._reconcile(session, found)
+        problems = [f for f in session.findings if f.status == "open" and f.severity == "blocker"]
+        self._leave("review", f"round {round_no}: {len(found)} finding(s), {len(problems)} blocker(s)")
+        return problems
+
+    def _check(self, session: Session, changeset: Any) -> Any:
+        checker = self._checker
+        if checker is None:
+            from agent_magic.review import run_checks as checker
+        return checker(self.project.root, changes_of(changeset),
+                       test_command=session.test_command, timeout=self.config.test_timeout,
+                       run_notebooks=self.config.run_notebooks)
+
+    def _model_review(self, session: Session, report: Any, round_no: int) -> list[Finding]:
+        open_before = [f for f in session.findings if f.status == "open" and f.source == "review"]
+        checks = report.summary() if report is not None else "(checks were not run)"
+        if open_before:
+            checks += ("\n\nFindings of the previous round; report again those still present:\n"
+                       + "\n".join(_describe(f) for f in open_before))
+        text = prompts.render(
+            "review", task=session.task, plan=session.plan.text() if session.plan else "(no plan)",
+            diff=session.diff(), checks=checks)
+        messages: list[dict[str, Any]] = [{"role": "user", "content": [{"type": "text", "text": text}]}]
+        self._round_findings = []
+        self._converse(session, "review", {"finish"}, messages=messages, tools=REVIEW_TOOLS,
+                       text_ends=True)
+        return self._round_findings
+
+    def _reconcile(self, session: Session, found: list[Finding]) -> None:
+        """Mark open findings that this round did not report again as fixed; add new ones."""
+        keys = {_key(f) for f in found}
+        for old in session.findings:
+            if old.status == "open" and _key(old) not in keys:
+                old.status = "fixed"
+        known = {_key(f) for f in session.findings if f.status == "open"}
+        for finding in found:
+            if _key(finding) not in known:
+                session.findings.append(finding)
+                self.emit(FindingReported(finding))
+
+    def _deliver(self, session: Session) -> None:
+        self._enter("deliver")
+        session.refresh()
+        files = [fc.path for fc in session.changeset.files] if session.changeset else []
+        if self._transcript is not None:
+            self._transcript.write(
+                "end", stop_reason=session.stop_reason, error=session.error, cost=session.cost,
+                usage=session.usage, steps=session.steps, files=files,
+                plan=session.plan, findings=session.findings, diff=session.diff())
+        self._leave("deliver", f"{session.stop_reason}: {len(files)} file(s) changed")
+        self.emit(RunFinished(session))
+
+    # ---- the conversation ----------------------------------------------------------------
+
+    def _converse(
+        self,
+        session: Session,
+        phase: str,
+        until: set[str],
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        text_ends: bool = False,
+    ) -> ToolCall | None:
+        """Ask the model until it calls one of ``until`` without error; run the other tools."""
+        messages = session.messages if messages is None else messages
+        request = Request(system=prompts.template("system"), messages=messages,
+                          tools=tools or ALL_TOOLS, max_tokens=self.config.max_tokens)
+        while True:
+            reply = self._ask(session, request)
+            messages.append({"role": "assistant", "content": reply.content() or
+                             [{"type": "text", "text": "(no reply)"}]})
+            if not reply.tool_calls:
+                if text_ends:
+                    return None
+                self._failed(f"{phase}: the model answered without calling a tool")
+                messages.append({"role": "user", "content": [{"type": "text", "text": prompts.render(
+                    "nudge", phase=phase, expected=" or ".join(sorted(until)))}]})
+                continue
+            results, done = [], None
+            for call in reply.tool_calls:
+                text, is_error = self._call_tool(session, phase, call)
+                results.append({"type": "tool_result", "tool_use_id": call.id, "content": text,
+                                **({"is_error": True} if is_error else {})})
+                if call.name in until and not is_error:
+                    done = call
+            messages.append({"role": "user", "content": results})
+            if done is not None:
+                return done
+
+    def _ask(self, session: Session, request: Request) -> Reply:
+        self._check_limits(session, request)
+        reply = None
+        try:
+            reply = self.model.complete(request, on_text=lambda t: self.emit(TextDelta(t)))
+            session.steps += 1
+            session.usage = session.usage + reply.usage
+            session.cost += self.model.price.cost(reply.usage)
+            self.emit(UsageUpdated(session.usage, session.cost))
+            return reply
+        finally:
+            self._record("model", phase=self._phase, reply=reply.content() if reply else None,
+                         usage=reply.usage if reply else None, cost=session.cost)
+
+    def _check_limits(self, session: Session, request: Request) -> None:
+        self._check_stop()
+        if session.steps - self._steps_at_start >= self.config.max_steps:
+            raise StepLimit(f"stopped after {self.config.max_steps} model calls (max_steps)")
+        # Price the next call as if nothing were cached and the whole answer used: a hard budget.
+        estimate = self.model.price.cost(Usage(
+            input_tokens=estimate_tokens([request.system, request.tools, request.messages]),
+            output_tokens=request.max_tokens))
+        if session.cost + estimate > self.config.budget_usd:
+            raise BudgetExceeded(
+                f"budget ${self.config.budget_usd:.2f} reached: spent ${session.cost:.4f}, the next "
+                f"call could cost up to ${estimate:.4f}")
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise Interrupted("stopped by the user")
+        if self._clock() - self._started > self.config.time_limit_s:
+            raise TimeLimit(f"stopped after {self.config.time_limit_s:.0f} s (time limit)")
+
+    def _call_tool(self, session: Session, phase: str, call: ToolCall) -> tuple[str, bool]:
+        text, is_error = "", True
+        try:
+            self._check_stop()
+            data = validate(call.name, call.input)
+            if call.name not in PHASE_TOOLS[phase]:
+                raise ToolError(f"{call.name} is not available in the {phase} phase; "
+                                f"use one of: {', '.join(sorted(PHASE_TOOLS[phase]))}")
+            if call.name in CONTROL_NAMES:
+                text = self._control(session, call.name, data)
+            else:
+                text = self._toolbox(session).run(call.name, data)
+            is_error = False
+            self._failures = 0
+        except ToolError as exc:
+            text = f"Error: {exc}"
+            self._failed(text)
+        finally:
+            self.emit(ToolUsed(call.name, dict(call.input), text, is_error))
+            self._record("tool", phase=phase, name=call.name, input=call.input, result=text,
+                         is_error=is_error)
+        return text, is_error
+
+    def _failed(self, message: str) -> None:
+        self._failures += 1
+        if self._failures >= self.config.max_tool_errors:
+            raise TooManyToolErrors(
+                f"stopped after {self._failures} failed tool calls in a row; last: {message}")
+
+    def _control(self, session: Session, name: str, data: dict[str, Any]) -> str:
+        if name == "submit_understanding":
+            session.understanding = Understanding(
+                data["restatement"], list(data.get("acceptance_criteria", [])),
+                list(data.get("assumptions", [])))
+            self.emit(UnderstandingReady(session.understanding))
+            return "Understanding recorded."
+        if name == "submit_plan":
+            steps = [PlanStep(s.get("description", ""), list(s.get("files", [])))
+                     for s in data["steps"] if isinstance(s, dict)]
+            if not steps:
+                raise ToolError("submit_plan: the plan needs at least one step with a description")
+            session.plan = Plan(data["summary"], steps, list(data.get("files", [])),
+                                list(data.get("risks", [])))
+            self.emit(PlanReady(session.plan))
+            return "Plan recorded."
+        if name == "report_finding":
+            self._round_findings.append(Finding(
+                severity=data["severity"], message=data["message"], path=data.get("path"),
+                line_start=data.get("line_start"), line_end=data.get("line_end"),
+                suggestion=data.get("suggestion", ""), source="review"))
+            return "Finding recorded."
+        if self._phase != "review":  # the reviewer's summary is not the change's summary
+            session.summary = data.get("summary", "")
+        return "Done."
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _toolbox(self, session: Session) -> Toolbox:
+        patterns = self.config.readonly
+        index = self._get_index()
+
+        def files() -> list[str]:
+            staged = set(session.staging.changed_paths())
+            return sorted(set(index.files()) | staged)
+
+        return Toolbox(session.staging, files,
+                       readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns))
+
+    def _get_index(self) -> Any:
+        if self._index is None:
+            from agent_magic.analysis import RepoIndex
+
+            self._index = RepoIndex(self.project.root)
+        return self._index
+
+    def _say(self, session: Session, text: str) -> None:
+        """Add text to the conversation, joining the last user message if there is one."""
+        block = {"type": "text", "text": text}
+        last = session.messages[-1] if session.messages else None
+        if last is not None and last["role"] == "user":
+            last["content"] = [*last["content"], block]
+        else:
+            session.messages.append({"role": "user", "content": [block]})
+
+    def _enter(self, phase: str) -> None:
+        self._phase = phase
+        self.emit(PhaseStarted(phase))
+
+    def _leave(self, phase: str, summary: str) -> None:
+        self.emit(PhaseFinished(phase, summary))
+
+    def _record(self, kind: str, **data: Any) -> None:
+        if self._transcript is not None:
+            self._transcript.write(kind, **data)
+
+
+def changes_of(changeset: Any) -> Mapping[str, bytes | None]:
+    """The staged changes as path -> new bytes (None = deleted), renames as delete + add."""
+    changes: dict[str, bytes | None] = {}
+    for fc in changeset.files:
+        if fc.old_path and fc.old_path != fc.path:
+            changes[fc.old_path] = None
+        changes[fc.path] = fc.after
+    return changes
+
+
+def _key(finding: Finding) -> tuple[str, str | None, str]:
+    return (finding.source, finding.path, finding.message.strip().lower())
+
+
+def _describe(finding: Finding) -> str:
+    where = f" {finding.location()}" if finding.location() else ""
+    fix = f" Suggested fix: {finding.suggestion}" if finding.suggestion else ""
+    return f"- [{finding.severity}]{where}: {finding.message}{fix}"

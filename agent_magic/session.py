@@ -1,0 +1,124 @@
+"""A Session is everything one run produced; applying and undoing its changes goes through it."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent_magic.errors import UserError
+from agent_magic.models.base import Usage
+from agent_magic.paths import Project
+from agent_magic.records import Finding, Plan, Understanding
+
+if TYPE_CHECKING:
+    from agent_magic.staging import Changeset, Checkpoint, Staging
+
+# Why a run ended. Only "done" and "plan_ready" are successes.
+STOP_REASONS = ("done", "plan_ready", "step_paused", "budget", "steps", "time", "interrupted",
+                "tool_errors", "error")
+
+
+def new_session_id() -> str:
+    """A short, sortable, unique id: UTC time plus random suffix."""
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{now}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Session:
+    """The state and results of one %%agent run; inspectable whatever way the run stopped."""
+
+    task: str
+    project: Project
+    model: str
+    id: str = field(default_factory=new_session_id)
+    created: str = field(
+        default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    phase: str = ""
+    understanding: Understanding | None = None
+    context: str = ""
+    ranked_files: list[str] = field(default_factory=list)
+    test_command: list[str] | None = None
+    plan: Plan | None = None
+    staging: Staging | None = field(default=None, repr=False)
+    changeset: Changeset | None = field(default=None, repr=False)
+    checks: Any = None  # review.CheckReport of the last round, if the review ran
+    checks_before: Any = None  # the first round's report, to show before/after
+    findings: list[Finding] = field(default_factory=list)
+    summary: str = ""  # the model's own summary, from `finish`
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    steps: int = 0
+    tool_errors: int = 0
+    review_rounds: int = 0
+    stop_reason: str = ""
+    error: str = ""
+    messages: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    checkpoints: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run finished normally (done or stopped for plan approval)."""
+        return self.stop_reason in ("done", "plan_ready", "step_paused")
+
+    @property
+    def open_blockers(self) -> list[Finding]:
+        """Blocker findings the agent did not fix."""
+        return [f for f in self.findings if f.severity == "blocker" and f.status == "open"]
+
+    def diff(self) -> str:
+        """The unified diff of every staged change (notebooks per cell)."""
+        return self.changeset.diff() if self.changeset is not None else ""
+
+    def refresh(self) -> Changeset | None:
+        """Take a fresh snapshot of the staged changes."""
+        if self.staging is not None:
+            self.changeset = self.staging.changeset()
+        return self.changeset
+
+    def apply(
+        self,
+        selection: set[str] | None = None,
+        *,
+        force: bool = False,
+        allow_blockers: bool = False,
+        commit: bool = False,
+    ) -> Checkpoint:
+        """Write the selected hunks (all if None) to the project, atomically; returns the checkpoint."""
+        from agent_magic.staging import apply
+
+        if self.changeset is None or self.changeset.is_empty:
+            raise UserError("this session has no changes to apply")
+        if self.open_blockers and not allow_blockers:
+            raise UserError(
+                f"{len(self.open_blockers)} blocker finding(s) remain; review them and apply with "
+                "allow_blockers=True (the widget's confirm box) if you still want these changes"
+            )
+        checkpoint = apply(
+            self.project, self.changeset, selection, commit=commit, force=force,
+            message=self.commit_message(), session_id=self.id,
+        )
+        self.checkpoints.append(checkpoint.id)
+        return checkpoint
+
+    def undo(self, checkpoint_id: str | None = None, *, force: bool = False) -> Checkpoint:
+        """Restore the files of this session's last apply (or the given checkpoint) byte for byte."""
+        from agent_magic.staging import undo
+
+        if checkpoint_id is None:
+            if not self.checkpoints:
+                raise UserError("nothing of this session has been applied")
+            checkpoint_id = self.checkpoints[-1]
+        checkpoint = undo(self.project, checkpoint_id, force=force)
+        if checkpoint_id in self.checkpoints:
+            self.checkpoints.remove(checkpoint_id)
+        return checkpoint
+
+    def commit_message(self) -> str:
+        """A commit message from the task and plan, with a trailer naming agent_magic."""
+        title = (self.plan.summary if self.plan and self.plan.summary else self.task).strip()
+        title = title.splitlines()[0][:72] if title else "agent_magic change"
+        body = self.plan.text() if self.plan else self.task
+        return f"{title}\n\n{body}\n\nTask: {self.task.strip()[:500]}\n\nAgent-Magic-Session: {self.id}\n"

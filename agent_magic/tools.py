@@ -1,0 +1,218 @@
+"""The tools the model sees, their documented schemas, and their dispatch onto the staging area.
+
+Control tools (``submit_understanding``, ``submit_plan``, ``report_finding``, ``finish``) change the
+state of the run, so the agent handles them; this module validates their input like any other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from agent_magic.errors import AgentMagicError, ToolError
+
+if TYPE_CHECKING:
+    from agent_magic.staging import Staging
+
+MAX_VIEW_LINES = 400
+MAX_SEARCH_HITS = 60
+MAX_RESULT_CHARS = 20_000
+
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+_STRS = {"type": "array", "items": {"type": "string"}}
+
+
+def _tool(name: str, description: str, properties: dict[str, Any], required: list[str]) -> dict:
+    return {
+        "name": name,
+        "description": description,
+        "input_schema": {"type": "object", "properties": properties, "required": required},
+    }
+
+
+READ_TOOLS = [
+    _tool("view", "Show a file with line numbers (optionally a line range). Notebooks (.ipynb) "
+          "are shown as numbered cells with their ids; outputs are trimmed.",
+          {"path": _STR, "start_line": _INT, "end_line": _INT}, ["path"]),
+    _tool("list_dir", "List a directory of the project (directories end with '/').",
+          {"path": _STR}, []),
+    _tool("search", "Search project files for a Python regular expression; returns path:line: text "
+          f"for at most {MAX_SEARCH_HITS} hits. `path` limits the search to a directory or file, "
+          "`glob` to file names (e.g. '*.py').",
+          {"pattern": _STR, "path": _STR, "glob": _STR}, ["pattern"]),
+]
+
+EDIT_TOOLS = [
+    _tool("replace", "Replace one occurrence of `old` with `new` in a file. `old` must match a "
+          "unique region; include a few lines of context to make it unique.",
+          {"path": _STR, "old": _STR, "new": _STR}, ["path", "old", "new"]),
+    _tool("insert", "Insert `text` after line `line` of a file (0 inserts at the top).",
+          {"path": _STR, "line": _INT, "text": _STR}, ["path", "line", "text"]),
+    _tool("create", "Create a new file with the given content (set overwrite to replace a file).",
+          {"path": _STR, "content": _STR, "overwrite": {"type": "boolean"}}, ["path", "content"]),
+    _tool("delete", "Delete a file.", {"path": _STR}, ["path"]),
+    _tool("rename", "Rename or move a file.", {"path": _STR, "new_path": _STR}, ["path", "new_path"]),
+    _tool("notebook_edit", "Edit a notebook by cells, never as JSON. action: replace | insert | "
+          "delete | move | set_type. `cell` is a cell id or index (from view); insert puts the new "
+          "cell at `index`; move takes `to_index`; cell_type is code or markdown.",
+          {"path": _STR, "action": {"type": "string",
+                                    "enum": ["replace", "insert", "delete", "move", "set_type"]},
+           "cell": _STR, "index": _INT, "source": _STR, "cell_type": _STR, "to_index": _INT},
+          ["path", "action"]),
+]
+
+CONTROL_TOOLS = [
+    _tool("submit_understanding", "Restate the task, list acceptance criteria and the assumptions "
+          "you made where the task is open.",
+          {"restatement": _STR, "acceptance_criteria": _STRS, "assumptions": _STRS},
+          ["restatement", "acceptance_criteria"]),
+    _tool("submit_plan", "Submit the plan: a summary, ordered steps (each with the files it "
+          "touches), all files to change, risks and edge cases.",
+          {"summary": _STR,
+           "steps": {"type": "array", "items": {
+               "type": "object", "properties": {"description": _STR, "files": _STRS},
+               "required": ["description"]}},
+           "files": _STRS, "risks": _STRS},
+          ["summary", "steps"]),
+    _tool("report_finding", "Report a problem in the change: severity blocker | major | minor | "
+          "nit, the file and line range, what is wrong and a suggested fix.",
+          {"severity": {"type": "string", "enum": ["blocker", "major", "minor", "nit"]},
+           "message": _STR, "path": _STR, "line_start": _INT, "line_end": _INT,
+           "suggestion": _STR},
+          ["severity", "message"]),
+    _tool("finish", "Say you are done with the current phase, with a short summary.",
+          {"summary": _STR}, []),
+]
+
+ALL_TOOLS = READ_TOOLS + EDIT_TOOLS + CONTROL_TOOLS
+SCHEMAS = {t["name"]: t["input_schema"] for t in ALL_TOOLS}
+READ_NAMES = frozenset(t["name"] for t in READ_TOOLS)
+EDIT_NAMES = frozenset(t["name"] for t in EDIT_TOOLS)
+CONTROL_NAMES = frozenset(t["name"] for t in CONTROL_TOOLS)
+
+_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
+
+
+def validate(name: str, data: Any) -> dict[str, Any]:
+    """Check a tool call's input against its schema; raise ToolError saying what is wrong."""
+    if name not in SCHEMAS:
+        raise ToolError(f"unknown tool {name!r}; available: {', '.join(sorted(SCHEMAS))}")
+    if not isinstance(data, dict):
+        raise ToolError(f"{name}: input must be a JSON object")
+    if "__invalid_json__" in data:
+        raise ToolError(f"{name}: the tool input was not valid JSON; send it again as an object")
+    schema = SCHEMAS[name]
+    missing = [k for k in schema["required"] if k not in data]
+    if missing:
+        raise ToolError(f"{name}: missing required field(s): {', '.join(missing)}")
+    for key, value in data.items():
+        spec = schema["properties"].get(key)
+        if spec is None:
+            raise ToolError(f"{name}: unknown field {key!r}; fields: {', '.join(schema['properties'])}")
+        expected = _TYPES[spec["type"]]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ToolError(f"{name}: field {key!r} must be a {spec['type']}")
+        if "enum" in spec and value not in spec["enum"]:
+            raise ToolError(f"{name}: field {key!r} must be one of {', '.join(spec['enum'])}")
+    return data
+
+
+@dataclass
+class Toolbox:
+    """Runs file tools against a staging area; ``files`` lists the project's searchable files."""
+
+    staging: Staging
+    files: Callable[[], list[str]]
+    readonly: Callable[[str], bool] = lambda path: False
+
+    def run(self, name: str, data: dict[str, Any]) -> str:
+        """Run one read or edit tool; raise ToolError (or another AgentMagicError) on failure."""
+        handler = getattr(self, f"_{name}", None)
+        if handler is None or name in CONTROL_NAMES:
+            raise ToolError(f"{name} is not a file tool")
+        if name in EDIT_NAMES:
+            for key in ("path", "new_path"):
+                if key in data and self.readonly(data[key]):
+                    raise ToolError(f"{data[key]} is read-only for this task; change other files")
+        try:
+            result = handler(**data)
+        except ToolError:
+            raise
+        except AgentMagicError as exc:  # path and staging refusals become tool errors too
+            raise ToolError(str(exc)) from None
+        return _clip(result)
+
+    def _view(self, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
+        if path.endswith(".ipynb"):
+            return self.staging.notebook_view(path)
+        if self.staging.is_dir(path):
+            raise ToolError(f"{path} is a directory; use list_dir")
+        lines = self.staging.read_text(path).splitlines()
+        start = max(1, start_line or 1)
+        end = min(len(lines), end_line or start + MAX_VIEW_LINES - 1, start + MAX_VIEW_LINES - 1)
+        if lines and start > len(lines):
+            raise ToolError(f"{path} has {len(lines)} lines; start_line {start} is past the end")
+        body = "\n".join(f"{n:>5}  {lines[n - 1]}" for n in range(start, end + 1))
+        more = f"\n[lines {end + 1}-{len(lines)} not shown]" if end < len(lines) else ""
+        return f"{path} ({len(lines)} lines)\n{body}{more}"
+
+    def _list_dir(self, path: str = ".") -> str:
+        entries = self.staging.list_dir(path)
+        return "\n".join(entries) if entries else "(empty)"
+
+    def _search(self, pattern: str, path: str = ".", glob: str | None = None) -> str:
+        try:
+            regex = re.compile(pattern)
+        except re.error as exc:
+            raise ToolError(f"search: bad regular expression: {exc}") from None
+        import fnmatch
+
+        prefix = "" if path in (".", "") else path.rstrip("/")
+        hits: list[str] = []
+        total = 0
+        for rel in self.files():
+            if prefix and not (rel == prefix or rel.startswith(prefix + "/")):
+                continue
+            if glob and not fnmatch.fnmatch(rel.rsplit("/", 1)[-1], glob):
+                continue
+            try:
+                text = self.staging.read_text(rel)
+            except AgentMagicError:
+                continue  # binary, secret, deleted: not searchable
+            for n, line in enumerate(text.splitlines(), 1):
+                if regex.search(line):
+                    total += 1
+                    if len(hits) < MAX_SEARCH_HITS:
+                        hits.append(f"{rel}:{n}: {line.strip()[:200]}")
+        if not hits:
+            return f"no matches for {pattern!r}"
+        more = f"\n[{total - len(hits)} more matches not shown; narrow the search]" if total > len(hits) else ""
+        return "\n".join(hits) + more
+
+    def _replace(self, path: str, old: str, new: str) -> str:
+        return self.staging.replace(path, old, new)
+
+    def _insert(self, path: str, line: int, text: str) -> str:
+        return self.staging.insert(path, line, text)
+
+    def _create(self, path: str, content: str, overwrite: bool = False) -> str:
+        return self.staging.create(path, content, overwrite=overwrite)
+
+    def _delete(self, path: str) -> str:
+        return self.staging.delete(path)
+
+    def _rename(self, path: str, new_path: str) -> str:
+        return self.staging.rename(path, new_path)
+
+    def _notebook_edit(self, path: str, action: str, **kwargs: Any) -> str:
+        if "cell" in kwargs and isinstance(kwargs["cell"], str) and kwargs["cell"].isdigit():
+            kwargs["cell"] = int(kwargs["cell"])
+        return self.staging.notebook_edit(path, action, **kwargs)
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_RESULT_CHARS:
+        return text
+    return text[:MAX_RESULT_CHARS] + f"\n[output clipped at {MAX_RESULT_CHARS} characters]"
