@@ -1,0 +1,69 @@
+"""Shared fixtures: throwaway git repos and a real IPython shell."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "sample_project"
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` with a fixed identity; return stdout."""
+    result = subprocess.run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
+        cwd=cwd, check=True, capture_output=True, text=True,
+    )
+    return result.stdout
+
+
+def init_repo(path: Path) -> Path:
+    """Make ``path`` a git repo with everything in it committed."""
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial", "--allow-empty")
+    return path
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[..., Path]:
+    """A factory: ``make_repo({"a.py": "x = 1\\n"}, git=True)`` -> a project dir."""
+    counter = iter(range(1000))
+
+    def make(files: dict[str, str | bytes], *, git: bool = True) -> Path:
+        root = tmp_path / f"repo{next(counter)}"
+        root.mkdir()
+        for rel, content in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+        return init_repo(root) if git else root
+
+    return make
+
+
+@pytest.fixture
+def sample_repo(tmp_path: Path) -> Path:
+    """A git repo holding a copy of examples/sample_project (one failing test)."""
+    root = tmp_path / "sample_project"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    return init_repo(root)
+
+
+@pytest.fixture
+def ip():
+    """A real InteractiveShell with the extension loaded, unloaded afterwards."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "agent_magic")
+    yield shell
+    shell.run_line_magic("unload_ext", "agent_magic")
