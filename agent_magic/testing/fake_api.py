@@ -1,0 +1,266 @@
+"""A fake Anthropic Messages API on 127.0.0.1 that replays a script of turns.
+
+It speaks the wire protocol of ``POST /v1/messages`` (JSON, and SSE when ``"stream": true``) so
+the real ``anthropic`` SDK can be pointed at it (``base_url=`` or ``ANTHROPIC_BASE_URL``). The
+script is the one ``ScriptedModel`` reads (``agent_magic.models.scripted.load_script``). Usage
+counts are deterministic estimates (4 characters a token) with prompt caching accounted as the
+API documents it (see ``cache_accounting``).
+
+Every request that passes validation consumes one script turn, faults included: a
+``{"fault": "429"}`` turn answers one request with 429, so the SDK's retry gets the next turn.
+Faults: ``429`` rate_limit_error, ``529`` overloaded_error, ``500`` api_error (each with a small
+``retry-after-ms`` header, so retries stay fast), ``drop`` (the connection closes mid-stream, or
+before any response for a non-streaming request) and ``bad_json`` (the first tool_use of the
+turn, or a default ``view`` call, streams malformed ``input_json_delta``; a non-streaming reply
+carries the broken JSON as a string). A request after the last turn gets a 400 that says so.
+
+Run standalone: ``python -m agent_magic.testing.fake_api --script FILE --port N``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent_magic.models.scripted import load_script
+from agent_magic.testing import wire
+from agent_magic.testing.cache_accounting import BadRequest, PromptCache, request_segments
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+FAULT_STATUS = {"429": (429, "rate_limit_error", "Rate limit exceeded (fake server)"),
+                "529": (529, "overloaded_error", "Overloaded (fake server)"),
+                "500": (500, "api_error", "Internal server error (fake server)")}
+
+
+class FakeAnthropic:
+    """A scripted Messages API server in a background thread; use it as a context manager.
+
+    ``api_key``, if given, is the only key accepted; a request with another key gets 401 with
+    the offending key echoed in the message (as a careless proxy might), so tests can check that
+    clients never repeat it.
+    """
+
+    def __init__(
+        self,
+        script: str | Path | list[dict[str, Any]],
+        *,
+        port: int = 0,
+        retry_after_ms: int = 20,
+        min_cache_tokens: int = 1024,
+        api_key: str | None = None,
+    ) -> None:
+        self.script = load_script(script)
+        self.retry_after_ms = retry_after_ms
+        self.api_key = api_key
+        self.cache = PromptCache(min_tokens=min_cache_tokens)
+        self.requests: list[dict[str, Any]] = []
+        self.turn = 0
+        self.lock = threading.Lock()
+        self._port = port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``, to give the SDK as ``base_url``."""
+        if self._server is None:
+            raise RuntimeError("the fake server is not running; use it in a `with` block")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeAnthropic:
+        """Bind and serve in a daemon thread."""
+        server = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
+        server.daemon_threads = True
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="fake-anthropic",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def next_turn(self, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None, dict[str, int]]:
+        """Consume a turn for a valid request: (index, turn or None if exhausted, cache usage)."""
+        segments = request_segments(body)  # raises BadRequest before a turn is consumed
+        with self.lock:
+            index = self.turn
+            if index >= len(self.script):
+                return index, None, {}
+            self.turn += 1
+            turn = self.script[index]
+            if "fault" in turn and turn["fault"] not in ("bad_json", "drop"):
+                return index, turn, {}
+            usage = self.cache.account(segments)
+        return index, turn, {
+            "input_tokens": usage.input_tokens,
+            "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+            "cache_read_input_tokens": usage.cache_read_input_tokens,
+        }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-anthropic/1"
+
+    @property
+    def fake(self) -> FakeAnthropic:
+        return self.server.fake  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Quiet: tests and the benchmark print their own output.
+        pass
+
+    def do_GET(self) -> None:
+        self._error(404, "not_found_error", f"no route {self.path} (fake server serves /v1/messages)")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length)
+        if self.path.split("?")[0] != "/v1/messages":
+            return self._error(404, "not_found_error", f"no route {self.path}")
+        try:
+            body = json.loads(raw or b"null")
+        except json.JSONDecodeError as exc:
+            return self._error(400, "invalid_request_error", f"body is not JSON: {exc}")
+        with self.fake.lock:
+            self.fake.requests.append(body)
+        key = self.headers.get("x-api-key")
+        if self.fake.api_key is not None and key != self.fake.api_key:
+            return self._error(401, "authentication_error", f"invalid x-api-key {key!r}")
+        problem = _validate(body)
+        if problem:
+            return self._error(400, "invalid_request_error", problem)
+        try:
+            index, turn, usage = self.fake.next_turn(body)
+        except BadRequest as exc:
+            return self._error(400, "invalid_request_error", str(exc))
+        if turn is None:
+            return self._error(
+                400, "invalid_request_error",
+                f"fake server: script exhausted: it has {index} turns and request "
+                f"#{len(self.fake.requests)} asked for one more", retry=False)
+        fault = turn.get("fault")
+        if fault in FAULT_STATUS:
+            return self._error(*FAULT_STATUS[fault], retry=True)
+        stream = bool(body.get("stream"))
+        if fault == "drop" and not stream:
+            return self._drop()
+        blocks = wire.reply_blocks(turn, index)
+        model = str(body["model"])
+        message_id = f"msg_fake{index:04d}"
+        if not stream:
+            if fault == "bad_json":
+                for block in blocks:
+                    if block["type"] == "tool_use":
+                        block["input"] = wire.malformed(json.dumps(block["input"]))
+                        break
+            message = wire.message_json(blocks, usage, model=model, message_id=message_id)
+            return self._send(200, message)
+        events = wire.stream_events(blocks, usage, model=model, message_id=message_id,
+                                    bad_json=fault == "bad_json")
+        if fault == "drop":
+            # Enough to have started the reply, then the peer goes away.
+            events = events[:2] + [
+                ("content_block_start", {"type": "content_block_start", "index": 0,
+                                         "content_block": {"type": "text", "text": ""}}),
+                ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                         "delta": {"type": "text_delta", "text": "Let me "}}),
+            ]
+        self._stream(events, drop=fault == "drop")
+
+    def _headers(self, status: int, content_type: str, extra: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("request-id", f"req_fake{len(self.fake.requests):04d}")
+        for name, value in extra.items():
+            self.send_header(name, value)
+
+    def _send(self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self._headers(status, "application/json", {**(extra or {}), "content-length": str(len(data))})
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, kind: str, message: str, retry: bool = False) -> None:
+        extra = {"x-should-retry": "true" if retry else "false"}
+        if retry:
+            extra["retry-after-ms"] = str(self.fake.retry_after_ms)
+            extra["retry-after"] = str(max(1, -(-self.fake.retry_after_ms // 1000)))
+        self._send(status, wire.error_json(kind, message), extra)
+
+    def _stream(self, events: list[tuple[str, dict[str, Any]]], drop: bool) -> None:
+        self._headers(200, "text/event-stream; charset=utf-8",
+                      {"transfer-encoding": "chunked", "cache-control": "no-cache"})
+        self.end_headers()
+        for name, data in events:
+            chunk = wire.sse(name, data)
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+        if drop:
+            return self._drop()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        self.wfile.flush()
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _validate(body: Any) -> str:
+    if not isinstance(body, dict):
+        return "body must be a JSON object"
+    for name in ("model", "max_tokens", "messages"):
+        if name not in body:
+            return f"{name}: Field required"
+    if not isinstance(body["messages"], list) or not body["messages"]:
+        return "messages: at least one message is required"
+    if body["messages"][0].get("role") != "user":
+        return "messages: the first message must use the 'user' role"
+    return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a script until interrupted; print the base URL first."""
+    parser = argparse.ArgumentParser(prog="python -m agent_magic.testing.fake_api",
+                                     description="A fake Anthropic Messages API for offline runs.")
+    parser.add_argument("--script", required=True, help="JSON or YAML list of assistant turns")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
+    parser.add_argument("--min-cache-tokens", type=int, default=1024,
+                        help="shortest prefix that is cached (the API's minimum for Sonnet)")
+    args = parser.parse_args(argv)
+    server = FakeAnthropic(args.script, port=args.port, min_cache_tokens=args.min_cache_tokens)
+    with server:
+        print(server.base_url, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
