@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Python packages; Debian's chromium for the browser test when
+# running as root) and runs the whole suite. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q chromium >/dev/null
+  else
+    echo "chromium is missing: install Debian's chromium package (the browser test needs it)" >&2
+  fi
+fi
+
+python -m pip install -q --disable-pip-version-check -e ".[dev]"
+
+# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+set +e
+python -m pytest "$@"
+status=$?
+set -e
+if [ "$status" = 5 ]; then
+  echo "no tests were collected" >&2
+  exit 1
+fi
+exit "$status"
