@@ -1,0 +1,121 @@
+"""run_checks: every automatic check of one review round, in scratch copies of the project."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from agent_magic.errors import UserError
+from agent_magic.review.lint import new_problems, ruff_command, run_ruff
+from agent_magic.review.notebooks import execute_notebook
+from agent_magic.review.process import check_env
+from agent_magic.review.report import CheckReport, TestOutcome
+from agent_magic.review.scratch import Scratch, checked_path
+from agent_magic.review.static import PYTHON_SUFFIXES, static_problems
+from agent_magic.review.testrun import default_test_command, python_paths, run_tests
+
+
+def run_checks(
+    root: str | os.PathLike[str],
+    changes: Mapping[str, bytes | None],
+    *,
+    test_command: Sequence[str] | None = None,
+    timeout: float = 120.0,
+    run_notebooks: bool = False,
+    full_suite: bool | None = None,
+    baseline: bool = True,
+    workdir: str | os.PathLike[str] | None = None,
+    kernel_name: str = "python3",
+) -> CheckReport:
+    """Compile, lint, test (and optionally run notebooks) the change; the user's tree is only read.
+
+    ``test_command=None`` means ``python -m pytest -q`` when the project has tests; ``[]`` means
+    no tests. ``workdir`` is where the scratch copies go (default: the system temp dir).
+    """
+    root_path = Path(root).expanduser().resolve()
+    if not root_path.is_dir():
+        raise UserError(f"project directory {root_path} does not exist")
+    if timeout <= 0:
+        raise UserError("timeout must be a positive number of seconds")
+    changes = {checked_path(path): content for path, content in changes.items()}
+    report = CheckReport()
+    report.compile_errors, report.invalid_notebooks = static_problems(changes)
+    lint_files = sorted(p for p, c in changes.items() if c is not None
+                        and p.endswith(PYTHON_SUFFIXES))
+    with ExitStack() as stack:
+        after = stack.enter_context(Scratch(root_path, changes, parent=workdir))
+        before = None
+        if baseline or lint_files:
+            before = stack.enter_context(Scratch(root_path, {}, parent=workdir))
+        if after.skipped:
+            report.notes.append(f"{len(after.skipped)} large or unreadable file(s) were not "
+                                "copied to the scratch copy")
+        _lint(report, lint_files, after, before, timeout)
+        _tests(report, test_command, sorted(changes), after, before if baseline else None,
+               timeout, full_suite)
+        if run_notebooks:
+            _notebooks(report, changes, after, timeout, kernel_name)
+    return report
+
+
+def _lint(report: CheckReport, files: list[str], after: Scratch, before: Scratch | None,
+          timeout: float) -> None:
+    if not files:
+        report.lint_ran = True
+        return
+    ruff = ruff_command()
+    if ruff is None:
+        report.notes.append("ruff is not installed; lint was skipped")
+        return
+    now = run_ruff(ruff, after.path, files, output=after.artifacts / "ruff.json",
+                   timeout=timeout)
+    if now.timed_out:
+        report.timeouts.append("lint")
+        return
+    if now.error:
+        report.notes.append(now.error)
+        return
+    old = []
+    if before is not None:
+        was = run_ruff(ruff, before.path, files, output=before.artifacts / "ruff.json",
+                       timeout=timeout)
+        old = was.problems
+    report.new_lint = new_problems(old, now.problems)
+    report.lint_ran = True
+
+
+def _tests(report: CheckReport, command: Sequence[str] | None, changed: list[str],
+           after: Scratch, before: Scratch | None, timeout: float,
+           full_suite: bool | None) -> None:
+    if command is None:
+        command = default_test_command(after.files)
+        if command is None:
+            report.notes.append("the project has no tests (no test_*.py or *_test.py files)")
+            return
+    if not command:
+        report.notes.append("tests are turned off (empty test command)")
+        return
+    outcome, notes = run_tests(command, changed, after, before, timeout=timeout,
+                               full_suite=full_suite)
+    report.tests = outcome if outcome.ran else TestOutcome(command=list(command))
+    report.notes += notes
+    if outcome.timed_out:
+        report.timeouts.append("tests")
+
+
+def _notebooks(report: CheckReport, changes: Mapping[str, bytes | None], after: Scratch,
+               timeout: float, kernel_name: str) -> None:
+    invalid = {p.path for p in report.invalid_notebooks}
+    env = check_env(python_paths(after.path))
+    for rel, content in sorted(changes.items()):
+        if content is None or not rel.endswith(".ipynb") or rel in invalid:
+            continue
+        problem, timed_out = execute_notebook(after.path / rel, rel, timeout=timeout, env=env,
+                                              kernel_name=kernel_name)
+        report.notebooks_run.append(rel)
+        if problem is not None:
+            report.notebook_failures.append(problem)
+        if timed_out:
+            report.timeouts.append(f"notebook {rel}")

@@ -1,0 +1,172 @@
+"""The values run_checks returns, their bounded markdown summary, and their findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent_magic.records import Finding
+
+LIST_LIMIT = 10  # items per list in the summary; the rest is counted
+SUMMARY_LIMIT = 6000  # characters of the whole summary
+TAIL_LIMIT = 1500  # characters of test output quoted in the summary
+
+
+@dataclass
+class CheckProblem:
+    """One problem a check found: a syntax error, a lint message, an invalid or failing notebook."""
+
+    path: str
+    message: str
+    line: int | None = None
+    code: str = ""
+    suggestion: str = ""
+    cell: int | None = None
+
+    def location(self) -> str:
+        """``path:line``, ``path cell N`` or ``path``."""
+        if self.cell is not None:
+            return f"{self.path} cell {self.cell}"
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass
+class TestOutcome:
+    """The test run of the changed copy, classified against the unchanged copy."""
+
+    __test__ = False  # not a pytest test class
+
+    command: list[str] = field(default_factory=list)
+    ran: bool = False
+    scope: str = "none"  # none | related | full
+    passed: list[str] = field(default_factory=list)
+    newly_failing: list[str] = field(default_factory=list)
+    fixed: list[str] = field(default_factory=list)
+    already_failing: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)  # test id -> one-line failure reason
+    timed_out: bool = False
+    baseline_ran: bool = False
+    output_tail: str = ""
+    elapsed: float = 0.0  # seconds the changed copy's run took
+
+    @property
+    def ok(self) -> bool:
+        """No newly failing test and no timeout."""
+        return not self.newly_failing and not self.timed_out
+
+
+@dataclass
+class CheckReport:
+    """Everything the automatic checks found in one review round."""
+
+    compile_errors: list[CheckProblem] = field(default_factory=list)
+    invalid_notebooks: list[CheckProblem] = field(default_factory=list)
+    new_lint: list[CheckProblem] = field(default_factory=list)
+    lint_ran: bool = False
+    tests: TestOutcome = field(default_factory=TestOutcome)
+    notebook_failures: list[CheckProblem] = field(default_factory=list)
+    notebooks_run: list[str] = field(default_factory=list)
+    timeouts: list[str] = field(default_factory=list)  # which checks hit their timeout
+    notes: list[str] = field(default_factory=list)  # checks skipped or unavailable, and why
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing new is wrong: the change may be delivered as green."""
+        return not (
+            self.compile_errors or self.invalid_notebooks or self.new_lint
+            or self.tests.newly_failing or self.tests.timed_out
+            or self.notebook_failures or self.timeouts
+        )
+
+    def findings(self) -> list[Finding]:
+        """The problems as findings for the review loop (blockers first)."""
+        out = [_finding("blocker", "compile", p) for p in self.compile_errors]
+        out += [_finding("blocker", "notebook", p) for p in self.invalid_notebooks]
+        out += [_finding("blocker", "notebook", p) for p in self.notebook_failures]
+        for test_id in self.tests.newly_failing:
+            reason = self.tests.reasons.get(test_id, "")
+            out.append(Finding(
+                severity="blocker", source="tests", path=test_id.split("::", 1)[0],
+                message=f"newly failing test {test_id}" + (f": {reason}" if reason else ""),
+            ))
+        if self.tests.timed_out:
+            out.append(Finding(
+                severity="blocker", source="tests",
+                message=f"test command timed out: {' '.join(self.tests.command)}",
+            ))
+        if "lint" in self.timeouts:  # tests and notebooks report their own timeouts above
+            out.append(Finding(severity="blocker", source="lint", message="ruff timed out"))
+        out += [_finding("minor", "lint", p) for p in self.new_lint]
+        return out
+
+    def summary(self) -> str:
+        """A bounded markdown report: compile, lint, tests, notebooks."""
+        parts = [f"## Checks: {'all green' if self.ok else 'problems found'}"]
+        parts.append(_section("Compile", self.compile_errors + self.invalid_notebooks,
+                              "no syntax errors, notebooks valid"))
+        parts.append(_section("Lint (new problems only)", self.new_lint,
+                              "no new problems" if self.lint_ran else "not run"))
+        parts.append(self._tests_section())
+        if self.notebooks_run or self.notebook_failures:
+            parts.append(_section("Notebooks", self.notebook_failures,
+                                  "ran without errors: " + ", ".join(self.notebooks_run)))
+        if self.timeouts:
+            parts.append("### Timeouts\n" + _bullets(self.timeouts))
+        if self.notes:
+            parts.append("### Notes\n" + _bullets(self.notes))
+        text = "\n\n".join(parts)
+        if len(text) > SUMMARY_LIMIT:
+            text = text[: SUMMARY_LIMIT - 20].rstrip() + "\n… (summary cut)"
+        return text
+
+    def _tests_section(self) -> str:
+        t = self.tests
+        head = "### Tests"
+        if not t.ran:
+            return f"{head}\nnot run"
+        lines = [
+            f"{head} ({t.scope}: `{' '.join(t.command)}`)",
+            f"- passed: {len(t.passed)}",
+            f"- newly failing: {len(t.newly_failing)}",
+            f"- fixed: {len(t.fixed)}",
+            f"- already failing (not caused by this change): {len(t.already_failing)}",
+        ]
+        if not t.baseline_ran:
+            lines.append("- no baseline run: every failure counts as new")
+        if t.timed_out:
+            lines.append("- **timed out** (the process group was killed)")
+        for title, ids in (("Newly failing", t.newly_failing), ("Fixed", t.fixed),
+                           ("Already failing", t.already_failing)):
+            if ids:
+                items = [i + (f" — {t.reasons[i]}" if t.reasons.get(i) else "") for i in ids]
+                lines.append(f"\n{title}:\n" + _bullets(items))
+        if (t.newly_failing or t.timed_out) and t.output_tail:
+            tail = t.output_tail[-TAIL_LIMIT:]
+            lines.append(f"\nOutput (tail):\n```\n{tail}\n```")
+        return "\n".join(lines)
+
+
+def _finding(severity: str, source: str, p: CheckProblem) -> Finding:
+    message = f"{p.code} {p.message}".strip() if p.code else p.message
+    if p.cell is not None:
+        message = f"cell {p.cell}: {message}"
+    return Finding(severity=severity, message=message, path=p.path, line_start=p.line,
+                   line_end=p.line, suggestion=p.suggestion, source=source)
+
+
+def _section(title: str, problems: list[CheckProblem], empty: str) -> str:
+    if not problems:
+        return f"### {title}\n{empty}"
+    items = [f"{p.location()}: " + (f"{p.code} " if p.code else "") + p.message for p in problems]
+    return f"### {title}\n" + _bullets(items)
+
+
+def _bullets(items: list[str]) -> str:
+    shown = [f"- {_one_line(i)}" for i in items[:LIST_LIMIT]]
+    if len(items) > LIST_LIMIT:
+        shown.append(f"- … and {len(items) - LIST_LIMIT} more")
+    return "\n".join(shown)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,206 @@
+"""A throwaway copy of the project with the staged changes written on top; removed on exit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent_magic.errors import PathError
+from agent_magic.paths import INTERNAL_DIRS
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+MAX_FILE_SIZE = 50 * 1024 * 1024
+# Directories never copied by the non-git walk: caches, environments, other tools' state.
+SKIP_DIRS = frozenset({
+    *INTERNAL_DIRS, "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".hg", ".svn",
+})
+
+
+class Scratch:
+    """``with Scratch(root, changes) as s: s.path`` is a copy of ``root`` plus ``changes``.
+
+    The copy is made of real files (never hard links: a check may rewrite a file in place) and is
+    deleted on exit, also after an error or KeyboardInterrupt.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        changes: Mapping[str, bytes | None] | None = None,
+        *,
+        parent: str | os.PathLike[str] | None = None,
+        max_file_size: int = MAX_FILE_SIZE,
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.changes = dict(changes or {})
+        self.parent = Path(parent) if parent is not None else None
+        self.max_file_size = max_file_size
+        self.base: Path | None = None
+        self.skipped: list[str] = []
+        self.files: list[str] = []  # the copy's files: the project's, plus added, minus deleted
+
+    @property
+    def path(self) -> Path:
+        """The root of the copy (only valid inside the ``with`` block)."""
+        if self.base is None:
+            raise RuntimeError("Scratch.path is only available inside its with block")
+        return self.base / "tree"
+
+    @property
+    def artifacts(self) -> Path:
+        """A directory next to the copy for check outputs (logs, reports), removed with it."""
+        if self.base is None:
+            raise RuntimeError("Scratch.artifacts is only available inside its with block")
+        return self.base / "out"
+
+    def __enter__(self) -> Self:
+        if self.parent is not None:
+            self.parent.mkdir(parents=True, exist_ok=True)
+        self.base = Path(tempfile.mkdtemp(prefix="agent_magic_scratch_", dir=self.parent))
+        try:
+            self.path.mkdir()
+            self.artifacts.mkdir()
+            listed = list_files(self.root)
+            self.skipped = copy_tree(self.root, self.path, listed, self.max_file_size)
+            write_changes(self.path, self.changes)
+            present = set(listed) - set(self.skipped)
+            present |= {p for p, c in self.changes.items() if c is not None}
+            present -= {p for p, c in self.changes.items() if c is None}
+            self.files = sorted(present)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Delete the copy; safe to call twice."""
+        if self.base is not None:
+            shutil.rmtree(self.base, onerror=_force_remove)
+            self.base = None
+
+
+def list_files(root: Path) -> list[str]:
+    """The project's files as posix paths: git's tracked + untracked-not-ignored, else a walk."""
+    listed = _git_files(root)
+    files = listed if listed is not None else _walk_files(root)
+    return sorted(f for f in files if f.split("/", 1)[0] not in INTERNAL_DIRS)
+
+
+def _git_files(root: Path) -> list[str] | None:
+    if shutil.which("git") is None:
+        return None
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "-c", "-o", "--exclude-standard"],
+            check=False, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    names = proc.stdout.decode("utf-8", errors="surrogateescape").split("\0")
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _walk_files(root: Path) -> list[str]:
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = [
+            d for d in dirnames
+            if d not in SKIP_DIRS and not (here / d / "pyvenv.cfg").exists()
+        ]
+        out += [(here / f).relative_to(root).as_posix() for f in filenames]
+    return out
+
+
+def copy_tree(root: Path, dest: Path, files: Iterable[str], max_file_size: int) -> list[str]:
+    """Copy ``files`` from ``root`` to ``dest``; return those skipped (too large, unreadable)."""
+    skipped: list[str] = []
+    for rel in files:
+        src = root / rel
+        dst = dest / rel
+        try:
+            info = src.lstat()
+        except OSError:
+            continue  # tracked but deleted in the working tree
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if stat.S_ISLNK(info.st_mode):
+            _copy_link(root, src, dst, max_file_size, skipped, rel)
+        elif stat.S_ISDIR(info.st_mode):  # a submodule
+            shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns(".git"),
+                            dirs_exist_ok=True)
+        elif stat.S_ISREG(info.st_mode):
+            if info.st_size > max_file_size:
+                skipped.append(rel)
+                continue
+            try:
+                shutil.copy2(src, dst)
+            except OSError:
+                skipped.append(rel)
+    return skipped
+
+
+def _copy_link(
+    root: Path, src: Path, dst: Path, max_file_size: int, skipped: list[str], rel: str
+) -> None:
+    target = os.readlink(src)
+    real = Path(os.path.realpath(src))
+    if not os.path.isabs(target) and (real == root or root in real.parents):
+        os.symlink(target, dst)  # stays inside the copy
+        return
+    # A link that leaves the project would let a check write outside the copy: copy its content.
+    if real.is_file() and real.stat().st_size <= max_file_size:
+        shutil.copy2(real, dst)
+    else:
+        skipped.append(rel)
+
+
+def write_changes(dest: Path, changes: Mapping[str, bytes | None]) -> None:
+    """Write ``changes`` (relative posix path -> bytes, None = delete) into the copy at ``dest``."""
+    base = Path(os.path.realpath(dest))
+    for rel, content in changes.items():
+        target = dest / checked_path(rel)
+        if target.is_symlink():
+            target.unlink()  # replace the link itself, never write through it
+        real = Path(os.path.realpath(target))
+        if base not in real.parents:
+            raise PathError(f"{rel!r} resolves outside the scratch copy")
+        if content is None:
+            if target.is_file():
+                target.unlink()
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def checked_path(rel: str) -> str:
+    """A change's path in posix form; PathError if it could leave the copy."""
+    text = rel.replace("\\", "/")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if text.startswith("/") or not parts or ".." in parts or parts[0] in INTERNAL_DIRS:
+        raise PathError(f"{rel!r} is not a path inside the project")
+    return "/".join(parts)
+
+
+def _force_remove(func, path, _exc) -> None:
+    # Read-only files and dirs (tests sometimes chmod them) would stop rmtree.
+    try:
+        os.chmod(path, stat.S_IRWXU)
+        parent = os.path.dirname(path)
+        os.chmod(parent, stat.S_IRWXU)
+        func(path)
+    except OSError:
+        pass

@@ -1,0 +1,67 @@
+"""Checks that need no subprocess: byte-compiling changed Python files, validating notebooks."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+from agent_magic.review.report import CheckProblem
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+def compile_problem(path: str, source: bytes) -> CheckProblem | None:
+    """The syntax error of one Python file, or None; compiled in memory, nothing written."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings are not errors
+            compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        detail = (exc.text or "").strip()
+        message = f"{type(exc).__name__}: {exc.msg}" + (f" ({detail!r})" if detail else "")
+        return CheckProblem(path=path, message=message, line=exc.lineno)
+    except ValueError as exc:  # e.g. source with NUL bytes
+        return CheckProblem(path=path, message=f"cannot compile: {exc}")
+    return None
+
+
+def notebook_problem(path: str, content: bytes) -> CheckProblem | None:
+    """Why a notebook is not a valid nbformat document, or None."""
+    import nbformat
+
+    try:
+        nb = nbformat.reads(content.decode("utf-8"), as_version=nbformat.NO_CONVERT)
+    # Bad UTF-8, bad JSON, unknown versions, wrong shapes: nbformat raises several kinds.
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return CheckProblem(path=path, message=f"not a readable notebook: {_first_line(exc)}")
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        where = "/".join(str(p) for p in getattr(exc, "absolute_path", ()) or ())
+        return CheckProblem(path=path, message="invalid notebook"
+                            + (f" at {where}" if where else "") + f": {_first_line(exc)}")
+    return None
+
+
+def static_problems(
+    changes: Mapping[str, bytes | None],
+) -> tuple[list[CheckProblem], list[CheckProblem]]:
+    """(syntax errors, invalid notebooks) among the changed files that still exist."""
+    compiled, notebooks = [], []
+    for path, content in sorted(changes.items()):
+        if content is None:
+            continue
+        if path.endswith(PYTHON_SUFFIXES):
+            problem = compile_problem(path, content)
+            if problem:
+                compiled.append(problem)
+        elif path.endswith(".ipynb"):
+            problem = notebook_problem(path, content)
+            if problem:
+                notebooks.append(problem)
+    return compiled, notebooks
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

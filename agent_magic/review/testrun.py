@@ -1,0 +1,141 @@
+"""Run the project's tests in the changed copy and in the unchanged copy, and classify them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_magic.review.process import check_env, run_command
+from agent_magic.review.pytest_output import TestResults, compare_runs, parse_pytest_lines
+from agent_magic.review.report import TestOutcome
+from agent_magic.review.scratch import Scratch
+from agent_magic.review.selection import is_pytest_command, is_test_file, related_tests
+
+PYTEST_EXIT_NO_TESTS = 5
+
+
+def default_test_command(files: Sequence[str]) -> list[str] | None:
+    """``python -m pytest -q`` when the project has pytest-style test files, else None."""
+    if any(is_test_file(f) for f in files):
+        return [sys.executable, "-m", "pytest", "-q"]
+    return None
+
+
+def python_paths(tree: Path) -> list[Path]:
+    """What goes first on PYTHONPATH so the copy, not an editable install, is imported."""
+    return [tree, tree / "src"] if (tree / "src").is_dir() else [tree]
+
+
+@dataclass
+class TestRun:
+    """One run of the test command in one copy."""
+
+    __test__ = False  # not a pytest test class
+
+    results: TestResults
+    timed_out: bool
+    elapsed: float
+    tail: str
+
+
+def run_once(
+    command: Sequence[str], scratch: Scratch, args: Sequence[str], *, timeout: float, log: str
+) -> TestRun:
+    """Run ``command`` (+ ``-rA`` for pytest, + ``args``) in the copy; parse its results."""
+    pytest = is_pytest_command(command)
+    full = [*command, *(["-rA"] if pytest else []), *args]
+    result = run_command(
+        full, cwd=scratch.path, output_path=scratch.artifacts / log, timeout=timeout,
+        env=check_env(python_paths(scratch.path)),
+    )
+    results = parse_pytest_lines(result.lines())
+    label = "`" + " ".join(command) + "`"
+    code = result.returncode
+    if not result.timed_out and not results.failed and code not in (0, None):
+        if not (pytest and code == PYTEST_EXIT_NO_TESTS):
+            # No test ids to blame (not pytest, or pytest could not start): the command is the id.
+            results.failed.add(label)
+            results.reasons[label] = f"exit code {code}"
+    elif code == 0 and results.empty:
+        results.passed.add(label)
+    return TestRun(results, result.timed_out, result.elapsed, result.tail())
+
+
+def run_pair(
+    command: Sequence[str], after: Scratch, before: Scratch | None, args: Sequence[str],
+    *, timeout: float, scope: str,
+) -> tuple[TestOutcome, list[str]]:
+    """Run in the changed copy, then (for classification) in the unchanged one; outcome, notes."""
+    notes: list[str] = []
+    changed = run_once(command, after, args, timeout=timeout, log=f"tests-{scope}.log")
+    outcome = TestOutcome(command=list(command), ran=True, scope=scope,
+                          timed_out=changed.timed_out, output_tail=changed.tail,
+                          elapsed=changed.elapsed)
+    if changed.timed_out:
+        return outcome, notes
+    base: TestResults | None = None
+    if before is not None:
+        # Tests the change adds do not exist in the unchanged copy; naming them would fail there.
+        base_args = [a for a in args if a.startswith("-") or (before.path / a).exists()]
+        if args and not base_args:
+            base, outcome.baseline_ran = TestResults(), True
+        else:
+            run = run_once(command, before, base_args, timeout=timeout,
+                           log=f"baseline-{scope}.log")
+            if run.timed_out:
+                notes.append(f"the baseline test run timed out after {timeout:g}s; "
+                             "every failure counts as new")
+            else:
+                base, outcome.baseline_ran = run.results, True
+    compared = compare_runs(base, changed.results)
+    outcome.passed = sorted(changed.results.passed)
+    outcome.newly_failing = compared.newly_failing
+    outcome.already_failing = compared.already_failing
+    outcome.fixed = compared.fixed
+    outcome.reasons = dict(changed.results.reasons)
+    if base is not None:
+        for test_id in compared.fixed:
+            if test_id in base.reasons:
+                outcome.reasons.setdefault(test_id, "was: " + base.reasons[test_id])
+    return outcome, notes
+
+
+def run_tests(
+    command: Sequence[str], changed_paths: Sequence[str], after: Scratch,
+    before: Scratch | None, *, timeout: float, full_suite: bool | None,
+) -> tuple[TestOutcome, list[str]]:
+    """Related tests first (pytest only), then the whole suite when asked or fast enough."""
+    notes: list[str] = []
+    tests = [f for f in after.files if is_test_file(f)]
+    if is_pytest_command(command) and full_suite is not True:
+        related = related_tests(changed_paths, tests, _reader(after.path))
+        if related:
+            outcome, more = run_pair(command, after, before, related, timeout=timeout,
+                                     scope="related")
+            notes += more
+            covered = set(related) >= set(tests)
+            if full_suite is False or covered or not outcome.ok:
+                return outcome, notes
+            if not _fast_enough(outcome.elapsed, len(related), len(tests), timeout):
+                notes.append("the whole suite looks too slow for the timeout; "
+                              "only the related tests were run")
+                return outcome, notes
+        elif full_suite is False:
+            notes.append("no tests relate to the changed files; tests were not run")
+            return TestOutcome(command=list(command)), notes
+    outcome, more = run_pair(command, after, before, [], timeout=timeout, scope="full")
+    return outcome, notes + more
+
+
+def _fast_enough(elapsed: float, related: int, total: int, timeout: float) -> bool:
+    # Extrapolate from the related run by test file count; keep half the timeout as a margin.
+    return elapsed * total / max(related, 1) <= timeout / 2
+
+
+def _reader(tree: Path):
+    def read(rel: str) -> str:
+        return (tree / rel).read_text(encoding="utf-8")
+
+    return read
