@@ -57,7 +57,7 @@ def parse_openai_spec(rest: str) -> OpenAISpec:
         base_path += "/v1"
     else:
         base_path, _, model = path.rpartition("/")
-    if not model:
+    if not model or (not marker and model == "v1"):
         raise UserError(f"openai model spec {url!r} has no model name at the end: {usage}")
     return OpenAISpec(f"{parts.scheme}://{parts.netloc}{base_path}", model, window)
 
