@@ -1,0 +1,340 @@
+"""Pure text edits: replace-string with tolerant but never-ambiguous matching, and line inserts.
+
+Texts here use LF line breaks (``textfile.decode`` converts). Matching goes from strict to loose
+and stops at the first level that finds anything: exact substring, then whole lines ignoring
+trailing whitespace, then whole lines with a uniform indentation shift (tabs counted as 4, then
+8 columns). At every level more than one match is an error, never a guess. An old text with a
+line that is only ``...`` matches head, elided middle, tail; blank lines at its edges are ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from dataclasses import dataclass
+
+from agent_magic.errors import ToolError
+
+MARKERS = frozenset({"...", "…", "# ...", "// ...", "[...]", "<...>"})
+_MARK = object()  # a pattern token standing for elided lines
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """The edited text and a short note on where and how the edit matched."""
+
+    text: str
+    note: str
+    start_line: int  # 1-based first line of the replaced region in the old text
+    end_line: int
+
+
+@dataclass(frozen=True)
+class _Level:
+    name: str
+    tab: int = 0  # 0: compare lines ignoring trailing whitespace only
+
+
+_LEVELS = (_Level("trailing whitespace"), _Level("indentation", 4), _Level("indentation", 8))
+
+
+@dataclass(frozen=True)
+class _Match:
+    start: int  # file line index, inclusive
+    end: int  # exclusive
+    delta: int  # indentation shift in columns, file minus pattern
+    token_lines: tuple[tuple[int, int], ...]  # per pattern token: file line range it covers
+    level: _Level
+
+
+def split_lines(text: str) -> tuple[list[str], bool]:
+    """Lines of ``text`` without their LF, and whether it ends with a newline."""
+    if not text:
+        return [], False
+    final = text.endswith("\n")
+    lines = text.split("\n")
+    return (lines[:-1] if final else lines), final
+
+
+def join_lines(lines: list[str], final: bool) -> str:
+    """Inverse of ``split_lines``."""
+    return "\n".join(lines) + ("\n" if final and lines else "")
+
+
+def insert_text(content: str, line: int, text: str, name: str = "file") -> EditResult:
+    """Insert ``text`` after line ``line`` (0 = at the top)."""
+    lines, final = split_lines(content)
+    if not isinstance(line, int) or isinstance(line, bool) or not 0 <= line <= len(lines):
+        raise ToolError(f"line must be between 0 and {len(lines)} for {name}; got {line!r}")
+    new_lines, _ = split_lines(text.replace("\r\n", "\n"))
+    if not new_lines:
+        raise ToolError("text to insert is empty")
+    out = lines[:line] + new_lines + lines[line:]
+    note = f"inserted {len(new_lines)} line(s) after line {line}" if line else \
+        f"inserted {len(new_lines)} line(s) at the top"
+    return EditResult(join_lines(out, final or not lines or line < len(lines)), note,
+                      line + 1, line + len(new_lines))
+
+
+def replace_text(content: str, old: str, new: str, name: str = "file") -> EditResult:
+    """Replace the one region of ``content`` matching ``old`` by ``new``; ToolError otherwise."""
+    old, new = old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
+    if not old.strip():
+        raise ToolError("old text is empty; use insert or create to add text")
+    count = content.count(old)
+    if count == 1:
+        pos = content.index(old)
+        first = content.count("\n", 0, pos) + 1
+        last = first + old.rstrip("\n").count("\n")
+        return EditResult(content.replace(old, new, 1), f"replaced at lines {first}-{last}", first, last)
+    if count > 1:
+        raise _ambiguous(name, content, old, count)
+    return _replace_lines(content, old, new, name)
+
+
+def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
+    file_lines, final = split_lines(content)
+    pat_lines, _ = split_lines(old)
+    new_lines, _ = split_lines(new)
+    lead, trail = _edge_blanks(pat_lines)
+    notes = []
+    if lead or trail:
+        pat_lines = pat_lines[lead:len(pat_lines) - trail]
+        new_lines = _strip_matching_blanks(new_lines, lead, trail)
+        notes.append("ignored blank lines at the edges of old text")
+    tokens: list = list(pat_lines)
+    match = _search(file_lines, tokens, name, content)
+    if match is None and any(t.strip() in MARKERS for t in pat_lines):
+        tokens = _elided(pat_lines)
+        if len(tokens) > 1:
+            match = _search(file_lines, tokens, name, content)
+            if match is not None:
+                notes.append("'...' stood for unchanged lines")
+    if match is None:
+        raise _not_found(name, file_lines, [t for t in tokens if t is not _MARK])
+    if match.level.tab == 0:
+        notes.insert(0, "matched ignoring trailing whitespace")
+    elif match.delta:
+        notes.insert(0, f"matched with indentation shifted by {match.delta} columns")
+    else:
+        notes.insert(0, f"matched ignoring indentation style (tab = {match.level.tab} columns)")
+    body = _render(file_lines, tokens, new_lines, match)
+    out = file_lines[:match.start] + body + file_lines[match.end:]
+    keep_final = final or match.end < len(file_lines)
+    note = f"replaced at lines {match.start + 1}-{match.end} (" + "; ".join(notes) + ")"
+    return EditResult(join_lines(out, keep_final), note, match.start + 1, match.end)
+
+
+def _edge_blanks(lines: list[str]) -> tuple[int, int]:
+    lead = next((i for i, ln in enumerate(lines) if ln.strip()), len(lines))
+    trail = next((i for i, ln in enumerate(reversed(lines)) if ln.strip()), len(lines))
+    return lead, trail
+
+
+def _strip_matching_blanks(lines: list[str], lead: int, trail: int) -> list[str]:
+    # The model usually puts the same stray blank line in new as in old.
+    new_lead, new_trail = _edge_blanks(lines)
+    start = min(lead, new_lead)
+    stop = len(lines) - min(trail, new_trail)
+    return lines[start:max(start, stop)]
+
+
+def _elided(pat_lines: list[str]) -> list:
+    tokens: list = []
+    for line in pat_lines:
+        if line.strip() in MARKERS:
+            if tokens and tokens[-1] is not _MARK:
+                tokens.append(_MARK)
+        else:
+            tokens.append(line)
+    while tokens and tokens[-1] is _MARK:
+        tokens.pop()
+    return tokens
+
+
+def _segments(tokens: list) -> list[list[str]]:
+    segs: list[list[str]] = [[]]
+    for tok in tokens:
+        if tok is _MARK:
+            segs.append([])
+        else:
+            segs[-1].append(tok)
+    return segs
+
+
+def indent_width(line: str, tab: int) -> int:
+    """Columns of leading whitespace, tabs advancing to the next multiple of ``tab``."""
+    col = 0
+    for ch in line:
+        if ch == " ":
+            col += 1
+        elif ch == "\t":
+            col += tab - col % tab
+        else:
+            break
+    return col
+
+
+def _segment_delta(file_lines: list[str], seg: list[str], at: int, level: _Level,
+                   first_free: bool) -> int | None:
+    """The indentation shift if ``seg`` matches at ``at`` under ``level``, else None."""
+    if level.tab == 0:
+        ok = all(file_lines[at + i].rstrip() == s.rstrip() for i, s in enumerate(seg))
+        return 0 if ok else None
+    delta: int | None = None
+    fallback: int | None = None
+    for i, s in enumerate(seg):
+        f = file_lines[at + i]
+        ss = s.strip()
+        if ss != f.strip():
+            return None
+        if not ss:
+            continue
+        d = indent_width(f, level.tab) - indent_width(s, level.tab)
+        # A first line copied without its indentation does not fix the shift.
+        if i == 0 and first_free and not s[:1].isspace():
+            fallback = d
+            continue
+        if delta is None:
+            delta = d
+        elif d != delta:
+            return None
+    return delta if delta is not None else (fallback or 0)
+
+
+def _search(file_lines: list[str], tokens: list, name: str, content: str) -> _Match | None:
+    segs = _segments(tokens)
+    if not segs[0]:
+        return None
+    for level in _LEVELS:
+        found = _candidates(file_lines, segs, level)
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            spans = ", ".join(f"{m.start + 1}-{m.end}" for m in found[:6])
+            raise ToolError(
+                f"old text matches {len(found)} places in {name} when ignoring {level.name} "
+                f"(lines {spans}); include more surrounding lines so it matches exactly one")
+    return None
+
+
+def _candidates(file_lines: list[str], segs: list[list[str]], level: _Level) -> list[_Match]:
+    head = segs[0]
+    key = head[0].strip() if level.tab else head[0].rstrip()
+    found: list[_Match] = []
+    n = len(file_lines)
+    for at in range(n - len(head) + 1):
+        line = file_lines[at]
+        if (line.strip() if level.tab else line.rstrip()) != key:
+            continue
+        delta = _segment_delta(file_lines, head, at, level, True)
+        if delta is None:
+            continue
+        ranges = [(at + i, at + i + 1) for i in range(len(head))]
+        pos = at + len(head)
+        for seg in segs[1:]:
+            nxt = _next_segment(file_lines, seg, pos, level, delta)
+            if nxt is None:
+                break
+            ranges.append((pos, nxt))
+            ranges += [(nxt + i, nxt + i + 1) for i in range(len(seg))]
+            pos = nxt + len(seg)
+        else:
+            found.append(_Match(at, pos, delta, tuple(ranges), level))
+    # With an elided middle, a head repeated before the real one gives a longer span with the
+    # same end; the nearest head is what a person means.
+    by_end: dict[int, _Match] = {}
+    for m in found:
+        by_end[m.end] = m
+    return list(by_end.values())
+
+
+def _next_segment(file_lines: list[str], seg: list[str], pos: int, level: _Level,
+                  delta: int) -> int | None:
+    for at in range(pos, len(file_lines) - len(seg) + 1):
+        d = _segment_delta(file_lines, seg, at, level, False)
+        if d is not None and (d == delta or level.tab == 0):
+            return at
+    return None
+
+
+def _render(file_lines: list[str], tokens: list, new_lines: list[str], match: _Match) -> list[str]:
+    tab = match.level.tab or 4
+    pat_keys = [_MARK if t is _MARK else (indent_width(t, tab), t.strip()) for t in tokens]
+    new_keys = [_MARK if ln.strip() in MARKERS else (indent_width(ln, tab), ln.strip())
+                for ln in new_lines]
+    region = file_lines[match.start:match.end]
+    use_tabs = any(ln.startswith("\t") for ln in region if ln.strip())
+    mark_ranges = [r for t, r in zip(tokens, match.token_lines) if t is _MARK]
+    out: list[str] = []
+    sm = difflib.SequenceMatcher(None, pat_keys, new_keys, autojunk=False)
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        if op == "equal":
+            for k in range(i1, i2):
+                lo, hi = match.token_lines[k]
+                out += file_lines[lo:hi]  # context stays byte-identical to the file
+            continue
+        for j in range(j1, j2):
+            line = new_lines[j]
+            if new_keys[j] is _MARK and len(mark_ranges) == 1:
+                lo, hi = mark_ranges[0]
+                out += file_lines[lo:hi]
+            else:
+                out.append(_reindent(line, match, tab, use_tabs))
+    return out
+
+
+def _reindent(line: str, match: _Match, tab: int, use_tabs: bool) -> str:
+    if match.level.tab == 0 or not line.strip():
+        return line
+    lead = line[:len(line) - len(line.lstrip())]
+    if match.delta == 0 and (("\t" in lead) == use_tabs or not lead):
+        return line
+    width = max(0, indent_width(line, tab) + match.delta)
+    indent = "\t" * (width // tab) + " " * (width % tab) if use_tabs else " " * width
+    return indent + line.lstrip()
+
+
+def _ambiguous(name: str, content: str, old: str, count: int) -> ToolError:
+    lines, pos = [], content.find(old)
+    while pos != -1 and len(lines) < 6:
+        lines.append(str(content.count("\n", 0, pos) + 1))
+        pos = content.find(old, pos + 1)
+    return ToolError(f"old text matches {count} places in {name} (starting at lines "
+                     f"{', '.join(lines)}); include more surrounding lines so it matches exactly one")
+
+
+def _not_found(name: str, file_lines: list[str], pat: list[str]) -> ToolError:
+    start = closest_region(file_lines, pat)
+    if start is None:
+        return ToolError(f"old text not found in {name}, and no similar region exists; "
+                         "read the file again and copy the text exactly")
+    end = min(len(file_lines), start + max(len(pat), 1))
+    shown = "\n".join(f"{i + 1:>5} | {file_lines[i]}" for i in range(start, min(end, start + 30)))
+    return ToolError(f"old text not found in {name}. The closest region is lines {start + 1}-{end}:"
+                     f"\n{shown}\nCopy the old text exactly from the file (read it again if unsure).")
+
+
+def closest_region(file_lines: list[str], pat: list[str]) -> int | None:
+    """The 0-based start of the window of ``file_lines`` most like ``pat``, or None if nothing is."""
+    if not file_lines or not pat:
+        return None
+    where: dict[str, list[int]] = {}
+    for i, line in enumerate(file_lines):
+        if line.strip():
+            where.setdefault(line.strip(), []).append(i)
+    votes: Counter[int] = Counter()
+    for k, line in enumerate(pat):
+        for i in where.get(line.strip(), ()) if line.strip() else ():
+            votes[max(0, i - k)] += 1
+    if votes:
+        return max(votes, key=lambda s: (votes[s], -s))
+    first = next((p.strip() for p in pat if p.strip()), "")
+    best, best_ratio = None, 0.5
+    for i, line in enumerate(file_lines):
+        sm = difflib.SequenceMatcher(None, first, line.strip())
+        if sm.real_quick_ratio() > best_ratio and sm.quick_ratio() > best_ratio:
+            ratio = sm.ratio()
+            if ratio > best_ratio:
+                best, best_ratio = i, ratio
+    return best

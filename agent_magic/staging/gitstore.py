@@ -1,0 +1,129 @@
+"""Git plumbing for checkpoints and commits that never touches the user's HEAD, index or branch.
+
+Trees are built in a throwaway index (``GIT_INDEX_FILE``) from blobs written straight to the
+object database, so the user's staged and unstaged work is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import git
+from gitdb.base import IStream
+
+REF_PREFIX = "refs/agent-magic/checkpoints/"
+TRAILER = "Generated-by: agent_magic"
+_FALLBACK_IDENTITY = {
+    "GIT_AUTHOR_NAME": "agent_magic", "GIT_AUTHOR_EMAIL": "agent_magic@localhost",
+    "GIT_COMMITTER_NAME": "agent_magic", "GIT_COMMITTER_EMAIL": "agent_magic@localhost",
+}
+
+
+def open_repo(root: Path) -> git.Repo | None:
+    """The git repository containing ``root``, or None."""
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def repo_path(repo: git.Repo, root: Path, rel: str) -> str:
+    """``rel`` (relative to the project root) as a path relative to the repository's top."""
+    top = Path(repo.working_tree_dir).resolve()
+    return (root / rel).resolve().relative_to(top).as_posix() if root != top else rel
+
+
+def store_blob(repo: git.Repo, data: bytes) -> str:
+    """Write ``data`` as a blob; its hex sha."""
+    stream = repo.odb.store(IStream(b"blob", len(data), io.BytesIO(data)))
+    sha = stream.hexsha
+    return sha.decode("ascii") if isinstance(sha, bytes) else sha
+
+
+def _git_mode(mode: int) -> str:
+    return "100755" if mode & 0o111 else "100644"
+
+
+def write_tree(repo: git.Repo, files: dict[str, tuple[bytes, int]], base: str | None = None,
+               remove: tuple[str, ...] = ()) -> str:
+    """A tree of ``base`` (a tree-ish, or empty) plus ``files`` minus ``remove``; its sha."""
+    with tempfile.TemporaryDirectory(prefix="agent_magic-index-") as tmp:
+        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        if base:
+            repo.git.read_tree(base, env=env)
+        args: list[str] = []
+        for path, (data, mode) in sorted(files.items()):
+            args += ["--cacheinfo", f"{_git_mode(mode)},{store_blob(repo, data)},{path}"]
+        if args:
+            repo.git.update_index("--add", *args, env=env)
+        if remove:
+            repo.git.update_index("--force-remove", "--", *remove, env=env)
+        return repo.git.write_tree(env=env)
+
+
+def commit_tree(repo: git.Repo, tree: str, message: str, parents: tuple[str, ...] = ()) -> str:
+    """A commit object (not on any branch); its sha."""
+    args = [tree]
+    for p in parents:
+        args += ["-p", p]
+    env = None if _has_identity(repo) else _FALLBACK_IDENTITY
+    return repo.git.commit_tree(*args, "-m", message, env=env)
+
+
+def _has_identity(repo: git.Repo) -> bool:
+    try:
+        reader = repo.config_reader()
+        return bool(reader.get_value("user", "name", "")) and bool(reader.get_value("user", "email", ""))
+    except Exception:  # noqa: BLE001 - unreadable config means no identity
+        return False
+
+
+def read_blob(repo: git.Repo, tree: str, path: str) -> bytes:
+    """The bytes of ``path`` in ``tree``."""
+    sha = repo.git.rev_parse(f"{tree}:{path}")
+    return repo.odb.stream(bytes.fromhex(sha)).read()
+
+
+def set_ref(repo: git.Repo, ref: str, sha: str) -> None:
+    """Point ``ref`` at ``sha``."""
+    repo.git.update_ref(ref, sha)
+
+
+def delete_ref(repo: git.Repo, ref: str) -> None:
+    """Remove ``ref`` if it exists."""
+    try:
+        repo.git.update_ref("-d", ref)
+    except git.GitCommandError:
+        pass
+
+
+def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str) -> str:
+    """Commit the working-tree content of exactly ``paths`` on top of HEAD; the new commit's sha.
+
+    Other staged or unstaged changes stay out of the commit and stay as they were; the index
+    entries of ``paths`` are set to the new commit so they do not show as changes.
+    """
+    try:
+        head = repo.head.commit.hexsha
+    except ValueError:
+        head = None  # unborn branch
+    files: dict[str, tuple[bytes, int]] = {}
+    removed: list[str] = []
+    for rel in paths:
+        target = root / rel
+        if target.is_file():
+            files[repo_path(repo, root, rel)] = (target.read_bytes(), target.stat().st_mode)
+        else:
+            removed.append(repo_path(repo, root, rel))
+    tree = write_tree(repo, files, head, tuple(removed))
+    sha = commit_tree(repo, tree, message, (head,) if head else ())
+    subject = message.splitlines()[0] if message else "agent_magic"
+    if head:
+        repo.git.update_ref("-m", f"commit (agent_magic): {subject}", "HEAD", sha, head)
+    else:
+        repo.git.update_ref("-m", f"commit (agent_magic): {subject}", "HEAD", sha)
+    repo.git.reset("-q", sha, "--", *files, *removed)
+    return sha
