@@ -1,0 +1,384 @@
+"""``%%agent`` and ``%agent``: parse options, build the run, hand it to a view. Nothing more."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode
+
+from agent_magic.errors import UserError
+from agent_magic.paths import Project, find_project_root
+from agent_magic.ui.frontend import VIEWS, detect_view
+from agent_magic.ui.placeholders import interpolate, object_or_text
+from agent_magic.ui.runner import Progress, Run, RunRegistry, fan_out
+
+# Shared by every AgentMagics of the process, so a reloaded extension still sees running agents.
+REGISTRY = RunRegistry()
+
+LINE_USAGE = ("usage: %agent status | stop | undo [ID] | history | show ID | resume ID TEXT | "
+              "cost | config")
+AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
+
+
+def default_agent_factory(project: Project, model: Any, config: Any, on_event: Any) -> Any:
+    """The real Agent."""
+    from agent_magic.agent import Agent
+
+    return Agent(project, model, config, on_event=on_event)
+
+
+def publisher() -> Callable[[str], None]:
+    """A function that shows markdown in the cell output, replacing what it showed before."""
+    from IPython.display import display
+
+    handle = None
+
+    def publish(text: str) -> None:
+        nonlocal handle
+        bundle = {"text/markdown": text, "text/plain": text}
+        if handle is None:
+            handle = display(bundle, raw=True, display_id=True)
+        else:
+            handle.update(bundle, raw=True)
+
+    return publish
+
+
+@magics_class
+class AgentMagics(Magics):
+    """The %%agent cell magic and the %agent line magic; defaults are configurable traitlets."""
+
+    model = Unicode("", help="Model spec: a Claude model name, 'anthropic:NAME', "
+                             "'scripted:PATH', 'openai:URL/MODEL'; empty for the default."
+                    ).tag(config=True)
+    project = Unicode("", help="Project root; empty: the git root of the current directory."
+                      ).tag(config=True)
+    max_steps = Int(40, help="Model calls per run.").tag(config=True)
+    budget = Float(2.0, help="Budget per run in US dollars.").tag(config=True)
+    time_limit = Float(1200.0, help="Time limit per run in seconds.").tag(config=True)
+    review = Bool(True, help="Run checks and the self-review before delivering.").tag(config=True)
+    plan_first = Bool(False, help="Stop after planning for approval.").tag(config=True)
+    commit = Bool(False, help="Commit applied changes with git.").tag(config=True)
+    notebook_context = Bool(False, help="Give the agent this notebook's cells and variables."
+                            ).tag(config=True)
+    run_notebooks = Bool(False, help="Execute changed notebooks during review.").tag(config=True)
+    view = CaselessStrEnum(VIEWS, "auto", help="How to show a run: auto, widgets, text, headless."
+                           ).tag(config=True)
+
+    def __init__(
+        self,
+        shell: Any = None,
+        *,
+        agent_factory: AgentFactory = default_agent_factory,
+        input_fn: Callable[[str], str] | None = None,
+        out: TextIO | None = None,
+        registry: RunRegistry = REGISTRY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(shell, **kwargs)
+        self.agent_factory = agent_factory
+        self.input_fn = input_fn
+        self.out = out
+        self.registry = registry
+        self.sessions: dict[str, Any] = {}  # this kernel's sessions, oldest first
+        self.runs: dict[str, Run] = {}
+        self.last_run: Run | None = None
+
+    # ------------------------------------------------------------------ %%agent
+
+    @magic_arguments()
+    @argument("-m", "--model", help="model spec, or {name} of a Model object in the namespace")
+    @argument("-p", "--project", help="project directory (default: git root of the cwd)")
+    @argument("--max-steps", type=int, help="model calls allowed")
+    @argument("--budget", type=float, help="budget in US dollars")
+    @argument("--time-limit", type=float, help="time limit in seconds")
+    @argument("--plan-first", action="store_true", default=None,
+              help="stop after planning for approval")
+    @argument("-y", "--yes", action="store_true", help="apply without asking (headless runs)")
+    @argument("--commit", action="store_true", default=None, help="git-commit applied changes")
+    @argument("--no-review", dest="review", action="store_false", default=None,
+              help="skip checks and self-review")
+    @argument("--review", dest="review", action="store_true", default=None,
+              help="run checks and self-review (the default)")
+    @argument("-n", "--notebook-context", action="store_true", default=None,
+              help="let the agent see this notebook's cells and variables (not their values)")
+    @argument("--run-notebooks", action="store_true", default=None,
+              help="execute changed notebooks during review")
+    @argument("--view", choices=VIEWS, help="widgets, text or headless (default: detected)")
+    @argument("--step", action="store_true", help="step mode: approve each plan step")
+    @no_var_expand
+    @cell_magic("agent")
+    def agent_cell(self, line: str, cell: str) -> None:
+        """Run a coding agent on the project; the cell is the task ({name} fills in variables)."""
+        args = parse_argstring(self.agent_cell, line)
+        try:
+            self._run_cell(args, cell)
+        except UserError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _run_cell(self, args: Any, cell: str) -> None:
+        if args.step:
+            raise UserError("--step (step mode) is not available yet")
+        ns = self.shell.user_ns
+        task = interpolate(cell, ns).strip()
+        if not task:
+            raise UserError("the task is empty: write what the agent should do in the cell body")
+        project = self._project(args.project)
+        self.registry.check(project.root)
+        model = self._model(args.model)
+        config = self._config(args)
+        view = self._view(args.view)
+        self._launch(project, model, config, task, view=view, yes=args.yes,
+                     commit=_pick(args.commit, self.commit))
+
+    def _project(self, option: str | None) -> Project:
+        ns = self.shell.user_ns
+        if option:
+            return Project(interpolate(option, ns))
+        return Project(find_project_root(self.project or None))
+
+    def _model(self, option: str | None) -> Any:
+        from agent_magic.models import load_model
+
+        spec = object_or_text(option, self.shell.user_ns) if option else self.model
+        return load_model(spec)
+
+    def _config(self, args: Any) -> Any:
+        from agent_magic.agent import AgentConfig
+
+        context = ""
+        if _pick(args.notebook_context, self.notebook_context):
+            from agent_magic.notebook_context import notebook_context
+
+            context = notebook_context(self.shell)
+        for name in ("max_steps", "budget", "time_limit"):
+            value = getattr(args, name)
+            if value is not None and value <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be positive, not {value}")
+        return AgentConfig(
+            max_steps=_pick(args.max_steps, self.max_steps),
+            budget_usd=_pick(args.budget, self.budget),
+            time_limit_s=_pick(args.time_limit, self.time_limit),
+            review=_pick(args.review, self.review),
+            plan_first=_pick(args.plan_first, self.plan_first),
+            run_notebooks=_pick(args.run_notebooks, self.run_notebooks),
+            notebook_context=context,
+        )
+
+    def _view(self, option: str | None) -> str:
+        view = option or self.view
+        return detect_view(self.shell) if view == "auto" else view
+
+    def _launch(self, project: Project, model: Any, config: Any, task: str, *, view: str,
+                yes: bool, commit: bool, resume: Any = None) -> Run:
+        """Build agent, run and view, and start; widgets return at once, text views block."""
+        def start(run: Run) -> None:
+            if resume is None:
+                run.start()
+            else:
+                run.resume(task)
+
+        progress = Progress()
+        if view == "widgets":
+            from IPython.display import display
+
+            from agent_magic.ui.live import WidgetController
+
+            controller = WidgetController(task, commit=commit, publish=publisher(),
+                                          auto_apply=yes)
+            agent = self.agent_factory(project, model, config, fan_out(progress.handle,
+                                                                       controller.handle))
+            run = self._new_run(agent, task, project, progress, resume)
+            controller.attach(run)
+            display(controller.panel)
+            controller.publish("*%%agent is running; the summary appears here when it ends.*")
+            start(run)
+            return run
+        from agent_magic.ui.console import drive
+        from agent_magic.ui.text import TextView
+
+        out = self.out or sys.stdout
+        color = view == "text" and bool(getattr(out, "isatty", lambda: False)())
+        text_view = TextView(out, color=color, stream_text=view == "text")
+        agent = self.agent_factory(project, model, config, fan_out(progress.handle,
+                                                                   text_view.handle))
+        run = self._new_run(agent, task, project, progress, resume)
+        interactive = view == "text"
+        drive(run, out=out, publish=publisher(), yes=yes, commit=commit,
+              input_fn=(self.input_fn or input) if interactive else None,
+              color=text_view.color, start=start)
+        return run
+
+    def _new_run(self, agent: Any, task: str, project: Project, progress: Progress,
+                 resume: Any) -> Run:
+        run = Run(agent, task, root=project.root, registry=self.registry, progress=progress)
+        if resume is not None:
+            run.session = resume
+        run.finish_listeners.append(self._remember)
+        self.last_run = run
+        return run
+
+    def _remember(self, run: Run) -> None:
+        if run.session is not None:
+            self.sessions[run.session.id] = run.session
+            self.runs[run.session.id] = run
+
+    # ------------------------------------------------------------------ %agent
+
+    @line_magic("agent")
+    def agent_line(self, line: str) -> Any:
+        """%agent status | stop | undo [ID] | history | show ID | resume ID TEXT | cost | config"""
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"{exc}\n{LINE_USAGE}") from None
+        if not words:
+            raise UsageError(LINE_USAGE)
+        command, rest = words[0], words[1:]
+        handler = getattr(self, f"_cmd_{command}", None)
+        if handler is None:
+            raise UsageError(f"unknown command {command!r}\n{LINE_USAGE}")
+        try:
+            return handler(rest)
+        except UserError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _print(self, text: str) -> None:
+        (self.out or sys.stdout).write(text.rstrip("\n") + "\n")
+
+    def _cmd_status(self, rest: list[str]) -> None:
+        active = self.registry.active()
+        if not active:
+            last = self.last_run
+            tail = f"; last session {last.session_id}: {last.session.stop_reason}" if (
+                last is not None and last.session is not None) else ""
+            self._print("No agent is running" + tail + ".")
+        for run in active:
+            self._print(f"running on {run.root}: {run.progress.line()} — {run.task[:80]}")
+
+    def _cmd_stop(self, rest: list[str]) -> None:
+        active = self.registry.active()
+        if not active:
+            self._print("No agent is running.")
+        for run in active:
+            run.stop()
+            self._print(f"Stopping the run on {run.root} at its next step.")
+
+    def _cmd_undo(self, rest: list[str]) -> None:
+        from agent_magic.ui.actions import undo_changes
+
+        checkpoint_id = rest[0] if rest else None
+        owner = next((s for s in reversed(list(self.sessions.values()))
+                      if (checkpoint_id in s.checkpoints if checkpoint_id else s.checkpoints)),
+                     None)
+        if owner is None and checkpoint_id is None:
+            raise UserError("nothing applied in this kernel; give a checkpoint id "
+                            "(see `%agent history`)")
+        outcome = undo_changes(owner if owner is not None else self._project(None),
+                               checkpoint_id)
+        if not outcome.ok:
+            raise UserError(outcome.message)
+        self._print(outcome.message)
+
+    def _cmd_history(self, rest: list[str]) -> None:
+        from agent_magic.transcript import list_sessions
+
+        projects = {s.project.root: s.project for s in self.sessions.values()}
+        default = self._project(None)
+        projects.setdefault(default.root, default)
+        seen: set[str] = set()
+        lines = []
+        for project in projects.values():
+            for s in list_sessions(project):
+                seen.add(s["id"])
+                lines.append(f"{s['id']}  {s['stop_reason']:<12} ${s['cost']:.4f}  "
+                             f"{s['task'][:60]}")
+        lines += [f"{sid}  {s.stop_reason:<12} ${s.cost:.4f}  {s.task[:60]}"
+                  for sid, s in self.sessions.items() if sid not in seen]
+        for project in projects.values():
+            lines += _checkpoint_lines(project)
+        self._print("\n".join(lines) if lines else "No sessions yet.")
+
+    def _cmd_show(self, rest: list[str]) -> None:
+        from agent_magic.ui.report import session_report
+
+        if len(rest) != 1:
+            raise UserError("usage: %agent show ID")
+        session = self._session(rest[0], need_object=False)
+        if session is not None:
+            publisher()(session_report(session))
+            return
+        from agent_magic.transcript import list_sessions
+
+        for s in list_sessions(self._project(None)):
+            if s["id"].startswith(rest[0]):
+                self._print("\n".join(f"{k}: {v}" for k, v in s.items()))
+                return
+        raise UserError(f"no session {rest[0]!r} (see `%agent history`)")
+
+    def _cmd_resume(self, rest: list[str]) -> None:
+        if len(rest) < 2:
+            raise UserError("usage: %agent resume ID follow-up instruction")
+        session = self._session(rest[0], need_object=True)
+        instruction = interpolate(" ".join(rest[1:]), self.shell.user_ns)
+        self.registry.check(session.project.root)
+        model = self._model(None)
+        config = self._config(parse_argstring(self.agent_cell, ""))
+        self._launch(session.project, model, config, instruction,
+                     view=self._view(None), yes=False, commit=self.commit, resume=session)
+
+    def _cmd_cost(self, rest: list[str]) -> None:
+        total = sum(s.cost for s in self.sessions.values())
+        for sid, s in self.sessions.items():
+            self._print(f"{sid}  ${s.cost:.4f}  {s.usage.total_input:,} in / "
+                        f"{s.usage.output_tokens:,} out")
+        self._print(f"Total this kernel: ${total:.4f} over {len(self.sessions)} session(s)")
+
+    def _cmd_config(self, rest: list[str]) -> None:
+        names = sorted(self.trait_names(config=True))
+        self._print("\n".join(f"AgentMagics.{n} = {getattr(self, n)!r}" for n in names))
+
+    def _session(self, prefix: str, *, need_object: bool) -> Any:
+        matches = [s for sid, s in self.sessions.items() if sid.startswith(prefix)]
+        if len(matches) > 1:
+            raise UserError(f"{prefix!r} matches {len(matches)} sessions; give more of the id")
+        if matches:
+            return matches[0]
+        if need_object:
+            raise UserError(f"no session {prefix!r} in this kernel (only this kernel's sessions "
+                            "can be resumed; see `%agent history`)")
+        return None
+
+
+def _pick(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _checkpoint_lines(project: Project) -> list[str]:
+    try:
+        from agent_magic.staging import list_checkpoints
+    except ImportError:
+        return []
+    return [f"  checkpoint {c.id} (session {c.session_id}): {', '.join(c.paths)}"
+            + (" [undone]" if c.undone else f" — undo with `%agent undo {c.id}`")
+            for c in list_checkpoints(project)]
+
+
+def unregister(shell: Any) -> None:
+    """Remove %%agent and %agent (and the AgentMagics configurable) from ``shell``."""
+    magics = shell.magics_manager.magics
+    for kind in ("line", "cell"):
+        magics[kind].pop("agent", None)
+    shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, AgentMagics)]
+    registry = shell.magics_manager.registry
+    for name in [n for n, m in registry.items() if isinstance(m, AgentMagics)]:
+        del registry[name]
+
+
+__all__ = ["AgentMagics", "unregister"]

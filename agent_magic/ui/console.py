@@ -1,0 +1,102 @@
+"""The terminal and headless flows: run to the end, show the report, then ask or apply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from agent_magic.ui.actions import Outcome, apply_changes
+from agent_magic.ui.report import session_report
+from agent_magic.ui.runner import Run
+from agent_magic.ui.text import InputFn, choose_hunks, colorize_diff
+
+Publish = Callable[[str], None]
+
+
+def drive(
+    run: Run,
+    *,
+    out: TextIO,
+    publish: Publish,
+    input_fn: InputFn | None = None,
+    yes: bool = False,
+    commit: bool = False,
+    color: bool = False,
+    start: Callable[[Run], None] = Run.start,
+) -> Outcome | None:
+    """Run to the end (Ctrl-C stops cleanly), settle the plan, then apply per the answers.
+
+    With ``input_fn`` (terminal) the user approves the plan and picks files; without it
+    (headless) the plan is approved and everything applied only if ``yes``.
+    """
+    start(run)
+    run.wait_interruptibly()
+    if run.error is not None:
+        raise run.error
+    session = run.session
+    while session.stop_reason == "plan_ready":
+        feedback = _plan_decision(input_fn, out, yes)
+        if feedback is False:
+            publish(session_report(session, note="Stopped after planning; nothing was changed."))
+            return None
+        run.continue_plan(None if feedback is True else feedback)
+        run.wait_interruptibly()
+        if run.error is not None:
+            raise run.error
+        session = run.session
+    return _deliver(session, out=out, publish=publish, input_fn=input_fn, yes=yes,
+                    commit=commit, color=color)
+
+
+def _deliver(session: Any, *, out: TextIO, publish: Publish, input_fn: InputFn | None,
+             yes: bool, commit: bool, color: bool) -> Outcome | None:
+    files = list(getattr(session.changeset, "files", None) or [])
+    if not files:
+        publish(session_report(session))
+        return None
+    if yes:
+        # --yes skips the questions, not the blocker findings: those still need a person
+        outcome = apply_changes(session, None, commit=commit)
+    elif input_fn is not None:
+        selection = choose_hunks(session.changeset, input_fn, out, color=color)
+        if not selection:
+            publish(session_report(session, note="Nothing was applied."))
+            return None
+        allow = True
+        if session.open_blockers:
+            answer = _safe_input(input_fn, f"{len(session.open_blockers)} blocker finding(s) "
+                                           "remain. Apply anyway? [y/N] ")
+            allow = answer.strip().lower() in ("y", "yes")
+            if not allow:
+                publish(session_report(session, note="Not applied: blocker findings remain."))
+                return None
+        outcome = apply_changes(session, selection, allow_blockers=allow, commit=commit)
+    else:
+        out.write(colorize_diff(session.diff(), color))
+        publish(session_report(session, note="Not applied: this run was headless; "
+                                              "rerun with `--yes` to apply the changes."))
+        return None
+    out.write(outcome.message + "\n")
+    publish(session_report(session, applied=outcome.checkpoint if outcome.ok else None,
+                           note="" if outcome.ok else outcome.message))
+    return outcome
+
+
+def _plan_decision(input_fn: InputFn | None, out: TextIO, yes: bool) -> bool | str:
+    """True approves, False stops, text revises."""
+    if input_fn is None:
+        return yes
+    answer = _safe_input(input_fn, "Approve the plan? [y]es / [n]o / or type what to change: ")
+    text = answer.strip()
+    if text.lower() in ("y", "yes"):
+        return True
+    if text.lower() in ("", "n", "no", "q", "quit"):
+        return False
+    return text
+
+
+def _safe_input(input_fn: InputFn, prompt: str) -> str:
+    try:
+        return input_fn(prompt)
+    except (EOFError, KeyboardInterrupt):
+        return ""

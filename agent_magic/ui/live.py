@@ -1,0 +1,154 @@
+"""Wires an AgentPanel to a Run: events update the panel, its buttons act on the session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from agent_magic import events as ev
+from agent_magic.errors import UserError
+from agent_magic.ui.actions import apply_changes, undo_changes
+from agent_magic.ui.report import session_report, stop_text
+from agent_magic.ui.runner import Run
+from agent_magic.ui.widgets import AgentPanel, Callbacks
+
+Publish = Callable[[str], None]  # shows (or replaces) the markdown record in the cell output
+
+
+def _ignore_markdown(_text: str) -> None:
+    return None
+
+
+class WidgetController:
+    """The widget view of one run; the event sink of its agent and the on_finish of its Run."""
+
+    def __init__(self, task: str, *, commit: bool = False, auto_apply: bool = False,
+                 publish: Publish = _ignore_markdown) -> None:
+        self.commit = commit
+        self.auto_apply = auto_apply
+        self.publish = publish
+        self.run: Run | None = None
+        self.applied: Any = None
+        self.note = ""
+        self.panel = AgentPanel(task, Callbacks(
+            stop=self.stop, apply=self.apply, reject=self.reject, undo=self.undo,
+            plan_approve=self.approve_plan, plan_revise=self.revise_plan,
+            plan_cancel=self.cancel_plan,
+        ))
+
+    def attach(self, run: Run) -> None:
+        """Act on ``run`` (set before it starts)."""
+        self.run = run
+        run.finish_listeners.append(self.finished)
+
+    # ---- from the worker thread
+
+    def handle(self, event: ev.Event) -> None:
+        """Update the panel for one event."""
+        panel = self.panel
+        if isinstance(event, ev.TextDelta):
+            panel.append_text(event.text)
+            return
+        if isinstance(event, ev.PhaseStarted):
+            panel.stepper.start(event.phase)
+            panel.append_text(f"\n── {event.phase} ──\n", flush=True)
+        elif isinstance(event, ev.PhaseFinished):
+            panel.stepper.finish(event.phase)
+        elif isinstance(event, ev.ToolUsed):
+            panel.append_text(f"\n· {event.name}" + (" ✗" if event.is_error else "") + "\n")
+        elif isinstance(event, ev.PlanReady):
+            panel.plan.show(event.plan)
+        panel.set_status("running", self.run.progress.line() if self.run else "")
+
+    def finished(self, run: Run) -> None:
+        """Render the outcome of a run step (the worker calls this as it ends)."""
+        panel = self.panel
+        session = run.session
+        if session is None:
+            panel.stepper.end(ok=False)
+            panel.set_status("failed", "")
+            panel.show_message(f"The run failed: {type(run.error).__name__}: {run.error}", ok=False)
+            panel.stop_button.disabled = True
+            return
+        panel.stepper.end(ok=session.ok)
+        panel.set_status(stop_text(session.stop_reason), run.progress.line())
+        if session.stop_reason == "plan_ready" and session.plan is not None:
+            panel.plan.show(session.plan, awaiting_approval=True)
+            panel.stop_button.disabled = True
+        else:
+            has_changes = bool(getattr(session.changeset, "files", None))
+            panel.show_result(session, can_apply=has_changes)
+            if session.error and session.stop_reason != "done":
+                panel.show_message(f"{stop_text(session.stop_reason)}: {session.error}",
+                                   ok=session.stop_reason == "interrupted")
+        self.publish(session_report(session, applied=self.applied, note=self.note))
+        if self.auto_apply and getattr(session.changeset, "files", None) and session.ok:
+            self.apply(set(session.changeset.hunk_ids()), False)
+
+    # ---- button callbacks (kernel main thread)
+
+    def stop(self) -> None:
+        """Stop button."""
+        if self.run is not None:
+            self.run.stop()
+
+    def apply(self, selection: set[str], allow_blockers: bool) -> None:
+        """Apply-selected button."""
+        session = self.run.session if self.run else None
+        if session is None:
+            return
+        outcome = apply_changes(session, selection, allow_blockers=allow_blockers,
+                                commit=self.commit)
+        self.panel.show_message(outcome.message, outcome.ok)
+        if outcome.ok:
+            self.applied = outcome.checkpoint
+            self.panel.show_applied(outcome.checkpoint.id)
+            self.note = ""
+            self.publish(session_report(session, applied=self.applied))
+
+    def undo(self, checkpoint_id: str) -> None:
+        """Undo button."""
+        session = self.run.session if self.run else None
+        if session is None:
+            return
+        outcome = undo_changes(session, checkpoint_id)
+        self.panel.show_message(outcome.message, outcome.ok)
+        if outcome.ok:
+            self.applied = None
+            self.note = f"Checkpoint `{checkpoint_id}` was undone."
+            self.panel.show_undone()
+            self.publish(session_report(session, note=self.note))
+
+    def reject(self) -> None:
+        """Reject button: nothing is written."""
+        self.panel.show_rejected()
+        self.panel.show_message("Rejected: nothing was written.", ok=True)
+        if self.run is not None and self.run.session is not None:
+            self.note = "The changes were rejected; nothing was written."
+            self.publish(session_report(self.run.session, note=self.note))
+
+    def approve_plan(self) -> None:
+        """Approve button of a plan-first run: implement and review in the background."""
+        self._continue(None)
+
+    def revise_plan(self, feedback: str) -> None:
+        """Revise button: plan again with the user's feedback."""
+        self._continue(feedback)
+
+    def cancel_plan(self) -> None:
+        """Cancel button: the run ends with its plan only."""
+        self.panel.show_message("Cancelled after planning; nothing was changed.", ok=True)
+        if self.run is not None and self.run.session is not None:
+            self.note = "Cancelled after planning."
+            self.publish(session_report(self.run.session, note=self.note))
+
+    def _continue(self, feedback: str | None) -> None:
+        if self.run is None:
+            return
+        self.panel.stop_button.disabled = False
+        self.panel.stop_button.description = "Stop"
+        self.panel.set_status("running", "implementing" if feedback is None else "revising plan")
+        try:
+            self.run.continue_plan(feedback)
+        except UserError as exc:  # e.g. another run on this project started meanwhile
+            self.panel.show_message(str(exc), ok=False)

@@ -1,0 +1,101 @@
+"""The markdown record of one session, left in the cell output so a saved notebook keeps it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STOP_TEXT = {
+    "done": "finished",
+    "plan_ready": "stopped after planning, waiting for approval",
+    "step_paused": "paused in step mode",
+    "budget": "stopped: budget reached",
+    "steps": "stopped: step limit reached",
+    "time": "stopped: time limit reached",
+    "interrupted": "stopped by the user",
+    "tool_errors": "stopped: too many tool errors",
+    "error": "stopped by an error",
+}
+
+
+def diff_stats(diff: str) -> tuple[int, int]:
+    """Lines added and removed in a unified diff (file headers not counted)."""
+    added = removed = 0
+    for line in diff.splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            removed += 1
+    return added, removed
+
+
+def file_label(change: Any) -> str:
+    """``path`` with a marker for new, deleted and renamed files."""
+    status = getattr(change, "status", "modified")
+    old = getattr(change, "old_path", None)
+    if status == "renamed" and old:
+        return f"{old} → {change.path} (renamed)"
+    if status in ("added", "deleted"):
+        return f"{change.path} ({'new' if status == 'added' else 'deleted'})"
+    return change.path
+
+
+def stop_text(reason: str) -> str:
+    """A short human sentence for a stop reason."""
+    return STOP_TEXT.get(reason, reason or "running")
+
+
+def session_report(
+    session: Any,
+    *,
+    applied: Any = None,
+    note: str = "",
+) -> str:
+    """Markdown: task, outcome, plan, files changed, findings, tests, cost and checkpoint."""
+    lines = [f"### %%agent session `{session.id}`", "", f"**Task:** {_one_line(session.task)}", ""]
+    outcome = stop_text(session.stop_reason)
+    if getattr(session, "error", ""):
+        outcome += f" ({_one_line(session.error)})"
+    lines += [f"**Outcome:** {outcome}", ""]
+    if getattr(session, "summary", ""):
+        lines += [session.summary.strip(), ""]
+    if session.plan is not None:
+        lines += ["**Plan**", "", session.plan.text(), ""]
+    files = list(getattr(session.changeset, "files", None) or [])
+    if files:
+        lines += ["**Files changed**", ""]
+        for change in files:
+            added, removed = diff_stats(change.diff())
+            lines.append(f"- `{file_label(change)}` +{added} −{removed}")
+        lines.append("")
+    elif session.stop_reason in ("done",):
+        lines += ["No file changes.", ""]
+    if session.findings:
+        lines += ["**Findings**", ""]
+        for f in session.findings:
+            where = f" `{f.location()}`" if f.location() else ""
+            lines.append(f"- [{f.severity}, {f.status}]{where}: {_one_line(f.message)}")
+        lines.append("")
+    checks = getattr(session, "checks", None)
+    if checks is not None and hasattr(checks, "summary"):
+        lines += [f"**Checks:** {_one_line(checks.summary())}", ""]
+    lines.append(cost_line(session))
+    if applied is not None:
+        paths = ", ".join(f"`{p}`" for p in getattr(applied, "paths", []))
+        lines += ["", (f"**Applied** as checkpoint `{applied.id}` ({paths}); "
+                       f"undo with `%agent undo {applied.id}`.")]
+    if note:
+        lines += ["", note]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def cost_line(session: Any) -> str:
+    """Steps, tokens and dollars of a session in one line."""
+    usage = session.usage
+    tokens_in = getattr(usage, "total_input", usage.input_tokens)
+    return (f"Steps: {session.steps} · tokens: {tokens_in:,} in / {usage.output_tokens:,} out · "
+            f"cost: ${session.cost:.4f}")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

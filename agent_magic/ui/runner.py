@@ -1,0 +1,200 @@
+"""Runs an agent in a background thread: one run per project, stop, plan approval, follow-ups."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent_magic import events as ev
+from agent_magic.errors import UserError
+from agent_magic.models.base import Usage
+
+
+@dataclass
+class Progress:
+    """What a run has done so far, kept up to date from its events (any thread)."""
+
+    phase: str = ""
+    done: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    tools: int = 0
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+
+    def handle(self, event: ev.Event) -> None:
+        """Fold one event into the progress."""
+        if isinstance(event, ev.PhaseStarted):
+            self.phase = event.phase
+        elif isinstance(event, ev.PhaseFinished) and event.phase not in self.done:
+            self.done.append(event.phase)
+        elif isinstance(event, ev.UsageUpdated):
+            self.usage, self.cost = event.usage, event.cost
+        elif isinstance(event, ev.ToolUsed):
+            self.tools += 1
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started (until it ended)."""
+        return (self.ended or time.monotonic()) - self.started
+
+    def line(self) -> str:
+        """Phase, elapsed time, tokens and cost in one line."""
+        tokens = self.usage.total_input + self.usage.output_tokens
+        return (f"{self.phase or 'starting'} · {self.elapsed:.0f}s · {tokens:,} tokens · "
+                f"${self.cost:.4f}")
+
+
+def fan_out(*sinks: ev.EventSink) -> ev.EventSink:
+    """One sink that hands each event to every given sink, in order."""
+
+    def sink(event: ev.Event) -> None:
+        for each in sinks:
+            each(event)
+
+    return sink
+
+
+class RunRegistry:
+    """The run in progress per project root; refuses a second one."""
+
+    def __init__(self) -> None:
+        self._runs: dict[Path, Run] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, root: Path, run: Run) -> None:
+        """Record ``run`` as the project's run, or raise UserError if another one is going."""
+        with self._lock:
+            current = self._runs.get(root)
+            if current is not None and current is not run and current.running:
+                raise UserError(
+                    f"an agent is already running on {root} (session {current.session_id}); "
+                    "wait for it, or stop it with `%agent stop`"
+                )
+            self._runs[root] = run
+
+    def release(self, root: Path, run: Run) -> None:
+        """Forget ``run`` if it is still the project's run."""
+        with self._lock:
+            if self._runs.get(root) is run:
+                del self._runs[root]
+
+    def check(self, root: Path) -> None:
+        """Raise UserError if a run is going on ``root``."""
+        with self._lock:
+            current = self._runs.get(root)
+        if current is not None and current.running:
+            raise UserError(
+                f"an agent is already running on {root} (session {current.session_id}); "
+                "wait for it, or stop it with `%agent stop`"
+            )
+
+    def active(self) -> list[Run]:
+        """Runs in progress."""
+        with self._lock:
+            return [r for r in self._runs.values() if r.running]
+
+
+class Run:
+    """One agent run and its follow-ups, each executed in a worker thread or inline."""
+
+    def __init__(
+        self,
+        agent: Any,
+        task: str,
+        *,
+        root: Path,
+        registry: RunRegistry,
+        progress: Progress | None = None,
+    ) -> None:
+        self.agent = agent
+        self.task = task
+        self.root = root
+        self.registry = registry
+        self.progress = progress or Progress()
+        self.finish_listeners: list[Callable[[Run], None]] = []
+        self.session: Any = None
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether a step of this run is executing now."""
+        return not self._idle.is_set()
+
+    @property
+    def session_id(self) -> str:
+        """The session's id, or '(starting)' before the agent returned it."""
+        return getattr(self.session, "id", None) or "(starting)"
+
+    def start(self, *, background: bool = True) -> None:
+        """Run the task (claims the project first; raises UserError if it is busy)."""
+        self._launch(lambda: self.agent.run(self.task), background)
+
+    def continue_plan(self, feedback: str | None = None, *, background: bool = True) -> None:
+        """After plan-first: None approves the plan, text asks for a revised one."""
+        session = self._need_session()
+        self._launch(lambda: self.agent.continue_plan(session, feedback=feedback), background)
+
+    def resume(self, instruction: str, *, background: bool = True) -> None:
+        """Continue the finished session with a follow-up instruction."""
+        session = self._need_session()
+        self._launch(lambda: self.agent.resume(session, instruction), background)
+
+    def stop(self) -> None:
+        """Ask the agent to stop at its next boundary (thread-safe, returns at once)."""
+        self.agent.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the current step ends; whether it did within ``timeout``."""
+        return self._idle.wait(timeout)
+
+    def wait_interruptibly(self, poll: float = 0.2) -> None:
+        """Block until done; Ctrl-C asks the agent to stop and keeps waiting for a clean end."""
+        while not self._idle.is_set():
+            try:
+                self._idle.wait(poll)
+            except KeyboardInterrupt:
+                self.stop()
+
+    def _need_session(self) -> Any:
+        if self.session is None:
+            raise UserError("this run has no session yet")
+        return self.session
+
+    def _launch(self, step: Callable[[], Any], background: bool) -> None:
+        if self.running:
+            raise UserError(f"session {self.session_id} is still running")
+        self.registry.claim(self.root, self)
+        self._idle.clear()
+        self.progress.ended = None
+        if background:
+            self.thread = threading.Thread(target=self._execute, args=(step, False),
+                                           name="agent-magic-run", daemon=True)
+            self.thread.start()
+        else:
+            self._execute(step, True)
+
+    def _execute(self, step: Callable[[], Any], reraise: bool) -> None:
+        self.error = None
+        try:
+            self.session = step()
+        except BaseException as exc:  # a worker thread has nobody else to tell
+            self.error = exc
+            if reraise:
+                raise
+        finally:
+            self.progress.ended = time.monotonic()
+            self.registry.release(self.root, self)
+            try:
+                for listener in list(self.finish_listeners):
+                    listener(self)
+            finally:
+                # set last, so whoever waits sees the views already updated
+                self._idle.set()

@@ -1,0 +1,138 @@
+"""The terminal and headless views: streamed progress, colored diffs, a y/n/all/quit prompt."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from agent_magic import events as ev
+from agent_magic.ui.report import file_label, stop_text
+
+RESET = "\x1b[0m"
+COLORS = {"add": "\x1b[32m", "del": "\x1b[31m", "hunk": "\x1b[36m", "head": "\x1b[1m",
+          "blocker": "\x1b[1;31m", "major": "\x1b[31m", "minor": "\x1b[33m", "nit": "\x1b[2m"}
+
+InputFn = Callable[[str], str]
+
+
+def colorize_diff(diff: str, color: bool = True) -> str:
+    """A unified diff with ANSI colors: green added, red removed, cyan hunk headers."""
+    if not color:
+        return diff
+    out = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---", "diff ", "index ")):
+            kind = "head"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        elif line.startswith("+"):
+            kind = "add"
+        elif line.startswith("-"):
+            kind = "del"
+        else:
+            out.append(line)
+            continue
+        out.append(f"{COLORS[kind]}{line}{RESET}")
+    return "\n".join(out) + ("\n" if diff.endswith("\n") else "")
+
+
+def finding_line(finding: Any, color: bool = True) -> str:
+    """One finding as ``[severity] path:line: message (status)``."""
+    sev = f"[{finding.severity}]"
+    if color and finding.severity in COLORS:
+        sev = f"{COLORS[finding.severity]}{sev}{RESET}"
+    where = f" {finding.location()}:" if finding.location() else ""
+    status = " (fixed)" if finding.status == "fixed" else ""
+    return f"{sev}{where} {finding.message}{status}"
+
+
+def tool_line(event: ev.ToolUsed) -> str:
+    """A short line for one tool call: name, its main argument, and an error mark."""
+    arg = next((str(event.input[k]) for k in ("path", "pattern", "query", "command")
+                if k in event.input), "")
+    mark = "  ✗ " + event.result.splitlines()[0][:120] if event.is_error and event.result else ""
+    return f"  · {event.name}" + (f" {arg}" if arg else "") + mark
+
+
+class TextView:
+    """An event sink that prints a run's progress as plain text (optionally with colors)."""
+
+    def __init__(self, out: TextIO | None = None, *, color: bool = False,
+                 stream_text: bool = True) -> None:
+        self.out = out or sys.stdout
+        self.color = color
+        self.stream_text = stream_text
+        self._mid_line = False
+
+    def handle(self, event: ev.Event) -> None:
+        """Print one event."""
+        if isinstance(event, ev.TextDelta):
+            if self.stream_text and event.text:
+                self.out.write(event.text)
+                self._mid_line = not event.text.endswith("\n")
+                self.out.flush()
+            return
+        text = self._describe(event)
+        if text is None:
+            return
+        if self._mid_line:
+            self.out.write("\n")
+            self._mid_line = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _describe(self, event: ev.Event) -> str | None:
+        if isinstance(event, ev.PhaseStarted):
+            title = f"── {event.phase} ──"
+            return f"{COLORS['head']}{title}{RESET}" if self.color else title
+        if isinstance(event, ev.ToolUsed):
+            return tool_line(event)
+        if isinstance(event, ev.PlanReady):
+            return "Plan:\n" + event.plan.text()
+        if isinstance(event, ev.FindingReported):
+            return finding_line(event.finding, self.color)
+        if isinstance(event, ev.ChecksDone) and hasattr(event.report, "summary"):
+            return f"Checks (round {event.round}): {event.report.summary()}"
+        if isinstance(event, ev.RunFinished):
+            return f"Run {stop_text(event.session.stop_reason)}."
+        return None
+
+
+def choose_hunks(
+    changeset: Any,
+    input_fn: InputFn,
+    out: TextIO,
+    *,
+    color: bool = False,
+) -> set[str] | None:
+    """Show each file's diff and ask y/n/all/quit; the chosen hunk ids, or None if cancelled."""
+    chosen: set[str] = set()
+    files = list(changeset.files)
+    for index, change in enumerate(files):
+        out.write(colorize_diff(change.diff(), color))
+        answer = _ask(f"Apply {file_label(change)}? [y]es/[n]o/[a]ll/[q]uit ", input_fn, out)
+        if answer is None:
+            return None
+        if answer == "y":
+            chosen.update(h.id for h in change.hunks)
+        elif answer == "a":
+            for rest in files[index:]:
+                chosen.update(h.id for h in rest.hunks)
+            break
+        elif answer == "q":
+            break
+    return chosen
+
+
+def _ask(prompt: str, input_fn: InputFn, out: TextIO) -> str | None:
+    while True:
+        try:
+            reply = input_fn(prompt).strip().lower()
+        except EOFError:
+            return "q"
+        except KeyboardInterrupt:
+            return None
+        if reply in ("y", "yes", "n", "no", "a", "all", "q", "quit"):
+            return reply[0]
+        out.write("Please answer y, n, a(ll) or q(uit).\n")

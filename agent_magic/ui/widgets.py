@@ -1,0 +1,326 @@
+"""Dumb ipywidgets views of a run: they render state and call callbacks, nothing more.
+
+Every setter here may be called from the run's worker thread: they only set traits of
+widgets built up front (ipywidgets sends those as comm messages), never ``display()``.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import ipywidgets as widgets
+
+from agent_magic.events import PHASES
+from agent_magic.ui.diffview import DiffView
+
+SEVERITY_COLORS = {"blocker": "#b00020", "major": "#d9480f", "minor": "#b08800", "nit": "#666"}
+STREAM_CHARS = 20_000  # keep the streamed text area light
+STREAM_INTERVAL = 0.15  # seconds between pushes of streamed text to the frontend
+
+
+def _noop(*_args: Any) -> None:
+    return None
+
+
+@dataclass
+class Callbacks:
+    """What the buttons do; the controller supplies these."""
+
+    stop: Callable[[], None] = _noop
+    apply: Callable[[set[str], bool], None] = _noop  # (selected hunk ids, allow blockers)
+    reject: Callable[[], None] = _noop
+    undo: Callable[[str], None] = _noop  # checkpoint id
+    plan_approve: Callable[[], None] = _noop
+    plan_revise: Callable[[str], None] = _noop
+    plan_cancel: Callable[[], None] = _noop
+
+
+def _button(label: str, css: str, style: str = "", tooltip: str = "") -> widgets.Button:
+    button = widgets.Button(description=label, button_style=style, tooltip=tooltip or label)
+    button.add_class(css)
+    return button
+
+
+class Stepper(widgets.HBox):
+    """The six phases with their state (pending, active, done, failed)."""
+
+    MARKS: ClassVar[dict[str, str]] = {"pending": "○", "active": "◉", "done": "✓", "failed": "✗"}
+    COLORS: ClassVar[dict[str, str]] = {"pending": "#888", "active": "#1565c0", "done": "#2e7d32", "failed": "#b00020"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_class("agent-stepper")
+        self.states = {p: "pending" for p in PHASES}
+        self.labels = {p: widgets.HTML() for p in PHASES}
+        for phase, label in self.labels.items():
+            label.add_class(f"agent-phase-{phase}")
+        self.children = list(self.labels.values())
+        self._render()
+
+    def start(self, phase: str) -> None:
+        """Mark ``phase`` active and every earlier active one done."""
+        for p, state in self.states.items():
+            if state == "active":
+                self.states[p] = "done"
+        if phase in self.states:
+            self.states[phase] = "active"
+        self._render()
+
+    def finish(self, phase: str, failed: bool = False) -> None:
+        """Mark ``phase`` done (or failed)."""
+        if phase in self.states:
+            self.states[phase] = "failed" if failed else "done"
+        self._render()
+
+    def end(self, ok: bool) -> None:
+        """The run ended: an active phase becomes done or failed."""
+        for p, state in self.states.items():
+            if state == "active":
+                self.states[p] = "done" if ok else "failed"
+        self._render()
+
+    def _render(self) -> None:
+        for phase, label in self.labels.items():
+            state = self.states[phase]
+            label.value = (f"<span style='color:{self.COLORS[state]};margin-right:1em'>"
+                           f"{self.MARKS[state]} {phase}</span>")
+            for other in self.MARKS:
+                label.remove_class(f"agent-phase-{other}")
+            label.add_class(f"agent-phase-{state}")
+
+
+class PlanView(widgets.VBox):
+    """The plan's steps and files; with plan-first, Approve / Revise / Cancel."""
+
+    def __init__(self, callbacks: Callbacks) -> None:
+        super().__init__()
+        self.add_class("agent-plan")
+        self.callbacks = callbacks
+        self.text = widgets.HTML()
+        self.approve = _button("Approve plan", "agent-plan-approve", "success")
+        self.revise = _button("Revise", "agent-plan-revise", "warning")
+        self.cancel = _button("Cancel", "agent-plan-cancel")
+        self.feedback = widgets.Textarea(placeholder="What should change in the plan?",
+                                         layout=widgets.Layout(width="100%"))
+        self.feedback.add_class("agent-plan-feedback")
+        self.approve.on_click(lambda _b: self._decide(callbacks.plan_approve))
+        self.revise.on_click(lambda _b: self._revise())
+        self.cancel.on_click(lambda _b: self._decide(callbacks.plan_cancel))
+        self.controls = widgets.VBox([self.feedback,
+                                      widgets.HBox([self.approve, self.revise, self.cancel])])
+        self.children = [self.text]
+        self.layout.display = "none"
+
+    def show(self, plan: Any, *, awaiting_approval: bool = False) -> None:
+        """Render ``plan``; show the approval controls if the run waits for them."""
+        self.text.value = plan_html(plan)
+        self.children = [self.text, self.controls] if awaiting_approval else [self.text]
+        for button in (self.approve, self.revise, self.cancel):
+            button.disabled = False
+        self.layout.display = None
+
+    def lock(self) -> None:
+        """Disable the approval controls (a decision was made)."""
+        for button in (self.approve, self.revise, self.cancel):
+            button.disabled = True
+
+    def _decide(self, callback: Callable[[], None]) -> None:
+        self.lock()
+        callback()
+
+    def _revise(self) -> None:
+        text = self.feedback.value.strip()
+        if not text:
+            self.feedback.placeholder = "Write what should change, then press Revise."
+            return
+        self.lock()
+        self.callbacks.plan_revise(text)
+
+
+def plan_html(plan: Any) -> str:
+    """A plan as HTML: summary, numbered steps with files, files, risks."""
+    esc = html.escape
+    steps = "".join(
+        f"<li>{esc(s.description)}"
+        + (f" <code>{esc(', '.join(s.files))}</code>" if s.files else "") + "</li>"
+        for s in plan.steps)
+    parts = [f"<b>Plan:</b> {esc(plan.summary)}", f"<ol>{steps}</ol>" if steps else ""]
+    if plan.files:
+        parts.append("<b>Files:</b> " + ", ".join(f"<code>{esc(f)}</code>" for f in plan.files))
+    if plan.risks:
+        parts.append("<b>Risks:</b><ul>" + "".join(f"<li>{esc(r)}</li>" for r in plan.risks)
+                     + "</ul>")
+    return "<div>" + "".join(parts) + "</div>"
+
+
+class FindingsView(widgets.VBox):
+    """Findings with severity, location (a button that jumps to the hunk), message, status."""
+
+    def __init__(self, on_jump: Callable[[str, int | None], None] = _noop) -> None:
+        super().__init__()
+        self.add_class("agent-findings")
+        self.on_jump = on_jump
+        self.checks = widgets.HTML()
+        self.rows: list[widgets.Widget] = []
+        self.children = [self.checks]
+        self.layout.display = "none"
+
+    def show(self, findings: list[Any], checks: Any = None) -> None:
+        """Render the findings and the checks' summary."""
+        self.checks.value = (f"<b>Checks:</b> {html.escape(checks.summary())}"
+                             if checks is not None and hasattr(checks, "summary") else "")
+        self.rows = [self._row(f) for f in findings]
+        self.children = [self.checks, *self.rows]
+        self.layout.display = None if (self.rows or self.checks.value) else "none"
+
+    def _row(self, finding: Any) -> widgets.Widget:
+        color = SEVERITY_COLORS.get(finding.severity, "#666")
+        badge = widgets.HTML(f"<b style='color:{color}'>{html.escape(finding.severity)}</b>",
+                             layout=widgets.Layout(width="6em"))
+        status = "fixed" if finding.status == "fixed" else "open"
+        message = widgets.HTML(f"{html.escape(finding.message)} <i>({status})</i>")
+        items: list[widgets.Widget] = [badge]
+        if finding.path:
+            link = _button(finding.location(), "agent-finding-link", tooltip="show the hunk")
+            link.on_click(lambda _b, f=finding: self.on_jump(f.path, f.line_start))
+            items.append(link)
+        items.append(message)
+        return widgets.HBox(items)
+
+
+class AgentPanel(widgets.VBox):
+    """The whole view of one run: status, stepper, streamed text, plan, diffs, findings, actions."""
+
+    def __init__(self, task: str, callbacks: Callbacks) -> None:
+        super().__init__()
+        self.add_class("agent-panel")
+        self.callbacks = callbacks
+        self.task = task
+        self.status = widgets.HTML(self._status_html("starting", ""))
+        self.status.add_class("agent-status")
+        self.stepper = Stepper()
+        self.stop_button = _button("Stop", "agent-stop", "danger", "stop at the next step")
+        self.stop_button.on_click(lambda _b: self._stop())
+        self.stream = widgets.HTML()
+        self.stream.add_class("agent-stream")
+        self.stream_box = widgets.Accordion(children=[self.stream])
+        self.stream_box.set_title(0, "Model output")
+        self.plan = PlanView(callbacks)
+        self.findings = FindingsView(self._jump)
+        self.diff_box = widgets.VBox()
+        self.diff: DiffView | None = None
+        self.confirm = widgets.Checkbox(value=False, indent=False,
+                                        description="Apply despite blocker findings")
+        self.confirm.add_class("agent-confirm-blockers")
+        self.confirm.layout.display = "none"
+        self.apply_button = _button("Apply selected", "agent-apply", "success")
+        self.reject_button = _button("Reject", "agent-reject")
+        self.undo_button = _button("Undo", "agent-undo", "warning")
+        self.apply_button.on_click(lambda _b: self._apply())
+        self.reject_button.on_click(lambda _b: self._reject())
+        self.undo_button.on_click(lambda _b: self._undo())
+        self.checkpoint_id = ""
+        self.actions = widgets.HBox([self.apply_button, self.reject_button, self.undo_button])
+        self.actions.layout.display = "none"
+        self.undo_button.layout.display = "none"
+        self.message = widgets.HTML()
+        self.message.add_class("agent-message")
+        self._text = ""
+        self._pushed = 0.0
+        self.children = [self.status, widgets.HBox([self.stepper, self.stop_button]),
+                         self.stream_box, self.plan, self.diff_box, self.findings, self.confirm,
+                         self.actions, self.message]
+
+    # ---- updates from the run (any thread)
+
+    def set_status(self, state: str, detail: str = "") -> None:
+        """The header line: task, state, and a progress detail (time, tokens, cost)."""
+        self.status.value = self._status_html(state, detail)
+
+    def append_text(self, text: str, *, flush: bool = False) -> None:
+        """Add streamed model text; pushed to the frontend at most every STREAM_INTERVAL."""
+        self._text = (self._text + text)[-STREAM_CHARS:]
+        now = time.monotonic()
+        if flush or now - self._pushed >= STREAM_INTERVAL:
+            self._pushed = now
+            self.stream.value = (f"<pre style='white-space:pre-wrap;max-height:20em;"
+                                 f"overflow:auto'>{html.escape(self._text)}</pre>")
+
+    def show_result(self, session: Any, *, can_apply: bool) -> None:
+        """Render the diff, findings and the action buttons of a finished run."""
+        self.append_text("", flush=True)
+        self.stop_button.disabled = True
+        self.diff = DiffView(session.changeset)
+        self.diff_box.children = [self.diff]
+        self.findings.show(list(session.findings), session.checks)
+        blockers = [f for f in session.findings
+                    if f.severity == "blocker" and f.status == "open"]
+        self.confirm.layout.display = None if blockers and can_apply else "none"
+        self.actions.layout.display = None if can_apply else "none"
+        self.apply_button.disabled = not can_apply
+        self.reject_button.disabled = not can_apply
+
+    def show_message(self, text: str, ok: bool = True) -> None:
+        """A success (green) or failure (red) message below the buttons."""
+        color = "#2e7d32" if ok else "#b00020"
+        self.message.value = (f"<pre style='color:{color};white-space:pre-wrap'>"
+                              f"{html.escape(text)}</pre>")
+
+    def show_applied(self, checkpoint_id: str) -> None:
+        """After apply: freeze the selection, offer Undo of that checkpoint."""
+        self.checkpoint_id = checkpoint_id
+        self.apply_button.disabled = True
+        self.reject_button.disabled = True
+        if self.diff is not None:
+            self.diff.set_enabled(False)
+        self.undo_button.description = f"Undo {checkpoint_id}"
+        self.undo_button.disabled = False
+        self.undo_button.layout.display = None
+
+    def show_undone(self) -> None:
+        """After undo: the changes can be applied again."""
+        self.checkpoint_id = ""
+        self.undo_button.disabled = True
+        self.undo_button.layout.display = "none"
+        self.apply_button.disabled = False
+        self.reject_button.disabled = False
+        if self.diff is not None:
+            self.diff.set_enabled(True)
+
+    def show_rejected(self) -> None:
+        """After reject: nothing more to do here."""
+        self.apply_button.disabled = True
+        self.reject_button.disabled = True
+        if self.diff is not None:
+            self.diff.set_enabled(False)
+
+    # ---- button handlers (kernel main thread)
+
+    def _stop(self) -> None:
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopping…"
+        self.callbacks.stop()
+
+    def _apply(self) -> None:
+        selection = self.diff.selection() if self.diff is not None else set()
+        self.callbacks.apply(selection, self.confirm.value)
+
+    def _reject(self) -> None:
+        self.callbacks.reject()
+
+    def _undo(self) -> None:
+        if self.checkpoint_id:
+            self.callbacks.undo(self.checkpoint_id)
+
+    def _jump(self, path: str, line: int | None) -> None:
+        if self.diff is not None:
+            self.diff.reveal(path, line)
+
+    def _status_html(self, state: str, detail: str) -> str:
+        task = html.escape(" ".join(getattr(self, "task", "").split())[:160])
+        extra = f" · {html.escape(detail)}" if detail else ""
+        return f"<b>%%agent</b> — {task}<br><span>{html.escape(state)}{extra}</span>"
