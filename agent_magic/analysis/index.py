@@ -1,0 +1,124 @@
+"""RepoIndex: the cached, incrementally updated index of a project, and its public queries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from agent_magic.analysis.cache import CachedFile, load_cache, save_cache
+from agent_magic.analysis.inventory import MAX_FILE_BYTES, FileEntry, is_binary, list_files
+from agent_magic.analysis.ranking import RankedFile, Ranker
+from agent_magic.analysis.repomap import render_repo_map
+from agent_magic.analysis.scan import FileFacts, content_hash, scan_file
+from agent_magic.analysis.symbols import Outline, outline_file
+from agent_magic.paths import Project
+
+
+class RepoIndex:
+    """A project's files, their facts and a ranker; refreshed from disk before each query."""
+
+    def __init__(self, root: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None,
+                 *, max_file_bytes: int = MAX_FILE_BYTES, git_recency: bool = True) -> None:
+        self.project = Project(root)
+        self.cache_dir = Path(cache_dir) if cache_dir else self.project.state_dir / "index"
+        self.max_file_bytes = max_file_bytes
+        self.git_recency = git_recency
+        self._files: dict[str, CachedFile] | None = None
+        self._ranker: Ranker | None = None
+        self._outlines: dict[tuple[str, str], Outline] = {}
+        self.last_rescanned = 0
+
+    def refresh(self) -> int:
+        """Bring the index up to date with the disk; returns how many files were (re)scanned."""
+        entries = list_files(self.project, self.max_file_bytes)
+        old = self._files if self._files is not None else load_cache(self.cache_dir)
+        # Content-addressed reuse: a file that changed mtime but not content is not rescanned.
+        by_sha = {(c.facts.path, c.facts.sha): c.facts for c in old.values()}
+        new: dict[str, CachedFile] = {}
+        rescanned = 0
+        for entry in entries:
+            cached = old.get(entry.path)
+            if cached and cached.mtime_ns == entry.mtime_ns and cached.size == entry.size:
+                new[entry.path] = cached
+                continue
+            facts = self._scan(entry, by_sha)
+            rescanned += 1
+            if facts is not None:
+                new[entry.path] = CachedFile(entry.mtime_ns, entry.size, facts)
+        changed = rescanned > 0 or set(new) != set(old)
+        self._files = new
+        if changed or self._ranker is None:
+            self._ranker = Ranker([c.facts for c in new.values()], self._recency())
+        if changed:
+            try:
+                save_cache(self.cache_dir, new)
+            except OSError:
+                pass  # a read-only project still gets an in-memory index
+        self.last_rescanned = rescanned
+        return rescanned
+
+    def _scan(self, entry: FileEntry, by_sha: dict[tuple[str, str], FileFacts]) -> FileFacts | None:
+        try:
+            data = (self.project.root / entry.path).read_bytes()
+        except OSError:
+            return None
+        if is_binary(data):
+            return None
+        reuse = by_sha.get((entry.path, content_hash(data)))
+        return reuse if reuse is not None else scan_file(entry.path, data)
+
+    def _ensure(self) -> Ranker:
+        self.refresh()
+        assert self._ranker is not None
+        return self._ranker
+
+    def files(self) -> list[str]:
+        """The indexed files (posix, relative to the root), sorted."""
+        self._ensure()
+        return sorted(self._files or {})
+
+    def facts(self, path: str) -> FileFacts | None:
+        """The scanned facts of one indexed file, or None if it is not indexed."""
+        self._ensure()
+        cached = (self._files or {}).get(path)
+        return cached.facts if cached else None
+
+    def rank(self, task: str, k: int = 20, *, include_tests: bool = True) -> list[RankedFile]:
+        """The ``k`` files most relevant to ``task``, best first, with reasons."""
+        return self._ensure().rank(task, k, include_tests=include_tests)
+
+    def outline(self, path: str) -> Outline | None:
+        """Classes, functions and signatures of one indexed file (parsed lazily, memoized)."""
+        facts = self.facts(path)
+        if facts is None:
+            return None
+        key = (path, facts.sha)
+        if key not in self._outlines:
+            try:
+                text = (self.project.root / path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return None
+            self._outlines[key] = outline_file(path, text)
+        return self._outlines[key]
+
+    def repo_map(self, task: str, budget_tokens: int = 4000) -> str:
+        """A prompt-ready map: signatures of the top files for ``task``, names of the rest."""
+        ranked = self.rank(task, k=30)
+        top = [r.path for r in ranked]
+        outlines = {p: o for p in top[:12] if (o := self.outline(p)) is not None}
+        return render_repo_map(top, outlines, self.files(), budget_tokens)
+
+    def _recency(self) -> dict[str, float]:
+        if not self.git_recency or not self.project.is_git:
+            return {}
+        try:
+            proc = subprocess.run(["git", "log", "-n", "50", "--name-only", "--relative", "--format="],
+                                  cwd=self.project.root, capture_output=True, timeout=20, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return {}
+        out: dict[str, float] = {}
+        lines = [ln for ln in proc.stdout.decode("utf-8", "replace").splitlines() if ln.strip()]
+        for pos, name in enumerate(lines):
+            out.setdefault(name, 1.0 - pos / (len(lines) + 1))
+        return out

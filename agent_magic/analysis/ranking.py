@@ -1,0 +1,198 @@
+"""Rank files for a task by combining mentions, lexical similarity, definitions and the import graph."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from agent_magic.analysis.bm25 import BM25
+from agent_magic.analysis.graph import (
+    import_edges,
+    module_table,
+    personalized_pagerank,
+    resolve_module,
+)
+from agent_magic.analysis.mentions import Mentions, extract_mentions
+from agent_magic.analysis.scan import FileFacts
+from agent_magic.analysis.text import path_terms, split_identifier, tokenize
+
+# How much each kind of evidence counts once scaled to [0, 1]; tuned on SWE-bench Lite but general.
+WEIGHTS = {"lexical": 1.0, "path": 0.35, "defines": 0.7, "mention": 1.2, "graph": 0.25, "recent": 0.05}
+KIND_PRIOR = {"python": 1.0, "notebook": 1.0, "text": 0.55}
+_TEST_DIRS = frozenset({"test", "tests", "testing", "unittests"})
+
+
+@dataclass
+class RankedFile:
+    """One ranked file: posix path relative to the root, score, why it ranked, and if it is a test."""
+
+    path: str
+    score: float
+    reasons: list[str] = field(default_factory=list)
+    is_test: bool = False
+
+
+def is_test_path(path: str) -> bool:
+    """Whether a path looks like a test file (tests/ dir, test_*.py, *_test.py, conftest.py)."""
+    parts = path.split("/")
+    name = parts[-1]
+    return (any(p in _TEST_DIRS for p in parts[:-1]) or name.startswith("test_")
+            or name.endswith(("_test.py", "_tests.py")) or name == "conftest.py")
+
+
+class Ranker:
+    """Derived search structures over a fixed list of file facts; rebuilt when facts change."""
+
+    def __init__(self, facts: Sequence[FileFacts], recency: Mapping[str, float] | None = None) -> None:
+        self.facts = list(facts)
+        self.paths = [f.path for f in self.facts]
+        self.recency = dict(recency or {})
+        self.content = BM25([f.terms for f in self.facts])
+        self.path_index = BM25([Counter(path_terms(p)) for p in self.paths], b=0.3)
+        self.modules = module_table(self.paths)
+        self.edges = import_edges([f.imports for f in self.facts], self.modules)
+        self.definers: dict[str, list[int]] = {}
+        for i, f in enumerate(self.facts):
+            for name in f.defs:
+                self.definers.setdefault(name, []).append(i)
+
+    def rank(self, task: str, k: int = 20, *, include_tests: bool = True) -> list[RankedFile]:
+        """The top ``k`` files for ``task`` with the reasons they scored."""
+        signals, reasons = self.signals(task)
+        combined: dict[int, float] = {}
+        for name, scores in signals.items():
+            top = max(scores.values(), default=0.0)
+            if top <= 0:
+                continue
+            for i, s in scores.items():
+                combined[i] = combined.get(i, 0.0) + WEIGHTS[name] * s / top
+        for i in combined:
+            combined[i] *= KIND_PRIOR.get(self.facts[i].kind, 1.0)
+        graph = self._graph(combined)
+        top_graph = max(graph.values(), default=0.0)
+        for i, s in graph.items():
+            if top_graph > 0 and s > 0:
+                combined[i] = combined.get(i, 0.0) + WEIGHTS["graph"] * s / top_graph
+                if s / top_graph > 0.3:
+                    reasons.setdefault(i, []).append("imports or is imported by top matches")
+        order = sorted(combined, key=lambda i: (-combined[i], self.paths[i]))
+        out: list[RankedFile] = []
+        for i in order:
+            test = is_test_path(self.paths[i])
+            if test and not include_tests:
+                continue
+            out.append(RankedFile(self.paths[i], round(combined[i], 4), reasons.get(i, []), test))
+            if len(out) >= k:
+                break
+        return out
+
+    def signals(self, task: str) -> tuple[dict[str, dict[int, float]], dict[int, list[str]]]:
+        """Raw per-file scores of each kind of evidence, and human-readable reasons."""
+        mentions = extract_mentions(task)
+        reasons: dict[int, list[str]] = {}
+        query = _query_terms(task, mentions)
+        lexical = self.content.scores(query)
+        for i, _ in sorted(lexical.items(), key=lambda kv: -kv[1])[:10]:
+            reasons.setdefault(i, []).append("lexical match with the task")
+        path = self.path_index.scores(query)
+        defines = self._defines(mentions, reasons)
+        mention = self._mentioned(mentions, reasons)
+        recent = {i: self.recency[p] for i, p in enumerate(self.paths) if p in self.recency}
+        return ({"lexical": lexical, "path": path, "defines": defines, "mention": mention,
+                 "recent": recent}, reasons)
+
+    def _defines(self, mentions: Mentions, reasons: dict[int, list[str]]) -> dict[int, float]:
+        out: dict[int, float] = {}
+        named: dict[int, list[str]] = {}
+        for name, weight in mentions.identifiers.items():
+            files = self.definers.get(name)
+            if not files:
+                continue
+            # A name defined in one file is strong evidence; one defined in fifty is not.
+            share = weight / math.sqrt(len(files))
+            for i in files:
+                out[i] = out.get(i, 0.0) + share
+                named.setdefault(i, []).append(name)
+        for i, names in named.items():
+            if out[i] >= 0.5:
+                reasons.setdefault(i, []).append("defines " + ", ".join(f"`{n}`" for n in names[:4]))
+        return out
+
+    def _mentioned(self, mentions: Mentions, reasons: dict[int, list[str]]) -> dict[int, float]:
+        out: dict[int, float] = {}
+
+        def add(hits: list[int], weight: float, why: str) -> None:
+            for i in hits:
+                out[i] = out.get(i, 0.0) + weight / len(hits)
+                if why not in reasons.setdefault(i, []):
+                    reasons[i].append(why)
+
+        for p in mentions.paths:
+            hits = self._path_hits(p)
+            if hits:
+                add(hits, 1.0, "path mentioned in the task")
+        n = len(mentions.frames)
+        for j, frame in enumerate(mentions.frames):
+            hits = self._path_hits(frame.path)
+            if hits:
+                # The innermost frames are nearest the fault.
+                add(hits, 0.6 + 0.6 * (j + 1) / n, "in the traceback")
+        for mod in mentions.modules:
+            i = resolve_module(mod, self.modules)
+            if i is None:
+                continue
+            found = _module_name(self.paths[i])
+            depth = len(found.split("."))
+            if depth < 2:
+                continue
+            weight = (0.8 if found == mod else 0.5) * min(1.0, depth / 3)
+            rest = mod[len(found) + 1:].split(".")[0] if found != mod else ""
+            if self.paths[i].endswith("__init__.py"):
+                # A package re-exports names; credit the module below it that defines them.
+                pkg_dir = self.paths[i].rsplit("/", 1)[0] + "/"
+                owners = [j for j in self.definers.get(rest, []) if self.paths[j].startswith(pkg_dir)]
+                if owners:
+                    add(owners, weight, "defines a name imported in the task")
+                weight *= 0.3
+            add([i], weight, "module named in the task")
+        return out
+
+    def _path_hits(self, mention: str) -> list[int]:
+        mention = mention.strip("/")
+        if not mention:
+            return []
+        hits = [i for i, p in enumerate(self.paths)
+                if p == mention or mention.endswith("/" + p) or p.endswith("/" + mention)]
+        if not hits and "/" in mention and "." not in mention.rsplit("/", 1)[-1]:
+            # "pkg/sub/mod" without an extension: try it as a module path.
+            hits = [i for i, p in enumerate(self.paths)
+                    if p.endswith((mention + ".py", mention + "/__init__.py"))]
+        return hits
+
+    def _graph(self, combined: Mapping[int, float]) -> dict[int, float]:
+        seeds = dict(sorted(combined.items(), key=lambda kv: -kv[1])[:10])
+        if not seeds:
+            return {}
+        damping = 0.5
+        pr = personalized_pagerank(self.edges, seeds, damping=damping)
+        total = sum(seeds.values())
+        # Only the mass that flowed in from neighbours counts; the restart mass is the seed itself.
+        return {i: s - (1 - damping) * seeds.get(i, 0.0) / total for i, s in pr.items()}
+
+
+def _query_terms(task: str, mentions: Mentions) -> dict[str, float]:
+    counts = Counter(tokenize(task))
+    query = {t: 1.0 + math.log(c) for t, c in counts.items()}
+    for name, weight in mentions.identifiers.items():
+        for t in split_identifier(name)[:1]:
+            query[t] = query.get(t, 1.0) + weight
+    return query
+
+
+def _module_name(path: str) -> str:
+    from agent_magic.analysis.scan import module_of
+
+    mod = module_of(path)
+    return mod.removesuffix(".__init__")
