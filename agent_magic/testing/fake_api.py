@@ -81,8 +81,9 @@ class FakeAnthropic:
         server.daemon_threads = True
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="fake-anthropic",
-                                        daemon=True)
+        # A short poll keeps stop() quick: shutdown() waits for the loop's next poll.
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="fake-anthropic", daemon=True)
         self._thread.start()
         return self
 
@@ -145,6 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
         with self.fake.lock:
             self.fake.requests.append(body)
         key = self.headers.get("x-api-key")
+        if key is None and self.headers.get("authorization", "").startswith("Bearer "):
+            key = self.headers["authorization"][len("Bearer "):]
         if self.fake.api_key is not None and key != self.fake.api_key:
             return self._error(401, "authentication_error", f"invalid x-api-key {key!r}")
         problem = _validate(body)
