@@ -70,25 +70,26 @@ def default_model_name(names: Iterable[str] | None = None) -> str:
     return best_name or FALLBACK_MODEL
 
 
-def build_params(model: str, request: Request) -> dict[str, Any]:
+def build_params(model: str, request: Request, *, cache: bool = True) -> dict[str, Any]:
     """Messages API parameters for a request, with cache breakpoints; the request is not mutated.
 
     Breakpoints go on the last tool, the system block and the last block of the last message,
     so the whole prefix of each turn is read from cache on the next one.
     """
     params: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens}
+    marker = {"cache_control": EPHEMERAL} if cache else {}
     used = 0
     if request.tools:
         tools = list(request.tools)
-        tools[-1] = {**tools[-1], "cache_control": EPHEMERAL}
+        tools[-1] = {**tools[-1], **marker}
         params["tools"] = tools
         used += 1
     if request.system:
-        params["system"] = [{"type": "text", "text": request.system, "cache_control": EPHEMERAL}]
+        params["system"] = [{"type": "text", "text": request.system, **marker}]
         used += 1
     messages = list(request.messages)
     used += sum(_marked(m) for m in messages)
-    if messages and used < MAX_BREAKPOINTS:
+    if cache and messages and used < MAX_BREAKPOINTS:
         messages[-1] = _mark_last_block(messages[-1])
     params["messages"] = messages
     return params
@@ -246,8 +247,10 @@ class AnthropicModel:
         base_url: str | None = None,
         max_retries: int | None = None,
         timeout: float = 120.0,
+        prompt_cache: bool = True,
     ) -> None:
         self.name = name or default_model_name()
+        self.prompt_cache = prompt_cache
         self.price = price_for(self.name)
         if client is None:
             key = api_key or os.environ.get("ANTHROPIC_API_KEY")
@@ -263,7 +266,7 @@ class AnthropicModel:
 
     def complete(self, request: Request, on_text: TextSink | None = None) -> Reply:
         """Stream one reply; text deltas go to ``on_text`` as they arrive."""
-        params = build_params(self.name, request)
+        params = build_params(self.name, request, cache=self.prompt_cache)
         for attempt in range(self.max_retries + 1):
             fold = StreamFold()
             try:

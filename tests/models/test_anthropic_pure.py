@@ -165,3 +165,7 @@ def test_parse_tool_input_uses_start_input_when_no_deltas():
 ])
 def test_redact(text, secret, expected):
     assert redact(text, secret) == expected
+
+
+def test_prompt_cache_off_sends_no_breakpoints():
+    assert "cache_control" not in str(build_params("m", request(), cache=False))
