@@ -89,6 +89,7 @@ class AgentMagics(Magics):
         self.sessions: dict[str, Any] = {}  # this kernel's sessions, oldest first
         self.runs: dict[str, Run] = {}
         self.last_run: Run | None = None
+        self.last_view: Any = None  # the WidgetController of the last widget run
 
     # ------------------------------------------------------------------ %%agent
 
@@ -131,8 +132,8 @@ class AgentMagics(Magics):
             raise UserError("the task is empty: write what the agent should do in the cell body")
         project = self._project(args.project)
         self.registry.check(project.root)
-        model = self._model(args.model)
         config = self._config(args)
+        model = self._model(args.model)
         view = self._view(args.view)
         self._launch(project, model, config, task, view=view, yes=args.yes,
                      commit=_pick(args.commit, self.commit))
@@ -196,6 +197,7 @@ class AgentMagics(Magics):
                                                                        controller.handle))
             run = self._new_run(agent, task, project, progress, resume)
             controller.attach(run)
+            self.last_view = controller
             display(controller.panel)
             controller.publish("*%%agent is running; the summary appears here when it ends.*")
             start(run)
