@@ -117,8 +117,8 @@ def python_imports(text: str, module: str) -> list[str]:
         if not base:
             continue
         out.setdefault(base, None)
-        for name in re.split(r"[\s,()]+", names):
-            name = name.split(" as ")[0].strip() if name else ""
+        for name in names.strip("()").split(","):
+            name = name.split(" as ")[0].strip()
             if name and name != "*" and name.isidentifier():
                 out.setdefault(f"{base}.{name}", None)
     for names in _IMPORT_RE.findall(text):
