@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import sys
 from collections import Counter
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from agent_magic.review.process import CommandResult, check_env, run_command
 from agent_magic.review.report import CheckProblem
+
+_RULE_CODE = re.compile(r"^[A-Z]+[0-9]+$")
 
 
 def ruff_command() -> list[str] | None:
@@ -65,9 +68,9 @@ def parse_ruff_json(items: list[dict], tree: Path) -> list[CheckProblem]:
     """Ruff's JSON output as problems with paths relative to ``tree``; syntax errors left out."""
     out = []
     for item in items:
-        code = item.get("code")
-        if not code:
-            continue  # a syntax error: the compile check reports it
+        code = item.get("code") or ""
+        if not _RULE_CODE.match(code):
+            continue  # a syntax error ("invalid-syntax" or no code): the compile check reports it
         name = Path(item.get("filename", ""))
         try:
             rel = name.resolve().relative_to(tree.resolve()).as_posix()

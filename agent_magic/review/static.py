@@ -32,8 +32,10 @@ def notebook_problem(path: str, content: bytes) -> CheckProblem | None:
     try:
         nb = nbformat.reads(content.decode("utf-8"), as_version=nbformat.NO_CONVERT)
     # Bad UTF-8, bad JSON, unknown versions, wrong shapes: nbformat raises several kinds.
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        return CheckProblem(path=path, message=f"not a readable notebook: {_first_line(exc)}")
+    except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as exc:
+        label = "invalid notebook" if isinstance(exc, nbformat.ValidationError) else (
+            "not a readable notebook")
+        return CheckProblem(path=path, message=f"{label}: {_first_line(exc)}")
     try:
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
