@@ -97,8 +97,14 @@ def _tests(report: CheckReport, command: Sequence[str] | None, changed: list[str
     if not command:
         report.notes.append("tests are turned off (empty test command)")
         return
-    outcome, notes = run_tests(command, changed, after, before, timeout=timeout,
-                               full_suite=full_suite)
+    try:
+        outcome, notes = run_tests(command, changed, after, before, timeout=timeout,
+                                   full_suite=full_suite)
+    except OSError as exc:  # the command's program is missing or not executable
+        report.tests = TestOutcome(command=list(command))
+        report.notes.append(f"could not start the test command {' '.join(command)!r}: "
+                            f"{exc.strerror or exc}")
+        return
     report.tests = outcome if outcome.ran else TestOutcome(command=list(command))
     report.notes += notes
     if outcome.timed_out:

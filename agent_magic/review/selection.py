@@ -46,7 +46,7 @@ def related_tests(
     picked: set[str] = set()
     names: set[str] = set()
     for path in changed:
-        if is_test_file(path):
+        if is_test_file(path) and path in tests:  # a deleted test file is not run
             picked.add(path)
         names |= module_names(path)
     names.discard("conftest")

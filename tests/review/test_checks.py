@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -147,6 +146,15 @@ def test_non_pytest_command_is_judged_by_exit_code(make_repo, tmp_path, ok_code,
         assert report.tests.already_failing == [] and report.tests.fixed == [label]
 
 
+def test_missing_test_program_is_a_note_not_a_crash(make_repo, tmp_path):
+    root = make_repo({"a.py": "a = 1\n"})
+    report = run_checks(root, {"a.py": b"a = 2\n"}, workdir=tmp_path / "w",
+                        test_command=["no-such-test-runner-xyz"])
+    assert not report.tests.ran
+    assert any("could not start" in n for n in report.notes)
+    assert list((tmp_path / "w").iterdir()) == []
+
+
 def test_project_without_tests_skips_them_with_a_note(make_repo, tmp_path):
     root = make_repo({"a.py": "a = 1\n"})
     report = run_checks(root, {"a.py": b"a = 2\n"}, workdir=tmp_path / "w")
@@ -256,4 +264,13 @@ def test_summary_is_bounded(make_repo, tmp_path):
     assert len(report.new_lint) == 200
     summary = report.summary()
     assert "… and 190 more" in summary and len(summary) <= 6000
-    assert Path  # keeps the import used when the file is trimmed
+
+
+def test_two_rounds_break_then_fix_like_the_fix_loop(calc_repo, tmp_path):
+    broken = CALC.replace("return a + b\n\n", "return a * b\n\n")
+    first = run_checks(calc_repo, {"calc.py": broken.encode()}, workdir=tmp_path / "w")
+    assert [f.severity for f in first.findings()] == ["blocker"]
+    fixed = CALC.replace("a + b  # bug", "a - b")
+    second = run_checks(calc_repo, {"calc.py": fixed.encode()}, workdir=tmp_path / "w")
+    assert second.ok and second.findings() == []
+    assert second.summary().startswith("## Checks: all green")

@@ -127,6 +127,11 @@ def test_related_tests_by_name_import_and_change():
                        "tests/test_uses.py"]
 
 
+def test_related_tests_skip_deleted_test_files():
+    sources = {"tests/test_a.py": "import a\n"}
+    assert related_tests(["tests/test_gone.py"], sources, sources.__getitem__) == []
+
+
 def test_related_tests_none_for_docs_change():
     sources = {"tests/test_a.py": "import a\n"}
     assert related_tests(["README.md"], sources, sources.__getitem__) == []
