@@ -26,7 +26,7 @@ from agent_magic.paths import Project
 from agent_magic.records import Finding, Plan, PlanStep, Understanding
 from agent_magic.session import Session
 from agent_magic.tools import (
-    ALL_TOOLS, CONTROL_NAMES, EDIT_NAMES, READ_NAMES, READ_TOOLS, Toolbox, validate,
+    ALL_TOOLS, CONTROL_NAMES, EDIT_NAMES, READ_NAMES, Toolbox, validate,
 )
 from agent_magic.transcript import Transcript
 
@@ -38,7 +38,6 @@ PHASE_TOOLS: dict[str, frozenset[str]] = {
     "implement": READ_NAMES | EDIT_NAMES | {"finish"},
     "review": READ_NAMES | {"report_finding", "finish"},
 }
-REVIEW_TOOLS = READ_TOOLS + [t for t in ALL_TOOLS if t["name"] in ("report_finding", "finish")]
 
 Checker = Callable[..., Any]  # review.run_checks(root, changes, **options) -> CheckReport
 
@@ -299,8 +298,7 @@ class Agent:
             diff=session.diff(), checks=checks)
         messages: list[dict[str, Any]] = [{"role": "user", "content": [{"type": "text", "text": text}]}]
         self._round_findings = []
-        self._converse(session, "review", {"finish"}, messages=messages, tools=REVIEW_TOOLS,
-                       text_ends=True)
+        self._converse(session, "review", {"finish"}, messages=messages, text_ends=True)
         return self._round_findings
 
     def _reconcile(self, session: Session, found: list[Finding]) -> None:
@@ -336,13 +334,12 @@ class Agent:
         until: set[str],
         *,
         messages: list[dict[str, Any]] | None = None,
-        tools: list[dict[str, Any]] | None = None,
         text_ends: bool = False,
     ) -> ToolCall | None:
         """Ask the model until it calls one of ``until`` without error; run the other tools."""
         messages = session.messages if messages is None else messages
         request = Request(system=prompts.template("system"), messages=messages,
-                          tools=tools or ALL_TOOLS, max_tokens=self.config.max_tokens)
+                          tools=ALL_TOOLS, max_tokens=self.config.max_tokens)
         while True:
             reply = self._ask(session, request)
             messages.append({"role": "assistant", "content": reply.content() or
@@ -505,7 +502,10 @@ def changes_of(changeset: Any) -> Mapping[str, bytes | None]:
 
 
 def _key(finding: Finding) -> tuple[str, str | None, str]:
-    return (finding.source, finding.path, finding.message.strip().lower())
+    message = finding.message.strip().lower()
+    if finding.source == "tests":  # "newly failing test <id>: <reason>"; the reason may change
+        message = message.split(": ", 1)[0]
+    return (finding.source, finding.path, message)
 
 
 def _describe(finding: Finding) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,8 @@ class ScriptedModel:
             index = self._next
             turn = self.turns[index]
             self._next += 1
-            self.requests.append(request)
+            # A snapshot: the loop keeps appending to the same message list.
+            self.requests.append(replace(request, messages=list(request.messages)))
         if "fault" in turn:
             raise ModelError(f"scripted fault {turn['fault']} at turn {index}")
         text = turn.get("text", "")

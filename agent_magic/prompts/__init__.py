@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import cache
 from importlib import resources
 from typing import Any
 
+_COMMENT = re.compile(r"<!--.*?-->\s*", re.S)
 
-@lru_cache(maxsize=None)
+
+@cache
 def template(name: str) -> str:
-    """The text of ``prompts/<name>.md``."""
-    return resources.files(__name__).joinpath(f"{name}.md").read_text(encoding="utf-8")
+    """The text of ``prompts/<name>.md``, without HTML comments (notes for maintainers)."""
+    text = resources.files(__name__).joinpath(f"{name}.md").read_text(encoding="utf-8")
+    return _COMMENT.sub("", text)
 
 
 def render(name: str, **values: Any) -> str:
