@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -55,7 +56,8 @@ class AgentMagics(Magics):
     """The %%agent cell magic and the %agent line magic; defaults are configurable traitlets."""
 
     model = Unicode("", help="Model spec: a Claude model name, 'anthropic:NAME', "
-                             "'scripted:PATH', 'openai:URL/MODEL'; empty for the default."
+                             "'scripted:PATH', 'openai:URL/MODEL', 'gguf:PATH'; empty: "
+                             "$AGENT_MAGIC_MODEL, else the default Claude model."
                     ).tag(config=True)
     project = Unicode("", help="Project root; empty: the git root of the current directory."
                       ).tag(config=True)
@@ -83,6 +85,7 @@ class AgentMagics(Magics):
     ) -> None:
         super().__init__(shell, **kwargs)
         self.agent_factory = agent_factory
+        self._models: dict[str, Any] = {}
         self.input_fn = input_fn
         self.out = out
         self.registry = registry
@@ -147,8 +150,15 @@ class AgentMagics(Magics):
     def _model(self, option: str | None) -> Any:
         from agent_magic.models import load_model
 
-        spec = object_or_text(option, self.shell.user_ns) if option else self.model
-        return load_model(spec)
+        spec = object_or_text(option, self.shell.user_ns) if option else (
+            self.model or os.environ.get("AGENT_MAGIC_MODEL", ""))
+        if not isinstance(spec, str):
+            return load_model(spec)
+        # One model per spec for the kernel's life: the SDK client's connections are reused, and
+        # a scripted model goes on with its next turns in the next cell.
+        if spec not in self._models:
+            self._models[spec] = load_model(spec)
+        return self._models[spec]
 
     def _config(self, args: Any) -> Any:
         from agent_magic.agent import AgentConfig
