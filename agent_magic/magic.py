@@ -22,8 +22,8 @@ from agent_magic.ui.runner import Progress, Run, RunRegistry, fan_out
 # Shared by every AgentMagics of the process, so a reloaded extension still sees running agents.
 REGISTRY = RunRegistry()
 
-LINE_USAGE = ("usage: %agent status | stop | undo [ID] | history | show ID | resume ID TEXT | "
-              "cost | config")
+LINE_USAGE = ("usage: %agent status | stop | apply [ID] [--force-blockers] | undo [ID] | history | "
+              "show ID | resume ID TEXT | cost | config")
 AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
 
 
@@ -245,7 +245,7 @@ class AgentMagics(Magics):
 
     @line_magic("agent")
     def agent_line(self, line: str) -> Any:
-        """%agent status | stop | undo [ID] | history | show ID | resume ID TEXT | cost | config"""
+        """%agent status | stop | apply [ID] | undo [ID] | history | show ID | resume ID TEXT | cost | config"""
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -281,6 +281,26 @@ class AgentMagics(Magics):
         for run in active:
             run.stop()
             self._print(f"Stopping the run on {run.root} at its next step.")
+
+    def _cmd_apply(self, rest: list[str]) -> None:
+        """Apply every change of the last (or the given) session, as the Apply button would."""
+        from agent_magic.ui.actions import apply_changes
+
+        force = "--force-blockers" in rest
+        ids = [w for w in rest if w != "--force-blockers"]
+        if ids:
+            session = self._session(ids[0], need_object=True)
+        elif self.last_run is not None and self.last_run.session is not None:
+            session = self.last_run.session
+        else:
+            raise UserError("no session to apply in this kernel; run %%agent first")
+        if session.checkpoints:
+            raise UserError(f"session {session.id} is already applied "
+                            f"(checkpoint {session.checkpoints[-1]}); `%agent undo` reverts it")
+        outcome = apply_changes(session, None, allow_blockers=force, commit=self.commit)
+        if not outcome.ok:
+            raise UserError(outcome.message)
+        self._print(outcome.message)
 
     def _cmd_undo(self, rest: list[str]) -> None:
         from agent_magic.ui.actions import undo_changes
