@@ -68,6 +68,10 @@ def check_env(
         env["PYTHONPATH"] = os.pathsep.join(paths)
     # Two copies are tested in the same second; stale .pyc files keyed on mtime could mix them up.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Jupyter kernels export FORCE_COLOR/CLICOLOR; colored output would hide the result lines.
+    for name in ("FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"):
+        env.pop(name, None)
+    env["NO_COLOR"] = "1"
     return env
 
 

@@ -41,11 +41,14 @@ def split_id(rest: str) -> tuple[str, str]:
     return rest.strip(), ""
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def parse_pytest_lines(lines: Iterable[str]) -> TestResults:
     """Collect ids from ``PASSED id`` / ``FAILED id - reason`` / ``ERROR id`` summary lines."""
     results = TestResults()
     for line in lines:
-        match = _LINE.match(line)
+        match = _LINE.match(_ANSI.sub("", line))
         if not match:
             continue
         word, rest = match.groups()

@@ -45,7 +45,7 @@ def run_once(
 ) -> TestRun:
     """Run ``command`` (+ ``-rA`` for pytest, + ``args``) in the copy; parse its results."""
     pytest = is_pytest_command(command)
-    full = [*command, *(["-rA"] if pytest else []), *args]
+    full = [*command, *(["-rA", "--color=no"] if pytest else []), *args]
     result = run_command(
         full, cwd=scratch.path, output_path=scratch.artifacts / log, timeout=timeout,
         env=check_env(python_paths(scratch.path)),

@@ -74,7 +74,7 @@ def _deliver(session: Any, *, out: TextIO, publish: Publish, input_fn: InputFn |
     else:
         out.write(colorize_diff(session.diff(), color))
         publish(session_report(session, note="Not applied: this run was headless; "
-                                              "rerun with `--yes` to apply the changes."))
+                                              "`%agent apply` applies the changes (or rerun with `--yes`)."))
         return None
     out.write(outcome.message + "\n")
     publish(session_report(session, applied=outcome.checkpoint if outcome.ok else None,

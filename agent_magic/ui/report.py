@@ -77,7 +77,7 @@ def session_report(
         lines.append("")
     checks = getattr(session, "checks", None)
     if checks is not None and hasattr(checks, "summary"):
-        lines += [f"**Checks:** {_one_line(checks.summary())}", ""]
+        lines += [_demote(checks.summary()), ""]
     lines.append(cost_line(session))
     if applied is not None:
         paths = ", ".join(f"`{p}`" for p in getattr(applied, "paths", []))
@@ -94,6 +94,11 @@ def cost_line(session: Any) -> str:
     tokens_in = getattr(usage, "total_input", usage.input_tokens)
     return (f"Steps: {session.steps} · tokens: {tokens_in:,} in / {usage.output_tokens:,} out · "
             f"cost: ${session.cost:.4f}")
+
+
+def _demote(markdown: str, levels: int = 2) -> str:
+    """Push headings down so an embedded report nests under the session's heading."""
+    return "\n".join("#" * levels + ln if ln.startswith("#") else ln for ln in markdown.splitlines())
 
 
 def _one_line(text: str, limit: int = 300) -> str:

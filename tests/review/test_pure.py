@@ -180,3 +180,12 @@ def test_compile_problem(source, line, fragment):
 ])
 def test_skipped_cells(metadata, expected):
     assert skipped({"metadata": metadata}) is expected
+
+
+def test_colored_summary_lines_are_parsed():
+    # Jupyter kernels export FORCE_COLOR; pytest then colors its short summary.
+    lines = ["\x1b[32mPASSED\x1b[0m tests/test_a.py::\x1b[1mtest_ok\x1b[0m",
+             "\x1b[31mFAILED\x1b[0m tests/test_a.py::\x1b[1mtest_bad\x1b[0m - assert 1 == 2"]
+    results = parse_pytest_lines(lines)
+    assert results.passed == {"tests/test_a.py::test_ok"}
+    assert results.failed == {"tests/test_a.py::test_bad"}
