@@ -33,9 +33,15 @@ class EditResult:
 class _Level:
     name: str
     tab: int = 0  # 0: compare lines ignoring trailing whitespace only
+    shift: bool = False  # whether the indentation may be shifted uniformly
 
 
-_LEVELS = (_Level("trailing whitespace"), _Level("indentation", 4), _Level("indentation", 8))
+# Strict to loose; the first level with any match decides.
+_LEVELS = (
+    _Level("trailing whitespace"),
+    _Level("tabs vs spaces", 4), _Level("tabs vs spaces", 8),
+    _Level("indentation", 4, shift=True), _Level("indentation", 8, shift=True),
+)
 
 
 @dataclass(frozen=True)
@@ -81,29 +87,96 @@ def replace_text(content: str, old: str, new: str, name: str = "file") -> EditRe
     old, new = old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
     if not old.strip():
         raise ToolError("old text is empty; use insert or create to add text")
-    count = content.count(old)
-    if count == 1:
-        pos = content.index(old)
-        first = content.count("\n", 0, pos) + 1
-        last = first + old.rstrip("\n").count("\n")
-        return EditResult(content.replace(old, new, 1), f"replaced at lines {first}-{last}", first, last)
-    if count > 1:
-        raise _ambiguous(name, content, old, count)
+    found = exact_positions(content, old)
+    if len(found) > 1:
+        raise _ambiguous(name, content, found)
+    if len(found) == 1:
+        return _replace_exact(content, found[0], old, new, name)
     return _replace_lines(content, old, new, name)
+
+
+def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> EditResult:
+    line_start = content.rfind("\n", 0, pos) + 1
+    end = pos + len(old)
+    notes = []
+    if pos > line_start:
+        # The old text's first line was copied without its indentation.
+        if "\n" in new.rstrip("\n") and "\n" not in old.rstrip("\n"):
+            raise ToolError(
+                f"old text starts inside the indentation of line {content.count(chr(10), 0, pos) + 1}"
+                f" of {name}, so the indentation of the new lines is ambiguous; copy the old "
+                "text's first line with its full indentation")
+        if not new.strip() and old.endswith("\n"):
+            pos = line_start  # deleting whole lines takes their indentation along
+    style = indent_style(content)
+    if style:
+        restyled = _restyle(new, style)
+        if restyled != new:
+            new = restyled
+            notes.append(f"indented new text with {style} like the file")
+    first = content.count("\n", 0, pos) + 1
+    last = first + content[pos:end].rstrip("\n").count("\n")
+    note = f"replaced at lines {first}-{last}" + (f" ({'; '.join(notes)})" if notes else "")
+    return EditResult(content[:pos] + new + content[end:], note, first, last)
+
+
+def indent_style(content: str) -> str | None:
+    """``"tabs"`` or ``"spaces"`` if every indented line of ``content`` uses it, else None."""
+    tabs = spaces = 0
+    for line in content.split("\n"):
+        if line.startswith("\t") and line.strip():
+            tabs += 1
+        elif line.startswith(" ") and line.strip():
+            spaces += 1
+        if tabs and spaces:
+            return None
+    return "tabs" if tabs else "spaces" if spaces else None
+
+
+def _restyle(text: str, style: str, tab: int = 4) -> str:
+    out = []
+    for line in text.split("\n"):
+        body = line.lstrip(" \t")
+        lead = line[:len(line) - len(body)]
+        foreign = "\t" in lead if style == "spaces" else lead.startswith(" " * tab)
+        if body and foreign:
+            width = indent_width(line, tab)
+            lead = " " * width if style == "spaces" else "\t" * (width // tab) + " " * (width % tab)
+        out.append(lead + body if body else line)
+    return "\n".join(out)
+
+
+def exact_positions(content: str, old: str) -> list[int]:
+    """Offsets where ``old`` occurs, leaving out those starting inside a line's indentation.
+
+    An old text that begins with whitespace but lands inside deeper indentation is the same
+    text at a different indentation level; replacing there would mis-indent the new text.
+    """
+    out, pos = [], content.find(old)
+    while pos != -1:
+        line_start = content.rfind("\n", 0, pos) + 1
+        inside_indent = pos > line_start and not content[line_start:pos].strip()
+        if not (inside_indent and old[:1] in " \t"):
+            out.append(pos)
+        pos = content.find(old, pos + 1)
+    return out
 
 
 def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
     file_lines, final = split_lines(content)
     pat_lines, _ = split_lines(old)
     new_lines, _ = split_lines(new)
-    lead, trail = _edge_blanks(pat_lines)
     notes = []
-    if lead or trail:
+    tokens: list = list(pat_lines)
+    match = _search(file_lines, tokens, name, content)
+    lead, trail = _edge_blanks(pat_lines)
+    if match is None and (lead or trail):
+        # Blank lines at the edges count first; only a failed match makes them "stray".
         pat_lines = pat_lines[lead:len(pat_lines) - trail]
         new_lines = _strip_matching_blanks(new_lines, lead, trail)
         notes.append("ignored blank lines at the edges of old text")
-    tokens: list = list(pat_lines)
-    match = _search(file_lines, tokens, name, content)
+        tokens = list(pat_lines)
+        match = _search(file_lines, tokens, name, content)
     if match is None and any(t.strip() in MARKERS for t in pat_lines):
         tokens = _elided(pat_lines)
         if len(tokens) > 1:
@@ -140,15 +213,20 @@ def _strip_matching_blanks(lines: list[str], lead: int, trail: int) -> list[str]
 
 
 def _elided(pat_lines: list[str]) -> list:
+    """Tokens with each run of marker lines as one _MARK; [] unless every segment has text."""
     tokens: list = []
     for line in pat_lines:
         if line.strip() in MARKERS:
             if tokens and tokens[-1] is not _MARK:
                 tokens.append(_MARK)
+            elif not tokens:
+                return []  # a leading marker bounds nothing
         else:
             tokens.append(line)
-    while tokens and tokens[-1] is _MARK:
-        tokens.pop()
+    if not tokens or tokens[-1] is _MARK:
+        return []
+    if any(not any(ln.strip() for ln in seg) for seg in _segments(tokens)):
+        return []  # blank lines alone would anchor anywhere
     return tokens
 
 
@@ -199,7 +277,8 @@ def _segment_delta(file_lines: list[str], seg: list[str], at: int, level: _Level
             delta = d
         elif d != delta:
             return None
-    return delta if delta is not None else (fallback or 0)
+    delta = delta if delta is not None else (fallback or 0)
+    return delta if delta == 0 or level.shift else None
 
 
 def _search(file_lines: list[str], tokens: list, name: str, content: str) -> _Match | None:
@@ -264,7 +343,7 @@ def _render(file_lines: list[str], tokens: list, new_lines: list[str], match: _M
     new_keys = [_MARK if ln.strip() in MARKERS else (indent_width(ln, tab), ln.strip())
                 for ln in new_lines]
     region = file_lines[match.start:match.end]
-    use_tabs = any(ln.startswith("\t") for ln in region if ln.strip())
+    style = indent_style("\n".join(region)) or indent_style("\n".join(file_lines))
     mark_ranges = [r for t, r in zip(tokens, match.token_lines) if t is _MARK]
     out: list[str] = []
     sm = difflib.SequenceMatcher(None, pat_keys, new_keys, autojunk=False)
@@ -280,14 +359,17 @@ def _render(file_lines: list[str], tokens: list, new_lines: list[str], match: _M
                 lo, hi = mark_ranges[0]
                 out += file_lines[lo:hi]
             else:
-                out.append(_reindent(line, match, tab, use_tabs))
+                out.append(_reindent(line, match, tab, style))
     return out
 
 
-def _reindent(line: str, match: _Match, tab: int, use_tabs: bool) -> str:
-    if match.level.tab == 0 or not line.strip():
+def _reindent(line: str, match: _Match, tab: int, style: str | None) -> str:
+    if not line.strip():
         return line
+    if match.level.tab == 0:
+        return _restyle(line, style) if style else line
     lead = line[:len(line) - len(line.lstrip())]
+    use_tabs = style == "tabs" or (style is None and "\t" in lead)
     if match.delta == 0 and (("\t" in lead) == use_tabs or not lead):
         return line
     width = max(0, indent_width(line, tab) + match.delta)
@@ -295,12 +377,9 @@ def _reindent(line: str, match: _Match, tab: int, use_tabs: bool) -> str:
     return indent + line.lstrip()
 
 
-def _ambiguous(name: str, content: str, old: str, count: int) -> ToolError:
-    lines, pos = [], content.find(old)
-    while pos != -1 and len(lines) < 6:
-        lines.append(str(content.count("\n", 0, pos) + 1))
-        pos = content.find(old, pos + 1)
-    return ToolError(f"old text matches {count} places in {name} (starting at lines "
+def _ambiguous(name: str, content: str, found: list[int]) -> ToolError:
+    lines = [str(content.count("\n", 0, pos) + 1) for pos in found[:6]]
+    return ToolError(f"old text matches {len(found)} places in {name} (starting at lines "
                      f"{', '.join(lines)}); include more surrounding lines so it matches exactly one")
 
 

@@ -1,0 +1,255 @@
+"""Edit-application benchmark: gold before/after files -> replace-string edits -> staging -> apply.
+
+For every file a gold patch touches, the before/after pair is turned into the replace-string
+edits a model would send (per hunk, the smallest old text that is unique at that point), then
+applied through ``Staging`` and ``apply`` in a temporary project and compared byte for byte
+with ``after``. The same is repeated with seeded perturbations of the edits (or, for ``crlf``,
+of the file). A peer row per perturbation uses plain ``str.replace`` with exact matching.
+
+    python benchmarks/edit_apply.py --gold ../shared/bench/gold_edits [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_magic.errors import AgentMagicError
+from agent_magic.paths import Project
+from agent_magic.staging import Staging, apply
+
+PERTURBATIONS = ("none", "trailing_ws", "indent_shift", "crlf", "tabs_spaces", "trim_context",
+                 "elided_middle")
+
+
+@dataclass
+class Case:
+    name: str
+    before: bytes
+    after: bytes
+
+
+@dataclass
+class Edit:
+    old: str
+    new: str
+
+
+def load_cases(gold: Path) -> list[Case]:
+    """One case per (instance, file) with text before and after."""
+    cases = []
+    for line in (gold / "index.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        for rel in row["files"]:
+            b, a = gold / row["instance_id"] / "before" / rel, gold / row["instance_id"] / "after" / rel
+            if b.is_file() and a.is_file():
+                cases.append(Case(f"{row['instance_id']}:{rel}", b.read_bytes(), a.read_bytes()))
+    return cases
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def make_edits(before: str, after: str, extra_context: int = 0) -> list[Edit]:
+    """Replace-string edits turning ``before`` into ``after``, bottom hunk first."""
+    a, b = _lines(before), _lines(after)
+    ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+           if op[0] != "equal"]
+    current = list(a)
+    edits = []
+    for _, i1, i2, j1, j2 in reversed(ops):
+        text, n = "".join(current), len(current)
+        up, down = (1, 0) if i1 == i2 and i1 > 0 else (0, 1 if i1 == i2 else 0)
+        while True:
+            lo, hi = max(0, i1 - up), min(n, i2 + down)
+            old = "".join(current[lo:hi])
+            if (old.strip() and text.count(old) == 1) or (lo == 0 and hi == n):
+                break
+            if (up <= down and lo > 0) or hi == n:
+                up += 1
+            else:
+                down += 1
+        up = min(i1, up + extra_context)
+        down = min(len(current) - i2, down + extra_context)
+        lo, hi = max(0, i1 - up), min(len(current), i2 + down)
+        old = "".join(current[lo:hi])
+        new = "".join(current[lo:i1] + b[j1:j2] + current[i2:hi])
+        edits.append(Edit(old, new))
+        current[i1:i2] = b[j1:j2]
+    return edits
+
+
+def _shift(text: str, k: int) -> str:
+    out = []
+    for ln in text.split("\n"):
+        if not ln.strip():
+            out.append(ln)
+        elif k > 0:
+            out.append(" " * k + ln)
+        else:
+            out.append(ln[-k:] if ln[:-k].strip() == "" else ln)
+    return "\n".join(out)
+
+
+def _tabify(text: str) -> str:
+    out = []
+    for ln in text.split("\n"):
+        body = ln.lstrip(" ")
+        n = len(ln) - len(body)
+        out.append("\t" * (n // 4) + " " * (n % 4) + body)
+    return "\n".join(out)
+
+
+def perturb(edits: list[Edit], kind: str, rng: random.Random, before: str, after: str) -> list[Edit]:
+    """The edits as a sloppy model might send them."""
+    out = []
+    for e in edits:
+        old, new = e.old, e.new
+        if kind == "trailing_ws":
+            lines = old.split("\n")
+            for i in range(len(lines) - 1):
+                if rng.random() < 0.5 or i == 0:
+                    lines[i] += rng.choice([" ", "  ", "\t", "   "])
+            old = "\n".join(lines)
+        elif kind == "indent_shift":
+            k = rng.choice([2, 4])
+            indents = [len(ln) - len(ln.lstrip(" ")) for ln in old.split("\n") if ln.strip()]
+            if indents and min(indents) >= k and rng.random() < 0.5:
+                k = -k
+            old, new = _shift(old, k), _shift(new, k)
+        elif kind == "tabs_spaces":
+            old, new = _tabify(old), _tabify(new)
+        elif kind == "trim_context":
+            old, new = _trim(old, new, rng)
+        elif kind == "elided_middle":
+            old, new = _elide(old, new, rng)
+        out.append(Edit(old, new))
+    return out
+
+
+def _trim(old: str, new: str, rng: random.Random) -> tuple[str, str]:
+    # The first or last line is shared context (the edits carry one extra line of it); trim
+    # its indentation (first) or its newline (last), as models do with strip().
+    o, n = old.split("\n"), new.split("\n")
+    if rng.random() < 0.5 and o[0] == n[0] and o[0].strip():
+        return old.lstrip(" \t"), new.lstrip(" \t")
+    if old.endswith("\n") and new.endswith("\n") and len(o) > 1 and o[-2] == n[-2]:
+        return old[:-1], new[:-1]
+    return old, new
+
+
+def _elide(old: str, new: str, rng: random.Random) -> tuple[str, str]:
+    o, n = old.split("\n"), new.split("\n")
+    if len(o) < 7 or not (o[0].strip() and o[1].strip() and o[-2].strip()):
+        return old, new
+    common = 0
+    while common < min(len(o), len(n)) and o[common] == n[common]:
+        common += 1
+    if common >= 5 and rng.random() < 0.5:
+        # Unchanged lines elided in both old and new.
+        indent = o[1][:len(o[1]) - len(o[1].lstrip())]
+        mid = indent + "..."
+        return "\n".join(o[:1] + [mid] + o[common - 1:]), "\n".join(n[:1] + [mid] + n[common - 1:])
+    indent = o[2][:len(o[2]) - len(o[2].lstrip())]
+    return "\n".join(o[:2] + [indent + "..."] + o[-3:]), new
+
+
+def run_staging(case_before: bytes, edits: list[Edit], tmp: Path) -> bytes | None:
+    """The file after the edits via Staging and apply; None if the staging code refused."""
+    root = Path(tempfile.mkdtemp(dir=tmp))
+    (root / "f.py").write_bytes(case_before)
+    project = Project(root)
+    st = Staging(project)
+    try:
+        for e in edits:
+            st.replace("f.py", e.old, e.new)
+    except AgentMagicError:
+        return None
+    if not st.changeset().is_empty:
+        apply(project, st.changeset())
+    return (root / "f.py").read_bytes()
+
+
+def run_peer(case_before: bytes, edits: list[Edit]) -> bytes | None:
+    """The file after the edits with exact, unique ``str.replace``; None if refused."""
+    text = case_before.decode("utf-8")
+    for e in edits:
+        if text.count(e.old) != 1:
+            return None
+        text = text.replace(e.old, e.new, 1)
+    return text.encode("utf-8")
+
+
+def bench(cases: list[Case], seed: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Per perturbation and method: counts and percentages of correct, refused, wrong."""
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="edit_apply-") as tmpdir:
+        tmp = Path(tmpdir)
+        for kind in PERTURBATIONS:
+            tallies = {m: {"n": 0, "correct": 0, "refused": 0, "wrong": 0, "seconds": 0.0}
+                       for m in ("staging", "str.replace")}
+            for idx, case in enumerate(cases):
+                rng = random.Random(f"{seed}:{kind}:{idx}")
+                before, after = case.before, case.after
+                if kind == "crlf":
+                    before = before.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+                    after = after.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+                text_b, text_a = case.before.decode("utf-8"), case.after.decode("utf-8")
+                extra = {"elided_middle": 3, "trim_context": 1}.get(kind, 0)
+                edits = perturb(make_edits(text_b, text_a, extra), kind, rng, text_b, text_a)
+                for method in tallies:
+                    start = time.perf_counter()
+                    got = run_staging(before, edits, tmp) if method == "staging" else \
+                        run_peer(before, edits)
+                    t = tallies[method]
+                    t["seconds"] += time.perf_counter() - start
+                    t["n"] += 1
+                    t["refused" if got is None else "correct" if got == after else "wrong"] += 1
+            for t in tallies.values():
+                for k in ("correct", "refused", "wrong"):
+                    t[k + "_pct"] = round(100.0 * t[k] / max(t["n"], 1), 1)
+            results[kind] = tallies
+    return results
+
+
+def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    """The figures as a markdown table."""
+    rows = ["| perturbation | method | files | exact-correct % | refused % | wrong-location % | ms/file |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    for kind, methods in results.items():
+        for method, t in methods.items():
+            ms = 1000 * t["seconds"] / max(t["n"], 1)
+            rows.append(f"| {kind} | {method} | {t['n']} | {t['correct_pct']:.1f} | "
+                        f"{t['refused_pct']:.1f} | {t['wrong_pct']:.1f} | {ms:.1f} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gold", required=True, type=Path, help="the gold_edits directory")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=0, help="only the first N files (0 = all)")
+    args = parser.parse_args(argv)
+    cases = load_cases(args.gold)
+    if args.limit:
+        cases = cases[:args.limit]
+    results = bench(cases, args.seed)
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps({"seed": args.seed, "files": len(cases), "results": results},
+                                        indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
