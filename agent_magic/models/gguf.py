@@ -67,7 +67,8 @@ def _object_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
 def parse_reply(raw: str) -> tuple[str, list[dict[str, Any]]] | None:
     """Text and tool calls of a constrained reply; ``None`` if it is not a complete one."""
     try:
-        value = json.loads(raw)
+        # strict=False: the grammar lets control characters into strings, as JSON may not
+        value = json.loads(raw, strict=False)
     except json.JSONDecodeError:
         return None
     if not isinstance(value, dict):
@@ -133,6 +134,7 @@ class GGUFModel:
         seed: int = 0,
         n_threads: int | None = None,
         max_text_chars: int | None = None,
+        max_calls: int | None = 8,
         llama: Any = None,
         price: Price = FREE,
     ) -> None:
@@ -141,6 +143,7 @@ class GGUFModel:
         self.price = price
         self.temperature = temperature
         self.max_text_chars = max_text_chars
+        self.max_calls = max_calls  # bounds the grammar: a weak model may otherwise list calls forever
         self._lock = threading.Lock()  # a Llama context serves one call at a time
         self._llama = llama if llama is not None else _open(self.path, n_ctx, seed, n_threads)
         self.context_window: int = self._llama.n_ctx()
@@ -174,9 +177,9 @@ class GGUFModel:
 
     def _constrained(self, messages: list[dict[str, str]], request: Request,
                      on_text: TextSink | None) -> Reply:
-        response = self._call(messages, request, stream=False,
-                              response_format={"type": "json_object",
-                                               "schema": self._schema(request.tools)})
+        (response,) = self._call(messages, request, stream=False,
+                                 response_format={"type": "json_object",
+                                                  "schema": self._schema(request.tools)})
         choice = response["choices"][0]
         raw = choice["message"].get("content") or ""
         usage = self._usage(response.get("usage"), request, raw)
@@ -197,17 +200,24 @@ class GGUFModel:
     def _schema(self, tools: list[dict[str, Any]]) -> dict[str, Any]:
         key = json.dumps(tools, sort_keys=True, default=str)
         if key not in self._schemas:
-            schema = reply_schema(tools, max_text_chars=self.max_text_chars)
+            limits = {"max_text_chars": self.max_text_chars, "max_calls": self.max_calls}
+            schema = reply_schema(tools, **limits)
             if not _compiles(schema):
-                schema = reply_schema(tools, typed_inputs=False, max_text_chars=self.max_text_chars)
+                schema = reply_schema(tools, typed_inputs=False, **limits)
             self._schemas[key] = schema
         return self._schemas[key]
 
-    def _call(self, messages: list[dict[str, str]], request: Request, **kw: Any) -> Any:
+    def _call(self, messages: list[dict[str, str]], request: Request, *, stream: bool,
+              **kw: Any) -> Any:
         try:
-            return self._llama.create_chat_completion(
+            result = self._llama.create_chat_completion(
                 messages=messages, max_tokens=request.max_tokens, temperature=self.temperature,
-                **kw)
+                stream=stream, **kw)
+            if stream:
+                # a generator only raises once iterated: pull it here to map its errors too
+                yield from result
+            else:
+                yield result
         except ValueError as exc:  # llama-cpp's way to say the prompt does not fit
             raise ModelError(f"{self.name}: {exc} (context window {self.context_window} tokens)"
                              ) from None

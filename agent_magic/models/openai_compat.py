@@ -105,7 +105,9 @@ def _assistant_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
         for b in blocks
         if b.get("type") == "tool_use"
     ]
-    message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
+    message: dict[str, Any] = {"role": "assistant"}
+    if text or not calls:
+        message["content"] = text  # optional with tool_calls; some servers refuse a null
     if calls:
         message["tool_calls"] = calls
     return message

@@ -66,7 +66,7 @@ def test_messages_translate_text_tool_use_and_results():
         {"role": "tool", "tool_call_id": "t1", "content": "print(1)"},
         {"role": "tool", "tool_call_id": "t2", "content": "ERROR: no such file"},
         {"role": "user", "content": "also: hurry"},
-        {"role": "assistant", "content": None, "tool_calls": [
+        {"role": "assistant", "tool_calls": [
             {"id": "t3", "type": "function", "function": {"name": "done", "arguments": "{}"}}]},
     ]
 
