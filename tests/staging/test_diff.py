@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent_magic.staging.diff import apply_text_hunks, text_hunks
+
+BASE = "".join(f"line{i}\n" for i in range(1, 21))
+
+
+def edit(text: str, **repl: str) -> str:
+    for old, new in repl.items():
+        text = text.replace(old + "\n", new)
+    return text
+
+
+# (case, after, selected hunk numbers, expected result)
+SELECT = [
+    ("two far hunks, first", edit(BASE, line2="TWO\n", line18="EIGHTEEN\n"), {1},
+     edit(BASE, line2="TWO\n")),
+    ("two far hunks, second", edit(BASE, line2="TWO\n", line18="EIGHTEEN\n"), {2},
+     edit(BASE, line18="EIGHTEEN\n")),
+    ("contexts overlap into one hunk", edit(BASE, line5="FIVE\n", line9="NINE\n"), {1},
+     edit(BASE, line5="FIVE\n", line9="NINE\n")),
+    ("adjacent: 7 lines apart, contexts touch", edit(BASE, line3="THREE\n", line11="ELEVEN\n"), {2},
+     edit(BASE, line11="ELEVEN\n")),
+    ("insert at top only", "new0\n" + edit(BASE, line20="TWENTY\n"), {1}, "new0\n" + BASE),
+    ("delete at end only", edit(BASE, line1="ONE\n", line20=""), {2}, edit(BASE, line20="")),
+    ("none selected", edit(BASE, line2="TWO\n"), set(), BASE),
+    ("final newline removed", BASE[:-1] + "X", {1}, BASE[:-1] + "X"),
+]
+
+
+@pytest.mark.parametrize("case,after,picked,expected", SELECT, ids=[r[0] for r in SELECT])
+def test_selecting_hunks(case, after, picked, expected):
+    hunks = text_hunks("f.py", BASE, after)
+    assert [h.id for h in hunks] == [f"f.py#{i}" for i in range(1, len(hunks) + 1)]
+    assert apply_text_hunks(BASE, after, hunks, {f"f.py#{i}" for i in picked}) == expected
+
+
+def test_hunk_header_and_text():
+    (hunk,) = text_hunks("f.py", "a\nb\nc\n", "a\nB\nc\n")
+    assert hunk.header == "@@ -1,3 +1,3 @@"
+    assert (hunk.old_start, hunk.old_len, hunk.new_start, hunk.new_len) == (1, 3, 1, 3)
+    assert hunk.text == "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"
+
+
+def test_missing_final_newline_is_marked():
+    (hunk,) = text_hunks("f", "a", "b")
+    assert "\\ No newline at end of file" in hunk.text
+
+
+lines = st.lists(st.sampled_from(["a\n", "b\n", "c\n", "d\n", "e\n", "\n"]), max_size=25)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines, lines)
+def test_every_subset_of_hunks_composes(before_lines, after_lines):
+    before, after = "".join(before_lines), "".join(after_lines)
+    hunks = text_hunks("f", before, after)
+    ids = [h.id for h in hunks]
+    assert apply_text_hunks(before, after, hunks, set(ids)) == after
+    assert apply_text_hunks(before, after, hunks, set()) == before
+    # Applying a subset, then diffing again and applying the rest, reaches `after`.
+    for k in range(len(ids) + 1):
+        for subset in itertools.islice(itertools.combinations(ids, k), 3):
+            mid = apply_text_hunks(before, after, hunks, set(subset))
+            rest = text_hunks("f", mid, after)
+            assert apply_text_hunks(mid, after, rest, {h.id for h in rest}) == after

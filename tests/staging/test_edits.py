@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+
+from agent_magic.errors import ToolError
+from agent_magic.staging.edits import closest_region, insert_text, replace_text
+
+SRC = (
+    "def f(x):\n"
+    "    if x:\n"
+    "        a = 1\n"
+    "        b = 2\n"
+    "    return a\n"
+    "\n"
+    "def g():\n"
+    "    return 2\n"
+)
+TABS = "def f(x):\n\tif x:\n\t\ta = 1\n\t\tb = 2\n\treturn a\n"
+
+# (case, content, old, new, expected, note fragment)
+REPLACE = [
+    ("exact", SRC, "a = 1\n", "a = 10\n", SRC.replace("a = 1\n", "a = 10\n"), "lines 3-3"),
+    ("trailing whitespace", SRC, "        a = 1   \n        b = 2\t\n", "        a = 1\n        b = 3\n",
+     SRC.replace("b = 2", "b = 3"), "trailing whitespace"),
+    ("indent shift left", SRC, "if x:\n    a = 1\n    b = 2\n", "if x:\n    a = 1\n    c = 2\n",
+     SRC.replace("b = 2", "c = 2"), "shifted by 4"),
+    ("indent shift right", SRC, "        if x:\n            a = 1\n",
+     "        if x:\n            a = 1\n            z = 0\n",
+     SRC.replace("        a = 1\n", "        a = 1\n        z = 0\n"), "shifted by -4"),
+    ("crlf old text", SRC, "    if x:\r\n        a = 1\r\n", "    if y:\r\n        a = 1\r\n",
+     SRC.replace("if x", "if y"), "lines 2-3"),
+    ("tabs for spaces", SRC, "\tif x:\n\t\ta = 1\n", "\tif x:\n\t\ta = 5\n",
+     SRC.replace("a = 1", "a = 5"), "indentation style"),
+    ("spaces for tabs", TABS, "    if x:\n        a = 1\n", "    if x:\n        a = 5\n        q = 1\n",
+     TABS.replace("\t\ta = 1\n", "\t\ta = 5\n\t\tq = 1\n"), "indentation style"),
+    ("tab file, exact old, new with spaces", TABS, "def f(x):\n", "def f(x):\n    pass\n",
+     TABS.replace("def f(x):\n", "def f(x):\n\tpass\n"), "tabs like the file"),
+    ("stray blank lines", SRC, "\n    return a\n\n\n", "\n    return b\n\n\n",
+     SRC.replace("return a", "return b"), "blank lines"),
+    ("blank edge line really deleted", SRC, "\ndef g():\n", "def g():\n",
+     SRC.replace("\ndef g():\n", "def g():\n"), "lines 6-7"),
+    ("elided middle kept", SRC, "def f(x):\n    ...\n    return a\n", "def f(y):\n    ...\n    return y\n",
+     SRC.replace("def f(x)", "def f(y)").replace("return a", "return y"), "'...'"),
+    ("elided middle replaced", SRC, "    if x:\n...\n    return a\n", "    return 0\n",
+     SRC.replace("    if x:\n        a = 1\n        b = 2\n    return a\n", "    return 0\n"), "'...'"),
+    ("first line without indentation", SRC, "if x:\n        a = 1\n", "if x:\n        a = 7\n",
+     SRC.replace("a = 1", "a = 7"), "lines 2-3"),
+    ("delete stripped line takes indentation", SRC, "a = 1\n", "", SRC.replace("        a = 1\n", ""),
+     "lines 3-3"),
+    ("context stays byte-identical", "x = 1  \ny = 2\n", "x = 1\ny = 2\n", "x = 1\ny = 3\n",
+     "x = 1  \ny = 3\n", "trailing whitespace"),
+    ("no final newline kept", "a\nb", "b", "c", "a\nc", "lines 2-2"),
+]
+
+
+@pytest.mark.parametrize("case,content,old,new,expected,note", REPLACE, ids=[r[0] for r in REPLACE])
+def test_replace(case, content, old, new, expected, note):
+    result = replace_text(content, old, new, "f.py")
+    assert result.text == expected
+    assert note in result.note
+
+
+# (case, content, old, new, error fragment)
+REFUSE = [
+    ("ambiguous exact", SRC, "return", "x", "matches 2 places"),
+    ("ambiguous ignoring indentation", "if a:\n  x = 1\nif b:\n    x = 1\n", "      x = 1\n", "y\n",
+     "matches 2 places"),
+    ("not a substring of indentation", "        a = 1\n", "    a = 1\n    b\n", "c\n", "not found"),
+    ("not found names closest lines", SRC, "    if x:\n        a = 100\n        b = 2\n", "c\n",
+     "lines 2-4"),
+    ("nothing similar", SRC, "zzzzzzzz qqqq\n", "c\n", "no similar region"),
+    ("empty old", SRC, "  \n", "c\n", "empty"),
+    ("blank head cannot anchor an elision", SRC, "\n...\n    return 2\n", "c\n", "not found"),
+    ("ambiguous new indentation", SRC, "a = 1\n", "a = 1\n    c = 3\n", "ambiguous"),
+]
+
+
+@pytest.mark.parametrize("case,content,old,new,fragment", REFUSE, ids=[r[0] for r in REFUSE])
+def test_refusals(case, content, old, new, fragment):
+    with pytest.raises(ToolError, match=fragment):
+        replace_text(content, old, new, "f.py")
+
+
+INSERT = [
+    ("top", "a\nb\n", 0, "x\n", "x\na\nb\n"),
+    ("middle", "a\nb\n", 1, "x", "a\nx\nb\n"),
+    ("end", "a\nb\n", 2, "x\ny\n", "a\nb\nx\ny\n"),
+    ("end without final newline", "a\nb", 2, "x", "a\nb\nx"),
+    ("empty file", "", 0, "x", "x\n"),
+    ("crlf text", "a\n", 1, "x\r\ny\r\n", "a\nx\ny\n"),
+]
+
+
+@pytest.mark.parametrize("case,content,line,text,expected", INSERT, ids=[r[0] for r in INSERT])
+def test_insert(case, content, line, text, expected):
+    assert insert_text(content, line, text).text == expected
+
+
+@pytest.mark.parametrize("line", [-1, 3, True, "1"])
+def test_insert_out_of_range(line):
+    with pytest.raises(ToolError, match="between 0 and 2"):
+        insert_text("a\nb\n", line, "x")
+
+
+def test_closest_region_votes_for_most_shared_lines():
+    lines = ["a", "b", "c", "d", "b", "x", "y"]
+    assert closest_region(lines, ["b", "x", "y"]) == 4
+    assert closest_region([], ["a"]) is None
