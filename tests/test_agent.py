@@ -15,7 +15,9 @@ from agent_magic.events import PhaseStarted, PlanReady, RunFinished, ToolUsed
 from agent_magic.models.base import Price
 from agent_magic.models.scripted import ScriptedModel
 from agent_magic.transcript import list_sessions, read_records
-from tests.scripts import FIX_NEW, FIX_OLD, PLAN, UNDERSTAND, call, fix_failing_test, turn
+from tests.scripts import (
+    FIX_NEW, FIX_OLD, IMPLEMENT, PLAN, REVIEW_OK, UNDERSTAND, call, fix_failing_test, turn,
+)
 
 CLEANING = "shoplytics/cleaning.py"
 
@@ -105,7 +107,7 @@ def test_model_errors_go_back_as_tool_errors(sample_repo: Path):
         turn(call("replace", path=CLEANING)),  # missing fields
         turn(call("view", path="../outside.txt")),
         turn(call("create", path=".env", content="TOKEN=1")),
-        *fix_failing_test()[4:],
+        *IMPLEMENT, REVIEW_OK,
     ]
     model = ScriptedModel(script)
     session = Agent(sample_repo, model, on_event=events.append).run("fix it")
@@ -194,3 +196,47 @@ def test_binary_and_undecodable_files_are_refused(make_repo):
     assert session.stop_reason == "done", session.error
     errors = [e.result for e in events if isinstance(e, ToolUsed) and e.is_error]
     assert len(errors) == 2
+
+
+BROKEN = '    return round(float(text.strip().lstrip("$").replace(",", "")))'
+
+
+def test_review_catches_a_broken_test_and_the_fix_round_repairs_it(sample_repo: Path):
+    script = [
+        UNDERSTAND, *PLAN,
+        turn(call("replace", path=CLEANING, old=FIX_OLD, new=BROKEN)),
+        turn(call("finish", summary="rounded prices")),
+        REVIEW_OK,  # the model review of round 1 sees nothing; the tests do
+        turn(call("replace", path=CLEANING, old=BROKEN, new=FIX_NEW)),
+        turn(call("finish", summary="no rounding")),
+        REVIEW_OK,
+    ]
+    model = ScriptedModel(script)
+    session = Agent(sample_repo, model).run("fix the failing test")
+
+    assert session.stop_reason == "done", session.error
+    first = session.checks_before.tests
+    assert first.newly_failing == ["tests/test_cleaning.py::test_parse_price_plain"]
+    assert first.already_failing == ["tests/test_cleaning.py::test_parse_price_thousands_separator"]
+    fix_request = json.dumps(model.requests[5].messages[-1])
+    assert "test_parse_price_plain" in fix_request
+    [finding] = session.findings
+    assert (finding.source, finding.severity, finding.status) == ("tests", "blocker", "fixed")
+    assert session.checks.ok and session.checks.tests.newly_failing == []
+    assert session.review_rounds == 2 and not session.open_blockers
+
+
+def test_remaining_blockers_need_an_explicit_override_to_apply(sample_repo: Path):
+    blocker = turn(call("report_finding", severity="blocker", path=CLEANING, line_start=13,
+                        message="European prices like '1.234,50' now parse wrongly"),
+                   call("finish", summary="one blocker"))
+    script = [UNDERSTAND, *PLAN, *IMPLEMENT, blocker]
+    session = Agent(sample_repo, ScriptedModel(script), AgentConfig(review_rounds=0)).run("fix it")
+    assert session.stop_reason == "done", session.error
+    assert [f.message for f in session.open_blockers] == [
+        "European prices like '1.234,50' now parse wrongly"]
+    with pytest.raises(UserError, match="blocker"):
+        session.apply()
+    assert FIX_NEW not in (sample_repo / CLEANING).read_text()
+    session.apply(allow_blockers=True)
+    assert FIX_NEW in (sample_repo / CLEANING).read_text()
