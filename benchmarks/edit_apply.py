@@ -205,11 +205,10 @@ def bench(cases: list[Case], seed: int) -> dict[str, dict[str, dict[str, float]]
                 text_b, text_a = case.before.decode("utf-8"), case.after.decode("utf-8")
                 extra = {"elided_middle": 3, "trim_context": 1}.get(kind, 0)
                 edits = perturb(make_edits(text_b, text_a, extra), kind, rng, text_b, text_a)
-                for method in tallies:
+                for method, t in tallies.items():
                     start = time.perf_counter()
                     got = run_staging(before, edits, tmp) if method == "staging" else \
                         run_peer(before, edits)
-                    t = tallies[method]
                     t["seconds"] += time.perf_counter() - start
                     t["n"] += 1
                     t["refused" if got is None else "correct" if got == after else "wrong"] += 1
