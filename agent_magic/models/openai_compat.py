@@ -225,6 +225,18 @@ def context_window_from_models(payload: Any, model: str) -> int | None:
     return None
 
 
+def context_window_from_props(payload: Any) -> int | None:
+    """The context window in a llama.cpp ``/props`` answer."""
+    if not isinstance(payload, dict):
+        return None
+    settings = payload.get("default_generation_settings")
+    for where in (settings if isinstance(settings, dict) else {}, payload):
+        value = where.get("n_ctx")
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
 def rejected_field(body: dict[str, Any], status: int, message: str) -> str | None:
     """The optional field to drop after a refusal: the one the message names, else the first."""
     present = [f for f in OPTIONAL_FIELDS if f in body]
@@ -296,12 +308,20 @@ class OpenAICompatModel:
             return self._window
 
     def _fetch_context_window(self) -> int | None:
-        try:
-            response = self._client.get(f"{self.base_url}/models")
-            response.raise_for_status()
-            return context_window_from_models(response.json(), self.model)
-        except (httpx.HTTPError, ValueError):
-            return None  # not knowing the window is not fatal: the default applies
+        root = self.base_url.removesuffix("/v1")
+        # /models may carry it (vLLM, llama.cpp meta); llama.cpp's server also has /props
+        for url, read in ((f"{self.base_url}/models",
+                           lambda v: context_window_from_models(v, self.model)),
+                          (f"{root}/props", context_window_from_props)):
+            try:
+                response = self._client.get(url)
+                response.raise_for_status()
+                window = read(response.json())
+            except (httpx.HTTPError, ValueError):
+                window = None  # not knowing the window is not fatal: the default applies
+            if window:
+                return window
+        return None
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

@@ -45,6 +45,7 @@ class FakeOpenAI:
 
     answers: list[Answer] = field(default_factory=list)
     models: dict[str, Any] | None = None
+    props: dict[str, Any] | None = None  # llama.cpp's /props, served beside /v1
     reject: tuple[str, ...] = ()  # request fields answered with a 400 naming them
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
@@ -61,6 +62,8 @@ class FakeOpenAI:
             def do_GET(self) -> None:
                 if self.path.endswith("/models") and fake.models is not None:
                     self._json(200, fake.models)
+                elif self.path == "/props" and fake.props is not None:
+                    self._json(200, fake.props)
                 else:
                     self._json(404, {"error": {"message": "not found"}})
 

@@ -152,3 +152,9 @@ def test_context_window_is_read_from_models_once(fake_openai):
 def test_context_window_configured_or_default(fake_openai):
     assert model_for(fake_openai, context_window=2048).context_window == 2048
     assert model_for(fake_openai).context_window == 8192  # /models is a 404 here
+
+
+def test_context_window_from_llama_cpp_props_when_models_has_none(fake_openai):
+    fake_openai.models = {"data": [{"id": "qwen"}]}
+    fake_openai.props = {"default_generation_settings": {"n_ctx": 4096}}
+    assert model_for(fake_openai).context_window == 4096

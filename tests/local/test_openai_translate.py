@@ -9,6 +9,7 @@ from agent_magic.models.base import Request
 from agent_magic.models.openai_compat import (
     ChunkAssembler,
     context_window_from_models,
+    context_window_from_props,
     iter_sse,
     parse_arguments,
     rejected_field,
@@ -184,3 +185,12 @@ def test_context_window_from_models(payload, model, expected):
 )
 def test_rejected_field(body, status, message, expected):
     assert rejected_field(body, status, message) == expected
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [({"default_generation_settings": {"n_ctx": 4096}}, 4096), ({"n_ctx": 2048}, 2048),
+     ({"default_generation_settings": {}}, None), ({"n_ctx": "big"}, None), ([], None)],
+)
+def test_context_window_from_props(payload, expected):
+    assert context_window_from_props(payload) == expected
