@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agent_magic.errors import ModelError
+from agent_magic.errors import ModelError, UserError
 from agent_magic.models.base import FREE, Price, Reply, Request, TextSink, ToolCall, Usage
 from agent_magic.models.openai_compat import block_text, parse_arguments
 from agent_magic.models.scripted import estimate_tokens
@@ -261,4 +261,5 @@ def _open(path: Path, n_ctx: int | None, seed: int, n_threads: int | None) -> An
         return Llama(model_path=str(path), n_ctx=n_ctx or DEFAULT_CONTEXT, seed=seed,
                      n_threads=n_threads, verbose=False)
     except (ValueError, RuntimeError) as exc:
-        raise ModelError(f"cannot load GGUF model {path}: {exc}") from None
+        # the path came from the user: a file llama.cpp cannot load is their mistake to fix
+        raise UserError(f"cannot load GGUF model {path}: {exc}") from None

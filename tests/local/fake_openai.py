@@ -18,6 +18,7 @@ class Answer:
     status: int = 200
     raw_lines: list[str] | None = None  # verbatim SSE lines (comments, garbage)
     drop: bool = False  # close the connection without answering
+    truncate: bool = False  # send half the stream, then close
 
 
 def text_chunks(*pieces: str, finish: str = "stop") -> list[dict[str, Any]]:
@@ -92,10 +93,12 @@ class FakeOpenAI:
                 payload = "".join(f"{line}\n\n" for line in lines) + "data: [DONE]\n\n"
                 data = payload.encode()
                 self.send_response(200)
+                if answer.truncate:
+                    self.close_connection = True
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                self.wfile.write(data[: len(data) // 2] if answer.truncate else data)
 
             def _json(self, status: int, value: Any) -> None:
                 data = json.dumps(value).encode()

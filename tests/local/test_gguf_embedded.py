@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from agent_magic.errors import ModelError
+from agent_magic.errors import ModelError, UserError
 from agent_magic.models import load_model
 from agent_magic.models.base import FREE, Request
 from agent_magic.models.gguf import GGUFModel
@@ -104,3 +104,10 @@ def test_prompt_longer_than_the_context_is_a_model_error(tiny_path):
         small.complete(ask("x" * 400))
     with pytest.raises(ModelError, match="context window 256"):
         small.complete(ask("x" * 400, tools=TOOLS))
+
+
+def test_a_file_that_is_not_a_gguf_model_is_a_user_error(tmp_path):
+    path = tmp_path / "notes.gguf"
+    path.write_bytes(b"GGUF but not really" * 10)
+    with pytest.raises(UserError, match="cannot load GGUF model"):
+        load_model(f"gguf:{path}")

@@ -158,3 +158,12 @@ def test_context_window_from_llama_cpp_props_when_models_has_none(fake_openai):
     fake_openai.models = {"data": [{"id": "qwen"}]}
     fake_openai.props = {"default_generation_settings": {"n_ctx": 4096}}
     assert model_for(fake_openai).context_window == 4096
+
+
+def test_stream_cut_mid_answer_is_a_model_error_not_a_retry(fake_openai):
+    fake_openai.answers += [Answer(chunks=text_chunks(*["word "] * 40), truncate=True),
+                            Answer(chunks=text_chunks("again"))]
+    seen: list[str] = []
+    with pytest.raises(ModelError, match="mid-answer"):
+        model_for(fake_openai, max_retries=2).complete(request(), seen.append)
+    assert seen and len(fake_openai.requests) == 1  # text was shown once, never repeated
