@@ -71,6 +71,8 @@ class Project:
         real = Path(os.path.realpath(target))
         if real != self.root and self.root not in real.parents:
             raise PathError(f"{rel!r} resolves outside the project root")
+        if target.is_symlink() and not target.exists():
+            raise PathError(f"{rel!r} is a broken or looping symbolic link")
         inner = real.relative_to(self.root).parts if real != self.root else ()
         if inner and inner[0] in INTERNAL_DIRS:
             raise PathError(f"{rel!r} points inside {inner[0]}/")

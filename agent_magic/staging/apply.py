@@ -21,10 +21,13 @@ Writer = Callable[[Path, "bytes | None", "int | None"], None]
 
 def write_file(target: Path, data: bytes | None, mode: int | None) -> None:
     """Replace ``target`` atomically with ``data`` via a temp file and rename; None deletes it."""
+    # Write through links (resolve already checked they stay inside the root) so a link
+    # stays a link instead of being replaced by a copy.
     if data is None:
         if target.is_file() or target.is_symlink():
-            target.unlink()
+            target.unlink()  # a deleted link goes, not the file it points to
         return
+    target = Path(os.path.realpath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".agent_magic-", suffix=".tmp")
     try:

@@ -209,3 +209,12 @@ def test_secret_target_refused(plain: Project):
     with pytest.raises(Exception, match="secret"):
         Staging(plain).delete("config.pem")
     assert (plain.root / "config.pem").read_text() == "secret\n"
+
+
+def test_writes_go_through_inner_symlinks(plain: Project):
+    os.symlink(plain.root / "a.py", plain.root / "link.py")
+    st = Staging(plain)
+    st.replace("link.py", "two", "TWO")
+    apply(plain, st.changeset())
+    assert (plain.root / "link.py").is_symlink()
+    assert (plain.root / "a.py").read_text() == "one\nTWO\nthree\n"

@@ -1,0 +1,107 @@
+"""Adversarial paths: nothing is ever read from or written outside the project root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent_magic.errors import AgentMagicError, PathError
+from agent_magic.paths import Project
+from agent_magic.staging import Staging, apply, undo
+
+PARTS = ["..", ".", "", "a", "b.py", ".git", ".agent_magic", "out", "in", "gitlink", "loop",
+         ".env", "id_rsa", "x.pem", "~", "C:", "\\", "..\\..", " ", "\x00", "café", "a/../..",
+         "HEAD", "config", "dir"]
+paths = st.one_of(
+    st.lists(st.sampled_from(PARTS), min_size=1, max_size=6).map("/".join),
+    st.lists(st.sampled_from(PARTS), min_size=1, max_size=4).map(lambda p: "/" + "/".join(p)),
+    st.text(alphabet="./\\a.gitou~:", min_size=1, max_size=20),
+)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("sandbox")
+    root, outside = base / "root", base / "outside"
+    (root / ".git").mkdir(parents=True)
+    (root / ".git" / "config").write_text("[core]\n")
+    (root / "dir").mkdir()
+    (root / "a").write_text("a\n")
+    outside.mkdir()
+    (outside / "victim.txt").write_text("untouched\n")
+    os.symlink(outside, root / "out")
+    os.symlink(root / "dir", root / "in")
+    os.symlink(root / ".git", root / "gitlink")
+    os.symlink(root / "loop", root / "loop")
+    return root, outside
+
+
+def files_under(path: Path) -> dict[str, bytes]:
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file() and not p.is_symlink()}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rel=paths)
+def test_resolve_stays_inside_and_off_internals(sandbox, rel):
+    root, _ = sandbox
+    project = Project(root)
+    try:
+        target = project.resolve(rel)
+    except PathError:
+        return
+    real = Path(os.path.realpath(target))
+    assert real == project.root or project.root in real.parents
+    inner = real.relative_to(project.root).parts
+    assert not inner or inner[0] not in (".git", ".agent_magic")
+    assert not project.is_secret(project.normalize(rel))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rel=paths, action=st.sampled_from(["create", "delete", "rename"]))
+def test_staging_and_apply_never_write_outside(sandbox, rel, action):
+    root, outside = sandbox
+    project = Project(root)
+    before_out = files_under(outside)
+    before_git = files_under(root / ".git")
+    st = Staging(project)
+    try:
+        if action == "create":
+            st.create(rel, "payload\n", overwrite=True)
+        elif action == "delete":
+            st.delete(rel)
+        else:
+            st.rename("a", rel)
+        cp = apply(project, st.changeset())
+    except AgentMagicError:
+        cp = None
+    assert files_under(outside) == before_out
+    assert files_under(root / ".git") == before_git
+    if cp is not None:
+        for path in cp.paths:
+            real = Path(os.path.realpath(root / path))
+            assert project.root in real.parents
+        undo(project, cp.id, force=True)
+
+
+@pytest.mark.parametrize("rel", ["out/victim.txt", "../outside/victim.txt", "gitlink/config",
+                                 ".git/config", ".agent_magic/checkpoints", "/etc/hosts",
+                                 "dir/../../outside", "loop", "C:/x"])
+def test_known_escapes_refused(sandbox, rel):
+    with pytest.raises(PathError):
+        Project(sandbox[0]).resolve(rel)
+
+
+@pytest.mark.parametrize("rel", [".env", ".env.local", "deploy/key.pem", "id_rsa.pub",
+                                 "credentials.json", "aws_credentials.json", "secret.key"])
+def test_secrets_refused_and_agentignore(tmp_path, rel):
+    (tmp_path / ".agentignore").write_text("# comment\nprivate/\n*.secret\n")
+    project = Project(tmp_path)
+    with pytest.raises(PathError, match="secret"):
+        project.resolve(rel)
+    assert project.is_secret("private/notes.txt") and project.is_secret("x.secret")
+    assert not project.is_secret("src/main.py")
