@@ -218,3 +218,19 @@ def test_writes_go_through_inner_symlinks(plain: Project):
     apply(plain, st.changeset())
     assert (plain.root / "link.py").is_symlink()
     assert (plain.root / "a.py").read_text() == "one\nTWO\nthree\n"
+
+
+def test_apply_one_notebook_cell(plain: Project):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = 1", id="c1"), nbformat.v4.new_code_cell("b = 2", id="c2")]
+    raw = nbformat.writes(nb)
+    (plain.root / "n.ipynb").write_text(raw)
+    st = Staging(plain)
+    st.notebook_edit("n.ipynb", "replace", cell="c1", source="a = 10")
+    st.notebook_edit("n.ipynb", "replace", cell="c2", source="b = 20")
+    apply(plain, st.changeset(), {"n.ipynb#cell-c2"})
+    expected = nbformat.reads(raw, as_version=4)
+    expected.cells[1].source = "b = 20"
+    assert (plain.root / "n.ipynb").read_text() == nbformat.writes(expected)
