@@ -105,3 +105,14 @@ def test_secrets_refused_and_agentignore(tmp_path, rel):
         project.resolve(rel)
     assert project.is_secret("private/notes.txt") and project.is_secret("x.secret")
     assert not project.is_secret("src/main.py")
+
+
+def test_write_through_an_inner_link_lands_inside(sandbox):
+    root, _ = sandbox
+    project = Project(root)
+    st = Staging(project)
+    st.create("in/new.py", "x\n")
+    cp = apply(project, st.changeset())
+    assert (root / "dir" / "new.py").read_text() == "x\n"
+    undo(project, cp.id)
+    assert not (root / "dir" / "new.py").exists()
