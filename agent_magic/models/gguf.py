@@ -29,7 +29,8 @@ Answer with one JSON object: {{"text": "what you say to the user", "tool_calls":
 
 
 def reply_schema(tools: list[dict[str, Any]], *, typed_inputs: bool = True,
-                 max_text_chars: int | None = None, max_calls: int | None = None) -> dict[str, Any]:
+                 max_text_chars: int | None = None, max_calls: int | None = None,
+                 min_calls: int = 0) -> dict[str, Any]:
     """The JSON schema every constrained reply follows.
 
     With ``typed_inputs`` each call's input follows its tool's own schema; without, it is any
@@ -54,6 +55,8 @@ def reply_schema(tools: list[dict[str, Any]], *, typed_inputs: bool = True,
     calls: dict[str, Any] = {"type": "array", "items": call}
     if max_calls is not None:
         calls["maxItems"] = max_calls
+    if min_calls:
+        calls["minItems"] = min_calls
     return {"type": "object", "properties": {"text": text, "tool_calls": calls},
             "required": ["text", "tool_calls"]}
 
@@ -135,6 +138,7 @@ class GGUFModel:
         n_threads: int | None = None,
         max_text_chars: int | None = None,
         max_calls: int | None = 8,
+        require_tool_call: bool = True,
         llama: Any = None,
         price: Price = FREE,
     ) -> None:
@@ -144,6 +148,9 @@ class GGUFModel:
         self.temperature = temperature
         self.max_text_chars = max_text_chars
         self.max_calls = max_calls  # bounds the grammar: a weak model may otherwise list calls forever
+        # small models given the choice mostly answer in prose and stall the loop; every phase
+        # of the agent ends with a tool call (submit_*, finish), so by default one is required
+        self.require_tool_call = require_tool_call
         self._lock = threading.Lock()  # a Llama context serves one call at a time
         self._llama = llama if llama is not None else _open(self.path, n_ctx, seed, n_threads)
         self.context_window: int = self._llama.n_ctx()
@@ -200,7 +207,8 @@ class GGUFModel:
     def _schema(self, tools: list[dict[str, Any]]) -> dict[str, Any]:
         key = json.dumps(tools, sort_keys=True, default=str)
         if key not in self._schemas:
-            limits = {"max_text_chars": self.max_text_chars, "max_calls": self.max_calls}
+            limits = {"max_text_chars": self.max_text_chars, "max_calls": self.max_calls,
+                      "min_calls": int(self.require_tool_call)}
             schema = reply_schema(tools, **limits)
             if not _compiles(schema):
                 schema = reply_schema(tools, typed_inputs=False, **limits)

@@ -17,11 +17,11 @@ TOOLS = [
 
 
 def test_reply_schema_pins_each_call_to_a_real_tool():
-    schema = reply_schema(TOOLS, max_text_chars=40, max_calls=2)
+    schema = reply_schema(TOOLS, max_text_chars=40, max_calls=2, min_calls=1)
     assert schema["required"] == ["text", "tool_calls"]
     assert schema["properties"]["text"] == {"type": "string", "maxLength": 40}
     calls = schema["properties"]["tool_calls"]
-    assert calls["maxItems"] == 2
+    assert (calls["minItems"], calls["maxItems"]) == (1, 2)
     alternatives = calls["items"]["anyOf"]
     assert [a["properties"]["name"] for a in alternatives] == [
         {"const": "read_file"}, {"const": "finish"}]
@@ -34,6 +34,7 @@ def test_untyped_reply_schema_uses_an_enum_of_names():
     assert item["properties"]["name"] == {"enum": ["read_file", "finish"]}
     assert item["properties"]["input"] == {"type": "object"}
     assert "maxLength" not in schema["properties"]["text"]
+    assert "minItems" not in schema["properties"]["tool_calls"]
 
 
 @pytest.mark.parametrize(
