@@ -57,6 +57,7 @@ class Session:
     error: str = ""
     messages: list[dict[str, Any]] = field(default_factory=list, repr=False)
     checkpoints: list[str] = field(default_factory=list)
+    step_outcomes: list[Any] = field(default_factory=list)  # step mode: stepping.StepOutcome per step
 
     @property
     def ok(self) -> bool:
@@ -117,8 +118,8 @@ class Session:
         return checkpoint
 
     def commit_message(self) -> str:
-        """A commit message from the task and plan, with a trailer naming agent_magic."""
+        """A commit message from the task and plan (apply adds the trailer naming agent_magic)."""
         title = (self.plan.summary if self.plan and self.plan.summary else self.task).strip()
         title = title.splitlines()[0][:72] if title else "agent_magic change"
         body = self.plan.text() if self.plan else self.task
-        return f"{title}\n\n{body}\n\nTask: {self.task.strip()[:500]}\n\nAgent-Magic-Session: {self.id}\n"
+        return f"{title}\n\n{body}\n\nTask: {self.task.strip()[:500]}\n"
