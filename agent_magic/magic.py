@@ -290,6 +290,9 @@ class AgentMagics(Magics):
         ids = [w for w in rest if w != "--force-blockers"]
         if ids:
             session = self._session(ids[0], need_object=True)
+        elif self.last_run is not None and self.last_run.running:
+            raise UserError("the agent is still running; apply when it has finished "
+                            "(or use the Apply button)")
         elif self.last_run is not None and self.last_run.session is not None:
             session = self.last_run.session
         else:
