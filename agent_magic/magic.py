@@ -27,6 +27,15 @@ LINE_USAGE = ("usage: %agent status | stop | apply [ID] [--force-blockers] | und
 AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
 
 
+def _usage_name(name: str) -> Callable[[Any], Any]:
+    """Name the magic in its generated usage line (it defaults to the method's name)."""
+    def mark(func: Any) -> Any:
+        func.argcmd_name = name
+        return func
+
+    return mark
+
+
 def default_agent_factory(project: Project, model: Any, config: Any, on_event: Any) -> Any:
     """The real Agent."""
     from agent_magic.agent import Agent
@@ -116,6 +125,7 @@ class AgentMagics(Magics):
               help="execute changed notebooks during review")
     @argument("--view", choices=VIEWS, help="widgets, text or headless (default: detected)")
     @argument("--step", action="store_true", help="step mode: approve each plan step")
+    @_usage_name("%agent")  # IPython prefixes one more %
     @no_var_expand
     @cell_magic("agent")
     def agent_cell(self, line: str, cell: str) -> None:
