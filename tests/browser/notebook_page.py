@@ -1,0 +1,45 @@
+"""Driving a JupyterLab notebook page with Playwright: open, wait for the kernel, run cells."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page, expect
+
+from tests.browser.lab import LabServer
+
+KERNEL_TIMEOUT = 120_000  # ms: a cold kernel start with the server and browser on 2 cores
+RUN_TIMEOUT = 180_000  # ms: a whole scripted agent run, review included
+UI_TIMEOUT = 30_000  # ms: a click's round trip through the kernel and back
+# The toolbar's circle reads idle before a kernel is attached; the status bar names the kernel.
+KERNEL_IDLE = re.compile(r"ipykernel\) \| Idle")
+
+
+def open_notebook(page: Page, lab: LabServer, name: str) -> None:
+    """Open notebook ``name`` in a workspace of its own and wait for an idle kernel."""
+    page.goto(lab.notebook_url(name, workspace=Path(name).stem), timeout=KERNEL_TIMEOUT)
+    expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=KERNEL_TIMEOUT)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text(KERNEL_IDLE,
+                                                              timeout=KERNEL_TIMEOUT)
+
+
+def cell(page: Page, index: int) -> Locator:
+    """The notebook's cell number ``index`` (from 0)."""
+    return page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+
+def run_cell(page: Page, index: int) -> Locator:
+    """Select cell ``index`` in command mode, press Shift+Enter, wait until it has executed."""
+    target = cell(page, index)
+    target.locator(".jp-InputPrompt").click()
+    page.keyboard.press("Shift+Enter")
+    # "[*]:" while queued or running, "[N]:" once the kernel replied
+    expect(target.locator(".jp-InputArea-prompt")).to_have_text(re.compile(r"\[\d+\]"),
+                                                                 timeout=RUN_TIMEOUT)
+    return target
+
+
+def output(page: Page, index: int) -> Locator:
+    """The output area of cell ``index``."""
+    return cell(page, index).locator(".jp-OutputArea")
