@@ -1,0 +1,523 @@
+"""Task-success benchmark: the whole agent on Aider's polyglot Python exercises, any model backend.
+
+For each exercise (instructions in ``.docs/``, a stub, a test file; ``.meta/`` holds the
+reference solution and ``.approaches/`` worked solutions, so neither is ever copied), the stub,
+the tests and the instructions go into a fresh temporary git repo. The agent runs headless with
+the instructions as the task, the test files read-only (an edit to them is a tool error the model
+sees), and its staged change is applied as ``%%agent --yes`` would, except that open blocker
+findings do not stop the apply: the exercise's own tests are the judge here. Then the exercise's
+tests run on the applied tree (pytest subprocess, timeout). With ``--tries 2`` a failed first
+attempt gets the first 50 lines of the test output as a follow-up on the same conversation
+(``Agent.resume``), as Aider's harness does; a session that cannot be resumed starts afresh with
+the output appended to the task.
+
+Metrics per exercise and in total: pass rate after each try; tool calls and the share that were
+well-formed (see ``tool_stats``); refused edits of read-only files; steps (model calls); tokens
+(uncached input, output, cache reads, cache writes); cost in dollars; wall time.
+
+    python benchmarks/agent_tasks.py --exercises ../shared/bench/polyglot-python \\
+        [--model SPEC] [--limit N] [--only NAME,...] [--tries 2] [--json OUT]
+
+``--model`` takes any spec of ``agent_magic.models.load_model`` (default: Claude with
+ANTHROPIC_API_KEY; ``openai:URL/MODEL``, ``gguf:PATH``, ``scripted:PATH``) or
+``scripted-dir:DIR``: one scripted model per exercise from ``DIR/<exercise>.json``; exercises
+without a script are skipped. That is how the offline test drives the plumbing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run from a checkout without installing the package
+    sys.path.insert(0, str(ROOT))
+
+from agent_magic.agent import Agent, AgentConfig
+from agent_magic.errors import ConflictError, ToolError, UserError
+from agent_magic.events import Event, ToolUsed
+from agent_magic.models.base import Model, Usage
+from agent_magic.session import Session
+from agent_magic.tools import validate
+
+# Aider's benchmark prompts (benchmark/prompts.py), so results are comparable.
+TASK_ADDENDUM = """
+####
+
+Use the above instructions to modify the supplied files: {file_list}
+Don't change the names of existing functions or classes, as they may be referenced from other code like unit tests, etc.
+Only use standard libraries, don't suggest installing any packages.
+"""
+FOLLOWUP_ADDENDUM = """
+####
+
+See the testing errors above.
+The tests are correct, don't try and change them.
+Fix the code in {file_list} to resolve the errors.
+"""
+FOLLOWUP_LINES = 50  # Aider sends the first 50 lines of the test output
+DOC_NAMES = ("introduction.md", "instructions.md", "instructions.append.md")
+READONLY_MARK = "is read-only for this task"
+SCRIPTED_DIR = "scripted-dir:"
+# The exercises are plain unittest files: the host's pytest plugins would only slow every test
+# run (the final one and the review's) and could change its outcome.
+PLAIN_PYTEST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+@dataclass
+class Exercise:
+    """One exercise: where it lives, which files the agent edits and which files test it."""
+
+    name: str
+    path: Path
+    solution_files: list[str]
+    test_files: list[str]
+
+    def instructions(self) -> str:
+        """The instruction documents joined in Aider's order."""
+        docs = [self.path / ".docs" / n for n in DOC_NAMES]
+        return "\n\n".join(d.read_text(encoding="utf-8").strip() for d in docs if d.is_file())
+
+
+@dataclass
+class Verdict:
+    """One run of the exercise's tests on the applied tree."""
+
+    passed: bool
+    output: str
+    timed_out: bool = False
+
+
+@dataclass
+class ToolStats:
+    calls: int = 0
+    well_formed: int = 0
+    readonly_refusals: int = 0
+
+
+@dataclass
+class TryResult:
+    """What one attempt ended with."""
+
+    stop_reason: str
+    error: str
+    applied: list[str]
+    open_blockers: int
+    passed: bool
+    timed_out: bool
+    test_output: str  # the tail, for reading the JSON
+
+
+@dataclass
+class ExerciseResult:
+    name: str
+    tries: list[TryResult] = field(default_factory=list)
+    tool_calls: int = 0
+    well_formed: int = 0
+    readonly_refusals: int = 0
+    tests_intact: bool = True
+    steps: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+    wall_s: float = 0.0
+    error: str = ""  # an unexpected failure of the harness or the agent
+
+    def passed_by(self, attempt: int) -> bool:
+        """Whether the exercise passed on or before the given (1-based) try."""
+        return any(t.passed for t in self.tries[:attempt])
+
+
+# ---- exercises ----------------------------------------------------------------------------------
+
+def find_exercises(root: Path) -> list[Exercise]:
+    """The exercises under a polyglot checkout, its ``python/exercises/practice`` or a plain dir."""
+    root = Path(root).expanduser()
+    for sub in ("python/exercises/practice", "exercises/practice", "practice", "."):
+        base = root / sub
+        if base.is_dir() and any((d / ".docs").is_dir() for d in base.iterdir() if d.is_dir()):
+            return [load_exercise(d) for d in sorted(base.iterdir())
+                    if (d / ".docs").is_dir()]
+    raise UserError(f"no exercises under {root} (expected directories with a .docs/ folder)")
+
+
+def load_exercise(path: Path) -> Exercise:
+    """Read which files are the solution and the tests (``.meta/config.json``, else by name)."""
+    solution: list[str] = []
+    tests: list[str] = []
+    config = path / ".meta" / "config.json"
+    if config.is_file():
+        files = json.loads(config.read_text(encoding="utf-8")).get("files", {})
+        solution, tests = list(files.get("solution", [])), list(files.get("test", []))
+    if not tests:
+        tests = sorted(p.name for p in path.glob("*.py") if _is_test_name(p.name))
+    if not solution:
+        solution = sorted(p.name for p in path.glob("*.py") if not _is_test_name(p.name))
+    return Exercise(path.name, path, solution, tests)
+
+
+def _is_test_name(name: str) -> bool:
+    return name.endswith("_test.py") or name.startswith("test_")
+
+
+def task_text(exercise: Exercise) -> str:
+    """The task the agent gets: the instructions plus Aider's addendum."""
+    return exercise.instructions() + TASK_ADDENDUM.format(
+        file_list=" ".join(exercise.solution_files))
+
+
+def followup_text(test_output: str, solution_files: list[str]) -> str:
+    """The second try's instruction: the head of the test output plus Aider's addendum."""
+    head = "\n".join(test_output.strip().splitlines()[:FOLLOWUP_LINES])
+    return head + FOLLOWUP_ADDENDUM.format(file_list=" ".join(solution_files))
+
+
+def prepare_repo(exercise: Exercise, parent: Path) -> Path:
+    """A fresh git repo with the stub, the tests and ``.docs/``; never ``.meta/`` or others."""
+    root = parent / exercise.name
+    root.mkdir(parents=True)
+    for rel in [*exercise.solution_files, *exercise.test_files]:
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(exercise.path / rel, target)
+    shutil.copytree(exercise.path / ".docs", root / ".docs")
+    git = ["git", "-c", "user.name=agent_tasks", "-c", "user.email=agent_tasks@localhost"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "exercise"]):
+        subprocess.run([*git, *args], cwd=root, check=True, capture_output=True)
+    return root
+
+
+def run_tests(root: Path, exercise: Exercise, timeout: float) -> Verdict:
+    """Run the exercise's tests with pytest in ``root``."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               *exercise.test_files]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **PLAIN_PYTEST}
+    try:
+        done = subprocess.run(command, check=False, cwd=root, capture_output=True, text=True,
+                              timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
+        return Verdict(False, out + f"\nTests timed out after {timeout:.0f} s.", timed_out=True)
+    return Verdict(done.returncode == 0, done.stdout + done.stderr)
+
+
+# ---- metrics ------------------------------------------------------------------------------------
+
+def tool_stats(events: Iterable[Event]) -> ToolStats:
+    """Count tool calls, the well-formed ones and refused edits of read-only files.
+
+    A tool call is well-formed when its input passes the tool's schema check
+    (``agent_magic.tools.validate``): a known tool, a JSON object, every required field, no
+    unknown field, values of the right type and enum. A well-formed call may still fail for
+    other reasons (an ``old`` text that does not match, a read-only file, a tool of another
+    phase); those count as well-formed, as Aider counts a well-formatted edit that fails to apply.
+    """
+    stats = ToolStats()
+    for event in events:
+        if not isinstance(event, ToolUsed):
+            continue
+        stats.calls += 1
+        try:
+            validate(event.name, event.input)
+            stats.well_formed += 1
+        except ToolError:
+            pass
+        if event.is_error and READONLY_MARK in event.result:
+            stats.readonly_refusals += 1
+    return stats
+
+
+def totals(results: list[ExerciseResult], tries: int) -> dict[str, Any]:
+    """Sums and rates over all exercises."""
+    n = len(results)
+    passed = [sum(r.passed_by(k) for r in results) for k in range(1, tries + 1)]
+    calls = sum(r.tool_calls for r in results)
+    well = sum(r.well_formed for r in results)
+    return {
+        "exercises": n,
+        "passed": passed,
+        "pass_rate": [round(100 * p / n, 1) if n else 0.0 for p in passed],
+        "tool_calls": calls,
+        "well_formed": well,
+        "well_formed_pct": round(100 * well / calls, 1) if calls else 100.0,
+        "readonly_refusals": sum(r.readonly_refusals for r in results),
+        "errors": sum(1 for r in results if r.error),
+        "steps": sum(r.steps for r in results),
+        "input_tokens": sum(r.input_tokens for r in results),
+        "output_tokens": sum(r.output_tokens for r in results),
+        "cache_read_tokens": sum(r.cache_read_tokens for r in results),
+        "cache_write_tokens": sum(r.cache_write_tokens for r in results),
+        "cost_usd": round(sum(r.cost_usd for r in results), 4),
+        "wall_s": round(sum(r.wall_s for r in results), 2),
+    }
+
+
+def format_table(results: list[ExerciseResult], summary: dict[str, Any], tries: int) -> str:
+    """The per-exercise table with a totals row."""
+    head = ["exercise", *(f"try{k}" for k in range(1, tries + 1)), "calls", "wf%", "ro",
+            "steps", "in", "out", "cached", "cost$", "time s", "stop"]
+    rows = []
+    for r in results:
+        wf = f"{100 * r.well_formed / r.tool_calls:.0f}" if r.tool_calls else "-"
+        marks = ["pass" if r.passed_by(k) else "fail" for k in range(1, tries + 1)]
+        stop = "error" if r.error else (r.tries[-1].stop_reason if r.tries else "-")
+        rows.append([r.name, *marks, str(r.tool_calls), wf, str(r.readonly_refusals),
+                     str(r.steps), str(r.input_tokens + r.cache_read_tokens + r.cache_write_tokens),
+                     str(r.output_tokens), str(r.cache_read_tokens), f"{r.cost_usd:.4f}",
+                     f"{r.wall_s:.1f}", stop])
+    n = summary["exercises"]
+    rows.append([f"total ({n})", *(f"{p}/{n} {rate:.0f}%" for p, rate in
+                                   zip(summary["passed"], summary["pass_rate"])),
+                 str(summary["tool_calls"]), f"{summary['well_formed_pct']:.0f}",
+                 str(summary["readonly_refusals"]), str(summary["steps"]),
+                 str(summary["input_tokens"] + summary["cache_read_tokens"]
+                     + summary["cache_write_tokens"]),
+                 str(summary["output_tokens"]), str(summary["cache_read_tokens"]),
+                 f"{summary['cost_usd']:.4f}", f"{summary['wall_s']:.1f}", ""])
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths)))
+
+    rule = "-" * len(line(head))
+    return "\n".join([line(head), rule, *map(line, rows[:-1]), rule, line(rows[-1])])
+
+
+# ---- one exercise -------------------------------------------------------------------------------
+
+def run_exercise(
+    exercise: Exercise,
+    model: Model,
+    *,
+    tries: int = 2,
+    config: AgentConfig | None = None,
+    test_timeout: float = 180.0,
+    workdir: Path | None = None,
+    keep: bool = False,
+) -> ExerciseResult:
+    """Run the agent on one exercise (up to ``tries`` attempts) and judge it by its tests."""
+    started = time.monotonic()
+    result = ExerciseResult(exercise.name)
+    parent = Path(tempfile.mkdtemp(prefix="agent_tasks-", dir=workdir))
+    events: list[Event] = []
+    sessions: list[Session] = []
+    try:
+        root = prepare_repo(exercise, parent)
+        originals = {rel: (root / rel).read_bytes() for rel in exercise.test_files}
+        readonly = (*exercise.test_files, ".docs/*")
+        base = config or AgentConfig()
+        agent = Agent(root, model, AgentConfig(**{**asdict(base), "readonly": readonly}),
+                      on_event=events.append)
+        task = task_text(exercise)
+        session: Session | None = None
+        last_output = ""
+        for attempt in range(1, tries + 1):
+            if attempt == 1:
+                session = agent.run(task)
+            else:
+                instruction = followup_text(last_output, exercise.solution_files)
+                session = _follow_up(agent, session, task, instruction)
+            if session not in sessions:
+                sessions.append(session)
+            applied = _apply(session)
+            intact = all((root / rel).read_bytes() == data for rel, data in originals.items())
+            result.tests_intact = result.tests_intact and intact
+            verdict = run_tests(root, exercise, test_timeout)
+            tried = TryResult(
+                stop_reason=session.stop_reason, error=session.error, applied=applied,
+                open_blockers=len(session.open_blockers),
+                passed=verdict.passed and intact, timed_out=verdict.timed_out,
+                test_output=_tail(verdict.output))
+            result.tries.append(tried)
+            last_output = verdict.output
+            if tried.passed:
+                break
+    except Exception as exc:  # noqa: BLE001 - one broken exercise must not end the whole run
+        result.error = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc(file=sys.stderr)
+    finally:
+        _account(result, sessions, events)
+        result.wall_s = round(time.monotonic() - started, 2)
+        if not keep:
+            shutil.rmtree(parent, ignore_errors=True)
+    return result
+
+
+def _follow_up(agent: Agent, session: Session, task: str, instruction: str) -> Session:
+    """Continue the conversation with the test output; start afresh if it cannot be resumed."""
+    try:
+        return agent.resume(session, instruction)
+    except UserError:  # no conversation to continue (the first try failed before any reply)
+        return agent.run(f"{task}\n\n{instruction}")
+
+
+def _apply(session: Session) -> list[str]:
+    """Apply everything staged, blockers or not (the tests judge); the paths written."""
+    changeset = session.refresh()
+    if changeset is None or changeset.is_empty:
+        return []
+    try:
+        checkpoint = session.apply(allow_blockers=True)
+    except (ConflictError, UserError) as exc:
+        session.error = (session.error + "; " if session.error else "") + f"not applied: {exc}"
+        return []
+    return list(getattr(checkpoint, "paths", []))
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _account(result: ExerciseResult, sessions: list[Session], events: list[Event]) -> None:
+    """Fill in tool, step, token and cost counts of all sessions of an exercise."""
+    stats = tool_stats(events)
+    result.tool_calls, result.well_formed = stats.calls, stats.well_formed
+    result.readonly_refusals = stats.readonly_refusals
+    usage = Usage()
+    for s in sessions:  # a resumed session is the same object: counted once
+        usage = usage + s.usage
+        result.steps += s.steps
+        result.cost_usd += s.cost
+    result.input_tokens, result.output_tokens = usage.input_tokens, usage.output_tokens
+    result.cache_read_tokens, result.cache_write_tokens = (usage.cache_read_tokens,
+                                                           usage.cache_write_tokens)
+    result.cost_usd = round(result.cost_usd, 6)
+
+
+# ---- models -------------------------------------------------------------------------------------
+
+ModelSource = Callable[[str], "Model | None"]
+
+
+def model_source(spec: str) -> ModelSource:
+    """Exercise name -> model; ``scripted-dir:DIR`` gives one script per exercise (None: skip)."""
+    if spec.startswith(SCRIPTED_DIR):
+        from agent_magic.models.scripted import ScriptedModel
+
+        folder = Path(spec[len(SCRIPTED_DIR):]).expanduser()
+        if not folder.is_dir():
+            raise UserError(f"{spec!r}: {folder} is not a directory of scripts")
+
+        def scripted(name: str) -> Model | None:
+            for suffix in (".json", ".yaml", ".yml"):
+                path = folder / f"{name}{suffix}"
+                if path.is_file():
+                    return ScriptedModel(path, name=f"scripted:{path.name}")
+            return None
+
+        return scripted
+    from agent_magic.models import load_model
+
+    model = load_model(spec or None)  # one model (one client, one loaded GGUF) for all
+    return lambda name: model
+
+
+# ---- command line -------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--exercises", required=True, type=Path,
+                   help="a polyglot-benchmark checkout (or its python/exercises/practice)")
+    p.add_argument("--model", default=os.environ.get("AGENT_MAGIC_MODEL", ""),
+                   help="model spec as for %%agent --model, or scripted-dir:DIR")
+    p.add_argument("--limit", type=int, default=None, help="run only the first N exercises")
+    p.add_argument("--only", default="", help="comma-separated exercise names")
+    p.add_argument("--tries", type=int, default=2, choices=(1, 2, 3))
+    p.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+    p.add_argument("--max-steps", type=int, default=40, help="model calls per attempt")
+    p.add_argument("--budget", type=float, default=2.0, help="dollars per exercise (all tries)")
+    p.add_argument("--test-timeout", type=float, default=180.0, help="seconds per test run")
+    p.add_argument("--no-review", action="store_true", help="skip the self-review phase")
+    p.add_argument("--keep", action="store_true", help="keep the temporary repos")
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the benchmark as ``args`` say; returns the JSON-able report."""
+    exercises = find_exercises(args.exercises)
+    if args.only:
+        wanted = {n.strip() for n in args.only.split(",") if n.strip()}
+        unknown = wanted - {e.name for e in exercises}
+        if unknown:
+            raise UserError(f"unknown exercise(s): {', '.join(sorted(unknown))}")
+        exercises = [e for e in exercises if e.name in wanted]
+    source = model_source(args.model)
+    chosen = [(e, m) for e in exercises if (m := source(e.name)) is not None]
+    skipped = [e.name for e in exercises if e.name not in {c.name for c, _ in chosen}]
+    if args.limit is not None:
+        chosen = chosen[:args.limit]
+    if not chosen:
+        raise UserError("no exercise to run (check --only, --limit and the model's scripts)")
+    config = AgentConfig(max_steps=args.max_steps, budget_usd=args.budget,
+                         test_timeout=args.test_timeout, review=not args.no_review)
+    results = []
+    for i, (exercise, model) in enumerate(chosen, 1):
+        with _environment(PLAIN_PYTEST):  # the review's test runs inherit it
+            r = run_exercise(exercise, model, tries=args.tries, config=config,
+                             test_timeout=args.test_timeout, keep=args.keep)
+        marks = " ".join("pass" if r.passed_by(k) else "fail"
+                         for k in range(1, len(r.tries) + 1)) or "error"
+        out(f"[{i}/{len(chosen)}] {exercise.name}: {marks} ({r.wall_s:.1f} s)"
+            + (f" {r.error}" if r.error else ""))
+        results.append(r)
+    summary = totals(results, args.tries)
+    out("")
+    out(format_table(results, summary, args.tries))
+    if skipped:
+        out(f"\nskipped (no script): {len(skipped)}")
+    report = {
+        "benchmark": "agent_tasks", "version": 1,
+        "model": args.model or "(default)", "exercises_dir": str(args.exercises),
+        "tries": args.tries, "max_steps": args.max_steps, "budget_usd": args.budget,
+        "review": not args.no_review, "totals": summary,
+        "exercises": [asdict(r) for r in results], "skipped": skipped,
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: 0 when the benchmark ran, 2 on a usage error."""
+    args = parse_args(argv)
+    try:
+        run(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
