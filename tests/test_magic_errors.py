@@ -1,0 +1,30 @@
+"""User mistakes at the magic become UsageError and change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from IPython.core.error import UsageError
+
+
+def test_missing_api_key_says_how_to_set_it_and_how_to_run_offline(ip, sample_repo: Path,
+                                                                   monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("AGENT_MAGIC_MODEL", raising=False)
+    before = (sample_repo / "shoplytics" / "cleaning.py").read_bytes()
+    with pytest.raises(UsageError) as info:
+        ip.run_cell_magic("agent", f"--view headless -p {sample_repo}", "fix the failing test")
+    message = str(info.value)
+    assert "%env ANTHROPIC_API_KEY=" in message and "scripted:PATH" in message
+    assert (sample_repo / "shoplytics" / "cleaning.py").read_bytes() == before
+    assert not (sample_repo / ".agent_magic").exists()
+
+
+def test_apply_without_a_session_is_a_usage_error(ip):
+    with pytest.raises(UsageError, match="no session to apply"):
+        ip.run_line_magic("agent", "apply")
+
+
+def test_generated_help_names_the_magic(ip):
+    assert "%%agent [-m MODEL]" in ip.find_cell_magic("agent").__doc__
