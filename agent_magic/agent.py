@@ -12,7 +12,7 @@ import fnmatch
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from agent_magic import prompts
 from agent_magic.errors import ModelError, ToolError, UserError
@@ -29,6 +29,9 @@ from agent_magic.tools import (
     ALL_TOOLS, CONTROL_NAMES, EDIT_NAMES, READ_NAMES, Toolbox, validate,
 )
 from agent_magic.transcript import Transcript
+
+if TYPE_CHECKING:
+    from agent_magic.stepping import Decider
 
 # Which tools each phase accepts; the model always sees all of them so the prompt prefix stays
 # identical (and cached) across phases.
@@ -105,6 +108,7 @@ class Agent:
         index: Any = None,
         checker: Checker | None = None,
         clock: Callable[[], float] = time.monotonic,
+        decider: Decider | None = None,
     ) -> None:
         self.project = project if isinstance(project, Project) else Project(project)
         self.model = model
@@ -113,6 +117,7 @@ class Agent:
         self._index = index
         self._checker = checker
         self._clock = clock
+        self.decider = decider  # step mode when set: the user decides on every plan step
         self._stop = threading.Event()
         self._started = 0.0
         self._steps_at_start = 0
@@ -159,6 +164,8 @@ class Agent:
     def stop(self) -> None:
         """Ask the run to stop at the next model or tool boundary (safe from any thread)."""
         self._stop.set()
+        if self.decider is not None:
+            self.decider.cancel()  # a step waiting for the user ends now
 
     # ---- the one exit path -----------------------------------------------------------------
 
@@ -190,6 +197,11 @@ class Agent:
         self._understand(session)
         self._analyze(session)
         self._plan(session)
+        if self.decider is not None:
+            from agent_magic.stepping import run_steps
+
+            run_steps(self, session, self.decider)
+            return
         if self.config.plan_first:
             raise PlanReadyStop("the plan waits for approval")
         self._implement_and_review(session)
@@ -279,13 +291,13 @@ class Agent:
         self._leave("review", f"round {round_no}: {len(found)} finding(s), {len(problems)} blocker(s)")
         return problems
 
-    def _check(self, session: Session, changeset: Any) -> Any:
+    def _check(self, session: Session, changeset: Any, **options: Any) -> Any:
         checker = self._checker
         if checker is None:
             from agent_magic.review import run_checks as checker
         return checker(self.project.root, changes_of(changeset),
                        test_command=session.test_command, timeout=self.config.test_timeout,
-                       run_notebooks=self.config.run_notebooks)
+                       run_notebooks=self.config.run_notebooks, **options)
 
     def _model_review(self, session: Session, report: Any, round_no: int) -> list[Finding]:
         open_before = [f for f in session.findings if f.status == "open" and f.source == "review"]

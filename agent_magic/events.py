@@ -72,8 +72,19 @@ class UsageUpdated:
 class StepPaused:
     """Step mode: the run waits for the user's decision on one plan step."""
 
-    step: int
+    step: int  # 1-based plan step; 0 = the plan waits for approval
     session: Session
+    pause: Any = None  # stepping.StepPause: the step's diff, checks and what comes next
+
+
+@dataclass(frozen=True)
+class StepDecided:
+    """Step mode: what became of a step (applied, partly applied, skipped, stopped, failed)."""
+
+    step: int
+    action: str
+    message: str
+    checkpoint: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,7 @@ class RunFinished:
 
 Event = Union[
     PhaseStarted, PhaseFinished, TextDelta, ToolUsed, UnderstandingReady, PlanReady,
-    FindingReported, ChecksDone, UsageUpdated, StepPaused, RunFinished,
+    FindingReported, ChecksDone, UsageUpdated, StepPaused, StepDecided, RunFinished,
 ]
 EventSink = Callable[[Event], None]
 

@@ -63,3 +63,14 @@ def conflict_message(action: str, exc: ConflictError) -> str:
     """Name the files that changed on disk, one per line."""
     files = "\n".join(f"  - {p}" for p in exc.paths)
     return f"Could not {action}: {exc}\n{files}" if files else f"Could not {action}: {exc}"
+
+
+def undo_all(session: Any) -> list[Outcome]:
+    """Undo every applied checkpoint of ``session``, newest first; stops at the first failure."""
+    outcomes: list[Outcome] = []
+    for checkpoint_id in reversed(list(session.checkpoints)):
+        outcome = undo_changes(session, checkpoint_id)
+        outcomes.append(outcome)
+        if not outcome.ok:
+            break
+    return outcomes

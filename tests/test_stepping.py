@@ -1,0 +1,330 @@
+"""Step mode: scripted three-step runs on real git repos; decisions come from a scripted decider
+or, through the magic, from the widget buttons and the terminal prompt on a real shell."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from agent_magic.agent import Agent, AgentConfig
+from agent_magic.errors import UserError
+from agent_magic.events import StepDecided, StepPaused
+from agent_magic.models.scripted import ScriptedModel
+from agent_magic.records import PlanStep
+from agent_magic.staging.changeset import Changeset, make_change
+from agent_magic.stepping import (
+    Decision,
+    Gate,
+    ScriptedDecider,
+    StepPause,
+    dropped_hunks,
+    edited_paths,
+    parse_answer,
+    step_prompt,
+)
+from agent_magic.ui.actions import undo_all
+from tests.scripts import FIX_NEW, FIX_OLD, UNDERSTAND, call, turn
+
+CLEANING = "shoplytics/cleaning.py"
+REPORT = "shoplytics/report.py"
+README = "README.md"
+REPORT_V1 = '"""Revenue report."""\n\n\ndef total(rows):\n    return sum(r["price"] for r in rows)\n'
+REPORT_V2 = ('"""Revenue report."""\n\n\ndef total(rows: list[dict]) -> float:\n'
+             '    """Sum of the rows\' prices."""\n    return sum(float(r["price"]) for r in rows)\n')
+FEEDBACK = "add type hints and a docstring, and convert prices with float()"
+
+PLAN3 = turn(call("submit_plan", summary="Fix prices, add a report, document it", steps=[
+    {"description": "Strip thousands separators in parse_price", "files": [CLEANING]},
+    {"description": "Add a revenue total in shoplytics/report.py", "files": [REPORT]},
+    {"description": "Mention the report in the README", "files": [README]},
+], files=[CLEANING, REPORT, README]))
+STEP1 = [turn(call("replace", path=CLEANING, old=FIX_OLD, new=FIX_NEW)),
+         turn(call("finish", summary="parse_price ignores ','"))]
+STEP2_V1 = [turn(call("create", path=REPORT, content=REPORT_V1)),
+            turn(call("finish", summary="report.total added"))]
+STEP2_V2 = [turn(call("create", path=REPORT, content=REPORT_V2)),
+            turn(call("finish", summary="report.total typed and documented"))]
+STEP3 = [turn(call("replace", path=README, old="Run the tests with",
+                   new="`shoplytics.report.total` sums revenue.\n\nRun the tests with")),
+         turn(call("finish", summary="README mentions the report"))]
+
+
+def three_steps() -> list[dict]:
+    """Understand, plan three steps, step 1, step 2 twice (revised), step 3."""
+    return [UNDERSTAND, PLAN3, *STEP1, *STEP2_V1, *STEP2_V2, *STEP3]
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file of the tree outside .git and .agent_magic, byte for byte."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not {".git", ".agent_magic"} & set(p.relative_to(root).parts)
+            and "__pycache__" not in p.parts}
+
+
+def user_texts(request) -> list[str]:
+    return [b["text"] for m in request.messages if m["role"] == "user"
+            for b in m["content"] if b.get("type") == "text"]
+
+
+# ---- pure parts --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer, action", [
+    ("", "approve"), ("y", "approve"), ("Approve", "approve"), ("p", "pick"), ("s", "skip"),
+    ("skip", "skip"), ("q", "stop"), ("n", "stop"), ("stop", "stop"),
+    ("use pathlib instead", "revise"), ("s please rename x", "revise"),
+])
+def test_parse_answer(answer, action):
+    assert parse_answer(answer) == action
+
+
+@pytest.mark.parametrize("before, after, edited", [
+    ({}, {}, []),
+    ({"a": "1"}, {"a": "1"}, []),
+    ({"a": "1", "b": "2"}, {"a": "1", "b": "3"}, ["b"]),
+    ({"a": "absent"}, {"a": "9"}, ["a"]),
+    ({"b": "1"}, {"a": "1", "b": "1"}, ["a"]),
+])
+def test_edited_paths(before, after, edited):
+    assert edited_paths(before, after) == edited
+
+
+def test_step_prompt_names_only_that_step():
+    text = step_prompt(2, 3, PlanStep("Add a report", ["r.py"]))
+    assert "ONLY step 2 of 3 now: Add a report (files: r.py)" in text and "`finish`" in text
+    assert "(files" not in step_prompt(1, 1, PlanStep("x"))
+
+
+def test_decision_revise_needs_text():
+    with pytest.raises(UserError, match="what should change"):
+        Decision.revise("   ")
+    assert Decision.approve({"a#1"}).selection == frozenset({"a#1"})
+    assert Decision.approve().selection is None
+
+
+def test_gate_hands_a_pause_across_threads_and_cancel_answers_stop():
+    gate = Gate()
+    with pytest.raises(UserError, match="no step is waiting"):
+        gate.decide(Decision.skip())
+    answers: list[Decision] = []
+    worker = threading.Thread(target=lambda: answers.append(gate.wait(StepPause(1, 2, "x"))))
+    worker.start()
+    pause = gate.next_pause(timeout=30)
+    assert pause is not None and pause.headline() == "step 1 of 2: x"
+    assert gate.pending is pause
+    gate.decide(Decision.skip())
+    worker.join(30)
+    assert answers == [Decision.skip()] and gate.pending is None
+    with pytest.raises(UserError):
+        gate.decide(Decision.skip())  # answered already: a double click changes nothing
+
+    worker = threading.Thread(target=lambda: answers.append(gate.wait(StepPause(2, 2, "y"))))
+    worker.start()
+    assert gate.next_pause(timeout=30) is not None
+    gate.cancel()
+    worker.join(30)
+    assert answers[-1] == Decision.stop()
+    assert gate.wait(StepPause(3, 3, "z")) == Decision.stop()  # cancelled for good
+
+
+# ---- the loop on a real repo -------------------------------------------------------------
+
+def run_three_steps(root: Path, answers: list, **config) -> tuple:
+    model = ScriptedModel(three_steps())
+    decider = ScriptedDecider(answers)
+    events: list = []
+    agent = Agent(root, model, AgentConfig(review=config.pop("review", False), **config),
+                  on_event=events.append, decider=decider)
+    session = agent.run("fix prices and add a revenue report")
+    return session, model, decider, events
+
+
+def test_approve_revise_skip_ends_exactly_as_approved_and_undo_all_restores(sample_repo):
+    original = snapshot(sample_repo)
+    seen: dict[str, object] = {}
+
+    def approve_after_looking(pause: StepPause) -> Decision:
+        seen[f"{pause.step}.{pause.attempt}"] = pause
+        return Decision.approve()
+
+    def revise(pause: StepPause) -> Decision:
+        seen["2.1"] = pause
+        assert not (sample_repo / REPORT).exists()  # nothing is written before Approve
+        return Decision.revise(FEEDBACK)
+
+    session, model, decider, events = run_three_steps(
+        sample_repo, [Decision.approve(), approve_after_looking, revise, approve_after_looking,
+                      Decision.skip()])
+
+    assert session.stop_reason == "done", session.error
+    assert model.remaining == 0
+    assert [(p.step, p.attempt) for p in decider.pauses] == [(0, 1), (1, 1), (2, 1), (2, 2), (3, 1)]
+    # the revision reached the model as a user message, and the redone step differs
+    redo_request = model.requests[len(three_steps()) - len(STEP3) - len(STEP2_V2)]
+    assert any(FEEDBACK in t and "redo step 2" in t for t in user_texts(redo_request))
+    assert "float(r[" in seen["2.2"].diff() and "float(r[" not in seen["2.1"].diff()
+    # the pause knows what comes next, and the cumulative change includes step 1
+    assert seen["1.1"].next_step.startswith("Add a revenue total")
+    assert CLEANING in seen["2.2"].cumulative.paths and REPORT in seen["2.2"].cumulative.paths
+    assert seen["2.2"].changeset.paths == [REPORT]
+    # files end exactly as approved
+    after = snapshot(sample_repo)
+    assert after[CLEANING] == original[CLEANING].replace(FIX_OLD.encode(), FIX_NEW.encode())
+    assert after[REPORT] == REPORT_V2.encode()
+    assert after[README] == original[README]
+    assert set(after) == set(original) | {REPORT}
+    assert len(session.checkpoints) == 2
+    assert [o.action for o in session.step_outcomes] == ["applied", "applied", "skipped"]
+    assert "Step 3 (Mention the report in the README): skipped" in session.summary
+    assert session.changeset.is_empty  # nothing left staged
+    decided = [e for e in events if isinstance(e, StepDecided)]
+    assert [d.action for d in decided] == ["applied", "applied", "skipped"]
+    assert sum(isinstance(e, StepPaused) for e in events) == 5
+    # before step 2 the model heard that step 1 was applied
+    step2_request = model.requests[len([UNDERSTAND, PLAN3, *STEP1])]
+    assert any("Step 1 was approved and applied" in t for t in user_texts(step2_request))
+
+    outcomes = undo_all(session)
+
+    assert all(o.ok for o in outcomes) and len(outcomes) == 2
+    assert snapshot(sample_repo) == original
+    assert session.checkpoints == []
+
+
+def test_partial_approval_and_a_skip_change_what_the_next_step_sees(sample_repo):
+    original = snapshot(sample_repo)
+    turns = [UNDERSTAND, PLAN3, *STEP1, *STEP2_V1, *STEP3]
+    model = ScriptedModel(turns)
+
+    def untick_everything_but_nothing(pause: StepPause) -> Decision:
+        return Decision.approve(set())  # an empty selection is refused; the step asks again
+
+    decider = ScriptedDecider([Decision.approve(), Decision.skip(), untick_everything_but_nothing,
+                               Decision.skip(), Decision.approve()])
+    agent = Agent(sample_repo, model, AgentConfig(review=False), decider=decider)
+    session = agent.run("three steps")
+
+    assert session.stop_reason == "done", session.error
+    assert decider.pauses[3].message.startswith("Not applied: nothing to apply")
+    step2_request = model.requests[len([UNDERSTAND, PLAN3, *STEP1])]
+    step3_request = model.requests[len([UNDERSTAND, PLAN3, *STEP1, *STEP2_V1])]
+    assert any("Step 1 was skipped" in t for t in user_texts(step2_request))
+    assert any("Step 2 was skipped" in t for t in user_texts(step3_request))
+    after = snapshot(sample_repo)
+    assert after[CLEANING] == original[CLEANING]
+    assert REPORT not in after
+    assert b"shoplytics.report.total" in after[README]
+    assert [o.action for o in session.step_outcomes] == ["skipped", "skipped", "applied"]
+
+
+def test_partly_applied_step_tells_the_model_which_hunks_are_gone(make_repo):
+    text = "a = 1\n" + "".join(f"# {i}\n" for i in range(20)) + "b = 2\n"
+    root = make_repo({"m.py": text})
+    plan = turn(call("submit_plan", summary="s", steps=[{"description": "edit a and b"},
+                                                        {"description": "then more"}]))
+    turns = [UNDERSTAND, plan,
+             turn(call("replace", path="m.py", old="a = 1\n", new="a = 10\n"),
+                  call("replace", path="m.py", old="b = 2\n", new="b = 20\n")),
+             turn(call("finish", summary="both")),
+             turn(call("finish", summary="nothing more"))]
+    model = ScriptedModel(turns)
+
+    def first_hunk_only(pause: StepPause) -> Decision:
+        ids = pause.changeset.hunk_ids()
+        assert len(ids) == 2
+        return Decision.approve({ids[0]})
+
+    decider = ScriptedDecider([Decision.approve(), first_hunk_only, Decision.approve()])
+    session = Agent(root, model, AgentConfig(review=False), decider=decider).run("edit m")
+
+    assert session.stop_reason == "done", session.error
+    assert (root / "m.py").read_text() == text.replace("a = 1", "a = 10")
+    notes = user_texts(model.requests[-1])
+    assert any("applied only in part" in t and "m.py#2" in t for t in notes)
+    assert [o.action for o in session.step_outcomes] == ["partly applied", "empty"]
+
+
+def test_hand_edit_during_the_pause_is_noticed_and_never_overwritten(sample_repo):
+    cleaning = sample_repo / CLEANING
+    user_line = "\n\n# the user's own note\n"
+
+    def edit_then_approve(pause: StepPause) -> Decision:
+        with cleaning.open("a", encoding="utf-8") as fh:
+            fh.write(user_line)
+        return Decision.approve()
+
+    model = ScriptedModel([UNDERSTAND, PLAN3, *STEP1,
+                           turn(call("view", path=CLEANING)), *STEP1, *STEP2_V1])
+    decider = ScriptedDecider([Decision.approve(), edit_then_approve, Decision.revise("redo it"),
+                               Decision.approve()])
+    session = Agent(sample_repo, model, AgentConfig(review=False), decider=decider).run("t")
+
+    # Approve met the user's edit: nothing written, the same step asked again with the reason
+    third = decider.pauses[2]
+    assert third.step == 1 and "changed on disk" in third.message and CLEANING in third.message
+    redo = user_texts(model.requests[4])
+    assert any("edited these files by hand: shoplytics/cleaning.py" in t for t in redo)
+    text = cleaning.read_text()
+    assert text.endswith(user_line) and FIX_NEW in text  # redone on top of the user's version
+    assert session.stop_reason == "interrupted"  # the decider ran out of answers: Stop
+    assert [o.action for o in session.step_outcomes] == ["applied", "stopped"]
+    assert not (sample_repo / REPORT).exists()
+
+
+def test_stop_at_the_plan_changes_nothing_and_revise_plans_again(sample_repo):
+    original = snapshot(sample_repo)
+    revised = turn(call("submit_plan", summary="only the fix", steps=[
+        {"description": "Strip separators", "files": [CLEANING]}]))
+    model = ScriptedModel([UNDERSTAND, PLAN3, revised])
+    decider = ScriptedDecider([Decision.revise("just the fix please"), Decision.stop()])
+    session = Agent(sample_repo, model, AgentConfig(review=False), decider=decider).run("t")
+
+    assert session.stop_reason == "interrupted" and "at the plan" in session.error
+    assert [p.step for p in decider.pauses] == [0, 0]
+    assert decider.pauses[1].description == "only the fix" and decider.pauses[1].total == 1
+    assert any("just the fix please" in t for t in user_texts(model.requests[-1]))
+    assert snapshot(sample_repo) == original
+
+
+def test_step_checks_run_compile_lint_and_related_tests_in_scratch(sample_repo):
+    model = ScriptedModel([UNDERSTAND, PLAN3, *STEP1])
+    decider = ScriptedDecider([Decision.approve(), Decision.stop()])
+    session = Agent(sample_repo, model, AgentConfig(review=True), decider=decider).run("t")
+
+    report = decider.pauses[1].checks
+    assert report is not None
+    assert any("thousands_separator" in t for t in report.tests.fixed)
+    assert report.tests.newly_failing == []
+    assert session.stop_reason == "interrupted"
+    assert (sample_repo / CLEANING).read_text().count(FIX_NEW) == 0  # Stop: not applied
+
+
+def test_stop_while_waiting_ends_the_run_and_the_wait_is_not_run_time(sample_repo):
+    gate = Gate()
+    now = [0.0]
+    model = ScriptedModel([UNDERSTAND, PLAN3, *STEP1])
+    agent = Agent(sample_repo, model, AgentConfig(review=False, time_limit_s=1000), decider=gate,
+                  clock=lambda: now[0])
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(agent.run("t")))
+    worker.start()
+    assert gate.next_pause(timeout=30).step == 0
+    now[0] += 5000  # the user thinks for longer than the time limit
+    gate.decide(Decision.approve())
+    assert gate.next_pause(timeout=30).step == 1  # step 1 ran: the wait did not count
+    agent.stop()
+    worker.join(30)
+    session = result[0]
+    assert session.stop_reason == "interrupted", session.error
+    assert session.checkpoints == [] and FIX_NEW not in (sample_repo / CLEANING).read_text()
+
+
+def test_dropped_hunks_lists_unselected_ones():
+    text = "a = 1\n" + "".join(f"# {i}\n" for i in range(20)) + "b = 2\n"
+    change = make_change("m.py", text.encode(), text.replace("= ", "= 1").encode())
+    changeset = Changeset([change])
+    first, second = changeset.hunk_ids()
+    assert dropped_hunks(changeset, None) == []
+    assert dropped_hunks(changeset, frozenset({first})) == [f"{second} ({change.hunks[1].header})"]
+    assert len(dropped_hunks(changeset, frozenset())) == 2
