@@ -141,6 +141,12 @@ class ExerciseResult:
         """Whether the exercise passed on or before the given (1-based) try."""
         return any(t.passed for t in self.tries[:attempt])
 
+    def to_dict(self, tries: int) -> dict[str, Any]:
+        """A JSON-able dict, with ``passed_after[k]``: passed by try k+1."""
+        return {"name": self.name,
+                "passed_after": [self.passed_by(k) for k in range(1, tries + 1)],
+                **{k: v for k, v in asdict(self).items() if k != "name"}}
+
 
 # ---- exercises ----------------------------------------------------------------------------------
 
@@ -317,36 +323,9 @@ def run_exercise(
     events: list[Event] = []
     sessions: list[Session] = []
     try:
-        root = prepare_repo(exercise, parent)
-        originals = {rel: (root / rel).read_bytes() for rel in exercise.test_files}
-        readonly = (*exercise.test_files, ".docs/*")
-        base = config or AgentConfig()
-        agent = Agent(root, model, AgentConfig(**{**asdict(base), "readonly": readonly}),
-                      on_event=events.append)
-        task = task_text(exercise)
-        session: Session | None = None
-        last_output = ""
-        for attempt in range(1, tries + 1):
-            if attempt == 1:
-                session = agent.run(task)
-            else:
-                instruction = followup_text(last_output, exercise.solution_files)
-                session = _follow_up(agent, session, task, instruction)
-            if session not in sessions:
-                sessions.append(session)
-            applied = _apply(session)
-            intact = all((root / rel).read_bytes() == data for rel, data in originals.items())
-            result.tests_intact = result.tests_intact and intact
-            verdict = run_tests(root, exercise, test_timeout)
-            tried = TryResult(
-                stop_reason=session.stop_reason, error=session.error, applied=applied,
-                open_blockers=len(session.open_blockers),
-                passed=verdict.passed and intact, timed_out=verdict.timed_out,
-                test_output=_tail(verdict.output))
-            result.tries.append(tried)
-            last_output = verdict.output
-            if tried.passed:
-                break
+        with _environment(PLAIN_PYTEST):  # the review's test runs inherit it
+            _attempts(exercise, model, prepare_repo(exercise, parent), result, events, sessions,
+                      tries=tries, config=config or AgentConfig(), test_timeout=test_timeout)
     except Exception as exc:  # noqa: BLE001 - one broken exercise must not end the whole run
         result.error = f"{type(exc).__name__}: {exc}"
         traceback.print_exc(file=sys.stderr)
@@ -356,6 +335,40 @@ def run_exercise(
         if not keep:
             shutil.rmtree(parent, ignore_errors=True)
     return result
+
+
+def _attempts(exercise: Exercise, model: Model, root: Path, result: ExerciseResult,
+              events: list[Event], sessions: list[Session], *, tries: int, config: AgentConfig,
+              test_timeout: float) -> None:
+    """Try until the tests pass or the tries run out; each try is recorded in ``result``."""
+    originals = {rel: (root / rel).read_bytes() for rel in exercise.test_files}
+    readonly = (*exercise.test_files, ".docs/*")
+    agent = Agent(root, model, AgentConfig(**{**asdict(config), "readonly": readonly}),
+                  on_event=events.append)
+    task = task_text(exercise)
+    session: Session | None = None
+    output = ""
+    for _ in range(tries):
+        if session is None:
+            session = agent.run(task)
+        else:
+            session = _follow_up(agent, session, task,
+                                 followup_text(output, exercise.solution_files))
+        if not any(s is session for s in sessions):
+            sessions.append(session)
+        applied = _apply(session)
+        changed = [rel for rel, data in originals.items() if (root / rel).read_bytes() != data]
+        for rel in changed:  # never judge by altered tests; restore them for the next try
+            (root / rel).write_bytes(originals[rel])
+        result.tests_intact = result.tests_intact and not changed
+        verdict = run_tests(root, exercise, test_timeout)
+        result.tries.append(TryResult(
+            stop_reason=session.stop_reason, error=session.error, applied=applied,
+            open_blockers=len(session.open_blockers), passed=verdict.passed and not changed,
+            timed_out=verdict.timed_out, test_output=_tail(verdict.output)))
+        output = verdict.output
+        if result.tries[-1].passed:
+            return
 
 
 def _follow_up(agent: Agent, session: Session, task: str, instruction: str) -> Session:
@@ -468,9 +481,8 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
                          test_timeout=args.test_timeout, review=not args.no_review)
     results = []
     for i, (exercise, model) in enumerate(chosen, 1):
-        with _environment(PLAIN_PYTEST):  # the review's test runs inherit it
-            r = run_exercise(exercise, model, tries=args.tries, config=config,
-                             test_timeout=args.test_timeout, keep=args.keep)
+        r = run_exercise(exercise, model, tries=args.tries, config=config,
+                         test_timeout=args.test_timeout, keep=args.keep)
         marks = " ".join("pass" if r.passed_by(k) else "fail"
                          for k in range(1, len(r.tries) + 1)) or "error"
         out(f"[{i}/{len(chosen)}] {exercise.name}: {marks} ({r.wall_s:.1f} s)"
@@ -486,7 +498,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
         "model": args.model or "(default)", "exercises_dir": str(args.exercises),
         "tries": args.tries, "max_steps": args.max_steps, "budget_usd": args.budget,
         "review": not args.no_review, "totals": summary,
-        "exercises": [asdict(r) for r in results], "skipped": skipped,
+        "exercises": [r.to_dict(args.tries) for r in results], "skipped": skipped,
     }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

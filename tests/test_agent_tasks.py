@@ -1,0 +1,253 @@
+"""The task-success benchmark's plumbing, offline: scripted models on real exercises and repos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent_magic.events import ToolUsed
+from agent_magic.models.scripted import ScriptedModel
+from benchmarks import agent_tasks as at
+from tests.scripts import call, turn
+
+ROOT = Path(__file__).resolve().parents[1]
+EXERCISES = ROOT.parent / "shared" / "bench" / "polyglot-python"
+SCRIPTS = ROOT / "benchmarks" / "scripts"
+needs_exercises = pytest.mark.skipif(not EXERCISES.is_dir(),
+                                     reason=f"the polyglot exercises are not at {EXERCISES}")
+
+WRONG_PROVERB = '''def proverb(*items, qualifier=None):
+    lines = [f"For want of a {a} the {b} was lost." for a, b in zip(items, items[1:])]
+    return lines + [f"And all for the want of a {items[0]}."] if items else []
+'''
+QUALIFIED = 'f"And all for the want of a {items[0]}."'
+QUALIFIED_FIX = 'f"And all for the want of a {(qualifier + \' \') if qualifier else \'\'}{items[0]}."'
+CHEAT_TEST = "def test_nothing():\n    pass\n"
+
+
+def _exercise(name: str) -> at.Exercise:
+    [exercise] = [e for e in at.find_exercises(EXERCISES) if e.name == name]
+    return exercise
+
+
+def _start(plan_file: str) -> list[dict]:
+    """Understand and plan turns of a run on one file."""
+    return [
+        turn(call("submit_understanding", restatement="Implement the exercise.",
+                  acceptance_criteria=["the exercise's tests pass"])),
+        turn(call("submit_plan", summary="Implement it",
+                  steps=[{"description": "Write the function", "files": [plan_file]}])),
+    ]
+
+
+# ---- the whole benchmark through its command-line entry -------------------------------------------
+
+@needs_exercises
+def test_two_scripted_exercises_pass_and_the_json_has_every_metric(tmp_path, capsys):
+    out = tmp_path / "results.json"
+
+    code = at.main(["--exercises", str(EXERCISES), "--model", f"scripted-dir:{SCRIPTS}",
+                    "--only", "proverb,pig-latin", "--tries", "2", "--json", str(out)])
+
+    assert code == 0
+    report = json.loads(out.read_text())
+    totals = report["totals"]
+    assert totals["exercises"] == 2
+    assert totals["passed"] == [2, 2] and totals["pass_rate"] == [100.0, 100.0]
+    assert totals["tool_calls"] == 13 and totals["well_formed_pct"] == 100.0
+    assert totals["readonly_refusals"] == 0 and totals["errors"] == 0
+    assert totals["steps"] == 13  # one model call per scripted turn
+    assert totals["input_tokens"] > 0 and totals["output_tokens"] > 0
+    assert {"cache_read_tokens", "cache_write_tokens", "cost_usd", "wall_s"} <= set(totals)
+    by_name = {e["name"]: e for e in report["exercises"]}
+    assert sorted(by_name) == ["pig-latin", "proverb"]
+    for name, solution in (("pig-latin", "pig_latin.py"), ("proverb", "proverb.py")):
+        entry = by_name[name]
+        assert entry["passed_after"] == [True, True]
+        [only_try] = entry["tries"]  # passed at once: no second try
+        assert only_try["stop_reason"] == "done" and only_try["applied"] == [solution]
+        assert "passed" in only_try["test_output"] and entry["tests_intact"]
+    assert report["model"] == f"scripted-dir:{SCRIPTS}" and report["tries"] == 2
+    table = capsys.readouterr().out
+    assert "total (2)" in table and "2/2 100%" in table
+
+
+@needs_exercises
+def test_an_edit_of_the_test_file_is_refused_so_cheating_fails(tmp_path):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    cheat = [*_start("proverb.py"),
+             turn(call("create", path="proverb_test.py", content=CHEAT_TEST, overwrite=True)),
+             turn(call("replace", path="proverb_test.py", old="import unittest",
+                       new="import unittest\nraise SystemExit(0)")),
+             turn(call("delete", path="proverb_test.py")),
+             turn(call("finish", summary="tests simplified"))]
+    (scripts / "proverb.json").write_text(json.dumps(cheat))
+    out = tmp_path / "results.json"
+
+    code = at.main(["--exercises", str(EXERCISES), "--model", f"scripted-dir:{scripts}",
+                    "--tries", "1", "--json", str(out)])
+
+    assert code == 0
+    report = json.loads(out.read_text())
+    [entry] = report["exercises"]  # only the exercise with a script ran
+    assert entry["name"] == "proverb" and len(report["skipped"]) == 33
+    assert entry["readonly_refusals"] == 3 and entry["tests_intact"]
+    assert entry["passed_after"] == [False]
+    [attempt] = entry["tries"]
+    assert attempt["applied"] == []  # nothing was staged: every edit was refused
+    assert report["totals"]["passed"] == [0]
+
+
+@needs_exercises
+def test_a_failed_first_try_gets_the_test_output_and_passes_on_the_second(tmp_path):
+    model = ScriptedModel([
+        *_start("proverb.py"),
+        turn(call("replace", path="proverb.py", old="def proverb():\n    pass\n",
+                  new=WRONG_PROVERB)),
+        turn(call("finish", summary="first attempt")),
+        turn(call("finish", summary="review: fine")),
+        # the follow-up with the test output
+        turn(call("replace", path="proverb.py", old=QUALIFIED, new=QUALIFIED_FIX)),
+        turn(call("finish", summary="the qualifier goes before the first item")),
+        turn(call("finish", summary="review: fine")),
+    ])
+
+    result = at.run_exercise(_exercise("proverb"), model, tries=2, workdir=tmp_path)
+
+    assert result.error == ""
+    assert [t.passed for t in result.tries] == [False, True]
+    assert not result.passed_by(1) and result.passed_by(2)
+    assert result.tries[0].applied == ["proverb.py"] and result.tries[1].applied == ["proverb.py"]
+    assert "test_an_optional_qualifier_can_be_added" in result.tries[0].test_output
+    follow_up = json.dumps(model.requests[5].messages[-1])
+    assert "The tests are correct, don't try and change them" in follow_up
+    assert "test_an_optional_qualifier_can_be_added" in follow_up
+    assert result.steps == 8 and model.remaining == 0
+    assert not list(tmp_path.iterdir())  # the temporary repo is gone
+
+
+@needs_exercises
+def test_the_repo_holds_stub_tests_and_docs_but_never_the_solutions(tmp_path):
+    exercise = _exercise("pig-latin")  # has .meta/ and .approaches/ with worked solutions
+
+    root = at.prepare_repo(exercise, tmp_path)
+
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                   if p.is_file() and ".git" not in p.relative_to(root).parts)
+    assert files == [".docs/instructions.md", ".docs/introduction.md", "pig_latin.py",
+                     "pig_latin_test.py"]
+    assert not at.run_tests(root, exercise, timeout=60).passed  # the stub fails its tests
+
+
+@needs_exercises
+def test_exercises_are_found_from_the_checkout_or_the_practice_dir():
+    from_root = at.find_exercises(EXERCISES)
+    practice = at.find_exercises(EXERCISES / "python" / "exercises" / "practice")
+
+    assert len(from_root) == 34 and [e.name for e in practice] == [e.name for e in from_root]
+    paasio = next(e for e in from_root if e.name == "paasio")
+    assert paasio.solution_files == ["paasio.py"]
+    assert paasio.test_files == ["paasio_test.py", "test_utils.py"]
+
+
+# ---- pure parts -------------------------------------------------------------------------------
+
+def test_an_exercise_without_meta_config_is_split_by_file_name(tmp_path):
+    (tmp_path / "ex" / ".docs").mkdir(parents=True)
+    for name in ("ex.py", "ex_test.py", "test_helpers.py"):
+        (tmp_path / "ex" / name).write_text("")
+
+    exercise = at.load_exercise(tmp_path / "ex")
+
+    assert exercise.solution_files == ["ex.py"]
+    assert exercise.test_files == ["ex_test.py", "test_helpers.py"]
+
+
+def test_task_joins_docs_in_aiders_order_and_names_the_files(tmp_path):
+    docs = tmp_path / "ex" / ".docs"
+    docs.mkdir(parents=True)
+    (docs / "instructions.md").write_text("INSTRUCTIONS")
+    (docs / "instructions.append.md").write_text("APPEND")
+    (docs / "introduction.md").write_text("INTRO")
+    exercise = at.Exercise("ex", tmp_path / "ex", ["a.py", "b.py"], ["a_test.py"])
+
+    text = at.task_text(exercise)
+
+    assert text.index("INTRO") < text.index("INSTRUCTIONS") < text.index("APPEND")
+    assert "modify the supplied files: a.py b.py" in text
+
+
+@pytest.mark.parametrize("lines, kept", [(3, 3), (50, 50), (80, 50)])
+def test_followup_keeps_the_head_of_the_test_output(lines, kept):
+    output = "\n".join(f"line {i}" for i in range(lines))
+
+    text = at.followup_text(output, ["x.py"])
+
+    assert sum(1 for ln in text.splitlines() if ln.startswith("line ")) == kept
+    assert "line 0" in text and "Fix the code in x.py to resolve the errors." in text
+
+
+READONLY_ERROR = "Error: proverb_test.py is read-only for this task; change other files"
+
+
+@pytest.mark.parametrize("name, data, result, is_error, well_formed, refused", [
+    ("view", {"path": "a.py"}, "1: x", False, 1, 0),
+    ("replace", {"path": "a.py", "old": "x", "new": "y"}, "Error: no match", True, 1, 0),
+    ("replace", {"path": "proverb_test.py", "old": "x", "new": "y"}, READONLY_ERROR, True, 1, 1),
+    ("replace", {"path": "a.py", "old": "x"}, "Error: missing", True, 0, 0),
+    ("replace", {"__invalid_json__": "{"}, "Error: not valid JSON", True, 0, 0),
+    ("frobnicate", {}, "Error: unknown tool", True, 0, 0),
+    ("view", {"path": 3}, "Error: must be a string", True, 0, 0),
+    ("view", {"path": "a.py", "colour": "red"}, "Error: unknown field", True, 0, 0),
+])
+def test_tool_stats_counts_schema_valid_calls_as_well_formed(name, data, result, is_error,
+                                                             well_formed, refused):
+    stats = at.tool_stats([ToolUsed(name, data, result, is_error), object()])
+
+    assert (stats.calls, stats.well_formed, stats.readonly_refusals) == (1, well_formed, refused)
+
+
+def test_totals_and_table_count_passes_per_try():
+    def result(name: str, *passed: bool) -> at.ExerciseResult:
+        tries = [at.TryResult("done", "", [], 0, p, False, "") for p in passed]
+        return at.ExerciseResult(name, tries, tool_calls=4, well_formed=3, steps=5,
+                                 input_tokens=100, output_tokens=10, cost_usd=0.5)
+
+    results = [result("a", True), result("b", False, True), result("c", False, False)]
+
+    summary = at.totals(results, 2)
+    table = at.format_table(results, summary, 2)
+
+    assert summary["passed"] == [1, 2] and summary["pass_rate"] == [33.3, 66.7]
+    assert summary["well_formed_pct"] == 75.0 and summary["cost_usd"] == 1.5
+    assert "total (3)" in table and "1/3 33%" in table and "2/3 67%" in table
+    row_b = next(ln for ln in table.splitlines() if ln.startswith("b "))
+    assert row_b.split()[1:3] == ["fail", "pass"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "scripted-dir:/nonexistent/scripts"], "not a directory of scripts"),
+    (["--only", "no-such-exercise"], "unknown exercise"),
+])
+@needs_exercises
+def test_usage_errors_exit_with_2_and_a_message(argv, message, capsys):
+    code = at.main(["--exercises", str(EXERCISES), *argv])
+
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def test_missing_exercises_dir_is_a_usage_error(tmp_path, capsys):
+    code = at.main(["--exercises", str(tmp_path), "--model", f"scripted-dir:{SCRIPTS}"])
+
+    assert code == 2 and "no exercises under" in capsys.readouterr().err
+
+
+def test_shipped_scripts_are_valid_scripts():
+    from agent_magic.models.scripted import load_script
+
+    for path in sorted(SCRIPTS.glob("*.json")):
+        assert load_script(path), path
+    assert sorted(p.stem for p in SCRIPTS.glob("*.json")) == ["pig-latin", "proverb"]
