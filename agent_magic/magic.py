@@ -22,7 +22,8 @@ from agent_magic.ui.runner import Progress, Run, RunRegistry, fan_out
 # Shared by every AgentMagics of the process, so a reloaded extension still sees running agents.
 REGISTRY = RunRegistry()
 
-LINE_USAGE = ("usage: %agent status | stop | apply [ID] [--force-blockers] | undo [ID] | history | "
+LINE_USAGE = ("usage: %agent status | stop | apply [ID] [--force-blockers] | undo [ID | --all] | "
+              "history | "
               "show ID | resume ID TEXT | cost | config")
 AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
 
@@ -36,11 +37,12 @@ def _usage_name(name: str) -> Callable[[Any], Any]:
     return mark
 
 
-def default_agent_factory(project: Project, model: Any, config: Any, on_event: Any) -> Any:
-    """The real Agent."""
+def default_agent_factory(project: Project, model: Any, config: Any, on_event: Any,
+                          decider: Any = None) -> Any:
+    """The real Agent (in step mode when ``decider`` is given)."""
     from agent_magic.agent import Agent
 
-    return Agent(project, model, config, on_event=on_event)
+    return Agent(project, model, config, on_event=on_event, decider=decider)
 
 
 def publisher() -> Callable[[str], None]:
@@ -137,8 +139,10 @@ class AgentMagics(Magics):
             raise UsageError(str(exc)) from None
 
     def _run_cell(self, args: Any, cell: str) -> None:
-        if args.step:
-            raise UserError("--step (step mode) is not available yet")
+        view = self._view(args.view)
+        if args.step and view == "headless":
+            raise UserError("--step (step mode) is not available in a headless run: nobody can "
+                            "answer its questions; use a notebook (widgets) or terminal IPython")
         ns = self.shell.user_ns
         task = interpolate(cell, ns).strip()
         if not task:
@@ -147,9 +151,8 @@ class AgentMagics(Magics):
         self.registry.check(project.root)
         config = self._config(args)
         model = self._model(args.model)
-        view = self._view(args.view)
         self._launch(project, model, config, task, view=view, yes=args.yes,
-                     commit=_pick(args.commit, self.commit))
+                     commit=_pick(args.commit, self.commit), step=args.step)
 
     def _project(self, option: str | None) -> Project:
         ns = self.shell.user_ns
@@ -197,8 +200,20 @@ class AgentMagics(Magics):
         return detect_view(self.shell) if view == "auto" else view
 
     def _launch(self, project: Project, model: Any, config: Any, task: str, *, view: str,
-                yes: bool, commit: bool, resume: Any = None) -> Run:
+                yes: bool, commit: bool, resume: Any = None, step: bool = False) -> Run:
         """Build agent, run and view, and start; widgets return at once, text views block."""
+        gate = None
+        if step:
+            from agent_magic.stepping import Gate
+
+            gate = Gate()
+            config.plan_first = False  # in step mode the plan waits at the gate instead
+
+        def build(on_event: Any) -> Any:
+            if gate is None:  # custom factories need not know step mode
+                return self.agent_factory(project, model, config, on_event)
+            return self.agent_factory(project, model, config, on_event, decider=gate)
+
         def start(run: Run) -> None:
             if resume is None:
                 run.start()
@@ -212,10 +227,9 @@ class AgentMagics(Magics):
             from agent_magic.ui.live import WidgetController
 
             controller = WidgetController(task, commit=commit, publish=publisher(),
-                                          auto_apply=yes)
-            agent = self.agent_factory(project, model, config, fan_out(progress.handle,
-                                                                       controller.handle))
-            run = self._new_run(agent, task, project, progress, resume)
+                                          auto_apply=yes, gate=gate)
+            agent = build(fan_out(progress.handle, controller.handle))
+            run = self._new_run(agent, task, project, progress, resume, gate)
             controller.attach(run)
             self.last_view = controller
             display(controller.panel)
@@ -228,18 +242,18 @@ class AgentMagics(Magics):
         out = self.out or sys.stdout
         color = view == "text" and bool(getattr(out, "isatty", lambda: False)())
         text_view = TextView(out, color=color, stream_text=view == "text")
-        agent = self.agent_factory(project, model, config, fan_out(progress.handle,
-                                                                   text_view.handle))
-        run = self._new_run(agent, task, project, progress, resume)
+        agent = build(fan_out(progress.handle, text_view.handle))
+        run = self._new_run(agent, task, project, progress, resume, gate)
         interactive = view == "text"
         drive(run, out=out, publish=publisher(), yes=yes, commit=commit,
               input_fn=(self.input_fn or input) if interactive else None,
-              color=text_view.color, start=start)
+              color=text_view.color, start=start, gate=gate)
         return run
 
     def _new_run(self, agent: Any, task: str, project: Project, progress: Progress,
-                 resume: Any) -> Run:
+                 resume: Any, gate: Any = None) -> Run:
         run = Run(agent, task, root=project.root, registry=self.registry, progress=progress)
+        run.gate = gate
         if resume is not None:
             run.session = resume
         run.finish_listeners.append(self._remember)
@@ -255,7 +269,7 @@ class AgentMagics(Magics):
 
     @line_magic("agent")
     def agent_line(self, line: str) -> Any:
-        """%agent status | stop | apply [ID] | undo [ID] | history | show ID | resume ID TEXT | cost | config"""
+        """%agent status | stop | apply [ID] | undo [ID|--all] | history | show ID | resume ID TEXT | cost | config"""
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -282,6 +296,11 @@ class AgentMagics(Magics):
                 last is not None and last.session is not None) else ""
             self._print("No agent is running" + tail + ".")
         for run in active:
+            pause = run.gate.pending if run.gate is not None else None
+            if pause is not None:
+                self._print(f"waiting on {run.root} for your decision on {pause.headline()} — "
+                            "answer in its cell, or `%agent stop`")
+                continue
             self._print(f"running on {run.root}: {run.progress.line()} — {run.task[:80]}")
 
     def _cmd_stop(self, rest: list[str]) -> None:
@@ -316,8 +335,18 @@ class AgentMagics(Magics):
         self._print(outcome.message)
 
     def _cmd_undo(self, rest: list[str]) -> None:
-        from agent_magic.ui.actions import undo_changes
+        from agent_magic.ui.actions import undo_all, undo_changes
 
+        if rest == ["--all"]:
+            owner = next((s for s in reversed(list(self.sessions.values())) if s.checkpoints),
+                         None)
+            if owner is None:
+                raise UserError("nothing applied in this kernel to undo")
+            outcomes = undo_all(owner)
+            self._print("\n".join(o.message for o in outcomes))
+            if not outcomes[-1].ok:
+                raise UserError(outcomes[-1].message)
+            return
         checkpoint_id = rest[0] if rest else None
         owner = next((s for s in reversed(list(self.sessions.values()))
                       if (checkpoint_id in s.checkpoints if checkpoint_id else s.checkpoints)),

@@ -242,13 +242,13 @@ def dropped_hunks(changeset: Any, selection: frozenset[str] | None) -> list[str]
 def parse_answer(text: str) -> str:
     """A terminal answer as approve | pick | skip | stop | revise (any other text is feedback)."""
     word = text.strip().lower()
-    if word in ("", "y", "yes", "a", "approve"):
+    if word in ("y", "yes", "a", "approve"):
         return "approve"
     if word in ("p", "pick"):
         return "pick"
     if word in ("s", "skip"):
         return "skip"
-    if word in ("q", "quit", "stop", "n", "no"):
+    if word in ("", "q", "quit", "stop", "n", "no"):  # no answer never approves
         return "stop"
     return "revise"
 

@@ -71,7 +71,7 @@ def user_texts(request) -> list[str]:
 # ---- pure parts --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("answer, action", [
-    ("", "approve"), ("y", "approve"), ("Approve", "approve"), ("p", "pick"), ("s", "skip"),
+    ("", "stop"), ("  ", "stop"), ("y", "approve"), ("Approve", "approve"), ("p", "pick"), ("s", "skip"),
     ("skip", "skip"), ("q", "stop"), ("n", "stop"), ("stop", "stop"),
     ("use pathlib instead", "revise"), ("s please rename x", "revise"),
 ])

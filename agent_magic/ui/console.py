@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from agent_magic.errors import UserError
+from agent_magic.stepping import Decision, Gate, StepPause, parse_answer
 from agent_magic.ui.actions import Outcome, apply_changes
 from agent_magic.ui.report import session_report
 from agent_magic.ui.runner import Run
@@ -23,13 +25,17 @@ def drive(
     commit: bool = False,
     color: bool = False,
     start: Callable[[Run], None] = Run.start,
+    gate: Gate | None = None,
 ) -> Outcome | None:
     """Run to the end (Ctrl-C stops cleanly), settle the plan, then apply per the answers.
 
     With ``input_fn`` (terminal) the user approves the plan and picks files; without it
-    (headless) the plan is approved and everything applied only if ``yes``.
+    (headless) the plan is approved and everything applied only if ``yes``. With ``gate`` (step
+    mode, terminal only) every paused step is answered at the prompt while the agent waits.
     """
     start(run)
+    if gate is not None and input_fn is not None:
+        _answer_steps(run, gate, input_fn, out, color)
     run.wait_interruptibly()
     if run.error is not None:
         raise run.error
@@ -80,6 +86,62 @@ def _deliver(session: Any, *, out: TextIO, publish: Publish, input_fn: InputFn |
     publish(session_report(session, applied=outcome.checkpoint if outcome.ok else None,
                            note="" if outcome.ok else outcome.message))
     return outcome
+
+
+def _answer_steps(run: Run, gate: Gate, input_fn: InputFn, out: TextIO, color: bool) -> None:
+    """Until the run ends: show each paused step and pass the user's answer to the agent."""
+    while run.running:
+        try:
+            pause = gate.next_pause(timeout=0.2)
+        except KeyboardInterrupt:
+            run.stop()
+            continue
+        if pause is not None:
+            decision = ask_step(pause, input_fn, out, color=color)
+            try:
+                gate.decide(decision)
+            except UserError:
+                pass  # stopped meanwhile: the run is ending
+
+
+def ask_step(pause: StepPause, input_fn: InputFn, out: TextIO, *, color: bool = False) -> Decision:
+    """Show a paused step (or the plan) and ask: approve, pick hunks, skip, stop, or revise."""
+    if pause.is_plan:
+        prompt = "Approve the plan and start step 1? [y]es / [q] stop / or type what to change: "
+    else:
+        out.write(step_text(pause, color))
+        prompt = (f"Step {pause.step}: [y] approve / [p]ick hunks / [s]kip / [q] stop / "
+                  "or type what to change: ")
+    while True:
+        try:
+            answer = input_fn(prompt)
+        except (EOFError, KeyboardInterrupt):
+            return Decision.stop()
+        action = parse_answer(answer)
+        if action == "revise":
+            return Decision.revise(answer)
+        if action != "pick":
+            return getattr(Decision, action)()
+        if pause.is_plan or pause.changeset.is_empty:
+            return Decision.approve()
+        chosen = choose_hunks(pause.changeset, input_fn, out, color=color)
+        if chosen:
+            return Decision.approve(chosen)
+        out.write("Nothing picked.\n")
+
+
+def step_text(pause: StepPause, color: bool = False) -> str:
+    """A paused step for the terminal: headline, summary, diff, checks, what comes next."""
+    lines = [f"── {pause.headline()} ──"]
+    if pause.summary:
+        lines.append(pause.summary)
+    lines.append(colorize_diff(pause.diff(), color).rstrip("\n") or "(no changes in this step)")
+    if pause.checks is not None and hasattr(pause.checks, "summary"):
+        lines.append(f"Checks: {pause.checks.summary()}")
+    lines.append(f"Next: {pause.next_step}" if pause.next_step else "This is the last step.")
+    if pause.message:
+        lines.append(pause.message)
+    return "\n".join(lines) + "\n"
 
 
 def _plan_decision(input_fn: InputFn | None, out: TextIO, yes: bool) -> bool | str:

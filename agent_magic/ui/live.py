@@ -7,6 +7,7 @@ from typing import Any
 
 from agent_magic import events as ev
 from agent_magic.errors import UserError
+from agent_magic.stepping import Decision, Gate
 from agent_magic.ui.actions import apply_changes, undo_changes
 from agent_magic.ui.report import session_report, stop_text
 from agent_magic.ui.runner import Run
@@ -23,8 +24,9 @@ class WidgetController:
     """The widget view of one run; the event sink of its agent and the on_finish of its Run."""
 
     def __init__(self, task: str, *, commit: bool = False, auto_apply: bool = False,
-                 publish: Publish = _ignore_markdown) -> None:
+                 publish: Publish = _ignore_markdown, gate: Gate | None = None) -> None:
         self.commit = commit
+        self.gate = gate  # step mode: the buttons answer the paused step through it
         self.auto_apply = auto_apply
         self.publish = publish
         self.run: Run | None = None
@@ -33,7 +35,10 @@ class WidgetController:
         self.panel = AgentPanel(task, Callbacks(
             stop=self.stop, apply=self.apply, reject=self.reject, undo=self.undo,
             plan_approve=self.approve_plan, plan_revise=self.revise_plan,
-            plan_cancel=self.cancel_plan,
+            plan_cancel=self.cancel_plan, step_approve=self.approve_step,
+            step_revise=lambda text: self._decide(Decision.revise(text)),
+            step_skip=lambda: self._decide(Decision.skip()),
+            step_stop=lambda: self._decide(Decision.stop()),
         ))
 
     def attach(self, run: Run) -> None:
@@ -58,6 +63,15 @@ class WidgetController:
             panel.append_text(f"\n· {event.name}" + (" ✗" if event.is_error else "") + "\n")
         elif isinstance(event, ev.PlanReady):
             panel.plan.show(event.plan)
+        elif isinstance(event, ev.StepPaused):
+            if event.step == 0:
+                panel.plan.show(event.session.plan, awaiting_approval=True)
+            else:
+                panel.steps.show(event.pause)
+            panel.set_status(f"waiting for you: {event.pause.headline()}", "")
+            return
+        elif isinstance(event, ev.StepDecided):
+            panel.show_message(event.message, ok=event.action != "failed")
         panel.set_status("running", self.run.progress.line() if self.run else "")
 
     def finished(self, run: Run) -> None:
@@ -71,6 +85,7 @@ class WidgetController:
             panel.stop_button.disabled = True
             return
         panel.stepper.end(ok=session.ok)
+        panel.steps.lock()
         panel.set_status(stop_text(session.stop_reason), run.progress.line())
         if session.stop_reason == "plan_ready" and session.plan is not None:
             panel.plan.show(session.plan, awaiting_approval=True)
@@ -129,18 +144,46 @@ class WidgetController:
 
     def approve_plan(self) -> None:
         """Approve button of a plan-first run: implement and review in the background."""
+        if self.gate is not None:
+            self._decide(Decision.approve())
+            return
         self._continue(None)
 
     def revise_plan(self, feedback: str) -> None:
         """Revise button: plan again with the user's feedback."""
+        if self.gate is not None:
+            self._decide(Decision.revise(feedback))
+            return
         self._continue(feedback)
 
     def cancel_plan(self) -> None:
         """Cancel button: the run ends with its plan only."""
+        if self.gate is not None:
+            self._decide(Decision.stop())
+            return
         self.panel.show_message("Cancelled after planning; nothing was changed.", ok=True)
         if self.run is not None and self.run.session is not None:
             self.note = "Cancelled after planning."
             self.publish(session_report(self.run.session, note=self.note))
+
+    def approve_step(self, selection: set[str]) -> None:
+        """Approve step button: the worker applies the selected hunks and goes on."""
+        pause = self.gate.pending if self.gate is not None else None
+        if not selection and pause is not None and not pause.changeset.is_empty:
+            self.panel.steps.show(pause)  # nothing decided: let the user choose again
+            self.panel.show_message("Nothing selected: tick a hunk, or Skip the step.", ok=False)
+            return
+        self._decide(Decision.approve(selection or None, commit=self.commit))
+
+    def _decide(self, decision: Decision) -> None:
+        if self.gate is None:
+            return
+        try:
+            self.gate.decide(decision)
+        except UserError as exc:  # e.g. the run was stopped meanwhile
+            self.panel.show_message(str(exc), ok=False)
+            return
+        self.panel.set_status("running", decision.action)
 
     def _continue(self, feedback: str | None) -> None:
         if self.run is None:

@@ -67,8 +67,11 @@ def session_report(
             added, removed = diff_stats(change.diff())
             lines.append(f"- `{file_label(change)}` +{added} −{removed}")
         lines.append("")
-    elif session.stop_reason in ("done",):
+    elif session.stop_reason in ("done",) and not getattr(session, "step_outcomes", None):
         lines += ["No file changes.", ""]
+    if getattr(session, "checkpoints", None) and getattr(session, "step_outcomes", None):
+        lines += [(f"Applied step by step as {len(session.checkpoints)} checkpoint(s); "
+                  "`%agent undo` undoes the last one, `%agent undo --all` all of them."), ""]
     if session.findings:
         lines += ["**Findings**", ""]
         for f in session.findings:

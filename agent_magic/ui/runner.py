@@ -120,6 +120,7 @@ class Run:
         self.session: Any = None
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
+        self.gate: Any = None  # step mode: stepping.Gate, where a paused step waits
         self._idle = threading.Event()
         self._idle.set()
 

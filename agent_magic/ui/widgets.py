@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import ipywidgets as widgets
 
 from agent_magic.events import PHASES
-from agent_magic.ui.diffview import DiffView
+from agent_magic.ui.diffview import DiffView, diff_html
 
 SEVERITY_COLORS = {"blocker": "#b00020", "major": "#d9480f", "minor": "#b08800", "nit": "#666"}
 STREAM_CHARS = 20_000  # keep the streamed text area light
@@ -37,6 +37,10 @@ class Callbacks:
     plan_approve: Callable[[], None] = _noop
     plan_revise: Callable[[str], None] = _noop
     plan_cancel: Callable[[], None] = _noop
+    step_approve: Callable[[set[str]], None] = _noop  # selected hunk ids of the paused step
+    step_revise: Callable[[str], None] = _noop  # feedback
+    step_skip: Callable[[], None] = _noop
+    step_stop: Callable[[], None] = _noop
 
 
 def _button(label: str, css: str, style: str = "", tooltip: str = "") -> widgets.Button:
@@ -157,6 +161,87 @@ def plan_html(plan: Any) -> str:
     return "<div>" + "".join(parts) + "</div>"
 
 
+class StepView(widgets.VBox):
+    """Step mode: the paused step's diff (hunks selectable), checks, what comes next, decisions."""
+
+    def __init__(self, callbacks: Callbacks) -> None:
+        super().__init__()
+        self.add_class("agent-step")
+        self.callbacks = callbacks
+        self.pause: Any = None
+        self.title = widgets.HTML()
+        self.diff: DiffView | None = None
+        self.diff_box = widgets.VBox()
+        self.checks = widgets.HTML()
+        self.cumulative = widgets.Accordion(children=[widgets.HTML()])
+        self.cumulative.set_title(0, "All changes of the run so far")
+        self.cumulative.selected_index = None
+        self.feedback = widgets.Textarea(placeholder="What should change in this step?",
+                                         layout=widgets.Layout(width="100%"))
+        self.feedback.add_class("agent-step-feedback")
+        self.approve = _button("Approve step", "agent-step-approve", "success",
+                               "apply the selected hunks and go on")
+        self.revise = _button("Revise", "agent-step-revise", "warning", "redo the step")
+        self.skip = _button("Skip", "agent-step-skip", "", "drop this step and go on")
+        self.stop = _button("Stop", "agent-step-stop", "danger", "end the run here")
+        self.approve.on_click(lambda _b: self._approve())
+        self.revise.on_click(lambda _b: self._revise())
+        self.skip.on_click(lambda _b: self._decide(callbacks.step_skip))
+        self.stop.on_click(lambda _b: self._decide(callbacks.step_stop))
+        self.buttons = (self.approve, self.revise, self.skip, self.stop)
+        self.children = [self.title, self.diff_box, self.checks, self.cumulative, self.feedback,
+                         widgets.HBox(list(self.buttons))]
+        self.layout.display = "none"
+
+    def show(self, pause: Any) -> None:
+        """Render a paused step and enable the decisions."""
+        esc = html.escape
+        self.pause = pause
+        parts = [f"<b>Waiting for your decision — {esc(pause.headline())}</b>"]
+        if pause.summary:
+            parts.append(f"<div>{esc(pause.summary)}</div>")
+        parts.append(f"<div><i>Next:</i> {esc(pause.next_step)}</div>" if pause.next_step
+                     else "<div><i>This is the last step.</i></div>")
+        if pause.message:
+            parts.append(f"<div style='color:#b00020'>{esc(pause.message)}</div>")
+        self.title.value = "".join(parts)
+        self.diff = DiffView(pause.changeset)
+        self.diff_box.children = [self.diff]
+        checks = pause.checks
+        self.checks.value = (f"<b>Checks:</b> {esc(checks.summary())}"
+                             if checks is not None and hasattr(checks, "summary") else "")
+        cumulative = pause.cumulative.diff() if pause.cumulative is not None else ""
+        self.cumulative.children = [widgets.HTML(diff_html(cumulative))]
+        self.feedback.value = ""
+        for button in self.buttons:
+            button.disabled = False
+        self.layout.display = None
+
+    def lock(self) -> None:
+        """Disable the decisions (one was made, or the run ended)."""
+        for button in self.buttons:
+            button.disabled = True
+        if self.diff is not None:
+            self.diff.set_enabled(False)
+
+    def _approve(self) -> None:
+        selection = self.diff.selection() if self.diff is not None else set()
+        self.lock()
+        self.callbacks.step_approve(selection)
+
+    def _revise(self) -> None:
+        text = self.feedback.value.strip()
+        if not text:
+            self.feedback.placeholder = "Write what should change, then press Revise."
+            return
+        self.lock()
+        self.callbacks.step_revise(text)
+
+    def _decide(self, callback: Callable[[], None]) -> None:
+        self.lock()
+        callback()
+
+
 class FindingsView(widgets.VBox):
     """Findings with severity, location (a button that jumps to the hunk), message, status."""
 
@@ -210,6 +295,7 @@ class AgentPanel(widgets.VBox):
         self.stream_box = widgets.Accordion(children=[self.stream])
         self.stream_box.set_title(0, "Model output")
         self.plan = PlanView(callbacks)
+        self.steps = StepView(callbacks)
         self.findings = FindingsView(self._jump)
         self.diff_box = widgets.VBox()
         self.diff: DiffView | None = None
@@ -232,7 +318,7 @@ class AgentPanel(widgets.VBox):
         self._text = ""
         self._pushed = 0.0
         self.children = [self.status, widgets.HBox([self.stepper, self.stop_button]),
-                         self.stream_box, self.plan, self.diff_box, self.findings, self.confirm,
+                         self.stream_box, self.plan, self.steps, self.diff_box, self.findings, self.confirm,
                          self.actions, self.message]
 
     # ---- updates from the run (any thread)
