@@ -3,14 +3,17 @@ or, through the magic, from the widget buttons and the terminal prompt on a real
 
 from __future__ import annotations
 
+import io
 import threading
 from pathlib import Path
 
 import pytest
+from IPython.core.error import UsageError
 
 from agent_magic.agent import Agent, AgentConfig
 from agent_magic.errors import UserError
 from agent_magic.events import StepDecided, StepPaused
+from agent_magic.magic import AgentMagics
 from agent_magic.models.scripted import ScriptedModel
 from agent_magic.records import PlanStep
 from agent_magic.staging.changeset import Changeset, make_change
@@ -26,6 +29,8 @@ from agent_magic.stepping import (
 )
 from agent_magic.ui.actions import undo_all
 from tests.scripts import FIX_NEW, FIX_OLD, UNDERSTAND, call, turn
+from tests.test_magic import classes
+from tests.ui.runs import write_script
 
 CLEANING = "shoplytics/cleaning.py"
 REPORT = "shoplytics/report.py"
@@ -328,3 +333,124 @@ def test_dropped_hunks_lists_unselected_ones():
     assert dropped_hunks(changeset, None) == []
     assert dropped_hunks(changeset, frozenset({first})) == [f"{second} ({change.hunks[1].header})"]
     assert len(dropped_hunks(changeset, frozenset())) == 2
+
+
+# ---- through the magic on a real shell -----------------------------------------------------
+
+@pytest.fixture
+def magics(ip) -> AgentMagics:
+    """A fresh AgentMagics with captured output and no console input."""
+    instance = AgentMagics(ip, out=io.StringIO(), input_fn=_no_input)
+    ip.register_magics(instance)
+    return instance
+
+
+def _no_input(prompt: str) -> str:
+    raise AssertionError(f"unexpected prompt {prompt!r}")
+
+
+def next_pause(magics: AgentMagics) -> StepPause:
+    pause = magics.last_run.gate.next_pause(timeout=60)
+    assert pause is not None, "the run did not pause"
+    return pause
+
+
+def test_widgets_approve_revise_skip_while_the_kernel_stays_free_then_undo(
+        ip, magics, sample_repo, tmp_path):
+    original = snapshot(sample_repo)
+    spec = write_script(tmp_path, three_steps())
+    ip.run_cell_magic("agent", f"--step --model {spec} -p {sample_repo} --no-review "
+                               "--view widgets", "fix prices and add a revenue report")
+    panel = magics.last_view.panel
+
+    assert next_pause(magics).is_plan
+    assert "agent-plan-approve" in classes(panel.plan)
+    ip.run_line_magic("agent", "status")  # the kernel answers while the agent waits
+    assert "decision on plan of 3 step(s)" in magics.out.getvalue()
+    panel.plan.approve.click()
+
+    pause = next_pause(magics)
+    assert pause.step == 1 and panel.steps.pause is pause
+    assert "Strip thousands separators" in panel.steps.title.value
+    assert not panel.steps.approve.disabled
+    ip.run_line_magic("agent", "status")
+    assert "decision on step 1 of 3: Strip thousands" in magics.out.getvalue()
+    with pytest.raises(UsageError, match="still running"):
+        ip.run_line_magic("agent", "apply")
+    panel.steps.approve.click()
+
+    assert next_pause(magics).step == 2
+    assert FIX_NEW in (sample_repo / CLEANING).read_text()  # step 1 is on disk now
+    panel.steps.revise.click()  # without feedback nothing happens
+    assert not panel.steps.revise.disabled
+    panel.steps.feedback.value = FEEDBACK
+    panel.steps.revise.click()
+
+    pause = next_pause(magics)
+    assert (pause.step, pause.attempt) == (2, 2) and "float(r[" in pause.diff()
+    panel.steps.approve.click()
+    assert next_pause(magics).step == 3
+    panel.steps.skip.click()
+    assert magics.last_run.wait(60)
+
+    session = magics.last_run.session
+    assert session.stop_reason == "done", session.error
+    assert panel.steps.approve.disabled
+    assert (sample_repo / REPORT).read_text() == REPORT_V2
+    assert snapshot(sample_repo)[README] == original[README]
+    ip.run_line_magic("agent", "undo")  # the last applied step: the report
+    assert not (sample_repo / REPORT).exists() and FIX_NEW in (sample_repo / CLEANING).read_text()
+    ip.run_line_magic("agent", "undo --all")
+    assert snapshot(sample_repo) == original
+
+
+def test_agent_stop_ends_a_waiting_step_and_writes_nothing(ip, magics, sample_repo, tmp_path):
+    original = snapshot(sample_repo)
+    spec = write_script(tmp_path, three_steps())
+    ip.run_cell_magic("agent", f"--step --model {spec} -p {sample_repo} --no-review "
+                               "--view widgets", "task")
+    assert next_pause(magics).is_plan
+    magics.last_view.panel.plan.approve.click()
+    assert next_pause(magics).step == 1
+
+    ip.run_line_magic("agent", "stop")
+    assert magics.last_run.wait(60)
+
+    session = magics.last_run.session
+    assert session.stop_reason == "interrupted"
+    assert snapshot(sample_repo) == original
+    assert magics.last_view.panel.steps.approve.disabled
+
+
+def test_terminal_prompt_answers_each_step(ip, sample_repo, tmp_path):
+    original = snapshot(sample_repo)
+    answers = iter(["y", "y", FEEDBACK, "p", "y", "s"])
+    prompts: list[str] = []
+
+    def answer(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    magics = AgentMagics(ip, out=io.StringIO(), input_fn=answer)
+    ip.register_magics(magics)
+    spec = write_script(tmp_path, three_steps())
+    ip.run_cell_magic("agent", f"--step --model {spec} -p {sample_repo} --no-review --view text",
+                      "fix prices and add a revenue report")
+
+    assert prompts[0].startswith("Approve the plan and start step 1?")
+    assert prompts[1].startswith("Step 1: [y] approve")
+    assert prompts[4] == f"Apply {REPORT} (new)? [y]es/[n]o/[a]ll/[q]uit "  # picked per file
+    assert magics.last_run.session.stop_reason == "done"
+    out = magics.out.getvalue()
+    assert "── step 2 of 3 (attempt 2): Add a revenue total" in out and "Next: Mention" in out
+    after = snapshot(sample_repo)
+    assert after[REPORT] == REPORT_V2.encode() and after[README] == original[README]
+    assert FIX_NEW.encode() in after[CLEANING]
+
+
+def test_headless_refuses_step_mode(ip, magics, sample_repo, tmp_path):
+    spec = write_script(tmp_path, three_steps())
+    with pytest.raises(UsageError, match="not available in a headless run"):
+        ip.run_cell_magic("agent", f"--step --model {spec} -p {sample_repo} --view headless",
+                          "task")
+    assert magics.last_run is None
