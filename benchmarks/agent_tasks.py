@@ -479,22 +479,31 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
         raise UserError("no exercise to run (check --only, --limit and the model's scripts)")
     config = AgentConfig(max_steps=args.max_steps, budget_usd=args.budget,
                          test_timeout=args.test_timeout, review=not args.no_review)
-    results = []
-    for i, (exercise, model) in enumerate(chosen, 1):
-        r = run_exercise(exercise, model, tries=args.tries, config=config,
-                         test_timeout=args.test_timeout, keep=args.keep)
-        marks = " ".join("pass" if r.passed_by(k) else "fail"
-                         for k in range(1, len(r.tries) + 1)) or "error"
-        out(f"[{i}/{len(chosen)}] {exercise.name}: {marks} ({r.wall_s:.1f} s)"
-            + (f" {r.error}" if r.error else ""))
-        results.append(r)
+    results: list[ExerciseResult] = []
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    try:
+        for i, (exercise, model) in enumerate(chosen, 1):
+            r = run_exercise(exercise, model, tries=args.tries, config=config,
+                             test_timeout=args.test_timeout, keep=args.keep)
+            marks = " ".join("pass" if r.passed_by(k) else "fail"
+                             for k in range(1, len(r.tries) + 1)) or "error"
+            out(f"[{i}/{len(chosen)}] {exercise.name}: {marks} ({r.wall_s:.1f} s)"
+                + (f" {r.error}" if r.error else ""))
+            results.append(r)
+            if any(t.stop_reason == "interrupted" for t in r.tries):
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:  # Ctrl-C: report what has run so far
+        out(f"interrupted after {len(results)} exercise(s)")
+    if not results:
+        raise UserError("interrupted before any exercise finished")
     summary = totals(results, args.tries)
     out("")
     out(format_table(results, summary, args.tries))
     if skipped:
         out(f"\nskipped (no script): {len(skipped)}")
     report = {
-        "benchmark": "agent_tasks", "version": 1,
+        "benchmark": "agent_tasks", "version": 1, "started": started,
+        "python": sys.version.split()[0], "interrupted": len(results) < len(chosen),
         "model": args.model or "(default)", "exercises_dir": str(args.exercises),
         "tries": args.tries, "max_steps": args.max_steps, "budget_usd": args.budget,
         "review": not args.no_review, "totals": summary,

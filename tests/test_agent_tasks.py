@@ -70,6 +70,7 @@ def test_two_scripted_exercises_pass_and_the_json_has_every_metric(tmp_path, cap
         assert only_try["stop_reason"] == "done" and only_try["applied"] == [solution]
         assert "passed" in only_try["test_output"] and entry["tests_intact"]
     assert report["model"] == f"scripted-dir:{SCRIPTS}" and report["tries"] == 2
+    assert report["interrupted"] is False and report["skipped"] == []
     table = capsys.readouterr().out
     assert "total (2)" in table and "2/2 100%" in table
 
@@ -127,6 +128,23 @@ def test_a_failed_first_try_gets_the_test_output_and_passes_on_the_second(tmp_pa
     assert "test_an_optional_qualifier_can_be_added" in follow_up
     assert result.steps == 8 and model.remaining == 0
     assert not list(tmp_path.iterdir())  # the temporary repo is gone
+
+
+@needs_exercises
+def test_tokens_cache_and_cost_add_up_through_the_real_sdk(tmp_path):
+    from agent_magic.models.anthropic import AnthropicModel
+    from agent_magic.testing import FakeAnthropic, fake_client
+
+    script = json.loads((SCRIPTS / "proverb.json").read_text())
+    with FakeAnthropic(script) as server:
+        model = AnthropicModel("claude-sonnet-4-6", client=fake_client(server, max_retries=0))
+        result = at.run_exercise(_exercise("proverb"), model, tries=2, workdir=tmp_path)
+
+    assert result.error == "" and result.passed_by(1)
+    assert result.steps == len(server.requests) == len(script)
+    assert result.cache_read_tokens > 0 and result.cache_write_tokens > 0
+    assert result.cost_usd > 0
+    assert result.tool_calls == result.well_formed == len(script)
 
 
 @needs_exercises
