@@ -48,7 +48,7 @@ def classes(widget) -> set[str]:
     ("--bogus", "task", "unrecognized arguments"),
     ("--budget -1", "task", "must be positive"),
     ("--view nope", "task", "invalid choice"),
-    ("--step", "task", "not available yet"),
+    ("--step", "task", "not available in a headless run"),
     ("", "   ", "task is empty"),
     ("", "use {nope} here", "{nope}"),
     ("--model scripted:/no/such/file.json", "task", "cannot read script"),
