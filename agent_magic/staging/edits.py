@@ -99,16 +99,23 @@ def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> Edi
     line_start = content.rfind("\n", 0, pos) + 1
     end = pos + len(old)
     notes = []
+    style = indent_style(content)
     if pos > line_start:
         # The old text's first line was copied without its indentation.
+        line_no = content.count("\n", 0, pos) + 1
+        prefix = content[line_start:pos]
         if "\n" in new.rstrip("\n") and "\n" not in old.rstrip("\n"):
-            raise ToolError(
-                f"old text starts inside the indentation of line {content.count(chr(10), 0, pos) + 1}"
-                f" of {name}, so the indentation of the new lines is ambiguous; copy the old "
-                "text's first line with its full indentation")
-        if not new.strip() and old.endswith("\n"):
+            if prefix.strip():
+                raise ToolError(
+                    f"old text starts in the middle of line {line_no} of {name} and the new text "
+                    "has several lines, so their indentation is ambiguous; copy the whole line "
+                    "with its full indentation")
+            new = _shift_under(new, prefix, style, line_no, name)
+            pos = line_start
+            notes.append(f"shifted new text by the {indent_width(prefix, 4)} columns of "
+                         "indentation the old text was copied without")
+        elif not new.strip() and old.endswith("\n"):
             pos = line_start  # deleting whole lines takes their indentation along
-    style = indent_style(content)
     if style:
         restyled = _restyle(new, style)
         if restyled != new:
@@ -118,6 +125,42 @@ def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> Edi
     last = first + content[pos:end].rstrip("\n").count("\n")
     note = f"replaced at lines {first}-{last}" + (f" ({'; '.join(notes)})" if notes else "")
     return EditResult(content[:pos] + new + content[end:], note, first, last)
+
+
+def _shift_under(new: str, prefix: str, style: str | None, line_no: int, name: str) -> str:
+    """``new`` moved right by ``prefix``, the indentation a one-line old text was copied without.
+
+    The old text sits at column 0 of the model's copy but at ``prefix`` in the file: the model's
+    whole edit, old and new alike, was shifted left by that much (typically a snippet dedented
+    as a block), so every new line moves right by the same amount. That reading needs new to
+    share old's base: its least indented line is at column 0 too. A new text whose every line is
+    indented (say ``"    x = 2\n    y = 3"`` for old ``"x = 1"``) was not shifted with old; it
+    may be absolute columns or relative ones, and the two give different files, so it is refused.
+    (The other reading of a column-0 old text, that only the first line lost its indentation as
+    with ``strip()``, is proven when old has further lines matching exactly; with one old line
+    nothing tells it apart, and the line-level matcher already treats such a first line as the
+    shift of the whole edit, so this does the same.)
+    """
+    lines = new.split("\n")
+    base = min((indent_width(ln, 4) for ln in lines if ln.strip()), default=0)
+    if base:
+        raise ToolError(
+            f"old text starts inside the indentation of line {line_no} of {name} but every line "
+            f"of the new text is indented ({base} columns or more), so it is ambiguous whether "
+            "the new text was shifted like the old one; copy the old text's first line with its "
+            "full indentation")
+    return "\n".join(_indent_under(prefix, ln, style) if ln.strip() else ln for ln in lines)
+
+
+def _indent_under(prefix: str, line: str, style: str | None) -> str:
+    body = line.lstrip(" \t")
+    own = line[:len(line) - len(body)]
+    if not own or (len(set(prefix)) == 1 and set(own) == set(prefix)):
+        return prefix + own + body  # same characters: byte-wise, no tab width to guess
+    width = indent_width(prefix, 4) + indent_width(own, 4)
+    if style == "tabs" or (style is None and "\t" in prefix):
+        return "\t" * (width // 4) + " " * (width % 4) + body
+    return " " * width + body
 
 
 def indent_style(content: str) -> str | None:
@@ -372,7 +415,15 @@ def _reindent(line: str, match: _Match, tab: int, style: str | None) -> str:
     use_tabs = style == "tabs" or (style is None and "\t" in lead)
     if match.delta == 0 and (("\t" in lead) == use_tabs or not lead):
         return line
-    width = max(0, indent_width(line, tab) + match.delta)
+    width = indent_width(line, tab) + match.delta
+    if width < 0:
+        # Under one uniform shift every new line existed at its column plus the shift; a line
+        # that would land left of column 0 was not shifted with the rest, so where it belongs
+        # (column 0, or relative to the old text) is ambiguous.
+        raise ToolError(
+            f"old text matched with its indentation shifted by {match.delta} columns, but the new "
+            f"line {line.strip()[:60]!r} is indented only {indent_width(line, tab)}, so the edit "
+            "is not uniformly shifted; copy the old text with the file's indentation")
     indent = "\t" * (width // tab) + " " * (width % tab) if use_tabs else " " * width
     return indent + line.lstrip()
 

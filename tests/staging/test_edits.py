@@ -50,6 +50,21 @@ REPLACE = [
     ("context stays byte-identical", "x = 1  \ny = 2\n", "x = 1\ny = 2\n", "x = 1\ny = 3\n",
      "x = 1  \ny = 3\n", "trailing whitespace"),
     ("no final newline kept", "a\nb", "b", "c", "a\nc", "lines 2-2"),
+    # A one-line old text copied at column 0 with several new lines: the whole edit was shifted
+    # left by the matched line's indentation, so every new line moves right by as much.
+    ("one-line old at column 0, new block shifted alike", SRC, "if x:\n", "if x:\n    z = 0\n",
+     SRC.replace("    if x:\n", "    if x:\n        z = 0\n"), "shifted new text by the 4 columns"),
+    ("one-line old at column 0, new wraps it", SRC, "a = 1\n", "if y:\n    a = 1\n",
+     SRC.replace("        a = 1\n", "        if y:\n            a = 1\n"), "lines 3-3"),
+    ("one-line old at column 0, relative indentation kept", SRC, "a = 1\n", "a = 1\n    c = 3\n",
+     SRC.replace("        a = 1\n", "        a = 1\n            c = 3\n"), "8 columns"),
+    ("one-line old at column 0, new opens with a blank line", SRC, "b = 2\n", "\nb = 2\nc = 3\n",
+     SRC.replace("        b = 2\n", "\n        b = 2\n        c = 3\n"), "lines 4-4"),
+    ("one-line old at column 0 without newline", SRC, "a = 1", "a = 1\nz = 2",
+     SRC.replace("        a = 1\n", "        a = 1\n        z = 2\n"), "lines 3-3"),
+    ("one-line old at column 0 in a tab file, new with spaces", TABS, "a = 1\n",
+     "a = 1\nif q:\n    r = 2\n", TABS.replace("\t\ta = 1\n", "\t\ta = 1\n\t\tif q:\n\t\t\tr = 2\n"),
+     "lines 3-3"),
 ]
 
 
@@ -71,7 +86,18 @@ REFUSE = [
     ("nothing similar", SRC, "zzzzzzzz qqqq\n", "c\n", "no similar region"),
     ("empty old", SRC, "  \n", "c\n", "empty"),
     ("blank head cannot anchor an elision", SRC, "\n...\n    return 2\n", "c\n", "not found"),
-    ("ambiguous new indentation", SRC, "a = 1\n", "a = 1\n    c = 3\n", "ambiguous"),
+    # Uniform shift of a one-line old text copied at column 0: new must share its base.
+    ("new indented past old's base", SRC, "a = 1\n", "    a = 1\n    c = 3\n",
+     "ambiguous whether the new text was shifted"),
+    ("one-line old starting mid-line, several new lines", SRC, "= 1\n", "= 1\nc = 3\n",
+     "middle of line 3"),
+    ("new line left of column 0 under the shift", SRC, "        return a\n",
+     "        return b\nX = 1\n", "not uniformly shifted"),
+    # Shifted one-liners matching several places stay refused: no tie-break is principled.
+    ("shifted one-liner between two indentations", "if a:\n    x = 1\nif b:\n        x = 1\n",
+     "      x = 1\n", "x = 2\n", "matches 2 places"),
+    ("column-0 old text both at a line start and inside indentation",
+     "x = 1\ndef f():\n    x = 1\n", "x = 1\n", "x = 1\ny = 2\n", "matches 2 places"),
 ]
 
 
