@@ -11,14 +11,25 @@ from __future__ import annotations
 import fnmatch
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from agent_magic import prompts
 from agent_magic.errors import ModelError, ToolError, UserError
 from agent_magic.events import (
-    ChecksDone, EventSink, FindingReported, PhaseFinished, PhaseStarted, PlanReady, RunFinished,
-    TextDelta, ToolUsed, UnderstandingReady, UsageUpdated, ignore,
+    ChecksDone,
+    EventSink,
+    FindingReported,
+    PhaseFinished,
+    PhaseStarted,
+    PlanReady,
+    RunFinished,
+    TextDelta,
+    ToolUsed,
+    UnderstandingReady,
+    UsageUpdated,
+    ignore,
 )
 from agent_magic.models.base import Model, Reply, Request, ToolCall, Usage
 from agent_magic.models.scripted import estimate_tokens
@@ -26,7 +37,12 @@ from agent_magic.paths import Project
 from agent_magic.records import Finding, Plan, PlanStep, Understanding
 from agent_magic.session import Session
 from agent_magic.tools import (
-    ALL_TOOLS, CONTROL_NAMES, EDIT_NAMES, READ_NAMES, Toolbox, validate,
+    ALL_TOOLS,
+    CONTROL_NAMES,
+    EDIT_NAMES,
+    READ_NAMES,
+    Toolbox,
+    validate,
 )
 from agent_magic.transcript import Transcript
 

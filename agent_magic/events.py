@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent_magic.models.base import Usage
@@ -92,10 +93,10 @@ class RunFinished:
     session: Session
 
 
-Event = Union[
-    PhaseStarted, PhaseFinished, TextDelta, ToolUsed, UnderstandingReady, PlanReady,
-    FindingReported, ChecksDone, UsageUpdated, StepPaused, StepDecided, RunFinished,
-]
+Event = (
+    PhaseStarted | PhaseFinished | TextDelta | ToolUsed | UnderstandingReady | PlanReady |
+    FindingReported | ChecksDone | UsageUpdated | StepPaused | StepDecided | RunFinished
+)
 EventSink = Callable[[Event], None]
 
 

@@ -7,8 +7,9 @@ state of the run, so the agent handles them; this module validates their input l
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from agent_magic.errors import AgentMagicError, ToolError
 

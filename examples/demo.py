@@ -37,7 +37,7 @@ def make_project(parent: Path) -> Path:
 def run_tests(root: Path) -> tuple[bool, str]:
     """Run the project's tests; return (passed, last line of pytest's output)."""
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                            cwd=root, capture_output=True, text=True)
+                            cwd=root, capture_output=True, text=True, check=False)
     lines = [ln for ln in result.stdout.splitlines() if ln.strip()]
     return result.returncode == 0, lines[-1] if lines else result.stderr.strip()[-200:]
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     passed, line = run_tests(root)
     print(f"\n{'=' * 78}\ntests after (tasks 1 and 2 applied, task 3 undone): {line}")
     status = subprocess.run(["git", "status", "--short"], cwd=root, capture_output=True,
-                            text=True).stdout
+                            text=True, check=False).stdout
     print("files changed in the project:\n" + (status or "(none)\n"))
     print(f"executed notebook: {executed}")
     problems = []

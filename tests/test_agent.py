@@ -16,7 +16,15 @@ from agent_magic.models.base import Price
 from agent_magic.models.scripted import ScriptedModel
 from agent_magic.transcript import list_sessions, read_records
 from tests.scripts import (
-    FIX_NEW, FIX_OLD, IMPLEMENT, PLAN, REVIEW_OK, UNDERSTAND, call, fix_failing_test, turn,
+    FIX_NEW,
+    FIX_OLD,
+    IMPLEMENT,
+    PLAN,
+    REVIEW_OK,
+    UNDERSTAND,
+    call,
+    fix_failing_test,
+    turn,
 )
 
 CLEANING = "shoplytics/cleaning.py"
@@ -25,7 +33,7 @@ CLEANING = "shoplytics/cleaning.py"
 def pytest_passes(root: Path) -> bool:
     """Whether the project's tests pass in ``root`` (the real tree, not a scratch copy)."""
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                            cwd=root, capture_output=True, text=True)
+                            cwd=root, capture_output=True, text=True, check=False)
     return result.returncode == 0
 
 
@@ -73,7 +81,7 @@ def test_transcript_records_every_step_and_redacts_the_key(sample_repo: Path, mo
     assert summary["stop_reason"] == "done"
     assert (sample_repo / ".agent_magic" / ".gitignore").read_text().strip().endswith("*")
     status = subprocess.run(["git", "status", "--porcelain"], cwd=sample_repo,
-                            capture_output=True, text=True).stdout
+                            capture_output=True, text=True, check=False).stdout
     assert ".agent_magic" not in status
 
 

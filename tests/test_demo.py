@@ -14,7 +14,7 @@ def test_offline_demo_runs_every_step(tmp_path: Path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("ANTHROPIC_API_KEY", "AGENT_MAGIC_MODEL")}
     result = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--out",
-                             str(tmp_path)], env=env, capture_output=True, text=True, timeout=900)
+                             str(tmp_path)], env=env, capture_output=True, text=True, timeout=900, check=False)
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
     assert out.splitlines()[0].startswith("agent_magic demo: running OFFLINE")

@@ -29,12 +29,11 @@ def load_model(spec: str | Model | None = None) -> Model:
         return local.load(kind, rest)
     if kind == "anthropic":
         spec = rest
-    elif rest and kind not in ("",):
-        if not spec.startswith("claude"):
-            raise UserError(
-                f"unknown model {spec!r}: use a Claude model name, 'anthropic:NAME', "
-                "'scripted:PATH', 'openai:URL/MODEL' or 'gguf:PATH'"
-            )
+    elif rest and not spec.startswith("claude"):
+        raise UserError(
+            f"unknown model {spec!r}: use a Claude model name, 'anthropic:NAME', "
+            "'scripted:PATH', 'openai:URL/MODEL' or 'gguf:PATH'"
+        )
     from agent_magic.models.anthropic import AnthropicModel
 
     return AnthropicModel(spec or None)

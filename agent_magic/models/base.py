@@ -7,8 +7,9 @@ Messages use the Anthropic Messages format as the one internal lingua franca:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)

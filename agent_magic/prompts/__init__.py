@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-_COMMENT = re.compile(r"<!--.*?-->\s*", re.S)
+_COMMENT = re.compile(r"<!--.*?-->\s*", re.DOTALL)
 
 
 @cache
