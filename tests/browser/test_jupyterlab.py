@@ -24,9 +24,13 @@ DOC_NEW = '"""Cleaning functions for raw order rows; prices may carry thousands 
 
 
 def two_hunk_run() -> list[dict]:
-    """The scripted fix, plus a docstring edit far enough above it to be a hunk of its own."""
+    """The scripted fix, plus a docstring edit far enough above it to be a hunk of its own.
+
+    Review is off in the browser: it runs the project's tests in a scratch copy, which other
+    tests cover and which would double this test's time without touching the browser.
+    """
     docstring = scripts.turn(scripts.call("replace", path=CLEANING, old=DOC_OLD, new=DOC_NEW))
-    return [scripts.UNDERSTAND, *scripts.PLAN, docstring, *scripts.IMPLEMENT, scripts.REVIEW_OK]
+    return [scripts.UNDERSTAND, *scripts.PLAN, docstring, *scripts.IMPLEMENT]
 
 
 def test_untick_a_hunk_apply_writes_only_the_ticked_one_and_undo_restores(
@@ -36,7 +40,7 @@ def test_untick_a_hunk_apply_writes_only_the_ticked_one_and_undo_restores(
     script.write_text(json.dumps(two_hunk_run()), encoding="utf-8")
     write_notebook(lab.root / "apply.ipynb", [
         "%load_ext agent_magic",
-        (f"%%agent --model scripted:{script} --view widgets -p {project}\n"
+        (f"%%agent --model scripted:{script} --view widgets --no-review -p {project}\n"
          "Fix the failing test in shoplytics/cleaning.py."),
     ])
     before = snapshot(project)
@@ -106,7 +110,8 @@ def test_a_cell_runs_while_the_agent_runs_and_stop_stops_it(lab, page, screensho
     write_notebook(lab.root / "stop.ipynb", [
         "%load_ext agent_magic",
         SLOW_MODEL,
-        f"%%agent --model {{slow}} --view widgets -p {project}\nFix the failing test.",
+        (f"%%agent --model {{slow}} --view widgets --no-review -p {project}\n"
+         "Fix the failing test."),
         "print(21 * 2)",
         "slow.release.set()",
         '%agent status\nprint("model calls:", slow.calls)',
