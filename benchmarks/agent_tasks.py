@@ -52,20 +52,20 @@ from agent_magic.models.base import Model, Usage
 from agent_magic.session import Session
 from agent_magic.tools import validate
 
-# Aider's benchmark prompts (benchmark/prompts.py), so results are comparable.
+# Our own wording of the same constraints Aider's harness states, so results stay comparable:
+# which files to change, keep the public names, standard library only; tests are the judge.
 TASK_ADDENDUM = """
 ####
 
-Use the above instructions to modify the supplied files: {file_list}
-Don't change the names of existing functions or classes, as they may be referenced from other code like unit tests, etc.
-Only use standard libraries, don't suggest installing any packages.
+Implement the instructions above by changing these files: {file_list}
+Keep the names of the existing functions and classes: the tests import them.
+Use only the Python standard library; installing packages is not possible.
 """
 FOLLOWUP_ADDENDUM = """
 ####
 
-See the testing errors above.
-The tests are correct, don't try and change them.
-Fix the code in {file_list} to resolve the errors.
+The test run above failed. The tests are right and must stay as they are.
+Change the code in {file_list} so that they pass.
 """
 FOLLOWUP_LINES = 50  # Aider sends the first 50 lines of the test output
 DOC_NAMES = ("introduction.md", "instructions.md", "instructions.append.md")

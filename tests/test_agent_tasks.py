@@ -124,7 +124,7 @@ def test_a_failed_first_try_gets_the_test_output_and_passes_on_the_second(tmp_pa
     assert result.tries[0].applied == ["proverb.py"] and result.tries[1].applied == ["proverb.py"]
     assert "test_an_optional_qualifier_can_be_added" in result.tries[0].test_output
     follow_up = json.dumps(model.requests[5].messages[-1])
-    assert "The tests are correct, don't try and change them" in follow_up
+    assert "The tests are right and must stay as they are" in follow_up
     assert "test_an_optional_qualifier_can_be_added" in follow_up
     assert result.steps == 8 and model.remaining == 0
     assert not list(tmp_path.iterdir())  # the temporary repo is gone
@@ -195,7 +195,7 @@ def test_task_joins_docs_in_aiders_order_and_names_the_files(tmp_path):
     text = at.task_text(exercise)
 
     assert text.index("INTRO") < text.index("INSTRUCTIONS") < text.index("APPEND")
-    assert "modify the supplied files: a.py b.py" in text
+    assert "by changing these files: a.py b.py" in text
 
 
 @pytest.mark.parametrize("lines, kept", [(3, 3), (50, 50), (80, 50)])
@@ -205,7 +205,7 @@ def test_followup_keeps_the_head_of_the_test_output(lines, kept):
     text = at.followup_text(output, ["x.py"])
 
     assert sum(1 for ln in text.splitlines() if ln.startswith("line ")) == kept
-    assert "line 0" in text and "Fix the code in x.py to resolve the errors." in text
+    assert "line 0" in text and "Change the code in x.py so that they pass." in text
 
 
 READONLY_ERROR = "Error: proverb_test.py is read-only for this task; change other files"
