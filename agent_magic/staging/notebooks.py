@@ -13,8 +13,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import nbformat
-
 from agent_magic.errors import ToolError
 from agent_magic.staging.diff import Hunk
 
@@ -183,6 +181,8 @@ def edit(nb: dict[str, Any], action: str, *, cell: str | int | None = None,
 
 def validate(nb: dict[str, Any]) -> None:
     """Raise ToolError unless ``nb`` passes ``nbformat.validate``."""
+    import nbformat  # seconds to import (jsonschema); only notebook edits need it
+
     try:
         nbformat.validate(nbformat.from_dict(copy.deepcopy(nb)))
     except nbformat.ValidationError as exc:
