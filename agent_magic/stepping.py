@@ -27,27 +27,6 @@ if TYPE_CHECKING:
 
 ACTIONS = ("approve", "revise", "skip", "stop")
 
-# What the model hears in step mode. Kept next to the loop that fills them in.
-STEP_PROMPT = """\
-The user approved the plan and reviews it one step at a time. Implement ONLY step {number} of \
-{total} now: {description}{files}
-Do not start later steps. When this step is done, call `finish` with a short summary of it."""
-REVISE_PROMPT = """\
-The user asks you to redo step {number} ({description}). Your changes of this step were \
-discarded; the files are as before the step. The user's feedback:
-
-{feedback}
-
-Implement the step again with this in mind, then call `finish`."""
-APPLIED_NOTE = "Step {number} was approved and applied to the user's files."
-PARTLY_NOTE = ("Step {number} was applied only in part; these hunks were NOT applied and are gone: "
-               "{dropped}. Take that into account in the next steps.")
-SKIPPED_NOTE = ("Step {number} was skipped by the user: its changes were discarded and the files "
-                "are as they were before it. Do not redo it.")
-EDITED_NOTE = ("While you waited, the user edited these files by hand: {paths}. Read them again "
-               "(view) before you change them, and keep the user's edits.")
-
-
 class StepsStopped(Stop):
     """The user chose Stop; the steps applied so far stay applied."""
 
@@ -223,7 +202,7 @@ class ScriptedDecider:
 def step_prompt(number: int, total: int, step: PlanStep) -> str:
     """The instruction to implement one plan step."""
     files = f" (files: {', '.join(step.files)})" if step.files else ""
-    return STEP_PROMPT.format(number=number, total=total, description=step.description, files=files)
+    return prompts.render("step", number=number, total=total, description=step.description, files=files)
 
 
 def edited_paths(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -326,7 +305,7 @@ class StepLoop:
             session.staging.reset()  # the next step reads the files as the user left them
             if decision.action == "revise":
                 attempt += 1
-                instruction = REVISE_PROMPT.format(number=number, description=step.description,
+                instruction = prompts.render("step_revise", number=number, description=step.description,
                                                    feedback=decision.feedback)
                 continue
             self._record(number, step, changeset, decision, checkpoint)
@@ -342,7 +321,7 @@ class StepLoop:
             decision = self._wait(pause)
             edited = edited_paths(before, file_hashes(self.project, watched))
             if edited:
-                self.notes.append(EDITED_NOTE.format(paths=", ".join(edited)))
+                self.notes.append(prompts.render("step_edited", paths=", ".join(edited)))
             if decision.action != "approve" or pause.changeset.is_empty:
                 return decision, None
             try:
@@ -413,11 +392,11 @@ class StepLoop:
             action = "empty"
         elif decision.action == "approve":
             action = "partly applied" if dropped else "applied"
-            self.notes.append(PARTLY_NOTE.format(number=number, dropped="; ".join(dropped))
-                              if dropped else APPLIED_NOTE.format(number=number))
+            self.notes.append(prompts.render("step_partly", number=number, dropped="; ".join(dropped))
+                              if dropped else prompts.render("step_applied", number=number))
         elif decision.action == "skip":
             action = "skipped"
-            self.notes.append(SKIPPED_NOTE.format(number=number))
+            self.notes.append(prompts.render("step_skipped", number=number))
         else:
             action = "stopped"
         outcome = StepOutcome(number, step.description, action,
