@@ -57,9 +57,9 @@ def smollm_path() -> Path | None:
 def test_smollm2_agent_session_end_to_end(make_repo):
     root = make_repo(FILES)
     before = snapshot(root)
-    model = GGUFModel(smollm_path(), n_ctx=8192, temperature=0.0, max_text_chars=80)
+    model = GGUFModel(smollm_path(), n_ctx=8192, temperature=0.0, max_text_chars=400)
     events = []
-    agent = Agent(root, model, AgentConfig(max_steps=8, review=False, max_tokens=1024),
+    agent = Agent(root, model, AgentConfig(max_steps=6, review=False, max_tokens=384),
                   on_event=events.append)
     session = agent.run("Add a function add(a, b) that returns a + b to calc.py")
     used = [(e.name, e.is_error) for e in events if isinstance(e, ToolUsed)]
