@@ -82,14 +82,14 @@ class WidgetController:
             panel.stepper.end(ok=False)
             panel.set_status("failed", "")
             panel.show_message(f"The run failed: {type(run.error).__name__}: {run.error}", ok=False)
-            panel.stop_button.disabled = True
+            panel.hide_stop()
             return
         panel.stepper.end(ok=session.ok)
         panel.steps.lock()
         panel.set_status(stop_text(session.stop_reason), run.progress.line())
         if session.stop_reason == "plan_ready" and session.plan is not None:
             panel.plan.show(session.plan, awaiting_approval=True)
-            panel.stop_button.disabled = True
+            panel.hide_stop()
         else:
             has_changes = bool(getattr(session.changeset, "files", None))
             panel.show_result(session, can_apply=has_changes)
@@ -190,6 +190,7 @@ class WidgetController:
             return
         self.panel.stop_button.disabled = False
         self.panel.stop_button.description = "Stop"
+        self.panel.stop_button.layout.display = None
         self.panel.set_status("running", "implementing" if feedback is None else "revising plan")
         try:
             self.run.continue_plan(feedback)

@@ -158,7 +158,19 @@ def plan_html(plan: Any) -> str:
     if plan.risks:
         parts.append("<b>Risks:</b><ul>" + "".join(f"<li>{esc(r)}</li>" for r in plan.risks)
                      + "</ul>")
-    return "<div>" + "".join(parts) + "</div>"
+    return "".join(f"<div>{part}</div>" for part in parts if part)
+
+
+def checks_html(checks: Any) -> str:
+    """A check report's markdown summary: its first line as a title, the rest folded."""
+    if checks is None or not hasattr(checks, "summary"):
+        return ""
+    title, _, rest = checks.summary().strip().partition("\n")
+    title = html.escape(title.lstrip("# "))
+    if not rest.strip():
+        return f"<b>{title}</b>"
+    return (f"<details><summary><b>{title}</b></summary><pre style='white-space:pre-wrap'>"
+            f"{html.escape(rest.strip())}</pre></details>")
 
 
 class StepView(widgets.VBox):
@@ -208,8 +220,7 @@ class StepView(widgets.VBox):
         self.diff = DiffView(pause.changeset)
         self.diff_box.children = [self.diff]
         checks = pause.checks
-        self.checks.value = (f"<b>Checks:</b> {esc(checks.summary())}"
-                             if checks is not None and hasattr(checks, "summary") else "")
+        self.checks.value = checks_html(checks)
         cumulative = pause.cumulative.diff() if pause.cumulative is not None else ""
         self.cumulative.children = [widgets.HTML(diff_html(cumulative))]
         self.feedback.value = ""
@@ -256,8 +267,7 @@ class FindingsView(widgets.VBox):
 
     def show(self, findings: list[Any], checks: Any = None) -> None:
         """Render the findings and the checks' summary."""
-        self.checks.value = (f"<b>Checks:</b> {html.escape(checks.summary())}"
-                             if checks is not None and hasattr(checks, "summary") else "")
+        self.checks.value = checks_html(checks)
         self.rows = [self._row(f) for f in findings]
         self.children = [self.checks, *self.rows]
         self.layout.display = None if (self.rows or self.checks.value) else "none"
@@ -336,10 +346,15 @@ class AgentPanel(widgets.VBox):
             self.stream.value = (f"<pre style='white-space:pre-wrap;max-height:20em;"
                                  f"overflow:auto'>{html.escape(self._text)}</pre>")
 
+    def hide_stop(self) -> None:
+        """A finished run has nothing to stop."""
+        self.stop_button.disabled = True
+        self.stop_button.layout.display = "none"
+
     def show_result(self, session: Any, *, can_apply: bool) -> None:
         """Render the diff, findings and the action buttons of a finished run."""
         self.append_text("", flush=True)
-        self.stop_button.disabled = True
+        self.hide_stop()
         self.diff = DiffView(session.changeset)
         self.diff_box.children = [self.diff]
         self.findings.show(list(session.findings), session.checks)
@@ -364,6 +379,8 @@ class AgentPanel(widgets.VBox):
         if self.diff is not None:
             self.diff.set_enabled(False)
         self.undo_button.description = f"Undo {checkpoint_id}"
+        self.undo_button.tooltip = f"restore the files of checkpoint {checkpoint_id}"
+        self.undo_button.layout.width = "auto"
         self.undo_button.disabled = False
         self.undo_button.layout.display = None
 
