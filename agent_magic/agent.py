@@ -253,11 +253,18 @@ class Agent:
         conventions = detect_conventions(self.project.root)
         session.test_command = conventions.test_command
         parts = [f"### Conventions\n{conventions.summary()}",
-                 f"### Repository map\n{index.repo_map(query, budget_tokens=self.config.context_tokens)}"]
+                 f"### Repository map\n{index.repo_map(query, budget_tokens=self._map_budget())}"]
         if self.config.notebook_context:
             parts.append(f"### The user's notebook\n{self.config.notebook_context}")
         session.context = "\n\n".join(parts)
         self._leave("analyze", f"{len(index.files())} files; top: {', '.join(session.ranked_files[:5])}")
+
+    def _map_budget(self) -> int:
+        """Tokens for the repo map: the configured size, at most a quarter of a small window."""
+        window = getattr(self.model, "context_window", None)
+        if isinstance(window, int) and window > 0:
+            return max(256, min(self.config.context_tokens, window // 4))
+        return self.config.context_tokens
 
     def _plan(self, session: Session) -> None:
         self._enter("plan")

@@ -14,7 +14,13 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-python -m pip install -q --disable-pip-version-check -e ".[dev]"
+# CI also installs the local-model extra (llama-cpp-python compiles from source, which takes a
+# long time once per machine); elsewhere its tests skip unless it is installed.
+extras="dev"
+if [ -n "${CI:-}" ] || python -c "import llama_cpp" >/dev/null 2>&1; then
+  extras="dev,local"
+fi
+python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 set +e

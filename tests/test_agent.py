@@ -248,3 +248,11 @@ def test_remaining_blockers_need_an_explicit_override_to_apply(sample_repo: Path
     assert FIX_NEW not in (sample_repo / CLEANING).read_text()
     session.apply(allow_blockers=True)
     assert FIX_NEW in (sample_repo / CLEANING).read_text()
+
+
+def test_repo_map_fits_a_small_context_window(sample_repo: Path):
+    small = ScriptedModel(fix_failing_test())
+    small.context_window = 2048
+    agent = Agent(sample_repo, small, AgentConfig(context_tokens=4000))
+    assert agent._map_budget() == 512
+    assert Agent(sample_repo, ScriptedModel([]), AgentConfig(context_tokens=4000))._map_budget() == 4000
