@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -67,3 +68,16 @@ def ip():
     shell.run_line_magic("load_ext", "agent_magic")
     yield shell
     shell.run_line_magic("unload_ext", "agent_magic")
+
+
+@pytest.fixture
+def magics(ip):
+    """A fresh AgentMagics on ``ip`` with captured output and no console input."""
+    from agent_magic.magic import AgentMagics
+
+    def no_input(prompt: str) -> str:
+        raise AssertionError(f"unexpected prompt {prompt!r}")
+
+    instance = AgentMagics(ip, out=io.StringIO(), input_fn=no_input)
+    ip.register_magics(instance)
+    return instance

@@ -20,18 +20,6 @@ def calc_repo(make_repo) -> Path:
     return make_repo({"calc.py": CALC})
 
 
-@pytest.fixture
-def magics(ip) -> AgentMagics:
-    """A fresh AgentMagics with captured output and no console input."""
-    instance = AgentMagics(ip, out=io.StringIO(), input_fn=_no_input)
-    ip.register_magics(instance)
-    return instance
-
-
-def _no_input(prompt: str) -> str:
-    raise AssertionError(f"unexpected prompt {prompt!r}")
-
-
 def run_agent(ip, line: str, cell: str = "fix add and mul in calc.py") -> None:
     ip.run_cell_magic("agent", line, cell)
 

@@ -337,18 +337,6 @@ def test_dropped_hunks_lists_unselected_ones():
 
 # ---- through the magic on a real shell -----------------------------------------------------
 
-@pytest.fixture
-def magics(ip) -> AgentMagics:
-    """A fresh AgentMagics with captured output and no console input."""
-    instance = AgentMagics(ip, out=io.StringIO(), input_fn=_no_input)
-    ip.register_magics(instance)
-    return instance
-
-
-def _no_input(prompt: str) -> str:
-    raise AssertionError(f"unexpected prompt {prompt!r}")
-
-
 def next_pause(magics: AgentMagics) -> StepPause:
     pause = magics.last_run.gate.next_pause(timeout=60)
     assert pause is not None, "the run did not pause"
