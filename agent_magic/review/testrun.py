@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +23,29 @@ def default_test_command(files: Sequence[str]) -> list[str] | None:
     if any(is_test_file(f) for f in files):
         return [sys.executable, "-m", "pytest", "-q"]
     return None
+
+
+def with_interpreter(command: Sequence[str]) -> list[str]:
+    """A bare ``python`` means this interpreter: the user's kernel environment, not PATH's."""
+    if command and command[0] in ("python", "python3"):
+        return [sys.executable, *command[1:]]
+    return list(command)
+
+
+def missing_pytest(command: Sequence[str]) -> str:
+    """Why a pytest command cannot run here ("" if it can): a missing module is no test failure."""
+    if not is_pytest_command(command):
+        return ""
+    if len(command) > 2 and command[1:3] == ["-m", "pytest"]:
+        probe = subprocess.run([command[0], "-c", "import pytest"], capture_output=True,
+                               check=False, timeout=60)
+        found = probe.returncode == 0
+    else:
+        found = shutil.which(command[0]) is not None
+    if found:
+        return ""
+    return (f"pytest is not installed for {command[0]}; the tests were not run "
+            "(`pip install pytest` in the kernel's environment)")
 
 
 def python_paths(tree: Path) -> list[Path]:
@@ -108,6 +133,10 @@ def run_tests(
 ) -> tuple[TestOutcome, list[str]]:
     """Related tests first (pytest only), then the whole suite when asked or fast enough."""
     notes: list[str] = []
+    command = with_interpreter(command)
+    missing = missing_pytest(command)
+    if missing:
+        return TestOutcome(command=list(command)), [missing]
     tests = [f for f in after.files if is_test_file(f)]
     if is_pytest_command(command) and full_suite is not True:
         related = related_tests(changed_paths, tests, _reader(after.path))

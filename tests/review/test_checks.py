@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
 
 from agent_magic.errors import UserError
 from agent_magic.review import run_checks
+from agent_magic.review.testrun import with_interpreter
 
 from .test_scratch import snapshot
 
@@ -274,3 +276,25 @@ def test_two_rounds_break_then_fix_like_the_fix_loop(calc_repo, tmp_path):
     second = run_checks(calc_repo, {"calc.py": fixed.encode()}, workdir=tmp_path / "w")
     assert second.ok and second.findings() == []
     assert second.summary().startswith("## Checks: all green")
+
+
+def test_missing_pytest_is_a_note_not_a_failing_test(calc_repo, tmp_path):
+    # An interpreter without pytest, as in a fresh venv the user never installed it into.
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    report = run_checks(calc_repo, {"tests/test_new.py": b"def test_new():\n    assert True\n"},
+                        test_command=[python, "-m", "pytest", "-q"])
+    assert report.tests.ran is False
+    assert not [f for f in report.findings() if f.source == "tests"]
+    assert any("pytest is not installed" in note for note in report.notes)
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["python", "-m", "pytest"], [sys.executable, "-m", "pytest"]),
+    (["python3", "-m", "pytest", "-q"], [sys.executable, "-m", "pytest", "-q"]),
+    (["pytest", "-q"], ["pytest", "-q"]),
+    (["/opt/py/bin/python", "-m", "pytest"], ["/opt/py/bin/python", "-m", "pytest"]),
+])
+def test_a_bare_python_means_the_kernels_interpreter(command, expected):
+    assert with_interpreter(command) == expected
