@@ -19,6 +19,23 @@ class BM25:
             for term, tf in doc.items():
                 self.postings.setdefault(term, []).append((i, tf))
 
+    def replace(self, i: int, old: Mapping[str, int], new: Mapping[str, int]) -> None:
+        """Swap document ``i``'s term counts from ``old`` to ``new``, touching only changed terms."""
+        for term in old.keys() | new.keys():
+            before, after = old.get(term, 0), new.get(term, 0)
+            if before == after:
+                continue
+            posting = [e for e in self.postings.get(term, ()) if e[0] != i]
+            if after:
+                posting.append((i, after))
+            if posting:
+                self.postings[term] = posting
+            else:
+                self.postings.pop(term, None)
+        length = sum(new.values())
+        self.avgdl = ((self.avgdl * self.n - self.lengths[i] + length) / self.n) if self.n else 1.0
+        self.lengths[i] = length
+
     def idf(self, term: str) -> float:
         """Robertson-Sparck Jones idf, floored at a small positive value."""
         df = len(self.postings.get(term, ()))

@@ -1,17 +1,21 @@
-"""The persistent index cache: one JSON file, replaced atomically, tolerant of corruption."""
+"""The persistent index cache: JSON shards, each replaced atomically, tolerant of corruption."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent_magic.analysis.scan import FileFacts
 
-CACHE_VERSION = 1
-CACHE_NAME = f"facts-v{CACHE_VERSION}.json"
+CACHE_VERSION = 2
+CACHE_NAME = f"facts-v{CACHE_VERSION}"  # a directory of shards
+# Sharding keeps a one-file update from rewriting the whole index (tens of MB on a large repo).
+N_SHARDS = 32
 
 
 @dataclass
@@ -23,31 +27,60 @@ class CachedFile:
     facts: FileFacts
 
 
+def shard_of(path: str) -> int:
+    """The shard a path's entry lives in (stable across runs and machines)."""
+    return zlib.crc32(path.encode("utf-8")) % N_SHARDS
+
+
+def _shard_file(cache_dir: Path, shard: int) -> Path:
+    return cache_dir / CACHE_NAME / f"shard-{shard:02d}.json"
+
+
 def load_cache(cache_dir: Path) -> dict[str, CachedFile]:
-    """The cached facts by path; empty when the cache is missing, stale or unreadable."""
-    try:
-        data = json.loads((cache_dir / CACHE_NAME).read_text(encoding="utf-8"))
-        if data.get("version") != CACHE_VERSION:
-            return {}
-        return {p: CachedFile(e["mtime_ns"], e["size"], FileFacts.from_json(e["facts"]))
-                for p, e in data["files"].items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        # A cache is only an accelerator: anything odd means start over.
-        return {}
+    """The cached facts by path; a missing, stale or unreadable shard just contributes nothing."""
+    out: dict[str, CachedFile] = {}
+    for shard in range(N_SHARDS):
+        try:
+            data = json.loads(_shard_file(cache_dir, shard).read_text(encoding="utf-8"))
+            if data.get("version") != CACHE_VERSION:
+                continue
+            entries = {p: CachedFile(e["mtime_ns"], e["size"], FileFacts.from_json(e["facts"]))
+                       for p, e in data["files"].items() if shard_of(p) == shard}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            # A cache is only an accelerator: anything odd means rescanning those files.
+            continue
+        out.update(entries)
+    return out
 
 
-def save_cache(cache_dir: Path, files: dict[str, CachedFile]) -> None:
-    """Write the cache; concurrent writers each replace the file whole, so readers never see half."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    payload = {"version": CACHE_VERSION, "files": {
-        p: {"mtime_ns": c.mtime_ns, "size": c.size, "facts": c.facts.to_json()} for p, c in files.items()}}
-    fd, tmp = tempfile.mkstemp(prefix=".facts-", suffix=".tmp", dir=cache_dir)
+def save_cache(cache_dir: Path, files: dict[str, CachedFile], dirty: Iterable[str] | None = None) -> None:
+    """Write the shards holding ``dirty`` paths (all when None), each replaced whole.
+
+    Concurrent writers each replace a shard atomically, so readers never see half a file; an entry
+    lost to a racing writer only costs a rescan, because entries are checked against (mtime, size).
+    """
+    shards = set(range(N_SHARDS)) if dirty is None else {shard_of(p) for p in dirty}
+    if not shards:
+        return
+    grouped: dict[int, dict[str, dict]] = {s: {} for s in shards}
+    for p, c in files.items():
+        s = shard_of(p)
+        if s in grouped:
+            grouped[s][p] = {"mtime_ns": c.mtime_ns, "size": c.size, "facts": c.facts.to_json()}
+    folder = cache_dir / CACHE_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    for s, entries in grouped.items():
+        _write_atomic(_shard_file(cache_dir, s), {"version": CACHE_VERSION, "files": entries})
+
+
+def _write_atomic(target: Path, payload: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".shard-", suffix=".tmp", dir=target.parent)
     try:
         # dumps (C encoder) is several times faster than dump's chunked writes.
         text = json.dumps(payload, separators=(",", ":"))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.replace(tmp, cache_dir / CACHE_NAME)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -31,28 +31,30 @@ def resolve_module(name: str, table: Mapping[str, int]) -> int | None:
     return None
 
 
-def import_edges(imports: Sequence[Sequence[str]], table: Mapping[str, int]) -> list[set[int]]:
-    """For each file, the set of files it imports (self-loops dropped)."""
+def import_edges(imports: Sequence[Sequence[str]], table: Mapping[str, int],
+                 offset: int = 0) -> list[set[int]]:
+    """For each file (numbered from ``offset``), the set of files it imports (self-loops dropped)."""
     out: list[set[int]] = []
-    for i, names in enumerate(imports):
+    for i, names in enumerate(imports, start=offset):
         targets = {t for t in (resolve_module(n, table) for n in names) if t is not None and t != i}
         out.append(targets)
     return out
 
 
 def personalized_pagerank(edges: Sequence[set[int]], seeds: Mapping[int, float], *,
-                          damping: float = 0.5, iterations: int = 15,
-                          reverse_weight: float = 0.5) -> dict[int, float]:
-    """PageRank restarted at ``seeds``; walks imports forward and, more weakly, backward."""
+                          damping: float = 0.5, iterations: int = 10,
+                          reverse_weight: float = 0.5,
+                          back: Sequence[Sequence[int]] | None = None) -> dict[int, float]:
+    """PageRank restarted at ``seeds``; walks imports forward and, more weakly, backward.
+
+    ``back`` is ``reverse_edges(edges)`` when the caller keeps it between queries.
+    """
     total = sum(seeds.values())
     if total <= 0:
         return {}
     restart = {i: w / total for i, w in seeds.items()}
-    n = len(edges)
-    back: list[list[int]] = [[] for _ in range(n)]
-    for src, targets in enumerate(edges):
-        for t in targets:
-            back[t].append(src)
+    if back is None:
+        back = reverse_edges(edges)
     rank = dict(restart)
     for _ in range(iterations):
         nxt: dict[int, float] = {i: (1 - damping) * w for i, w in restart.items()}
@@ -70,3 +72,12 @@ def personalized_pagerank(edges: Sequence[set[int]], seeds: Mapping[int, float],
                 nxt[t] = nxt.get(t, 0.0) + rshare
         rank = nxt
     return rank
+
+
+def reverse_edges(edges: Sequence[set[int]]) -> list[list[int]]:
+    """For each file, the files that import it."""
+    back: list[list[int]] = [[] for _ in edges]
+    for src, targets in enumerate(edges):
+        for t in targets:
+            back[t].append(src)
+    return back

@@ -28,35 +28,54 @@ class RepoIndex:
         self._ranker: Ranker | None = None
         self._outlines: dict[tuple[str, str], Outline] = {}
         self.last_rescanned = 0
+        self._name_memo: dict[str, bool] = {}
 
     def refresh(self) -> int:
         """Bring the index up to date with the disk; returns how many files were (re)scanned."""
-        entries = list_files(self.project, self.max_file_bytes)
+        entries = list_files(self.project, self.max_file_bytes, self._name_memo)
         old = self._files if self._files is not None else load_cache(self.cache_dir)
-        # Content-addressed reuse: a file that changed mtime but not content is not rescanned.
-        by_sha = {(c.facts.path, c.facts.sha): c.facts for c in old.values()}
         new: dict[str, CachedFile] = {}
-        rescanned = 0
+        stale: list[FileEntry] = []
         for entry in entries:
             cached = old.get(entry.path)
             if cached and cached.mtime_ns == entry.mtime_ns and cached.size == entry.size:
                 new[entry.path] = cached
-                continue
+            else:
+                stale.append(entry)
+        # Content-addressed reuse: a file that changed mtime but not content is not rescanned.
+        by_sha = {(c.facts.path, c.facts.sha): c.facts for e in stale if (c := old.get(e.path))}
+        dirty: list[str] = []
+        for entry in stale:
             facts = self._scan(entry, by_sha)
-            rescanned += 1
+            dirty.append(entry.path)
             if facts is not None:
                 new[entry.path] = CachedFile(entry.mtime_ns, entry.size, facts)
-        changed = rescanned > 0 or set(new) != set(old)
+        dirty += [p for p in old if p not in new]
+        rescanned = len(stale)
         self._files = new
-        if changed or self._ranker is None:
-            self._ranker = Ranker([c.facts for c in new.values()], self._recency())
-        if changed:
+        if dirty or self._ranker is None:
+            self._update_ranker(new)
+        if dirty:
             try:
-                save_cache(self.cache_dir, new)
+                # Only shards holding changed paths are rewritten; a lost or corrupt shard's files
+                # were rescanned above, so they are dirty and their shard is written again.
+                save_cache(self.cache_dir, new, dirty)
             except OSError:
                 pass  # a read-only project still gets an in-memory index
         self.last_rescanned = rescanned
         return rescanned
+
+    def _update_ranker(self, files: dict[str, CachedFile]) -> None:
+        ranker = self._ranker
+        if ranker is not None and len(ranker.paths) == len(files) and all(
+                p in files for p in ranker.paths):
+            # Same file set: swap the changed files' facts in place (a full rebuild takes seconds).
+            changed = {i: files[p].facts for i, (p, f) in enumerate(zip(ranker.paths, ranker.facts))
+                       if files[p].facts is not f}
+            ranker.update(changed)
+            ranker.recency = self._recency()
+            return
+        self._ranker = Ranker([c.facts for c in files.values()], self._recency())
 
     def _scan(self, entry: FileEntry, by_sha: dict[tuple[str, str], FileFacts]) -> FileFacts | None:
         try:
@@ -90,7 +109,12 @@ class RepoIndex:
 
     def outline(self, path: str) -> Outline | None:
         """Classes, functions and signatures of one indexed file (parsed lazily, memoized)."""
-        facts = self.facts(path)
+        self._ensure()
+        return self._outline(path)
+
+    def _outline(self, path: str) -> Outline | None:
+        cached = (self._files or {}).get(path)
+        facts = cached.facts if cached else None
         if facts is None:
             return None
         key = (path, facts.sha)
@@ -104,10 +128,11 @@ class RepoIndex:
 
     def repo_map(self, task: str, budget_tokens: int = 4000) -> str:
         """A prompt-ready map: signatures of the top files for ``task``, names of the rest."""
-        ranked = self.rank(task, k=30)
+        # One refresh for the whole map: each refresh lists and stats every file of the project.
+        ranked = self._ensure().rank(task, k=30)
         top = [r.path for r in ranked]
-        outlines = {p: o for p in top[:12] if (o := self.outline(p)) is not None}
-        return render_repo_map(top, outlines, self.files(), budget_tokens)
+        outlines = {p: o for p in top[:12] if (o := self._outline(p)) is not None}
+        return render_repo_map(top, outlines, sorted(self._files or {}), budget_tokens)
 
     def _recency(self) -> dict[str, float]:
         if not self.git_recency or not self.project.is_git:

@@ -30,14 +30,23 @@ class FileEntry:
     mtime_ns: int
 
 
-def list_files(project: Project, max_bytes: int = MAX_FILE_BYTES) -> list[FileEntry]:
-    """Tracked plus untracked-but-not-ignored files (plain walk outside git), minus skipped ones."""
+def list_files(project: Project, max_bytes: int = MAX_FILE_BYTES,
+               memo: dict[str, bool] | None = None) -> list[FileEntry]:
+    """Tracked plus untracked-but-not-ignored files (plain walk outside git), minus skipped ones.
+
+    ``memo`` remembers per path whether its name passes the skip and secret rules: those depend on
+    the path alone, and matching ~20 secret patterns per path dominates a refresh otherwise.
+    """
     names = _git_files(project.root)
     if names is None:
         names = _walk(project.root)
+    memo = {} if memo is None else memo
     out: list[FileEntry] = []
     for rel in sorted(set(names)):
-        if not _wanted(rel) or project.is_secret(rel):
+        keep = memo.get(rel)
+        if keep is None:
+            keep = memo[rel] = _wanted(rel) and not project.is_secret(rel)
+        if not keep:
             continue
         full = project.root / rel
         try:

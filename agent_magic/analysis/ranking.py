@@ -13,6 +13,7 @@ from agent_magic.analysis.graph import (
     module_table,
     personalized_pagerank,
     resolve_module,
+    reverse_edges,
 )
 from agent_magic.analysis.mentions import Mentions, extract_mentions
 from agent_magic.analysis.scan import FileFacts
@@ -53,10 +54,30 @@ class Ranker:
         self.path_index = BM25([Counter(path_terms(p)) for p in self.paths], b=0.3)
         self.modules = module_table(self.paths)
         self.edges = import_edges([f.imports for f in self.facts], self.modules)
+        self._back: list[list[int]] | None = None
         self.definers: dict[str, list[int]] = {}
         for i, f in enumerate(self.facts):
             for name in f.defs:
                 self.definers.setdefault(name, []).append(i)
+
+    def update(self, changed: Mapping[int, FileFacts]) -> None:
+        """Swap in new facts for files already present (same paths), without a full rebuild."""
+        for i, new in changed.items():
+            old = self.facts[i]
+            assert old.path == new.path
+            self.content.replace(i, old.terms, new.terms)
+            for name in set(old.defs) - set(new.defs):
+                owners = [j for j in self.definers.get(name, []) if j != i]
+                if owners:
+                    self.definers[name] = owners
+                else:
+                    self.definers.pop(name, None)
+            for name in dict.fromkeys(new.defs):
+                if name not in old.defs:
+                    self.definers.setdefault(name, []).append(i)
+            self.edges[i] = import_edges([new.imports], self.modules, offset=i)[0]
+            self._back = None
+            self.facts[i] = new
 
     def rank(self, task: str, k: int = 20, *, include_tests: bool = True) -> list[RankedFile]:
         """The top ``k`` files for ``task`` with the reasons they scored."""
@@ -176,7 +197,9 @@ class Ranker:
         if not seeds:
             return {}
         damping = 0.5
-        pr = personalized_pagerank(self.edges, seeds, damping=damping)
+        if self._back is None:
+            self._back = reverse_edges(self.edges)
+        pr = personalized_pagerank(self.edges, seeds, damping=damping, back=self._back)
         total = sum(seeds.values())
         # Only the mass that flowed in from neighbours counts; the restart mass is the seed itself.
         return {i: s - (1 - damping) * seeds.get(i, 0.0) / total for i, s in pr.items()}

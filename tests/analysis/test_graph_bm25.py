@@ -33,3 +33,16 @@ def test_pagerank_flows_along_imports_both_ways():
     assert rank[2] > 0 and rank[0] > 0  # imported by 1, and importer of 1
     assert rank[2] > rank[0]  # forward edges weigh more than reverse ones
     assert 3 not in rank
+
+
+def test_bm25_replace_matches_a_rebuild():
+    docs = [{"cart": 1, "item": 5}, {"item": 1}, {"item": 1, "cart": 1, "x": 50}]
+    new = {"cart": 3, "price": 2}
+    index = BM25(docs)
+    index.replace(1, docs[1], new)
+    rebuilt = BM25([docs[0], new, docs[2]])
+    query = {"cart": 1.0, "item": 1.0, "price": 2.0, "x": 0.5}
+    got, want = index.scores(query), rebuilt.scores(query)
+    assert got.keys() == want.keys()
+    assert all(abs(got[i] - want[i]) < 1e-9 for i in want)
+    assert "item" in index.postings and all(i != 1 for i, _ in index.postings["item"])

@@ -24,7 +24,8 @@ def test_files_skip_secrets_ignored_and_binaries(repo: Path):
 def test_secret_content_never_reaches_the_index(repo: Path):
     idx = RepoIndex(repo)
     idx.files()
-    assert "sk-secret" not in (repo / ".agent_magic" / "index" / CACHE_NAME).read_text()
+    shards = list((repo / ".agent_magic" / "index" / CACHE_NAME).glob("*.json"))
+    assert shards and all("sk-secret" not in p.read_text() for p in shards)
     assert idx.facts(".env") is None
 
 
@@ -78,8 +79,10 @@ def test_cache_is_reused_and_updated_incrementally(repo: Path, tmp_path: Path):
 
 def test_corrupt_cache_is_rebuilt(repo: Path, tmp_path: Path):
     cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / CACHE_NAME).write_text('{"version": 1, "files": {"x": {"broken')
+    RepoIndex(repo, cache_dir=cache).files()
+    shards = sorted((cache / CACHE_NAME).glob("*.json"))
+    for shard in shards:
+        shard.write_text('{"version": 2, "files": {"x": {"broken')
     idx = RepoIndex(repo, cache_dir=cache)
     assert "shop/cart.py" in idx.files()
     assert idx.last_rescanned > 0
@@ -107,3 +110,34 @@ def test_notebook_outline_in_map(repo: Path):
     text = idx.repo_map("monthly_revenue is off", budget_tokens=2000)
     assert "[cell 1] def monthly_revenue(df)" in text
     assert "[cell 0] Revenue report" in text
+
+
+def test_incremental_update_ranks_like_a_fresh_index(repo: Path, tmp_path: Path):
+    idx = RepoIndex(repo, cache_dir=tmp_path / "c1")
+    idx.files()
+    write(repo, {"shop/pricing.py": "from shop.shipping import shipping_cost\n\n\n"
+                                    "def loyalty_points(amount):\n    return shipping_cost(amount)\n"})
+    st = (repo / "shop/pricing.py").stat()
+    os.utime(repo / "shop/pricing.py", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    task = "loyalty_points uses shipping_cost and apply_discount on the cart"
+    updated = [(r.path, r.score) for r in idx.rank(task, k=10)]
+    assert idx.last_rescanned == 1
+    fresh = [(r.path, r.score) for r in RepoIndex(repo, cache_dir=tmp_path / "c2").rank(task, k=10)]
+    assert updated == fresh
+    assert updated[0][0] == "shop/pricing.py"
+
+
+def test_update_rewrites_only_the_changed_files_shard(repo: Path, tmp_path: Path):
+    cache = tmp_path / "cache"
+    RepoIndex(repo, cache_dir=cache).files()
+    before = {p.name: p.stat().st_mtime_ns for p in (cache / CACHE_NAME).glob("*.json")}
+    assert len(before) > 2
+    write(repo, {"shop/shipping.py": "def express_fee(weight):\n    return 9\n"})
+    st = (repo / "shop/shipping.py").stat()
+    os.utime(repo / "shop/shipping.py", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    idx = RepoIndex(repo, cache_dir=cache)
+    idx.files()
+    assert idx.last_rescanned == 1
+    after = {p.name: p.stat().st_mtime_ns for p in (cache / CACHE_NAME).glob("*.json")}
+    assert sum(before[n] != after[n] for n in before) == 1
+    assert RepoIndex(repo, cache_dir=cache).facts("shop/shipping.py").defs == ["express_fee"]
