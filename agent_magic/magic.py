@@ -104,6 +104,7 @@ class AgentMagics(Magics):
         self.runs: dict[str, Run] = {}
         self.last_run: Run | None = None
         self.last_view: Any = None  # the WidgetController of the last widget run
+        self._setups: dict[str, tuple[Any, Any]] = {}  # session id -> (model, config) it ran with
 
     # ------------------------------------------------------------------ %%agent
 
@@ -230,6 +231,7 @@ class AgentMagics(Magics):
                                           auto_apply=yes, gate=gate)
             agent = build(fan_out(progress.handle, controller.handle))
             run = self._new_run(agent, task, project, progress, resume, gate)
+            self._keep_setup(run, model, config)
             controller.attach(run)
             self.last_view = controller
             display(controller.panel)
@@ -244,6 +246,7 @@ class AgentMagics(Magics):
         text_view = TextView(out, color=color, stream_text=view == "text")
         agent = build(fan_out(progress.handle, text_view.handle))
         run = self._new_run(agent, task, project, progress, resume, gate)
+        self._keep_setup(run, model, config)
         interactive = view == "text"
         drive(run, out=out, publish=publisher(), yes=yes, commit=commit,
               input_fn=(self.input_fn or input) if interactive else None,
@@ -259,6 +262,14 @@ class AgentMagics(Magics):
         run.finish_listeners.append(self._remember)
         self.last_run = run
         return run
+
+    def _keep_setup(self, run: Run, model: Any, config: Any) -> None:
+        # resume goes on with the model and options the session ran with, not the defaults
+        def keep(done: Run) -> None:
+            if done.session is not None:
+                self._setups[done.session.id] = (model, config)
+
+        run.finish_listeners.append(keep)
 
     def _remember(self, run: Run) -> None:
         if run.session is not None:
@@ -402,8 +413,14 @@ class AgentMagics(Magics):
         session = self._session(rest[0], need_object=True)
         instruction = interpolate(" ".join(rest[1:]), self.shell.user_ns)
         self.registry.check(session.project.root)
-        model = self._model(None)
-        config = self._config(parse_argstring(self.agent_cell, ""))
+        if session.id in self._setups:
+            from dataclasses import replace
+
+            model, config = self._setups[session.id]
+            config = replace(config)  # the agent may change its copy (e.g. step mode)
+        else:
+            model = self._model(None)
+            config = self._config(parse_argstring(self.agent_cell, ""))
         self._launch(session.project, model, config, instruction,
                      view=self._view(None), yes=False, commit=self.commit, resume=session)
 

@@ -161,6 +161,9 @@ class WidgetController:
         if self.gate is not None:
             self._decide(Decision.stop())
             return
+        # the header said "waiting for approval"; after Cancel nothing waits any more
+        self.panel.set_status("cancelled after planning",
+                              self.run.progress.line() if self.run is not None else "")
         self.panel.show_message("Cancelled after planning; nothing was changed.", ok=True)
         if self.run is not None and self.run.session is not None:
             self.note = "Cancelled after planning."
