@@ -19,8 +19,9 @@ from agent_magic.analysis.mentions import Mentions, extract_mentions
 from agent_magic.analysis.scan import FileFacts
 from agent_magic.analysis.text import path_terms, split_identifier, tokenize
 
-# How much each kind of evidence counts once scaled to [0, 1]; tuned on SWE-bench Lite but general.
-WEIGHTS = {"lexical": 1.0, "path": 0.35, "defines": 0.7, "mention": 1.2, "graph": 0.25, "recent": 0.05}
+# How much each kind of evidence counts once scaled to [0, 1]; tuned on SWE-bench Lite (lexical 1.0 -> 1.5
+# checked on a held-out half: Acc@5/@10 up, Acc@1/@3 one instance down), no per-repo rules.
+WEIGHTS = {"lexical": 1.5, "path": 0.35, "defines": 0.7, "mention": 1.2, "graph": 0.25, "recent": 0.05}
 KIND_PRIOR = {"python": 1.0, "notebook": 1.0, "text": 0.55}
 _TEST_DIRS = frozenset({"test", "tests", "testing", "unittests"})
 
