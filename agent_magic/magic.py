@@ -37,12 +37,21 @@ def _usage_name(name: str) -> Callable[[Any], Any]:
     return mark
 
 
+# One repo index per project for the kernel's life: it refreshes itself from disk on every use,
+# so keeping it only saves re-reading the cache (over a second on a large repo) on each run.
+_INDEXES: dict[Any, Any] = {}
+
+
 def default_agent_factory(project: Project, model: Any, config: Any, on_event: Any,
                           decider: Any = None) -> Any:
     """The real Agent (in step mode when ``decider`` is given)."""
     from agent_magic.agent import Agent
+    from agent_magic.analysis import RepoIndex
 
-    return Agent(project, model, config, on_event=on_event, decider=decider)
+    index = _INDEXES.get(project.root)
+    if index is None:
+        index = _INDEXES[project.root] = RepoIndex(project.root)
+    return Agent(project, model, config, on_event=on_event, decider=decider, index=index)
 
 
 def publisher() -> Callable[[str], None]:

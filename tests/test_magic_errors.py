@@ -28,3 +28,20 @@ def test_apply_without_a_session_is_a_usage_error(ip):
 
 def test_generated_help_names_the_magic(ip):
     assert "%%agent [-m MODEL]" in ip.find_cell_magic("agent").__doc__
+
+
+def test_runs_on_one_project_share_its_index_and_see_new_files(ip, sample_repo: Path, tmp_path):
+    import json
+
+    from agent_magic.magic import _INDEXES
+    from tests.scripts import fix_failing_test
+
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps(fix_failing_test()[:-1] * 2))  # no review turns
+    line = f"--view headless --no-review -p {sample_repo} --model scripted:{script}"
+    ip.run_cell_magic("agent", line, "fix the failing test")
+    index = _INDEXES[sample_repo.resolve()]
+    (sample_repo / "shoplytics" / "extra.py").write_text("def extra():\n    return 1\n")
+    ip.run_cell_magic("agent", line, "fix the failing test")
+    assert _INDEXES[sample_repo.resolve()] is index
+    assert "shoplytics/extra.py" in index.files()
