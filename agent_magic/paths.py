@@ -92,11 +92,6 @@ class Project:
         return any(fnmatch.fnmatch(rel, pat) for pat in self._extra_secrets)
 
 
-def is_secret_name(name: str) -> bool:
-    """Whether a file name matches the built-in secret patterns."""
-    return any(fnmatch.fnmatch(name.lower(), pat) for pat in SECRET_PATTERNS)
-
-
 def _read_agentignore(root: Path) -> tuple[str, ...]:
     path = root / ".agentignore"
     try:

@@ -15,10 +15,6 @@ from agent_magic.records import Finding, Plan, Understanding
 if TYPE_CHECKING:
     from agent_magic.staging import Changeset, Checkpoint, Staging
 
-# Why a run ended. Only "done" and "plan_ready" are successes.
-STOP_REASONS = ("done", "plan_ready", "step_paused", "budget", "steps", "time", "interrupted",
-                "tool_errors", "error")
-
 
 def new_session_id() -> str:
     """A short, sortable, unique id: UTC time plus random suffix."""
@@ -53,6 +49,7 @@ class Session:
     steps: int = 0
     tool_errors: int = 0
     review_rounds: int = 0
+    # done | plan_ready (the successes) | budget | steps | time | interrupted | tool_errors | error
     stop_reason: str = ""
     error: str = ""
     messages: list[dict[str, Any]] = field(default_factory=list, repr=False)
@@ -62,7 +59,7 @@ class Session:
     @property
     def ok(self) -> bool:
         """Whether the run finished normally (done or stopped for plan approval)."""
-        return self.stop_reason in ("done", "plan_ready", "step_paused")
+        return self.stop_reason in ("done", "plan_ready")
 
     @property
     def open_blockers(self) -> list[Finding]:

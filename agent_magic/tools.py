@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent_magic.errors import AgentMagicError, ToolError
+from agent_magic.records import SEVERITIES
 
 if TYPE_CHECKING:
     from agent_magic.staging import Staging
@@ -79,7 +80,7 @@ CONTROL_TOOLS = [
           ["summary", "steps"]),
     _tool("report_finding", "Report a problem in the change: severity blocker | major | minor | "
           "nit, the file and line range, what is wrong and a suggested fix.",
-          {"severity": {"type": "string", "enum": ["blocker", "major", "minor", "nit"]},
+          {"severity": {"type": "string", "enum": list(SEVERITIES)},
            "message": _STR, "path": _STR, "line_start": _INT, "line_end": _INT,
            "suggestion": _STR},
           ["severity", "message"]),

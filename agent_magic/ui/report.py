@@ -7,7 +7,6 @@ from typing import Any
 STOP_TEXT = {
     "done": "finished",
     "plan_ready": "stopped after planning, waiting for approval",
-    "step_paused": "paused in step mode",
     "budget": "stopped: budget reached",
     "steps": "stopped: step limit reached",
     "time": "stopped: time limit reached",

@@ -133,16 +133,25 @@ class PlanView(widgets.VBox):
             button.disabled = True
 
     def _decide(self, callback: Callable[[], None]) -> None:
-        self.lock()
-        callback()
+        _decide(self, callback)
 
     def _revise(self) -> None:
-        text = self.feedback.value.strip()
-        if not text:
-            self.feedback.placeholder = "Write what should change, then press Revise."
-            return
-        self.lock()
-        self.callbacks.plan_revise(text)
+        _send_feedback(self, self.callbacks.plan_revise)
+
+
+def _decide(view: Any, callback: Callable[[], None]) -> None:
+    """Lock a view's decision buttons, then act: one click, one decision."""
+    view.lock()
+    callback()
+
+
+def _send_feedback(view: Any, send: Callable[[str], None]) -> None:
+    """Send the view's feedback text (Revise); an empty box only asks for text."""
+    text = view.feedback.value.strip()
+    if not text:
+        view.feedback.placeholder = "Write what should change, then press Revise."
+        return
+    _decide(view, lambda: send(text))
 
 
 def plan_html(plan: Any) -> str:
@@ -241,16 +250,10 @@ class StepView(widgets.VBox):
         self.callbacks.step_approve(selection)
 
     def _revise(self) -> None:
-        text = self.feedback.value.strip()
-        if not text:
-            self.feedback.placeholder = "Write what should change, then press Revise."
-            return
-        self.lock()
-        self.callbacks.step_revise(text)
+        _send_feedback(self, self.callbacks.step_revise)
 
     def _decide(self, callback: Callable[[], None]) -> None:
-        self.lock()
-        callback()
+        _decide(self, callback)
 
 
 class FindingsView(widgets.VBox):
