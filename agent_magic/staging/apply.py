@@ -86,6 +86,8 @@ def apply(project: Project, changeset: Changeset, selection: set[str] | None = N
     cp = Checkpoint(new_id(), datetime.now(timezone.utc).isoformat(timespec="seconds"), paths,
                     message=message, session_id=session_id)
     cp.after = {p: content_hash(targets[p]) for p in paths}
+    cp.created_dirs = [d.relative_to(project.root).as_posix()
+                       for d in _missing_dirs(abs_paths.values())]
     store.save(cp, pre)
     modes = {p: (pre[p][1] if pre[p] else _renamed_mode(plan, p, pre)) for p in paths}
     _write_all(abs_paths, targets, modes, pre, writer, lambda: store.discard(cp))
@@ -171,8 +173,8 @@ def undo(project: Project, checkpoint_id: str | None = None, *, force: bool = Fa
     targets = {p: store.content(cp, p) for p in cp.paths}
     modes = {p: (cp.before[p] or {}).get("mode") for p in cp.paths}
     _write_all(abs_paths, targets, modes, current, writer, lambda: None)
-    created = {d for p in cp.paths if cp.before.get(p) is None
-               for d in abs_paths[p].parents if project.root in d.parents}
+    # Only directories the apply made: an empty directory the user already had stays.
+    created = [project.root / d for d in cp.created_dirs]
     _remove_empty(sorted(created, key=lambda d: len(d.parts), reverse=True))
     cp.undone = True
     store.write_meta(cp)

@@ -35,6 +35,7 @@ class Checkpoint:
     after: dict[str, str] = field(default_factory=dict)  # path -> content hash after apply
     tree: str = ""  # git tree holding the pre-apply content
     commit: str = ""  # the commit made by apply(commit=True), if any
+    created_dirs: list[str] = field(default_factory=list)  # dirs the apply made; undo removes them
 
 
 def new_id(now: datetime | None = None) -> str:

@@ -234,3 +234,15 @@ def test_apply_one_notebook_cell(plain: Project):
     expected = nbformat.reads(raw, as_version=4)
     expected.cells[1].source = "b = 20"
     assert (plain.root / "n.ipynb").read_text() == nbformat.writes(expected)
+
+
+def test_undo_keeps_an_empty_directory_the_user_already_had(plain: Project):
+    (plain.root / "empty").mkdir()
+    st = Staging(plain)
+    st.create("empty/new.py", "x = 1\n")
+    st.create("fresh/sub/new.py", "y = 1\n")
+    cp = apply(plain, st.changeset())
+    assert cp.created_dirs == ["fresh/sub", "fresh"]
+    undo(plain, cp.id)
+    assert (plain.root / "empty").is_dir() and not (plain.root / "empty" / "new.py").exists()
+    assert not (plain.root / "fresh").exists()
