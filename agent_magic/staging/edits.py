@@ -3,8 +3,10 @@
 Texts here use LF line breaks (``textfile.decode`` converts). Matching goes from strict to loose
 and stops at the first level that finds anything: exact substring, then whole lines ignoring
 trailing whitespace, then whole lines with a uniform indentation shift (tabs counted as 4, then
-8 columns). At every level more than one match is an error, never a guess. An old text with a
-line that is only ``...`` matches head, elided middle, tail; blank lines at its edges are ignored.
+8 columns). At every level more than one match is an error, never a guess; only a shifted old
+text can single out one of several matches, by the depth it was written at (see ``_meant``). An
+old text with a line that is only ``...`` matches head, elided middle, tail; blank lines at its
+edges are ignored.
 """
 
 from __future__ import annotations
@@ -332,12 +334,33 @@ def _search(file_lines: list[str], tokens: list, name: str, content: str) -> _Ma
         found = _candidates(file_lines, segs, level)
         if len(found) == 1:
             return found[0]
+        meant = _meant(found, segs, level.tab) if level.shift else []
+        if len(meant) == 1:
+            return meant[0]
         if len(found) > 1:
             spans = ", ".join(f"{m.start + 1}-{m.end}" for m in found[:6])
             raise ToolError(
                 f"old text matches {len(found)} places in {name} when ignoring {level.name} "
                 f"(lines {spans}); include more surrounding lines so it matches exactly one")
     return None
+
+
+def _meant(found: list[_Match], segs: list[list[str]], tab: int) -> list[_Match]:
+    """Of several matches at shifted indentation, those the old text can have been meant for.
+
+    Old text has to be unique, so a place whose own lines (the old text at that place's depth)
+    occur elsewhere too cannot be what it was written for: drop matches that share their shift.
+    Then, if the old text is indented, it says how deep it sits; a model that gets the depth
+    wrong is off by one level far more often than by two, so the nearer depth wins and equally
+    near ones stay ambiguous. An old text at column 0 says nothing (models strip indentation).
+    """
+    shifts = Counter(m.delta for m in found)
+    unique = [m for m in found if shifts[m.delta] == 1]
+    widths = [indent_width(ln, tab) for seg in segs for ln in seg if ln.strip()]
+    if len(unique) < 2 or not widths or min(widths) == 0:
+        return unique
+    nearest = min(abs(m.delta) for m in unique)
+    return [m for m in unique if abs(m.delta) == nearest]
 
 
 def _candidates(file_lines: list[str], segs: list[list[str]], level: _Level) -> list[_Match]:

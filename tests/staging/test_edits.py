@@ -65,6 +65,15 @@ REPLACE = [
     ("one-line old at column 0 in a tab file, new with spaces", TABS, "a = 1\n",
      "a = 1\nif q:\n    r = 2\n", TABS.replace("\t\ta = 1\n", "\t\ta = 1\n\t\tif q:\n\t\t\tr = 2\n"),
      "lines 3-3"),
+    # A shifted old text matching at several depths: the nearest depth is meant, and a depth at
+    # which the text repeats cannot be (the old text would be ambiguous even if copied exactly).
+    ("shifted one-liner, nearer depth wins", "if a:\n    x = 1\nif b:\n        x = 1\n",
+     "            x = 1\n", "            x = 2\n", "if a:\n    x = 1\nif b:\n        x = 2\n",
+     "shifted by -4"),
+    ("shifted one-liner, repeated depth not meant",
+     "if a:\n    x = 1\nif b:\n        x = 1\nif c:\n        x = 1\n",
+     "      x = 1\n", "      x = 2\n",
+     "if a:\n    x = 2\nif b:\n        x = 1\nif c:\n        x = 1\n", "shifted by -2"),
 ]
 
 
@@ -78,8 +87,11 @@ def test_replace(case, content, old, new, expected, note):
 # (case, content, old, new, error fragment)
 REFUSE = [
     ("ambiguous exact", SRC, "return", "x", "matches 2 places"),
-    ("ambiguous ignoring indentation", "if a:\n  x = 1\nif b:\n    x = 1\n", "      x = 1\n", "y\n",
+    ("ambiguous ignoring indentation", "if a:\n  x = 1\nif b:\n      x = 1\n", "    x = 1\n", "y\n",
      "matches 2 places"),
+    ("shifted one-liner whose other depths repeat, equally near",
+     "if a:\n    x = 1\nif b:\n        x = 1\nif c:\n  x = 1\nif d:\n  x = 1\n",
+     "      x = 1\n", "x = 2\n", "matches 4 places"),
     ("not a substring of indentation", "        a = 1\n", "    a = 1\n    b\n", "c\n", "not found"),
     ("not found names closest lines", SRC, "    if x:\n        a = 100\n        b = 2\n", "c\n",
      "lines 2-4"),
@@ -93,7 +105,7 @@ REFUSE = [
      "middle of line 3"),
     ("new line left of column 0 under the shift", SRC, "        return a\n",
      "        return b\nX = 1\n", "not uniformly shifted"),
-    # Shifted one-liners matching several places stay refused: no tie-break is principled.
+    # Shifted one-liners at equally near depths stay refused: nothing says which was meant.
     ("shifted one-liner between two indentations", "if a:\n    x = 1\nif b:\n        x = 1\n",
      "      x = 1\n", "x = 2\n", "matches 2 places"),
     ("column-0 old text both at a line start and inside indentation",
