@@ -233,26 +233,57 @@ def _new_cell(nb: dict[str, Any], cell_type: str, source: str) -> dict[str, Any]
     return cell
 
 
+def pair_keys(before: list[Any], after: list[Any]) -> tuple[list[str], list[str]]:
+    """Keys naming the same cell alike in two versions of a notebook's cells.
+
+    Cell ids when every cell has one (nbformat 4.5+). Older notebooks have none, and their
+    positions shift with every insert, so cells are paired by content instead: aligned runs of
+    equal or changed cells keep the earlier key (``@<index>``), a cell found unchanged elsewhere
+    was moved, and the rest are new (``new<index>``) or deleted.
+    """
+    if all(c.get("id") for c in before) and all(c.get("id") for c in after):
+        return [c["id"] for c in before], [c["id"] for c in after]
+    bkeys = [f"@{i}" for i in range(len(before))]
+    akeys = [f"new{j}" for j in range(len(after))]
+    bsig = [(c.get("cell_type"), source_text(c)) for c in before]
+    asig = [(c.get("cell_type"), source_text(c)) for c in after]
+    matcher = difflib.SequenceMatcher(None, bsig, asig, autojunk=False)
+    for _op, i1, i2, j1, j2 in matcher.get_opcodes():
+        for k in range(min(i2 - i1, j2 - j1)):
+            akeys[j1 + k] = bkeys[i1 + k]
+    unpaired = {bkeys[i]: bsig[i] for i in range(len(before)) if bkeys[i] not in akeys}
+    for j, key in enumerate(akeys):
+        moved = next((b for b, sig in unpaired.items() if key.startswith("new") and sig == asig[j]),
+                     None)
+        if moved is not None:
+            akeys[j] = moved
+            del unpaired[moved]
+    return bkeys, akeys
+
+
 def cell_hunks(path: str, before: dict[str, Any], after: dict[str, Any]) -> list[Hunk]:
     """Per-cell changes (added, deleted, modified) and one hunk for a change of cell order."""
-    bkeys = [cell_key(c, i) for i, c in enumerate(before["cells"])]
-    akeys = [cell_key(c, i) for i, c in enumerate(after["cells"])]
+    bkeys, akeys = pair_keys(before["cells"], after["cells"])
     bmap = dict(zip(bkeys, before["cells"]))
     amap = dict(zip(akeys, after["cells"]))
     hunks: list[Hunk] = []
+
+    def name(i: int, key: str) -> str:
+        return f"cell {i}" if key.startswith(("@", "new")) else f"cell {i} (id {key})"
+
     for i, key in enumerate(akeys):
         cell = amap[key]
         if key not in bmap:
             body = "".join("+" + ln for ln in _src_lines(cell))
-            hunks.append(Hunk(f"{path}#cell-{key}", f"cell {i} (id {key}) added "
+            hunks.append(Hunk(f"{path}#cell-{key}", f"{name(i, key)} added "
                               f"({cell.get('cell_type')})", body, kind="cell"))
         elif cell != bmap[key]:
-            hunks.append(Hunk(f"{path}#cell-{key}", f"cell {i} (id {key}) modified",
+            hunks.append(Hunk(f"{path}#cell-{key}", f"{name(i, key)} modified",
                               _cell_change_text(bmap[key], cell), kind="cell"))
     for i, key in enumerate(bkeys):
         if key not in amap:
             body = "".join("-" + ln for ln in _src_lines(bmap[key]))
-            hunks.append(Hunk(f"{path}#cell-{key}", f"cell {i} (id {key}) deleted", body,
+            hunks.append(Hunk(f"{path}#cell-{key}", f"{name(i, key)} deleted", body,
                               kind="cell"))
     common_b = [k for k in bkeys if k in amap]
     common_a = [k for k in akeys if k in bmap]
@@ -282,8 +313,7 @@ def apply_cell_hunks(before: dict[str, Any], after: dict[str, Any], hunks: list[
                      selected: set[str]) -> dict[str, Any]:
     """``before`` with the selected cell changes (and cell order, if selected) from ``after``."""
     path_ids = {h.id.rsplit("#", 1)[1]: h.id in selected for h in hunks}
-    bkeys = [cell_key(c, i) for i, c in enumerate(before["cells"])]
-    akeys = [cell_key(c, i) for i, c in enumerate(after["cells"])]
+    bkeys, akeys = pair_keys(before["cells"], after["cells"])
     bmap = dict(zip(bkeys, before["cells"]))
     amap = dict(zip(akeys, after["cells"]))
 

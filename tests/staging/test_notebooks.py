@@ -136,3 +136,49 @@ def test_selecting_cells(picked, expected_ids, c1_source):
     c1 = next(c for c in merged["cells"] if c["id"] == "c1")
     assert nbs.source_text(c1) == c1_source
     nbs.validate(merged)
+
+
+def _old_notebook():
+    """The changes of ``_changed`` on an nbformat 4.4 notebook, whose cells have no ids."""
+    nb = make_nb()
+    nb.nbformat_minor = 4
+    for cell in nb.cells:
+        del cell["id"]
+    before, _ = nbs.load(nbformat.writes(nb, version=4).encode())
+    after, _ = nbs.edit(before, "replace", cell=1, source="x = 5")
+    after, _ = nbs.edit(after, "delete", cell=2)
+    after, _ = nbs.edit(after, "insert", index=0, source="import os")
+    after, _ = nbs.edit(after, "move", cell=3, to_index=1)
+    return before, after
+
+
+def sources(nb):
+    return [nbs.source_text(c) for c in nb["cells"]]
+
+
+def test_cells_without_ids_pair_by_content_not_position():
+    before, after = _old_notebook()
+    hunks = nbs.cell_hunks("n.ipynb", before, after)
+    # By position every cell after the insert would read as modified; paired by content, each
+    # change is one hunk, like the same edits on a notebook with ids.
+    assert sorted(h.header for h in hunks) == [
+        "cell 0 added (code)", "cell 2 deleted", "cell 3 modified", "cells moved"]
+    modified = next(h for h in hunks if h.header.endswith("modified"))
+    assert "-x = 1" in modified.text and "+x = 5" in modified.text
+
+
+@pytest.mark.parametrize("picked,expected", [
+    (set(), ["# Title", "x = 1\nprint(x)", "plot()", "y = 2"]),
+    ({"modified"}, ["# Title", "x = 5", "plot()", "y = 2"]),
+    ({"added"}, ["import os", "# Title", "x = 1\nprint(x)", "plot()", "y = 2"]),
+    ({"deleted"}, ["# Title", "x = 1\nprint(x)", "y = 2"]),
+    ({"moved"}, ["y = 2", "# Title", "x = 1\nprint(x)", "plot()"]),
+    ({"added", "modified", "deleted", "moved"}, ["import os", "y = 2", "# Title", "x = 5"]),
+])
+def test_selecting_cells_without_ids(picked, expected):
+    before, after = _old_notebook()
+    hunks = nbs.cell_hunks("n.ipynb", before, after)
+    selected = {h.id for h in hunks if any(p in h.header for p in picked)}
+    merged = nbs.apply_cell_hunks(before, after, hunks, selected)
+    assert sources(merged) == expected
+    nbs.validate(merged)
