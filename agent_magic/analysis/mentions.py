@@ -23,6 +23,25 @@ _CALL_RE = re.compile(r"([A-Za-z_]\w*)\s*\(")
 _ATTR_RE = re.compile(r"\.([A-Za-z_]\w*)")
 
 
+# Text an issue carries whatever the bug: template comments and checklists, interpreter banners,
+# `pip list` rows. Its words match files that have nothing to do with the task.
+_BOILERPLATE_RES = (
+    re.compile(r"<!--.*?-->", re.DOTALL),
+    re.compile(r"(?m)^[ \t]*- \[[ xX]\] .*$"),
+    re.compile(r"(?m)^[ \t]*(?:>>> )?(?:Python \d+\.\d+\.\d+\S*[ \t]+[(|]|IPython \d+\.\d+|"
+               r"\[(?:GCC|Clang|MSC) |Type ['\"](?:help|copyright)['\"]).*$"),
+    re.compile(r"(?m)^[ \t]*(?:\?|%quickref|help|object\?)[ \t]+->.*$"),
+    re.compile(r"(?m)^[ \t]*[A-Za-z][\w.-]*[ \t]+v?\d+(?:\.\w+)+\S*(?:[ \t]+\S+)?[ \t]*$"),
+)
+
+
+def strip_boilerplate(text: str) -> str:
+    """``text`` without issue-template comments, checklists, interpreter banners and version rows."""
+    for pattern in _BOILERPLATE_RES:
+        text = pattern.sub("", text)
+    return text
+
+
 @dataclass(frozen=True)
 class Frame:
     """One traceback frame: the file as written, its line and function if given."""

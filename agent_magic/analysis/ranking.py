@@ -15,15 +15,23 @@ from agent_magic.analysis.graph import (
     resolve_module,
     reverse_edges,
 )
-from agent_magic.analysis.mentions import Mentions, extract_mentions
+from agent_magic.analysis.mentions import Mentions, extract_mentions, strip_boilerplate
 from agent_magic.analysis.scan import FileFacts
 from agent_magic.analysis.text import path_terms, split_identifier, tokenize
 
 # How much each kind of evidence counts once scaled to [0, 1]; tuned on SWE-bench Lite (lexical 1.0 -> 1.5
 # checked on a held-out half: Acc@5/@10 up, Acc@1/@3 one instance down), no per-repo rules.
-WEIGHTS = {"lexical": 1.5, "path": 0.35, "defines": 0.7, "mention": 1.2, "graph": 0.25, "recent": 0.05}
+WEIGHTS = {"lexical": 1.5, "path": 0.35, "defines": 0.7, "mention": 1.2, "graph": 0.25, "recent": 0.05,
+           "symbols": 0.6, "tested": 0.3}
+# How many of the best-matching test files lend their score to the modules they test.
+_TESTS_LENDING = 10
 KIND_PRIOR = {"python": 1.0, "notebook": 1.0, "text": 0.55}
 _TEST_DIRS = frozenset({"test", "tests", "testing", "unittests"})
+# Documentation, examples and packaging scripts share a library's vocabulary but are rarely where
+# a task's change goes; they count a little less unless the task names them.
+_ASIDE_DIRS = frozenset({"doc", "docs", "example", "examples", "benchmarks", "bench", "tutorials"})
+_ASIDE_FILES = frozenset({"setup.py", "conf.py", "noxfile.py", "tasks.py", "fabfile.py"})
+ASIDE_PRIOR = 0.5
 
 
 @dataclass
@@ -52,6 +60,8 @@ class Ranker:
         self.paths = [f.path for f in self.facts]
         self.recency = dict(recency or {})
         self.content = BM25([f.terms for f in self.facts])
+        self.symbols = BM25([_symbol_terms(f) for f in self.facts], b=0.5)
+        self.tested = modules_under_test(self.paths)
         self.path_index = BM25([Counter(path_terms(p)) for p in self.paths], b=0.3)
         self.modules = module_table(self.paths)
         self.edges = import_edges([f.imports for f in self.facts], self.modules)
@@ -67,6 +77,7 @@ class Ranker:
             old = self.facts[i]
             assert old.path == new.path
             self.content.replace(i, old.terms, new.terms)
+            self.symbols.replace(i, _symbol_terms(old), _symbol_terms(new))
             for name in set(old.defs) - set(new.defs):
                 owners = [j for j in self.definers.get(name, []) if j != i]
                 if owners:
@@ -90,8 +101,11 @@ class Ranker:
                 continue
             for i, s in scores.items():
                 combined[i] = combined.get(i, 0.0) + WEIGHTS[name] * s / top
+        named = signals["mention"]
         for i in combined:
             combined[i] *= KIND_PRIOR.get(self.facts[i].kind, 1.0)
+            if i not in named:
+                combined[i] *= _place_prior(self.paths[i])
         graph = self._graph(combined)
         top_graph = max(graph.values(), default=0.0)
         for i, s in graph.items():
@@ -112,6 +126,7 @@ class Ranker:
 
     def signals(self, task: str) -> tuple[dict[str, dict[int, float]], dict[int, list[str]]]:
         """Raw per-file scores of each kind of evidence, and human-readable reasons."""
+        task = strip_boilerplate(task)
         mentions = extract_mentions(task)
         reasons: dict[int, list[str]] = {}
         query = _query_terms(task, mentions)
@@ -119,11 +134,26 @@ class Ranker:
         for i, _ in sorted(lexical.items(), key=lambda kv: -kv[1])[:10]:
             reasons.setdefault(i, []).append("lexical match with the task")
         path = self.path_index.scores(query)
+        symbols = self.symbols.scores(query)
         defines = self._defines(mentions, reasons)
         mention = self._mentioned(mentions, reasons)
+        tested = self._tested(lexical, reasons)
         recent = {i: self.recency[p] for i, p in enumerate(self.paths) if p in self.recency}
-        return ({"lexical": lexical, "path": path, "defines": defines, "mention": mention,
-                 "recent": recent}, reasons)
+        return ({"lexical": lexical, "path": path, "symbols": symbols, "defines": defines,
+                 "mention": mention, "tested": tested, "recent": recent}, reasons)
+
+    def _tested(self, lexical: Mapping[int, float], reasons: dict[int, list[str]]) -> dict[int, float]:
+        # Bug reports carry reproductions, and tests are reproductions: a test file that matches
+        # the task well points at the module it tests even when that module's own text does not.
+        tests = sorted((i for i in self.tested if lexical.get(i)), key=lambda i: -lexical[i])
+        out: dict[int, float] = {}
+        for i in tests[:_TESTS_LENDING]:
+            for j in self.tested[i]:
+                if lexical[i] > out.get(j, 0.0):
+                    out[j] = lexical[i]
+                    why = f"its tests ({self.paths[i].rsplit('/', 1)[-1]}) match the task"
+                    reasons.setdefault(j, []).append(why)
+        return out
 
     def _defines(self, mentions: Mentions, reasons: dict[int, list[str]]) -> dict[int, float]:
         out: dict[int, float] = {}
@@ -204,6 +234,46 @@ class Ranker:
         total = sum(seeds.values())
         # Only the mass that flowed in from neighbours counts; the restart mass is the seed itself.
         return {i: s - (1 - damping) * seeds.get(i, 0.0) / total for i, s in pr.items()}
+
+
+def modules_under_test(paths: Sequence[str]) -> dict[int, list[int]]:
+    """For each test file named after a module (``test_x.py``, ``x_test.py``), the nearest ``x.py``."""
+    by_name: dict[str, list[int]] = {}
+    for i, p in enumerate(paths):
+        if p.endswith(".py") and not is_test_path(p):
+            by_name.setdefault(p.rsplit("/", 1)[-1], []).append(i)
+    out: dict[int, list[int]] = {}
+    for i, p in enumerate(paths):
+        stem = p.rsplit("/", 1)[-1].removesuffix(".py")
+        if not (p.endswith(".py") and is_test_path(p)):
+            continue
+        name = stem[5:] if stem.startswith("test_") else stem[:-5] if stem.endswith("_test") else ""
+        owners = by_name.get(name + ".py") if name else None
+        if owners:
+            # Several modules share the name: the one sharing most directories with the test.
+            near = {j: _shared_dirs(p, paths[j]) for j in owners}
+            best = max(near.values())
+            out[i] = [j for j in owners if near[j] == best]
+    return out
+
+
+def _shared_dirs(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a.split("/")[:-1], b.split("/")[:-1]):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _symbol_terms(facts: FileFacts) -> Counter[str]:
+    return Counter(t for name in facts.defs for t in split_identifier(name))
+
+
+def _place_prior(path: str) -> float:
+    parts = path.split("/")
+    aside = parts[0] in _ASIDE_DIRS or parts[-1] in _ASIDE_FILES
+    return ASIDE_PRIOR if aside else 1.0
 
 
 def _query_terms(task: str, mentions: Mentions) -> dict[str, float]:

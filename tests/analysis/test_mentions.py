@@ -39,3 +39,15 @@ def test_identifier_weights_prefer_code():
     assert m.identifiers["total"] >= 0.8
     assert "someWord" in m.identifiers
     assert "plain" not in m.identifiers and "word" not in m.identifiers
+
+
+def test_strip_boilerplate_keeps_the_report_and_drops_templates_and_banners():
+    from agent_magic.analysis.mentions import strip_boilerplate
+
+    text = ("<!--\nThanks for submitting an issue!\n-->\n"
+            "- [x] output of `pip list` from the virtual environment\n"
+            "Python 3.9.13 (main, May 24 2022, 21:28:44)\n[GCC 9.3.0] on linux\n"
+            "numpy     1.19.2\npytest    6.0.0rc1   /src/pytest\n"
+            ">>> Matrix.hstack(M1, M2).shape\n(0, 3)\nThis broke in version 1.1\n")
+    kept = [ln for ln in strip_boilerplate(text).splitlines() if ln.strip()]
+    assert kept == [">>> Matrix.hstack(M1, M2).shape", "(0, 3)", "This broke in version 1.1"]

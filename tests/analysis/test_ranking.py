@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from agent_magic.analysis.ranking import Ranker, modules_under_test
+from agent_magic.analysis.scan import scan_file
+
+
+def ranker(files: dict[str, str]) -> Ranker:
+    return Ranker([scan_file(path, text.encode()) for path, text in files.items()])
+
+
+def top(files: dict[str, str], task: str, k: int = 3) -> list[str]:
+    return [r.path for r in ranker(files).rank(task, k, include_tests=False)]
+
+
+def test_tests_are_paired_with_the_nearest_module_of_their_name():
+    paths = ["pkg/a/nodes.py", "pkg/b/nodes.py", "pkg/a/tests/test_nodes.py", "testing/skip_test.py",
+             "src/skip.py", "tests/test_orphan.py", "tests/conftest.py"]
+    pairs = {paths[t]: [paths[s] for s in ss] for t, ss in modules_under_test(paths).items()}
+    assert pairs == {"pkg/a/tests/test_nodes.py": ["pkg/a/nodes.py"],
+                     "testing/skip_test.py": ["src/skip.py"]}
+
+
+FILLER = "def helper(value):\n    return value\n"
+BULK = "".join(f"def unrelated_{i}(a):\n    return a * {i}\n" for i in range(40))
+
+
+def test_a_matching_test_file_lends_its_score_to_its_module():
+    files = {
+        # The module's own words say nothing about the report...
+        "lib/skipping.py": "def evaluate_condition(item):\n    return item.keywords\n",
+        "lib/other.py": "def no_longer():\n    pass\n" + BULK,
+        # ...but its tests reproduce it.
+        "tests/test_skipping.py": "def test_dynamic_xfail(request):\n"
+                                  "    request.node.add_marker(xfail_marker)\n    xfail strict xfail\n",
+    }
+    files.update({f"lib/m{i}.py": FILLER for i in range(20)})
+    task = "Dynamically adding an xfail marker in a test no longer ignores the failure"
+    assert top(files, task, 1) == ["lib/skipping.py"]
+    assert any("its tests" in why for r in ranker(files).rank(task, 3) for why in r.reasons
+               if r.path == "lib/skipping.py")
+
+
+def test_defined_names_count_even_when_the_task_splits_them_into_words():
+    files = {
+        "lib/expand.py": "def expand_modules(files_or_modules):\n    return list(files_or_modules)\n"
+                         + BULK,
+        "lib/run.py": "# Runs and expands modules recursively, modules within modules.\n" + BULK,
+    }
+    files.update({f"lib/m{i}.py": FILLER for i in range(20)})
+    assert top(files, "running recursively expands modules", 1) == ["lib/expand.py"]
+
+
+def test_docs_examples_and_setup_rank_below_library_code_with_the_same_words():
+    body = "def render_table(rows):\n    '''Render a table of rows.'''\n    return rows\n"
+    files = {"docs/conf.py": body, "examples/table.py": body, "setup.py": body, "lib/table.py": body}
+    assert top(files, "render_table drops rows", 1) == ["lib/table.py"]
+    # Named in the task, a doc file still comes first.
+    assert top(files, "docs/conf.py has a typo in render_table", 1) == ["docs/conf.py"]
+
+
+def test_issue_boilerplate_does_not_steer_the_ranking():
+    files = {
+        "lib/interactive.py": "def banner():\n    '''IPython enhanced interactive Python help quickref "
+                              "reference introduction overview features details credits license'''\n",
+        "lib/apart.py": "def apart(expr):\n    '''Partial fraction decomposition.'''\n",
+    }
+    files.update({f"lib/m{i}.py": FILLER for i in range(20)})
+    task = ("Wrong result with apart\n"
+            "Python 3.6.0 |Continuum Analytics, Inc.| (default, Dec 23 2016, 12:22:00)\n"
+            'Type "copyright", "credits" or "license" for more information.\n'
+            "IPython 5.1.0 -- An enhanced Interactive Python.\n"
+            "?         -> Introduction and overview of IPython's features.\n"
+            "%quickref -> Quick reference.\n"
+            "help      -> Python's own help system.\n"
+            "object?   -> Details about 'object', use 'object??' for extra details.\n"
+            "<!-- Thanks for the report! Please include the IPython version. -->\n")
+    assert top(files, task, 1) == ["lib/apart.py"]
