@@ -135,6 +135,8 @@ class Ranker:
             reasons.setdefault(i, []).append("lexical match with the task")
         path = self.path_index.scores(query)
         symbols = self.symbols.scores(query)
+        for i, _ in sorted(symbols.items(), key=lambda kv: -kv[1])[:5]:
+            reasons.setdefault(i, []).append("defines names made of the task's words")
         defines = self._defines(mentions, reasons)
         mention = self._mentioned(mentions, reasons)
         tested = self._tested(lexical, reasons)

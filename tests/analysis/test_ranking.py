@@ -48,6 +48,8 @@ def test_defined_names_count_even_when_the_task_splits_them_into_words():
     }
     files.update({f"lib/m{i}.py": FILLER for i in range(20)})
     assert top(files, "running recursively expands modules", 1) == ["lib/expand.py"]
+    best = ranker(files).rank("running recursively expands modules", 1)[0]
+    assert "defines names made of the task's words" in best.reasons
 
 
 def test_docs_examples_and_setup_rank_below_library_code_with_the_same_words():
