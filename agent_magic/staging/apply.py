@@ -142,6 +142,12 @@ def _remove_empty(dirs: list[Path]) -> None:
             pass
 
 
+def revert_message(cp: Checkpoint) -> str:
+    """The message of the commit that takes back ``cp``'s commit, `git revert` style."""
+    subject = (cp.message.strip().splitlines() or ["Apply changes made by agent_magic"])[0]
+    return commit_message(f'Revert "{subject}"\n\nThis reverts commit {cp.commit}.', cp.session_id)
+
+
 def commit_message(message: str, session_id: str) -> str:
     """The commit message: the task/plan text plus a trailer naming agent_magic and the session."""
     body = message.strip() or "Apply changes made by agent_magic"
@@ -176,6 +182,11 @@ def undo(project: Project, checkpoint_id: str | None = None, *, force: bool = Fa
     # Only directories the apply made: an empty directory the user already had stays.
     created = [project.root / d for d in cp.created_dirs]
     _remove_empty(sorted(created, key=lambda d: len(d.parts), reverse=True))
+    repo = gitstore.open_repo(project.root) if cp.commit else None
+    if repo is not None and gitstore.is_ancestor(repo, cp.commit):
+        # The apply's commit is in the branch's history: take it back the way `git revert` does,
+        # with a new commit of the same paths, rather than rewriting history that may be shared.
+        cp.revert_commit = gitstore.commit_paths(repo, project.root, cp.paths, revert_message(cp))
     cp.undone = True
     store.write_meta(cp)
     return cp

@@ -36,6 +36,7 @@ class Checkpoint:
     tree: str = ""  # git tree holding the pre-apply content
     commit: str = ""  # the commit made by apply(commit=True), if any
     created_dirs: list[str] = field(default_factory=list)  # dirs the apply made; undo removes them
+    revert_commit: str = ""  # the commit undo made to take back ``commit``, if any
 
 
 def new_id(now: datetime | None = None) -> str:

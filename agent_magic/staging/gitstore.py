@@ -100,6 +100,15 @@ def delete_ref(repo: git.Repo, ref: str) -> None:
         pass
 
 
+def is_ancestor(repo: git.Repo, sha: str, of: str = "HEAD") -> bool:
+    """Whether commit ``sha`` is ``of`` or in its history."""
+    try:
+        repo.git.merge_base("--is-ancestor", sha, of)
+    except git.GitCommandError:
+        return False
+    return True
+
+
 def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str) -> str:
     """Commit the working-tree content of exactly ``paths`` on top of HEAD; the new commit's sha.
 

@@ -55,7 +55,9 @@ def undo_changes(target: Any, checkpoint_id: str | None = None) -> Outcome:
     except UserError as exc:
         return Outcome(False, f"Not undone: {exc}")
     paths = list(getattr(checkpoint, "paths", []))
-    return Outcome(True, f"Undid checkpoint {checkpoint.id}: restored " + ", ".join(paths),
+    revert = getattr(checkpoint, "revert_commit", "")
+    tail = f"; committed the revert as {revert[:10]}" if revert else ""
+    return Outcome(True, f"Undid checkpoint {checkpoint.id}: restored " + ", ".join(paths) + tail,
                    checkpoint, paths)
 
 

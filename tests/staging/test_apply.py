@@ -196,6 +196,37 @@ def test_commit_only_the_applied_paths(repo: Project):
     assert sorted(status) == [" M notes.md", "A  staged.txt"]
 
 
+def test_undo_of_a_committed_apply_commits_the_revert_of_only_those_paths(repo: Project):
+    (repo.root / "notes.md").write_text("unstaged user work\n")
+    before = (repo.root / "a.py").read_bytes()
+    st = Staging(repo)
+    st.replace("a.py", "two", "TWO")
+    st.create("b.py", "b\n")
+    cp = apply(repo, st.changeset(), commit=True, message="Fix two", session_id="abc")
+    undone = undo(repo)
+    assert (repo.root / "a.py").read_bytes() == before and not (repo.root / "b.py").exists()
+    assert git(repo.root, "rev-parse", "HEAD").strip() == undone.revert_commit
+    assert git(repo.root, "rev-parse", "HEAD~1").strip() == cp.commit
+    assert sorted(git(repo.root, "show", "--name-only", "--format=", "HEAD").split()) == ["a.py", "b.py"]
+    msg = git(repo.root, "log", "-1", "--format=%B")
+    assert msg.startswith('Revert "Fix two"') and f"This reverts commit {cp.commit}." in msg
+    assert "Generated-by: agent_magic (session abc)" in msg
+    # The tree at HEAD is the pre-apply one; the user's own work is untouched and uncommitted.
+    assert git(repo.root, "diff", "HEAD~2", "HEAD", "--stat").strip() == ""
+    assert git(repo.root, "status", "--porcelain").splitlines() == [" M notes.md"]
+
+
+def test_undo_does_not_revert_a_commit_no_longer_in_history(repo: Project):
+    st = Staging(repo)
+    st.replace("a.py", "two", "TWO")
+    cp = apply(repo, st.changeset(), commit=True, message="Fix two")
+    git(repo.root, "reset", "-q", "--hard", "HEAD~1")  # the user dropped the commit themselves
+    head = git(repo.root, "rev-parse", "HEAD").strip()
+    undone = undo(repo, cp.id, force=True)
+    assert undone.revert_commit == ""
+    assert git(repo.root, "rev-parse", "HEAD").strip() == head
+
+
 def test_commit_needs_git(plain: Project):
     st = Staging(plain)
     st.replace("a.py", "two", "TWO")
