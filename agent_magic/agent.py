@@ -161,6 +161,15 @@ class Agent:
             raise UserError(f"session {session.id} is not waiting for plan approval")
         return self._drive(session, lambda s: self._after_plan(s, feedback))
 
+    def cancel_plan(self, session: Session) -> Session:
+        """After a ``plan_first`` stop: end the run with its plan only (nothing was staged)."""
+        if session.stop_reason != "plan_ready":
+            raise UserError(f"session {session.id} is not waiting for plan approval")
+        session.stop_reason = "cancelled"
+        Transcript(self.project, session.id).write("end", stop_reason="cancelled", cost=session.cost,
+                                                   plan=session.plan)
+        return session
+
     def resume(self, session: Session, instruction: str) -> Session:
         """Continue a finished session with a follow-up instruction, on its staged changes."""
         instruction = (instruction or "").strip()

@@ -49,7 +49,8 @@ class Session:
     steps: int = 0
     tool_errors: int = 0
     review_rounds: int = 0
-    # done | plan_ready (the successes) | budget | steps | time | interrupted | tool_errors | error
+    # done | plan_ready | cancelled (the successes) | budget | steps | time | interrupted |
+    # tool_errors | error
     stop_reason: str = ""
     error: str = ""
     messages: list[dict[str, Any]] = field(default_factory=list, repr=False)
@@ -58,8 +59,8 @@ class Session:
 
     @property
     def ok(self) -> bool:
-        """Whether the run finished normally (done or stopped for plan approval)."""
-        return self.stop_reason in ("done", "plan_ready")
+        """Whether the run finished normally (done, stopped for plan approval, or plan cancelled)."""
+        return self.stop_reason in ("done", "plan_ready", "cancelled")
 
     @property
     def open_blockers(self) -> list[Finding]:

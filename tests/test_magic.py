@@ -102,6 +102,16 @@ def test_terminal_prompt_applies_the_files_answered_yes(ip, calc_repo, tmp_path)
     assert "+    return a * b" in out
 
 
+def test_terminal_no_to_the_plan_cancels_it(ip, calc_repo, tmp_path):
+    magics = AgentMagics(ip, out=io.StringIO(), input_fn=lambda prompt: "n")
+    ip.register_magics(magics)
+    spec = write_script(tmp_path, plan_only())
+    run_agent(ip, f"--model {spec} -p {calc_repo} --no-review --view text --plan-first")
+
+    assert magics.last_run.session.stop_reason == "cancelled"
+    assert (calc_repo / "calc.py").read_text() == CALC
+
+
 def test_widgets_tree_per_hunk_apply_and_undo(ip, magics, calc_repo, tmp_path):
     spec = write_script(tmp_path, fix_calc())
     run_agent(ip, f"--model {spec} -p {calc_repo} --no-review --view widgets")

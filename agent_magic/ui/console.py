@@ -43,6 +43,8 @@ def drive(
     while session.stop_reason == "plan_ready":
         feedback = _plan_decision(input_fn, out, yes)
         if feedback is False:
+            if input_fn is not None:  # the user said no; headless, the plan just waits
+                run.cancel_plan()
             publish(session_report(session, note="Stopped after planning; nothing was changed."))
             return None
         run.continue_plan(None if feedback is True else feedback)

@@ -166,6 +166,7 @@ class WidgetController:
                               self.run.progress.line() if self.run is not None else "")
         self.panel.show_message("Cancelled after planning; nothing was changed.", ok=True)
         if self.run is not None and self.run.session is not None:
+            self.run.cancel_plan()
             self.note = "Cancelled after planning."
             self.publish(session_report(self.run.session, note=self.note))
 

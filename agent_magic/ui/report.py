@@ -7,6 +7,7 @@ from typing import Any
 STOP_TEXT = {
     "done": "finished",
     "plan_ready": "stopped after planning, waiting for approval",
+    "cancelled": "cancelled after planning; nothing was changed",
     "budget": "stopped: budget reached",
     "steps": "stopped: step limit reached",
     "time": "stopped: time limit reached",

@@ -143,6 +143,10 @@ class Run:
         session = self._need_session()
         self._launch(lambda: self.agent.continue_plan(session, feedback=feedback), background)
 
+    def cancel_plan(self) -> None:
+        """After plan-first: end the run with its plan only."""
+        self.agent.cancel_plan(self._need_session())
+
     def resume(self, instruction: str, *, background: bool = True) -> None:
         """Continue the finished session with a follow-up instruction."""
         session = self._need_session()

@@ -78,6 +78,13 @@ def test_plan_cancel_applies_nothing_and_says_the_run_ended(
     assert (calc_repo / "calc.py").read_text() == CALC
     assert run.session.changeset is None or not run.session.changeset.files
     assert panel.actions.layout.display == "none"
+    # Nothing waits any more: status and history say the plan was cancelled.
+    assert run.session.stop_reason == "cancelled"
+    ip.run_line_magic("agent", "status")
+    assert magics.out.getvalue().strip().endswith(f"last session {run.session.id}: cancelled.")
+    ip.run_line_magic("agent", "history")
+    history = magics.out.getvalue().split("last session")[-1]
+    assert "cancelled" in history and "plan_ready" not in history, history
 
 
 def test_reject_writes_nothing_and_says_so(ip, magics, calc_repo, monkeypatch, capsys):
