@@ -211,6 +211,13 @@ class Ranker:
                 owners = [j for j in self.definers.get(rest, []) if self.paths[j].startswith(pkg_dir)]
                 if owners:
                     add(owners, weight, "defines a name imported in the task")
+                elif found == mod:
+                    # The package itself is named: what it holds is its modules.
+                    inside = [j for j, p in enumerate(self.paths)
+                              if p.startswith(pkg_dir) and "/" not in p[len(pkg_dir):]
+                              and p.endswith(".py") and j != i and not is_test_path(p)]
+                    if inside:
+                        add(inside, weight, "in a package named in the task")
                 weight *= 0.3
             add([i], weight, "module named in the task")
         return out

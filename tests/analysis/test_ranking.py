@@ -77,3 +77,20 @@ def test_issue_boilerplate_does_not_steer_the_ranking():
             "object?   -> Details about 'object', use 'object??' for extra details.\n"
             "<!-- Thanks for the report! Please include the IPython version. -->\n")
     assert top(files, task, 1) == ["lib/apart.py"]
+
+
+def test_a_named_package_points_at_the_modules_it_holds():
+    files = {
+        "sphinx/ext/napoleon/__init__.py": "from sphinx.ext.napoleon.docstring import GoogleDocstring\n",
+        "sphinx/ext/napoleon/docstring.py": "class GoogleDocstring:\n    def _escape(self, name):\n"
+                                            "        return name\n" + BULK,
+        "sphinx/ext/napoleon/tests/test_docstring.py": "def test_nothing():\n    pass\n",
+        "sphinx/ext/other.py": "def attribute_name(name):\n    return name + '_'\n" + BULK,
+    }
+    files.update({f"sphinx/m{i}.py": FILLER for i in range(20)})
+    ranked = ranker(files).rank("overescaped trailing underscore on attribute name with "
+                                "sphinx.ext.napoleon", 5, include_tests=False)
+    docstring = next(r for r in ranked if r.path == "sphinx/ext/napoleon/docstring.py")
+    assert "in a package named in the task" in docstring.reasons
+    assert [r.path for r in ranked].index(docstring.path) < [r.path for r in ranked].index(
+        "sphinx/ext/other.py")
