@@ -216,6 +216,17 @@ def test_undo_of_a_committed_apply_commits_the_revert_of_only_those_paths(repo: 
     assert git(repo.root, "status", "--porcelain").splitlines() == [" M notes.md"]
 
 
+def test_undo_message_names_the_revert_commit(repo: Project):
+    from agent_magic.ui.actions import undo_changes
+
+    st = Staging(repo)
+    st.replace("a.py", "two", "TWO")
+    cp = apply(repo, st.changeset(), commit=True, message="Fix two")
+    outcome = undo_changes(repo, cp.id)
+    head = git(repo.root, "rev-parse", "HEAD").strip()
+    assert outcome.ok and outcome.message.endswith(f"committed the revert as {head[:10]}")
+
+
 def test_undo_does_not_revert_a_commit_no_longer_in_history(repo: Project):
     st = Staging(repo)
     st.replace("a.py", "two", "TWO")
