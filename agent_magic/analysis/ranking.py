@@ -255,9 +255,9 @@ def modules_under_test(paths: Sequence[str]) -> dict[int, list[int]]:
             by_name.setdefault(p.rsplit("/", 1)[-1], []).append(i)
     out: dict[int, list[int]] = {}
     for i, p in enumerate(paths):
-        stem = p.rsplit("/", 1)[-1].removesuffix(".py")
         if not (p.endswith(".py") and is_test_path(p)):
             continue
+        stem = p.rsplit("/", 1)[-1].removesuffix(".py")
         name = stem[5:] if stem.startswith("test_") else stem[:-5] if stem.endswith("_test") else ""
         owners = by_name.get(name + ".py") if name else None
         if owners:

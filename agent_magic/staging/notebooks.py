@@ -251,10 +251,12 @@ def pair_keys(before: list[Any], after: list[Any]) -> tuple[list[str], list[str]
     for _op, i1, i2, j1, j2 in matcher.get_opcodes():
         for k in range(min(i2 - i1, j2 - j1)):
             akeys[j1 + k] = bkeys[i1 + k]
-    unpaired = {bkeys[i]: bsig[i] for i in range(len(before)) if bkeys[i] not in akeys}
+    paired = set(akeys)
+    unpaired = {key: sig for key, sig in zip(bkeys, bsig) if key not in paired}
     for j, key in enumerate(akeys):
-        moved = next((b for b, sig in unpaired.items() if key.startswith("new") and sig == asig[j]),
-                     None)
+        if not key.startswith("new"):
+            continue
+        moved = next((b for b, sig in unpaired.items() if sig == asig[j]), None)
         if moved is not None:
             akeys[j] = moved
             del unpaired[moved]
