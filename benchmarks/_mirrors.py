@@ -1,4 +1,4 @@
-"""Helpers for benchmarks: find a fetched mirror and materialize a commit into a temp dir."""
+"""Helpers for benchmarks: find a fetched mirror and check out or materialize a commit into a temp dir."""
 
 from __future__ import annotations
 
@@ -19,6 +19,15 @@ def find_git_dir(mirrors: Path, repo: str) -> Path:
         if (cand / "HEAD").is_file() and (cand / "objects").is_dir():
             return cand
     raise SystemExit(f"no git mirror for {repo} under {mirrors}")
+
+
+def checkout(git_dir: Path, commit: str, dest: Path) -> None:
+    """A git working tree of ``commit`` at ``dest``, history included; the mirror is only read."""
+    # --shared borrows the mirror's objects through alternates instead of copying gigabytes.
+    subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(git_dir), str(dest)],
+                   check=True, capture_output=True)
+    subprocess.run(["git", "-C", str(dest), "checkout", "-q", "--detach", commit],
+                   check=True, capture_output=True)
 
 
 def materialize(git_dir: Path, commit: str, dest: Path) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _mirrors import find_git_dir, materialize
+from _mirrors import checkout, find_git_dir, materialize
 
 from agent_magic.analysis import RepoIndex
 from agent_magic.analysis.bm25 import BM25
@@ -61,6 +61,8 @@ def main() -> None:
     ap.add_argument("--repo", help="only instances of this owner/name")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--no-peer", action="store_true", help="skip the BM25 peer (faster tuning)")
+    ap.add_argument("--no-history", action="store_true",
+                    help="plain files without .git (no git history evidence), as a tarball would give")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     rows = [json.loads(ln) for ln in args.instances.read_text().splitlines() if ln.strip()]
@@ -75,7 +77,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="loc-") as tmp:
             root, cache = Path(tmp) / "repo", Path(tmp) / "cache"
             root.mkdir()
-            materialize(git_dir, row["base_commit"], root)
+            if args.no_history:
+                materialize(git_dir, row["base_commit"], root)
+            else:
+                checkout(git_dir, row["base_commit"], root)
             t0 = time.perf_counter()
             RepoIndex(root, cache_dir=cache).rank(row["problem_statement"], 10, include_tests=False)
             t1 = time.perf_counter()
@@ -105,7 +110,8 @@ def main() -> None:
     summary["agent_magic"]["sec_median_cold"] = round(statistics.median(secs["cold"]), 3)
     if secs["bm25"]:
         summary["bm25"]["sec_median"] = round(statistics.median(secs["bm25"]), 3)
-    print(f"\n{len(rows)} instances (agent_magic ranks sources only: include_tests=False)")
+    history = "without git history" if args.no_history else "git checkouts with history"
+    print(f"\n{len(rows)} instances, {history} (agent_magic ranks sources only: include_tests=False)")
     print(f"{'ranker':<12} {'acc@1':>6} {'acc@3':>6} {'acc@5':>6} {'acc@10':>6} {'s/inst':>8} {'cold s':>7}")
     for name, s in summary.items():
         cold = f"{s['sec_median_cold']:>7.2f}" if "sec_median_cold" in s else f"{'':>7}"

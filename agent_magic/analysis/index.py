@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 from agent_magic.analysis.cache import CachedFile, load_cache, save_cache
+from agent_magic.analysis.history import Commit, head_commit, read_history
 from agent_magic.analysis.inventory import MAX_FILE_BYTES, FileEntry, is_binary, list_files
 from agent_magic.analysis.ranking import RankedFile, Ranker
 from agent_magic.analysis.repomap import render_repo_map
@@ -19,11 +19,13 @@ class RepoIndex:
     """A project's files, their facts and a ranker; refreshed from disk before each query."""
 
     def __init__(self, root: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None,
-                 *, max_file_bytes: int = MAX_FILE_BYTES, git_recency: bool = True) -> None:
+                 *, max_file_bytes: int = MAX_FILE_BYTES, git_history: bool = True) -> None:
         self.project = Project(root)
         self.cache_dir = Path(cache_dir) if cache_dir else self.project.state_dir / "index"
         self.max_file_bytes = max_file_bytes
-        self.git_recency = git_recency
+        self.git_history = git_history
+        self._head: str | None = None
+        self._commits: list[Commit] = []
         self._files: dict[str, CachedFile] | None = None
         self._ranker: Ranker | None = None
         self._outlines: dict[tuple[str, str], Outline] = {}
@@ -53,8 +55,9 @@ class RepoIndex:
         dirty += [p for p in old if p not in new]
         rescanned = len(stale)
         self._files = new
-        if dirty or self._ranker is None:
-            self._update_ranker(new)
+        moved = self._sync_history()
+        if dirty or moved or self._ranker is None:
+            self._update_ranker(new, moved)
         if dirty:
             try:
                 # Only shards holding changed paths are rewritten; a lost or corrupt shard's files
@@ -65,7 +68,16 @@ class RepoIndex:
         self.last_rescanned = rescanned
         return rescanned
 
-    def _update_ranker(self, files: dict[str, CachedFile]) -> None:
+    def _sync_history(self) -> bool:
+        """Re-read git history if HEAD moved since last time; whether it did."""
+        head = head_commit(self.project.root) if self.git_history and self.project.is_git else None
+        if head == self._head:
+            return False
+        # git log is read once per HEAD, not on every refresh.
+        self._head, self._commits = head, read_history(self.project.root) if head else []
+        return True
+
+    def _update_ranker(self, files: dict[str, CachedFile], new_history: bool) -> None:
         ranker = self._ranker
         if ranker is not None and len(ranker.paths) == len(files) and all(
                 p in files for p in ranker.paths):
@@ -73,9 +85,10 @@ class RepoIndex:
             changed = {i: files[p].facts for i, (p, f) in enumerate(zip(ranker.paths, ranker.facts))
                        if files[p].facts is not f}
             ranker.update(changed)
-            ranker.recency = self._recency()
+            if new_history:
+                ranker.set_history(self._commits)
             return
-        self._ranker = Ranker([c.facts for c in files.values()], self._recency())
+        self._ranker = Ranker([c.facts for c in files.values()], self._commits)
 
     def _scan(self, entry: FileEntry, by_sha: dict[tuple[str, str], FileFacts]) -> FileFacts | None:
         try:
@@ -133,17 +146,3 @@ class RepoIndex:
         top = [r.path for r in ranked]
         outlines = {p: o for p in top[:12] if (o := self._outline(p)) is not None}
         return render_repo_map(top, outlines, sorted(self._files or {}), budget_tokens)
-
-    def _recency(self) -> dict[str, float]:
-        if not self.git_recency or not self.project.is_git:
-            return {}
-        try:
-            proc = subprocess.run(["git", "log", "-n", "50", "--name-only", "--relative", "--format="],
-                                  cwd=self.project.root, capture_output=True, timeout=20, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return {}
-        out: dict[str, float] = {}
-        lines = [ln for ln in proc.stdout.decode("utf-8", "replace").splitlines() if ln.strip()]
-        for pos, name in enumerate(lines):
-            out.setdefault(name, 1.0 - pos / (len(lines) + 1))
-        return out

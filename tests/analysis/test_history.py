@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent_magic.analysis import RepoIndex
+from agent_magic.analysis.history import (
+    MAX_FILES_PER_COMMIT,
+    Commit,
+    HistoryIndex,
+    parse_log,
+    read_history,
+    recency,
+)
+from agent_magic.analysis.text import tokenize
+from tests.analysis.conftest import git, write
+
+REASON = "past commits that touched it read like the task"
+
+
+def commit(root: Path, files: dict[str, str], message: str) -> None:
+    write(root, files)
+    git(root, "add", "-A")
+    git(root, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message)
+
+
+def query(text: str) -> dict[str, float]:
+    return {t: 1.0 for t in tokenize(text)}
+
+
+def test_parse_log_reads_messages_and_files():
+    text = "\x1eFix rounding\n\nLonger body.\x1f\n\nshop/pricing.py\nCHANGES\n\x1eEmpty\x1f\n"
+    assert parse_log(text) == [Commit("Fix rounding\n\nLonger body.", ("shop/pricing.py", "CHANGES")),
+                               Commit("Empty", ())]
+
+
+def test_read_history_newest_first_without_merges(repo: Path):
+    commit(repo, {"shop/shipping.py": "def shipping_cost(w):\n    return w * 3\n"}, "Raise shipping rate")
+    git(repo, "checkout", "-qb", "side")
+    commit(repo, {"shop/extra.py": "X = 1\n"}, "Side work")
+    git(repo, "checkout", "-q", "-")
+    commit(repo, {"README.md": "# Shop\n"}, "Docs")
+    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "merge", "-q", "--no-ff", "side", "-m", "Merge side")
+    messages = [c.message for c in read_history(repo)]
+    assert messages[0] in ("Docs", "Side work") and "Merge side" not in messages
+    assert messages[-1] == "init" and len(messages) == 4
+    assert read_history(repo, limit=2) == read_history(repo)[:2]
+
+
+def test_read_history_outside_git_is_empty(plain_dir: Path):
+    assert read_history(plain_dir) == []
+
+
+def test_recency_favours_the_newest_files():
+    r = recency([Commit("b", ("new.py",)), Commit("a", ("old.py", "new.py"))])
+    assert r["new.py"] > r["old.py"] > 0
+    assert recency([Commit("a", ("x.py",))], window=0) == {}
+
+
+def test_history_points_at_files_whose_commits_match_the_task():
+    paths = ["pkg/regex.py", "pkg/config.py", "CHANGES"]
+    commits = [Commit("Fix crash on unicode property escapes in regexp options", ("pkg/regex.py", "CHANGES")),
+               Commit("Load configuration from pyproject", ("pkg/config.py", "CHANGES")),
+               Commit("Reformat everything", tuple(f"f{i}.py" for i in range(MAX_FILES_PER_COMMIT)) + ("pkg/config.py",))]
+    scores = HistoryIndex(commits, paths).scores(query("regexp option with unicode escape crashes"))
+    assert max(scores, key=scores.__getitem__) == 0
+    # The changelog rides along with every commit, so it counts for less than the fixed module.
+    assert scores[0] > scores.get(2, 0.0)
+    # A sweeping commit (more files than the cap) votes for nothing.
+    assert HistoryIndex(commits, paths).scores(query("reformat everything")) == {}
+
+
+def test_rank_uses_history_and_rereads_it_when_head_moves(repo: Path):
+    # No file holds these words; only a commit message can.
+    task = "Customers overcharged at checkout"
+    idx = RepoIndex(repo)
+    assert all(REASON not in r.reasons for r in idx.rank(task, k=10))
+    # A past fix whose message reads like the task, touching pricing.py by name only.
+    write(repo, {"shop/pricing.py": (repo / "shop/pricing.py").read_text() + "\n"})
+    commit(repo, {}, "Customers were overcharged at checkout")
+    ranked = idx.rank(task, k=10)
+    assert ranked[0].path == "shop/pricing.py" and REASON in ranked[0].reasons
+    # An edit the index has already seen, committed later: only HEAD moves, and that is enough.
+    write(repo, {"shop/shipping.py": "def shipping_cost(weight):\n    return weight * 2.5\n\n"})
+    assert all(REASON not in r.reasons for r in idx.rank("surcharge for islands", k=3))
+    commit(repo, {}, "Parcels to islands had a surcharge")
+    top = idx.rank("surcharge for islands", k=3)[0]
+    assert top.path == "shop/shipping.py" and REASON in top.reasons
+
+
+def test_history_can_be_turned_off(repo: Path):
+    write(repo, {"shop/pricing.py": (repo / "shop/pricing.py").read_text() + "\n"})
+    commit(repo, {}, "Loyalty members were charged the full price at checkout")
+    ranked = RepoIndex(repo, git_history=False).rank("Loyalty members charged full price", k=10)
+    assert all(REASON not in r.reasons for r in ranked)
