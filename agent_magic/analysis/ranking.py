@@ -237,8 +237,11 @@ class Ranker:
         mention = mention.strip("/")
         if not mention:
             return []
-        hits = [i for i, p in enumerate(self.paths)
-                if p == mention or mention.endswith("/" + p) or p.endswith("/" + mention)]
+        # The file at that path (or an absolute path ending in it) first; only failing that, files
+        # ending in it: "pyproject.toml" is the project's, not examples/pyproject.toml.
+        hits = [i for i, p in enumerate(self.paths) if p == mention or mention.endswith("/" + p)]
+        if not hits:
+            hits = [i for i, p in enumerate(self.paths) if p.endswith("/" + mention)]
         if not hits and "/" in mention and "." not in mention.rsplit("/", 1)[-1]:
             # "pkg/sub/mod" without an extension: try it as a module path.
             hits = [i for i, p in enumerate(self.paths)

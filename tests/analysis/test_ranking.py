@@ -60,6 +60,19 @@ def test_docs_examples_and_setup_rank_below_library_code_with_the_same_words():
     assert top(files, "docs/conf.py has a typo in render_table", 1) == ["docs/conf.py"]
 
 
+def test_a_path_named_in_the_task_means_that_file_before_others_ending_in_it():
+    files = {"pyproject.toml": "[tool.demo]\nrecursive = true\n",
+             "examples/pyproject.toml": "[tool.demo]\nrecursive = true\n",
+             "lib/walk.py": "def walk(root, recursive=False):\n    return root\n"}
+    reasons = {r.path: r.reasons for r in ranker(files).rank("ignore-paths in pyproject.toml is "
+                                                             "ignored when recursive", 3)}
+    assert "path mentioned in the task" in reasons["pyproject.toml"]
+    assert "path mentioned in the task" not in reasons.get("examples/pyproject.toml", [])
+    # With no file at that exact path, files ending in it still count.
+    del files["pyproject.toml"]
+    assert "path mentioned in the task" in ranker(files).rank("see pyproject.toml", 3)[0].reasons
+
+
 def test_issue_boilerplate_does_not_steer_the_ranking():
     files = {
         "lib/interactive.py": "def banner():\n    '''IPython enhanced interactive Python help quickref "
