@@ -92,3 +92,16 @@ def test_history_can_be_turned_off(repo: Path):
     commit(repo, {}, "Loyalty members were charged the full price at checkout")
     ranked = RepoIndex(repo, git_history=False).rank("Loyalty members charged full price", k=10)
     assert all(REASON not in r.reasons for r in ranked)
+
+
+def test_history_in_a_project_below_the_repo_root_and_in_a_repo_without_commits(tmp_path: Path):
+    root = tmp_path / "mono"
+    write(root, {"web/app.py": "X = 1\n", "lib/core.py": "def run():\n    pass\n"})
+    git(root, "init", "-q")
+    assert RepoIndex(root / "lib").rank("run", k=1)[0].path == "core.py"  # no commits: no history
+    commit(root, {}, "init")
+    commit(root, {"lib/core.py": "def run():\n    return 1\n", "web/app.py": "X = 2\n"},
+           "Scheduler drops jobs after midnight")
+    assert read_history(root / "lib")[0] == Commit("Scheduler drops jobs after midnight", ("core.py",))
+    top = RepoIndex(root / "lib").rank("jobs dropped after midnight", k=1)[0]
+    assert top.path == "core.py" and REASON in top.reasons
