@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from pathlib import Path, PurePosixPath
 
 from agent_magic.errors import PathError, UserError
@@ -29,6 +30,9 @@ class Project:
             raise UserError(f"project path {path} is not a directory")
         self.root = path.resolve()
         self._extra_secrets = _read_agentignore(self.root)
+        # One regex for all patterns: indexing a large repo asks this for every file.
+        self._secret_name = re.compile("|".join(
+            fnmatch.translate(p) for p in SECRET_PATTERNS + self._extra_secrets))
 
     def __repr__(self) -> str:
         return f"Project({str(self.root)!r})"
@@ -85,10 +89,8 @@ class Project:
     def is_secret(self, rel: str) -> bool:
         """Whether a relative path names a secret file (built-in patterns or .agentignore)."""
         parts = PurePosixPath(rel.replace("\\", "/")).parts
-        patterns = SECRET_PATTERNS + self._extra_secrets
-        for part in parts:
-            if any(fnmatch.fnmatch(part.lower(), pat) for pat in patterns):
-                return True
+        if any(self._secret_name.match(part.lower()) for part in parts):
+            return True
         return any(fnmatch.fnmatch(rel, pat) for pat in self._extra_secrets)
 
 
