@@ -10,10 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_magic.analysis.history import Commit
 from agent_magic.analysis.scan import FileFacts
 
 CACHE_VERSION = 2
 CACHE_NAME = f"facts-v{CACHE_VERSION}"  # a directory of shards
+HISTORY_NAME = f"history-v{CACHE_VERSION}.json"
 # Sharding keeps a one-file update from rewriting the whole index (tens of MB on a large repo).
 N_SHARDS = 32
 
@@ -71,6 +73,24 @@ def save_cache(cache_dir: Path, files: dict[str, CachedFile], dirty: Iterable[st
     folder.mkdir(parents=True, exist_ok=True)
     for s, entries in grouped.items():
         _write_atomic(_shard_file(cache_dir, s), {"version": CACHE_VERSION, "files": entries})
+
+
+def load_history(cache_dir: Path, head: str) -> list[Commit] | None:
+    """The commits saved for ``head``, or None when none were (or they cannot be read)."""
+    try:
+        data = json.loads((cache_dir / HISTORY_NAME).read_text(encoding="utf-8"))
+        if data.get("version") != CACHE_VERSION or data.get("head") != head:
+            return None
+        return [Commit(message, tuple(files)) for message, files in data["commits"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def save_history(cache_dir: Path, head: str, commits: list[Commit]) -> None:
+    """Keep the commits read at ``head``; reading git log again costs most of a warm start."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomic(cache_dir / HISTORY_NAME, {"version": CACHE_VERSION, "head": head,
+                                             "commits": [[c.message, list(c.files)] for c in commits]})
 
 
 def _write_atomic(target: Path, payload: dict) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent_magic.analysis.cache import CachedFile, load_cache, save_cache
+from agent_magic.analysis.cache import (
+    CachedFile,
+    load_cache,
+    load_history,
+    save_cache,
+    save_history,
+)
 from agent_magic.analysis.history import Commit, head_commit, read_history
 from agent_magic.analysis.inventory import MAX_FILE_BYTES, FileEntry, is_binary, list_files
 from agent_magic.analysis.ranking import RankedFile, Ranker
@@ -73,8 +79,15 @@ class RepoIndex:
         head = head_commit(self.project.root) if self.git_history and self.project.is_git else None
         if head == self._head:
             return False
-        # git log is read once per HEAD, not on every refresh.
-        self._head, self._commits = head, read_history(self.project.root) if head else []
+        # git log is read once per HEAD, not on every refresh, and kept beside the facts.
+        commits = load_history(self.cache_dir, head) if head else []
+        if commits is None:
+            commits = read_history(self.project.root)
+            try:
+                save_history(self.cache_dir, head, commits)
+            except OSError:
+                pass
+        self._head, self._commits = head, commits
         return True
 
     def _update_ranker(self, files: dict[str, CachedFile], new_history: bool) -> None:

@@ -3,10 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent_magic.analysis import RepoIndex
+from agent_magic.analysis.cache import HISTORY_NAME, load_history, save_history
 from agent_magic.analysis.history import (
     MAX_FILES_PER_COMMIT,
     Commit,
     HistoryIndex,
+    head_commit,
     parse_log,
     read_history,
     recency,
@@ -105,3 +107,20 @@ def test_history_in_a_project_below_the_repo_root_and_in_a_repo_without_commits(
     assert read_history(root / "lib")[0] == Commit("Scheduler drops jobs after midnight", ("core.py",))
     top = RepoIndex(root / "lib").rank("jobs dropped after midnight", k=1)[0]
     assert top.path == "core.py" and REASON in top.reasons
+
+
+def test_history_is_kept_beside_the_facts_for_its_head(repo: Path):
+    idx = RepoIndex(repo)
+    idx.files()
+    head = head_commit(repo)
+    assert head and load_history(idx.cache_dir, head) == read_history(repo)
+    # A fresh index at the same HEAD takes the kept commits instead of reading git log again.
+    save_history(idx.cache_dir, head, [Commit("Parcels to islands had a surcharge", ("shop/shipping.py",))])
+    assert REASON in RepoIndex(repo).rank("surcharge for islands", k=1)[0].reasons
+    # Once HEAD moves they are stale and git log is read again.
+    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "noop")
+    assert all(REASON not in r.reasons for r in RepoIndex(repo).rank("surcharge for islands", k=3))
+    # A damaged file only costs a re-read.
+    (idx.cache_dir / HISTORY_NAME).write_text("{not json")
+    assert load_history(idx.cache_dir, head) is None
+    assert RepoIndex(repo).rank("cart total", k=1)
