@@ -32,8 +32,10 @@ class Commit:
 
 def read_history(root: str | os.PathLike[str], limit: int = MAX_COMMITS) -> list[Commit]:
     """The last ``limit`` non-merge commits reachable from HEAD, newest first; [] if git fails."""
-    cmd = ["git", "log", f"-n{limit}", "--no-merges", "--relative", "--name-only",
-           f"--format={_SEP}%s%n%b{_END}", "--no-color", "--no-renames"]
+    # The user's git config must not change the output: no signature blocks, no quoted names.
+    cmd = ["git", "-c", "log.showSignature=false", "-c", "core.quotePath=false", "log", f"-n{limit}",
+           "--no-merges", "--relative", "--name-only", f"--format={_SEP}%s%n%b{_END}", "--no-color",
+           "--no-renames"]
     try:
         proc = subprocess.run(cmd, cwd=root, capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):

@@ -84,7 +84,8 @@ class RepoIndex:
         if commits is None:
             commits = read_history(self.project.root)
             try:
-                save_history(self.cache_dir, head, commits)
+                if commits:  # an empty answer may be a git hiccup: ask again next time
+                    save_history(self.cache_dir, head, commits)
             except OSError:
                 pass
         self._head, self._commits = head, commits

@@ -124,3 +124,10 @@ def test_history_is_kept_beside_the_facts_for_its_head(repo: Path):
     (idx.cache_dir / HISTORY_NAME).write_text("{not json")
     assert load_history(idx.cache_dir, head) is None
     assert RepoIndex(repo).rank("cart total", k=1)
+
+
+def test_history_ignores_git_config_that_would_change_log_output(repo: Path):
+    git(repo, "config", "core.quotePath", "true")
+    git(repo, "config", "log.showSignature", "true")
+    commit(repo, {"shop/café.py": "X = 1\n"}, "Add the café module")
+    assert read_history(repo)[0] == Commit("Add the café module", ("shop/café.py",))
