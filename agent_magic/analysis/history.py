@@ -37,7 +37,8 @@ def read_history(root: str | os.PathLike[str], limit: int = MAX_COMMITS) -> list
            "--no-merges", "--relative", "--name-only", f"--format={_SEP}%s%n%b{_END}", "--no-color",
            "--no-renames"]
     try:
-        proc = subprocess.run(cmd, cwd=root, capture_output=True, timeout=30, check=False)
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, timeout=30, check=False,
+                              stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return []
     if proc.returncode != 0:
@@ -58,7 +59,7 @@ def head_commit(root: str | os.PathLike[str]) -> str | None:
     """HEAD's commit id, or None outside git or in a repo without commits."""
     try:
         proc = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=root,
-                              capture_output=True, timeout=10, check=False)
+                              capture_output=True, timeout=10, check=False, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
