@@ -30,9 +30,10 @@ class Project:
             raise UserError(f"project path {path} is not a directory")
         self.root = path.resolve()
         self._extra_secrets = _read_agentignore(self.root)
-        # One regex for all patterns: indexing a large repo asks this for every file.
+        # One regex for all patterns: indexing a large repo asks this for every file. Names are
+        # compared lowercased, so the patterns are too (a "Prod.cfg" entry also covers prod.cfg).
         self._secret_name = re.compile("|".join(
-            fnmatch.translate(p) for p in SECRET_PATTERNS + self._extra_secrets))
+            fnmatch.translate(p.lower()) for p in SECRET_PATTERNS + self._extra_secrets))
 
     def __repr__(self) -> str:
         return f"Project({str(self.root)!r})"

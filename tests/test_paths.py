@@ -107,6 +107,17 @@ def test_secrets_refused_and_agentignore(tmp_path, rel):
     assert not project.is_secret("src/main.py")
 
 
+def test_agentignore_names_match_in_any_case_and_keep_their_special_characters(tmp_path):
+    (tmp_path / ".agentignore").write_text("Prod.cfg\n[ab]c+d(1).txt\n$weird\nconfig/local_*.ini\n")
+    project = Project(tmp_path)
+    assert project.is_secret("prod.cfg") and project.is_secret("deploy/PROD.CFG")
+    assert project.is_secret("bc+d(1).txt") and not project.is_secret("cc+d(1).txt")
+    assert not project.is_secret("bccd(1).txt")  # "+" and "(" are literal, not regex
+    assert project.is_secret("$weird") and not project.is_secret("weird")
+    assert project.is_secret("config/local_dev.ini") and not project.is_secret("local_dev.ini")
+    assert not project.is_secret("src/main.py")
+
+
 def test_write_through_an_inner_link_lands_inside(sandbox):
     root, _ = sandbox
     project = Project(root)

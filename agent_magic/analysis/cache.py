@@ -15,7 +15,8 @@ from agent_magic.analysis.scan import FileFacts
 
 CACHE_VERSION = 2
 CACHE_NAME = f"facts-v{CACHE_VERSION}"  # a directory of shards
-HISTORY_NAME = f"history-v{CACHE_VERSION}.json"
+HISTORY_VERSION = 3
+HISTORY_NAME = f"history-v{HISTORY_VERSION}.json"
 # Sharding keeps a one-file update from rewriting the whole index (tens of MB on a large repo).
 N_SHARDS = 32
 
@@ -79,9 +80,9 @@ def load_history(cache_dir: Path, head: str) -> list[Commit] | None:
     """The commits saved for ``head``, or None when none were (or they cannot be read)."""
     try:
         data = json.loads((cache_dir / HISTORY_NAME).read_text(encoding="utf-8"))
-        if data.get("version") != CACHE_VERSION or data.get("head") != head:
+        if data.get("version") != HISTORY_VERSION or data.get("head") != head:
             return None
-        return [Commit(message, tuple(files)) for message, files in data["commits"]]
+        return [Commit(message, tuple(files), touched) for message, files, touched in data["commits"]]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -89,12 +90,13 @@ def load_history(cache_dir: Path, head: str) -> list[Commit] | None:
 def save_history(cache_dir: Path, head: str, commits: list[Commit]) -> None:
     """Keep the commits read at ``head``; reading git log again costs most of a warm start."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(cache_dir / HISTORY_NAME, {"version": CACHE_VERSION, "head": head,
-                                             "commits": [[c.message, list(c.files)] for c in commits]})
+    _write_atomic(cache_dir / HISTORY_NAME, {
+        "version": HISTORY_VERSION, "head": head,
+        "commits": [[c.message, list(c.files), c.touched] for c in commits]})
 
 
 def _write_atomic(target: Path, payload: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".shard-", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".tmp", dir=target.parent)
     try:
         # dumps (C encoder) is several times faster than dump's chunked writes.
         text = json.dumps(payload, separators=(",", ":"))

@@ -19,57 +19,69 @@ MAX_COMMITS = 3000
 MAX_FILES_PER_COMMIT = 30
 # Only the commits that best match the task vote for files.
 _VOTING_COMMITS = 100
+# Record separators (ASCII RS and US) around each message: commit messages do not use them, and
+# -z keeps file names verbatim between NULs.
 _SEP, _END = "\x1e", "\x1f"
 
 
 @dataclass(frozen=True)
 class Commit:
-    """One commit: its message and the files it touched (posix, relative to the project root)."""
+    """One commit: its message and the project files it touched (posix, relative to the root)."""
 
     message: str
     files: tuple[str, ...]
+    touched: int = 0  # files touched in the whole repository; 0 means just ``files``
+
+    @property
+    def size(self) -> int:
+        """Files the commit touched, inside the project or not."""
+        return self.touched or len(self.files)
 
 
 def read_history(root: str | os.PathLike[str], limit: int = MAX_COMMITS) -> list[Commit]:
-    """The last ``limit`` non-merge commits reachable from HEAD, newest first; [] if git fails."""
-    # The user's git config must not change the output: no signature blocks, no quoted names.
-    cmd = ["git", "-c", "log.showSignature=false", "-c", "core.quotePath=false", "log", f"-n{limit}",
-           "--no-merges", "--relative", "--name-only", f"--format={_SEP}%s%n%b{_END}", "--no-color",
-           "--no-renames"]
+    """The last ``limit`` non-merge commits that touched the project, newest first; [] if git fails."""
+    prefix = _git(root, "rev-parse", "--show-prefix")
+    # Only commits touching the project (``-- .``), each with all its files (--full-diff), so a
+    # repository-wide sweep stays a sweep when the project is one directory of a monorepo. The
+    # user's git config must not change the output: no signature blocks, UTF-8 messages.
+    out = _git(root, "-c", "log.showSignature=false", "-c", "i18n.logOutputEncoding=UTF-8", "log",
+               "-z", f"-n{limit}", "--no-merges", "--no-renames", "--full-diff", "--name-only",
+               "--no-color", f"--format={_SEP}%s%n%b{_END}", "--", ".")
+    if prefix is None or out is None:
+        return []
+    return parse_log(out, prefix.strip())
+
+
+def _git(root: str | os.PathLike[str], *args: str) -> str | None:
     try:
-        proc = subprocess.run(cmd, cwd=root, capture_output=True, timeout=30, check=False,
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=30, check=False,
                               stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
-        return []
-    if proc.returncode != 0:
-        return []
-    return parse_log(proc.stdout.decode("utf-8", "replace"))
+        return None
+    return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
 
 
-def parse_log(text: str) -> list[Commit]:
-    """Commits from ``git log`` output written with read_history's format."""
+def parse_log(text: str, prefix: str = "") -> list[Commit]:
+    """Commits from read_history's ``git log -z`` output; ``prefix`` is the project's directory."""
     out: list[Commit] = []
     for record in text.split(_SEP)[1:]:
-        message, _, names = record.partition(_END)
-        out.append(Commit(message.strip(), tuple(n for n in names.splitlines() if n.strip())))
+        message, _, rest = record.partition(_END)
+        names = [n.lstrip("\n") for n in rest.split("\0")]
+        names = [n for n in names if n]
+        files = tuple(n[len(prefix):] for n in names if n.startswith(prefix))
+        out.append(Commit(message.strip(), files, len(names)))
     return out
 
 
 def head_commit(root: str | os.PathLike[str]) -> str | None:
     """HEAD's commit id, or None outside git or in a repo without commits."""
-    try:
-        proc = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=root,
-                              capture_output=True, timeout=10, check=False, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if proc.returncode != 0:
-        return None
-    return proc.stdout.decode().strip() or None
+    out = _git(root, "rev-parse", "-q", "--verify", "HEAD")
+    return out.strip() or None if out else None
 
 
 def recency(commits: Sequence[Commit], window: int = 50) -> dict[str, float]:
     """Files touched by the last ``window`` commits: 1.0 for the newest, falling towards 0."""
-    names = [f for c in commits[:window] for f in c.files]
+    names = [f for c in commits[:window] if c.size <= MAX_FILES_PER_COMMIT for f in c.files]
     out: dict[str, float] = {}
     for pos, name in enumerate(names):
         out.setdefault(name, 1.0 - pos / (len(names) + 1))
@@ -85,12 +97,12 @@ class HistoryIndex:
         self.touched: list[int] = []
         docs: list[Counter[str]] = []
         for c in commits:
-            if not 0 < len(c.files) <= MAX_FILES_PER_COMMIT:
+            if c.size > MAX_FILES_PER_COMMIT:
                 continue
             files = tuple(where[f] for f in c.files if f in where)
             if files:
                 self.files.append(files)
-                self.touched.append(len(c.files))
+                self.touched.append(c.size)
                 docs.append(Counter(tokenize(c.message)))
         self.bm25 = BM25(docs)
         # A file most commits touch (a changelog, a version file) says little about any one task.

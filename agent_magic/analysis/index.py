@@ -84,7 +84,7 @@ class RepoIndex:
         if commits is None:
             commits = read_history(self.project.root)
             try:
-                if commits:  # an empty answer may be a git hiccup: ask again next time
+                if commits:  # an empty answer may be a git hiccup: the next index asks again
                     save_history(self.cache_dir, head, commits)
             except OSError:
                 pass

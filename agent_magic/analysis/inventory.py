@@ -35,7 +35,7 @@ def list_files(project: Project, max_bytes: int = MAX_FILE_BYTES,
     """Tracked plus untracked-but-not-ignored files (plain walk outside git), minus skipped ones.
 
     ``memo`` remembers per path whether its name passes the skip and secret rules: those depend on
-    the path alone, and matching ~20 secret patterns per path dominates a refresh otherwise.
+    the path alone, and checking every path on each refresh adds up on a large repo.
     """
     names = _git_files(project.root)
     if names is None:

@@ -151,8 +151,10 @@ class Ranker:
         mention = self._mentioned(mentions, reasons)
         tested = self._tested(lexical, reasons)
         history = self.history.scores(query)
-        for i, _ in sorted(history.items(), key=lambda kv: -kv[1])[:5]:
-            reasons.setdefault(i, []).append("past commits that touched it read like the task")
+        best = max(history.values(), default=0.0)
+        for i, s in sorted(history.items(), key=lambda kv: -kv[1])[:5]:
+            if s >= 0.3 * best:
+                reasons.setdefault(i, []).append("past commits that touched it read like the task")
         recent = {i: self.recency[p] for i, p in enumerate(self.paths) if p in self.recency}
         return ({"lexical": lexical, "path": path, "symbols": symbols, "defines": defines,
                  "mention": mention, "tested": tested, "history": history, "recent": recent}, reasons)
@@ -237,9 +239,13 @@ class Ranker:
         mention = mention.strip("/")
         if not mention:
             return []
-        # The file at that path (or an absolute path ending in it) first; only failing that, files
-        # ending in it: "pyproject.toml" is the project's, not examples/pyproject.toml.
-        hits = [i for i, p in enumerate(self.paths) if p == mention or mention.endswith("/" + p)]
+        # The file at that path first, then the longest path an absolute mention ends with, and
+        # only then files ending in it: "pyproject.toml" is the project's, not examples/'.
+        hits = [i for i, p in enumerate(self.paths) if p == mention]
+        if not hits:
+            within = [i for i, p in enumerate(self.paths) if mention.endswith("/" + p)]
+            longest = max((len(self.paths[i]) for i in within), default=0)
+            hits = [i for i in within if len(self.paths[i]) == longest]
         if not hits:
             hits = [i for i, p in enumerate(self.paths) if p.endswith("/" + mention)]
         if not hits and "/" in mention and "." not in mention.rsplit("/", 1)[-1]:

@@ -30,9 +30,10 @@ def query(text: str) -> dict[str, float]:
 
 
 def test_parse_log_reads_messages_and_files():
-    text = "\x1eFix rounding\n\nLonger body.\x1f\n\nshop/pricing.py\nCHANGES\n\x1eEmpty\x1f\n"
-    assert parse_log(text) == [Commit("Fix rounding\n\nLonger body.", ("shop/pricing.py", "CHANGES")),
-                               Commit("Empty", ())]
+    text = ("\x1eFix rounding\n\nLonger body.\x1f\0\nlib/pricing.py\0CHANGES\0"
+            "\x1eOutside only\x1f\0\nweb/app.py\0")
+    assert parse_log(text, "lib/") == [Commit("Fix rounding\n\nLonger body.", ("pricing.py",), 2),
+                                       Commit("Outside only", (), 1)]
 
 
 def test_read_history_newest_first_without_merges(repo: Path):
@@ -56,6 +57,7 @@ def test_recency_favours_the_newest_files():
     r = recency([Commit("b", ("new.py",)), Commit("a", ("old.py", "new.py"))])
     assert r["new.py"] > r["old.py"] > 0
     assert recency([Commit("a", ("x.py",))], window=0) == {}
+    assert recency([Commit("sweep", ("x.py",), touched=MAX_FILES_PER_COMMIT + 1)]) == {}
 
 
 def test_history_points_at_files_whose_commits_match_the_task():
@@ -67,8 +69,11 @@ def test_history_points_at_files_whose_commits_match_the_task():
     assert max(scores, key=scores.__getitem__) == 0
     # The changelog rides along with every commit, so it counts for less than the fixed module.
     assert scores[0] > scores.get(2, 0.0)
-    # A sweeping commit (more files than the cap) votes for nothing.
+    # A sweeping commit (more files than the cap) votes for nothing, also when most of its files
+    # lie outside the project (a monorepo sweep that touched one file here).
     assert HistoryIndex(commits, paths).scores(query("reformat everything")) == {}
+    wide = [Commit("Reformat everything", ("pkg/config.py",), touched=MAX_FILES_PER_COMMIT + 1)]
+    assert HistoryIndex(wide, paths).scores(query("reformat everything")) == {}
 
 
 def test_rank_uses_history_and_rereads_it_when_head_moves(repo: Path):
@@ -104,7 +109,11 @@ def test_history_in_a_project_below_the_repo_root_and_in_a_repo_without_commits(
     commit(root, {}, "init")
     commit(root, {"lib/core.py": "def run():\n    return 1\n", "web/app.py": "X = 2\n"},
            "Scheduler drops jobs after midnight")
-    assert read_history(root / "lib")[0] == Commit("Scheduler drops jobs after midnight", ("core.py",))
+    # Paths relative to the project; the size counts the whole commit, files outside included.
+    assert read_history(root / "lib")[0] == Commit("Scheduler drops jobs after midnight", ("core.py",), 2)
+    # Commits that touched only files outside the project are not read at all.
+    commit(root, {"web/app.py": "X = 3\n"}, "Web only")
+    assert read_history(root / "lib")[0].message == "Scheduler drops jobs after midnight"
     top = RepoIndex(root / "lib").rank("jobs dropped after midnight", k=1)[0]
     assert top.path == "core.py" and REASON in top.reasons
 
@@ -117,17 +126,19 @@ def test_history_is_kept_beside_the_facts_for_its_head(repo: Path):
     # A fresh index at the same HEAD takes the kept commits instead of reading git log again.
     save_history(idx.cache_dir, head, [Commit("Parcels to islands had a surcharge", ("shop/shipping.py",))])
     assert REASON in RepoIndex(repo).rank("surcharge for islands", k=1)[0].reasons
-    # Once HEAD moves they are stale and git log is read again.
+    # Once HEAD moves they are stale and git log is read again, and kept for the new HEAD.
     git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "noop")
     assert all(REASON not in r.reasons for r in RepoIndex(repo).rank("surcharge for islands", k=3))
+    moved = head_commit(repo)
+    assert moved and load_history(idx.cache_dir, moved) == read_history(repo)
     # A damaged file only costs a re-read.
     (idx.cache_dir / HISTORY_NAME).write_text("{not json")
-    assert load_history(idx.cache_dir, head) is None
-    assert RepoIndex(repo).rank("cart total", k=1)
+    assert load_history(idx.cache_dir, moved) is None
+    RepoIndex(repo).files()
+    assert load_history(idx.cache_dir, moved) == read_history(repo)
 
 
-def test_history_ignores_git_config_that_would_change_log_output(repo: Path):
+def test_history_reads_file_names_verbatim_whatever_the_git_config(repo: Path):
     git(repo, "config", "core.quotePath", "true")
-    git(repo, "config", "log.showSignature", "true")
-    commit(repo, {"shop/café.py": "X = 1\n"}, "Add the café module")
-    assert read_history(repo)[0] == Commit("Add the café module", ("shop/café.py",))
+    commit(repo, {"shop/café.py": "X = 1\n", 'shop/say "hi".py': "Y = 2\n"}, "Add odd names")
+    assert read_history(repo)[0] == Commit("Add odd names", ('shop/café.py', 'shop/say "hi".py'), 2)

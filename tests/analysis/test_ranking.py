@@ -68,6 +68,15 @@ def test_a_path_named_in_the_task_means_that_file_before_others_ending_in_it():
                                                              "ignored when recursive", 3)}
     assert "path mentioned in the task" in reasons["pyproject.toml"]
     assert "path mentioned in the task" not in reasons.get("examples/pyproject.toml", [])
+    # Naming the example's file means that one only.
+    reasons = {r.path: r.reasons for r in ranker(files).rank("examples/pyproject.toml is wrong", 3)}
+    assert "path mentioned in the task" in reasons["examples/pyproject.toml"]
+    assert "path mentioned in the task" not in reasons.get("pyproject.toml", [])
+    # A traceback's absolute path means the longest project path it ends with.
+    frame = 'File "/venv/site-packages/lib/walk.py", line 2, in walk'
+    hits = {r.path for r in ranker({**files, "walk.py": "def main():\n    pass\n"}).rank(frame, 3)
+            if "in the traceback" in r.reasons}
+    assert hits == {"lib/walk.py"}
     # With no file at that exact path, files ending in it still count.
     del files["pyproject.toml"]
     assert "path mentioned in the task" in ranker(files).rank("see pyproject.toml", 3)[0].reasons
