@@ -84,8 +84,8 @@ class RepoIndex:
         if commits is None:
             commits = read_history(self.project.root)
             try:
-                if commits:  # an empty answer may be a git hiccup: the next index asks again
-                    save_history(self.cache_dir, head, commits)
+                # Kept even when empty: a git log that timed out would time out again at this HEAD.
+                save_history(self.cache_dir, head, commits)
             except OSError:
                 pass
         self._head, self._commits = head, commits
