@@ -76,7 +76,7 @@ class RepoIndex:
 
     def _sync_history(self) -> bool:
         """Re-read git history if HEAD moved since last time; whether it did."""
-        head = head_commit(self.project.root) if self.git_history and self.project.is_git else None
+        head = head_commit(self.project.root) if self.git_history else None  # None outside git
         if head == self._head:
             return False
         # git log is read once per HEAD, not on every refresh, and kept beside the facts.
