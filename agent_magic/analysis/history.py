@@ -38,15 +38,18 @@ class Commit:
         return self.touched or len(self.files)
 
 
-def read_history(root: str | os.PathLike[str], limit: int = MAX_COMMITS) -> list[Commit]:
-    """The last ``limit`` non-merge commits that touched the project, newest first; [] if git fails."""
+def read_history(root: str | os.PathLike[str], limit: int = MAX_COMMITS,
+                 since: str | None = None) -> list[Commit]:
+    """The last ``limit`` non-merge commits that touched the project, newest first, only those
+    after commit ``since`` if given; [] if git fails."""
     prefix = _git(root, "rev-parse", "--show-prefix")
     # Only commits touching the project (``-- .``), each with all its files (--full-diff), so a
     # repository-wide sweep stays a sweep when the project is one directory of a monorepo. The
     # user's git config must not change the output: no signature blocks, UTF-8 messages.
     out = _git(root, "-c", "log.showSignature=false", "-c", "i18n.logOutputEncoding=UTF-8", "log",
                "-z", f"-n{limit}", "--no-merges", "--no-renames", "--full-diff", "--name-only",
-               "--no-color", f"--format={_SEP}%s%n%b{_END}", "--", ".")
+               "--no-color", f"--format={_SEP}%s%n%b{_END}", *([f"{since}..HEAD"] if since else []),
+               "--", ".")
     if prefix is None or out is None:
         return []
     return parse_log(out, prefix.strip())
@@ -77,6 +80,11 @@ def head_commit(root: str | os.PathLike[str]) -> str | None:
     """HEAD's commit id, or None outside git or in a repo without commits."""
     out = _git(root, "rev-parse", "-q", "--verify", "HEAD")
     return out.strip() or None if out else None
+
+
+def is_ancestor(root: str | os.PathLike[str], older: str, newer: str) -> bool:
+    """Whether commit ``older`` is in ``newer``'s history."""
+    return _git(root, "merge-base", "--is-ancestor", older, newer) is not None
 
 
 def recency(commits: Sequence[Commit], window: int = 50) -> dict[str, float]:

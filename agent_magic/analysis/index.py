@@ -12,7 +12,13 @@ from agent_magic.analysis.cache import (
     save_cache,
     save_history,
 )
-from agent_magic.analysis.history import Commit, head_commit, read_history
+from agent_magic.analysis.history import (
+    MAX_COMMITS,
+    Commit,
+    head_commit,
+    is_ancestor,
+    read_history,
+)
 from agent_magic.analysis.inventory import MAX_FILE_BYTES, FileEntry, is_binary, list_files
 from agent_magic.analysis.ranking import RankedFile, Ranker
 from agent_magic.analysis.repomap import render_repo_map
@@ -82,7 +88,7 @@ class RepoIndex:
         # git log is read once per HEAD, not on every refresh, and kept beside the facts.
         commits = load_history(self.cache_dir, head) if head else []
         if commits is None:
-            commits = read_history(self.project.root)
+            commits = self._read_history(head)
             try:
                 # Kept even when empty: a git log that timed out would time out again at this HEAD.
                 save_history(self.cache_dir, head, commits)
@@ -90,6 +96,13 @@ class RepoIndex:
                 pass
         self._head, self._commits = head, commits
         return True
+
+    def _read_history(self, head: str) -> list[Commit]:
+        root, old = self.project.root, self._head
+        if old and self._commits and is_ancestor(root, old, head):
+            # HEAD moved forward (a pull, or an apply with --commit): read only what is new.
+            return (read_history(root, since=old) + self._commits)[:MAX_COMMITS]
+        return read_history(root)
 
     def _update_ranker(self, files: dict[str, CachedFile], new_history: bool) -> None:
         ranker = self._ranker

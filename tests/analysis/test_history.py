@@ -142,3 +142,27 @@ def test_history_reads_file_names_verbatim_whatever_the_git_config(repo: Path):
     git(repo, "config", "core.quotePath", "true")
     commit(repo, {"shop/café.py": "X = 1\n", 'shop/say "hi".py': "Y = 2\n"}, "Add odd names")
     assert read_history(repo)[0] == Commit("Add odd names", ('shop/café.py', 'shop/say "hi".py'), 2)
+
+
+def test_a_forward_move_of_head_reads_only_the_new_commits_and_matches_a_full_read(repo: Path):
+    idx = RepoIndex(repo)
+    idx.files()
+    start = head_commit(repo)
+    commit(repo, {"shop/shipping.py": "def shipping_cost(weight):\n    return weight * 3\n"},
+           "Parcels to islands had a surcharge")
+    git(repo, "checkout", "-qb", "side")
+    commit(repo, {"shop/extra.py": "X = 1\n"}, "Side work")
+    git(repo, "checkout", "-q", "-")
+    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "merge", "-q", "--no-ff", "side", "-m", "Merge")
+    idx.files()
+    head = head_commit(repo)
+    assert head and load_history(idx.cache_dir, head) == read_history(repo)
+    assert [c.message for c in read_history(repo)][-1] == "init"
+    assert sorted(c.message for c in read_history(repo, since=start)) == [
+        "Parcels to islands had a surcharge", "Side work"]
+    # Back to an older commit (not a move forward): a full read again.
+    git(repo, "reset", "-q", "--hard", "HEAD~2")
+    idx.files()
+    head = head_commit(repo)
+    assert head and load_history(idx.cache_dir, head) == read_history(repo)
+    assert [c.message for c in read_history(repo, since=head)] == []
