@@ -13,6 +13,8 @@ from agent_magic.analysis.history import (
     read_history,
     recency,
 )
+from agent_magic.analysis.ranking import Ranker
+from agent_magic.analysis.scan import scan_file
 from agent_magic.analysis.text import tokenize
 from tests.analysis.conftest import git, write
 
@@ -166,3 +168,12 @@ def test_a_forward_move_of_head_reads_only_the_new_commits_and_matches_a_full_re
     head = head_commit(repo)
     assert head and load_history(idx.cache_dir, head) == read_history(repo)
     assert [c.message for c in read_history(repo, since=head)] == []
+
+
+def test_only_strong_history_matches_are_given_as_reasons():
+    facts = [scan_file(p, b"X = 1\n") for p in ("sched.py", "config.py")]
+    commits = [Commit("Scheduler drops jobs after midnight", ("sched.py",)),
+               Commit("Tidy jobs settings", ("config.py",), touched=20)]
+    reasons = {r.path: r.reasons for r in Ranker(facts, commits).rank("scheduler drops jobs after midnight", 2)}
+    assert REASON in reasons["sched.py"]
+    assert REASON not in reasons.get("config.py", [])  # a faint match through a 20-file commit
