@@ -1,6 +1,6 @@
 """The demo: run examples/quickstart.ipynb headless on a fresh copy of the sample project.
 
-    python examples/demo.py [--keep] [--out DIR]
+    python examples/demo.py [--out DIR]
 
 With ANTHROPIC_API_KEY set the agent uses Claude; without it, a scripted model replays a recorded
 session of the three quickstart tasks, fully offline. Prints, for each task, the plan, the diff,

@@ -53,8 +53,9 @@ def session_report(
     """Markdown: task, outcome, plan, files changed, findings, tests, cost and checkpoint."""
     lines = [f"### %%agent session `{session.id}`", "", f"**Task:** {_one_line(session.task)}", ""]
     outcome = stop_text(session.stop_reason)
-    if getattr(session, "error", ""):
-        outcome += f" ({_one_line(session.error)})"
+    error = _one_line(getattr(session, "error", "") or "")
+    if error and error != outcome:  # an interrupt's error text repeats the outcome
+        outcome += f" ({error})"
     lines += [f"**Outcome:** {outcome}", ""]
     if getattr(session, "summary", ""):
         lines += [session.summary.strip(), ""]
