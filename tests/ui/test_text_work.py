@@ -169,3 +169,19 @@ def test_output_text(output, text):
 def test_trim_says_how_much_was_cut():
     assert trim("x" * 10, 4) == "xxxx\n… [6 more characters]"
     assert trim("short", 10) == "short"
+
+
+@pytest.mark.parametrize("reason, error, outcome", [
+    ("interrupted", "stopped by the user", "**Outcome:** stopped by the user\n"),
+    ("error", "disk full", "**Outcome:** stopped by an error (disk full)\n"),
+])
+def test_report_outcome_names_the_error_once(reason, error, outcome):
+    from agent_magic.paths import Project
+    from agent_magic.session import Session
+    from agent_magic.ui.report import session_report
+
+    session = Session(task="t", project=Project("."), model="m")
+    session.stop_reason, session.error = reason, error
+    report = session_report(session)
+    assert outcome in report
+    assert report.count("stopped by the user") <= 1
