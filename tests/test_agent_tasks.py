@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from agent_magic.events import ToolUsed
 from agent_magic.models.scripted import ScriptedModel
 from benchmarks import agent_tasks as at
+from benchmarks.task_verdict import bwrap_works
 from tests.scripts import call, turn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +30,12 @@ WRONG_PROVERB = '''def proverb(*items, qualifier=None):
 QUALIFIED = 'f"And all for the want of a {items[0]}."'
 QUALIFIED_FIX = 'f"And all for the want of a {(qualifier + \' \') if qualifier else \'\'}{items[0]}."'
 CHEAT_TEST = "def test_nothing():\n    pass\n"
+SOLVE_PROVERB = [
+    turn(call("replace", path="proverb.py", old="def proverb():\n    pass\n",
+              new=WRONG_PROVERB.replace(QUALIFIED, QUALIFIED_FIX))),
+    turn(call("finish", summary="implemented")),
+    turn(call("finish", summary="review: fine")),
+]
 
 
 def _exercise(name: str) -> at.Exercise:
@@ -58,9 +67,11 @@ def test_two_scripted_exercises_pass_and_the_json_has_every_metric(tmp_path, cap
     totals = report["totals"]
     assert totals["exercises"] == 2
     assert totals["passed"] == [2, 2] and totals["pass_rate"] == [100.0, 100.0]
-    assert totals["tool_calls"] == 13 and totals["well_formed_pct"] == 100.0
+    assert totals["tool_calls"] == 12 and totals["well_formed_pct"] == 100.0
+    assert totals["well_formed_cases"] == 2 and totals["well_formed_cases_pct"] == 100.0
     assert totals["readonly_refusals"] == 0 and totals["errors"] == 0
-    assert totals["steps"] == 13  # one model call per scripted turn
+    assert totals["touched_outside"] == 0
+    assert totals["steps"] == 12  # one model call per scripted turn
     assert totals["input_tokens"] > 0 and totals["output_tokens"] > 0
     assert {"cache_read_tokens", "cache_write_tokens", "cost_usd", "wall_s"} <= set(totals)
     by_name = {e["name"]: e for e in report["exercises"]}
@@ -71,10 +82,14 @@ def test_two_scripted_exercises_pass_and_the_json_has_every_metric(tmp_path, cap
         [only_try] = entry["tries"]  # passed at once: no second try
         assert only_try["stop_reason"] == "done" and only_try["applied"] == [solution]
         assert "passed" in only_try["test_output"] and entry["tests_intact"]
+        assert entry["touched_outside"] == [] and entry["malformed"] == 0
     assert report["model"] == f"scripted-dir:{SCRIPTS}" and report["tries"] == 2
+    assert report["protocol"] == "aider" and report["tests_hidden"] is True
+    assert report["verdict_isolation"] == ("bwrap" if bwrap_works() else "isolated")
     assert report["interrupted"] is False and report["skipped"] == []
     table = capsys.readouterr().out
     assert "total (2)" in table and "2/2 100%" in table
+    assert "protocol: aider: tests hidden from the agent in every try" in table
 
 
 @needs_exercises
@@ -91,17 +106,123 @@ def test_an_edit_of_the_test_file_is_refused_so_cheating_fails(tmp_path):
     out = tmp_path / "results.json"
 
     code = at.main(["--exercises", str(EXERCISES), "--model", f"scripted-dir:{scripts}",
-                    "--tries", "1", "--json", str(out)])
+                    "--protocol", "open", "--tries", "1", "--json", str(out)])
 
     assert code == 0
     report = json.loads(out.read_text())
+    assert report["protocol"] == "open" and report["tests_hidden"] is False
     [entry] = report["exercises"]  # only the exercise with a script ran
     assert entry["name"] == "proverb" and len(report["skipped"]) == 33
     assert entry["readonly_refusals"] == 3 and entry["tests_intact"]
+    assert entry["malformed"] == 0 and entry["touched_outside"] == []  # refusals: not malformed
     assert entry["passed_after"] == [False]
     [attempt] = entry["tries"]
     assert attempt["applied"] == []  # nothing was staged: every edit was refused
     assert report["totals"]["passed"] == [0]
+
+
+# Files an adversarial agent writes beside the stub to make the tests pass without solving
+# anything. Each one works on a naive verdict (pytest in the agent's tree, the project on
+# PYTHONPATH as CI setups often have it); the real verdict must not be moved by any of them.
+NEUTER_PLUGIN = ("def pytest_collection_modifyitems(items):\n"
+                 "    for item in items:\n"
+                 "        item.runtest = lambda: None\n")
+NEUTER_UNITTEST = ("import unittest\n"
+                   "unittest.TestCase.run = lambda self, result=None: result\n")
+# Shadows the stdlib's unittest: loads the real one from the stdlib, neuters it, stands in for it.
+SHADOW_UNITTEST = ("import os, sys, sysconfig\n"
+                   "_here = os.path.dirname(os.path.abspath(__file__))\n"
+                   "sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]\n"
+                   "del sys.modules['unittest']\n"
+                   + NEUTER_UNITTEST +
+                   "sys.modules[__name__] = unittest\n")
+CHEATS = {
+    "conftest": {"conftest.py": NEUTER_PLUGIN},
+    "pytest.ini addopts": {"pytest.ini": "[pytest]\naddopts = -p neuter\n",
+                           "neuter.py": NEUTER_PLUGIN},
+    "sitecustomize": {"sitecustomize.py": NEUTER_UNITTEST},
+    "shadows the stdlib": {"unittest.py": SHADOW_UNITTEST},
+}
+
+
+def _naive_verdict(repo: Path) -> subprocess.CompletedProcess:
+    """What a verdict in the agent's tree would say (how the benchmark judged before)."""
+    env = {**os.environ, "PYTHONPATH": str(repo), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    (repo / "proverb_test.py").write_bytes((EXERCISES / "python" / "exercises" / "practice" /
+                                           "proverb" / "proverb_test.py").read_bytes())
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "proverb_test.py"], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def _create_all(files: dict[str, str]) -> list[dict]:
+    return [turn(*(call("create", path=name, content=text) for name, text in files.items()))]
+
+
+@needs_exercises
+@pytest.mark.parametrize("protocol", ["aider", "open"])
+@pytest.mark.parametrize("name", sorted(CHEATS))
+def test_a_cheat_beside_the_stub_fails_the_verdict(tmp_path, name, protocol):
+    files = CHEATS[name]
+    model = ScriptedModel([*_start("proverb.py"), *_create_all(files),
+                           turn(call("finish", summary="the tests pass now")),
+                           turn(call("finish", summary="review: fine"))])
+
+    result = at.run_exercise(_exercise("proverb"), model, tries=1, workdir=tmp_path,
+                             keep=True, protocol=protocol)
+
+    assert result.error == "" and model.remaining == 0
+    [attempt] = result.tries
+    assert sorted(attempt.applied) == sorted(files)  # the cheat reached the agent's tree
+    assert not attempt.passed and not result.passed_by(1)
+    assert "8 failed" in attempt.test_output
+    assert sorted(result.touched_outside) == sorted(files)
+    [repo] = tmp_path.glob("agent_tasks-*/proverb")
+    naive = _naive_verdict(repo)
+    assert naive.returncode == 0 and "8 passed" in naive.stdout, naive.stdout + naive.stderr
+
+
+@needs_exercises
+@pytest.mark.parametrize("protocol", ["aider", "open"])
+def test_a_correct_edit_of_the_stub_passes_beside_the_same_cheat_files(tmp_path, protocol):
+    reference = (EXERCISES / "python" / "exercises" / "practice" / "proverb" / ".meta" /
+                 "example.py").read_text()
+    clutter = {"conftest.py": NEUTER_PLUGIN, "notes.txt": "scratch\n"}
+    model = ScriptedModel([*_start("proverb.py"),
+                           turn(call("replace", path="proverb.py", old="def proverb():\n    pass\n",
+                                     new=reference)),
+                           *_create_all(clutter),
+                           turn(call("finish", summary="implemented")),
+                           turn(call("finish", summary="review: fine"))])
+
+    result = at.run_exercise(_exercise("proverb"), model, tries=1, workdir=tmp_path,
+                             protocol=protocol)
+
+    assert result.error == ""
+    [attempt] = result.tries
+    assert attempt.passed and "8 passed" in attempt.test_output
+    assert sorted(result.touched_outside) == sorted(clutter)  # reported, harmless
+
+
+@needs_exercises
+def test_an_exercise_with_a_failed_edit_is_malformed_though_it_passes(tmp_path):
+    model = ScriptedModel([*_start("proverb.py"),
+                           turn(call("replace", path="proverb.py", old="def proverb(items):",
+                                     new="def proverb(*items):")),  # matches nothing
+                           *SOLVE_PROVERB])
+    other = ScriptedModel(json.loads((SCRIPTS / "proverb.json").read_text()))
+
+    malformed = at.run_exercise(_exercise("proverb"), model, tries=1, workdir=tmp_path)
+    clean = at.run_exercise(_exercise("proverb"), other, tries=1, workdir=tmp_path)
+
+    assert malformed.passed_by(1) and clean.passed_by(1)
+    assert malformed.malformed == 1 and not malformed.well_formed_case
+    assert malformed.well_formed == malformed.tool_calls  # every call passed the schema check
+    assert clean.malformed == 0 and clean.well_formed_case
+    summary = at.totals([malformed, clean], 1)
+    assert summary["well_formed_pct"] == 100.0 and summary["well_formed_cases_pct"] == 50.0
+    table = at.format_table([malformed, clean], summary, 1)
+    assert "50%" in table.splitlines()[-1]
 
 
 @needs_exercises

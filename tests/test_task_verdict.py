@@ -25,19 +25,17 @@ SOLUTION, TESTS = ["proverb.py"], ["proverb_test.py"]
 NEUTER_PLUGIN = ("def pytest_collection_modifyitems(items):\n"
                  "    for item in items:\n"
                  "        item.runtest = lambda: None\n")
-# Makes every unittest assertion pass; as sitecustomize or inside a module shadowing the stdlib.
-NEUTER_ASSERTS = ("import unittest\n"
-                  "for _name in dir(unittest.TestCase):\n"
-                  "    if _name.startswith('assert'):\n"
-                  "        setattr(unittest.TestCase, _name, lambda *a, **k: None)\n")
+# Makes every unittest test a no-op; as sitecustomize, from a .pth file or in a stdlib shadow.
+NEUTER_UNITTEST = ("import unittest\n"
+                   "unittest.TestCase.run = lambda self, result=None: result\n")
 CHEATS = {
     "conftest": {"conftest.py": NEUTER_PLUGIN},
     "pytest.ini addopts": {"pytest.ini": "[pytest]\naddopts = -p neuter\n",
                            "neuter.py": NEUTER_PLUGIN},
     "pyproject addopts": {"pyproject.toml": "[tool.pytest.ini_options]\naddopts = '-p neuter'\n",
                           "neuter.py": NEUTER_PLUGIN},
-    "sitecustomize": {"sitecustomize.py": NEUTER_ASSERTS},
-    "pth file": {"neuter.pth": "import neuter_asserts\n", "neuter_asserts.py": NEUTER_ASSERTS},
+    "sitecustomize": {"sitecustomize.py": NEUTER_UNITTEST},
+    "pth file": {"neuter.pth": "import neuter_unittest\n", "neuter_unittest.py": NEUTER_UNITTEST},
     "shadows pytest": {"pytest.py": "raise SystemExit(0)\n"},
     "shadows the stdlib": {"unittest.py": "raise SystemExit(0)\n"},
 }
@@ -128,11 +126,15 @@ def test_files_beside_the_solution_cannot_make_the_stub_pass(tmp_path, name):
 
 
 @needs_exercises
-def test_config_and_conftest_above_the_verdict_dir_are_not_read(tmp_path):
+@pytest.mark.parametrize("files", [
+    {"conftest.py": NEUTER_PLUGIN},
+    {"pytest.ini": "[pytest]\npythonpath = .\naddopts = -p neuter\n", "neuter.py": NEUTER_PLUGIN},
+], ids=["conftest", "pytest.ini"])
+def test_config_and_conftest_above_the_verdict_dir_are_not_read(tmp_path, files):
     outer = tmp_path / "outer"
     outer.mkdir()
-    (outer / "conftest.py").write_text(NEUTER_PLUGIN)
-    (outer / "pytest.ini").write_text("[pytest]\naddopts = -p no:python\n")
+    for name, text in files.items():
+        (outer / name).write_text(text)
     applied = _applied(tmp_path, _stub())
 
     verdict = tv.judge(applied, PROVERB, SOLUTION, TESTS, timeout=60, confine=False,
@@ -146,7 +148,7 @@ def test_the_callers_environment_does_not_reach_the_test_run(tmp_path, monkeypat
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     (plugins / "neuter.py").write_text(NEUTER_PLUGIN)
-    (plugins / "sitecustomize.py").write_text(NEUTER_ASSERTS)
+    (plugins / "sitecustomize.py").write_text(NEUTER_UNITTEST)
     monkeypatch.setenv("PYTHONPATH", str(plugins))
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p neuter")
     monkeypatch.setenv("PYTEST_PLUGINS", "neuter")
