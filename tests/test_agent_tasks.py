@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -159,6 +160,7 @@ def _create_all(files: dict[str, str]) -> list[dict]:
     return [turn(*(call("create", path=name, content=text) for name, text in files.items()))]
 
 
+@pytest.mark.slow  # 8 whole runs; test_task_verdict.py covers the verdict itself in the fast tier
 @needs_exercises
 @pytest.mark.parametrize("protocol", ["aider", "open"])
 @pytest.mark.parametrize("name", sorted(CHEATS))
@@ -250,6 +252,10 @@ def test_a_failed_first_try_gets_the_test_output_and_passes_on_the_second(tmp_pa
     follow_up = json.dumps(model.requests[5].messages[-1])
     assert "The tests are right and must stay as they are" in follow_up
     assert "test_an_optional_qualifier_can_be_added" in follow_up
+    assert not re.search(r"\bin \d+\.\d+s\b", follow_up)  # timings stripped, as Aider does
+    assert "agent_tasks-verdict" not in follow_up  # the fresh dir shows as the exercise's name
+    first_try = json.dumps([r.messages for r in model.requests[:5]])
+    assert "proverb_test" not in first_try and "ProverbTest" not in first_try  # tests hidden
     assert result.steps == 8 and model.remaining == 0
     assert not list(tmp_path.iterdir())  # the temporary repo is gone
 
@@ -272,16 +278,37 @@ def test_tokens_cache_and_cost_add_up_through_the_real_sdk(tmp_path):
 
 
 @needs_exercises
-def test_the_repo_holds_stub_tests_and_docs_but_never_the_solutions(tmp_path):
+@pytest.mark.parametrize("protocol, expected", [
+    ("aider", ["pig_latin.py"]),
+    ("open", [".docs/instructions.md", ".docs/introduction.md", "pig_latin.py",
+              "pig_latin_test.py"]),
+])
+def test_the_repo_holds_the_stub_tests_only_when_open_and_never_the_solutions(tmp_path,
+                                                                               protocol, expected):
     exercise = _exercise("pig-latin")  # has .meta/ and .approaches/ with worked solutions
 
-    root = at.prepare_repo(exercise, tmp_path)
+    root = at.prepare_repo(exercise, tmp_path, protocol)
 
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
                    if p.is_file() and ".git" not in p.relative_to(root).parts)
-    assert files == [".docs/instructions.md", ".docs/introduction.md", "pig_latin.py",
-                     "pig_latin_test.py"]
+    assert files == expected
     assert not at.run_tests(root, exercise, timeout=60).passed  # the stub fails its tests
+
+
+@pytest.mark.slow
+@needs_exercises
+def test_check_verdict_passes_references_and_fails_stubs(tmp_path, capsys):
+    out = tmp_path / "check.json"
+
+    code = at.main(["--exercises", str(EXERCISES), "--check-verdict", "--only",
+                    "proverb,paasio", "--json", str(out)])
+
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["judged_right"] == 2
+    assert [(r["name"], r["reference_passed"], r["stub_passed"]) for r in report["exercises"]] \
+        == [("paasio", True, False), ("proverb", True, False)]
+    assert "2/2 exercises judged right" in capsys.readouterr().out
 
 
 @needs_exercises
@@ -322,34 +349,48 @@ def test_task_joins_docs_in_aiders_order_and_names_the_files(tmp_path):
     assert "by changing these files: a.py b.py" in text
 
 
-@pytest.mark.parametrize("lines, kept", [(3, 3), (50, 50), (80, 50)])
-def test_followup_keeps_the_head_of_the_test_output(lines, kept):
+@pytest.mark.parametrize("lines, kept, note", [(3, 3, ""), (400, 400, ""),
+                                               (450, 400, "[50 more lines of test output")])
+def test_followup_keeps_the_test_output_up_to_a_bound(lines, kept, note):
     output = "\n".join(f"line {i}" for i in range(lines))
 
     text = at.followup_text(output, ["x.py"])
 
     assert sum(1 for ln in text.splitlines() if ln.startswith("line ")) == kept
     assert "line 0" in text and "Change the code in x.py so that they pass." in text
+    assert note in text and ("more lines of test output" in text) == bool(note)
+
+
+def test_followup_strips_timings_like_aiders_harness():
+    text = at.followup_text("=== 1 failed, 7 passed in 0.05s ===\nslow test in 12.50s", ["x.py"])
+
+    assert "0.05s" not in text and "12.50s" not in text
+    assert "=== 1 failed, 7 passed  ===" in text
 
 
 READONLY_ERROR = "Error: proverb_test.py is read-only for this task; change other files"
 
 
-@pytest.mark.parametrize("name, data, result, is_error, well_formed, refused", [
-    ("view", {"path": "a.py"}, "1: x", False, 1, 0),
-    ("replace", {"path": "a.py", "old": "x", "new": "y"}, "Error: no match", True, 1, 0),
-    ("replace", {"path": "proverb_test.py", "old": "x", "new": "y"}, READONLY_ERROR, True, 1, 1),
-    ("replace", {"path": "a.py", "old": "x"}, "Error: missing", True, 0, 0),
-    ("replace", {"__invalid_json__": "{"}, "Error: not valid JSON", True, 0, 0),
-    ("frobnicate", {}, "Error: unknown tool", True, 0, 0),
-    ("view", {"path": 3}, "Error: must be a string", True, 0, 0),
-    ("view", {"path": "a.py", "colour": "red"}, "Error: unknown field", True, 0, 0),
+@pytest.mark.parametrize("name, data, result, is_error, well_formed, refused, malformed", [
+    ("view", {"path": "a.py"}, "1: x", False, 1, 0, 0),
+    ("view", {"path": "nope.py"}, "Error: nope.py does not exist", True, 1, 0, 0),
+    ("replace", {"path": "a.py", "old": "x", "new": "y"}, "ok", False, 1, 0, 0),
+    ("replace", {"path": "a.py", "old": "x", "new": "y"}, "Error: no match", True, 1, 0, 1),
+    ("create", {"path": "a.py", "content": ""}, "Error: not in the plan phase", True, 1, 0, 1),
+    ("replace", {"path": "proverb_test.py", "old": "x", "new": "y"}, READONLY_ERROR, True, 1, 1,
+     0),
+    ("replace", {"path": "a.py", "old": "x"}, "Error: missing", True, 0, 0, 1),
+    ("replace", {"__invalid_json__": "{"}, "Error: not valid JSON", True, 0, 0, 1),
+    ("frobnicate", {}, "Error: unknown tool", True, 0, 0, 1),
+    ("view", {"path": 3}, "Error: must be a string", True, 0, 0, 1),
+    ("view", {"path": "a.py", "colour": "red"}, "Error: unknown field", True, 0, 0, 1),
 ])
-def test_tool_stats_counts_schema_valid_calls_as_well_formed(name, data, result, is_error,
-                                                             well_formed, refused):
+def test_tool_stats_counts_well_formed_calls_and_aider_style_malformed_ones(
+        name, data, result, is_error, well_formed, refused, malformed):
     stats = at.tool_stats([ToolUsed(name, data, result, is_error), object()])
 
-    assert (stats.calls, stats.well_formed, stats.readonly_refusals) == (1, well_formed, refused)
+    assert (stats.calls, stats.well_formed, stats.readonly_refusals, stats.malformed) == \
+        (1, well_formed, refused, malformed)
 
 
 def test_totals_and_table_count_passes_per_try():
@@ -359,15 +400,23 @@ def test_totals_and_table_count_passes_per_try():
                                  input_tokens=100, output_tokens=10, cost_usd=0.5)
 
     results = [result("a", True), result("b", False, True), result("c", False, False)]
+    results[1].malformed = 2
+    results[2].touched_outside = ["conftest.py", "notes.txt"]
 
     summary = at.totals(results, 2)
     table = at.format_table(results, summary, 2)
 
     assert summary["passed"] == [1, 2] and summary["pass_rate"] == [33.3, 66.7]
     assert summary["well_formed_pct"] == 75.0 and summary["cost_usd"] == 1.5
+    assert summary["well_formed_cases"] == 2 and summary["well_formed_cases_pct"] == 66.7
+    assert summary["touched_outside"] == 1
     assert "total (3)" in table and "1/3 33%" in table and "2/3 67%" in table
-    row_b = next(ln for ln in table.splitlines() if ln.startswith("b "))
-    assert row_b.split()[1:3] == ["fail", "pass"]
+    rows = {ln.split()[0]: ln.split() for ln in table.splitlines()[2:]}
+    # exercise try1 try2 calls wf% wf-ex ro outside ...
+    assert rows["a"][1:8] == ["pass", "pass", "4", "75", "yes", "0", "0"]
+    assert rows["b"][1:8] == ["fail", "pass", "4", "75", "no", "0", "0"]
+    assert rows["c"][1:8] == ["fail", "fail", "4", "75", "yes", "0", "2"]
+    assert table.splitlines()[-1].split()[8] == "67%"  # "total (3)" is two words
 
 
 @pytest.mark.parametrize("argv, message", [

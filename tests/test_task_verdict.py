@@ -191,7 +191,7 @@ def _try(action):
         return "yes"
     except OSError:
         return "no"
-raise RuntimeError("PROBE" + " net=" + _try(lambda: socket.create_connection(("127.0.0.1", {port}), 2))
+raise RuntimeError("PROBE net=" + _try(lambda: socket.create_connection(("127.0.0.1", {port})))
     + " write-outside=" + _try(lambda: open({str(tmp_path / "escaped")!r}, "w"))
     + " sees-applied=" + ("yes" if os.path.exists({str(tmp_path / "applied")!r}) else "no")
     + " write-here=" + _try(lambda: open("scratch.txt", "w")))
@@ -224,8 +224,8 @@ def test_the_output_names_the_exercise_not_the_temporary_dir(tmp_path):
 # ---- pure parts ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sources, expected", [
-    (["import unittest\nclass T(unittest.TestCase):\n    def test_a(self): pass\n"
-      "    def test_b(self): pass\n    def helper(self): pass\n"], 2),
+    ([("import unittest\nclass T(unittest.TestCase):\n    def test_a(self): pass\n"
+      "    def test_b(self): pass\n    def helper(self): pass\n")], 2),
     (["def test_x(): pass\ndef check_y(): pass\n", "class Helper:\n    def run(self): pass\n"], 1),
     (["def helper(): pass\n"], 0),
 ])
