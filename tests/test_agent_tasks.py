@@ -439,6 +439,9 @@ def test_missing_exercises_dir_is_a_usage_error(tmp_path, capsys):
 def test_shipped_scripts_are_valid_scripts():
     from agent_magic.models.scripted import load_script
 
-    for path in sorted(SCRIPTS.glob("*.json")):
+    for path in sorted(SCRIPTS.rglob("*.json")):
         assert load_script(path), path
     assert sorted(p.stem for p in SCRIPTS.glob("*.json")) == ["pig-latin", "proverb"]
+    assert sorted(p.stem for p in (SCRIPTS / "adversarial").glob("*.json")) == [
+        "grep", "pig-latin", "proverb", "wordy"]
+    assert sorted(p.stem for p in (SCRIPTS / "sloppy").glob("*.json")) == ["pig-latin", "proverb"]
