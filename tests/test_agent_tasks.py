@@ -349,6 +349,19 @@ def test_task_joins_docs_in_aiders_order_and_names_the_files(tmp_path):
     assert "by changing these files: a.py b.py" in text
 
 
+@needs_exercises
+def test_sandbox_off_judges_with_the_isolated_interpreter_only(tmp_path, capsys):
+    out = tmp_path / "check.json"
+
+    code = at.main(["--exercises", str(EXERCISES), "--check-verdict", "--only", "proverb",
+                    "--sandbox", "off", "--json", str(out)])
+
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["isolation"] == "isolated" and report["judged_right"] == 1
+    assert "verdict check (isolated): 1/1" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("lines, kept, note", [(3, 3, ""), (400, 400, ""),
                                                (450, 400, "[50 more lines of test output")])
 def test_followup_keeps_the_test_output_up_to_a_bound(lines, kept, note):
