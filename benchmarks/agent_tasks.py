@@ -618,6 +618,9 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
     out("")
     out(describe_protocol(args.protocol, "bwrap" if confine else "isolated"))
     out(format_table(results, summary, args.tries))
+    outside = [f"{r.name}: {', '.join(r.touched_outside)}" for r in results if r.touched_outside]
+    if outside:
+        out("\ntouched outside the solution (not judged):\n  " + "\n  ".join(outside))
     if skipped:
         out(f"\nskipped (no script): {len(skipped)}")
     report = {

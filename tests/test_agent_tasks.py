@@ -160,6 +160,21 @@ def _create_all(files: dict[str, str]) -> list[dict]:
     return [turn(*(call("create", path=name, content=text) for name, text in files.items()))]
 
 
+@needs_exercises
+def test_the_shipped_conftest_cheat_fails_and_its_file_is_listed(tmp_path, capsys):
+    out = tmp_path / "results.json"
+
+    code = at.main(["--exercises", str(EXERCISES), "--model",
+                    f"scripted-dir:{SCRIPTS / 'adversarial'}", "--only", "proverb",
+                    "--tries", "1", "--json", str(out)])
+
+    assert code == 0
+    [entry] = json.loads(out.read_text())["exercises"]
+    assert entry["passed_after"] == [False] and entry["touched_outside"] == ["conftest.py"]
+    printed = capsys.readouterr().out
+    assert "touched outside the solution (not judged):\n  proverb: conftest.py" in printed
+
+
 @pytest.mark.slow  # 8 whole runs; test_task_verdict.py covers the verdict itself in the fast tier
 @needs_exercises
 @pytest.mark.parametrize("protocol", ["aider", "open"])
