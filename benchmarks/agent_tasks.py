@@ -399,7 +399,9 @@ def _attempts(exercise: Exercise, model: Model, root: Path, result: ExerciseResu
     """Try until the tests pass or the tries run out; each try is recorded in ``result``."""
     originals = {rel: (root / rel).read_bytes() for rel in exercise.test_files
                  if (root / rel).is_file()}  # none under the aider protocol
-    readonly = (*exercise.test_files, ".docs/*")
+    # Read-only only where the agent can see them: under the aider protocol a refusal would give
+    # the hidden tests away, and a test file the agent writes is never what the verdict runs.
+    readonly = (*originals, ".docs/*")
     agent = Agent(root, model, AgentConfig(**{**asdict(config), "readonly": readonly}),
                   on_event=events.append)
     task = task_text(exercise)

@@ -175,6 +175,21 @@ def test_the_shipped_conftest_cheat_fails_and_its_file_is_listed(tmp_path, capsy
     assert "touched outside the solution (not judged):\n  proverb: conftest.py" in printed
 
 
+@needs_exercises
+def test_with_hidden_tests_the_agent_may_write_its_own_test_file_but_it_is_not_judged(tmp_path):
+    model = ScriptedModel([*_start("proverb.py"),
+                           turn(call("create", path="proverb_test.py", content=CHEAT_TEST)),
+                           turn(call("finish", summary="tests written")),
+                           turn(call("finish", summary="review: fine"))])
+
+    result = at.run_exercise(_exercise("proverb"), model, tries=1, workdir=tmp_path)
+
+    [attempt] = result.tries
+    assert attempt.applied == ["proverb_test.py"] and result.readonly_refusals == 0
+    assert result.touched_outside == ["proverb_test.py"]
+    assert not attempt.passed and "8 failed" in attempt.test_output  # the pristine tests ran
+
+
 @pytest.mark.slow  # 8 whole runs; test_task_verdict.py covers the verdict itself in the fast tier
 @needs_exercises
 @pytest.mark.parametrize("protocol", ["aider", "open"])
