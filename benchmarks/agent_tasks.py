@@ -10,7 +10,7 @@ Two protocols (``--protocol``), stated in the table:
 
 - ``aider`` (default), as Aider's leaderboard harness: the repo holds only the stub; the agent
   never sees the test source (Aider puts only the solution files in the chat, so its model sees
-  the tests' output but never their files), so its self-review cannot run them either. A failed
+  the tests' output but never their files); its self-review runs only tests it writes. A failed
   try's output quotes the failing lines of the tests, in Aider's harness too.
 - ``open``: the repo also holds the tests (read-only: an edit is a tool error the model sees, and
   counted) and ``.docs/``; the agent may read them and run them in its self-review.
