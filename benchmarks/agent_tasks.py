@@ -1,22 +1,37 @@
 """Task-success benchmark: the whole agent on Aider's polyglot Python exercises, any model backend.
 
 For each exercise (instructions in ``.docs/``, a stub, a test file; ``.meta/`` holds the
-reference solution and ``.approaches/`` worked solutions, so neither is ever copied), the stub,
-the tests and the instructions go into a fresh temporary git repo. The agent runs headless with
-the instructions as the task, the test files read-only (an edit to them is a tool error the model
-sees), and its staged change is applied as ``%%agent --yes`` would, except that open blocker
-findings do not stop the apply: the exercise's own tests are the judge here. Then the exercise's
-tests run on the applied tree (pytest subprocess, timeout). With ``--tries 2`` a failed first
-attempt gets the first 50 lines of the test output as a follow-up on the same conversation
-(``Agent.resume``), as Aider's harness does; a session that cannot be resumed starts afresh with
-the output appended to the task.
+reference solution and ``.approaches/`` worked solutions, so neither is ever copied) the agent
+works in a fresh temporary git repo and runs headless with the instructions as the task; its
+staged change is applied as ``%%agent --yes`` would, except that open blocker findings do not
+stop the apply: the exercise's tests are the judge here.
 
-Metrics per exercise and in total: pass rate after each try; tool calls and the share that were
-well-formed (see ``tool_stats``); refused edits of read-only files; steps (model calls); tokens
-(uncached input, output, cache reads, cache writes); cost in dollars; wall time.
+Two protocols (``--protocol``), stated in the table:
+
+- ``aider`` (default), as Aider's leaderboard harness: the repo holds only the stub; the agent
+  never sees the test source (Aider puts only the solution files in the chat, so its model sees
+  the tests' output but never their files); its self-review runs only tests it writes. A failed
+  try's output quotes the failing lines of the tests, in Aider's harness too.
+- ``open``: the repo also holds the tests (read-only: an edit is a tool error the model sees, and
+  counted) and ``.docs/``; the agent may read them and run them in its self-review.
+
+The verdict (``task_verdict.judge``) never runs in the agent's tree: the exercise's pristine tests
+run against only its solution files (the stub's names), copied from the applied result into a
+fresh directory, under an isolated interpreter and, when it works here, bubblewrap with no network.
+Other files the agent wrote are listed per exercise as "touched outside the solution".
+With ``--tries 2`` a failed first try gets the verdict's test output (timings stripped, as Aider's
+harness does) and Aider's follow-up instruction on the same conversation (``Agent.resume``); a
+session that cannot be resumed starts afresh with the output appended to the task.
+
+Metrics per exercise and in total: pass rate after each try; tool calls and two well-formed
+figures (see ``tool_stats``): ours per call and Aider's per exercise; refused edits of read-only
+files; files touched outside the solution; steps (model calls); tokens (uncached input, output,
+cache reads, cache writes); cost in dollars; wall time. ``--check-verdict`` runs no agent: it
+judges each exercise's reference solution (must pass) and its stub (must fail).
 
     python benchmarks/agent_tasks.py --exercises ../shared/bench/polyglot-python \\
-        [--model SPEC] [--limit N] [--only NAME,...] [--tries 2] [--json OUT]
+        [--model SPEC] [--protocol aider|open] [--limit N] [--only NAME,...] [--tries 2] \\
+        [--json OUT] [--check-verdict]
 
 ``--model`` takes any spec of ``agent_magic.models.load_model`` (default: Claude with
 ANTHROPIC_API_KEY; ``openai:URL/MODEL``, ``gguf:PATH``, ``scripted:PATH``) or
@@ -29,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,7 +66,8 @@ from agent_magic.errors import ConflictError, ToolError, UserError
 from agent_magic.events import Event, ToolUsed
 from agent_magic.models.base import Model, Usage
 from agent_magic.session import Session
-from agent_magic.tools import validate
+from agent_magic.tools import EDIT_NAMES, validate
+from benchmarks.task_verdict import Verdict, bwrap_works, judge
 
 # Our own wording of the same constraints Aider's harness states, so results stay comparable:
 # which files to change, keep the public names, standard library only; tests are the judge.
@@ -67,12 +84,19 @@ FOLLOWUP_ADDENDUM = """
 The test run above failed. The tests are right and must stay as they are.
 Change the code in {file_list} so that they pass.
 """
-FOLLOWUP_LINES = 50  # Aider sends the first 50 lines of the test output
+# Aider's harness sends the whole test output since the polyglot benchmark (its 2023 docs still
+# say the first 50 lines); a bound stays, far above what these exercises print.
+FOLLOWUP_MAX_LINES = 400
+_TIMING = re.compile(r"\bin \d+\.\d+s\b")  # stripped as Aider does, so replies do not vary
+PROTOCOLS = {
+    "aider": "tests hidden from the agent in every try (Aider's harness)",
+    "open": "tests visible to the agent (read-only) and run in its self-review",
+}
 DOC_NAMES = ("introduction.md", "instructions.md", "instructions.append.md")
 READONLY_MARK = "is read-only for this task"
 SCRIPTED_DIR = "scripted-dir:"
-# The exercises are plain unittest files: the host's pytest plugins would only slow every test
-# run (the final one and the review's) and could change its outcome.
+# The exercises are plain unittest files: the host's pytest plugins would only slow the review's
+# test runs and could change their outcome (the verdict sets its own environment).
 PLAIN_PYTEST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
@@ -92,19 +116,11 @@ class Exercise:
 
 
 @dataclass
-class Verdict:
-    """One run of the exercise's tests on the applied tree."""
-
-    passed: bool
-    output: str
-    timed_out: bool = False
-
-
-@dataclass
 class ToolStats:
     calls: int = 0
     well_formed: int = 0
     readonly_refusals: int = 0
+    malformed: int = 0  # calls that make the exercise malformed the way Aider counts it
 
 
 @dataclass
@@ -118,6 +134,7 @@ class TryResult:
     passed: bool
     timed_out: bool
     test_output: str  # the tail, for reading the JSON
+    touched_outside: list[str] = field(default_factory=list)  # applied, not a solution file
 
 
 @dataclass
@@ -127,6 +144,8 @@ class ExerciseResult:
     tool_calls: int = 0
     well_formed: int = 0
     readonly_refusals: int = 0
+    malformed: int = 0
+    touched_outside: list[str] = field(default_factory=list)  # over all tries
     tests_intact: bool = True
     steps: int = 0
     input_tokens: int = 0
@@ -135,7 +154,13 @@ class ExerciseResult:
     cache_write_tokens: int = 0
     cost_usd: float = 0.0
     wall_s: float = 0.0
+    isolation: str = ""  # how the verdict ran: bwrap or isolated
     error: str = ""  # an unexpected failure of the harness or the agent
+
+    @property
+    def well_formed_case(self) -> bool:
+        """Aider's per-exercise figure: no malformed call in any try."""
+        return self.malformed == 0
 
     def passed_by(self, attempt: int) -> bool:
         """Whether the exercise passed on or before the given (1-based) try."""
@@ -187,38 +212,38 @@ def task_text(exercise: Exercise) -> str:
 
 
 def followup_text(test_output: str, solution_files: list[str]) -> str:
-    """The second try's instruction: the head of the test output plus Aider's addendum."""
-    head = "\n".join(test_output.strip().splitlines()[:FOLLOWUP_LINES])
+    """The second try's instruction: the test output (timings stripped) plus Aider's addendum."""
+    lines = _TIMING.sub("", test_output).strip().splitlines()
+    head = "\n".join(lines[:FOLLOWUP_MAX_LINES])
+    if len(lines) > FOLLOWUP_MAX_LINES:
+        head += f"\n[{len(lines) - FOLLOWUP_MAX_LINES} more lines of test output left out]"
     return head + FOLLOWUP_ADDENDUM.format(file_list=" ".join(solution_files))
 
 
-def prepare_repo(exercise: Exercise, parent: Path) -> Path:
-    """A fresh git repo with the stub, the tests and ``.docs/``; never ``.meta/`` or others."""
+def prepare_repo(exercise: Exercise, parent: Path, protocol: str = "aider") -> Path:
+    """A fresh git repo with the stub; ``open`` adds the tests and ``.docs/``; never ``.meta/``."""
+    if protocol not in PROTOCOLS:
+        raise UserError(f"unknown protocol {protocol!r}; use one of: {', '.join(PROTOCOLS)}")
     root = parent / exercise.name
     root.mkdir(parents=True)
-    for rel in [*exercise.solution_files, *exercise.test_files]:
+    shown = exercise.solution_files + (exercise.test_files if protocol == "open" else [])
+    for rel in shown:
         target = root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(exercise.path / rel, target)
-    shutil.copytree(exercise.path / ".docs", root / ".docs")
+    if protocol == "open":
+        shutil.copytree(exercise.path / ".docs", root / ".docs")
     git = ["git", "-c", "user.name=agent_tasks", "-c", "user.email=agent_tasks@localhost"]
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "exercise"]):
         subprocess.run([*git, *args], cwd=root, check=True, capture_output=True)
     return root
 
 
-def run_tests(root: Path, exercise: Exercise, timeout: float) -> Verdict:
-    """Run the exercise's tests with pytest in ``root``."""
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               *exercise.test_files]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **PLAIN_PYTEST}
-    try:
-        done = subprocess.run(command, check=False, cwd=root, capture_output=True, text=True,
-                              timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
-        return Verdict(False, out + f"\nTests timed out after {timeout:.0f} s.", timed_out=True)
-    return Verdict(done.returncode == 0, done.stdout + done.stderr)
+def run_tests(root: Path, exercise: Exercise, timeout: float,
+              confine: bool | None = None) -> Verdict:
+    """The verdict on ``root``: the exercise's pristine tests against its solution files only."""
+    return judge(root, exercise.path, exercise.solution_files, exercise.test_files,
+                 timeout=timeout, confine=confine)
 
 
 # ---- metrics ------------------------------------------------------------------------------------
@@ -226,11 +251,16 @@ def run_tests(root: Path, exercise: Exercise, timeout: float) -> Verdict:
 def tool_stats(events: Iterable[Event]) -> ToolStats:
     """Count tool calls, the well-formed ones and refused edits of read-only files.
 
-    A tool call is well-formed when its input passes the tool's schema check
+    Ours, per call: a call is well-formed when its input passes the tool's schema check
     (``agent_magic.tools.validate``): a known tool, a JSON object, every required field, no
-    unknown field, values of the right type and enum. A well-formed call may still fail for
-    other reasons (an ``old`` text that does not match, a read-only file, a tool of another
-    phase); those count as well-formed, as Aider counts a well-formatted edit that fails to apply.
+    unknown field, values of the right type and enum; it may still fail for other reasons.
+
+    Aider's, per exercise (``malformed``): Aider counts an exercise as malformed when any reply's
+    edits failed to apply, a search text that matched nothing included. Here a call is
+    malformed when it fails the schema check or is an edit that failed (no match, an ambiguous
+    match, a tool of another phase, a bad path); refused edits of read-only files are not, since
+    Aider would have applied those (and restored the tests before judging). They are counted
+    apart as ``readonly_refusals``.
     """
     stats = ToolStats()
     for event in events:
@@ -240,10 +270,13 @@ def tool_stats(events: Iterable[Event]) -> ToolStats:
         try:
             validate(event.name, event.input)
             stats.well_formed += 1
+            valid = True
         except ToolError:
-            pass
-        if event.is_error and READONLY_MARK in event.result:
-            stats.readonly_refusals += 1
+            valid = False
+        refused = event.is_error and READONLY_MARK in event.result
+        stats.readonly_refusals += refused
+        failed_edit = event.is_error and event.name in EDIT_NAMES and not refused
+        stats.malformed += (not valid) or failed_edit
     return stats
 
 
@@ -253,6 +286,7 @@ def totals(results: list[ExerciseResult], tries: int) -> dict[str, Any]:
     passed = [sum(r.passed_by(k) for r in results) for k in range(1, tries + 1)]
     calls = sum(r.tool_calls for r in results)
     well = sum(r.well_formed for r in results)
+    cases = sum(r.well_formed_case for r in results)
     return {
         "exercises": n,
         "passed": passed,
@@ -260,7 +294,10 @@ def totals(results: list[ExerciseResult], tries: int) -> dict[str, Any]:
         "tool_calls": calls,
         "well_formed": well,
         "well_formed_pct": round(100 * well / calls, 1) if calls else 100.0,
+        "well_formed_cases": cases,
+        "well_formed_cases_pct": round(100 * cases / n, 1) if n else 100.0,
         "readonly_refusals": sum(r.readonly_refusals for r in results),
+        "touched_outside": sum(1 for r in results if r.touched_outside),
         "errors": sum(1 for r in results if r.error),
         "steps": sum(r.steps for r in results),
         "input_tokens": sum(r.input_tokens for r in results),
@@ -273,23 +310,30 @@ def totals(results: list[ExerciseResult], tries: int) -> dict[str, Any]:
 
 
 def format_table(results: list[ExerciseResult], summary: dict[str, Any], tries: int) -> str:
-    """The per-exercise table with a totals row."""
-    head = ["exercise", *(f"try{k}" for k in range(1, tries + 1)), "calls", "wf%", "ro",
-            "steps", "in", "out", "cached", "cost$", "time s", "stop"]
+    """The per-exercise table with a totals row.
+
+    ``wf%`` is our well-formed share of calls, ``wf ex`` Aider's well-formed exercises, ``ro``
+    refused edits of read-only files, ``outside`` files applied outside the solution.
+    """
+    head = ["exercise", *(f"try{k}" for k in range(1, tries + 1)), "calls", "wf%", "wf ex", "ro",
+            "outside", "steps", "in", "out", "cached", "cost$", "time s", "stop"]
     rows = []
     for r in results:
         wf = f"{100 * r.well_formed / r.tool_calls:.0f}" if r.tool_calls else "-"
         marks = ["pass" if r.passed_by(k) else "fail" for k in range(1, tries + 1)]
         stop = "error" if r.error else (r.tries[-1].stop_reason if r.tries else "-")
-        rows.append([r.name, *marks, str(r.tool_calls), wf, str(r.readonly_refusals),
-                     str(r.steps), str(r.input_tokens + r.cache_read_tokens + r.cache_write_tokens),
+        rows.append([r.name, *marks, str(r.tool_calls), wf, "yes" if r.well_formed_case else "no",
+                     str(r.readonly_refusals), str(len(r.touched_outside)), str(r.steps),
+                     str(r.input_tokens + r.cache_read_tokens + r.cache_write_tokens),
                      str(r.output_tokens), str(r.cache_read_tokens), f"{r.cost_usd:.4f}",
                      f"{r.wall_s:.1f}", stop])
     n = summary["exercises"]
     rows.append([f"total ({n})", *(f"{p}/{n} {rate:.0f}%" for p, rate in
                                    zip(summary["passed"], summary["pass_rate"])),
                  str(summary["tool_calls"]), f"{summary['well_formed_pct']:.0f}",
-                 str(summary["readonly_refusals"]), str(summary["steps"]),
+                 f"{summary['well_formed_cases_pct']:.0f}%",
+                 str(summary["readonly_refusals"]), str(summary["touched_outside"]),
+                 str(summary["steps"]),
                  str(summary["input_tokens"] + summary["cache_read_tokens"]
                      + summary["cache_write_tokens"]),
                  str(summary["output_tokens"]), str(summary["cache_read_tokens"]),
@@ -304,6 +348,14 @@ def format_table(results: list[ExerciseResult], summary: dict[str, Any], tries: 
     return "\n".join([line(head), rule, *map(line, rows[:-1]), rule, line(rows[-1])])
 
 
+def describe_protocol(protocol: str, isolation: str) -> str:
+    """The lines above the table that say how the figures were made."""
+    where = ("bubblewrap, no network, only the fresh dir writable" if isolation == "bwrap"
+             else "isolated interpreter, not confined (bubblewrap unavailable or off)")
+    return (f"protocol: {protocol}: {PROTOCOLS[protocol]}\n"
+            f"verdict: pristine tests on the solution files only, in a fresh dir ({where})")
+
+
 # ---- one exercise -------------------------------------------------------------------------------
 
 def run_exercise(
@@ -315,6 +367,8 @@ def run_exercise(
     test_timeout: float = 180.0,
     workdir: Path | None = None,
     keep: bool = False,
+    protocol: str = "aider",
+    confine: bool | None = None,
 ) -> ExerciseResult:
     """Run the agent on one exercise (up to ``tries`` attempts) and judge it by its tests."""
     started = time.monotonic()
@@ -323,9 +377,11 @@ def run_exercise(
     events: list[Event] = []
     sessions: list[Session] = []
     try:
+        root = prepare_repo(exercise, parent, protocol)
         with _environment(PLAIN_PYTEST):  # the review's test runs inherit it
-            _attempts(exercise, model, prepare_repo(exercise, parent), result, events, sessions,
-                      tries=tries, config=config or AgentConfig(), test_timeout=test_timeout)
+            _attempts(exercise, model, root, result, events, sessions, tries=tries,
+                      config=config or AgentConfig(), test_timeout=test_timeout,
+                      confine=confine)
     except Exception as exc:  # noqa: BLE001 - one broken exercise must not end the whole run
         result.error = f"{type(exc).__name__}: {exc}"
         traceback.print_exc(file=sys.stderr)
@@ -339,10 +395,13 @@ def run_exercise(
 
 def _attempts(exercise: Exercise, model: Model, root: Path, result: ExerciseResult,
               events: list[Event], sessions: list[Session], *, tries: int, config: AgentConfig,
-              test_timeout: float) -> None:
+              test_timeout: float, confine: bool | None) -> None:
     """Try until the tests pass or the tries run out; each try is recorded in ``result``."""
-    originals = {rel: (root / rel).read_bytes() for rel in exercise.test_files}
-    readonly = (*exercise.test_files, ".docs/*")
+    originals = {rel: (root / rel).read_bytes() for rel in exercise.test_files
+                 if (root / rel).is_file()}  # none under the aider protocol
+    # Read-only only where the agent can see them: under the aider protocol a refusal would give
+    # the hidden tests away, and a test file the agent writes is never what the verdict runs.
+    readonly = (*originals, ".docs/*")
     agent = Agent(root, model, AgentConfig(**{**asdict(config), "readonly": readonly}),
                   on_event=events.append)
     task = task_text(exercise)
@@ -357,15 +416,20 @@ def _attempts(exercise: Exercise, model: Model, root: Path, result: ExerciseResu
         if not any(s is session for s in sessions):
             sessions.append(session)
         applied = _apply(session)
-        changed = [rel for rel, data in originals.items() if (root / rel).read_bytes() != data]
-        for rel in changed:  # never judge by altered tests; restore them for the next try
+        outside = [p for p in applied if p not in exercise.solution_files]
+        result.touched_outside += [p for p in outside if p not in result.touched_outside]
+        changed = [rel for rel, data in originals.items()
+                   if not (root / rel).is_file() or (root / rel).read_bytes() != data]
+        for rel in changed:  # the verdict never reads them; restored for the agent's next try
             (root / rel).write_bytes(originals[rel])
         result.tests_intact = result.tests_intact and not changed
-        verdict = run_tests(root, exercise, test_timeout)
+        verdict = run_tests(root, exercise, test_timeout, confine)
+        result.isolation = verdict.isolation
         result.tries.append(TryResult(
             stop_reason=session.stop_reason, error=session.error, applied=applied,
-            open_blockers=len(session.open_blockers), passed=verdict.passed and not changed,
-            timed_out=verdict.timed_out, test_output=_tail(verdict.output)))
+            open_blockers=len(session.open_blockers), passed=verdict.passed,
+            timed_out=verdict.timed_out, test_output=_tail(verdict.output),
+            touched_outside=outside))
         output = verdict.output
         if result.tries[-1].passed:
             return
@@ -400,7 +464,7 @@ def _account(result: ExerciseResult, sessions: list[Session], events: list[Event
     """Fill in tool, step, token and cost counts of all sessions of an exercise."""
     stats = tool_stats(events)
     result.tool_calls, result.well_formed = stats.calls, stats.well_formed
-    result.readonly_refusals = stats.readonly_refusals
+    result.readonly_refusals, result.malformed = stats.readonly_refusals, stats.malformed
     usage = Usage()
     for s in sessions:  # a resumed session is the same object: counted once
         usage = usage + s.usage
@@ -457,12 +521,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--budget", type=float, default=2.0, help="dollars per exercise (all tries)")
     p.add_argument("--test-timeout", type=float, default=180.0, help="seconds per test run")
     p.add_argument("--no-review", action="store_true", help="skip the self-review phase")
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="aider",
+                   help="aider: tests hidden from the agent (default); open: tests visible")
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "off"), default="auto",
+                   help="confine the verdict's test runs with bubblewrap (auto: when it works)")
+    p.add_argument("--check-verdict", action="store_true",
+                   help="run no agent: judge each reference solution (must pass) and stub (fail)")
     p.add_argument("--keep", action="store_true", help="keep the temporary repos")
     return p.parse_args(argv)
 
 
-def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the benchmark as ``args`` say; returns the JSON-able report."""
+def _confine(sandbox: str) -> bool:
+    if sandbox == "bwrap" and not bwrap_works():
+        raise UserError("--sandbox bwrap: bubblewrap is not usable here (try --sandbox off)")
+    return sandbox == "bwrap" or (sandbox == "auto" and bwrap_works())
+
+
+def _selected(args: argparse.Namespace) -> list[Exercise]:
     exercises = find_exercises(args.exercises)
     if args.only:
         wanted = {n.strip() for n in args.only.split(",") if n.strip()}
@@ -470,6 +545,50 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
         if unknown:
             raise UserError(f"unknown exercise(s): {', '.join(sorted(unknown))}")
         exercises = [e for e in exercises if e.name in wanted]
+    return exercises
+
+
+def check_verdict(exercises: list[Exercise], *, confine: bool, timeout: float,
+                  out: Callable[[str], None] = print) -> dict[str, Any]:
+    """Judge each exercise's reference solution and its stub: the verdict's own baseline."""
+    rows = []
+    for exercise in exercises:
+        example = exercise.path / ".meta" / "example.py"
+        if len(exercise.solution_files) != 1 or not example.is_file():
+            continue  # no single reference file to put in the stub's place
+        with tempfile.TemporaryDirectory(prefix="agent_tasks-reference-") as tmp:
+            shutil.copyfile(example, Path(tmp) / exercise.solution_files[0])
+            started = time.monotonic()
+            reference = run_tests(Path(tmp), exercise, timeout, confine)
+            seconds = time.monotonic() - started
+        stub = run_tests(exercise.path, exercise, timeout, confine)
+        rows.append({"name": exercise.name, "tests": reference.expected,
+                     "reference_passed": reference.passed, "stub_passed": stub.passed,
+                     "seconds": round(seconds, 2)})
+    if not rows:
+        raise UserError("no exercise with a single reference solution to check")
+    ok = sum(r["reference_passed"] and not r["stub_passed"] for r in rows)
+    out(f"verdict check ({'bwrap' if confine else 'isolated'}): {ok}/{len(rows)} exercises "
+        f"judged right; references passed {sum(r['reference_passed'] for r in rows)}, "
+        f"stubs passed {sum(r['stub_passed'] for r in rows)}; "
+        f"{sum(r['tests'] for r in rows)} tests; mean "
+        f"{sum(r['seconds'] for r in rows) / len(rows):.2f} s per verdict")
+    for r in rows:
+        if not r["reference_passed"] or r["stub_passed"]:
+            out(f"  wrong: {r['name']} (reference passed: {r['reference_passed']}, "
+                f"stub passed: {r['stub_passed']})")
+    return {"benchmark": "agent_tasks.check_verdict", "isolation": "bwrap" if confine else
+            "isolated", "judged_right": ok, "exercises": rows}
+
+
+def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the benchmark as ``args`` say; returns the JSON-able report."""
+    exercises = _selected(args)
+    confine = _confine(args.sandbox)
+    if args.check_verdict:
+        report = check_verdict(exercises, confine=confine, timeout=args.test_timeout, out=out)
+        _write_json(args.json, report)
+        return report
     source = model_source(args.model)
     chosen = [(e, m) for e in exercises if (m := source(e.name)) is not None]
     skipped = [e.name for e in exercises if e.name not in {c.name for c, _ in chosen}]
@@ -484,7 +603,8 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
     try:
         for i, (exercise, model) in enumerate(chosen, 1):
             r = run_exercise(exercise, model, tries=args.tries, config=config,
-                             test_timeout=args.test_timeout, keep=args.keep)
+                             test_timeout=args.test_timeout, keep=args.keep,
+                             protocol=args.protocol, confine=confine)
             marks = " ".join("pass" if r.passed_by(k) else "fail"
                              for k in range(1, len(r.tries) + 1)) or "error"
             out(f"[{i}/{len(chosen)}] {exercise.name}: {marks} ({r.wall_s:.1f} s)"
@@ -498,21 +618,31 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
         raise UserError("interrupted before any exercise finished")
     summary = totals(results, args.tries)
     out("")
+    out(describe_protocol(args.protocol, "bwrap" if confine else "isolated"))
     out(format_table(results, summary, args.tries))
+    outside = [f"{r.name}: {', '.join(r.touched_outside)}" for r in results if r.touched_outside]
+    if outside:
+        out("\ntouched outside the solution (not judged):\n  " + "\n  ".join(outside))
     if skipped:
         out(f"\nskipped (no script): {len(skipped)}")
     report = {
-        "benchmark": "agent_tasks", "version": 1, "started": started,
+        "benchmark": "agent_tasks", "version": 2, "started": started,
         "python": sys.version.split()[0], "interrupted": len(results) < len(chosen),
         "model": args.model or "(default)", "exercises_dir": str(args.exercises),
         "tries": args.tries, "max_steps": args.max_steps, "budget_usd": args.budget,
-        "review": not args.no_review, "totals": summary,
+        "review": not args.no_review, "protocol": args.protocol,
+        "tests_hidden": args.protocol == "aider",
+        "verdict_isolation": "bwrap" if confine else "isolated", "totals": summary,
         "exercises": [r.to_dict(args.tries) for r in results], "skipped": skipped,
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    _write_json(args.json, report)
     return report
+
+
+def _write_json(path: Path | None, report: dict[str, Any]) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
 @contextmanager
