@@ -147,7 +147,7 @@ def test_the_sdk_stream_helper_would_crash_on_the_same_stream():
     # Why AnthropicModel folds raw events itself; if the SDK changes, revisit that choice.
     with FakeAnthropic([{"fault": "bad_json"}]) as server:
         client = fake_client(server, max_retries=0)
-        stream = client.messages.stream(model="m", max_tokens=10,
+        stream = client.messages.stream(model="claude-sonnet-4-6", max_tokens=10,
                                         messages=[{"role": "user", "content": "hi"}])
         with pytest.raises(ValueError, match="Unable to parse tool parameter JSON"), stream as events:
             events.until_done()
@@ -214,7 +214,7 @@ def test_non_streaming_json_protocol_with_the_sdk():
     with FakeAnthropic([{"text": "a", "tool_calls": [{"name": "view", "input": {"path": "p"}}]}],
                        min_cache_tokens=0) as server:
         message = fake_client(server).messages.create(
-            model="m", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+            model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "hi"}])
     assert [b.type for b in message.content] == ["text", "tool_use"]
     assert message.content[1].input == {"path": "p"} and message.stop_reason == "tool_use"
     assert message.usage.input_tokens > 0 and message.usage.cache_read_input_tokens == 0
