@@ -61,3 +61,193 @@ def test_malformed_tool_json_goes_back_as_a_tool_error(sample_repo: Path):
                for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_result"]
     assert answers[-1].get("is_error") is True
     assert "not valid JSON" in str(answers[-1]["content"])
+    echoed = [b for m in server.requests[2]["messages"] if m["role"] == "assistant"
+              for b in m["content"] if b.get("type") == "tool_use"]
+    assert "__invalid_json__" not in str(echoed)
+
+
+# ---- the strict fake: stops, thinking, output limits, stop reasons, in-stream errors ----------
+
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from agent_magic.agent import AgentConfig  # noqa: E402
+from agent_magic.events import ThinkingDelta, ToolUsed  # noqa: E402
+from tests.scripts import IMPLEMENT, PLAN, UNDERSTAND, call, turn  # noqa: E402
+
+QUICK = AgentConfig(review=False)
+FINISH = turn(call("finish", summary="done"))
+
+
+def agent_for(repo, server, *, name="claude-sonnet-5-5", config=QUICK, events=None, **kwargs):
+    model = AnthropicModel(name, client=fake_client(server, max_retries=kwargs.pop("retries", 2)),
+                           **kwargs)
+    sink = events.append if events is not None else (lambda e: None)
+    return Agent(repo, model, config, on_event=sink)
+
+
+def tool_results(message):
+    return [b for b in message["content"] if b.get("type") == "tool_result"]
+
+
+def test_stop_during_a_turn_answers_every_tool_use_and_resume_is_accepted(sample_repo: Path):
+    two_views = turn(call("view", path="shoplytics/cleaning.py"), call("view", path="README.md"))
+    script = [UNDERSTAND, two_views, *PLAN[1:], *IMPLEMENT, FINISH]
+    events: list = []
+    with FakeAnthropic(script) as server:
+        agent = agent_for(sample_repo, server, events=events)
+        agent.emit = lambda e: (events.append(e), isinstance(e, ToolUsed) and e.name == "view"
+                                and agent.stop())
+        session = agent.run("fix the failing test")
+        assert session.stop_reason == "interrupted"
+        last = session.messages[-1]
+        results = tool_results(last)
+        assert last["role"] == "user" and len(results) == 2
+        assert results[1]["is_error"] and "Not run: the run stopped" in results[1]["content"]
+        agent.emit = events.append
+        resumed = agent.resume(session, "go on with the plan")
+        assert not server.rejected, server.rejected
+    assert resumed.stop_reason == "done", resumed.error
+    assert FIX_NEW.strip() in resumed.diff()
+
+
+def test_stop_while_the_reply_streams_ends_the_stream_and_resume_is_accepted(sample_repo: Path):
+    long_text = "Reading the parser carefully. " * 40
+    script = [UNDERSTAND, {**PLAN[0], "text": long_text}, *PLAN, *IMPLEMENT, FINISH]
+    with FakeAnthropic(script) as server:
+        agent = agent_for(sample_repo, server)
+        agent.emit = lambda e: isinstance(e, TextDelta) and "carefully" in e.text and agent.stop()
+        session = agent.run("fix the failing test")
+        assert session.stop_reason == "interrupted"
+        assert session.messages[-1]["role"] == "user"  # the cut reply was not kept
+        agent.emit = lambda e: None
+        resumed = agent.resume(session, "continue")
+        assert not server.rejected, server.rejected
+    assert resumed.stop_reason == "done", resumed.error
+
+
+def test_thinking_streams_to_the_view_and_goes_back_unchanged(sample_repo: Path):
+    script = [dict(UNDERSTAND, thinking="The test feeds '1,234.50'; float() rejects commas."),
+              *PLAN, *IMPLEMENT]
+    events: list = []
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, events=events).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    thought = "".join(e.text for e in events if isinstance(e, ThinkingDelta))
+    assert "float() rejects commas" in thought
+    second = server.requests[1]
+    assert second["thinking"] == {"type": "adaptive", "display": "summarized"}
+    echoed = second["messages"][1]["content"]
+    assert echoed[0]["type"] == "thinking" and echoed[0]["signature"]
+    assert "float() rejects commas" in echoed[0]["thinking"]
+
+
+def test_effort_off_on_sonnet_5_5_sends_between_tools(sample_repo: Path):
+    with FakeAnthropic([UNDERSTAND, *PLAN, *IMPLEMENT]) as server:
+        session = agent_for(sample_repo, server, effort="off").run("fix the failing test")
+    assert session.stop_reason == "done", session.error
+    assert server.requests[0]["thinking"] == {"type": "between_tools"}
+
+
+def test_a_tool_input_cut_at_max_tokens_is_asked_again_with_a_larger_limit(sample_repo: Path):
+    cut = dict(IMPLEMENT[0], stop="max_tokens")
+    script = [UNDERSTAND, *PLAN, cut, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, config=AgentConfig(review=False, max_tokens=8000)
+                            ).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    limits = [r["max_tokens"] for r in server.requests]
+    assert limits == [8000, 8000, 8000, 8000, 16000, 16000]
+    assert FIX_NEW.strip() in session.diff()
+
+
+def test_at_the_models_output_limit_the_model_is_told_to_use_smaller_edits(sample_repo: Path):
+    cut = dict(IMPLEMENT[0], stop="max_tokens")
+    script = [UNDERSTAND, *PLAN, cut, *IMPLEMENT]
+    config = AgentConfig(review=False, max_tokens=64000, budget_usd=10)
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, name="claude-sonnet-4-6", config=config
+                            ).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    answer = tool_results(server.requests[4]["messages"][-1])[0]
+    assert answer["is_error"] and "smaller pieces" in answer["content"]
+    echoed = server.requests[4]["messages"][-2]["content"][-1]
+    assert echoed["type"] == "tool_use" and echoed["input"] == {}
+
+
+def test_refusal_ends_the_run_with_its_own_reason_and_no_invented_reply(sample_repo: Path):
+    with FakeAnthropic([UNDERSTAND, {"text": "I can't help with that.", "stop": "refusal"}]) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+    assert session.stop_reason == "refused"
+    assert "declined" in session.error and "cyber" in session.error
+    assert session.messages[-1]["role"] == "user"
+    assert len(server.requests) == 2
+
+
+def test_context_window_exceeded_compacts_and_asks_again(sample_repo: Path):
+    script = [UNDERSTAND, *PLAN, {"stop": "model_context_window_exceeded"}, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    # Nothing old enough to elide in so short a run: a clear stop, not a loop of paid retries.
+    assert session.stop_reason == "context" and len(server.requests) == 4
+
+
+def test_pause_turn_continues_the_same_assistant_turn(sample_repo: Path):
+    script = [UNDERSTAND, {"text": "Searching first.", "stop": "pause_turn"}, *PLAN, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    assert server.requests[2]["messages"][-1]["role"] == "assistant"
+
+
+def test_an_empty_reply_is_never_invented_into_the_conversation(sample_repo: Path):
+    script = [UNDERSTAND, {"text": "  \n"}, *PLAN, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, name="claude-sonnet-4-6").run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    assert "(no reply)" not in str(server.requests[-1]["messages"])
+
+
+def test_overloaded_inside_the_stream_is_retried(sample_repo: Path):
+    script = [UNDERSTAND, {"text": "Looking", "error": "overloaded_error"}, *PLAN, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, retry_base_s=0.01).run("fix the failing test")
+    assert session.stop_reason == "done", session.error
+    assert len(server.requests) == 6
+
+
+def test_overloaded_inside_the_stream_past_the_retries_names_the_error(sample_repo: Path):
+    script = [UNDERSTAND, *[{"text": "Looking", "error": "overloaded_error"}] * 3]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, retries=1, retry_base_s=0.01
+                            ).run("fix the failing test")
+    assert session.stop_reason == "error"
+    assert "overloaded_error" in session.error and " 200 " not in session.error
+
+
+def test_stop_interrupts_a_wait_before_a_retry(sample_repo: Path):
+    script = [UNDERSTAND, *[{"text": "Looking", "error": "api_error"}] * 3]
+    with FakeAnthropic(script) as server:
+        agent = agent_for(sample_repo, server, retry_base_s=30)
+        threading.Timer(0.5, agent.stop).start()
+        started = time.monotonic()
+        session = agent.run("fix the failing test")
+    assert session.stop_reason == "interrupted"
+    assert time.monotonic() - started < 10
+
+
+def test_a_bearer_token_from_anthropic_auth_token_is_accepted(sample_repo: Path, monkeypatch):
+    token = "sk-ant-oat-token-0123456789"
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", token)
+    with FakeAnthropic([{"text": "hello"}], api_key=token) as server:
+        model = AnthropicModel("claude-sonnet-4-6", base_url=server.base_url, max_retries=0)
+        from agent_magic.models.base import Request
+        reply = model.complete(Request(system="s", messages=[{"role": "user", "content": "hi"}]))
+    assert reply.text == "hello"

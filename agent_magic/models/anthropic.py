@@ -418,10 +418,18 @@ class AnthropicModel:
     def __repr__(self) -> str:
         return f"AnthropicModel({self.name!r})"
 
+    def check_settings(self, *, effort: str | None = None, max_tokens: int | None = None) -> None:
+        """Raise ``UserError`` for an effort or output limit this model does not take."""
+        thinking_params(self.name, effort)
+        if max_tokens is not None and self.max_output is not None and max_tokens > self.max_output:
+            raise UserError(f"--max-tokens {max_tokens} is above {self.name}'s output limit of "
+                            f"{self.max_output} tokens")
+
     def complete(self, request: Request, on_text: TextSink | None = None,
                  on_thinking: TextSink | None = None) -> Reply:
         """Stream one reply; text and thinking deltas go to ``on_text`` / ``on_thinking``."""
-        params = build_params(self.name, request, cache=self.prompt_cache, effort=self.effort)
+        params = build_params(self.name, request, cache=self.prompt_cache,
+                              effort=request.effort or self.effort)
         cancel = request.cancel or threading.Event()
         for attempt in range(self.max_retries + 1):
             fold = StreamFold(on_thinking)

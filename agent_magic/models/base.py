@@ -48,15 +48,27 @@ class Usage:
 
 @dataclass(frozen=True)
 class Price:
-    """US dollars per million tokens."""
+    """US dollars per million tokens.
+
+    ``cache_write`` is the 5-minute write, ``cache_write_1h`` the 1-hour one. A model priced by
+    prompt length bills a whole call at ``long_prompt`` once its prompt passes
+    ``long_prompt_tokens``. ``known=False`` marks a stand-in for a model without a published
+    price (priced high on purpose, so a budget never guesses low).
+    """
 
     input: float = 0.0
     output: float = 0.0
     cache_write: float = 0.0
     cache_read: float = 0.0
+    cache_write_1h: float = 0.0
+    long_prompt_tokens: int = 0
+    long_prompt: Price | None = None
+    known: bool = True
 
     def cost(self, usage: Usage) -> float:
         """Dollars for the given usage."""
+        if self.long_prompt is not None and usage.total_input > self.long_prompt_tokens:
+            return self.long_prompt.cost(usage)
         return (
             usage.input_tokens * self.input
             + usage.output_tokens * self.output
@@ -82,6 +94,7 @@ class Request:
     tools: list[dict[str, Any]] = field(default_factory=list)
     max_tokens: int = 4096
     cancel: threading.Event | None = None
+    effort: str | None = None  # thinking effort (off, low ... max); None: the model's default
 
 
 INVALID_JSON_KEY = "__invalid_json__"

@@ -309,7 +309,8 @@ def _check_thinking_kept(
                    f"`{blocks[0]['type']}`. When `thinking` is enabled, a final `assistant` message "
                    "must start with a thinking block (preceding the lastmost set of `tool_use` and "
                    "`tool_result` blocks). To avoid this requirement, disable `thinking`.")
-    if echoed != sent_thinking:
+    # After a pause_turn the turn holds earlier thinking too: the sent blocks end it, unchanged.
+    if echoed[len(echoed) - len(sent_thinking):] != sent_thinking:
         raise _bad(f"{where}: `thinking` or `redacted_thinking` blocks in the latest assistant "
                    "message cannot be modified. These blocks must remain as they were in the "
                    "original response.")

@@ -51,8 +51,8 @@ class WidgetController:
     def handle(self, event: ev.Event) -> None:
         """Update the panel for one event."""
         panel = self.panel
-        if isinstance(event, ev.TextDelta):
-            panel.append_text(event.text)
+        if isinstance(event, (ev.TextDelta, ev.ThinkingDelta)):
+            panel.append_text(event.text)  # thinking shares the folded model-output area
             return
         if isinstance(event, ev.PhaseStarted):
             panel.stepper.start(event.phase)

@@ -67,9 +67,10 @@ class TextView:
 
     def handle(self, event: ev.Event) -> None:
         """Print one event."""
-        if isinstance(event, ev.TextDelta):
+        if isinstance(event, (ev.TextDelta, ev.ThinkingDelta)):
             if self.stream_text and event.text:
-                self.out.write(event.text)
+                dim = self.color and isinstance(event, ev.ThinkingDelta)
+                self.out.write(f"\033[2m{event.text}{RESET}" if dim else event.text)
                 self._mid_line = not event.text.endswith("\n")
                 self.out.flush()
             return
