@@ -128,8 +128,8 @@ class OutputLimit(Stop):
 
 MAX_PAUSES = 5  # pause_turn continuations in a row
 KEEP_RECENT = 6  # messages at the end of the conversation that compaction never touches
-STUB = ("[{n} characters of earlier tool output elided to keep the conversation within the "
-        "model's context window; run the tool again if you need it]")
+STUB = "[{n} characters of earlier tool output elided to fit the context window; rerun if needed]"
+DROPPED = "[earlier tool calls and their results were removed to fit the context window]"
 
 
 class Agent:
@@ -499,32 +499,44 @@ class Agent:
         return min(ceiling, limit * 2)
 
     def _compact(self, messages: list[dict[str, Any]], max_tokens: int, *, force: bool = False) -> bool:
-        """Elide old tool output once the conversation passes ``compact_at`` of the window.
+        """Keep the conversation within the model's context window; True if anything was removed.
 
-        Stubs replace the oldest large tool results (and large tool inputs) first, down to half
-        the threshold, so compaction is rare and the cached prefix changes once per compaction,
-        not on every call. The newest messages are never touched. True if anything was elided.
+        Past ``compact_at`` of the window (less the output limit), the oldest large tool results
+        and tool inputs become short stubs; if that is not enough, the oldest exchanges of only
+        tool calls and their results are dropped whole (the pairing stays intact). Both go down
+        to half the threshold, so compaction is rare and the cached prefix changes once per
+        compaction, not on every call. The newest ``KEEP_RECENT`` messages are never touched.
         """
         window = getattr(self.model, "context_window", None)
         if not isinstance(window, int) or window <= 0:
             return False
         fixed = estimate_tokens([prompts.template("system"), ALL_TOOLS])
-        sizes = [estimate_tokens(m) for m in messages]
-        high = int(window * self.config.compact_at) - max_tokens
-        if not force and fixed + sum(sizes) <= high:
+        high = max(int(window * self.config.compact_at) - max_tokens, window // 4)
+        total = fixed + estimate_tokens(messages)
+        if not force and total <= high:
             return False
-        target = (high // 2) if not force else min(high // 2, (fixed + sum(sizes)) // 2)
-        total, elided = fixed + sum(sizes), False
+        target = min(high // 2, total // 2) if force else high // 2
+        sizes = [estimate_tokens(m) for m in messages]
+        removed = False
         for i, message in enumerate(messages[:-KEEP_RECENT]):
             if total <= target:
                 break
             if _elide(message):
-                elided = True
+                removed = True
                 new = estimate_tokens(message)
                 total, sizes[i] = total - sizes[i] + new, new
-        if elided:
+        i = 1
+        while total > target and i + 1 < len(messages) - KEEP_RECENT:
+            if _tool_only_exchange(messages, i):
+                total -= sizes[i] + sizes[i + 1]
+                del messages[i:i + 2], sizes[i:i + 2]
+                _note_dropped(messages[i - 1])
+                removed = True
+            else:
+                i += 1
+        if removed:
             self._record("compact", phase=self._phase, tokens=total, window=window)
-        return elided
+        return removed
 
     def _say_to(self, messages: list[dict[str, Any]], text: str) -> None:
         """Add text as the user, joining the last user message if the conversation ends with one."""
@@ -714,6 +726,21 @@ def _elide(message: dict[str, Any]) -> bool:
     if changed:
         message["content"] = new
     return changed
+
+
+def _tool_only_exchange(messages: list[dict[str, Any]], i: int) -> bool:
+    """True if messages i, i+1 are an assistant turn and a user turn of only its tool results."""
+    first, second = messages[i], messages[i + 1]
+    content = second.get("content")
+    return (first["role"] == "assistant" and second["role"] == "user" and isinstance(content, list)
+            and bool(content) and all(b.get("type") == "tool_result" for b in content))
+
+
+def _note_dropped(message: dict[str, Any]) -> None:
+    """Say once, in the user message before a removed exchange, that exchanges were removed."""
+    content = message.get("content")
+    if isinstance(content, list) and not any(b.get("text") == DROPPED for b in content):
+        message["content"] = [*content, {"type": "text", "text": DROPPED}]
 
 
 def changes_of(changeset: Any) -> Mapping[str, bytes | None]:
