@@ -116,10 +116,20 @@ def test_stop_while_the_reply_streams_ends_the_stream_and_resume_is_accepted(sam
     script = [UNDERSTAND, {**PLAN[0], "text": long_text}, *PLAN, *IMPLEMENT, FINISH]
     with FakeAnthropic(script) as server:
         agent = agent_for(sample_repo, server)
-        agent.emit = lambda e: isinstance(e, TextDelta) and "carefully" in e.text and agent.stop()
+        seen: list[str] = []
+
+        def on_event(event):
+            if isinstance(event, TextDelta):
+                seen.append(event.text)
+                if "carefully" in event.text:
+                    agent.stop()
+
+        agent.emit = on_event
         session = agent.run("fix the failing test")
         assert session.stop_reason == "interrupted"
+        assert len("".join(seen)) < len(long_text) // 2  # the stream ended at Stop
         assert session.messages[-1]["role"] == "user"  # the cut reply was not kept
+        assert "Reading the parser" not in str(session.messages)
         agent.emit = lambda e: None
         resumed = agent.resume(session, "continue")
         assert not server.rejected, server.rejected
@@ -235,11 +245,20 @@ def test_stop_interrupts_a_wait_before_a_retry(sample_repo: Path):
     script = [UNDERSTAND, *[{"text": "Looking", "error": "api_error"}] * 3]
     with FakeAnthropic(script) as server:
         agent = agent_for(sample_repo, server, retry_base_s=30)
-        threading.Timer(0.5, agent.stop).start()
-        started = time.monotonic()
+        waiting: list[float] = []
+
+        def on_event(event):
+            # The backend says it will retry just before it starts waiting: press Stop then.
+            if isinstance(event, TextDelta) and "api_error; retrying" in event.text and not waiting:
+                waiting.append(time.monotonic())
+                threading.Timer(0.2, agent.stop).start()
+
+        agent.emit = on_event
         session = agent.run("fix the failing test")
-    assert session.stop_reason == "interrupted"
-    assert time.monotonic() - started < 10
+        ended = time.monotonic()
+    assert session.stop_reason == "interrupted", session.error
+    assert waiting and ended - waiting[0] < 3  # the wait before the retry would be 8 s
+    assert len(server.requests) == 2
 
 
 def test_a_bearer_token_from_anthropic_auth_token_is_accepted(sample_repo: Path, monkeypatch):

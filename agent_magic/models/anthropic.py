@@ -450,9 +450,10 @@ class AnthropicModel:
                         exc, model=self.name, base_url=str(self._client.base_url),
                         retries=attempt)) from None
                 failure, note = exc, error_type(exc) or type(exc).__name__
-            if on_text is not None and fold.reply().text:
-                on_text(f"\n[{note}; retrying]\n")
-            if cancel.wait(retry_delay(failure, attempt, self.retry_base_s)):
+            delay = retry_delay(failure, attempt, self.retry_base_s)
+            if on_text is not None:  # the user sees why nothing happens for a while
+                on_text(f"\n[{note}; retrying in {delay:.1f} s]\n")
+            if cancel.wait(delay):
                 raise Cancelled("stopped while waiting to retry the Anthropic API")
         raise AssertionError("unreachable")  # pragma: no cover
 
