@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
-from agent_magic.agent import Agent
-from agent_magic.events import TextDelta
+from agent_magic.agent import Agent, AgentConfig
+from agent_magic.events import TextDelta, ThinkingDelta, ToolUsed
 from agent_magic.models.anthropic import AnthropicModel
+from agent_magic.models.base import Request
 from agent_magic.testing import FakeAnthropic, fake_client
-from tests.scripts import FIX_NEW, fix_failing_test
+from tests.scripts import FIX_NEW, IMPLEMENT, PLAN, UNDERSTAND, call, fix_failing_test, turn
 
 CLEANING = "shoplytics/cleaning.py"
 
@@ -67,13 +70,6 @@ def test_malformed_tool_json_goes_back_as_a_tool_error(sample_repo: Path):
 
 
 # ---- the strict fake: stops, thinking, output limits, stop reasons, in-stream errors ----------
-
-import threading  # noqa: E402
-import time  # noqa: E402
-
-from agent_magic.agent import AgentConfig  # noqa: E402
-from agent_magic.events import ThinkingDelta, ToolUsed  # noqa: E402
-from tests.scripts import IMPLEMENT, PLAN, UNDERSTAND, call, turn  # noqa: E402
 
 QUICK = AgentConfig(review=False)
 FINISH = turn(call("finish", summary="done"))
@@ -267,6 +263,5 @@ def test_a_bearer_token_from_anthropic_auth_token_is_accepted(sample_repo: Path,
     monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", token)
     with FakeAnthropic([{"text": "hello"}], api_key=token) as server:
         model = AnthropicModel("claude-sonnet-4-6", base_url=server.base_url, max_retries=0)
-        from agent_magic.models.base import Request
         reply = model.complete(Request(system="s", messages=[{"role": "user", "content": "hi"}]))
     assert reply.text == "hello"

@@ -316,8 +316,8 @@ def retry_delay(exc: BaseException | None, attempt: int, base: float) -> float:
 _ADVICE: list[tuple[str, str]] = [
     ("AuthenticationError", "The API key was rejected: check ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN)."),
     ("PermissionDeniedError", "This key may not use this model or feature."),
-    ("NotFoundError", f"Check the model name (e.g. --model {FALLBACK_MODEL}; the installed SDK "
-                      "lists the current ones) and the base URL."),
+    ("NotFoundError", (f"Check the model name (e.g. --model {FALLBACK_MODEL}; the installed SDK "
+                      "lists the current ones) and the base URL.")),
     ("RateLimitError", "Rate limited even after retrying; wait a minute, or lower usage."),
     ("OverloadedError", "The API is overloaded; try again in a few minutes."),
     ("InternalServerError", "The API failed even after retrying; try again later."),

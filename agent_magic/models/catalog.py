@@ -58,8 +58,8 @@ _M = 1_000_000
 
 
 def _specs() -> list[ModelSpec]:
-    always = dict(context_window=_M, max_output=128 * K, thinking="always", rejects=_ALWAYS,
-                  forced_tools=False, omits_thinking_text=True)
+    always: dict = {"context_window": _M, "max_output": 128 * K, "thinking": "always",
+                    "rejects": _ALWAYS, "forced_tools": False, "omits_thinking_text": True}
     return [
         ModelSpec("claude-fable-5-2", min_cache_tokens=512, default_effort="high", **always),  # *
         ModelSpec("claude-mythos-5-2", min_cache_tokens=512, default_effort="high", **always),  # *

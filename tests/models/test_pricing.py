@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent_magic.models.base import Usage
 from agent_magic.models.anthropic import sdk_model_names
+from agent_magic.models.base import Usage
 from agent_magic.models.pricing import TABLE, ModelId, parse_model_name, price_for
 
 
