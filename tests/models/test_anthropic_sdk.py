@@ -221,9 +221,9 @@ def test_non_streaming_json_protocol_with_the_sdk():
 
 
 def test_a_413_gets_advice_about_the_request_size():
-    with FakeAnthropic([{"text": "unused"}], max_request_bytes=1000) as server:
-        with pytest.raises(ModelError) as caught:
-            model_for(server, retries=0).complete(ask())
+    with (FakeAnthropic([{"text": "unused"}], max_request_bytes=1000) as server,
+          pytest.raises(ModelError) as caught):
+        model_for(server, retries=0).complete(ask())
     message = str(caught.value)
     assert "413 request_too_large" in message and "32 MB" in message
 
