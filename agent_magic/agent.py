@@ -468,6 +468,8 @@ class Agent:
                 if call is cut:
                     text, is_error = _cut_message(limit), True
                     self.emit(ToolUsed(call.name, {}, text, True))
+                    self._record("tool", phase=phase, name=call.name, input={}, result=text,
+                                 is_error=True)
                     self._failed(text)
                 else:
                     text, is_error = self._call_tool(session, phase, call)
