@@ -131,9 +131,8 @@ class FakeAnthropic:
         self.stop()
 
     def sign(self, kind: str, content: str, model: str) -> str:
-        """An opaque signature binding a thinking block to its content and model family."""
-        family = model.rsplit("-", 2)[0] if model[-1].isdigit() else model
-        mac = hmac.new(self._secret, f"{kind}\0{family}\0{content}".encode(), "sha256").digest()
+        """An opaque signature binding a thinking block to its content and the model that wrote it."""
+        mac = hmac.new(self._secret, f"{kind}\0{model}\0{content}".encode(), "sha256").digest()
         return base64.b64encode(mac).decode()
 
     def signature_ok(self, block: dict[str, Any], model: str) -> bool:

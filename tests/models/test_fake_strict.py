@@ -296,3 +296,19 @@ def test_requests_are_not_mutated_by_validation():
     with FakeAnthropic([{"text": "ok"}]) as server:
         fake_client(server).post("/v1/messages", body=request_body, cast_to=object)
     assert request_body == before
+
+
+def test_thinking_blocks_are_tied_to_the_model_that_wrote_them():
+    with FakeAnthropic(SCRIPT) as server:
+        client = fake_client(server, max_retries=0)
+        first = client.messages.create(model=MODEL, max_tokens=2000, tools=TOOLS,
+                                       messages=[{"role": "user", "content": "fix it"}])
+        content = [b.to_dict() for b in first.content]
+        tool_id = content[-1]["id"]
+        with pytest.raises(anthropic.BadRequestError, match="Invalid `signature`"):
+            client.messages.create(
+                model="claude-opus-5-5", max_tokens=2000, tools=TOOLS,
+                messages=[{"role": "user", "content": "fix it"},
+                          {"role": "assistant", "content": content},
+                          {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id,
+                                                        "content": "x"}]}])
