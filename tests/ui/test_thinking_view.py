@@ -14,7 +14,7 @@ def test_text_view_prints_thinking_dimmed_and_text_plain():
     view = TextView(out, color=True)
     view.handle(ev.ThinkingDelta("checking the parser"))
     view.handle(ev.TextDelta("Fixing it."))
-    assert out.getvalue() == "\x1b[2mchecking the parser\x1b[0mFixing it."
+    assert out.getvalue() == "\x1b[2mchecking the parser\x1b[0m\nFixing it."
     plain = io.StringIO()
     TextView(plain).handle(ev.ThinkingDelta("checking"))
     assert plain.getvalue() == "checking"
@@ -23,5 +23,6 @@ def test_text_view_prints_thinking_dimmed_and_text_plain():
 def test_widget_folded_output_shows_thinking():
     controller = WidgetController("fix it")
     controller.handle(ev.ThinkingDelta("the test feeds 1,234.50"))
+    controller.handle(ev.TextDelta("Fixing it."))
     controller.panel.append_text("", flush=True)
-    assert "the test feeds 1,234.50" in controller.panel.stream.value
+    assert "the test feeds 1,234.50\nFixing it." in controller.panel.stream.value
