@@ -424,7 +424,7 @@ class Agent:
                                       "even with old tool output elided")
                 continue  # the cut reply is dropped; ask again on the smaller conversation
             cut = _cut_call(reply)
-            if reply.stop_reason == "max_tokens" and (cut or not reply.content()):
+            if reply.stop_reason == "max_tokens" and (cut or not _usable(reply)):
                 bigger = self._larger_limit(limit)
                 if bigger > limit:
                     limit = bigger  # the cut reply is dropped; ask again with room to finish
@@ -686,6 +686,11 @@ def _cut_call(reply: Reply) -> ToolCall | None:
         return None
     last = reply.tool_calls[-1]
     return last if INVALID_JSON_KEY in last.input else None
+
+
+def _usable(reply: Reply) -> bool:
+    """True if the reply holds more than thinking (text or a tool call)."""
+    return any(b.get("type") in ("text", "tool_use") for b in reply.content())
 
 
 def _cut_message(limit: int) -> str:

@@ -169,6 +169,17 @@ def test_a_tool_input_cut_at_max_tokens_is_asked_again_with_a_larger_limit(sampl
     assert FIX_NEW.strip() in session.diff()
 
 
+def test_a_reply_cut_while_thinking_is_asked_again_with_a_larger_limit(sample_repo: Path):
+    script = [UNDERSTAND, {"thinking": "Long deliberation. " * 400}, *PLAN, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, config=AgentConfig(review=False, max_tokens=1000)
+                            ).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    assert [r["max_tokens"] for r in server.requests][1:3] == [1000, 2000]
+    assert "Long deliberation" not in str(session.messages)
+
+
 def test_at_the_models_output_limit_the_model_is_told_to_use_smaller_edits(sample_repo: Path):
     cut = dict(IMPLEMENT[0], stop="max_tokens")
     script = [UNDERSTAND, *PLAN, cut, *IMPLEMENT]
