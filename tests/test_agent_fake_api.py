@@ -75,10 +75,11 @@ QUICK = AgentConfig(review=False)
 FINISH = turn(call("finish", summary="done"))
 
 
-def agent_for(repo, server, *, name="claude-sonnet-5-5", config=QUICK, events=None, **kwargs):
+def agent_for(repo, server, *, name="claude-sonnet-5-5", config=QUICK, events=None, on_event=None,
+              **kwargs):
     model = AnthropicModel(name, client=fake_client(server, max_retries=kwargs.pop("retries", 2)),
                            **kwargs)
-    sink = events.append if events is not None else (lambda e: None)
+    sink = on_event or (events.append if events is not None else (lambda e: None))
     return Agent(repo, model, config, on_event=sink)
 
 
@@ -91,16 +92,21 @@ def test_stop_during_a_turn_answers_every_tool_use_and_resume_is_accepted(sample
     script = [UNDERSTAND, two_views, *PLAN[1:], *IMPLEMENT, FINISH]
     events: list = []
     with FakeAnthropic(script) as server:
-        agent = agent_for(sample_repo, server, events=events)
-        agent.emit = lambda e: (events.append(e), isinstance(e, ToolUsed) and e.name == "view"
-                                and agent.stop())
+        pressing = [True]
+
+        def on_event(event):
+            events.append(event)
+            if pressing[0] and isinstance(event, ToolUsed) and event.name == "view":
+                agent.stop()  # Stop pressed while the first of two calls runs
+
+        agent = agent_for(sample_repo, server, on_event=on_event)
         session = agent.run("fix the failing test")
         assert session.stop_reason == "interrupted"
         last = session.messages[-1]
         results = tool_results(last)
         assert last["role"] == "user" and len(results) == 2
         assert results[1]["is_error"] and "Not run: the run stopped" in results[1]["content"]
-        agent.emit = events.append
+        pressing[0] = False
         resumed = agent.resume(session, "go on with the plan")
         assert not server.rejected, server.rejected
     assert resumed.stop_reason == "done", resumed.error
@@ -111,22 +117,22 @@ def test_stop_while_the_reply_streams_ends_the_stream_and_resume_is_accepted(sam
     long_text = "Reading the parser carefully. " * 40
     script = [UNDERSTAND, {**PLAN[0], "text": long_text}, *PLAN, *IMPLEMENT, FINISH]
     with FakeAnthropic(script) as server:
-        agent = agent_for(sample_repo, server)
         seen: list[str] = []
+        pressing = [True]
 
         def on_event(event):
-            if isinstance(event, TextDelta):
+            if isinstance(event, TextDelta) and pressing[0]:
                 seen.append(event.text)
                 if "carefully" in event.text:
                     agent.stop()
 
-        agent.emit = on_event
+        agent = agent_for(sample_repo, server, on_event=on_event)
         session = agent.run("fix the failing test")
         assert session.stop_reason == "interrupted"
         assert len("".join(seen)) < len(long_text) // 2  # the stream ended at Stop
         assert session.messages[-1]["role"] == "user"  # the cut reply was not kept
         assert "Reading the parser" not in str(session.messages)
-        agent.emit = lambda e: None
+        pressing[0] = False
         resumed = agent.resume(session, "continue")
         assert not server.rejected, server.rejected
     assert resumed.stop_reason == "done", resumed.error
@@ -264,7 +270,6 @@ def test_overloaded_inside_the_stream_past_the_retries_names_the_error(sample_re
 def test_stop_interrupts_a_wait_before_a_retry(sample_repo: Path):
     script = [UNDERSTAND, *[{"text": "Looking", "error": "api_error"}] * 3]
     with FakeAnthropic(script) as server:
-        agent = agent_for(sample_repo, server, retry_base_s=30)
         waiting: list[float] = []
 
         def on_event(event):
@@ -273,7 +278,7 @@ def test_stop_interrupts_a_wait_before_a_retry(sample_repo: Path):
                 waiting.append(time.monotonic())
                 threading.Timer(0.2, agent.stop).start()
 
-        agent.emit = on_event
+        agent = agent_for(sample_repo, server, retry_base_s=30, on_event=on_event)
         session = agent.run("fix the failing test")
         ended = time.monotonic()
     assert session.stop_reason == "interrupted", session.error
