@@ -151,7 +151,12 @@ TextSink = Callable[[str], None]
 
 
 class Model(Protocol):
-    """A chat model that can call tools."""
+    """A chat model that can call tools.
+
+    A backend that streams thinking sets ``streams_thinking = True`` and takes an extra
+    ``on_thinking`` sink in ``complete``; one that knows its limits exposes ``context_window``,
+    ``max_output`` and ``default_max_tokens`` (the agent reads them when present).
+    """
 
     name: str
     price: Price
