@@ -26,12 +26,13 @@ from agent_magic.events import (
     PlanReady,
     RunFinished,
     TextDelta,
+    ThinkingDelta,
     ToolUsed,
     UnderstandingReady,
     UsageUpdated,
     ignore,
 )
-from agent_magic.models.base import Model, Reply, Request, ToolCall, Usage
+from agent_magic.models.base import INVALID_JSON_KEY, Model, Reply, Request, ToolCall, Usage
 from agent_magic.models.scripted import estimate_tokens
 from agent_magic.paths import Project
 from agent_magic.records import Finding, Plan, PlanStep, Understanding
@@ -77,7 +78,9 @@ class AgentConfig:
     notebook_context: str = ""
     test_timeout: float = 120.0
     context_tokens: int = 4000
-    max_tokens: int = 4096
+    max_tokens: int | None = None  # output limit per model call; None: the model's default
+    effort: str | None = None  # thinking effort: off, low, medium, high, xhigh, max; None: default
+    compact_at: float = 0.5  # share of the context window past which old tool output is elided
     readonly: tuple[str, ...] = ()  # glob patterns of files the agent may read but not change
 
 
@@ -109,6 +112,24 @@ class TooManyToolErrors(Stop):
 
 class PlanReadyStop(Stop):
     reason = "plan_ready"
+
+
+class Refused(Stop):
+    reason = "refused"
+
+
+class ContextFull(Stop):
+    reason = "context"
+
+
+class OutputLimit(Stop):
+    reason = "output_limit"
+
+
+MAX_PAUSES = 5  # pause_turn continuations in a row
+KEEP_RECENT = 6  # messages at the end of the conversation that compaction never touches
+STUB = "[{n} characters of earlier tool output elided to fit the context window; rerun if needed]"
+DROPPED = "[earlier tool calls and their results were removed to fit the context window]"
 
 
 class Agent:
@@ -380,44 +401,173 @@ class Agent:
         messages: list[dict[str, Any]] | None = None,
         text_ends: bool = False,
     ) -> ToolCall | None:
-        """Ask the model until it calls one of ``until`` without error; run the other tools."""
+        """Ask the model until it calls one of ``until`` without error; run the other tools.
+
+        Every ``tool_use`` the conversation keeps is answered in the next message, whatever
+        stops the run (calls not run get an error result saying so), so a session can always
+        be resumed. Each stop reason has its own handling; no reply is ever invented.
+        """
         messages = session.messages if messages is None else messages
-        request = Request(system=prompts.template("system"), messages=messages,
-                          tools=ALL_TOOLS, max_tokens=self.config.max_tokens)
+        limit = self._max_tokens()
+        pauses = 0
         while True:
+            self._compact(messages, limit)
+            request = Request(system=prompts.template("system"), messages=messages,
+                              tools=ALL_TOOLS, max_tokens=limit, cancel=self._stop,
+                              effort=self.config.effort)
             reply = self._ask(session, request)
-            messages.append({"role": "assistant", "content": reply.content() or
-                             [{"type": "text", "text": "(no reply)"}]})
+            if reply.stop_reason == "refusal":
+                raise Refused(_refusal_text(reply))
+            if reply.stop_reason == "model_context_window_exceeded":
+                if not self._compact(messages, limit, force=True):
+                    raise ContextFull("the conversation no longer fits the model's context window "
+                                      "even with old tool output elided")
+                continue  # the cut reply is dropped; ask again on the smaller conversation
+            cut = _cut_call(reply)
+            if reply.stop_reason == "max_tokens" and (cut or not _usable(reply)):
+                bigger = self._larger_limit(limit)
+                if bigger > limit:
+                    limit = bigger  # the cut reply is dropped; ask again with room to finish
+                    continue
+                if cut is None:
+                    raise OutputLimit(f"the model's reply kept hitting the output limit "
+                                      f"(max_tokens={limit})")
+            content = reply.content()
+            if not content:
+                self._failed(f"{phase}: the model sent an empty reply")
+                self._say_to(messages, prompts.render(
+                    "nudge", phase=phase, expected=" or ".join(sorted(until))))
+                continue
+            _append_assistant(messages, content)
+            if reply.stop_reason == "pause_turn" and not reply.tool_calls:
+                pauses += 1
+                if pauses > MAX_PAUSES:
+                    raise OutputLimit(f"the model paused its turn {MAX_PAUSES} times in a row")
+                continue  # the API continues the same assistant turn
+            pauses = 0
             if not reply.tool_calls:
                 if text_ends:
                     return None
                 self._failed(f"{phase}: the model answered without calling a tool")
-                messages.append({"role": "user", "content": [{"type": "text", "text": prompts.render(
-                    "nudge", phase=phase, expected=" or ".join(sorted(until)))}]})
+                self._say_to(messages, prompts.render(
+                    "nudge", phase=phase, expected=" or ".join(sorted(until))))
                 continue
-            results, done = [], None
-            for call in reply.tool_calls:
-                text, is_error = self._call_tool(session, phase, call)
+            done = self._answer_calls(session, phase, until, reply.tool_calls, messages, cut, limit)
+            if done is not None:
+                return done
+
+    def _answer_calls(self, session: Session, phase: str, until: set[str], calls: list[ToolCall],
+                      messages: list[dict[str, Any]], cut: ToolCall | None, limit: int
+                      ) -> ToolCall | None:
+        """Run the calls; the results message is appended however this ends."""
+        results: list[dict[str, Any]] = []
+        done = None
+        stopped = "the run stopped"
+        try:
+            for call in calls:
+                if call is cut:
+                    text, is_error = _cut_message(limit), True
+                    self.emit(ToolUsed(call.name, {}, text, True))
+                    self._record("tool", phase=phase, name=call.name, input={}, result=text,
+                                 is_error=True)
+                    self._failed(text)
+                else:
+                    text, is_error = self._call_tool(session, phase, call)
                 results.append({"type": "tool_result", "tool_use_id": call.id, "content": text,
                                 **({"is_error": True} if is_error else {})})
                 if call.name in until and not is_error:
                     done = call
+        except BaseException as exc:
+            stopped = f"the run stopped: {exc}" if str(exc) else "the run stopped"
+            raise
+        finally:
+            answered = {r["tool_use_id"] for r in results}
+            results += [{"type": "tool_result", "tool_use_id": call.id, "is_error": True,
+                         "content": f"Not run: {stopped}."}
+                        for call in calls if call.id not in answered]
             messages.append({"role": "user", "content": results})
-            if done is not None:
-                return done
+        return done
+
+    def _max_tokens(self) -> int:
+        if self.config.max_tokens:
+            return self.config.max_tokens
+        default = getattr(self.model, "default_max_tokens", None)
+        return default if isinstance(default, int) and default > 0 else 4096
+
+    def _larger_limit(self, limit: int) -> int:
+        """Twice the limit, up to the model's output limit (or the same if there is no room)."""
+        ceiling = getattr(self.model, "max_output", None)
+        ceiling = ceiling if isinstance(ceiling, int) and ceiling > 0 else limit
+        return min(ceiling, limit * 2)
+
+    def _compact(self, messages: list[dict[str, Any]], max_tokens: int, *, force: bool = False) -> bool:
+        """Keep the conversation within the model's context window; True if anything was removed.
+
+        Past ``compact_at`` of the window (less the output limit), the oldest large tool results
+        and tool inputs become short stubs; if that is not enough, the oldest exchanges of only
+        tool calls and their results are dropped whole (the pairing stays intact). Both go down
+        to half the threshold, so compaction is rare and the cached prefix changes once per
+        compaction, not on every call. The newest ``KEEP_RECENT`` messages are never touched.
+        """
+        window = getattr(self.model, "context_window", None)
+        if not isinstance(window, int) or window <= 0:
+            return False
+        fixed = estimate_tokens([prompts.template("system"), ALL_TOOLS])
+        high = max(int(window * self.config.compact_at) - max_tokens, window // 4)
+        total = fixed + estimate_tokens(messages)
+        if not force and total <= high:
+            return False
+        target = min(high // 2, total // 2) if force else high // 2
+        sizes = [estimate_tokens(m) for m in messages]
+        removed = False
+        for i, message in enumerate(messages[:-KEEP_RECENT]):
+            if total <= target:
+                break
+            if _elide(message):
+                removed = True
+                new = estimate_tokens(message)
+                total, sizes[i] = total - sizes[i] + new, new
+        i = 1
+        while total > target and i + 1 < len(messages) - KEEP_RECENT:
+            if _tool_only_exchange(messages, i):
+                total -= sizes[i] + sizes[i + 1]
+                del messages[i:i + 2], sizes[i:i + 2]
+                _note_dropped(messages[i - 1])
+                removed = True
+            else:
+                i += 1
+        if removed:
+            self._record("compact", phase=self._phase, tokens=total, window=window)
+        return removed
+
+    def _say_to(self, messages: list[dict[str, Any]], text: str) -> None:
+        """Add text as the user, joining the last user message if the conversation ends with one."""
+        block = {"type": "text", "text": text}
+        if messages and messages[-1]["role"] == "user":
+            messages[-1]["content"] = [*messages[-1]["content"], block]
+        else:
+            messages.append({"role": "user", "content": [block]})
 
     def _ask(self, session: Session, request: Request) -> Reply:
         self._check_limits(session, request)
         reply = None
+        extra: dict[str, Any] = {}
+        if getattr(self.model, "streams_thinking", False):
+            extra["on_thinking"] = lambda t: self.emit(ThinkingDelta(t))
         try:
-            reply = self.model.complete(request, on_text=lambda t: self.emit(TextDelta(t)))
+            reply = self.model.complete(request, on_text=lambda t: self.emit(TextDelta(t)), **extra)
             session.steps += 1
             session.usage = session.usage + reply.usage
             session.cost += self.model.price.cost(reply.usage)
             self.emit(UsageUpdated(session.usage, session.cost))
             return reply
+        except ModelError:
+            if self._stop.is_set():
+                raise Interrupted("stopped by the user") from None
+            raise
         finally:
             self._record("model", phase=self._phase, reply=reply.content() if reply else None,
+                         stop_reason=reply.stop_reason if reply else None,
                          usage=reply.usage if reply else None, cost=session.cost)
 
     def _check_limits(self, session: Session, request: Request) -> None:
@@ -516,12 +666,7 @@ class Agent:
 
     def _say(self, session: Session, text: str) -> None:
         """Add text to the conversation, joining the last user message if there is one."""
-        block = {"type": "text", "text": text}
-        last = session.messages[-1] if session.messages else None
-        if last is not None and last["role"] == "user":
-            last["content"] = [*last["content"], block]
-        else:
-            session.messages.append({"role": "user", "content": [block]})
+        self._say_to(session.messages, text)
 
     def _enter(self, phase: str) -> None:
         self._phase = phase
@@ -533,6 +678,76 @@ class Agent:
     def _record(self, kind: str, **data: Any) -> None:
         if self._transcript is not None:
             self._transcript.write(kind, **data)
+
+
+def _cut_call(reply: Reply) -> ToolCall | None:
+    """The tool call whose input the output limit cut short, if the reply stopped there."""
+    if reply.stop_reason != "max_tokens" or not reply.tool_calls:
+        return None
+    last = reply.tool_calls[-1]
+    return last if INVALID_JSON_KEY in last.input else None
+
+
+def _usable(reply: Reply) -> bool:
+    """True if the reply holds more than thinking (text or a tool call)."""
+    return any(b.get("type") in ("text", "tool_use") for b in reply.content())
+
+
+def _cut_message(limit: int) -> str:
+    return (f"Error: your reply hit the output limit (max_tokens={limit}) while writing this "
+            "call's input, so it was cut off and not run. Make the change in smaller pieces: "
+            "several small edits (or a short file written first and extended by edits) instead "
+            "of one large input.")
+
+
+def _refusal_text(reply: Reply) -> str:
+    details = reply.stop_details or {}
+    why = details.get("explanation") or ""
+    category = f" ({details['category']})" if details.get("category") else ""
+    return f"the model declined to continue{category}" + (f": {why}" if why else "")
+
+
+def _append_assistant(messages: list[dict[str, Any]], content: list[dict[str, Any]]) -> None:
+    """Append a reply; after a pause_turn the API continues the same assistant turn."""
+    if messages and messages[-1]["role"] == "assistant":
+        messages[-1]["content"] = [*messages[-1]["content"], *content]
+    else:
+        messages.append({"role": "assistant", "content": content})
+
+
+def _elide(message: dict[str, Any]) -> bool:
+    """Replace large tool results and tool inputs of a message with short stubs."""
+    content = message.get("content")
+    if not isinstance(content, list):
+        return False
+    changed = False
+    new = []
+    for block in content:
+        if block.get("type") == "tool_result" and len(str(block.get("content", ""))) > 400:
+            block = {**block, "content": STUB.format(n=len(str(block["content"])))}
+            changed = True
+        elif block.get("type") == "tool_use" and len(str(block.get("input", ""))) > 400:
+            block = {**block, "input": {"elided": f"{len(str(block['input']))} characters of input"}}
+            changed = True
+        new.append(block)
+    if changed:
+        message["content"] = new
+    return changed
+
+
+def _tool_only_exchange(messages: list[dict[str, Any]], i: int) -> bool:
+    """True if messages i, i+1 are an assistant turn and a user turn of only its tool results."""
+    first, second = messages[i], messages[i + 1]
+    content = second.get("content")
+    return (first["role"] == "assistant" and second["role"] == "user" and isinstance(content, list)
+            and bool(content) and all(b.get("type") == "tool_result" for b in content))
+
+
+def _note_dropped(message: dict[str, Any]) -> None:
+    """Say once, in the user message before a removed exchange, that exchanges were removed."""
+    content = message.get("content")
+    if isinstance(content, list) and not any(b.get("text") == DROPPED for b in content):
+        message["content"] = [*content, {"type": "text", "text": DROPPED}]
 
 
 def changes_of(changeset: Any) -> Mapping[str, bytes | None]:

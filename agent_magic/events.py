@@ -33,6 +33,13 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class ThinkingDelta:
+    """A piece of the model's thinking (its notes between tool calls) as it streams in."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class ToolUsed:
     name: str
     input: dict[str, Any]
@@ -94,7 +101,7 @@ class RunFinished:
 
 
 Event = (
-    PhaseStarted | PhaseFinished | TextDelta | ToolUsed | UnderstandingReady | PlanReady |
+    PhaseStarted | PhaseFinished | TextDelta | ThinkingDelta | ToolUsed | UnderstandingReady | PlanReady |
     FindingReported | ChecksDone | UsageUpdated | StepPaused | StepDecided | RunFinished
 )
 EventSink = Callable[[Event], None]

@@ -14,6 +14,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode
 
 from agent_magic.errors import UserError
+from agent_magic.models.catalog import EFFORTS
 from agent_magic.paths import Project, find_project_root
 from agent_magic.ui.frontend import VIEWS, detect_view
 from agent_magic.ui.placeholders import interpolate, object_or_text
@@ -71,6 +72,9 @@ def publisher() -> Callable[[str], None]:
     return publish
 
 
+EFFORT_CHOICES = ("off", *EFFORTS)
+
+
 @magics_class
 class AgentMagics(Magics):
     """The %%agent cell magic and the %agent line magic; defaults are configurable traitlets."""
@@ -92,6 +96,11 @@ class AgentMagics(Magics):
     run_notebooks = Bool(False, help="Execute changed notebooks during review.").tag(config=True)
     view = CaselessStrEnum(VIEWS, "auto", help="How to show a run: auto, widgets, text, headless."
                            ).tag(config=True)
+    effort = CaselessStrEnum(("", *EFFORT_CHOICES), "", help="Thinking effort: off, low, medium, high, xhigh, max; empty: the "
+                              "model's default. 'off' turns thinking off where the model allows."
+                     ).tag(config=True)
+    max_tokens = Int(0, help="Output limit of each model call (thinking included); 0: a default "
+                             "that fits the model.").tag(config=True)
 
     def __init__(
         self,
@@ -137,6 +146,9 @@ class AgentMagics(Magics):
               help="execute changed notebooks during review")
     @argument("--view", choices=VIEWS, help="widgets, text or headless (default: detected)")
     @argument("--step", action="store_true", help="step mode: approve each plan step")
+    @argument("--effort", choices=EFFORT_CHOICES,
+              help="thinking effort (off: no thinking, where the model allows)")
+    @argument("--max-tokens", type=int, help="output limit of each model call, thinking included")
     @_usage_name("%agent")  # IPython prefixes one more %
     @no_var_expand
     @cell_magic("agent")
@@ -161,6 +173,9 @@ class AgentMagics(Magics):
         self.registry.check(project.root)
         config = self._config(args)
         model = self._model(args.model)
+        check = getattr(model, "check_settings", None)
+        if check is not None:
+            check(effort=config.effort, max_tokens=config.max_tokens)
         self._launch(project, model, config, task, view=view, yes=args.yes,
                      commit=_pick(args.commit, self.commit), step=args.step)
 
@@ -191,7 +206,7 @@ class AgentMagics(Magics):
             from agent_magic.notebook_context import notebook_context
 
             context = notebook_context(self.shell)
-        for name in ("max_steps", "budget", "time_limit"):
+        for name in ("max_steps", "budget", "time_limit", "max_tokens"):
             value = getattr(args, name)
             if value is not None and value <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive, not {value}")
@@ -203,6 +218,8 @@ class AgentMagics(Magics):
             plan_first=_pick(args.plan_first, self.plan_first),
             run_notebooks=_pick(args.run_notebooks, self.run_notebooks),
             notebook_context=context,
+            max_tokens=_pick(args.max_tokens, self.max_tokens) or None,
+            effort=_pick(args.effort, self.effort) or None,
         )
 
     def _view(self, option: str | None) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
-from agent_magic.agent import Agent
-from agent_magic.events import TextDelta
+from agent_magic.agent import Agent, AgentConfig
+from agent_magic.events import TextDelta, ThinkingDelta, ToolUsed
 from agent_magic.models.anthropic import AnthropicModel
+from agent_magic.models.base import Request
 from agent_magic.testing import FakeAnthropic, fake_client
-from tests.scripts import FIX_NEW, fix_failing_test
+from tests.scripts import FIX_NEW, IMPLEMENT, PLAN, UNDERSTAND, call, fix_failing_test, turn
 
 CLEANING = "shoplytics/cleaning.py"
 
@@ -61,3 +64,233 @@ def test_malformed_tool_json_goes_back_as_a_tool_error(sample_repo: Path):
                for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_result"]
     assert answers[-1].get("is_error") is True
     assert "not valid JSON" in str(answers[-1]["content"])
+    echoed = [b for m in server.requests[2]["messages"] if m["role"] == "assistant"
+              for b in m["content"] if b.get("type") == "tool_use"]
+    assert "__invalid_json__" not in str(echoed)
+
+
+# ---- the strict fake: stops, thinking, output limits, stop reasons, in-stream errors ----------
+
+QUICK = AgentConfig(review=False)
+FINISH = turn(call("finish", summary="done"))
+
+
+def agent_for(repo, server, *, name="claude-sonnet-5-5", config=QUICK, events=None, on_event=None,
+              **kwargs):
+    model = AnthropicModel(name, client=fake_client(server, max_retries=kwargs.pop("retries", 2)),
+                           **kwargs)
+    sink = on_event or (events.append if events is not None else (lambda e: None))
+    return Agent(repo, model, config, on_event=sink)
+
+
+def tool_results(message):
+    return [b for b in message["content"] if b.get("type") == "tool_result"]
+
+
+def test_stop_during_a_turn_answers_every_tool_use_and_resume_is_accepted(sample_repo: Path):
+    two_views = turn(call("view", path="shoplytics/cleaning.py"), call("view", path="README.md"))
+    script = [UNDERSTAND, two_views, *PLAN[1:], *IMPLEMENT, FINISH]
+    events: list = []
+    with FakeAnthropic(script) as server:
+        pressing = [True]
+
+        def on_event(event):
+            events.append(event)
+            if pressing[0] and isinstance(event, ToolUsed) and event.name == "view":
+                agent.stop()  # Stop pressed while the first of two calls runs
+
+        agent = agent_for(sample_repo, server, on_event=on_event)
+        session = agent.run("fix the failing test")
+        assert session.stop_reason == "interrupted"
+        last = session.messages[-1]
+        results = tool_results(last)
+        assert last["role"] == "user" and len(results) == 2
+        assert results[1]["is_error"] and "Not run: the run stopped" in results[1]["content"]
+        pressing[0] = False
+        resumed = agent.resume(session, "go on with the plan")
+        assert not server.rejected, server.rejected
+    assert resumed.stop_reason == "done", resumed.error
+    assert FIX_NEW.strip() in resumed.diff()
+
+
+def test_stop_while_the_reply_streams_ends_the_stream_and_resume_is_accepted(sample_repo: Path):
+    long_text = "Reading the parser carefully. " * 40
+    script = [UNDERSTAND, {**PLAN[0], "text": long_text}, *PLAN, *IMPLEMENT, FINISH]
+    with FakeAnthropic(script) as server:
+        seen: list[str] = []
+        pressing = [True]
+
+        def on_event(event):
+            if isinstance(event, TextDelta) and pressing[0]:
+                seen.append(event.text)
+                if "carefully" in event.text:
+                    agent.stop()
+
+        agent = agent_for(sample_repo, server, on_event=on_event)
+        session = agent.run("fix the failing test")
+        assert session.stop_reason == "interrupted"
+        assert len("".join(seen)) < len(long_text) // 2  # the stream ended at Stop
+        assert session.messages[-1]["role"] == "user"  # the cut reply was not kept
+        assert "Reading the parser" not in str(session.messages)
+        pressing[0] = False
+        resumed = agent.resume(session, "continue")
+        assert not server.rejected, server.rejected
+    assert resumed.stop_reason == "done", resumed.error
+
+
+def test_thinking_streams_to_the_view_and_goes_back_unchanged(sample_repo: Path):
+    script = [dict(UNDERSTAND, thinking="The test feeds '1,234.50'; float() rejects commas."),
+              *PLAN, *IMPLEMENT]
+    events: list = []
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, events=events).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    thought = "".join(e.text for e in events if isinstance(e, ThinkingDelta))
+    assert "float() rejects commas" in thought
+    second = server.requests[1]
+    assert second["thinking"] == {"type": "adaptive", "display": "summarized"}
+    echoed = second["messages"][1]["content"]
+    assert echoed[0]["type"] == "thinking" and echoed[0]["signature"]
+    assert "float() rejects commas" in echoed[0]["thinking"]
+
+
+def test_effort_off_on_sonnet_5_5_sends_between_tools(sample_repo: Path):
+    with FakeAnthropic([UNDERSTAND, *PLAN, *IMPLEMENT]) as server:
+        session = agent_for(sample_repo, server, effort="off").run("fix the failing test")
+    assert session.stop_reason == "done", session.error
+    assert server.requests[0]["thinking"] == {"type": "between_tools"}
+
+
+def test_a_tool_input_cut_at_max_tokens_is_asked_again_with_a_larger_limit(sample_repo: Path):
+    cut = dict(IMPLEMENT[0], stop="max_tokens")
+    script = [UNDERSTAND, *PLAN, cut, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, config=AgentConfig(review=False, max_tokens=8000)
+                            ).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    limits = [r["max_tokens"] for r in server.requests]
+    assert limits == [8000, 8000, 8000, 8000, 16000, 16000]
+    assert FIX_NEW.strip() in session.diff()
+
+
+def test_a_reply_cut_while_thinking_is_asked_again_with_a_larger_limit(sample_repo: Path):
+    script = [UNDERSTAND, {"thinking": "Long deliberation. " * 400}, *PLAN, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, config=AgentConfig(review=False, max_tokens=1000)
+                            ).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    assert [r["max_tokens"] for r in server.requests][1:3] == [1000, 2000]
+    assert "Long deliberation" not in str(session.messages)
+
+
+def test_at_the_models_output_limit_the_model_is_told_to_use_smaller_edits(sample_repo: Path):
+    cut = dict(IMPLEMENT[0], stop="max_tokens")
+    script = [UNDERSTAND, *PLAN, cut, *IMPLEMENT]
+    config = AgentConfig(review=False, max_tokens=64000, budget_usd=10)
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, name="claude-sonnet-4-6", config=config
+                            ).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    answer = tool_results(server.requests[4]["messages"][-1])[0]
+    assert answer["is_error"] and "smaller pieces" in answer["content"]
+    echoed = server.requests[4]["messages"][-2]["content"][-1]
+    assert echoed["type"] == "tool_use" and echoed["input"] == {}
+
+
+def test_refusal_ends_the_run_with_its_own_reason_and_no_invented_reply(sample_repo: Path):
+    with FakeAnthropic([UNDERSTAND, {"text": "I can't help with that.", "stop": "refusal"}]) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+    assert session.stop_reason == "refused"
+    assert "declined" in session.error and "cyber" in session.error
+    assert session.messages[-1]["role"] == "user"
+    assert len(server.requests) == 2
+
+
+def test_context_window_exceeded_compacts_and_asks_again(sample_repo: Path):
+    script = [UNDERSTAND, *PLAN, {"stop": "model_context_window_exceeded"}, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    # Nothing old enough to elide in so short a run: a clear stop, not a loop of paid retries.
+    assert session.stop_reason == "context" and len(server.requests) == 4
+
+
+def test_context_window_exceeded_with_old_output_compacts_and_goes_on(sample_repo: Path):
+    views = [turn(call("view", path="shoplytics/cleaning.py"))] * 5
+    script = [UNDERSTAND, *views, {"stop": "model_context_window_exceeded"}, *PLAN, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    before, after = server.requests[6], server.requests[7]
+    assert "to fit the context window" not in str(before["messages"])
+    assert "to fit the context window" in str(after["messages"])  # stubs, or a dropped exchange
+    assert len(str(after["messages"])) < len(str(before["messages"])) * 0.8
+
+
+def test_pause_turn_continues_the_same_assistant_turn(sample_repo: Path):
+    script = [UNDERSTAND, {"text": "Searching first.", "stop": "pause_turn"}, *PLAN, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    assert server.requests[2]["messages"][-1]["role"] == "assistant"
+
+
+def test_an_empty_reply_is_never_invented_into_the_conversation(sample_repo: Path):
+    script = [UNDERSTAND, {"text": "  \n"}, *PLAN, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, name="claude-sonnet-4-6").run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    assert "(no reply)" not in str(server.requests[-1]["messages"])
+
+
+def test_overloaded_inside_the_stream_is_retried(sample_repo: Path):
+    script = [UNDERSTAND, {"text": "Looking", "error": "overloaded_error"}, *PLAN, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, retry_base_s=0.01).run("fix the failing test")
+    assert session.stop_reason == "done", session.error
+    assert len(server.requests) == 6
+
+
+def test_overloaded_inside_the_stream_past_the_retries_names_the_error(sample_repo: Path):
+    script = [UNDERSTAND, *[{"text": "Looking", "error": "overloaded_error"}] * 3]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server, retries=1, retry_base_s=0.01
+                            ).run("fix the failing test")
+    assert session.stop_reason == "error"
+    assert "overloaded_error" in session.error and " 200 " not in session.error
+
+
+def test_stop_interrupts_a_wait_before_a_retry(sample_repo: Path):
+    script = [UNDERSTAND, *[{"text": "Looking", "error": "api_error"}] * 3]
+    with FakeAnthropic(script) as server:
+        waiting: list[float] = []
+
+        def on_event(event):
+            # The backend says it will retry just before it starts waiting: press Stop then.
+            if isinstance(event, TextDelta) and "api_error; retrying" in event.text and not waiting:
+                waiting.append(time.monotonic())
+                threading.Timer(0.2, agent.stop).start()
+
+        agent = agent_for(sample_repo, server, retry_base_s=30, on_event=on_event)
+        session = agent.run("fix the failing test")
+        ended = time.monotonic()
+    assert session.stop_reason == "interrupted", session.error
+    assert waiting and ended - waiting[0] < 3  # the wait before the retry would be 8 s
+    assert len(server.requests) == 2
+
+
+def test_a_bearer_token_from_anthropic_auth_token_is_accepted(sample_repo: Path, monkeypatch):
+    token = "sk-ant-oat-token-0123456789"
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", token)
+    with FakeAnthropic([{"text": "hello"}], api_key=token) as server:
+        model = AnthropicModel("claude-sonnet-4-6", base_url=server.base_url, max_retries=0)
+        reply = model.complete(Request(system="s", messages=[{"role": "user", "content": "hi"}]))
+    assert reply.text == "hello"

@@ -5,9 +5,15 @@ Streaming reads the raw events of ``client.messages.create(stream=True)`` rather
 the whole stream with ``ValueError`` on malformed JSON (losing the text and usage), and it
 silently accepts truncated JSON as a partial input. Folding the raw events ourselves keeps the
 text, parses each tool input once, strictly, and turns bad JSON into
-``{"__invalid_json__": raw}`` for the loop to answer with a tool error. Requests, retries and
-timeouts are the SDK's; a connection lost mid-stream (which the SDK cannot retry, the response
-having begun) is retried here up to ``max_retries`` times.
+``{"__invalid_json__": raw}`` for the loop to answer with a tool error. Content blocks are kept
+raw and in stream order, so thinking blocks go back to the API exactly as received.
+
+Retries are done here, not by the SDK (its client runs with ``max_retries=0``): a rate limit,
+an overloaded or failing API, a dropped connection, a stream cut short and an ``error`` event
+inside a stream (which the SDK raises with status 200) are all retried up to ``max_retries``
+times with the API's ``retry-after`` or an exponential backoff, and every wait (and the stream
+itself) ends early when the request's ``cancel`` event is set, so Stop is never stuck behind a
+retry sleep.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import typing
 from collections.abc import Iterable
 from typing import Any
@@ -22,18 +29,23 @@ from typing import Any
 import anthropic
 
 from agent_magic.errors import ModelError, UserError
-from agent_magic.models.base import Reply, Request, TextSink, ToolCall, Usage
+from agent_magic.models.base import INVALID_JSON_KEY, Reply, Request, TextSink, ToolCall, Usage
+from agent_magic.models.catalog import EFFORTS, spec_for
+from agent_magic.models.catalog import default_max_tokens as _default_max_tokens
 from agent_magic.models.pricing import parse_model_name, price_for
 
 EPHEMERAL = {"type": "ephemeral"}
 MAX_BREAKPOINTS = 4
-FALLBACK_MODEL = "claude-sonnet-4-5"
-INVALID_JSON_KEY = "__invalid_json__"
+FALLBACK_MODEL = "claude-sonnet-5-5"
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+STREAM_RETRY_ERRORS = {"overloaded_error", "api_error"}
+MAX_RETRY_WAIT = 60.0
 
 MISSING_KEY = (
     "ANTHROPIC_API_KEY is not set. Set it in the notebook with `%env ANTHROPIC_API_KEY=...` "
-    "(or in the environment before starting Jupyter/IPython), or pass api_key=. "
+    "(or in the environment before starting Jupyter/IPython), or pass api_key=; a bearer token "
+    "in ANTHROPIC_AUTH_TOKEN works too. "
     "To run offline without a key, use a scripted model: `--model scripted:PATH` "
     "(model='scripted:PATH' from Python)."
 )
@@ -70,13 +82,44 @@ def default_model_name(names: Iterable[str] | None = None) -> str:
     return best_name or FALLBACK_MODEL
 
 
-def build_params(model: str, request: Request, *, cache: bool = True) -> dict[str, Any]:
+def thinking_params(model: str, effort: str | None) -> dict[str, Any]:
+    """The ``thinking`` / ``output_config`` parameters for a model and an effort choice.
+
+    Models that think adaptively get ``display: "summarized"``, so the text between tool calls
+    streams to the user (the newest models send it empty by default). ``effort="off"`` turns
+    thinking off where the model allows it; ``None`` keeps the model's default effort.
+    """
+    spec = spec_for(model)
+    if spec is None:
+        return {}
+    if effort == "off":
+        kind = spec.off_type()
+        if kind is None:
+            raise UserError(f"{model} cannot turn thinking off; choose a lower effort "
+                            f"({', '.join(EFFORTS)}) instead")
+        return {} if spec.thinking in ("off", "extended") else {"thinking": {"type": kind}}
+    params: dict[str, Any] = {}
+    if effort is not None:
+        if spec.default_effort is None:
+            raise UserError(f"{model} takes no effort setting; leave --effort out")
+        if effort not in EFFORTS:
+            raise UserError(f"unknown effort {effort!r}; use one of off, {', '.join(EFFORTS)}")
+        params["output_config"] = {"effort": effort}
+    adaptive = "adaptive" not in spec.rejects
+    if adaptive and (spec.thinks_by_default or effort is not None):
+        params["thinking"] = {"type": "adaptive", "display": "summarized"}
+    return params
+
+
+def build_params(model: str, request: Request, *, cache: bool = True,
+                 effort: str | None = None) -> dict[str, Any]:
     """Messages API parameters for a request, with cache breakpoints; the request is not mutated.
 
     Breakpoints go on the last tool, the system block and the last block of the last message,
     so the whole prefix of each turn is read from cache on the next one.
     """
-    params: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens}
+    params: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens,
+                              **thinking_params(model, effort)}
     marker = {"cache_control": EPHEMERAL} if cache else {}
     used = 0
     if request.tools:
@@ -112,19 +155,26 @@ def _mark_last_block(message: dict[str, Any]) -> dict[str, Any]:
         return message
     last = content[-1]
     # The API refuses cache_control on empty text and on thinking blocks.
-    if (last.get("type") == "text" and not last.get("text")) or "thinking" in str(last.get("type")):
+    if (last.get("type") == "text" and not str(last.get("text", "")).strip()) or \
+            "thinking" in str(last.get("type")):
         return message
     return {**message, "content": [*content[:-1], {**last, "cache_control": EPHEMERAL}]}
 
 
 class StreamFold:
-    """Folds raw Messages stream events (as dicts) into a Reply; ``feed`` returns text deltas."""
+    """Folds raw Messages stream events (as dicts) into a Reply; ``feed`` returns text deltas.
 
-    def __init__(self) -> None:
+    Thinking deltas go to ``on_thinking``. Blocks are kept whole and in stream order (thinking
+    with its signature, redacted thinking as sent) for the reply to echo unchanged.
+    """
+
+    def __init__(self, on_thinking: TextSink | None = None) -> None:
         self.blocks: dict[int, dict[str, Any]] = {}
         self.usage = Usage()
         self.stop_reason = ""
+        self.stop_details: dict[str, Any] | None = None
         self.finished = False
+        self.on_thinking = on_thinking
 
     def feed(self, event: dict[str, Any]) -> str:
         """Take one event; return the text it adds (``""`` if none)."""
@@ -136,18 +186,31 @@ class StreamFold:
             block["_json"] = []
             self.blocks[event["index"]] = block
         elif kind == "content_block_delta":
-            block = self.blocks.setdefault(event["index"], {"type": "text", "text": "", "_json": []})
-            delta = event.get("delta") or {}
-            if delta.get("type") == "text_delta":
-                block["text"] = block.get("text", "") + delta.get("text", "")
-                return delta.get("text", "")
-            if delta.get("type") == "input_json_delta":
-                block["_json"].append(delta.get("partial_json", ""))
+            return self._delta(event)
         elif kind == "message_delta":
-            self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
+            delta = event.get("delta") or {}
+            self.stop_reason = delta.get("stop_reason") or self.stop_reason
+            self.stop_details = delta.get("stop_details") or self.stop_details
             self._take_usage(event.get("usage") or {})
         elif kind == "message_stop":
             self.finished = True
+        return ""
+
+    def _delta(self, event: dict[str, Any]) -> str:
+        block = self.blocks.setdefault(event["index"], {"type": "text", "text": "", "_json": []})
+        delta = event.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta":
+            block["text"] = block.get("text", "") + delta.get("text", "")
+            return delta.get("text", "")
+        if kind == "input_json_delta":
+            block["_json"].append(delta.get("partial_json", ""))
+        elif kind == "thinking_delta":
+            block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+            if self.on_thinking is not None and delta.get("thinking"):
+                self.on_thinking(delta["thinking"])
+        elif kind == "signature_delta":
+            block["signature"] = block.get("signature", "") + delta.get("signature", "")
         return ""
 
     def _take_usage(self, usage: dict[str, Any]) -> None:
@@ -160,15 +223,20 @@ class StreamFold:
                 setattr(self.usage, ours, int(usage[wire_name]))
 
     def reply(self) -> Reply:
-        """The reply so far: text, tool calls (bad JSON kept raw), stop reason, usage."""
-        text = "".join(b.get("text", "") for _, b in sorted(self.blocks.items()) if b["type"] == "text")
-        calls = [
-            ToolCall(id=b.get("id", ""), name=b.get("name", ""), input=parse_tool_input(b))
-            for _, b in sorted(self.blocks.items())
-            if b["type"] == "tool_use"
-        ]
+        """The reply so far: raw blocks, text, tool calls (bad JSON kept raw), stop reason, usage."""
+        blocks: list[dict[str, Any]] = []
+        calls: list[ToolCall] = []
+        for _, block in sorted(self.blocks.items()):
+            clean = {k: v for k, v in block.items() if k != "_json"}
+            if block["type"] == "tool_use":
+                clean["input"] = parse_tool_input(block)
+                calls.append(ToolCall(id=clean.get("id", ""), name=clean.get("name", ""),
+                                      input=clean["input"]))
+            blocks.append(clean)
+        text = "".join(b.get("text", "") for b in blocks if b["type"] == "text")
         stop = self.stop_reason or ("tool_use" if calls else "end_turn")
-        return Reply(text=text, tool_calls=calls, stop_reason=stop, usage=self.usage)
+        return Reply(text=text, tool_calls=calls, stop_reason=stop, usage=self.usage,
+                     blocks=blocks, stop_details=self.stop_details)
 
 
 def parse_tool_input(block: dict[str, Any]) -> dict[str, Any]:
@@ -188,6 +256,10 @@ class _StreamBroken(Exception):
     """The response began but did not finish (connection lost, stream cut short)."""
 
 
+class Cancelled(ModelError):
+    """The request's ``cancel`` event was set: the call gave up (mid-stream or between retries)."""
+
+
 def _is_transport_error(exc: BaseException) -> bool:
     return isinstance(exc, (anthropic.APIConnectionError, OSError)) or type(
         exc
@@ -201,15 +273,68 @@ def redact(text: str, secret: str | None) -> str:
     return _KEY_PATTERN.sub("[redacted]", text)
 
 
+def error_type(exc: BaseException) -> str:
+    """The API's error type of an SDK error (``overloaded_error``, ...), or ``""``."""
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("type") or "") if isinstance(error, dict) else ""
+
+
+def is_stream_error(exc: BaseException) -> bool:
+    """An ``error`` event inside a stream: the SDK raises it with the stream's status, 200."""
+    return isinstance(exc, anthropic.APIStatusError) and exc.status_code < 400
+
+
+def retryable(exc: BaseException) -> bool:
+    """Worth another try: rate limits, overload, server faults, timeouts, lost connections."""
+    if isinstance(exc, anthropic.APIConnectionError):
+        return True
+    if isinstance(exc, anthropic.APIStatusError):
+        if is_stream_error(exc):
+            return error_type(exc) in STREAM_RETRY_ERRORS
+        header = exc.response.headers.get("x-should-retry") if exc.response is not None else None
+        if header in ("true", "false"):
+            return header == "true"
+        return exc.status_code in RETRY_STATUS or exc.status_code >= 500
+    return False
+
+
+def retry_delay(exc: BaseException | None, attempt: int, base: float) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): the API's hint, else exponential."""
+    response = getattr(exc, "response", None)
+    headers = response.headers if response is not None else {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            value = float(headers.get(name, "")) * scale
+        except ValueError:
+            continue
+        if 0 <= value <= MAX_RETRY_WAIT:
+            return value
+    return min(base * 2 ** attempt, 8.0)
+
+
 _ADVICE: list[tuple[str, str]] = [
-    ("AuthenticationError", "The API key was rejected: check ANTHROPIC_API_KEY."),
+    ("AuthenticationError", "The API key was rejected: check ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN)."),
     ("PermissionDeniedError", "This key may not use this model or feature."),
-    ("NotFoundError", "Check the model name (e.g. --model claude-sonnet-4-5) and the base URL."),
+    ("NotFoundError", (f"Check the model name (e.g. --model {FALLBACK_MODEL}; the installed SDK "
+                      "lists the current ones) and the base URL.")),
     ("RateLimitError", "Rate limited even after retrying; wait a minute, or lower usage."),
     ("OverloadedError", "The API is overloaded; try again in a few minutes."),
-    ("BadRequestError", "The request was rejected; the conversation may be too long."),
     ("InternalServerError", "The API failed even after retrying; try again later."),
 ]
+
+
+def _bad_request_advice(message: str) -> str:
+    lowered = message.lower()
+    if "prompt is too long" in lowered or "context" in lowered:
+        return ("The conversation no longer fits the model's context window; start a new task "
+                "(or resume with a narrower instruction).")
+    if "thinking" in lowered or "effort" in lowered:
+        return "The model refused this thinking/effort setting; try another --effort."
+    if "max_tokens" in lowered:
+        return "Lower --max-tokens to the model's output limit."
+    return ("The API refused the request as malformed; this is a bug in agent_magic: please "
+            "report it with the session's transcript.")
 
 
 def describe_error(exc: Exception, *, model: str, base_url: str, retries: int) -> str:
@@ -225,18 +350,34 @@ def describe_error(exc: Exception, *, model: str, base_url: str, retries: int) -
         error = body.get("error") if isinstance(body.get("error"), dict) else {}
         kind = error.get("type") or type(exc).__name__
         message = error.get("message") or exc.message
+        request_id = f", request {exc.request_id}" if getattr(exc, "request_id", None) else ""
+        if is_stream_error(exc):
+            advice = ("The API failed mid-reply even after retrying; try again in a few minutes."
+                      if kind in STREAM_RETRY_ERRORS else "Try again later.")
+            return (f"Anthropic API error {kind} inside the reply stream (model {model}{request_id}, "
+                    f"after {retries} retries): {message}. {advice}")
         advice = next((text for name, text in _ADVICE
                        if isinstance(exc, getattr(anthropic, name, ()))), "")
+        if exc.status_code == 413:
+            advice = ("The request is larger than the API accepts (32 MB); the conversation holds "
+                      "too much file content: start a new task or resume with a narrower one.")
+        elif exc.status_code == 400:
+            advice = _bad_request_advice(str(message))
         if not advice:
             advice = "Try again later." if exc.status_code >= 500 else ""
-        request_id = f", request {exc.request_id}" if getattr(exc, "request_id", None) else ""
         return (f"Anthropic API error {exc.status_code} {kind} (model {model}{request_id}): "
                 f"{message}. {advice}").strip()
     return f"Anthropic API call failed: {type(exc).__name__}: {exc}"
 
 
 class AnthropicModel:
-    """Claude via the ``anthropic`` SDK: streaming, tool use, prompt caching, typed errors."""
+    """Claude via the ``anthropic`` SDK: streaming, thinking, tool use, prompt caching, typed errors.
+
+    ``effort`` is one of ``off, low, medium, high, xhigh, max`` or None (the model's default);
+    ``context_window`` overrides the model's (for tests against a small fake window).
+    """
+
+    streams_thinking = True
 
     def __init__(
         self,
@@ -248,52 +389,88 @@ class AnthropicModel:
         max_retries: int | None = None,
         timeout: float = 120.0,
         prompt_cache: bool = True,
+        effort: str | None = None,
+        context_window: int | None = None,
+        retry_base_s: float = 0.5,
     ) -> None:
         self.name = name or default_model_name()
         self.prompt_cache = prompt_cache
         self.price = price_for(self.name)
+        self.effort = effort
+        thinking_params(self.name, effort)  # a bad choice is a UserError now, not a 400 later
+        spec = spec_for(self.name)
+        self.max_output = spec.max_output if spec else None
+        self.context_window = context_window or (spec.context_window if spec else None)
+        self.default_max_tokens = _default_max_tokens(self.name)
+        self.retry_base_s = retry_base_s
         if client is None:
             key = api_key or os.environ.get("ANTHROPIC_API_KEY")
-            if not key:
+            token = None if key else os.environ.get("ANTHROPIC_AUTH_TOKEN")
+            if not key and not token:
                 raise UserError(MISSING_KEY)
-            client = anthropic.Anthropic(api_key=key, base_url=base_url, timeout=timeout,
-                                         max_retries=3 if max_retries is None else max_retries)
-        self._client = client
-        self.max_retries = client.max_retries if max_retries is None else max_retries
+            client = anthropic.Anthropic(api_key=key, auth_token=token, base_url=base_url,
+                                         timeout=timeout, max_retries=0)
+            self.max_retries = 3 if max_retries is None else max_retries
+        else:
+            self.max_retries = client.max_retries if max_retries is None else max_retries
+        self._client = client.with_options(max_retries=0)
 
     def __repr__(self) -> str:
         return f"AnthropicModel({self.name!r})"
 
-    def complete(self, request: Request, on_text: TextSink | None = None) -> Reply:
-        """Stream one reply; text deltas go to ``on_text`` as they arrive."""
-        params = build_params(self.name, request, cache=self.prompt_cache)
+    def check_settings(self, *, effort: str | None = None, max_tokens: int | None = None) -> None:
+        """Raise ``UserError`` for an effort or output limit this model does not take."""
+        thinking_params(self.name, effort)
+        if max_tokens is not None and self.max_output is not None and max_tokens > self.max_output:
+            raise UserError(f"--max-tokens {max_tokens} is above {self.name}'s output limit of "
+                            f"{self.max_output} tokens")
+
+    def complete(self, request: Request, on_text: TextSink | None = None,
+                 on_thinking: TextSink | None = None) -> Reply:
+        """Stream one reply; text and thinking deltas go to ``on_text`` / ``on_thinking``."""
+        params = build_params(self.name, request, cache=self.prompt_cache,
+                              effort=request.effort or self.effort)
+        cancel = request.cancel or threading.Event()
         for attempt in range(self.max_retries + 1):
-            fold = StreamFold()
+            fold = StreamFold(on_thinking)
+            last = attempt == self.max_retries
             try:
-                return self._stream(params, fold, on_text)
+                return self._stream(params, fold, on_text, cancel)
             except _StreamBroken as exc:
-                if attempt == self.max_retries:
+                if last:
                     raise self._error(
                         f"the connection to the Anthropic API dropped mid-reply "
                         f"{attempt + 1} times ({exc}); check the network and try again."
                     ) from None
-                if on_text is not None and fold.reply().text:
-                    on_text("\n[connection lost mid-reply; retrying]\n")
+                failure: BaseException | None = None
+                note = "connection lost mid-reply"
             except anthropic.APIError as exc:
-                raise self._error(describe_error(
-                    exc, model=self.name, base_url=str(self._client.base_url),
-                    retries=self.max_retries)) from None
+                if last or not retryable(exc):
+                    raise self._error(describe_error(
+                        exc, model=self.name, base_url=str(self._client.base_url),
+                        retries=attempt)) from None
+                failure, note = exc, error_type(exc) or type(exc).__name__
+            delay = retry_delay(failure, attempt, self.retry_base_s)
+            if on_text is not None:  # the user sees why nothing happens for a while
+                on_text(f"\n[{note}; retrying in {delay:.1f} s]\n")
+            if cancel.wait(delay):
+                raise Cancelled("stopped while waiting to retry the Anthropic API")
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _stream(self, params: dict[str, Any], fold: StreamFold, on_text: TextSink | None) -> Reply:
+    def _stream(self, params: dict[str, Any], fold: StreamFold, on_text: TextSink | None,
+                cancel: threading.Event) -> Reply:
+        if cancel.is_set():
+            raise Cancelled("stopped before the request was sent")
         stream = self._client.messages.create(**params, stream=True)
         try:
             with stream:
                 for event in stream:
+                    if cancel.is_set():
+                        raise Cancelled("stopped while the reply was streaming")
                     text = fold.feed(event.to_dict())
                     if text and on_text is not None:
                         on_text(text)
-        except anthropic.APIStatusError:
+        except (anthropic.APIStatusError, Cancelled):
             raise
         except Exception as exc:
             if _is_transport_error(exc):

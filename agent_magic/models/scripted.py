@@ -3,7 +3,10 @@
 Script format (shared with the fake Messages API server in ``agent_magic.testing``): a JSON (or
 YAML) list of assistant turns, each ``{"text": "...", "tool_calls": [{"name": ..., "input": {...}}]}``
 with either key optional, or ``{"fault": "429" | "529" | "500" | "drop" | "bad_json"}``, which only
-the fake server can act out (the scripted model raises ``ModelError`` for it).
+the fake server can act out (the scripted model raises ``ModelError`` for it). Turns may also
+carry ``"thinking": TEXT``, ``"redacted_thinking": true``, ``"stop": REASON`` (one of
+``STOP_REASONS``) and ``"error": "overloaded_error" | "api_error"`` (an error event mid-stream,
+fake server only); see ``agent_magic.testing.fake_api``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from agent_magic.errors import ModelError, UserError
 from agent_magic.models.base import FREE, Price, Reply, Request, TextSink, ToolCall, Usage
 
 FAULTS = ("429", "529", "500", "drop", "bad_json")
+STOP_REASONS = ("end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal",
+                "model_context_window_exceeded", "pause_turn")
+STREAM_ERRORS = ("overloaded_error", "api_error")
+TURN_KEYS = {"text", "tool_calls", "thinking", "redacted_thinking", "stop", "error"}
 
 
 class ScriptExhausted(ModelError):
@@ -57,9 +64,13 @@ def _check_turn(i: int, turn: Any) -> None:
         if str(turn["fault"]) not in FAULTS:
             raise UserError(f"script turn {i}: unknown fault {turn['fault']!r}; use one of {FAULTS}")
         return
-    unknown = set(turn) - {"text", "tool_calls"}
+    unknown = set(turn) - TURN_KEYS
     if unknown:
         raise UserError(f"script turn {i}: unknown keys {sorted(unknown)}")
+    if turn.get("stop", "end_turn") not in STOP_REASONS:
+        raise UserError(f"script turn {i}: unknown stop {turn['stop']!r}; use one of {STOP_REASONS}")
+    if turn.get("error", "api_error") not in STREAM_ERRORS:
+        raise UserError(f"script turn {i}: unknown error {turn['error']!r}; use one of {STREAM_ERRORS}")
     for call in turn.get("tool_calls", []):
         if not isinstance(call, dict) or not isinstance(call.get("name"), str):
             raise UserError(f"script turn {i}: each tool call needs a name")
@@ -95,7 +106,10 @@ class ScriptedModel:
         """How many turns are left."""
         return len(self.turns) - self._next
 
-    def complete(self, request: Request, on_text: TextSink | None = None) -> Reply:
+    streams_thinking = True
+
+    def complete(self, request: Request, on_text: TextSink | None = None,
+                 on_thinking: TextSink | None = None) -> Reply:
         """Return the next scripted turn as a reply."""
         with self._lock:
             if self._next >= len(self.turns):
@@ -108,11 +122,14 @@ class ScriptedModel:
             self._next += 1
             # A snapshot: the loop keeps appending to the same message list.
             self.requests.append(replace(request, messages=list(request.messages)))
-        if "fault" in turn:
-            raise ModelError(f"scripted fault {turn['fault']} at turn {index}")
+        if "fault" in turn or "error" in turn:
+            raise ModelError(f"scripted fault {turn.get('fault') or turn['error']} at turn {index}")
         text = turn.get("text", "")
         if text and on_text is not None:
             on_text(text)
+        thinking = turn.get("thinking", "")
+        if thinking and on_thinking is not None:
+            on_thinking(thinking)
         calls = [
             ToolCall(id=f"toolu_scripted_{index}_{j}", name=c["name"], input=dict(c.get("input", {})))
             for j, c in enumerate(turn.get("tool_calls", []))
@@ -121,8 +138,14 @@ class ScriptedModel:
             input_tokens=estimate_tokens([request.system, request.tools, request.messages]),
             output_tokens=estimate_tokens(turn),
         )
-        return Reply(text=text, tool_calls=calls, stop_reason="tool_use" if calls else "end_turn",
-                     usage=usage)
+        blocks: list[dict[str, Any]] = []
+        if thinking:
+            blocks.append({"type": "thinking", "thinking": thinking, "signature": f"scripted-{index}"})
+        if text:
+            blocks.append({"type": "text", "text": text})
+        blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.input} for c in calls]
+        stop = turn.get("stop") or ("tool_use" if calls else "end_turn")
+        return Reply(text=text, tool_calls=calls, stop_reason=stop, usage=usage, blocks=blocks)
 
 
 def _last_text(messages: list[dict[str, Any]]) -> str:

@@ -1,4 +1,4 @@
-"""Helpers shipped for tests and offline demos: a fake Messages API server and a client for it."""
+"""Helpers shipped for tests and offline demos: a strict fake Messages API server and a client for it."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from agent_magic.testing.cache_accounting import CacheUsage, PromptCache, Segment, request_segments
 from agent_magic.testing.fake_api import FakeAnthropic
+from agent_magic.testing.validate import Rejected
 
 if TYPE_CHECKING:
     import anthropic
 
 __all__ = [
-    "CacheUsage", "FakeAnthropic", "PromptCache", "Segment", "fake_client", "request_segments",
+    "CacheUsage", "FakeAnthropic", "PromptCache", "Rejected", "Segment", "fake_client",
+    "request_segments",
 ]
 
 

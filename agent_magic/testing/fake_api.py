@@ -6,6 +6,20 @@ script is the one ``ScriptedModel`` reads (``agent_magic.models.scripted.load_sc
 counts are deterministic estimates (4 characters a token) with prompt caching accounted as the
 API documents it (see ``cache_accounting``).
 
+The server is as strict as the API: ``validate.check`` refuses (400/404/413, with the API's error
+bodies) any request the API refuses: unknown model, ``max_tokens`` out of range, sampling
+parameters or thinking settings the model does not take, roles out of order, a ``tool_use``
+without its ``tool_result`` first in the next message, empty or whitespace-only text, more than
+4 cache breakpoints, a prompt over the context window, thinking blocks not echoed as sent.
+
+Replies act as the model does: models that think by default (or asked to) open with a signed
+``thinking`` block (its text empty at the default ``display`` of the newest models); a reply
+longer than ``max_tokens`` is cut and stops with ``max_tokens``. Script turns may ask for
+``"thinking": TEXT``, ``"redacted_thinking": true``, ``"stop": REASON`` (``max_tokens`` cuts
+the last block, a tool input mid-JSON; ``refusal``, ``model_context_window_exceeded``,
+``pause_turn``) and ``"error": "overloaded_error" | "api_error"`` (an ``error`` event after the
+first block of the stream).
+
 Every request that passes validation consumes one script turn, faults included: a
 ``{"fault": "429"}`` turn answers one request with 429, so the SDK's retry gets the next turn.
 Faults: ``429`` rate_limit_error, ``529`` overloaded_error, ``500`` api_error (each with a small
@@ -20,10 +34,15 @@ Run standalone: ``python -m agent_magic.testing.fake_api --script FILE --port N`
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import socket
 import sys
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 from agent_magic.models.scripted import load_script
 from agent_magic.testing import wire
 from agent_magic.testing.cache_accounting import BadRequest, PromptCache, request_segments
+from agent_magic.testing.validate import MAX_REQUEST_BYTES, Rejected, check
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -45,7 +65,8 @@ class FakeAnthropic:
 
     ``api_key``, if given, is the only key accepted; a request with another key gets 401 with
     the offending key echoed in the message (as a careless proxy might), so tests can check that
-    clients never repeat it.
+    clients never repeat it. ``min_cache_tokens`` and ``context_window`` override the model's
+    values (None: the model's, from ``models.catalog``); ``clock`` drives the cache's TTL.
     """
 
     def __init__(
@@ -54,16 +75,25 @@ class FakeAnthropic:
         *,
         port: int = 0,
         retry_after_ms: int = 20,
-        min_cache_tokens: int = 1024,
+        min_cache_tokens: int | None = None,
+        context_window: int | None = None,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
         api_key: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.script = load_script(script)
         self.retry_after_ms = retry_after_ms
         self.api_key = api_key
-        self.cache = PromptCache(min_tokens=min_cache_tokens)
+        self.min_cache_tokens = min_cache_tokens
+        self.context_window = context_window
+        self.max_request_bytes = max_request_bytes
+        self.cache = PromptCache(clock=clock)
         self.requests: list[dict[str, Any]] = []
+        self.rejected: list[Rejected] = []
         self.turn = 0
         self.lock = threading.Lock()
+        self._secret = hashlib.sha256(f"{id(self)}:{time.time()}".encode()).digest()
+        self._issued: dict[str, list[dict[str, Any]]] = {}  # tool_use id -> content sent with it
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -100,9 +130,42 @@ class FakeAnthropic:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def next_turn(self, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None, dict[str, int]]:
+    def sign(self, kind: str, content: str, model: str) -> str:
+        """An opaque signature binding a thinking block to its content and the model that wrote it."""
+        mac = hmac.new(self._secret, f"{kind}\0{model}\0{content}".encode(), "sha256").digest()
+        return base64.b64encode(mac).decode()
+
+    def signature_ok(self, block: dict[str, Any], model: str) -> bool:
+        """True if a thinking block comes back exactly as this server signed it."""
+        if block.get("type") == "thinking":
+            return hmac.compare_digest(str(block.get("signature", "")),
+                                       self.sign("thinking", str(block.get("thinking", "")), model))
+        data = str(block.get("data", ""))
+        body, mac = data[:-44], data[-44:]
+        return hmac.compare_digest(mac, self.sign("redacted", body, model))
+
+    def validate(self, body: Any, size: int) -> Any:
+        """The model's spec if the request is valid; raises ``Rejected`` otherwise."""
+        model = str(body.get("model")) if isinstance(body, dict) else ""
+        return check(body, size=size, max_bytes=self.max_request_bytes,
+                     context_window=self.context_window,
+                     signature_ok=lambda block: self.signature_ok(block, model),
+                     issued=self._issued.get)
+
+    def issue(self, blocks: list[dict[str, Any]]) -> None:
+        """Remember what was sent with each tool_use id, to check the echo of its thinking."""
+        with self.lock:
+            for block in blocks:
+                if block["type"] == "tool_use":
+                    self._issued[block["id"]] = [dict(b) for b in blocks]
+
+    def next_turn(self, body: dict[str, Any], spec: Any = None
+                  ) -> tuple[int, dict[str, Any] | None, dict[str, Any]]:
         """Consume a turn for a valid request: (index, turn or None if exhausted, cache usage)."""
         segments = request_segments(body)  # raises BadRequest before a turn is consumed
+        minimum = self.min_cache_tokens
+        if minimum is None:
+            minimum = spec.min_cache_tokens if spec is not None else 1024
         with self.lock:
             index = self.turn
             if index >= len(self.script):
@@ -111,12 +174,8 @@ class FakeAnthropic:
             turn = self.script[index]
             if "fault" in turn and turn["fault"] not in ("bad_json", "drop"):
                 return index, turn, {}
-            usage = self.cache.account(segments)
-        return index, turn, {
-            "input_tokens": usage.input_tokens,
-            "cache_creation_input_tokens": usage.cache_creation_input_tokens,
-            "cache_read_input_tokens": usage.cache_read_input_tokens,
-        }
+            usage = self.cache.account(segments, min_tokens=minimum)
+        return index, turn, usage.wire()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -150,12 +209,14 @@ class _Handler(BaseHTTPRequestHandler):
             key = self.headers["authorization"][len("Bearer "):]
         if self.fake.api_key is not None and key != self.fake.api_key:
             return self._error(401, "authentication_error", f"invalid x-api-key {key!r}")
-        problem = _validate(body)
-        if problem:
-            return self._error(400, "invalid_request_error", problem)
         try:
-            index, turn, usage = self.fake.next_turn(body)
+            spec = self.fake.validate(body, len(raw))
+            index, turn, usage = self.fake.next_turn(body, spec)
+        except Rejected as exc:
+            self.fake.rejected.append(exc)
+            return self._error(exc.status, exc.kind, exc.message)
         except BadRequest as exc:
+            self.fake.rejected.append(Rejected(400, "invalid_request_error", str(exc)))
             return self._error(400, "invalid_request_error", str(exc))
         if turn is None:
             return self._error(
@@ -168,8 +229,22 @@ class _Handler(BaseHTTPRequestHandler):
         stream = bool(body.get("stream"))
         if fault == "drop" and not stream:
             return self._drop()
-        blocks = wire.reply_blocks(turn, index)
         model = str(body["model"])
+        thinking = body.get("thinking") or {}
+        think = (thinking.get("type") in ("adaptive", "enabled") if thinking
+                 else spec.thinks_by_default)
+        show = thinking.get("display") == "summarized" or (
+            not spec.omits_thinking_text and thinking.get("display") != "omitted")
+        blocks = wire.reply_blocks(turn, index, think=think, show_thinking=show,
+                                   sign=lambda kind, content: self.fake.sign(kind, content, model))
+        stop = turn.get("stop")
+        if stop == "max_tokens" or wire.output_tokens(blocks) > body["max_tokens"]:
+            limit = body["max_tokens"] if stop != "max_tokens" else wire.output_tokens(blocks) // 2
+            blocks, stop = wire.cut(blocks, limit), "max_tokens"
+        self.fake.issue(blocks)
+        details = ({"type": "refusal", "category": "cyber",
+                    "explanation": "The request could enable cyber harm (fake server)."}
+                   if stop == "refusal" else None)
         message_id = f"msg_fake{index:04d}"
         if not stream:
             if fault == "bad_json":
@@ -177,10 +252,12 @@ class _Handler(BaseHTTPRequestHandler):
                     if block["type"] == "tool_use":
                         block["input"] = wire.malformed(json.dumps(block["input"]))
                         break
-            message = wire.message_json(blocks, usage, model=model, message_id=message_id)
+            message = wire.message_json(blocks, usage, model=model, message_id=message_id,
+                                        stop=stop, stop_details=details)
             return self._send(200, message)
         events = wire.stream_events(blocks, usage, model=model, message_id=message_id,
-                                    bad_json=fault == "bad_json")
+                                    bad_json=fault == "bad_json", stop=stop, stop_details=details,
+                                    error=turn.get("error"))
         if fault == "drop":
             # Enough to have started the reply, then the peer goes away.
             events = events[:2] + [
@@ -233,27 +310,14 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-def _validate(body: Any) -> str:
-    if not isinstance(body, dict):
-        return "body must be a JSON object"
-    for name in ("model", "max_tokens", "messages"):
-        if name not in body:
-            return f"{name}: Field required"
-    if not isinstance(body["messages"], list) or not body["messages"]:
-        return "messages: at least one message is required"
-    if body["messages"][0].get("role") != "user":
-        return "messages: the first message must use the 'user' role"
-    return ""
-
-
 def main(argv: list[str] | None = None) -> int:
     """Serve a script until interrupted; print the base URL first."""
     parser = argparse.ArgumentParser(prog="python -m agent_magic.testing.fake_api",
                                      description="A fake Anthropic Messages API for offline runs.")
     parser.add_argument("--script", required=True, help="JSON or YAML list of assistant turns")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
-    parser.add_argument("--min-cache-tokens", type=int, default=1024,
-                        help="shortest prefix that is cached (the API's minimum for Sonnet)")
+    parser.add_argument("--min-cache-tokens", type=int, default=None,
+                        help="shortest prefix that is cached (default: the model's minimum)")
     args = parser.parse_args(argv)
     server = FakeAnthropic(args.script, port=args.port, min_cache_tokens=args.min_cache_tokens)
     with server:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from agent_magic.models.scripted import estimate_tokens
@@ -21,9 +22,27 @@ def tool_id(turn: int, j: int) -> str:
     return "toolu_01" + hashlib.sha1(f"{turn}:{j}".encode()).hexdigest()[:22]
 
 
-def reply_blocks(turn: dict[str, Any], index: int) -> list[dict[str, Any]]:
-    """The assistant content blocks of a script turn (a ``bad_json`` fault gets one tool call)."""
+Signer = Callable[[str, str], str]  # (kind, content) -> signature; kind "thinking" or "redacted"
+
+
+def reply_blocks(
+    turn: dict[str, Any], index: int, *, think: bool = False, show_thinking: bool = True,
+    sign: Signer = lambda kind, content: "sig",
+) -> list[dict[str, Any]]:
+    """The assistant content blocks of a script turn, in order: thinking, text, tool calls.
+
+    ``think`` adds a thinking block (the model thinks by default, or the request asked for it);
+    its text is empty unless ``show_thinking`` (the API omits it at the default ``display`` of
+    the newest models, but still signs it). A ``bad_json`` fault gets one tool call.
+    """
     blocks: list[dict[str, Any]] = []
+    if turn.get("redacted_thinking"):
+        data = "EncryptedThinking" + hashlib.sha1(f"r{index}".encode()).hexdigest()
+        blocks.append({"type": "redacted_thinking", "data": data + sign("redacted", data)})
+    if think or turn.get("thinking"):
+        text = turn.get("thinking") or f"Deciding the next step ({index})."
+        shown = text if show_thinking else ""
+        blocks.append({"type": "thinking", "thinking": shown, "signature": sign("thinking", shown)})
     if turn.get("text"):
         blocks.append({"type": "text", "text": turn["text"]})
     calls = list(turn.get("tool_calls", []))
@@ -45,18 +64,44 @@ def output_tokens(blocks: list[dict[str, Any]]) -> int:
     return estimate_tokens(blocks) if blocks else 1
 
 
+def cut(blocks: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
+    """The reply as the API sends it when output stops at ``max_tokens``: the last block cut short.
+
+    A cut tool_use keeps its input as the raw JSON prefix under ``"_partial"`` (the stream sends
+    only that prefix, which does not parse).
+    """
+    out: list[dict[str, Any]] = []
+    budget = max(1, max_tokens) * 4
+    for block in blocks:
+        size = len(json.dumps(block))
+        if size <= budget:
+            out.append(block)
+            budget -= size
+            continue
+        if block["type"] == "text" and budget > 8:
+            out.append({**block, "text": block["text"][:budget]})
+        elif block["type"] == "tool_use":
+            raw = json.dumps(block["input"])
+            out.append({**block, "input": {}, "_partial": raw[:max(1, min(budget, len(raw) // 2))]})
+        break
+    return out or blocks[:1]
+
+
 def message_json(
-    blocks: list[dict[str, Any]], usage: dict[str, int], *, model: str, message_id: str
+    blocks: list[dict[str, Any]], usage: dict[str, Any], *, model: str, message_id: str,
+    stop: str | None = None, stop_details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A non-streaming ``message`` response body."""
+    content = [{k: v for k, v in b.items() if k != "_partial"} for b in blocks]
     return {
         "id": message_id,
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": blocks,
-        "stop_reason": stop_reason(blocks),
+        "content": content,
+        "stop_reason": stop or stop_reason(blocks),
         "stop_sequence": None,
+        "stop_details": stop_details,
         "usage": {**usage, "output_tokens": output_tokens(blocks)},
     }
 
@@ -73,13 +118,20 @@ def malformed(input_json: str) -> str:
 
 def stream_events(
     blocks: list[dict[str, Any]],
-    usage: dict[str, int],
+    usage: dict[str, Any],
     *,
     model: str,
     message_id: str,
     bad_json: bool = False,
+    stop: str | None = None,
+    stop_details: dict[str, Any] | None = None,
+    error: str | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The SSE events of a streamed reply, as (event name, data) pairs in order."""
+    """The SSE events of a streamed reply, as (event name, data) pairs in order.
+
+    ``error`` ends the stream after the first block with an ``error`` event of that type, as
+    the API does when it is overloaded mid-reply.
+    """
     events: list[tuple[str, dict[str, Any]]] = [
         ("message_start", {"type": "message_start", "message": {
             "id": message_id, "type": "message", "role": "assistant", "model": model,
@@ -89,28 +141,45 @@ def stream_events(
     ]
     broken = False
     for index, block in enumerate(blocks):
-        if block["type"] == "text":
-            start = {"type": "text", "text": ""}
-            deltas = [{"type": "text_delta", "text": piece} for piece in _chunks(block["text"], TEXT_CHUNK)]
-        else:
-            start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
-            raw = json.dumps(block["input"])
-            if bad_json and not broken:
-                raw, broken = malformed(raw), True
-            # The API opens every tool input with an empty delta.
-            deltas = [{"type": "input_json_delta", "partial_json": piece}
-                      for piece in ["", *_chunks(raw, JSON_CHUNK)]]
+        start, deltas = _block_events(block, bad_json and not broken)
+        broken = broken or (bad_json and block["type"] == "tool_use")
         events.append(("content_block_start",
                        {"type": "content_block_start", "index": index, "content_block": start}))
         events += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
                    for d in deltas]
         events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+        if error:
+            events.append(("error", error_json(error, f"{error.replace('_', ' ')} (fake server)")))
+            return events
+        events.append(("ping", {"type": "ping"}))
     events.append(("message_delta", {
         "type": "message_delta",
-        "delta": {"stop_reason": stop_reason(blocks), "stop_sequence": None},
+        "delta": {"stop_reason": stop or stop_reason(blocks), "stop_sequence": None,
+                  "stop_details": stop_details},
         "usage": {"output_tokens": output_tokens(blocks)}}))
     events.append(("message_stop", {"type": "message_stop"}))
     return events
+
+
+def _block_events(block: dict[str, Any], bad_json: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    kind = block["type"]
+    if kind == "text":
+        return ({"type": "text", "text": ""},
+                [{"type": "text_delta", "text": piece} for piece in _chunks(block["text"], TEXT_CHUNK)])
+    if kind == "thinking":
+        deltas = [{"type": "thinking_delta", "thinking": piece}
+                  for piece in _chunks(block["thinking"], TEXT_CHUNK) if piece]
+        return ({"type": "thinking", "thinking": "", "signature": ""},
+                [*deltas, {"type": "signature_delta", "signature": block["signature"]}])
+    if kind == "redacted_thinking":
+        return dict(block), []
+    raw = block["_partial"] if "_partial" in block else json.dumps(block["input"])
+    if bad_json:
+        raw = malformed(raw)
+    # The API opens every tool input with an empty delta.
+    return ({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}},
+            [{"type": "input_json_delta", "partial_json": piece}
+             for piece in ["", *_chunks(raw, JSON_CHUNK)]])
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:

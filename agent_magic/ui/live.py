@@ -32,6 +32,7 @@ class WidgetController:
         self.run: Run | None = None
         self.applied: Any = None
         self.note = ""
+        self._last_delta: type | None = None
         self.panel = AgentPanel(task, Callbacks(
             stop=self.stop, apply=self.apply, reject=self.reject, undo=self.undo,
             plan_approve=self.approve_plan, plan_revise=self.revise_plan,
@@ -51,9 +52,14 @@ class WidgetController:
     def handle(self, event: ev.Event) -> None:
         """Update the panel for one event."""
         panel = self.panel
-        if isinstance(event, ev.TextDelta):
+        if isinstance(event, (ev.TextDelta, ev.ThinkingDelta)):
+            # Thinking shares the folded model-output area, on lines of its own.
+            if self._last_delta not in (None, type(event)):
+                panel.append_text("\n")
+            self._last_delta = type(event)
             panel.append_text(event.text)
             return
+        self._last_delta = None
         if isinstance(event, ev.PhaseStarted):
             panel.stepper.start(event.phase)
             panel.append_text(f"\n── {event.phase} ──\n", flush=True)

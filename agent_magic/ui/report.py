@@ -13,6 +13,9 @@ STOP_TEXT = {
     "time": "stopped: time limit reached",
     "interrupted": "stopped by the user",
     "tool_errors": "stopped: too many tool errors",
+    "refused": "stopped: the model declined the request",
+    "context": "stopped: the conversation outgrew the model's context window",
+    "output_limit": "stopped: the model's output kept hitting the output limit",
     "error": "stopped by an error",
 }
 

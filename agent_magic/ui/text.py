@@ -64,12 +64,17 @@ class TextView:
         self.color = color
         self.stream_text = stream_text
         self._mid_line = False
+        self._last_delta: type | None = None
 
     def handle(self, event: ev.Event) -> None:
         """Print one event."""
-        if isinstance(event, ev.TextDelta):
+        if isinstance(event, (ev.TextDelta, ev.ThinkingDelta)):
             if self.stream_text and event.text:
-                self.out.write(event.text)
+                if self._mid_line and type(event) is not self._last_delta:
+                    self.out.write("\n")  # thinking and text on lines of their own
+                self._last_delta = type(event)
+                dim = self.color and isinstance(event, ev.ThinkingDelta)
+                self.out.write(f"\033[2m{event.text}{RESET}" if dim else event.text)
                 self._mid_line = not event.text.endswith("\n")
                 self.out.flush()
             return

@@ -71,8 +71,8 @@ def test_malformed_arguments_become_invalid_json_input(fake_openai):
     fake_openai.answers.append(Answer(chunks=text_chunks("sorry")))
     model_for(fake_openai).complete(follow)
     sent = fake_openai.requests[1]["messages"]
-    assert sent[-2]["tool_calls"][0]["function"]["arguments"] == \
-        '{"__invalid_json__": "{\\"path\\": \\"a.py\\""}'
+    # The broken arguments are never echoed as the model's own input (issue 16): {} goes back.
+    assert sent[-2]["tool_calls"][0]["function"]["arguments"] == "{}"
     assert sent[-1] == {"role": "tool", "tool_call_id": "call_1",
                         "content": "ERROR: arguments are not JSON"}
 

@@ -147,7 +147,7 @@ def test_the_sdk_stream_helper_would_crash_on_the_same_stream():
     # Why AnthropicModel folds raw events itself; if the SDK changes, revisit that choice.
     with FakeAnthropic([{"fault": "bad_json"}]) as server:
         client = fake_client(server, max_retries=0)
-        stream = client.messages.stream(model="m", max_tokens=10,
+        stream = client.messages.stream(model="claude-sonnet-4-6", max_tokens=10,
                                         messages=[{"role": "user", "content": "hi"}])
         with pytest.raises(ValueError, match="Unable to parse tool parameter JSON"), stream as events:
             events.until_done()
@@ -214,7 +214,33 @@ def test_non_streaming_json_protocol_with_the_sdk():
     with FakeAnthropic([{"text": "a", "tool_calls": [{"name": "view", "input": {"path": "p"}}]}],
                        min_cache_tokens=0) as server:
         message = fake_client(server).messages.create(
-            model="m", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+            model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "hi"}])
     assert [b.type for b in message.content] == ["text", "tool_use"]
     assert message.content[1].input == {"path": "p"} and message.stop_reason == "tool_use"
     assert message.usage.input_tokens > 0 and message.usage.cache_read_input_tokens == 0
+
+
+def test_a_413_gets_advice_about_the_request_size():
+    with (FakeAnthropic([{"text": "unused"}], max_request_bytes=1000) as server,
+          pytest.raises(ModelError) as caught):
+        model_for(server, retries=0).complete(ask())
+    message = str(caught.value)
+    assert "413 request_too_large" in message and "32 MB" in message
+
+
+def test_a_404_names_a_current_model():
+    with FakeAnthropic([{"text": "unused"}]) as server:
+        model = AnthropicModel("claude-sonnet-9-9", client=fake_client(server, max_retries=0))
+        with pytest.raises(ModelError) as caught:
+            model.complete(ask())
+    message = str(caught.value)
+    assert "404 not_found_error" in message and "--model claude-sonnet-5-5" in message
+
+
+def test_a_malformed_request_is_called_a_bug_not_a_long_conversation():
+    bad = Request(system=SYSTEM, tools=TOOLS, messages=[{"role": "user", "content": "  "}])
+    with FakeAnthropic([{"text": "unused"}]) as server:
+        with pytest.raises(ModelError) as caught:
+            model_for(server, retries=3).complete(bad)
+        assert len(server.requests) == 1  # a 400 is not retried
+    assert "bug in agent_magic" in str(caught.value)

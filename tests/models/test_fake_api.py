@@ -38,9 +38,9 @@ def test_malformed_json_does_not_parse(good):
 
 
 @pytest.mark.parametrize("body, message", [
-    ({"model": "m", "max_tokens": 5}, "messages: Field required"),
-    ({"model": "m", "max_tokens": 5, "messages": []}, "at least one message"),
-    ({"model": "m", "max_tokens": 5, "messages": [{"role": "assistant", "content": "x"}]},
+    ({"model": "claude-sonnet-4-6", "max_tokens": 5}, "messages: Field required"),
+    ({"model": "claude-sonnet-4-6", "max_tokens": 100, "messages": []}, "at least one message"),
+    ({"model": "claude-sonnet-4-6", "max_tokens": 100, "messages": [{"role": "assistant", "content": "x"}]},
      "first message"),
 ])
 def test_invalid_requests_get_400_and_consume_no_turn(body, message):
@@ -49,7 +49,7 @@ def test_invalid_requests_get_400_and_consume_no_turn(body, message):
         with pytest.raises(anthropic.BadRequestError, match=message):
             client.post("/v1/messages", body=body, cast_to=object)
         assert server.turn == 0
-        reply = client.messages.create(model="m", max_tokens=5,
+        reply = client.messages.create(model="claude-sonnet-4-6", max_tokens=100,
                                        messages=[{"role": "user", "content": "hi"}])
     assert reply.content[0].text == "ok"
 
@@ -60,7 +60,7 @@ def test_too_many_breakpoints_is_rejected_like_the_api():
     with (FakeAnthropic([{"text": "ok"}]) as server,
           pytest.raises(anthropic.BadRequestError, match="maximum of 4")):
         fake_client(server, max_retries=0).messages.create(
-            model="m", max_tokens=5, messages=[{"role": "user", "content": blocks}])
+            model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": blocks}])
 
 
 def test_standalone_command_serves_a_script_file(tmp_path):
@@ -73,7 +73,7 @@ def test_standalone_command_serves_a_script_file(tmp_path):
         base_url = proc.stdout.readline().strip()
         assert base_url.startswith("http://127.0.0.1:")
         client = anthropic.Anthropic(base_url=base_url, api_key="test-key", max_retries=0)
-        reply = client.messages.create(model="m", max_tokens=5,
+        reply = client.messages.create(model="claude-sonnet-4-6", max_tokens=100,
                                        messages=[{"role": "user", "content": "hi"}])
         assert reply.content[0].text == "from the command line"
     finally:
