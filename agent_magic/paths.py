@@ -8,7 +8,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 from agent_magic.errors import PathError, UserError
-from agent_magic.secrets import SECRET_PATTERNS  # noqa: F401 - the one policy, re-exported
+from agent_magic.secrets import SECRET_PATTERNS
 
 INTERNAL_DIRS = (".git", ".agent_magic")
 STATE_DIR = ".agent_magic"

@@ -100,10 +100,10 @@ def execute(
     process it started is killed before this returns. Raises SandboxUnavailable if the sandbox
     cannot run anything, OSError if the command cannot be started.
     """
-    argv, full_env = sandbox.prepare(list(command), cwd=cwd, writable=writable, env=env or {},
-                                    hide=hide)
-    _check_program(command, cwd, full_env.get("PATH", ""))
     limits = limits or Limits()
+    argv, full_env = sandbox.prepare(limits.wrap(list(command)), cwd=cwd, writable=writable,
+                                     env=env or {}, hide=hide)
+    _check_program(command, cwd, full_env.get("PATH", ""))
     start = time.monotonic()
     timed_out = stopped = False
     with open(output_path, "wb") as out:
@@ -111,7 +111,6 @@ def execute(
             argv, cwd=cwd, env=full_env,
             stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=limits.apply,
         )
         try:
             if stdin_data is not None:

@@ -32,24 +32,34 @@ class Limits:
     file_bytes: int | None = 2 * GIB  # largest file a process may write
     processes: int | None = 4096  # per user, as the kernel counts it
 
-    def apply(self) -> None:
-        """Set the limits on this process (called in the child between fork and exec)."""
-        import resource
+    def wrap(self, command: list[str]) -> list[str]:
+        """``command`` started through a tiny interpreter that sets the limits, then execs it.
 
-        for name, value in (("RLIMIT_CPU", self.cpu_seconds), ("RLIMIT_AS", self.memory_bytes),
-                            ("RLIMIT_FSIZE", self.file_bytes), ("RLIMIT_NPROC", self.processes)):
-            kind = getattr(resource, name, None)
-            if value is None or kind is None:
-                continue
-            soft, hard = resource.getrlimit(kind)
-            # Never raise a limit the user set lower; an unprivileged process could not anyway.
-            new = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            if soft != resource.RLIM_INFINITY and soft < new:
-                new = soft
-            try:
-                resource.setrlimit(kind, (new, hard))
-            except (ValueError, OSError):
-                pass
+        Setting them in this process between fork and exec (``preexec_fn``) is unsafe with
+        threads, and the agent runs in one.
+        """
+        values = [self.cpu_seconds, self.memory_bytes, self.file_bytes, self.processes]
+        spec = ",".join("" if v is None else str(v) for v in values)
+        return [sys.executable, "-S", "-c", _SET_LIMITS, spec, *command]
+
+
+# Never raises a limit the user set lower; a failing setrlimit leaves that limit as it was.
+_SET_LIMITS = """import os, resource, sys
+names = ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NPROC")
+for name, text in zip(names, sys.argv[1].split(",")):
+    kind = getattr(resource, name, None)
+    if not text or kind is None:
+        continue
+    soft, hard = resource.getrlimit(kind)
+    new = int(text) if hard == resource.RLIM_INFINITY else min(int(text), hard)
+    if soft != resource.RLIM_INFINITY:
+        new = min(new, soft)
+    try:
+        resource.setrlimit(kind, (new, hard))
+    except (ValueError, OSError):
+        pass
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
 
 
 def sandbox_env(

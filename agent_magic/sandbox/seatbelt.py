@@ -38,8 +38,8 @@ def seatbelt_profile(
         "(deny file-read* " + " ".join(f"(subpath {_quote(h)})" for h in home_dirs) + ")",
         "(allow file-read* " + " ".join(
             f"(subpath {_quote(p)})" for p in [*readonly, writable, tmp]) + ")",
-        f"(allow file-write* (subpath {_quote(writable)}) (subpath {_quote(tmp)}) "
-        '(literal "/dev/null") (literal "/dev/tty") (regex #"^/dev/fd/"))',
+        (f"(allow file-write* (subpath {_quote(writable)}) (subpath {_quote(tmp)}) "
+         '(literal "/dev/null") (literal "/dev/tty") (regex #"^/dev/fd/"))'),
     ]
     if network:
         lines.append("(allow network*)")
