@@ -41,6 +41,14 @@ class ToolUsed:
 
 
 @dataclass(frozen=True)
+class CommandStarted:
+    """The ``run`` tool started a command in the sandbox; its ToolUsed follows when it ends."""
+
+    command: str
+    timeout: float
+
+
+@dataclass(frozen=True)
 class UnderstandingReady:
     understanding: Understanding
 
@@ -95,7 +103,8 @@ class RunFinished:
 
 Event = (
     PhaseStarted | PhaseFinished | TextDelta | ToolUsed | UnderstandingReady | PlanReady |
-    FindingReported | ChecksDone | UsageUpdated | StepPaused | StepDecided | RunFinished
+    FindingReported | ChecksDone | UsageUpdated | StepPaused | StepDecided | RunFinished |
+    CommandStarted
 )
 EventSink = Callable[[Event], None]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import typing
 from collections.abc import Iterable
 from typing import Any
@@ -24,12 +23,12 @@ import anthropic
 from agent_magic.errors import ModelError, UserError
 from agent_magic.models.base import Reply, Request, TextSink, ToolCall, Usage
 from agent_magic.models.pricing import parse_model_name, price_for
+from agent_magic.secrets import Redactor, secret_env_values
 
 EPHEMERAL = {"type": "ephemeral"}
 MAX_BREAKPOINTS = 4
 FALLBACK_MODEL = "claude-sonnet-4-5"
 INVALID_JSON_KEY = "__invalid_json__"
-_KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")
 
 MISSING_KEY = (
     "ANTHROPIC_API_KEY is not set. Set it in the notebook with `%env ANTHROPIC_API_KEY=...` "
@@ -195,10 +194,8 @@ def _is_transport_error(exc: BaseException) -> bool:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Remove the API key (and anything shaped like one) from a message."""
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "[redacted]")
-    return _KEY_PATTERN.sub("[redacted]", text)
+    """Remove the API key (and every other secret the policy knows) from a message."""
+    return Redactor([*secret_env_values(), secret or ""])(text)
 
 
 _ADVICE: list[tuple[str, str]] = [

@@ -1,0 +1,74 @@
+"""The one secrets policy: file names, environment names, value redaction (table-driven)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_magic.paths import Project
+from agent_magic.secrets import (
+    REDACTED,
+    Redactor,
+    dotenv_values,
+    is_secret_env_name,
+    is_secret_name,
+    redact,
+)
+
+PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nabc\n"
+       "-----END RSA PRIVATE KEY-----")
+
+
+@pytest.mark.parametrize("name, secret", [
+    (".env", True), (".env.local", True), ("prod.env", True), ("config/id_rsa", True),
+    ("certs/server.pem", True), ("credentials.json", True), ("aws_credentials_dev.json", True),
+    (".netrc", True), ("SECRETS.yaml", True), ("a.py", False), ("environment.py", False),
+    ("docs/keys.md", False),
+])
+def test_secret_file_names(name, secret, tmp_path):
+    assert is_secret_name(name) is secret
+    assert Project(tmp_path).is_secret(name) is secret  # the path rules use the same policy
+
+
+@pytest.mark.parametrize("name, secret", [
+    ("ANTHROPIC_API_KEY", True), ("OPENAI_API_KEY", True), ("AGENT_MAGIC_OPENAI_KEY", True),
+    ("AWS_SECRET_ACCESS_KEY", True), ("AWS_ACCESS_KEY_ID", True), ("GH_PAT", True),
+    ("GITHUB_TOKEN", True), ("DB_PASSWORD", True), ("ANTHROPIC_AUTH_TOKEN", True),
+    ("PATH", False), ("HOME", False), ("GIT_AUTHOR_NAME", False), ("LANG", False),
+    ("PYTHONPATH", False), ("PATTERN", False),
+])
+def test_secret_env_names(name, secret):
+    assert is_secret_env_name(name) is secret
+
+
+@pytest.mark.parametrize("text, leaked", [
+    ("key sk-ant-api03-AbCdEf0123456789xyz end", "sk-ant-api03"),
+    ("openai sk-proj-AbCdEf0123456789AbCdEf01", "sk-proj-AbCd"),
+    ("id AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
+    ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdef"),
+    ("pat github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "github_pat_11"),
+    ("before\n" + PEM + "\nafter", "MIIEowIBAAKCAQEA7"),
+    ("cut off -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0", "MIIEvQIBADAN"),
+])
+def test_key_shapes_are_redacted(text, leaked):
+    out = Redactor()(text)
+    assert leaked not in out and REDACTED in out
+
+
+def test_pem_redaction_keeps_the_text_around_it():
+    assert Redactor()("before\n" + PEM + "\nafter") == f"before\n{REDACTED}\nafter"
+
+
+def test_env_values_and_dotenv_values_are_redacted(tmp_path):
+    (tmp_path / ".env").write_text('export DB_URL="postgres://u:hunter2-long@db"\nSHORT=abc\n')
+    assert dotenv_values(tmp_path) == ["postgres://u:hunter2-long@db"]
+    redactor = Redactor.current(tmp_path, environ={"GH_PAT": "plainvalue-1234", "HOME": "/root"})
+    text = "a plainvalue-1234 b postgres://u:hunter2-long@db c /root abc"
+    assert redactor(text) == f"a {REDACTED} b {REDACTED} c /root abc"
+    assert redactor.deep({"x": [text], "n": 1})["x"][0] == redactor(text)
+
+
+def test_short_values_are_left_alone_and_process_env_is_used(monkeypatch):
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-9f8e7d6c5b4a")
+    assert redact("t=tok-9f8e7d6c5b4a") == f"t={REDACTED}"
+    assert Redactor(["k"])("short k") == "short k"
