@@ -90,6 +90,11 @@ class AgentMagics(Magics):
     notebook_context = Bool(False, help="Give the agent this notebook's cells and variables."
                             ).tag(config=True)
     run_notebooks = Bool(False, help="Execute changed notebooks during review.").tag(config=True)
+    allow_network = Bool(False, help="Let tests, notebooks and `run` commands in the sandbox use "
+                                     "the network (stated in the findings).").tag(config=True)
+    unsandboxed = Bool(False, help="Run checks and commands WITHOUT a sandbox, with your "
+                                   "privileges (when none is available); shown in the record."
+                       ).tag(config=True)
     view = CaselessStrEnum(VIEWS, "auto", help="How to show a run: auto, widgets, text, headless."
                            ).tag(config=True)
 
@@ -135,6 +140,10 @@ class AgentMagics(Magics):
               help="let the agent see this notebook's cells and variables (not their values)")
     @argument("--run-notebooks", action="store_true", default=None,
               help="execute changed notebooks during review")
+    @argument("--allow-network", action="store_true", default=None,
+              help="let code run in the sandbox use the network")
+    @argument("--unsandboxed", action="store_true", default=None,
+              help="run checks and commands without a sandbox (your privileges)")
     @argument("--view", choices=VIEWS, help="widgets, text or headless (default: detected)")
     @argument("--step", action="store_true", help="step mode: approve each plan step")
     @_usage_name("%agent")  # IPython prefixes one more %
@@ -202,6 +211,8 @@ class AgentMagics(Magics):
             review=_pick(args.review, self.review),
             plan_first=_pick(args.plan_first, self.plan_first),
             run_notebooks=_pick(args.run_notebooks, self.run_notebooks),
+            allow_network=_pick(args.allow_network, self.allow_network),
+            unsandboxed=_pick(args.unsandboxed, self.unsandboxed),
             notebook_context=context,
         )
 
