@@ -42,7 +42,9 @@ def bwrap_args(
     for path in readonly:
         if not any(path == c or c in path.parents for c in covered):
             args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", str(writable), str(writable), "--chdir", str(cwd), "--", *command]
+    # The root itself (where bwrap makes the parents of the mounts) is read-only too.
+    args += ["--bind", str(writable), str(writable), "--remount-ro", "/",
+             "--chdir", str(cwd), "--", *command]
     return args
 
 

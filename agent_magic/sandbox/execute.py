@@ -168,6 +168,34 @@ def _kill_group(proc: subprocess.Popen) -> None:
     # process of the sandbox's PID namespace with it, daemons included.
     _signal_group(proc.pid, signal.SIGKILL)
     proc.wait()
+    _wait_group_gone(proc.pid)
+
+
+def _wait_group_gone(pgid: int, timeout: float = 1.5) -> None:
+    # bwrap's PID 1 stays in our process group; it exits only after the kernel has killed
+    # every process of its namespace. Wait for that, so "ended" means ended when we return.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _group_members(pgid):
+        time.sleep(0.02)
+
+
+def _group_members(pgid: int) -> list[int]:
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no procfs (macOS): nothing to wait for
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            found.append(int(entry))
+    return found
 
 
 def _signal_group(pgid: int, sig: int) -> None:
