@@ -74,7 +74,7 @@ def test_run_cannot_write_outside_the_copy(make_repo, tmp_path_factory):
 
 def test_run_mistakes_are_tool_errors_and_the_schema_is_documented(make_repo):
     repo = make_repo({"a.py": "A = 1\n"})
-    runs, session, _ = run_calls(repo, call("run", command="  "), call("run", command=3))
+    runs, _, _ = run_calls(repo, call("run", command="  "), call("run", command=3))
     assert [r.is_error for r in runs] == [True, True]
     assert "empty" in runs[0].result and "must be a string" in runs[1].result
     schema = next(t for t in ALL_TOOLS if t["name"] == "run")
