@@ -138,6 +138,7 @@ def test_a_hostile_conftest_reaches_nothing_and_no_secret_leaves(ip, magics, hos
     record = session_report(session)
     widgets = widget_text(magics.last_view.panel)
     assert "README shouts" in widgets or "HELLO" in widgets
+    assert "$ python -m pytest -q -s" in widgets  # the run was shown live
     for value in [*KEYS.values(), DOTENV_VALUE]:
         for where, text in (("requests", requests), ("transcript", transcripts),
                             ("record", record), ("widgets", widgets)):
@@ -208,6 +209,24 @@ def test_the_time_limit_ends_a_sleeping_test(make_repo):
     session = Agent(repo, model, AgentConfig(time_limit_s=8, test_timeout=120)).run("X to 2")
     assert session.stop_reason == "time"
     assert time.monotonic() - start < 8 + 3
+
+
+def test_unsandboxed_opt_in_is_stated_in_the_record(ip, magics, make_repo, tmp_path):
+    repo = make_repo({"calc.py": "X = 1\n", "tests/test_x.py": "def test_x():\n    pass\n"})
+    ip.user_ns["model"] = ScriptedModel([
+        turn(call("submit_understanding", restatement="X is 2", acceptance_criteria=["X == 2"])),
+        turn(call("submit_plan", summary="set X", steps=[{"description": "X = 2"}])),
+        turn(call("replace", path="calc.py", old="X = 1", new="X = 2")),
+        turn(call("finish", summary="done")),
+        turn(call("finish", summary="reviewed")),
+    ])
+    ip.run_cell_magic("agent", f"--model {{model}} -p {repo} --unsandboxed --view headless",
+                      "set X to 2")
+    session = magics.last_run.session
+    assert session.stop_reason == "done", session.error
+    assert session.checks.tests.ran and session.checks.sandbox.startswith("UNSANDBOXED")
+    assert "UNSANDBOXED" in session_report(session)
+    assert "UNSANDBOXED" in magics.out.getvalue()
 
 
 def test_without_a_sandbox_nothing_executes_and_the_report_says_why(make_repo, tmp_path):
