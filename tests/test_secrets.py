@@ -72,3 +72,24 @@ def test_short_values_are_left_alone_and_process_env_is_used(monkeypatch):
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-9f8e7d6c5b4a")
     assert redact("t=tok-9f8e7d6c5b4a") == f"t={REDACTED}"
     assert Redactor(["k"])("short k") == "short k"
+
+
+def test_notebook_context_and_transcripts_use_the_policy(tmp_path, monkeypatch):
+    from agent_magic.notebook_context import namespace_summary, render_context
+    from agent_magic.transcript import Transcript, read_records
+
+    value = 'quote"and\\backslash-0123456789'
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", value)
+    context = render_context([("code", "print(os.environ['AWS_SECRET_ACCESS_KEY'])", value)], [])
+    assert value not in context and REDACTED in context
+    assert namespace_summary({"gh_pat": "x" * 20, "rows": [1, 2]}) == [
+        "gh_pat: str (value hidden)", "rows: list (len=2)"]
+
+    project = Project(tmp_path)
+    (tmp_path / ".env").write_text("SERVICE_PASSWORD=dotenv-secret-value\n")
+    transcript = Transcript(project, "s1")
+    transcript.write("tool", result=f"{value} and dotenv-secret-value\nsk-ant-api03-zzzzzzzzzzzz")
+    raw = transcript.path.read_text()
+    assert "backslash-0123456789" not in raw and "dotenv-secret-value" not in raw
+    assert "sk-ant-api03" not in raw
+    assert read_records(transcript.path)[0]["result"].count(REDACTED) == 3
