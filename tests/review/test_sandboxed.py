@@ -21,11 +21,11 @@ def test_the_notebook_kernel_runs_inside_the_sandbox(make_repo, tmp_path):
     listener.setblocking(False)
     port = listener.getsockname()[1]
     nb = _notebook(
-        ("import calc, os\nassert calc.X == 2\nassert len([p for p in os.listdir('/proc') "
-         "if p.isdigit()]) < 10, 'outside processes are visible'", []),
-        ("import socket\ntry:\n    socket.create_connection(('127.0.0.1', "
+        (("import calc, os\nassert calc.X == 2\nassert len([p for p in os.listdir('/proc') "
+         "if p.isdigit()]) < 10, 'outside processes are visible'"), []),
+        (("import socket\ntry:\n    socket.create_connection(('127.0.0.1', "
          f"{port}), timeout=2)\n    connected = True\nexcept OSError:\n    connected = False\n"
-         "assert not connected", []),
+         "assert not connected"), []),
         (f"open({str(root / 'pwned.txt')!r}, 'w').write('x')", []),
     )
     try:
