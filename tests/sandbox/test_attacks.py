@@ -19,6 +19,7 @@ from agent_magic.models.scripted import ScriptedModel
 from agent_magic.sandbox import detect
 from agent_magic.testing import FakeAnthropic, fake_client
 from agent_magic.ui.report import session_report
+from agent_magic.ui.widgets import checks_html
 from tests.review.test_scratch import snapshot
 from tests.scripts import call, turn
 
@@ -253,3 +254,5 @@ def test_without_a_sandbox_nothing_executes_and_the_report_says_why(make_repo, t
                for f in session.findings)
     record = session_report(session)
     assert "were not run" in record and "bwrap" in record and "--unsandboxed" in record
+    widget = checks_html(session.checks)  # what the findings widget shows
+    assert "were not run" in widget and "bwrap" in widget
