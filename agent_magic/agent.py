@@ -356,6 +356,8 @@ class Agent:
         return self._sandbox
 
     def _time_left(self) -> float:
+        if not self._started:  # outside a run: no run's time limit applies
+            return float("inf")
         return self.config.time_limit_s - (self._clock() - self._started)
 
     def _run_command(self, session: Session, command: str, timeout: int | None) -> str:

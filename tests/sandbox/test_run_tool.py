@@ -82,3 +82,23 @@ def test_run_mistakes_are_tool_errors_and_the_schema_is_documented(make_repo):
         "command"]
     assert clamp_timeout(None, 1000) == 60 and clamp_timeout(5000, 1000) == 600
     assert clamp_timeout(30, 10.5) == 10.5 and clamp_timeout(0, 100) == 1
+
+
+def test_stop_ends_a_running_command(make_repo):
+    import threading
+    import time
+
+    repo = make_repo({"a.py": "A = 1\n"})
+    model = ScriptedModel([UNDERSTAND, PLAN, turn(call("run", command="sleep 60")),
+                           turn(call("finish", summary="done"))])
+    agent: Agent
+
+    def on_event(event) -> None:
+        if isinstance(event, CommandStarted):
+            threading.Timer(1.0, agent.stop).start()
+
+    agent = Agent(repo, model, AgentConfig(review=False), on_event=on_event)
+    start = time.monotonic()
+    session = agent.run("wait")
+    assert session.stop_reason == "interrupted"
+    assert time.monotonic() - start < 1.0 + 5.0
