@@ -93,3 +93,29 @@ def test_notebook_context_and_transcripts_use_the_policy(tmp_path, monkeypatch):
     assert "backslash-0123456789" not in raw and "dotenv-secret-value" not in raw
     assert "sk-ant-api03" not in raw
     assert read_records(transcript.path)[0]["result"].count(REDACTED) == 3
+
+
+def test_tool_results_and_prompts_are_redacted_before_they_reach_the_model(make_repo, monkeypatch):
+    from agent_magic.agent import Agent, AgentConfig
+    from agent_magic.events import ToolUsed
+    from agent_magic.models.scripted import ScriptedModel
+    from tests.scripts import call, turn
+
+    monkeypatch.setenv("GH_PAT", "kernel-token-value-42")
+    repo = make_repo({"settings.py": 'TOKEN = "kernel-token-value-42"\n'
+                                     'KEY = "sk-ant-api03-abcdefghijklmnopqrstuv"\n'})
+    model = ScriptedModel([
+        turn(call("submit_understanding", restatement="r", acceptance_criteria=["a"])),
+        turn(call("view", path="settings.py")),
+        turn(call("submit_plan", summary="s", steps=[{"description": "d"}])),
+        turn(call("finish", summary="nothing to do")),
+    ])
+    events: list = []
+    session = Agent(repo, model, AgentConfig(review=False), on_event=events.append).run(
+        "look at settings.py; the token is kernel-token-value-42")
+    assert session.stop_reason == "done", session.error
+    [viewed] = [e for e in events if isinstance(e, ToolUsed) and e.name == "view"]
+    conversation = str(session.messages)
+    for text in (viewed.result, conversation):
+        assert "kernel-token-value-42" not in text and "sk-ant-api03" not in text
+    assert viewed.result.count(REDACTED) == 2
