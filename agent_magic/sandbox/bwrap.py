@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from agent_magic.sandbox.policy import HOME_INSIDE, python_dirs, sandbox_env
+from agent_magic.sandbox.policy import HOME_INSIDE, python_dirs, sandbox_env, secret_entries
 
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Readable to root on the host; hidden inside even when the sandbox runs as root.
@@ -21,7 +21,7 @@ _PROBES: dict[tuple[str, bool], str] = {}
 
 def bwrap_args(
     binary: str, command: Sequence[str], *, cwd: Path, writable: Path,
-    readonly: Sequence[Path] = (), network: bool = False,
+    readonly: Sequence[Path] = (), network: bool = False, masked: Sequence[Path] = (),
 ) -> list[str]:
     """The bwrap command line; a pure function of its inputs (and of which system dirs exist)."""
     args = [binary, "--unshare-all", "--die-with-parent", "--new-session"]
@@ -42,6 +42,8 @@ def bwrap_args(
     for path in readonly:
         if not any(path == c or c in path.parents for c in covered):
             args += ["--ro-bind", str(path), str(path)]
+    for path in masked:  # secret files inside the read-only dirs: an empty stand-in
+        args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     # The root itself (where bwrap makes the parents of the mounts) is read-only too.
     args += ["--bind", str(writable), str(writable), "--remount-ro", "/",
              "--chdir", str(cwd), "--", *command]
@@ -108,5 +110,6 @@ class Bubblewrap:
                        for h in map(_real, hidden)):
                 readonly.append(program)
         argv = bwrap_args(self.binary, command, cwd=cwd, writable=writable,
-                          readonly=readonly, network=self.network)
+                          readonly=readonly, network=self.network,
+                          masked=secret_entries(readonly))
         return argv, sandbox_env(env)

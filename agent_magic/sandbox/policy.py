@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_magic.secrets import is_secret_env_name
+from agent_magic.secrets import is_secret_env_name, is_secret_name
 
 # Only these names pass from the kernel's environment into a sandbox; everything else (API keys,
 # cloud credentials, tokens, the user's PYTHONPATH) stays out. Names starting with LC_ pass too.
@@ -108,4 +108,23 @@ def python_dirs(exclude: Iterable[Path] = ()) -> list[Path]:
             continue
         if not any(p == path or p in path.parents for p in out):
             out = [p for p in out if path not in p.parents] + [path]
+    return out
+
+
+def secret_entries(dirs: Iterable[Path]) -> list[Path]:
+    """Secret-named files and folders at the top of ``dirs`` outside the interpreter's prefixes.
+
+    A source tree on sys.path (an editable install of another project) may hold its own
+    ``.env`` or keys; the sandbox shows those dirs read-only but hides these entries.
+    """
+    prefixes = {Path(os.path.realpath(p)) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    out: list[Path] = []
+    for folder in dirs:
+        if any(folder == p or p in folder.parents for p in prefixes):
+            continue
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        out += [Path(e.path) for e in entries if is_secret_name(e.name)]
     return out

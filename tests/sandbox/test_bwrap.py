@@ -110,3 +110,13 @@ def test_output_is_redacted_and_bounded(bwrap, box):
     assert "sk-ant-api03" not in text and "[REDACTED]" in text
     assert "bytes of output left out" in text and text.rstrip().endswith("100000")
     assert len(text) < 600
+
+
+def test_secret_files_of_source_trees_on_sys_path_are_hidden(bwrap, box, tmp_path_factory,
+                                                             monkeypatch):
+    lib = tmp_path_factory.mktemp("editable_lib")
+    (lib / "mylib.py").write_text("VALUE = 1\n")
+    (lib / ".env").write_text("LIB_TOKEN=lib-secret-value\n")
+    monkeypatch.syspath_prepend(str(lib))  # as an editable install of another project puts it
+    _, out = run(bwrap, box, f"cat {lib}/mylib.py; cat {lib}/.env; echo end")
+    assert "VALUE = 1" in out and "lib-secret-value" not in out and "end" in out
