@@ -16,12 +16,14 @@ MASKED_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", 
 MASKED_DIRS = ("/etc/ssh", "/etc/sudoers.d", "/etc/ssl/private")
 TMP_BYTES = 2 * 1024 ** 3  # the private /tmp lives in memory
 
-_PROBES: dict[tuple[str, bool], str] = {}
+# (binary, network) -> (why it cannot run or "", whether --size works)
+_PROBES: dict[tuple[str, bool], tuple[str, bool]] = {}
 
 
 def bwrap_args(
     binary: str, command: Sequence[str], *, cwd: Path, writable: Path,
     readonly: Sequence[Path] = (), network: bool = False, masked: Sequence[Path] = (),
+    tmp_bytes: int | None = TMP_BYTES,
 ) -> list[str]:
     """The bwrap command line; a pure function of its inputs (and of which system dirs exist)."""
     args = [binary, "--unshare-all", "--die-with-parent", "--new-session"]
@@ -36,8 +38,10 @@ def bwrap_args(
         args += ["--ro-bind-try", "/run/systemd/resolve", "/run/systemd/resolve"]
     args += [a for f in MASKED_FILES if os.path.exists(f) for a in ("--ro-bind", "/dev/null", f)]
     args += [a for d in MASKED_DIRS if os.path.isdir(d) for a in ("--tmpfs", d)]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(TMP_BYTES), "--tmpfs", "/tmp", "--dir", HOME_INSIDE]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    if tmp_bytes is not None:  # bwrap >= 0.7, and not in setuid mode
+        args += ["--size", str(tmp_bytes)]
+    args += ["--tmpfs", "/tmp", "--dir", HOME_INSIDE]
     covered = [Path(d) for d in SYSTEM_DIRS]
     for path in readonly:
         if not any(path == c or c in path.parents for c in covered):
@@ -82,19 +86,25 @@ class Bubblewrap:
         """"" if a trivial command runs in the sandbox, else why not (userns disabled, ...)."""
         key = (self.binary, self.network)
         if key not in _PROBES:
-            with tempfile.TemporaryDirectory(prefix="agent_magic_probe_") as tmp:
-                argv = bwrap_args(self.binary, ["/bin/sh", "-c", "true"], cwd=Path(tmp),
-                                  writable=Path(tmp), network=self.network)
-                try:
-                    proc = subprocess.run(argv, capture_output=True, timeout=30, check=False,
-                                          stdin=subprocess.DEVNULL)
-                    error = proc.stderr.decode(errors="replace").strip().splitlines()
-                    _PROBES[key] = "" if proc.returncode == 0 else (
-                        "bwrap cannot create its namespaces here (are unprivileged user "
-                        f"namespaces disabled?): {error[-1] if error else proc.returncode}")
-                except (OSError, subprocess.TimeoutExpired) as exc:
-                    _PROBES[key] = f"bwrap could not be started: {exc}"
-        return _PROBES[key]
+            why = self._try(TMP_BYTES)
+            # Older (< 0.7) and setuid bwraps refuse --size; they still confine.
+            _PROBES[key] = (why, True) if not why else (self._try(None), False)
+        return _PROBES[key][0]
+
+    def _try(self, tmp_bytes: int | None) -> str:
+        with tempfile.TemporaryDirectory(prefix="agent_magic_probe_") as tmp:
+            argv = bwrap_args(self.binary, ["/bin/sh", "-c", "true"], cwd=Path(tmp),
+                              writable=Path(tmp), network=self.network, tmp_bytes=tmp_bytes)
+            try:
+                proc = subprocess.run(argv, capture_output=True, timeout=30, check=False,
+                                      stdin=subprocess.DEVNULL)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return f"bwrap could not be started: {exc}"
+        if proc.returncode == 0:
+            return ""
+        error = proc.stderr.decode(errors="replace").strip().splitlines()
+        return ("bwrap cannot create its namespaces here (are unprivileged user namespaces "
+                f"disabled?): {error[-1] if error else proc.returncode}")
 
     def prepare(self, command: list[str], *, cwd: Path, writable: Path,
                 env: Mapping[str, str], hide: Sequence[Path] = ()) -> tuple[list[str], dict[str, str]]:
@@ -109,7 +119,8 @@ class Bubblewrap:
             if not any(program == h or h in program.parents or program in h.parents
                        for h in map(_real, hidden)):
                 readonly.append(program)
+        sized = _PROBES.get((self.binary, self.network), ("", True))[1]
         argv = bwrap_args(self.binary, command, cwd=cwd, writable=writable,
                           readonly=readonly, network=self.network,
-                          masked=secret_entries(readonly))
+                          masked=secret_entries(readonly), tmp_bytes=TMP_BYTES if sized else None)
         return argv, sandbox_env(env)

@@ -126,3 +126,19 @@ def test_bubblewrap_never_shows_the_hidden_project(bwrap, box, monkeypatch):
     assert project in shown([])
     assert not any(s == project or project in s.parents for s in shown([project]))
     assert isinstance(bwrap, Bubblewrap)
+
+
+def test_an_old_bwrap_without_size_still_confines(box):
+    real = detect()
+    assert isinstance(real, Bubblewrap)
+    shim = box / "bin" / "bwrap"
+    shim.parent.mkdir()
+    # bwrap < 0.7 knows no --size: refuse it, pass everything else to the real one
+    shim.write_text(f"#!/bin/sh\ncase \" $* \" in *' --size '*) echo 'bwrap: Unknown option "
+                    f"--size' >&2; exit 1;; esac\nexec {real.binary} \"$@\"\n")
+    shim.chmod(0o755)
+    sandbox = detect(path=str(shim.parent))
+    assert isinstance(sandbox, Bubblewrap), sandbox.describe()
+    result = execute(sandbox, ["/bin/sh", "-c", "echo ok > /tmp/x && cat /tmp/x"], cwd=box / "tree",
+                     writable=box / "tree", output_path=box / "out" / "log", timeout=10)
+    assert result.returncode == 0 and result.text().strip() == "ok"
