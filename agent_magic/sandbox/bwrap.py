@@ -36,8 +36,10 @@ def bwrap_args(
             args += ["--ro-bind", top, top]
     if network:  # name resolution may live under /run
         args += ["--ro-bind-try", "/run/systemd/resolve", "/run/systemd/resolve"]
-    args += [a for f in MASKED_FILES if os.path.exists(f) for a in ("--ro-bind", "/dev/null", f)]
-    args += [a for d in MASKED_DIRS if os.path.isdir(d) for a in ("--tmpfs", d)]
+    if os.geteuid() == 0:  # others cannot read these anyway; masking needs no more rights
+        args += [a for f in MASKED_FILES if os.path.exists(f)
+                 for a in ("--ro-bind", "/dev/null", f)]
+        args += [a for d in MASKED_DIRS if os.path.isdir(d) for a in ("--tmpfs", d)]
     args += ["--proc", "/proc", "--dev", "/dev"]
     if tmp_bytes is not None:  # bwrap >= 0.7, and not in setuid mode
         args += ["--size", str(tmp_bytes)]
