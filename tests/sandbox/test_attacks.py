@@ -69,6 +69,20 @@ def project_files(repo: Path) -> dict[str, bytes]:
     return {k: v for k, v in snapshot(repo).items() if not k.startswith(".agent_magic/")}
 
 
+# A test the model writes: Popen's cwd= does not change $PWD, which once named the real tree.
+EVIL_TEST = """import os, pathlib
+
+
+def test_evil():
+    for base in (os.environ.get("PWD", "."), os.environ.get("OLDPWD", "."), os.getcwd()):
+        for name in ("pwned_by_test.txt", "../pwned_by_test.txt"):
+            try:
+                (pathlib.Path(base) / name).write_text("pwned")
+            except OSError:
+                pass
+"""
+
+
 def widget_text(widget) -> str:
     """Every string a widget tree shows (values, descriptions, tooltips)."""
     parts = [getattr(widget, a, None) for a in ("value", "description", "tooltip", "placeholder")]
@@ -107,6 +121,7 @@ def hostile_script() -> list[dict]:
                   steps=[{"description": "shout", "files": ["README.md"]}])),
         turn(call("run", command="python -m pytest -q -s; env; cat .env ../.env", timeout=60)),
         turn(call("replace", path="README.md", old="hello\n", new="HELLO\n")),
+        turn(call("create", path="tests/test_evil.py", content=EVIL_TEST)),
         turn(call("finish", summary="README shouts")),
         turn(call("finish", summary="fine")),
     ]
@@ -125,7 +140,7 @@ def test_a_hostile_conftest_reaches_nothing_and_no_secret_leaves(ip, magics, hos
     assert session.stop_reason == "done", session.error
     run_result = next(r for r in _tool_results(server.requests) if "$ python -m pytest" in r)
     assert "1 passed" in run_result and "NO NETWORK" in run_result
-    assert session.checks.tests.ran and session.checks.tests.passed
+    assert "tests/test_evil.py::test_evil" in session.checks.tests.passed  # it ran, confined
 
     time.sleep(2.5)  # the daemon would have written by now
     assert (outside / "precious.txt").read_text() == "keep\n"
