@@ -19,6 +19,7 @@ from agent_magic import prompts
 from agent_magic.errors import ModelError, ToolError, UserError
 from agent_magic.events import (
     ChecksDone,
+    CommandStarted,
     EventSink,
     FindingReported,
     PhaseFinished,
@@ -36,11 +37,13 @@ from agent_magic.models.base import INVALID_JSON_KEY, Model, Reply, Request, Too
 from agent_magic.models.scripted import estimate_tokens
 from agent_magic.paths import Project
 from agent_magic.records import Finding, Plan, PlanStep, Understanding
+from agent_magic.secrets import Redactor
 from agent_magic.session import Session
 from agent_magic.tools import (
     ALL_TOOLS,
     CONTROL_NAMES,
     EDIT_NAMES,
+    EXEC_NAMES,
     READ_NAMES,
     Toolbox,
     validate,
@@ -48,6 +51,7 @@ from agent_magic.tools import (
 from agent_magic.transcript import Transcript
 
 if TYPE_CHECKING:
+    from agent_magic.sandbox import Sandbox
     from agent_magic.stepping import Decider
 
 # Which tools each phase accepts; the model always sees all of them so the prompt prefix stays
@@ -55,8 +59,8 @@ if TYPE_CHECKING:
 PHASE_TOOLS: dict[str, frozenset[str]] = {
     "understand": READ_NAMES | {"submit_understanding"},
     "plan": READ_NAMES | {"submit_plan"},
-    "implement": READ_NAMES | EDIT_NAMES | {"finish"},
-    "review": READ_NAMES | {"report_finding", "finish"},
+    "implement": READ_NAMES | EDIT_NAMES | EXEC_NAMES | {"finish"},
+    "review": READ_NAMES | EXEC_NAMES | {"report_finding", "finish"},
 }
 
 Checker = Callable[..., Any]  # review.run_checks(root, changes, **options) -> CheckReport
@@ -82,6 +86,8 @@ class AgentConfig:
     effort: str | None = None  # thinking effort: off, low, medium, high, xhigh, max; None: default
     compact_at: float = 0.5  # share of the context window past which old tool output is elided
     readonly: tuple[str, ...] = ()  # glob patterns of files the agent may read but not change
+    allow_network: bool = False  # code run in the sandbox may use the network
+    unsandboxed: bool = False  # the user's opt-in: run checks and commands without a sandbox
 
 
 class Stop(Exception):
@@ -146,6 +152,7 @@ class Agent:
         checker: Checker | None = None,
         clock: Callable[[], float] = time.monotonic,
         decider: Decider | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.project = project if isinstance(project, Project) else Project(project)
         self.model = model
@@ -155,12 +162,14 @@ class Agent:
         self._checker = checker
         self._clock = clock
         self.decider = decider  # step mode when set: the user decides on every plan step
+        self._sandbox = sandbox  # where checks and `run` execute; detected on first use
         self._stop = threading.Event()
         self._started = 0.0
         self._steps_at_start = 0
         self._failures = 0
         self._phase = ""
         self._transcript: Transcript | None = None
+        self._redact: Callable[[str], str] = Redactor.current(self.project.root)
         self._round_findings: list[Finding] = []
 
     # ---- public API ---------------------------------------------------------------------
@@ -220,6 +229,8 @@ class Agent:
         self._started = self._clock()
         self._steps_at_start = session.steps
         self._failures = 0
+        # Secret values as of this run: keys set in the kernel since the last run count too.
+        self._redact = Redactor.current(self.project.root)
         self._transcript = Transcript(self.project, session.id)
         self._transcript.write("start", task=session.task, model=session.model,
                                created=session.created, project=str(self.project.root))
@@ -265,8 +276,8 @@ class Agent:
 
     def _understand(self, session: Session) -> None:
         self._enter("understand")
-        session.messages.append({"role": "user", "content": [{"type": "text", "text": prompts.render(
-            "understand", task=session.task, project=self.project.root.name)}]})
+        session.messages.append({"role": "user", "content": [{"type": "text", "text": self._redact(
+            prompts.render("understand", task=session.task, project=self.project.root.name))}]})
         self._converse(session, "understand", {"submit_understanding"})
         self._leave("understand", session.understanding.restatement if session.understanding else "")
 
@@ -330,6 +341,7 @@ class Agent:
             self._leave("review", "no changes to review")
             return []
         report = self._check(session, changeset)
+        self._check_stop()  # a check the user stopped is no result to review
         if round_no == 1:
             session.checks_before = report
         session.checks = report
@@ -349,8 +361,41 @@ class Agent:
         if checker is None:
             from agent_magic.review import run_checks as checker
         return checker(self.project.root, changes_of(changeset),
-                       test_command=session.test_command, timeout=self.config.test_timeout,
-                       run_notebooks=self.config.run_notebooks, **options)
+                       test_command=session.test_command,
+                       timeout=max(1.0, min(self.config.test_timeout, self._time_left())),
+                       run_notebooks=self.config.run_notebooks, sandbox=self.sandbox,
+                       stop=self._stop, **options)
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """Where this agent's checks and ``run`` calls execute (detected once)."""
+        if self._sandbox is None:
+            from agent_magic.sandbox import detect
+
+            self._sandbox = detect(allow_network=self.config.allow_network,
+                                   unsandboxed=self.config.unsandboxed)
+        return self._sandbox
+
+    def _time_left(self) -> float:
+        if not self._started:  # outside a run: no run's time limit applies
+            return float("inf")
+        return self.config.time_limit_s - (self._clock() - self._started)
+
+    def _run_command(self, session: Session, command: str, timeout: int | None) -> str:
+        """The ``run`` tool: the command in a sandboxed copy with the staged changes."""
+        from agent_magic.review.command import clamp_timeout, run_in_copy
+        from agent_magic.review.process import ChecksStopped
+
+        changeset = session.refresh()
+        changes = changes_of(changeset) if changeset is not None else {}
+        limit = clamp_timeout(timeout, self._time_left())
+        self.emit(CommandStarted(command, limit))
+        try:
+            return run_in_copy(self.project.root, changes, command, sandbox=self.sandbox,
+                               timeout=limit, stop=self._stop)
+        except ChecksStopped:
+            self._check_stop()
+            raise Interrupted("stopped by the user") from None
 
     def _model_review(self, session: Session, report: Any, round_no: int) -> list[Finding]:
         open_before = [f for f in session.findings if f.status == "open" and f.source == "review"]
@@ -358,9 +403,9 @@ class Agent:
         if open_before:
             checks += ("\n\nFindings of the previous round; report again those still present:\n"
                        + "\n".join(_describe(f) for f in open_before))
-        text = prompts.render(
+        text = self._redact(prompts.render(
             "review", task=session.task, plan=session.plan.text() if session.plan else "(no plan)",
-            diff=session.diff(), checks=checks)
+            diff=session.diff(), checks=checks))
         messages: list[dict[str, Any]] = [{"role": "user", "content": [{"type": "text", "text": text}]}]
         self._round_findings = []
         self._converse(session, "review", {"finish"}, messages=messages, text_ends=True)
@@ -542,7 +587,7 @@ class Agent:
 
     def _say_to(self, messages: list[dict[str, Any]], text: str) -> None:
         """Add text as the user, joining the last user message if the conversation ends with one."""
-        block = {"type": "text", "text": text}
+        block = {"type": "text", "text": self._redact(text)}
         if messages and messages[-1]["role"] == "user":
             messages[-1]["content"] = [*messages[-1]["content"], block]
         else:
@@ -607,6 +652,8 @@ class Agent:
             text = f"Error: {exc}"
             self._failed(text)
         finally:
+            # Tool results leave the process (model request, views, transcript): no secrets.
+            text = self._redact(text)
             self.emit(ToolUsed(call.name, dict(call.input), text, is_error))
             self._record("tool", phase=phase, name=call.name, input=call.input, result=text,
                          is_error=is_error)
@@ -655,7 +702,8 @@ class Agent:
             return sorted(set(index.files()) | staged)
 
         return Toolbox(session.staging, files,
-                       readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns))
+                       readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns),
+                       runner=lambda command, timeout: self._run_command(session, command, timeout))
 
     def _get_index(self) -> Any:
         if self._index is None:

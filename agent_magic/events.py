@@ -48,6 +48,14 @@ class ToolUsed:
 
 
 @dataclass(frozen=True)
+class CommandStarted:
+    """The ``run`` tool started a command in the sandbox; its ToolUsed follows when it ends."""
+
+    command: str
+    timeout: float
+
+
+@dataclass(frozen=True)
 class UnderstandingReady:
     understanding: Understanding
 
@@ -101,8 +109,9 @@ class RunFinished:
 
 
 Event = (
-    PhaseStarted | PhaseFinished | TextDelta | ThinkingDelta | ToolUsed | UnderstandingReady | PlanReady |
-    FindingReported | ChecksDone | UsageUpdated | StepPaused | StepDecided | RunFinished
+    PhaseStarted | PhaseFinished | TextDelta | ThinkingDelta | ToolUsed | UnderstandingReady |
+    PlanReady | FindingReported | ChecksDone | UsageUpdated | StepPaused | StepDecided |
+    RunFinished | CommandStarted
 )
 EventSink = Callable[[Event], None]
 

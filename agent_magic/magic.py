@@ -94,6 +94,11 @@ class AgentMagics(Magics):
     notebook_context = Bool(False, help="Give the agent this notebook's cells and variables."
                             ).tag(config=True)
     run_notebooks = Bool(False, help="Execute changed notebooks during review.").tag(config=True)
+    allow_network = Bool(False, help="Let tests, notebooks and `run` commands in the sandbox use "
+                                     "the network (stated in the findings).").tag(config=True)
+    unsandboxed = Bool(False, help="Run checks and commands WITHOUT a sandbox, with your "
+                                   "privileges (when none is available); shown in the record."
+                       ).tag(config=True)
     view = CaselessStrEnum(VIEWS, "auto", help="How to show a run: auto, widgets, text, headless."
                            ).tag(config=True)
     effort = CaselessStrEnum(("", *EFFORT_CHOICES), "", help="Thinking effort: off, low, medium, high, xhigh, max; empty: the "
@@ -144,6 +149,10 @@ class AgentMagics(Magics):
               help="let the agent see this notebook's cells and variables (not their values)")
     @argument("--run-notebooks", action="store_true", default=None,
               help="execute changed notebooks during review")
+    @argument("--allow-network", action="store_true", default=None,
+              help="let code run in the sandbox use the network")
+    @argument("--unsandboxed", action="store_true", default=None,
+              help="run checks and commands without a sandbox (your privileges)")
     @argument("--view", choices=VIEWS, help="widgets, text or headless (default: detected)")
     @argument("--step", action="store_true", help="step mode: approve each plan step")
     @argument("--effort", choices=EFFORT_CHOICES,
@@ -217,6 +226,8 @@ class AgentMagics(Magics):
             review=_pick(args.review, self.review),
             plan_first=_pick(args.plan_first, self.plan_first),
             run_notebooks=_pick(args.run_notebooks, self.run_notebooks),
+            allow_network=_pick(args.allow_network, self.allow_network),
+            unsandboxed=_pick(args.unsandboxed, self.unsandboxed),
             notebook_context=context,
             max_tokens=_pick(args.max_tokens, self.max_tokens) or None,
             effort=_pick(args.effort, self.effort) or None,

@@ -7,16 +7,16 @@ columns and dtypes), and variables whose names look secret are described by type
 from __future__ import annotations
 
 import os
-import re
 import types
 from pathlib import Path
 from typing import Any
+
+from agent_magic.secrets import Redactor, is_secret_env_name
 
 MAX_OUTPUT_CHARS = 400  # per cell output
 MAX_CELL_CHARS = 3000
 MAX_TOTAL_CHARS = 24_000
 MAX_VARIABLES = 80
-_SECRET_NAME = re.compile(r"key|token|secret|passw|credential|auth", re.IGNORECASE)
 _SKIP_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "open"}
 
 
@@ -114,7 +114,7 @@ def namespace_summary(user_ns: dict[str, Any], hidden: dict[str, Any] | None = N
                 or (name in hidden and hidden[name] is value)
                 or isinstance(value, (types.ModuleType, type))):
             continue
-        if _SECRET_NAME.search(name):
+        if is_secret_env_name(name):
             lines.append(f"{name}: {type(value).__name__} (value hidden)")
         else:
             lines.append(f"{name}: {describe_value(value)}")
@@ -134,6 +134,7 @@ def render_context(cells: list[tuple[str, str, str]], variables: list[str],
             block += f"\n# output:\n{outputs}"
         parts.append(block)
     header = f"Notebook: {source}\n\n" if source else ""
+    redact = Redactor.current()  # a key printed in an output cell stays in the notebook
     vars_text = "\n\nVariables in the kernel (types and shapes only):\n" + "\n".join(
         f"- {v}" for v in variables) if variables else ""
     budget = MAX_TOTAL_CHARS - len(header) - len(vars_text)
@@ -145,7 +146,7 @@ def render_context(cells: list[tuple[str, str, str]], variables: list[str],
             break
         kept.append(block)
         used += len(block) + 2
-    return header + "\n\n".join(reversed(kept)) + vars_text
+    return redact(header + "\n\n".join(reversed(kept)) + vars_text)
 
 
 def notebook_context(shell: Any, environ: dict[str, str] | None = None) -> str:

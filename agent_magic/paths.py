@@ -8,13 +8,8 @@ import re
 from pathlib import Path, PurePosixPath
 
 from agent_magic.errors import PathError, UserError
+from agent_magic.secrets import SECRET_PATTERNS
 
-# Never read into a model's context nor written by the agent.
-SECRET_PATTERNS = (
-    ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*",
-    "id_ecdsa*", "id_ed25519*", "credentials", "credentials.*", "*credentials*.json",
-    ".netrc", ".pypirc", ".npmrc", "*.keystore", "secrets.*", ".htpasswd",
-)
 INTERNAL_DIRS = (".git", ".agent_magic")
 STATE_DIR = ".agent_magic"
 

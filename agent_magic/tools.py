@@ -65,6 +65,16 @@ EDIT_TOOLS = [
           ["path", "action"]),
 ]
 
+EXEC_TOOLS = [
+    _tool("run", "Run a shell command (`sh -c`) in a sandboxed scratch copy of the project with "
+          "your staged changes applied: reproduce a bug, run one test, try a script. Each call "
+          "starts from a fresh copy; there is no network and only the copy and /tmp are "
+          "writable. Files the command writes are NOT staged and are thrown away: change files "
+          "only with the edit tools. Returns the exit code, the duration and the output (its "
+          "head and tail when long). `timeout` in seconds: default 60, at most 600.",
+          {"command": _STR, "timeout": _INT}, ["command"]),
+]
+
 CONTROL_TOOLS = [
     _tool("submit_understanding", "Restate the task, list acceptance criteria and the assumptions "
           "you made where the task is open.",
@@ -88,10 +98,11 @@ CONTROL_TOOLS = [
           {"summary": _STR}, []),
 ]
 
-ALL_TOOLS = READ_TOOLS + EDIT_TOOLS + CONTROL_TOOLS
+ALL_TOOLS = READ_TOOLS + EDIT_TOOLS + EXEC_TOOLS + CONTROL_TOOLS
 SCHEMAS = {t["name"]: t["input_schema"] for t in ALL_TOOLS}
 READ_NAMES = frozenset(t["name"] for t in READ_TOOLS)
 EDIT_NAMES = frozenset(t["name"] for t in EDIT_TOOLS)
+EXEC_NAMES = frozenset(t["name"] for t in EXEC_TOOLS)
 CONTROL_NAMES = frozenset(t["name"] for t in CONTROL_TOOLS)
 
 _TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
@@ -123,11 +134,15 @@ def validate(name: str, data: Any) -> dict[str, Any]:
 
 @dataclass
 class Toolbox:
-    """Runs file tools against a staging area; ``files`` lists the project's searchable files."""
+    """Runs file tools against a staging area; ``files`` lists the project's searchable files.
+
+    ``runner(command, timeout)`` runs the ``run`` tool (in a sandboxed copy); None: unavailable.
+    """
 
     staging: Staging
     files: Callable[[], list[str]]
     readonly: Callable[[str], bool] = lambda path: False
+    runner: Callable[[str, int | None], str] | None = None
 
     def run(self, name: str, data: dict[str, Any]) -> str:
         """Run one read or edit tool; raise ToolError (or another AgentMagicError) on failure."""
@@ -207,6 +222,11 @@ class Toolbox:
 
     def _rename(self, path: str, new_path: str) -> str:
         return self.staging.rename(path, new_path)
+
+    def _run(self, command: str, timeout: int | None = None) -> str:
+        if self.runner is None:
+            raise ToolError("run is not available in this session")
+        return self.runner(command, timeout)
 
     def _notebook_edit(self, path: str, action: str, **kwargs: Any) -> str:
         if "cell" in kwargs and isinstance(kwargs["cell"], str) and kwargs["cell"].isdigit():

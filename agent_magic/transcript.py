@@ -1,23 +1,21 @@
 """A versioned JSONL record of every step of a run, under ``<project>/.agent_magic/sessions/``.
 
-Secrets never reach the file: the values of secret-looking environment variables (API keys,
-tokens, passwords) and anything shaped like an Anthropic key are replaced by ``[REDACTED]``.
+Secrets never reach the file: every line passes through :mod:`agent_magic.secrets` (values of
+secret-named environment variables and of the project's ``.env``, and key-shaped strings).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from agent_magic.paths import Project
+from agent_magic.secrets import Redactor
 
 VERSION = 1
-_SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-_KEY_SHAPES = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9]{20,}")
 
 
 def ensure_state_dir(project: Project) -> Path:
@@ -30,16 +28,9 @@ def ensure_state_dir(project: Project) -> Path:
     return state
 
 
-def _secret_values() -> list[str]:
-    values = [v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8]
-    return sorted(values, key=len, reverse=True)
-
-
 def redact(text: str, secrets: list[str] | None = None) -> str:
-    """Replace secret values and key-shaped strings in ``text``."""
-    for value in _secret_values() if secrets is None else secrets:
-        text = text.replace(value, "[REDACTED]")
-    return _KEY_SHAPES.sub("[REDACTED]", text)
+    """Replace secret values (default: this process's) and key-shaped strings in ``text``."""
+    return (Redactor.current() if secrets is None else Redactor(secrets))(text)
 
 
 class Transcript:
@@ -48,12 +39,15 @@ class Transcript:
     def __init__(self, project: Project, session_id: str) -> None:
         self.path = ensure_state_dir(project) / "sessions" / f"{session_id}.jsonl"
         self.path.parent.mkdir(exist_ok=True)
-        self._secrets = _secret_values()
+        self._redact = Redactor.current(project.root)
 
     def write(self, kind: str, **data: Any) -> None:
         """Append one record of the given kind."""
         record = {"v": VERSION, "t": round(time.time(), 3), "kind": kind, **data}
-        line = redact(json.dumps(record, default=_jsonable, ensure_ascii=False), self._secrets)
+        # Redact the decoded strings, not the JSON text: escaping would hide a value with quotes,
+        # backslashes or newlines from the match.
+        plain = json.loads(json.dumps(record, default=_jsonable, ensure_ascii=False))
+        line = json.dumps(self._redact.deep(plain), ensure_ascii=False)
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
 

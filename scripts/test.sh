@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Python packages; Debian's chromium for the browser test when
-# running as root) and runs the whole suite. CI runs exactly this.
+# Installs what the tests need (Python packages; Debian's chromium for the browser test and
+# bubblewrap for the sandbox, when running as root) and runs the whole suite. CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null
-    apt-get install -y -q chromium >/dev/null
+    # shellcheck disable=SC2086
+    apt-get install -y -q $missing >/dev/null
   else
-    echo "chromium is missing: install Debian's chromium package (the browser test needs it)" >&2
+    echo "missing:$missing; install these Debian packages (browser test, sandbox)" >&2
   fi
 fi
 

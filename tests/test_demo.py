@@ -19,6 +19,9 @@ def test_offline_demo_runs_every_step(tmp_path: Path):
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
     assert out.splitlines()[0].startswith("agent_magic demo: running OFFLINE")
     assert out.count("**Plan**") == 3
+    # task 1 reproduces the failing test in the sandbox before fixing it
+    assert "$ python -m pytest -q tests/test_cleaning.py  (sandboxed" in out
+    assert "→ exit code 1 after" in out
     assert "+    return float(text.strip().lstrip(\"$\").replace(\",\", \"\"))" in out
     assert "@@ cell 4 (id cell-4) deleted @@" in out  # notebook diffs are per cell
     assert "[nit, open]" in out  # task 2's review finding

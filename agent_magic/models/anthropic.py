@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import typing
 from collections.abc import Iterable
@@ -33,11 +32,11 @@ from agent_magic.models.base import INVALID_JSON_KEY, Reply, Request, TextSink, 
 from agent_magic.models.catalog import EFFORTS, spec_for
 from agent_magic.models.catalog import default_max_tokens as _default_max_tokens
 from agent_magic.models.pricing import parse_model_name, price_for
+from agent_magic.secrets import Redactor, secret_env_values
 
 EPHEMERAL = {"type": "ephemeral"}
 MAX_BREAKPOINTS = 4
 FALLBACK_MODEL = "claude-sonnet-5-5"
-_KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 STREAM_RETRY_ERRORS = {"overloaded_error", "api_error"}
 MAX_RETRY_WAIT = 60.0
@@ -267,10 +266,8 @@ def _is_transport_error(exc: BaseException) -> bool:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Remove the API key (and anything shaped like one) from a message."""
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "[redacted]")
-    return _KEY_PATTERN.sub("[redacted]", text)
+    """Remove the API key (and every other secret the policy knows) from a message."""
+    return Redactor([*secret_env_values(), secret or ""])(text)
 
 
 def error_type(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ import httpx
 from agent_magic.errors import ModelError
 from agent_magic.models.base import FREE, Price, Reply, Request, TextSink, ToolCall, Usage
 from agent_magic.models.scripted import estimate_tokens
+from agent_magic.secrets import redact
 
 INVALID_JSON_KEY = "__invalid_json__"
 DEFAULT_CONTEXT_WINDOW = 8192
@@ -405,8 +406,9 @@ class _Rejected(Exception):
         hint = " (check the key in AGENT_MAGIC_OPENAI_KEY / OPENAI_API_KEY)" \
             if self.status in (401, 403) else ""
         hint = hint or (" (check the model name)" if self.status == 404 else "")
-        return f"the server at {base_url} refused the request: HTTP {self.status}: " \
-               f"{self.message}{hint}"
+        # a server may echo the key it rejected
+        return redact(f"the server at {base_url} refused the request: HTTP {self.status}: "
+                      f"{self.message}{hint}")
 
 
 class _Transient(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -10,11 +11,12 @@ from pathlib import Path
 from agent_magic.errors import UserError
 from agent_magic.review.lint import new_problems, ruff_command, run_ruff
 from agent_magic.review.notebooks import execute_notebook
-from agent_magic.review.process import check_env
+from agent_magic.review.process import ChecksStopped, Confined, check_env
 from agent_magic.review.report import CheckReport, TestOutcome
 from agent_magic.review.scratch import Scratch, checked_path
 from agent_magic.review.static import PYTHON_SUFFIXES, static_problems
 from agent_magic.review.testrun import default_test_command, python_paths, run_tests
+from agent_magic.sandbox import Sandbox, detect
 
 
 def run_checks(
@@ -28,11 +30,16 @@ def run_checks(
     baseline: bool = True,
     workdir: str | os.PathLike[str] | None = None,
     kernel_name: str = "python3",
+    sandbox: Sandbox | None = None,
+    stop: threading.Event | None = None,
 ) -> CheckReport:
     """Compile, lint, test (and optionally run notebooks) the change; the user's tree is only read.
 
     ``test_command=None`` means ``python -m pytest -q`` when the project has tests; ``[]`` means
     no tests. ``workdir`` is where the scratch copies go (default: the system temp dir).
+    Everything runs in ``sandbox`` (default: :func:`agent_magic.sandbox.detect`); when it cannot
+    run code, only the static checks run and the report says why. Setting ``stop`` ends the
+    running check within a second and skips the rest.
     """
     root_path = Path(root).expanduser().resolve()
     if not root_path.is_dir():
@@ -42,8 +49,30 @@ def run_checks(
     changes = {checked_path(path): content for path, content in changes.items()}
     report = CheckReport()
     report.compile_errors, report.invalid_notebooks = static_problems(changes)
+    confined = Confined(sandbox if sandbox is not None else detect(), stop=stop,
+                        hide=(root_path,))
+    report.sandbox = confined.sandbox.describe()
+    report.network = confined.sandbox.available and confined.sandbox.network
+    if not confined.can_run:
+        report.not_run = report.sandbox
+        return report
     lint_files = sorted(p for p, c in changes.items() if c is not None
                         and p.endswith(PYTHON_SUFFIXES))
+    try:
+        _run_in_copies(report, root_path, changes, lint_files, confined, test_command=test_command,
+                       timeout=timeout, run_notebooks=run_notebooks, full_suite=full_suite,
+                       baseline=baseline, workdir=workdir, kernel_name=kernel_name)
+    except ChecksStopped:
+        report.stopped = True
+        report.notes.append("the checks were stopped before they finished")
+    return report
+
+
+def _run_in_copies(report: CheckReport, root_path: Path, changes: Mapping[str, bytes | None],
+                   lint_files: list[str], confined: Confined, *,
+                   test_command: Sequence[str] | None, timeout: float, run_notebooks: bool,
+                   full_suite: bool | None, baseline: bool, workdir: str | os.PathLike[str] | None,
+                   kernel_name: str) -> None:
     with ExitStack() as stack:
         after = stack.enter_context(Scratch(root_path, changes, parent=workdir))
         before = None
@@ -52,16 +81,15 @@ def run_checks(
         if after.skipped:
             report.notes.append(f"{len(after.skipped)} large or unreadable file(s) were not "
                                 "copied to the scratch copy")
-        _lint(report, lint_files, after, before, timeout)
+        _lint(report, lint_files, after, before, timeout, confined)
         _tests(report, test_command, sorted(changes), after, before if baseline else None,
-               timeout, full_suite)
+               timeout, full_suite, confined)
         if run_notebooks:
-            _notebooks(report, changes, after, timeout, kernel_name)
-    return report
+            _notebooks(report, changes, after, timeout, kernel_name, confined)
 
 
 def _lint(report: CheckReport, files: list[str], after: Scratch, before: Scratch | None,
-          timeout: float) -> None:
+          timeout: float, confined: Confined) -> None:
     if not files:
         report.lint_ran = True
         return
@@ -70,7 +98,7 @@ def _lint(report: CheckReport, files: list[str], after: Scratch, before: Scratch
         report.notes.append("ruff is not installed; lint was skipped")
         return
     now = run_ruff(ruff, after.path, files, output=after.artifacts / "ruff.json",
-                   timeout=timeout)
+                   timeout=timeout, confined=confined)
     if now.timed_out:
         report.timeouts.append("lint")
         return
@@ -80,7 +108,7 @@ def _lint(report: CheckReport, files: list[str], after: Scratch, before: Scratch
     old = []
     if before is not None:
         was = run_ruff(ruff, before.path, files, output=before.artifacts / "ruff.json",
-                       timeout=timeout)
+                       timeout=timeout, confined=confined)
         old = was.problems
     report.new_lint = new_problems(old, now.problems)
     report.lint_ran = True
@@ -88,7 +116,7 @@ def _lint(report: CheckReport, files: list[str], after: Scratch, before: Scratch
 
 def _tests(report: CheckReport, command: Sequence[str] | None, changed: list[str],
            after: Scratch, before: Scratch | None, timeout: float,
-           full_suite: bool | None) -> None:
+           full_suite: bool | None, confined: Confined) -> None:
     if command is None:
         command = default_test_command(after.files)
         if command is None:
@@ -99,7 +127,7 @@ def _tests(report: CheckReport, command: Sequence[str] | None, changed: list[str
         return
     try:
         outcome, notes = run_tests(command, changed, after, before, timeout=timeout,
-                                   full_suite=full_suite)
+                                   full_suite=full_suite, confined=confined)
     except OSError as exc:  # the command's program is missing or not executable
         report.tests = TestOutcome(command=list(command))
         report.notes.append(f"could not start the test command {' '.join(command)!r}: "
@@ -112,14 +140,15 @@ def _tests(report: CheckReport, command: Sequence[str] | None, changed: list[str
 
 
 def _notebooks(report: CheckReport, changes: Mapping[str, bytes | None], after: Scratch,
-               timeout: float, kernel_name: str) -> None:
+               timeout: float, kernel_name: str, confined: Confined) -> None:
     invalid = {p.path for p in report.invalid_notebooks}
     env = check_env(python_paths(after.path))
-    for rel, content in sorted(changes.items()):
+    for number, (rel, content) in enumerate(sorted(changes.items())):
         if content is None or not rel.endswith(".ipynb") or rel in invalid:
             continue
-        problem, timed_out = execute_notebook(after.path / rel, rel, timeout=timeout, env=env,
-                                              kernel_name=kernel_name)
+        problem, timed_out = execute_notebook(
+            after.path, rel, timeout=timeout, env=env, kernel_name=kernel_name,
+            confined=confined, output_path=after.artifacts / f"notebook-{number}.log")
         report.notebooks_run.append(rel)
         if problem is not None:
             report.notebook_failures.append(problem)

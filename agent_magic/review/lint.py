@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_magic.review.process import CommandResult, check_env, run_command
+from agent_magic.review.process import CommandResult, Confined
 from agent_magic.review.report import CheckProblem
 
 _RULE_CODE = re.compile(r"^[A-Z]+[0-9]+$")
@@ -36,7 +36,8 @@ class LintRun:
 
 
 def run_ruff(
-    ruff: Sequence[str], tree: Path, files: Sequence[str], *, output: Path, timeout: float
+    ruff: Sequence[str], tree: Path, files: Sequence[str], *, output: Path, timeout: float,
+    confined: Confined,
 ) -> LintRun:
     """``ruff check`` the posix ``files`` of ``tree``, with the project's own config."""
     present = [f for f in files if (tree / f).is_file()]
@@ -45,8 +46,7 @@ def run_ruff(
     # --force-exclude: files the project's config excludes stay excluded when named explicitly.
     command = [*ruff, "check", "--output-format=json", "--no-cache", "--exit-zero",
                "--force-exclude", "--", *present]
-    result = run_command(command, cwd=tree, output_path=output, timeout=timeout,
-                         env=check_env())
+    result = confined.run(command, tree=tree, output_path=output, timeout=timeout)
     if result.timed_out:
         return LintRun([], error="ruff timed out", timed_out=True)
     return _read_result(result, tree)

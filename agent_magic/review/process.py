@@ -1,136 +1,64 @@
-"""Run one check command in its own process group, with a timeout and bounded output."""
+"""How the checks of one review execute: every command goes through the sandbox, or not at all."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-# Environment variables that hold agent_magic's own credentials; a check never needs them and a
-# test that prints its environment must not hand them to the model.
-SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
-TAIL_CHARS = 4000
+from agent_magic.sandbox import (
+    CommandResult,
+    Limits,
+    Sandbox,
+    detect,
+    execute,
+    read_tail,
+)
+
+__all__ = ["ChecksStopped", "CommandResult", "Confined", "check_env", "read_tail"]
 
 
-@dataclass
-class CommandResult:
-    """What one command did: exit code (None if killed), timeout, where its output went."""
-
-    command: list[str]
-    returncode: int | None
-    timed_out: bool
-    output_path: Path
-    elapsed: float
-
-    def lines(self) -> Iterator[str]:
-        """The combined stdout/stderr, line by line, without reading it all into memory."""
-        with open(self.output_path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                yield line.rstrip("\n")
-
-    def tail(self, limit: int = TAIL_CHARS) -> str:
-        """The last ``limit`` characters of the output, cut at a line start."""
-        return read_tail(self.output_path, limit)
-
-    def text(self, limit: int = 200_000) -> str:
-        """The output's first ``limit`` characters (for small outputs such as ruff's JSON)."""
-        with open(self.output_path, encoding="utf-8", errors="replace") as handle:
-            return handle.read(limit)
+class ChecksStopped(Exception):
+    """The user (or the time limit) stopped the run while a check was going."""
 
 
-def read_tail(path: Path, limit: int) -> str:
-    """The last ``limit`` characters of a text file, starting at a whole line when cut."""
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        if size > limit:
-            handle.seek(size - limit)
-        data = handle.read().decode("utf-8", errors="replace")
-    if size > limit and "\n" in data:
-        data = "…\n" + data.split("\n", 1)[1]
-    return data
-
-
-def check_env(
-    extra_paths: Sequence[Path] = (), base: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """An environment for a check: ``extra_paths`` first on PYTHONPATH, no bytecode, no secrets."""
-    env = dict(os.environ if base is None else base)
-    for name in SECRET_ENV:
-        env.pop(name, None)
+def check_env(extra_paths: Sequence[Path] = (), base: Mapping[str, str] | None = None
+              ) -> dict[str, str]:
+    """What a check adds to the sandbox's allowlisted environment: ``extra_paths`` first on
+    PYTHONPATH (so the copy, not an editable install, is imported), then the kernel's PYTHONPATH
+    (only what the sandbox shows of it is importable)."""
+    env = os.environ if base is None else base
     paths = [str(p) for p in extra_paths]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
-    if paths:
-        env["PYTHONPATH"] = os.pathsep.join(paths)
-    # Two copies are tested in the same second; stale .pyc files keyed on mtime could mix them up.
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    # Jupyter kernels export FORCE_COLOR/CLICOLOR; colored output would hide the result lines.
-    for name in ("FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"):
-        env.pop(name, None)
-    env["NO_COLOR"] = "1"
-    return env
+    return {"PYTHONPATH": os.pathsep.join(paths)} if paths else {}
 
 
-def run_command(
-    command: Sequence[str],
-    *,
-    cwd: Path,
-    output_path: Path,
-    timeout: float,
-    env: Mapping[str, str] | None = None,
-    stdin_data: bytes | None = None,
-) -> CommandResult:
-    """Run ``command`` in a new process group; kill the whole group on timeout or interrupt."""
-    start = time.monotonic()
-    with open(output_path, "wb") as out:
-        proc = subprocess.Popen(
-            list(command), cwd=cwd, env=dict(env) if env is not None else None,
-            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        timed_out = False
-        try:
-            if stdin_data is not None:
-                _feed(proc, stdin_data)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-        finally:
-            # Also on success: stragglers a test left behind must not outlive the scratch copy.
-            _kill_group(proc)
-    return CommandResult(
-        command=list(command), returncode=None if timed_out else proc.returncode,
-        timed_out=timed_out, output_path=output_path, elapsed=time.monotonic() - start,
-    )
+@dataclass
+class Confined:
+    """The sandbox, stop event and hidden trees every command of a review run shares."""
 
+    sandbox: Sandbox = field(default_factory=detect)
+    stop: threading.Event | None = None
+    hide: tuple[Path, ...] = ()  # the user's project: never visible inside
+    limits: Limits | None = None
 
-def _feed(proc: subprocess.Popen, data: bytes) -> None:
-    assert proc.stdin is not None
-    try:
-        proc.stdin.write(data)
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
+    @property
+    def can_run(self) -> bool:
+        """Whether commands can run at all (a sandbox, or the user's unconfined opt-in)."""
+        return self.sandbox.available
 
+    def run(self, command: Sequence[str], *, tree: Path, output_path: Path, timeout: float,
+            env: Mapping[str, str] | None = None, cwd: Path | None = None) -> CommandResult:
+        """Run ``command`` confined to the copy ``tree``; ChecksStopped if stopped before or during."""
+        if self.stop is not None and self.stop.is_set():
+            raise ChecksStopped("stopped by the user")
+        result = execute(self.sandbox, command, cwd=cwd or tree, writable=tree,
+                         output_path=output_path, timeout=timeout, env=env, stop=self.stop,
+                         limits=self.limits, hide=self.hide)
+        if result.stopped:
+            raise ChecksStopped("stopped by the user")
+        return result
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        _signal_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            pass
-    _signal_group(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

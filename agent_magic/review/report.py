@@ -67,12 +67,16 @@ class CheckReport:
     notebooks_run: list[str] = field(default_factory=list)
     timeouts: list[str] = field(default_factory=list)  # which checks hit their timeout
     notes: list[str] = field(default_factory=list)  # checks skipped or unavailable, and why
+    sandbox: str = ""  # how the checks ran: confined, unconfined by opt-in, or not at all
+    network: bool = False  # the checks could reach the network (--allow-network/--unsandboxed)
+    not_run: str = ""  # why no test, lint or notebook ran ("" if they could run)
+    stopped: bool = False  # the user or the time limit stopped the checks
 
     @property
     def ok(self) -> bool:
         """True when nothing new is wrong: the change may be delivered as green."""
         return not (
-            self.compile_errors or self.invalid_notebooks or self.new_lint
+            self.not_run or self.stopped or self.compile_errors or self.invalid_notebooks or self.new_lint
             or self.tests.newly_failing or self.tests.timed_out
             or self.notebook_failures or self.timeouts
         )
@@ -96,11 +100,23 @@ class CheckReport:
         if "lint" in self.timeouts:  # tests and notebooks report their own timeouts above
             out.append(Finding(severity="blocker", source="lint", message="ruff timed out"))
         out += [_finding("minor", "lint", p) for p in self.new_lint]
+        if self.not_run:
+            out.append(Finding(severity="major", source="sandbox",
+                               message=f"tests were not run: {self.not_run}"))
+        elif self.sandbox.startswith("UNSANDBOXED"):
+            out.append(Finding(severity="minor", source="sandbox", message=self.sandbox))
+        elif self.network:
+            out.append(Finding(severity="minor", source="sandbox",
+                               message="tests ran with network access (--allow-network)"))
         return out
 
     def summary(self) -> str:
         """A bounded markdown report: compile, lint, tests, notebooks."""
         parts = [f"## Checks: {'all green' if self.ok else 'problems found'}"]
+        if self.not_run:
+            parts.append(f"**Tests, lint and notebooks were not run:** {self.not_run}")
+        elif self.sandbox:
+            parts.append(f"Sandbox: {self.sandbox}")
         parts.append(_section("Compile", self.compile_errors + self.invalid_notebooks,
                               "no syntax errors, notebooks valid"))
         parts.append(_section("Lint (new problems only)", self.new_lint,

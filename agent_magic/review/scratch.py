@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_magic.errors import PathError
-from agent_magic.paths import INTERNAL_DIRS
+from agent_magic.paths import INTERNAL_DIRS, Project
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -29,7 +29,8 @@ class Scratch:
     """``with Scratch(root, changes) as s: s.path`` is a copy of ``root`` plus ``changes``.
 
     The copy is made of real files (never hard links: a check may rewrite a file in place) and is
-    deleted on exit, also after an error or KeyboardInterrupt.
+    deleted on exit, also after an error or KeyboardInterrupt. Secret files (``.env``, keys,
+    ``.agentignore`` patterns) are never copied, git-tracked or not.
     """
 
     def __init__(
@@ -69,7 +70,8 @@ class Scratch:
         try:
             self.path.mkdir()
             self.artifacts.mkdir()
-            listed = list_files(self.root)
+            project = Project(self.root)
+            listed = [f for f in list_files(self.root) if not project.is_secret(f)]
             self.skipped = copy_tree(self.root, self.path, listed, self.max_file_size)
             write_changes(self.path, self.changes)
             present = set(listed) - set(self.skipped)
@@ -103,7 +105,9 @@ def _git_files(root: Path) -> list[str] | None:
         return None
     try:
         proc = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "-c", "-o", "--exclude-standard"],
+            # fsmonitor would run a program named in the repository's config
+            ["git", "-c", "core.fsmonitor=false", "-C", str(root), "ls-files", "-z", "-c", "-o",
+             "--exclude-standard"],
             check=False, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_magic.review.process import check_env, run_command
+from agent_magic.review.process import Confined, check_env
 from agent_magic.review.pytest_output import TestResults, compare_runs, parse_pytest_lines
 from agent_magic.review.report import TestOutcome
 from agent_magic.review.scratch import Scratch
@@ -32,13 +31,20 @@ def with_interpreter(command: Sequence[str]) -> list[str]:
     return list(command)
 
 
-def missing_pytest(command: Sequence[str]) -> str:
-    """Why a pytest command cannot run here ("" if it can): a missing module is no test failure."""
+def missing_pytest(command: Sequence[str], scratch: Scratch, confined: Confined) -> str:
+    """Why a pytest command cannot run here ("" if it can): a missing module is no test failure.
+
+    The probe imports pytest in the sandboxed copy: with ``-c`` the working directory is on
+    sys.path, so a repository's own ``pytest.py`` would run, and must run confined.
+    """
     if not is_pytest_command(command):
         return ""
     if len(command) > 2 and command[1:3] == ["-m", "pytest"]:
-        probe = subprocess.run([command[0], "-c", "import pytest"], capture_output=True,
-                               check=False, timeout=60)
+        try:
+            probe = confined.run([command[0], "-c", "import pytest"], tree=scratch.path,
+                                 output_path=scratch.artifacts / "probe.log", timeout=60)
+        except OSError:
+            return f"{command[0]} cannot be started; the tests were not run"
         found = probe.returncode == 0
     else:
         found = shutil.which(command[0]) is not None
@@ -66,15 +72,14 @@ class TestRun:
 
 
 def run_once(
-    command: Sequence[str], scratch: Scratch, args: Sequence[str], *, timeout: float, log: str
+    command: Sequence[str], scratch: Scratch, args: Sequence[str], *, timeout: float, log: str,
+    confined: Confined,
 ) -> TestRun:
     """Run ``command`` (+ ``-rA`` for pytest, + ``args``) in the copy; parse its results."""
     pytest = is_pytest_command(command)
     full = [*command, *(["-rA", "--color=no"] if pytest else []), *args]
-    result = run_command(
-        full, cwd=scratch.path, output_path=scratch.artifacts / log, timeout=timeout,
-        env=check_env(python_paths(scratch.path)),
-    )
+    result = confined.run(full, tree=scratch.path, output_path=scratch.artifacts / log,
+                          timeout=timeout, env=check_env(python_paths(scratch.path)))
     results = parse_pytest_lines(result.lines())
     label = "`" + " ".join(command) + "`"
     code = result.returncode
@@ -90,11 +95,12 @@ def run_once(
 
 def run_pair(
     command: Sequence[str], after: Scratch, before: Scratch | None, args: Sequence[str],
-    *, timeout: float, scope: str,
+    *, timeout: float, scope: str, confined: Confined,
 ) -> tuple[TestOutcome, list[str]]:
     """Run in the changed copy, then (for classification) in the unchanged one; outcome, notes."""
     notes: list[str] = []
-    changed = run_once(command, after, args, timeout=timeout, log=f"tests-{scope}.log")
+    changed = run_once(command, after, args, timeout=timeout, log=f"tests-{scope}.log",
+                       confined=confined)
     outcome = TestOutcome(command=list(command), ran=True, scope=scope,
                           timed_out=changed.timed_out, output_tail=changed.tail,
                           elapsed=changed.elapsed)
@@ -108,7 +114,7 @@ def run_pair(
             base, outcome.baseline_ran = TestResults(), True
         else:
             run = run_once(command, before, base_args, timeout=timeout,
-                           log=f"baseline-{scope}.log")
+                           log=f"baseline-{scope}.log", confined=confined)
             if run.timed_out:
                 notes.append(f"the baseline test run timed out after {timeout:g}s; "
                              "every failure counts as new")
@@ -129,12 +135,12 @@ def run_pair(
 
 def run_tests(
     command: Sequence[str], changed_paths: Sequence[str], after: Scratch,
-    before: Scratch | None, *, timeout: float, full_suite: bool | None,
+    before: Scratch | None, *, timeout: float, full_suite: bool | None, confined: Confined,
 ) -> tuple[TestOutcome, list[str]]:
     """Related tests first (pytest only), then the whole suite when asked or fast enough."""
     notes: list[str] = []
     command = with_interpreter(command)
-    missing = missing_pytest(command)
+    missing = missing_pytest(command, after, confined)
     if missing:
         return TestOutcome(command=list(command)), [missing]
     tests = [f for f in after.files if is_test_file(f)]
@@ -142,7 +148,7 @@ def run_tests(
         related = related_tests(changed_paths, tests, _reader(after.path))
         if related:
             outcome, more = run_pair(command, after, before, related, timeout=timeout,
-                                     scope="related")
+                                     scope="related", confined=confined)
             notes += more
             covered = set(related) >= set(tests)
             if full_suite is False or covered or not outcome.ok:
@@ -154,7 +160,8 @@ def run_tests(
         elif full_suite is False:
             notes.append("no tests relate to the changed files; tests were not run")
             return TestOutcome(command=list(command)), notes
-    outcome, more = run_pair(command, after, before, [], timeout=timeout, scope="full")
+    outcome, more = run_pair(command, after, before, [], timeout=timeout, scope="full",
+                             confined=confined)
     return outcome, notes + more
 
 

@@ -65,8 +65,14 @@ class WidgetController:
             panel.append_text(f"\n── {event.phase} ──\n", flush=True)
         elif isinstance(event, ev.PhaseFinished):
             panel.stepper.finish(event.phase)
+        elif isinstance(event, ev.CommandStarted):
+            panel.append_text(f"\n$ {event.command}\n", flush=True)
+            panel.set_status(f"running: {event.command[:60]}", "")
+            return
         elif isinstance(event, ev.ToolUsed):
-            panel.append_text(f"\n· {event.name}" + (" ✗" if event.is_error else "") + "\n")
+            detail = f": {event.result.split(chr(10), 1)[0]}" if event.name == "run" else ""
+            panel.append_text(f"\n· {event.name}" + (" ✗" if event.is_error else "") + detail
+                              + "\n")
         elif isinstance(event, ev.PlanReady):
             panel.plan.show(event.plan)
         elif isinstance(event, ev.StepPaused):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent_magic.secrets import Redactor
+
 STOP_TEXT = {
     "done": "finished",
     "plan_ready": "stopped after planning, waiting for approval",
@@ -92,7 +94,10 @@ def session_report(
                        f"undo with `%agent undo {applied.id}`.")]
     if note:
         lines += ["", note]
-    return "\n".join(lines).rstrip() + "\n"
+    # The record is saved in the notebook: no secret value may be in it, whatever its source.
+    project = getattr(session, "project", None)
+    redact = Redactor.current(getattr(project, "root", None))
+    return redact("\n".join(lines).rstrip() + "\n")
 
 
 def cost_line(session: Any) -> str:

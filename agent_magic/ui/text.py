@@ -91,7 +91,11 @@ class TextView:
         if isinstance(event, ev.PhaseStarted):
             title = f"── {event.phase} ──"
             return f"{COLORS['head']}{title}{RESET}" if self.color else title
+        if isinstance(event, ev.CommandStarted):
+            return f"  $ {event.command}  (sandboxed, up to {event.timeout:g} s)"
         if isinstance(event, ev.ToolUsed):
+            if event.name == "run" and not event.is_error:
+                return "    → " + event.result.split("\n", 1)[0]
             return tool_line(event)
         if isinstance(event, ev.PlanReady):
             return "Plan:\n" + event.plan.text()

@@ -158,8 +158,8 @@ def test_parse_tool_input_uses_start_input_when_no_deltas():
 
 
 @pytest.mark.parametrize("text, secret, expected", [
-    ("bad key sk-ant-api03-abcdefghijkl", None, "bad key [redacted]"),
-    ("key test-key-123 rejected", "test-key-123", "key [redacted] rejected"),
+    ("bad key sk-ant-api03-abcdefghijkl", None, "bad key [REDACTED]"),
+    ("key test-key-123 rejected", "test-key-123", "key [REDACTED] rejected"),
     ("nothing here", "test-key-123", "nothing here"),
     ("short k", "k", "short k"),  # too short to redact without mangling text
 ])

@@ -194,7 +194,7 @@ def test_rejected_key_never_appears_in_the_error_or_repr():
             model.complete(ask())
     message = str(caught.value)
     assert "401" in message and "authentication_error" in message and "ANTHROPIC_API_KEY" in message
-    assert "[redacted]" in message  # the fake server echoed it; we removed it
+    assert "[REDACTED]" in message  # the fake server echoed it; we removed it
     assert secret not in message and "SECRET" not in message
     assert caught.value.__cause__ is None and caught.value.__context__ is not None
     assert secret not in repr(model) and secret not in str(vars(model).get("name"))

@@ -1,0 +1,205 @@
+"""Start one prepared command, bound its output, and end it (and everything it started) on time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent_magic.sandbox.policy import Limits
+from agent_magic.secrets import Redactor
+
+if TYPE_CHECKING:
+    from agent_magic.sandbox.base import Sandbox
+
+TAIL_CHARS = 4000
+POLL_SECONDS = 0.1  # how often a running command looks at the stop event
+TERM_GRACE = 0.5  # seconds between SIGTERM and SIGKILL; stop must act within 2 s
+
+
+@dataclass
+class CommandResult:
+    """What one command did: exit code (None if killed), timeout or stop, where its output went.
+
+    Every read of the output is redacted: secrets must not leave through test output.
+    """
+
+    command: list[str]
+    returncode: int | None
+    timed_out: bool
+    output_path: Path
+    elapsed: float
+    stopped: bool = False
+    redact: Callable[[str], str] = field(default_factory=Redactor.current, repr=False)
+
+    def lines(self) -> Iterator[str]:
+        """The combined stdout/stderr, line by line, without reading it all into memory."""
+        with open(self.output_path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                yield self.redact(line.rstrip("\n"))
+
+    def tail(self, limit: int = TAIL_CHARS) -> str:
+        """The last ``limit`` characters of the output, cut at a line start."""
+        return self.redact(read_tail(self.output_path, limit))
+
+    def text(self, limit: int = 200_000) -> str:
+        """The output's first ``limit`` characters (for small outputs such as ruff's JSON)."""
+        with open(self.output_path, encoding="utf-8", errors="replace") as handle:
+            return self.redact(handle.read(limit))
+
+    def head_and_tail(self, head: int = 4000, tail: int = 8000) -> str:
+        """Bounded output: the first ``head`` and last ``tail`` characters, saying what is left out."""
+        size = self.output_path.stat().st_size
+        if size <= head + tail:
+            return self.text(head + tail)
+        with open(self.output_path, "rb") as handle:
+            first = handle.read(head).decode("utf-8", errors="replace")
+        last = read_tail(self.output_path, tail)
+        return self.redact(f"{first}\n… [{size - head - tail:,} bytes of output left out] …\n"
+                           f"{last}")
+
+
+def read_tail(path: Path, limit: int) -> str:
+    """The last ``limit`` characters of a text file, starting at a whole line when cut."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        if size > limit:
+            handle.seek(size - limit)
+        data = handle.read().decode("utf-8", errors="replace")
+    if size > limit and "\n" in data:
+        data = "…\n" + data.split("\n", 1)[1]
+    return data
+
+
+def execute(
+    sandbox: Sandbox,
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    writable: Path,
+    output_path: Path,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    stop: threading.Event | None = None,
+    limits: Limits | None = None,
+    stdin_data: bytes | None = None,
+    hide: Sequence[Path] = (),
+) -> CommandResult:
+    """Run ``command`` inside ``sandbox`` with ``writable`` as its only writable tree.
+
+    ``hide`` lists trees the command must not see even read-only (the user's project).
+
+    Ends at ``timeout`` seconds or when ``stop`` is set (checked every 0.1 s); either way every
+    process it started is killed before this returns. Raises SandboxUnavailable if the sandbox
+    cannot run anything, OSError if the command cannot be started.
+    """
+    limits = limits or Limits()
+    argv, full_env = sandbox.prepare(limits.wrap(list(command)), cwd=cwd, writable=writable,
+                                     env=env or {}, hide=hide)
+    _check_program(command, cwd, full_env.get("PATH", ""))
+    start = time.monotonic()
+    timed_out = stopped = False
+    with open(output_path, "wb") as out:
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=full_env,
+            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            if stdin_data is not None:
+                _feed(proc, stdin_data)
+            deadline = start + timeout
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                try:
+                    proc.wait(timeout=min(POLL_SECONDS, remaining))
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if stop is not None and stop.is_set():
+                    stopped = True
+                    break
+        finally:
+            # Also on success: stragglers a test left behind must not outlive the check.
+            _kill_group(proc)
+    return CommandResult(
+        command=list(command), returncode=None if (timed_out or stopped) else proc.returncode,
+        timed_out=timed_out, output_path=output_path, elapsed=time.monotonic() - start,
+        stopped=stopped,
+    )
+
+
+def _check_program(command: Sequence[str], cwd: Path, path: str) -> None:
+    # Inside a sandbox a missing program is only an exit code; say it the way Popen would.
+    program = command[0] if command else ""
+    found = (os.access(cwd / program, os.X_OK) if "/" in program
+             else shutil.which(program, path=path) is not None)
+    if not found:
+        raise FileNotFoundError(2, "No such file or directory", program)
+
+
+def _feed(proc: subprocess.Popen, data: bytes) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(data)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=TERM_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+    # bubblewrap: its death kills the sandbox's PID 1 (--die-with-parent), which takes every
+    # process of the sandbox's PID namespace with it, daemons included.
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _wait_group_gone(proc.pid)
+
+
+def _wait_group_gone(pgid: int, timeout: float = 1.5) -> None:
+    # bwrap's PID 1 stays in our process group; it exits only after the kernel has killed
+    # every process of its namespace. Wait for that, so "ended" means ended when we return.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _group_members(pgid):
+        time.sleep(0.02)
+
+
+def _group_members(pgid: int) -> list[int]:
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no procfs (macOS): nothing to wait for
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            found.append(int(entry))
+    return found
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
