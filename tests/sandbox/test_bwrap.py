@@ -75,12 +75,16 @@ def test_network_is_off_unless_allowed(bwrap, box):
 
 
 def test_a_daemon_does_not_outlive_the_command(bwrap, box):
-    marker = box / "tree" / "marker"
+    # The daemon acts only once the test says "go", after the command has returned, so a slow
+    # machine cannot make it act while the command is still (legitimately) running.
+    marker, go = box / "tree" / "marker", box / "tree" / "go"
+    daemon = f"while [ ! -e {go} ]; do sleep 0.05; done; touch {marker}"
     script = f"{sys.executable} -c \"import subprocess; subprocess.Popen(['sh', '-c', " \
-             f"'sleep 1; touch {marker}'], start_new_session=True)\"; echo started"
+             f"'{daemon}'], start_new_session=True)\"; echo started"
     result, out = run(bwrap, box, script)
     assert "started" in out and result.returncode == 0
-    time.sleep(2.5)
+    go.touch()
+    time.sleep(1.5)
     assert not marker.exists()
 
 
