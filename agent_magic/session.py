@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent_magic.errors import UserError
+from agent_magic.errors import ApplyError, UserError
 from agent_magic.models.base import Usage
 from agent_magic.paths import Project
 from agent_magic.records import Finding, Plan, Understanding
@@ -95,10 +95,15 @@ class Session:
                 f"{len(self.open_blockers)} blocker finding(s) remain; review them and apply with "
                 "allow_blockers=True (the widget's confirm box) if you still want these changes"
             )
-        checkpoint = apply(
-            self.project, self.changeset, selection, commit=commit, force=force,
-            message=self.commit_message(), session_id=self.id,
-        )
+        try:
+            checkpoint = apply(
+                self.project, self.changeset, selection, commit=commit, force=force,
+                message=self.commit_message(), session_id=self.id,
+            )
+        except ApplyError as exc:
+            if exc.checkpoint:  # a rollback that could not finish: its checkpoint is still live
+                self.checkpoints.append(exc.checkpoint)
+            raise
         self.checkpoints.append(checkpoint.id)
         return checkpoint
 
