@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -111,6 +112,19 @@ class PlanReadyStop(Stop):
     reason = "plan_ready"
 
 
+def _recover_interrupted_apply(project: Project) -> str:
+    # A dead process's half-done apply is rolled back before this agent reads the tree.
+    from agent_magic.staging import recover
+
+    try:
+        message = recover(project)
+    except UserError as exc:
+        message = str(exc)
+    if message:
+        warnings.warn(f"agent_magic: {message}", RuntimeWarning, stacklevel=3)
+    return message
+
+
 class Agent:
     """Runs tasks against one project with one model; wiring of analysis, staging and review."""
 
@@ -127,6 +141,7 @@ class Agent:
         decider: Decider | None = None,
     ) -> None:
         self.project = project if isinstance(project, Project) else Project(project)
+        self.recovered = _recover_interrupted_apply(self.project)
         self.model = model
         self.config = config or AgentConfig()
         self.emit = on_event

@@ -22,7 +22,8 @@ from agent_magic.ui.runner import Progress, Run, RunRegistry, fan_out
 # Shared by every AgentMagics of the process, so a reloaded extension still sees running agents.
 REGISTRY = RunRegistry()
 
-LINE_USAGE = ("usage: %agent status | stop | apply [ID] [--force-blockers] | undo [ID | --all] | "
+LINE_USAGE = ("usage: %agent status | stop | apply [ID] [--force-blockers] | "
+              "undo [ID] [--force] | undo --all | "
               "history | "
               "show ID | resume ID TEXT | cost | config")
 AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
@@ -158,6 +159,7 @@ class AgentMagics(Magics):
         if not task:
             raise UserError("the task is empty: write what the agent should do in the cell body")
         project = self._project(args.project)
+        self.recover_notice(project)
         self.registry.check(project.root)
         config = self._config(args)
         model = self._model(args.model)
@@ -301,9 +303,21 @@ class AgentMagics(Magics):
         if handler is None:
             raise UsageError(f"unknown command {command!r}\n{LINE_USAGE}")
         try:
+            self.recover_notice(None)
             return handler(rest)
         except UserError as exc:
             raise UsageError(str(exc)) from None
+
+    def recover_notice(self, project: Project | None) -> None:
+        """Finish an apply or undo a dead kernel left half-done, and say so (see staging.recover)."""
+        from agent_magic.staging import recover
+
+        try:
+            message = recover(project or self._project(None))
+        except UserError as exc:
+            message = f"agent_magic: {exc}"
+        if message:
+            self._print(message)
 
     def _print(self, text: str) -> None:
         (self.out or sys.stdout).write(text.rstrip("\n") + "\n")
@@ -357,6 +371,11 @@ class AgentMagics(Magics):
     def _cmd_undo(self, rest: list[str]) -> None:
         from agent_magic.ui.actions import undo_all, undo_changes
 
+        force = "--force" in rest
+        rest = [w for w in rest if w != "--force"]
+        unknown = [w for w in rest if w.startswith("-") and w != "--all"]
+        if unknown or len(rest) > 1:
+            raise UserError("usage: %agent undo [ID] [--force] | %agent undo --all")
         if rest == ["--all"]:
             owner = next((s for s in reversed(list(self.sessions.values())) if s.checkpoints),
                          None)
@@ -372,10 +391,16 @@ class AgentMagics(Magics):
                       if (checkpoint_id in s.checkpoints if checkpoint_id else s.checkpoints)),
                      None)
         if owner is None and checkpoint_id is None:
-            raise UserError("nothing applied in this kernel; give a checkpoint id "
-                            "(see `%agent history`)")
+            # Another kernel (or one that has restarted) applied it: the project's newest live
+            # checkpoint, the one `%agent history` offers to undo.
+            from agent_magic.staging import list_checkpoints
+
+            live = [c for c in list_checkpoints(self._project(None)) if not c.undone]
+            if not live:
+                raise UserError("there is nothing to undo (see `%agent history`)")
+            checkpoint_id = live[0].id
         outcome = undo_changes(owner if owner is not None else self._project(None),
-                               checkpoint_id)
+                               checkpoint_id, force=force)
         if not outcome.ok:
             raise UserError(outcome.message)
         self._print(outcome.message)

@@ -28,7 +28,7 @@ from agent_magic.paths import Project
 from agent_magic.staging import gitstore, journal
 from agent_magic.staging.changeset import Changeset, content_hash
 from agent_magic.staging.checkpoints import Checkpoint, CheckpointStore, new_id
-from agent_magic.staging.lock import project_lock
+from agent_magic.staging.lock import WAIT_SECONDS, project_lock
 
 # writer(target, data, mode): write ``data`` to ``target`` (None = delete it), keeping ``mode``.
 Writer = Callable[[Path, "bytes | None", "int | None"], None]
@@ -143,19 +143,19 @@ def _read(target: Path) -> tuple[bytes, int] | None:
 
 def apply(project: Project, changeset: Changeset, selection: set[str] | None = None, *,
           commit: bool = False, message: str = "", session_id: str = "", force: bool = False,
-          writer: Writer | None = None) -> Checkpoint:
+          writer: Writer | None = None, lock_wait: float = WAIT_SECONDS) -> Checkpoint:
     """Write the selected hunks (None = all) to disk, all or nothing, after saving a checkpoint.
 
     Raises ConflictError, writing nothing, if any target changed on disk since it was staged;
     ApplyError if a write failed (every file is then back as it was); LockBusy if another
-    process is applying in the same project.
+    process is still applying in the same project after ``lock_wait`` seconds.
     """
     plan = changeset.writes(selection)
     if not plan:
         raise UserError("nothing to apply: no hunk of the changeset is selected")
     if commit and not project.is_git:
         raise UserError("commit=True needs a git repository; the project is not one")
-    with project_lock(project.state_dir):
+    with project_lock(project.state_dir, lock_wait):
         recover_locked(project)
         return _apply_locked(project, plan, commit=commit, message=message,
                              session_id=session_id, force=force,
@@ -324,13 +324,13 @@ def commit_message(message: str, session_id: str) -> str:
 
 
 def undo(project: Project, checkpoint_id: str | None = None, *, force: bool = False,
-         writer: Writer | None = None) -> Checkpoint:
+         writer: Writer | None = None, lock_wait: float = WAIT_SECONDS) -> Checkpoint:
     """Restore the paths of a checkpoint (the last one not undone, if no id) byte for byte.
 
     ``force`` restores even files changed since the apply (that later work is lost) and files
     the apply never reached; it is the way out of any half-applied state.
     """
-    with project_lock(project.state_dir):
+    with project_lock(project.state_dir, lock_wait):
         recover_locked(project)
         return _undo_locked(project, checkpoint_id, force=force,
                             writer=writer or confined_writer(project.root))
@@ -444,6 +444,7 @@ def recover_locked(project: Project) -> str:
             raise ApplyError(f"an interrupted {entry.action} of checkpoint {cp.id} could not be "
                              f"finished: {_describe(exc, project) if isinstance(exc, OSError) else exc}; "
                              f"fix that and run `%agent undo --force {cp.id}`", cp.id) from exc
+    _remove_temp_files(project, entry.paths)
     _remove_empty([project.root / d for d in entry.created_dirs])
     journal.end(project.state_dir)
     if entry.action == "undo":
@@ -454,6 +455,16 @@ def recover_locked(project: Project) -> str:
     store.discard(cp)
     return (f"An apply (checkpoint {cp.id}) was interrupted; it has been rolled back: "
             + ", ".join(entry.paths) + " are as they were before it. Apply again to retry.")
+
+
+def _remove_temp_files(project: Project, paths: list[str]) -> None:
+    # A write killed between creating its temp file and renaming it leaves the temp file behind.
+    for folder in {(project.root / p).parent for p in paths}:
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for leftover in folder.glob(".agent_magic-*.tmp"):
+            if leftover.is_file() and not leftover.is_symlink():
+                leftover.unlink()
 
 
 def list_checkpoints(project: Project) -> list[Checkpoint]:

@@ -39,17 +39,18 @@ def apply_changes(
                          + ", ".join(paths), checkpoint, paths)
 
 
-def undo_changes(target: Any, checkpoint_id: str | None = None) -> Outcome:
-    """Undo a checkpoint of a session (or, given a Project, any checkpoint id)."""
+def undo_changes(target: Any, checkpoint_id: str | None = None, *, force: bool = False) -> Outcome:
+    """Undo a checkpoint of a session (or, given a Project, any checkpoint id); ``force``
+    restores even files changed since the apply."""
     try:
         if hasattr(target, "undo"):
-            checkpoint = target.undo(checkpoint_id)
+            checkpoint = target.undo(checkpoint_id, force=force)
         else:
             from agent_magic.staging import undo
 
             if not checkpoint_id:
                 raise UserError("give the checkpoint id to undo (see `%agent history`)")
-            checkpoint = undo(target, checkpoint_id)
+            checkpoint = undo(target, checkpoint_id, force=force)
     except ConflictError as exc:
         return Outcome(False, conflict_message("undo", exc), paths=exc.paths)
     except UserError as exc:
