@@ -381,6 +381,7 @@ class Agent:
                 "end", stop_reason=session.stop_reason, error=session.error, cost=session.cost,
                 usage=session.usage, steps=session.steps, files=files,
                 plan=session.plan, findings=session.findings, diff=session.diff())
+        session.save()  # apply, undo and show work from another kernel too
         self._leave("deliver", f"{session.stop_reason}: {len(files)} file(s) changed")
         self.emit(RunFinished(session))
 

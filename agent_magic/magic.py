@@ -475,10 +475,18 @@ class AgentMagics(Magics):
             raise UserError(f"{prefix!r} matches {len(matches)} sessions; give more of the id")
         if matches:
             return matches[0]
-        if need_object:
-            raise UserError(f"no session {prefix!r} in this kernel (only this kernel's sessions "
-                            "can be resumed; see `%agent history`)")
-        return None
+        # A session of another kernel (or of this one before a restart), saved with its changes.
+        from agent_magic.session import load_session
+
+        try:
+            session = load_session(self._project(None), prefix)
+        except UserError:
+            if need_object:
+                raise UserError(f"no session {prefix!r} in this kernel or saved in the project "
+                                "(see `%agent history`)") from None
+            return None
+        self.sessions[session.id] = session
+        return session
 
 
 def _pick(value: Any, default: Any) -> Any:

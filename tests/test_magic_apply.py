@@ -100,3 +100,38 @@ def test_undo_from_a_new_kernel_and_undo_force(ip, make_repo):
     assert f"Undid checkpoint {cp.id}" in magics.out.getvalue()
     with pytest.raises(UsageError, match="nothing to undo"):
         ip.run_line_magic("agent", "undo")
+
+
+def test_a_finished_run_can_be_shown_applied_and_undone_from_a_new_kernel(ip, magics, make_repo,
+                                                                         tmp_path, capsys):
+    from tests.ui.runs import CALC, fix_calc, write_script
+
+    root = make_repo({"calc.py": CALC})
+    spec = write_script(tmp_path, fix_calc())
+    ip.run_cell_magic("agent", f"--model {spec} -p {root} --no-review --view headless",
+                      "fix add and mul in calc.py")
+    sid = magics.last_run.session.id
+    assert (root / "calc.py").read_text() == CALC  # headless without --yes: not applied
+    capsys.readouterr()
+
+    second = _fresh_kernel(ip, root)  # the kernel restarted
+    ip.run_line_magic("agent", f"show {sid[:12]}")
+    shown = capsys.readouterr().out
+    assert f"session `{sid}`" in shown and "`calc.py` +2 −2" in shown and "**Plan**" in shown
+    (root / "calc.py").write_text(CALC + "# the user's edit\n")
+    with pytest.raises(UsageError, match="changed on disk.*calc.py"):
+        ip.run_line_magic("agent", f"apply {sid}")
+    (root / "calc.py").write_text(CALC)
+    ip.run_line_magic("agent", f"apply {sid}")
+    assert "return a + b" in (root / "calc.py").read_text()
+    assert "Applied 1 file(s)" in second.out.getvalue()
+
+    _fresh_kernel(ip, root)  # and restarted again
+    with pytest.raises(UsageError, match="already applied"):
+        ip.run_line_magic("agent", f"apply {sid}")
+    ip.run_line_magic("agent", "undo")
+    assert (root / "calc.py").read_text() == CALC
+    third = _fresh_kernel(ip, root)
+    ip.run_line_magic("agent", f"apply {sid}")  # undone, so it can be applied again
+    assert "return a + b" in (root / "calc.py").read_text()
+    assert "Applied" in third.out.getvalue()
