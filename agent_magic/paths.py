@@ -162,8 +162,14 @@ class Project:
                 shown = here.relative_to(self.root).as_posix()
                 raise PathError(f"{shown!r} is a symbolic link; agent_magic does not edit through "
                                 "links (edit the file it points to instead)")
-            if here != target and not stat.S_ISDIR(st.st_mode):
+            if here == target or not stat.S_ISDIR(st.st_mode):
                 break
+            if os.path.lexists(here / ".git"):
+                # A submodule or nested repository: its history is not the project's, and an
+                # apply here could not be committed, checkpointed or reverted with the project.
+                shown = here.relative_to(self.root).as_posix()
+                raise PathError(f"{rel!r} is inside {shown}/, a git submodule or nested "
+                                "repository; agent_magic does not edit there")
         return target
 
     def relative(self, path: str | os.PathLike[str]) -> str:

@@ -121,7 +121,8 @@ def commit_blocker(repo: git.Repo) -> str:
                "CHERRY_PICK_HEAD": "a cherry-pick is in progress",
                "REVERT_HEAD": "a revert is in progress", "BISECT_LOG": "a bisect is in progress"}
     for name, why in markers.items():
-        if os.path.exists(repo.git.rev_parse("--git-path", name)):
+        # --git-path answers relative to the work tree, where git ran.
+        if os.path.exists(os.path.join(repo.working_tree_dir, repo.git.rev_parse("--git-path", name))):
             return why
     try:
         repo.git.symbolic_ref("-q", "HEAD")

@@ -35,8 +35,12 @@ def apply_changes(
     except UserError as exc:
         return Outcome(False, f"Not applied: {exc}")
     paths = list(getattr(checkpoint, "paths", []))
+    failed = getattr(checkpoint, "commit_error", "")
+    # A refused commit (a failing hook) does not undo the apply; the user hears why.
+    tail = (f"\nNot committed: git commit failed, the changes are applied but uncommitted:\n"
+            f"{failed}") if failed else ""
     return Outcome(True, f"Applied {len(paths)} file(s) as checkpoint {checkpoint.id}: "
-                         + ", ".join(paths), checkpoint, paths)
+                         + ", ".join(paths) + tail, checkpoint, paths)
 
 
 def undo_changes(target: Any, checkpoint_id: str | None = None, *, force: bool = False) -> Outcome:
