@@ -157,7 +157,10 @@ def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str) -> 
         fh.write(message)
     try:
         # New files must be known to git before `commit --only` can take them.
-        repo.git.add("-A", "--", *rels, env=env)
+        try:
+            repo.git.add("-A", "--ignore-errors", "--", *rels, env=env)
+        except git.GitCommandError as exc:
+            raise CommitFailed(str(exc.stderr or exc).strip()) from None
         proc = subprocess.run(["git", "commit", "-q", "--only", "-F", fh.name, "--", *rels],
                               cwd=top, env={**os.environ, **(env or {})}, capture_output=True,
                               text=True, stdin=subprocess.DEVNULL, check=False)
