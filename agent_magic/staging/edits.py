@@ -12,6 +12,7 @@ edges are ignored.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -93,8 +94,44 @@ def replace_text(content: str, old: str, new: str, name: str = "file") -> EditRe
     if len(found) > 1:
         raise _ambiguous(name, content, found)
     if len(found) == 1:
+        _refuse_other_depths(content, found[0], old, name)
         return _replace_exact(content, found[0], old, new, name)
     return _replace_lines(content, old, new, name)
+
+
+def _refuse_other_depths(content: str, pos: int, old: str, name: str) -> None:
+    """An exact match is not proof enough when the same lines also sit, once, at another depth.
+
+    Models often copy a block shallower or deeper than it is: ``"    try:"`` found once at 4
+    columns may have been meant for the one ``try:`` at 8. If the old text, shifted, fits exactly
+    one place at some other depth, both readings are as good, so the edit is refused with the
+    candidates rather than guessed. (A depth where it fits several places cannot be what a model
+    copied its unique old text from; see ``_meant``.) Only old texts covering whole lines are
+    checked: one that starts inside a line's text picks its place by that text.
+    """
+    skip = len(old) - len(old.lstrip("\n"))  # leading newlines end the line before
+    pos, old = pos + skip, old[skip:]
+    line_start = content.rfind("\n", 0, pos) + 1
+    if content[line_start:pos].strip():
+        return
+    pat_lines, _ = split_lines(old)
+    while pat_lines and not pat_lines[-1].strip():
+        pat_lines.pop()
+    if not pat_lines:
+        return
+    file_lines, _ = split_lines(content)
+    here = content.count("\n", 0, pos)
+    for level in _LEVELS[3:]:  # the indentation-shift levels
+        found = _candidates(file_lines, [pat_lines], level)
+        per_shift = Counter(m.delta for m in found)
+        others = [m for m in found if m.start != here and m.delta and per_shift[m.delta] == 1]
+        if others:
+            where = ", ".join(f"line {m.start + 1} ({m.delta:+d} columns)" for m in others[:6])
+            raise ToolError(
+                f"old text matches line {here + 1} of {name} exactly, but the same lines also "
+                f"fit once at another indentation depth: {where}; it is ambiguous which one is "
+                "meant, so nothing was changed. Include more surrounding lines so only one place "
+                "fits")
 
 
 def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> EditResult:
@@ -145,6 +182,7 @@ def _shift_under(new: str, prefix: str, style: str | None, line_no: int, name: s
     """
     lines = new.split("\n")
     base = min((indent_width(ln, 4) for ln in lines if ln.strip()), default=0)
+    _refuse_broken_blocks(lines, 4, name)
     if base:
         raise ToolError(
             f"old text starts inside the indentation of line {line_no} of {name} but every line "
@@ -236,6 +274,9 @@ def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
         notes.insert(0, f"matched with indentation shifted by {match.delta} columns")
     else:
         notes.insert(0, f"matched ignoring indentation style (tab = {match.level.tab} columns)")
+    if match.delta:
+        _refuse_broken_blocks(new_lines, match.level.tab, name)
+        _refuse_clamped_lines(tokens, new_lines, match, name)
     body = _render(file_lines, tokens, new_lines, match)
     out = file_lines[:match.start] + body + file_lines[match.end:]
     keep_final = final or match.end < len(file_lines)
@@ -449,6 +490,53 @@ def _reindent(line: str, match: _Match, tab: int, style: str | None) -> str:
             "is not uniformly shifted; copy the old text with the file's indentation")
     indent = "\t" * (width // tab) + " " * (width % tab) if use_tabs else " " * width
     return indent + line.lstrip()
+
+
+_OPENER = re.compile(r"^(?:async\s+)?(?:def|class|if|elif|else|for|while|try|except|finally|with|"
+                     r"match|case)\b.*:\s*(?:#.*)?$")
+
+
+def _refuse_broken_blocks(lines: list[str], tab: int, name: str) -> None:
+    """Refuse a new text that is to be re-indented but is not consistently indented itself.
+
+    A block header (``def f():``) followed by a line no deeper than it cannot be right as written;
+    it means some lines were shifted and others were not (a line cannot be dedented left of
+    column 0), so no single shift puts every line where it belongs.
+    """
+    for i, line in enumerate(lines):
+        if not _OPENER.match(line.strip()):
+            continue
+        nxt = next((ln for ln in lines[i + 1:] if ln.strip()), None)
+        if nxt is not None and indent_width(nxt, tab) <= indent_width(line, tab):
+            raise ToolError(
+                f"the new text is to be re-indented to the file's depth, but it is not "
+                f"consistently indented itself: {line.strip()[:60]!r} is followed by "
+                f"{nxt.strip()[:60]!r} at the same or a lesser depth, so some lines were "
+                f"shifted and some not; nothing was changed in {name}. Send old and new text "
+                "with the file's exact indentation")
+
+
+def _refuse_clamped_lines(tokens: list, new_lines: list[str], match: _Match, name: str) -> None:
+    """Refuse when a dedented old text comes with new lines at column 0 that may not be shifted.
+
+    Old text copied ``delta`` columns shallower than the file, but itself indented, means the
+    model dedented the whole edit; a new line it wrote at column 0 may have been shifted like the
+    rest (it belongs at ``delta``) or may have been at a column under ``delta`` and stopped at 0
+    (a top-level ``def`` after a method): two depths fit, so nothing is guessed.
+    """
+    if match.delta <= 0:
+        return
+    tab = match.level.tab
+    widths = [indent_width(t, tab) for t in tokens if t is not _MARK and t.strip()]
+    if not widths or min(widths) == 0:
+        return
+    flat = [ln for ln in new_lines if ln.strip() and indent_width(ln, tab) == 0]
+    if flat:
+        raise ToolError(
+            f"old text matched {match.delta} columns deeper than written, but the new line "
+            f"{flat[0].strip()[:60]!r} is at column 0: it may belong at column {match.delta} "
+            f"(shifted with the rest) or at column 0; nothing was changed in {name}. Send old "
+            "and new text with the file's exact indentation")
 
 
 def _ambiguous(name: str, content: str, found: list[int]) -> ToolError:

@@ -110,6 +110,20 @@ REFUSE = [
      "      x = 1\n", "x = 2\n", "matches 2 places"),
     ("column-0 old text both at a line start and inside indentation",
      "x = 1\ndef f():\n    x = 1\n", "x = 1\n", "x = 1\ny = 2\n", "matches 2 places"),
+    # Two depths fit: an exact match is no proof when the lines also fit once, shifted, elsewhere
+    # (a model copies a block shallower or deeper than it is as often as exactly).
+    ("exact one-liner that also fits once at another depth",
+     "def f():\n    try:\n        g()\n        try:\n            h()\n",
+     "\n    try:\n".lstrip("\n"), "    # note\n    try:\n", "also fit once at another indentation"),
+    ("exact block that also fits once deeper", "a = g()\nb = 1\nclass C:\n    a = g()\n    b = 1\n",
+     "a = g()\nb = 1\n", "a = h()\nb = 1\n", "line 4 \\(\\+4 columns\\)"),
+    # Re-indenting a new text that is not consistently indented itself is refused.
+    ("block header not followed by a deeper line, under a shift",
+     "x = 1\nif a:\n    return min(res)\n\n\nz = 2\n", "return min(res)\n",
+     "return min(res)\n\ndef g(a):\nreturn a\n", "not consistently indented"),
+    ("dedented old with a new line at column 0 that may not be shifted",
+     "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n",
+     "    return 1\n", "    return 1\n\ndef g():\n    pass\n", "may belong at column 4"),
 ]
 
 
