@@ -237,16 +237,11 @@ def _roll_back(project: Project, store: CheckpointStore, cp: Checkpoint,
         old = pre[path]
         want = content_hash(old[0] if old else None)
         try:
-            now = _read(target)
-            if content_hash(now[0] if now else None) != want:
+            if _hash_on_disk(target) != want:
                 disk(target, old[0] if old else None, old[1] if old else None)
         except (OSError, PathError):
-            pass
-        try:
-            now = _read(target)
-        except (OSError, PathError):
-            now = ("unreadable", 0)  # type: ignore[assignment]
-        if content_hash(now[0] if now else None) != want:  # type: ignore[arg-type]
+            pass  # judged below, by what is on disk
+        if _hash_on_disk(target) != want:
             stuck.append(path)
     if not stuck:
         _remove_empty([project.root / d for d in cp.created_dirs])
@@ -261,6 +256,14 @@ def _roll_back(project: Project, store: CheckpointStore, cp: Checkpoint,
                 f"retries the rollback, or run `%agent undo --force {cp.id}`", cp.id) from exc
         raise ApplyError(f"apply failed: {what}; nothing was applied (every file is as it was)",
                          "") from exc
+
+
+def _hash_on_disk(target: Path) -> str:
+    try:
+        now = _read(target)
+    except (OSError, PathError):
+        return "unreadable"
+    return content_hash(now[0] if now else None)
 
 
 def _describe(exc: BaseException, project: Project) -> str:

@@ -274,10 +274,15 @@ def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
         notes.insert(0, f"matched with indentation shifted by {match.delta} columns")
     else:
         notes.insert(0, f"matched ignoring indentation style (tab = {match.level.tab} columns)")
+    keep: frozenset[int] = frozenset()
     if match.delta:
-        _refuse_broken_blocks(new_lines, match.level.tab, name)
-        _refuse_clamped_lines(tokens, new_lines, match, name)
-    body = _render(file_lines, tokens, new_lines, match)
+        keep = _unshifted_lines(file_lines, tokens, new_lines, match, name)
+        if not keep:
+            _refuse_broken_blocks(new_lines, match.level.tab, name)
+        else:
+            notes.append(f"{len(keep)} new line(s) left at their own column: shifted, they would "
+                         "not fit the file's indentation")
+    body = _render(file_lines, tokens, new_lines, match, keep)
     out = file_lines[:match.start] + body + file_lines[match.end:]
     keep_final = final or match.end < len(file_lines)
     note = f"replaced at lines {match.start + 1}-{match.end} (" + "; ".join(notes) + ")"
@@ -444,7 +449,8 @@ def _next_segment(file_lines: list[str], seg: list[str], pos: int, level: _Level
     return None
 
 
-def _render(file_lines: list[str], tokens: list, new_lines: list[str], match: _Match) -> list[str]:
+def _render(file_lines: list[str], tokens: list, new_lines: list[str], match: _Match,
+            keep: frozenset[int] = frozenset()) -> list[str]:
     tab = match.level.tab or 4
     pat_keys = [_MARK if t is _MARK else (indent_width(t, tab), t.strip()) for t in tokens]
     new_keys = [_MARK if ln.strip() in MARKERS else (indent_width(ln, tab), ln.strip())
@@ -466,20 +472,22 @@ def _render(file_lines: list[str], tokens: list, new_lines: list[str], match: _M
                 lo, hi = mark_ranges[0]
                 out += file_lines[lo:hi]
             else:
-                out.append(_reindent(line, match, tab, style))
+                out.append(_reindent(line, match, tab, style, 0 if j in keep else None))
     return out
 
 
-def _reindent(line: str, match: _Match, tab: int, style: str | None) -> str:
+def _reindent(line: str, match: _Match, tab: int, style: str | None,
+              delta: int | None = None) -> str:
     if not line.strip():
         return line
     if match.level.tab == 0:
         return _restyle(line, style) if style else line
+    delta = match.delta if delta is None else delta
     lead = line[:len(line) - len(line.lstrip())]
     use_tabs = style == "tabs" or (style is None and "\t" in lead)
-    if match.delta == 0 and (("\t" in lead) == use_tabs or not lead):
+    if delta == 0 and (("\t" in lead) == use_tabs or not lead):
         return line
-    width = indent_width(line, tab) + match.delta
+    width = indent_width(line, tab) + delta
     if width < 0:
         # Under one uniform shift every new line existed at its column plus the shift; a line
         # that would land left of column 0 was not shifted with the rest, so where it belongs
@@ -516,27 +524,64 @@ def _refuse_broken_blocks(lines: list[str], tab: int, name: str) -> None:
                 "with the file's exact indentation")
 
 
-def _refuse_clamped_lines(tokens: list, new_lines: list[str], match: _Match, name: str) -> None:
-    """Refuse when a dedented old text comes with new lines at column 0 that may not be shifted.
+def _unshifted_lines(file_lines: list[str], tokens: list, new_lines: list[str], match: _Match,
+                     name: str) -> frozenset[int]:
+    """New lines to leave at their own column under a positive shift; ToolError if undecidable.
 
     Old text copied ``delta`` columns shallower than the file, but itself indented, means the
-    model dedented the whole edit; a new line it wrote at column 0 may have been shifted like the
-    rest (it belongs at ``delta``) or may have been at a column under ``delta`` and stopped at 0
-    (a top-level ``def`` after a method): two depths fit, so nothing is guessed.
+    model dedented its whole edit; a new line it wrote left of ``delta`` (column 0, typically)
+    may have been shifted like the rest, or may have sat there all along because nothing can go
+    left of column 0 (a top-level ``def`` after a method). The file's indentation unit decides:
+    the reading in which every line sits on a multiple of it and every block header is followed
+    by a line exactly one unit deeper is taken; if both readings or neither fit, two depths fit
+    and nothing is guessed.
     """
-    if match.delta <= 0:
-        return
     tab = match.level.tab
     widths = [indent_width(t, tab) for t in tokens if t is not _MARK and t.strip()]
-    if not widths or min(widths) == 0:
-        return
-    flat = [ln for ln in new_lines if ln.strip() and indent_width(ln, tab) == 0]
-    if flat:
-        raise ToolError(
-            f"old text matched {match.delta} columns deeper than written, but the new line "
-            f"{flat[0].strip()[:60]!r} is at column 0: it may belong at column {match.delta} "
-            f"(shifted with the rest) or at column 0; nothing was changed in {name}. Send old "
-            "and new text with the file's exact indentation")
+    if match.delta <= 0 or not widths or min(widths) == 0:
+        return frozenset()
+    low = [j for j, ln in enumerate(new_lines) if ln.strip() and indent_width(ln, tab) < match.delta]
+    if not low:
+        return frozenset()
+    unit = _indent_unit(file_lines, tab)
+    shifted = [indent_width(ln, tab) + match.delta if ln.strip() else -1 for ln in new_lines]
+    kept = [indent_width(new_lines[j], tab) if j in low else c for j, c in enumerate(shifted)]
+    fits = [unit is not None and _fits(new_lines, cols, unit) for cols in (shifted, kept)]
+    if fits == [True, False]:
+        return frozenset()
+    if fits == [False, True]:
+        return frozenset(low)
+    line = new_lines[low[0]]
+    raise ToolError(
+        f"old text matched {match.delta} columns deeper than written, but the new line "
+        f"{line.strip()[:60]!r} is at column {indent_width(line, tab)}: it may belong at column "
+        f"{indent_width(line, tab) + match.delta} (shifted with the rest) or where it is; nothing "
+        f"was changed in {name}. Send old and new text with the file's exact indentation")
+
+
+def _indent_unit(file_lines: list[str], tab: int) -> int | None:
+    """The file's indentation step: how much deeper a block's body is than its header, mostly."""
+    steps: Counter[int] = Counter()
+    for i, line in enumerate(file_lines):
+        if _OPENER.match(line.strip()):
+            nxt = next((ln for ln in file_lines[i + 1:i + 4] if ln.strip()), None)
+            if nxt is not None and indent_width(nxt, tab) > indent_width(line, tab):
+                steps[indent_width(nxt, tab) - indent_width(line, tab)] += 1
+    return steps.most_common(1)[0][0] if steps else None
+
+
+def _fits(lines: list[str], cols: list[int], unit: int) -> bool:
+    """Whether lines at these columns sit on the unit grid with every block one unit deep."""
+    for i, (line, col) in enumerate(zip(lines, cols)):
+        if col < 0:
+            continue
+        if col % unit:
+            return False
+        if _OPENER.match(line.strip()):
+            nxt = next((c for c in cols[i + 1:] if c >= 0), None)
+            if nxt is not None and nxt != col + unit:
+                return False
+    return True
 
 
 def _ambiguous(name: str, content: str, found: list[int]) -> ToolError:

@@ -74,6 +74,17 @@ REPLACE = [
      "if a:\n    x = 1\nif b:\n        x = 1\nif c:\n        x = 1\n",
      "      x = 1\n", "      x = 2\n",
      "if a:\n    x = 2\nif b:\n        x = 1\nif c:\n        x = 1\n", "shifted by -2"),
+    # A dedented edit whose column-0 lines fit the file's 4-column grid only one way.
+    ("dedented edit: a new method (the shifted reading is the one that fits)",
+     "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n",
+     "    return 1\n", "    return 1\n\ndef g(self):\n    pass\n",
+     "class C:\n    def f(self):\n        return 1\n\n    def g(self):\n        pass\n\n\nX = 1\n",
+     "shifted by 4"),
+    ("dedented edit: a top-level def after a method (only column 0 fits)",
+     "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n",
+     "      return 1\n", "      return 1\n\n\ndef g():\n  pass\n",
+     "class C:\n    def f(self):\n        return 1\n\n\ndef g():\n    pass\n\n\nX = 1\n",
+     "left at their own column"),
 ]
 
 
@@ -121,9 +132,9 @@ REFUSE = [
     ("block header not followed by a deeper line, under a shift",
      "x = 1\nif a:\n    return min(res)\n\n\nz = 2\n", "return min(res)\n",
      "return min(res)\n\ndef g(a):\nreturn a\n", "not consistently indented"),
-    ("dedented old with a new line at column 0 that may not be shifted",
+    ("dedented old with a new line at column 0 that fits both depths",
      "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n",
-     "    return 1\n", "    return 1\n\ndef g():\n    pass\n", "may belong at column 4"),
+     "    return 1\n", "    return 1\nY = 2\n", "may belong at column 4"),
 ]
 
 
