@@ -291,7 +291,7 @@ class AgentMagics(Magics):
 
     @line_magic("agent")
     def agent_line(self, line: str) -> Any:
-        """%agent status | stop | apply [ID] | undo [ID|--all] | history | show ID | resume ID TEXT | cost | config"""
+        """%agent status | stop | apply [ID] | undo [ID] [--force] | undo --all | history | show ID | resume ID TEXT | cost | config"""
         try:
             words = shlex.split(line)
         except ValueError as exc:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_magic.errors import ApplyError, PathError, ConflictError, UserError
+from agent_magic.errors import ApplyError, ConflictError, PathError, UserError
 from agent_magic.paths import Project
 from agent_magic.staging import Staging, apply, list_checkpoints, undo, write_file
 from tests.staging.conftest import git

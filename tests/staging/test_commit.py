@@ -78,7 +78,7 @@ def _conflicting_merge(repo: Project) -> None:
     git(repo.root, "checkout", "-q", "main")
     (repo.root / "notes.md").write_text("main\n")
     git(repo.root, "commit", "-qam", "main")
-    subprocess.run(["git", "merge", "other"], cwd=repo.root, capture_output=True)
+    subprocess.run(["git", "merge", "other"], cwd=repo.root, capture_output=True, check=False)
 
 
 @pytest.mark.parametrize("state, message", [
@@ -92,7 +92,7 @@ def test_commit_refused_during_merge_rebase_and_detached_head(repo: Project, sta
     elif state == "rebase":
         _conflicting_merge(repo)
         git(repo.root, "merge", "--abort")
-        subprocess.run(["git", "rebase", "other"], cwd=repo.root, capture_output=True)
+        subprocess.run(["git", "rebase", "other"], cwd=repo.root, capture_output=True, check=False)
     else:
         git(repo.root, "checkout", "-q", "--detach")
     st = Staging(repo)

@@ -16,7 +16,7 @@ import pytest
 from agent_magic.paths import Project
 from agent_magic.staging import Staging, apply, list_checkpoints, recover
 from agent_magic.staging.journal import JOURNAL_NAME
-from agent_magic.staging.lock import LockBusy, project_lock
+from agent_magic.staging.lock import LockBusy
 from tests.staging.conftest import git
 
 N_FILES = 40

@@ -26,7 +26,7 @@ from tests.staging.test_apply import tree
 
 def _chattr(path: Path, flag: str) -> bool:
     return shutil.which("chattr") is not None and subprocess.run(
-        ["chattr", flag, str(path)], capture_output=True).returncode == 0
+        ["chattr", flag, str(path)], capture_output=True, check=False).returncode == 0
 
 
 @pytest.fixture
@@ -153,7 +153,8 @@ def test_read_only_bind_mount_rolls_back(plain: Project):
     proc = subprocess.run(
         ["bwrap", "--bind", "/", "/", "--dev", "/dev", "--ro-bind", str(plain.root / "ro"),
          str(plain.root / "ro"), sys.executable, "-c", _CHILD, str(plain.root)],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=60)
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=60,
+        check=False)
     if proc.returncode != 0 and "bwrap" in proc.stderr:
         pytest.skip(f"bubblewrap cannot run here: {proc.stderr.strip()}")
     out = json.loads(proc.stdout)
