@@ -191,3 +191,37 @@ def test_two_processes_applying_to_the_same_file_never_both_win(tmp_path: Path):
         loser = "RIGHT" if winner == "LEFT" else "LEFT"
         assert text == f"one\n{winner}\nthree\n"
         assert (root / f"{winner}.txt").exists() and not (root / f"{loser}.txt").exists()
+
+
+_UNDO_DIES = r"""
+import os, sys
+from agent_magic.paths import Project
+from agent_magic.staging import Staging, apply, undo, write_file
+project = Project(sys.argv[1])
+st = Staging(project)
+for name in ("a.py", "b.py", "c.py"):
+    st.replace(name, "old", "new")
+cp = apply(project, st.changeset())
+calls = []
+def writer(target, data, mode):
+    if len(calls) == 1:
+        os._exit(9)  # dies like kill -9 after restoring one file
+    calls.append(target)
+    write_file(target, data, mode, root=project.root)
+undo(project, cp.id, writer=writer)
+"""
+
+
+def test_an_undo_killed_half_way_is_completed_by_recovery(tmp_path: Path):
+    root = tmp_path / "p"
+    root.mkdir()
+    for name in ("a.py", "b.py", "c.py"):
+        (root / name).write_text("old\n")
+    proc = subprocess.run([sys.executable, "-c", _UNDO_DIES, str(root)], timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert proc.returncode == 9
+    assert sorted((root / n).read_text() for n in ("a.py", "b.py", "c.py")) == ["new\n", "new\n", "old\n"]
+    message = recover(Project(root))
+    assert "undo of checkpoint" in message and "completed" in message
+    assert [(root / n).read_text() for n in ("a.py", "b.py", "c.py")] == ["old\n"] * 3
+    assert all(c.undone for c in list_checkpoints(Project(root)))
