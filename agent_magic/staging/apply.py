@@ -155,11 +155,16 @@ def apply(project: Project, changeset: Changeset, selection: set[str] | None = N
         raise UserError("nothing to apply: no hunk of the changeset is selected")
     if commit and not project.is_git:
         raise UserError("commit=True needs a git repository; the project is not one")
-    with project_lock(project.state_dir, lock_wait):
-        recover_locked(project)
-        return _apply_locked(project, plan, commit=commit, message=message,
-                             session_id=session_id, force=force,
-                             writer=writer or confined_writer(project.root))
+    try:
+        with project_lock(project.state_dir, lock_wait):
+            recover_locked(project)
+            return _apply_locked(project, plan, commit=commit, message=message,
+                                 session_id=session_id, force=force,
+                                 writer=writer or confined_writer(project.root))
+    except OSError as exc:
+        # Failures once writing began are ApplyErrors already; this is the lock, a conflict
+        # check, the checkpoint or the journal failing first (a full disk, a read-only state dir).
+        raise ApplyError(f"apply failed: {_describe(exc, project)}; nothing was written") from exc
 
 
 def _apply_locked(project: Project, plan, *, commit: bool, message: str, session_id: str,
@@ -211,7 +216,10 @@ def _apply_locked(project: Project, plan, *, commit: bool, message: str, session
                                               commit_message(message, session_id))
         except gitstore.CommitFailed as exc:
             cp.commit_error = str(exc)
-        store.write_meta(cp)
+        try:
+            store.write_meta(cp)
+        except OSError:
+            pass  # the apply stands; only the record of its commit is missing
     return cp
 
 
@@ -333,10 +341,14 @@ def undo(project: Project, checkpoint_id: str | None = None, *, force: bool = Fa
     ``force`` restores even files changed since the apply (that later work is lost) and files
     the apply never reached; it is the way out of any half-applied state.
     """
-    with project_lock(project.state_dir, lock_wait):
-        recover_locked(project)
-        return _undo_locked(project, checkpoint_id, force=force,
-                            writer=writer or confined_writer(project.root))
+    try:
+        with project_lock(project.state_dir, lock_wait):
+            recover_locked(project)
+            return _undo_locked(project, checkpoint_id, force=force,
+                                writer=writer or confined_writer(project.root))
+    except OSError as exc:
+        raise ApplyError(f"undo failed: {_describe(exc, project)}; the next %agent command "
+                         "finishes an undo that had begun writing, or retry it") from exc
 
 
 def _undo_locked(project: Project, checkpoint_id: str | None, *, force: bool,

@@ -163,3 +163,18 @@ def test_read_only_bind_mount_rolls_back(plain: Project):
     assert "nothing was applied" in out["error"]
     assert tree(plain.root) == original
     assert list_checkpoints(plain) == []
+
+
+def test_a_state_directory_that_cannot_be_written_is_one_clear_error(plain: Project):
+    state = plain.state_dir
+    state.mkdir()
+    st = Staging(plain)
+    st.replace("a.py", "two", "TWO")
+    if not _chattr(state, "+i"):
+        pytest.skip("chattr +i is not available here")
+    try:
+        with pytest.raises(ApplyError, match="apply failed: .*nothing was written"):
+            apply(plain, st.changeset())
+    finally:
+        _chattr(state, "-i")
+    assert (plain.root / "a.py").read_text() == "one\ntwo\nthree\n"
