@@ -435,9 +435,15 @@ class AgentMagics(Magics):
             return
         from agent_magic.transcript import list_sessions
 
-        for s in list_sessions(self._project(None)):
+        from agent_magic.session import Session
+
+        project = self._project(None)
+        for s in list_sessions(project):
             if s["id"].startswith(rest[0]):
-                self._print("\n".join(f"{k}: {v}" for k, v in s.items()))
+                # Only its transcript is left (no saved changes): the same report, from that.
+                publisher()(session_report(Session(
+                    s["task"], project, s["model"], id=s["id"], created=s["created"],
+                    stop_reason=s["stop_reason"], cost=s["cost"])))
                 return
         raise UserError(f"no session {rest[0]!r} (see `%agent history`)")
 

@@ -135,3 +135,17 @@ def test_a_finished_run_can_be_shown_applied_and_undone_from_a_new_kernel(ip, ma
     ip.run_line_magic("agent", f"apply {sid}")  # undone, so it can be applied again
     assert "return a + b" in (root / "calc.py").read_text()
     assert "Applied" in third.out.getvalue()
+
+
+def test_show_of_a_session_known_only_from_its_transcript_is_a_report(ip, make_repo, capsys):
+    from agent_magic.transcript import Transcript
+
+    root = make_repo({"a.py": "x = 1\n"})
+    record = Transcript(Project(root), "20260101-000000-abcdef")
+    record.write("start", task="tidy a.py", model="scripted", created="2026-01-01T00:00:00+00:00")
+    record.write("end", stop_reason="budget", cost=0.5)
+    _fresh_kernel(ip, root)
+    ip.run_line_magic("agent", "show 20260101")
+    shown = capsys.readouterr().out
+    assert "session `20260101-000000-abcdef`" in shown and "tidy a.py" in shown
+    assert "stop_reason:" not in shown  # not the raw dump
