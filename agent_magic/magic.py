@@ -433,9 +433,8 @@ class AgentMagics(Magics):
         if session is not None:
             publisher()(session_report(session))
             return
-        from agent_magic.transcript import list_sessions
-
         from agent_magic.session import Session
+        from agent_magic.transcript import list_sessions
 
         project = self._project(None)
         for s in list_sessions(project):
