@@ -9,7 +9,10 @@ def load_ipython_extension(ipython) -> None:
     """Register the %%agent and %agent magics (called by %load_ext)."""
     from agent_magic.magic import AgentMagics
 
-    ipython.register_magics(AgentMagics)
+    magics = AgentMagics(ipython)
+    ipython.register_magics(magics)
+    # An apply or undo that a dead kernel left half-done is finished now, not at first use.
+    magics.recover_notice(None)
 
 
 def unload_ipython_extension(ipython) -> None:

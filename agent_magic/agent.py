@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -138,6 +139,19 @@ STUB = "[{n} characters of earlier tool output elided to fit the context window;
 DROPPED = "[earlier tool calls and their results were removed to fit the context window]"
 
 
+def _recover_interrupted_apply(project: Project) -> str:
+    # A dead process's half-done apply is rolled back before this agent reads the tree.
+    from agent_magic.staging import recover
+
+    try:
+        message = recover(project)
+    except UserError as exc:
+        message = str(exc)
+    if message:
+        warnings.warn(f"agent_magic: {message}", RuntimeWarning, stacklevel=3)
+    return message
+
+
 class Agent:
     """Runs tasks against one project with one model; wiring of analysis, staging and review."""
 
@@ -155,6 +169,7 @@ class Agent:
         sandbox: Sandbox | None = None,
     ) -> None:
         self.project = project if isinstance(project, Project) else Project(project)
+        self.recovered = _recover_interrupted_apply(self.project)
         self.model = model
         self.config = config or AgentConfig()
         self.emit = on_event
@@ -432,6 +447,7 @@ class Agent:
                 "end", stop_reason=session.stop_reason, error=session.error, cost=session.cost,
                 usage=session.usage, steps=session.steps, files=files,
                 plan=session.plan, findings=session.findings, diff=session.diff())
+        session.save()  # apply, undo and show work from another kernel too
         self._leave("deliver", f"{session.stop_reason}: {len(files)} file(s) changed")
         self.emit(RunFinished(session))
 

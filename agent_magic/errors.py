@@ -29,3 +29,12 @@ class ConflictError(AgentMagicError):
     def __init__(self, message: str, paths: list[str]) -> None:
         super().__init__(message)
         self.paths = list(paths)
+
+
+class ApplyError(UserError):
+    """Apply or undo failed on a file (permission, read-only, a link); the message says what is
+    where now. ``checkpoint`` names a checkpoint still holding content to restore, or is ""."""
+
+    def __init__(self, message: str, checkpoint: str = "") -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint

@@ -23,7 +23,8 @@ from agent_magic.ui.runner import Progress, Run, RunRegistry, fan_out
 # Shared by every AgentMagics of the process, so a reloaded extension still sees running agents.
 REGISTRY = RunRegistry()
 
-LINE_USAGE = ("usage: %agent status | stop | apply [ID] [--force-blockers] | undo [ID | --all] | "
+LINE_USAGE = ("usage: %agent status | stop | apply [ID] [--force-blockers] | "
+              "undo [ID] [--force] | undo --all | "
               "history | "
               "show ID | resume ID TEXT | cost | config")
 AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
@@ -179,6 +180,7 @@ class AgentMagics(Magics):
         if not task:
             raise UserError("the task is empty: write what the agent should do in the cell body")
         project = self._project(args.project)
+        self.recover_notice(project)
         self.registry.check(project.root)
         config = self._config(args)
         model = self._model(args.model)
@@ -317,7 +319,7 @@ class AgentMagics(Magics):
 
     @line_magic("agent")
     def agent_line(self, line: str) -> Any:
-        """%agent status | stop | apply [ID] | undo [ID|--all] | history | show ID | resume ID TEXT | cost | config"""
+        """%agent status | stop | apply [ID] | undo [ID] [--force] | undo --all | history | show ID | resume ID TEXT | cost | config"""
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -329,9 +331,21 @@ class AgentMagics(Magics):
         if handler is None:
             raise UsageError(f"unknown command {command!r}\n{LINE_USAGE}")
         try:
+            self.recover_notice(None)
             return handler(rest)
         except UserError as exc:
             raise UsageError(str(exc)) from None
+
+    def recover_notice(self, project: Project | None) -> None:
+        """Finish an apply or undo a dead kernel left half-done, and say so (see staging.recover)."""
+        from agent_magic.staging import recover
+
+        try:
+            message = recover(project or self._project(None))
+        except UserError as exc:
+            message = f"agent_magic: {exc}"
+        if message:
+            self._print(message)
 
     def _print(self, text: str) -> None:
         (self.out or sys.stdout).write(text.rstrip("\n") + "\n")
@@ -385,6 +399,11 @@ class AgentMagics(Magics):
     def _cmd_undo(self, rest: list[str]) -> None:
         from agent_magic.ui.actions import undo_all, undo_changes
 
+        force = "--force" in rest
+        rest = [w for w in rest if w != "--force"]
+        unknown = [w for w in rest if w.startswith("-") and w != "--all"]
+        if unknown or len(rest) > 1:
+            raise UserError("usage: %agent undo [ID] [--force] | %agent undo --all")
         if rest == ["--all"]:
             owner = next((s for s in reversed(list(self.sessions.values())) if s.checkpoints),
                          None)
@@ -400,10 +419,16 @@ class AgentMagics(Magics):
                       if (checkpoint_id in s.checkpoints if checkpoint_id else s.checkpoints)),
                      None)
         if owner is None and checkpoint_id is None:
-            raise UserError("nothing applied in this kernel; give a checkpoint id "
-                            "(see `%agent history`)")
+            # Another kernel (or one that has restarted) applied it: the project's newest live
+            # checkpoint, the one `%agent history` offers to undo.
+            from agent_magic.staging import list_checkpoints
+
+            live = [c for c in list_checkpoints(self._project(None)) if not c.undone]
+            if not live:
+                raise UserError("there is nothing to undo (see `%agent history`)")
+            checkpoint_id = live[0].id
         outcome = undo_changes(owner if owner is not None else self._project(None),
-                               checkpoint_id)
+                               checkpoint_id, force=force)
         if not outcome.ok:
             raise UserError(outcome.message)
         self._print(outcome.message)
@@ -436,11 +461,16 @@ class AgentMagics(Magics):
         if session is not None:
             publisher()(session_report(session))
             return
+        from agent_magic.session import Session
         from agent_magic.transcript import list_sessions
 
-        for s in list_sessions(self._project(None)):
+        project = self._project(None)
+        for s in list_sessions(project):
             if s["id"].startswith(rest[0]):
-                self._print("\n".join(f"{k}: {v}" for k, v in s.items()))
+                # Only its transcript is left (no saved changes): the same report, from that.
+                publisher()(session_report(Session(
+                    s["task"], project, s["model"], id=s["id"], created=s["created"],
+                    stop_reason=s["stop_reason"], cost=s["cost"])))
                 return
         raise UserError(f"no session {rest[0]!r} (see `%agent history`)")
 
@@ -478,10 +508,18 @@ class AgentMagics(Magics):
             raise UserError(f"{prefix!r} matches {len(matches)} sessions; give more of the id")
         if matches:
             return matches[0]
-        if need_object:
-            raise UserError(f"no session {prefix!r} in this kernel (only this kernel's sessions "
-                            "can be resumed; see `%agent history`)")
-        return None
+        # A session of another kernel (or of this one before a restart), saved with its changes.
+        from agent_magic.session import load_session
+
+        try:
+            session = load_session(self._project(None), prefix)
+        except UserError:
+            if need_object:
+                raise UserError(f"no session {prefix!r} in this kernel or saved in the project "
+                                "(see `%agent history`)") from None
+            return None
+        self.sessions[session.id] = session
+        return session
 
 
 def _pick(value: Any, default: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from pathlib import Path, PurePosixPath
 
 from agent_magic.errors import PathError, UserError
@@ -12,6 +13,48 @@ from agent_magic.secrets import SECRET_PATTERNS
 
 INTERNAL_DIRS = (".git", ".agent_magic")
 STATE_DIR = ".agent_magic"
+# The most a tool reads of one file; larger files are refused before a byte is read.
+MAX_READ_BYTES = 64_000_000
+
+
+def is_internal(part: str) -> bool:
+    """Whether one path component names .git or .agent_magic as some file system could see it.
+
+    Case-insensitive (macOS, Windows), trailing dots and spaces ignored (Windows drops them), and
+    the 8.3 short name GIT~1 (Windows) counts too.
+    """
+    name = part.lower().rstrip(". ")
+    return name in INTERNAL_DIRS or name.startswith("git~")
+
+
+def read_regular(path: str | os.PathLike[str], max_bytes: int = MAX_READ_BYTES, *,
+                 name: str = "") -> bytes:
+    """The bytes of a regular file, checked before reading: never a FIFO or device, never huge.
+
+    Raises OSError (ENAMETOOLONG, ELOOP, EACCES, ...) or PathError for what is not a regular file
+    or is over ``max_bytes``; the file is opened non-blocking so a FIFO cannot hang the caller.
+    """
+    label = name or os.fspath(path)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise PathError(f"{label} is not a regular file (a device, FIFO or socket); not read")
+        if st.st_size > max_bytes:
+            raise PathError(f"{label} is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit")
+        chunks, left = [], max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > max_bytes:  # it grew while being read
+            raise PathError(f"{label} is over the {max_bytes:,}-byte limit")
+        return data
+    finally:
+        os.close(fd)
 
 
 class Project:
@@ -35,8 +78,14 @@ class Project:
 
     @property
     def state_dir(self) -> Path:
-        """Where agent_magic keeps sessions, checkpoints and caches for this project."""
-        return self.root / STATE_DIR
+        """Where agent_magic keeps sessions, checkpoints and caches; PathError if it is a link."""
+        state = self.root / STATE_DIR
+        # A committed `.agent_magic -> /elsewhere` would send transcripts, checkpoints and caches
+        # out of the project; such a state directory is not used at all.
+        if state.is_symlink() or (state.exists() and not state.is_dir()):
+            raise PathError(f"{state} is a symbolic link or not a directory; agent_magic keeps its "
+                            "state only in a real .agent_magic/ directory (remove or rename it)")
+        return state
 
     @property
     def is_git(self) -> bool:
@@ -57,8 +106,11 @@ class Project:
             raise PathError(f"{rel!r} leaves the project root ('..' is not allowed)")
         if not parts:
             return "."
-        if parts[0] in INTERNAL_DIRS:
-            raise PathError(f"{rel!r} is inside {parts[0]}/, which the agent may not touch")
+        for part in parts:
+            if is_internal(part):
+                raise PathError(f"{rel!r} is inside {part}/, which the agent may not touch")
+        if any(len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts):
+            raise PathError(f"{rel[:80]!r}... has a name longer than 255 bytes")
         return "/".join(parts)
 
     def resolve(self, rel: str, *, allow_secret: bool = False) -> Path:
@@ -68,14 +120,51 @@ class Project:
             raise PathError(f"{rel!r} looks like a secret file; agent_magic never reads or writes it")
         target = self.root / norm
         # Resolve links of every existing ancestor so a symlink cannot lead outside the root.
-        real = Path(os.path.realpath(target))
+        try:
+            real = Path(os.path.realpath(target, strict=False))
+            linked = target.is_symlink()
+            dangling = linked and not target.exists()
+        except OSError as exc:  # ENAMETOOLONG and friends
+            raise PathError(f"{rel[:80]!r} cannot be used: {exc.strerror or exc}") from None
         if real != self.root and self.root not in real.parents:
             raise PathError(f"{rel!r} resolves outside the project root")
-        if target.is_symlink() and not target.exists():
+        if dangling:
             raise PathError(f"{rel!r} is a broken or looping symbolic link")
         inner = real.relative_to(self.root).parts if real != self.root else ()
-        if inner and inner[0] in INTERNAL_DIRS:
-            raise PathError(f"{rel!r} points inside {inner[0]}/")
+        for part in inner:
+            if is_internal(part):
+                raise PathError(f"{rel!r} points inside {part}/")
+        inner_rel = "/".join(inner)
+        # An alias (settings.txt -> .env) is judged by what it points to, not by its own name.
+        if not allow_secret and inner_rel and inner_rel != norm and self.is_secret(inner_rel):
+            raise PathError(f"{rel!r} points to a secret file; agent_magic never reads or writes it")
+        _refuse_shared_inode(target, rel)
+        return target
+
+    def check_writable(self, rel: str) -> Path:
+        """``resolve`` plus: no component of the path is a symbolic link (edits never go through one)."""
+        target = self.resolve(rel)
+        here = self.root
+        for part in self.normalize(rel).split("/"):
+            here = here / part
+            try:
+                st = os.lstat(here)
+            except FileNotFoundError:
+                break
+            except OSError as exc:
+                raise PathError(f"{rel[:80]!r} cannot be used: {exc.strerror or exc}") from None
+            if stat.S_ISLNK(st.st_mode):
+                shown = here.relative_to(self.root).as_posix()
+                raise PathError(f"{shown!r} is a symbolic link; agent_magic does not edit through "
+                                "links (edit the file it points to instead)")
+            if here == target or not stat.S_ISDIR(st.st_mode):
+                break
+            if os.path.lexists(here / ".git"):
+                # A submodule or nested repository: its history is not the project's, and an
+                # apply here could not be committed, checkpointed or reverted with the project.
+                shown = here.relative_to(self.root).as_posix()
+                raise PathError(f"{rel!r} is inside {shown}/, a git submodule or nested "
+                                "repository; agent_magic does not edit there")
         return target
 
     def relative(self, path: str | os.PathLike[str]) -> str:
@@ -90,11 +179,22 @@ class Project:
         return any(fnmatch.fnmatch(rel, pat) for pat in self._extra_secrets)
 
 
-def _read_agentignore(root: Path) -> tuple[str, ...]:
-    path = root / ".agentignore"
+def _refuse_shared_inode(target: Path, rel: str) -> None:
+    # A hard link's other names may be anywhere on the file system (a key file outside the
+    # project, say) and nothing tells where, so a file with several links is not used at all.
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        st = os.stat(target)
+    except OSError:
+        return
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        raise PathError(f"{rel!r} has {st.st_nlink} hard links; agent_magic cannot tell whether the "
+                        "others are outside the project, so it does not use it")
+
+
+def _read_agentignore(root: Path) -> tuple[str, ...]:
+    try:
+        lines = read_regular(root / ".agentignore", 1_000_000).decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError, PathError):
         return ()
     return tuple(ln.strip().rstrip("/") for ln in lines if ln.strip() and not ln.startswith("#"))
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent_magic.errors import UserError
+from agent_magic.errors import ApplyError, UserError
 from agent_magic.models.base import Usage
 from agent_magic.paths import Project
-from agent_magic.records import Finding, Plan, Understanding
+from agent_magic.records import Finding, Plan, PlanStep, Understanding
 
 if TYPE_CHECKING:
     from agent_magic.staging import Changeset, Checkpoint, Staging
@@ -95,12 +96,41 @@ class Session:
                 f"{len(self.open_blockers)} blocker finding(s) remain; review them and apply with "
                 "allow_blockers=True (the widget's confirm box) if you still want these changes"
             )
-        checkpoint = apply(
-            self.project, self.changeset, selection, commit=commit, force=force,
-            message=self.commit_message(), session_id=self.id,
-        )
+        try:
+            checkpoint = apply(
+                self.project, self.changeset, selection, commit=commit, force=force,
+                message=self.commit_message(), session_id=self.id,
+            )
+        except ApplyError as exc:
+            if exc.checkpoint:  # a rollback that could not finish: its checkpoint is still live
+                self.checkpoints.append(exc.checkpoint)
+            raise
         self.checkpoints.append(checkpoint.id)
+        self.save()
         return checkpoint
+
+    def save(self) -> bool:
+        """Keep the staged changes and the facts of this session on disk (best effort).
+
+        ``load_session`` brings them back in any kernel, so a finished run can be shown, applied
+        and undone after a restart. False if they could not be written (the run goes on).
+        """
+        from dataclasses import asdict
+
+        from agent_magic.staging import saved
+        from agent_magic.transcript import redact
+
+        meta = {"id": self.id, "task": self.task, "model": self.model, "created": self.created,
+                "stop_reason": self.stop_reason, "error": self.error, "summary": self.summary,
+                "cost": self.cost, "steps": self.steps, "checkpoints": list(self.checkpoints),
+                "plan": asdict(self.plan) if self.plan else None,
+                "findings": [asdict(f) for f in self.findings]}
+        try:
+            meta = json.loads(redact(json.dumps(meta, default=str)))
+            saved.save(self.project.state_dir, self.id, self.changeset, meta)
+        except (OSError, ValueError, UserError):
+            return False
+        return True
 
     def undo(self, checkpoint_id: str | None = None, *, force: bool = False) -> Checkpoint:
         """Restore the files of this session's last apply (or the given checkpoint) byte for byte."""
@@ -113,6 +143,7 @@ class Session:
         checkpoint = undo(self.project, checkpoint_id, force=force)
         if checkpoint_id in self.checkpoints:
             self.checkpoints.remove(checkpoint_id)
+            self.save()
         return checkpoint
 
     def commit_message(self) -> str:
@@ -121,3 +152,35 @@ class Session:
         title = title.splitlines()[0][:72] if title else "agent_magic change"
         body = self.plan.text() if self.plan else self.task
         return f"{title}\n\n{body}\n\nTask: {self.task.strip()[:500]}\n"
+
+
+def load_session(project: Project, prefix: str) -> Session:
+    """A session saved by ``Session.save`` (in this or another kernel), by id or id prefix."""
+    from agent_magic.staging import list_checkpoints, saved
+
+    try:
+        ids = [i for i in saved.saved_ids(project.state_dir) if i.startswith(prefix)]
+    except OSError:
+        ids = []
+    if len(ids) > 1:
+        raise UserError(f"{prefix!r} matches {len(ids)} sessions; give more of the id")
+    if not ids:
+        raise UserError(f"no saved session {prefix!r} in {project.root} (see `%agent history`)")
+    try:
+        meta, changeset = saved.load(project.state_dir, ids[0])
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"the saved changes of session {ids[0]} cannot be read: {exc}") from None
+    plan = meta.get("plan")
+    session = Session(
+        task=meta.get("task", ""), project=project, model=meta.get("model", ""), id=meta["id"],
+        created=meta.get("created", ""), stop_reason=meta.get("stop_reason", ""),
+        error=meta.get("error", ""), summary=meta.get("summary", ""), cost=meta.get("cost", 0.0),
+        steps=meta.get("steps", 0), changeset=changeset,
+        plan=Plan(plan["summary"], [PlanStep(**s) for s in plan.get("steps", [])],
+                  plan.get("files", []), plan.get("risks", [])) if plan else None,
+        findings=[Finding(**f) for f in meta.get("findings", [])])
+    # The checkpoint store is the truth about what is applied (another kernel may have undone).
+    live = {c.id for c in list_checkpoints(project) if not c.undone and c.session_id == session.id}
+    session.checkpoints = [c for c in meta.get("checkpoints", []) if c in live] + sorted(
+        live - set(meta.get("checkpoints", [])))
+    return session

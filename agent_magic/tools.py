@@ -6,7 +6,7 @@ state of the run, so the agent handles them; this module validates their input l
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 MAX_VIEW_LINES = 400
 MAX_SEARCH_HITS = 60
 MAX_RESULT_CHARS = 20_000
+SEARCH_SECONDS = 5.0  # a search (a catastrophic regex, a huge tree) stops here with what it found
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
@@ -143,6 +144,7 @@ class Toolbox:
     files: Callable[[], list[str]]
     readonly: Callable[[str], bool] = lambda path: False
     runner: Callable[[str, int | None], str] | None = None
+    search_seconds: float = SEARCH_SECONDS
 
     def run(self, name: str, data: dict[str, Any]) -> str:
         """Run one read or edit tool; raise ToolError (or another AgentMagicError) on failure."""
@@ -159,6 +161,9 @@ class Toolbox:
             raise
         except AgentMagicError as exc:  # path and staging refusals become tool errors too
             raise ToolError(str(exc)) from None
+        except OSError as exc:  # ENAMETOOLONG, ELOOP, EACCES, ...: the model's problem, not a crash
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise ToolError(f"{name}: {exc.strerror or exc}{where}") from None
         return _clip(result)
 
     def _view(self, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
@@ -180,33 +185,56 @@ class Toolbox:
         return "\n".join(entries) if entries else "(empty)"
 
     def _search(self, pattern: str, path: str = ".", glob: str | None = None) -> str:
-        try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise ToolError(f"search: bad regular expression: {exc}") from None
+        # The `regex` engine takes a timeout, so a catastrophic pattern ends with partial results.
         import fnmatch
 
+        import regex
+
+        try:
+            compiled = regex.compile(pattern)
+        except (regex.error, ValueError, OverflowError) as exc:
+            raise ToolError(f"search: bad regular expression: {exc}") from None
         prefix = "" if path in (".", "") else path.rstrip("/")
         hits: list[str] = []
         total = 0
+        deadline = time.monotonic() + self.search_seconds
+        per_line = self.search_seconds / 10  # one pathological line does not eat the whole budget
+        slow: list[str] = []
+        stopped = ""
         for rel in self.files():
             if prefix and not (rel == prefix or rel.startswith(prefix + "/")):
                 continue
             if glob and not fnmatch.fnmatch(rel.rsplit("/", 1)[-1], glob):
                 continue
+            if time.monotonic() >= deadline:
+                stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
+                break
             try:
                 text = self.staging.read_text(rel)
-            except AgentMagicError:
-                continue  # binary, secret, deleted: not searchable
+            except (AgentMagicError, OSError):
+                continue  # binary, secret, deleted, unreadable: not searchable
             for n, line in enumerate(text.splitlines(), 1):
-                if regex.search(line):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    found = compiled.search(line, timeout=min(left, per_line))
+                except TimeoutError:
+                    slow.append(f"{rel}:{n}")
+                    continue
+                if found:
                     total += 1
                     if len(hits) < MAX_SEARCH_HITS:
                         hits.append(f"{rel}:{n}: {line.strip()[:200]}")
+        notes = [stopped] if stopped else []
+        if slow:
+            notes.append(f"[the pattern took too long on {len(slow)} line(s), skipped ("
+                         + ", ".join(slow[:5]) + "); results are partial: use a simpler pattern]")
+        tail = "".join("\n" + n for n in notes)
         if not hits:
-            return f"no matches for {pattern!r}"
+            return f"no matches for {pattern!r}" + tail
         more = f"\n[{total - len(hits)} more matches not shown; narrow the search]" if total > len(hits) else ""
-        return "\n".join(hits) + more
+        return "\n".join(hits) + more + tail
 
     def _replace(self, path: str, old: str, new: str) -> str:
         return self.staging.replace(path, old, new)

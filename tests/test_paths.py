@@ -118,11 +118,13 @@ def test_agentignore_names_match_in_any_case_and_keep_their_special_characters(t
     assert not project.is_secret("src/main.py")
 
 
-def test_write_through_an_inner_link_lands_inside(sandbox):
+def test_no_write_through_an_inner_link_even_one_that_stays_inside(sandbox):
     root, _ = sandbox
     project = Project(root)
     st = Staging(project)
-    st.create("in/new.py", "x\n")
+    with pytest.raises(PathError, match="'in' is a symbolic link"):
+        st.create("in/new.py", "x\n")
+    st.create("dir/new.py", "x\n")  # the real directory is fine
     cp = apply(project, st.changeset())
     assert (root / "dir" / "new.py").read_text() == "x\n"
     undo(project, cp.id)

@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent_magic.paths import Project
+from agent_magic.errors import PathError
+from agent_magic.paths import Project, read_regular
 
 try:
     import tomllib
@@ -18,6 +19,7 @@ except ModuleNotFoundError:  # Python 3.10: no stdlib TOML reader, so pyproject 
 INSTRUCTION_FILES = ("AGENTS.md", "CLAUDE.md", "CONTRIBUTING.md", "CONTRIBUTING.rst",
                      ".github/CONTRIBUTING.md")
 MAX_INSTRUCTION_CHARS = 4000
+MAX_CONFIG_BYTES = 2_000_000
 TOOLS = ("ruff", "black", "isort", "flake8", "mypy", "pylint")
 
 
@@ -85,7 +87,7 @@ def detect_conventions(root: str | os.PathLike[str]) -> Conventions:
     for name in INSTRUCTION_FILES:
         path = base / name
         if path.is_file() and not project.is_secret(name):
-            text = path.read_text(encoding="utf-8", errors="replace")
+            text = _text(path)
             conv.instructions[name] = text[:MAX_INSTRUCTION_CHARS] + (
                 "\n[... truncated]" if len(text) > MAX_INSTRUCTION_CHARS else "")
     conv.docstring_style, conv.typed = _style(base, conv.packages)
@@ -110,7 +112,7 @@ def detect_test_command(base: Path, pyproject: dict | None = None,
         return "nox", ["nox"]
     makefile = base / "Makefile"
     if makefile.is_file():
-        text = makefile.read_text(encoding="utf-8", errors="replace")
+        text = _text(makefile)
         if re.search(r"^test\s*:", text, re.MULTILINE):
             return "make", ["make", "test"]
     for tests_dir in ("tests", "test"):
@@ -126,15 +128,24 @@ def _toml(path: Path) -> dict:
     if tomllib is None:
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        return tomllib.loads(read_regular(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError, PathError):
         return {}
+
+
+def _text(path: Path) -> str:
+    # Config files and sources are read as regular files only: a FIFO named pyproject.toml or
+    # a link to /dev/zero reads as empty instead of hanging or filling memory.
+    try:
+        return read_regular(path, MAX_CONFIG_BYTES).decode("utf-8", "replace")
+    except (OSError, PathError):
+        return ""
 
 
 def _ini(path: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
-        parser.read_string(path.read_text(encoding="utf-8", errors="replace"))
+        parser.read_string(_text(path))
     except (OSError, configparser.Error):
         pass
     return parser
@@ -182,7 +193,7 @@ def _style(base: Path, packages: list[str]) -> tuple[str | None, bool]:
     for r in roots:
         if r.is_dir():
             files += sorted(r.rglob("*.py"))[:40]
-    text = "\n".join(f.read_text(encoding="utf-8", errors="replace")[:20000] for f in files[:40])
+    text = "\n".join(_text(f)[:20000] for f in files[:40])
     votes = {"google": len(re.findall(r"^\s+(Args|Returns|Raises):\s*$", text, re.MULTILINE)),
              "numpy": len(re.findall(r"^\s+(Parameters|Returns)\n\s+-{3,}", text, re.MULTILINE)),
              "sphinx": len(re.findall(r":param \w+:|:returns?:", text))}

@@ -24,7 +24,8 @@ from agent_magic.analysis.ranking import RankedFile, Ranker
 from agent_magic.analysis.repomap import render_repo_map
 from agent_magic.analysis.scan import FileFacts, content_hash, scan_file
 from agent_magic.analysis.symbols import Outline, outline_file
-from agent_magic.paths import Project
+from agent_magic.errors import PathError
+from agent_magic.paths import Project, read_regular
 
 
 class RepoIndex:
@@ -119,8 +120,9 @@ class RepoIndex:
 
     def _scan(self, entry: FileEntry, by_sha: dict[tuple[str, str], FileFacts]) -> FileFacts | None:
         try:
-            data = (self.project.root / entry.path).read_bytes()
-        except OSError:
+            # Listed as a regular file, but it may have become a FIFO or grown since: check again.
+            data = read_regular(self.project.root / entry.path, max(entry.size, MAX_FILE_BYTES))
+        except (OSError, PathError):
             return None
         if is_binary(data):
             return None
@@ -160,8 +162,8 @@ class RepoIndex:
         key = (path, facts.sha)
         if key not in self._outlines:
             try:
-                text = (self.project.root / path).read_text(encoding="utf-8", errors="replace")
-            except OSError:
+                text = read_regular(self.project.root / path, MAX_FILE_BYTES).decode("utf-8", "replace")
+            except (OSError, PathError):
                 return None
             self._outlines[key] = outline_file(path, text)
         return self._outlines[key]

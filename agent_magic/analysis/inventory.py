@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_magic.paths import INTERNAL_DIRS, Project
+from agent_magic.paths import Project, is_internal
 
 MAX_FILE_BYTES = 1_000_000
 # Directories that hold other people's code, build output or caches, in or outside git.
@@ -54,7 +54,8 @@ def list_files(project: Project, max_bytes: int = MAX_FILE_BYTES,
         except OSError:
             continue
         # Symlinks are skipped: they may point outside the root, and their target is listed anyway.
-        if not _is_regular(st.st_mode) or st.st_size > max_bytes:
+        # Hard links are skipped like symlinks: their other names may be outside the root.
+        if not _is_regular(st.st_mode) or st.st_size > max_bytes or st.st_nlink > 1:
             continue
         out.append(FileEntry(rel, st.st_size, st.st_mtime_ns))
     return out
@@ -66,7 +67,7 @@ def _is_regular(mode: int) -> bool:
 
 def _wanted(rel: str) -> bool:
     parts = rel.split("/")
-    if parts[0] in INTERNAL_DIRS or any(p in SKIP_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
+    if any(is_internal(p) for p in parts) or any(p in SKIP_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
         return False
     name = parts[-1]
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""

@@ -44,10 +44,11 @@ class FileChange:
         return [h.id for h in self.hunks]
 
     def diff(self) -> str:
-        """A unified diff of this file; notebooks get one section per changed cell."""
+        """A unified diff of this file for people (notebooks per cell; control characters shown)."""
         head = ""
         if self.status == "renamed":
-            head = f"rename from {self.old_path}\nrename to {self.path}\n"
+            head = (f"rename from {difflib_.quote_path(self.old_path or '')}\n"
+                    f"rename to {difflib_.quote_path(self.path)}\n")
         head += difflib_.file_header(self.path, self.old_path, self.status)
         body = []
         for h in self.hunks:
@@ -55,7 +56,8 @@ class FileChange:
                 body.append(h.text)
             elif h.kind != "file" or h.text:
                 body.append(f"@@ {h.header} @@\n{h.text}")
-        return head + "".join(body)
+        # A view shows what the file holds: escape codes and the like are written out, not run.
+        return head + difflib_.visible("".join(body))
 
     def content_for(self, selected: set[str]) -> bytes | None:
         """The file's bytes after applying just the selected hunks of this change."""

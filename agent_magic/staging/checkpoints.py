@@ -37,6 +37,7 @@ class Checkpoint:
     commit: str = ""  # the commit made by apply(commit=True), if any
     created_dirs: list[str] = field(default_factory=list)  # dirs the apply made; undo removes them
     revert_commit: str = ""  # the commit undo made to take back ``commit``, if any
+    commit_error: str = ""  # why the commit (or the revert's commit) failed, e.g. a hook's output
 
 
 def new_id(now: datetime | None = None) -> str:
@@ -105,7 +106,8 @@ class CheckpointStore:
             data = json.loads(meta.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             raise UserError(f"no checkpoint {checkpoint_id!r}; list_checkpoints() shows them") from None
-        return Checkpoint(**data)
+        known = set(Checkpoint.__dataclass_fields__)
+        return Checkpoint(**{k: v for k, v in data.items() if k in known})
 
     def list(self) -> list[Checkpoint]:
         """Every checkpoint, newest first."""

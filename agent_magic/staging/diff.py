@@ -9,6 +9,7 @@ context overlaps therefore combine exactly as a person would expect.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 NO_NEWLINE = "\\ No newline at end of file\n"
@@ -91,7 +92,35 @@ def _fix_joins(lines: list[str]) -> str:
 
 
 def file_header(path: str, old_path: str | None, status: str) -> str:
-    """The ``---``/``+++`` lines of a unified diff."""
-    old = "/dev/null" if status == "added" else f"a/{old_path or path}"
-    new = "/dev/null" if status == "deleted" else f"b/{path}"
+    """The ``---``/``+++`` lines of a unified diff; odd names are quoted the way git quotes them."""
+    old = "/dev/null" if status == "added" else quote_path(f"a/{old_path or path}")
+    new = "/dev/null" if status == "deleted" else quote_path(f"b/{path}")
     return f"--- {old}\n+++ {new}\n"
+
+
+# Characters a terminal or browser would act on or hide: C0/C1 controls (escape sequences, carriage
+# returns, backspaces), DEL, and the bidirectional overrides of "Trojan source" attacks.
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_NAMED = {"\r": "\\r", "\b": "\\b", "\f": "\\f", "\v": "\\v", "\x1b": "\\e", "\x00": "\\0"}
+
+
+def _shown(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control or direction-changing character written out (ESC as ``\\e``),
+    so what a view shows is what the file holds; newlines and tabs stay."""
+    return _HIDDEN.sub(lambda m: _shown(m.group()), text)
+
+
+def quote_path(name: str) -> str:
+    """A file name for a diff header or a label: as is, or git-style quoted if it holds a newline,
+    tab, quote, backslash or any hidden character."""
+    if not _HIDDEN.search(name) and not any(ch in name for ch in '\n\t"\\'):
+        return name
+    body = name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return '"' + visible(body) + '"'

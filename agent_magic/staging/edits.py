@@ -12,6 +12,7 @@ edges are ignored.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -93,8 +94,44 @@ def replace_text(content: str, old: str, new: str, name: str = "file") -> EditRe
     if len(found) > 1:
         raise _ambiguous(name, content, found)
     if len(found) == 1:
+        _refuse_other_depths(content, found[0], old, name)
         return _replace_exact(content, found[0], old, new, name)
     return _replace_lines(content, old, new, name)
+
+
+def _refuse_other_depths(content: str, pos: int, old: str, name: str) -> None:
+    """An exact match is not proof enough when the same lines also sit, once, at another depth.
+
+    Models often copy a block shallower or deeper than it is: ``"    try:"`` found once at 4
+    columns may have been meant for the one ``try:`` at 8. If the old text, shifted, fits exactly
+    one place at some other depth, both readings are as good, so the edit is refused with the
+    candidates rather than guessed. (A depth where it fits several places cannot be what a model
+    copied its unique old text from; see ``_meant``.) Only old texts covering whole lines are
+    checked: one that starts inside a line's text picks its place by that text.
+    """
+    skip = len(old) - len(old.lstrip("\n"))  # leading newlines end the line before
+    pos, old = pos + skip, old[skip:]
+    line_start = content.rfind("\n", 0, pos) + 1
+    if content[line_start:pos].strip():
+        return
+    pat_lines, _ = split_lines(old)
+    while pat_lines and not pat_lines[-1].strip():
+        pat_lines.pop()
+    if not pat_lines:
+        return
+    file_lines, _ = split_lines(content)
+    here = content.count("\n", 0, pos)
+    for level in _LEVELS[3:]:  # the indentation-shift levels
+        found = _candidates(file_lines, [pat_lines], level)
+        per_shift = Counter(m.delta for m in found)
+        others = [m for m in found if m.start != here and m.delta and per_shift[m.delta] == 1]
+        if others:
+            where = ", ".join(f"line {m.start + 1} ({m.delta:+d} columns)" for m in others[:6])
+            raise ToolError(
+                f"old text matches line {here + 1} of {name} exactly, but the same lines also "
+                f"fit once at another indentation depth: {where}; it is ambiguous which one is "
+                "meant, so nothing was changed. Include more surrounding lines so only one place "
+                "fits")
 
 
 def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> EditResult:
@@ -145,6 +182,7 @@ def _shift_under(new: str, prefix: str, style: str | None, line_no: int, name: s
     """
     lines = new.split("\n")
     base = min((indent_width(ln, 4) for ln in lines if ln.strip()), default=0)
+    _refuse_broken_blocks(lines, 4, name)
     if base:
         raise ToolError(
             f"old text starts inside the indentation of line {line_no} of {name} but every line "
@@ -236,7 +274,15 @@ def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
         notes.insert(0, f"matched with indentation shifted by {match.delta} columns")
     else:
         notes.insert(0, f"matched ignoring indentation style (tab = {match.level.tab} columns)")
-    body = _render(file_lines, tokens, new_lines, match)
+    keep: frozenset[int] = frozenset()
+    if match.delta:
+        keep = _unshifted_lines(file_lines, tokens, new_lines, match, name)
+        if not keep:
+            _refuse_broken_blocks(new_lines, match.level.tab, name)
+        else:
+            notes.append(f"{len(keep)} new line(s) left at their own column: shifted, they would "
+                         "not fit the file's indentation")
+    body = _render(file_lines, tokens, new_lines, match, keep)
     out = file_lines[:match.start] + body + file_lines[match.end:]
     keep_final = final or match.end < len(file_lines)
     note = f"replaced at lines {match.start + 1}-{match.end} (" + "; ".join(notes) + ")"
@@ -403,7 +449,8 @@ def _next_segment(file_lines: list[str], seg: list[str], pos: int, level: _Level
     return None
 
 
-def _render(file_lines: list[str], tokens: list, new_lines: list[str], match: _Match) -> list[str]:
+def _render(file_lines: list[str], tokens: list, new_lines: list[str], match: _Match,
+            keep: frozenset[int] = frozenset()) -> list[str]:
     tab = match.level.tab or 4
     pat_keys = [_MARK if t is _MARK else (indent_width(t, tab), t.strip()) for t in tokens]
     new_keys = [_MARK if ln.strip() in MARKERS else (indent_width(ln, tab), ln.strip())
@@ -425,20 +472,22 @@ def _render(file_lines: list[str], tokens: list, new_lines: list[str], match: _M
                 lo, hi = mark_ranges[0]
                 out += file_lines[lo:hi]
             else:
-                out.append(_reindent(line, match, tab, style))
+                out.append(_reindent(line, match, tab, style, 0 if j in keep else None))
     return out
 
 
-def _reindent(line: str, match: _Match, tab: int, style: str | None) -> str:
+def _reindent(line: str, match: _Match, tab: int, style: str | None,
+              delta: int | None = None) -> str:
     if not line.strip():
         return line
     if match.level.tab == 0:
         return _restyle(line, style) if style else line
+    delta = match.delta if delta is None else delta
     lead = line[:len(line) - len(line.lstrip())]
     use_tabs = style == "tabs" or (style is None and "\t" in lead)
-    if match.delta == 0 and (("\t" in lead) == use_tabs or not lead):
+    if delta == 0 and (("\t" in lead) == use_tabs or not lead):
         return line
-    width = indent_width(line, tab) + match.delta
+    width = indent_width(line, tab) + delta
     if width < 0:
         # Under one uniform shift every new line existed at its column plus the shift; a line
         # that would land left of column 0 was not shifted with the rest, so where it belongs
@@ -449,6 +498,90 @@ def _reindent(line: str, match: _Match, tab: int, style: str | None) -> str:
             "is not uniformly shifted; copy the old text with the file's indentation")
     indent = "\t" * (width // tab) + " " * (width % tab) if use_tabs else " " * width
     return indent + line.lstrip()
+
+
+_OPENER = re.compile(r"^(?:async\s+)?(?:def|class|if|elif|else|for|while|try|except|finally|with|"
+                     r"match|case)\b.*:\s*(?:#.*)?$")
+
+
+def _refuse_broken_blocks(lines: list[str], tab: int, name: str) -> None:
+    """Refuse a new text that is to be re-indented but is not consistently indented itself.
+
+    A block header (``def f():``) followed by a line no deeper than it cannot be right as written;
+    it means some lines were shifted and others were not (a line cannot be dedented left of
+    column 0), so no single shift puts every line where it belongs.
+    """
+    for i, line in enumerate(lines):
+        if not _OPENER.match(line.strip()):
+            continue
+        nxt = next((ln for ln in lines[i + 1:] if ln.strip()), None)
+        if nxt is not None and indent_width(nxt, tab) <= indent_width(line, tab):
+            raise ToolError(
+                f"the new text is to be re-indented to the file's depth, but it is not "
+                f"consistently indented itself: {line.strip()[:60]!r} is followed by "
+                f"{nxt.strip()[:60]!r} at the same or a lesser depth, so some lines were "
+                f"shifted and some not; nothing was changed in {name}. Send old and new text "
+                "with the file's exact indentation")
+
+
+def _unshifted_lines(file_lines: list[str], tokens: list, new_lines: list[str], match: _Match,
+                     name: str) -> frozenset[int]:
+    """New lines to leave at their own column under a positive shift; ToolError if undecidable.
+
+    Old text copied ``delta`` columns shallower than the file, but itself indented, means the
+    model dedented its whole edit; a new line it wrote left of ``delta`` (column 0, typically)
+    may have been shifted like the rest, or may have sat there all along because nothing can go
+    left of column 0 (a top-level ``def`` after a method). The file's indentation unit decides:
+    the reading in which every line sits on a multiple of it and every block header is followed
+    by a line exactly one unit deeper is taken; if both readings or neither fit, two depths fit
+    and nothing is guessed.
+    """
+    tab = match.level.tab
+    widths = [indent_width(t, tab) for t in tokens if t is not _MARK and t.strip()]
+    if match.delta <= 0 or not widths or min(widths) == 0:
+        return frozenset()
+    low = [j for j, ln in enumerate(new_lines) if ln.strip() and indent_width(ln, tab) < match.delta]
+    if not low:
+        return frozenset()
+    unit = _indent_unit(file_lines, tab)
+    shifted = [indent_width(ln, tab) + match.delta if ln.strip() else -1 for ln in new_lines]
+    kept = [indent_width(new_lines[j], tab) if j in low else c for j, c in enumerate(shifted)]
+    fits = [unit is not None and _fits(new_lines, cols, unit) for cols in (shifted, kept)]
+    if fits == [True, False]:
+        return frozenset()
+    if fits == [False, True]:
+        return frozenset(low)
+    line = new_lines[low[0]]
+    raise ToolError(
+        f"old text matched {match.delta} columns deeper than written, but the new line "
+        f"{line.strip()[:60]!r} is at column {indent_width(line, tab)}: it may belong at column "
+        f"{indent_width(line, tab) + match.delta} (shifted with the rest) or where it is; nothing "
+        f"was changed in {name}. Send old and new text with the file's exact indentation")
+
+
+def _indent_unit(file_lines: list[str], tab: int) -> int | None:
+    """The file's indentation step: how much deeper a block's body is than its header, mostly."""
+    steps: Counter[int] = Counter()
+    for i, line in enumerate(file_lines):
+        if _OPENER.match(line.strip()):
+            nxt = next((ln for ln in file_lines[i + 1:i + 4] if ln.strip()), None)
+            if nxt is not None and indent_width(nxt, tab) > indent_width(line, tab):
+                steps[indent_width(nxt, tab) - indent_width(line, tab)] += 1
+    return steps.most_common(1)[0][0] if steps else None
+
+
+def _fits(lines: list[str], cols: list[int], unit: int) -> bool:
+    """Whether lines at these columns sit on the unit grid with every block one unit deep."""
+    for i, (line, col) in enumerate(zip(lines, cols)):
+        if col < 0:
+            continue
+        if col % unit:
+            return False
+        if _OPENER.match(line.strip()):
+            nxt = next((c for c in cols[i + 1:] if c >= 0), None)
+            if nxt is not None and nxt != col + unit:
+                return False
+    return True
 
 
 def _ambiguous(name: str, content: str, found: list[int]) -> ToolError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -109,30 +110,67 @@ def is_ancestor(repo: git.Repo, sha: str, of: str = "HEAD") -> bool:
     return True
 
 
-def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str) -> str:
-    """Commit the working-tree content of exactly ``paths`` on top of HEAD; the new commit's sha.
+class CommitFailed(Exception):
+    """`git commit` refused (a failing hook, a signing error); the message carries git's output."""
 
-    Other staged or unstaged changes stay out of the commit and stay as they were; the index
-    entries of ``paths`` are set to the new commit so they do not show as changes.
-    """
+
+def commit_blocker(repo: git.Repo) -> str:
+    """Why a commit must not be made now (a merge, rebase, ... in progress, detached HEAD), or ""."""
+    markers = {"MERGE_HEAD": "a merge is in progress", "rebase-merge": "a rebase is in progress",
+               "rebase-apply": "a rebase or `git am` is in progress",
+               "CHERRY_PICK_HEAD": "a cherry-pick is in progress",
+               "REVERT_HEAD": "a revert is in progress", "BISECT_LOG": "a bisect is in progress"}
+    for name, why in markers.items():
+        # --git-path answers relative to the work tree, where git ran.
+        if os.path.exists(os.path.join(repo.working_tree_dir, repo.git.rev_parse("--git-path", name))):
+            return why
     try:
-        head = repo.head.commit.hexsha
-    except ValueError:
-        head = None  # unborn branch
-    files: dict[str, tuple[bytes, int]] = {}
-    removed: list[str] = []
-    for rel in paths:
-        target = root / rel
-        if target.is_file():
-            files[repo_path(repo, root, rel)] = (target.read_bytes(), target.stat().st_mode)
-        else:
-            removed.append(repo_path(repo, root, rel))
-    tree = write_tree(repo, files, head, tuple(removed))
-    sha = commit_tree(repo, tree, message, (head,) if head else ())
-    subject = message.splitlines()[0] if message else "agent_magic"
-    if head:
-        repo.git.update_ref("-m", f"commit (agent_magic): {subject}", "HEAD", sha, head)
-    else:
-        repo.git.update_ref("-m", f"commit (agent_magic): {subject}", "HEAD", sha)
-    repo.git.reset("-q", sha, "--", *files, *removed)
-    return sha
+        repo.git.symbolic_ref("-q", "HEAD")
+    except git.GitCommandError:
+        return "HEAD is detached (no branch is checked out)"
+    return ""
+
+
+def uncommitted(repo: git.Repo, root: Path, paths: list[str]) -> list[str]:
+    """Which of ``paths`` differ from HEAD in the index or the working tree (untracked ones aside)."""
+    rels = {repo_path(repo, root, p): p for p in paths}
+    out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=no", "--", *rels,
+                          with_extended_output=False)
+    dirty = []
+    for item in out.split("\0"):
+        if len(item) > 3:
+            dirty.append(rels.get(item[3:], item[3:]))
+    return sorted(set(dirty))
+
+
+def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str) -> str:
+    """`git commit` exactly ``paths`` (their working-tree content) as the user would; the new sha.
+
+    An ordinary commit: the user's hooks run and their signing settings apply. Other staged
+    changes stay staged and out of the commit (`--only`). If git refuses (a hook fails), the
+    index entries of ``paths`` are put back and CommitFailed carries git's output.
+    """
+    rels = [repo_path(repo, root, p) for p in paths]
+    env = None if _has_identity(repo) else _FALLBACK_IDENTITY
+    top = repo.working_tree_dir
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as fh:
+        fh.write(message)
+    try:
+        # New files must be known to git before `commit --only` can take them.
+        try:
+            repo.git.add("-A", "--ignore-errors", "--", *rels, env=env)
+        except git.GitCommandError as exc:
+            raise CommitFailed(str(exc.stderr or exc).strip()) from None
+        proc = subprocess.run(["git", "commit", "-q", "--only", "-F", fh.name, "--", *rels],
+                              cwd=top, env={**os.environ, **(env or {})}, capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL, check=False)
+    finally:
+        os.unlink(fh.name)
+    if proc.returncode != 0:
+        try:
+            repo.git.reset("-q", "--", *rels)
+        except git.GitCommandError:
+            pass
+        output = (proc.stderr.strip() or proc.stdout.strip() or "git commit failed")[-2000:]
+        raise CommitFailed(output)
+    return repo.git.rev_parse("HEAD")

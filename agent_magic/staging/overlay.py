@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
 from agent_magic.errors import ToolError
-from agent_magic.paths import INTERNAL_DIRS, Project
+from agent_magic.paths import Project, is_internal, read_regular
 from agent_magic.staging import edits, notebooks, textfile
 from agent_magic.staging.changeset import Changeset, FileChange, make_change
 
@@ -64,7 +65,7 @@ class Staging:
         real = self.project.resolve(norm, allow_secret=True)
         if real.is_dir():
             for entry in os.scandir(real):
-                if entry.name in INTERNAL_DIRS or self.project.is_secret(entry.name):
+                if is_internal(entry.name) or self.project.is_secret(entry.name):
                     continue
                 names.add(entry.name + "/" if entry.is_dir() else entry.name)
         prefix = "" if norm == "." else norm + "/"
@@ -233,7 +234,14 @@ class Staging:
 
     def _disk(self, norm: str) -> bytes | None:
         target = self.project.resolve(norm)
-        return target.read_bytes() if target.is_file() else None
+        try:
+            if stat.S_ISDIR(os.stat(target).st_mode):
+                return None
+            return read_regular(target, name=norm)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:  # EACCES, ELOOP, ENAMETOOLONG: the model hears why
+            raise ToolError(f"{norm} cannot be read: {exc.strerror or exc}") from None
 
     def _current(self, norm: str) -> bytes | None:
         if norm in self._after:
@@ -241,6 +249,7 @@ class Staging:
         return self._disk(norm) if norm != "." else None
 
     def _stage(self, norm: str, data: bytes | None) -> None:
+        self.project.check_writable(norm)  # never an edit through a symbolic link
         if norm not in self._before:
             self._before[norm] = self._disk(norm)
         self._after[norm] = data

@@ -35,21 +35,26 @@ def apply_changes(
     except UserError as exc:
         return Outcome(False, f"Not applied: {exc}")
     paths = list(getattr(checkpoint, "paths", []))
+    failed = getattr(checkpoint, "commit_error", "")
+    # A refused commit (a failing hook) does not undo the apply; the user hears why.
+    tail = (f"\nNot committed: git commit failed, the changes are applied but uncommitted:\n"
+            f"{failed}") if failed else ""
     return Outcome(True, f"Applied {len(paths)} file(s) as checkpoint {checkpoint.id}: "
-                         + ", ".join(paths), checkpoint, paths)
+                         + ", ".join(paths) + tail, checkpoint, paths)
 
 
-def undo_changes(target: Any, checkpoint_id: str | None = None) -> Outcome:
-    """Undo a checkpoint of a session (or, given a Project, any checkpoint id)."""
+def undo_changes(target: Any, checkpoint_id: str | None = None, *, force: bool = False) -> Outcome:
+    """Undo a checkpoint of a session (or, given a Project, any checkpoint id); ``force``
+    restores even files changed since the apply."""
     try:
         if hasattr(target, "undo"):
-            checkpoint = target.undo(checkpoint_id)
+            checkpoint = target.undo(checkpoint_id, force=force)
         else:
             from agent_magic.staging import undo
 
             if not checkpoint_id:
                 raise UserError("give the checkpoint id to undo (see `%agent history`)")
-            checkpoint = undo(target, checkpoint_id)
+            checkpoint = undo(target, checkpoint_id, force=force)
     except ConflictError as exc:
         return Outcome(False, conflict_message("undo", exc), paths=exc.paths)
     except UserError as exc:

@@ -8,6 +8,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from agent_magic.staging.diff import visible
 from agent_magic.ui.report import diff_stats, file_label
 
 COLLAPSE_LINES = 200  # files with longer diffs start collapsed and are highlighted when opened
@@ -31,7 +32,7 @@ def hunk_text(hunk: Any) -> str:
     if header and not text.startswith(header):
         # cell and file hunks carry a label, not a unified-diff header line
         text = (header if header.startswith("@@") else f"@@ {header} @@") + "\n" + text
-    return text
+    return visible(text)
 
 
 def hunk_for_line(change: Any, line: int | None) -> str | None:

@@ -35,13 +35,16 @@ def diff_stats(diff: str) -> tuple[int, int]:
 
 def file_label(change: Any) -> str:
     """``path`` with a marker for new, deleted and renamed files."""
+    from agent_magic.staging.diff import quote_path
+
     status = getattr(change, "status", "modified")
     old = getattr(change, "old_path", None)
+    path = quote_path(change.path)  # a newline or escape code in a name is shown, not acted on
     if status == "renamed" and old:
-        return f"{old} → {change.path} (renamed)"
+        return f"{quote_path(old)} → {path} (renamed)"
     if status in ("added", "deleted"):
-        return f"{change.path} ({'new' if status == 'added' else 'deleted'})"
-    return change.path
+        return f"{path} ({'new' if status == 'added' else 'deleted'})"
+    return path
 
 
 def stop_text(reason: str) -> str:

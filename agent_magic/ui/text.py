@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from agent_magic import events as ev
+from agent_magic.staging.diff import visible
 from agent_magic.ui.report import file_label, stop_text
 
 RESET = "\x1b[0m"
@@ -49,8 +50,8 @@ def finding_line(finding: Any, color: bool = True) -> str:
 
 def tool_line(event: ev.ToolUsed) -> str:
     """A short line for one tool call: name, its main argument, and an error mark."""
-    arg = next((str(event.input[k]) for k in ("path", "pattern", "query", "command")
-                if k in event.input), "")
+    arg = visible(next((str(event.input[k]) for k in ("path", "pattern", "query", "command")
+                        if k in event.input), "")).replace("\n", "\\n")
     mark = "  ✗ " + event.result.splitlines()[0][:120] if event.is_error and event.result else ""
     return f"  · {event.name}" + (f" {arg}" if arg else "") + mark
 

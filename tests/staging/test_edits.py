@@ -74,6 +74,17 @@ REPLACE = [
      "if a:\n    x = 1\nif b:\n        x = 1\nif c:\n        x = 1\n",
      "      x = 1\n", "      x = 2\n",
      "if a:\n    x = 2\nif b:\n        x = 1\nif c:\n        x = 1\n", "shifted by -2"),
+    # A dedented edit whose column-0 lines fit the file's 4-column grid only one way.
+    ("dedented edit: a new method (the shifted reading is the one that fits)",
+     "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n",
+     "    return 1\n", "    return 1\n\ndef g(self):\n    pass\n",
+     "class C:\n    def f(self):\n        return 1\n\n    def g(self):\n        pass\n\n\nX = 1\n",
+     "shifted by 4"),
+    ("dedented edit: a top-level def after a method (only column 0 fits)",
+     "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n",
+     "      return 1\n", "      return 1\n\n\ndef g():\n  pass\n",
+     "class C:\n    def f(self):\n        return 1\n\n\ndef g():\n    pass\n\n\nX = 1\n",
+     "left at their own column"),
 ]
 
 
@@ -110,6 +121,20 @@ REFUSE = [
      "      x = 1\n", "x = 2\n", "matches 2 places"),
     ("column-0 old text both at a line start and inside indentation",
      "x = 1\ndef f():\n    x = 1\n", "x = 1\n", "x = 1\ny = 2\n", "matches 2 places"),
+    # Two depths fit: an exact match is no proof when the lines also fit once, shifted, elsewhere
+    # (a model copies a block shallower or deeper than it is as often as exactly).
+    ("exact one-liner that also fits once at another depth",
+     "def f():\n    try:\n        g()\n        try:\n            h()\n",
+     "\n    try:\n".lstrip("\n"), "    # note\n    try:\n", "also fit once at another indentation"),
+    ("exact block that also fits once deeper", "a = g()\nb = 1\nclass C:\n    a = g()\n    b = 1\n",
+     "a = g()\nb = 1\n", "a = h()\nb = 1\n", "line 4 \\(\\+4 columns\\)"),
+    # Re-indenting a new text that is not consistently indented itself is refused.
+    ("block header not followed by a deeper line, under a shift",
+     "x = 1\nif a:\n    return min(res)\n\n\nz = 2\n", "return min(res)\n",
+     "return min(res)\n\ndef g(a):\nreturn a\n", "not consistently indented"),
+    ("dedented old with a new line at column 0 that fits both depths",
+     "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n",
+     "    return 1\n", "    return 1\nY = 2\n", "may belong at column 4"),
 ]
 
 
