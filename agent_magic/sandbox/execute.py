@@ -101,8 +101,8 @@ def execute(
     cannot run anything, OSError if the command cannot be started.
     """
     limits = limits or Limits()
-    argv, full_env = sandbox.prepare(limits.wrap(list(command)), cwd=cwd, writable=writable,
-                                     env=env or {}, hide=hide)
+    argv, full_env = sandbox.prepare(list(command), cwd=cwd, writable=writable, env=env or {},
+                                     hide=hide, limits=limits)
     _check_program(command, cwd, full_env.get("PATH", ""))
     start = time.monotonic()
     timed_out = stopped = False

@@ -120,3 +120,14 @@ def test_secret_files_of_source_trees_on_sys_path_are_hidden(bwrap, box, tmp_pat
     monkeypatch.syspath_prepend(str(lib))  # as an editable install of another project puts it
     _, out = run(bwrap, box, f"cat {lib}/mylib.py; cat {lib}/.env; echo end")
     assert "VALUE = 1" in out and "lib-secret-value" not in out and "end" in out
+
+
+def test_a_program_named_by_absolute_path_is_shown_read_only(bwrap, box, tmp_path_factory):
+    tools = tmp_path_factory.mktemp("tools")  # e.g. a ruff in ~/.local/bin
+    tool = tools / "mytool"
+    tool.write_text("#!/bin/sh\necho tool-ran; touch \"$0.evil\" 2>/dev/null || echo ro\n")
+    tool.chmod(0o755)
+    result = execute(bwrap, [str(tool)], cwd=box / "tree", writable=box / "tree",
+                     output_path=box / "out" / "log", timeout=10)
+    assert result.returncode == 0 and result.text().split() == ["tool-ran", "ro"]
+    assert not (tools / "mytool.evil").exists()
