@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import threading
@@ -18,6 +19,19 @@ def run(sandbox, box: Path, script: str, *, timeout: float = 30, **kw):
     result = execute(sandbox, ["/bin/sh", "-c", script], cwd=box / "tree", writable=box / "tree",
                      output_path=box / "out" / "log", timeout=timeout, **kw)
     return result, (box / "out" / "log").read_text(errors="replace")
+
+
+def processes_naming(path: Path) -> list[int]:
+    """Live processes whose command line mentions ``path``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(path).encode() in cmdline:
+            found.append(int(pid))
+    return found
 
 
 def test_outside_directories_are_invisible_and_intact(bwrap, box, tmp_path_factory):
@@ -93,6 +107,7 @@ def test_stop_and_timeout_end_everything_within_two_seconds(bwrap, box, how):
     result, _ = run(bwrap, box, "trap '' TERM; sleep 60 & sleep 60", timeout=1 if how == "timeout"
                     else 30, stop=stop)
     assert time.monotonic() - start < 3.0
+    assert not processes_naming(box)  # ended means ended: nothing of it is left when we return
     assert result.returncode is None
     assert (result.stopped, result.timed_out) == ((True, False) if how == "stop" else (False, True))
 
