@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 TAIL_CHARS = 4000
 POLL_SECONDS = 0.1  # how often a running command looks at the stop event
-TERM_GRACE = 0.5  # seconds between SIGTERM and SIGKILL; stop must act within 2 s
+TERM_GRACE = 0.3  # seconds between SIGTERM and SIGKILL; stop must act within 2 s
 KILL_WAIT = 1.5  # at most this long for the killed processes to be gone
 
 
