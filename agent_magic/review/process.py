@@ -26,9 +26,11 @@ class ChecksStopped(Exception):
 
 def check_env(extra_paths: Sequence[Path] = (), base: Mapping[str, str] | None = None
               ) -> dict[str, str]:
-    """What a check adds to the sandbox's allowlisted environment: ``extra_paths`` first on
-    PYTHONPATH (so the copy, not an editable install, is imported), then the kernel's PYTHONPATH
-    (only what the sandbox shows of it is importable)."""
+    """What a check adds to the sandbox's environment: PYTHONPATH with ``extra_paths`` first.
+
+    The copy comes first, so it (not an editable install) is imported; then the kernel's
+    PYTHONPATH, of which only what the sandbox shows is importable.
+    """
     env = os.environ if base is None else base
     paths = [str(p) for p in extra_paths]
     if env.get("PYTHONPATH"):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent_magic.errors import AgentMagicError
-from agent_magic.sandbox.policy import sandbox_env
+from agent_magic.sandbox.policy import Limits, sandbox_env
 
 
 class SandboxUnavailable(AgentMagicError):
@@ -26,10 +26,12 @@ class Sandbox(Protocol):
         ...
 
     def prepare(self, command: list[str], *, cwd: Path, writable: Path,
-                env: Mapping[str, str], hide: Sequence[Path] = ()) -> tuple[list[str], dict[str, str]]:
+                env: Mapping[str, str], hide: Sequence[Path] = (),
+                limits: Limits | None = None) -> tuple[list[str], dict[str, str]]:
         """(argv, environment) that run ``command`` in ``cwd`` with only ``writable`` writable.
 
-        ``hide`` lists trees that must stay invisible (the user's project).
+        ``hide`` lists trees that must stay invisible (the user's project); ``limits`` are set
+        on the command's processes.
         """
         ...
 
@@ -51,7 +53,8 @@ class Unavailable:
                 "--unsandboxed")
 
     def prepare(self, command: list[str], *, cwd: Path, writable: Path,
-                env: Mapping[str, str], hide: Sequence[Path] = ()) -> tuple[list[str], dict[str, str]]:
+                env: Mapping[str, str], hide: Sequence[Path] = (),
+                limits: Limits | None = None) -> tuple[list[str], dict[str, str]]:
         """Refuse."""
         raise SandboxUnavailable(self.describe())
 
@@ -73,7 +76,8 @@ class Unconfined:
                 "with access to your files and the network")
 
     def prepare(self, command: list[str], *, cwd: Path, writable: Path,
-                env: Mapping[str, str], hide: Sequence[Path] = ()) -> tuple[list[str], dict[str, str]]:
+                env: Mapping[str, str], hide: Sequence[Path] = (),
+                limits: Limits | None = None) -> tuple[list[str], dict[str, str]]:
         """The command as is, in the allowlisted environment."""
         home = writable.parent / "home"
         tmp = writable.parent / "tmp"
@@ -81,4 +85,4 @@ class Unconfined:
         tmp.mkdir(exist_ok=True)
         full = sandbox_env(env, home=str(home))
         full["TMPDIR"] = str(tmp)
-        return command, full
+        return (limits.wrap(command) if limits else command), full

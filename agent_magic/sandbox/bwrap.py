@@ -8,7 +8,13 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from agent_magic.sandbox.policy import HOME_INSIDE, python_dirs, sandbox_env, secret_entries
+from agent_magic.sandbox.policy import (
+    HOME_INSIDE,
+    Limits,
+    python_dirs,
+    sandbox_env,
+    secret_entries,
+)
 
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Readable to root on the host; hidden inside even when the sandbox runs as root.
@@ -109,7 +115,8 @@ class Bubblewrap:
                 f"disabled?): {error[-1] if error else proc.returncode}")
 
     def prepare(self, command: list[str], *, cwd: Path, writable: Path,
-                env: Mapping[str, str], hide: Sequence[Path] = ()) -> tuple[list[str], dict[str, str]]:
+                env: Mapping[str, str], hide: Sequence[Path] = (),
+                limits: Limits | None = None) -> tuple[list[str], dict[str, str]]:
         """The bwrap command line and the allowlisted environment it passes on.
 
         ``hide`` (the user's project) is never shown, not even as part of the Python path.
@@ -122,7 +129,8 @@ class Bubblewrap:
                        for h in map(_real, hidden)):
                 readonly.append(program)
         sized = _PROBES.get((self.binary, self.network), ("", True))[1]
-        argv = bwrap_args(self.binary, command, cwd=cwd, writable=writable,
+        inner = limits.wrap(command) if limits else command
+        argv = bwrap_args(self.binary, inner, cwd=cwd, writable=writable,
                           readonly=readonly, network=self.network,
                           masked=secret_entries(readonly), tmp_bytes=TMP_BYTES if sized else None)
         return argv, sandbox_env(env)

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 TAIL_CHARS = 4000
 POLL_SECONDS = 0.1  # how often a running command looks at the stop event
-TERM_GRACE = 0.5  # seconds between SIGTERM and SIGKILL; stop must act within 2 s
+TERM_GRACE = 0.3  # seconds between SIGTERM and SIGKILL; stop must act within 2 s
+KILL_WAIT = 1.5  # at most this long for the killed processes to be gone
 
 
 @dataclass
@@ -101,8 +102,8 @@ def execute(
     cannot run anything, OSError if the command cannot be started.
     """
     limits = limits or Limits()
-    argv, full_env = sandbox.prepare(limits.wrap(list(command)), cwd=cwd, writable=writable,
-                                     env=env or {}, hide=hide)
+    argv, full_env = sandbox.prepare(list(command), cwd=cwd, writable=writable, env=env or {},
+                                     hide=hide, limits=limits)
     _check_program(command, cwd, full_env.get("PATH", ""))
     start = time.monotonic()
     timed_out = stopped = False
@@ -158,33 +159,33 @@ def _feed(proc: subprocess.Popen, data: bytes) -> None:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    # bubblewrap's child is the sandbox's PID 1, in a session of its own: when it dies, the
+    # kernel kills every process of the sandbox, daemons included. Note it while bwrap lives.
+    children = [pid for pid, (ppid, _) in _process_table().items() if ppid == proc.pid]
     if proc.poll() is None:
         _signal_group(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=TERM_GRACE)
         except subprocess.TimeoutExpired:
             pass
-    # bubblewrap: its death kills the sandbox's PID 1 (--die-with-parent), which takes every
-    # process of the sandbox's PID namespace with it, daemons included.
     _signal_group(proc.pid, signal.SIGKILL)
+    for pid in children:
+        _signal(pid, signal.SIGKILL)
     proc.wait()
-    _wait_group_gone(proc.pid)
-
-
-def _wait_group_gone(pgid: int, timeout: float = 1.5) -> None:
-    # bwrap's PID 1 stays in our process group; it exits only after the kernel has killed
-    # every process of its namespace. Wait for that, so "ended" means ended when we return.
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _group_members(pgid):
+    # "Ended" means ended: wait (briefly) until the sandbox's init and our group are gone.
+    deadline = time.monotonic() + KILL_WAIT
+    while time.monotonic() < deadline and any(
+            pid in children or pgrp == proc.pid for pid, (_, pgrp) in _process_table().items()):
         time.sleep(0.02)
 
 
-def _group_members(pgid: int) -> list[int]:
-    found = []
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, process group) of every live, non-zombie process (empty without /proc)."""
+    table: dict[int, tuple[int, int]] = {}
     try:
         entries = os.listdir("/proc")
-    except OSError:  # no procfs (macOS): nothing to wait for
-        return found
+    except OSError:  # no procfs (macOS)
+        return table
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -193,9 +194,16 @@ def _group_members(pgid: int) -> list[int]:
                 fields = handle.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
-            found.append(int(entry))
-    return found
+        if fields[0] not in ("Z", "X"):
+            table[int(entry)] = (int(fields[1]), int(fields[2]))
+    return table
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _signal_group(pgid: int, sig: int) -> None:

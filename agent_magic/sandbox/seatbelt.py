@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from agent_magic.sandbox.policy import python_dirs, sandbox_env
+from agent_magic.sandbox.policy import Limits, python_dirs, sandbox_env
 
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"
 
@@ -65,7 +65,8 @@ class Seatbelt:
         return f"sandboxed with sandbox-exec: only the scratch copy writable, {net}"
 
     def prepare(self, command: list[str], *, cwd: Path, writable: Path,
-                env: Mapping[str, str], hide: Sequence[Path] = ()) -> tuple[list[str], dict[str, str]]:
+                env: Mapping[str, str], hide: Sequence[Path] = (),
+                limits: Limits | None = None) -> tuple[list[str], dict[str, str]]:
         """``sandbox-exec -p PROFILE -- command`` and the allowlisted environment."""
         home = writable.parent / "home"
         tmp = writable.parent / "tmp"
@@ -78,4 +79,5 @@ class Seatbelt:
             network=self.network)
         full = sandbox_env(env, home=str(home))
         full["TMPDIR"] = str(tmp)
-        return [self.binary, "-p", profile, "--", *command], full
+        inner = limits.wrap(command) if limits else command
+        return [self.binary, "-p", profile, "--", *inner], full

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -172,14 +173,25 @@ def _tool_results(requests: list[dict]) -> list[str]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def own_temp_dir(tmp_path_factory, monkeypatch):
+    """Scratch copies of this test go to a directory of its own (other suites may run
+    sandboxes on this machine at the same time); ``_scratch_processes`` looks only there."""
+    folder = tmp_path_factory.mktemp("scratch_parent")
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
 def _scratch_processes() -> list[str]:
+    """Processes whose command line names one of this test's scratch copies."""
+    mine = os.path.join(tempfile.gettempdir(), "agent_magic_scratch_")
     found = []
     for pid in os.listdir("/proc"):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "agent_magic_scratch_" in cmdline:
+        if mine in cmdline:
             found.append(cmdline)
     return found
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import threading
@@ -18,6 +19,19 @@ def run(sandbox, box: Path, script: str, *, timeout: float = 30, **kw):
     result = execute(sandbox, ["/bin/sh", "-c", script], cwd=box / "tree", writable=box / "tree",
                      output_path=box / "out" / "log", timeout=timeout, **kw)
     return result, (box / "out" / "log").read_text(errors="replace")
+
+
+def processes_naming(path: Path) -> list[int]:
+    """Live processes whose command line mentions ``path``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(path).encode() in cmdline:
+            found.append(int(pid))
+    return found
 
 
 def test_outside_directories_are_invisible_and_intact(bwrap, box, tmp_path_factory):
@@ -97,6 +111,7 @@ def test_stop_and_timeout_end_everything_within_two_seconds(bwrap, box, how):
     result, _ = run(bwrap, box, "trap '' TERM; sleep 60 & sleep 60", timeout=1 if how == "timeout"
                     else 30, stop=stop)
     assert time.monotonic() - start < 3.0
+    assert not processes_naming(box)  # ended means ended: nothing of it is left when we return
     assert result.returncode is None
     assert (result.stopped, result.timed_out) == ((True, False) if how == "stop" else (False, True))
 
@@ -124,3 +139,14 @@ def test_secret_files_of_source_trees_on_sys_path_are_hidden(bwrap, box, tmp_pat
     monkeypatch.syspath_prepend(str(lib))  # as an editable install of another project puts it
     _, out = run(bwrap, box, f"cat {lib}/mylib.py; cat {lib}/.env; echo end")
     assert "VALUE = 1" in out and "lib-secret-value" not in out and "end" in out
+
+
+def test_a_program_named_by_absolute_path_is_shown_read_only(bwrap, box, tmp_path_factory):
+    tools = tmp_path_factory.mktemp("tools")  # e.g. a ruff in ~/.local/bin
+    tool = tools / "mytool"
+    tool.write_text("#!/bin/sh\necho tool-ran; touch \"$0.evil\" 2>/dev/null || echo ro\n")
+    tool.chmod(0o755)
+    result = execute(bwrap, [str(tool)], cwd=box / "tree", writable=box / "tree",
+                     output_path=box / "out" / "log", timeout=10)
+    assert result.returncode == 0 and result.text().split() == ["tool-ran", "ro"]
+    assert not (tools / "mytool.evil").exists()
