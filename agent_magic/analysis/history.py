@@ -57,8 +57,8 @@ def read_history(root: str | os.PathLike[str], limit: int = MAX_COMMITS,
 
 def _git(root: str | os.PathLike[str], *args: str) -> str | None:
     try:
-        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=30, check=False,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(["git", "-c", "core.fsmonitor=false", *args], cwd=root,
+                              capture_output=True, timeout=30, check=False, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None

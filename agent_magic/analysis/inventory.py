@@ -80,7 +80,9 @@ def _git_files(root: Path) -> list[str] | None:
         return None
     try:
         proc = subprocess.run(
-            ["git", "-c", "core.quotepath=off", "ls-files", "-z", "--cached", "--others",
+            # core.fsmonitor names a program git would run: a repo that came with its own
+            # .git/config (an unpacked archive) must not run anything before any approval.
+            ["git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", "ls-files", "-z", "--cached", "--others",
              "--exclude-standard"],
             cwd=root, capture_output=True, timeout=60, check=False,
         )

@@ -141,3 +141,16 @@ def test_update_rewrites_only_the_changed_files_shard(repo: Path, tmp_path: Path
     after = {p.name: p.stat().st_mtime_ns for p in (cache / CACHE_NAME).glob("*.json")}
     assert sum(before[n] != after[n] for n in before) == 1
     assert RepoIndex(repo, cache_dir=cache).facts("shop/shipping.py").defs == ["express_fee"]
+
+
+def test_a_repo_config_naming_a_program_runs_nothing_during_analysis(repo, tmp_path):
+    # A project unpacked with its own .git/config: git would run core.fsmonitor on ls-files.
+    marker = tmp_path / "ran"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    git(repo, "config", "core.fsmonitor", str(hook))
+    index = RepoIndex(repo, cache_dir=tmp_path / "cache")
+    assert "shop/cart.py" in index.files()
+    index.rank("cart total", 5)
+    assert not marker.exists()
