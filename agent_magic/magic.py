@@ -17,7 +17,7 @@ from agent_magic.errors import UserError
 from agent_magic.paths import Project, find_project_root
 from agent_magic.ui.frontend import VIEWS, detect_view
 from agent_magic.ui.placeholders import interpolate, object_or_text
-from agent_magic.ui.runner import Progress, Run, RunRegistry, fan_out
+from agent_magic.ui.runner import Progress, Run, RunRegistry, await_run, fan_out
 
 # Shared by every AgentMagics of the process, so a reloaded extension still sees running agents.
 REGISTRY = RunRegistry()
@@ -337,11 +337,9 @@ class AgentMagics(Magics):
 
         force = "--force-blockers" in rest
         ids = [w for w in rest if w != "--force-blockers"]
+        self._await_runs("%agent apply", include_last=True)
         if ids:
             session = self._session(ids[0], need_object=True)
-        elif self.last_run is not None and self.last_run.running:
-            raise UserError("the agent is still running; apply when it has finished "
-                            "(or use the Apply button)")
         elif self.last_run is not None and self.last_run.session is not None:
             session = self.last_run.session
         else:
@@ -350,6 +348,7 @@ class AgentMagics(Magics):
             raise UserError(f"session {session.id} is already applied "
                             f"(checkpoint {session.checkpoints[-1]}); `%agent undo` reverts it")
         outcome = apply_changes(session, None, allow_blockers=force, commit=self.commit)
+        self._tell_views(session, "apply", outcome)
         if not outcome.ok:
             raise UserError(outcome.message)
         self._print(outcome.message)
@@ -357,12 +356,15 @@ class AgentMagics(Magics):
     def _cmd_undo(self, rest: list[str]) -> None:
         from agent_magic.ui.actions import undo_all, undo_changes
 
+        self._await_runs("%agent undo")
         if rest == ["--all"]:
             owner = next((s for s in reversed(list(self.sessions.values())) if s.checkpoints),
                          None)
             if owner is None:
                 raise UserError("nothing applied in this kernel to undo")
             outcomes = undo_all(owner)
+            for outcome in outcomes:
+                self._tell_views(owner, "undo", outcome)
             self._print("\n".join(o.message for o in outcomes))
             if not outcomes[-1].ok:
                 raise UserError(outcomes[-1].message)
@@ -376,6 +378,8 @@ class AgentMagics(Magics):
                             "(see `%agent history`)")
         outcome = undo_changes(owner if owner is not None else self._project(None),
                                checkpoint_id)
+        if owner is not None:
+            self._tell_views(owner, "undo", outcome)
         if not outcome.ok:
             raise UserError(outcome.message)
         self._print(outcome.message)
@@ -404,6 +408,7 @@ class AgentMagics(Magics):
 
         if len(rest) != 1:
             raise UserError("usage: %agent show ID")
+        self._await_runs("%agent show", refuse_decisions=False)
         session = self._session(rest[0], need_object=False)
         if session is not None:
             publisher()(session_report(session))
@@ -443,6 +448,21 @@ class AgentMagics(Magics):
     def _cmd_config(self, rest: list[str]) -> None:
         names = sorted(self.trait_names(config=True))
         self._print("\n".join(f"AgentMagics.{n} = {getattr(self, n)!r}" for n in names))
+
+    def _await_runs(self, command: str, *, refuse_decisions: bool = True,
+                    include_last: bool = False) -> None:
+        # Run All: a later cell acts on the result, so it waits for this kernel's runs to end
+        runs = self.registry.active()
+        last = self.last_run
+        if include_last and last is not None and last not in runs:
+            runs.append(last)  # a finished plan-first run still waits for its plan decision
+        for run in runs:
+            await_run(run, command=command, say=self._print, refuse_decisions=refuse_decisions)
+
+    def _tell_views(self, session: Any, kind: str, outcome: Any) -> None:
+        run = self.runs.get(session.id)
+        if run is not None and outcome.ok:
+            run.notify(kind, outcome)
 
     def _session(self, prefix: str, *, need_object: bool) -> Any:
         matches = [s for sid, s in self.sessions.items() if sid.startswith(prefix)]

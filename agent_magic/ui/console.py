@@ -33,6 +33,7 @@ def drive(
     (headless) the plan is approved and everything applied only if ``yes``. With ``gate`` (step
     mode, terminal only) every paused step is answered at the prompt while the agent waits.
     """
+    run.action_listeners.append(_republisher(run, publish))
     start(run)
     if gate is not None and input_fn is not None:
         _answer_steps(run, gate, input_fn, out, color)
@@ -88,6 +89,20 @@ def _deliver(session: Any, *, out: TextIO, publish: Publish, input_fn: InputFn |
     publish(session_report(session, applied=outcome.checkpoint if outcome.ok else None,
                            note="" if outcome.ok else outcome.message))
     return outcome
+
+
+def _republisher(run: Run, publish: Publish) -> Callable[[str, Any], None]:
+    """Rewrites the record when the session is applied or undone later (``%agent apply``)."""
+    def acted(kind: str, outcome: Any) -> None:
+        if run.session is None:
+            return
+        if kind == "apply":
+            publish(session_report(run.session, applied=outcome.checkpoint))
+        else:
+            publish(session_report(run.session,
+                                   note=f"Checkpoint `{outcome.checkpoint.id}` was undone."))
+
+    return acted
 
 
 def _answer_steps(run: Run, gate: Gate, input_fn: InputFn, out: TextIO, color: bool) -> None:

@@ -28,7 +28,8 @@ class WidgetController:
         self.commit = commit
         self.gate = gate  # step mode: the buttons answer the paused step through it
         self.auto_apply = auto_apply
-        self.publish = publish
+        self._publish = publish
+        self.record = ""  # the markdown record last shown in the cell output
         self.run: Run | None = None
         self.applied: Any = None
         self.note = ""
@@ -41,10 +42,16 @@ class WidgetController:
             step_stop=lambda: self._decide(Decision.stop()),
         ))
 
+    def publish(self, text: str) -> None:
+        """Show (or replace) the markdown record in the cell output."""
+        self.record = text
+        self._publish(text)
+
     def attach(self, run: Run) -> None:
         """Act on ``run`` (set before it starts)."""
         self.run = run
         run.finish_listeners.append(self.finished)
+        run.action_listeners.append(self.acted)
 
     # ---- from the worker thread
 
@@ -116,10 +123,30 @@ class WidgetController:
                                 commit=self.commit)
         self.panel.show_message(outcome.message, outcome.ok)
         if outcome.ok:
-            self.applied = outcome.checkpoint
-            self.panel.show_applied(outcome.checkpoint.id)
-            self.note = ""
-            self.publish(session_report(session, applied=self.applied))
+            self._applied(session, outcome)
+
+    def acted(self, kind: str, outcome: Any) -> None:
+        """An apply or undo of this session made elsewhere (``%agent apply``): show it here too."""
+        session = self.run.session if self.run else None
+        if session is None or not outcome.ok:
+            return
+        self.panel.show_message(outcome.message, True)
+        if kind == "apply":
+            self._applied(session, outcome)
+        elif kind == "undo":
+            self._undone(session, outcome.checkpoint.id)
+
+    def _applied(self, session: Any, outcome: Any) -> None:
+        self.applied = outcome.checkpoint
+        self.panel.show_applied(outcome.checkpoint.id)
+        self.note = ""
+        self.publish(session_report(session, applied=self.applied))
+
+    def _undone(self, session: Any, checkpoint_id: str) -> None:
+        self.applied = None
+        self.note = f"Checkpoint `{checkpoint_id}` was undone."
+        self.panel.show_undone()
+        self.publish(session_report(session, note=self.note))
 
     def undo(self, checkpoint_id: str) -> None:
         """Undo button."""
@@ -129,10 +156,7 @@ class WidgetController:
         outcome = undo_changes(session, checkpoint_id)
         self.panel.show_message(outcome.message, outcome.ok)
         if outcome.ok:
-            self.applied = None
-            self.note = f"Checkpoint `{checkpoint_id}` was undone."
-            self.panel.show_undone()
-            self.publish(session_report(session, note=self.note))
+            self._undone(session, checkpoint_id)
 
     def reject(self) -> None:
         """Reject button: nothing is written."""

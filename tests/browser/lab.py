@@ -102,7 +102,8 @@ class LabServer:
             return response.read()
 
 
-def start_lab(root: Path, home: Path) -> LabServer:
+def start_lab(root: Path, home: Path, extra_env: dict[str, str] | None = None,
+              extra_args: list[str] | None = None) -> LabServer:
     """Start JupyterLab 4 on 127.0.0.1 serving ``root``; return once its API answers."""
     token = os.urandom(16).hex()
     port = free_port()
@@ -110,9 +111,10 @@ def start_lab(root: Path, home: Path) -> LabServer:
     args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
             "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=", "--ServerApp.open_browser=False"]
+            "--LabApp.news_url=", "--ServerApp.open_browser=False", *(extra_args or [])]
+    env = {**isolated_env(home), **(extra_env or {})}
     with open(log, "wb") as out:
-        process = subprocess.Popen(args, cwd=root, env=isolated_env(home), stdout=out,
+        process = subprocess.Popen(args, cwd=root, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
     server = LabServer(f"http://127.0.0.1:{port}", token, root, process, log)
