@@ -237,7 +237,8 @@ class AgentMagics(Magics):
             from agent_magic.ui.live import WidgetController
 
             controller = WidgetController(task, commit=commit, publish=publisher(),
-                                          auto_apply=yes, gate=gate)
+                                          auto_apply=yes, gate=gate,
+                                          open_notebook=self._open_notebook())
             agent = build(fan_out(progress.handle, controller.handle))
             run = self._new_run(agent, task, project, progress, resume, gate)
             self._keep_setup(run, model, config)
@@ -259,7 +260,8 @@ class AgentMagics(Magics):
         interactive = view == "text"
         drive(run, out=out, publish=publisher(), yes=yes, commit=commit,
               input_fn=(self.input_fn or input) if interactive else None,
-              color=text_view.color, start=start, gate=gate)
+              color=text_view.color, start=start, gate=gate,
+              open_notebook=self._open_notebook())
         return run
 
     def _new_run(self, agent: Any, task: str, project: Project, progress: Progress,
@@ -347,7 +349,8 @@ class AgentMagics(Magics):
         if session.checkpoints:
             raise UserError(f"session {session.id} is already applied "
                             f"(checkpoint {session.checkpoints[-1]}); `%agent undo` reverts it")
-        outcome = apply_changes(session, None, allow_blockers=force, commit=self.commit)
+        outcome = apply_changes(session, None, allow_blockers=force, commit=self.commit,
+                                open_notebook=self._open_notebook())
         self._tell_views(session, "apply", outcome)
         if not outcome.ok:
             raise UserError(outcome.message)
@@ -362,7 +365,7 @@ class AgentMagics(Magics):
                          None)
             if owner is None:
                 raise UserError("nothing applied in this kernel to undo")
-            outcomes = undo_all(owner)
+            outcomes = undo_all(owner, open_notebook=self._open_notebook())
             for outcome in outcomes:
                 self._tell_views(owner, "undo", outcome)
             self._print("\n".join(o.message for o in outcomes))
@@ -377,7 +380,7 @@ class AgentMagics(Magics):
             raise UserError("nothing applied in this kernel; give a checkpoint id "
                             "(see `%agent history`)")
         outcome = undo_changes(owner if owner is not None else self._project(None),
-                               checkpoint_id)
+                               checkpoint_id, open_notebook=self._open_notebook())
         if owner is not None:
             self._tell_views(owner, "undo", outcome)
         if not outcome.ok:
@@ -448,6 +451,12 @@ class AgentMagics(Magics):
     def _cmd_config(self, rest: list[str]) -> None:
         names = sorted(self.trait_names(config=True))
         self._print("\n".join(f"AgentMagics.{n} = {getattr(self, n)!r}" for n in names))
+
+    def _open_notebook(self) -> Any:
+        # the kernel's own notebook, which a disk write reaches behind its editor's back
+        from agent_magic.ui.opennotebook import kernel_notebook
+
+        return kernel_notebook(self.shell)
 
     def _await_runs(self, command: str, *, refuse_decisions: bool = True,
                     include_last: bool = False) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agent_magic.errors import ConflictError, UserError
+from agent_magic.ui.opennotebook import after_apply, open_notebook_paths
 
 
 @dataclass
@@ -24,8 +26,13 @@ def apply_changes(
     *,
     allow_blockers: bool = False,
     commit: bool = False,
+    open_notebook: Path | None = None,
 ) -> Outcome:
-    """Apply the selected hunks (None: all); conflicts and refusals come back as a failed Outcome."""
+    """Apply the selected hunks (None: all); conflicts and refusals come back as a failed Outcome.
+
+    ``open_notebook`` is the kernel's own notebook when it is written on disk behind its
+    editor's back; the message then says so (it is not applied in the open tab).
+    """
     if selection is not None and not selection:
         return Outcome(False, "Nothing selected: tick a file or hunk first.")
     try:
@@ -35,11 +42,13 @@ def apply_changes(
     except UserError as exc:
         return Outcome(False, f"Not applied: {exc}")
     paths = list(getattr(checkpoint, "paths", []))
-    return Outcome(True, f"Applied {len(paths)} file(s) as checkpoint {checkpoint.id}: "
-                         + ", ".join(paths), checkpoint, paths)
+    message = f"Applied {len(paths)} file(s) as checkpoint {checkpoint.id}: " + ", ".join(paths)
+    return Outcome(True, _with_open_notebook(message, session, paths, open_notebook),
+                   checkpoint, paths)
 
 
-def undo_changes(target: Any, checkpoint_id: str | None = None) -> Outcome:
+def undo_changes(target: Any, checkpoint_id: str | None = None, *,
+                 open_notebook: Path | None = None) -> Outcome:
     """Undo a checkpoint of a session (or, given a Project, any checkpoint id)."""
     try:
         if hasattr(target, "undo"):
@@ -57,8 +66,16 @@ def undo_changes(target: Any, checkpoint_id: str | None = None) -> Outcome:
     paths = list(getattr(checkpoint, "paths", []))
     revert = getattr(checkpoint, "revert_commit", "")
     tail = f"; committed the revert as {revert[:10]}" if revert else ""
-    return Outcome(True, f"Undid checkpoint {checkpoint.id}: restored " + ", ".join(paths) + tail,
+    message = f"Undid checkpoint {checkpoint.id}: restored " + ", ".join(paths) + tail
+    return Outcome(True, _with_open_notebook(message, target, paths, open_notebook),
                    checkpoint, paths)
+
+
+def _with_open_notebook(message: str, target: Any, paths: list[str],
+                        notebook: Path | None) -> str:
+    project = getattr(target, "project", target)
+    own = open_notebook_paths(paths, project.root, notebook)
+    return f"{message}\n{after_apply(own)}" if own else message
 
 
 def conflict_message(action: str, exc: ConflictError) -> str:
@@ -67,11 +84,11 @@ def conflict_message(action: str, exc: ConflictError) -> str:
     return f"Could not {action}: {exc}\n{files}" if files else f"Could not {action}: {exc}"
 
 
-def undo_all(session: Any) -> list[Outcome]:
+def undo_all(session: Any, *, open_notebook: Path | None = None) -> list[Outcome]:
     """Undo every applied checkpoint of ``session``, newest first; stops at the first failure."""
     outcomes: list[Outcome] = []
     for checkpoint_id in reversed(list(session.checkpoints)):
-        outcome = undo_changes(session, checkpoint_id)
+        outcome = undo_changes(session, checkpoint_id, open_notebook=open_notebook)
         outcomes.append(outcome)
         if not outcome.ok:
             break

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from agent_magic import events as ev
 from agent_magic.errors import UserError
 from agent_magic.stepping import Decision, Gate
 from agent_magic.ui.actions import apply_changes, undo_changes
+from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
 from agent_magic.ui.report import session_report, stop_text
 from agent_magic.ui.runner import Run
 from agent_magic.ui.widgets import AgentPanel, Callbacks
@@ -24,8 +26,11 @@ class WidgetController:
     """The widget view of one run; the event sink of its agent and the on_finish of its Run."""
 
     def __init__(self, task: str, *, commit: bool = False, auto_apply: bool = False,
-                 publish: Publish = _ignore_markdown, gate: Gate | None = None) -> None:
+                 publish: Publish = _ignore_markdown, gate: Gate | None = None,
+                 open_notebook: Path | None = None) -> None:
         self.commit = commit
+        # the kernel's own notebook when Apply can only write it on disk (no live frontend)
+        self.open_notebook = open_notebook
         self.gate = gate  # step mode: the buttons answer the paused step through it
         self.auto_apply = auto_apply
         self._publish = publish
@@ -103,6 +108,9 @@ class WidgetController:
             if session.error and session.stop_reason != "done":
                 panel.show_message(f"{stop_text(session.stop_reason)}: {session.error}",
                                    ok=session.stop_reason == "interrupted")
+            elif has_changes and self._own_paths(session.changeset.paths):
+                panel.show_message(before_apply(self._own_paths(session.changeset.paths)),
+                                   ok=False)
         self.publish(session_report(session, applied=self.applied, note=self.note))
         if self.auto_apply and getattr(session.changeset, "files", None) and session.ok:
             self.apply(set(session.changeset.hunk_ids()), False)
@@ -120,7 +128,7 @@ class WidgetController:
         if session is None:
             return
         outcome = apply_changes(session, selection, allow_blockers=allow_blockers,
-                                commit=self.commit)
+                                commit=self.commit, open_notebook=self.open_notebook)
         self.panel.show_message(outcome.message, outcome.ok)
         if outcome.ok:
             self._applied(session, outcome)
@@ -134,17 +142,25 @@ class WidgetController:
         if kind == "apply":
             self._applied(session, outcome)
         elif kind == "undo":
-            self._undone(session, outcome.checkpoint.id)
+            self._undone(session, outcome)
+
+    def _own_paths(self, paths: list[str]) -> list[str]:
+        return open_notebook_paths(paths, self.run.root, self.open_notebook) if self.run else []
+
+    def _disk_note(self, outcome: Any) -> str:
+        own = self._own_paths(list(outcome.paths))
+        return after_apply(own) if own else ""
 
     def _applied(self, session: Any, outcome: Any) -> None:
         self.applied = outcome.checkpoint
         self.panel.show_applied(outcome.checkpoint.id)
-        self.note = ""
-        self.publish(session_report(session, applied=self.applied))
+        self.note = self._disk_note(outcome)
+        self.publish(session_report(session, applied=self.applied, note=self.note))
 
-    def _undone(self, session: Any, checkpoint_id: str) -> None:
+    def _undone(self, session: Any, outcome: Any) -> None:
+        checkpoint_id = outcome.checkpoint.id
         self.applied = None
-        self.note = f"Checkpoint `{checkpoint_id}` was undone."
+        self.note = f"Checkpoint `{checkpoint_id}` was undone. {self._disk_note(outcome)}".strip()
         self.panel.show_undone()
         self.publish(session_report(session, note=self.note))
 
@@ -153,10 +169,10 @@ class WidgetController:
         session = self.run.session if self.run else None
         if session is None:
             return
-        outcome = undo_changes(session, checkpoint_id)
+        outcome = undo_changes(session, checkpoint_id, open_notebook=self.open_notebook)
         self.panel.show_message(outcome.message, outcome.ok)
         if outcome.ok:
-            self._undone(session, checkpoint_id)
+            self._undone(session, outcome)
 
     def reject(self) -> None:
         """Reject button: nothing is written."""
