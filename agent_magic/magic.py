@@ -114,6 +114,8 @@ class AgentMagics(Magics):
         self.last_run: Run | None = None
         self.last_view: Any = None  # the WidgetController of the last widget run
         self._setups: dict[str, tuple[Any, Any]] = {}  # session id -> (model, config) it ran with
+        self._live: Any = None  # staging.live.LiveWriter once the frontend extension answered
+        self._live_checked = False
 
     # ------------------------------------------------------------------ %%agent
 
@@ -219,10 +221,18 @@ class AgentMagics(Magics):
             gate = Gate()
             config.plan_first = False  # in step mode the plan waits at the gate instead
 
+        live = self._live_writer()
+
         def build(on_event: Any) -> Any:
             if gate is None:  # custom factories need not know step mode
-                return self.agent_factory(project, model, config, on_event)
-            return self.agent_factory(project, model, config, on_event, decider=gate)
+                agent = self.agent_factory(project, model, config, on_event)
+            else:
+                agent = self.agent_factory(project, model, config, on_event, decider=gate)
+            if live is not None and hasattr(agent, "staging_reader"):
+                from agent_magic.staging.live import LiveReader
+
+                agent.staging_reader = LiveReader(live.frontend)  # open notebooks, as shown
+            return agent
 
         def start(run: Run) -> None:
             if resume is None:
@@ -238,7 +248,7 @@ class AgentMagics(Magics):
 
             controller = WidgetController(task, commit=commit, publish=publisher(),
                                           auto_apply=yes, gate=gate,
-                                          open_notebook=self._open_notebook())
+                                          open_notebook=self._open_notebook(), live=live)
             agent = build(fan_out(progress.handle, controller.handle))
             run = self._new_run(agent, task, project, progress, resume, gate)
             self._keep_setup(run, model, config)
@@ -350,7 +360,7 @@ class AgentMagics(Magics):
             raise UserError(f"session {session.id} is already applied "
                             f"(checkpoint {session.checkpoints[-1]}); `%agent undo` reverts it")
         outcome = apply_changes(session, None, allow_blockers=force, commit=self.commit,
-                                open_notebook=self._open_notebook())
+                                open_notebook=self._open_notebook(), live=self._live_now())
         self._tell_views(session, "apply", outcome)
         if not outcome.ok:
             raise UserError(outcome.message)
@@ -365,7 +375,7 @@ class AgentMagics(Magics):
                          None)
             if owner is None:
                 raise UserError("nothing applied in this kernel to undo")
-            outcomes = undo_all(owner, open_notebook=self._open_notebook())
+            outcomes = undo_all(owner, open_notebook=self._open_notebook(), live=self._live_now())
             for outcome in outcomes:
                 self._tell_views(owner, "undo", outcome)
             self._print("\n".join(o.message for o in outcomes))
@@ -380,7 +390,8 @@ class AgentMagics(Magics):
             raise UserError("nothing applied in this kernel; give a checkpoint id "
                             "(see `%agent history`)")
         outcome = undo_changes(owner if owner is not None else self._project(None),
-                               checkpoint_id, open_notebook=self._open_notebook())
+                               checkpoint_id, open_notebook=self._open_notebook(),
+                               live=self._live_now() if owner is not None else None)
         if owner is not None:
             self._tell_views(owner, "undo", outcome)
         if not outcome.ok:
@@ -457,6 +468,24 @@ class AgentMagics(Magics):
         from agent_magic.ui.opennotebook import kernel_notebook
 
         return kernel_notebook(self.shell)
+
+    def _live_writer(self) -> Any:
+        # once per kernel: does the page have agent_magic's extension? (a comm round trip)
+        if not self._live_checked:
+            self._live_checked = True
+            from agent_magic.livedoc import connect
+            from agent_magic.ui.opennotebook import kernel_notebook
+
+            frontend = connect(self.shell, kernel_notebook(self.shell))
+            if frontend is not None:
+                from agent_magic.staging.live import LiveWriter
+
+                self._live = LiveWriter(frontend)
+        return self._live
+
+    def _live_now(self) -> Any:
+        # a cell's request would wait for a reply queued behind the cell itself: disk path
+        return None
 
     def _await_runs(self, command: str, *, refuse_decisions: bool = True,
                     include_last: bool = False) -> None:

@@ -27,6 +27,7 @@ def apply_changes(
     allow_blockers: bool = False,
     commit: bool = False,
     open_notebook: Path | None = None,
+    live: Any = None,
 ) -> Outcome:
     """Apply the selected hunks (None: all); conflicts and refusals come back as a failed Outcome.
 
@@ -35,6 +36,13 @@ def apply_changes(
     """
     if selection is not None and not selection:
         return Outcome(False, "Nothing selected: tick a file or hunk first.")
+    if live is not None and getattr(session, "changeset", None) is not None:
+        from agent_magic.ui.liveactions import apply_live
+
+        outcome = apply_live(session, selection, live, allow_blockers=allow_blockers,
+                             commit=commit)
+        if outcome is not None:
+            return outcome
     try:
         checkpoint = session.apply(selection, allow_blockers=allow_blockers, commit=commit)
     except ConflictError as exc:
@@ -48,8 +56,14 @@ def apply_changes(
 
 
 def undo_changes(target: Any, checkpoint_id: str | None = None, *,
-                 open_notebook: Path | None = None) -> Outcome:
+                 open_notebook: Path | None = None, live: Any = None) -> Outcome:
     """Undo a checkpoint of a session (or, given a Project, any checkpoint id)."""
+    if live is not None:
+        from agent_magic.ui.liveactions import undo_live
+
+        outcome = undo_live(target, checkpoint_id, live)
+        if outcome is not None:
+            return outcome
     try:
         if hasattr(target, "undo"):
             checkpoint = target.undo(checkpoint_id)
@@ -84,11 +98,12 @@ def conflict_message(action: str, exc: ConflictError) -> str:
     return f"Could not {action}: {exc}\n{files}" if files else f"Could not {action}: {exc}"
 
 
-def undo_all(session: Any, *, open_notebook: Path | None = None) -> list[Outcome]:
+def undo_all(session: Any, *, open_notebook: Path | None = None,
+             live: Any = None) -> list[Outcome]:
     """Undo every applied checkpoint of ``session``, newest first; stops at the first failure."""
     outcomes: list[Outcome] = []
     for checkpoint_id in reversed(list(session.checkpoints)):
-        outcome = undo_changes(session, checkpoint_id, open_notebook=open_notebook)
+        outcome = undo_changes(session, checkpoint_id, open_notebook=open_notebook, live=live)
         outcomes.append(outcome)
         if not outcome.ok:
             break

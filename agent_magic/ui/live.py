@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ class WidgetController:
 
     def __init__(self, task: str, *, commit: bool = False, auto_apply: bool = False,
                  publish: Publish = _ignore_markdown, gate: Gate | None = None,
-                 open_notebook: Path | None = None) -> None:
+                 open_notebook: Path | None = None, live: Any = None) -> None:
         self.commit = commit
+        self.live = live  # staging.live.LiveWriter: open notebooks change in their tabs
         # the kernel's own notebook when Apply can only write it on disk (no live frontend)
         self.open_notebook = open_notebook
         self.gate = gate  # step mode: the buttons answer the paused step through it
@@ -127,11 +129,28 @@ class WidgetController:
         session = self.run.session if self.run else None
         if session is None:
             return
-        outcome = apply_changes(session, selection, allow_blockers=allow_blockers,
-                                commit=self.commit, open_notebook=self.open_notebook)
-        self.panel.show_message(outcome.message, outcome.ok)
-        if outcome.ok:
-            self._applied(session, outcome)
+        live = self._live()
+
+        def work() -> None:
+            outcome = apply_changes(session, selection, allow_blockers=allow_blockers,
+                                    commit=self.commit, open_notebook=self.open_notebook,
+                                    live=live)
+            self.panel.show_message(outcome.message, outcome.ok)
+            if outcome.ok:
+                self._applied(session, outcome)
+
+        self._off_main(work, live)
+
+    def _live(self) -> Any:
+        return self.live if self.live is not None and self.live.frontend.attached else None
+
+    def _off_main(self, work: Callable[[], None], live: Any) -> None:
+        # the frontend's replies reach the kernel only when this handler has returned
+        if live is None:
+            work()
+            return
+        self.panel.show_message("Applying in the open notebook...", True)
+        threading.Thread(target=work, name="agent-magic-live", daemon=True).start()
 
     def acted(self, kind: str, outcome: Any) -> None:
         """An apply or undo of this session made elsewhere (``%agent apply``): show it here too."""
@@ -145,7 +164,9 @@ class WidgetController:
             self._undone(session, outcome)
 
     def _own_paths(self, paths: list[str]) -> list[str]:
-        return open_notebook_paths(paths, self.run.root, self.open_notebook) if self.run else []
+        if self.run is None or self._live() is not None:
+            return []  # with the extension the notebook changes in its tab
+        return open_notebook_paths(paths, self.run.root, self.open_notebook)
 
     def _disk_note(self, outcome: Any) -> str:
         own = self._own_paths(list(outcome.paths))
@@ -169,10 +190,16 @@ class WidgetController:
         session = self.run.session if self.run else None
         if session is None:
             return
-        outcome = undo_changes(session, checkpoint_id, open_notebook=self.open_notebook)
-        self.panel.show_message(outcome.message, outcome.ok)
-        if outcome.ok:
-            self._undone(session, outcome)
+        live = self._live()
+
+        def work() -> None:
+            outcome = undo_changes(session, checkpoint_id, open_notebook=self.open_notebook,
+                                   live=live)
+            self.panel.show_message(outcome.message, outcome.ok)
+            if outcome.ok:
+                self._undone(session, outcome)
+
+        self._off_main(work, live)
 
     def reject(self) -> None:
         """Reject button: nothing is written."""

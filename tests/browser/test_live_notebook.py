@@ -1,0 +1,141 @@
+"""The agent changes the notebook the user has open, through agent_magic's JupyterLab extension.
+
+The user has an unsaved edit in one cell; the agent changes another. Apply changes the open tab
+in place and saves it through the page: no reload, no "File Changed" dialog, both changes and
+the %%agent cell's output on disk. Undo takes the agent's cell back the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from playwright.sync_api import expect
+
+from tests import scripts
+from tests.browser.lab import ROOT, LabServer, copy_project, start_lab, stop_lab
+from tests.browser.notebook_page import RUN_TIMEOUT, UI_TIMEOUT, cell, open_notebook, run_cell
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+BUILT = ROOT / "agent_magic" / "labextension"
+NAME = "agent-magic-live"
+
+
+def extension_path(home: Path) -> Path:
+    """A JUPYTER_PATH entry holding the built extension (as pip installs it under share/jupyter)."""
+    if not (BUILT / "package.json").is_file():
+        pytest.fail(f"the frontend extension is not built ({BUILT} is missing): run "
+                    "`npm ci && npm run build` in js/ (scripts/test.sh does when npm is present)",
+                    pytrace=False)
+    data = home / "jupyter-path"
+    (data / "labextensions").mkdir(parents=True)
+    (data / "labextensions" / NAME).symlink_to(BUILT, target_is_directory=True)
+    return data
+
+
+@pytest.fixture(scope="module")
+def live_lab(tmp_path_factory) -> Iterator[LabServer]:
+    """JupyterLab with the built extension, serving a copy of the sample project."""
+    root = copy_project(tmp_path_factory.mktemp("live") / "shoplytics")
+    home = tmp_path_factory.mktemp("live-home")
+    server = start_lab(root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))})
+    try:
+        yield server
+    finally:
+        stop_lab(server)
+
+
+@pytest.fixture
+def lab(live_lab) -> LabServer:
+    """The page fixture's server is this module's."""
+    return live_lab
+
+
+def agent_script(notebook: str) -> list[dict]:
+    plan = scripts.turn(scripts.call(
+        "submit_plan", summary="Set x to 10",
+        steps=[{"description": "x = 10 in the first code cell", "files": [notebook]}],
+        files=[notebook]))
+    return [scripts.UNDERSTAND, plan,
+            scripts.turn(scripts.call("notebook_edit", path=notebook, action="replace",
+                                      cell="cell-x", source="x = 10")),
+            scripts.turn(scripts.call("finish", summary="x is 10 now"))]
+
+
+def write_live_notebook(root: Path, script: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext agent_magic", id="cell-load"),
+        nbformat.v4.new_code_cell("x = 1", id="cell-x"),
+        nbformat.v4.new_code_cell("y = 2", id="cell-y"),
+        nbformat.v4.new_code_cell(f"%%agent --model scripted:{script} --no-review "
+                                  "--view widgets\nSet x to 10 in this notebook.",
+                                  id="cell-agent"),
+    ]
+    path = root / "live.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def sources(path: Path) -> dict[str, str]:
+    return {c["id"]: c["source"] for c in nbformat.read(path, as_version=4).cells}
+
+
+def test_apply_changes_the_open_tab_keeps_unsaved_edits_and_outputs_then_undo(
+        lab, page, screenshots):
+    root = lab.root
+    script = root.parent / "live-script.json"
+    script.write_text(json.dumps(agent_script("live.ipynb")), encoding="utf-8")
+    path = write_live_notebook(root, script)
+
+    open_notebook(page, lab, "live.ipynb")
+    run_cell(page, 0)
+    # the user's unsaved edit in another cell
+    editor = cell(page, 2).locator(".cm-content")
+    editor.click()
+    page.keyboard.press("End")
+    page.keyboard.type(" + 3")
+    page.keyboard.press("Escape")
+    assert sources(path)["cell-y"] == "y = 2"  # not saved
+
+    run_cell(page, 3)
+    panel = cell(page, 3).locator(".agent-panel")
+    expect(panel.locator(".agent-status")).to_contain_text("finished", timeout=RUN_TIMEOUT)
+    expect(panel.locator(".agent-diff")).to_contain_text("x = 10")
+    assert "runs in" not in panel.locator(".agent-message").inner_text()  # no disk warning
+    panel.locator("button.agent-apply").click()
+    expect(panel.locator(".agent-message")).to_contain_text("Changed in the open tab",
+                                                            timeout=UI_TIMEOUT)
+    page.screenshot(path=str(screenshots / "live-applied.png"), full_page=True)
+    # the tab shows the change without a reload; the user's edit is still there
+    expect(cell(page, 1).locator(".cm-content")).to_have_text("x = 10")
+    expect(cell(page, 2).locator(".cm-content")).to_have_text("y = 2 + 3")
+    on_disk = sources(path)
+    assert on_disk["cell-x"] == "x = 10" and on_disk["cell-y"] == "y = 2 + 3"
+    outputs = nbformat.read(path, as_version=4).cells[3].outputs
+    assert outputs, "the %%agent cell's output was saved with the notebook"
+
+    # Ctrl+S raises no "File Changed" dialog
+    cell(page, 2).locator(".jp-InputPrompt").click()
+    page.keyboard.press("Control+s")
+    page.wait_for_timeout(1500)  # a dialog would show within this
+    assert page.locator(".jp-Dialog").count() == 0
+
+    panel.locator("button.agent-undo").click()
+    expect(panel.locator(".agent-message")).to_contain_text("Undid checkpoint",
+                                                            timeout=UI_TIMEOUT)
+    expect(cell(page, 1).locator(".cm-content")).to_have_text("x = 1")
+    expect(cell(page, 2).locator(".cm-content")).to_have_text("y = 2 + 3")
+    on_disk = sources(path)
+    assert on_disk["cell-x"] == "x = 1" and on_disk["cell-y"] == "y = 2 + 3"
+    page.keyboard.press("Control+s")
+    page.wait_for_timeout(1000)
+    assert page.locator(".jp-Dialog").count() == 0
+    assert re.search("x = 1", path.read_text())
