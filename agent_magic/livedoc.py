@@ -118,7 +118,7 @@ class LiveFrontend:
         try:
             reply = self.request("hello", version=VERSION)
         except LiveError:
-            self.transport = None
+            self.server_root = None
             return False
         finally:
             self.timeout = usual
@@ -128,6 +128,8 @@ class LiveFrontend:
 
     def hello_in_background(self, notebook: Path | None) -> None:
         """Say hello from a thread: its reply reaches the kernel only once the cell has ended."""
+        if not self._greeted.is_set():
+            return  # one hello at a time
         self._greeted.clear()
 
         def greet() -> None:
@@ -143,6 +145,11 @@ class LiveFrontend:
         """Whether the extension answered and the server's root is known (waits for hello)."""
         self._greeted.wait(self.timeout + 1)
         return self.transport is not None and self.server_root is not None
+
+    @property
+    def greeting(self) -> bool:
+        """Whether a hello is on its way."""
+        return not self._greeted.is_set()
 
     def relative(self, path: Path) -> str | None:
         """``path`` as the frontend names it (relative to the server root), or None outside it."""

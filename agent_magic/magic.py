@@ -101,6 +101,7 @@ class AgentMagics(Magics):
         input_fn: Callable[[str], str] | None = None,
         out: TextIO | None = None,
         registry: RunRegistry = REGISTRY,
+        live: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(shell, **kwargs)
@@ -114,8 +115,9 @@ class AgentMagics(Magics):
         self.last_run: Run | None = None
         self.last_view: Any = None  # the WidgetController of the last widget run
         self._setups: dict[str, tuple[Any, Any]] = {}  # session id -> (model, config) it ran with
-        self._live: Any = None  # staging.live.LiveWriter once the frontend extension answered
-        self._live_checked = False
+        # staging.live.LiveWriter: open notebooks change in their tabs (the frontend extension)
+        self._live: Any = live
+        self._live_checked = live is not None
 
     # ------------------------------------------------------------------ %%agent
 
@@ -470,7 +472,13 @@ class AgentMagics(Magics):
         return kernel_notebook(self.shell)
 
     def _live_writer(self) -> Any:
-        # once per kernel: does the page have agent_magic's extension? (a comm round trip)
+        # does the page have agent_magic's extension? (a comm round trip, until it answers:
+        # in Run All the reply waits behind the next cells and the hello times out)
+        live = self._live
+        if live is not None and not live.frontend.greeting and live.frontend.server_root is None:
+            from agent_magic.ui.opennotebook import kernel_notebook
+
+            live.frontend.hello_in_background(kernel_notebook(self.shell))
         if not self._live_checked:
             self._live_checked = True
             from agent_magic.livedoc import connect

@@ -63,8 +63,13 @@ def test_a_page_without_the_extension_is_detached(tmp_path: Path):
     fake.kernel = frontend
     assert not frontend.hello(tmp_path / "a.ipynb", timeout=0.1)
     assert not frontend.attached
+    assert frontend.read(tmp_path / "a.ipynb") is None  # the disk, without asking
+    assert len(fake.requests) == 1
+    fake.silent = False  # the extension answers a later hello (the kernel was busy before)
+    frontend.hello_in_background(tmp_path / "a.ipynb")
+    assert frontend.attached and frontend.server_root == tmp_path.resolve()
     with pytest.raises(LiveError, match="no frontend extension"):
-        frontend.request("read", path="a.ipynb")
+        LiveFrontend().request("read", path="a.ipynb")
     assert not LiveFrontend().attached
 
 

@@ -1,4 +1,6 @@
-"""Run All on the shipped quickstart in JupyterLab: every cell runs, none shows an error.
+"""JupyterLab without agent_magic's extension: Run All of the quickstart, and the disk-path warning.
+
+Run All on the shipped quickstart: every cell runs, none shows an error.
 
 `%%agent` returns at once (its panel keeps updating); the next cell's `%agent apply` waits for
 the run to end, so Run All goes through the three tasks, the undo and the history.
@@ -6,6 +8,7 @@ the run to end, so Run All goes through the three tasks, the undo and the histor
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -14,7 +17,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.lab import ROOT, LabServer, copy_project, start_lab, stop_lab
-from tests.browser.notebook_page import RUN_TIMEOUT, UI_TIMEOUT, open_notebook
+from tests.browser.notebook_page import (
+    RUN_TIMEOUT,
+    UI_TIMEOUT,
+    cell,
+    open_notebook,
+    run_cell,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -69,3 +78,21 @@ def test_run_all_of_the_quickstart_runs_every_cell_without_errors(lab, page, scr
     assert "Applied 1 file(s)" in applied, applied
     record = code_cells.nth(1).text_content()  # the markdown record of task 1 says so too
     assert "Applied as checkpoint" in record and "Not applied" not in record, record
+
+
+def test_without_the_extension_a_change_to_the_open_notebook_warns_before_apply(
+        lab, page, screenshots):
+    from tests.browser.test_live_notebook import agent_script, write_live_notebook
+
+    script = lab.root.parent / "self-edit.json"
+    script.write_text(json.dumps(agent_script("live.ipynb")), encoding="utf-8")
+    write_live_notebook(lab.root, script)
+    open_notebook(page, lab, "live.ipynb")
+    run_cell(page, 0)
+    run_cell(page, 3)
+    panel = cell(page, 3).locator(".agent-panel")
+    expect(panel.locator(".agent-status")).to_contain_text("finished", timeout=RUN_TIMEOUT)
+    message = panel.locator(".agent-message")
+    expect(message).to_contain_text("live.ipynb is the notebook this kernel runs in")
+    expect(message).to_contain_text("Reload Notebook from Disk")
+    panel.screenshot(path=str(screenshots / "no-extension-warning.png"))
