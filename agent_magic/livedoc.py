@@ -77,6 +77,7 @@ class LiveFrontend:
         self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self._greeted = threading.Event()
         self._greeted.set()
+        self.concurrent: bool | None = None  # do replies arrive while a cell runs? (subshells)
 
     # ---- the transport's side
 
@@ -145,6 +146,23 @@ class LiveFrontend:
         """Whether the extension answered and the server's root is known (waits for hello)."""
         self._greeted.wait(self.timeout + 1)
         return self.transport is not None and self.server_root is not None
+
+    def answers_during_cells(self) -> bool:
+        """Whether a reply reaches a cell that waits for it (asked once, from a running cell).
+
+        JupyterLab 4.6 with ipykernel 7 sends comm messages over a kernel subshell; without
+        that, a reply waits behind the running cell and the request would time out.
+        """
+        if self.concurrent is None:
+            usual, self.timeout = self.timeout, HELLO_TIMEOUT
+            try:
+                self.request("hello", version=VERSION)
+                self.concurrent = True
+            except LiveError:
+                self.concurrent = False
+            finally:
+                self.timeout = usual
+        return self.concurrent
 
     @property
     def greeting(self) -> bool:

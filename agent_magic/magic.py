@@ -492,8 +492,11 @@ class AgentMagics(Magics):
         return self._live
 
     def _live_now(self) -> Any:
-        # a cell's request would wait for a reply queued behind the cell itself: disk path
-        return None
+        # from a running cell: live only when replies reach it (else they queue behind it)
+        live = self._live
+        if live is None or not live.frontend.attached:
+            return None
+        return live if live.frontend.answers_during_cells() else None
 
     def _await_runs(self, command: str, *, refuse_decisions: bool = True,
                     include_last: bool = False) -> None:

@@ -163,19 +163,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return;
       }
       registered.add(kernel);
-      console.debug(`agent_magic: comm target ${TARGET} on kernel ${kernel.id}`);
       const handler = new Handler(tracker, docManager, kernel);
-      kernel.registerCommTarget(TARGET, comm => {
-        comm.onMsg = async (msg: KernelMessage.ICommMsgMsg) => {
-          const request = msg.content.data as Request;
-          console.debug(`agent_magic: ${request.op} ${request.id}`);
-          let reply: Reply;
-          try {
-            reply = { id: request.id, ok: true, ...(await handler.handle(request)) };
-          } catch (error) {
-            reply = { id: request.id, ok: false, error: String(error) };
-          }
+      const answer = async (comm: Kernel.IComm, request: Request) => {
+        let reply: Reply;
+        try {
+          reply = { id: request.id, ok: true, ...(await handler.handle(request)) };
+        } catch (error) {
+          reply = { id: request.id, ok: false, error: String(error) };
+        }
+        // JupyterLab starts this comm's kernel subshell in the background; a reply sent
+        // before it runs would wait in the kernel behind the cell that is running
+        await (comm as any).subshellStarted?.catch(() => undefined);
+        if (!comm.isDisposed) {
           comm.send(reply as any);
+        }
+      };
+      kernel.registerCommTarget(TARGET, comm => {
+        // answer off the kernel's message chain: awaiting in onMsg would hold it, and with it
+        // the reply that starts this comm's subshell
+        comm.onMsg = (msg: KernelMessage.ICommMsgMsg) => {
+          void answer(comm, msg.content.data as Request);
         };
       });
     };

@@ -2,7 +2,8 @@
 
 The user has an unsaved edit in one cell; the agent changes another. Apply changes the open tab
 in place and saves it through the page: no reload, no "File Changed" dialog, both changes and
-the %%agent cell's output on disk. Undo takes the agent's cell back the same way.
+the %%agent cell's output on disk. Undo takes the agent's cell back the same way, and
+`%agent apply` in a later cell applies through the tab too.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def write_live_notebook(root: Path, script: Path) -> Path:
         nbformat.v4.new_code_cell(f"%%agent --model scripted:{script} --no-review "
                                   "--view widgets\nSet x to 10 in this notebook.",
                                   id="cell-agent"),
+        nbformat.v4.new_code_cell("%agent apply", id="cell-apply"),
     ]
     path = root / "live.ipynb"
     nbformat.write(nb, path)
@@ -139,3 +141,10 @@ def test_apply_changes_the_open_tab_keeps_unsaved_edits_and_outputs_then_undo(
     page.wait_for_timeout(1000)
     assert page.locator(".jp-Dialog").count() == 0
     assert re.search("x = 1", path.read_text())
+
+    # `%agent apply` in a cell: the kernel is busy with that cell while the page answers
+    applied = run_cell(page, 4)
+    expect(applied).to_contain_text("Changed in the open tab and saved: live.ipynb")
+    expect(cell(page, 1).locator(".cm-content")).to_have_text("x = 10")
+    assert sources(path)["cell-x"] == "x = 10"
+    expect(panel.locator("button.agent-undo")).to_be_visible()  # the panel follows
