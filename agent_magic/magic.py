@@ -361,8 +361,15 @@ class AgentMagics(Magics):
         if session.checkpoints:
             raise UserError(f"session {session.id} is already applied "
                             f"(checkpoint {session.checkpoints[-1]}); `%agent undo` reverts it")
+        live = self._live_now()
+        if live is None and self._live is not None and self._live.frontend.attached and any(
+                p.endswith(".ipynb") for p in getattr(session.changeset, "paths", [])):
+            # the notebooks were read from their tabs; the page cannot answer this cell
+            raise UserError("this kernel cannot hear the page while a cell runs (that needs "
+                            "ipykernel 7): apply with the Apply button of the %%agent cell, "
+                            "which changes the open notebook in its tab")
         outcome = apply_changes(session, None, allow_blockers=force, commit=self.commit,
-                                open_notebook=self._open_notebook(), live=self._live_now())
+                                open_notebook=self._open_notebook(), live=live)
         self._tell_views(session, "apply", outcome)
         if not outcome.ok:
             raise UserError(outcome.message)

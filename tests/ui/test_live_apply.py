@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.error import UsageError
 
 from agent_magic.magic import AgentMagics
 from agent_magic.staging.live import LiveWriter
@@ -101,3 +102,31 @@ def test_a_cell_edited_in_the_tab_since_staging_refuses_and_nothing_is_written(
     assert "Could not apply" in message and "work.ipynb cell a" in message
     assert {p: (repo / p).read_bytes() for p in before} == before
     assert panel.undo_button.layout.display == "none"  # nothing to undo
+
+
+def test_line_magic_apply_and_undo_go_through_the_tab_when_replies_reach_a_cell(
+        ip, setup, tmp_path):
+    repo, _fake, magics = setup
+    ip.run_cell_magic("agent", f"--model {write_script(tmp_path, script())} -p {repo} "
+                               "--no-review --view widgets", "x to 10 and TWO")
+    assert magics.last_run.wait(60)
+    ip.run_line_magic("agent", "apply")
+    assert "Changed in the open tab and saved: work.ipynb" in magics.out.getvalue()
+    assert cells(repo / "work.ipynb")["a"] == "x = 10"
+    assert not magics.last_view.panel.undo_button.disabled  # the panel follows
+    ip.run_line_magic("agent", "undo")
+    assert "Undid checkpoint live-" in magics.out.getvalue()
+    assert cells(repo / "work.ipynb")["a"] == "x = 1"
+
+
+def test_line_magic_refuses_when_replies_wait_behind_the_cell(ip, setup, tmp_path):
+    repo, fake, magics = setup
+    before = (repo / "work.ipynb").read_bytes()
+    ip.run_cell_magic("agent", f"--model {write_script(tmp_path, script())} -p {repo} "
+                               "--no-review --view widgets", "x to 10 and TWO")
+    assert magics.last_run.wait(60)
+    fake.silent = True  # a kernel without subshells: the page's replies wait behind the cell
+    with pytest.raises(UsageError, match="Apply button of the %%agent cell"):
+        ip.run_line_magic("agent", "apply")
+    assert (repo / "work.ipynb").read_bytes() == before
+    assert (repo / "util.py").read_text() == "ONE = 1\n"
