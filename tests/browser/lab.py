@@ -103,12 +103,12 @@ class LabServer:
 
 
 def start_lab(root: Path, home: Path, extra_env: dict[str, str] | None = None,
-              extra_args: list[str] | None = None) -> LabServer:
-    """Start JupyterLab 4 on 127.0.0.1 serving ``root``; return once its API answers."""
+              extra_args: list[str] | None = None, app: str = "jupyterlab") -> LabServer:
+    """Start JupyterLab 4 (or ``app="notebook"``: Notebook 7) on 127.0.0.1 serving ``root``."""
     token = os.urandom(16).hex()
     port = free_port()
     log = home / "jupyterlab.log"
-    args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+    args = [sys.executable, "-m", app, "--no-browser", "--allow-root",
             "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
             "--LabApp.news_url=", "--ServerApp.open_browser=False", *(extra_args or [])]
