@@ -3,7 +3,7 @@
 The user has an unsaved edit in one cell; the agent changes another. Apply changes the open tab
 in place and saves it through the page: no reload, no "File Changed" dialog, both changes and
 the %%agent cell's output on disk. Undo takes the agent's cell back the same way, and
-`%agent apply` in a later cell applies through the tab too.
+`%agent apply` in a later cell applies through the tab too. Apply works the same in Notebook 7.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests import scripts
@@ -148,3 +149,68 @@ def test_apply_changes_the_open_tab_keeps_unsaved_edits_and_outputs_then_undo(
     expect(cell(page, 1).locator(".cm-content")).to_have_text("x = 10")
     assert sources(path)["cell-x"] == "x = 10"
     expect(panel.locator("button.agent-undo")).to_be_visible()  # the panel follows
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory) -> Iterator[LabServer]:
+    """Notebook 7 with the built extension, serving a copy of the sample project."""
+    import importlib.util
+
+    if importlib.util.find_spec("notebook") is None:
+        pytest.fail("notebook (Notebook 7) is missing: `pip install -e '.[dev]'` installs it",
+                    pytrace=False)
+    root = copy_project(tmp_path_factory.mktemp("nb7") / "shoplytics")
+    home = tmp_path_factory.mktemp("nb7-home")
+    server = start_lab(root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))},
+                       app="notebook")
+    try:
+        yield server
+    finally:
+        stop_lab(server)
+
+
+def first_cell_runs(page) -> None:
+    """Run the first cell once the kernel takes it (Notebook 7 has no status bar to wait on)."""
+    target = cell(page, 0)
+    for _ in range(6):
+        accept = page.locator(".jp-Dialog button.jp-mod-accept")  # "Select Kernel", if asked
+        if accept.count():
+            accept.click()
+        target.locator(".jp-InputPrompt").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            expect(target.locator(".jp-InputArea-prompt")).to_have_text(
+                re.compile(r"\[\d+\]"), timeout=20_000)
+            return
+        except AssertionError:
+            continue  # the kernel was not connected yet: the key press went nowhere
+    raise AssertionError("the first cell never ran in Notebook 7")
+
+
+def test_notebook7_apply_changes_the_open_notebook(notebook7, browser, screenshots):
+    root = notebook7.root
+    script = root.parent / "nb7-script.json"
+    script.write_text(json.dumps(agent_script("live.ipynb")), encoding="utf-8")
+    path = write_live_notebook(root, script)
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{notebook7.url}/notebooks/live.ipynb?token={notebook7.token}",
+                  timeout=RUN_TIMEOUT)
+        expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=RUN_TIMEOUT)
+        first_cell_runs(page)
+        run_cell(page, 3)
+        panel = cell(page, 3).locator(".agent-panel")
+        expect(panel.locator(".agent-status")).to_contain_text("finished", timeout=RUN_TIMEOUT)
+        panel.locator("button.agent-apply").click()
+        expect(panel.locator(".agent-message")).to_contain_text("Changed in the open tab",
+                                                                timeout=UI_TIMEOUT)
+        expect(cell(page, 1).locator(".cm-content")).to_have_text("x = 10")
+        assert sources(path)["cell-x"] == "x = 10"
+        assert nbformat.read(path, as_version=4).cells[3].outputs
+    except (AssertionError, PlaywrightError):
+        page.screenshot(path=str(screenshots / "FAILED-notebook7.png"), full_page=True)
+        print(notebook7.log_tail())
+        raise
+    finally:
+        context.close()
