@@ -3,7 +3,8 @@
 The user has an unsaved edit in one cell; the agent changes another. Apply changes the open tab
 in place and saves it through the page: no reload, no "File Changed" dialog, both changes and
 the %%agent cell's output on disk. Undo takes the agent's cell back the same way, and
-`%agent apply` in a later cell applies through the tab too. Apply works the same in Notebook 7.
+`%agent apply` in a later cell applies through the tab too. The same with real-time
+collaboration (jupyter-collaboration); Apply works the same in Notebook 7.
 """
 
 from __future__ import annotations
@@ -40,12 +41,22 @@ def extension_path(home: Path) -> Path:
     return data
 
 
-@pytest.fixture(scope="module")
-def live_lab(tmp_path_factory) -> Iterator[LabServer]:
-    """JupyterLab with the built extension, serving a copy of the sample project."""
+@pytest.fixture(scope="module", params=[False, True], ids=["files", "rtc"])
+def live_lab(request, tmp_path_factory) -> Iterator[LabServer]:
+    """JupyterLab with the built extension, serving a copy of the sample project; without and
+    with real-time collaboration (jupyter-collaboration: the open document is the shared model).
+    """
+    rtc = request.param
+    if rtc:
+        import importlib.util
+
+        if importlib.util.find_spec("jupyter_server_ydoc") is None:
+            pytest.fail("jupyter-collaboration is missing: `pip install -e '.[dev]'` installs it",
+                        pytrace=False)
     root = copy_project(tmp_path_factory.mktemp("live") / "shoplytics")
     home = tmp_path_factory.mktemp("live-home")
-    server = start_lab(root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))})
+    server = start_lab(root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))},
+                       rtc=rtc)
     try:
         yield server
     finally:

@@ -36,8 +36,13 @@ def quickstart_lab(tmp_path_factory) -> Iterator[LabServer]:
     """JupyterLab serving a copy of the sample project with the quickstart in it, offline model."""
     root = copy_project(tmp_path_factory.mktemp("run-all") / "shoplytics")
     shutil.copy(QUICKSTART, root / "quickstart.ipynb")
-    server = start_lab(root, tmp_path_factory.mktemp("run-all-home"),
-                       extra_env={"AGENT_MAGIC_MODEL": f"scripted:{SCRIPT}"})
+    home = tmp_path_factory.mktemp("run-all-home")
+    # pip installs the extension with the package: disabled here, as a server elsewhere would be
+    labconfig = home / "jupyter-config" / "labconfig"
+    labconfig.mkdir(parents=True)
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"agent-magic-live": True}}), encoding="utf-8")
+    server = start_lab(root, home, extra_env={"AGENT_MAGIC_MODEL": f"scripted:{SCRIPT}"})
     try:
         yield server
     finally:
