@@ -51,8 +51,13 @@ def apply_changes(
         return Outcome(False, f"Not applied: {exc}")
     paths = list(getattr(checkpoint, "paths", []))
     message = f"Applied {len(paths)} file(s) as checkpoint {checkpoint.id}: " + ", ".join(paths)
-    return Outcome(True, _with_open_notebook(message, session, paths, open_notebook),
-                   checkpoint, paths)
+    outcome = Outcome(True, _with_open_notebook(message, session, paths, open_notebook),
+                      checkpoint, paths)
+    if live is not None:
+        from agent_magic.ui.liveactions import reload_editors
+
+        outcome = reload_editors(session, outcome, live)
+    return outcome
 
 
 def undo_changes(target: Any, checkpoint_id: str | None = None, *,
@@ -81,8 +86,13 @@ def undo_changes(target: Any, checkpoint_id: str | None = None, *,
     revert = getattr(checkpoint, "revert_commit", "")
     tail = f"; committed the revert as {revert[:10]}" if revert else ""
     message = f"Undid checkpoint {checkpoint.id}: restored " + ", ".join(paths) + tail
-    return Outcome(True, _with_open_notebook(message, target, paths, open_notebook),
-                   checkpoint, paths)
+    outcome = Outcome(True, _with_open_notebook(message, target, paths, open_notebook),
+                      checkpoint, paths)
+    if live is not None and hasattr(target, "project"):
+        from agent_magic.ui.liveactions import reload_editors
+
+        outcome = reload_editors(target, outcome, live)
+    return outcome
 
 
 def _with_open_notebook(message: str, target: Any, paths: list[str],

@@ -94,6 +94,20 @@ def undo_live(target: Any, checkpoint_id: str | None, live: LiveWriter) -> Any:
                    + _editor_note(cp), cp, cp.paths)
 
 
+def reload_editors(session: Any, outcome: Any, live: LiveWriter) -> Any:
+    """After a disk-only apply or undo: reload the files' clean editor tabs, and say so."""
+    from agent_magic.ui.actions import Outcome
+
+    if not outcome.ok or not live.frontend.attached:
+        return outcome
+    cp = LiveCheckpoint(getattr(outcome.checkpoint, "id", ""), list(outcome.paths))
+    try:
+        live.revert_editors(session.project, list(outcome.paths), cp)
+    except ConflictError:
+        return outcome
+    return Outcome(True, outcome.message + _editor_note(cp), outcome.checkpoint, outcome.paths)
+
+
 def _editor_note(cp: LiveCheckpoint) -> str:
     note = ""
     if cp.reverted:

@@ -130,3 +130,29 @@ def test_line_magic_refuses_when_replies_wait_behind_the_cell(ip, setup, tmp_pat
         ip.run_line_magic("agent", "apply")
     assert (repo / "work.ipynb").read_bytes() == before
     assert (repo / "util.py").read_text() == "ONE = 1\n"
+
+
+def only_util() -> list[dict]:
+    plan = turn(call("submit_plan", summary="a helper",
+                     steps=[{"description": "TWO", "files": ["util.py"]}], files=["util.py"]))
+    return [UNDERSTAND, plan,
+            turn(call("replace", path="util.py", old="ONE = 1\n", new="ONE = 1\nTWO = 2\n")),
+            turn(call("finish", summary="done"))]
+
+
+def test_a_file_written_on_disk_reloads_its_clean_tab_or_says_it_has_unsaved_changes(
+        ip, setup, tmp_path):
+    repo, fake, magics = setup
+    ip.run_cell_magic("agent", f"--model {write_script(tmp_path, only_util())} -p {repo} "
+                               "--no-review --view widgets", "TWO")
+    assert magics.last_run.wait(60)
+    panel = magics.last_view.panel
+    panel.apply_button.click()
+    assert "Reloaded from disk in their editor tabs: util.py" in settle(panel)
+    assert fake.docs["util.py"] == "ONE = 1\nTWO = 2\n"
+
+    fake.dirty["util.py"] = True  # the user types in the tab before Undo
+    panel.undo_button.click()
+    message = settle(panel)
+    assert "Open with unsaved changes, so not reloaded: util.py" in message
+    assert (repo / "util.py").read_text() == "ONE = 1\n"
