@@ -104,6 +104,9 @@ class LiveFrontend:
         try:
             self.transport.send({"id": request_id, "op": op, **fields})
             if not done.wait(self.timeout):
+                # a reloaded or closed page no longer hears this comm: detached until a new
+                # hello is answered, so later requests go to the disk without waiting
+                self.server_root = None
                 raise LiveError(f"the frontend did not answer {op!r} within {self.timeout:.0f} s")
         finally:
             with self._lock:
@@ -155,11 +158,13 @@ class LiveFrontend:
         """
         if self.concurrent is None:
             usual, self.timeout = self.timeout, HELLO_TIMEOUT
+            root = self.server_root
             try:
                 self.request("hello", version=VERSION)
                 self.concurrent = True
             except LiveError:
                 self.concurrent = False
+                self.server_root = root  # the reply waits behind the cell: still attached
             finally:
                 self.timeout = usual
         return self.concurrent

@@ -485,6 +485,11 @@ class AgentMagics(Magics):
         if live is not None and not live.frontend.greeting and live.frontend.server_root is None:
             from agent_magic.ui.opennotebook import kernel_notebook
 
+            if getattr(self.shell, "kernel", None) is not None:
+                from agent_magic.livedoc import CommTransport
+
+                # a reloaded page registered the target anew but lost the old comm
+                live.frontend.transport = CommTransport(live.frontend.receive)
             live.frontend.hello_in_background(kernel_notebook(self.shell))
         if not self._live_checked:
             self._live_checked = True

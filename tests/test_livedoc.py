@@ -48,10 +48,15 @@ def test_hello_read_and_the_error_paths(tmp_path: Path):
     assert frontend.read(tmp_path.parent / "elsewhere.ipynb") is None  # outside the root
     with pytest.raises(LiveError, match="unknown request"):
         frontend.request("frobnicate")
-    fake.silent = True
+    fake.silent = True  # the page was reloaded: nobody hears this comm any more
     frontend.timeout = 0.1
     with pytest.raises(LiveError, match="did not answer 'read'"):
         frontend.read(tmp_path / "a.ipynb")
+    assert not frontend.attached  # detached: the next read is the disk's, without waiting
+    asked = len(fake.requests)
+    assert frontend.read(tmp_path / "a.ipynb") is None and len(fake.requests) == asked
+    fake.silent = False
+    assert frontend.hello(tmp_path / "a.ipynb") and frontend.attached  # a new hello attaches
     frontend.receive({"id": "r999", "ok": True})  # a late or stray reply is dropped
     frontend.receive("not a dict")
 
