@@ -109,6 +109,25 @@ def test_cell_ops(target, live, ops, conflicts):
     assert got == ops and plan.conflicts == conflicts
 
 
+def test_a_move_is_told_not_dropped():
+    moved = nb(("b", "y = 2"), ("a", "x = 1"), ("c", "z = 3"))
+    assert cell_ops(BASE, moved, BASE).moved
+    assert not cell_ops(BASE, nb(("a", "x = 10"), ("b", "y = 2"), ("c", "z = 3")), BASE).moved
+
+
+def test_writer_refuses_a_move_it_cannot_carry(tmp_path: Path):
+    path = tmp_path / "a.ipynb"
+    path.write_text(json.dumps(nb(("a", "x = 1"), ("b", "y = 2"))))
+    fake = FakeFrontend(tmp_path, "a.ipynb")
+    fake.open("a.ipynb")
+    project = Project(tmp_path)
+    frontend = attach(fake, path)
+    staging = Staging(project, reader=LiveReader(frontend))
+    staging.notebook_edit("a.ipynb", "move", cell="b", to_index=0)
+    with pytest.raises(ConflictError, match="moving cells is not applied"):
+        LiveWriter(frontend).plan(project, staging.changeset(), ["a.ipynb"], None)
+
+
 def test_cells_without_ids_are_never_guessed():
     bare = {"cells": [{"cell_type": "code", "source": "x"}]}
     assert cell_ops(bare, bare, bare).conflicts == ["(cells without ids)"]

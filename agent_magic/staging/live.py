@@ -98,6 +98,10 @@ class LiveWriter:
             base = notebooks.load(fc.before or b"", path)[0]
             target = notebooks.load(fc.content_for(chosen) or b"", path)[0]
             change = LiveChange(path, base, target)
+            if cell_ops(base, target, base).moved:
+                raise ConflictError(f"{path}: moving cells is not applied in the open notebook; "
+                                    "untick that hunk and move the cells yourself; nothing was "
+                                    "written", [path])
             ops, bad = self._ops(project, change, undo=False)
             conflicts += [f"{path} cell {c}" for c in bad]
             planned.append((change, ops))

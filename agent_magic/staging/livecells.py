@@ -18,6 +18,7 @@ class CellPlan:
 
     ops: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    moved: bool = False  # the change reorders cells, which no operation here carries
 
 
 def source(cell: dict[str, Any]) -> str:
@@ -40,6 +41,8 @@ def cell_ops(base: dict[str, Any], target: dict[str, Any], live: dict[str, Any])
         # without ids no cell can be told apart from a moved or retyped one
         return CellPlan(conflicts=["(cells without ids)"])
     plan = CellPlan()
+    kept = [c for c in old if c in new]
+    plan.moved = kept != [c for c in new if c in old]
     for cell_id, cell in new.items():
         before = old.get(cell_id)
         if before is None or source(before) == source(cell) and \
