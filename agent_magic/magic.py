@@ -115,9 +115,10 @@ class AgentMagics(Magics):
         self.last_run: Run | None = None
         self.last_view: Any = None  # the WidgetController of the last widget run
         self._setups: dict[str, tuple[Any, Any]] = {}  # session id -> (model, config) it ran with
-        # staging.live.LiveWriter: open notebooks change in their tabs (the frontend extension)
-        self._live: Any = live
-        self._live_checked = live is not None
+        from agent_magic.ui.livelink import LiveLink
+
+        # open notebooks change in their tabs when the page has the extension
+        self.live = LiveLink(shell, live)
 
     # ------------------------------------------------------------------ %%agent
 
@@ -223,7 +224,7 @@ class AgentMagics(Magics):
             gate = Gate()
             config.plan_first = False  # in step mode the plan waits at the gate instead
 
-        live = self._live_writer()
+        live = self.live.for_run()
 
         def build(on_event: Any) -> Any:
             if gate is None:  # custom factories need not know step mode
@@ -361,13 +362,10 @@ class AgentMagics(Magics):
         if session.checkpoints:
             raise UserError(f"session {session.id} is already applied "
                             f"(checkpoint {session.checkpoints[-1]}); `%agent undo` reverts it")
-        live = self._live_now()
-        if live is None and self._live is not None and self._live.frontend.attached and any(
-                p.endswith(".ipynb") for p in getattr(session.changeset, "paths", [])):
-            # the notebooks were read from their tabs; the page cannot answer this cell
-            raise UserError("this kernel cannot hear the page while a cell runs (that needs "
-                            "ipykernel 7): apply with the Apply button of the %%agent cell, "
-                            "which changes the open notebook in its tab")
+        refusal = self.live.cell_refusal(session)
+        if refusal:
+            raise UserError(refusal)
+        live = self.live.for_cell()
         outcome = apply_changes(session, None, allow_blockers=force, commit=self.commit,
                                 open_notebook=self._open_notebook(), live=live)
         self._tell_views(session, "apply", outcome)
@@ -384,7 +382,8 @@ class AgentMagics(Magics):
                          None)
             if owner is None:
                 raise UserError("nothing applied in this kernel to undo")
-            outcomes = undo_all(owner, open_notebook=self._open_notebook(), live=self._live_now())
+            outcomes = undo_all(owner, open_notebook=self._open_notebook(),
+                                live=self.live.for_cell())
             for outcome in outcomes:
                 self._tell_views(owner, "undo", outcome)
             self._print("\n".join(o.message for o in outcomes))
@@ -400,7 +399,7 @@ class AgentMagics(Magics):
                             "(see `%agent history`)")
         outcome = undo_changes(owner if owner is not None else self._project(None),
                                checkpoint_id, open_notebook=self._open_notebook(),
-                               live=self._live_now() if owner is not None else None)
+                               live=self.live.for_cell() if owner is not None else None)
         if owner is not None:
             self._tell_views(owner, "undo", outcome)
         if not outcome.ok:
@@ -477,38 +476,6 @@ class AgentMagics(Magics):
         from agent_magic.ui.opennotebook import kernel_notebook
 
         return kernel_notebook(self.shell)
-
-    def _live_writer(self) -> Any:
-        # does the page have agent_magic's extension? (a comm round trip, until it answers:
-        # in Run All the reply waits behind the next cells and the hello times out)
-        live = self._live
-        if live is not None and not live.frontend.greeting and live.frontend.server_root is None:
-            from agent_magic.ui.opennotebook import kernel_notebook
-
-            if getattr(self.shell, "kernel", None) is not None:
-                from agent_magic.livedoc import CommTransport
-
-                # a reloaded page registered the target anew but lost the old comm
-                live.frontend.transport = CommTransport(live.frontend.receive)
-            live.frontend.hello_in_background(kernel_notebook(self.shell))
-        if not self._live_checked:
-            self._live_checked = True
-            from agent_magic.livedoc import connect
-            from agent_magic.ui.opennotebook import kernel_notebook
-
-            frontend = connect(self.shell, kernel_notebook(self.shell))
-            if frontend is not None:
-                from agent_magic.staging.live import LiveWriter
-
-                self._live = LiveWriter(frontend)
-        return self._live
-
-    def _live_now(self) -> Any:
-        # from a running cell: live only when replies reach it (else they queue behind it)
-        live = self._live
-        if live is None or not live.frontend.attached:
-            return None
-        return live if live.frontend.answers_during_cells() else None
 
     def _await_runs(self, command: str, *, refuse_decisions: bool = True,
                     include_last: bool = False) -> None:
