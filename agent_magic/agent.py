@@ -178,6 +178,7 @@ class Agent:
         self._clock = clock
         self.decider = decider  # step mode when set: the user decides on every plan step
         self._sandbox = sandbox  # where checks and `run` execute; detected on first use
+        self.staging_reader: Any = None  # where staging reads files (None: the disk)
         self._stop = threading.Event()
         self._started = 0.0
         self._steps_at_start = 0
@@ -197,7 +198,7 @@ class Agent:
         if not task:
             raise UserError("the task is empty: write what the agent should do in the cell body")
         session = Session(task=task, project=self.project, model=self.model.name)
-        session.staging = Staging(self.project)
+        session.staging = Staging(self.project, reader=self.staging_reader)
         return self._drive(session, self._all_phases)
 
     def continue_plan(self, session: Session, feedback: str | None = None) -> Session:

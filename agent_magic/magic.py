@@ -18,7 +18,7 @@ from agent_magic.models.catalog import EFFORTS
 from agent_magic.paths import Project, find_project_root
 from agent_magic.ui.frontend import VIEWS, detect_view
 from agent_magic.ui.placeholders import interpolate, object_or_text
-from agent_magic.ui.runner import Progress, Run, RunRegistry, fan_out
+from agent_magic.ui.runner import Progress, Run, RunRegistry, await_run, fan_out
 
 # Shared by every AgentMagics of the process, so a reloaded extension still sees running agents.
 REGISTRY = RunRegistry()
@@ -116,6 +116,7 @@ class AgentMagics(Magics):
         input_fn: Callable[[str], str] | None = None,
         out: TextIO | None = None,
         registry: RunRegistry = REGISTRY,
+        live: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(shell, **kwargs)
@@ -129,6 +130,10 @@ class AgentMagics(Magics):
         self.last_run: Run | None = None
         self.last_view: Any = None  # the WidgetController of the last widget run
         self._setups: dict[str, tuple[Any, Any]] = {}  # session id -> (model, config) it ran with
+        from agent_magic.ui.livelink import LiveLink
+
+        # open notebooks change in their tabs when the page has the extension
+        self.live = LiveLink(shell, live)
 
     # ------------------------------------------------------------------ %%agent
 
@@ -249,10 +254,18 @@ class AgentMagics(Magics):
             gate = Gate()
             config.plan_first = False  # in step mode the plan waits at the gate instead
 
+        live = self.live.for_run()
+
         def build(on_event: Any) -> Any:
             if gate is None:  # custom factories need not know step mode
-                return self.agent_factory(project, model, config, on_event)
-            return self.agent_factory(project, model, config, on_event, decider=gate)
+                agent = self.agent_factory(project, model, config, on_event)
+            else:
+                agent = self.agent_factory(project, model, config, on_event, decider=gate)
+            if live is not None and hasattr(agent, "staging_reader"):
+                from agent_magic.staging.live import LiveReader
+
+                agent.staging_reader = LiveReader(live.frontend)  # open notebooks, as shown
+            return agent
 
         def start(run: Run) -> None:
             if resume is None:
@@ -267,7 +280,8 @@ class AgentMagics(Magics):
             from agent_magic.ui.live import WidgetController
 
             controller = WidgetController(task, commit=commit, publish=publisher(),
-                                          auto_apply=yes, gate=gate)
+                                          auto_apply=yes, gate=gate,
+                                          open_notebook=self._open_notebook(), live=live)
             agent = build(fan_out(progress.handle, controller.handle))
             run = self._new_run(agent, task, project, progress, resume, gate)
             self._keep_setup(run, model, config)
@@ -289,7 +303,8 @@ class AgentMagics(Magics):
         interactive = view == "text"
         drive(run, out=out, publish=publisher(), yes=yes, commit=commit,
               input_fn=(self.input_fn or input) if interactive else None,
-              color=text_view.color, start=start, gate=gate)
+              color=text_view.color, start=start, gate=gate,
+              open_notebook=self._open_notebook())
         return run
 
     def _new_run(self, agent: Any, task: str, project: Project, progress: Progress,
@@ -379,11 +394,9 @@ class AgentMagics(Magics):
 
         force = "--force-blockers" in rest
         ids = [w for w in rest if w != "--force-blockers"]
+        self._await_runs("%agent apply", include_last=True)
         if ids:
             session = self._session(ids[0], need_object=True)
-        elif self.last_run is not None and self.last_run.running:
-            raise UserError("the agent is still running; apply when it has finished "
-                            "(or use the Apply button)")
         elif self.last_run is not None and self.last_run.session is not None:
             session = self.last_run.session
         else:
@@ -391,7 +404,13 @@ class AgentMagics(Magics):
         if session.checkpoints:
             raise UserError(f"session {session.id} is already applied "
                             f"(checkpoint {session.checkpoints[-1]}); `%agent undo` reverts it")
-        outcome = apply_changes(session, None, allow_blockers=force, commit=self.commit)
+        refusal = self.live.cell_refusal(session)
+        if refusal:
+            raise UserError(refusal)
+        live = self.live.for_cell()
+        outcome = apply_changes(session, None, allow_blockers=force, commit=self.commit,
+                                open_notebook=self._open_notebook(), live=live)
+        self._tell_views(session, "apply", outcome)
         if not outcome.ok:
             raise UserError(outcome.message)
         self._print(outcome.message)
@@ -399,6 +418,7 @@ class AgentMagics(Magics):
     def _cmd_undo(self, rest: list[str]) -> None:
         from agent_magic.ui.actions import undo_all, undo_changes
 
+        self._await_runs("%agent undo")
         force = "--force" in rest
         rest = [w for w in rest if w != "--force"]
         unknown = [w for w in rest if w.startswith("-") and w != "--all"]
@@ -409,7 +429,10 @@ class AgentMagics(Magics):
                          None)
             if owner is None:
                 raise UserError("nothing applied in this kernel to undo")
-            outcomes = undo_all(owner)
+            outcomes = undo_all(owner, open_notebook=self._open_notebook(),
+                                live=self.live.for_cell())
+            for outcome in outcomes:
+                self._tell_views(owner, "undo", outcome)
             self._print("\n".join(o.message for o in outcomes))
             if not outcomes[-1].ok:
                 raise UserError(outcomes[-1].message)
@@ -428,7 +451,10 @@ class AgentMagics(Magics):
                 raise UserError("there is nothing to undo (see `%agent history`)")
             checkpoint_id = live[0].id
         outcome = undo_changes(owner if owner is not None else self._project(None),
-                               checkpoint_id, force=force)
+                               checkpoint_id, force=force, open_notebook=self._open_notebook(),
+                               live=self.live.for_cell() if owner is not None else None)
+        if owner is not None:
+            self._tell_views(owner, "undo", outcome)
         if not outcome.ok:
             raise UserError(outcome.message)
         self._print(outcome.message)
@@ -457,6 +483,7 @@ class AgentMagics(Magics):
 
         if len(rest) != 1:
             raise UserError("usage: %agent show ID")
+        self._await_runs("%agent show", refuse_decisions=False)
         session = self._session(rest[0], need_object=False)
         if session is not None:
             publisher()(session_report(session))
@@ -501,6 +528,27 @@ class AgentMagics(Magics):
     def _cmd_config(self, rest: list[str]) -> None:
         names = sorted(self.trait_names(config=True))
         self._print("\n".join(f"AgentMagics.{n} = {getattr(self, n)!r}" for n in names))
+
+    def _open_notebook(self) -> Any:
+        # the kernel's own notebook, which a disk write reaches behind its editor's back
+        from agent_magic.ui.opennotebook import kernel_notebook
+
+        return kernel_notebook(self.shell)
+
+    def _await_runs(self, command: str, *, refuse_decisions: bool = True,
+                    include_last: bool = False) -> None:
+        # Run All: a later cell acts on the result, so it waits for this kernel's runs to end
+        runs = self.registry.active()
+        last = self.last_run
+        if include_last and last is not None and last not in runs:
+            runs.append(last)  # a finished plan-first run still waits for its plan decision
+        for run in runs:
+            await_run(run, command=command, say=self._print, refuse_decisions=refuse_decisions)
+
+    def _tell_views(self, session: Any, kind: str, outcome: Any) -> None:
+        run = self.runs.get(session.id)
+        if run is not None and outcome.ok:
+            run.notify(kind, outcome)
 
     def _session(self, prefix: str, *, need_object: bool) -> Any:
         matches = [s for sid, s in self.sessions.items() if sid.startswith(prefix)]

@@ -363,7 +363,7 @@ def test_widgets_approve_revise_skip_while_the_kernel_stays_free_then_undo(
     assert not panel.steps.approve.disabled
     ip.run_line_magic("agent", "status")
     assert "decision on step 1 of 3: Strip thousands" in magics.out.getvalue()
-    with pytest.raises(UsageError, match="still running"):
+    with pytest.raises(UsageError, match="waiting for your decision on step 1 of 3"):
         ip.run_line_magic("agent", "apply")
     panel.steps.approve.click()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any
+from typing import Any, Protocol
 
 from agent_magic.errors import ToolError
 from agent_magic.paths import Project, is_internal, read_regular
@@ -12,12 +12,43 @@ from agent_magic.staging import edits, notebooks, textfile
 from agent_magic.staging.changeset import Changeset, FileChange, make_change
 
 
-class Staging:
-    """Staged file contents on top of the project's files; ``changeset()`` shows the difference."""
+class Reader(Protocol):
+    """Where staging reads a file it has not staged yet: the disk, or an open editor's document."""
 
-    def __init__(self, project: Project, *, max_bytes: int = textfile.MAX_BYTES) -> None:
+    def read(self, project: Project, norm: str) -> bytes | None:
+        """The current bytes of project path ``norm`` (already checked), None if absent."""
+        ...
+
+
+class DiskReader:
+    """Reads the file on disk."""
+
+    def read(self, project: Project, norm: str) -> bytes | None:
+        """The file's bytes, or None if it is not a file."""
+        target = project.resolve(norm)
+        try:
+            if stat.S_ISDIR(os.stat(target).st_mode):
+                return None
+            return read_regular(target, name=norm)  # no FIFO, device or oversize file
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:  # EACCES, ELOOP, ENAMETOOLONG: the model hears why
+            raise ToolError(f"{norm} cannot be read: {exc.strerror or exc}") from None
+
+
+class Staging:
+    """Staged file contents on top of the project's files; ``changeset()`` shows the difference.
+
+    Every edit reads its file once and records exactly that content as the change's "before",
+    so a save landing while the edit is computed shows up as a conflict at apply instead of
+    being reverted by it.
+    """
+
+    def __init__(self, project: Project, *, max_bytes: int = textfile.MAX_BYTES,
+                 reader: Reader | None = None) -> None:
         self.project = project
         self.max_bytes = max_bytes
+        self.reader: Reader = reader or DiskReader()
         self._after: dict[str, bytes | None] = {}  # staged content; None = deleted
         self._before: dict[str, bytes | None] = {}  # disk content when first staged
         self._renamed: dict[str, str] = {}  # destination -> source
@@ -86,17 +117,19 @@ class Staging:
     def replace(self, path: str, old: str, new: str) -> str:
         """Replace the one region matching ``old``; returns where and how it matched."""
         norm = self._text_target(path)
-        text, fmt = self._decoded(norm)
+        base = self.read_bytes(norm)
+        text, fmt = self._decoded(norm, base)
         result = edits.replace_text(text, old, new, norm)
-        self._stage(norm, textfile.encode(result.text, fmt))
+        self._stage(norm, textfile.encode(result.text, fmt), base)
         return f"{norm}: {result.note}"
 
     def insert(self, path: str, line: int, text: str) -> str:
         """Insert ``text`` after line ``line`` (0 = top)."""
         norm = self._text_target(path)
-        content, fmt = self._decoded(norm)
+        base = self.read_bytes(norm)
+        content, fmt = self._decoded(norm, base)
         result = edits.insert_text(content, line, text, norm)
-        self._stage(norm, textfile.encode(result.text, fmt))
+        self._stage(norm, textfile.encode(result.text, fmt), base)
         return f"{norm}: {result.note}"
 
     def create(self, path: str, text: str, overwrite: bool = False) -> str:
@@ -123,19 +156,20 @@ class Staging:
             data = textfile.encode(text, fmt)
         if len(data) > self.max_bytes:
             raise ToolError(f"{norm} would be {len(data):,} bytes, over the {self.max_bytes:,} limit")
-        self._stage(norm, data)
+        self._stage(norm, data, existing)
         lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
         return f"{norm}: {'overwrote' if existing is not None else 'created'} ({lines} lines)"
 
     def delete(self, path: str) -> str:
         """Stage the deletion of a file."""
         norm = self._norm(path)
-        if self._current(norm) is None:
+        base = self._current(norm)
+        if base is None:
             if self.is_dir(norm):
                 raise ToolError(f"{norm} is a directory; delete its files one by one")
             raise ToolError(f"{norm} does not exist")
         self._renamed.pop(norm, None)  # deleting a moved file leaves its source deleted
-        self._stage(norm, None)
+        self._stage(norm, None, base)
         return f"{norm}: deleted"
 
     def rename(self, src: str, dst: str) -> str:
@@ -150,8 +184,8 @@ class Staging:
             raise ToolError(f"{b} already exists")
         self._check_parent(b)
         origin = self._renamed.pop(a, a)
-        self._stage(a, None)
-        self._stage(b, data)
+        self._stage(a, None, data)
+        self._stage(b, data, None)
         if self._before.get(origin) is not None and self._before.get(b) is None and origin != b:
             self._renamed[b] = origin
         return f"renamed {a} -> {b}"
@@ -167,10 +201,12 @@ class Staging:
                       cell_type: str | None = None, to_index: int | None = None) -> str:
         """Edit one cell: replace, insert, delete, move or set_type."""
         norm = self._norm(path)
-        nb, style = self._notebook(norm)
+        self._notebook_path(norm)
+        base = self.read_bytes(norm)
+        nb, style = self._notebook(norm, base)
         new, note = notebooks.edit(nb, action, cell=cell, index=index, source=source,
                                    cell_type=cell_type, to_index=to_index)
-        self._stage(norm, notebooks.dump(new, style))
+        self._stage(norm, notebooks.dump(new, style), base)
         return f"{norm}: {note}"
 
     # ---- the changeset -------------------------------------------------------------------
@@ -233,30 +269,24 @@ class Staging:
         return norm
 
     def _disk(self, norm: str) -> bytes | None:
-        target = self.project.resolve(norm)
-        try:
-            if stat.S_ISDIR(os.stat(target).st_mode):
-                return None
-            return read_regular(target, name=norm)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:  # EACCES, ELOOP, ENAMETOOLONG: the model hears why
-            raise ToolError(f"{norm} cannot be read: {exc.strerror or exc}") from None
+        return self.reader.read(self.project, norm)
 
     def _current(self, norm: str) -> bytes | None:
         if norm in self._after:
             return self._after[norm]
         return self._disk(norm) if norm != "." else None
 
-    def _stage(self, norm: str, data: bytes | None) -> None:
+    def _stage(self, norm: str, data: bytes | None, base: bytes | None) -> None:
+        # ``base`` is the content the edit was computed from; read again, it could be a save
+        # made meanwhile, which the change would then silently revert
         self.project.check_writable(norm)  # never an edit through a symbolic link
         if norm not in self._before:
-            self._before[norm] = self._disk(norm)
+            self._before[norm] = base
         self._after[norm] = data
         self._version += 1
 
-    def _decoded(self, norm: str) -> tuple[str, textfile.TextFormat]:
-        return textfile.decode(self.read_bytes(norm), norm, max_bytes=self.max_bytes)
+    def _decoded(self, norm: str, data: bytes) -> tuple[str, textfile.TextFormat]:
+        return textfile.decode(data, norm, max_bytes=self.max_bytes)
 
     def _text_target(self, path: str) -> str:
         norm = self._norm(path)
@@ -264,10 +294,14 @@ class Staging:
             raise ToolError(f"{norm} is a notebook; edit it with notebook_edit, cell by cell")
         return norm
 
-    def _notebook(self, norm: str) -> tuple[dict[str, Any], notebooks.JsonStyle]:
+    def _notebook_path(self, norm: str) -> None:
         if not notebooks.is_notebook(norm):
             raise ToolError(f"{norm} is not a notebook (.ipynb)")
-        return notebooks.load(self.read_bytes(norm), norm)
+
+    def _notebook(self, norm: str, data: bytes | None = None
+                  ) -> tuple[dict[str, Any], notebooks.JsonStyle]:
+        self._notebook_path(norm)
+        return notebooks.load(self.read_bytes(norm) if data is None else data, norm)
 
     def _check_parent(self, norm: str) -> None:
         parts = norm.split("/")

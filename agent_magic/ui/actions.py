@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agent_magic.errors import ConflictError, UserError
+from agent_magic.ui.opennotebook import after_apply, open_notebook_paths
 
 
 @dataclass
@@ -24,10 +26,23 @@ def apply_changes(
     *,
     allow_blockers: bool = False,
     commit: bool = False,
+    open_notebook: Path | None = None,
+    live: Any = None,
 ) -> Outcome:
-    """Apply the selected hunks (None: all); conflicts and refusals come back as a failed Outcome."""
+    """Apply the selected hunks (None: all); conflicts and refusals come back as a failed Outcome.
+
+    ``open_notebook`` is the kernel's own notebook when it is written on disk behind its
+    editor's back; the message then says so (it is not applied in the open tab).
+    """
     if selection is not None and not selection:
         return Outcome(False, "Nothing selected: tick a file or hunk first.")
+    if live is not None and getattr(session, "changeset", None) is not None:
+        from agent_magic.ui.liveactions import apply_live
+
+        outcome = apply_live(session, selection, live, allow_blockers=allow_blockers,
+                             commit=commit)
+        if outcome is not None:
+            return outcome
     try:
         checkpoint = session.apply(selection, allow_blockers=allow_blockers, commit=commit)
     except ConflictError as exc:
@@ -39,13 +54,27 @@ def apply_changes(
     # A refused commit (a failing hook) does not undo the apply; the user hears why.
     tail = (f"\nNot committed: git commit failed, the changes are applied but uncommitted:\n"
             f"{failed}") if failed else ""
-    return Outcome(True, f"Applied {len(paths)} file(s) as checkpoint {checkpoint.id}: "
-                         + ", ".join(paths) + tail, checkpoint, paths)
+    message = (f"Applied {len(paths)} file(s) as checkpoint {checkpoint.id}: " + ", ".join(paths)
+               + tail)
+    outcome = Outcome(True, _with_open_notebook(message, session, paths, open_notebook),
+                      checkpoint, paths)
+    if live is not None:
+        from agent_magic.ui.liveactions import reload_editors
+
+        outcome = reload_editors(session, outcome, live)
+    return outcome
 
 
-def undo_changes(target: Any, checkpoint_id: str | None = None, *, force: bool = False) -> Outcome:
+def undo_changes(target: Any, checkpoint_id: str | None = None, *, force: bool = False,
+                 open_notebook: Path | None = None, live: Any = None) -> Outcome:
     """Undo a checkpoint of a session (or, given a Project, any checkpoint id); ``force``
     restores even files changed since the apply."""
+    if live is not None and not force:
+        from agent_magic.ui.liveactions import undo_live
+
+        outcome = undo_live(target, checkpoint_id, live)
+        if outcome is not None:
+            return outcome
     try:
         if hasattr(target, "undo"):
             checkpoint = target.undo(checkpoint_id, force=force)
@@ -62,8 +91,21 @@ def undo_changes(target: Any, checkpoint_id: str | None = None, *, force: bool =
     paths = list(getattr(checkpoint, "paths", []))
     revert = getattr(checkpoint, "revert_commit", "")
     tail = f"; committed the revert as {revert[:10]}" if revert else ""
-    return Outcome(True, f"Undid checkpoint {checkpoint.id}: restored " + ", ".join(paths) + tail,
-                   checkpoint, paths)
+    message = f"Undid checkpoint {checkpoint.id}: restored " + ", ".join(paths) + tail
+    outcome = Outcome(True, _with_open_notebook(message, target, paths, open_notebook),
+                      checkpoint, paths)
+    if live is not None and hasattr(target, "project"):
+        from agent_magic.ui.liveactions import reload_editors
+
+        outcome = reload_editors(target, outcome, live)
+    return outcome
+
+
+def _with_open_notebook(message: str, target: Any, paths: list[str],
+                        notebook: Path | None) -> str:
+    project = getattr(target, "project", target)
+    own = open_notebook_paths(paths, project.root, notebook)
+    return f"{message}\n{after_apply(own)}" if own else message
 
 
 def conflict_message(action: str, exc: ConflictError) -> str:
@@ -72,11 +114,12 @@ def conflict_message(action: str, exc: ConflictError) -> str:
     return f"Could not {action}: {exc}\n{files}" if files else f"Could not {action}: {exc}"
 
 
-def undo_all(session: Any) -> list[Outcome]:
+def undo_all(session: Any, *, open_notebook: Path | None = None,
+             live: Any = None) -> list[Outcome]:
     """Undo every applied checkpoint of ``session``, newest first; stops at the first failure."""
     outcomes: list[Outcome] = []
     for checkpoint_id in reversed(list(session.checkpoints)):
-        outcome = undo_changes(session, checkpoint_id)
+        outcome = undo_changes(session, checkpoint_id, open_notebook=open_notebook, live=live)
         outcomes.append(outcome)
         if not outcome.ok:
             break

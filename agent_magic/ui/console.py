@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from agent_magic.errors import UserError
 from agent_magic.stepping import Decision, Gate, StepPause, parse_answer
 from agent_magic.ui.actions import Outcome, apply_changes
+from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
 from agent_magic.ui.report import session_report
 from agent_magic.ui.runner import Run
 from agent_magic.ui.text import InputFn, choose_hunks, colorize_diff
@@ -26,6 +28,7 @@ def drive(
     color: bool = False,
     start: Callable[[Run], None] = Run.start,
     gate: Gate | None = None,
+    open_notebook: Path | None = None,
 ) -> Outcome | None:
     """Run to the end (Ctrl-C stops cleanly), settle the plan, then apply per the answers.
 
@@ -33,6 +36,7 @@ def drive(
     (headless) the plan is approved and everything applied only if ``yes``. With ``gate`` (step
     mode, terminal only) every paused step is answered at the prompt while the agent waits.
     """
+    run.action_listeners.append(_republisher(run, publish, open_notebook))
     start(run)
     if gate is not None and input_fn is not None:
         _answer_steps(run, gate, input_fn, out, color)
@@ -53,18 +57,21 @@ def drive(
             raise run.error
         session = run.session
     return _deliver(session, out=out, publish=publish, input_fn=input_fn, yes=yes,
-                    commit=commit, color=color)
+                    commit=commit, color=color, open_notebook=open_notebook)
 
 
 def _deliver(session: Any, *, out: TextIO, publish: Publish, input_fn: InputFn | None,
-             yes: bool, commit: bool, color: bool) -> Outcome | None:
+             yes: bool, commit: bool, color: bool, open_notebook: Path | None) -> Outcome | None:
     files = list(getattr(session.changeset, "files", None) or [])
     if not files:
         publish(session_report(session))
         return None
+    own = open_notebook_paths(session.changeset.paths, session.project.root, open_notebook)
+    if own:
+        out.write(before_apply(own) + "\n")
     if yes:
         # --yes skips the questions, not the blocker findings: those still need a person
-        outcome = apply_changes(session, None, commit=commit)
+        outcome = apply_changes(session, None, commit=commit, open_notebook=open_notebook)
     elif input_fn is not None:
         selection = choose_hunks(session.changeset, input_fn, out, color=color)
         if not selection:
@@ -78,16 +85,35 @@ def _deliver(session: Any, *, out: TextIO, publish: Publish, input_fn: InputFn |
             if not allow:
                 publish(session_report(session, note="Not applied: blocker findings remain."))
                 return None
-        outcome = apply_changes(session, selection, allow_blockers=allow, commit=commit)
+        outcome = apply_changes(session, selection, allow_blockers=allow, commit=commit,
+                                open_notebook=open_notebook)
     else:
         out.write(colorize_diff(session.diff(), color))
         publish(session_report(session, note="Not applied: this run was headless; "
                                               "`%agent apply` applies the changes (or rerun with `--yes`)."))
         return None
     out.write(outcome.message + "\n")
+    own_note = after_apply(own) if own and outcome.ok else ""
     publish(session_report(session, applied=outcome.checkpoint if outcome.ok else None,
-                           note="" if outcome.ok else outcome.message))
+                           note=own_note if outcome.ok else outcome.message))
     return outcome
+
+
+def _republisher(run: Run, publish: Publish,
+                 open_notebook: Path | None) -> Callable[[str, Any], None]:
+    """Rewrites the record when the session is applied or undone later (``%agent apply``)."""
+    def acted(kind: str, outcome: Any) -> None:
+        if run.session is None:
+            return
+        own = open_notebook_paths(outcome.paths, run.root, open_notebook)
+        disk = after_apply(own) if own else ""
+        if kind == "apply":
+            publish(session_report(run.session, applied=outcome.checkpoint, note=disk))
+        else:
+            publish(session_report(run.session, note=(
+                f"Checkpoint `{outcome.checkpoint.id}` was undone. {disk}").strip()))
+
+    return acted
 
 
 def _answer_steps(run: Run, gate: Gate, input_fn: InputFn, out: TextIO, color: bool) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from agent_magic import events as ev
 from agent_magic.errors import UserError
 from agent_magic.stepping import Decision, Gate
 from agent_magic.ui.actions import apply_changes, undo_changes
+from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
 from agent_magic.ui.report import session_report, stop_text
 from agent_magic.ui.runner import Run
 from agent_magic.ui.widgets import AgentPanel, Callbacks
@@ -24,11 +27,16 @@ class WidgetController:
     """The widget view of one run; the event sink of its agent and the on_finish of its Run."""
 
     def __init__(self, task: str, *, commit: bool = False, auto_apply: bool = False,
-                 publish: Publish = _ignore_markdown, gate: Gate | None = None) -> None:
+                 publish: Publish = _ignore_markdown, gate: Gate | None = None,
+                 open_notebook: Path | None = None, live: Any = None) -> None:
         self.commit = commit
+        self.live = live  # staging.live.LiveWriter: open notebooks change in their tabs
+        # the kernel's own notebook when Apply can only write it on disk (no live frontend)
+        self.open_notebook = open_notebook
         self.gate = gate  # step mode: the buttons answer the paused step through it
         self.auto_apply = auto_apply
-        self.publish = publish
+        self._publish = publish
+        self.record = ""  # the markdown record last shown in the cell output
         self.run: Run | None = None
         self.applied: Any = None
         self.note = ""
@@ -42,10 +50,16 @@ class WidgetController:
             step_stop=lambda: self._decide(Decision.stop()),
         ))
 
+    def publish(self, text: str) -> None:
+        """Show (or replace) the markdown record in the cell output."""
+        self.record = text
+        self._publish(text)
+
     def attach(self, run: Run) -> None:
         """Act on ``run`` (set before it starts)."""
         self.run = run
         run.finish_listeners.append(self.finished)
+        run.action_listeners.append(self.acted)
 
     # ---- from the worker thread
 
@@ -108,6 +122,9 @@ class WidgetController:
             if session.error and session.stop_reason != "done":
                 panel.show_message(f"{stop_text(session.stop_reason)}: {session.error}",
                                    ok=session.stop_reason == "interrupted")
+            elif has_changes and self._own_paths(session.changeset.paths):
+                panel.show_message(before_apply(self._own_paths(session.changeset.paths)),
+                                   ok=False)
         self.publish(session_report(session, applied=self.applied, note=self.note))
         if self.auto_apply and getattr(session.changeset, "files", None) and session.ok:
             self.apply(set(session.changeset.hunk_ids()), False)
@@ -124,27 +141,77 @@ class WidgetController:
         session = self.run.session if self.run else None
         if session is None:
             return
-        outcome = apply_changes(session, selection, allow_blockers=allow_blockers,
-                                commit=self.commit)
-        self.panel.show_message(outcome.message, outcome.ok)
-        if outcome.ok:
-            self.applied = outcome.checkpoint
-            self.panel.show_applied(outcome.checkpoint.id)
-            self.note = ""
-            self.publish(session_report(session, applied=self.applied))
+        live = self._live()
+
+        def work() -> None:
+            outcome = apply_changes(session, selection, allow_blockers=allow_blockers,
+                                    commit=self.commit, open_notebook=self.open_notebook,
+                                    live=live)
+            self.panel.show_message(outcome.message, outcome.ok)
+            if outcome.ok:
+                self._applied(session, outcome)
+
+        self._off_main(work, live)
+
+    def _live(self) -> Any:
+        return self.live if self.live is not None and self.live.frontend.attached else None
+
+    def _off_main(self, work: Callable[[], None], live: Any) -> None:
+        # the frontend's replies reach the kernel only when this handler has returned
+        if live is None:
+            work()
+            return
+        self.panel.show_message("Applying in the open notebook...", True)
+        threading.Thread(target=work, name="agent-magic-live", daemon=True).start()
+
+    def acted(self, kind: str, outcome: Any) -> None:
+        """An apply or undo of this session made elsewhere (``%agent apply``): show it here too."""
+        session = self.run.session if self.run else None
+        if session is None or not outcome.ok:
+            return
+        self.panel.show_message(outcome.message, True)
+        if kind == "apply":
+            self._applied(session, outcome)
+        elif kind == "undo":
+            self._undone(session, outcome)
+
+    def _own_paths(self, paths: list[str]) -> list[str]:
+        if self.run is None or self._live() is not None:
+            return []  # with the extension the notebook changes in its tab
+        return open_notebook_paths(paths, self.run.root, self.open_notebook)
+
+    def _disk_note(self, outcome: Any) -> str:
+        own = self._own_paths(list(outcome.paths))
+        return after_apply(own) if own else ""
+
+    def _applied(self, session: Any, outcome: Any) -> None:
+        self.applied = outcome.checkpoint
+        self.panel.show_applied(outcome.checkpoint.id)
+        self.note = self._disk_note(outcome)
+        self.publish(session_report(session, applied=self.applied, note=self.note))
+
+    def _undone(self, session: Any, outcome: Any) -> None:
+        checkpoint_id = outcome.checkpoint.id
+        self.applied = None
+        self.note = f"Checkpoint `{checkpoint_id}` was undone. {self._disk_note(outcome)}".strip()
+        self.panel.show_undone()
+        self.publish(session_report(session, note=self.note))
 
     def undo(self, checkpoint_id: str) -> None:
         """Undo button."""
         session = self.run.session if self.run else None
         if session is None:
             return
-        outcome = undo_changes(session, checkpoint_id)
-        self.panel.show_message(outcome.message, outcome.ok)
-        if outcome.ok:
-            self.applied = None
-            self.note = f"Checkpoint `{checkpoint_id}` was undone."
-            self.panel.show_undone()
-            self.publish(session_report(session, note=self.note))
+        live = self._live()
+
+        def work() -> None:
+            outcome = undo_changes(session, checkpoint_id, open_notebook=self.open_notebook,
+                                   live=live)
+            self.panel.show_message(outcome.message, outcome.ok)
+            if outcome.ok:
+                self._undone(session, outcome)
+
+        self._off_main(work, live)
 
     def reject(self) -> None:
         """Reject button: nothing is written."""

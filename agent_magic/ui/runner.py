@@ -121,6 +121,9 @@ class Run:
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
         self.gate: Any = None  # step mode: stepping.Gate, where a paused step waits
+        # told (kind, outcome) when an apply or undo of this run's session happened elsewhere
+        # (e.g. `%agent apply` in a later cell), so its view and record stay true
+        self.action_listeners: list[Callable[[str, Any], None]] = []
         self._idle = threading.Event()
         self._idle.set()
 
@@ -168,6 +171,20 @@ class Run:
             except KeyboardInterrupt:
                 self.stop()
 
+    def awaiting_decision(self) -> str | None:
+        """What the run waits for the user to decide (a step or plan in step mode), or None."""
+        pause = self.gate.pending if self.gate is not None else None
+        if pause is not None:
+            return pause.headline()
+        if not self.running and getattr(self.session, "stop_reason", "") == "plan_ready":
+            return "the plan (--plan-first)"
+        return None
+
+    def notify(self, kind: str, outcome: Any) -> None:
+        """Tell the run's views that ``kind`` ("apply" or "undo") happened with ``outcome``."""
+        for listener in list(self.action_listeners):
+            listener(kind, outcome)
+
     def _need_session(self) -> Any:
         if self.session is None:
             raise UserError("this run has no session yet")
@@ -203,3 +220,33 @@ class Run:
             finally:
                 # set last, so whoever waits sees the views already updated
                 self._idle.set()
+
+
+def await_run(run: Run, *, command: str, say: Callable[[str], None] = lambda _text: None,
+              poll: float = 0.2, refuse_decisions: bool = True) -> None:
+    """Block until ``run`` finishes, so a later cell's ``command`` acts on its result (Run All).
+
+    Raises UserError when the run waits for a decision only a person can make (with
+    ``refuse_decisions``; else returns then), and when the user interrupts the wait (the run
+    itself goes on; its cell still shows it).
+    """
+    announced = False
+    while True:
+        decision = run.awaiting_decision()
+        if decision is not None and not refuse_decisions:
+            return
+        if decision is not None:
+            raise UserError(
+                f"session {run.session_id} is waiting for your decision on {decision}: "
+                f"answer in its cell, then run `{command}` again (or `%agent stop`)")
+        if not run.running:
+            return
+        if not announced:
+            say(f"Waiting for session {run.session_id} to finish before `{command}` "
+                "(interrupt the kernel to stop waiting)...")
+            announced = True
+        try:
+            run.wait(poll)
+        except KeyboardInterrupt:
+            raise UserError(f"stopped waiting; session {run.session_id} is still running "
+                            "(its cell shows it; `%agent stop` stops it)") from None

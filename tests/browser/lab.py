@@ -102,17 +102,25 @@ class LabServer:
             return response.read()
 
 
-def start_lab(root: Path, home: Path) -> LabServer:
-    """Start JupyterLab 4 on 127.0.0.1 serving ``root``; return once its API answers."""
+def start_lab(root: Path, home: Path, extra_env: dict[str, str] | None = None,
+              extra_args: list[str] | None = None, app: str = "jupyterlab",
+              rtc: bool = False) -> LabServer:
+    """Start JupyterLab 4 (or ``app="notebook"``: Notebook 7) on 127.0.0.1 serving ``root``.
+
+    Real-time collaboration (jupyter-collaboration, installed by the dev extra) is off unless
+    ``rtc``: documents are then files the page loads and saves, as without the package.
+    """
     token = os.urandom(16).hex()
     port = free_port()
     log = home / "jupyterlab.log"
-    args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+    args = [sys.executable, "-m", app, "--no-browser", "--allow-root",
             "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=", "--ServerApp.open_browser=False"]
+            "--LabApp.news_url=", "--ServerApp.open_browser=False",
+            f"--YDocExtension.disable_rtc={not rtc}", *(extra_args or [])]
+    env = {**isolated_env(home), **(extra_env or {})}
     with open(log, "wb") as out:
-        process = subprocess.Popen(args, cwd=root, env=isolated_env(home), stdout=out,
+        process = subprocess.Popen(args, cwd=root, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
     server = LabServer(f"http://127.0.0.1:{port}", token, root, process, log)
