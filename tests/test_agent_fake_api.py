@@ -11,7 +11,16 @@ from agent_magic.events import TextDelta, ThinkingDelta, ToolUsed
 from agent_magic.models.anthropic import AnthropicModel
 from agent_magic.models.base import Request
 from agent_magic.testing import FakeAnthropic, fake_client
-from tests.scripts import FIX_NEW, IMPLEMENT, PLAN, UNDERSTAND, call, fix_failing_test, turn
+from tests.scripts import (
+    FIX_NEW,
+    IMPLEMENT,
+    PLAN,
+    REVIEW_OK,
+    UNDERSTAND,
+    call,
+    fix_failing_test,
+    turn,
+)
 
 CLEANING = "shoplytics/cleaning.py"
 
@@ -33,6 +42,32 @@ def test_full_run_streams_text_and_reads_the_prefix_from_cache(sample_repo: Path
     assert len(server.requests) == 6
     assert session.usage.cache_read_tokens > session.usage.input_tokens
     assert session.cost > 0
+
+
+def test_the_review_reads_the_main_conversation_prefix_from_cache(sample_repo: Path):
+    # 2,048 tokens: more than system + tools, so only a shared conversation prefix can hit.
+    review = turn(call("report_finding", severity="minor", path=CLEANING, line_start=1,
+                       message="no test for negative prices", suggestion="add one"))
+    script = [UNDERSTAND, *PLAN, *IMPLEMENT, review, REVIEW_OK]
+    with FakeAnthropic(script, min_cache_tokens=2048) as server:
+        model = AnthropicModel("claude-sonnet-5-5", client=fake_client(server))
+        agent = Agent(sample_repo, model, AgentConfig(review_rounds=0), checker=lambda *a, **k: None)
+        session = agent.run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    first_review = next(i for i, r in enumerate(server.requests)
+                        if "You are now the reviewer" in str(r["messages"][-1]))
+    assert first_review == 5
+    usage = server.usages[first_review]
+    prompt = (usage["input_tokens"] + usage["cache_read_input_tokens"]
+              + usage["cache_creation_input_tokens"])
+    assert usage["cache_read_input_tokens"] > 2048
+    assert usage["cache_read_input_tokens"] / prompt > 0.5
+    assert server.usages[first_review + 1]["cache_read_input_tokens"] > usage["cache_read_input_tokens"]
+    # The review went on from a copy: the main conversation has neither its prompt nor its calls.
+    assert "You are now the reviewer" not in str(session.messages)
+    assert "report_finding" not in str(session.messages)
+    assert [f.message for f in session.findings] == ["no test for negative prices"]
 
 
 def test_transient_faults_are_retried_by_the_sdk(sample_repo: Path):

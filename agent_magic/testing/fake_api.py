@@ -90,6 +90,7 @@ class FakeAnthropic:
         self.cache = PromptCache(clock=clock)
         self.requests: list[dict[str, Any]] = []
         self.rejected: list[Rejected] = []
+        self.usages: list[dict[str, Any]] = []  # the usage of each answered request, in order
         self.turn = 0
         self.lock = threading.Lock()
         self._secret = hashlib.sha256(f"{id(self)}:{time.time()}".encode()).digest()
@@ -174,8 +175,9 @@ class FakeAnthropic:
             turn = self.script[index]
             if "fault" in turn and turn["fault"] not in ("bad_json", "drop"):
                 return index, turn, {}
-            usage = self.cache.account(segments, min_tokens=minimum)
-        return index, turn, usage.wire()
+            usage = self.cache.account(segments, min_tokens=minimum).wire()
+            self.usages.append(usage)
+        return index, turn, usage
 
 
 class _Handler(BaseHTTPRequestHandler):
