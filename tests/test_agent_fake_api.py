@@ -173,6 +173,32 @@ def test_stop_while_the_reply_streams_ends_the_stream_and_resume_is_accepted(sam
     assert resumed.stop_reason == "done", resumed.error
 
 
+def test_stop_while_the_stream_is_silent_ends_the_run_within_seconds(sample_repo: Path):
+    # The server goes silent for 60 s after the first block: no events, no pings.
+    stalled = {**PLAN[0], "thinking": "Looking at the parser", "stall": 60}
+    script = [UNDERSTAND, stalled, *PLAN, *IMPLEMENT, FINISH]
+    with FakeAnthropic(script) as server:
+        pressed: list[float] = []
+
+        def press():
+            pressed.append(time.monotonic())
+            agent.stop()
+
+        def on_event(event):
+            if isinstance(event, ThinkingDelta) and "parser" in event.text and not pressed:
+                threading.Timer(0.5, press).start()  # pressed while nothing arrives
+
+        agent = agent_for(sample_repo, server, on_event=on_event)
+        session = agent.run("fix the failing test")
+        ended = time.monotonic()
+        assert session.stop_reason == "interrupted", session.error
+        assert pressed and ended - pressed[0] < 5
+        assert session.messages[-1]["role"] == "user"  # the cut reply was not kept
+        resumed = agent.resume(session, "continue")
+        assert not server.rejected, server.rejected
+    assert resumed.stop_reason == "done", resumed.error
+
+
 def test_thinking_streams_to_the_view_and_goes_back_unchanged(sample_repo: Path):
     script = [dict(UNDERSTAND, thinking="The test feeds '1,234.50'; float() rejects commas."),
               *PLAN, *IMPLEMENT]

@@ -17,8 +17,9 @@ Replies act as the model does: models that think by default (or asked to) open w
 longer than ``max_tokens`` is cut and stops with ``max_tokens``. Script turns may ask for
 ``"thinking": TEXT``, ``"redacted_thinking": true``, ``"stop": REASON`` (``max_tokens`` cuts
 the last block, a tool input mid-JSON; ``refusal``, ``model_context_window_exceeded``,
-``pause_turn``) and ``"error": "overloaded_error" | "api_error"`` (an ``error`` event after the
-first block of the stream).
+``pause_turn``), ``"error": "overloaded_error" | "api_error"`` (an ``error`` event after the
+first block of the stream) and ``"stall": SECONDS`` (silence after the first block: no bytes, no
+pings, the connection held open; it ends early when the server stops).
 
 Every request that passes validation consumes one script turn, faults included: a
 ``{"fault": "429"}`` turn answers one request with 429, so the SDK's retry gets the next turn.
@@ -94,6 +95,7 @@ class FakeAnthropic:
         self.turn = 0
         self.lock = threading.Lock()
         self._secret = hashlib.sha256(f"{id(self)}:{time.time()}".encode()).digest()
+        self._stopping = threading.Event()  # ends stalls when the server stops
         self._issued: dict[str, list[dict[str, Any]]] = {}  # tool_use id -> content sent with it
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -108,6 +110,7 @@ class FakeAnthropic:
 
     def start(self) -> FakeAnthropic:
         """Bind and serve in a daemon thread."""
+        self._stopping.clear()
         server = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
         server.daemon_threads = True
         server.fake = self  # type: ignore[attr-defined]
@@ -120,6 +123,7 @@ class FakeAnthropic:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -130,6 +134,10 @@ class FakeAnthropic:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def stall(self, seconds: float) -> None:
+        """Wait ``seconds`` mid-stream, or until the server stops."""
+        self._stopping.wait(seconds)
 
     def sign(self, kind: str, content: str, model: str) -> str:
         """An opaque signature binding a thinking block to its content and the model that wrote it."""
@@ -268,7 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
                 ("content_block_delta", {"type": "content_block_delta", "index": 0,
                                          "delta": {"type": "text_delta", "text": "Let me "}}),
             ]
-        self._stream(events, drop=fault == "drop")
+        self._stream(events, drop=fault == "drop", stall=float(turn.get("stall", 0)))
 
     def _headers(self, status: int, content_type: str, extra: dict[str, str]) -> None:
         self.send_response(status)
@@ -290,14 +298,21 @@ class _Handler(BaseHTTPRequestHandler):
             extra["retry-after"] = str(max(1, -(-self.fake.retry_after_ms // 1000)))
         self._send(status, wire.error_json(kind, message), extra)
 
-    def _stream(self, events: list[tuple[str, dict[str, Any]]], drop: bool) -> None:
+    def _stream(self, events: list[tuple[str, dict[str, Any]]], drop: bool, stall: float = 0) -> None:
         self._headers(200, "text/event-stream; charset=utf-8",
                       {"transfer-encoding": "chunked", "cache-control": "no-cache"})
         self.end_headers()
-        for name, data in events:
-            chunk = wire.sse(name, data)
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.wfile.flush()
+        try:
+            for name, data in events:
+                chunk = wire.sse(name, data)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+                if stall and name == "content_block_stop":
+                    self.fake.stall(stall)
+                    stall = 0
+        except OSError:  # the client went away (e.g. it stopped during a stall)
+            self.close_connection = True
+            return
         if drop:
             return self._drop()
         self.wfile.write(b"0\r\n\r\n")

@@ -312,3 +312,13 @@ def test_thinking_blocks_are_tied_to_the_model_that_wrote_them():
                           {"role": "assistant", "content": content},
                           {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id,
                                                         "content": "x"}]}])
+
+
+def test_a_stall_in_a_script_is_a_number_of_seconds():
+    from agent_magic.errors import UserError
+    from agent_magic.models.scripted import load_script
+
+    assert load_script([{"text": "hi", "stall": 1.5}])
+    for bad in (-1, "60", True):
+        with pytest.raises(UserError, match="stall"):
+            load_script([{"text": "hi", "stall": bad}])
