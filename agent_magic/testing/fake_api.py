@@ -97,6 +97,7 @@ class FakeAnthropic:
         self._secret = hashlib.sha256(f"{id(self)}:{time.time()}".encode()).digest()
         self._stopping = threading.Event()  # ends stalls when the server stops
         self._issued: dict[str, list[dict[str, Any]]] = {}  # tool_use id -> content sent with it
+        self._paused: list[list[dict[str, Any]]] = []  # the content of replies that paused
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -159,11 +160,19 @@ class FakeAnthropic:
         return check(body, size=size, max_bytes=self.max_request_bytes,
                      context_window=self.context_window,
                      signature_ok=lambda block: self.signature_ok(block, model),
-                     issued=self._issued.get)
+                     issued=self._issued.get, paused=self.continues_pause)
 
-    def issue(self, blocks: list[dict[str, Any]]) -> None:
-        """Remember what was sent with each tool_use id, to check the echo of its thinking."""
+    def continues_pause(self, blocks: list[dict[str, Any]]) -> bool:
+        """True if an assistant message ends with a reply this server sent with ``pause_turn``."""
         with self.lock:
+            return any(sent and blocks[-len(sent):] == sent for sent in self._paused)
+
+    def issue(self, blocks: list[dict[str, Any]], *, paused: bool = False) -> None:
+        """Remember what was sent with each tool_use id (to check the echo of its thinking) and
+        the content of a paused reply (continuing it is not a prefill)."""
+        with self.lock:
+            if paused:
+                self._paused.append([dict(b) for b in blocks])
             for block in blocks:
                 if block["type"] == "tool_use":
                     self._issued[block["id"]] = [dict(b) for b in blocks]
@@ -251,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
         if stop == "max_tokens" or wire.output_tokens(blocks) > body["max_tokens"]:
             limit = body["max_tokens"] if stop != "max_tokens" else wire.output_tokens(blocks) // 2
             blocks, stop = wire.cut(blocks, limit), "max_tokens"
-        self.fake.issue(blocks)
+        self.fake.issue(blocks, paused=stop == "pause_turn")
         details = ({"type": "refusal", "category": "cyber",
                     "explanation": "The request could enable cyber harm (fake server)."}
                    if stop == "refusal" else None)
