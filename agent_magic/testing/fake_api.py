@@ -257,9 +257,12 @@ class _Handler(BaseHTTPRequestHandler):
         blocks = wire.reply_blocks(turn, index, think=think, show_thinking=show,
                                    sign=lambda kind, content: self.fake.sign(kind, content, model))
         stop = turn.get("stop")
+        blocks, matched = wire.stop_at_sequence(blocks, body.get("stop_sequences") or [])
+        if matched is not None:
+            stop = "stop_sequence"
         if stop == "max_tokens" or wire.output_tokens(blocks) > body["max_tokens"]:
             limit = body["max_tokens"] if stop != "max_tokens" else wire.output_tokens(blocks) // 2
-            blocks, stop = wire.cut(blocks, limit), "max_tokens"
+            blocks, stop, matched = wire.cut(blocks, limit), "max_tokens", None
         self.fake.issue(blocks, paused=stop == "pause_turn")
         details = ({"type": "refusal", "category": "cyber",
                     "explanation": "The request could enable cyber harm (fake server)."}
@@ -272,11 +275,11 @@ class _Handler(BaseHTTPRequestHandler):
                         block["input"] = wire.malformed(json.dumps(block["input"]))
                         break
             message = wire.message_json(blocks, usage, model=model, message_id=message_id,
-                                        stop=stop, stop_details=details)
+                                        stop=stop, stop_details=details, stop_sequence=matched)
             return self._send(200, message)
         events = wire.stream_events(blocks, usage, model=model, message_id=message_id,
                                     bad_json=fault == "bad_json", stop=stop, stop_details=details,
-                                    error=turn.get("error"))
+                                    error=turn.get("error"), stop_sequence=matched)
         if fault == "drop":
             # Enough to have started the reply, then the peer goes away.
             events = events[:2] + [

@@ -87,9 +87,25 @@ def cut(blocks: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
     return out or blocks[:1]
 
 
+def stop_at_sequence(blocks: list[dict[str, Any]], sequences: list[str]
+                     ) -> tuple[list[dict[str, Any]], str | None]:
+    """The reply as the API sends it when a text block reaches one of ``sequences``: the text
+    ends before the earliest match and nothing follows it; also the sequence matched (or None)."""
+    for i, block in enumerate(blocks):
+        if block["type"] != "text":
+            continue
+        found = [(block["text"].find(seq), seq) for seq in sequences if seq in block["text"]]
+        if found:
+            at, seq = min(found)
+            head = block["text"][:at]
+            return [*blocks[:i], *([{**block, "text": head}] if head else [])], seq
+    return blocks, None
+
+
 def message_json(
     blocks: list[dict[str, Any]], usage: dict[str, Any], *, model: str, message_id: str,
     stop: str | None = None, stop_details: dict[str, Any] | None = None,
+    stop_sequence: str | None = None,
 ) -> dict[str, Any]:
     """A non-streaming ``message`` response body."""
     content = [{k: v for k, v in b.items() if k != "_partial"} for b in blocks]
@@ -100,7 +116,7 @@ def message_json(
         "model": model,
         "content": content,
         "stop_reason": stop or stop_reason(blocks),
-        "stop_sequence": None,
+        "stop_sequence": stop_sequence,
         "stop_details": stop_details,
         "usage": {**usage, "output_tokens": output_tokens(blocks)},
     }
@@ -126,6 +142,7 @@ def stream_events(
     stop: str | None = None,
     stop_details: dict[str, Any] | None = None,
     error: str | None = None,
+    stop_sequence: str | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The SSE events of a streamed reply, as (event name, data) pairs in order.
 
@@ -154,9 +171,11 @@ def stream_events(
         events.append(("ping", {"type": "ping"}))
     events.append(("message_delta", {
         "type": "message_delta",
-        "delta": {"stop_reason": stop or stop_reason(blocks), "stop_sequence": None,
+        "delta": {"stop_reason": stop or stop_reason(blocks), "stop_sequence": stop_sequence,
                   "stop_details": stop_details},
-        "usage": {"output_tokens": output_tokens(blocks)}}))
+        # Cumulative counts: the input side again (as the API now sends it), the final output.
+        "usage": {**{k: v for k, v in usage.items() if k != "cache_creation"},
+                  "output_tokens": output_tokens(blocks)}}))
     events.append(("message_stop", {"type": "message_stop"}))
     return events
 

@@ -428,3 +428,33 @@ def test_a_stall_in_a_script_is_a_number_of_seconds():
     for bad in (-1, "60", True):
         with pytest.raises(UserError, match="stall"):
             load_script([{"text": "hi", "stall": bad}])
+
+
+STOPPING = [{"text": "Answer: 42\nEND and more", "tool_calls": [{"name": "view", "input": {"path": "a"}}]}]
+
+
+def test_a_stop_sequence_ends_the_reply_before_it():
+    with FakeAnthropic(STOPPING * 2) as server:
+        client = fake_client(server, max_retries=0)
+        kwargs = {"model": "claude-haiku-4-5", "max_tokens": 500, "tools": TOOLS,
+                  "stop_sequences": ["NEVER", "END"],
+                  "messages": [{"role": "user", "content": "what is it?"}]}
+        whole = client.messages.create(**kwargs)
+        with client.messages.stream(**kwargs) as stream:
+            streamed = stream.get_final_message()
+    for message in (whole, streamed):
+        assert [b.type for b in message.content] == ["text"]  # the tool call came after it
+        assert message.content[0].text == "Answer: 42\n"
+        assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "END")
+
+
+def test_message_delta_repeats_the_input_counts_cumulatively():
+    with FakeAnthropic([{"text": "ok"}]) as server:
+        events = list(fake_client(server).messages.create(
+            model=MODEL, max_tokens=500, stream=True,
+            messages=[{"role": "user", "content": "hi"}]))
+    start = next(e for e in events if e.type == "message_start").message.usage
+    delta = next(e for e in events if e.type == "message_delta").usage
+    assert delta.input_tokens == start.input_tokens > 0
+    assert delta.output_tokens > start.output_tokens
+    assert [e.type for e in events][-2:] == ["message_delta", "message_stop"]
