@@ -216,6 +216,17 @@ def test_thinking_streams_to_the_view_and_goes_back_unchanged(sample_repo: Path)
     assert "float() rejects commas" in echoed[0]["thinking"]
 
 
+def test_redacted_thinking_goes_back_unchanged(sample_repo: Path):
+    script = [dict(UNDERSTAND, redacted_thinking=True), *PLAN, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    echoed = server.requests[1]["messages"][1]["content"]
+    assert echoed[0]["type"] == "redacted_thinking" and echoed[0]["data"].startswith("Encrypted")
+    assert echoed[1]["type"] == "thinking"
+
+
 def test_effort_off_on_sonnet_5_5_sends_between_tools(sample_repo: Path):
     with FakeAnthropic([UNDERSTAND, *PLAN, *IMPLEMENT]) as server:
         session = agent_for(sample_repo, server, effort="off").run("fix the failing test")
