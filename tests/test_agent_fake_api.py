@@ -90,6 +90,18 @@ def test_faults_past_the_retries_end_the_run_cleanly(sample_repo: Path):
     assert (sample_repo / CLEANING).read_bytes() == before  # never written
 
 
+def test_a_504_is_retried_and_a_402_is_not_and_says_billing(sample_repo: Path):
+    script = fix_failing_test()
+    script[1:1] = [{"fault": "504"}]
+    session, server = run(sample_repo, script)
+    assert session.stop_reason == "done", session.error
+    session, server = run(sample_repo, [UNDERSTAND, {"fault": "402"}, *fix_failing_test()[1:]])
+    assert session.stop_reason == "error"
+    assert len(server.requests) == 2  # not retried
+    assert "billing_error" in session.error and "credit balance" in session.error
+    assert "req_fake0002" in session.error  # the request id, to quote to support
+
+
 def test_malformed_tool_json_goes_back_as_a_tool_error(sample_repo: Path):
     script = fix_failing_test()
     script[1:1] = [{"fault": "bad_json"}]

@@ -404,7 +404,10 @@ def describe_error(exc: Exception, *, model: str, base_url: str, retries: int) -
                     f"after {retries} retries): {message}. {advice}")
         advice = next((text for name, text in _ADVICE
                        if isinstance(exc, getattr(anthropic, name, ()))), "")
-        if exc.status_code == 413:
+        if kind == "billing_error":
+            advice = ("The account cannot pay for this request: check its credit balance and "
+                      "billing in the Claude Console, then try again.")
+        elif exc.status_code == 413:
             advice = ("The request is larger than the API accepts (32 MB); the conversation holds "
                       "too much file content: start a new task or resume with a narrower one.")
         elif exc.status_code == 400:

@@ -2,7 +2,8 @@
 
 Script format (shared with the fake Messages API server in ``agent_magic.testing``): a JSON (or
 YAML) list of assistant turns, each ``{"text": "...", "tool_calls": [{"name": ..., "input": {...}}]}``
-with either key optional, or ``{"fault": "429" | "529" | "500" | "drop" | "bad_json"}``, which only
+with either key optional, or ``{"fault": "429" | "529" | "500" | "504" | "402" | "drop" |
+"bad_json"}``, which only
 the fake server can act out (the scripted model raises ``ModelError`` for it). Turns may also
 carry ``"thinking": TEXT``, ``"redacted_thinking": true``, ``"stop": REASON`` (one of
 ``STOP_REASONS``), ``"error": "overloaded_error" | "api_error"`` (an error event mid-stream,
@@ -21,7 +22,7 @@ from typing import Any
 from agent_magic.errors import ModelError, UserError
 from agent_magic.models.base import FREE, Price, Reply, Request, TextSink, ToolCall, Usage
 
-FAULTS = ("429", "529", "500", "drop", "bad_json")
+FAULTS = ("429", "529", "500", "504", "402", "drop", "bad_json")
 STOP_REASONS = ("end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal",
                 "model_context_window_exceeded", "pause_turn")
 STREAM_ERRORS = ("overloaded_error", "api_error")

@@ -23,8 +23,9 @@ pings, the connection held open; it ends early when the server stops).
 
 Every request that passes validation consumes one script turn, faults included: a
 ``{"fault": "429"}`` turn answers one request with 429, so the SDK's retry gets the next turn.
-Faults: ``429`` rate_limit_error, ``529`` overloaded_error, ``500`` api_error (each with a small
-``retry-after-ms`` header, so retries stay fast), ``drop`` (the connection closes mid-stream, or
+Faults: ``429`` rate_limit_error, ``529`` overloaded_error, ``500`` api_error, ``504``
+timeout_error (each with a small ``retry-after-ms`` header, so retries stay fast), ``402``
+billing_error (``x-should-retry: false``), ``drop`` (the connection closes mid-stream, or
 before any response for a non-streaming request) and ``bad_json`` (the first tool_use of the
 turn, or a default ``view`` call, streams malformed ``input_json_delta``; a non-streaming reply
 carries the broken JSON as a string). A request after the last turn gets a 400 that says so.
@@ -58,7 +59,10 @@ if TYPE_CHECKING:
 
 FAULT_STATUS = {"429": (429, "rate_limit_error", "Rate limit exceeded (fake server)"),
                 "529": (529, "overloaded_error", "Overloaded (fake server)"),
-                "500": (500, "api_error", "Internal server error (fake server)")}
+                "500": (500, "api_error", "Internal server error (fake server)"),
+                "504": (504, "timeout_error", "Request timed out while processing (fake server)")}
+# Not retryable: the account has no credit left.
+BILLING = (402, "billing_error", "Your credit balance is too low to access the API (fake server)")
 
 
 class FakeAnthropic:
@@ -245,6 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = turn.get("fault")
         if fault in FAULT_STATUS:
             return self._error(*FAULT_STATUS[fault], retry=True)
+        if fault == "402":
+            return self._error(*BILLING, retry=False)
         stream = bool(body.get("stream"))
         if fault == "drop" and not stream:
             return self._drop()
@@ -293,9 +299,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _headers(self, status: int, content_type: str, extra: dict[str, str]) -> None:
         self.send_response(status)
         self.send_header("content-type", content_type)
-        self.send_header("request-id", f"req_fake{len(self.fake.requests):04d}")
+        self.send_header("request-id", self._request_id())
         for name, value in extra.items():
             self.send_header(name, value)
+
+    def _request_id(self) -> str:
+        return f"req_fake{len(self.fake.requests):04d}"
 
     def _send(self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
@@ -308,7 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
         if retry:
             extra["retry-after-ms"] = str(self.fake.retry_after_ms)
             extra["retry-after"] = str(max(1, -(-self.fake.retry_after_ms // 1000)))
-        self._send(status, wire.error_json(kind, message), extra)
+        self._send(status, wire.error_json(kind, message, self._request_id()), extra)
 
     def _stream(self, events: list[tuple[str, dict[str, Any]]], drop: bool, stall: float = 0) -> None:
         self._headers(200, "text/event-stream; charset=utf-8",

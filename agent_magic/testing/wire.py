@@ -122,9 +122,13 @@ def message_json(
     }
 
 
-def error_json(kind: str, message: str) -> dict[str, Any]:
-    """An error response body: ``{"type": "error", "error": {"type": ..., "message": ...}}``."""
-    return {"type": "error", "error": {"type": kind, "message": message}}
+def error_json(kind: str, message: str, request_id: str | None = None) -> dict[str, Any]:
+    """An error response body: ``{"type": "error", "error": {"type": ..., "message": ...},
+    "request_id": ...}`` (the id also in the ``request-id`` header)."""
+    body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
 
 
 def malformed(input_json: str) -> str:
