@@ -211,6 +211,29 @@ def test_stop_while_the_stream_is_silent_ends_the_run_within_seconds(sample_repo
     assert resumed.stop_reason == "done", resumed.error
 
 
+def test_stop_while_waiting_for_the_response_headers_ends_the_run_within_seconds(sample_repo: Path):
+    script = [UNDERSTAND, {**PLAN[0], "stall_before": 60}, *PLAN, *IMPLEMENT, FINISH]
+    with FakeAnthropic(script) as server:
+        pressed: list[float] = []
+
+        def press_once_the_second_request_waits():
+            while len(server.requests) < 2:
+                time.sleep(0.02)
+            time.sleep(0.5)
+            pressed.append(time.monotonic())
+            agent.stop()
+
+        agent = agent_for(sample_repo, server)
+        threading.Thread(target=press_once_the_second_request_waits, daemon=True).start()
+        session = agent.run("fix the failing test")
+        ended = time.monotonic()
+        assert session.stop_reason == "interrupted", session.error
+        assert pressed and ended - pressed[0] < 5
+        resumed = agent.resume(session, "continue")
+        assert not server.rejected, server.rejected
+    assert resumed.stop_reason == "done", resumed.error
+
+
 def test_thinking_streams_to_the_view_and_goes_back_unchanged(sample_repo: Path):
     script = [dict(UNDERSTAND, thinking="The test feeds '1,234.50'; float() rejects commas."),
               *PLAN, *IMPLEMENT]

@@ -510,7 +510,7 @@ class AnthropicModel:
                 cancel: threading.Event) -> Reply:
         if cancel.is_set():
             raise Cancelled("stopped before the request was sent")
-        stream = self._client.messages.create(**params, stream=True)
+        stream = self._open(params, cancel)
         watch = StopWatch(cancel, stream.response)
         try:
             with stream:
@@ -534,6 +534,43 @@ class AnthropicModel:
         if not fold.finished:
             raise _StreamBroken("the stream ended before message_stop")
         return fold.reply()
+
+    def _open(self, params: dict[str, Any], cancel: threading.Event) -> Any:
+        """Send the request and return the stream once its headers arrive, or raise ``Cancelled``.
+
+        The request waits in a helper thread, so Stop is not stuck until the headers come (a
+        slow proxy, a queue); a request given up on is closed by that thread when it answers.
+        """
+        result: dict[str, Any] = {}
+        arrived = threading.Event()
+        lock = threading.Lock()
+
+        def send() -> None:
+            try:
+                result["stream"] = self._client.messages.create(**params, stream=True)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                result["error"] = exc
+            with lock:
+                arrived.set()
+                abandoned = result.get("abandoned", False)
+            if abandoned and "stream" in result:
+                result["stream"].close()
+
+        threading.Thread(target=send, name="anthropic-request", daemon=True).start()
+        try:
+            while not arrived.wait(STOP_POLL_S):
+                if cancel.is_set():
+                    raise Cancelled("stopped while waiting for the reply to start")
+        except BaseException:  # Stop, or Ctrl-C in this thread: the response is not wanted
+            with lock:
+                result["abandoned"] = True
+                late = arrived.is_set() and "stream" in result
+            if late:
+                result["stream"].close()
+            raise
+        if "error" in result:
+            raise result["error"]
+        return result["stream"]
 
     def _error(self, message: str) -> ModelError:
         return ModelError(redact(message, getattr(self._client, "api_key", None)))

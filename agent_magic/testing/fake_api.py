@@ -19,7 +19,8 @@ longer than ``max_tokens`` is cut and stops with ``max_tokens``. Script turns ma
 the last block, a tool input mid-JSON; ``refusal``, ``model_context_window_exceeded``,
 ``pause_turn``), ``"error": "overloaded_error" | "api_error"`` (an ``error`` event after the
 first block of the stream) and ``"stall": SECONDS`` (silence after the first block: no bytes, no
-pings, the connection held open; it ends early when the server stops).
+pings, the connection held open; it ends early when the server stops); ``"stall_before"``
+holds back the response headers the same way.
 
 Every request that passes validation consumes one script turn, faults included: a
 ``{"fault": "429"}`` turn answers one request with 429, so the SDK's retry gets the next turn.
@@ -252,6 +253,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "402":
             return self._error(*BILLING, retry=False)
         stream = bool(body.get("stream"))
+        if turn.get("stall_before"):
+            self.fake.stall(float(turn["stall_before"]))
         if fault == "drop" and not stream:
             return self._drop()
         model = str(body["model"])
