@@ -234,6 +234,17 @@ def test_stop_while_waiting_for_the_response_headers_ends_the_run_within_seconds
     assert resumed.stop_reason == "done", resumed.error
 
 
+def test_a_session_resumed_against_another_server_is_accepted(sample_repo: Path):
+    # Each server's tool_use ids are its own, as the API's are unique: no id comes twice.
+    with FakeAnthropic([UNDERSTAND, *PLAN, *IMPLEMENT]) as first:
+        session = agent_for(sample_repo, first).run("fix the failing test")
+    assert session.stop_reason == "done", session.error
+    with FakeAnthropic([turn(call("view", path="README.md")), FINISH]) as second:
+        resumed = agent_for(sample_repo, second).resume(session, "check the README too")
+        assert not second.rejected, second.rejected
+    assert resumed.stop_reason == "done", resumed.error
+
+
 def test_thinking_streams_to_the_view_and_goes_back_unchanged(sample_repo: Path):
     script = [dict(UNDERSTAND, thinking="The test feeds '1,234.50'; float() rejects commas."),
               *PLAN, *IMPLEMENT]

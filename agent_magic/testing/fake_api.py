@@ -58,6 +58,7 @@ from agent_magic.testing.validate import MAX_REQUEST_BYTES, Rejected, check
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+SIGNING_KEY = b"agent_magic fake Messages API: thinking signatures"
 FAULT_STATUS = {"429": (429, "rate_limit_error", "Rate limit exceeded (fake server)"),
                 "529": (529, "overloaded_error", "Overloaded (fake server)"),
                 "500": (500, "api_error", "Internal server error (fake server)"),
@@ -99,7 +100,10 @@ class FakeAnthropic:
         self.usages: list[dict[str, Any]] = []  # the usage of each answered request, in order
         self.turn = 0
         self.lock = threading.Lock()
-        self._secret = hashlib.sha256(f"{id(self)}:{time.time()}".encode()).digest()
+        # Signatures stay valid across server instances and restarts, as the API's do across
+        # requests; tool_use ids are this server's own, as the API's are unique.
+        self._secret = SIGNING_KEY
+        self.salt = hashlib.sha256(f"{id(self)}:{time.time()}".encode()).hexdigest()[:8]
         self._stopping = threading.Event()  # ends stalls when the server stops
         self._issued: dict[str, list[dict[str, Any]]] = {}  # tool_use id -> content sent with it
         self._paused: list[list[dict[str, Any]]] = []  # the content of replies that paused
@@ -264,7 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
         show = thinking.get("display") == "summarized" or (
             not spec.omits_thinking_text and thinking.get("display") != "omitted")
         blocks = wire.reply_blocks(turn, index, think=think, show_thinking=show,
-                                   sign=lambda kind, content: self.fake.sign(kind, content, model))
+                                   sign=lambda kind, content: self.fake.sign(kind, content, model),
+                                   salt=self.fake.salt)
         stop = turn.get("stop")
         blocks, matched = wire.stop_at_sequence(blocks, body.get("stop_sequences") or [])
         if matched is not None:

@@ -17,9 +17,13 @@ JSON_CHUNK = 24
 DEFAULT_BAD_CALL = {"name": "view", "input": {"path": "README.md"}}
 
 
-def tool_id(turn: int, j: int) -> str:
-    """A deterministic id shaped like the API's ``toolu_01...``."""
-    return "toolu_01" + hashlib.sha1(f"{turn}:{j}".encode()).hexdigest()[:22]
+def tool_id(turn: int, j: int, salt: str = "") -> str:
+    """An id shaped like the API's ``toolu_01...``, the same for the same turn, call and salt.
+
+    A server passes its own salt, so a session resumed against another server instance never
+    gets an id twice (the API's ids are unique; the fake refuses a repeated one).
+    """
+    return "toolu_01" + hashlib.sha1(f"{salt}:{turn}:{j}".encode()).hexdigest()[:22]
 
 
 Signer = Callable[[str, str], str]  # (kind, content) -> signature; kind "thinking" or "redacted"
@@ -27,7 +31,7 @@ Signer = Callable[[str, str], str]  # (kind, content) -> signature; kind "thinki
 
 def reply_blocks(
     turn: dict[str, Any], index: int, *, think: bool = False, show_thinking: bool = True,
-    sign: Signer = lambda kind, content: "sig",
+    sign: Signer = lambda kind, content: "sig", salt: str = "",
 ) -> list[dict[str, Any]]:
     """The assistant content blocks of a script turn, in order: thinking, text, tool calls.
 
@@ -49,7 +53,7 @@ def reply_blocks(
     if turn.get("fault") == "bad_json" and not calls:
         calls = [DEFAULT_BAD_CALL]
     for j, call in enumerate(calls):
-        blocks.append({"type": "tool_use", "id": tool_id(index, j), "name": call["name"],
+        blocks.append({"type": "tool_use", "id": tool_id(index, j, salt), "name": call["name"],
                        "input": dict(call.get("input", {}))})
     return blocks
 
