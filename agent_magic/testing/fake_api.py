@@ -14,7 +14,9 @@ without its ``tool_result`` first in the next message, empty or whitespace-only 
 
 Replies act as the model does: models that think by default (or asked to) open with a signed
 ``thinking`` block (its text empty at the default ``display`` of the newest models); a reply
-longer than ``max_tokens`` is cut and stops with ``max_tokens``. Script turns may ask for
+longer than ``max_tokens`` is cut and stops with ``max_tokens``; one that would not fit the
+context window after the prompt is cut there and stops with ``model_context_window_exceeded``
+(as models of 4.5 and later do, rather than refusing prompt + ``max_tokens`` over the window). Script turns may ask for
 ``"thinking": TEXT``, ``"redacted_thinking": true``, ``"stop": REASON`` (``max_tokens`` cuts
 the last block, a tool input mid-JSON; ``refusal``, ``model_context_window_exceeded``,
 ``pause_turn``), ``"error": "overloaded_error" | "api_error"`` (an ``error`` event after the
@@ -277,6 +279,13 @@ class _Handler(BaseHTTPRequestHandler):
         if stop == "max_tokens" or wire.output_tokens(blocks) > body["max_tokens"]:
             limit = body["max_tokens"] if stop != "max_tokens" else wire.output_tokens(blocks) // 2
             blocks, stop, matched = wire.cut(blocks, limit), "max_tokens", None
+        # The current models stop at the window instead of refusing prompt + max_tokens over it.
+        room = (self.fake.context_window or spec.context_window) - wire.prompt_tokens(usage)
+        if wire.output_tokens(blocks) > room:
+            limit = max(1, room)
+            while wire.output_tokens(wire.cut(blocks, limit)) > room and limit > 1:
+                limit = max(1, limit - 16)  # the cut is by characters, the count an estimate
+            blocks, stop, matched = wire.cut(blocks, limit), "model_context_window_exceeded", None
         self.fake.issue(blocks, paused=stop == "pause_turn")
         details = ({"type": "refusal", "category": "cyber",
                     "explanation": "The request could enable cyber harm (fake server)."}

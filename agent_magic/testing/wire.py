@@ -63,6 +63,12 @@ def stop_reason(blocks: list[dict[str, Any]]) -> str:
     return "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
 
 
+def prompt_tokens(usage: dict[str, Any]) -> int:
+    """The whole prompt of a request: plain input, cache writes and cache reads."""
+    return sum(int(usage.get(k) or 0) for k in
+               ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+
+
 def output_tokens(blocks: list[dict[str, Any]]) -> int:
     """A deterministic estimate of the tokens of a reply."""
     return estimate_tokens(blocks) if blocks else 1

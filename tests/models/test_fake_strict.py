@@ -458,3 +458,18 @@ def test_message_delta_repeats_the_input_counts_cumulatively():
     assert delta.input_tokens == start.input_tokens > 0
     assert delta.output_tokens > start.output_tokens
     assert [e.type for e in events][-2:] == ["message_delta", "message_stop"]
+
+
+def test_a_reply_that_would_overflow_the_window_stops_at_it():
+    # Models of 4.5 and later stop at the window rather than refuse prompt + max_tokens over it.
+    long_reply = [{"text": "A long answer. " * 200}]
+    with FakeAnthropic(long_reply * 2, context_window=3000) as server:
+        client = fake_client(server, max_retries=0)
+        near = client.messages.create(model="claude-haiku-4-5", max_tokens=2000,
+                                      messages=[{"role": "user", "content": "word " * 2000}])
+        roomy = client.messages.create(model="claude-haiku-4-5", max_tokens=2000,
+                                       messages=[{"role": "user", "content": "hi"}])
+    assert near.stop_reason == "model_context_window_exceeded"
+    assert near.usage.input_tokens + near.usage.output_tokens <= 3000
+    assert 0 < len(near.content[0].text) < len(long_reply[0]["text"])
+    assert roomy.stop_reason == "end_turn" and roomy.content[0].text == long_reply[0]["text"]
