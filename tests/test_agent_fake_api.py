@@ -91,11 +91,11 @@ def test_faults_past_the_retries_end_the_run_cleanly(sample_repo: Path):
 
 
 def test_a_504_is_retried_and_a_402_is_not_and_says_billing(sample_repo: Path):
-    script = fix_failing_test()
-    script[1:1] = [{"fault": "504"}]
-    session, server = run(sample_repo, script)
+    with FakeAnthropic([UNDERSTAND, {"fault": "504"}, *PLAN, *IMPLEMENT]) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
     assert session.stop_reason == "done", session.error
-    session, server = run(sample_repo, [UNDERSTAND, {"fault": "402"}, *fix_failing_test()[1:]])
+    with FakeAnthropic([UNDERSTAND, {"fault": "402"}, *PLAN, *IMPLEMENT]) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
     assert session.stop_reason == "error"
     assert len(server.requests) == 2  # not retried
     assert "billing_error" in session.error and "credit balance" in session.error
