@@ -8,6 +8,7 @@ returned Session. Everything the run does is emitted as events and kept in a tra
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import threading
 import time
@@ -419,10 +420,15 @@ class Agent:
         if open_before:
             checks += ("\n\nFindings of the previous round; report again those still present:\n"
                        + "\n".join(_describe(f) for f in open_before))
-        text = self._redact(prompts.render(
+        text = prompts.render(
             "review", task=session.task, plan=session.plan.text() if session.plan else "(no plan)",
-            diff=session.diff(), checks=checks))
-        messages: list[dict[str, Any]] = [{"role": "user", "content": [{"type": "text", "text": text}]}]
+            diff=session.diff(), checks=checks)
+        # The review goes on from a copy of the main conversation rather than a new one: its
+        # requests then start with the main conversation's cached prefix (a new conversation of
+        # system, tools and diff is often below the model's minimum cacheable length), and the
+        # main conversation stays as it was for the fix round and for resume.
+        messages = copy.deepcopy(session.messages)
+        self._say_to(messages, text)
         self._round_findings = []
         self._converse(session, "review", {"finish"}, messages=messages, text_ends=True)
         return self._round_findings

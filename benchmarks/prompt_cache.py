@@ -6,7 +6,8 @@ scripted 26-turn session, through ``AnthropicModel`` and the real SDK, against t
 Messages API server, which accounts prompt caching as the API documents it (per-model minimum
 cacheable prompt, 5-minute TTL). Models think by default where they do, so replies carry signed
 thinking blocks that go back unchanged. The session runs once per model minimum (512, 1024,
-2048, 4096 tokens); the peer is the default model's run with ``prompt_cache=False``. Prints per
+2048, 4096 tokens); the peer is the default model's run with ``prompt_cache=False``. The model
+review continues a copy of the main conversation, so it starts on the cached prefix. Prints per
 turn the prompt tokens, cache reads and writes, and the share of prompt tokens read from cache
 on turns 2 and later (target >= 90%).
 

@@ -11,7 +11,16 @@ from agent_magic.events import TextDelta, ThinkingDelta, ToolUsed
 from agent_magic.models.anthropic import AnthropicModel
 from agent_magic.models.base import Request
 from agent_magic.testing import FakeAnthropic, fake_client
-from tests.scripts import FIX_NEW, IMPLEMENT, PLAN, UNDERSTAND, call, fix_failing_test, turn
+from tests.scripts import (
+    FIX_NEW,
+    IMPLEMENT,
+    PLAN,
+    REVIEW_OK,
+    UNDERSTAND,
+    call,
+    fix_failing_test,
+    turn,
+)
 
 CLEANING = "shoplytics/cleaning.py"
 
@@ -35,6 +44,32 @@ def test_full_run_streams_text_and_reads_the_prefix_from_cache(sample_repo: Path
     assert session.cost > 0
 
 
+def test_the_review_reads_the_main_conversation_prefix_from_cache(sample_repo: Path):
+    # 2,048 tokens: more than system + tools, so only a shared conversation prefix can hit.
+    review = turn(call("report_finding", severity="minor", path=CLEANING, line_start=1,
+                       message="no test for negative prices", suggestion="add one"))
+    script = [UNDERSTAND, *PLAN, *IMPLEMENT, review, REVIEW_OK]
+    with FakeAnthropic(script, min_cache_tokens=2048) as server:
+        model = AnthropicModel("claude-sonnet-5-5", client=fake_client(server))
+        agent = Agent(sample_repo, model, AgentConfig(review_rounds=0), checker=lambda *a, **k: None)
+        session = agent.run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    first_review = next(i for i, r in enumerate(server.requests)
+                        if "You are now the reviewer" in str(r["messages"][-1]))
+    assert first_review == 5
+    usage = server.usages[first_review]
+    prompt = (usage["input_tokens"] + usage["cache_read_input_tokens"]
+              + usage["cache_creation_input_tokens"])
+    assert usage["cache_read_input_tokens"] > 2048
+    assert usage["cache_read_input_tokens"] / prompt > 0.5
+    assert server.usages[first_review + 1]["cache_read_input_tokens"] > usage["cache_read_input_tokens"]
+    # The review went on from a copy: the main conversation has neither its prompt nor its calls.
+    assert "You are now the reviewer" not in str(session.messages)
+    assert "report_finding" not in str(session.messages)
+    assert [f.message for f in session.findings] == ["no test for negative prices"]
+
+
 def test_transient_faults_are_retried_by_the_sdk(sample_repo: Path):
     script = fix_failing_test()
     script[2:2] = [{"fault": "429"}, {"fault": "529"}]
@@ -53,6 +88,18 @@ def test_faults_past_the_retries_end_the_run_cleanly(sample_repo: Path):
     assert "test-key" not in session.error
     assert session.staging.changed_paths() == [CLEANING]  # staged, inspectable
     assert (sample_repo / CLEANING).read_bytes() == before  # never written
+
+
+def test_a_504_is_retried_and_a_402_is_not_and_says_billing(sample_repo: Path):
+    with FakeAnthropic([UNDERSTAND, {"fault": "504"}, *PLAN, *IMPLEMENT]) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+    assert session.stop_reason == "done", session.error
+    with FakeAnthropic([UNDERSTAND, {"fault": "402"}, *PLAN, *IMPLEMENT]) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+    assert session.stop_reason == "error"
+    assert len(server.requests) == 2  # not retried
+    assert "billing_error" in session.error and "credit balance" in session.error
+    assert "req_fake0002" in session.error  # the request id, to quote to support
 
 
 def test_malformed_tool_json_goes_back_as_a_tool_error(sample_repo: Path):
@@ -138,6 +185,66 @@ def test_stop_while_the_reply_streams_ends_the_stream_and_resume_is_accepted(sam
     assert resumed.stop_reason == "done", resumed.error
 
 
+def test_stop_while_the_stream_is_silent_ends_the_run_within_seconds(sample_repo: Path):
+    # The server goes silent for 60 s after the first block: no events, no pings.
+    stalled = {**PLAN[0], "thinking": "Looking at the parser", "stall": 60}
+    script = [UNDERSTAND, stalled, *PLAN, *IMPLEMENT, FINISH]
+    with FakeAnthropic(script) as server:
+        pressed: list[float] = []
+
+        def press():
+            pressed.append(time.monotonic())
+            agent.stop()
+
+        def on_event(event):
+            if isinstance(event, ThinkingDelta) and "parser" in event.text and not pressed:
+                threading.Timer(0.5, press).start()  # pressed while nothing arrives
+
+        agent = agent_for(sample_repo, server, on_event=on_event)
+        session = agent.run("fix the failing test")
+        ended = time.monotonic()
+        assert session.stop_reason == "interrupted", session.error
+        assert pressed and ended - pressed[0] < 5
+        assert session.messages[-1]["role"] == "user"  # the cut reply was not kept
+        resumed = agent.resume(session, "continue")
+        assert not server.rejected, server.rejected
+    assert resumed.stop_reason == "done", resumed.error
+
+
+def test_stop_while_waiting_for_the_response_headers_ends_the_run_within_seconds(sample_repo: Path):
+    script = [UNDERSTAND, {**PLAN[0], "stall_before": 60}, *PLAN, *IMPLEMENT, FINISH]
+    with FakeAnthropic(script) as server:
+        pressed: list[float] = []
+
+        def press_once_the_second_request_waits():
+            while len(server.requests) < 2:
+                time.sleep(0.02)
+            time.sleep(0.5)
+            pressed.append(time.monotonic())
+            agent.stop()
+
+        agent = agent_for(sample_repo, server)
+        threading.Thread(target=press_once_the_second_request_waits, daemon=True).start()
+        session = agent.run("fix the failing test")
+        ended = time.monotonic()
+        assert session.stop_reason == "interrupted", session.error
+        assert pressed and ended - pressed[0] < 5
+        resumed = agent.resume(session, "continue")
+        assert not server.rejected, server.rejected
+    assert resumed.stop_reason == "done", resumed.error
+
+
+def test_a_session_resumed_against_another_server_is_accepted(sample_repo: Path):
+    # Each server's tool_use ids are its own, as the API's are unique: no id comes twice.
+    with FakeAnthropic([UNDERSTAND, *PLAN, *IMPLEMENT]) as first:
+        session = agent_for(sample_repo, first).run("fix the failing test")
+    assert session.stop_reason == "done", session.error
+    with FakeAnthropic([turn(call("view", path="README.md")), FINISH]) as second:
+        resumed = agent_for(sample_repo, second).resume(session, "check the README too")
+        assert not second.rejected, second.rejected
+    assert resumed.stop_reason == "done", resumed.error
+
+
 def test_thinking_streams_to_the_view_and_goes_back_unchanged(sample_repo: Path):
     script = [dict(UNDERSTAND, thinking="The test feeds '1,234.50'; float() rejects commas."),
               *PLAN, *IMPLEMENT]
@@ -153,6 +260,17 @@ def test_thinking_streams_to_the_view_and_goes_back_unchanged(sample_repo: Path)
     echoed = second["messages"][1]["content"]
     assert echoed[0]["type"] == "thinking" and echoed[0]["signature"]
     assert "float() rejects commas" in echoed[0]["thinking"]
+
+
+def test_redacted_thinking_goes_back_unchanged(sample_repo: Path):
+    script = [dict(UNDERSTAND, redacted_thinking=True), *PLAN, *IMPLEMENT]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    echoed = server.requests[1]["messages"][1]["content"]
+    assert echoed[0]["type"] == "redacted_thinking" and echoed[0]["data"].startswith("Encrypted")
+    assert echoed[1]["type"] == "thinking"
 
 
 def test_effort_off_on_sonnet_5_5_sends_between_tools(sample_repo: Path):

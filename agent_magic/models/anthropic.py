@@ -13,13 +13,14 @@ an overloaded or failing API, a dropped connection, a stream cut short and an ``
 inside a stream (which the SDK raises with status 200) are all retried up to ``max_retries``
 times with the API's ``retry-after`` or an exponential backoff, and every wait (and the stream
 itself) ends early when the request's ``cancel`` event is set, so Stop is never stuck behind a
-retry sleep.
+retry sleep, nor behind a stream gone silent (``StopWatch`` cuts its connection).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import typing
 from collections.abc import Iterable
@@ -251,6 +252,51 @@ def parse_tool_input(block: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {INVALID_JSON_KEY: raw}
 
 
+STOP_POLL_S = 0.1
+
+
+class StopWatch:
+    """Cuts a streaming response's connection when ``cancel`` is set, until ``finish`` is called.
+
+    A stream that goes silent (no events, no pings) blocks the reading thread in a socket read
+    until the client's timeout, so checking ``cancel`` between events is not enough. Closing the
+    response from another thread does not wake that read; shutting the socket down does, and the
+    read then fails at once. The socket comes from the ``network_stream`` response extension of
+    httpx/httpcore; without one (another transport) Stop acts at the next event, as before.
+    """
+
+    def __init__(self, cancel: threading.Event, response: Any) -> None:
+        self._cancel = cancel
+        self._response = response
+        self._lock = threading.Lock()
+        self._finished = False
+        threading.Thread(target=self._watch, name="anthropic-stop-watch", daemon=True).start()
+
+    def finish(self) -> None:
+        """The stream is over: never cut the connection from now on (it may go back to the pool)."""
+        with self._lock:
+            self._finished = True
+
+    def _watch(self) -> None:
+        while not self._cancel.wait(STOP_POLL_S):
+            if self._finished:
+                return
+        with self._lock:
+            if not self._finished:
+                _shut(self._response)
+
+
+def _shut(response: Any) -> None:
+    extensions = getattr(response, "extensions", None) or {}
+    stream = extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if hasattr(stream, "get_extra_info") else None
+    if isinstance(sock, socket.socket):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # already closed
+            pass
+
+
 class _StreamBroken(Exception):
     """The response began but did not finish (connection lost, stream cut short)."""
 
@@ -355,7 +401,10 @@ def describe_error(exc: Exception, *, model: str, base_url: str, retries: int) -
                     f"after {retries} retries): {message}. {advice}")
         advice = next((text for name, text in _ADVICE
                        if isinstance(exc, getattr(anthropic, name, ()))), "")
-        if exc.status_code == 413:
+        if kind == "billing_error":
+            advice = ("The account cannot pay for this request: check its credit balance and "
+                      "billing in the Claude Console, then try again.")
+        elif exc.status_code == 413:
             advice = ("The request is larger than the API accepts (32 MB); the conversation holds "
                       "too much file content: start a new task or resume with a narrower one.")
         elif exc.status_code == 400:
@@ -458,24 +507,67 @@ class AnthropicModel:
                 cancel: threading.Event) -> Reply:
         if cancel.is_set():
             raise Cancelled("stopped before the request was sent")
-        stream = self._client.messages.create(**params, stream=True)
+        stream = self._open(params, cancel)
+        watch = StopWatch(cancel, stream.response)
         try:
             with stream:
-                for event in stream:
-                    if cancel.is_set():
-                        raise Cancelled("stopped while the reply was streaming")
-                    text = fold.feed(event.to_dict())
-                    if text and on_text is not None:
-                        on_text(text)
+                try:
+                    for event in stream:
+                        if cancel.is_set():
+                            raise Cancelled("stopped while the reply was streaming")
+                        text = fold.feed(event.to_dict())
+                        if text and on_text is not None:
+                            on_text(text)
+                finally:
+                    watch.finish()  # before the response is closed and its connection reused
         except (anthropic.APIStatusError, Cancelled):
             raise
         except Exception as exc:
+            if cancel.is_set():  # the watch cut the connection of a silent stream
+                raise Cancelled("stopped while the reply was streaming") from None
             if _is_transport_error(exc):
                 raise _StreamBroken(f"{type(exc).__name__}: {exc}") from None
             raise
         if not fold.finished:
             raise _StreamBroken("the stream ended before message_stop")
         return fold.reply()
+
+    def _open(self, params: dict[str, Any], cancel: threading.Event) -> Any:
+        """Send the request and return the stream once its headers arrive, or raise ``Cancelled``.
+
+        The request waits in a helper thread, so Stop is not stuck until the headers come (a
+        slow proxy, a queue); a request given up on is closed by that thread when it answers.
+        """
+        result: dict[str, Any] = {}
+        arrived = threading.Event()
+        lock = threading.Lock()
+
+        def send() -> None:
+            try:
+                result["stream"] = self._client.messages.create(**params, stream=True)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                result["error"] = exc
+            with lock:
+                arrived.set()
+                abandoned = result.get("abandoned", False)
+            if abandoned and "stream" in result:
+                result["stream"].close()
+
+        threading.Thread(target=send, name="anthropic-request", daemon=True).start()
+        try:
+            while not arrived.wait(STOP_POLL_S):
+                if cancel.is_set():
+                    raise Cancelled("stopped while waiting for the reply to start")
+        except BaseException:  # Stop, or Ctrl-C in this thread: the response is not wanted
+            with lock:
+                result["abandoned"] = True
+                late = arrived.is_set() and "stream" in result
+            if late:
+                result["stream"].close()
+            raise
+        if "error" in result:
+            raise result["error"]
+        return result["stream"]
 
     def _error(self, message: str) -> ModelError:
         return ModelError(redact(message, getattr(self._client, "api_key", None)))

@@ -2,11 +2,13 @@
 
 Script format (shared with the fake Messages API server in ``agent_magic.testing``): a JSON (or
 YAML) list of assistant turns, each ``{"text": "...", "tool_calls": [{"name": ..., "input": {...}}]}``
-with either key optional, or ``{"fault": "429" | "529" | "500" | "drop" | "bad_json"}``, which only
+with either key optional, or ``{"fault": "429" | "529" | "500" | "504" | "402" | "drop" |
+"bad_json"}``, which only
 the fake server can act out (the scripted model raises ``ModelError`` for it). Turns may also
 carry ``"thinking": TEXT``, ``"redacted_thinking": true``, ``"stop": REASON`` (one of
-``STOP_REASONS``) and ``"error": "overloaded_error" | "api_error"`` (an error event mid-stream,
-fake server only); see ``agent_magic.testing.fake_api``.
+``STOP_REASONS``), ``"error": "overloaded_error" | "api_error"`` (an error event mid-stream,
+fake server only) and ``"stall": SECONDS`` / ``"stall_before": SECONDS`` (the fake server goes
+silent mid-stream / before the response headers; the scripted model ignores both); see ``agent_magic.testing.fake_api``.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from typing import Any
 from agent_magic.errors import ModelError, UserError
 from agent_magic.models.base import FREE, Price, Reply, Request, TextSink, ToolCall, Usage
 
-FAULTS = ("429", "529", "500", "drop", "bad_json")
+FAULTS = ("429", "529", "500", "504", "402", "drop", "bad_json")
 STOP_REASONS = ("end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal",
                 "model_context_window_exceeded", "pause_turn")
 STREAM_ERRORS = ("overloaded_error", "api_error")
-TURN_KEYS = {"text", "tool_calls", "thinking", "redacted_thinking", "stop", "error"}
+TURN_KEYS = {"text", "tool_calls", "thinking", "redacted_thinking", "stop", "error", "stall",
+             "stall_before"}
 
 
 class ScriptExhausted(ModelError):
@@ -71,6 +74,10 @@ def _check_turn(i: int, turn: Any) -> None:
         raise UserError(f"script turn {i}: unknown stop {turn['stop']!r}; use one of {STOP_REASONS}")
     if turn.get("error", "api_error") not in STREAM_ERRORS:
         raise UserError(f"script turn {i}: unknown error {turn['error']!r}; use one of {STREAM_ERRORS}")
+    for key in ("stall", "stall_before"):
+        stall = turn.get(key, 0)
+        if not isinstance(stall, (int, float)) or isinstance(stall, bool) or stall < 0:
+            raise UserError(f"script turn {i}: {key} is a number of seconds >= 0")
     for call in turn.get("tool_calls", []):
         if not isinstance(call, dict) or not isinstance(call.get("name"), str):
             raise UserError(f"script turn {i}: each tool call needs a name")

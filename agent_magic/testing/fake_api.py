@@ -14,16 +14,21 @@ without its ``tool_result`` first in the next message, empty or whitespace-only 
 
 Replies act as the model does: models that think by default (or asked to) open with a signed
 ``thinking`` block (its text empty at the default ``display`` of the newest models); a reply
-longer than ``max_tokens`` is cut and stops with ``max_tokens``. Script turns may ask for
+longer than ``max_tokens`` is cut and stops with ``max_tokens``; one that would not fit the
+context window after the prompt is cut there and stops with ``model_context_window_exceeded``
+(as models of 4.5 and later do, rather than refusing prompt + ``max_tokens`` over the window). Script turns may ask for
 ``"thinking": TEXT``, ``"redacted_thinking": true``, ``"stop": REASON`` (``max_tokens`` cuts
 the last block, a tool input mid-JSON; ``refusal``, ``model_context_window_exceeded``,
-``pause_turn``) and ``"error": "overloaded_error" | "api_error"`` (an ``error`` event after the
-first block of the stream).
+``pause_turn``), ``"error": "overloaded_error" | "api_error"`` (an ``error`` event after the
+first block of the stream) and ``"stall": SECONDS`` (silence after the first block: no bytes, no
+pings, the connection held open; it ends early when the server stops); ``"stall_before"``
+holds back the response headers the same way.
 
 Every request that passes validation consumes one script turn, faults included: a
 ``{"fault": "429"}`` turn answers one request with 429, so the SDK's retry gets the next turn.
-Faults: ``429`` rate_limit_error, ``529`` overloaded_error, ``500`` api_error (each with a small
-``retry-after-ms`` header, so retries stay fast), ``drop`` (the connection closes mid-stream, or
+Faults: ``429`` rate_limit_error, ``529`` overloaded_error, ``500`` api_error, ``504``
+timeout_error (each with a small ``retry-after-ms`` header, so retries stay fast), ``402``
+billing_error (``x-should-retry: false``), ``drop`` (the connection closes mid-stream, or
 before any response for a non-streaming request) and ``bad_json`` (the first tool_use of the
 turn, or a default ``view`` call, streams malformed ``input_json_delta``; a non-streaming reply
 carries the broken JSON as a string). A request after the last turn gets a 400 that says so.
@@ -55,9 +60,13 @@ from agent_magic.testing.validate import MAX_REQUEST_BYTES, Rejected, check
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+SIGNING_KEY = b"agent_magic fake Messages API: thinking signatures"
 FAULT_STATUS = {"429": (429, "rate_limit_error", "Rate limit exceeded (fake server)"),
                 "529": (529, "overloaded_error", "Overloaded (fake server)"),
-                "500": (500, "api_error", "Internal server error (fake server)")}
+                "500": (500, "api_error", "Internal server error (fake server)"),
+                "504": (504, "timeout_error", "Request timed out while processing (fake server)")}
+# Not retryable: the account has no credit left.
+BILLING = (402, "billing_error", "Your credit balance is too low to access the API (fake server)")
 
 
 class FakeAnthropic:
@@ -90,10 +99,16 @@ class FakeAnthropic:
         self.cache = PromptCache(clock=clock)
         self.requests: list[dict[str, Any]] = []
         self.rejected: list[Rejected] = []
+        self.usages: list[dict[str, Any]] = []  # the usage of each answered request, in order
         self.turn = 0
         self.lock = threading.Lock()
-        self._secret = hashlib.sha256(f"{id(self)}:{time.time()}".encode()).digest()
+        # Signatures stay valid across server instances and restarts, as the API's do across
+        # requests; tool_use ids are this server's own, as the API's are unique.
+        self._secret = SIGNING_KEY
+        self.salt = hashlib.sha256(f"{id(self)}:{time.time()}".encode()).hexdigest()[:8]
+        self._stopping = threading.Event()  # ends stalls when the server stops
         self._issued: dict[str, list[dict[str, Any]]] = {}  # tool_use id -> content sent with it
+        self._paused: list[list[dict[str, Any]]] = []  # the content of replies that paused
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -107,6 +122,7 @@ class FakeAnthropic:
 
     def start(self) -> FakeAnthropic:
         """Bind and serve in a daemon thread."""
+        self._stopping.clear()
         server = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
         server.daemon_threads = True
         server.fake = self  # type: ignore[attr-defined]
@@ -119,6 +135,7 @@ class FakeAnthropic:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -129,6 +146,10 @@ class FakeAnthropic:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def stall(self, seconds: float) -> None:
+        """Wait ``seconds`` mid-stream, or until the server stops."""
+        self._stopping.wait(seconds)
 
     def sign(self, kind: str, content: str, model: str) -> str:
         """An opaque signature binding a thinking block to its content and the model that wrote it."""
@@ -150,11 +171,19 @@ class FakeAnthropic:
         return check(body, size=size, max_bytes=self.max_request_bytes,
                      context_window=self.context_window,
                      signature_ok=lambda block: self.signature_ok(block, model),
-                     issued=self._issued.get)
+                     issued=self._issued.get, paused=self.continues_pause)
 
-    def issue(self, blocks: list[dict[str, Any]]) -> None:
-        """Remember what was sent with each tool_use id, to check the echo of its thinking."""
+    def continues_pause(self, blocks: list[dict[str, Any]]) -> bool:
+        """True if an assistant message ends with a reply this server sent with ``pause_turn``."""
         with self.lock:
+            return any(sent and blocks[-len(sent):] == sent for sent in self._paused)
+
+    def issue(self, blocks: list[dict[str, Any]], *, paused: bool = False) -> None:
+        """Remember what was sent with each tool_use id (to check the echo of its thinking) and
+        the content of a paused reply (continuing it is not a prefill)."""
+        with self.lock:
+            if paused:
+                self._paused.append([dict(b) for b in blocks])
             for block in blocks:
                 if block["type"] == "tool_use":
                     self._issued[block["id"]] = [dict(b) for b in blocks]
@@ -174,8 +203,9 @@ class FakeAnthropic:
             turn = self.script[index]
             if "fault" in turn and turn["fault"] not in ("bad_json", "drop"):
                 return index, turn, {}
-            usage = self.cache.account(segments, min_tokens=minimum)
-        return index, turn, usage.wire()
+            usage = self.cache.account(segments, min_tokens=minimum).wire()
+            self.usages.append(usage)
+        return index, turn, usage
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -226,7 +256,11 @@ class _Handler(BaseHTTPRequestHandler):
         fault = turn.get("fault")
         if fault in FAULT_STATUS:
             return self._error(*FAULT_STATUS[fault], retry=True)
+        if fault == "402":
+            return self._error(*BILLING, retry=False)
         stream = bool(body.get("stream"))
+        if turn.get("stall_before"):
+            self.fake.stall(float(turn["stall_before"]))
         if fault == "drop" and not stream:
             return self._drop()
         model = str(body["model"])
@@ -236,12 +270,23 @@ class _Handler(BaseHTTPRequestHandler):
         show = thinking.get("display") == "summarized" or (
             not spec.omits_thinking_text and thinking.get("display") != "omitted")
         blocks = wire.reply_blocks(turn, index, think=think, show_thinking=show,
-                                   sign=lambda kind, content: self.fake.sign(kind, content, model))
+                                   sign=lambda kind, content: self.fake.sign(kind, content, model),
+                                   salt=self.fake.salt)
         stop = turn.get("stop")
+        blocks, matched = wire.stop_at_sequence(blocks, body.get("stop_sequences") or [])
+        if matched is not None:
+            stop = "stop_sequence"
         if stop == "max_tokens" or wire.output_tokens(blocks) > body["max_tokens"]:
             limit = body["max_tokens"] if stop != "max_tokens" else wire.output_tokens(blocks) // 2
-            blocks, stop = wire.cut(blocks, limit), "max_tokens"
-        self.fake.issue(blocks)
+            blocks, stop, matched = wire.cut(blocks, limit), "max_tokens", None
+        # The current models stop at the window instead of refusing prompt + max_tokens over it.
+        room = (self.fake.context_window or spec.context_window) - wire.prompt_tokens(usage)
+        if wire.output_tokens(blocks) > room:
+            limit = max(1, room)
+            while wire.output_tokens(wire.cut(blocks, limit)) > room and limit > 1:
+                limit = max(1, limit - 16)  # the cut is by characters, the count an estimate
+            blocks, stop, matched = wire.cut(blocks, limit), "model_context_window_exceeded", None
+        self.fake.issue(blocks, paused=stop == "pause_turn")
         details = ({"type": "refusal", "category": "cyber",
                     "explanation": "The request could enable cyber harm (fake server)."}
                    if stop == "refusal" else None)
@@ -253,11 +298,11 @@ class _Handler(BaseHTTPRequestHandler):
                         block["input"] = wire.malformed(json.dumps(block["input"]))
                         break
             message = wire.message_json(blocks, usage, model=model, message_id=message_id,
-                                        stop=stop, stop_details=details)
+                                        stop=stop, stop_details=details, stop_sequence=matched)
             return self._send(200, message)
         events = wire.stream_events(blocks, usage, model=model, message_id=message_id,
                                     bad_json=fault == "bad_json", stop=stop, stop_details=details,
-                                    error=turn.get("error"))
+                                    error=turn.get("error"), stop_sequence=matched)
         if fault == "drop":
             # Enough to have started the reply, then the peer goes away.
             events = events[:2] + [
@@ -266,14 +311,17 @@ class _Handler(BaseHTTPRequestHandler):
                 ("content_block_delta", {"type": "content_block_delta", "index": 0,
                                          "delta": {"type": "text_delta", "text": "Let me "}}),
             ]
-        self._stream(events, drop=fault == "drop")
+        self._stream(events, drop=fault == "drop", stall=float(turn.get("stall", 0)))
 
     def _headers(self, status: int, content_type: str, extra: dict[str, str]) -> None:
         self.send_response(status)
         self.send_header("content-type", content_type)
-        self.send_header("request-id", f"req_fake{len(self.fake.requests):04d}")
+        self.send_header("request-id", self._request_id())
         for name, value in extra.items():
             self.send_header(name, value)
+
+    def _request_id(self) -> str:
+        return f"req_fake{len(self.fake.requests):04d}"
 
     def _send(self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
@@ -286,16 +334,23 @@ class _Handler(BaseHTTPRequestHandler):
         if retry:
             extra["retry-after-ms"] = str(self.fake.retry_after_ms)
             extra["retry-after"] = str(max(1, -(-self.fake.retry_after_ms // 1000)))
-        self._send(status, wire.error_json(kind, message), extra)
+        self._send(status, wire.error_json(kind, message, self._request_id()), extra)
 
-    def _stream(self, events: list[tuple[str, dict[str, Any]]], drop: bool) -> None:
+    def _stream(self, events: list[tuple[str, dict[str, Any]]], drop: bool, stall: float = 0) -> None:
         self._headers(200, "text/event-stream; charset=utf-8",
                       {"transfer-encoding": "chunked", "cache-control": "no-cache"})
         self.end_headers()
-        for name, data in events:
-            chunk = wire.sse(name, data)
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.wfile.flush()
+        try:
+            for name, data in events:
+                chunk = wire.sse(name, data)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+                if stall and name == "content_block_stop":
+                    self.fake.stall(stall)
+                    stall = 0
+        except OSError:  # the client went away (e.g. it stopped during a stall)
+            self.close_connection = True
+            return
         if drop:
             return self._drop()
         self.wfile.write(b"0\r\n\r\n")

@@ -52,11 +52,14 @@ def check(
     context_window: int | None = None,
     signature_ok: SignatureCheck = lambda block: True,
     issued: Callable[[str], list[dict[str, Any]] | None] = lambda tool_id: None,
+    paused: Callable[[list[dict[str, Any]]], bool] = lambda blocks: False,
 ) -> ModelSpec:
     """Validate a request body; return the model's spec, or raise ``Rejected``.
 
     ``signature_ok`` verifies a thinking block's signature; ``issued`` returns the assistant
-    content the server sent with a tool_use id (to check that thinking comes back unchanged).
+    content the server sent with a tool_use id (to check that thinking comes back unchanged);
+    ``paused`` tells whether a final assistant message ends with a reply sent with ``pause_turn``
+    (continuing it is not a prefill).
     """
     if size > max_bytes:
         raise Rejected(413, "request_too_large",
@@ -70,11 +73,14 @@ def check(
     if spec is None:
         raise Rejected(404, "not_found_error", f"model: {body['model']}")
     _check_max_tokens(body["max_tokens"], spec)
-    _check_sampling(body, spec)
     thinking = _check_thinking(body, spec)
-    tools = _check_tools(body, spec)
+    _check_sampling(body, spec, thinking)
+    _check_options(body)
+    tools = _check_tools(body, spec, thinking)
     _check_system(body.get("system"))
     _check_messages(body["messages"], tools, thinking, signature_ok, issued)
+    _check_prefill(body["messages"], thinking, paused)
+    _check_ttl_order(body)
     breakpoints = _count_breakpoints(body)
     if breakpoints > MAX_BREAKPOINTS:
         raise _bad(f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
@@ -96,14 +102,52 @@ def _check_max_tokens(value: Any, spec: ModelSpec) -> None:
                    f"of output tokens for {spec.id}")
 
 
-def _check_sampling(body: dict[str, Any], spec: ModelSpec) -> None:
+def _check_sampling(body: dict[str, Any], spec: ModelSpec, thinking: bool) -> None:
     given = [name for name in SAMPLING if body.get(name) is not None]
     if given and not spec.sampling:
         raise _bad(f"{given[0]}: setting sampling parameters is not supported for {spec.id}; "
                    "remove temperature, top_p and top_k")
-    temperature = body.get("temperature")
-    if temperature is not None and not (isinstance(temperature, (int, float)) and 0 <= temperature <= 1):
-        raise _bad("temperature: Input should be less than or equal to 1")
+    temperature, top_p, top_k = (body.get(name) for name in SAMPLING)
+    for name, value in (("temperature", temperature), ("top_p", top_p)):
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and 0 <= value <= 1):
+            bound = "less than or equal to 1" if isinstance(value, (int, float)) and value > 1 \
+                else "a number greater than or equal to 0"
+            raise _bad(f"{name}: Input should be {bound}")
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0):
+        raise _bad("top_k: Input should be an integer greater than or equal to 0")
+    if temperature is not None and top_p is not None:
+        raise _bad("`temperature` and `top_p` cannot both be specified for this model. "
+                   "Please use only one.")
+    if thinking:
+        if temperature is not None and temperature != 1:
+            raise _bad("`temperature` may only be set to 1 when thinking is enabled.")
+        if top_k is not None:
+            raise _bad("`top_k` is not supported when thinking is enabled.")
+        if top_p is not None and not 0.95 <= top_p <= 1:
+            raise _bad("`top_p` must be between 0.95 and 1 when thinking is enabled.")
+
+
+def _check_options(body: dict[str, Any]) -> None:
+    """``stop_sequences``, ``metadata``, ``stream``."""
+    stops = body.get("stop_sequences")
+    if stops is not None:
+        if not isinstance(stops, list) or not all(isinstance(x, str) for x in stops):
+            raise _bad("stop_sequences: Input should be a valid list of strings")
+        if any(not x.strip() for x in stops):
+            raise _bad("stop_sequences: each stop sequence must contain non-whitespace")
+    metadata = body.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise _bad("metadata: Input should be an object")
+        extra = sorted(set(metadata) - {"user_id"})
+        if extra:
+            raise _bad(f"metadata.{extra[0]}: Extra inputs are not permitted")
+        user = metadata.get("user_id")
+        if user is not None and (not isinstance(user, str) or len(user) > 256):
+            raise _bad("metadata.user_id: String should have at most 256 characters")
+    if body.get("stream") is not None and not isinstance(body["stream"], bool):
+        raise _bad("stream: Input should be a valid boolean")
 
 
 def _check_thinking(body: dict[str, Any], spec: ModelSpec) -> bool:
@@ -145,7 +189,7 @@ def _check_thinking(body: dict[str, Any], spec: ModelSpec) -> bool:
     return kind in ("adaptive", "enabled", "between_tools")
 
 
-def _check_tools(body: dict[str, Any], spec: ModelSpec) -> set[str]:
+def _check_tools(body: dict[str, Any], spec: ModelSpec, thinking: bool) -> set[str]:
     tools = body.get("tools") or []
     if not isinstance(tools, list):
         raise _bad("tools: Input should be a valid list")
@@ -163,8 +207,17 @@ def _check_tools(body: dict[str, Any], spec: ModelSpec) -> set[str]:
         if not isinstance(schema, dict) or schema.get("type") != "object":
             raise _bad(f"tools.{i}.custom.input_schema.type: Input should be 'object'")
     choice = body.get("tool_choice")
+    if choice is not None and (not isinstance(choice, dict)
+                               or choice.get("type") not in ("auto", "any", "tool", "none")):
+        raise _bad("tool_choice.type: Input tag found using 'type' does not match any of the "
+                   "expected tags: 'auto', 'any', 'tool', 'none'")
     if isinstance(choice, dict):
-        if choice.get("type") in ("any", "tool") and not spec.forced_tools:
+        forced = choice.get("type") in ("any", "tool")
+        if forced and not names:
+            raise _bad("tool_choice may only be specified while providing tools.")
+        if forced and thinking and spec.forced_tools:
+            raise _bad("Thinking may not be enabled when tool_choice forces tool use.")
+        if forced and not spec.forced_tools:
             raise _bad(f"tool_choice.type '{choice['type']}' (forced tool use) is not supported "
                        f"for {spec.id}; use 'auto' or 'none'")
         if choice.get("type") == "tool" and choice.get("name") not in names:
@@ -191,16 +244,17 @@ def _check_text(block: dict[str, Any], where: str) -> None:
         raise _bad(f"{where}: text content blocks must contain non-whitespace text")
 
 
-def _blocks(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
+def _blocks(message: dict[str, Any], where: str, final_assistant: bool = False
+            ) -> list[dict[str, Any]]:
     content = message.get("content")
     if isinstance(content, str):
-        if not content.strip():
+        if not content.strip() and not (final_assistant and content == ""):
             raise _bad(f"{where}: all messages must have non-empty content except for the optional "
                        "final assistant message")
         return [{"type": "text", "text": content}]
     if not isinstance(content, list):
         raise _bad(f"{where}.content: Input should be a valid string or list")
-    if not content:
+    if not content and not final_assistant:
         raise _bad(f"{where}: all messages must have non-empty content except for the optional "
                    "final assistant message")
     for j, block in enumerate(content):
@@ -216,6 +270,7 @@ def _check_messages(
     if not isinstance(messages, list) or not messages:
         raise _bad("messages: at least one message is required")
     pending: list[str] = []  # tool_use ids of the previous assistant message
+    seen_ids: set[str] = set()
     for i, message in enumerate(messages):
         where = f"messages.{i}"
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
@@ -226,7 +281,7 @@ def _check_messages(
         if i > 0 and messages[i - 1].get("role") == role:
             raise _bad(f"messages: roles must alternate between \"user\" and \"assistant\", but "
                        f"found multiple \"{role}\" roles in a row ({where})")
-        blocks = _blocks(message, where)
+        blocks = _blocks(message, where, final_assistant=role == "assistant" and i == len(messages) - 1)
         allowed = USER_BLOCKS if role == "user" else ASSISTANT_BLOCKS
         for j, block in enumerate(blocks):
             if block["type"] not in allowed:
@@ -234,6 +289,10 @@ def _check_messages(
                            f"{role} messages")
             if block["type"] == "text":
                 _check_text(block, f"{where}.content.{j}")
+            if block["type"] == "image":
+                _check_image(block, f"{where}.content.{j}")
+            if block["type"] == "tool_result":
+                _check_result_content(block, f"{where}.content.{j}")
             if block["type"] in ("thinking", "redacted_thinking"):
                 if block.get("cache_control") is not None:
                     raise _bad(f"{where}.content.{j}: cache_control cannot be set on thinking blocks")
@@ -244,6 +303,10 @@ def _check_messages(
             pending = []
         else:
             pending = _check_tool_uses(blocks, tools, where)
+            if seen_ids & set(pending):
+                raise _bad(f"{where}: `tool_use` ids must be unique across the conversation: "
+                           f"{', '.join(sorted(seen_ids & set(pending)))}")
+            seen_ids.update(pending)
             if pending and (i == len(messages) - 2 or i == len(messages) - 1):
                 _check_thinking_kept(blocks, pending, thinking, issued, where)
     if pending:
@@ -279,6 +342,10 @@ def _check_results(blocks: list[dict[str, Any]], pending: list[str], where: str)
             raise _bad(f"{where}: `tool_result` blocks must come first in the user message that "
                        "answers a `tool_use`, before any other content")
     answered = [str(b.get("tool_use_id")) for b in results]
+    twice = sorted({t for t in answered if answered.count(t) > 1})
+    if twice:
+        raise _bad(f"{where}: each `tool_use` must have a single `tool_result`; found more than "
+                   f"one for {', '.join(twice)}")
     unexpected = [t for t in answered if t not in pending]
     if unexpected:
         raise _bad(f"{where}: unexpected `tool_use_id` found in `tool_result` blocks: "
@@ -314,6 +381,84 @@ def _check_thinking_kept(
         raise _bad(f"{where}: `thinking` or `redacted_thinking` blocks in the latest assistant "
                    "message cannot be modified. These blocks must remain as they were in the "
                    "original response.")
+
+
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+RESULT_BLOCKS = {"text", "image", "document", "search_result"}
+
+
+def _check_image(block: dict[str, Any], where: str) -> None:
+    source = block.get("source")
+    if not isinstance(source, dict) or source.get("type") not in ("base64", "url", "file"):
+        raise _bad(f"{where}.source: Input tag found using 'type' does not match any of the "
+                   "expected tags: 'base64', 'url', 'file'")
+    if source["type"] == "base64":
+        if source.get("media_type") not in IMAGE_TYPES:
+            raise _bad(f"{where}.source.media_type: Input should be "
+                       f"{', '.join(map(repr, IMAGE_TYPES))}")
+        if not isinstance(source.get("data"), str) or not source["data"]:
+            raise _bad(f"{where}.source.data: Field required")
+    elif source["type"] == "url" and not isinstance(source.get("url"), str):
+        raise _bad(f"{where}.source.url: Field required")
+
+
+def _check_result_content(block: dict[str, Any], where: str) -> None:
+    """A tool_result's content: a string or a list of text, image, document, search_result blocks."""
+    content = block.get("content")
+    if content is None or isinstance(content, str):
+        empty = not content
+    elif isinstance(content, list):
+        for k, inner in enumerate(content):
+            if not isinstance(inner, dict) or inner.get("type") not in RESULT_BLOCKS:
+                raise _bad(f"{where}.content.{k}.type: only text, image, document and "
+                           "search_result blocks are allowed in a tool_result")
+            if inner["type"] == "text":
+                _check_text(inner, f"{where}.content.{k}")
+            if inner["type"] == "image":
+                _check_image(inner, f"{where}.content.{k}")
+        empty = not content
+    else:
+        raise _bad(f"{where}.content: Input should be a valid string or list")
+    if empty and block.get("is_error"):
+        raise _bad(f"{where}: content cannot be empty if `is_error` is true")
+
+
+def _check_prefill(messages: list[Any], thinking: bool,
+                   paused: Callable[[list[dict[str, Any]]], bool]) -> None:
+    """A final assistant message is a prefill, unless it continues a paused turn."""
+    last = messages[-1]
+    if last.get("role") != "assistant":
+        return
+    content = last.get("content")
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+    if paused([{k: v for k, v in b.items() if k != "cache_control"} for b in blocks]):
+        return
+    if thinking:
+        raise _bad("Prefilling the assistant message is not supported when thinking is enabled.")
+    if blocks and blocks[-1].get("type") == "text" and blocks[-1].get("text", "") != \
+            blocks[-1].get("text", "").rstrip():
+        raise _bad("final assistant content cannot end with trailing whitespace")
+
+
+def _check_ttl_order(body: dict[str, Any]) -> None:
+    """Breakpoints with a 1-hour TTL must all come before those with the default 5 minutes."""
+    blocks = list(body.get("tools") or [])
+    system = body.get("system")
+    blocks += list(system) if isinstance(system, list) else []
+    for message in body["messages"]:
+        content = message.get("content")
+        blocks += content if isinstance(content, list) else []
+    seen_short = False
+    for block in blocks:
+        control = block.get("cache_control") if isinstance(block, dict) else None
+        if control is None:
+            continue
+        if not isinstance(control, dict) or control.get("type") != "ephemeral":
+            raise _bad("cache_control.type: Input should be 'ephemeral'")
+        if control.get("ttl", "5m") == "1h" and seen_short:
+            raise _bad("a ttl='1h' cache_control block must not come after a ttl='5m' "
+                       "cache_control block; 1h entries must appear before 5m entries")
+        seen_short = seen_short or control.get("ttl", "5m") == "5m"
 
 
 def _count_breakpoints(body: dict[str, Any]) -> int:

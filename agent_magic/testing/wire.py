@@ -17,9 +17,13 @@ JSON_CHUNK = 24
 DEFAULT_BAD_CALL = {"name": "view", "input": {"path": "README.md"}}
 
 
-def tool_id(turn: int, j: int) -> str:
-    """A deterministic id shaped like the API's ``toolu_01...``."""
-    return "toolu_01" + hashlib.sha1(f"{turn}:{j}".encode()).hexdigest()[:22]
+def tool_id(turn: int, j: int, salt: str = "") -> str:
+    """An id shaped like the API's ``toolu_01...``, the same for the same turn, call and salt.
+
+    A server passes its own salt, so a session resumed against another server instance never
+    gets an id twice (the API's ids are unique; the fake refuses a repeated one).
+    """
+    return "toolu_01" + hashlib.sha1(f"{salt}:{turn}:{j}".encode()).hexdigest()[:22]
 
 
 Signer = Callable[[str, str], str]  # (kind, content) -> signature; kind "thinking" or "redacted"
@@ -27,7 +31,7 @@ Signer = Callable[[str, str], str]  # (kind, content) -> signature; kind "thinki
 
 def reply_blocks(
     turn: dict[str, Any], index: int, *, think: bool = False, show_thinking: bool = True,
-    sign: Signer = lambda kind, content: "sig",
+    sign: Signer = lambda kind, content: "sig", salt: str = "",
 ) -> list[dict[str, Any]]:
     """The assistant content blocks of a script turn, in order: thinking, text, tool calls.
 
@@ -49,7 +53,7 @@ def reply_blocks(
     if turn.get("fault") == "bad_json" and not calls:
         calls = [DEFAULT_BAD_CALL]
     for j, call in enumerate(calls):
-        blocks.append({"type": "tool_use", "id": tool_id(index, j), "name": call["name"],
+        blocks.append({"type": "tool_use", "id": tool_id(index, j, salt), "name": call["name"],
                        "input": dict(call.get("input", {}))})
     return blocks
 
@@ -57,6 +61,12 @@ def reply_blocks(
 def stop_reason(blocks: list[dict[str, Any]]) -> str:
     """``tool_use`` when the reply calls a tool, else ``end_turn``."""
     return "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
+
+
+def prompt_tokens(usage: dict[str, Any]) -> int:
+    """The whole prompt of a request: plain input, cache writes and cache reads."""
+    return sum(int(usage.get(k) or 0) for k in
+               ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
 
 
 def output_tokens(blocks: list[dict[str, Any]]) -> int:
@@ -87,9 +97,25 @@ def cut(blocks: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
     return out or blocks[:1]
 
 
+def stop_at_sequence(blocks: list[dict[str, Any]], sequences: list[str]
+                     ) -> tuple[list[dict[str, Any]], str | None]:
+    """The reply as the API sends it when a text block reaches one of ``sequences``: the text
+    ends before the earliest match and nothing follows it; also the sequence matched (or None)."""
+    for i, block in enumerate(blocks):
+        if block["type"] != "text":
+            continue
+        found = [(block["text"].find(seq), seq) for seq in sequences if seq in block["text"]]
+        if found:
+            at, seq = min(found)
+            head = block["text"][:at]
+            return [*blocks[:i], *([{**block, "text": head}] if head else [])], seq
+    return blocks, None
+
+
 def message_json(
     blocks: list[dict[str, Any]], usage: dict[str, Any], *, model: str, message_id: str,
     stop: str | None = None, stop_details: dict[str, Any] | None = None,
+    stop_sequence: str | None = None,
 ) -> dict[str, Any]:
     """A non-streaming ``message`` response body."""
     content = [{k: v for k, v in b.items() if k != "_partial"} for b in blocks]
@@ -100,15 +126,19 @@ def message_json(
         "model": model,
         "content": content,
         "stop_reason": stop or stop_reason(blocks),
-        "stop_sequence": None,
+        "stop_sequence": stop_sequence,
         "stop_details": stop_details,
         "usage": {**usage, "output_tokens": output_tokens(blocks)},
     }
 
 
-def error_json(kind: str, message: str) -> dict[str, Any]:
-    """An error response body: ``{"type": "error", "error": {"type": ..., "message": ...}}``."""
-    return {"type": "error", "error": {"type": kind, "message": message}}
+def error_json(kind: str, message: str, request_id: str | None = None) -> dict[str, Any]:
+    """An error response body: ``{"type": "error", "error": {"type": ..., "message": ...},
+    "request_id": ...}`` (the id also in the ``request-id`` header)."""
+    body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
 
 
 def malformed(input_json: str) -> str:
@@ -126,6 +156,7 @@ def stream_events(
     stop: str | None = None,
     stop_details: dict[str, Any] | None = None,
     error: str | None = None,
+    stop_sequence: str | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The SSE events of a streamed reply, as (event name, data) pairs in order.
 
@@ -154,9 +185,11 @@ def stream_events(
         events.append(("ping", {"type": "ping"}))
     events.append(("message_delta", {
         "type": "message_delta",
-        "delta": {"stop_reason": stop or stop_reason(blocks), "stop_sequence": None,
+        "delta": {"stop_reason": stop or stop_reason(blocks), "stop_sequence": stop_sequence,
                   "stop_details": stop_details},
-        "usage": {"output_tokens": output_tokens(blocks)}}))
+        # Cumulative counts: the input side again (as the API now sends it), the final output.
+        "usage": {**{k: v for k, v in usage.items() if k != "cache_creation"},
+                  "output_tokens": output_tokens(blocks)}}))
     events.append(("message_stop", {"type": "message_stop"}))
     return events
 

@@ -169,3 +169,23 @@ def test_redact(text, secret, expected):
 
 def test_prompt_cache_off_sends_no_breakpoints():
     assert "cache_control" not in str(build_params("m", request(), cache=False))
+
+
+def test_fold_ignores_event_and_delta_types_it_does_not_know():
+    # The API may add event and delta types; a client must pass over them, not fail.
+    fold = StreamFold()
+    events = [
+        {"type": "message_start", "message": {"usage": {"input_tokens": 7, "output_tokens": 1}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
+        {"type": "content_block_delta", "index": 0,
+         "delta": {"type": "citations_delta", "citation": {"cited_text": "x"}}},
+        {"type": "future_event", "payload": 1},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 3}},
+        {"type": "message_stop"},
+    ]
+    assert "".join(fold.feed(e) for e in events) == "Hi"
+    reply = fold.reply()
+    assert fold.finished and reply.text == "Hi" and reply.stop_reason == "end_turn"
+    assert (reply.usage.input_tokens, reply.usage.output_tokens) == (7, 3)

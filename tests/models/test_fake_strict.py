@@ -106,7 +106,113 @@ BAD = [
                                                   "signature": "s"}]}]), 400, "not allowed in user"),
     ("prompt over the context window", body(messages=[{"role": "user", "content": "word " * 6000}]),
      400, "prompt is too long"),
+    # Red-team round: tool_choice, sampling with thinking, options, cache TTLs, content shapes.
+    ("forced tool use with extended thinking",
+     body(model="claude-sonnet-4-5", max_tokens=4000, tool_choice={"type": "any"},
+          thinking={"type": "enabled", "budget_tokens": 1024}), 400, "tool_choice forces tool use"),
+    ("forced tool use on a model that thinks by default",
+     body(model="claude-opus-5", tool_choice={"type": "tool", "name": "view"}), 400,
+     "tool_choice forces tool use"),
+    ("tool_choice without tools", body(tools=[], tool_choice={"type": "any"}), 400,
+     "only be specified while providing tools"),
+    ("unknown tool_choice type", body(tool_choice={"type": "required"}), 400, "tool_choice.type"),
+    ("temperature other than 1 with thinking",
+     body(model="claude-sonnet-4-5", max_tokens=4000, temperature=0.5,
+          thinking={"type": "enabled", "budget_tokens": 1024}), 400, "only be set to 1"),
+    ("top_k with thinking",
+     body(model="claude-sonnet-4-5", max_tokens=4000, top_k=5,
+          thinking={"type": "enabled", "budget_tokens": 1024}), 400, "`top_k` is not supported"),
+    ("top_p below 0.95 with thinking",
+     body(model="claude-sonnet-4-5", max_tokens=4000, top_p=0.5,
+          thinking={"type": "enabled", "budget_tokens": 1024}), 400, "between 0.95 and 1"),
+    ("temperature and top_p together", body(model="claude-haiku-4-5", temperature=0.5, top_p=0.9),
+     400, "cannot both be specified"),
+    ("negative top_k", body(model="claude-haiku-4-5", top_k=-1), 400, "top_k"),
+    ("whitespace stop sequence", body(stop_sequences=["END", " \n"]), 400, "non-whitespace"),
+    ("stop_sequences not strings", body(stop_sequences="END"), 400, "list of strings"),
+    ("unknown metadata field", body(metadata={"user": "u1"}), 400, "Extra inputs"),
+    ("metadata.user_id too long", body(metadata={"user_id": "u" * 257}), 400, "at most 256"),
+    ("1h cache entry after a 5m one",
+     body(system=[{"type": "text", "text": "sys", "cache_control": CC}],
+          messages=[{"role": "user", "content": [{"type": "text", "text": "a",
+                                                  "cache_control": {**CC, "ttl": "1h"}}]}]),
+     400, "1h entries must appear before 5m entries"),
+    ("cache_control of an unknown type",
+     body(system=[{"type": "text", "text": "sys", "cache_control": {"type": "persistent"}}]),
+     400, "'ephemeral'"),
+    ("tool_result holding a tool_use",
+     conversation({"role": "assistant", "content": [USE]},
+                  {"role": "user", "content": [{**RESULT, "content": [USE]}]}), 400,
+     "allowed in a tool_result"),
+    ("tool_result with whitespace text",
+     conversation({"role": "assistant", "content": [USE]},
+                  {"role": "user", "content": [{**RESULT, "content": [{"type": "text", "text": " "}]}]}),
+     400, "non-whitespace"),
+    ("error tool_result without content",
+     conversation({"role": "assistant", "content": [USE]},
+                  {"role": "user", "content": [{**RESULT, "content": "", "is_error": True}]}),
+     400, "cannot be empty if `is_error` is true"),
+    ("two results for one tool_use",
+     conversation({"role": "assistant", "content": [USE]}, {"role": "user", "content": [RESULT, RESULT]}),
+     400, "single `tool_result`"),
+    ("a tool_use id used twice in a conversation",
+     conversation({"role": "assistant", "content": [USE]}, {"role": "user", "content": [RESULT]},
+                  {"role": "assistant", "content": [USE]}, {"role": "user", "content": [RESULT]}),
+     400, "unique across the conversation"),
+    ("image of an unsupported type",
+     body(messages=[{"role": "user", "content": [
+         {"type": "image", "source": {"type": "base64", "media_type": "image/bmp", "data": "Qk0="}},
+         {"type": "text", "text": "what is this?"}]}]), 400, "media_type"),
+    ("image without a source", body(messages=[{"role": "user", "content": [{"type": "image"}]}]),
+     400, "source"),
+    ("prefill while thinking", conversation({"role": "assistant", "content": "Here is"}), 400,
+     "Prefilling the assistant message is not supported when thinking is enabled"),
+    ("prefill ending in whitespace",
+     body(model="claude-haiku-4-5", messages=[{"role": "user", "content": "hi"},
+                                              {"role": "assistant", "content": "Sure, "}]),
+     400, "trailing whitespace"),
 ]
+
+PNG = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+GOOD = [
+    ("system as a string", body(system="You are terse.")),
+    ("system as text blocks", body(system=[{"type": "text", "text": "You are terse.",
+                                            "cache_control": CC}])),
+    ("tool_result as text and image blocks",
+     conversation({"role": "assistant", "content": [USE]},
+                  {"role": "user", "content": [{**RESULT, "content": [
+                      {"type": "text", "text": "the plot"}, PNG]}]})),
+    ("an error tool_result with text", conversation(
+        {"role": "assistant", "content": [USE]},
+        {"role": "user", "content": [{**RESULT, "content": "no such file", "is_error": True}]})),
+    ("a tool_result without content", conversation(
+        {"role": "assistant", "content": [USE]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1"}]})),
+    ("an image by url", body(messages=[{"role": "user", "content": [
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}]}])),
+    ("prefill without thinking", body(model="claude-haiku-4-5", messages=[
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "Here is"}])),
+    ("an empty final assistant message", body(model="claude-haiku-4-5", messages=[
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": []}])),
+    ("1h entries before 5m ones",
+     body(system=[{"type": "text", "text": "sys", "cache_control": {**CC, "ttl": "1h"}}],
+          messages=[{"role": "user", "content": [{"type": "text", "text": "a", "cache_control": CC}]}])),
+    ("stop sequences and a user id", body(stop_sequences=["END"], metadata={"user_id": "u-1"})),
+    ("temperature 1 with thinking",
+     body(model="claude-sonnet-4-5", max_tokens=4000, temperature=1,
+          thinking={"type": "enabled", "budget_tokens": 1024})),
+    ("auto tool_choice while thinking", body(tool_choice={"type": "auto"})),
+    ("forced tool use without thinking", body(model="claude-haiku-4-5", tool_choice={"type": "any"})),
+]
+
+
+@pytest.mark.parametrize("name, request_body", GOOD, ids=[g[0] for g in GOOD])
+def test_the_fake_accepts_what_the_api_accepts(name, request_body):
+    with FakeAnthropic([{"text": "ok"}]) as server:
+        reply = fake_client(server, max_retries=0).post("/v1/messages", body=request_body,
+                                                        cast_to=object)
+    assert not server.rejected, server.rejected
+    assert reply["type"] == "message"
 
 
 @pytest.mark.parametrize("name, request_body, status, message", BAD, ids=[b[0] for b in BAD])
@@ -312,3 +418,58 @@ def test_thinking_blocks_are_tied_to_the_model_that_wrote_them():
                           {"role": "assistant", "content": content},
                           {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id,
                                                         "content": "x"}]}])
+
+
+def test_a_stall_in_a_script_is_a_number_of_seconds():
+    from agent_magic.errors import UserError
+    from agent_magic.models.scripted import load_script
+
+    assert load_script([{"text": "hi", "stall": 1.5}])
+    for bad in (-1, "60", True):
+        with pytest.raises(UserError, match="stall"):
+            load_script([{"text": "hi", "stall": bad}])
+
+
+STOPPING = [{"text": "Answer: 42\nEND and more", "tool_calls": [{"name": "view", "input": {"path": "a"}}]}]
+
+
+def test_a_stop_sequence_ends_the_reply_before_it():
+    with FakeAnthropic(STOPPING * 2) as server:
+        client = fake_client(server, max_retries=0)
+        kwargs = {"model": "claude-haiku-4-5", "max_tokens": 500, "tools": TOOLS,
+                  "stop_sequences": ["NEVER", "END"],
+                  "messages": [{"role": "user", "content": "what is it?"}]}
+        whole = client.messages.create(**kwargs)
+        with client.messages.stream(**kwargs) as stream:
+            streamed = stream.get_final_message()
+    for message in (whole, streamed):
+        assert [b.type for b in message.content] == ["text"]  # the tool call came after it
+        assert message.content[0].text == "Answer: 42\n"
+        assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "END")
+
+
+def test_message_delta_repeats_the_input_counts_cumulatively():
+    with FakeAnthropic([{"text": "ok"}]) as server:
+        events = list(fake_client(server).messages.create(
+            model=MODEL, max_tokens=500, stream=True,
+            messages=[{"role": "user", "content": "hi"}]))
+    start = next(e for e in events if e.type == "message_start").message.usage
+    delta = next(e for e in events if e.type == "message_delta").usage
+    assert delta.input_tokens == start.input_tokens > 0
+    assert delta.output_tokens > start.output_tokens
+    assert [e.type for e in events][-2:] == ["message_delta", "message_stop"]
+
+
+def test_a_reply_that_would_overflow_the_window_stops_at_it():
+    # Models of 4.5 and later stop at the window rather than refuse prompt + max_tokens over it.
+    long_reply = [{"text": "A long answer. " * 200}]
+    with FakeAnthropic(long_reply * 2, context_window=3000) as server:
+        client = fake_client(server, max_retries=0)
+        near = client.messages.create(model="claude-haiku-4-5", max_tokens=2000,
+                                      messages=[{"role": "user", "content": "word " * 2000}])
+        roomy = client.messages.create(model="claude-haiku-4-5", max_tokens=2000,
+                                       messages=[{"role": "user", "content": "hi"}])
+    assert near.stop_reason == "model_context_window_exceeded"
+    assert near.usage.input_tokens + near.usage.output_tokens <= 3000
+    assert 0 < len(near.content[0].text) < len(long_reply[0]["text"])
+    assert roomy.stop_reason == "end_turn" and roomy.content[0].text == long_reply[0]["text"]
