@@ -48,3 +48,16 @@ def test_a_large_notebook_is_indexed_and_found_by_its_prose(repo: Path):
     assert "docs/choropleth.ipynb" in idx.files() and "huge.txt" not in idx.files()
     top = [r.path for r in idx.rank("reproject the choropleth layer on the basemap", 5)]
     assert top[0] == "docs/choropleth.ipynb"
+
+
+def test_a_tutorial_notebook_in_docs_outranks_the_code_it_describes(repo: Path):
+    prose = ("Reproject every choropleth layer onto the tiled basemap before styling the legend, "
+             "so the colours line up with the basemap tiles.")
+    (repo / "docs").mkdir()
+    (repo / "docs" / "choropleth_tutorial.ipynb").write_bytes(tutorial(prose, "raw"))
+    write(repo, {"geo/layers.py": (
+        "class ChoroplethLayer:\n    def reproject(self, basemap):\n        return basemap\n\n"
+        "    def style_legend(self, colours):\n        return colours\n"),
+        "geo/tiles.py": "def tiled_basemap(tiles):\n    return tiles\n"})
+    top = [r.path for r in RepoIndex(repo).rank(prose, 5)]
+    assert top[:2] == ["geo/layers.py", "docs/choropleth_tutorial.ipynb"], top
