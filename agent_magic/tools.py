@@ -165,7 +165,8 @@ class Toolbox:
         if lines and start > len(lines):
             raise ToolError(f"{path} has {len(lines)} lines; start_line {start} is past the end")
         body = "\n".join(f"{n:>5}  {lines[n - 1]}" for n in range(start, end + 1))
-        more = f"\n[lines {end + 1}-{len(lines)} not shown]" if end < len(lines) else ""
+        more = (f"\n[lines {end + 1}-{len(lines)} not shown; view with start_line={end + 1}]"
+                if end < len(lines) else "")
         return f"{path} ({len(lines)} lines)\n{body}{more}"
 
     def _list_dir(self, path: str = ".") -> str:

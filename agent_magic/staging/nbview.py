@@ -65,9 +65,10 @@ def view(nb: dict[str, Any], name: str = "notebook", start_cell: int | None = No
         out.append(block)
         size += len(block) + 1
         i += 1
-    if i <= last:
-        out.append(f"[cells {i}-{last} not shown (of {n}); view with start_cell={i} to see more]")
-    elif first > 0 or last < n - 1:
+    if i <= n - 1:
+        # Past the requested range too: the cells after it are as unreachable if not named.
+        out.append(f"[cells {i}-{n - 1} not shown (of {n}); view with start_cell={i} to see more]")
+    elif first > 0:
         out.append(f"[showing cells {first}-{last} of {n}]")
     return "\n".join(out)
 

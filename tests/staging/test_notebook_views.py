@@ -51,7 +51,7 @@ def test_a_cell_longer_than_a_view_is_read_by_lines(tmp_path):
     whole, views = follow_views(toolbox(tmp_path, nb))
     assert views > 5
     assert all(f"row_{n} = {n}" in whole for n in range(3000))
-    assert "Section 0" in whole and "raw text" not in whole or "[2] code" in whole
+    assert "## Section 0" in whole and "[2] code id=cell-002" in whole
 
 
 def test_cell_range_and_line_range(tmp_path):
@@ -59,7 +59,9 @@ def test_cell_range_and_line_range(tmp_path):
     tools = toolbox(tmp_path, nb)
     text = tools.run("view", {"path": "big.ipynb", "start_cell": 4, "end_cell": 5})
     assert "[4] markdown id=cell-004" in text and "[5] code" in text and "[6]" not in text
-    assert "[showing cells 4-5 of 12]" in text
+    assert "[cells 6-11 not shown (of 12); view with start_cell=6 to see more]" in text
+    assert tools.run("view", {"path": "big.ipynb", "start_cell": 10}).endswith(
+        "[showing cells 10-11 of 12]")
     one = tools.run("view", {"path": "big.ipynb", "start_cell": 5, "end_cell": 5, "start_line": 2,
                              "end_line": 2})
     assert "    2  x5 = math.sqrt(5)" in one and "import math" not in one
@@ -77,7 +79,10 @@ def test_clipped_results_say_how_much_and_what_to_do(tmp_path):
     (tmp_path / "long.txt").write_text("x" * 300 + "\n" + ("y" * 120 + "\n") * 400)
     tools = Toolbox(Staging(Project(tmp_path)), lambda: ["long.txt"])
     out = tools.run("view", {"path": "long.txt"})
-    assert len(out) <= MAX_RESULT_CHARS + 200 and "ask for less" in out or "not shown" in out
+    assert len(out) <= MAX_RESULT_CHARS + 200
+    assert f"clipped at {MAX_RESULT_CHARS:,} of" in out and "ask for less" in out
+    rest = tools.run("view", {"path": "long.txt", "start_line": 401})
+    assert rest.endswith("  " + "y" * 120)
 
 
 def _big_notebook() -> bytes:
