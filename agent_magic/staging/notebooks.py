@@ -79,7 +79,7 @@ def _from_v3(text: str, name: str) -> dict[str, Any]:
 
     try:
         v4 = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat raises many kinds on malformed v3 input
+    except Exception as exc:  # noqa: BLE001 (nbformat raises many kinds on malformed v3 input)
         raise ToolError(f"{name} is an nbformat v3 notebook that cannot be converted: {exc}") from None
     # v4.4 without ids: the conversion's random ids would make every load of the file differ.
     v4["nbformat_minor"] = 4

@@ -30,7 +30,7 @@ def rich_notebook(n_cells: int = 6, *, ids: bool = True, minor: int = 5, image_b
             cell["source"] = f"raw text {i}"
         else:
             cell["metadata"] = {"tags": ["remove-cell"]} if i % 3 == 0 else {}
-            cell["source"] = [f"import math\n", f"x{i} = math.sqrt({i})\n", f"plot(x{i})"]
+            cell["source"] = ["import math\n", f"x{i} = math.sqrt({i})\n", f"plot(x{i})"]
             cell["execution_count"] = i
             cell["outputs"] = [
                 {"output_type": "stream", "name": "stdout", "text": [f"{i}\n"] * 12},

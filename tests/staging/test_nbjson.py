@@ -13,12 +13,12 @@ CELL_B = {"cell_type": "markdown", "source": "b", "metadata": {}}
 
 
 @pytest.mark.parametrize("text", [
-    '{"cells": [{"cell_type": "code", "source": "a", "metadata": {"tags": ["x"]}}, '
-    '{"cell_type": "markdown", "source": "b", "metadata": {}}], "nbformat": 4}',
-    '{\r\n "nbformat": 4,\r\n "cells": [\r\n  {"cell_type": "code", "source": "a", "metadata": '
-    '{"tags": [ "x" ]}},\r\n\r\n  {"cell_type":"markdown","source":"b","metadata":{}}\r\n ]\r\n}\r\n',
-    '\n\t{ "cells" :[{"cell_type":"code","source":"a","metadata":{"tags":["x"]}} ,'
-    '{"cell_type":"markdown","source":"b","metadata":{}}] , "nbformat":4 }  \n',
+    ('{"cells": [{"cell_type": "code", "source": "a", "metadata": {"tags": ["x"]}}, '
+     '{"cell_type": "markdown", "source": "b", "metadata": {}}], "nbformat": 4}'),
+    ('{\r\n "nbformat": 4,\r\n "cells": [\r\n  {"cell_type": "code", "source": "a", "metadata": '
+     '{"tags": [ "x" ]}},\r\n\r\n  {"cell_type":"markdown","source":"b","metadata":{}}\r\n ]\r\n}\r\n'),
+    ('\n\t{ "cells" :[{"cell_type":"code","source":"a","metadata":{"tags":["x"]}} ,'
+     '{"cell_type":"markdown","source":"b","metadata":{}}] , "nbformat":4 }  \n'),
 ], ids=["one line", "crlf, keys before cells", "odd whitespace"])
 def test_parse_finds_every_cell_and_splice_of_the_same_notebook_is_identity(text):
     nb, layout = nbjson.parse(text)
