@@ -218,10 +218,13 @@ def nbdiff_size(a: bytes, b: bytes) -> int:
     from nbdime import diff_notebooks
     from nbdime.prettyprint import PrettyPrintConfig, pretty_print_diff
 
-    na, nb_ = (nbformat.reads(x.decode("utf-8-sig"), as_version=4) for x in (a, b))
     buf = io.StringIO()
-    pretty_print_diff(na, diff_notebooks(na, nb_), "",
-                      PrettyPrintConfig(out=buf, use_color=False, use_git=False, use_diff=False))
+    try:
+        na, nb_ = (nbformat.reads(x.decode("utf-8-sig"), as_version=4) for x in (a, b))
+        pretty_print_diff(na, diff_notebooks(na, nb_), "",
+                          PrettyPrintConfig(out=buf, use_color=False, use_git=False, use_diff=False))
+    except Exception:  # noqa: BLE001 (nbdime fails on some malformed notebooks; not ours to fix)
+        return -1
     return len(buf.getvalue())
 
 
@@ -273,13 +276,55 @@ def peer_rank(root: Path, files: list[str], query: str, k: int) -> list[str]:
     return [files[i] for i in sorted(scores, key=lambda i: -scores[i])[:k]]
 
 
+def edit_at_head(root: Path, path: str, tmp: Path) -> str:
+    """One edit of a notebook as found: 'kept' (bytes kept, valid or no worse), 'converted' (v3),
+    'refused: ...' (a clear tool error), or what went wrong."""
+    data = (root / path).read_bytes()
+    work = tmp / "one"
+    work.mkdir(exist_ok=True)
+    (work / "nb.ipynb").write_bytes(data)
+    staging = Staging(Project(work), max_bytes=1 << 40)
+    tools = Toolbox(staging, lambda: ["nb.ipynb"])
+    try:
+        tools.run("view", {"path": "nb.ipynb"})
+        nb = staging.read_notebook("nb.ipynb")
+        code = [i for i, c in enumerate(nb["cells"]) if c.get("cell_type") == "code"]
+        args = ({"action": "replace", "cell": f"@{code[0]}", "source": "edited = True\n"} if code
+                else {"action": "insert", "index": 0, "source": "edited = True\n"})
+        note = tools.run("notebook_edit", {"path": "nb.ipynb", **args})
+    except ToolError as exc:
+        return "refused: " + str(exc).split(":")[-1].strip()[:60]
+    except Exception as exc:  # noqa: BLE001 (a crash is what this pass looks for)
+        print(f"CRASH {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return f"crash: {type(exc).__name__}"
+    out = staging.read_bytes("nb.ipynb")
+    before, bstyle = nbs.load(data)
+    after, _ = nbs.load(out)
+    if set(nbs.problems(after)) - set(nbs.problems(before)):
+        return "new schema problem"
+    if bstyle.converted_from is not None:
+        return "converted" if "written as v4.4" in note else "converted without a note"
+    lb = nbjson.parse(data.decode("utf-8").lstrip("\ufeff"))[1]
+    lr = nbjson.parse(out.decode("utf-8").lstrip("\ufeff"))[1]
+    if lb is None or lr is None:
+        return "kept" if lb is None else "layout lost"
+    if code:
+        others = [a == b for i, (a, b) in enumerate(zip(lb.cells, lr.cells)) if i != code[0]]
+        same = len(lb.cells) == len(lr.cells) and all(others)
+    else:
+        same = lr.cells[1:] == lb.cells
+    return "kept" if same and lb.head == lr.head and lb.tail == lr.tail else "bytes changed"
+
+
 def head_checks(git_dir: Path, tmp: Path, max_tasks: int) -> dict:
     """View coverage and index hit@5 on the repo's HEAD."""
     root = tmp / "head"
     checkout(git_dir, "HEAD", root)
     cells = reached = old = 0
     tasks: list[tuple[str, str]] = []
+    edits: Counter = Counter()
     for path in sorted(p.relative_to(root).as_posix() for p in root.rglob("*.ipynb")):
+        edits[edit_at_head(root, path, tmp)] += 1
         try:
             nb, _ = nbs.load((root / path).read_bytes())
         except (ToolError, OSError):
@@ -296,7 +341,7 @@ def head_checks(git_dir: Path, tmp: Path, max_tasks: int) -> dict:
     peer = sum(path in peer_rank(root, files, task, 5) for path, task in tasks)
     indexed = sum(1 for f in files if f.endswith(".ipynb"))
     return {"cells": cells, "reached": reached, "old": old, "tasks": len(tasks), "ours": ours,
-            "peer": peer, "indexed": indexed}
+            "peer": peer, "indexed": indexed, "edits": edits}
 
 
 def pct(a: int, b: int) -> str:
@@ -336,7 +381,9 @@ def main() -> None:
                 totals["valid"] += rep.valid
                 totals["strict"] += rep.strictly_valid
                 refusals.update(r.split(":")[0] for r in rep.refused)
-                if rep.ours:
+                if rep.ours and rep.nbdiff < 0:
+                    totals["nbdiff_failed"] += 1
+                elif rep.ours:
                     sizes["ours"].append(rep.ours)
                     sizes["nbdiff"].append(rep.nbdiff)
                     sizes["git"].append(rep.gitdiff)
@@ -356,15 +403,22 @@ def main() -> None:
     if sizes["ours"]:
         med = {k: int(statistics.median(v)) for k, v in sizes.items()}
         print(f"| diff characters, median: ours / nbdiff / git diff | {med['ours']:,} / "
-              f"{med['nbdiff']:,} / {med['git']:,} | ours smallest |")
+              f"{med['nbdiff']:,} / {med['git']:,} | - |")
+    if t["nbdiff_failed"]:
+        print(f"| changes nbdiff could not diff (left out of the medians) | {t['nbdiff_failed']} | - |")
     if refusals:
         print(f"\nrefused edits: {dict(refusals.most_common(5))}")
     print("\n| repo | notebooks indexed | cells reachable by view (was: one 20k view) | "
           "prose tasks | index hit@5 | peer BM25 raw text hit@5 |\n|---|---|---|---|---|---|")
+    outcomes: Counter = Counter()
     for name, h in heads:
+        outcomes.update(h["edits"])
         print(f"| {name} | {h['indexed']} | {pct(h['reached'], h['cells'])} (was "
               f"{pct(h['old'], h['cells'])}) | {h['tasks']} | {pct(h['ours'], h['tasks'])} | "
               f"{pct(h['peer'], h['tasks'])} |")
+
+    print(f"\none edit of every notebook at HEAD (first code cell replaced): "
+          f"{dict(outcomes.most_common())}")
 
 
 if __name__ == "__main__":

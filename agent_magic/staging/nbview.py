@@ -18,7 +18,7 @@ MAX_LINE_CHARS = 400
 def source_text(cell: dict[str, Any]) -> str:
     """A cell's source as one string."""
     src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
+    return "".join(map(str, src)) if isinstance(src, list) else str(src)
 
 
 def cell_key(cell: dict[str, Any], index: int) -> str:
@@ -37,7 +37,7 @@ def view(nb: dict[str, Any], name: str = "notebook", start_cell: int | None = No
     """
     cells = nb["cells"]
     n = len(cells)
-    kernel = nb.get("metadata", {}).get("kernelspec", {}).get("name", "unknown kernel")
+    kernel = _get(_get(nb, "metadata"), "kernelspec").get("name") or "unknown kernel"
     first = max(0, start_cell or 0)
     last = n - 1 if end_cell is None else min(end_cell, n - 1)
     head = f"{name}: {n} cells ({kernel}); name a cell by its id, or by its index as '@3'"
@@ -73,6 +73,12 @@ def view(nb: dict[str, Any], name: str = "notebook", start_cell: int | None = No
     return "\n".join(out)
 
 
+def _get(value: Any, key: str) -> dict[str, Any]:
+    """``value[key]`` if both are objects, else {}: found notebooks have odd metadata."""
+    inner = value.get(key) if isinstance(value, dict) else None
+    return inner if isinstance(inner, dict) else {}
+
+
 def _cell_title(cell: dict[str, Any], i: int) -> str:
     extra = f" exec={cell['execution_count']}" if cell.get("execution_count") else ""
     return f"[{i}] {cell.get('cell_type', '?')} id={cell_key(cell, i)}{extra}"
@@ -86,7 +92,8 @@ def _cell_block(cell: dict[str, Any], i: int, lines: list[str], lo: int, hi: int
         out.append(f"{n:>5}  {text}" if partial else "    " + text)
     if partial:
         out.append(f"    [lines {lo}-{hi} of {len(lines)} shown]")
-    outputs = cell.get("outputs") or []
+    outputs = cell.get("outputs")
+    outputs = outputs if isinstance(outputs, list) else []
     for output in outputs[:MAX_OUTPUTS]:
         out.append("    >> " + summarize_output(output))
     if len(outputs) > MAX_OUTPUTS:
@@ -117,6 +124,8 @@ def _clip_line(line: str) -> str:
 
 def summarize_output(output: dict[str, Any]) -> str:
     """One output as short text: streams and text/plain trimmed, images and HTML named only."""
+    if not isinstance(output, dict):
+        return "[unreadable output]"
     kind = output.get("output_type", "?")
     if kind == "stream":
         return f"{output.get('name', 'stream')}: " + _trim(_joined(output.get("text", "")))

@@ -32,7 +32,7 @@ class JsonStyle:
     """How a notebook file was serialized, so it can be written back the same way.
 
     ``layout`` is the original text split around its cells (None for a notebook built in
-    memory); ``converted_from`` is 3 for an nbformat v3 file read as v4.
+    memory); ``converted_from`` is the old major version (1-3) of a file read as v4.
     """
 
     indent: int | None = 1
@@ -51,7 +51,7 @@ def is_notebook(path: str) -> bool:
 
 
 def load(data: bytes, name: str = "notebook") -> tuple[dict[str, Any], JsonStyle]:
-    """The notebook dict (v3 converted to v4.4) and its style; ToolError if it is not a notebook."""
+    """The notebook dict (v1-v3 converted to v4.4) and its style; ToolError if it is not one."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -65,12 +65,16 @@ def load(data: bytes, name: str = "notebook") -> tuple[dict[str, Any], JsonStyle
     if not isinstance(nb, dict):
         raise ToolError(f"{name} is not a notebook: its JSON is not an object")
     style = _style(body, nb, bom, layout)
-    if nb.get("nbformat") == 3:
+    if nb.get("nbformat") in (1, 2, 3):
         return _from_v3(body, name), JsonStyle(style.indent, style.sort_keys, style.ensure_ascii,
-                                             style.final_newline, style.newline, bom, None, 3)
+                                             style.final_newline, style.newline, bom, None,
+                                             nb["nbformat"])
     if nb.get("nbformat") != 4 or not isinstance(nb.get("cells"), list):
         raise ToolError(f"{name} is not an nbformat v4 notebook (nbformat {nb.get('nbformat')!r}); "
                         "open and save it in Jupyter to upgrade it")
+    bad = next((i for i, c in enumerate(nb["cells"]) if not isinstance(c, dict)), None)
+    if bad is not None:
+        raise ToolError(f"{name} is not a readable notebook: cell {bad} is not a JSON object")
     return nb, style
 
 
@@ -80,7 +84,8 @@ def _from_v3(text: str, name: str) -> dict[str, Any]:
     try:
         v4 = nbformat.reads(text, as_version=4)
     except Exception as exc:  # noqa: BLE001 (nbformat raises many kinds on malformed v3 input)
-        raise ToolError(f"{name} is an nbformat v3 notebook that cannot be converted: {exc}") from None
+        raise ToolError(f"{name} is an old (nbformat < 4) notebook that cannot be converted: "
+                        f"{exc}") from None
     # v4.4 without ids: the conversion's random ids would make every load of the file differ.
     v4["nbformat_minor"] = 4
     for cell in v4["cells"]:

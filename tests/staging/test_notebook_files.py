@@ -165,9 +165,22 @@ def test_v3_notebook_is_readable_and_an_edit_converts_it_with_a_note(tmp_path):
     assert nbs.load(v3_notebook())[0] == nbs.load(v3_notebook())[0]
 
 
-def test_older_formats_are_refused_clearly():
-    with pytest.raises(ToolError, match=r"not an nbformat v4 notebook \(nbformat 2\)"):
-        nbs.load(json.dumps({"nbformat": 2, "worksheets": []}).encode())
+def test_unknown_formats_and_broken_old_ones_are_refused_clearly():
+    with pytest.raises(ToolError, match=r"not an nbformat v4 notebook \(nbformat 5\)"):
+        nbs.load(json.dumps({"nbformat": 5, "cells": []}).encode())
+    with pytest.raises(ToolError, match="old .* cannot be converted.*worksheets"):
+        nbs.load(json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}}).encode())
+    with pytest.raises(ToolError, match="cell 1 is not a JSON object"):
+        nbs.load(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                             "cells": [{"cell_type": "raw", "source": "", "metadata": {}}, 7]}).encode())
+
+
+def test_odd_metadata_does_not_break_the_view():
+    nb = rich_notebook(2)
+    nb["metadata"] = {"kernelspec": "python3"}
+    nb["cells"][1]["outputs"] = ["not an output"]
+    text = nbs.view(nb, "odd.ipynb")
+    assert "unknown kernel" in text and "[unreadable output]" in text
 
 
 def _repeating() -> dict:
