@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from agent_magic.errors import ToolError
+
 OUTPUT_LINES = 8
 MAX_OUTPUTS = 4
 MAX_VIEW_CHARS = 16_000
@@ -37,6 +39,11 @@ def view(nb: dict[str, Any], name: str = "notebook", start_cell: int | None = No
     """
     cells = nb["cells"]
     n = len(cells)
+    if (start_line is not None or end_line is not None) and (
+            start_cell is None or end_cell != start_cell):
+        raise ToolError("in a notebook, start_line/end_line pick lines of one cell's source: pass "
+                        "start_cell and end_cell equal (e.g. start_cell=3, end_cell=3); "
+                        "without them, view shows whole cells")
     kernel = _get(_get(nb, "metadata"), "kernelspec").get("name") or "unknown kernel"
     first = max(0, start_cell or 0)
     last = n - 1 if end_cell is None else min(end_cell, n - 1)

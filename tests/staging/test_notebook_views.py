@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from agent_magic.errors import ToolError
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
 from agent_magic.staging import notebooks as nbs
@@ -66,6 +69,8 @@ def test_cell_range_and_line_range(tmp_path):
                              "end_line": 2})
     assert "    2  x5 = math.sqrt(5)" in one and "import math" not in one
     assert "[lines 2-2 of 3 shown]" in one
+    with pytest.raises(ToolError, match="pass start_cell and end_cell equal"):
+        tools.run("view", {"path": "big.ipynb", "start_line": 1, "end_line": 50})
 
 
 def test_search_in_notebooks_names_the_cell(tmp_path):
