@@ -62,8 +62,9 @@ EDIT_TOOLS = [
     _tool("delete", "Delete a file.", {"path": _STR}, ["path"]),
     _tool("rename", "Rename or move a file.", {"path": _STR, "new_path": _STR}, ["path", "new_path"]),
     _tool("notebook_edit", "Edit a notebook by cells, never as JSON. action: replace | insert | "
-          "delete | move | set_type. `cell` is a cell id, or an index written '@3' (from view); insert puts the new "
-          "cell at `index`; move takes `to_index`; cell_type is code or markdown.",
+          "delete | move | set_type. `cell` is a cell id, or an index written '@3' (from view); "
+          "insert puts the new cell at `index`; move takes `to_index`; cell_type is code, "
+          "markdown or raw.",
           {"path": _STR, "action": {"type": "string",
                                     "enum": ["replace", "insert", "delete", "move", "set_type"]},
            "cell": _STR, "index": _INT, "source": _STR, "cell_type": _STR, "to_index": _INT},

@@ -44,6 +44,8 @@ def view(nb: dict[str, Any], name: str = "notebook", start_cell: int | None = No
         raise ToolError("in a notebook, start_line/end_line pick lines of one cell's source: pass "
                         "start_cell and end_cell equal (e.g. start_cell=3, end_cell=3); "
                         "without them, view shows whole cells")
+    if end_cell is not None and end_cell < (start_cell or 0):
+        raise ToolError(f"end_cell {end_cell} is before start_cell {start_cell or 0}")
     kernel = _get(_get(nb, "metadata"), "kernelspec").get("name") or "unknown kernel"
     first = max(0, start_cell or 0)
     last = n - 1 if end_cell is None else min(end_cell, n - 1)

@@ -71,6 +71,8 @@ def test_cell_range_and_line_range(tmp_path):
     assert "[lines 2-2 of 3 shown]" in one
     with pytest.raises(ToolError, match="pass start_cell and end_cell equal"):
         tools.run("view", {"path": "big.ipynb", "start_line": 1, "end_line": 50})
+    with pytest.raises(ToolError, match="end_cell 2 is before start_cell 5"):
+        tools.run("view", {"path": "big.ipynb", "start_cell": 5, "end_cell": 2})
 
 
 def test_search_in_notebooks_names_the_cell(tmp_path):
