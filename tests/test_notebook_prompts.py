@@ -1,4 +1,4 @@
-"""Big notebooks created and deleted in a run: the requests the real SDK sends stay bounded."""
+"""Notebooks through whole runs (real SDK, fake server): bounded prompts, every other byte kept."""
 
 from __future__ import annotations
 
@@ -57,3 +57,51 @@ def test_creating_and_deleting_big_notebooks_keeps_the_review_prompt_small(sampl
         assert "notebook deleted (400 cells)" in text and "notebook added (200 cells)" in text
         assert "not shown" in text
     assert (sample_repo / "report.ipynb").read_bytes() == old  # staged only, never written
+
+
+def edit_script() -> list[dict]:
+    return [
+        turn(call("submit_understanding", restatement="Use sqrt(2) in two cells.",
+                  acceptance_criteria=["cells 1 and 5 use sqrt(2)"])),
+        turn(call("view", path="odd.ipynb", start_cell=0, end_cell=2)),
+        turn(call("submit_plan", summary="Edit two cells",
+                  steps=[{"description": "replace them", "files": ["odd.ipynb"]}])),
+        turn(call("notebook_edit", path="odd.ipynb", action="replace", cell="cell-001",
+                  source="x1 = math.sqrt(2)\n"),
+             call("notebook_edit", path="odd.ipynb", action="replace", cell="cell-005",
+                  source="x5 = math.sqrt(2)\n")),
+        turn(call("finish", summary="done")),
+        turn(call("finish", summary="fine")),
+    ]
+
+
+def test_a_run_on_an_odd_real_world_notebook_keeps_every_other_byte(sample_repo: Path):
+    from agent_magic.staging import nbjson
+
+    # CRLF, a BOM, hand-formatted tags, nbformat 4.4 with cell ids (invalid, common in the wild).
+    raw = serialize(rich_notebook(8, minor=4), crlf=True, bom=True, hand=True)
+    (sample_repo / "odd.ipynb").write_bytes(raw)
+    git(sample_repo, "add", "odd.ipynb")
+    git(sample_repo, "commit", "-qm", "odd")
+    with FakeAnthropic(edit_script()) as server:
+        model = AnthropicModel("claude-sonnet-5-5", client=fake_client(server))
+        session = Agent(sample_repo, model, AgentConfig(review=False)).run("use sqrt(2)")
+    assert session.stop_reason == "done", session.error
+    tool_results = [str(b.get("content")) for body in server.requests for m in body["messages"]
+                    for b in (m["content"] if isinstance(m["content"], list) else [])
+                    if isinstance(b, dict) and b.get("type") == "tool_result"]
+    assert not any("invalid notebook" in t for t in tool_results)
+    assert any("[cells 3-7 not shown (of 8); view with start_cell=3" in t for t in tool_results)
+    change = session.refresh().file("odd.ipynb")
+    assert [h.header for h in change.hunks] == ["cell 1 (id cell-001) modified",
+                                                "cell 5 (id cell-005) modified"]
+    session.apply({"odd.ipynb#cell-cell-001"})
+    out = (sample_repo / "odd.ipynb").read_bytes()
+    before = nbjson.parse(raw.decode("utf-8")[1:])[1]
+    after = nbjson.parse(out.decode("utf-8")[1:])[1]
+    assert out.startswith(b"\xef\xbb\xbf") and out.count(b"\n") == out.count(b"\r\n")
+    assert after.head == before.head and after.tail == before.tail and after.seps == before.seps
+    assert [i for i in range(8) if after.cells[i] != before.cells[i]] == [1]
+    assert '"tags": ["remove-cell"]' in out.decode("utf-8")
+    session.undo()
+    assert (sample_repo / "odd.ipynb").read_bytes() == raw
