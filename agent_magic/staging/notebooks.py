@@ -13,7 +13,7 @@ import difflib
 import json
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent_magic.errors import ToolError
@@ -25,6 +25,7 @@ ACTIONS = ("replace", "insert", "delete", "move", "set_type")
 CELL_TYPES = ("code", "markdown", "raw")
 MAX_HUNK_CHARS = 12_000  # one cell's diff shown in a prompt or widget
 MAX_FILE_DIFF_CHARS = 30_000  # a created or deleted notebook's diff
+MAX_NOTEBOOK_DIFF_CHARS = 60_000  # all the cell hunks of one edited notebook
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,22 @@ def cell_hunks(path: str, before: dict[str, Any], after: dict[str, Any]) -> list
     if common_b != common_a:
         body = _bounded(f"-order: {' '.join(common_b)}\n+order: {' '.join(common_a)}\n")
         hunks.append(Hunk(f"{path}#order", "cells moved", body, kind="order"))
-    return hunks
+    return _within_budget(hunks)
+
+
+def _within_budget(hunks: list[Hunk]) -> list[Hunk]:
+    """Hunks past MAX_NOTEBOOK_DIFF_CHARS in all keep their id and header, and say their text
+    was left out: an edit of hundreds of cells must not flood a prompt."""
+    out, size = [], 0
+    for hunk in hunks:
+        size += len(hunk.text)
+        if size > MAX_NOTEBOOK_DIFF_CHARS and out:
+            lines = hunk.text.count("\n")
+            hunk = replace(hunk, text=f"[{lines} lines of this cell's diff not shown: the notebook's "
+                                      f"diff is over {MAX_NOTEBOOK_DIFF_CHARS:,} characters; view "
+                                      "the cell to read it]\n")
+        out.append(hunk)
+    return out
 
 
 def file_hunks(path: str, nb: dict[str, Any], status: str) -> list[Hunk]:

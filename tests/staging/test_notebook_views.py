@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -125,3 +126,21 @@ def test_a_huge_cell_edit_is_bounded_in_the_diff(tmp_path):
     hunk = staging.changeset().file("nb.ipynb").hunks[0]
     assert len(hunk.text) <= nbs.MAX_HUNK_CHARS + 200
     assert "of this cell's diff not shown" in hunk.text
+
+
+def test_an_edit_of_many_cells_is_bounded_per_notebook(tmp_path):
+    nb = rich_notebook(400)
+    (tmp_path / "nb.ipynb").write_bytes(serialize(nb))
+    staging = Staging(Project(tmp_path))
+    for i in range(1, 400, 4):
+        staging.notebook_edit("nb.ipynb", "replace", cell=f"@{i}",
+                              source="".join(f"new_{i}_{n} = {n}\n" for n in range(40)))
+    change = staging.changeset().file("nb.ipynb")
+    assert len(change.hunks) == 100
+    assert len(change.diff()) < nbs.MAX_NOTEBOOK_DIFF_CHARS + 100 * 200
+    assert "+new_1_0 = 0" in change.diff()
+    assert "diff is over 60,000 characters" in change.hunks[-1].text
+    # Selecting a hunk whose text was left out still applies its cell.
+    last = change.hunks[-1]
+    merged = json.loads(change.content_for({last.id}))
+    assert nbs.source_text(merged["cells"][397]).startswith("new_397_0 = 0")
