@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
+from agent_magic.staging.nbview import cell_lines
 
 if TYPE_CHECKING:
     from agent_magic.staging import Staging
@@ -37,13 +38,17 @@ def _tool(name: str, description: str, properties: dict[str, Any], required: lis
 
 READ_TOOLS = [
     _tool("view", "Show a file with line numbers (optionally a line range). Notebooks (.ipynb) "
-          "are shown as numbered cells with their ids; outputs are trimmed.",
-          {"path": _STR, "start_line": _INT, "end_line": _INT}, ["path"]),
+          "are shown as numbered cells with their ids, outputs trimmed; `start_cell`/`end_cell` "
+          "pick a range of cells (0-based, inclusive), and with a single cell `start_line`/"
+          "`end_line` pick lines of its source. A view that is cut says how to see the rest.",
+          {"path": _STR, "start_line": _INT, "end_line": _INT, "start_cell": _INT,
+           "end_cell": _INT}, ["path"]),
     _tool("list_dir", "List a directory of the project (directories end with '/').",
           {"path": _STR}, []),
     _tool("search", "Search project files for a Python regular expression; returns path:line: text "
-          f"for at most {MAX_SEARCH_HITS} hits. `path` limits the search to a directory or file, "
-          "`glob` to file names (e.g. '*.py').",
+          f"for at most {MAX_SEARCH_HITS} hits (in notebooks, path [cell N id=ID]:line: text, the "
+          "line counted within the cell's source). `path` limits the search to a directory or "
+          "file, `glob` to file names (e.g. '*.py').",
           {"pattern": _STR, "path": _STR, "glob": _STR}, ["pattern"]),
 ]
 
@@ -58,8 +63,9 @@ EDIT_TOOLS = [
     _tool("delete", "Delete a file.", {"path": _STR}, ["path"]),
     _tool("rename", "Rename or move a file.", {"path": _STR, "new_path": _STR}, ["path", "new_path"]),
     _tool("notebook_edit", "Edit a notebook by cells, never as JSON. action: replace | insert | "
-          "delete | move | set_type. `cell` is a cell id or index (from view); insert puts the new "
-          "cell at `index`; move takes `to_index`; cell_type is code or markdown.",
+          "delete | move | set_type. `cell` is a cell id, or an index written '@3' (from view); "
+          "insert puts the new cell at `index`; move takes `to_index`; cell_type is code, "
+          "markdown or raw.",
           {"path": _STR, "action": {"type": "string",
                                     "enum": ["replace", "insert", "delete", "move", "set_type"]},
            "cell": _STR, "index": _INT, "source": _STR, "cell_type": _STR, "to_index": _INT},
@@ -166,9 +172,12 @@ class Toolbox:
             raise ToolError(f"{name}: {exc.strerror or exc}{where}") from None
         return _clip(result)
 
-    def _view(self, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
+    def _view(self, path: str, start_line: int | None = None, end_line: int | None = None,
+              start_cell: int | None = None, end_cell: int | None = None) -> str:
         if path.endswith(".ipynb"):
-            return self.staging.notebook_view(path)
+            return self.staging.notebook_view(path, start_cell, end_cell, start_line, end_line)
+        if start_cell is not None or end_cell is not None:
+            raise ToolError(f"{path} is not a notebook; start_cell/end_cell are for .ipynb files")
         if self.staging.is_dir(path):
             raise ToolError(f"{path} is a directory; use list_dir")
         lines = self.staging.read_text(path).splitlines()
@@ -177,7 +186,8 @@ class Toolbox:
         if lines and start > len(lines):
             raise ToolError(f"{path} has {len(lines)} lines; start_line {start} is past the end")
         body = "\n".join(f"{n:>5}  {lines[n - 1]}" for n in range(start, end + 1))
-        more = f"\n[lines {end + 1}-{len(lines)} not shown]" if end < len(lines) else ""
+        more = (f"\n[lines {end + 1}-{len(lines)} not shown; view with start_line={end + 1}]"
+                if end < len(lines) else "")
         return f"{path} ({len(lines)} lines)\n{body}{more}"
 
     def _list_dir(self, path: str = ".") -> str:
@@ -210,22 +220,22 @@ class Toolbox:
                 stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
                 break
             try:
-                text = self.staging.read_text(rel)
+                lines = self._searchable(rel)
             except (AgentMagicError, OSError):
                 continue  # binary, secret, deleted, unreadable: not searchable
-            for n, line in enumerate(text.splitlines(), 1):
+            for where, n, line in lines:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 try:
                     found = compiled.search(line, timeout=min(left, per_line))
                 except TimeoutError:
-                    slow.append(f"{rel}:{n}")
+                    slow.append(f"{rel}{where}:{n}")
                     continue
                 if found:
                     total += 1
                     if len(hits) < MAX_SEARCH_HITS:
-                        hits.append(f"{rel}:{n}: {line.strip()[:200]}")
+                        hits.append(f"{rel}{where}:{n}: {line.strip()[:200]}")
         notes = [stopped] if stopped else []
         if slow:
             notes.append(f"[the pattern took too long on {len(slow)} line(s), skipped ("
@@ -235,6 +245,13 @@ class Toolbox:
             return f"no matches for {pattern!r}" + tail
         more = f"\n[{total - len(hits)} more matches not shown; narrow the search]" if total > len(hits) else ""
         return "\n".join(hits) + more + tail
+
+    def _searchable(self, rel: str) -> list[tuple[str, int, str]]:
+        """(where, line number, line) of a file; a notebook's cell sources, each cell named."""
+        if rel.endswith(".ipynb"):
+            nb = self.staging.read_notebook(rel)
+            return [(f" [{label}]", n, line) for label, n, line in cell_lines(nb)]
+        return [("", n, line) for n, line in enumerate(self.staging.read_text(rel).splitlines(), 1)]
 
     def _replace(self, path: str, old: str, new: str) -> str:
         return self.staging.replace(path, old, new)
@@ -257,12 +274,13 @@ class Toolbox:
         return self.runner(command, timeout)
 
     def _notebook_edit(self, path: str, action: str, **kwargs: Any) -> str:
-        if "cell" in kwargs and isinstance(kwargs["cell"], str) and kwargs["cell"].isdigit():
-            kwargs["cell"] = int(kwargs["cell"])
+        # `cell` stays a string: a cell id may be all digits, and notebooks tell ids from indexes.
         return self.staging.notebook_edit(path, action, **kwargs)
 
 
 def _clip(text: str) -> str:
     if len(text) <= MAX_RESULT_CHARS:
         return text
-    return text[:MAX_RESULT_CHARS] + f"\n[output clipped at {MAX_RESULT_CHARS} characters]"
+    return text[:MAX_RESULT_CHARS] + (f"\n[output clipped at {MAX_RESULT_CHARS:,} of {len(text):,} "
+                                      "characters; ask for less: a line or cell range, a narrower "
+                                      "search]")

@@ -11,6 +11,7 @@ from pathlib import Path
 from agent_magic.paths import Project, is_internal
 
 MAX_FILE_BYTES = 1_000_000
+MAX_NOTEBOOK_BYTES = 500_000_000
 # Directories that hold other people's code, build output or caches, in or outside git.
 SKIP_DIRS = frozenset({
     ".git", ".agent_magic", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache",
@@ -55,7 +56,9 @@ def list_files(project: Project, max_bytes: int = MAX_FILE_BYTES,
             continue
         # Symlinks are skipped: they may point outside the root, and their target is listed anyway.
         # Hard links are skipped like symlinks: their other names may be outside the root.
-        if not _is_regular(st.st_mode) or st.st_size > max_bytes or st.st_nlink > 1:
+        # Notebooks are mostly outputs, which the scan skips: their size says little.
+        limit = MAX_NOTEBOOK_BYTES if rel.endswith(".ipynb") else max_bytes
+        if not _is_regular(st.st_mode) or st.st_size > limit or st.st_nlink > 1:
             continue
         out.append(FileEntry(rel, st.st_size, st.st_mtime_ns))
     return out

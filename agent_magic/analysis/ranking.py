@@ -303,7 +303,8 @@ def _symbol_terms(facts: FileFacts) -> Counter[str]:
 
 def _place_prior(path: str) -> float:
     parts = path.split("/")
-    aside = parts[0] in _ASIDE_DIRS or parts[-1] in _ASIDE_FILES
+    # A notebook under docs/ is often the tutorial a task is about, written in the task's words.
+    aside = (parts[0] in _ASIDE_DIRS and not path.endswith(".ipynb")) or parts[-1] in _ASIDE_FILES
     return ASIDE_PRIOR if aside else 1.0
 
 

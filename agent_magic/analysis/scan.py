@@ -17,6 +17,9 @@ _MD_HEADING_RE = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _RST_HEADING_RE = re.compile(r"^([^\n]+)\n([=\-~^\"'`#*+]{3,})[ \t]*$", re.MULTILINE)
 _DOC_RE = re.compile(r'^\s*(?:#[^\n]*\n\s*)*[rRbBuU]?("""|\'\'\')\s*([^\n]*)', re.DOTALL)
 
+_BASE64_RE = re.compile(r'"[A-Za-z0-9+/=]{256,}(?:\\n[A-Za-z0-9+/=]*)*"')
+_BIG_NOTEBOOK = 1_000_000
+
 PY_EXTS = (".py", ".pyi", ".pyx")
 
 
@@ -71,25 +74,61 @@ def _scan_python(path: str, sha: str, text: str) -> FileFacts:
                      doc=doc[:200], lines=text.count("\n") + 1)
 
 
-def _scan_notebook(path: str, sha: str, text: str) -> FileFacts:
+def notebook_cells(text: str) -> list[tuple[str, str]]:
+    """(cell type, source) of every cell of a v4 or v3 notebook; [] if it is not one.
+
+    Outputs and attachments are never looked at, so a notebook's size is mostly images that cost
+    the index nothing but the JSON parse. v3 heading cells become markdown headings.
+    """
+    if len(text) > _BIG_NOTEBOOK:
+        # Images are most of a big notebook: dropping their base64 before parsing halves the time
+        # and spares memory. Only strings of base64 characters alone match; code has spaces.
+        text = _BASE64_RE.sub('""', text)
     try:
-        cells = json.loads(text).get("cells", [])
-    except (ValueError, AttributeError):
-        cells = []
-    code, heads = [], []
-    for i, cell in enumerate(cells):
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else str(src)
-        if cell.get("cell_type") == "code":
-            # Magics and shell escapes are not Python; drop them so the scan sees plain code.
-            code.append("\n".join(ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!"))))
-        elif cell.get("cell_type") == "markdown":
-            heads += [f"[cell {i}] {h}" for h in _MD_HEADING_RE.findall(src)]
+        nb = json.loads(text)
+    except ValueError:
+        return []
+    if not isinstance(nb, dict):
+        return []
+    cells = nb.get("cells")
+    if nb.get("nbformat") == 3 or cells is None:
+        sheets = nb.get("worksheets") or [{}]
+        cells = sheets[0].get("cells", []) if isinstance(sheets[0], dict) else []
+    out: list[tuple[str, str]] = []
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict):
+            continue
+        kind = str(cell.get("cell_type", ""))
+        src = cell.get("source", cell.get("input", ""))
+        src = "".join(map(str, src)) if isinstance(src, list) else str(src)
+        if kind == "heading":
+            kind, src = "markdown", "#" * int(cell.get("level", 1) or 1) + " " + src
+        out.append((kind, src))
+    return out
+
+
+def notebook_code(src: str) -> str:
+    """A code cell's source without magics and shell escapes, which are not Python."""
+    return "\n".join(ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!")))
+
+
+def _scan_notebook(path: str, sha: str, text: str) -> FileFacts:
+    code, prose, heads = [], [], []
+    cells = notebook_cells(text)
+    for i, (kind, src) in enumerate(cells):
+        if kind == "code":
+            code.append(notebook_code(src))
+        elif kind in ("markdown", "raw"):
+            # Tutorials are written in prose: its words say what the notebook is about.
+            prose.append(src)
+            if kind == "markdown":
+                heads += [f"[cell {i}] {h}" for h in _MD_HEADING_RE.findall(src)]
     joined = "\n".join(code)
-    md = "\n".join(heads)
-    return FileFacts(path, sha, "notebook", terms=dict(term_counts(joined + "\n" + md)),
+    words = joined + "\n" + "\n".join(prose)
+    doc = heads[0].split("] ", 1)[1] if heads else ""
+    return FileFacts(path, sha, "notebook", terms=dict(term_counts(words)),
                      defs=python_defs(joined), imports=python_imports(joined, module_of(path)),
-                     headings=heads[:50], lines=len(cells))
+                     headings=heads[:50], doc=doc[:200], lines=len(cells))
 
 
 def python_defs(text: str) -> list[str]:

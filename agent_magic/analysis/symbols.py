@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import ast
-import json
 from dataclasses import dataclass, field
 
-from agent_magic.analysis.scan import headings
+from agent_magic.analysis.scan import headings, notebook_cells, notebook_code
 
 
 @dataclass
@@ -67,19 +66,15 @@ def outline_python(path: str, text: str, cell: int | None = None) -> Outline:
 
 def outline_notebook(path: str, text: str) -> Outline:
     """Per-cell outline of a notebook: definitions in code cells, headings in markdown cells."""
-    try:
-        cells = json.loads(text).get("cells", [])
-    except (ValueError, AttributeError):
+    cells = notebook_cells(text)
+    if not cells and not text.lstrip().startswith("{"):
         return Outline(path, error="not a valid notebook")
     out = Outline(path)
-    for i, cell in enumerate(cells):
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else str(src)
-        if cell.get("cell_type") == "markdown":
+    for i, (kind, src) in enumerate(cells):
+        if kind == "markdown":
             out.headings += [f"[cell {i}] {h}" for h in headings("x.md", src)]
-        elif cell.get("cell_type") == "code":
-            code = "\n".join(ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!")))
-            sub = outline_python(path, code, cell=i)
+        elif kind == "code":
+            sub = outline_python(path, notebook_code(src), cell=i)
             out.symbols += sub.symbols
             out.imports += sub.imports
     return out

@@ -160,6 +160,13 @@ def _hunks(path: str, before: bytes | None, after: bytes | None, status: str) ->
                                                 notebooks.load(after, path)[0])
         except ToolError:
             pass  # not a valid notebook: fall back to a text diff
+    if notebooks.is_notebook(path) and (before is None) != (after is None):
+        try:
+            # A created or deleted notebook is shown per cell and bounded, never as raw JSON.
+            nb = notebooks.load(after if before is None else before, path)[0]  # type: ignore[arg-type]
+            return hunks + notebooks.file_hunks(path, nb, status)
+        except ToolError:
+            pass
     try:
         old = textfile.decode(before, path, max_bytes=1 << 62)[0] if before is not None else ""
         new = textfile.decode(after, path, max_bytes=1 << 62)[0] if after is not None else ""

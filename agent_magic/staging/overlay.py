@@ -191,10 +191,16 @@ class Staging:
         return f"renamed {a} -> {b}"
 
     # ---- notebooks -----------------------------------------------------------------------
-    def notebook_view(self, path: str) -> str:
-        """The notebook as numbered cells with ids; outputs trimmed."""
+    def notebook_view(self, path: str, start_cell: int | None = None, end_cell: int | None = None,
+                      start_line: int | None = None, end_line: int | None = None) -> str:
+        """Cells of the notebook with ids, outputs trimmed; bounded, and says how to see the rest."""
         norm = self._norm(path)
-        return notebooks.view(self._notebook(norm)[0], norm)
+        return notebooks.view(self._notebook(norm)[0], norm, start_cell, end_cell, start_line,
+                              end_line)
+
+    def read_notebook(self, path: str) -> dict[str, Any]:
+        """The staged notebook as a v4 dict (v3 files converted); ToolError if it is not one."""
+        return self._notebook(self._norm(path))[0]
 
     def notebook_edit(self, path: str, action: str, *, cell: str | int | None = None,
                       index: int | None = None, source: str | None = None,
@@ -207,7 +213,7 @@ class Staging:
         new, note = notebooks.edit(nb, action, cell=cell, index=index, source=source,
                                    cell_type=cell_type, to_index=to_index)
         self._stage(norm, notebooks.dump(new, style), base)
-        return f"{norm}: {note}"
+        return f"{norm}: {note}{notebooks.conversion_note(style)}"
 
     # ---- the changeset -------------------------------------------------------------------
     def changed_paths(self) -> list[str]:
