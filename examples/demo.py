@@ -56,15 +56,29 @@ def cell_text(cell) -> str:
     return "\n".join(p.rstrip() for p in parts if p.strip())
 
 
+def show_start(cell, cell_index: int) -> None:
+    """Print a code cell's source as it starts, so the demo shows progress as it goes."""
+    if cell.cell_type == "code":
+        print(f"\n{'=' * 78}\n>>> {cell.source}\n{'-' * 78}", flush=True)
+
+
+def show_result(cell, cell_index: int, execute_reply=None) -> None:
+    """Print what a code cell showed, as soon as it has run."""
+    if cell.cell_type == "code":
+        print(cell_text(cell), flush=True)
+
+
 def execute(notebook: Path, cwd: Path, timeout: int) -> tuple[object, str | None]:
-    """Execute a notebook with nbclient; return it with the first error, if any."""
+    """Execute a notebook with nbclient, printing each cell as it runs; return it and the first
+    error, if any."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(notebook, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd)}})
+                            resources={"metadata": {"path": str(cwd)}},
+                            on_cell_start=show_start, on_cell_executed=show_result)
     try:
         client.execute()
     except CellExecutionError as exc:
@@ -88,16 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     work = args.out or Path(tempfile.mkdtemp(prefix="agent-magic-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     root = make_project(work)
-    print(f"project: {root}\n")
+    print(f"project: {root}\n", flush=True)
 
     passed, line = run_tests(root)
-    print(f"tests before: {line}\n")
+    print(f"tests before: {line}\n", flush=True)
     nb, error = execute(QUICKSTART, root, args.timeout)
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        print(f"\n{'=' * 78}\n>>> {cell.source}\n{'-' * 78}")
-        print(cell_text(cell))
     executed = work / "quickstart.executed.ipynb"
     import nbformat
 

@@ -13,10 +13,24 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_offline_demo_runs_every_step(tmp_path: Path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("ANTHROPIC_API_KEY", "AGENT_MAGIC_MODEL")}
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--out",
-                             str(tmp_path)], env=env, capture_output=True, text=True, timeout=900, check=False)
-    out = result.stdout
-    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    errors = tmp_path / "stderr.txt"
+    with open(errors, "w") as err:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "demo.py"), "--out",
+                                 str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=err,
+                                text=True)
+    cleaning = tmp_path / "shoplytics" / "shoplytics" / "cleaning.py"
+    lines, fixed_when_shown = [], None
+    assert proc.stdout is not None
+    for line in proc.stdout:  # read as the demo prints: it must show each cell as it runs
+        lines.append(line)
+        if fixed_when_shown is None and line.startswith(">>> %agent apply"):
+            fixed_when_shown = 'replace(",", "")' in cleaning.read_text()
+    proc.wait(timeout=900)
+    stderr = errors.read_text()
+    out = "".join(lines)
+    assert proc.returncode == 0, out[-3000:] + stderr[-3000:]
+    # The first apply cell is announced before it runs, not after the whole notebook ran.
+    assert fixed_when_shown is False
     assert out.splitlines()[0].startswith("agent_magic demo: running OFFLINE")
     assert out.count("**Plan**") == 3
     # task 1 reproduces the failing test in the sandbox before fixing it
