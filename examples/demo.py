@@ -1,6 +1,7 @@
 """The demo: run examples/quickstart.ipynb headless on a fresh copy of the sample project.
 
     python examples/demo.py [--out DIR]
+    python examples/demo.py --lab [--out DIR]   (the same notebook, opened in JupyterLab)
 
 With ANTHROPIC_API_KEY set the agent uses Claude; without it, a scripted model replays a recorded
 session of the three quickstart tasks, fully offline. Prints, for each task, the plan, the diff,
@@ -31,6 +32,13 @@ def make_project(parent: Path) -> Path:
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "initial"]):
         subprocess.run(["git", "-c", "user.name=demo", "-c", "user.email=demo@example.com", *args],
                        cwd=root, check=True)
+    return root
+
+
+def make_notebook_project(parent: Path) -> Path:
+    """A fresh sample project with the quickstart notebook at its root, as the notebook expects."""
+    root = make_project(parent)
+    shutil.copy(QUICKSTART, root / QUICKSTART.name)
     return root
 
 
@@ -86,11 +94,23 @@ def execute(notebook: Path, cwd: Path, timeout: int) -> tuple[object, str | None
     return nb, None
 
 
-def main(argv: list[str] | None = None) -> int:
+def open_in_lab(work: Path, launch=os.execvp) -> int:
+    """Open the quickstart in JupyterLab on a fresh project copy (``launch`` replaces this process)."""
+    root = make_notebook_project(work)
+    print(f"project: {root}\nopening {QUICKSTART.name} in JupyterLab: Run All, then Apply and save",
+          flush=True)
+    os.chdir(root)
+    launch(sys.executable, [sys.executable, "-m", "jupyterlab", QUICKSTART.name])
+    return 0
+
+
+def main(argv: list[str] | None = None, launch=os.execvp) -> int:
     """Run the demo; 0 when every step worked."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="where to keep the project and executed notebook")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument("--lab", action="store_true",
+                        help="open the quickstart in JupyterLab instead of running it headless")
     args = parser.parse_args(argv)
 
     if os.environ.get("ANTHROPIC_API_KEY"):
@@ -101,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
               "a recorded session of the three quickstart tasks.")
     work = args.out or Path(tempfile.mkdtemp(prefix="agent-magic-demo-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.lab:
+        return open_in_lab(work, launch)
     root = make_project(work)
     print(f"project: {root}\n", flush=True)
 

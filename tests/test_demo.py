@@ -45,3 +45,20 @@ def test_offline_demo_runs_every_step(tmp_path: Path):
     project = tmp_path / "shoplytics"
     assert (project / "shoplytics" / "metrics.py").exists()
     assert "clean_orders" not in (project / "shoplytics" / "cleaning.py").read_text()
+
+
+def test_lab_opens_the_quickstart_on_a_fresh_project(tmp_path: Path, monkeypatch):
+    from tests.demo_module import load_demo
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("AGENT_MAGIC_MODEL", "")  # recorded, so the demo's setting is undone
+    monkeypatch.delenv("AGENT_MAGIC_MODEL")
+    monkeypatch.chdir(tmp_path)  # open_in_lab changes directory; monkeypatch puts it back
+    launched = []
+    demo = load_demo()
+    assert demo.main(["--lab", "--out", str(tmp_path)],
+                     launch=lambda exe, argv: launched.append((exe, argv, Path.cwd()))) == 0
+    (_exe, argv, cwd), = launched
+    assert argv[1:] == ["-m", "jupyterlab", "quickstart.ipynb"]
+    assert (cwd / "quickstart.ipynb").is_file() and (cwd / "shoplytics" / "cleaning.py").is_file()
+    assert os.environ["AGENT_MAGIC_MODEL"].startswith("scripted:")  # offline without a key

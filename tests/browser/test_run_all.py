@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.lab import ROOT, LabServer, copy_project, start_lab, stop_lab
+from tests.browser.lab import ROOT, LabServer, start_lab, stop_lab
 from tests.browser.notebook_page import (
     RUN_TIMEOUT,
     UI_TIMEOUT,
@@ -24,18 +23,20 @@ from tests.browser.notebook_page import (
     open_notebook,
     run_cell,
 )
+from tests.demo_module import load_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 QUICKSTART = ROOT / "examples" / "quickstart.ipynb"
+make_notebook_project = load_demo().make_notebook_project
 SCRIPT = ROOT / "examples" / "scripts" / "quickstart.json"
 
 
 @pytest.fixture(scope="module")
 def quickstart_lab(tmp_path_factory) -> Iterator[LabServer]:
     """JupyterLab serving a copy of the sample project with the quickstart in it, offline model."""
-    root = copy_project(tmp_path_factory.mktemp("run-all") / "shoplytics")
-    shutil.copy(QUICKSTART, root / "quickstart.ipynb")
+    # The project `python examples/demo.py --lab` opens.
+    root = make_notebook_project(tmp_path_factory.mktemp("run-all"))
     home = tmp_path_factory.mktemp("run-all-home")
     # pip installs the extension with the package: disabled here, as a server elsewhere would be
     labconfig = home / "jupyter-config" / "labconfig"
