@@ -17,6 +17,7 @@ def test_missing_api_key_says_how_to_set_it_and_how_to_run_offline(ip, sample_re
         ip.run_cell_magic("agent", f"--view headless -p {sample_repo}", "fix the failing test")
     message = str(info.value)
     assert "%env ANTHROPIC_API_KEY=" in message and "scripted:PATH" in message
+    assert "api_key=" not in message  # a magic user cannot pass arguments to the client
     assert (sample_repo / "shoplytics" / "cleaning.py").read_bytes() == before
     assert not (sample_repo / ".agent_magic").exists()
 
@@ -45,3 +46,9 @@ def test_runs_on_one_project_share_its_index_and_see_new_files(ip, sample_repo: 
     ip.run_cell_magic("agent", line, "fix the failing test")
     assert _INDEXES[sample_repo.resolve()] is index
     assert "shoplytics/extra.py" in index.files()
+
+
+def test_undo_of_an_unknown_checkpoint_points_to_history(ip, sample_repo: Path, monkeypatch):
+    monkeypatch.chdir(sample_repo)
+    with pytest.raises(UsageError, match="no checkpoint 'nosuch'.*%agent history"):
+        ip.run_line_magic("agent", "undo nosuch")

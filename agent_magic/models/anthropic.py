@@ -44,8 +44,8 @@ MAX_RETRY_WAIT = 60.0
 
 MISSING_KEY = (
     "ANTHROPIC_API_KEY is not set. Set it in the notebook with `%env ANTHROPIC_API_KEY=...` "
-    "(or in the environment before starting Jupyter/IPython), or pass api_key=; a bearer token "
-    "in ANTHROPIC_AUTH_TOKEN works too. "
+    "(or in the environment before starting Jupyter/IPython); a bearer token in "
+    "ANTHROPIC_AUTH_TOKEN works too. "
     "To run offline without a key, use a scripted model: `--model scripted:PATH` "
     "(model='scripted:PATH' from Python)."
 )

@@ -105,7 +105,7 @@ class CheckpointStore:
         try:
             data = json.loads(meta.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            raise UserError(f"no checkpoint {checkpoint_id!r}; list_checkpoints() shows them") from None
+            raise UserError(f"no checkpoint {checkpoint_id!r}; `%agent history` lists them") from None
         known = set(Checkpoint.__dataclass_fields__)
         return Checkpoint(**{k: v for k, v in data.items() if k in known})
 

@@ -79,3 +79,13 @@ def test_standalone_command_serves_a_script_file(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_fake_server_command_starts_without_a_warning():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-W", "error", "-m", "agent_magic.testing.fake_api",
+                             "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0 and "usage:" in result.stdout
+    assert "Warning" not in result.stderr
