@@ -1,18 +1,19 @@
-"""Run the project's tests in the changed copy and in the unchanged copy, and classify them."""
+"""Run related tests in the changed copy within a budget; rerun failures in the unchanged one."""
 
 from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent_magic.review.memo import CheckMemo, Durations, digest
 from agent_magic.review.process import Confined, check_env
 from agent_magic.review.pytest_output import TestResults, compare_runs, parse_pytest_lines
 from agent_magic.review.report import TestOutcome
 from agent_magic.review.scratch import Scratch
-from agent_magic.review.selection import is_pytest_command, is_test_file, related_tests
+from agent_magic.review.selection import is_pytest_command, is_test_file
 
 PYTEST_EXIT_NO_TESTS = 5
 
@@ -75,9 +76,13 @@ def run_once(
     command: Sequence[str], scratch: Scratch, args: Sequence[str], *, timeout: float, log: str,
     confined: Confined,
 ) -> TestRun:
-    """Run ``command`` (+ ``-rA`` for pytest, + ``args``) in the copy; parse its results."""
+    """Run ``command`` (+ ``-rA -v`` for pytest, + ``args``) in the copy; parse its results.
+
+    ``-v`` prints each result as it happens, so a run cut short still reports what it ran.
+    """
     pytest = is_pytest_command(command)
-    full = [*command, *(["-rA", "--color=no"] if pytest else []), *args]
+    verbose = ["-vv" if "-q" in command else "-v"] if pytest else []
+    full = [*command, *(["-rA", "--color=no", *verbose] if pytest else []), *args]
     result = confined.run(full, tree=scratch.path, output_path=scratch.artifacts / log,
                           timeout=timeout, env=check_env(python_paths(scratch.path)))
     results = parse_pytest_lines(result.lines())
@@ -93,85 +98,126 @@ def run_once(
     return TestRun(results, result.timed_out, result.elapsed, result.tail())
 
 
+BaselineTree = Callable[[], Scratch]
+
+
+@dataclass
+class Baseline:
+    """How to get the unchanged project's results: a lazily made copy, cached by content."""
+
+    tree: BaselineTree
+    key: str  # the content of the unchanged project
+    memo: CheckMemo = field(default_factory=CheckMemo)
+
+
 def run_pair(
-    command: Sequence[str], after: Scratch, before: Scratch | None, args: Sequence[str],
-    *, timeout: float, scope: str, confined: Confined,
+    command: Sequence[str], after: Scratch, baseline: Baseline | None, args: Sequence[str],
+    *, timeout: float, scope: str, confined: Confined, budget: float | None = None,
 ) -> tuple[TestOutcome, list[str]]:
-    """Run in the changed copy, then (for classification) in the unchanged one; outcome, notes."""
+    """Run in the changed copy, then the failures again in the unchanged one; outcome, notes.
+
+    With a ``budget`` (seconds), running out of it ends the run without a timeout: the test
+    files that produced no result are reported as not run.
+    """
     notes: list[str] = []
-    changed = run_once(command, after, args, timeout=timeout, log=f"tests-{scope}.log",
+    limit = min(timeout, budget) if budget is not None else timeout
+    changed = run_once(command, after, args, timeout=limit, log=f"tests-{scope}.log",
                        confined=confined)
+    budget_hit = changed.timed_out and budget is not None and budget < timeout
     outcome = TestOutcome(command=list(command), ran=True, scope=scope,
-                          timed_out=changed.timed_out, output_tail=changed.tail,
-                          elapsed=changed.elapsed)
-    if changed.timed_out:
+                          timed_out=changed.timed_out and not budget_hit,
+                          output_tail=changed.tail, elapsed=changed.elapsed)
+    if budget_hit:
+        seen = {t.split("::", 1)[0] for t in changed.results.passed | changed.results.failed}
+        outcome.not_run = [a for a in args if not a.startswith("-") and a not in seen]
+        notes.append(f"the test budget of {budget:g}s ran out; {len(outcome.not_run)} related "
+                     "test file(s) not run (budget)")
+    if outcome.timed_out:
         return outcome, notes
     base: TestResults | None = None
-    if before is not None:
-        # Tests the change adds do not exist in the unchanged copy; naming them would fail there.
-        base_args = [a for a in args if a.startswith("-") or (before.path / a).exists()]
-        if args and not base_args:
-            base, outcome.baseline_ran = TestResults(), True
+    # Only failures need the unchanged project to tell new from old (and fixed): without any,
+    # the baseline is neither run nor prepared. It runs the files that ran here.
+    failed = sorted(changed.results.failed)
+    if baseline is not None and failed:
+        rerun = [a for a in args if a not in outcome.not_run]
+        key = digest(baseline.key, list(command), rerun)
+        base = baseline.memo.baselines.get(key)
+        if base is not None:
+            baseline.memo.reused_baselines += 1
+            outcome.baseline_ran = True
         else:
-            run = run_once(command, before, base_args, timeout=timeout,
-                           log=f"baseline-{scope}.log", confined=confined)
-            if run.timed_out:
-                notes.append(f"the baseline test run timed out after {timeout:g}s; "
-                             "every failure counts as new")
+            before = baseline.tree()
+            # Tests the change adds do not exist in the unchanged copy; naming them would fail.
+            base_args = [a for a in rerun
+                         if a.startswith("-") or (before.path / a.split("::", 1)[0]).exists()]
+            if rerun and not base_args:
+                base, outcome.baseline_ran = TestResults(), True
             else:
-                base, outcome.baseline_ran = run.results, True
+                run = run_once(command, before, base_args, timeout=limit,
+                               log=f"baseline-{scope}.log", confined=confined)
+                if run.timed_out:
+                    notes.append(f"the baseline test run timed out after {timeout:g}s; "
+                                 "every failure counts as new")
+                else:
+                    base, outcome.baseline_ran = run.results, True
+                    baseline.memo.baselines[key] = base
+    elif baseline is not None:
+        outcome.baseline_ran = True  # nothing failed: nothing to compare
     compared = compare_runs(base, changed.results)
     outcome.passed = sorted(changed.results.passed)
     outcome.newly_failing = compared.newly_failing
     outcome.already_failing = compared.already_failing
     outcome.fixed = compared.fixed
     outcome.reasons = dict(changed.results.reasons)
-    if base is not None:
-        for test_id in compared.fixed:
-            if test_id in base.reasons:
-                outcome.reasons.setdefault(test_id, "was: " + base.reasons[test_id])
     return outcome, notes
 
 
 def run_tests(
-    command: Sequence[str], changed_paths: Sequence[str], after: Scratch,
-    before: Scratch | None, *, timeout: float, full_suite: bool | None, confined: Confined,
+    command: Sequence[str], related: Sequence[str], after: Scratch,
+    baseline: Baseline | None, *, timeout: float, full_suite: bool | None, confined: Confined,
+    budget: float | None = None, durations: Durations | None = None,
 ) -> tuple[TestOutcome, list[str]]:
-    """Related tests first (pytest only), then the whole suite when asked or fast enough."""
+    """``related`` test files nearest first within ``budget``; the whole suite when asked or fast.
+
+    ``durations`` remembers the whole suite's last duration, so it runs again only when that
+    fits in half the timeout.
+    """
     notes: list[str] = []
     command = with_interpreter(command)
+    durations = durations or Durations(None)
     missing = missing_pytest(command, after, confined)
     if missing:
         return TestOutcome(command=list(command)), [missing]
     tests = [f for f in after.files if is_test_file(f)]
     if is_pytest_command(command) and full_suite is not True:
-        related = related_tests(changed_paths, tests, _reader(after.path))
         if related:
-            outcome, more = run_pair(command, after, before, related, timeout=timeout,
-                                     scope="related", confined=confined)
+            outcome, more = run_pair(command, after, baseline, list(related), timeout=timeout,
+                                     scope="related", confined=confined, budget=budget)
             notes += more
             covered = set(related) >= set(tests)
-            if full_suite is False or covered or not outcome.ok:
+            if full_suite is False or covered or not outcome.ok or outcome.not_run:
                 return outcome, notes
-            if not _fast_enough(outcome.elapsed, len(related), len(tests), timeout):
+            known = durations.get(command)
+            fast = (known <= timeout / 2 if known is not None
+                    else _fast_enough(outcome.elapsed, len(related), len(tests), timeout))
+            if not fast:
                 notes.append("the whole suite looks too slow for the timeout; "
-                              "only the related tests were run")
+                             "only the related tests were run")
                 return outcome, notes
         elif full_suite is False:
             notes.append("no tests relate to the changed files; tests were not run")
             return TestOutcome(command=list(command)), notes
-    outcome, more = run_pair(command, after, before, [], timeout=timeout, scope="full",
+        elif (known := durations.get(command)) is not None and known > timeout / 2:
+            notes.append(f"no tests relate to the changed files, and the whole suite took "
+                         f"{known:.0f}s last time; tests were not run")
+            return TestOutcome(command=list(command)), notes
+    outcome, more = run_pair(command, after, baseline, [], timeout=timeout, scope="full",
                              confined=confined)
+    if not outcome.timed_out:
+        durations.put(command, outcome.elapsed)
     return outcome, notes + more
 
 
 def _fast_enough(elapsed: float, related: int, total: int, timeout: float) -> bool:
     # Extrapolate from the related run by test file count; keep half the timeout as a margin.
     return elapsed * total / max(related, 1) <= timeout / 2
-
-
-def _reader(tree: Path):
-    def read(rel: str) -> str:
-        return (tree / rel).read_text(encoding="utf-8")
-
-    return read
