@@ -13,18 +13,18 @@ from agent_magic.analysis.index import RepoIndex
 from agent_magic.analysis.scan import FileFacts, scan_file
 from agent_magic.errors import PathError, UserError
 from agent_magic.review.lint import new_problems, ruff_command, run_ruff
-from agent_magic.review.notebooks import execute_notebook
 from agent_magic.review.memo import CheckMemo, Durations, changes_key, digest
+from agent_magic.review.notebooks import execute_notebook
 from agent_magic.review.process import ChecksStopped, Confined, check_env
 from agent_magic.review.report import CheckReport, TestOutcome
 from agent_magic.review.scratch import Scratch, checked_path
-from agent_magic.review.static import PYTHON_SUFFIXES, static_problems
 from agent_magic.review.selection import (
     RelatedTest,
     changed_definitions,
     is_test_file,
     select_tests,
 )
+from agent_magic.review.static import PYTHON_SUFFIXES, static_problems
 from agent_magic.review.testrun import (
     Baseline,
     BaselineTree,

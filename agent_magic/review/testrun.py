@@ -1,4 +1,4 @@
-"""Run related tests in the changed copy within a budget; rerun failures in the unchanged one."""
+"""Run related tests in the changed copy within a budget, and in the unchanged one to classify."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def run_pair(
     command: Sequence[str], after: Scratch, baseline: Baseline | None, args: Sequence[str],
     *, timeout: float, scope: str, confined: Confined, budget: float | None = None,
 ) -> tuple[TestOutcome, list[str]]:
-    """Run in the changed copy, then the failures again in the unchanged one; outcome, notes.
+    """Run in the changed copy, then in the unchanged one (cached by content); outcome, notes.
 
     With a ``budget`` (seconds), running out of it ends the run without a timeout: the test
     files that produced no result are reported as not run.
@@ -135,10 +135,9 @@ def run_pair(
     if outcome.timed_out:
         return outcome, notes
     base: TestResults | None = None
-    # Only failures need the unchanged project to tell new from old (and fixed): without any,
-    # the baseline is neither run nor prepared. It runs the files that ran here.
-    failed = sorted(changed.results.failed)
-    if baseline is not None and failed:
+    # The unchanged project runs the files that ran here (not those the budget left out), at
+    # most once per content and session: its copy is made only now, when it is needed.
+    if baseline is not None:
         rerun = [a for a in args if a not in outcome.not_run]
         key = digest(baseline.key, list(command), rerun)
         base = baseline.memo.baselines.get(key)
@@ -161,14 +160,16 @@ def run_pair(
                 else:
                     base, outcome.baseline_ran = run.results, True
                     baseline.memo.baselines[key] = base
-    elif baseline is not None:
-        outcome.baseline_ran = True  # nothing failed: nothing to compare
     compared = compare_runs(base, changed.results)
     outcome.passed = sorted(changed.results.passed)
     outcome.newly_failing = compared.newly_failing
     outcome.already_failing = compared.already_failing
     outcome.fixed = compared.fixed
     outcome.reasons = dict(changed.results.reasons)
+    if base is not None:
+        for test_id in compared.fixed:
+            if test_id in base.reasons:
+                outcome.reasons.setdefault(test_id, "was: " + base.reasons[test_id])
     return outcome, notes
 
 

@@ -147,8 +147,7 @@ def test_non_pytest_command_is_judged_by_exit_code(make_repo, tmp_path, ok_code,
     if expected == "newly":
         assert report.tests.newly_failing == [label] and not report.ok
     else:
-        # It passes now: no failure to classify, so the unchanged copy is not even run.
-        assert report.ok and report.tests.passed == [label] and report.tests.fixed == []
+        assert report.tests.already_failing == [] and report.tests.fixed == [label]
 
 
 def test_missing_test_program_is_a_note_not_a_crash(make_repo, tmp_path):

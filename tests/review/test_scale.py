@@ -81,9 +81,17 @@ def test_review_runs_the_selected_tests_only(make_repo, tmp_path):
     assert sorted(t.passed) == ["pkg/core/tests/test_direct.py::test_direct",
                                 "pkg/core/tests/test_mul.py::test_named",
                                 "tests/test_through_package.py::test_through"]
-    assert report.ok and not t.not_run
-    # Nothing failed, so the unchanged copy was neither run nor made.
-    assert len(set(sandbox.trees)) == 1
+    assert report.ok and not t.not_run and t.baseline_ran
+    assert len(set(sandbox.trees)) == 2  # the changed copy and the unchanged one
+
+
+def test_no_baseline_no_unchanged_copy(make_repo, tmp_path):
+    root = make_repo(PACKAGE)
+    sandbox = CountingSandbox()
+    report = run_checks(root, {"pkg/core/mul.py": CHANGED.encode()}, workdir=tmp_path / "w",
+                        sandbox=sandbox, full_suite=False, baseline=False)
+    assert report.tests.passed and not report.tests.baseline_ran
+    assert len(set(sandbox.trees)) == 1  # the unchanged copy was never made
 
 
 def test_budget_exhaustion_is_reported_as_not_run_not_a_blocker(make_repo, tmp_path):
