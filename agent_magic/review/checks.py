@@ -34,6 +34,10 @@ from agent_magic.review.testrun import (
 )
 from agent_magic.sandbox import Sandbox, detect
 
+# The related tests' default time budget is this share of the test timeout: a review round
+# should cost a few times what a human's run of the nearest test file costs, not the timeout.
+BUDGET_SHARE = 6
+
 
 def run_checks(
     root: str | os.PathLike[str],
@@ -59,8 +63,8 @@ def run_checks(
     run code, only the static checks run and the report says why. Setting ``stop`` ends the
     running check within a second and skips the rest.
 
-    Related tests run nearest first within ``budget`` seconds (default: a quarter of
-    ``timeout``); the rest are reported as not run. ``memo`` (one per session) makes a round
+    Related tests run nearest first within ``budget`` seconds (default: a sixth of
+    ``timeout``, at least 10 s); the rest are reported as not run. ``memo`` (one per session) makes a round
     whose diff and project did not change reuse the last report, and the unchanged project's
     baseline run once per content.
     """
@@ -98,7 +102,7 @@ def run_checks(
         _run_in_copies(report, root_path, changes, lint_files, confined, test_command=test_command,
                        timeout=timeout, run_notebooks=run_notebooks, full_suite=full_suite,
                        baseline=baseline, workdir=workdir, kernel_name=kernel_name,
-                       selection=selection, budget=budget if budget is not None else timeout / 4,
+                       selection=selection, budget=budget if budget is not None else default_budget(timeout),
                        memo=memo, content=content,
                        durations=Durations(_state_file(index, "test-durations.json")))
     except ChecksStopped:
@@ -107,6 +111,11 @@ def run_checks(
     if not report.stopped:
         memo.remember_round(key, copy.deepcopy(report))
     return report
+
+
+def default_budget(timeout: float) -> float:
+    """The related tests' time budget for a test timeout: a share of it, at least 10 s."""
+    return max(timeout / BUDGET_SHARE, min(timeout, 10.0))
 
 
 def _facts(index: RepoIndex) -> dict[str, FileFacts]:

@@ -36,6 +36,7 @@ class RelatedTest:
     path: str
     rank: int  # 0 changed test, 1 named after a changed module, 2+ import distance
     reason: str
+    focus: float = 0.0  # uses of the changed module's and names' terms (ties: more first)
 
 
 class FileInfo(Protocol):
@@ -66,23 +67,35 @@ def select_tests(
     distance = _distances_to(targets, paths, facts, table)
     wanted_terms = {p: _terms_of(names) for p, names in changed_names.items()}
     stems = {PurePosixPath(p).stem for p in changed if p.endswith(".py")} - {"__init__", "conftest"}
+    focus_terms = {terms[0] for group in wanted_terms.values() for terms in group}
+    focus_terms |= {s.lower() for s in stems}
     out: list[RelatedTest] = []
     for test in sorted(set(tests)):
         name = PurePosixPath(test).stem
+        info = facts.get(test)
+        focus = _focus(info, focus_terms)
         if test in changed:
-            out.append(RelatedTest(test, 0, "changed"))
+            out.append(RelatedTest(test, 0, "changed", focus))
         elif name.removeprefix("test_") in stems or name.removesuffix("_test") in stems:
-            out.append(RelatedTest(test, 1, "named after a changed module"))
-        elif (info := facts.get(test)) is not None:
+            out.append(RelatedTest(test, 1, "named after a changed module", focus))
+        elif info is not None:
             hops = _hops(info, table, distance)
             if hops == 1:
-                out.append(RelatedTest(test, 2, "imports a changed module"))
+                out.append(RelatedTest(test, 2, "imports a changed module", focus))
             elif hops is not None and hops <= MAX_DISTANCE and any(
                     all(t in info.terms for t in terms)
                     for group in wanted_terms.values() for terms in group):
-                out.append(RelatedTest(test, hops + 1, "uses a changed name through imports"))
+                out.append(RelatedTest(test, hops + 1, "uses a changed name through imports",
+                                       focus))
     near = [PurePosixPath(p).parent.parts for p in changed]
-    return sorted(out, key=lambda r: (r.rank, -_closeness(r.path, near), r.path))
+    # Nearest first: rank, then the same package, then the test most about the changed code.
+    return sorted(out, key=lambda r: (r.rank, -_closeness(r.path, near), -r.focus, r.path))
+
+
+def _focus(info: FileInfo | None, terms: set[str]) -> float:
+    if info is None or not terms:
+        return 0.0
+    return float(sum(info.terms.get(t, 0) for t in terms))
 
 
 def _module(path: str) -> str:
