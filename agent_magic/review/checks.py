@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import os
 import threading
-from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from agent_magic.analysis.index import RepoIndex
@@ -163,13 +163,15 @@ def _run_in_copies(report: CheckReport, root_path: Path, changes: Mapping[str, b
                    memo: CheckMemo, content: str, durations: Durations) -> None:
     with ExitStack() as stack:
         after = stack.enter_context(Scratch(root_path, changes, parent=workdir))
-        made: list[Scratch] = []
 
-        def before_tree() -> Scratch:
-            # The unchanged copy is made only when something needs it, and once per round.
-            if not made:
-                made.append(stack.enter_context(Scratch(root_path, {}, parent=workdir)))
-            return made[0]
+        @contextmanager
+        def before_tree() -> Iterator[Scratch]:
+            # The unchanged project is the same copy with the changed files switched back.
+            after.show_original(True)
+            try:
+                yield after
+            finally:
+                after.show_original(False)
 
         if after.skipped:
             report.notes.append(f"{len(after.skipped)} large or unreadable file(s) were not "
@@ -203,9 +205,9 @@ def _lint(report: CheckReport, files: list[str], after: Scratch, before_tree: Ba
     # Without a problem now there is nothing to tell old from new: no unchanged copy needed.
     old = memo.baselines.get(key) if now.problems else []
     if old is None:
-        before = before_tree()
-        was = run_ruff(ruff, before.path, files, output=before.artifacts / "ruff.json",
-                       timeout=timeout, confined=confined)
+        with before_tree() as before:
+            was = run_ruff(ruff, before.path, files, output=before.artifacts / "ruff-before.json",
+                           timeout=timeout, confined=confined)
         old = was.problems
         if not was.error and not was.timed_out:
             memo.baselines[key] = old

@@ -85,6 +85,22 @@ class Scratch:
             raise
         return self
 
+    def show_original(self, original: bool) -> None:
+        """Switch the changed files between the project's own content and the staged one.
+
+        The unchanged project is then tested in the same copy: no second copy of the tree.
+        """
+        if not original:
+            write_changes(self.path, self.changes)
+            return
+        project = Project(self.root)
+        restore: dict[str, bytes | None] = {}
+        for rel in self.changes:
+            src = self.root / rel
+            keep = src.is_file() and not src.is_symlink() and not project.is_secret(rel)
+            restore[rel] = src.read_bytes() if keep else None
+        write_changes(self.path, restore)
+
     def __exit__(self, *exc: object) -> None:
         self.close()
 

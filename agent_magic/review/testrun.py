@@ -6,6 +6,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,7 +135,8 @@ def run_batches(
     return TestRun(results, cut, time.monotonic() - start, tail)
 
 
-BaselineTree = Callable[[], Scratch]
+# Entered, it shows the unchanged project (in the changed copy, switched back on exit).
+BaselineTree = Callable[[], AbstractContextManager[Scratch]]
 
 
 @dataclass
@@ -194,21 +196,22 @@ def run_pair(
             baseline.memo.reused_baselines += 1
             outcome.baseline_ran = True
         else:
-            before = baseline.tree()
-            # Tests the change adds do not exist in the unchanged copy; naming them would fail.
-            base_args = [a for a in rerun
-                         if a.startswith("-") or (before.path / a.split("::", 1)[0]).exists()]
-            if rerun and not base_args:
-                base, outcome.baseline_ran = TestResults(), True
-            else:
-                run = run_once(command, before, base_args, timeout=limit,
-                               log=f"baseline-{scope}.log", confined=confined)
-                if run.timed_out:
-                    notes.append(f"the baseline test run timed out after {timeout:g}s; "
-                                 "every failure counts as new")
+            with baseline.tree() as before:
+                # Tests the change adds do not exist in the unchanged copy; naming them fails.
+                base_args = [a for a in rerun
+                             if a.startswith("-") or (before.path / a.split("::", 1)[0]).exists()]
+                run = None
+                if rerun and not base_args:
+                    base, outcome.baseline_ran = TestResults(), True
                 else:
-                    base, outcome.baseline_ran = run.results, True
-                    baseline.memo.baselines[key] = base
+                    run = run_once(command, before, base_args, timeout=limit,
+                                   log=f"baseline-{scope}.log", confined=confined)
+            if run is not None and run.timed_out:
+                notes.append(f"the baseline test run timed out after {limit:g}s; "
+                             "every failure counts as new")
+            elif run is not None:
+                base, outcome.baseline_ran = run.results, True
+                baseline.memo.baselines[key] = base
     compared = compare_runs(base, changed.results)
     outcome.passed = sorted(changed.results.passed)
     outcome.newly_failing = compared.newly_failing

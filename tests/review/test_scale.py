@@ -82,16 +82,22 @@ def test_review_runs_the_selected_tests_only(make_repo, tmp_path):
                                 "pkg/core/tests/test_mul.py::test_named",
                                 "tests/test_through_package.py::test_through"]
     assert report.ok and not t.not_run and t.baseline_ran
-    assert len(set(sandbox.trees)) == 2  # the changed copy and the unchanged one
+    # One copy per round: the baseline runs in it with the changed file switched back.
+    assert len(set(sandbox.trees)) == 1
+    assert (root / "pkg/core/mul.py").read_text() == MUL
 
 
-def test_no_baseline_no_unchanged_copy(make_repo, tmp_path):
+def test_no_baseline_runs_one_command_less(make_repo, tmp_path):
     root = make_repo(PACKAGE)
-    sandbox = CountingSandbox()
-    report = run_checks(root, {"pkg/core/mul.py": CHANGED.encode()}, workdir=tmp_path / "w",
-                        sandbox=sandbox, full_suite=False, baseline=False)
-    assert report.tests.passed and not report.tests.baseline_ran
-    assert len(set(sandbox.trees)) == 1  # the unchanged copy was never made
+    counts = []
+    for baseline in (True, False):
+        sandbox = CountingSandbox()
+        report = run_checks(root, {"pkg/core/mul.py": CHANGED.encode()},
+                            workdir=tmp_path / "w", sandbox=sandbox, full_suite=False,
+                            baseline=baseline)
+        assert report.tests.passed and report.tests.baseline_ran == baseline
+        counts.append(len(sandbox.trees))
+    assert counts[0] == counts[1] + 1
 
 
 def test_budget_exhaustion_is_reported_as_not_run_not_a_blocker(make_repo, tmp_path):
