@@ -144,3 +144,32 @@ def test_an_unchanged_round_reuses_checks_and_the_baseline_runs_once(make_repo, 
     before = len(sandbox.trees)
     run_checks(root, dict(broken), workdir=tmp_path / "w", sandbox=sandbox, memo=memo)
     assert len(sandbox.trees) > before
+
+
+def test_agent_fix_rounds_without_a_change_rerun_nothing(sample_repo):
+    from agent_magic.agent import Agent
+    from agent_magic.events import ChecksDone
+    from agent_magic.models.scripted import ScriptedModel
+    from tests.scripts import FIX_OLD, PLAN, REVIEW_OK, UNDERSTAND, call, turn
+
+    broken = '    return round(float(text.strip().lstrip("$").replace(",", "")))'
+    idle = turn(call("finish", summary="nothing to change"))
+    script = [UNDERSTAND, *PLAN,
+              turn(call("replace", path="shoplytics/cleaning.py", old=FIX_OLD, new=broken)),
+              turn(call("finish", summary="rounded prices")), REVIEW_OK,
+              idle, REVIEW_OK, idle, REVIEW_OK]  # two fix rounds that change nothing
+    sandbox = CountingSandbox()
+    commands = []  # commands run so far, at the end of each round's checks
+
+    def on_event(event):
+        if isinstance(event, ChecksDone):
+            commands.append(len(sandbox.trees))
+
+    session = Agent(sample_repo, ScriptedModel(script), sandbox=sandbox,
+                    on_event=on_event).run("fix it")
+    assert session.stop_reason == "done", session.error
+    assert session.review_rounds == 3 and session.open_blockers  # the test still fails
+    assert len(commands) == 3 and commands[0] > 0
+    assert commands[0] == commands[1] == commands[2]  # rounds 2 and 3 ran no command
+    assert session.check_memo.reused_rounds == 2
+    assert session.checks.tests.newly_failing == session.checks_before.tests.newly_failing
