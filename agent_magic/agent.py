@@ -377,6 +377,11 @@ class Agent:
         checker = self._checker
         if checker is None:
             from agent_magic.review import run_checks as checker
+            from agent_magic.review.memo import CheckMemo
+
+            if session.check_memo is None:  # an unchanged fix round reuses the last checks
+                session.check_memo = CheckMemo()
+            options.setdefault("memo", session.check_memo)
         return checker(self.project.root, changes_of(changeset),
                        test_command=session.test_command,
                        timeout=max(1.0, min(self.config.test_timeout, self._time_left())),

@@ -43,6 +43,7 @@ class Session:
     changeset: Changeset | None = field(default=None, repr=False)
     checks: Any = None  # review.CheckReport of the last round, if the review ran
     checks_before: Any = None  # the first round's report, to show before/after
+    check_memo: Any = field(default=None, repr=False)  # review.CheckMemo: work reused across rounds
     findings: list[Finding] = field(default_factory=list)
     summary: str = ""  # the model's own summary, from `finish`
     usage: Usage = field(default_factory=Usage)

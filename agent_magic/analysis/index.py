@@ -32,8 +32,10 @@ class RepoIndex:
     """A project's files, their facts and a ranker; refreshed from disk before each query."""
 
     def __init__(self, root: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None,
-                 *, max_file_bytes: int = MAX_FILE_BYTES, git_history: bool = True) -> None:
+                 *, max_file_bytes: int = MAX_FILE_BYTES, git_history: bool = True,
+                 ranking: bool = True) -> None:
         self.project = Project(root)
+        self.ranking = ranking  # False: facts only (test selection), no ranker built
         self.cache_dir = Path(cache_dir) if cache_dir else self.project.state_dir / "index"
         self.max_file_bytes = max_file_bytes
         self.git_history = git_history
@@ -68,8 +70,8 @@ class RepoIndex:
         dirty += [p for p in old if p not in new]
         rescanned = len(stale)
         self._files = new
-        moved = self._sync_history()
-        if dirty or moved or self._ranker is None:
+        moved = self._sync_history() if self.ranking else False
+        if self.ranking and (dirty or moved or self._ranker is None):
             self._update_ranker(new, moved)
         if dirty:
             try:
@@ -144,6 +146,11 @@ class RepoIndex:
         self._ensure()
         cached = (self._files or {}).get(path)
         return cached.facts if cached else None
+
+    def all_facts(self) -> dict[str, FileFacts]:
+        """Every indexed file's facts after one refresh (path -> facts)."""
+        self.refresh()
+        return {p: c.facts for p, c in (self._files or {}).items()}
 
     def rank(self, task: str, k: int = 20, *, include_tests: bool = True) -> list[RankedFile]:
         """The ``k`` files most relevant to ``task``, best first, with reasons."""

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
-from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from agent_magic.errors import UserError
+from agent_magic.analysis.index import RepoIndex
+from agent_magic.analysis.scan import FileFacts, scan_file
+from agent_magic.errors import PathError, UserError
 from agent_magic.review.lint import new_problems, ruff_command, run_ruff
+from agent_magic.review.memo import CheckMemo, Durations, changes_key, digest
 from agent_magic.review.notebooks import execute_notebook
 from agent_magic.review.process import ChecksStopped, Confined, check_env
 from agent_magic.review.report import CheckReport, TestOutcome
 from agent_magic.review.scratch import Scratch, checked_path
+from agent_magic.review.selection import (
+    RelatedTest,
+    changed_definitions,
+    is_test_file,
+    select_tests,
+)
 from agent_magic.review.static import PYTHON_SUFFIXES, static_problems
-from agent_magic.review.testrun import default_test_command, python_paths, run_tests
+from agent_magic.review.testrun import (
+    Baseline,
+    BaselineTree,
+    default_test_command,
+    python_paths,
+    run_tests,
+)
 from agent_magic.sandbox import Sandbox, detect
+
+# The related tests' default time budget is this share of the test timeout: a review round
+# should cost a few times what a human's run of the nearest test file costs, not the timeout.
+BUDGET_SHARE = 6
 
 
 def run_checks(
@@ -32,6 +52,8 @@ def run_checks(
     kernel_name: str = "python3",
     sandbox: Sandbox | None = None,
     stop: threading.Event | None = None,
+    budget: float | None = None,
+    memo: CheckMemo | None = None,
 ) -> CheckReport:
     """Compile, lint, test (and optionally run notebooks) the change; the user's tree is only read.
 
@@ -40,6 +62,11 @@ def run_checks(
     Everything runs in ``sandbox`` (default: :func:`agent_magic.sandbox.detect`); when it cannot
     run code, only the static checks run and the report says why. Setting ``stop`` ends the
     running check within a second and skips the rest.
+
+    Related tests run nearest first within ``budget`` seconds (default: a sixth of
+    ``timeout``, at least 10 s); the rest are reported as not run. ``memo`` (one per session) makes a round
+    whose diff and project did not change reuse the last report, and the unchanged project's
+    baseline run once per content.
     """
     root_path = Path(root).expanduser().resolve()
     if not root_path.is_dir():
@@ -58,38 +85,107 @@ def run_checks(
         return report
     lint_files = sorted(p for p, c in changes.items() if c is not None
                         and p.endswith(PYTHON_SUFFIXES))
+    memo = memo if memo is not None else CheckMemo()
+    index = RepoIndex(root_path, ranking=False, git_history=False)
+    facts = _facts(index)
+    content = digest(sorted((p, f.sha) for p, f in facts.items()))
+    key = digest(changes_key(changes), content, test_command, timeout, run_notebooks,
+                 full_suite, baseline, budget, kernel_name)
+    if key in memo.last:
+        memo.reused_rounds += 1
+        reused = copy.deepcopy(memo.last[key])
+        reused.notes.append("the diff and the project did not change since the last round; "
+                            "its checks were reused, not run again")
+        return reused
+    selection = _selection(changes, facts, root_path)
     try:
         _run_in_copies(report, root_path, changes, lint_files, confined, test_command=test_command,
                        timeout=timeout, run_notebooks=run_notebooks, full_suite=full_suite,
-                       baseline=baseline, workdir=workdir, kernel_name=kernel_name)
+                       baseline=baseline, workdir=workdir, kernel_name=kernel_name,
+                       selection=selection, budget=budget if budget is not None else default_budget(timeout),
+                       memo=memo, content=content,
+                       durations=Durations(_state_file(index, "test-durations.json")))
     except ChecksStopped:
         report.stopped = True
         report.notes.append("the checks were stopped before they finished")
+    if not report.stopped:
+        memo.remember_round(key, copy.deepcopy(report))
     return report
+
+
+def default_budget(timeout: float) -> float:
+    """The related tests' time budget for a test timeout: a share of it, at least 10 s."""
+    return max(timeout / BUDGET_SHARE, min(timeout, 10.0))
+
+
+def _facts(index: RepoIndex) -> dict[str, FileFacts]:
+    try:
+        return index.all_facts()
+    except (OSError, PathError):
+        return {}
+
+
+def _state_file(index: RepoIndex, name: str) -> Path | None:
+    try:
+        return index.project.state_dir / "review" / name
+    except (OSError, PathError):
+        return None
+
+
+def _selection(changes: Mapping[str, bytes | None], facts: Mapping[str, FileFacts],
+               root: Path) -> list[RelatedTest]:
+    """Related test files for the staged change, from the index's import graph, nearest first."""
+    names: dict[str, set[str]] = {}
+    for path, content in changes.items():
+        if not path.endswith(".py"):
+            continue
+        try:
+            old = (root / path).read_text(encoding="utf-8") if (root / path).is_file() else None
+        except (OSError, UnicodeDecodeError):
+            old = None
+        new = content.decode("utf-8", "replace") if content is not None else None
+        names[path] = changed_definitions(old, new)
+    view = dict(facts)
+    for path, content in changes.items():  # staged files as they will be in the copy
+        if content is None:
+            view.pop(path, None)
+        elif path.endswith(".py"):
+            view[path] = scan_file(path, content)
+    tests = [p for p in view if is_test_file(p)]
+    return select_tests(changes, names, tests, view)
 
 
 def _run_in_copies(report: CheckReport, root_path: Path, changes: Mapping[str, bytes | None],
                    lint_files: list[str], confined: Confined, *,
                    test_command: Sequence[str] | None, timeout: float, run_notebooks: bool,
                    full_suite: bool | None, baseline: bool, workdir: str | os.PathLike[str] | None,
-                   kernel_name: str) -> None:
+                   kernel_name: str, selection: list[RelatedTest], budget: float,
+                   memo: CheckMemo, content: str, durations: Durations) -> None:
     with ExitStack() as stack:
         after = stack.enter_context(Scratch(root_path, changes, parent=workdir))
-        before = None
-        if baseline or lint_files:
-            before = stack.enter_context(Scratch(root_path, {}, parent=workdir))
+
+        @contextmanager
+        def before_tree() -> Iterator[Scratch]:
+            # The unchanged project is the same copy with the changed files switched back.
+            after.show_original(True)
+            try:
+                yield after
+            finally:
+                after.show_original(False)
+
         if after.skipped:
             report.notes.append(f"{len(after.skipped)} large or unreadable file(s) were not "
                                 "copied to the scratch copy")
-        _lint(report, lint_files, after, before, timeout, confined)
-        _tests(report, test_command, sorted(changes), after, before if baseline else None,
-               timeout, full_suite, confined)
+        _lint(report, lint_files, after, before_tree, timeout, confined, memo, content)
+        base = Baseline(before_tree, content, memo) if baseline else None
+        _tests(report, test_command, selection, after, base, timeout, full_suite, confined,
+               budget, durations)
         if run_notebooks:
             _notebooks(report, changes, after, timeout, kernel_name, confined)
 
 
-def _lint(report: CheckReport, files: list[str], after: Scratch, before: Scratch | None,
-          timeout: float, confined: Confined) -> None:
+def _lint(report: CheckReport, files: list[str], after: Scratch, before_tree: BaselineTree,
+          timeout: float, confined: Confined, memo: CheckMemo, content: str) -> None:
     if not files:
         report.lint_ran = True
         return
@@ -105,18 +201,24 @@ def _lint(report: CheckReport, files: list[str], after: Scratch, before: Scratch
     if now.error:
         report.notes.append(now.error)
         return
-    old = []
-    if before is not None:
-        was = run_ruff(ruff, before.path, files, output=before.artifacts / "ruff.json",
-                       timeout=timeout, confined=confined)
+    key = digest("lint", content, files)
+    # Without a problem now there is nothing to tell old from new: no unchanged copy needed.
+    old = memo.baselines.get(key) if now.problems else []
+    if old is None:
+        with before_tree() as before:
+            was = run_ruff(ruff, before.path, files, output=before.artifacts / "ruff-before.json",
+                           timeout=timeout, confined=confined)
         old = was.problems
+        if not was.error and not was.timed_out:
+            memo.baselines[key] = old
     report.new_lint = new_problems(old, now.problems)
     report.lint_ran = True
 
 
-def _tests(report: CheckReport, command: Sequence[str] | None, changed: list[str],
-           after: Scratch, before: Scratch | None, timeout: float,
-           full_suite: bool | None, confined: Confined) -> None:
+def _tests(report: CheckReport, command: Sequence[str] | None, selection: list[RelatedTest],
+           after: Scratch, baseline: Baseline | None, timeout: float,
+           full_suite: bool | None, confined: Confined, budget: float,
+           durations: Durations) -> None:
     if command is None:
         command = default_test_command(after.files)
         if command is None:
@@ -126,8 +228,11 @@ def _tests(report: CheckReport, command: Sequence[str] | None, changed: list[str
         report.notes.append("tests are turned off (empty test command)")
         return
     try:
-        outcome, notes = run_tests(command, changed, after, before, timeout=timeout,
-                                   full_suite=full_suite, confined=confined)
+        related = [r.path for r in selection if r.path in set(after.files)]
+        outcome, notes = run_tests(command, related, after, baseline, timeout=timeout,
+                                   full_suite=full_suite, confined=confined, budget=budget,
+                                   durations=durations)
+        outcome.selected = related
     except OSError as exc:  # the command's program is missing or not executable
         report.tests = TestOutcome(command=list(command))
         report.notes.append(f"could not start the test command {' '.join(command)!r}: "

@@ -10,6 +10,8 @@ _FAIL_WORDS = ("FAILED", "ERROR")
 # An expected failure is not a failure; a strict XPASS is already reported as FAILED.
 _PASS_WORDS = ("PASSED", "XFAIL", "XPASS")
 _LINE = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED)\s+(.*)$")
+# ``-v`` progress: ``path::test PASSED [ 12%]``, printed as each test ends (survives a kill).
+_VERBOSE = re.compile(r"^(\S+?::\S.*?) (PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED)\b.*$")
 
 
 @dataclass
@@ -48,8 +50,17 @@ def parse_pytest_lines(lines: Iterable[str]) -> TestResults:
     """Collect ids from ``PASSED id`` / ``FAILED id - reason`` / ``ERROR id`` summary lines."""
     results = TestResults()
     for line in lines:
-        match = _LINE.match(_ANSI.sub("", line))
+        line = _ANSI.sub("", line)
+        match = _LINE.match(line)
         if not match:
+            verbose = _VERBOSE.match(line)
+            if verbose is None:
+                continue
+            node, word = verbose.groups()
+            if word in _FAIL_WORDS:
+                results.failed.add(node)
+            elif word in _PASS_WORDS and node not in results.failed:
+                results.passed.add(node)
             continue
         word, rest = match.groups()
         if word == "SKIPPED" or rest.startswith("["):

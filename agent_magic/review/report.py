@@ -47,6 +47,8 @@ class TestOutcome:
     baseline_ran: bool = False
     output_tail: str = ""
     elapsed: float = 0.0  # seconds the changed copy's run took
+    selected: list[str] = field(default_factory=list)  # related test files, nearest first
+    not_run: list[str] = field(default_factory=list)  # selected files the budget left out
 
     @property
     def ok(self) -> bool:
@@ -92,13 +94,13 @@ class CheckReport:
                 severity="blocker", source="tests", path=test_id.split("::", 1)[0],
                 message=f"newly failing test {test_id}" + (f": {reason}" if reason else ""),
             ))
-        if self.tests.timed_out:
+        if self.tests.timed_out:  # no verdict on the change, so no blocker by itself
             out.append(Finding(
-                severity="blocker", source="tests",
+                severity="major", source="tests",
                 message=f"test command timed out: {' '.join(self.tests.command)}",
             ))
         if "lint" in self.timeouts:  # tests and notebooks report their own timeouts above
-            out.append(Finding(severity="blocker", source="lint", message="ruff timed out"))
+            out.append(Finding(severity="major", source="lint", message="ruff timed out"))
         out += [_finding("minor", "lint", p) for p in self.new_lint]
         if self.not_run:
             out.append(Finding(severity="major", source="sandbox",
@@ -150,6 +152,10 @@ class CheckReport:
             lines.append("- no baseline run: every failure counts as new")
         if t.timed_out:
             lines.append("- **timed out** (the process group was killed)")
+        if t.not_run:
+            lines.append(f"- not run (budget): {len(t.not_run)} of {len(t.selected)} related "
+                         "test file(s): " + ", ".join(t.not_run[:LIST_LIMIT])
+                         + (" …" if len(t.not_run) > LIST_LIMIT else ""))
         for title, ids in (("Newly failing", t.newly_failing), ("Fixed", t.fixed),
                            ("Already failing", t.already_failing)):
             if ids:

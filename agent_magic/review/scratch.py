@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -73,6 +74,7 @@ class Scratch:
             project = Project(self.root)
             listed = [f for f in list_files(self.root) if not project.is_secret(f)]
             self.skipped = copy_tree(self.root, self.path, listed, self.max_file_size)
+            copy_bytecode(self.root, self.path, [f for f in listed if f not in self.changes])
             write_changes(self.path, self.changes)
             present = set(listed) - set(self.skipped)
             present |= {p for p, c in self.changes.items() if c is not None}
@@ -82,6 +84,22 @@ class Scratch:
             self.close()
             raise
         return self
+
+    def show_original(self, original: bool) -> None:
+        """Switch the changed files between the project's own content and the staged one.
+
+        The unchanged project is then tested in the same copy: no second copy of the tree.
+        """
+        if not original:
+            write_changes(self.path, self.changes)
+            return
+        project = Project(self.root)
+        restore: dict[str, bytes | None] = {}
+        for rel in self.changes:
+            src = self.root / rel
+            keep = src.is_file() and not src.is_symlink() and not project.is_secret(rel)
+            restore[rel] = src.read_bytes() if keep else None
+        write_changes(self.path, restore)
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -155,6 +173,36 @@ def copy_tree(root: Path, dest: Path, files: Iterable[str], max_file_size: int) 
             except OSError:
                 skipped.append(rel)
     return skipped
+
+
+def copy_bytecode(root: Path, dest: Path, files: Iterable[str]) -> int:
+    """Copy this interpreter's cached ``.pyc`` of the copied ``.py`` files; returns how many.
+
+    Importing a big package from source costs seconds in every test run (the checks write no
+    bytecode). A ``.pyc`` is checked against its source's mtime and size, which the copy keeps;
+    changed files are left out, so their source is always compiled.
+    """
+    tag = sys.implementation.cache_tag
+    if not tag:
+        return 0
+    count = 0
+    for rel in files:
+        if not rel.endswith(".py"):
+            continue
+        src = root / rel
+        pyc = src.parent / "__pycache__" / f"{src.stem}.{tag}.pyc"
+        try:
+            if src.is_symlink() or pyc.is_symlink() or not pyc.is_file():
+                continue
+            target = dest / rel
+            if not target.is_file() or target.is_symlink():
+                continue
+            (target.parent / "__pycache__").mkdir(exist_ok=True)
+            shutil.copy2(pyc, target.parent / "__pycache__" / pyc.name)
+            count += 1
+        except OSError:
+            continue
+    return count
 
 
 def _copy_link(

@@ -1,18 +1,21 @@
-"""Run the project's tests in the changed copy and in the unchanged copy, and classify them."""
+"""Run related tests in the changed copy within a budget, and in the unchanged one to classify."""
 
 from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent_magic.review.memo import CheckMemo, Durations, digest
 from agent_magic.review.process import Confined, check_env
 from agent_magic.review.pytest_output import TestResults, compare_runs, parse_pytest_lines
 from agent_magic.review.report import TestOutcome
 from agent_magic.review.scratch import Scratch
-from agent_magic.review.selection import is_pytest_command, is_test_file, related_tests
+from agent_magic.review.selection import is_pytest_command, is_test_file
 
 PYTEST_EXIT_NO_TESTS = 5
 
@@ -75,9 +78,13 @@ def run_once(
     command: Sequence[str], scratch: Scratch, args: Sequence[str], *, timeout: float, log: str,
     confined: Confined,
 ) -> TestRun:
-    """Run ``command`` (+ ``-rA`` for pytest, + ``args``) in the copy; parse its results."""
+    """Run ``command`` (+ ``-rA -v`` for pytest, + ``args``) in the copy; parse its results.
+
+    ``-v`` prints each result as it happens, so a run cut short still reports what it ran.
+    """
     pytest = is_pytest_command(command)
-    full = [*command, *(["-rA", "--color=no"] if pytest else []), *args]
+    verbose = ["-vv" if "-q" in command else "-v"] if pytest else []
+    full = [*command, *(["-rA", "--color=no", *verbose] if pytest else []), *args]
     result = confined.run(full, tree=scratch.path, output_path=scratch.artifacts / log,
                           timeout=timeout, env=check_env(python_paths(scratch.path)))
     results = parse_pytest_lines(result.lines())
@@ -93,33 +100,118 @@ def run_once(
     return TestRun(results, result.timed_out, result.elapsed, result.tail())
 
 
-def run_pair(
-    command: Sequence[str], after: Scratch, before: Scratch | None, args: Sequence[str],
-    *, timeout: float, scope: str, confined: Confined,
-) -> tuple[TestOutcome, list[str]]:
-    """Run in the changed copy, then (for classification) in the unchanged one; outcome, notes."""
-    notes: list[str] = []
-    changed = run_once(command, after, args, timeout=timeout, log=f"tests-{scope}.log",
+def run_batches(
+    command: Sequence[str], scratch: Scratch, files: Sequence[str], *, budget: float,
+    scope: str, confined: Confined,
+) -> TestRun:
+    """``files`` nearest first in batches of 1, 2, 4, ... until ``budget`` seconds are spent.
+
+    pytest collects every file it is given before running any, so one run of hundreds of
+    files could spend the whole budget collecting; doubling batches start with the nearest
+    file at once and pay the interpreter's start-up only a logarithmic number of times.
+    ``timed_out`` means the budget ended before every file ran.
+    """
+    results = TestResults()
+    start = time.monotonic()
+    size, done, tail, cut = 1, 0, "", False
+    while done < len(files):
+        left = budget - (time.monotonic() - start)
+        if left <= 1:
+            cut = True
+            break
+        batch = files[done:done + size]
+        run = run_once(command, scratch, batch, timeout=left, log=f"tests-{scope}-{done}.log",
                        confined=confined)
+        results.passed |= run.results.passed
+        results.failed |= run.results.failed
+        results.reasons.update(run.results.reasons)
+        tail = run.tail
+        done += len(batch)
+        size *= 2
+        if run.timed_out:
+            cut = True
+            break
+    results.passed -= results.failed
+    return TestRun(results, cut, time.monotonic() - start, tail)
+
+
+# Entered, it shows the unchanged project (in the changed copy, switched back on exit).
+BaselineTree = Callable[[], AbstractContextManager[Scratch]]
+
+
+@dataclass
+class Baseline:
+    """How to get the unchanged project's results: a lazily made copy, cached by content."""
+
+    tree: BaselineTree
+    key: str  # the content of the unchanged project
+    memo: CheckMemo = field(default_factory=CheckMemo)
+
+
+def run_pair(
+    command: Sequence[str], after: Scratch, baseline: Baseline | None, args: Sequence[str],
+    *, timeout: float, scope: str, confined: Confined, budget: float | None = None,
+) -> tuple[TestOutcome, list[str]]:
+    """Run in the changed copy, then in the unchanged one (cached by content); outcome, notes.
+
+    With a ``budget`` (seconds), running out of it ends the run without a timeout: the test
+    files that produced no result are reported as not run.
+    """
+    notes: list[str] = []
+    limit = min(timeout, budget) if budget is not None else timeout
+    if budget is not None and args and budget < timeout:
+        changed = run_batches(command, after, args, budget=budget, scope=scope,
+                              confined=confined)
+    else:
+        changed = run_once(command, after, args, timeout=limit, log=f"tests-{scope}.log",
+                           confined=confined)
+    budget_hit = changed.timed_out and budget is not None and budget < timeout
     outcome = TestOutcome(command=list(command), ran=True, scope=scope,
-                          timed_out=changed.timed_out, output_tail=changed.tail,
-                          elapsed=changed.elapsed)
-    if changed.timed_out:
+                          timed_out=changed.timed_out and not budget_hit,
+                          output_tail=changed.tail, elapsed=changed.elapsed)
+    if budget_hit:
+        seen = {t.split("::", 1)[0] for t in changed.results.passed | changed.results.failed}
+        outcome.not_run = [a for a in args if not a.startswith("-") and a not in seen]
+        notes.append(f"the test budget of {budget:g}s ran out; {len(outcome.not_run)} related "
+                     "test file(s) not run (budget)")
+    if outcome.timed_out:
         return outcome, notes
     base: TestResults | None = None
-    if before is not None:
-        # Tests the change adds do not exist in the unchanged copy; naming them would fail there.
-        base_args = [a for a in args if a.startswith("-") or (before.path / a).exists()]
-        if args and not base_args:
-            base, outcome.baseline_ran = TestResults(), True
+    # The unchanged project runs the files that ran here (not those the budget left out), at
+    # most once per content and session: its copy is made only now, when it is needed.
+    failed = sorted(changed.results.failed)
+    left = limit - changed.elapsed if budget is not None else timeout
+    rerun = [a for a in args if a not in outcome.not_run]
+    if baseline is not None and budget is not None and not failed and left < changed.elapsed:
+        # Nothing to classify, and no budget left to look for fixed tests: skip the baseline.
+        notes.append("the unchanged copy was not tested (budget): fixed tests are not reported")
+        baseline = None
+    elif baseline is not None and failed and left < changed.elapsed and all("::" in t
+                                                                          for t in failed):
+        rerun = failed  # the budget is spent: only what failed needs telling old from new
+    if baseline is not None:
+        key = digest(baseline.key, list(command), rerun)
+        base = baseline.memo.baselines.get(key)
+        if base is not None:
+            baseline.memo.reused_baselines += 1
+            outcome.baseline_ran = True
         else:
-            run = run_once(command, before, base_args, timeout=timeout,
-                           log=f"baseline-{scope}.log", confined=confined)
-            if run.timed_out:
-                notes.append(f"the baseline test run timed out after {timeout:g}s; "
+            with baseline.tree() as before:
+                # Tests the change adds do not exist in the unchanged copy; naming them fails.
+                base_args = [a for a in rerun
+                             if a.startswith("-") or (before.path / a.split("::", 1)[0]).exists()]
+                run = None
+                if rerun and not base_args:
+                    base, outcome.baseline_ran = TestResults(), True
+                else:
+                    run = run_once(command, before, base_args, timeout=limit,
+                                   log=f"baseline-{scope}.log", confined=confined)
+            if run is not None and run.timed_out:
+                notes.append(f"the baseline test run timed out after {limit:g}s; "
                              "every failure counts as new")
-            else:
+            elif run is not None:
                 base, outcome.baseline_ran = run.results, True
+                baseline.memo.baselines[key] = base
     compared = compare_runs(base, changed.results)
     outcome.passed = sorted(changed.results.passed)
     outcome.newly_failing = compared.newly_failing
@@ -134,44 +226,51 @@ def run_pair(
 
 
 def run_tests(
-    command: Sequence[str], changed_paths: Sequence[str], after: Scratch,
-    before: Scratch | None, *, timeout: float, full_suite: bool | None, confined: Confined,
+    command: Sequence[str], related: Sequence[str], after: Scratch,
+    baseline: Baseline | None, *, timeout: float, full_suite: bool | None, confined: Confined,
+    budget: float | None = None, durations: Durations | None = None,
 ) -> tuple[TestOutcome, list[str]]:
-    """Related tests first (pytest only), then the whole suite when asked or fast enough."""
+    """``related`` test files nearest first within ``budget``; the whole suite when asked or fast.
+
+    ``durations`` remembers the whole suite's last duration, so it runs again only when that
+    fits in half the timeout.
+    """
     notes: list[str] = []
     command = with_interpreter(command)
+    durations = durations or Durations(None)
     missing = missing_pytest(command, after, confined)
     if missing:
         return TestOutcome(command=list(command)), [missing]
     tests = [f for f in after.files if is_test_file(f)]
     if is_pytest_command(command) and full_suite is not True:
-        related = related_tests(changed_paths, tests, _reader(after.path))
         if related:
-            outcome, more = run_pair(command, after, before, related, timeout=timeout,
-                                     scope="related", confined=confined)
+            outcome, more = run_pair(command, after, baseline, list(related), timeout=timeout,
+                                     scope="related", confined=confined, budget=budget)
             notes += more
             covered = set(related) >= set(tests)
-            if full_suite is False or covered or not outcome.ok:
+            if full_suite is False or covered or not outcome.ok or outcome.not_run:
                 return outcome, notes
-            if not _fast_enough(outcome.elapsed, len(related), len(tests), timeout):
+            known = durations.get(command)
+            fast = (known <= timeout / 2 if known is not None
+                    else _fast_enough(outcome.elapsed, len(related), len(tests), timeout))
+            if not fast:
                 notes.append("the whole suite looks too slow for the timeout; "
-                              "only the related tests were run")
+                             "only the related tests were run")
                 return outcome, notes
         elif full_suite is False:
             notes.append("no tests relate to the changed files; tests were not run")
             return TestOutcome(command=list(command)), notes
-    outcome, more = run_pair(command, after, before, [], timeout=timeout, scope="full",
+        elif (known := durations.get(command)) is not None and known > timeout / 2:
+            notes.append(f"no tests relate to the changed files, and the whole suite took "
+                         f"{known:.0f}s last time; tests were not run")
+            return TestOutcome(command=list(command)), notes
+    outcome, more = run_pair(command, after, baseline, [], timeout=timeout, scope="full",
                              confined=confined)
+    if not outcome.timed_out:
+        durations.put(command, outcome.elapsed)
     return outcome, notes + more
 
 
 def _fast_enough(elapsed: float, related: int, total: int, timeout: float) -> bool:
     # Extrapolate from the related run by test file count; keep half the timeout as a margin.
     return elapsed * total / max(related, 1) <= timeout / 2
-
-
-def _reader(tree: Path):
-    def read(rel: str) -> str:
-        return (tree / rel).read_text(encoding="utf-8")
-
-    return read

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent_magic.analysis.scan import scan_file
 from agent_magic.review.lint import new_problems
 from agent_magic.review.notebooks import skipped
 from agent_magic.review.pytest_output import (
@@ -14,11 +15,9 @@ from agent_magic.review.pytest_output import (
 )
 from agent_magic.review.report import CheckProblem
 from agent_magic.review.selection import (
-    imported_modules,
     is_pytest_command,
     is_test_file,
-    module_names,
-    related_tests,
+    select_tests,
 )
 from agent_magic.review.static import compile_problem
 
@@ -94,47 +93,33 @@ def test_is_test_file(path, expected):
     assert is_test_file(path) is expected
 
 
-@pytest.mark.parametrize(("path", "names"), [
-    ("pkg/mod.py", {"mod", "pkg.mod"}),
-    ("src/pkg/__init__.py", {"pkg", "src.pkg"}),
-    ("top.py", {"top"}),
-    ("README.md", set()),
-])
-def test_module_names(path, names):
-    assert module_names(path) == names
-
-
-@pytest.mark.parametrize(("source", "modules"), [
-    ("import a.b, c", ["a.b", "c"]),
-    ("from pkg import mod, other", ["pkg", "pkg.mod", "pkg.other"]),
-    ("from . import sib", ["sib"]),
-    ("def f(:", []),
-])
-def test_imported_modules(source, modules):
-    assert imported_modules(source) == modules
+def _select(changed, sources):
+    facts = {p: scan_file(p, t.encode()) for p, t in sources.items()}
+    tests = [p for p in sources if is_test_file(p)]
+    return [r.path for r in select_tests(changed, {}, tests, facts)]
 
 
 def test_related_tests_by_name_import_and_change():
     sources = {
+        "pkg/__init__.py": "",
+        "pkg/mod.py": "X = 1\n",
         "tests/test_mod.py": "def test(): pass\n",
         "tests/test_uses.py": "from pkg import mod\n",
         "tests/test_dotted.py": "import pkg.mod as m\n",
         "tests/test_other.py": "import json\n",
         "tests/test_changed.py": "import json\n",
     }
-    related = related_tests(["pkg/mod.py", "tests/test_changed.py"], sources, sources.__getitem__)
-    assert related == ["tests/test_changed.py", "tests/test_dotted.py", "tests/test_mod.py",
+    related = _select(["pkg/mod.py", "tests/test_changed.py"], sources)
+    assert related == ["tests/test_changed.py", "tests/test_mod.py", "tests/test_dotted.py",
                        "tests/test_uses.py"]
 
 
 def test_related_tests_skip_deleted_test_files():
-    sources = {"tests/test_a.py": "import a\n"}
-    assert related_tests(["tests/test_gone.py"], sources, sources.__getitem__) == []
+    assert _select(["tests/test_gone.py"], {"a.py": "", "tests/test_a.py": "import a\n"}) == []
 
 
 def test_related_tests_none_for_docs_change():
-    sources = {"tests/test_a.py": "import a\n"}
-    assert related_tests(["README.md"], sources, sources.__getitem__) == []
+    assert _select(["README.md"], {"a.py": "", "tests/test_a.py": "import a\n"}) == []
 
 
 def _p(path, code, message, line=1):

@@ -12,10 +12,11 @@ from agent_magic.review import Scratch
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file below root (outside .git) with its bytes."""
+    """Every file below root (outside .git and the agent's own state dir) with its bytes."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.relative_to(root).parts
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not {".git", ".agent_magic"} & set(p.relative_to(root).parts)
     }
 
 
