@@ -152,7 +152,9 @@ def test_a_hostile_conftest_reaches_nothing_and_no_secret_leaves(ip, magics, hos
         listener.accept()
     assert not _scratch_processes()
 
-    transcripts = "".join(p.read_text() for p in (repo / ".agent_magic" / "sessions").glob("*"))
+    # Transcripts and the saved changesets (a directory per session) alike.
+    transcripts = "".join(p.read_text(errors="replace")
+                          for p in (repo / ".agent_magic" / "sessions").rglob("*") if p.is_file())
     record = session_report(session)
     widgets = widget_text(magics.last_view.panel)
     assert "README shouts" in widgets or "HELLO" in widgets
