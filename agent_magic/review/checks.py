@@ -11,7 +11,8 @@ from pathlib import Path
 
 from agent_magic.analysis.index import RepoIndex
 from agent_magic.analysis.scan import FileFacts, scan_file
-from agent_magic.errors import PathError, UserError
+from agent_magic.errors import AgentMagicError, PathError, UserError
+from agent_magic.paths import read_regular
 from agent_magic.review.lint import new_problems, ruff_command, run_ruff
 from agent_magic.review.memo import CheckMemo, Durations, changes_key, digest
 from agent_magic.review.notebooks import execute_notebook
@@ -75,7 +76,8 @@ def run_checks(
         raise UserError("timeout must be a positive number of seconds")
     changes = {checked_path(path): content for path, content in changes.items()}
     report = CheckReport()
-    report.compile_errors, report.invalid_notebooks = static_problems(changes)
+    report.compile_errors, report.invalid_notebooks = static_problems(
+        changes, _notebooks_before(root_path, changes))
     confined = Confined(sandbox if sandbox is not None else detect(), stop=stop,
                         hide=(root_path,))
     report.sandbox = confined.sandbox.describe()
@@ -259,3 +261,15 @@ def _notebooks(report: CheckReport, changes: Mapping[str, bytes | None], after: 
             report.notebook_failures.append(problem)
         if timed_out:
             report.timeouts.append(f"notebook {rel}")
+
+
+def _notebooks_before(root: Path, changes: Mapping[str, bytes | None]) -> dict[str, bytes]:
+    """The changed notebooks as they are in the project, to blame only what the change added."""
+    before = {}
+    for path in changes:
+        if path.endswith(".ipynb"):
+            try:
+                before[path] = read_regular(root / path)
+            except (OSError, AgentMagicError):
+                continue  # new, unreadable or not a regular file: judged on its own
+    return before

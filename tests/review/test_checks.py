@@ -300,3 +300,26 @@ def test_missing_pytest_is_a_note_not_a_failing_test(calc_repo, tmp_path):
 ])
 def test_a_bare_python_means_the_kernels_interpreter(command, expected):
     assert with_interpreter(command) == expected
+
+
+# nbformat 4.4 does not allow cell ids: a notebook like this is invalid before any change.
+OLD_WITH_IDS = (b'{"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": ['
+                b'{"cell_type": "code", "id": "a", "metadata": {}, "execution_count": null, '
+                b'"outputs": [], "source": "x = 1"}]}')
+
+
+@pytest.mark.parametrize("before, after, blamed", [
+    # a BOM is legal in a notebook file
+    (None, b"\xef\xbb\xbf" + OLD_WITH_IDS.replace(b'"id": "a", ', b""), False),
+    # already invalid the same way: not the change's doing
+    (OLD_WITH_IDS, OLD_WITH_IDS.replace(b"x = 1", b"x = 2"), False),
+    # a new kind of problem: blamed
+    (OLD_WITH_IDS, OLD_WITH_IDS.replace(b'"metadata": {}, "cells"', b'"metadata": [], "cells"'),
+     True),
+])
+def test_a_notebook_is_blamed_only_for_problems_the_change_added(make_repo, tmp_path, before,
+                                                                 after, blamed):
+    root = make_repo({"a.py": "", **({"nb.ipynb": before.decode()} if before else {})})
+    report = run_checks(root, {"nb.ipynb": after}, workdir=tmp_path / "w", test_command=[],
+                        baseline=False)
+    assert bool(report.invalid_notebooks) is blamed, report.invalid_notebooks
