@@ -100,7 +100,9 @@ def open_in_lab(work: Path, launch=os.execvp) -> int:
     print(f"project: {root}\nopening {QUICKSTART.name} in JupyterLab: Run All, then Apply and save",
           flush=True)
     os.chdir(root)
-    launch(sys.executable, [sys.executable, "-m", "jupyterlab", QUICKSTART.name])
+    # Containers often run as root, where JupyterLab refuses to start without being told.
+    as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    launch(sys.executable, [sys.executable, "-m", "jupyterlab", *as_root, QUICKSTART.name])
     return 0
 
 
