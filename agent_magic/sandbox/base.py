@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent_magic.errors import AgentMagicError
-from agent_magic.sandbox.policy import Limits, sandbox_env
+from agent_magic.sandbox.policy import Limits, host_env
 
 
 class SandboxUnavailable(AgentMagicError):
@@ -79,10 +79,5 @@ class Unconfined:
                 env: Mapping[str, str], hide: Sequence[Path] = (),
                 limits: Limits | None = None) -> tuple[list[str], dict[str, str]]:
         """The command as is, in the allowlisted environment."""
-        home = writable.parent / "home"
-        tmp = writable.parent / "tmp"
-        home.mkdir(exist_ok=True)
-        tmp.mkdir(exist_ok=True)
-        full = sandbox_env(env, home=str(home))
-        full["TMPDIR"] = str(tmp)
+        full, _ = host_env(env, writable)
         return (limits.wrap(command) if limits else command), full

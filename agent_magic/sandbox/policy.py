@@ -88,6 +88,17 @@ def sandbox_env(
     return env
 
 
+def host_env(env: Mapping[str, str], writable: Path) -> tuple[dict[str, str], Path]:
+    """The allowlisted environment for a sandbox without a private /tmp (HOME and TMPDIR beside
+    the scratch copy, made here), and that temp dir."""
+    home, tmp = writable.parent / "home", writable.parent / "tmp"
+    home.mkdir(exist_ok=True)
+    tmp.mkdir(exist_ok=True)
+    full = sandbox_env(env, home=str(home))
+    full["TMPDIR"] = str(tmp)
+    return full, tmp
+
+
 def python_dirs(exclude: Iterable[Path] = ()) -> list[Path]:
     """Directories the sandbox shows read-only so this interpreter and its packages work.
 

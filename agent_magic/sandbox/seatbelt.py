@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from agent_magic.sandbox.policy import Limits, python_dirs, sandbox_env
+from agent_magic.sandbox.policy import Limits, host_env, python_dirs
 
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"
 
@@ -68,16 +68,11 @@ class Seatbelt:
                 env: Mapping[str, str], hide: Sequence[Path] = (),
                 limits: Limits | None = None) -> tuple[list[str], dict[str, str]]:
         """``sandbox-exec -p PROFILE -- command`` and the allowlisted environment."""
-        home = writable.parent / "home"
-        tmp = writable.parent / "tmp"
-        home.mkdir(exist_ok=True)
-        tmp.mkdir(exist_ok=True)
+        full, tmp = host_env(env, writable)
         real = Path(os.path.realpath(writable))
         profile = seatbelt_profile(
             writable=real, tmp=Path(os.path.realpath(tmp)),
             readonly=python_dirs(exclude=[real, *hide]), hidden=list(hide),
             network=self.network)
-        full = sandbox_env(env, home=str(home))
-        full["TMPDIR"] = str(tmp)
         inner = limits.wrap(command) if limits else command
         return [self.binary, "-p", profile, "--", *inner], full
