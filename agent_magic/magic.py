@@ -422,7 +422,7 @@ class AgentMagics(Magics):
         force = "--force" in rest
         rest = [w for w in rest if w != "--force"]
         unknown = [w for w in rest if w.startswith("-") and w != "--all"]
-        if unknown or len(rest) > 1:
+        if unknown or len(rest) > 1 or (force and rest == ["--all"]):
             raise UserError("usage: %agent undo [ID] [--force] | %agent undo --all")
         if rest == ["--all"]:
             owner = next((s for s in reversed(list(self.sessions.values())) if s.checkpoints),

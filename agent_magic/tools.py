@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
 from agent_magic.staging.nbview import cell_lines
+from agent_magic.staging.notebooks import is_notebook
 
 if TYPE_CHECKING:
     from agent_magic.staging import Staging
@@ -174,7 +175,7 @@ class Toolbox:
 
     def _view(self, path: str, start_line: int | None = None, end_line: int | None = None,
               start_cell: int | None = None, end_cell: int | None = None) -> str:
-        if path.endswith(".ipynb"):
+        if is_notebook(path):
             return self.staging.notebook_view(path, start_cell, end_cell, start_line, end_line)
         if start_cell is not None or end_cell is not None:
             raise ToolError(f"{path} is not a notebook; start_cell/end_cell are for .ipynb files")
@@ -248,7 +249,7 @@ class Toolbox:
 
     def _searchable(self, rel: str) -> list[tuple[str, int, str]]:
         """(where, line number, line) of a file; a notebook's cell sources, each cell named."""
-        if rel.endswith(".ipynb"):
+        if is_notebook(rel):
             nb = self.staging.read_notebook(rel)
             return [(f" [{label}]", n, line) for label, n, line in cell_lines(nb)]
         return [("", n, line) for n, line in enumerate(self.staging.read_text(rel).splitlines(), 1)]

@@ -52,3 +52,8 @@ def test_undo_of_an_unknown_checkpoint_points_to_history(ip, sample_repo: Path, 
     monkeypatch.chdir(sample_repo)
     with pytest.raises(UsageError, match="no checkpoint 'nosuch'.*%agent history"):
         ip.run_line_magic("agent", "undo nosuch")
+
+
+def test_undo_all_with_force_is_refused_not_ignored(ip):
+    with pytest.raises(UsageError, match=r"usage: %agent undo"):
+        ip.run_line_magic("agent", "undo --all --force")

@@ -69,10 +69,10 @@ def undo_changes(target: Any, checkpoint_id: str | None = None, *, force: bool =
                  open_notebook: Path | None = None, live: Any = None) -> Outcome:
     """Undo a checkpoint of a session (or, given a Project, any checkpoint id); ``force``
     restores even files changed since the apply."""
-    if live is not None and not force:
+    if live is not None:
         from agent_magic.ui.liveactions import undo_live
 
-        outcome = undo_live(target, checkpoint_id, live)
+        outcome = undo_live(target, checkpoint_id, live, force=force)
         if outcome is not None:
             return outcome
     try:

@@ -46,7 +46,12 @@ def apply_live(session: Any, selection: set[str] | None, live: LiveWriter, *,
         changes = live.write(project, planned)
     except (ConflictError, LiveError) as exc:
         if disk is not None:
-            session.undo(disk.id)  # all or nothing: the disk part goes back too
+            try:
+                session.undo(disk.id)  # all or nothing: the disk part goes back too
+            except (ConflictError, UserError) as undo_exc:
+                return Outcome(False, f"Not applied in the open notebooks ({exc}); the files on "
+                               f"disk stay applied as checkpoint {disk.id}, which could not be "
+                               f"undone: {undo_exc}", disk, list(disk.paths))
         return Outcome(False, f"Not applied: {exc}")
     disk_paths = list(getattr(disk, "paths", []))
     cp = LiveCheckpoint(new_live_id(), sorted(set(disk_paths) | {c.path for c in changes}),
@@ -62,8 +67,10 @@ def apply_live(session: Any, selection: set[str] | None, live: LiveWriter, *,
     return Outcome(True, message, cp, cp.paths)
 
 
-def undo_live(target: Any, checkpoint_id: str | None, live: LiveWriter) -> Any:
-    """Undo a checkpoint made through the frontend; None when it is not one."""
+def undo_live(target: Any, checkpoint_id: str | None, live: LiveWriter, *,
+              force: bool = False) -> Any:
+    """Undo a checkpoint made through the frontend; None when it is not one. ``force`` applies
+    to its part on disk."""
     from agent_magic.ui.actions import Outcome, conflict_message
 
     ids = list(getattr(target, "checkpoints", []))
@@ -81,10 +88,13 @@ def undo_live(target: Any, checkpoint_id: str | None, live: LiveWriter) -> Any:
     except LiveError as exc:
         return Outcome(False, f"Not undone: the notebook's tab did not answer ({exc})")
     if cp.disk is not None:
+        cp.changes = []  # the notebooks are back; a retry must only redo the disk part
         try:
-            target.undo(cp.disk.id)
+            target.undo(cp.disk.id, force=force)
         except (ConflictError, UserError) as exc:
-            return Outcome(False, f"Undid the open notebooks, but not the files on disk: {exc}")
+            return Outcome(False, f"Undid the open notebooks, but not the files on disk "
+                           f"(checkpoint {cp.disk.id}; `%agent undo {cp.id} --force` restores "
+                           f"them anyway): {exc}")
     if cp.id in target.checkpoints:
         target.checkpoints.remove(cp.id)
     del live.checkpoints[cp.id]
