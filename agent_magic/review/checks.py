@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -91,9 +92,12 @@ def run_checks(
     index = RepoIndex(root_path, ranking=False, git_history=False)
     facts = _facts(index)
     content = digest(sorted((p, f.sha) for p, f in facts.items()))
+    # The interpreter and the sandbox are part of what a round ran on, as is the project; with
+    # no facts the project's content is unknown, so nothing is reused.
     key = digest(changes_key(changes), content, test_command, timeout, run_notebooks,
-                 full_suite, baseline, budget, kernel_name)
-    if key in memo.last:
+                 full_suite, baseline, budget, kernel_name, sys.executable,
+                 confined.sandbox.describe())
+    if facts and key in memo.last:
         memo.reused_rounds += 1
         reused = copy.deepcopy(memo.last[key])
         reused.notes.append("the diff and the project did not change since the last round; "
@@ -110,7 +114,8 @@ def run_checks(
     except ChecksStopped:
         report.stopped = True
         report.notes.append("the checks were stopped before they finished")
-    if not report.stopped:
+    # A stopped or timed-out round is not an answer worth replaying.
+    if not report.stopped and not report.timeouts:
         memo.remember_round(key, copy.deepcopy(report))
     return report
 

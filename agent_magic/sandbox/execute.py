@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -14,12 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_magic.sandbox.policy import Limits
-from agent_magic.secrets import Redactor
+from agent_magic.secrets import REDACTED, Redactor
 
 if TYPE_CHECKING:
     from agent_magic.sandbox.base import Sandbox
 
 TAIL_CHARS = 4000
+# A private key spans lines: read line by line, or cut, its body would pass a per-text redaction.
+PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY-----")
 POLL_SECONDS = 0.1  # how often a running command looks at the stop event
 TERM_GRACE = 0.3  # seconds between SIGTERM and SIGKILL; stop must act within 2 s
 KILL_WAIT = 1.5  # at most this long for the killed processes to be gone
@@ -42,13 +46,19 @@ class CommandResult:
 
     def lines(self) -> Iterator[str]:
         """The combined stdout/stderr, line by line, without reading it all into memory."""
+        inside_key = False
         with open(self.output_path, encoding="utf-8", errors="replace") as handle:
             for line in handle:
+                inside_key = inside_key or bool(PEM_BEGIN.search(line))
+                if inside_key:
+                    inside_key = not PEM_END.search(line)
+                    yield REDACTED
+                    continue
                 yield self.redact(line.rstrip("\n"))
 
     def tail(self, limit: int = TAIL_CHARS) -> str:
         """The last ``limit`` characters of the output, cut at a line start."""
-        return self.redact(read_tail(self.output_path, limit))
+        return self.redact(_cut_key_head(read_tail(self.output_path, limit)))
 
     def text(self, limit: int = 200_000) -> str:
         """The output's first ``limit`` characters (for small outputs such as ruff's JSON)."""
@@ -62,9 +72,17 @@ class CommandResult:
             return self.text(head + tail)
         with open(self.output_path, "rb") as handle:
             first = handle.read(head).decode("utf-8", errors="replace")
-        last = read_tail(self.output_path, tail)
+        last = _cut_key_head(read_tail(self.output_path, tail))
         return self.redact(f"{first}\n… [{size - head - tail:,} bytes of output left out] …\n"
                            f"{last}")
+
+
+def _cut_key_head(text: str) -> str:
+    """A cut that fell inside a private key: hide the key's lines up to its END marker."""
+    end = PEM_END.search(text)
+    if end and not PEM_BEGIN.search(text, 0, end.start()):
+        return REDACTED + "\n" + text[end.start():]  # the END line closes a joined head's key
+    return text
 
 
 def read_tail(path: Path, limit: int) -> str:

@@ -150,3 +150,18 @@ def test_a_program_named_by_absolute_path_is_shown_read_only(bwrap, box, tmp_pat
                      output_path=box / "out" / "log", timeout=10)
     assert result.returncode == 0 and result.text().split() == ["tool-ran", "ro"]
     assert not (tools / "mytool.evil").exists()
+
+
+def test_a_private_key_is_hidden_line_by_line_and_when_cut(tmp_path):
+    from agent_magic.sandbox.execute import CommandResult
+
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+    out = tmp_path / "out.txt"
+    out.write_text("before\n-----BEGIN PRIVATE KEY-----\n" + f"{body}\n" * 50
+                   + "-----END PRIVATE KEY-----\nafter\n")
+    result = CommandResult(["x"], 0, False, out, 0.1)
+    lines = list(result.lines())
+    assert lines[0] == "before" and lines[-1] == "after"
+    assert not any(body in line for line in lines)
+    for text in (result.tail(limit=300), result.head_and_tail(head=40, tail=300)):
+        assert body not in text and "after" in text
