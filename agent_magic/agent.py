@@ -293,8 +293,8 @@ class Agent:
 
     def _understand(self, session: Session) -> None:
         self._enter("understand")
-        session.messages.append({"role": "user", "content": [{"type": "text", "text": self._redact(
-            prompts.render("understand", task=session.task, project=self.project.root.name))}]})
+        self._say(session, prompts.render("understand", task=session.task,
+                                          project=self.project.root.name))
         self._converse(session, "understand", {"submit_understanding"})
         self._leave("understand", session.understanding.restatement if session.understanding else "")
 
