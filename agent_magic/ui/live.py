@@ -147,9 +147,10 @@ class WidgetController:
             outcome = apply_changes(session, selection, allow_blockers=allow_blockers,
                                     commit=self.commit, open_notebook=self.open_notebook,
                                     live=live)
-            self.panel.show_message(outcome.message, outcome.ok)
             if outcome.ok:
                 self._applied(session, outcome)
+            # last: the message is what tells the user (and a waiter) the apply is done
+            self.panel.show_message(outcome.message, outcome.ok)
 
         self._off_main(work, live)
 
@@ -169,11 +170,11 @@ class WidgetController:
         session = self.run.session if self.run else None
         if session is None or not outcome.ok:
             return
-        self.panel.show_message(outcome.message, True)
         if kind == "apply":
             self._applied(session, outcome)
         elif kind == "undo":
             self._undone(session, outcome)
+        self.panel.show_message(outcome.message, True)
 
     def _own_paths(self, paths: list[str]) -> list[str]:
         if self.run is None or self._live() is not None:
@@ -207,9 +208,9 @@ class WidgetController:
         def work() -> None:
             outcome = undo_changes(session, checkpoint_id, open_notebook=self.open_notebook,
                                    live=live)
-            self.panel.show_message(outcome.message, outcome.ok)
             if outcome.ok:
                 self._undone(session, outcome)
+            self.panel.show_message(outcome.message, outcome.ok)
 
         self._off_main(work, live)
 
