@@ -213,8 +213,9 @@ class Agent:
         if session.stop_reason != "plan_ready":
             raise UserError(f"session {session.id} is not waiting for plan approval")
         session.stop_reason = "cancelled"
-        Transcript(self.project, session.id).write("end", stop_reason="cancelled", cost=session.cost,
-                                                   plan=session.plan)
+        Transcript(self.project, session.id).write(
+            "end", stop_reason="cancelled", cost=session.cost, plan=session.plan
+        )
         return session
 
     def resume(self, session: Session, instruction: str) -> Session:
@@ -249,8 +250,13 @@ class Agent:
         # Secret values as of this run: keys set in the kernel since the last run count too.
         self._redact = Redactor.current(self.project.root)
         self._transcript = Transcript(self.project, session.id)
-        self._transcript.write("start", task=session.task, model=session.model,
-                               created=session.created, project=str(self.project.root))
+        self._transcript.write(
+            "start",
+            task=session.task,
+            model=session.model,
+            created=session.created,
+            project=str(self.project.root),
+        )
         try:
             body(session)
             session.stop_reason, session.error = "done", ""
@@ -293,10 +299,13 @@ class Agent:
 
     def _understand(self, session: Session) -> None:
         self._enter("understand")
-        self._say(session, prompts.render("understand", task=session.task,
-                                          project=self.project.root.name))
+        self._say(
+            session, prompts.render("understand", task=session.task, project=self.project.root.name)
+        )
         self._converse(session, "understand", {"submit_understanding"})
-        self._leave("understand", session.understanding.restatement if session.understanding else "")
+        self._leave(
+            "understand", session.understanding.restatement if session.understanding else ""
+        )
 
     def _analyze(self, session: Session) -> None:
         from agent_magic.analysis import detect_conventions
@@ -304,18 +313,26 @@ class Agent:
         self._enter("analyze")
         query = session.task
         if session.understanding:
-            query += "\n" + session.understanding.restatement + "\n" + "\n".join(
-                session.understanding.acceptance_criteria)
+            query += (
+                "\n"
+                + session.understanding.restatement
+                + "\n"
+                + "\n".join(session.understanding.acceptance_criteria)
+            )
         index = self._get_index()
         session.ranked_files = [r.path for r in index.rank(query, k=15)]
         conventions = detect_conventions(self.project.root)
         session.test_command = conventions.test_command
-        parts = [f"### Conventions\n{conventions.summary()}",
-                 f"### Repository map\n{index.repo_map(query, budget_tokens=self._map_budget())}"]
+        parts = [
+            f"### Conventions\n{conventions.summary()}",
+            f"### Repository map\n{index.repo_map(query, budget_tokens=self._map_budget())}",
+        ]
         if self.config.notebook_context:
             parts.append(f"### The user's notebook\n{self.config.notebook_context}")
         session.context = "\n\n".join(parts)
-        self._leave("analyze", f"{len(index.files())} files; top: {', '.join(session.ranked_files[:5])}")
+        self._leave(
+            "analyze", f"{len(index.files())} files; top: {', '.join(session.ranked_files[:5])}"
+        )
 
     def _map_budget(self) -> int:
         """Tokens for the repo map: the configured size, at most a quarter of a small window."""
@@ -344,8 +361,12 @@ class Agent:
             if not problems or round_no == last_round:
                 return
             self._enter("implement")
-            self._say(session, prompts.render(
-                "fix", round=round_no, problems="\n".join(_describe(f) for f in problems)))
+            self._say(
+                session,
+                prompts.render(
+                    "fix", round=round_no, problems="\n".join(_describe(f) for f in problems)
+                ),
+            )
             self._converse(session, "implement", {"finish"})
             self._leave("implement", session.summary)
 
@@ -370,7 +391,9 @@ class Agent:
             finding.round = round_no
         self._reconcile(session, found)
         problems = [f for f in session.findings if f.status == "open" and f.severity == "blocker"]
-        self._leave("review", f"round {round_no}: {len(found)} finding(s), {len(problems)} blocker(s)")
+        self._leave(
+            "review", f"round {round_no}: {len(found)} finding(s), {len(problems)} blocker(s)"
+        )
         return problems
 
     def _check(self, session: Session, changeset: Any, **options: Any) -> Any:
@@ -382,11 +405,16 @@ class Agent:
             if session.check_memo is None:  # an unchanged fix round reuses the last checks
                 session.check_memo = CheckMemo()
             options.setdefault("memo", session.check_memo)
-        return checker(self.project.root, changes_of(changeset),
-                       test_command=session.test_command,
-                       timeout=max(1.0, min(self.config.test_timeout, self._time_left())),
-                       run_notebooks=self.config.run_notebooks, sandbox=self.sandbox,
-                       stop=self._stop, **options)
+        return checker(
+            self.project.root,
+            changes_of(changeset),
+            test_command=session.test_command,
+            timeout=max(1.0, min(self.config.test_timeout, self._time_left())),
+            run_notebooks=self.config.run_notebooks,
+            sandbox=self.sandbox,
+            stop=self._stop,
+            **options,
+        )
 
     @property
     def sandbox(self) -> Sandbox:
@@ -394,8 +422,9 @@ class Agent:
         if self._sandbox is None:
             from agent_magic.sandbox import detect
 
-            self._sandbox = detect(allow_network=self.config.allow_network,
-                                   unsandboxed=self.config.unsandboxed)
+            self._sandbox = detect(
+                allow_network=self.config.allow_network, unsandboxed=self.config.unsandboxed
+            )
         return self._sandbox
 
     def _time_left(self) -> float:
@@ -413,8 +442,14 @@ class Agent:
         limit = clamp_timeout(timeout, self._time_left())
         self.emit(CommandStarted(command, limit))
         try:
-            return run_in_copy(self.project.root, changes, command, sandbox=self.sandbox,
-                               timeout=limit, stop=self._stop)
+            return run_in_copy(
+                self.project.root,
+                changes,
+                command,
+                sandbox=self.sandbox,
+                timeout=limit,
+                stop=self._stop,
+            )
         except ChecksStopped:
             self._check_stop()
             raise Interrupted("stopped by the user") from None
@@ -423,11 +458,17 @@ class Agent:
         open_before = [f for f in session.findings if f.status == "open" and f.source == "review"]
         checks = report.summary() if report is not None else "(checks were not run)"
         if open_before:
-            checks += ("\n\nFindings of the previous round; report again those still present:\n"
-                       + "\n".join(_describe(f) for f in open_before))
+            checks += (
+                "\n\nFindings of the previous round; report again those still present:\n"
+                + "\n".join(_describe(f) for f in open_before)
+            )
         text = prompts.render(
-            "review", task=session.task, plan=session.plan.text() if session.plan else "(no plan)",
-            diff=session.diff(), checks=checks)
+            "review",
+            task=session.task,
+            plan=session.plan.text() if session.plan else "(no plan)",
+            diff=session.diff(),
+            checks=checks,
+        )
         # The review goes on from a copy of the main conversation rather than a new one: its
         # requests then start with the main conversation's cached prefix (a new conversation of
         # system, tools and diff is often below the model's minimum cacheable length), and the
@@ -456,9 +497,17 @@ class Agent:
         files = [fc.path for fc in session.changeset.files] if session.changeset else []
         if self._transcript is not None:
             self._transcript.write(
-                "end", stop_reason=session.stop_reason, error=session.error, cost=session.cost,
-                usage=session.usage, steps=session.steps, files=files,
-                plan=session.plan, findings=session.findings, diff=session.diff())
+                "end",
+                stop_reason=session.stop_reason,
+                error=session.error,
+                cost=session.cost,
+                usage=session.usage,
+                steps=session.steps,
+                files=files,
+                plan=session.plan,
+                findings=session.findings,
+                diff=session.diff(),
+            )
         session.save()  # apply, undo and show work from another kernel too
         self._leave("deliver", f"{session.stop_reason}: {len(files)} file(s) changed")
         self.emit(RunFinished(session))
@@ -485,16 +534,23 @@ class Agent:
         pauses = 0
         while True:
             self._compact(messages, limit)
-            request = Request(system=prompts.template("system"), messages=messages,
-                              tools=ALL_TOOLS, max_tokens=limit, cancel=self._stop,
-                              effort=self.config.effort)
+            request = Request(
+                system=prompts.template("system"),
+                messages=messages,
+                tools=ALL_TOOLS,
+                max_tokens=limit,
+                cancel=self._stop,
+                effort=self.config.effort,
+            )
             reply = self._ask(session, request)
             if reply.stop_reason == "refusal":
                 raise Refused(_refusal_text(reply))
             if reply.stop_reason == "model_context_window_exceeded":
                 if not self._compact(messages, limit, force=True):
-                    raise ContextFull("the conversation no longer fits the model's context window "
-                                      "even with old tool output elided")
+                    raise ContextFull(
+                        "the conversation no longer fits the model's context window "
+                        "even with old tool output elided"
+                    )
                 continue  # the cut reply is dropped; ask again on the smaller conversation
             cut = _cut_call(reply)
             if reply.stop_reason == "max_tokens" and (cut or not _usable(reply)):
@@ -503,13 +559,16 @@ class Agent:
                     limit = bigger  # the cut reply is dropped; ask again with room to finish
                     continue
                 if cut is None:
-                    raise OutputLimit(f"the model's reply kept hitting the output limit "
-                                      f"(max_tokens={limit})")
+                    raise OutputLimit(
+                        f"the model's reply kept hitting the output limit (max_tokens={limit})"
+                    )
             content = reply.content()
             if not content:
                 self._failed(f"{phase}: the model sent an empty reply")
-                self._say_to(messages, prompts.render(
-                    "nudge", phase=phase, expected=" or ".join(sorted(until))))
+                self._say_to(
+                    messages,
+                    prompts.render("nudge", phase=phase, expected=" or ".join(sorted(until))),
+                )
                 continue
             _append_assistant(messages, content)
             if reply.stop_reason == "pause_turn" and not reply.tool_calls:
@@ -522,16 +581,25 @@ class Agent:
                 if text_ends:
                     return None
                 self._failed(f"{phase}: the model answered without calling a tool")
-                self._say_to(messages, prompts.render(
-                    "nudge", phase=phase, expected=" or ".join(sorted(until))))
+                self._say_to(
+                    messages,
+                    prompts.render("nudge", phase=phase, expected=" or ".join(sorted(until))),
+                )
                 continue
             done = self._answer_calls(session, phase, until, reply.tool_calls, messages, cut, limit)
             if done is not None:
                 return done
 
-    def _answer_calls(self, session: Session, phase: str, until: set[str], calls: list[ToolCall],
-                      messages: list[dict[str, Any]], cut: ToolCall | None, limit: int
-                      ) -> ToolCall | None:
+    def _answer_calls(
+        self,
+        session: Session,
+        phase: str,
+        until: set[str],
+        calls: list[ToolCall],
+        messages: list[dict[str, Any]],
+        cut: ToolCall | None,
+        limit: int,
+    ) -> ToolCall | None:
         """Run the calls; the results message is appended however this ends."""
         results: list[dict[str, Any]] = []
         done = None
@@ -541,13 +609,20 @@ class Agent:
                 if call is cut:
                     text, is_error = _cut_message(limit), True
                     self.emit(ToolUsed(call.name, {}, text, True))
-                    self._record("tool", phase=phase, name=call.name, input={}, result=text,
-                                 is_error=True)
+                    self._record(
+                        "tool", phase=phase, name=call.name, input={}, result=text, is_error=True
+                    )
                     self._failed(text)
                 else:
                     text, is_error = self._call_tool(session, phase, call)
-                results.append({"type": "tool_result", "tool_use_id": call.id, "content": text,
-                                **({"is_error": True} if is_error else {})})
+                results.append(
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": call.id,
+                        "content": text,
+                        **({"is_error": True} if is_error else {}),
+                    }
+                )
                 if call.name in until and not is_error:
                     done = call
         except BaseException as exc:
@@ -555,9 +630,16 @@ class Agent:
             raise
         finally:
             answered = {r["tool_use_id"] for r in results}
-            results += [{"type": "tool_result", "tool_use_id": call.id, "is_error": True,
-                         "content": f"Not run: {stopped}."}
-                        for call in calls if call.id not in answered]
+            results += [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": call.id,
+                    "is_error": True,
+                    "content": f"Not run: {stopped}.",
+                }
+                for call in calls
+                if call.id not in answered
+            ]
             messages.append({"role": "user", "content": results})
         return done
 
@@ -573,7 +655,9 @@ class Agent:
         ceiling = ceiling if isinstance(ceiling, int) and ceiling > 0 else limit
         return min(ceiling, limit * 2)
 
-    def _compact(self, messages: list[dict[str, Any]], max_tokens: int, *, force: bool = False) -> bool:
+    def _compact(
+        self, messages: list[dict[str, Any]], max_tokens: int, *, force: bool = False
+    ) -> bool:
         """Keep the conversation within the model's context window; True if anything was removed.
 
         Past ``compact_at`` of the window (less the output limit), the oldest large tool results
@@ -604,7 +688,7 @@ class Agent:
         while total > target and i + 1 < len(messages) - KEEP_RECENT:
             if _tool_only_exchange(messages, i):
                 total -= sizes[i] + sizes[i + 1]
-                del messages[i:i + 2], sizes[i:i + 2]
+                del messages[i : i + 2], sizes[i : i + 2]
                 _note_dropped(messages[i - 1])
                 removed = True
             else:
@@ -639,22 +723,31 @@ class Agent:
                 raise Interrupted("stopped by the user") from None
             raise
         finally:
-            self._record("model", phase=self._phase, reply=reply.content() if reply else None,
-                         stop_reason=reply.stop_reason if reply else None,
-                         usage=reply.usage if reply else None, cost=session.cost)
+            self._record(
+                "model",
+                phase=self._phase,
+                reply=reply.content() if reply else None,
+                stop_reason=reply.stop_reason if reply else None,
+                usage=reply.usage if reply else None,
+                cost=session.cost,
+            )
 
     def _check_limits(self, session: Session, request: Request) -> None:
         self._check_stop()
         if session.steps - self._steps_at_start >= self.config.max_steps:
             raise StepLimit(f"stopped after {self.config.max_steps} model calls (max_steps)")
         # Price the next call as if nothing were cached and the whole answer used: a hard budget.
-        estimate = self.model.price.cost(Usage(
-            input_tokens=estimate_tokens([request.system, request.tools, request.messages]),
-            output_tokens=request.max_tokens))
+        estimate = self.model.price.cost(
+            Usage(
+                input_tokens=estimate_tokens([request.system, request.tools, request.messages]),
+                output_tokens=request.max_tokens,
+            )
+        )
         if session.cost + estimate > self.config.budget_usd:
             raise BudgetExceeded(
                 f"budget ${self.config.budget_usd:.2f} reached: spent ${session.cost:.4f}, the next "
-                f"call could cost up to ${estimate:.4f}")
+                f"call could cost up to ${estimate:.4f}"
+            )
 
     def _check_stop(self) -> None:
         if self._stop.is_set():
@@ -668,8 +761,10 @@ class Agent:
             self._check_stop()
             data = validate(call.name, call.input)
             if call.name not in PHASE_TOOLS[phase]:
-                raise ToolError(f"{call.name} is not available in the {phase} phase; "
-                                f"use one of: {', '.join(sorted(PHASE_TOOLS[phase]))}")
+                raise ToolError(
+                    f"{call.name} is not available in the {phase} phase; "
+                    f"use one of: {', '.join(sorted(PHASE_TOOLS[phase]))}"
+                )
             if call.name in CONTROL_NAMES:
                 text = self._control(session, call.name, data)
             else:
@@ -683,37 +778,57 @@ class Agent:
             # Tool results leave the process (model request, views, transcript): no secrets.
             text = self._redact(text)
             self.emit(ToolUsed(call.name, dict(call.input), text, is_error))
-            self._record("tool", phase=phase, name=call.name, input=call.input, result=text,
-                         is_error=is_error)
+            self._record(
+                "tool",
+                phase=phase,
+                name=call.name,
+                input=call.input,
+                result=text,
+                is_error=is_error,
+            )
         return text, is_error
 
     def _failed(self, message: str) -> None:
         self._failures += 1
         if self._failures >= self.config.max_tool_errors:
             raise TooManyToolErrors(
-                f"stopped after {self._failures} failed tool calls in a row; last: {message}")
+                f"stopped after {self._failures} failed tool calls in a row; last: {message}"
+            )
 
     def _control(self, session: Session, name: str, data: dict[str, Any]) -> str:
         if name == "submit_understanding":
             session.understanding = Understanding(
-                data["restatement"], list(data.get("acceptance_criteria", [])),
-                list(data.get("assumptions", [])))
+                data["restatement"],
+                list(data.get("acceptance_criteria", [])),
+                list(data.get("assumptions", [])),
+            )
             self.emit(UnderstandingReady(session.understanding))
             return "Understanding recorded."
         if name == "submit_plan":
-            steps = [PlanStep(s.get("description", ""), list(s.get("files", [])))
-                     for s in data["steps"] if isinstance(s, dict)]
+            steps = [
+                PlanStep(s.get("description", ""), list(s.get("files", [])))
+                for s in data["steps"]
+                if isinstance(s, dict)
+            ]
             if not steps:
                 raise ToolError("submit_plan: the plan needs at least one step with a description")
-            session.plan = Plan(data["summary"], steps, list(data.get("files", [])),
-                                list(data.get("risks", [])))
+            session.plan = Plan(
+                data["summary"], steps, list(data.get("files", [])), list(data.get("risks", []))
+            )
             self.emit(PlanReady(session.plan))
             return "Plan recorded."
         if name == "report_finding":
-            self._round_findings.append(Finding(
-                severity=data["severity"], message=data["message"], path=data.get("path"),
-                line_start=data.get("line_start"), line_end=data.get("line_end"),
-                suggestion=data.get("suggestion", ""), source="review"))
+            self._round_findings.append(
+                Finding(
+                    severity=data["severity"],
+                    message=data["message"],
+                    path=data.get("path"),
+                    line_start=data.get("line_start"),
+                    line_end=data.get("line_end"),
+                    suggestion=data.get("suggestion", ""),
+                    source="review",
+                )
+            )
             return "Finding recorded."
         if self._phase != "review":  # the reviewer's summary is not the change's summary
             session.summary = data.get("summary", "")
@@ -729,9 +844,12 @@ class Agent:
             staged = set(session.staging.changed_paths())
             return sorted(set(index.files()) | staged)
 
-        return Toolbox(session.staging, files,
-                       readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns),
-                       runner=lambda command, timeout: self._run_command(session, command, timeout))
+        return Toolbox(
+            session.staging,
+            files,
+            readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns),
+            runner=lambda command, timeout: self._run_command(session, command, timeout),
+        )
 
     def _get_index(self) -> Any:
         if self._index is None:
@@ -770,10 +888,12 @@ def _usable(reply: Reply) -> bool:
 
 
 def _cut_message(limit: int) -> str:
-    return (f"Error: your reply hit the output limit (max_tokens={limit}) while writing this "
-            "call's input, so it was cut off and not run. Make the change in smaller pieces: "
-            "several small edits (or a short file written first and extended by edits) instead "
-            "of one large input.")
+    return (
+        f"Error: your reply hit the output limit (max_tokens={limit}) while writing this "
+        "call's input, so it was cut off and not run. Make the change in smaller pieces: "
+        "several small edits (or a short file written first and extended by edits) instead "
+        "of one large input."
+    )
 
 
 def _refusal_text(reply: Reply) -> str:
@@ -803,7 +923,10 @@ def _elide(message: dict[str, Any]) -> bool:
             block = {**block, "content": STUB.format(n=len(str(block["content"])))}
             changed = True
         elif block.get("type") == "tool_use" and len(str(block.get("input", ""))) > 400:
-            block = {**block, "input": {"elided": f"{len(str(block['input']))} characters of input"}}
+            block = {
+                **block,
+                "input": {"elided": f"{len(str(block['input']))} characters of input"},
+            }
             changed = True
         new.append(block)
     if changed:
@@ -815,8 +938,13 @@ def _tool_only_exchange(messages: list[dict[str, Any]], i: int) -> bool:
     """True if messages i, i+1 are an assistant turn and a user turn of only its tool results."""
     first, second = messages[i], messages[i + 1]
     content = second.get("content")
-    return (first["role"] == "assistant" and second["role"] == "user" and isinstance(content, list)
-            and bool(content) and all(b.get("type") == "tool_result" for b in content))
+    return (
+        first["role"] == "assistant"
+        and second["role"] == "user"
+        and isinstance(content, list)
+        and bool(content)
+        and all(b.get("type") == "tool_result" for b in content)
+    )
 
 
 def _note_dropped(message: dict[str, Any]) -> None:

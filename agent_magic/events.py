@@ -109,9 +109,20 @@ class RunFinished:
 
 
 Event = (
-    PhaseStarted | PhaseFinished | TextDelta | ThinkingDelta | ToolUsed | UnderstandingReady |
-    PlanReady | FindingReported | ChecksDone | UsageUpdated | StepPaused | StepDecided |
-    RunFinished | CommandStarted
+    PhaseStarted
+    | PhaseFinished
+    | TextDelta
+    | ThinkingDelta
+    | ToolUsed
+    | UnderstandingReady
+    | PlanReady
+    | FindingReported
+    | ChecksDone
+    | UsageUpdated
+    | StepPaused
+    | StepDecided
+    | RunFinished
+    | CommandStarted
 )
 EventSink = Callable[[Event], None]
 

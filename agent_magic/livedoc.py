@@ -191,8 +191,9 @@ class LiveFrontend:
         reply = self.request("read", path=rel)
         if not reply.get("open"):
             return None
-        return LiveDocument(rel, str(reply.get("kind") or "file"), bool(reply.get("dirty")),
-                            reply.get("content"))
+        return LiveDocument(
+            rel, str(reply.get("kind") or "file"), bool(reply.get("dirty")), reply.get("content")
+        )
 
     def apply(self, path: Path, ops: list[dict[str, Any]]) -> ApplyResult:
         """Apply cell operations to the open notebook of ``path`` and save it."""
@@ -200,8 +201,9 @@ class LiveFrontend:
         if rel is None:
             raise LiveError(f"{path} is outside the Jupyter server's root")
         reply = self.request("apply", path=rel, ops=ops)
-        return ApplyResult(int(reply.get("applied") or 0),
-                           [str(c) for c in reply.get("conflicts") or []])
+        return ApplyResult(
+            int(reply.get("applied") or 0), [str(c) for c in reply.get("conflicts") or []]
+        )
 
     def revert(self, path: Path) -> dict[str, Any]:
         """Reload the open editor of ``path`` from disk if it has no unsaved changes."""
@@ -217,9 +219,9 @@ def server_root(notebook: Path | None, session_path: str) -> Path | None:
         return None
     parts = Path(session_path).parts
     absolute = Path(notebook).resolve()
-    if tuple(absolute.parts[-len(parts):]) != tuple(parts):
+    if tuple(absolute.parts[-len(parts) :]) != tuple(parts):
         return None
-    return Path(*absolute.parts[:-len(parts)]) if len(parts) < len(absolute.parts) else None
+    return Path(*absolute.parts[: -len(parts)]) if len(parts) < len(absolute.parts) else None
 
 
 class CommTransport:

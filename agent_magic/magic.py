@@ -23,15 +23,18 @@ from agent_magic.ui.runner import Progress, Run, RunRegistry, await_run, fan_out
 # Shared by every AgentMagics of the process, so a reloaded extension still sees running agents.
 REGISTRY = RunRegistry()
 
-LINE_USAGE = ("usage: %agent status | stop | apply [ID] [--force-blockers] | "
-              "undo [ID] [--force] | undo --all | "
-              "history | "
-              "show ID | resume ID TEXT | cost | config")
+LINE_USAGE = (
+    "usage: %agent status | stop | apply [ID] [--force-blockers] | "
+    "undo [ID] [--force] | undo --all | "
+    "history | "
+    "show ID | resume ID TEXT | cost | config"
+)
 AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
 
 
 def _usage_name(name: str) -> Callable[[Any], Any]:
     """Name the magic in its generated usage line (it defaults to the method's name)."""
+
     def mark(func: Any) -> Any:
         func.argcmd_name = name
         return func
@@ -44,8 +47,9 @@ def _usage_name(name: str) -> Callable[[Any], Any]:
 _INDEXES: dict[Any, Any] = {}
 
 
-def default_agent_factory(project: Project, model: Any, config: Any, on_event: Any,
-                          decider: Any = None) -> Any:
+def default_agent_factory(
+    project: Project, model: Any, config: Any, on_event: Any, decider: Any = None
+) -> Any:
     """The real Agent (in step mode when ``decider`` is given)."""
     from agent_magic.agent import Agent
     from agent_magic.analysis import RepoIndex
@@ -80,33 +84,49 @@ EFFORT_CHOICES = ("off", *EFFORTS)
 class AgentMagics(Magics):
     """The %%agent cell magic and the %agent line magic; defaults are configurable traitlets."""
 
-    model = Unicode("", help="Model spec: a Claude model name, 'anthropic:NAME', "
-                             "'scripted:PATH', 'openai:URL/MODEL', 'gguf:PATH'; empty: "
-                             "$AGENT_MAGIC_MODEL, else the default Claude model."
-                    ).tag(config=True)
-    project = Unicode("", help="Project root; empty: the git root of the current directory."
-                      ).tag(config=True)
+    model = Unicode(
+        "",
+        help="Model spec: a Claude model name, 'anthropic:NAME', "
+        "'scripted:PATH', 'openai:URL/MODEL', 'gguf:PATH'; empty: "
+        "$AGENT_MAGIC_MODEL, else the default Claude model.",
+    ).tag(config=True)
+    project = Unicode("", help="Project root; empty: the git root of the current directory.").tag(
+        config=True
+    )
     max_steps = Int(40, help="Model calls per run.").tag(config=True)
     budget = Float(2.0, help="Budget per run in US dollars.").tag(config=True)
     time_limit = Float(1200.0, help="Time limit per run in seconds.").tag(config=True)
     review = Bool(True, help="Run checks and the self-review before delivering.").tag(config=True)
     plan_first = Bool(False, help="Stop after planning for approval.").tag(config=True)
     commit = Bool(False, help="Commit applied changes with git.").tag(config=True)
-    notebook_context = Bool(False, help="Give the agent this notebook's cells and variables."
-                            ).tag(config=True)
+    notebook_context = Bool(False, help="Give the agent this notebook's cells and variables.").tag(
+        config=True
+    )
     run_notebooks = Bool(False, help="Execute changed notebooks during review.").tag(config=True)
-    allow_network = Bool(False, help="Let tests, notebooks and `run` commands in the sandbox use "
-                                     "the network (stated in the findings).").tag(config=True)
-    unsandboxed = Bool(False, help="Run checks and commands WITHOUT a sandbox, with your "
-                                   "privileges (when none is available); shown in the record."
-                       ).tag(config=True)
-    view = CaselessStrEnum(VIEWS, "auto", help="How to show a run: auto, widgets, text, headless."
-                           ).tag(config=True)
-    effort = CaselessStrEnum(("", *EFFORT_CHOICES), "", help="Thinking effort: off, low, medium, high, xhigh, max; empty: the "
-                              "model's default. 'off' turns thinking off where the model allows."
-                     ).tag(config=True)
-    max_tokens = Int(0, help="Output limit of each model call (thinking included); 0: a default "
-                             "that fits the model.").tag(config=True)
+    allow_network = Bool(
+        False,
+        help="Let tests, notebooks and `run` commands in the sandbox use "
+        "the network (stated in the findings).",
+    ).tag(config=True)
+    unsandboxed = Bool(
+        False,
+        help="Run checks and commands WITHOUT a sandbox, with your "
+        "privileges (when none is available); shown in the record.",
+    ).tag(config=True)
+    view = CaselessStrEnum(
+        VIEWS, "auto", help="How to show a run: auto, widgets, text, headless."
+    ).tag(config=True)
+    effort = CaselessStrEnum(
+        ("", *EFFORT_CHOICES),
+        "",
+        help="Thinking effort: off, low, medium, high, xhigh, max; empty: the "
+        "model's default. 'off' turns thinking off where the model allows.",
+    ).tag(config=True)
+    max_tokens = Int(
+        0,
+        help="Output limit of each model call (thinking included); 0: a default "
+        "that fits the model.",
+    ).tag(config=True)
 
     def __init__(
         self,
@@ -143,26 +163,57 @@ class AgentMagics(Magics):
     @argument("--max-steps", type=int, help="model calls allowed")
     @argument("--budget", type=float, help="budget in US dollars")
     @argument("--time-limit", type=float, help="time limit in seconds")
-    @argument("--plan-first", action="store_true", default=None,
-              help="stop after planning for approval")
+    @argument(
+        "--plan-first", action="store_true", default=None, help="stop after planning for approval"
+    )
     @argument("-y", "--yes", action="store_true", help="apply without asking (headless runs)")
     @argument("--commit", action="store_true", default=None, help="git-commit applied changes")
-    @argument("--no-review", dest="review", action="store_false", default=None,
-              help="skip checks and self-review")
-    @argument("--review", dest="review", action="store_true", default=None,
-              help="run checks and self-review (the default)")
-    @argument("-n", "--notebook-context", action="store_true", default=None,
-              help="let the agent see this notebook's cells and variables (not their values)")
-    @argument("--run-notebooks", action="store_true", default=None,
-              help="execute changed notebooks during review")
-    @argument("--allow-network", action="store_true", default=None,
-              help="let code run in the sandbox use the network")
-    @argument("--unsandboxed", action="store_true", default=None,
-              help="run checks and commands without a sandbox (your privileges)")
+    @argument(
+        "--no-review",
+        dest="review",
+        action="store_false",
+        default=None,
+        help="skip checks and self-review",
+    )
+    @argument(
+        "--review",
+        dest="review",
+        action="store_true",
+        default=None,
+        help="run checks and self-review (the default)",
+    )
+    @argument(
+        "-n",
+        "--notebook-context",
+        action="store_true",
+        default=None,
+        help="let the agent see this notebook's cells and variables (not their values)",
+    )
+    @argument(
+        "--run-notebooks",
+        action="store_true",
+        default=None,
+        help="execute changed notebooks during review",
+    )
+    @argument(
+        "--allow-network",
+        action="store_true",
+        default=None,
+        help="let code run in the sandbox use the network",
+    )
+    @argument(
+        "--unsandboxed",
+        action="store_true",
+        default=None,
+        help="run checks and commands without a sandbox (your privileges)",
+    )
     @argument("--view", choices=VIEWS, help="widgets, text or headless (default: detected)")
     @argument("--step", action="store_true", help="step mode: approve each plan step")
-    @argument("--effort", choices=EFFORT_CHOICES,
-              help="thinking effort (off: no thinking, where the model allows)")
+    @argument(
+        "--effort",
+        choices=EFFORT_CHOICES,
+        help="thinking effort (off: no thinking, where the model allows)",
+    )
     @argument("--max-tokens", type=int, help="output limit of each model call, thinking included")
     @_usage_name("%agent")  # IPython prefixes one more %
     @no_var_expand
@@ -178,8 +229,10 @@ class AgentMagics(Magics):
     def _run_cell(self, args: Any, cell: str) -> None:
         view = self._view(args.view)
         if args.step and view == "headless":
-            raise UserError("--step (step mode) is not available in a headless run: nobody can "
-                            "answer its questions; use a notebook (widgets) or terminal IPython")
+            raise UserError(
+                "--step (step mode) is not available in a headless run: nobody can "
+                "answer its questions; use a notebook (widgets) or terminal IPython"
+            )
         ns = self.shell.user_ns
         task = interpolate(cell, ns).strip()
         if not task:
@@ -192,8 +245,16 @@ class AgentMagics(Magics):
         check = getattr(model, "check_settings", None)
         if check is not None:
             check(effort=config.effort, max_tokens=config.max_tokens)
-        self._launch(project, model, config, task, view=view, yes=args.yes,
-                     commit=_pick(args.commit, self.commit), step=args.step)
+        self._launch(
+            project,
+            model,
+            config,
+            task,
+            view=view,
+            yes=args.yes,
+            commit=_pick(args.commit, self.commit),
+            step=args.step,
+        )
 
     def _project(self, option: str | None) -> Project:
         ns = self.shell.user_ns
@@ -204,8 +265,11 @@ class AgentMagics(Magics):
     def _model(self, option: str | None) -> Any:
         from agent_magic.models import load_model
 
-        spec = object_or_text(option, self.shell.user_ns) if option else (
-            self.model or os.environ.get("AGENT_MAGIC_MODEL", ""))
+        spec = (
+            object_or_text(option, self.shell.user_ns)
+            if option
+            else (self.model or os.environ.get("AGENT_MAGIC_MODEL", ""))
+        )
         if not isinstance(spec, str):
             return load_model(spec)
         # One model per spec for the kernel's life: the SDK client's connections are reused, and
@@ -244,8 +308,19 @@ class AgentMagics(Magics):
         view = option or self.view
         return detect_view(self.shell) if view == "auto" else view
 
-    def _launch(self, project: Project, model: Any, config: Any, task: str, *, view: str,
-                yes: bool, commit: bool, resume: Any = None, step: bool = False) -> Run:
+    def _launch(
+        self,
+        project: Project,
+        model: Any,
+        config: Any,
+        task: str,
+        *,
+        view: str,
+        yes: bool,
+        commit: bool,
+        resume: Any = None,
+        step: bool = False,
+    ) -> Run:
         """Build agent, run and view, and start; widgets return at once, text views block."""
         gate = None
         if step:
@@ -279,9 +354,15 @@ class AgentMagics(Magics):
 
             from agent_magic.ui.live import WidgetController
 
-            controller = WidgetController(task, commit=commit, publish=publisher(),
-                                          auto_apply=yes, gate=gate,
-                                          open_notebook=self._open_notebook(), live=live)
+            controller = WidgetController(
+                task,
+                commit=commit,
+                publish=publisher(),
+                auto_apply=yes,
+                gate=gate,
+                open_notebook=self._open_notebook(),
+                live=live,
+            )
             agent = build(fan_out(progress.handle, controller.handle))
             run = self._new_run(agent, task, project, progress, resume, gate)
             self._keep_setup(run, model, config)
@@ -301,14 +382,29 @@ class AgentMagics(Magics):
         run = self._new_run(agent, task, project, progress, resume, gate)
         self._keep_setup(run, model, config)
         interactive = view == "text"
-        drive(run, out=out, publish=publisher(), yes=yes, commit=commit,
-              input_fn=(self.input_fn or input) if interactive else None,
-              color=text_view.color, start=start, gate=gate,
-              open_notebook=self._open_notebook())
+        drive(
+            run,
+            out=out,
+            publish=publisher(),
+            yes=yes,
+            commit=commit,
+            input_fn=(self.input_fn or input) if interactive else None,
+            color=text_view.color,
+            start=start,
+            gate=gate,
+            open_notebook=self._open_notebook(),
+        )
         return run
 
-    def _new_run(self, agent: Any, task: str, project: Project, progress: Progress,
-                 resume: Any, gate: Any = None) -> Run:
+    def _new_run(
+        self,
+        agent: Any,
+        task: str,
+        project: Project,
+        progress: Progress,
+        resume: Any,
+        gate: Any = None,
+    ) -> Run:
         run = Run(agent, task, root=project.root, registry=self.registry, progress=progress)
         run.gate = gate
         if resume is not None:
@@ -369,14 +465,19 @@ class AgentMagics(Magics):
         active = self.registry.active()
         if not active:
             last = self.last_run
-            tail = f"; last session {last.session_id}: {last.session.stop_reason}" if (
-                last is not None and last.session is not None) else ""
+            tail = (
+                f"; last session {last.session_id}: {last.session.stop_reason}"
+                if (last is not None and last.session is not None)
+                else ""
+            )
             self._print("No agent is running" + tail + ".")
         for run in active:
             pause = run.gate.pending if run.gate is not None else None
             if pause is not None:
-                self._print(f"waiting on {run.root} for your decision on {pause.headline()} — "
-                            "answer in its cell, or `%agent stop`")
+                self._print(
+                    f"waiting on {run.root} for your decision on {pause.headline()} — "
+                    "answer in its cell, or `%agent stop`"
+                )
                 continue
             self._print(f"running on {run.root}: {run.progress.line()} — {run.task[:80]}")
 
@@ -402,14 +503,22 @@ class AgentMagics(Magics):
         else:
             raise UserError("no session to apply in this kernel; run %%agent first")
         if session.checkpoints:
-            raise UserError(f"session {session.id} is already applied "
-                            f"(checkpoint {session.checkpoints[-1]}); `%agent undo` reverts it")
+            raise UserError(
+                f"session {session.id} is already applied "
+                f"(checkpoint {session.checkpoints[-1]}); `%agent undo` reverts it"
+            )
         refusal = self.live.cell_refusal(session)
         if refusal:
             raise UserError(refusal)
         live = self.live.for_cell()
-        outcome = apply_changes(session, None, allow_blockers=force, commit=self.commit,
-                                open_notebook=self._open_notebook(), live=live)
+        outcome = apply_changes(
+            session,
+            None,
+            allow_blockers=force,
+            commit=self.commit,
+            open_notebook=self._open_notebook(),
+            live=live,
+        )
         self._tell_views(session, "apply", outcome)
         if not outcome.ok:
             raise UserError(outcome.message)
@@ -425,12 +534,12 @@ class AgentMagics(Magics):
         if unknown or len(rest) > 1 or (force and rest == ["--all"]):
             raise UserError("usage: %agent undo [ID] [--force] | %agent undo --all")
         if rest == ["--all"]:
-            owner = next((s for s in reversed(list(self.sessions.values())) if s.checkpoints),
-                         None)
+            owner = next((s for s in reversed(list(self.sessions.values())) if s.checkpoints), None)
             if owner is None:
                 raise UserError("nothing applied in this kernel to undo")
-            outcomes = undo_all(owner, open_notebook=self._open_notebook(),
-                                live=self.live.for_cell())
+            outcomes = undo_all(
+                owner, open_notebook=self._open_notebook(), live=self.live.for_cell()
+            )
             for outcome in outcomes:
                 self._tell_views(owner, "undo", outcome)
             self._print("\n".join(o.message for o in outcomes))
@@ -438,9 +547,14 @@ class AgentMagics(Magics):
                 raise UserError(outcomes[-1].message)
             return
         checkpoint_id = rest[0] if rest else None
-        owner = next((s for s in reversed(list(self.sessions.values()))
-                      if (checkpoint_id in s.checkpoints if checkpoint_id else s.checkpoints)),
-                     None)
+        owner = next(
+            (
+                s
+                for s in reversed(list(self.sessions.values()))
+                if (checkpoint_id in s.checkpoints if checkpoint_id else s.checkpoints)
+            ),
+            None,
+        )
         if owner is None and checkpoint_id is None:
             # Another kernel (or one that has restarted) applied it: the project's newest live
             # checkpoint, the one `%agent history` offers to undo.
@@ -450,9 +564,13 @@ class AgentMagics(Magics):
             if not live:
                 raise UserError("there is nothing to undo (see `%agent history`)")
             checkpoint_id = live[0].id
-        outcome = undo_changes(owner if owner is not None else self._project(None),
-                               checkpoint_id, force=force, open_notebook=self._open_notebook(),
-                               live=self.live.for_cell() if owner is not None else None)
+        outcome = undo_changes(
+            owner if owner is not None else self._project(None),
+            checkpoint_id,
+            force=force,
+            open_notebook=self._open_notebook(),
+            live=self.live.for_cell() if owner is not None else None,
+        )
         if owner is not None:
             self._tell_views(owner, "undo", outcome)
         if not outcome.ok:
@@ -470,10 +588,14 @@ class AgentMagics(Magics):
         for project in projects.values():
             for s in list_sessions(project):
                 seen.add(s["id"])
-                lines.append(f"{s['id']}  {s['stop_reason']:<12} ${s['cost']:.4f}  "
-                             f"{s['task'][:60]}")
-        lines += [f"{sid}  {s.stop_reason:<12} ${s.cost:.4f}  {s.task[:60]}"
-                  for sid, s in self.sessions.items() if sid not in seen]
+                lines.append(
+                    f"{s['id']}  {s['stop_reason']:<12} ${s['cost']:.4f}  {s['task'][:60]}"
+                )
+        lines += [
+            f"{sid}  {s.stop_reason:<12} ${s.cost:.4f}  {s.task[:60]}"
+            for sid, s in self.sessions.items()
+            if sid not in seen
+        ]
         for project in projects.values():
             lines += _checkpoint_lines(project)
         self._print("\n".join(lines) if lines else "No sessions yet.")
@@ -495,9 +617,19 @@ class AgentMagics(Magics):
         for s in list_sessions(project):
             if s["id"].startswith(rest[0]):
                 # Only its transcript is left (no saved changes): the same report, from that.
-                publisher()(session_report(Session(
-                    s["task"], project, s["model"], id=s["id"], created=s["created"],
-                    stop_reason=s["stop_reason"], cost=s["cost"])))
+                publisher()(
+                    session_report(
+                        Session(
+                            s["task"],
+                            project,
+                            s["model"],
+                            id=s["id"],
+                            created=s["created"],
+                            stop_reason=s["stop_reason"],
+                            cost=s["cost"],
+                        )
+                    )
+                )
                 return
         raise UserError(f"no session {rest[0]!r} (see `%agent history`)")
 
@@ -515,14 +647,23 @@ class AgentMagics(Magics):
         else:
             model = self._model(None)
             config = self._config(parse_argstring(self.agent_cell, ""))
-        self._launch(session.project, model, config, instruction,
-                     view=self._view(None), yes=False, commit=self.commit, resume=session)
+        self._launch(
+            session.project,
+            model,
+            config,
+            instruction,
+            view=self._view(None),
+            yes=False,
+            commit=self.commit,
+            resume=session,
+        )
 
     def _cmd_cost(self, rest: list[str]) -> None:
         total = sum(s.cost for s in self.sessions.values())
         for sid, s in self.sessions.items():
-            self._print(f"{sid}  ${s.cost:.4f}  {s.usage.total_input:,} in / "
-                        f"{s.usage.output_tokens:,} out")
+            self._print(
+                f"{sid}  ${s.cost:.4f}  {s.usage.total_input:,} in / {s.usage.output_tokens:,} out"
+            )
         self._print(f"Total this kernel: ${total:.4f} over {len(self.sessions)} session(s)")
 
     def _cmd_config(self, rest: list[str]) -> None:
@@ -535,8 +676,9 @@ class AgentMagics(Magics):
 
         return kernel_notebook(self.shell)
 
-    def _await_runs(self, command: str, *, refuse_decisions: bool = True,
-                    include_last: bool = False) -> None:
+    def _await_runs(
+        self, command: str, *, refuse_decisions: bool = True, include_last: bool = False
+    ) -> None:
         # Run All: a later cell acts on the result, so it waits for this kernel's runs to end
         runs = self.registry.active()
         last = self.last_run
@@ -563,8 +705,10 @@ class AgentMagics(Magics):
             session = load_session(self._project(None), prefix)
         except UserError:
             if need_object:
-                raise UserError(f"no session {prefix!r} in this kernel or saved in the project "
-                                "(see `%agent history`)") from None
+                raise UserError(
+                    f"no session {prefix!r} in this kernel or saved in the project "
+                    "(see `%agent history`)"
+                ) from None
             return None
         self.sessions[session.id] = session
         return session
@@ -579,9 +723,11 @@ def _checkpoint_lines(project: Project) -> list[str]:
         from agent_magic.staging import list_checkpoints
     except ImportError:
         return []
-    return [f"  checkpoint {c.id} (session {c.session_id}): {', '.join(c.paths)}"
-            + (" [undone]" if c.undone else f" — undo with `%agent undo {c.id}`")
-            for c in list_checkpoints(project)]
+    return [
+        f"  checkpoint {c.id} (session {c.session_id}): {', '.join(c.paths)}"
+        + (" [undone]" if c.undone else f" — undo with `%agent undo {c.id}`")
+        for c in list_checkpoints(project)
+    ]
 
 
 def unregister(shell: Any) -> None:

@@ -23,8 +23,11 @@ _SKIP_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "open"}
 def notebook_path(user_ns: dict[str, Any], environ: dict[str, str] | None = None) -> Path | None:
     """The current notebook's file, from ``__session__``, VS Code's variable or JPY_SESSION_NAME."""
     env = os.environ if environ is None else environ
-    for candidate in (user_ns.get("__session__"), user_ns.get("__vsc_ipynb_file__"),
-                      env.get("JPY_SESSION_NAME")):
+    for candidate in (
+        user_ns.get("__session__"),
+        user_ns.get("__vsc_ipynb_file__"),
+        env.get("JPY_SESSION_NAME"),
+    ):
         if isinstance(candidate, str) and candidate.endswith(".ipynb"):
             path = Path(candidate).expanduser()
             if path.is_file():
@@ -82,7 +85,9 @@ def cells_from_history(user_ns: dict[str, Any]) -> list[tuple[str, str, str]]:
 def describe_value(value: Any) -> str:
     """Type plus shape, length, or columns of a value, never the value itself."""
     kind = type(value)
-    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    name = (
+        kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    )
     details = []
     shape = getattr(value, "shape", None)
     if isinstance(shape, tuple):
@@ -110,9 +115,12 @@ def namespace_summary(user_ns: dict[str, Any], hidden: dict[str, Any] | None = N
     lines = []
     for name, value in user_ns.items():
         # names IPython put there itself are skipped unless the user rebound them
-        if (name.startswith("_") or name in _SKIP_NAMES
-                or (name in hidden and hidden[name] is value)
-                or isinstance(value, (types.ModuleType, type))):
+        if (
+            name.startswith("_")
+            or name in _SKIP_NAMES
+            or (name in hidden and hidden[name] is value)
+            or isinstance(value, (types.ModuleType, type))
+        ):
             continue
         if is_secret_env_name(name):
             lines.append(f"{name}: {type(value).__name__} (value hidden)")
@@ -124,8 +132,9 @@ def namespace_summary(user_ns: dict[str, Any], hidden: dict[str, Any] | None = N
     return lines
 
 
-def render_context(cells: list[tuple[str, str, str]], variables: list[str],
-                   source: str = "") -> str:
+def render_context(
+    cells: list[tuple[str, str, str]], variables: list[str], source: str = ""
+) -> str:
     """The notebook context as text for the model, newest cells kept if it is too long."""
     parts = []
     for number, (kind, text, outputs) in enumerate(cells, 1):
@@ -135,8 +144,12 @@ def render_context(cells: list[tuple[str, str, str]], variables: list[str],
         parts.append(block)
     header = f"Notebook: {source}\n\n" if source else ""
     redact = Redactor.current()  # a key printed in an output cell stays in the notebook
-    vars_text = "\n\nVariables in the kernel (types and shapes only):\n" + "\n".join(
-        f"- {v}" for v in variables) if variables else ""
+    vars_text = (
+        "\n\nVariables in the kernel (types and shapes only):\n"
+        + "\n".join(f"- {v}" for v in variables)
+        if variables
+        else ""
+    )
     budget = MAX_TOTAL_CHARS - len(header) - len(vars_text)
     kept: list[str] = []
     used = 0

@@ -27,8 +27,9 @@ def is_internal(part: str) -> bool:
     return name in INTERNAL_DIRS or name.startswith("git~")
 
 
-def read_regular(path: str | os.PathLike[str], max_bytes: int = MAX_READ_BYTES, *,
-                 name: str = "") -> bytes:
+def read_regular(
+    path: str | os.PathLike[str], max_bytes: int = MAX_READ_BYTES, *, name: str = ""
+) -> bytes:
     """The bytes of a regular file, checked before reading: never a FIFO or device, never huge.
 
     Raises OSError (ENAMETOOLONG, ELOOP, EACCES, ...) or PathError for what is not a regular file
@@ -70,8 +71,9 @@ class Project:
         self._extra_secrets = _read_agentignore(self.root)
         # One regex for all patterns: indexing a large repo asks this for every file. Names are
         # compared lowercased, so the patterns are too (a "Prod.cfg" entry also covers prod.cfg).
-        self._secret_name = re.compile("|".join(
-            fnmatch.translate(p.lower()) for p in SECRET_PATTERNS + self._extra_secrets))
+        self._secret_name = re.compile(
+            "|".join(fnmatch.translate(p.lower()) for p in SECRET_PATTERNS + self._extra_secrets)
+        )
 
     def __repr__(self) -> str:
         return f"Project({str(self.root)!r})"
@@ -83,8 +85,10 @@ class Project:
         # A committed `.agent_magic -> /elsewhere` would send transcripts, checkpoints and caches
         # out of the project; such a state directory is not used at all.
         if state.is_symlink() or (state.exists() and not state.is_dir()):
-            raise PathError(f"{state} is a symbolic link or not a directory; agent_magic keeps its "
-                            "state only in a real .agent_magic/ directory (remove or rename it)")
+            raise PathError(
+                f"{state} is a symbolic link or not a directory; agent_magic keeps its "
+                "state only in a real .agent_magic/ directory (remove or rename it)"
+            )
         return state
 
     @property
@@ -117,7 +121,9 @@ class Project:
         """The absolute path of ``rel``; raises PathError if it escapes the root or is off limits."""
         norm = self.normalize(rel)
         if not allow_secret and norm != "." and self.is_secret(norm):
-            raise PathError(f"{rel!r} looks like a secret file; agent_magic never reads or writes it")
+            raise PathError(
+                f"{rel!r} looks like a secret file; agent_magic never reads or writes it"
+            )
         target = self.root / norm
         # Resolve links of every existing ancestor so a symlink cannot lead outside the root.
         try:
@@ -137,7 +143,9 @@ class Project:
         inner_rel = "/".join(inner)
         # An alias (settings.txt -> .env) is judged by what it points to, not by its own name.
         if not allow_secret and inner_rel and inner_rel != norm and self.is_secret(inner_rel):
-            raise PathError(f"{rel!r} points to a secret file; agent_magic never reads or writes it")
+            raise PathError(
+                f"{rel!r} points to a secret file; agent_magic never reads or writes it"
+            )
         _refuse_shared_inode(target, rel)
         return target
 
@@ -155,16 +163,20 @@ class Project:
                 raise PathError(f"{rel[:80]!r} cannot be used: {exc.strerror or exc}") from None
             if stat.S_ISLNK(st.st_mode):
                 shown = here.relative_to(self.root).as_posix()
-                raise PathError(f"{shown!r} is a symbolic link; agent_magic does not edit through "
-                                "links (edit the file it points to instead)")
+                raise PathError(
+                    f"{shown!r} is a symbolic link; agent_magic does not edit through "
+                    "links (edit the file it points to instead)"
+                )
             if here == target or not stat.S_ISDIR(st.st_mode):
                 break
             if os.path.lexists(here / ".git"):
                 # A submodule or nested repository: its history is not the project's, and an
                 # apply here could not be committed, checkpointed or reverted with the project.
                 shown = here.relative_to(self.root).as_posix()
-                raise PathError(f"{rel!r} is inside {shown}/, a git submodule or nested "
-                                "repository; agent_magic does not edit there")
+                raise PathError(
+                    f"{rel!r} is inside {shown}/, a git submodule or nested "
+                    "repository; agent_magic does not edit there"
+                )
         return target
 
     def relative(self, path: str | os.PathLike[str]) -> str:
@@ -187,8 +199,10 @@ def _refuse_shared_inode(target: Path, rel: str) -> None:
     except OSError:
         return
     if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-        raise PathError(f"{rel!r} has {st.st_nlink} hard links; agent_magic cannot tell whether the "
-                        "others are outside the project, so it does not use it")
+        raise PathError(
+            f"{rel!r} has {st.st_nlink} hard links; agent_magic cannot tell whether the "
+            "others are outside the project, so it does not use it"
+        )
 
 
 def _read_agentignore(root: Path) -> tuple[str, ...]:

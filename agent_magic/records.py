@@ -31,8 +31,10 @@ class Plan:
     def text(self) -> str:
         """The plan as markdown."""
         lines = [self.summary, ""]
-        lines += [f"{i}. {s.description}" + (f" ({', '.join(s.files)})" if s.files else "")
-                  for i, s in enumerate(self.steps, 1)]
+        lines += [
+            f"{i}. {s.description}" + (f" ({', '.join(s.files)})" if s.files else "")
+            for i, s in enumerate(self.steps, 1)
+        ]
         if self.files:
             lines += ["", "Files: " + ", ".join(self.files)]
         if self.risks:

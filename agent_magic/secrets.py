@@ -15,9 +15,26 @@ from typing import Any
 
 # Never read into a model's context, never copied into a scratch copy, never written by the agent.
 SECRET_PATTERNS = (
-    ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*",
-    "id_ecdsa*", "id_ed25519*", "credentials", "credentials.*", "*credentials*.json",
-    ".netrc", ".pypirc", ".npmrc", "*.keystore", "secrets.*", ".htpasswd",
+    ".env",
+    ".env.*",
+    "*.env",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    "credentials",
+    "credentials.*",
+    "*credentials*.json",
+    ".netrc",
+    ".pypirc",
+    ".npmrc",
+    "*.keystore",
+    "secrets.*",
+    ".htpasswd",
 )
 _SECRET_FILE = re.compile("|".join(fnmatch.translate(p) for p in SECRET_PATTERNS))
 
@@ -25,7 +42,8 @@ _SECRET_FILE = re.compile("|".join(fnmatch.translate(p) for p in SECRET_PATTERNS
 # PAT only as a whole word (GH_PAT, not PATH).
 _SECRET_ENV = re.compile(
     r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|PRIVATE|COOKIE|SESSION_?ID|AUTH(?!OR)|(^|_)PAT($|_)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 MIN_SECRET_CHARS = 8  # shorter values are replaced only when they have a key's shape
 
 # Shapes of credentials wherever they appear: Anthropic/OpenAI keys, AWS access key ids, GitHub,
@@ -39,7 +57,8 @@ _KEY_SHAPES = re.compile(
     r"|xox[abposr]-[A-Za-z0-9\-]{10,}"
     r"|AIza[0-9A-Za-z_\-]{35}"
     r"|-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*\Z)",
-    re.DOTALL)
+    re.DOTALL,
+)
 REDACTED = "[REDACTED]"
 
 
@@ -68,8 +87,12 @@ def dotenv_values(root: str | os.PathLike[str]) -> list[str]:
     out: list[str] = []
     base = Path(root)
     try:
-        names = [p for p in base.iterdir() if p.is_file() and (
-            p.name == ".env" or p.name.startswith(".env.") or p.name.endswith(".env"))]
+        names = [
+            p
+            for p in base.iterdir()
+            if p.is_file()
+            and (p.name == ".env" or p.name.startswith(".env.") or p.name.endswith(".env"))
+        ]
     except OSError:
         return out
     for path in names:
@@ -94,8 +117,11 @@ class Redactor:
         self.values = sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
 
     @classmethod
-    def current(cls, project_root: str | os.PathLike[str] | None = None,
-                environ: Mapping[str, str] | None = None) -> Redactor:
+    def current(
+        cls,
+        project_root: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Redactor:
         """Secret env values of this process, plus the project's ``.env`` values if given."""
         values = secret_env_values(environ)
         if project_root is not None:

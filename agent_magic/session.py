@@ -32,7 +32,8 @@ class Session:
     model: str
     id: str = field(default_factory=new_session_id)
     created: str = field(
-        default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    )
     phase: str = ""
     understanding: Understanding | None = None
     context: str = ""
@@ -57,7 +58,9 @@ class Session:
     error: str = ""
     messages: list[dict[str, Any]] = field(default_factory=list, repr=False)
     checkpoints: list[str] = field(default_factory=list)
-    step_outcomes: list[Any] = field(default_factory=list)  # step mode: stepping.StepOutcome per step
+    step_outcomes: list[Any] = field(
+        default_factory=list
+    )  # step mode: stepping.StepOutcome per step
 
     @property
     def ok(self) -> bool:
@@ -99,8 +102,13 @@ class Session:
             )
         try:
             checkpoint = apply(
-                self.project, self.changeset, selection, commit=commit, force=force,
-                message=self.commit_message(), session_id=self.id,
+                self.project,
+                self.changeset,
+                selection,
+                commit=commit,
+                force=force,
+                message=self.commit_message(),
+                session_id=self.id,
             )
         except ApplyError as exc:
             if exc.checkpoint:  # a rollback that could not finish: its checkpoint is still live
@@ -121,11 +129,20 @@ class Session:
         from agent_magic.staging import saved
         from agent_magic.transcript import redact
 
-        meta = {"id": self.id, "task": self.task, "model": self.model, "created": self.created,
-                "stop_reason": self.stop_reason, "error": self.error, "summary": self.summary,
-                "cost": self.cost, "steps": self.steps, "checkpoints": list(self.checkpoints),
-                "plan": asdict(self.plan) if self.plan else None,
-                "findings": [asdict(f) for f in self.findings]}
+        meta = {
+            "id": self.id,
+            "task": self.task,
+            "model": self.model,
+            "created": self.created,
+            "stop_reason": self.stop_reason,
+            "error": self.error,
+            "summary": self.summary,
+            "cost": self.cost,
+            "steps": self.steps,
+            "checkpoints": list(self.checkpoints),
+            "plan": asdict(self.plan) if self.plan else None,
+            "findings": [asdict(f) for f in self.findings],
+        }
         try:
             meta = json.loads(redact(json.dumps(meta, default=str)))
             saved.save(self.project.state_dir, self.id, self.changeset, meta)
@@ -173,15 +190,30 @@ def load_session(project: Project, prefix: str) -> Session:
         raise UserError(f"the saved changes of session {ids[0]} cannot be read: {exc}") from None
     plan = meta.get("plan")
     session = Session(
-        task=meta.get("task", ""), project=project, model=meta.get("model", ""), id=meta["id"],
-        created=meta.get("created", ""), stop_reason=meta.get("stop_reason", ""),
-        error=meta.get("error", ""), summary=meta.get("summary", ""), cost=meta.get("cost", 0.0),
-        steps=meta.get("steps", 0), changeset=changeset,
-        plan=Plan(plan["summary"], [PlanStep(**s) for s in plan.get("steps", [])],
-                  plan.get("files", []), plan.get("risks", [])) if plan else None,
-        findings=[Finding(**f) for f in meta.get("findings", [])])
+        task=meta.get("task", ""),
+        project=project,
+        model=meta.get("model", ""),
+        id=meta["id"],
+        created=meta.get("created", ""),
+        stop_reason=meta.get("stop_reason", ""),
+        error=meta.get("error", ""),
+        summary=meta.get("summary", ""),
+        cost=meta.get("cost", 0.0),
+        steps=meta.get("steps", 0),
+        changeset=changeset,
+        plan=Plan(
+            plan["summary"],
+            [PlanStep(**s) for s in plan.get("steps", [])],
+            plan.get("files", []),
+            plan.get("risks", []),
+        )
+        if plan
+        else None,
+        findings=[Finding(**f) for f in meta.get("findings", [])],
+    )
     # The checkpoint store is the truth about what is applied (another kernel may have undone).
     live = {c.id for c in list_checkpoints(project) if not c.undone and c.session_id == session.id}
     session.checkpoints = [c for c in meta.get("checkpoints", []) if c in live] + sorted(
-        live - set(meta.get("checkpoints", [])))
+        live - set(meta.get("checkpoints", []))
+    )
     return session

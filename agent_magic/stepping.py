@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 ACTIONS = ("approve", "revise", "skip", "stop")
 
+
 class StepsStopped(Stop):
     """The user chose Stop; the steps applied so far stay applied."""
 
@@ -43,8 +44,9 @@ class Decision:
     commit: bool = False  # approve: git-commit the applied files
 
     @classmethod
-    def approve(cls, selection: set[str] | frozenset[str] | None = None, *,
-                commit: bool = False) -> Decision:
+    def approve(
+        cls, selection: set[str] | frozenset[str] | None = None, *, commit: bool = False
+    ) -> Decision:
         """Apply the step (the selected hunks, or all) and go on."""
         return cls("approve", None if selection is None else frozenset(selection), commit=commit)
 
@@ -75,7 +77,9 @@ class StepPause:
     total: int
     description: str
     changeset: Any = None  # this step's staged Changeset
-    cumulative: Any = None  # the run's changes so far plus this step's, against the files before the run
+    cumulative: Any = (
+        None  # the run's changes so far plus this step's, against the files before the run
+    )
     checks: Any = None  # CheckReport of this step (compile, lint, related tests), or None
     summary: str = ""  # the model's summary of the step
     next_step: str = ""  # what the agent intends next; "" after the last step
@@ -172,8 +176,7 @@ class Gate:
     def next_pause(self, timeout: float | None = None) -> StepPause | None:
         """Block until a step waits (then return it) or ``timeout`` passes (then None)."""
         with self._cond:
-            self._cond.wait_for(lambda: self._pending is not None and self._answer is None,
-                                timeout)
+            self._cond.wait_for(lambda: self._pending is not None and self._answer is None, timeout)
             return self._pending if self._answer is None else None
 
 
@@ -199,10 +202,13 @@ class ScriptedDecider:
 
 # ---- pure helpers ----------------------------------------------------------------------------
 
+
 def step_prompt(number: int, total: int, step: PlanStep) -> str:
     """The instruction to implement one plan step."""
     files = f" (files: {', '.join(step.files)})" if step.files else ""
-    return prompts.render("step", number=number, total=total, description=step.description, files=files)
+    return prompts.render(
+        "step", number=number, total=total, description=step.description, files=files
+    )
 
 
 def edited_paths(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -214,8 +220,9 @@ def dropped_hunks(changeset: Any, selection: frozenset[str] | None) -> list[str]
     """``id (header)`` of the hunks an approval left out."""
     if selection is None:
         return []
-    return [f"{h.id} ({h.header})" for fc in changeset.files for h in fc.hunks
-            if h.id not in selection]
+    return [
+        f"{h.id} ({h.header})" for fc in changeset.files for h in fc.hunks if h.id not in selection
+    ]
 
 
 def parse_answer(text: str) -> str:
@@ -242,6 +249,7 @@ def file_hashes(project: Project, paths: list[str]) -> dict[str, str]:
 
 
 # ---- the loop --------------------------------------------------------------------------------
+
 
 def run_steps(agent: Agent, session: Session, decider: Decider) -> None:
     """Step mode after planning: plan approval, then each step implemented, checked and decided."""
@@ -274,8 +282,7 @@ class StepLoop:
         agent, session = self.agent, self.session
         while True:
             plan = session.plan
-            pause = StepPause(0, len(plan.steps), plan.summary,
-                              next_step=plan.steps[0].description)
+            pause = StepPause(0, len(plan.steps), plan.summary, next_step=plan.steps[0].description)
             decision = self._wait(pause)
             if decision.action == "approve":
                 return
@@ -297,21 +304,35 @@ class StepLoop:
             agent._converse(session, "implement", {"finish"})
             agent._leave("implement", session.summary)
             changeset = session.refresh()
-            pause = StepPause(number, total, step.description, changeset,
-                              self._cumulative(changeset), self._check(changeset),
-                              session.summary, following, attempt)
+            pause = StepPause(
+                number,
+                total,
+                step.description,
+                changeset,
+                self._cumulative(changeset),
+                self._check(changeset),
+                session.summary,
+                following,
+                attempt,
+            )
             watched = sorted(set(changeset.paths) | set(step.files))
             decision, checkpoint = self._decide(pause, watched)
             session.staging.reset()  # the next step reads the files as the user left them
             if decision.action == "revise":
                 attempt += 1
-                instruction = prompts.render("step_revise", number=number, description=step.description,
-                                                   feedback=decision.feedback)
+                instruction = prompts.render(
+                    "step_revise",
+                    number=number,
+                    description=step.description,
+                    feedback=decision.feedback,
+                )
                 continue
             self._record(number, step, changeset, decision, checkpoint)
             if decision.action == "stop":
-                raise StepsStopped(f"stopped by the user at step {number} of {total}; "
-                                   "the steps applied before stay applied")
+                raise StepsStopped(
+                    f"stopped by the user at step {number} of {total}; "
+                    "the steps applied before stay applied"
+                )
             return
 
     def _decide(self, pause: StepPause, watched: list[str]) -> tuple[Decision, Any]:
@@ -327,8 +348,10 @@ class StepLoop:
             try:
                 return decision, self._apply(pause, decision)
             except ConflictError as exc:
-                message = (f"Not applied: {exc}. Untick those files, or Revise so the agent "
-                           "redoes the step on your version.")
+                message = (
+                    f"Not applied: {exc}. Untick those files, or Revise so the agent "
+                    "redoes the step on your version."
+                )
             except UserError as exc:
                 message = f"Not applied: {exc}"
             self.agent.emit(StepDecided(pause.step, "failed", message))
@@ -339,11 +362,19 @@ class StepLoop:
 
         session = self.session
         title = session.plan.summary.strip().splitlines()[0][:60] if session.plan.summary else ""
-        message = (f"{title} — step {pause.step}/{pause.total}: {pause.description}\n\n"
-                   f"Task: {session.task.strip()[:500]}\n")
+        message = (
+            f"{title} — step {pause.step}/{pause.total}: {pause.description}\n\n"
+            f"Task: {session.task.strip()[:500]}\n"
+        )
         selection = None if decision.selection is None else set(decision.selection)
-        checkpoint = apply(self.project, pause.changeset, selection, commit=decision.commit,
-                           message=message, session_id=session.id)
+        checkpoint = apply(
+            self.project,
+            pause.changeset,
+            selection,
+            commit=decision.commit,
+            message=message,
+            session_id=session.id,
+        )
         session.checkpoints.append(checkpoint.id)
         return checkpoint
 
@@ -351,14 +382,22 @@ class StepLoop:
         agent = self.agent
         agent._check_stop()  # a Stop pressed while the step ran ends the run before it pauses
         agent.emit(StepPaused(pause.step, self.session, pause))
-        agent._record("step_paused", step=pause.step, attempt=pause.attempt,
-                      files=list(pause.changeset.paths) if pause.changeset is not None else [])
+        agent._record(
+            "step_paused",
+            step=pause.step,
+            attempt=pause.attempt,
+            files=list(pause.changeset.paths) if pause.changeset is not None else [],
+        )
         started = agent._clock()
         decision = self.decider.wait(pause)
         agent._started += agent._clock() - started  # the pause does not count against time_limit_s
-        agent._record("step_decided", step=pause.step, action=decision.action,
-                      feedback=decision.feedback,
-                      selection=None if decision.selection is None else sorted(decision.selection))
+        agent._record(
+            "step_decided",
+            step=pause.step,
+            action=decision.action,
+            feedback=decision.feedback,
+            selection=None if decision.selection is None else sorted(decision.selection),
+        )
         return decision
 
     def _check(self, changeset: Any) -> Any:
@@ -385,28 +424,46 @@ class StepLoop:
                 files.append(make_change(path, before, now))
         return Changeset(files)
 
-    def _record(self, number: int, step: PlanStep, changeset: Any, decision: Decision,
-                checkpoint: Any) -> None:
+    def _record(
+        self, number: int, step: PlanStep, changeset: Any, decision: Decision, checkpoint: Any
+    ) -> None:
         dropped = dropped_hunks(changeset, decision.selection)
         if decision.action == "approve" and checkpoint is None:
             action = "empty"
         elif decision.action == "approve":
             action = "partly applied" if dropped else "applied"
-            self.notes.append(prompts.render("step_partly", number=number, dropped="; ".join(dropped))
-                              if dropped else prompts.render("step_applied", number=number))
+            self.notes.append(
+                prompts.render("step_partly", number=number, dropped="; ".join(dropped))
+                if dropped
+                else prompts.render("step_applied", number=number)
+            )
         elif decision.action == "skip":
             action = "skipped"
             self.notes.append(prompts.render("step_skipped", number=number))
         else:
             action = "stopped"
-        outcome = StepOutcome(number, step.description, action,
-                              checkpoint.id if checkpoint is not None else "",
-                              list(getattr(checkpoint, "paths", [])))
+        outcome = StepOutcome(
+            number,
+            step.description,
+            action,
+            checkpoint.id if checkpoint is not None else "",
+            list(getattr(checkpoint, "paths", [])),
+        )
         self.session.step_outcomes.append(outcome)
         self.agent.emit(StepDecided(number, action, outcome.line(), outcome.checkpoint))
 
 
 __all__ = [
-    "Decider", "Decision", "Gate", "ScriptedDecider", "StepLoop", "StepOutcome", "StepPause",
-    "StepsStopped", "edited_paths", "parse_answer", "run_steps", "step_prompt",
+    "Decider",
+    "Decision",
+    "Gate",
+    "ScriptedDecider",
+    "StepLoop",
+    "StepOutcome",
+    "StepPause",
+    "StepsStopped",
+    "edited_paths",
+    "parse_answer",
+    "run_steps",
+    "step_prompt",
 ]

@@ -38,72 +38,139 @@ def _tool(name: str, description: str, properties: dict[str, Any], required: lis
 
 
 READ_TOOLS = [
-    _tool("view", "Show a file with line numbers (optionally a line range). Notebooks (.ipynb) "
-          "are shown as numbered cells with their ids, outputs trimmed; `start_cell`/`end_cell` "
-          "pick a range of cells (0-based, inclusive), and with a single cell `start_line`/"
-          "`end_line` pick lines of its source. A view that is cut says how to see the rest.",
-          {"path": _STR, "start_line": _INT, "end_line": _INT, "start_cell": _INT,
-           "end_cell": _INT}, ["path"]),
-    _tool("list_dir", "List a directory of the project (directories end with '/').",
-          {"path": _STR}, []),
-    _tool("search", "Search project files for a Python regular expression; returns path:line: text "
-          f"for at most {MAX_SEARCH_HITS} hits (in notebooks, path [cell N id=ID]:line: text, the "
-          "line counted within the cell's source). `path` limits the search to a directory or "
-          "file, `glob` to file names (e.g. '*.py').",
-          {"pattern": _STR, "path": _STR, "glob": _STR}, ["pattern"]),
+    _tool(
+        "view",
+        "Show a file with line numbers (optionally a line range). Notebooks (.ipynb) "
+        "are shown as numbered cells with their ids, outputs trimmed; `start_cell`/`end_cell` "
+        "pick a range of cells (0-based, inclusive), and with a single cell `start_line`/"
+        "`end_line` pick lines of its source. A view that is cut says how to see the rest.",
+        {"path": _STR, "start_line": _INT, "end_line": _INT, "start_cell": _INT, "end_cell": _INT},
+        ["path"],
+    ),
+    _tool(
+        "list_dir",
+        "List a directory of the project (directories end with '/').",
+        {"path": _STR},
+        [],
+    ),
+    _tool(
+        "search",
+        "Search project files for a Python regular expression; returns path:line: text "
+        f"for at most {MAX_SEARCH_HITS} hits (in notebooks, path [cell N id=ID]:line: text, the "
+        "line counted within the cell's source). `path` limits the search to a directory or "
+        "file, `glob` to file names (e.g. '*.py').",
+        {"pattern": _STR, "path": _STR, "glob": _STR},
+        ["pattern"],
+    ),
 ]
 
 EDIT_TOOLS = [
-    _tool("replace", "Replace one occurrence of `old` with `new` in a file. `old` must match a "
-          "unique region; include a few lines of context to make it unique.",
-          {"path": _STR, "old": _STR, "new": _STR}, ["path", "old", "new"]),
-    _tool("insert", "Insert `text` after line `line` of a file (0 inserts at the top).",
-          {"path": _STR, "line": _INT, "text": _STR}, ["path", "line", "text"]),
-    _tool("create", "Create a new file with the given content (set overwrite to replace a file).",
-          {"path": _STR, "content": _STR, "overwrite": {"type": "boolean"}}, ["path", "content"]),
+    _tool(
+        "replace",
+        "Replace one occurrence of `old` with `new` in a file. `old` must match a "
+        "unique region; include a few lines of context to make it unique.",
+        {"path": _STR, "old": _STR, "new": _STR},
+        ["path", "old", "new"],
+    ),
+    _tool(
+        "insert",
+        "Insert `text` after line `line` of a file (0 inserts at the top).",
+        {"path": _STR, "line": _INT, "text": _STR},
+        ["path", "line", "text"],
+    ),
+    _tool(
+        "create",
+        "Create a new file with the given content (set overwrite to replace a file).",
+        {"path": _STR, "content": _STR, "overwrite": {"type": "boolean"}},
+        ["path", "content"],
+    ),
     _tool("delete", "Delete a file.", {"path": _STR}, ["path"]),
-    _tool("rename", "Rename or move a file.", {"path": _STR, "new_path": _STR}, ["path", "new_path"]),
-    _tool("notebook_edit", "Edit a notebook by cells, never as JSON. action: replace | insert | "
-          "delete | move | set_type. `cell` is a cell id, or an index written '@3' (from view); "
-          "insert puts the new cell at `index`; move takes `to_index`; cell_type is code, "
-          "markdown or raw.",
-          {"path": _STR, "action": {"type": "string",
-                                    "enum": ["replace", "insert", "delete", "move", "set_type"]},
-           "cell": _STR, "index": _INT, "source": _STR, "cell_type": _STR, "to_index": _INT},
-          ["path", "action"]),
+    _tool(
+        "rename", "Rename or move a file.", {"path": _STR, "new_path": _STR}, ["path", "new_path"]
+    ),
+    _tool(
+        "notebook_edit",
+        "Edit a notebook by cells, never as JSON. action: replace | insert | "
+        "delete | move | set_type. `cell` is a cell id, or an index written '@3' (from view); "
+        "insert puts the new cell at `index`; move takes `to_index`; cell_type is code, "
+        "markdown or raw.",
+        {
+            "path": _STR,
+            "action": {
+                "type": "string",
+                "enum": ["replace", "insert", "delete", "move", "set_type"],
+            },
+            "cell": _STR,
+            "index": _INT,
+            "source": _STR,
+            "cell_type": _STR,
+            "to_index": _INT,
+        },
+        ["path", "action"],
+    ),
 ]
 
 EXEC_TOOLS = [
-    _tool("run", "Run a shell command (`sh -c`) in a sandboxed scratch copy of the project with "
-          "your staged changes applied: reproduce a bug, run one test, try a script. Each call "
-          "starts from a fresh copy; there is no network and only the copy and /tmp are "
-          "writable. Files the command writes are NOT staged and are thrown away: change files "
-          "only with the edit tools. Returns the exit code, the duration and the output (its "
-          "head and tail when long). `timeout` in seconds: default 60, at most 600.",
-          {"command": _STR, "timeout": _INT}, ["command"]),
+    _tool(
+        "run",
+        "Run a shell command (`sh -c`) in a sandboxed scratch copy of the project with "
+        "your staged changes applied: reproduce a bug, run one test, try a script. Each call "
+        "starts from a fresh copy; there is no network and only the copy and /tmp are "
+        "writable. Files the command writes are NOT staged and are thrown away: change files "
+        "only with the edit tools. Returns the exit code, the duration and the output (its "
+        "head and tail when long). `timeout` in seconds: default 60, at most 600.",
+        {"command": _STR, "timeout": _INT},
+        ["command"],
+    ),
 ]
 
 CONTROL_TOOLS = [
-    _tool("submit_understanding", "Restate the task, list acceptance criteria and the assumptions "
-          "you made where the task is open.",
-          {"restatement": _STR, "acceptance_criteria": _STRS, "assumptions": _STRS},
-          ["restatement", "acceptance_criteria"]),
-    _tool("submit_plan", "Submit the plan: a summary, ordered steps (each with the files it "
-          "touches), all files to change, risks and edge cases.",
-          {"summary": _STR,
-           "steps": {"type": "array", "items": {
-               "type": "object", "properties": {"description": _STR, "files": _STRS},
-               "required": ["description"]}},
-           "files": _STRS, "risks": _STRS},
-          ["summary", "steps"]),
-    _tool("report_finding", "Report a problem in the change: severity blocker | major | minor | "
-          "nit, the file and line range, what is wrong and a suggested fix.",
-          {"severity": {"type": "string", "enum": list(SEVERITIES)},
-           "message": _STR, "path": _STR, "line_start": _INT, "line_end": _INT,
-           "suggestion": _STR},
-          ["severity", "message"]),
-    _tool("finish", "Say you are done with the current phase, with a short summary.",
-          {"summary": _STR}, []),
+    _tool(
+        "submit_understanding",
+        "Restate the task, list acceptance criteria and the assumptions "
+        "you made where the task is open.",
+        {"restatement": _STR, "acceptance_criteria": _STRS, "assumptions": _STRS},
+        ["restatement", "acceptance_criteria"],
+    ),
+    _tool(
+        "submit_plan",
+        "Submit the plan: a summary, ordered steps (each with the files it "
+        "touches), all files to change, risks and edge cases.",
+        {
+            "summary": _STR,
+            "steps": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"description": _STR, "files": _STRS},
+                    "required": ["description"],
+                },
+            },
+            "files": _STRS,
+            "risks": _STRS,
+        },
+        ["summary", "steps"],
+    ),
+    _tool(
+        "report_finding",
+        "Report a problem in the change: severity blocker | major | minor | "
+        "nit, the file and line range, what is wrong and a suggested fix.",
+        {
+            "severity": {"type": "string", "enum": list(SEVERITIES)},
+            "message": _STR,
+            "path": _STR,
+            "line_start": _INT,
+            "line_end": _INT,
+            "suggestion": _STR,
+        },
+        ["severity", "message"],
+    ),
+    _tool(
+        "finish",
+        "Say you are done with the current phase, with a short summary.",
+        {"summary": _STR},
+        [],
+    ),
 ]
 
 ALL_TOOLS = READ_TOOLS + EDIT_TOOLS + EXEC_TOOLS + CONTROL_TOOLS
@@ -131,7 +198,9 @@ def validate(name: str, data: Any) -> dict[str, Any]:
     for key, value in data.items():
         spec = schema["properties"].get(key)
         if spec is None:
-            raise ToolError(f"{name}: unknown field {key!r}; fields: {', '.join(schema['properties'])}")
+            raise ToolError(
+                f"{name}: unknown field {key!r}; fields: {', '.join(schema['properties'])}"
+            )
         expected = _TYPES[spec["type"]]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ToolError(f"{name}: field {key!r} must be a {spec['type']}")
@@ -173,8 +242,14 @@ class Toolbox:
             raise ToolError(f"{name}: {exc.strerror or exc}{where}") from None
         return _clip(result)
 
-    def _view(self, path: str, start_line: int | None = None, end_line: int | None = None,
-              start_cell: int | None = None, end_cell: int | None = None) -> str:
+    def _view(
+        self,
+        path: str,
+        start_line: int | None = None,
+        end_line: int | None = None,
+        start_cell: int | None = None,
+        end_cell: int | None = None,
+    ) -> str:
         if is_notebook(path):
             return self.staging.notebook_view(path, start_cell, end_cell, start_line, end_line)
         if start_cell is not None or end_cell is not None:
@@ -187,8 +262,11 @@ class Toolbox:
         if lines and start > len(lines):
             raise ToolError(f"{path} has {len(lines)} lines; start_line {start} is past the end")
         body = "\n".join(f"{n:>5}  {lines[n - 1]}" for n in range(start, end + 1))
-        more = (f"\n[lines {end + 1}-{len(lines)} not shown; view with start_line={end + 1}]"
-                if end < len(lines) else "")
+        more = (
+            f"\n[lines {end + 1}-{len(lines)} not shown; view with start_line={end + 1}]"
+            if end < len(lines)
+            else ""
+        )
         return f"{path} ({len(lines)} lines)\n{body}{more}"
 
     def _list_dir(self, path: str = ".") -> str:
@@ -239,12 +317,19 @@ class Toolbox:
                         hits.append(f"{rel}{where}:{n}: {line.strip()[:200]}")
         notes = [stopped] if stopped else []
         if slow:
-            notes.append(f"[the pattern took too long on {len(slow)} line(s), skipped ("
-                         + ", ".join(slow[:5]) + "); results are partial: use a simpler pattern]")
+            notes.append(
+                f"[the pattern took too long on {len(slow)} line(s), skipped ("
+                + ", ".join(slow[:5])
+                + "); results are partial: use a simpler pattern]"
+            )
         tail = "".join("\n" + n for n in notes)
         if not hits:
             return f"no matches for {pattern!r}" + tail
-        more = f"\n[{total - len(hits)} more matches not shown; narrow the search]" if total > len(hits) else ""
+        more = (
+            f"\n[{total - len(hits)} more matches not shown; narrow the search]"
+            if total > len(hits)
+            else ""
+        )
         return "\n".join(hits) + more + tail
 
     def _searchable(self, rel: str) -> list[tuple[str, int, str]]:
@@ -282,6 +367,8 @@ class Toolbox:
 def _clip(text: str) -> str:
     if len(text) <= MAX_RESULT_CHARS:
         return text
-    return text[:MAX_RESULT_CHARS] + (f"\n[output clipped at {MAX_RESULT_CHARS:,} of {len(text):,} "
-                                      "characters; ask for less: a line or cell range, a narrower "
-                                      "search]")
+    return text[:MAX_RESULT_CHARS] + (
+        f"\n[output clipped at {MAX_RESULT_CHARS:,} of {len(text):,} "
+        "characters; ask for less: a line or cell range, a narrower "
+        "search]"
+    )

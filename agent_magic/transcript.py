@@ -24,7 +24,9 @@ def ensure_state_dir(project: Project) -> Path:
     state.mkdir(exist_ok=True)
     ignore = state / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("# agent_magic state: sessions, checkpoints, caches\n*\n", encoding="utf-8")
+        ignore.write_text(
+            "# agent_magic state: sessions, checkpoints, caches\n*\n", encoding="utf-8"
+        )
     return state
 
 
@@ -81,14 +83,16 @@ def list_sessions(project: Project) -> list[dict[str, Any]]:
         records = read_records(path)
         start = next((r for r in records if r.get("kind") == "start"), {})
         end = next((r for r in reversed(records) if r.get("kind") == "end"), {})
-        summaries.append({
-            "id": path.stem,
-            "task": start.get("task", ""),
-            "created": start.get("created", ""),
-            "model": start.get("model", ""),
-            "stop_reason": end.get("stop_reason", "unfinished"),
-            "cost": end.get("cost", 0.0),
-            "files": end.get("files", []),
-            "path": str(path),
-        })
+        summaries.append(
+            {
+                "id": path.stem,
+                "task": start.get("task", ""),
+                "created": start.get("created", ""),
+                "model": start.get("model", ""),
+                "stop_reason": end.get("stop_reason", "unfinished"),
+                "cost": end.get("cost", 0.0),
+                "files": end.get("files", []),
+                "path": str(path),
+            }
+        )
     return summaries

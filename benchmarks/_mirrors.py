@@ -24,26 +24,43 @@ def find_git_dir(mirrors: Path, repo: str) -> Path:
 def checkout(git_dir: Path, commit: str, dest: Path) -> None:
     """A git working tree of ``commit`` at ``dest``, history included; the mirror is only read."""
     # --shared borrows the mirror's objects through alternates instead of copying gigabytes.
-    subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(git_dir), str(dest)],
-                   check=True, capture_output=True)
-    subprocess.run(["git", "-C", str(dest), "checkout", "-q", "--detach", commit],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--shared", "--no-checkout", str(git_dir), str(dest)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["git", "-C", str(dest), "checkout", "-q", "--detach", commit],
+        check=True,
+        capture_output=True,
+    )
 
 
 def materialize(git_dir: Path, commit: str, dest: Path) -> int:
     """Write every regular blob (up to MAX_BLOB bytes) of ``commit`` under ``dest``; returns count."""
-    listing = subprocess.run(["git", f"--git-dir={git_dir}", "ls-tree", "-r", "-l", "-z", commit],
-                             capture_output=True, check=True).stdout.decode("utf-8", "replace")
+    listing = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "ls-tree", "-r", "-l", "-z", commit],
+        capture_output=True,
+        check=True,
+    ).stdout.decode("utf-8", "replace")
     wanted: list[tuple[str, str]] = []
     for rec in listing.split("\0"):
         if not rec:
             continue
         meta, path = rec.split("\t", 1)
         mode, kind, sha, size = meta.split()
-        if kind == "blob" and mode in ("100644", "100755") and size.isdigit() and int(size) <= MAX_BLOB:
+        if (
+            kind == "blob"
+            and mode in ("100644", "100755")
+            and size.isdigit()
+            and int(size) <= MAX_BLOB
+        ):
             wanted.append((sha, path))
-    proc = subprocess.Popen(["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        ["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdin and proc.stdout
     request = "".join(f"{sha}\n" for sha, _ in wanted).encode()
 

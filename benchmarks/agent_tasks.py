@@ -168,12 +168,15 @@ class ExerciseResult:
 
     def to_dict(self, tries: int) -> dict[str, Any]:
         """A JSON-able dict, with ``passed_after[k]``: passed by try k+1."""
-        return {"name": self.name,
-                "passed_after": [self.passed_by(k) for k in range(1, tries + 1)],
-                **{k: v for k, v in asdict(self).items() if k != "name"}}
+        return {
+            "name": self.name,
+            "passed_after": [self.passed_by(k) for k in range(1, tries + 1)],
+            **{k: v for k, v in asdict(self).items() if k != "name"},
+        }
 
 
 # ---- exercises ----------------------------------------------------------------------------------
+
 
 def find_exercises(root: Path) -> list[Exercise]:
     """The exercises under a polyglot checkout, its ``python/exercises/practice`` or a plain dir."""
@@ -181,8 +184,7 @@ def find_exercises(root: Path) -> list[Exercise]:
     for sub in ("python/exercises/practice", "exercises/practice", "practice", "."):
         base = root / sub
         if base.is_dir() and any((d / ".docs").is_dir() for d in base.iterdir() if d.is_dir()):
-            return [load_exercise(d) for d in sorted(base.iterdir())
-                    if (d / ".docs").is_dir()]
+            return [load_exercise(d) for d in sorted(base.iterdir()) if (d / ".docs").is_dir()]
     raise UserError(f"no exercises under {root} (expected directories with a .docs/ folder)")
 
 
@@ -208,7 +210,8 @@ def _is_test_name(name: str) -> bool:
 def task_text(exercise: Exercise) -> str:
     """The task the agent gets: the instructions plus Aider's addendum."""
     return exercise.instructions() + TASK_ADDENDUM.format(
-        file_list=" ".join(exercise.solution_files))
+        file_list=" ".join(exercise.solution_files)
+    )
 
 
 def followup_text(test_output: str, solution_files: list[str]) -> str:
@@ -239,14 +242,22 @@ def prepare_repo(exercise: Exercise, parent: Path, protocol: str = "aider") -> P
     return root
 
 
-def run_tests(root: Path, exercise: Exercise, timeout: float,
-              confine: bool | None = None) -> Verdict:
+def run_tests(
+    root: Path, exercise: Exercise, timeout: float, confine: bool | None = None
+) -> Verdict:
     """The verdict on ``root``: the exercise's pristine tests against its solution files only."""
-    return judge(root, exercise.path, exercise.solution_files, exercise.test_files,
-                 timeout=timeout, confine=confine)
+    return judge(
+        root,
+        exercise.path,
+        exercise.solution_files,
+        exercise.test_files,
+        timeout=timeout,
+        confine=confine,
+    )
 
 
 # ---- metrics ------------------------------------------------------------------------------------
+
 
 def tool_stats(events: Iterable[Event]) -> ToolStats:
     """Count tool calls, the well-formed ones and refused edits of read-only files.
@@ -315,34 +326,74 @@ def format_table(results: list[ExerciseResult], summary: dict[str, Any], tries: 
     ``wf%`` is our well-formed share of calls, ``wf ex`` Aider's well-formed exercises, ``ro``
     refused edits of read-only files, ``outside`` files applied outside the solution.
     """
-    head = ["exercise", *(f"try{k}" for k in range(1, tries + 1)), "calls", "wf%", "wf ex", "ro",
-            "outside", "steps", "in", "out", "cached", "cost$", "time s", "stop"]
+    head = [
+        "exercise",
+        *(f"try{k}" for k in range(1, tries + 1)),
+        "calls",
+        "wf%",
+        "wf ex",
+        "ro",
+        "outside",
+        "steps",
+        "in",
+        "out",
+        "cached",
+        "cost$",
+        "time s",
+        "stop",
+    ]
     rows = []
     for r in results:
         wf = f"{100 * r.well_formed / r.tool_calls:.0f}" if r.tool_calls else "-"
         marks = ["pass" if r.passed_by(k) else "fail" for k in range(1, tries + 1)]
         stop = "error" if r.error else (r.tries[-1].stop_reason if r.tries else "-")
-        rows.append([r.name, *marks, str(r.tool_calls), wf, "yes" if r.well_formed_case else "no",
-                     str(r.readonly_refusals), str(len(r.touched_outside)), str(r.steps),
-                     str(r.input_tokens + r.cache_read_tokens + r.cache_write_tokens),
-                     str(r.output_tokens), str(r.cache_read_tokens), f"{r.cost_usd:.4f}",
-                     f"{r.wall_s:.1f}", stop])
+        rows.append(
+            [
+                r.name,
+                *marks,
+                str(r.tool_calls),
+                wf,
+                "yes" if r.well_formed_case else "no",
+                str(r.readonly_refusals),
+                str(len(r.touched_outside)),
+                str(r.steps),
+                str(r.input_tokens + r.cache_read_tokens + r.cache_write_tokens),
+                str(r.output_tokens),
+                str(r.cache_read_tokens),
+                f"{r.cost_usd:.4f}",
+                f"{r.wall_s:.1f}",
+                stop,
+            ]
+        )
     n = summary["exercises"]
-    rows.append([f"total ({n})", *(f"{p}/{n} {rate:.0f}%" for p, rate in
-                                   zip(summary["passed"], summary["pass_rate"])),
-                 str(summary["tool_calls"]), f"{summary['well_formed_pct']:.0f}",
-                 f"{summary['well_formed_cases_pct']:.0f}%",
-                 str(summary["readonly_refusals"]), str(summary["touched_outside"]),
-                 str(summary["steps"]),
-                 str(summary["input_tokens"] + summary["cache_read_tokens"]
-                     + summary["cache_write_tokens"]),
-                 str(summary["output_tokens"]), str(summary["cache_read_tokens"]),
-                 f"{summary['cost_usd']:.4f}", f"{summary['wall_s']:.1f}", ""])
+    rows.append(
+        [
+            f"total ({n})",
+            *(f"{p}/{n} {rate:.0f}%" for p, rate in zip(summary["passed"], summary["pass_rate"])),
+            str(summary["tool_calls"]),
+            f"{summary['well_formed_pct']:.0f}",
+            f"{summary['well_formed_cases_pct']:.0f}%",
+            str(summary["readonly_refusals"]),
+            str(summary["touched_outside"]),
+            str(summary["steps"]),
+            str(
+                summary["input_tokens"]
+                + summary["cache_read_tokens"]
+                + summary["cache_write_tokens"]
+            ),
+            str(summary["output_tokens"]),
+            str(summary["cache_read_tokens"]),
+            f"{summary['cost_usd']:.4f}",
+            f"{summary['wall_s']:.1f}",
+            "",
+        ]
+    )
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
 
     rule = "-" * len(line(head))
     return "\n".join([line(head), rule, *map(line, rows[:-1]), rule, line(rows[-1])])
@@ -350,13 +401,19 @@ def format_table(results: list[ExerciseResult], summary: dict[str, Any], tries: 
 
 def describe_protocol(protocol: str, isolation: str) -> str:
     """The lines above the table that say how the figures were made."""
-    where = ("bubblewrap, no network, only the fresh dir writable" if isolation == "bwrap"
-             else "isolated interpreter, not confined (bubblewrap unavailable or off)")
-    return (f"protocol: {protocol}: {PROTOCOLS[protocol]}\n"
-            f"verdict: pristine tests on the solution files only, in a fresh dir ({where})")
+    where = (
+        "bubblewrap, no network, only the fresh dir writable"
+        if isolation == "bwrap"
+        else "isolated interpreter, not confined (bubblewrap unavailable or off)"
+    )
+    return (
+        f"protocol: {protocol}: {PROTOCOLS[protocol]}\n"
+        f"verdict: pristine tests on the solution files only, in a fresh dir ({where})"
+    )
 
 
 # ---- one exercise -------------------------------------------------------------------------------
+
 
 def run_exercise(
     exercise: Exercise,
@@ -379,9 +436,18 @@ def run_exercise(
     try:
         root = prepare_repo(exercise, parent, protocol)
         with _environment(PLAIN_PYTEST):  # the review's test runs inherit it
-            _attempts(exercise, model, root, result, events, sessions, tries=tries,
-                      config=config or AgentConfig(), test_timeout=test_timeout,
-                      confine=confine)
+            _attempts(
+                exercise,
+                model,
+                root,
+                result,
+                events,
+                sessions,
+                tries=tries,
+                config=config or AgentConfig(),
+                test_timeout=test_timeout,
+                confine=confine,
+            )
     except Exception as exc:  # noqa: BLE001 - one broken exercise must not end the whole run
         result.error = f"{type(exc).__name__}: {exc}"
         traceback.print_exc(file=sys.stderr)
@@ -393,17 +459,29 @@ def run_exercise(
     return result
 
 
-def _attempts(exercise: Exercise, model: Model, root: Path, result: ExerciseResult,
-              events: list[Event], sessions: list[Session], *, tries: int, config: AgentConfig,
-              test_timeout: float, confine: bool | None) -> None:
+def _attempts(
+    exercise: Exercise,
+    model: Model,
+    root: Path,
+    result: ExerciseResult,
+    events: list[Event],
+    sessions: list[Session],
+    *,
+    tries: int,
+    config: AgentConfig,
+    test_timeout: float,
+    confine: bool | None,
+) -> None:
     """Try until the tests pass or the tries run out; each try is recorded in ``result``."""
-    originals = {rel: (root / rel).read_bytes() for rel in exercise.test_files
-                 if (root / rel).is_file()}  # none under the aider protocol
+    originals = {
+        rel: (root / rel).read_bytes() for rel in exercise.test_files if (root / rel).is_file()
+    }  # none under the aider protocol
     # Read-only only where the agent can see them: under the aider protocol a refusal would give
     # the hidden tests away, and a test file the agent writes is never what the verdict runs.
     readonly = (*originals, ".docs/*")
-    agent = Agent(root, model, AgentConfig(**{**asdict(config), "readonly": readonly}),
-                  on_event=events.append)
+    agent = Agent(
+        root, model, AgentConfig(**{**asdict(config), "readonly": readonly}), on_event=events.append
+    )
     task = task_text(exercise)
     session: Session | None = None
     output = ""
@@ -411,25 +489,36 @@ def _attempts(exercise: Exercise, model: Model, root: Path, result: ExerciseResu
         if session is None:
             session = agent.run(task)
         else:
-            session = _follow_up(agent, session, task,
-                                 followup_text(output, exercise.solution_files))
+            session = _follow_up(
+                agent, session, task, followup_text(output, exercise.solution_files)
+            )
         if not any(s is session for s in sessions):
             sessions.append(session)
         applied = _apply(session)
         outside = [p for p in applied if p not in exercise.solution_files]
         result.touched_outside += [p for p in outside if p not in result.touched_outside]
-        changed = [rel for rel, data in originals.items()
-                   if not (root / rel).is_file() or (root / rel).read_bytes() != data]
+        changed = [
+            rel
+            for rel, data in originals.items()
+            if not (root / rel).is_file() or (root / rel).read_bytes() != data
+        ]
         for rel in changed:  # the verdict never reads them; restored for the agent's next try
             (root / rel).write_bytes(originals[rel])
         result.tests_intact = result.tests_intact and not changed
         verdict = run_tests(root, exercise, test_timeout, confine)
         result.isolation = verdict.isolation
-        result.tries.append(TryResult(
-            stop_reason=session.stop_reason, error=session.error, applied=applied,
-            open_blockers=len(session.open_blockers), passed=verdict.passed,
-            timed_out=verdict.timed_out, test_output=_tail(verdict.output),
-            touched_outside=outside))
+        result.tries.append(
+            TryResult(
+                stop_reason=session.stop_reason,
+                error=session.error,
+                applied=applied,
+                open_blockers=len(session.open_blockers),
+                passed=verdict.passed,
+                timed_out=verdict.timed_out,
+                test_output=_tail(verdict.output),
+                touched_outside=outside,
+            )
+        )
         output = verdict.output
         if result.tries[-1].passed:
             return
@@ -471,8 +560,10 @@ def _account(result: ExerciseResult, sessions: list[Session], events: list[Event
         result.steps += s.steps
         result.cost_usd += s.cost
     result.input_tokens, result.output_tokens = usage.input_tokens, usage.output_tokens
-    result.cache_read_tokens, result.cache_write_tokens = (usage.cache_read_tokens,
-                                                           usage.cache_write_tokens)
+    result.cache_read_tokens, result.cache_write_tokens = (
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+    )
     result.cost_usd = round(result.cost_usd, 6)
 
 
@@ -486,7 +577,7 @@ def model_source(spec: str) -> ModelSource:
     if spec.startswith(SCRIPTED_DIR):
         from agent_magic.models.scripted import ScriptedModel
 
-        folder = Path(spec[len(SCRIPTED_DIR):]).expanduser()
+        folder = Path(spec[len(SCRIPTED_DIR) :]).expanduser()
         if not folder.is_dir():
             raise UserError(f"{spec!r}: {folder} is not a directory of scripts")
 
@@ -506,13 +597,21 @@ def model_source(spec: str) -> ModelSource:
 
 # ---- command line -------------------------------------------------------------------------------
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--exercises", required=True, type=Path,
-                   help="a polyglot-benchmark checkout (or its python/exercises/practice)")
-    p.add_argument("--model", default=os.environ.get("AGENT_MAGIC_MODEL", ""),
-                   help="model spec as for %%agent --model, or scripted-dir:DIR")
+    p.add_argument(
+        "--exercises",
+        required=True,
+        type=Path,
+        help="a polyglot-benchmark checkout (or its python/exercises/practice)",
+    )
+    p.add_argument(
+        "--model",
+        default=os.environ.get("AGENT_MAGIC_MODEL", ""),
+        help="model spec as for %%agent --model, or scripted-dir:DIR",
+    )
     p.add_argument("--limit", type=int, default=None, help="run only the first N exercises")
     p.add_argument("--only", default="", help="comma-separated exercise names")
     p.add_argument("--tries", type=int, default=2, choices=(1, 2, 3))
@@ -521,12 +620,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--budget", type=float, default=2.0, help="dollars per exercise (all tries)")
     p.add_argument("--test-timeout", type=float, default=180.0, help="seconds per test run")
     p.add_argument("--no-review", action="store_true", help="skip the self-review phase")
-    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="aider",
-                   help="aider: tests hidden from the agent (default); open: tests visible")
-    p.add_argument("--sandbox", choices=("auto", "bwrap", "off"), default="auto",
-                   help="confine the verdict's test runs with bubblewrap (auto: when it works)")
-    p.add_argument("--check-verdict", action="store_true",
-                   help="run no agent: judge each reference solution (must pass) and stub (fail)")
+    p.add_argument(
+        "--protocol",
+        choices=sorted(PROTOCOLS),
+        default="aider",
+        help="aider: tests hidden from the agent (default); open: tests visible",
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=("auto", "bwrap", "off"),
+        default="auto",
+        help="confine the verdict's test runs with bubblewrap (auto: when it works)",
+    )
+    p.add_argument(
+        "--check-verdict",
+        action="store_true",
+        help="run no agent: judge each reference solution (must pass) and stub (fail)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary repos")
     return p.parse_args(argv)
 
@@ -548,8 +658,9 @@ def _selected(args: argparse.Namespace) -> list[Exercise]:
     return exercises
 
 
-def check_verdict(exercises: list[Exercise], *, confine: bool, timeout: float,
-                  out: Callable[[str], None] = print) -> dict[str, Any]:
+def check_verdict(
+    exercises: list[Exercise], *, confine: bool, timeout: float, out: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Judge each exercise's reference solution and its stub: the verdict's own baseline."""
     rows = []
     for exercise in exercises:
@@ -562,23 +673,37 @@ def check_verdict(exercises: list[Exercise], *, confine: bool, timeout: float,
             reference = run_tests(Path(tmp), exercise, timeout, confine)
             seconds = time.monotonic() - started
         stub = run_tests(exercise.path, exercise, timeout, confine)
-        rows.append({"name": exercise.name, "tests": reference.expected,
-                     "reference_passed": reference.passed, "stub_passed": stub.passed,
-                     "seconds": round(seconds, 2)})
+        rows.append(
+            {
+                "name": exercise.name,
+                "tests": reference.expected,
+                "reference_passed": reference.passed,
+                "stub_passed": stub.passed,
+                "seconds": round(seconds, 2),
+            }
+        )
     if not rows:
         raise UserError("no exercise with a single reference solution to check")
     ok = sum(r["reference_passed"] and not r["stub_passed"] for r in rows)
-    out(f"verdict check ({'bwrap' if confine else 'isolated'}): {ok}/{len(rows)} exercises "
+    out(
+        f"verdict check ({'bwrap' if confine else 'isolated'}): {ok}/{len(rows)} exercises "
         f"judged right; references passed {sum(r['reference_passed'] for r in rows)}, "
         f"stubs passed {sum(r['stub_passed'] for r in rows)}; "
         f"{sum(r['tests'] for r in rows)} tests; mean "
-        f"{sum(r['seconds'] for r in rows) / len(rows):.2f} s per verdict")
+        f"{sum(r['seconds'] for r in rows) / len(rows):.2f} s per verdict"
+    )
     for r in rows:
         if not r["reference_passed"] or r["stub_passed"]:
-            out(f"  wrong: {r['name']} (reference passed: {r['reference_passed']}, "
-                f"stub passed: {r['stub_passed']})")
-    return {"benchmark": "agent_tasks.check_verdict", "isolation": "bwrap" if confine else
-            "isolated", "judged_right": ok, "exercises": rows}
+            out(
+                f"  wrong: {r['name']} (reference passed: {r['reference_passed']}, "
+                f"stub passed: {r['stub_passed']})"
+            )
+    return {
+        "benchmark": "agent_tasks.check_verdict",
+        "isolation": "bwrap" if confine else "isolated",
+        "judged_right": ok,
+        "exercises": rows,
+    }
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[str, Any]:
@@ -593,22 +718,37 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
     chosen = [(e, m) for e in exercises if (m := source(e.name)) is not None]
     skipped = [e.name for e in exercises if e.name not in {c.name for c, _ in chosen}]
     if args.limit is not None:
-        chosen = chosen[:args.limit]
+        chosen = chosen[: args.limit]
     if not chosen:
         raise UserError("no exercise to run (check --only, --limit and the model's scripts)")
-    config = AgentConfig(max_steps=args.max_steps, budget_usd=args.budget,
-                         test_timeout=args.test_timeout, review=not args.no_review)
+    config = AgentConfig(
+        max_steps=args.max_steps,
+        budget_usd=args.budget,
+        test_timeout=args.test_timeout,
+        review=not args.no_review,
+    )
     results: list[ExerciseResult] = []
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     try:
         for i, (exercise, model) in enumerate(chosen, 1):
-            r = run_exercise(exercise, model, tries=args.tries, config=config,
-                             test_timeout=args.test_timeout, keep=args.keep,
-                             protocol=args.protocol, confine=confine)
-            marks = " ".join("pass" if r.passed_by(k) else "fail"
-                             for k in range(1, len(r.tries) + 1)) or "error"
-            out(f"[{i}/{len(chosen)}] {exercise.name}: {marks} ({r.wall_s:.1f} s)"
-                + (f" {r.error}" if r.error else ""))
+            r = run_exercise(
+                exercise,
+                model,
+                tries=args.tries,
+                config=config,
+                test_timeout=args.test_timeout,
+                keep=args.keep,
+                protocol=args.protocol,
+                confine=confine,
+            )
+            marks = (
+                " ".join("pass" if r.passed_by(k) else "fail" for k in range(1, len(r.tries) + 1))
+                or "error"
+            )
+            out(
+                f"[{i}/{len(chosen)}] {exercise.name}: {marks} ({r.wall_s:.1f} s)"
+                + (f" {r.error}" if r.error else "")
+            )
             results.append(r)
             if any(t.stop_reason == "interrupted" for t in r.tries):
                 raise KeyboardInterrupt
@@ -626,14 +766,23 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
     if skipped:
         out(f"\nskipped (no script): {len(skipped)}")
     report = {
-        "benchmark": "agent_tasks", "version": 2, "started": started,
-        "python": sys.version.split()[0], "interrupted": len(results) < len(chosen),
-        "model": args.model or "(default)", "exercises_dir": str(args.exercises),
-        "tries": args.tries, "max_steps": args.max_steps, "budget_usd": args.budget,
-        "review": not args.no_review, "protocol": args.protocol,
+        "benchmark": "agent_tasks",
+        "version": 2,
+        "started": started,
+        "python": sys.version.split()[0],
+        "interrupted": len(results) < len(chosen),
+        "model": args.model or "(default)",
+        "exercises_dir": str(args.exercises),
+        "tries": args.tries,
+        "max_steps": args.max_steps,
+        "budget_usd": args.budget,
+        "review": not args.no_review,
+        "protocol": args.protocol,
         "tests_hidden": args.protocol == "aider",
-        "verdict_isolation": "bwrap" if confine else "isolated", "totals": summary,
-        "exercises": [r.to_dict(args.tries) for r in results], "skipped": skipped,
+        "verdict_isolation": "bwrap" if confine else "isolated",
+        "totals": summary,
+        "exercises": [r.to_dict(args.tries) for r in results],
+        "skipped": skipped,
     }
     _write_json(args.json, report)
     return report

@@ -29,8 +29,15 @@ from agent_magic.errors import AgentMagicError
 from agent_magic.paths import Project
 from agent_magic.staging import Staging, apply
 
-PERTURBATIONS = ("none", "trailing_ws", "indent_shift", "crlf", "tabs_spaces", "trim_context",
-                 "elided_middle")
+PERTURBATIONS = (
+    "none",
+    "trailing_ws",
+    "indent_shift",
+    "crlf",
+    "tabs_spaces",
+    "trim_context",
+    "elided_middle",
+)
 
 
 @dataclass
@@ -52,7 +59,10 @@ def load_cases(gold: Path) -> list[Case]:
     for line in (gold / "index.jsonl").read_text().splitlines():
         row = json.loads(line)
         for rel in row["files"]:
-            b, a = gold / row["instance_id"] / "before" / rel, gold / row["instance_id"] / "after" / rel
+            b, a = (
+                gold / row["instance_id"] / "before" / rel,
+                gold / row["instance_id"] / "after" / rel,
+            )
             if b.is_file() and a.is_file():
                 cases.append(Case(f"{row['instance_id']}:{rel}", b.read_bytes(), a.read_bytes()))
     return cases
@@ -65,8 +75,11 @@ def _lines(text: str) -> list[str]:
 def make_edits(before: str, after: str, extra_context: int = 0) -> list[Edit]:
     """Replace-string edits turning ``before`` into ``after``, bottom hunk first."""
     a, b = _lines(before), _lines(after)
-    ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-           if op[0] != "equal"]
+    ops = [
+        op
+        for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+        if op[0] != "equal"
+    ]
     current = list(a)
     edits = []
     for _, i1, i2, j1, j2 in reversed(ops):
@@ -112,7 +125,9 @@ def _tabify(text: str) -> str:
     return "\n".join(out)
 
 
-def perturb(edits: list[Edit], kind: str, rng: random.Random, before: str, after: str) -> list[Edit]:
+def perturb(
+    edits: list[Edit], kind: str, rng: random.Random, before: str, after: str
+) -> list[Edit]:
     """The edits as a sloppy model might send them."""
     out = []
     for e in edits:
@@ -159,10 +174,12 @@ def _elide(old: str, new: str, rng: random.Random) -> tuple[str, str]:
         common += 1
     if common >= 5 and rng.random() < 0.5:
         # Unchanged lines elided in both old and new.
-        indent = o[1][:len(o[1]) - len(o[1].lstrip())]
+        indent = o[1][: len(o[1]) - len(o[1].lstrip())]
         mid = indent + "..."
-        return "\n".join(o[:1] + [mid] + o[common - 1:]), "\n".join(n[:1] + [mid] + n[common - 1:])
-    indent = o[2][:len(o[2]) - len(o[2].lstrip())]
+        return "\n".join(o[:1] + [mid] + o[common - 1 :]), "\n".join(
+            n[:1] + [mid] + n[common - 1 :]
+        )
+    indent = o[2][: len(o[2]) - len(o[2].lstrip())]
     return "\n".join(o[:2] + [indent + "..."] + o[-3:]), new
 
 
@@ -198,8 +215,10 @@ def bench(cases: list[Case], seed: int) -> dict[str, dict[str, dict[str, float]]
     with tempfile.TemporaryDirectory(prefix="edit_apply-") as tmpdir:
         tmp = Path(tmpdir)
         for kind in PERTURBATIONS:
-            tallies = {m: {"n": 0, "correct": 0, "refused": 0, "wrong": 0, "seconds": 0.0}
-                       for m in ("staging", "str.replace")}
+            tallies = {
+                m: {"n": 0, "correct": 0, "refused": 0, "wrong": 0, "seconds": 0.0}
+                for m in ("staging", "str.replace")
+            }
             for idx, case in enumerate(cases):
                 rng = random.Random(f"{seed}:{kind}:{idx}")
                 before, after = case.before, case.after
@@ -211,8 +230,11 @@ def bench(cases: list[Case], seed: int) -> dict[str, dict[str, dict[str, float]]
                 edits = perturb(make_edits(text_b, text_a, extra), kind, rng, text_b, text_a)
                 for method, t in tallies.items():
                     start = time.perf_counter()
-                    got = run_staging(before, edits, tmp) if method == "staging" else \
-                        run_peer(before, edits)
+                    got = (
+                        run_staging(before, edits, tmp)
+                        if method == "staging"
+                        else run_peer(before, edits)
+                    )
                     t["seconds"] += time.perf_counter() - start
                     t["n"] += 1
                     t["refused" if got is None else "correct" if got == after else "wrong"] += 1
@@ -225,21 +247,29 @@ def bench(cases: list[Case], seed: int) -> dict[str, dict[str, dict[str, float]]
 
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     """The figures as a markdown table."""
-    rows = ["| perturbation | method | files | exact-correct % | refused % | wrong-location % | ms/file |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| perturbation | method | files | exact-correct % | refused % | wrong-location % | ms/file |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for kind, methods in results.items():
         for method, t in methods.items():
             ms = 1000 * t["seconds"] / max(t["n"], 1)
-            rows.append(f"| {kind} | {method} | {t['n']} | {t['correct_pct']:.1f} | "
-                        f"{t['refused_pct']:.1f} | {t['wrong_pct']:.1f} | {ms:.1f} |")
+            rows.append(
+                f"| {kind} | {method} | {t['n']} | {t['correct_pct']:.1f} | "
+                f"{t['refused_pct']:.1f} | {t['wrong_pct']:.1f} | {ms:.1f} |"
+            )
     return "\n".join(rows)
 
 
 def seeds_table(per_seed: dict[int, dict[str, dict[str, dict[str, float]]]]) -> str:
     """Staging's exact / refused / wrong percentages per perturbation, one column per seed."""
     seeds = list(per_seed)
-    rows = ["| perturbation | " + " | ".join(f"seed {s}: exact / refused / wrong %" for s in seeds)
-            + " | worst wrong |", "|---|" + "---:|" * (len(seeds) + 1)]
+    rows = [
+        "| perturbation | "
+        + " | ".join(f"seed {s}: exact / refused / wrong %" for s in seeds)
+        + " | worst wrong |",
+        "|---|" + "---:|" * (len(seeds) + 1),
+    ]
     for kind in PERTURBATIONS:
         cells, worst = [], 0
         for s in seeds:
@@ -262,16 +292,23 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [args.seed] if args.seed is not None else [int(x) for x in args.seeds.split(",")]
     cases = load_cases(args.gold)
     if args.limit:
-        cases = cases[:args.limit]
+        cases = cases[: args.limit]
     per_seed = {seed: bench(cases, seed) for seed in seeds}
     print(f"seed {seeds[0]}:")
     print(table(per_seed[seeds[0]]))
     print()
     print(seeds_table(per_seed))
     if args.json:
-        args.json.write_text(json.dumps({"seeds": seeds, "files": len(cases),
-                                         "results": {str(k): v for k, v in per_seed.items()}},
-                                        indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "seeds": seeds,
+                    "files": len(cases),
+                    "results": {str(k): v for k, v in per_seed.items()},
+                },
+                indent=1,
+            )
+        )
     return 0
 
 

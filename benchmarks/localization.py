@@ -61,8 +61,11 @@ def main() -> None:
     ap.add_argument("--repo", help="only instances of this owner/name")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--no-peer", action="store_true", help="skip the BM25 peer (faster tuning)")
-    ap.add_argument("--no-history", action="store_true",
-                    help="plain files without .git (no git history evidence), as a tarball would give")
+    ap.add_argument(
+        "--no-history",
+        action="store_true",
+        help="plain files without .git (no git history evidence), as a tarball would give",
+    )
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     rows = [json.loads(ln) for ln in args.instances.read_text().splitlines() if ln.strip()]
@@ -84,8 +87,9 @@ def main() -> None:
             t0 = time.perf_counter()
             RepoIndex(root, cache_dir=cache).rank(row["problem_statement"], 10, include_tests=False)
             t1 = time.perf_counter()
-            ranked = RepoIndex(root, cache_dir=cache).rank(row["problem_statement"], 10,
-                                                           include_tests=False)
+            ranked = RepoIndex(root, cache_dir=cache).rank(
+                row["problem_statement"], 10, include_tests=False
+            )
             t2 = time.perf_counter()
             secs["cold"].append(t1 - t0)
             secs["warm"].append(t2 - t1)
@@ -98,25 +102,34 @@ def main() -> None:
                 results["bm25"].append(hits(peer, gold))
         if args.verbose:
             pos = next((i for i, p in enumerate(am) if p in gold), None)
-            print(f"[{n}/{len(rows)}] {row['instance_id']}: gold={gold} rank={pos} top3={am[:3]}",
-                  flush=True)
+            print(
+                f"[{n}/{len(rows)}] {row['instance_id']}: gold={gold} rank={pos} top3={am[:3]}",
+                flush=True,
+            )
     summary = {}
     for name, res in results.items():
         if not res:
             continue
-        summary[name] = {f"acc@{k}": round(100 * sum(r[f"acc@{k}"] for r in res) / len(res), 1)
-                         for k in KS}
+        summary[name] = {
+            f"acc@{k}": round(100 * sum(r[f"acc@{k}"] for r in res) / len(res), 1) for k in KS
+        }
     summary["agent_magic"]["sec_median"] = round(statistics.median(secs["warm"]), 3)
     summary["agent_magic"]["sec_median_cold"] = round(statistics.median(secs["cold"]), 3)
     if secs["bm25"]:
         summary["bm25"]["sec_median"] = round(statistics.median(secs["bm25"]), 3)
     history = "without git history" if args.no_history else "git checkouts with history"
-    print(f"\n{len(rows)} instances, {history} (agent_magic ranks sources only: include_tests=False)")
-    print(f"{'ranker':<12} {'acc@1':>6} {'acc@3':>6} {'acc@5':>6} {'acc@10':>6} {'s/inst':>8} {'cold s':>7}")
+    print(
+        f"\n{len(rows)} instances, {history} (agent_magic ranks sources only: include_tests=False)"
+    )
+    print(
+        f"{'ranker':<12} {'acc@1':>6} {'acc@3':>6} {'acc@5':>6} {'acc@10':>6} {'s/inst':>8} {'cold s':>7}"
+    )
     for name, s in summary.items():
         cold = f"{s['sec_median_cold']:>7.2f}" if "sec_median_cold" in s else f"{'':>7}"
-        print(f"{name:<12} {s['acc@1']:>6} {s['acc@3']:>6} {s['acc@5']:>6} {s['acc@10']:>6} "
-              f"{s.get('sec_median', 0):>8.2f} {cold}")
+        print(
+            f"{name:<12} {s['acc@1']:>6} {s['acc@3']:>6} {s['acc@5']:>6} {s['acc@10']:>6} "
+            f"{s.get('sec_median', 0):>8.2f} {cold}"
+        )
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
 

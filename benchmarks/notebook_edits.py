@@ -49,14 +49,18 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 
 def git(git_dir: Path, *args: str) -> str:
     """stdout of a git command on the mirror."""
-    return subprocess.run(["git", f"--git-dir={git_dir}", *args], capture_output=True, check=True
-                          ).stdout.decode("utf-8", "replace")
+    return subprocess.run(
+        ["git", f"--git-dir={git_dir}", *args], capture_output=True, check=True
+    ).stdout.decode("utf-8", "replace")
 
 
 def blobs(git_dir: Path, specs: list[str]) -> list[bytes | None]:
     """Contents of ``rev:path`` specs (None when missing or too big), via one cat-file process."""
-    proc = subprocess.Popen(["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        ["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdin and proc.stdout
     request = "".join(s + "\n" for s in specs).encode()
 
@@ -82,8 +86,17 @@ def blobs(git_dir: Path, specs: list[str]) -> list[bytes | None]:
 
 def mine(git_dir: Path, max_pairs: int) -> list[tuple[str, str, bytes, bytes]]:
     """(commit, path, before, after) for notebooks modified by non-merge commits, newest first."""
-    log = git(git_dir, "log", "--no-merges", "--diff-filter=M", "--format=%x00%H %P",
-              "--name-only", "HEAD", "--", "*.ipynb")
+    log = git(
+        git_dir,
+        "log",
+        "--no-merges",
+        "--diff-filter=M",
+        "--format=%x00%H %P",
+        "--name-only",
+        "HEAD",
+        "--",
+        "*.ipynb",
+    )
     pairs: list[tuple[str, str, str]] = []
     for rec in log.split("\0"):
         lines = [ln for ln in rec.splitlines() if ln.strip()]
@@ -96,8 +109,11 @@ def mine(git_dir: Path, max_pairs: int) -> list[tuple[str, str, bytes, bytes]]:
     pairs = pairs[:max_pairs]
     specs = [s for c, p, path in pairs for s in (f"{p}:{path}", f"{c}:{path}")]
     data = blobs(git_dir, specs)
-    return [(c, path, data[2 * i], data[2 * i + 1]) for i, (c, _p, path) in enumerate(pairs)
-            if data[2 * i] is not None and data[2 * i + 1] is not None]
+    return [
+        (c, path, data[2 * i], data[2 * i + 1])
+        for i, (c, _p, path) in enumerate(pairs)
+        if data[2 * i] is not None and data[2 * i + 1] is not None
+    ]
 
 
 @dataclass
@@ -135,11 +151,18 @@ def replay(before: bytes, after: bytes, tmp: Path) -> Replay | None:
     bcells, acells = bnb["cells"], anb["cells"]
     bkeys, akeys = nbs.pair_keys(bcells, acells)
     bpos = {k: i for i, k in enumerate(bkeys)}
+
     def code(c: dict) -> bool:
         return c.get("cell_type") == "code"
 
-    replaced = [(bpos[k], j) for j, k in enumerate(akeys) if k in bpos and code(acells[j])
-                and code(bcells[bpos[k]]) and nbs.source_text(acells[j]) != nbs.source_text(bcells[bpos[k]])]
+    replaced = [
+        (bpos[k], j)
+        for j, k in enumerate(akeys)
+        if k in bpos
+        and code(acells[j])
+        and code(bcells[bpos[k]])
+        and nbs.source_text(acells[j]) != nbs.source_text(bcells[bpos[k]])
+    ]
     paired = set(akeys) & set(bkeys)
     deleted = [i for i, k in enumerate(bkeys) if k not in paired and code(bcells[i])]
     inserted = [j for j, k in enumerate(akeys) if k not in paired and code(acells[j])]
@@ -161,7 +184,9 @@ def replay(before: bytes, after: bytes, tmp: Path) -> Replay | None:
 
     cur: list[object] = list(range(len(bcells)))  # before index, or ("new", after index)
     for i, j in replaced:
-        run({"action": "replace", "cell": _address(bcells, i), "source": nbs.source_text(acells[j])})
+        run(
+            {"action": "replace", "cell": _address(bcells, i), "source": nbs.source_text(acells[j])}
+        )
     for i in sorted(deleted, reverse=True):
         cells = nbs.load(staging.read_bytes("nb.ipynb"))[0]["cells"]
         pos = cur.index(i)
@@ -169,11 +194,20 @@ def replay(before: bytes, after: bytes, tmp: Path) -> Replay | None:
         cur.pop(pos)
     bj = {j: bpos[k] for j, k in enumerate(akeys) if k in paired}
     for j in inserted:
-        prev = next((p for p in range(j - 1, -1, -1)
-                     if bj.get(p) in cur or ("new", p) in cur), None)
-        pos = 0 if prev is None else cur.index(bj[prev] if bj.get(prev) in cur else ("new", prev)) + 1
-        run({"action": "insert", "index": pos, "source": nbs.source_text(acells[j]),
-             "cell_type": "code"})
+        prev = next(
+            (p for p in range(j - 1, -1, -1) if bj.get(p) in cur or ("new", p) in cur), None
+        )
+        pos = (
+            0 if prev is None else cur.index(bj[prev] if bj.get(prev) in cur else ("new", prev)) + 1
+        )
+        run(
+            {
+                "action": "insert",
+                "index": pos,
+                "source": nbs.source_text(acells[j]),
+                "cell_type": "code",
+            }
+        )
         cur.insert(pos, ("new", j))
     result = staging.read_bytes("nb.ipynb")
     rnb, _ = nbs.load(result)
@@ -206,8 +240,12 @@ def replay(before: bytes, after: bytes, tmp: Path) -> Replay | None:
         out.nbdiff = nbdiff_size(before, result)
         (tmp / "a.ipynb").write_bytes(before)
         (tmp / "b.ipynb").write_bytes(result)
-        proc = subprocess.run(["git", "diff", "--no-index", "--no-color", "a.ipynb", "b.ipynb"],
-                              cwd=tmp, capture_output=True, check=False)
+        proc = subprocess.run(
+            ["git", "diff", "--no-index", "--no-color", "a.ipynb", "b.ipynb"],
+            cwd=tmp,
+            capture_output=True,
+            check=False,
+        )
         out.gitdiff = len(proc.stdout.decode("utf-8", "replace"))
     return out
 
@@ -221,8 +259,12 @@ def nbdiff_size(a: bytes, b: bytes) -> int:
     buf = io.StringIO()
     try:
         na, nb_ = (nbformat.reads(x.decode("utf-8-sig"), as_version=4) for x in (a, b))
-        pretty_print_diff(na, diff_notebooks(na, nb_), "",
-                          PrettyPrintConfig(out=buf, use_color=False, use_git=False, use_diff=False))
+        pretty_print_diff(
+            na,
+            diff_notebooks(na, nb_),
+            "",
+            PrettyPrintConfig(out=buf, use_color=False, use_git=False, use_diff=False),
+        )
     except Exception:  # noqa: BLE001 (nbdime fails on some malformed notebooks; not ours to fix)
         return -1
     return len(buf.getvalue())
@@ -271,8 +313,9 @@ def peer_rank(root: Path, files: list[str], query: str, k: int) -> list[str]:
         except OSError:
             text = ""
         docs.append(Counter(w.lower() for w in _WORD.findall(rel + "\n" + text)))
-    scores = BM25(docs).scores({t: float(c) for t, c in
-                                Counter(w.lower() for w in _WORD.findall(query)).items()})
+    scores = BM25(docs).scores(
+        {t: float(c) for t, c in Counter(w.lower() for w in _WORD.findall(query)).items()}
+    )
     return [files[i] for i in sorted(scores, key=lambda i: -scores[i])[:k]]
 
 
@@ -289,8 +332,11 @@ def edit_at_head(root: Path, path: str, tmp: Path) -> str:
         tools.run("view", {"path": "nb.ipynb"})
         nb = staging.read_notebook("nb.ipynb")
         code = [i for i, c in enumerate(nb["cells"]) if c.get("cell_type") == "code"]
-        args = ({"action": "replace", "cell": f"@{code[0]}", "source": "edited = True\n"} if code
-                else {"action": "insert", "index": 0, "source": "edited = True\n"})
+        args = (
+            {"action": "replace", "cell": f"@{code[0]}", "source": "edited = True\n"}
+            if code
+            else {"action": "insert", "index": 0, "source": "edited = True\n"}
+        )
         note = tools.run("notebook_edit", {"path": "nb.ipynb", **args})
     except ToolError as exc:
         return "refused: " + str(exc).split(":")[-1].strip()[:60]
@@ -340,8 +386,16 @@ def head_checks(git_dir: Path, tmp: Path, max_tasks: int) -> dict:
     ours = sum(path in [r.path for r in idx.rank(task, 5)] for path, task in tasks)
     peer = sum(path in peer_rank(root, files, task, 5) for path, task in tasks)
     indexed = sum(1 for f in files if f.endswith(".ipynb"))
-    return {"cells": cells, "reached": reached, "old": old, "tasks": len(tasks), "ours": ours,
-            "peer": peer, "indexed": indexed, "edits": edits}
+    return {
+        "cells": cells,
+        "reached": reached,
+        "old": old,
+        "tasks": len(tasks),
+        "ours": ours,
+        "peer": peer,
+        "indexed": indexed,
+        "edits": edits,
+    }
 
 
 def pct(a: int, b: int) -> str:
@@ -389,12 +443,16 @@ def main() -> None:
                     sizes["git"].append(rep.gitdiff)
             heads.append((name, head_checks(git_dir, tmp, args.max_tasks)))
     t = totals
-    print(f"\nReplayed {t['edits']} code-cell edits from {t['files']} notebook changes "
-          f"({t['pairs']} mined) in {len(args.repos)} repos\n")
+    print(
+        f"\nReplayed {t['edits']} code-cell edits from {t['files']} notebook changes "
+        f"({t['pairs']} mined) in {len(args.repos)} repos\n"
+    )
     print("| measure | result | target |\n|---|---|---|")
     print(f"| changed cells exactly as in the commit | {pct(t['exact'], t['edits'])} | 100% |")
-    print(f"| untouched cells byte-identical (v4 files) | {pct(t['untouched_same'], t['untouched'])} "
-          "| >= 99% |")
+    print(
+        f"| untouched cells byte-identical (v4 files) | {pct(t['untouched_same'], t['untouched'])} "
+        "| >= 99% |"
+    )
     v4 = t["files"] - t["converted"]
     print(f"| files with every untouched byte kept (v4) | {pct(t['files_kept'], v4)} | >= 99% |")
     print(f"| v3 files converted to v4.4 on edit, with a note | {t['converted']} | - |")
@@ -402,23 +460,33 @@ def main() -> None:
     print(f"| strictly valid by nbformat | {pct(t['strict'], t['files'])} | - |")
     if sizes["ours"]:
         med = {k: int(statistics.median(v)) for k, v in sizes.items()}
-        print(f"| diff characters, median: ours / nbdiff / git diff | {med['ours']:,} / "
-              f"{med['nbdiff']:,} / {med['git']:,} | - |")
+        print(
+            f"| diff characters, median: ours / nbdiff / git diff | {med['ours']:,} / "
+            f"{med['nbdiff']:,} / {med['git']:,} | - |"
+        )
     if t["nbdiff_failed"]:
-        print(f"| changes nbdiff could not diff (left out of the medians) | {t['nbdiff_failed']} | - |")
+        print(
+            f"| changes nbdiff could not diff (left out of the medians) | {t['nbdiff_failed']} | - |"
+        )
     if refusals:
         print(f"\nrefused edits: {dict(refusals.most_common(5))}")
-    print("\n| repo | notebooks indexed | cells reachable by view (was: one 20k view) | "
-          "prose tasks | index hit@5 | peer BM25 raw text hit@5 |\n|---|---|---|---|---|---|")
+    print(
+        "\n| repo | notebooks indexed | cells reachable by view (was: one 20k view) | "
+        "prose tasks | index hit@5 | peer BM25 raw text hit@5 |\n|---|---|---|---|---|---|"
+    )
     outcomes: Counter = Counter()
     for name, h in heads:
         outcomes.update(h["edits"])
-        print(f"| {name} | {h['indexed']} | {pct(h['reached'], h['cells'])} (was "
-              f"{pct(h['old'], h['cells'])}) | {h['tasks']} | {pct(h['ours'], h['tasks'])} | "
-              f"{pct(h['peer'], h['tasks'])} |")
+        print(
+            f"| {name} | {h['indexed']} | {pct(h['reached'], h['cells'])} (was "
+            f"{pct(h['old'], h['cells'])}) | {h['tasks']} | {pct(h['ours'], h['tasks'])} | "
+            f"{pct(h['peer'], h['tasks'])} |"
+        )
 
-    print(f"\none edit of every notebook at HEAD (first code cell replaced): "
-          f"{dict(outcomes.most_common())}")
+    print(
+        f"\none edit of every notebook at HEAD (first code cell replaced): "
+        f"{dict(outcomes.most_common())}"
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ from agent_magic.review import run_checks
 from agent_magic.sandbox import Bubblewrap, Unconfined, detect, execute
 
 SAMPLE = HERE.parent / "examples" / "sample_project"
-FIX = ('    return float(text.strip().lstrip("$"))',
-       '    return float(text.strip().lstrip("$").replace(",", ""))')
+FIX = (
+    '    return float(text.strip().lstrip("$"))',
+    '    return float(text.strip().lstrip("$").replace(",", ""))',
+)
 SYMPY_FILE = "sympy/utilities/enumerative.py"
 
 
@@ -39,16 +41,23 @@ def git_repo(src: Path, dest: Path) -> Path:
     """A committed git copy of ``src``."""
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "x"]):
-        subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@x", *args], cwd=dest,
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-c", "user.name=b", "-c", "user.email=b@x", *args],
+            cwd=dest,
+            check=True,
+            capture_output=True,
+        )
     return dest
 
 
 def sample_case(tmp: Path) -> tuple[str, Path, dict[str, bytes]]:
     root = git_repo(SAMPLE, tmp / "sample")
     text = (root / "shoplytics" / "cleaning.py").read_text().replace(*FIX)
-    return "sample project (lint, related + full suite, baseline)", root, {
-        "shoplytics/cleaning.py": text.encode()}
+    return (
+        "sample project (lint, related + full suite, baseline)",
+        root,
+        {"shoplytics/cleaning.py": text.encode()},
+    )
 
 
 def sympy_case(tmp: Path, mirrors: Path) -> tuple[str, Path, dict[str, bytes]] | None:
@@ -68,8 +77,14 @@ def startup(sandbox, tmp: Path, reps: int = 20) -> float:
     tree.mkdir(exist_ok=True)
     times = []
     for _ in range(reps):
-        result = execute(sandbox, [sys.executable, "-c", "pass"], cwd=tree, writable=tree,
-                         output_path=tmp / "startup.log", timeout=30)
+        result = execute(
+            sandbox,
+            [sys.executable, "-c", "pass"],
+            cwd=tree,
+            writable=tree,
+            output_path=tmp / "startup.log",
+            timeout=30,
+        )
         times.append(result.elapsed)
     return statistics.median(times)
 
@@ -88,8 +103,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp_name:
         tmp = Path(tmp_name)
         starts = {name: startup(sb, tmp) for name, sb in modes.items()}
-        rows.append(("start `python -c pass` (median of 20)", starts["unconfined"],
-                     starts["bubblewrap"], ""))
+        rows.append(
+            (
+                "start `python -c pass` (median of 20)",
+                starts["unconfined"],
+                starts["bubblewrap"],
+                "",
+            )
+        )
         cases = [sample_case(tmp)]
         if not args.no_sympy:
             case = sympy_case(tmp, args.mirrors)
@@ -103,14 +124,23 @@ def main() -> None:
                 order = list(modes.items()) if rep % 2 == 0 else list(modes.items())[::-1]
                 for name, sandbox in order:
                     start = time.perf_counter()
-                    report = run_checks(root, changes, sandbox=sandbox, timeout=600,
-                                        workdir=tmp / "work")
+                    report = run_checks(
+                        root, changes, sandbox=sandbox, timeout=600, workdir=tmp / "work"
+                    )
                     times[name].append(time.perf_counter() - start)
                     t = report.tests
-                    outcome = (f"{t.scope}: {len(t.passed)} passed, {len(t.fixed)} fixed, "
-                               f"{len(t.newly_failing)} new failures")
-            rows.append((label, statistics.median(times["unconfined"]),
-                         statistics.median(times["bubblewrap"]), outcome))
+                    outcome = (
+                        f"{t.scope}: {len(t.passed)} passed, {len(t.fixed)} fixed, "
+                        f"{len(t.newly_failing)} new failures"
+                    )
+            rows.append(
+                (
+                    label,
+                    statistics.median(times["unconfined"]),
+                    statistics.median(times["bubblewrap"]),
+                    outcome,
+                )
+            )
     print(f"\n{'case':<54} {'unconfined':>10} {'bwrap':>8} {'overhead':>9}  tests")
     for label, loose, boxed, outcome in rows:
         overhead = (boxed - loose) / loose * 100

@@ -62,8 +62,11 @@ def expected_tests(test_sources: Sequence[str]) -> int:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
                 count += 1
             elif isinstance(node, ast.ClassDef):
-                count += sum(1 for item in node.body
-                             if isinstance(item, ast.FunctionDef) and item.name.startswith("test"))
+                count += sum(
+                    1
+                    for item in node.body
+                    if isinstance(item, ast.FunctionDef) and item.name.startswith("test")
+                )
     return count
 
 
@@ -72,12 +75,19 @@ def summary_counts(output: str) -> dict[str, int]:
     lines = [ln for ln in output.strip().splitlines() if _SUMMARY.search(ln)]
     if not lines:
         return {}
-    return {word.rstrip("s") if word.startswith("error") else word: int(n)
-            for n, word in _SUMMARY.findall(lines[-1])}
+    return {
+        word.rstrip("s") if word.startswith("error") else word: int(n)
+        for n, word in _SUMMARY.findall(lines[-1])
+    }
 
 
-def build_fresh_dir(run: Path, applied: Path, exercise_dir: Path, solution_files: Sequence[str],
-                    test_files: Sequence[str]) -> list[str]:
+def build_fresh_dir(
+    run: Path,
+    applied: Path,
+    exercise_dir: Path,
+    solution_files: Sequence[str],
+    test_files: Sequence[str],
+) -> list[str]:
     """Fill ``run`` with the applied solution files and the pristine tests; the missing ones.
 
     A solution file that is absent, not a regular file or a symlink in the applied tree counts
@@ -95,9 +105,16 @@ def build_fresh_dir(run: Path, applied: Path, exercise_dir: Path, solution_files
     return missing
 
 
-def judge(applied: Path, exercise_dir: Path, solution_files: Sequence[str],
-          test_files: Sequence[str], *, timeout: float, confine: bool | None = None,
-          workdir: Path | None = None) -> Verdict:
+def judge(
+    applied: Path,
+    exercise_dir: Path,
+    solution_files: Sequence[str],
+    test_files: Sequence[str],
+    *,
+    timeout: float,
+    confine: bool | None = None,
+    workdir: Path | None = None,
+) -> Verdict:
     """Run the pristine tests on the solution files of ``applied`` in a fresh directory.
 
     ``confine`` None uses bubblewrap when it works here, True insists on it, False skips it.
@@ -106,8 +123,9 @@ def judge(applied: Path, exercise_dir: Path, solution_files: Sequence[str],
     use_bwrap = bwrap_works() if confine is None else confine
     if use_bwrap and not bwrap_works():
         raise RuntimeError(f"{BWRAP} is not usable here; run the verdict unconfined")
-    expected = expected_tests([(exercise_dir / rel).read_text(encoding="utf-8")
-                               for rel in test_files])
+    expected = expected_tests(
+        [(exercise_dir / rel).read_text(encoding="utf-8") for rel in test_files]
+    )
     with tempfile.TemporaryDirectory(prefix="agent_tasks-verdict-", dir=workdir) as tmp:
         private = Path(tmp).resolve()
         run = private / RUN_DIR
@@ -120,33 +138,62 @@ def judge(applied: Path, exercise_dir: Path, solution_files: Sequence[str],
         code, output, timed_out = _run(command, cwd=run, env=minimal_env(run), timeout=timeout)
         output = output.replace(str(run), exercise_dir.name)  # as Aider shows it
     counts = summary_counts(output)
-    passed = (code == 0 and not timed_out and expected > 0
-              and counts.get("passed", 0) == expected
-              and not any(counts.get(k) for k in ("failed", "error")))
+    passed = (
+        code == 0
+        and not timed_out
+        and expected > 0
+        and counts.get("passed", 0) == expected
+        and not any(counts.get(k) for k in ("failed", "error"))
+    )
     if timed_out:
         output += f"\nTests timed out after {timeout:.0f} s."
-    return Verdict(passed, output, timed_out, expected, counts, missing,
-                   "bwrap" if use_bwrap else "isolated")
+    return Verdict(
+        passed, output, timed_out, expected, counts, missing, "bwrap" if use_bwrap else "isolated"
+    )
 
 
 def pytest_command(private: Path, test_files: Sequence[str]) -> list[str]:
     """pytest under an isolated interpreter, configured by our file, rooted at the fresh dir."""
     run = private / RUN_DIR
-    return [sys.executable, "-I", "-B", "-m", "pytest", "-p", "no:cacheprovider",
-            "-c", str(private / CONFIG), "--rootdir", str(run), "--confcutdir", str(run),
-            *test_files]
+    return [
+        sys.executable,
+        "-I",
+        "-B",
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-c",
+        str(private / CONFIG),
+        "--rootdir",
+        str(run),
+        "--confcutdir",
+        str(run),
+        *test_files,
+    ]
 
 
 def minimal_env(run: Path) -> dict[str, str]:
     """The environment of a verdict run: nothing inherited but a plain PATH."""
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(run),
-            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": str(run),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
 
 
 def bwrap_command(private: Path, run: Path) -> list[str]:
     """bubblewrap arguments: no network, system and interpreter read-only, ``run`` writable."""
-    args = [BWRAP, "--unshare-all", "--die-with-parent", "--new-session",
-            "--ro-bind", "/usr", "/usr"]
+    args = [
+        BWRAP,
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
     for path in SYSTEM_DIRS:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
@@ -157,8 +204,16 @@ def bwrap_command(private: Path, run: Path) -> list[str]:
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for path in _interpreter_dirs():
         args += ["--ro-bind", path, path]
-    args += ["--ro-bind", str(private), str(private), "--bind", str(run), str(run),
-             "--chdir", str(run)]
+    args += [
+        "--ro-bind",
+        str(private),
+        str(private),
+        "--bind",
+        str(run),
+        str(run),
+        "--chdir",
+        str(run),
+    ]
     return args
 
 
@@ -178,8 +233,11 @@ def bwrap_works() -> bool:
 def _interpreter_dirs() -> list[str]:
     """The interpreter's install trees not already under /usr (pyenv, a venv, conda)."""
     dirs = []
-    for prefix in {sys.base_prefix, sys.prefix, os.path.dirname(os.path.dirname(
-            os.path.realpath(sys.executable)))}:
+    for prefix in {
+        sys.base_prefix,
+        sys.prefix,
+        os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
+    }:
         real = os.path.realpath(prefix)
         if not real.startswith("/usr/") and real not in dirs:
             dirs.append(real)
@@ -191,12 +249,19 @@ def _copy_bytes(source: Path, target: Path) -> None:
     target.write_bytes(source.read_bytes())  # content only: no modes, no links
 
 
-def _run(command: list[str], *, cwd: Path, env: dict[str, str],
-         timeout: float) -> tuple[int, str, bool]:
+def _run(
+    command: list[str], *, cwd: Path, env: dict[str, str], timeout: float
+) -> tuple[int, str, bool]:
     """Run in a new session; on timeout the whole process group is killed."""
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
         return proc.returncode, out.decode("utf-8", errors="replace"), False
@@ -204,4 +269,3 @@ def _run(command: list[str], *, cwd: Path, env: dict[str, str],
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         return -9, out.decode("utf-8", errors="replace"), True
-

@@ -30,8 +30,11 @@ def make_project(parent: Path) -> Path:
     root = parent / "shoplytics"
     shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "initial"]):
-        subprocess.run(["git", "-c", "user.name=demo", "-c", "user.email=demo@example.com", *args],
-                       cwd=root, check=True)
+        subprocess.run(
+            ["git", "-c", "user.name=demo", "-c", "user.email=demo@example.com", *args],
+            cwd=root,
+            check=True,
+        )
     return root
 
 
@@ -44,8 +47,13 @@ def make_notebook_project(parent: Path) -> Path:
 
 def run_tests(root: Path) -> tuple[bool, str]:
     """Run the project's tests; return (passed, last line of pytest's output)."""
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                            cwd=root, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     lines = [ln for ln in result.stdout.splitlines() if ln.strip()]
     return result.returncode == 0, lines[-1] if lines else result.stderr.strip()[-200:]
 
@@ -84,9 +92,14 @@ def execute(notebook: Path, cwd: Path, timeout: int) -> tuple[object, str | None
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(notebook, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd)}},
-                            on_cell_start=show_start, on_cell_executed=show_result)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+        on_cell_start=show_start,
+        on_cell_executed=show_result,
+    )
     try:
         client.execute()
     except CellExecutionError as exc:
@@ -97,8 +110,10 @@ def execute(notebook: Path, cwd: Path, timeout: int) -> tuple[object, str | None
 def open_in_lab(work: Path, launch=os.execvp) -> int:
     """Open the quickstart in JupyterLab on a fresh project copy (``launch`` replaces this process)."""
     root = make_notebook_project(work)
-    print(f"project: {root}\nopening {QUICKSTART.name} in JupyterLab: Run All, then Apply and save",
-          flush=True)
+    print(
+        f"project: {root}\nopening {QUICKSTART.name} in JupyterLab: Run All, then Apply and save",
+        flush=True,
+    )
     os.chdir(root)
     # Containers often run as root, where JupyterLab refuses to start without being told.
     as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
@@ -111,16 +126,21 @@ def main(argv: list[str] | None = None, launch=os.execvp) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="where to keep the project and executed notebook")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
-    parser.add_argument("--lab", action="store_true",
-                        help="open the quickstart in JupyterLab instead of running it headless")
+    parser.add_argument(
+        "--lab",
+        action="store_true",
+        help="open the quickstart in JupyterLab instead of running it headless",
+    )
     args = parser.parse_args(argv)
 
     if os.environ.get("ANTHROPIC_API_KEY"):
         print("agent_magic demo: using Claude (ANTHROPIC_API_KEY is set); this costs a little.")
     else:
         os.environ["AGENT_MAGIC_MODEL"] = f"scripted:{SCRIPT}"
-        print("agent_magic demo: running OFFLINE with the scripted model (no ANTHROPIC_API_KEY): "
-              "a recorded session of the three quickstart tasks.")
+        print(
+            "agent_magic demo: running OFFLINE with the scripted model (no ANTHROPIC_API_KEY): "
+            "a recorded session of the three quickstart tasks."
+        )
     work = args.out or Path(tempfile.mkdtemp(prefix="agent-magic-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     if args.lab:
@@ -138,8 +158,9 @@ def main(argv: list[str] | None = None, launch=os.execvp) -> int:
 
     passed, line = run_tests(root)
     print(f"\n{'=' * 78}\ntests after (tasks 1 and 2 applied, task 3 undone): {line}")
-    status = subprocess.run(["git", "status", "--short"], cwd=root, capture_output=True,
-                            text=True, check=False).stdout
+    status = subprocess.run(
+        ["git", "status", "--short"], cwd=root, capture_output=True, text=True, check=False
+    ).stdout
     print("files changed in the project:\n" + (status or "(none)\n"))
     print(f"executed notebook: {executed}")
     problems = []

@@ -55,8 +55,12 @@ class FakeFrontend:
             if path not in self.docs:
                 return {"open": False}
             notebook = isinstance(self.docs[path], dict)
-            return {"open": True, "kind": "notebook" if notebook else "file",
-                    "dirty": self.dirty[path], "content": copy.deepcopy(self.docs[path])}
+            return {
+                "open": True,
+                "kind": "notebook" if notebook else "file",
+                "dirty": self.dirty[path],
+                "content": copy.deepcopy(self.docs[path]),
+            }
         if op == "apply":
             return self.apply(path, request["ops"])
         if op == "revert":

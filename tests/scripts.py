@@ -18,19 +18,32 @@ def turn(*calls: dict[str, Any], text: str = "") -> dict[str, Any]:
     return out
 
 
-UNDERSTAND = turn(call(
-    "submit_understanding",
-    restatement="parse_price fails on prices with a thousands separator; make it accept them.",
-    acceptance_criteria=["tests/test_cleaning.py passes", "other tests still pass"],
-    assumptions=["prices use ',' as the thousands separator"],
-), text="The failing test is about thousands separators.")
+UNDERSTAND = turn(
+    call(
+        "submit_understanding",
+        restatement="parse_price fails on prices with a thousands separator; make it accept them.",
+        acceptance_criteria=["tests/test_cleaning.py passes", "other tests still pass"],
+        assumptions=["prices use ',' as the thousands separator"],
+    ),
+    text="The failing test is about thousands separators.",
+)
 
 PLAN = [
     turn(call("view", path="shoplytics/cleaning.py")),
-    turn(call("submit_plan", summary="Strip thousands separators in parse_price",
-              steps=[{"description": "Remove ',' before float() in parse_price",
-                      "files": ["shoplytics/cleaning.py"]}],
-              files=["shoplytics/cleaning.py"], risks=["European decimal commas"])),
+    turn(
+        call(
+            "submit_plan",
+            summary="Strip thousands separators in parse_price",
+            steps=[
+                {
+                    "description": "Remove ',' before float() in parse_price",
+                    "files": ["shoplytics/cleaning.py"],
+                }
+            ],
+            files=["shoplytics/cleaning.py"],
+            risks=["European decimal commas"],
+        )
+    ),
 ]
 
 FIX_OLD = '    return float(text.strip().lstrip("$"))'

@@ -32,8 +32,13 @@ CLEANING = "shoplytics/cleaning.py"
 
 def pytest_passes(root: Path) -> bool:
     """Whether the project's tests pass in ``root`` (the real tree, not a scratch copy)."""
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                            cwd=root, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return result.returncode == 0
 
 
@@ -46,7 +51,9 @@ def test_full_loop_fixes_the_failing_test_only_after_apply(sample_repo: Path):
 
     assert session.stop_reason == "done", session.error
     assert session.understanding.acceptance_criteria
-    assert [s.description for s in session.plan.steps] == ["Remove ',' before float() in parse_price"]
+    assert [s.description for s in session.plan.steps] == [
+        "Remove ',' before float() in parse_price"
+    ]
     assert FIX_NEW.strip() in session.diff()
     assert (sample_repo / CLEANING).read_bytes() == before  # staged, not written
     assert not pytest_passes(sample_repo)
@@ -69,7 +76,8 @@ def test_transcript_records_every_step_and_redacts_the_key(sample_repo: Path, mo
     secret = "sk-ant-api03-" + "x" * 24
     monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
     session = Agent(sample_repo, ScriptedModel(fix_failing_test())).run(
-        f"fix the failing test; my key is {secret}")
+        f"fix the failing test; my key is {secret}"
+    )
 
     [summary] = list_sessions(session.project)
     records = read_records(summary["path"])
@@ -80,8 +88,13 @@ def test_transcript_records_every_step_and_redacts_the_key(sample_repo: Path, mo
     assert secret not in Path(summary["path"]).read_text()
     assert summary["stop_reason"] == "done"
     assert (sample_repo / ".agent_magic" / ".gitignore").read_text().strip().endswith("*")
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=sample_repo,
-                            capture_output=True, text=True, check=False).stdout
+    status = subprocess.run(
+        ["git", "status", "--porcelain"],
+        cwd=sample_repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     assert ".agent_magic" not in status
 
 
@@ -97,8 +110,13 @@ def test_plan_first_stops_for_approval_then_continues(sample_repo: Path):
 
 
 def test_revising_the_plan_sends_the_feedback_to_the_model(sample_repo: Path):
-    revised = turn(call("submit_plan", summary="Revised: handle separators and spaces",
-                        steps=[{"description": "strip ',' and ' '"}]))
+    revised = turn(
+        call(
+            "submit_plan",
+            summary="Revised: handle separators and spaces",
+            steps=[{"description": "strip ',' and ' '"}],
+        )
+    )
     model = ScriptedModel([UNDERSTAND, *PLAN, revised])
     agent = Agent(sample_repo, model, AgentConfig(plan_first=True))
     session = agent.continue_plan(agent.run("fix the failing test"), "also allow spaces")
@@ -110,12 +128,14 @@ def test_revising_the_plan_sends_the_feedback_to_the_model(sample_repo: Path):
 def test_model_errors_go_back_as_tool_errors(sample_repo: Path):
     events = []
     script = [
-        UNDERSTAND, *PLAN,
+        UNDERSTAND,
+        *PLAN,
         turn(call("replace", path=CLEANING, old="no such text", new="x")),
         turn(call("replace", path=CLEANING)),  # missing fields
         turn(call("view", path="../outside.txt")),
         turn(call("create", path=".env", content="TOKEN=1")),
-        *IMPLEMENT, REVIEW_OK,
+        *IMPLEMENT,
+        REVIEW_OK,
     ]
     model = ScriptedModel(script)
     session = Agent(sample_repo, model, on_event=events.append).run("fix it")
@@ -132,15 +152,17 @@ def test_model_errors_go_back_as_tool_errors(sample_repo: Path):
 
 def test_consecutive_tool_errors_are_bounded(sample_repo: Path):
     bad = turn(call("view", path="missing.py"))
-    session = Agent(sample_repo, ScriptedModel([UNDERSTAND, bad, bad, bad]),
-                    AgentConfig(max_tool_errors=3)).run("fix it")
+    session = Agent(
+        sample_repo, ScriptedModel([UNDERSTAND, bad, bad, bad]), AgentConfig(max_tool_errors=3)
+    ).run("fix it")
     assert session.stop_reason == "tool_errors"
     assert "3 failed tool calls" in session.error
 
 
 def test_step_limit(sample_repo: Path):
-    session = Agent(sample_repo, ScriptedModel(fix_failing_test()),
-                    AgentConfig(max_steps=2)).run("fix it")
+    session = Agent(sample_repo, ScriptedModel(fix_failing_test()), AgentConfig(max_steps=2)).run(
+        "fix it"
+    )
     assert session.stop_reason == "steps"
     assert session.steps == 2
 
@@ -170,8 +192,12 @@ def test_stop_from_another_thread_interrupts_cleanly(sample_repo: Path):
 
 def test_time_limit(sample_repo: Path):
     ticks = iter(range(0, 10_000, 100))
-    agent = Agent(sample_repo, ScriptedModel(fix_failing_test()),
-                  AgentConfig(time_limit_s=250), clock=lambda: next(ticks))
+    agent = Agent(
+        sample_repo,
+        ScriptedModel(fix_failing_test()),
+        AgentConfig(time_limit_s=250),
+        clock=lambda: next(ticks),
+    )
     session = agent.run("fix it")
     assert session.stop_reason == "time"
 
@@ -194,12 +220,17 @@ def test_missing_project_is_a_user_error(tmp_path: Path):
 
 
 def test_binary_and_undecodable_files_are_refused(make_repo):
-    root = make_repo({"blob.bin": b"\x00\x01\x02" * 10, "latin.txt": b"caf\xe9 \xff\xfe\x00",
-                      "a.py": "x = 1\n"})
+    root = make_repo(
+        {"blob.bin": b"\x00\x01\x02" * 10, "latin.txt": b"caf\xe9 \xff\xfe\x00", "a.py": "x = 1\n"}
+    )
     events = []
-    script = [UNDERSTAND, turn(call("view", path="blob.bin")), turn(call("view", path="latin.txt")),
-              turn(call("submit_plan", summary="s", steps=[{"description": "d"}])),
-              turn(call("finish", summary="nothing"))]
+    script = [
+        UNDERSTAND,
+        turn(call("view", path="blob.bin")),
+        turn(call("view", path="latin.txt")),
+        turn(call("submit_plan", summary="s", steps=[{"description": "d"}])),
+        turn(call("finish", summary="nothing")),
+    ]
     session = Agent(root, ScriptedModel(script), on_event=events.append).run("look")
     assert session.stop_reason == "done", session.error
     errors = [e.result for e in events if isinstance(e, ToolUsed) and e.is_error]
@@ -211,7 +242,8 @@ BROKEN = '    return round(float(text.strip().lstrip("$").replace(",", "")))'
 
 def test_review_catches_a_broken_test_and_the_fix_round_repairs_it(sample_repo: Path):
     script = [
-        UNDERSTAND, *PLAN,
+        UNDERSTAND,
+        *PLAN,
         turn(call("replace", path=CLEANING, old=FIX_OLD, new=BROKEN)),
         turn(call("finish", summary="rounded prices")),
         REVIEW_OK,  # the model review of round 1 sees nothing; the tests do
@@ -235,14 +267,22 @@ def test_review_catches_a_broken_test_and_the_fix_round_repairs_it(sample_repo: 
 
 
 def test_remaining_blockers_need_an_explicit_override_to_apply(sample_repo: Path):
-    blocker = turn(call("report_finding", severity="blocker", path=CLEANING, line_start=13,
-                        message="European prices like '1.234,50' now parse wrongly"),
-                   call("finish", summary="one blocker"))
+    blocker = turn(
+        call(
+            "report_finding",
+            severity="blocker",
+            path=CLEANING,
+            line_start=13,
+            message="European prices like '1.234,50' now parse wrongly",
+        ),
+        call("finish", summary="one blocker"),
+    )
     script = [UNDERSTAND, *PLAN, *IMPLEMENT, blocker]
     session = Agent(sample_repo, ScriptedModel(script), AgentConfig(review_rounds=0)).run("fix it")
     assert session.stop_reason == "done", session.error
     assert [f.message for f in session.open_blockers] == [
-        "European prices like '1.234,50' now parse wrongly"]
+        "European prices like '1.234,50' now parse wrongly"
+    ]
     with pytest.raises(UserError, match="blocker"):
         session.apply()
     assert FIX_NEW not in (sample_repo / CLEANING).read_text()
@@ -255,4 +295,7 @@ def test_repo_map_fits_a_small_context_window(sample_repo: Path):
     small.context_window = 2048
     agent = Agent(sample_repo, small, AgentConfig(context_tokens=4000))
     assert agent._map_budget() == 512
-    assert Agent(sample_repo, ScriptedModel([]), AgentConfig(context_tokens=4000))._map_budget() == 4000
+    assert (
+        Agent(sample_repo, ScriptedModel([]), AgentConfig(context_tokens=4000))._map_budget()
+        == 4000
+    )

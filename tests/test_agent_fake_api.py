@@ -28,7 +28,9 @@ CLEANING = "shoplytics/cleaning.py"
 def run(repo: Path, script: list[dict], *, max_retries: int = 2, events: list | None = None):
     sink = events if events is not None else []
     with FakeAnthropic(script) as server:
-        model = AnthropicModel("claude-sonnet-5-5", client=fake_client(server, max_retries=max_retries))
+        model = AnthropicModel(
+            "claude-sonnet-5-5", client=fake_client(server, max_retries=max_retries)
+        )
         session = Agent(repo, model, on_event=sink.append).run("fix the failing test")
         return session, server
 
@@ -46,24 +48,43 @@ def test_full_run_streams_text_and_reads_the_prefix_from_cache(sample_repo: Path
 
 def test_the_review_reads_the_main_conversation_prefix_from_cache(sample_repo: Path):
     # 2,048 tokens: more than system + tools, so only a shared conversation prefix can hit.
-    review = turn(call("report_finding", severity="minor", path=CLEANING, line_start=1,
-                       message="no test for negative prices", suggestion="add one"))
+    review = turn(
+        call(
+            "report_finding",
+            severity="minor",
+            path=CLEANING,
+            line_start=1,
+            message="no test for negative prices",
+            suggestion="add one",
+        )
+    )
     script = [UNDERSTAND, *PLAN, *IMPLEMENT, review, REVIEW_OK]
     with FakeAnthropic(script, min_cache_tokens=2048) as server:
         model = AnthropicModel("claude-sonnet-5-5", client=fake_client(server))
-        agent = Agent(sample_repo, model, AgentConfig(review_rounds=0), checker=lambda *a, **k: None)
+        agent = Agent(
+            sample_repo, model, AgentConfig(review_rounds=0), checker=lambda *a, **k: None
+        )
         session = agent.run("fix the failing test")
         assert not server.rejected, server.rejected
     assert session.stop_reason == "done", session.error
-    first_review = next(i for i, r in enumerate(server.requests)
-                        if "You are now the reviewer" in str(r["messages"][-1]))
+    first_review = next(
+        i
+        for i, r in enumerate(server.requests)
+        if "You are now the reviewer" in str(r["messages"][-1])
+    )
     assert first_review == 5
     usage = server.usages[first_review]
-    prompt = (usage["input_tokens"] + usage["cache_read_input_tokens"]
-              + usage["cache_creation_input_tokens"])
+    prompt = (
+        usage["input_tokens"]
+        + usage["cache_read_input_tokens"]
+        + usage["cache_creation_input_tokens"]
+    )
     assert usage["cache_read_input_tokens"] > 2048
     assert usage["cache_read_input_tokens"] / prompt > 0.5
-    assert server.usages[first_review + 1]["cache_read_input_tokens"] > usage["cache_read_input_tokens"]
+    assert (
+        server.usages[first_review + 1]["cache_read_input_tokens"]
+        > usage["cache_read_input_tokens"]
+    )
     # The review went on from a copy: the main conversation has neither its prompt nor its calls.
     assert "You are now the reviewer" not in str(session.messages)
     assert "report_finding" not in str(session.messages)
@@ -107,12 +128,22 @@ def test_malformed_tool_json_goes_back_as_a_tool_error(sample_repo: Path):
     script[1:1] = [{"fault": "bad_json"}]
     session, server = run(sample_repo, script)
     assert session.stop_reason == "done", session.error
-    answers = [b for m in server.requests[2]["messages"] if m["role"] == "user"
-               for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_result"]
+    answers = [
+        b
+        for m in server.requests[2]["messages"]
+        if m["role"] == "user"
+        for b in m["content"]
+        if isinstance(b, dict) and b.get("type") == "tool_result"
+    ]
     assert answers[-1].get("is_error") is True
     assert "not valid JSON" in str(answers[-1]["content"])
-    echoed = [b for m in server.requests[2]["messages"] if m["role"] == "assistant"
-              for b in m["content"] if b.get("type") == "tool_use"]
+    echoed = [
+        b
+        for m in server.requests[2]["messages"]
+        if m["role"] == "assistant"
+        for b in m["content"]
+        if b.get("type") == "tool_use"
+    ]
     assert "__invalid_json__" not in str(echoed)
 
 
@@ -122,10 +153,12 @@ QUICK = AgentConfig(review=False)
 FINISH = turn(call("finish", summary="done"))
 
 
-def agent_for(repo, server, *, name="claude-sonnet-5-5", config=QUICK, events=None, on_event=None,
-              **kwargs):
-    model = AnthropicModel(name, client=fake_client(server, max_retries=kwargs.pop("retries", 2)),
-                           **kwargs)
+def agent_for(
+    repo, server, *, name="claude-sonnet-5-5", config=QUICK, events=None, on_event=None, **kwargs
+):
+    model = AnthropicModel(
+        name, client=fake_client(server, max_retries=kwargs.pop("retries", 2)), **kwargs
+    )
     sink = on_event or (events.append if events is not None else (lambda e: None))
     return Agent(repo, model, config, on_event=sink)
 
@@ -246,8 +279,11 @@ def test_a_session_resumed_against_another_server_is_accepted(sample_repo: Path)
 
 
 def test_thinking_streams_to_the_view_and_goes_back_unchanged(sample_repo: Path):
-    script = [dict(UNDERSTAND, thinking="The test feeds '1,234.50'; float() rejects commas."),
-              *PLAN, *IMPLEMENT]
+    script = [
+        dict(UNDERSTAND, thinking="The test feeds '1,234.50'; float() rejects commas."),
+        *PLAN,
+        *IMPLEMENT,
+    ]
     events: list = []
     with FakeAnthropic(script) as server:
         session = agent_for(sample_repo, server, events=events).run("fix the failing test")
@@ -284,8 +320,9 @@ def test_a_tool_input_cut_at_max_tokens_is_asked_again_with_a_larger_limit(sampl
     cut = dict(IMPLEMENT[0], stop="max_tokens")
     script = [UNDERSTAND, *PLAN, cut, *IMPLEMENT]
     with FakeAnthropic(script) as server:
-        session = agent_for(sample_repo, server, config=AgentConfig(review=False, max_tokens=8000)
-                            ).run("fix the failing test")
+        session = agent_for(
+            sample_repo, server, config=AgentConfig(review=False, max_tokens=8000)
+        ).run("fix the failing test")
         assert not server.rejected, server.rejected
     assert session.stop_reason == "done", session.error
     limits = [r["max_tokens"] for r in server.requests]
@@ -296,8 +333,9 @@ def test_a_tool_input_cut_at_max_tokens_is_asked_again_with_a_larger_limit(sampl
 def test_a_reply_cut_while_thinking_is_asked_again_with_a_larger_limit(sample_repo: Path):
     script = [UNDERSTAND, {"thinking": "Long deliberation. " * 400}, *PLAN, *IMPLEMENT]
     with FakeAnthropic(script) as server:
-        session = agent_for(sample_repo, server, config=AgentConfig(review=False, max_tokens=1000)
-                            ).run("fix the failing test")
+        session = agent_for(
+            sample_repo, server, config=AgentConfig(review=False, max_tokens=1000)
+        ).run("fix the failing test")
         assert not server.rejected, server.rejected
     assert session.stop_reason == "done", session.error
     assert [r["max_tokens"] for r in server.requests][1:3] == [1000, 2000]
@@ -309,8 +347,9 @@ def test_at_the_models_output_limit_the_model_is_told_to_use_smaller_edits(sampl
     script = [UNDERSTAND, *PLAN, cut, *IMPLEMENT]
     config = AgentConfig(review=False, max_tokens=64000, budget_usd=10)
     with FakeAnthropic(script) as server:
-        session = agent_for(sample_repo, server, name="claude-sonnet-4-6", config=config
-                            ).run("fix the failing test")
+        session = agent_for(sample_repo, server, name="claude-sonnet-4-6", config=config).run(
+            "fix the failing test"
+        )
         assert not server.rejected, server.rejected
     assert session.stop_reason == "done", session.error
     answer = tool_results(server.requests[4]["messages"][-1])[0]
@@ -320,7 +359,9 @@ def test_at_the_models_output_limit_the_model_is_told_to_use_smaller_edits(sampl
 
 
 def test_refusal_ends_the_run_with_its_own_reason_and_no_invented_reply(sample_repo: Path):
-    with FakeAnthropic([UNDERSTAND, {"text": "I can't help with that.", "stop": "refusal"}]) as server:
+    with FakeAnthropic(
+        [UNDERSTAND, {"text": "I can't help with that.", "stop": "refusal"}]
+    ) as server:
         session = agent_for(sample_repo, server).run("fix the failing test")
     assert session.stop_reason == "refused"
     assert "declined" in session.error and "cyber" in session.error
@@ -362,7 +403,9 @@ def test_pause_turn_continues_the_same_assistant_turn(sample_repo: Path):
 def test_an_empty_reply_is_never_invented_into_the_conversation(sample_repo: Path):
     script = [UNDERSTAND, {"text": "  \n"}, *PLAN, *IMPLEMENT]
     with FakeAnthropic(script) as server:
-        session = agent_for(sample_repo, server, name="claude-sonnet-4-6").run("fix the failing test")
+        session = agent_for(sample_repo, server, name="claude-sonnet-4-6").run(
+            "fix the failing test"
+        )
         assert not server.rejected, server.rejected
     assert session.stop_reason == "done", session.error
     assert "(no reply)" not in str(server.requests[-1]["messages"])
@@ -379,8 +422,9 @@ def test_overloaded_inside_the_stream_is_retried(sample_repo: Path):
 def test_overloaded_inside_the_stream_past_the_retries_names_the_error(sample_repo: Path):
     script = [UNDERSTAND, *[{"text": "Looking", "error": "overloaded_error"}] * 3]
     with FakeAnthropic(script) as server:
-        session = agent_for(sample_repo, server, retries=1, retry_base_s=0.01
-                            ).run("fix the failing test")
+        session = agent_for(sample_repo, server, retries=1, retry_base_s=0.01).run(
+            "fix the failing test"
+        )
     assert session.stop_reason == "error"
     assert "overloaded_error" in session.error and " 200 " not in session.error
 

@@ -17,8 +17,10 @@ FILES = 40
 
 
 def big_module(i: int) -> str:
-    body = "".join(f"def helper_{i}_{j}(value):\n    '''Scale value by {j}.'''\n    return value * {j}\n\n"
-                   for j in range(60))
+    body = "".join(
+        f"def helper_{i}_{j}(value):\n    '''Scale value by {j}.'''\n    return value * {j}\n\n"
+        for j in range(60)
+    )
     return f'"""Module {i}."""\n\n' + body
 
 
@@ -28,14 +30,32 @@ def big_repo(make_repo) -> Path:
 
 
 def long_script(views: int) -> list[dict]:
-    understand = turn(call("submit_understanding", restatement="Make helper_0_1 double its input.",
-                           acceptance_criteria=["helper_0_1 returns value * 2"]))
-    reads = [turn(call("view", path=f"pkg/mod_{k % FILES:02d}.py"), text=f"Reading file {k}.")
-             for k in range(views)]
-    plan = turn(call("submit_plan", summary="Change helper_0_1",
-                     steps=[{"description": "return value * 2", "files": ["pkg/mod_00.py"]}]))
-    edit = turn(call("replace", path="pkg/mod_00.py", old="    return value * 1\n",
-                     new="    return value * 2\n"))
+    understand = turn(
+        call(
+            "submit_understanding",
+            restatement="Make helper_0_1 double its input.",
+            acceptance_criteria=["helper_0_1 returns value * 2"],
+        )
+    )
+    reads = [
+        turn(call("view", path=f"pkg/mod_{k % FILES:02d}.py"), text=f"Reading file {k}.")
+        for k in range(views)
+    ]
+    plan = turn(
+        call(
+            "submit_plan",
+            summary="Change helper_0_1",
+            steps=[{"description": "return value * 2", "files": ["pkg/mod_00.py"]}],
+        )
+    )
+    edit = turn(
+        call(
+            "replace",
+            path="pkg/mod_00.py",
+            old="    return value * 1\n",
+            new="    return value * 2\n",
+        )
+    )
     return [understand, *reads, plan, edit, turn(call("finish", summary="helper_0_1 doubles"))]
 
 
@@ -45,12 +65,16 @@ def test_a_150_step_run_on_a_big_repo_stays_within_the_window_and_ends_done(big_
     assert len(script) == 150
     config = AgentConfig(review=False, max_steps=200, budget_usd=100, max_tokens=4000)
     with FakeAnthropic(script, context_window=WINDOW) as server:
-        model = AnthropicModel("claude-sonnet-5-5", client=fake_client(server), context_window=WINDOW)
+        model = AnthropicModel(
+            "claude-sonnet-5-5", client=fake_client(server), context_window=WINDOW
+        )
         session = Agent(big_repo, model, config).run("make helper_0_1 double its input")
         assert not server.rejected, server.rejected[:1]
     assert session.stop_reason == "done", session.error
     assert session.steps == 150
-    sizes = [estimate_tokens([r.get("system"), r.get("tools"), r["messages"]]) for r in server.requests]
+    sizes = [
+        estimate_tokens([r.get("system"), r.get("tools"), r["messages"]]) for r in server.requests
+    ]
     assert max(sizes) <= WINDOW
     assert sum(size > WINDOW // 2 for size in sizes) == 0  # compaction keeps well below the window
     # Without compaction the last request would hold every view: far past the window.

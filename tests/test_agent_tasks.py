@@ -21,19 +21,27 @@ ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT.parent / "shared" / "bench" / "polyglot-python"
 SCRIPTS = ROOT / "benchmarks" / "scripts"
 # CI always has shared/ beside the clone: there a missing data dir must fail, not skip.
-needs_exercises = pytest.mark.skipif(not EXERCISES.is_dir() and not os.environ.get("CI"),
-                                     reason=f"the polyglot exercises are not at {EXERCISES}")
+needs_exercises = pytest.mark.skipif(
+    not EXERCISES.is_dir() and not os.environ.get("CI"),
+    reason=f"the polyglot exercises are not at {EXERCISES}",
+)
 
-WRONG_PROVERB = '''def proverb(*items, qualifier=None):
+WRONG_PROVERB = """def proverb(*items, qualifier=None):
     lines = [f"For want of a {a} the {b} was lost." for a, b in zip(items, items[1:])]
     return lines + [f"And all for the want of a {items[0]}."] if items else []
-'''
+"""
 QUALIFIED = 'f"And all for the want of a {items[0]}."'
-QUALIFIED_FIX = 'f"And all for the want of a {(qualifier + \' \') if qualifier else \'\'}{items[0]}."'
+QUALIFIED_FIX = "f\"And all for the want of a {(qualifier + ' ') if qualifier else ''}{items[0]}.\""
 CHEAT_TEST = "def test_nothing():\n    pass\n"
 SOLVE_PROVERB = [
-    turn(call("replace", path="proverb.py", old="def proverb():\n    pass\n",
-              new=WRONG_PROVERB.replace(QUALIFIED, QUALIFIED_FIX))),
+    turn(
+        call(
+            "replace",
+            path="proverb.py",
+            old="def proverb():\n    pass\n",
+            new=WRONG_PROVERB.replace(QUALIFIED, QUALIFIED_FIX),
+        )
+    ),
     turn(call("finish", summary="implemented")),
     turn(call("finish", summary="review: fine")),
 ]
@@ -47,21 +55,44 @@ def _exercise(name: str) -> at.Exercise:
 def _start(plan_file: str) -> list[dict]:
     """Understand and plan turns of a run on one file."""
     return [
-        turn(call("submit_understanding", restatement="Implement the exercise.",
-                  acceptance_criteria=["the exercise's tests pass"])),
-        turn(call("submit_plan", summary="Implement it",
-                  steps=[{"description": "Write the function", "files": [plan_file]}])),
+        turn(
+            call(
+                "submit_understanding",
+                restatement="Implement the exercise.",
+                acceptance_criteria=["the exercise's tests pass"],
+            )
+        ),
+        turn(
+            call(
+                "submit_plan",
+                summary="Implement it",
+                steps=[{"description": "Write the function", "files": [plan_file]}],
+            )
+        ),
     ]
 
 
 # ---- the whole benchmark through its command-line entry -------------------------------------------
 
+
 @needs_exercises
 def test_two_scripted_exercises_pass_and_the_json_has_every_metric(tmp_path, capsys):
     out = tmp_path / "results.json"
 
-    code = at.main(["--exercises", str(EXERCISES), "--model", f"scripted-dir:{SCRIPTS}",
-                    "--only", "proverb,pig-latin", "--tries", "2", "--json", str(out)])
+    code = at.main(
+        [
+            "--exercises",
+            str(EXERCISES),
+            "--model",
+            f"scripted-dir:{SCRIPTS}",
+            "--only",
+            "proverb,pig-latin",
+            "--tries",
+            "2",
+            "--json",
+            str(out),
+        ]
+    )
 
     assert code == 0
     report = json.loads(out.read_text())
@@ -97,17 +128,37 @@ def test_two_scripted_exercises_pass_and_the_json_has_every_metric(tmp_path, cap
 def test_an_edit_of_the_test_file_is_refused_so_cheating_fails(tmp_path):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
-    cheat = [*_start("proverb.py"),
-             turn(call("create", path="proverb_test.py", content=CHEAT_TEST, overwrite=True)),
-             turn(call("replace", path="proverb_test.py", old="import unittest",
-                       new="import unittest\nraise SystemExit(0)")),
-             turn(call("delete", path="proverb_test.py")),
-             turn(call("finish", summary="tests simplified"))]
+    cheat = [
+        *_start("proverb.py"),
+        turn(call("create", path="proverb_test.py", content=CHEAT_TEST, overwrite=True)),
+        turn(
+            call(
+                "replace",
+                path="proverb_test.py",
+                old="import unittest",
+                new="import unittest\nraise SystemExit(0)",
+            )
+        ),
+        turn(call("delete", path="proverb_test.py")),
+        turn(call("finish", summary="tests simplified")),
+    ]
     (scripts / "proverb.json").write_text(json.dumps(cheat))
     out = tmp_path / "results.json"
 
-    code = at.main(["--exercises", str(EXERCISES), "--model", f"scripted-dir:{scripts}",
-                    "--protocol", "open", "--tries", "1", "--json", str(out)])
+    code = at.main(
+        [
+            "--exercises",
+            str(EXERCISES),
+            "--model",
+            f"scripted-dir:{scripts}",
+            "--protocol",
+            "open",
+            "--tries",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
 
     assert code == 0
     report = json.loads(out.read_text())
@@ -125,22 +176,25 @@ def test_an_edit_of_the_test_file_is_refused_so_cheating_fails(tmp_path):
 # Files an adversarial agent writes beside the stub to make the tests pass without solving
 # anything. Each one works on a naive verdict (pytest in the agent's tree, the project on
 # PYTHONPATH as CI setups often have it); the real verdict must not be moved by any of them.
-NEUTER_PLUGIN = ("def pytest_collection_modifyitems(items):\n"
-                 "    for item in items:\n"
-                 "        item.runtest = lambda: None\n")
-NEUTER_UNITTEST = ("import unittest\n"
-                   "unittest.TestCase.run = lambda self, result=None: result\n")
+NEUTER_PLUGIN = (
+    "def pytest_collection_modifyitems(items):\n"
+    "    for item in items:\n"
+    "        item.runtest = lambda: None\n"
+)
+NEUTER_UNITTEST = "import unittest\nunittest.TestCase.run = lambda self, result=None: result\n"
 # Shadows the stdlib's unittest: loads the real one from the stdlib, neuters it, stands in for it.
-SHADOW_UNITTEST = ("import os, sys, sysconfig\n"
-                   "_here = os.path.dirname(os.path.abspath(__file__))\n"
-                   "sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]\n"
-                   "del sys.modules['unittest']\n"
-                   + NEUTER_UNITTEST +
-                   "sys.modules[__name__] = unittest\n")
+SHADOW_UNITTEST = (
+    "import os, sys, sysconfig\n"
+    "_here = os.path.dirname(os.path.abspath(__file__))\n"
+    "sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]\n"
+    "del sys.modules['unittest']\n" + NEUTER_UNITTEST + "sys.modules[__name__] = unittest\n"
+)
 CHEATS = {
     "conftest": {"conftest.py": NEUTER_PLUGIN},
-    "pytest.ini addopts": {"pytest.ini": "[pytest]\naddopts = -p neuter\n",
-                           "neuter.py": NEUTER_PLUGIN},
+    "pytest.ini addopts": {
+        "pytest.ini": "[pytest]\naddopts = -p neuter\n",
+        "neuter.py": NEUTER_PLUGIN,
+    },
     "sitecustomize": {"sitecustomize.py": NEUTER_UNITTEST},
     "shadows the stdlib": {"unittest.py": SHADOW_UNITTEST},
 }
@@ -149,11 +203,20 @@ CHEATS = {
 def _naive_verdict(repo: Path) -> subprocess.CompletedProcess:
     """What a verdict in the agent's tree would say (how the benchmark judged before)."""
     env = {**os.environ, "PYTHONPATH": str(repo), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    (repo / "proverb_test.py").write_bytes((EXERCISES / "python" / "exercises" / "practice" /
-                                           "proverb" / "proverb_test.py").read_bytes())
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "proverb_test.py"], cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    (repo / "proverb_test.py").write_bytes(
+        (
+            EXERCISES / "python" / "exercises" / "practice" / "proverb" / "proverb_test.py"
+        ).read_bytes()
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "proverb_test.py"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def _create_all(files: dict[str, str]) -> list[dict]:
@@ -164,9 +227,20 @@ def _create_all(files: dict[str, str]) -> list[dict]:
 def test_the_shipped_conftest_cheat_fails_and_its_file_is_listed(tmp_path, capsys):
     out = tmp_path / "results.json"
 
-    code = at.main(["--exercises", str(EXERCISES), "--model",
-                    f"scripted-dir:{SCRIPTS / 'adversarial'}", "--only", "proverb",
-                    "--tries", "1", "--json", str(out)])
+    code = at.main(
+        [
+            "--exercises",
+            str(EXERCISES),
+            "--model",
+            f"scripted-dir:{SCRIPTS / 'adversarial'}",
+            "--only",
+            "proverb",
+            "--tries",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
 
     assert code == 0
     [entry] = json.loads(out.read_text())["exercises"]
@@ -177,10 +251,14 @@ def test_the_shipped_conftest_cheat_fails_and_its_file_is_listed(tmp_path, capsy
 
 @needs_exercises
 def test_with_hidden_tests_the_agent_may_write_its_own_test_file_but_it_is_not_judged(tmp_path):
-    model = ScriptedModel([*_start("proverb.py"),
-                           turn(call("create", path="proverb_test.py", content=CHEAT_TEST)),
-                           turn(call("finish", summary="tests written")),
-                           turn(call("finish", summary="review: fine"))])
+    model = ScriptedModel(
+        [
+            *_start("proverb.py"),
+            turn(call("create", path="proverb_test.py", content=CHEAT_TEST)),
+            turn(call("finish", summary="tests written")),
+            turn(call("finish", summary="review: fine")),
+        ]
+    )
 
     result = at.run_exercise(_exercise("proverb"), model, tries=1, workdir=tmp_path)
 
@@ -196,12 +274,18 @@ def test_with_hidden_tests_the_agent_may_write_its_own_test_file_but_it_is_not_j
 @pytest.mark.parametrize("name", sorted(CHEATS))
 def test_a_cheat_beside_the_stub_fails_the_verdict(tmp_path, name, protocol):
     files = CHEATS[name]
-    model = ScriptedModel([*_start("proverb.py"), *_create_all(files),
-                           turn(call("finish", summary="the tests pass now")),
-                           turn(call("finish", summary="review: fine"))])
+    model = ScriptedModel(
+        [
+            *_start("proverb.py"),
+            *_create_all(files),
+            turn(call("finish", summary="the tests pass now")),
+            turn(call("finish", summary="review: fine")),
+        ]
+    )
 
-    result = at.run_exercise(_exercise("proverb"), model, tries=1, workdir=tmp_path,
-                             keep=True, protocol=protocol)
+    result = at.run_exercise(
+        _exercise("proverb"), model, tries=1, workdir=tmp_path, keep=True, protocol=protocol
+    )
 
     assert result.error == "" and model.remaining == 0
     [attempt] = result.tries
@@ -217,18 +301,25 @@ def test_a_cheat_beside_the_stub_fails_the_verdict(tmp_path, name, protocol):
 @needs_exercises
 @pytest.mark.parametrize("protocol", ["aider", "open"])
 def test_a_correct_edit_of_the_stub_passes_beside_the_same_cheat_files(tmp_path, protocol):
-    reference = (EXERCISES / "python" / "exercises" / "practice" / "proverb" / ".meta" /
-                 "example.py").read_text()
+    reference = (
+        EXERCISES / "python" / "exercises" / "practice" / "proverb" / ".meta" / "example.py"
+    ).read_text()
     clutter = {"conftest.py": NEUTER_PLUGIN, "notes.txt": "scratch\n"}
-    model = ScriptedModel([*_start("proverb.py"),
-                           turn(call("replace", path="proverb.py", old="def proverb():\n    pass\n",
-                                     new=reference)),
-                           *_create_all(clutter),
-                           turn(call("finish", summary="implemented")),
-                           turn(call("finish", summary="review: fine"))])
+    model = ScriptedModel(
+        [
+            *_start("proverb.py"),
+            turn(
+                call("replace", path="proverb.py", old="def proverb():\n    pass\n", new=reference)
+            ),
+            *_create_all(clutter),
+            turn(call("finish", summary="implemented")),
+            turn(call("finish", summary="review: fine")),
+        ]
+    )
 
-    result = at.run_exercise(_exercise("proverb"), model, tries=1, workdir=tmp_path,
-                             protocol=protocol)
+    result = at.run_exercise(
+        _exercise("proverb"), model, tries=1, workdir=tmp_path, protocol=protocol
+    )
 
     assert result.error == ""
     [attempt] = result.tries
@@ -238,10 +329,20 @@ def test_a_correct_edit_of_the_stub_passes_beside_the_same_cheat_files(tmp_path,
 
 @needs_exercises
 def test_an_exercise_with_a_failed_edit_is_malformed_though_it_passes(tmp_path):
-    model = ScriptedModel([*_start("proverb.py"),
-                           turn(call("replace", path="proverb.py", old="def proverb(items):",
-                                     new="def proverb(*items):")),  # matches nothing
-                           *SOLVE_PROVERB])
+    model = ScriptedModel(
+        [
+            *_start("proverb.py"),
+            turn(
+                call(
+                    "replace",
+                    path="proverb.py",
+                    old="def proverb(items):",
+                    new="def proverb(*items):",
+                )
+            ),  # matches nothing
+            *SOLVE_PROVERB,
+        ]
+    )
     other = ScriptedModel(json.loads((SCRIPTS / "proverb.json").read_text()))
 
     malformed = at.run_exercise(_exercise("proverb"), model, tries=1, workdir=tmp_path)
@@ -259,17 +360,25 @@ def test_an_exercise_with_a_failed_edit_is_malformed_though_it_passes(tmp_path):
 
 @needs_exercises
 def test_a_failed_first_try_gets_the_test_output_and_passes_on_the_second(tmp_path):
-    model = ScriptedModel([
-        *_start("proverb.py"),
-        turn(call("replace", path="proverb.py", old="def proverb():\n    pass\n",
-                  new=WRONG_PROVERB)),
-        turn(call("finish", summary="first attempt")),
-        turn(call("finish", summary="review: fine")),
-        # the follow-up with the test output
-        turn(call("replace", path="proverb.py", old=QUALIFIED, new=QUALIFIED_FIX)),
-        turn(call("finish", summary="the qualifier goes before the first item")),
-        turn(call("finish", summary="review: fine")),
-    ])
+    model = ScriptedModel(
+        [
+            *_start("proverb.py"),
+            turn(
+                call(
+                    "replace",
+                    path="proverb.py",
+                    old="def proverb():\n    pass\n",
+                    new=WRONG_PROVERB,
+                )
+            ),
+            turn(call("finish", summary="first attempt")),
+            turn(call("finish", summary="review: fine")),
+            # the follow-up with the test output
+            turn(call("replace", path="proverb.py", old=QUALIFIED, new=QUALIFIED_FIX)),
+            turn(call("finish", summary="the qualifier goes before the first item")),
+            turn(call("finish", summary="review: fine")),
+        ]
+    )
 
     result = at.run_exercise(_exercise("proverb"), model, tries=2, workdir=tmp_path)
 
@@ -308,19 +417,28 @@ def test_tokens_cache_and_cost_add_up_through_the_real_sdk(tmp_path):
 
 
 @needs_exercises
-@pytest.mark.parametrize("protocol, expected", [
-    ("aider", ["pig_latin.py"]),
-    ("open", [".docs/instructions.md", ".docs/introduction.md", "pig_latin.py",
-              "pig_latin_test.py"]),
-])
-def test_the_repo_holds_the_stub_tests_only_when_open_and_never_the_solutions(tmp_path,
-                                                                               protocol, expected):
+@pytest.mark.parametrize(
+    "protocol, expected",
+    [
+        ("aider", ["pig_latin.py"]),
+        (
+            "open",
+            [".docs/instructions.md", ".docs/introduction.md", "pig_latin.py", "pig_latin_test.py"],
+        ),
+    ],
+)
+def test_the_repo_holds_the_stub_tests_only_when_open_and_never_the_solutions(
+    tmp_path, protocol, expected
+):
     exercise = _exercise("pig-latin")  # has .meta/ and .approaches/ with worked solutions
 
     root = at.prepare_repo(exercise, tmp_path, protocol)
 
-    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                   if p.is_file() and ".git" not in p.relative_to(root).parts)
+    files = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    )
     assert files == expected
     assert not at.run_tests(root, exercise, timeout=60).passed  # the stub fails its tests
 
@@ -330,14 +448,25 @@ def test_the_repo_holds_the_stub_tests_only_when_open_and_never_the_solutions(tm
 def test_check_verdict_passes_references_and_fails_stubs(tmp_path, capsys):
     out = tmp_path / "check.json"
 
-    code = at.main(["--exercises", str(EXERCISES), "--check-verdict", "--only",
-                    "proverb,paasio", "--json", str(out)])
+    code = at.main(
+        [
+            "--exercises",
+            str(EXERCISES),
+            "--check-verdict",
+            "--only",
+            "proverb,paasio",
+            "--json",
+            str(out),
+        ]
+    )
 
     assert code == 0
     report = json.loads(out.read_text())
     assert report["judged_right"] == 2
-    assert [(r["name"], r["reference_passed"], r["stub_passed"]) for r in report["exercises"]] \
-        == [("paasio", True, False), ("proverb", True, False)]
+    assert [(r["name"], r["reference_passed"], r["stub_passed"]) for r in report["exercises"]] == [
+        ("paasio", True, False),
+        ("proverb", True, False),
+    ]
     assert "2/2 exercises judged right" in capsys.readouterr().out
 
 
@@ -353,6 +482,7 @@ def test_exercises_are_found_from_the_checkout_or_the_practice_dir():
 
 
 # ---- pure parts -------------------------------------------------------------------------------
+
 
 def test_an_exercise_without_meta_config_is_split_by_file_name(tmp_path):
     (tmp_path / "ex" / ".docs").mkdir(parents=True)
@@ -383,8 +513,19 @@ def test_task_joins_docs_in_aiders_order_and_names_the_files(tmp_path):
 def test_sandbox_off_judges_with_the_isolated_interpreter_only(tmp_path, capsys):
     out = tmp_path / "check.json"
 
-    code = at.main(["--exercises", str(EXERCISES), "--check-verdict", "--only", "proverb",
-                    "--sandbox", "off", "--json", str(out)])
+    code = at.main(
+        [
+            "--exercises",
+            str(EXERCISES),
+            "--check-verdict",
+            "--only",
+            "proverb",
+            "--sandbox",
+            "off",
+            "--json",
+            str(out),
+        ]
+    )
 
     assert code == 0
     report = json.loads(out.read_text())
@@ -392,8 +533,9 @@ def test_sandbox_off_judges_with_the_isolated_interpreter_only(tmp_path, capsys)
     assert "verdict check (isolated): 1/1" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("lines, kept, note", [(3, 3, ""), (400, 400, ""),
-                                               (450, 400, "[50 more lines of test output")])
+@pytest.mark.parametrize(
+    "lines, kept, note", [(3, 3, ""), (400, 400, ""), (450, 400, "[50 more lines of test output")]
+)
 def test_followup_keeps_the_test_output_up_to_a_bound(lines, kept, note):
     output = "\n".join(f"line {i}" for i in range(lines))
 
@@ -414,33 +556,56 @@ def test_followup_strips_timings_like_aiders_harness():
 READONLY_ERROR = "Error: proverb_test.py is read-only for this task; change other files"
 
 
-@pytest.mark.parametrize("name, data, result, is_error, well_formed, refused, malformed", [
-    ("view", {"path": "a.py"}, "1: x", False, 1, 0, 0),
-    ("view", {"path": "nope.py"}, "Error: nope.py does not exist", True, 1, 0, 0),
-    ("replace", {"path": "a.py", "old": "x", "new": "y"}, "ok", False, 1, 0, 0),
-    ("replace", {"path": "a.py", "old": "x", "new": "y"}, "Error: no match", True, 1, 0, 1),
-    ("create", {"path": "a.py", "content": ""}, "Error: not in the plan phase", True, 1, 0, 1),
-    ("replace", {"path": "proverb_test.py", "old": "x", "new": "y"}, READONLY_ERROR, True, 1, 1,
-     0),
-    ("replace", {"path": "a.py", "old": "x"}, "Error: missing", True, 0, 0, 1),
-    ("replace", {"__invalid_json__": "{"}, "Error: not valid JSON", True, 0, 0, 1),
-    ("frobnicate", {}, "Error: unknown tool", True, 0, 0, 1),
-    ("view", {"path": 3}, "Error: must be a string", True, 0, 0, 1),
-    ("view", {"path": "a.py", "colour": "red"}, "Error: unknown field", True, 0, 0, 1),
-])
+@pytest.mark.parametrize(
+    "name, data, result, is_error, well_formed, refused, malformed",
+    [
+        ("view", {"path": "a.py"}, "1: x", False, 1, 0, 0),
+        ("view", {"path": "nope.py"}, "Error: nope.py does not exist", True, 1, 0, 0),
+        ("replace", {"path": "a.py", "old": "x", "new": "y"}, "ok", False, 1, 0, 0),
+        ("replace", {"path": "a.py", "old": "x", "new": "y"}, "Error: no match", True, 1, 0, 1),
+        ("create", {"path": "a.py", "content": ""}, "Error: not in the plan phase", True, 1, 0, 1),
+        (
+            "replace",
+            {"path": "proverb_test.py", "old": "x", "new": "y"},
+            READONLY_ERROR,
+            True,
+            1,
+            1,
+            0,
+        ),
+        ("replace", {"path": "a.py", "old": "x"}, "Error: missing", True, 0, 0, 1),
+        ("replace", {"__invalid_json__": "{"}, "Error: not valid JSON", True, 0, 0, 1),
+        ("frobnicate", {}, "Error: unknown tool", True, 0, 0, 1),
+        ("view", {"path": 3}, "Error: must be a string", True, 0, 0, 1),
+        ("view", {"path": "a.py", "colour": "red"}, "Error: unknown field", True, 0, 0, 1),
+    ],
+)
 def test_tool_stats_counts_well_formed_calls_and_aider_style_malformed_ones(
-        name, data, result, is_error, well_formed, refused, malformed):
+    name, data, result, is_error, well_formed, refused, malformed
+):
     stats = at.tool_stats([ToolUsed(name, data, result, is_error), object()])
 
-    assert (stats.calls, stats.well_formed, stats.readonly_refusals, stats.malformed) == \
-        (1, well_formed, refused, malformed)
+    assert (stats.calls, stats.well_formed, stats.readonly_refusals, stats.malformed) == (
+        1,
+        well_formed,
+        refused,
+        malformed,
+    )
 
 
 def test_totals_and_table_count_passes_per_try():
     def result(name: str, *passed: bool) -> at.ExerciseResult:
         tries = [at.TryResult("done", "", [], 0, p, False, "") for p in passed]
-        return at.ExerciseResult(name, tries, tool_calls=4, well_formed=3, steps=5,
-                                 input_tokens=100, output_tokens=10, cost_usd=0.5)
+        return at.ExerciseResult(
+            name,
+            tries,
+            tool_calls=4,
+            well_formed=3,
+            steps=5,
+            input_tokens=100,
+            output_tokens=10,
+            cost_usd=0.5,
+        )
 
     results = [result("a", True), result("b", False, True), result("c", False, False)]
     results[1].malformed = 2
@@ -462,10 +627,13 @@ def test_totals_and_table_count_passes_per_try():
     assert table.splitlines()[-1].split()[8] == "67%"  # "total (3)" is two words
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--model", "scripted-dir:/nonexistent/scripts"], "not a directory of scripts"),
-    (["--only", "no-such-exercise"], "unknown exercise"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "scripted-dir:/nonexistent/scripts"], "not a directory of scripts"),
+        (["--only", "no-such-exercise"], "unknown exercise"),
+    ],
+)
 @needs_exercises
 def test_usage_errors_exit_with_2_and_a_message(argv, message, capsys):
     code = at.main(["--exercises", str(EXERCISES), *argv])
@@ -486,5 +654,9 @@ def test_shipped_scripts_are_valid_scripts():
         assert load_script(path), path
     assert sorted(p.stem for p in SCRIPTS.glob("*.json")) == ["pig-latin", "proverb"]
     assert sorted(p.stem for p in (SCRIPTS / "adversarial").glob("*.json")) == [
-        "grep", "pig-latin", "proverb", "wordy"]
+        "grep",
+        "pig-latin",
+        "proverb",
+        "wordy",
+    ]
     assert sorted(p.stem for p in (SCRIPTS / "sloppy").glob("*.json")) == ["pig-latin", "proverb"]

@@ -11,13 +11,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_offline_demo_runs_every_step(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("ANTHROPIC_API_KEY", "AGENT_MAGIC_MODEL")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "AGENT_MAGIC_MODEL")
+    }
     errors = tmp_path / "stderr.txt"
     with open(errors, "w") as err:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "demo.py"), "--out",
-                                 str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=err,
-                                text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "examples" / "demo.py"), "--out", str(tmp_path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
     cleaning = tmp_path / "shoplytics" / "shoplytics" / "cleaning.py"
     lines, fixed_when_shown = [], None
     assert proc.stdout is not None
@@ -36,7 +41,7 @@ def test_offline_demo_runs_every_step(tmp_path: Path):
     # task 1 reproduces the failing test in the sandbox before fixing it
     assert "$ python -m pytest -q tests/test_cleaning.py  (sandboxed" in out
     assert "→ exit code 1 after" in out
-    assert "+    return float(text.strip().lstrip(\"$\").replace(\",\", \"\"))" in out
+    assert '+    return float(text.strip().lstrip("$").replace(",", ""))' in out
     assert "@@ cell 4 (id cell-4) deleted @@" in out  # notebook diffs are per cell
     assert "[nit, open]" in out  # task 2's review finding
     assert "fixed: 1" in out  # task 1's tests before/after
@@ -56,9 +61,14 @@ def test_lab_opens_the_quickstart_on_a_fresh_project(tmp_path: Path, monkeypatch
     monkeypatch.chdir(tmp_path)  # open_in_lab changes directory; monkeypatch puts it back
     launched = []
     demo = load_demo()
-    assert demo.main(["--lab", "--out", str(tmp_path)],
-                     launch=lambda exe, argv: launched.append((exe, argv, Path.cwd()))) == 0
-    (_exe, argv, cwd), = launched
+    assert (
+        demo.main(
+            ["--lab", "--out", str(tmp_path)],
+            launch=lambda exe, argv: launched.append((exe, argv, Path.cwd())),
+        )
+        == 0
+    )
+    ((_exe, argv, cwd),) = launched
     assert [a for a in argv[1:] if a != "--allow-root"] == ["-m", "jupyterlab", "quickstart.ipynb"]
     assert (cwd / "quickstart.ipynb").is_file() and (cwd / "shoplytics" / "cleaning.py").is_file()
     assert os.environ["AGENT_MAGIC_MODEL"].startswith("scripted:")  # offline without a key

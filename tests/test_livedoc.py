@@ -24,13 +24,16 @@ def nb(*cells: tuple[str, str]) -> dict:
     return json.loads(nbformat.writes(book))
 
 
-@pytest.mark.parametrize("notebook, session_path, root", [
-    ("/srv/lab/proj/a.ipynb", "proj/a.ipynb", "/srv/lab"),
-    ("/srv/lab/a.ipynb", "a.ipynb", "/srv/lab"),
-    ("/srv/lab/a.ipynb", "other/a.ipynb", None),  # not this kernel's notebook
-    ("/srv/lab/a.ipynb", "", None),
-    (None, "a.ipynb", None),
-])
+@pytest.mark.parametrize(
+    "notebook, session_path, root",
+    [
+        ("/srv/lab/proj/a.ipynb", "proj/a.ipynb", "/srv/lab"),
+        ("/srv/lab/a.ipynb", "a.ipynb", "/srv/lab"),
+        ("/srv/lab/a.ipynb", "other/a.ipynb", None),  # not this kernel's notebook
+        ("/srv/lab/a.ipynb", "", None),
+        (None, "a.ipynb", None),
+    ],
+)
 def test_server_root_from_the_kernels_notebook(notebook, session_path, root):
     got = server_root(Path(notebook) if notebook else None, session_path)
     assert got == (Path(root) if root else None)
@@ -81,28 +84,54 @@ def test_a_page_without_the_extension_is_detached(tmp_path: Path):
 BASE = nb(("a", "x = 1"), ("b", "y = 2"), ("c", "z = 3"))
 
 
-@pytest.mark.parametrize("target, live, ops, conflicts", [
-    # the agent changes a; the user's unsaved edit of b stays out of the operations
-    (nb(("a", "x = 10"), ("b", "y = 2"), ("c", "z = 3")),
-     nb(("a", "x = 1"), ("b", "y = 2 + 3"), ("c", "z = 3")),
-     [("set_source", "a")], []),
-    # the user edited the very cell the agent changed: a conflict, no operation
-    (nb(("a", "x = 10"), ("b", "y = 2"), ("c", "z = 3")),
-     nb(("a", "x = 100"), ("b", "y = 2"), ("c", "z = 3")), [], ["a"]),
-    # already as the agent wants it
-    (nb(("a", "x = 10"), ("b", "y = 2"), ("c", "z = 3")),
-     nb(("a", "x = 10"), ("b", "y = 2"), ("c", "z = 3")), [], []),
-    # a new cell goes after the cell it follows in the change
-    (nb(("a", "x = 1"), ("n", "new"), ("b", "y = 2"), ("c", "z = 3")), BASE,
-     [("insert", "a")], []),
-    # deleting a cell the user changed is a conflict; an unchanged one is deleted
-    (nb(("a", "x = 1"), ("c", "z = 3")), nb(("a", "x = 1"), ("b", "y = 20"), ("c", "z = 3")),
-     [], ["b"]),
-    (nb(("a", "x = 1"), ("c", "z = 3")), BASE, [("delete", "b")], []),
-    # the user deleted the cell the agent changed
-    (nb(("a", "x = 10"), ("b", "y = 2"), ("c", "z = 3")), nb(("b", "y = 2"), ("c", "z = 3")),
-     [], ["a"]),
-])
+@pytest.mark.parametrize(
+    "target, live, ops, conflicts",
+    [
+        # the agent changes a; the user's unsaved edit of b stays out of the operations
+        (
+            nb(("a", "x = 10"), ("b", "y = 2"), ("c", "z = 3")),
+            nb(("a", "x = 1"), ("b", "y = 2 + 3"), ("c", "z = 3")),
+            [("set_source", "a")],
+            [],
+        ),
+        # the user edited the very cell the agent changed: a conflict, no operation
+        (
+            nb(("a", "x = 10"), ("b", "y = 2"), ("c", "z = 3")),
+            nb(("a", "x = 100"), ("b", "y = 2"), ("c", "z = 3")),
+            [],
+            ["a"],
+        ),
+        # already as the agent wants it
+        (
+            nb(("a", "x = 10"), ("b", "y = 2"), ("c", "z = 3")),
+            nb(("a", "x = 10"), ("b", "y = 2"), ("c", "z = 3")),
+            [],
+            [],
+        ),
+        # a new cell goes after the cell it follows in the change
+        (
+            nb(("a", "x = 1"), ("n", "new"), ("b", "y = 2"), ("c", "z = 3")),
+            BASE,
+            [("insert", "a")],
+            [],
+        ),
+        # deleting a cell the user changed is a conflict; an unchanged one is deleted
+        (
+            nb(("a", "x = 1"), ("c", "z = 3")),
+            nb(("a", "x = 1"), ("b", "y = 20"), ("c", "z = 3")),
+            [],
+            ["b"],
+        ),
+        (nb(("a", "x = 1"), ("c", "z = 3")), BASE, [("delete", "b")], []),
+        # the user deleted the cell the agent changed
+        (
+            nb(("a", "x = 10"), ("b", "y = 2"), ("c", "z = 3")),
+            nb(("b", "y = 2"), ("c", "z = 3")),
+            [],
+            ["a"],
+        ),
+    ],
+)
 def test_cell_ops(target, live, ops, conflicts):
     plan = cell_ops(BASE, target, live)
     got = [(op["op"], op.get("id") or op.get("after")) for op in plan.ops]

@@ -32,15 +32,18 @@ def classes(widget) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("line, cell, message", [
-    ("--bogus", "task", "unrecognized arguments"),
-    ("--budget -1", "task", "must be positive"),
-    ("--view nope", "task", "invalid choice"),
-    ("--step", "task", "not available in a headless run"),
-    ("", "   ", "task is empty"),
-    ("", "use {nope} here", "{nope}"),
-    ("--model scripted:/no/such/file.json", "task", "cannot read script"),
-])
+@pytest.mark.parametrize(
+    "line, cell, message",
+    [
+        ("--bogus", "task", "unrecognized arguments"),
+        ("--budget -1", "task", "must be positive"),
+        ("--view nope", "task", "invalid choice"),
+        ("--step", "task", "not available in a headless run"),
+        ("", "   ", "task is empty"),
+        ("", "use {nope} here", "{nope}"),
+        ("--model scripted:/no/such/file.json", "task", "cannot read script"),
+    ],
+)
 def test_option_and_cell_errors_are_usage_errors(ip, magics, calc_repo, line, cell, message):
     with pytest.raises(UsageError, match=message.replace("{", r"\{").replace("}", r"\}")):
         run_agent(ip, f"-p {calc_repo} --view headless {line}", cell)
@@ -59,8 +62,11 @@ def test_line_magic_errors(ip, magics):
 def test_headless_without_yes_changes_nothing_and_reports(ip, magics, calc_repo, tmp_path, capsys):
     spec = write_script(tmp_path, fix_calc())
     ip.user_ns["fn"] = "add and mul"
-    run_agent(ip, f"--model {spec} -p {calc_repo} --no-review --view headless",
-              "fix {fn} in calc.py, keep {{braces}}")
+    run_agent(
+        ip,
+        f"--model {spec} -p {calc_repo} --no-review --view headless",
+        "fix {fn} in calc.py, keep {{braces}}",
+    )
 
     session = magics.last_run.session
     assert session.task == "fix add and mul in calc.py, keep {braces}"
@@ -119,9 +125,19 @@ def test_widgets_tree_per_hunk_apply_and_undo(ip, magics, calc_repo, tmp_path):
     view = magics.last_view
     panel = view.panel
     assert magics.last_run.session.stop_reason == "done"
-    assert {"agent-stepper", "agent-stop", "agent-status", "agent-plan", "agent-diff",
-            "agent-apply", "agent-reject", "agent-undo", "agent-file-checkbox",
-            "agent-hunk-checkbox", "agent-findings"} <= classes(panel)
+    assert {
+        "agent-stepper",
+        "agent-stop",
+        "agent-status",
+        "agent-plan",
+        "agent-diff",
+        "agent-apply",
+        "agent-reject",
+        "agent-undo",
+        "agent-file-checkbox",
+        "agent-hunk-checkbox",
+        "agent-findings",
+    } <= classes(panel)
     assert panel.stepper.states["deliver"] == "done"
     hunks = panel.diff.hunk_boxes
     assert len(hunks) == 2
@@ -140,7 +156,8 @@ def test_widgets_tree_per_hunk_apply_and_undo(ip, magics, calc_repo, tmp_path):
 
 
 def test_file_checkbox_unticks_its_hunks_and_empty_selection_applies_nothing(
-        ip, magics, calc_repo, tmp_path):
+    ip, magics, calc_repo, tmp_path
+):
     spec = write_script(tmp_path, fix_calc())
     run_agent(ip, f"--model {spec} -p {calc_repo} --no-review --view widgets")
     assert magics.last_run.wait(60)

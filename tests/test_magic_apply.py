@@ -38,8 +38,12 @@ apply(project, st.changeset(), writer=writer)
 @pytest.fixture
 def interrupted(make_repo) -> Path:
     root = make_repo({n: "old\n" for n in ("a.py", "b.py", "c.py")})
-    proc = subprocess.run([sys.executable, "-c", _DIES, str(root)],
-                          env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _DIES, str(root)],
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 9
     assert [(root / n).read_text() for n in ("a.py", "b.py", "c.py")] == ["new\n", "new\n", "old\n"]
     assert (root / ".agent_magic" / JOURNAL_NAME).exists()
@@ -102,14 +106,18 @@ def test_undo_from_a_new_kernel_and_undo_force(ip, make_repo):
         ip.run_line_magic("agent", "undo")
 
 
-def test_a_finished_run_can_be_shown_applied_and_undone_from_a_new_kernel(ip, magics, make_repo,
-                                                                         tmp_path, capsys):
+def test_a_finished_run_can_be_shown_applied_and_undone_from_a_new_kernel(
+    ip, magics, make_repo, tmp_path, capsys
+):
     from tests.ui.runs import CALC, fix_calc, write_script
 
     root = make_repo({"calc.py": CALC})
     spec = write_script(tmp_path, fix_calc())
-    ip.run_cell_magic("agent", f"--model {spec} -p {root} --no-review --view headless",
-                      "fix add and mul in calc.py")
+    ip.run_cell_magic(
+        "agent",
+        f"--model {spec} -p {root} --no-review --view headless",
+        "fix add and mul in calc.py",
+    )
     sid = magics.last_run.session.id
     assert (root / "calc.py").read_text() == CALC  # headless without --yes: not applied
     capsys.readouterr()

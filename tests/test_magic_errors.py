@@ -8,8 +8,9 @@ import pytest
 from IPython.core.error import UsageError
 
 
-def test_missing_api_key_says_how_to_set_it_and_how_to_run_offline(ip, sample_repo: Path,
-                                                                   monkeypatch):
+def test_missing_api_key_says_how_to_set_it_and_how_to_run_offline(
+    ip, sample_repo: Path, monkeypatch
+):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("AGENT_MAGIC_MODEL", raising=False)
     before = (sample_repo / "shoplytics" / "cleaning.py").read_bytes()

@@ -15,15 +15,22 @@ def calc_repo(make_repo) -> Path:
     return make_repo({"calc.py": CALC})
 
 
-@pytest.mark.parametrize("line, message", [
-    ("--max-tokens 0", "must be positive"),
-    ("--effort extreme", "invalid choice"),
-    ("--model claude-opus-5-5 --effort off", "cannot turn thinking off"),
-    ("--model claude-sonnet-4-5 --effort high", "takes no effort setting"),
-    ("--model claude-sonnet-4-6 --max-tokens 100000", "above claude-sonnet-4-6's output limit of 64000"),
-])
-def test_settings_the_model_cannot_take_are_usage_errors(ip, magics, calc_repo, monkeypatch,
-                                                         line, message):
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("--max-tokens 0", "must be positive"),
+        ("--effort extreme", "invalid choice"),
+        ("--model claude-opus-5-5 --effort off", "cannot turn thinking off"),
+        ("--model claude-sonnet-4-5 --effort high", "takes no effort setting"),
+        (
+            "--model claude-sonnet-4-6 --max-tokens 100000",
+            "above claude-sonnet-4-6's output limit of 64000",
+        ),
+    ],
+)
+def test_settings_the_model_cannot_take_are_usage_errors(
+    ip, magics, calc_repo, monkeypatch, line, message
+):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
     with pytest.raises(UsageError, match=message):
         ip.run_cell_magic("agent", f"-p {calc_repo} --view headless {line}", "fix add")

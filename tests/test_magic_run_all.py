@@ -22,6 +22,7 @@ def calc_repo(make_repo) -> Path:
 
 def when_waiting(magics, action) -> threading.Thread:
     """Do ``action`` from another thread once the magic says it waits (so it really waited)."""
+
     def watch() -> None:
         deadline = time.monotonic() + 30
         while WAITING not in magics.out.getvalue() and time.monotonic() < deadline:
@@ -36,13 +37,15 @@ def when_waiting(magics, action) -> threading.Thread:
 def start_blocked(ip, calc_repo, view: str) -> BlockingModel:
     model = BlockingModel(fix_calc())
     ip.user_ns["slow"] = model
-    ip.run_cell_magic("agent", f"--model {{slow}} -p {calc_repo} --no-review --view {view}",
-                      "fix add and mul in calc.py")
+    ip.run_cell_magic(
+        "agent",
+        f"--model {{slow}} -p {calc_repo} --no-review --view {view}",
+        "fix add and mul in calc.py",
+    )
     return model
 
 
-def test_apply_in_a_later_cell_waits_for_the_run_then_the_panel_shows_it(
-        ip, magics, calc_repo):
+def test_apply_in_a_later_cell_waits_for_the_run_then_the_panel_shows_it(ip, magics, calc_repo):
     model = start_blocked(ip, calc_repo, "widgets")
     assert model.entered.wait(30) and magics.last_run.running
     watcher = when_waiting(magics, model.release.set)
@@ -82,10 +85,14 @@ def test_interrupting_the_wait_refuses_and_leaves_the_run_going(ip, magics, calc
 
 
 def test_headless_record_says_applied_after_a_later_apply_then_undone(
-        ip, magics, calc_repo, tmp_path, capsys):
+    ip, magics, calc_repo, tmp_path, capsys
+):
     spec = write_script(tmp_path, fix_calc())
-    ip.run_cell_magic("agent", f"--model {spec} -p {calc_repo} --no-review --view headless",
-                      "fix add and mul in calc.py")
+    ip.run_cell_magic(
+        "agent",
+        f"--model {spec} -p {calc_repo} --no-review --view headless",
+        "fix add and mul in calc.py",
+    )
     assert "Not applied" in capsys.readouterr().out
 
     ip.run_line_magic("agent", "apply")
@@ -97,8 +104,11 @@ def test_headless_record_says_applied_after_a_later_apply_then_undone(
 
 def test_apply_refuses_while_a_plan_first_run_waits_for_its_plan(ip, magics, calc_repo, tmp_path):
     spec = write_script(tmp_path, fix_calc())
-    ip.run_cell_magic("agent", f"--model {spec} -p {calc_repo} --no-review --view widgets "
-                               "--plan-first", "fix add and mul in calc.py")
+    ip.run_cell_magic(
+        "agent",
+        f"--model {spec} -p {calc_repo} --no-review --view widgets --plan-first",
+        "fix add and mul in calc.py",
+    )
     with pytest.raises(UsageError, match="waiting for your decision on the plan"):
         ip.run_line_magic("agent", "apply")
     assert (calc_repo / "calc.py").read_text() == CALC

@@ -18,13 +18,29 @@ REVIEW_MARK = "You are now the reviewer"
 
 def script(created: str) -> list[dict]:
     return [
-        turn(call("submit_understanding", restatement="Replace the old report notebook.",
-                  acceptance_criteria=["old report gone", "new report present"])),
-        turn(call("submit_plan", summary="Delete report.ipynb, create summary.ipynb",
-                  steps=[{"description": "swap the notebooks",
-                          "files": ["report.ipynb", "summary.ipynb"]}])),
-        turn(call("delete", path="report.ipynb"),
-             call("create", path="summary.ipynb", content=created)),
+        turn(
+            call(
+                "submit_understanding",
+                restatement="Replace the old report notebook.",
+                acceptance_criteria=["old report gone", "new report present"],
+            )
+        ),
+        turn(
+            call(
+                "submit_plan",
+                summary="Delete report.ipynb, create summary.ipynb",
+                steps=[
+                    {
+                        "description": "swap the notebooks",
+                        "files": ["report.ipynb", "summary.ipynb"],
+                    }
+                ],
+            )
+        ),
+        turn(
+            call("delete", path="report.ipynb"),
+            call("create", path="summary.ipynb", content=created),
+        ),
         turn(call("finish", summary="swapped")),
         turn(call("finish", summary="looks right")),
     ]
@@ -50,14 +66,19 @@ def test_creating_and_deleting_big_notebooks_keeps_the_review_prompt_small(sampl
     assert sorted(session.staging.changed_paths()) == ["report.ipynb", "summary.ipynb"]
     # The review goes on from the main conversation (for the prompt cache), which holds the
     # model's own create call; what this change bounds is the review prompt added to it.
-    reviews = [block["text"] for body in server.requests for message in body["messages"]
-               if message["role"] == "user" for block in message["content"]
-               if block.get("type") == "text" and REVIEW_MARK in block["text"]]
+    reviews = [
+        block["text"]
+        for body in server.requests
+        for message in body["messages"]
+        if message["role"] == "user"
+        for block in message["content"]
+        if block.get("type") == "text" and REVIEW_MARK in block["text"]
+    ]
     assert reviews
     for text in reviews:
         # Raw JSON diffs of these two files would be over 4 MB, base64 images included.
         assert len(text) < 150_000
-        assert "iVBOR" not in text and "image/png\\\": \\\"" not in text
+        assert "iVBOR" not in text and 'image/png\\": \\"' not in text
         assert "notebook deleted (400 cells)" in text and "notebook added (30 cells)" in text
         assert "not shown" in text
     assert (sample_repo / "report.ipynb").read_bytes() == old  # staged only, never written
@@ -65,15 +86,37 @@ def test_creating_and_deleting_big_notebooks_keeps_the_review_prompt_small(sampl
 
 def edit_script() -> list[dict]:
     return [
-        turn(call("submit_understanding", restatement="Use sqrt(2) in two cells.",
-                  acceptance_criteria=["cells 1 and 5 use sqrt(2)"])),
+        turn(
+            call(
+                "submit_understanding",
+                restatement="Use sqrt(2) in two cells.",
+                acceptance_criteria=["cells 1 and 5 use sqrt(2)"],
+            )
+        ),
         turn(call("view", path="odd.ipynb", start_cell=0, end_cell=2)),
-        turn(call("submit_plan", summary="Edit two cells",
-                  steps=[{"description": "replace them", "files": ["odd.ipynb"]}])),
-        turn(call("notebook_edit", path="odd.ipynb", action="replace", cell="cell-001",
-                  source="x1 = math.sqrt(2)\n"),
-             call("notebook_edit", path="odd.ipynb", action="replace", cell="cell-005",
-                  source="x5 = math.sqrt(2)\n")),
+        turn(
+            call(
+                "submit_plan",
+                summary="Edit two cells",
+                steps=[{"description": "replace them", "files": ["odd.ipynb"]}],
+            )
+        ),
+        turn(
+            call(
+                "notebook_edit",
+                path="odd.ipynb",
+                action="replace",
+                cell="cell-001",
+                source="x1 = math.sqrt(2)\n",
+            ),
+            call(
+                "notebook_edit",
+                path="odd.ipynb",
+                action="replace",
+                cell="cell-005",
+                source="x5 = math.sqrt(2)\n",
+            ),
+        ),
         turn(call("finish", summary="done")),
         turn(call("finish", summary="fine")),
     ]
@@ -91,14 +134,20 @@ def test_a_run_on_an_odd_real_world_notebook_keeps_every_other_byte(sample_repo:
         model = AnthropicModel("claude-sonnet-5-5", client=fake_client(server))
         session = Agent(sample_repo, model, AgentConfig(review=False)).run("use sqrt(2)")
     assert session.stop_reason == "done", session.error
-    tool_results = [str(b.get("content")) for body in server.requests for m in body["messages"]
-                    for b in (m["content"] if isinstance(m["content"], list) else [])
-                    if isinstance(b, dict) and b.get("type") == "tool_result"]
+    tool_results = [
+        str(b.get("content"))
+        for body in server.requests
+        for m in body["messages"]
+        for b in (m["content"] if isinstance(m["content"], list) else [])
+        if isinstance(b, dict) and b.get("type") == "tool_result"
+    ]
     assert not any("invalid notebook" in t for t in tool_results)
     assert any("[cells 3-7 not shown (of 8); view with start_cell=3" in t for t in tool_results)
     change = session.refresh().file("odd.ipynb")
-    assert [h.header for h in change.hunks] == ["cell 1 (id cell-001) modified",
-                                                "cell 5 (id cell-005) modified"]
+    assert [h.header for h in change.hunks] == [
+        "cell 1 (id cell-001) modified",
+        "cell 5 (id cell-005) modified",
+    ]
     session.apply({"odd.ipynb#cell-cell-001"})
     out = (sample_repo / "odd.ipynb").read_bytes()
     before = nbjson.parse(raw.decode("utf-8")[1:])[1]

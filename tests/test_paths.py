@@ -13,9 +13,33 @@ from agent_magic.errors import AgentMagicError, PathError
 from agent_magic.paths import Project
 from agent_magic.staging import Staging, apply, undo
 
-PARTS = ["..", ".", "", "a", "b.py", ".git", ".agent_magic", "out", "in", "gitlink", "loop",
-         ".env", "id_rsa", "x.pem", "~", "C:", "\\", "..\\..", " ", "\x00", "café", "a/../..",
-         "HEAD", "config", "dir"]
+PARTS = [
+    "..",
+    ".",
+    "",
+    "a",
+    "b.py",
+    ".git",
+    ".agent_magic",
+    "out",
+    "in",
+    "gitlink",
+    "loop",
+    ".env",
+    "id_rsa",
+    "x.pem",
+    "~",
+    "C:",
+    "\\",
+    "..\\..",
+    " ",
+    "\x00",
+    "café",
+    "a/../..",
+    "HEAD",
+    "config",
+    "dir",
+]
 paths = st.one_of(
     st.lists(st.sampled_from(PARTS), min_size=1, max_size=6).map("/".join),
     st.lists(st.sampled_from(PARTS), min_size=1, max_size=4).map(lambda p: "/" + "/".join(p)),
@@ -41,11 +65,16 @@ def sandbox(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def files_under(path: Path) -> dict[str, bytes]:
-    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*"))
-            if p.is_file() and not p.is_symlink()}
+    return {
+        p.relative_to(path).as_posix(): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rel=paths)
 def test_resolve_stays_inside_and_off_internals(sandbox, rel):
     root, _ = sandbox
@@ -61,7 +90,9 @@ def test_resolve_stays_inside_and_off_internals(sandbox, rel):
     assert not project.is_secret(project.normalize(rel))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rel=paths, action=st.sampled_from(["create", "delete", "rename"]))
 def test_staging_and_apply_never_write_outside(sandbox, rel, action):
     root, outside = sandbox
@@ -88,16 +119,37 @@ def test_staging_and_apply_never_write_outside(sandbox, rel, action):
         undo(project, cp.id, force=True)
 
 
-@pytest.mark.parametrize("rel", ["out/victim.txt", "../outside/victim.txt", "gitlink/config",
-                                 ".git/config", ".agent_magic/checkpoints", "/etc/hosts",
-                                 "dir/../../outside", "loop", "C:/x"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "out/victim.txt",
+        "../outside/victim.txt",
+        "gitlink/config",
+        ".git/config",
+        ".agent_magic/checkpoints",
+        "/etc/hosts",
+        "dir/../../outside",
+        "loop",
+        "C:/x",
+    ],
+)
 def test_known_escapes_refused(sandbox, rel):
     with pytest.raises(PathError):
         Project(sandbox[0]).resolve(rel)
 
 
-@pytest.mark.parametrize("rel", [".env", ".env.local", "deploy/key.pem", "id_rsa.pub",
-                                 "credentials.json", "aws_credentials.json", "secret.key"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        ".env",
+        ".env.local",
+        "deploy/key.pem",
+        "id_rsa.pub",
+        "credentials.json",
+        "aws_credentials.json",
+        "secret.key",
+    ],
+)
 def test_secrets_refused_and_agentignore(tmp_path, rel):
     (tmp_path / ".agentignore").write_text("# comment\nprivate/\n*.secret\n")
     project = Project(tmp_path)

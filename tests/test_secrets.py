@@ -14,42 +14,68 @@ from agent_magic.secrets import (
     redact,
 )
 
-PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nabc\n"
-       "-----END RSA PRIVATE KEY-----")
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nabc\n-----END RSA PRIVATE KEY-----"
 
 
-@pytest.mark.parametrize("name, secret", [
-    (".env", True), (".env.local", True), ("prod.env", True), ("config/id_rsa", True),
-    ("certs/server.pem", True), ("credentials.json", True), ("aws_credentials_dev.json", True),
-    (".netrc", True), ("SECRETS.yaml", True), ("a.py", False), ("environment.py", False),
-    ("docs/keys.md", False),
-])
+@pytest.mark.parametrize(
+    "name, secret",
+    [
+        (".env", True),
+        (".env.local", True),
+        ("prod.env", True),
+        ("config/id_rsa", True),
+        ("certs/server.pem", True),
+        ("credentials.json", True),
+        ("aws_credentials_dev.json", True),
+        (".netrc", True),
+        ("SECRETS.yaml", True),
+        ("a.py", False),
+        ("environment.py", False),
+        ("docs/keys.md", False),
+    ],
+)
 def test_secret_file_names(name, secret, tmp_path):
     assert is_secret_name(name) is secret
     assert Project(tmp_path).is_secret(name) is secret  # the path rules use the same policy
 
 
-@pytest.mark.parametrize("name, secret", [
-    ("ANTHROPIC_API_KEY", True), ("OPENAI_API_KEY", True), ("AGENT_MAGIC_OPENAI_KEY", True),
-    ("AWS_SECRET_ACCESS_KEY", True), ("AWS_ACCESS_KEY_ID", True), ("GH_PAT", True),
-    ("GITHUB_TOKEN", True), ("DB_PASSWORD", True), ("ANTHROPIC_AUTH_TOKEN", True),
-    ("PATH", False), ("HOME", False), ("GIT_AUTHOR_NAME", False), ("LANG", False),
-    ("PYTHONPATH", False), ("PATTERN", False),
-])
+@pytest.mark.parametrize(
+    "name, secret",
+    [
+        ("ANTHROPIC_API_KEY", True),
+        ("OPENAI_API_KEY", True),
+        ("AGENT_MAGIC_OPENAI_KEY", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("AWS_ACCESS_KEY_ID", True),
+        ("GH_PAT", True),
+        ("GITHUB_TOKEN", True),
+        ("DB_PASSWORD", True),
+        ("ANTHROPIC_AUTH_TOKEN", True),
+        ("PATH", False),
+        ("HOME", False),
+        ("GIT_AUTHOR_NAME", False),
+        ("LANG", False),
+        ("PYTHONPATH", False),
+        ("PATTERN", False),
+    ],
+)
 def test_secret_env_names(name, secret):
     assert is_secret_env_name(name) is secret
 
 
-@pytest.mark.parametrize("text, leaked", [
-    ("key sk-ant-api03-AbCdEf0123456789xyz end", "sk-ant-api03"),
-    ("openai sk-proj-AbCdEf0123456789AbCdEf01", "sk-proj-AbCd"),
-    ("id AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE"),
-    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
-    ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdef"),
-    ("pat github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "github_pat_11"),
-    ("before\n" + PEM + "\nafter", "MIIEowIBAAKCAQEA7"),
-    ("cut off -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0", "MIIEvQIBADAN"),
-])
+@pytest.mark.parametrize(
+    "text, leaked",
+    [
+        ("key sk-ant-api03-AbCdEf0123456789xyz end", "sk-ant-api03"),
+        ("openai sk-proj-AbCdEf0123456789AbCdEf01", "sk-proj-AbCd"),
+        ("id AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE"),
+        ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
+        ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdef"),
+        ("pat github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "github_pat_11"),
+        ("before\n" + PEM + "\nafter", "MIIEowIBAAKCAQEA7"),
+        ("cut off -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0", "MIIEvQIBADAN"),
+    ],
+)
 def test_key_shapes_are_redacted(text, leaked):
     out = Redactor()(text)
     assert leaked not in out and REDACTED in out
@@ -83,7 +109,9 @@ def test_notebook_context_and_transcripts_use_the_policy(tmp_path, monkeypatch):
     context = render_context([("code", "print(os.environ['AWS_SECRET_ACCESS_KEY'])", value)], [])
     assert value not in context and REDACTED in context
     assert namespace_summary({"gh_pat": "x" * 20, "rows": [1, 2]}) == [
-        "gh_pat: str (value hidden)", "rows: list (len=2)"]
+        "gh_pat: str (value hidden)",
+        "rows: list (len=2)",
+    ]
 
     project = Project(tmp_path)
     (tmp_path / ".env").write_text("SERVICE_PASSWORD=dotenv-secret-value\n")
@@ -102,17 +130,24 @@ def test_tool_results_and_prompts_are_redacted_before_they_reach_the_model(make_
     from tests.scripts import call, turn
 
     monkeypatch.setenv("GH_PAT", "kernel-token-value-42")
-    repo = make_repo({"settings.py": 'TOKEN = "kernel-token-value-42"\n'
-                                     'KEY = "sk-ant-api03-abcdefghijklmnopqrstuv"\n'})
-    model = ScriptedModel([
-        turn(call("submit_understanding", restatement="r", acceptance_criteria=["a"])),
-        turn(call("view", path="settings.py")),
-        turn(call("submit_plan", summary="s", steps=[{"description": "d"}])),
-        turn(call("finish", summary="nothing to do")),
-    ])
+    repo = make_repo(
+        {
+            "settings.py": 'TOKEN = "kernel-token-value-42"\n'
+            'KEY = "sk-ant-api03-abcdefghijklmnopqrstuv"\n'
+        }
+    )
+    model = ScriptedModel(
+        [
+            turn(call("submit_understanding", restatement="r", acceptance_criteria=["a"])),
+            turn(call("view", path="settings.py")),
+            turn(call("submit_plan", summary="s", steps=[{"description": "d"}])),
+            turn(call("finish", summary="nothing to do")),
+        ]
+    )
     events: list = []
     session = Agent(repo, model, AgentConfig(review=False), on_event=events.append).run(
-        "look at settings.py; the token is kernel-token-value-42")
+        "look at settings.py; the token is kernel-token-value-42"
+    )
     assert session.stop_reason == "done", session.error
     [viewed] = [e for e in events if isinstance(e, ToolUsed) and e.name == "view"]
     conversation = str(session.messages)

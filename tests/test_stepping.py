@@ -35,25 +35,50 @@ from tests.ui.runs import write_script
 CLEANING = "shoplytics/cleaning.py"
 REPORT = "shoplytics/report.py"
 README = "README.md"
-REPORT_V1 = '"""Revenue report."""\n\n\ndef total(rows):\n    return sum(r["price"] for r in rows)\n'
-REPORT_V2 = ('"""Revenue report."""\n\n\ndef total(rows: list[dict]) -> float:\n'
-             '    """Sum of the rows\' prices."""\n    return sum(float(r["price"]) for r in rows)\n')
+REPORT_V1 = (
+    '"""Revenue report."""\n\n\ndef total(rows):\n    return sum(r["price"] for r in rows)\n'
+)
+REPORT_V2 = (
+    '"""Revenue report."""\n\n\ndef total(rows: list[dict]) -> float:\n'
+    '    """Sum of the rows\' prices."""\n    return sum(float(r["price"]) for r in rows)\n'
+)
 FEEDBACK = "add type hints and a docstring, and convert prices with float()"
 
-PLAN3 = turn(call("submit_plan", summary="Fix prices, add a report, document it", steps=[
-    {"description": "Strip thousands separators in parse_price", "files": [CLEANING]},
-    {"description": "Add a revenue total in shoplytics/report.py", "files": [REPORT]},
-    {"description": "Mention the report in the README", "files": [README]},
-], files=[CLEANING, REPORT, README]))
-STEP1 = [turn(call("replace", path=CLEANING, old=FIX_OLD, new=FIX_NEW)),
-         turn(call("finish", summary="parse_price ignores ','"))]
-STEP2_V1 = [turn(call("create", path=REPORT, content=REPORT_V1)),
-            turn(call("finish", summary="report.total added"))]
-STEP2_V2 = [turn(call("create", path=REPORT, content=REPORT_V2)),
-            turn(call("finish", summary="report.total typed and documented"))]
-STEP3 = [turn(call("replace", path=README, old="Run the tests with",
-                   new="`shoplytics.report.total` sums revenue.\n\nRun the tests with")),
-         turn(call("finish", summary="README mentions the report"))]
+PLAN3 = turn(
+    call(
+        "submit_plan",
+        summary="Fix prices, add a report, document it",
+        steps=[
+            {"description": "Strip thousands separators in parse_price", "files": [CLEANING]},
+            {"description": "Add a revenue total in shoplytics/report.py", "files": [REPORT]},
+            {"description": "Mention the report in the README", "files": [README]},
+        ],
+        files=[CLEANING, REPORT, README],
+    )
+)
+STEP1 = [
+    turn(call("replace", path=CLEANING, old=FIX_OLD, new=FIX_NEW)),
+    turn(call("finish", summary="parse_price ignores ','")),
+]
+STEP2_V1 = [
+    turn(call("create", path=REPORT, content=REPORT_V1)),
+    turn(call("finish", summary="report.total added")),
+]
+STEP2_V2 = [
+    turn(call("create", path=REPORT, content=REPORT_V2)),
+    turn(call("finish", summary="report.total typed and documented")),
+]
+STEP3 = [
+    turn(
+        call(
+            "replace",
+            path=README,
+            old="Run the tests with",
+            new="`shoplytics.report.total` sums revenue.\n\nRun the tests with",
+        )
+    ),
+    turn(call("finish", summary="README mentions the report")),
+]
 
 
 def three_steps() -> list[dict]:
@@ -63,34 +88,59 @@ def three_steps() -> list[dict]:
 
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file of the tree outside .git and .agent_magic, byte for byte."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not {".git", ".agent_magic"} & set(p.relative_to(root).parts)
-            and "__pycache__" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+        and not {".git", ".agent_magic"} & set(p.relative_to(root).parts)
+        and "__pycache__" not in p.parts
+    }
 
 
 def user_texts(request) -> list[str]:
-    return [b["text"] for m in request.messages if m["role"] == "user"
-            for b in m["content"] if b.get("type") == "text"]
+    return [
+        b["text"]
+        for m in request.messages
+        if m["role"] == "user"
+        for b in m["content"]
+        if b.get("type") == "text"
+    ]
 
 
 # ---- pure parts --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("answer, action", [
-    ("", "stop"), ("  ", "stop"), ("y", "approve"), ("Approve", "approve"), ("p", "pick"), ("s", "skip"),
-    ("skip", "skip"), ("q", "stop"), ("n", "stop"), ("stop", "stop"),
-    ("use pathlib instead", "revise"), ("s please rename x", "revise"),
-])
+
+@pytest.mark.parametrize(
+    "answer, action",
+    [
+        ("", "stop"),
+        ("  ", "stop"),
+        ("y", "approve"),
+        ("Approve", "approve"),
+        ("p", "pick"),
+        ("s", "skip"),
+        ("skip", "skip"),
+        ("q", "stop"),
+        ("n", "stop"),
+        ("stop", "stop"),
+        ("use pathlib instead", "revise"),
+        ("s please rename x", "revise"),
+    ],
+)
 def test_parse_answer(answer, action):
     assert parse_answer(answer) == action
 
 
-@pytest.mark.parametrize("before, after, edited", [
-    ({}, {}, []),
-    ({"a": "1"}, {"a": "1"}, []),
-    ({"a": "1", "b": "2"}, {"a": "1", "b": "3"}, ["b"]),
-    ({"a": "absent"}, {"a": "9"}, ["a"]),
-    ({"b": "1"}, {"a": "1", "b": "1"}, ["a"]),
-])
+@pytest.mark.parametrize(
+    "before, after, edited",
+    [
+        ({}, {}, []),
+        ({"a": "1"}, {"a": "1"}, []),
+        ({"a": "1", "b": "2"}, {"a": "1", "b": "3"}, ["b"]),
+        ({"a": "absent"}, {"a": "9"}, ["a"]),
+        ({"b": "1"}, {"a": "1", "b": "1"}, ["a"]),
+    ],
+)
 def test_edited_paths(before, after, edited):
     assert edited_paths(before, after) == edited
 
@@ -135,12 +185,18 @@ def test_gate_hands_a_pause_across_threads_and_cancel_answers_stop():
 
 # ---- the loop on a real repo -------------------------------------------------------------
 
+
 def run_three_steps(root: Path, answers: list, **config) -> tuple:
     model = ScriptedModel(three_steps())
     decider = ScriptedDecider(answers)
     events: list = []
-    agent = Agent(root, model, AgentConfig(review=config.pop("review", False), **config),
-                  on_event=events.append, decider=decider)
+    agent = Agent(
+        root,
+        model,
+        AgentConfig(review=config.pop("review", False), **config),
+        on_event=events.append,
+        decider=decider,
+    )
     session = agent.run("fix prices and add a revenue report")
     return session, model, decider, events
 
@@ -159,8 +215,9 @@ def test_approve_revise_skip_ends_exactly_as_approved_and_undo_all_restores(samp
         return Decision.revise(FEEDBACK)
 
     session, model, decider, events = run_three_steps(
-        sample_repo, [Decision.approve(), approve_after_looking, revise, approve_after_looking,
-                      Decision.skip()])
+        sample_repo,
+        [Decision.approve(), approve_after_looking, revise, approve_after_looking, Decision.skip()],
+    )
 
     assert session.stop_reason == "done", session.error
     assert model.remaining == 0
@@ -205,8 +262,15 @@ def test_partial_approval_and_a_skip_change_what_the_next_step_sees(sample_repo)
     def untick_everything_but_nothing(pause: StepPause) -> Decision:
         return Decision.approve(set())  # an empty selection is refused; the step asks again
 
-    decider = ScriptedDecider([Decision.approve(), Decision.skip(), untick_everything_but_nothing,
-                               Decision.skip(), Decision.approve()])
+    decider = ScriptedDecider(
+        [
+            Decision.approve(),
+            Decision.skip(),
+            untick_everything_but_nothing,
+            Decision.skip(),
+            Decision.approve(),
+        ]
+    )
     agent = Agent(sample_repo, model, AgentConfig(review=False), decider=decider)
     session = agent.run("three steps")
 
@@ -226,13 +290,23 @@ def test_partial_approval_and_a_skip_change_what_the_next_step_sees(sample_repo)
 def test_partly_applied_step_tells_the_model_which_hunks_are_gone(make_repo):
     text = "a = 1\n" + "".join(f"# {i}\n" for i in range(20)) + "b = 2\n"
     root = make_repo({"m.py": text})
-    plan = turn(call("submit_plan", summary="s", steps=[{"description": "edit a and b"},
-                                                        {"description": "then more"}]))
-    turns = [UNDERSTAND, plan,
-             turn(call("replace", path="m.py", old="a = 1\n", new="a = 10\n"),
-                  call("replace", path="m.py", old="b = 2\n", new="b = 20\n")),
-             turn(call("finish", summary="both")),
-             turn(call("finish", summary="nothing more"))]
+    plan = turn(
+        call(
+            "submit_plan",
+            summary="s",
+            steps=[{"description": "edit a and b"}, {"description": "then more"}],
+        )
+    )
+    turns = [
+        UNDERSTAND,
+        plan,
+        turn(
+            call("replace", path="m.py", old="a = 1\n", new="a = 10\n"),
+            call("replace", path="m.py", old="b = 2\n", new="b = 20\n"),
+        ),
+        turn(call("finish", summary="both")),
+        turn(call("finish", summary="nothing more")),
+    ]
     model = ScriptedModel(turns)
 
     def first_hunk_only(pause: StepPause) -> Decision:
@@ -259,10 +333,12 @@ def test_hand_edit_during_the_pause_is_noticed_and_never_overwritten(sample_repo
             fh.write(user_line)
         return Decision.approve()
 
-    model = ScriptedModel([UNDERSTAND, PLAN3, *STEP1,
-                           turn(call("view", path=CLEANING)), *STEP1, *STEP2_V1])
-    decider = ScriptedDecider([Decision.approve(), edit_then_approve, Decision.revise("redo it"),
-                               Decision.approve()])
+    model = ScriptedModel(
+        [UNDERSTAND, PLAN3, *STEP1, turn(call("view", path=CLEANING)), *STEP1, *STEP2_V1]
+    )
+    decider = ScriptedDecider(
+        [Decision.approve(), edit_then_approve, Decision.revise("redo it"), Decision.approve()]
+    )
     session = Agent(sample_repo, model, AgentConfig(review=False), decider=decider).run("t")
 
     # Approve met the user's edit: nothing written, the same step asked again with the reason
@@ -279,8 +355,13 @@ def test_hand_edit_during_the_pause_is_noticed_and_never_overwritten(sample_repo
 
 def test_stop_at_the_plan_changes_nothing_and_revise_plans_again(sample_repo):
     original = snapshot(sample_repo)
-    revised = turn(call("submit_plan", summary="only the fix", steps=[
-        {"description": "Strip separators", "files": [CLEANING]}]))
+    revised = turn(
+        call(
+            "submit_plan",
+            summary="only the fix",
+            steps=[{"description": "Strip separators", "files": [CLEANING]}],
+        )
+    )
     model = ScriptedModel([UNDERSTAND, PLAN3, revised])
     decider = ScriptedDecider([Decision.revise("just the fix please"), Decision.stop()])
     session = Agent(sample_repo, model, AgentConfig(review=False), decider=decider).run("t")
@@ -309,8 +390,13 @@ def test_stop_while_waiting_ends_the_run_and_the_wait_is_not_run_time(sample_rep
     gate = Gate()
     now = [0.0]
     model = ScriptedModel([UNDERSTAND, PLAN3, *STEP1])
-    agent = Agent(sample_repo, model, AgentConfig(review=False, time_limit_s=1000), decider=gate,
-                  clock=lambda: now[0])
+    agent = Agent(
+        sample_repo,
+        model,
+        AgentConfig(review=False, time_limit_s=1000),
+        decider=gate,
+        clock=lambda: now[0],
+    )
     result: list = []
     worker = threading.Thread(target=lambda: result.append(agent.run("t")))
     worker.start()
@@ -337,6 +423,7 @@ def test_dropped_hunks_lists_unselected_ones():
 
 # ---- through the magic on a real shell -----------------------------------------------------
 
+
 def next_pause(magics: AgentMagics) -> StepPause:
     pause = magics.last_run.gate.next_pause(timeout=60)
     assert pause is not None, "the run did not pause"
@@ -344,11 +431,15 @@ def next_pause(magics: AgentMagics) -> StepPause:
 
 
 def test_widgets_approve_revise_skip_while_the_kernel_stays_free_then_undo(
-        ip, magics, sample_repo, tmp_path):
+    ip, magics, sample_repo, tmp_path
+):
     original = snapshot(sample_repo)
     spec = write_script(tmp_path, three_steps())
-    ip.run_cell_magic("agent", f"--step --model {spec} -p {sample_repo} --no-review "
-                               "--view widgets", "fix prices and add a revenue report")
+    ip.run_cell_magic(
+        "agent",
+        f"--step --model {spec} -p {sample_repo} --no-review --view widgets",
+        "fix prices and add a revenue report",
+    )
     panel = magics.last_view.panel
 
     assert next_pause(magics).is_plan
@@ -395,8 +486,9 @@ def test_widgets_approve_revise_skip_while_the_kernel_stays_free_then_undo(
 def test_agent_stop_ends_a_waiting_step_and_writes_nothing(ip, magics, sample_repo, tmp_path):
     original = snapshot(sample_repo)
     spec = write_script(tmp_path, three_steps())
-    ip.run_cell_magic("agent", f"--step --model {spec} -p {sample_repo} --no-review "
-                               "--view widgets", "task")
+    ip.run_cell_magic(
+        "agent", f"--step --model {spec} -p {sample_repo} --no-review --view widgets", "task"
+    )
     assert next_pause(magics).is_plan
     magics.last_view.panel.plan.approve.click()
     assert next_pause(magics).step == 1
@@ -422,8 +514,11 @@ def test_terminal_prompt_answers_each_step(ip, sample_repo, tmp_path):
     magics = AgentMagics(ip, out=io.StringIO(), input_fn=answer)
     ip.register_magics(magics)
     spec = write_script(tmp_path, three_steps())
-    ip.run_cell_magic("agent", f"--step --model {spec} -p {sample_repo} --no-review --view text",
-                      "fix prices and add a revenue report")
+    ip.run_cell_magic(
+        "agent",
+        f"--step --model {spec} -p {sample_repo} --no-review --view text",
+        "fix prices and add a revenue report",
+    )
 
     assert prompts[0].startswith("Approve the plan and start step 1?")
     assert prompts[1].startswith("Step 1: [y] approve")
@@ -439,6 +534,7 @@ def test_terminal_prompt_answers_each_step(ip, sample_repo, tmp_path):
 def test_headless_refuses_step_mode(ip, magics, sample_repo, tmp_path):
     spec = write_script(tmp_path, three_steps())
     with pytest.raises(UsageError, match="not available in a headless run"):
-        ip.run_cell_magic("agent", f"--step --model {spec} -p {sample_repo} --view headless",
-                          "task")
+        ip.run_cell_magic(
+            "agent", f"--step --model {spec} -p {sample_repo} --view headless", "task"
+        )
     assert magics.last_run is None

@@ -12,28 +12,44 @@ import pytest
 from benchmarks import task_verdict as tv
 
 ROOT = Path(__file__).resolve().parents[1]
-PROVERB = ROOT.parent / "shared" / "bench" / "polyglot-python" / "python" / "exercises" / \
-    "practice" / "proverb"
-needs_exercises = pytest.mark.skipif(not PROVERB.is_dir() and not os.environ.get("CI"),
-                                     reason=f"the polyglot exercises are not at {PROVERB}")
+PROVERB = (
+    ROOT.parent
+    / "shared"
+    / "bench"
+    / "polyglot-python"
+    / "python"
+    / "exercises"
+    / "practice"
+    / "proverb"
+)
+needs_exercises = pytest.mark.skipif(
+    not PROVERB.is_dir() and not os.environ.get("CI"),
+    reason=f"the polyglot exercises are not at {PROVERB}",
+)
 # bubblewrap is installed on the dev machine and in CI: there it must work, not be skipped.
-needs_bwrap = pytest.mark.skipif(not tv.bwrap_works() and not os.environ.get("CI"),
-                                 reason="bubblewrap is not usable here")
+needs_bwrap = pytest.mark.skipif(
+    not tv.bwrap_works() and not os.environ.get("CI"), reason="bubblewrap is not usable here"
+)
 
 SOLUTION, TESTS = ["proverb.py"], ["proverb_test.py"]
 # A pytest plugin that turns every collected test into a no-op: "8 passed" on a naive run.
-NEUTER_PLUGIN = ("def pytest_collection_modifyitems(items):\n"
-                 "    for item in items:\n"
-                 "        item.runtest = lambda: None\n")
+NEUTER_PLUGIN = (
+    "def pytest_collection_modifyitems(items):\n"
+    "    for item in items:\n"
+    "        item.runtest = lambda: None\n"
+)
 # Makes every unittest test a no-op; as sitecustomize, from a .pth file or in a stdlib shadow.
-NEUTER_UNITTEST = ("import unittest\n"
-                   "unittest.TestCase.run = lambda self, result=None: result\n")
+NEUTER_UNITTEST = "import unittest\nunittest.TestCase.run = lambda self, result=None: result\n"
 CHEATS = {
     "conftest": {"conftest.py": NEUTER_PLUGIN},
-    "pytest.ini addopts": {"pytest.ini": "[pytest]\naddopts = -p neuter\n",
-                           "neuter.py": NEUTER_PLUGIN},
-    "pyproject addopts": {"pyproject.toml": "[tool.pytest.ini_options]\naddopts = '-p neuter'\n",
-                          "neuter.py": NEUTER_PLUGIN},
+    "pytest.ini addopts": {
+        "pytest.ini": "[pytest]\naddopts = -p neuter\n",
+        "neuter.py": NEUTER_PLUGIN,
+    },
+    "pyproject addopts": {
+        "pyproject.toml": "[tool.pytest.ini_options]\naddopts = '-p neuter'\n",
+        "neuter.py": NEUTER_PLUGIN,
+    },
     "sitecustomize": {"sitecustomize.py": NEUTER_UNITTEST},
     "pth file": {"neuter.pth": "import neuter_unittest\n", "neuter_unittest.py": NEUTER_UNITTEST},
     "shadows pytest": {"pytest.py": "raise SystemExit(0)\n"},
@@ -60,6 +76,7 @@ def _stub() -> str:
 
 
 # ---- the fresh directory ------------------------------------------------------------------------
+
 
 def test_the_fresh_dir_holds_the_solution_and_pristine_tests_only(tmp_path):
     exercise = tmp_path / "exercise"
@@ -102,11 +119,13 @@ def test_a_solution_file_that_is_not_a_plain_file_is_missing(tmp_path, make):
 
 # ---- judging ------------------------------------------------------------------------------------
 
+
 @needs_exercises
 @pytest.mark.parametrize("confine", [False, pytest.param(True, marks=needs_bwrap)])
 def test_the_reference_passes_and_the_stub_fails(tmp_path, confine):
-    reference = tv.judge(_applied(tmp_path, _reference()), PROVERB, SOLUTION, TESTS,
-                         timeout=60, confine=confine)
+    reference = tv.judge(
+        _applied(tmp_path, _reference()), PROVERB, SOLUTION, TESTS, timeout=60, confine=confine
+    )
     stub = tv.judge(PROVERB, PROVERB, SOLUTION, TESTS, timeout=60, confine=confine)
 
     assert reference.passed, reference.output
@@ -126,10 +145,17 @@ def test_files_beside_the_solution_cannot_make_the_stub_pass(tmp_path, name):
 
 
 @needs_exercises
-@pytest.mark.parametrize("files", [
-    {"conftest.py": NEUTER_PLUGIN},
-    {"pytest.ini": "[pytest]\npythonpath = .\naddopts = -p neuter\n", "neuter.py": NEUTER_PLUGIN},
-], ids=["conftest", "pytest.ini"])
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"conftest.py": NEUTER_PLUGIN},
+        {
+            "pytest.ini": "[pytest]\npythonpath = .\naddopts = -p neuter\n",
+            "neuter.py": NEUTER_PLUGIN,
+        },
+    ],
+    ids=["conftest", "pytest.ini"],
+)
 def test_config_and_conftest_above_the_verdict_dir_are_not_read(tmp_path, files):
     outer = tmp_path / "outer"
     outer.mkdir()
@@ -137,8 +163,7 @@ def test_config_and_conftest_above_the_verdict_dir_are_not_read(tmp_path, files)
         (outer / name).write_text(text)
     applied = _applied(tmp_path, _stub())
 
-    verdict = tv.judge(applied, PROVERB, SOLUTION, TESTS, timeout=60, confine=False,
-                       workdir=outer)
+    verdict = tv.judge(applied, PROVERB, SOLUTION, TESTS, timeout=60, confine=False, workdir=outer)
 
     assert not verdict.passed and verdict.counts.get("failed", 0) == 8, verdict.output
 
@@ -153,8 +178,9 @@ def test_the_callers_environment_does_not_reach_the_test_run(tmp_path, monkeypat
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p neuter")
     monkeypatch.setenv("PYTEST_PLUGINS", "neuter")
 
-    verdict = tv.judge(_applied(tmp_path, _stub()), PROVERB, SOLUTION, TESTS, timeout=60,
-                       confine=False)
+    verdict = tv.judge(
+        _applied(tmp_path, _stub()), PROVERB, SOLUTION, TESTS, timeout=60, confine=False
+    )
 
     assert not verdict.passed and verdict.counts.get("failed", 0) == 8, verdict.output
 
@@ -184,7 +210,7 @@ def test_under_bwrap_there_is_no_network_and_only_the_fresh_dir_is_writable(tmp_
     server = socket.create_server(("127.0.0.1", 0))  # reachable from here, not from inside
     port = server.getsockname()[1]
     # The solution reports what it could do through the one channel the verdict shows: an error.
-    probe = f'''import os, socket
+    probe = f"""import os, socket
 def _try(action):
     try:
         action()
@@ -195,14 +221,17 @@ raise RuntimeError("PROBE net=" + _try(lambda: socket.create_connection(("127.0.
     + " write-outside=" + _try(lambda: open({str(tmp_path / "escaped")!r}, "w"))
     + " sees-applied=" + ("yes" if os.path.exists({str(tmp_path / "applied")!r}) else "no")
     + " write-here=" + _try(lambda: open("scratch.txt", "w")))
-'''
+"""
     applied = _applied(tmp_path, probe)
 
     with server:
         verdict = tv.judge(applied, PROVERB, SOLUTION, TESTS, timeout=60, confine=True)
 
-    found = set(re.findall(r"PROBE net=\w+ write-outside=\w+ sees-applied=\w+ write-here=\w+",
-                           verdict.output))
+    found = set(
+        re.findall(
+            r"PROBE net=\w+ write-outside=\w+ sees-applied=\w+ write-here=\w+", verdict.output
+        )
+    )
     assert found == {"PROBE net=no write-outside=no sees-applied=no write-here=yes"}, verdict.output
     assert not verdict.passed and not (tmp_path / "escaped").exists()
 
@@ -223,23 +252,43 @@ def test_the_output_names_the_exercise_not_the_temporary_dir(tmp_path):
 
 # ---- pure parts ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sources, expected", [
-    ([("import unittest\nclass T(unittest.TestCase):\n    def test_a(self): pass\n"
-      "    def test_b(self): pass\n    def helper(self): pass\n")], 2),
-    (["def test_x(): pass\ndef check_y(): pass\n", "class Helper:\n    def run(self): pass\n"], 1),
-    (["def helper(): pass\n"], 0),
-])
+
+@pytest.mark.parametrize(
+    "sources, expected",
+    [
+        (
+            [
+                (
+                    "import unittest\nclass T(unittest.TestCase):\n    def test_a(self): pass\n"
+                    "    def test_b(self): pass\n    def helper(self): pass\n"
+                )
+            ],
+            2,
+        ),
+        (
+            [
+                "def test_x(): pass\ndef check_y(): pass\n",
+                "class Helper:\n    def run(self): pass\n",
+            ],
+            1,
+        ),
+        (["def helper(): pass\n"], 0),
+    ],
+)
 def test_expected_tests_counts_test_functions_and_methods(sources, expected):
     assert tv.expected_tests(sources) == expected
 
 
-@pytest.mark.parametrize("output, counts", [
-    ("....\n8 passed in 0.02s\n", {"passed": 8}),
-    ("F.\n===== 1 failed, 7 passed in 0.05s =====", {"failed": 1, "passed": 7}),
-    ("E\n1 passed, 2 errors in 0.1s", {"passed": 1, "error": 2}),
-    ("8 passed, 3 subtests passed in 0.1s", {"passed": 8}),
-    ("no summary at all", {}),
-])
+@pytest.mark.parametrize(
+    "output, counts",
+    [
+        ("....\n8 passed in 0.02s\n", {"passed": 8}),
+        ("F.\n===== 1 failed, 7 passed in 0.05s =====", {"failed": 1, "passed": 7}),
+        ("E\n1 passed, 2 errors in 0.1s", {"passed": 1, "error": 2}),
+        ("8 passed, 3 subtests passed in 0.1s", {"passed": 8}),
+        ("no summary at all", {}),
+    ],
+)
 def test_summary_counts_reads_pytests_last_summary_line(output, counts):
     assert tv.summary_counts(output) == counts
 
@@ -250,10 +299,11 @@ def test_bwrap_arguments_keep_the_network_off_and_only_run_writable(tmp_path):
     args = tv.bwrap_command(tmp_path, run)
 
     assert args[0] == tv.BWRAP and "--unshare-all" in args
-    binds = [args[i + 1:i + 3] for i, a in enumerate(args) if a == "--bind"]
+    binds = [args[i + 1 : i + 3] for i, a in enumerate(args) if a == "--bind"]
     assert binds == [[str(run), str(run)]]
-    assert ["--ro-bind", str(tmp_path), str(tmp_path)] == args[args.index(str(tmp_path)) - 1:
-                                                                args.index(str(tmp_path)) + 2]
+    assert ["--ro-bind", str(tmp_path), str(tmp_path)] == args[
+        args.index(str(tmp_path)) - 1 : args.index(str(tmp_path)) + 2
+    ]
 
 
 def test_the_environment_is_minimal(tmp_path):

@@ -7,5 +7,13 @@ from agent_magic.analysis.index import RepoIndex
 from agent_magic.analysis.ranking import RankedFile, is_test_path
 from agent_magic.analysis.symbols import Outline, Symbol
 
-__all__ = ["Conventions", "Outline", "RankedFile", "RepoIndex", "Symbol", "detect_conventions",
-           "detect_test_command", "is_test_path"]
+__all__ = [
+    "Conventions",
+    "Outline",
+    "RankedFile",
+    "RepoIndex",
+    "Symbol",
+    "detect_conventions",
+    "detect_test_command",
+    "is_test_path",
+]

@@ -47,8 +47,11 @@ def load_cache(cache_dir: Path) -> dict[str, CachedFile]:
             data = json.loads(_shard_file(cache_dir, shard).read_text(encoding="utf-8"))
             if data.get("version") != CACHE_VERSION:
                 continue
-            entries = {p: CachedFile(e["mtime_ns"], e["size"], FileFacts.from_json(e["facts"]))
-                       for p, e in data["files"].items() if shard_of(p) == shard}
+            entries = {
+                p: CachedFile(e["mtime_ns"], e["size"], FileFacts.from_json(e["facts"]))
+                for p, e in data["files"].items()
+                if shard_of(p) == shard
+            }
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             # A cache is only an accelerator: anything odd means rescanning those files.
             continue
@@ -56,7 +59,9 @@ def load_cache(cache_dir: Path) -> dict[str, CachedFile]:
     return out
 
 
-def save_cache(cache_dir: Path, files: dict[str, CachedFile], dirty: Iterable[str] | None = None) -> None:
+def save_cache(
+    cache_dir: Path, files: dict[str, CachedFile], dirty: Iterable[str] | None = None
+) -> None:
     """Write the shards holding ``dirty`` paths (all when None), each replaced whole.
 
     Concurrent writers each replace a shard atomically, so readers never see half a file; an entry
@@ -82,7 +87,9 @@ def load_history(cache_dir: Path, head: str) -> list[Commit] | None:
         data = json.loads((cache_dir / HISTORY_NAME).read_text(encoding="utf-8"))
         if data.get("version") != HISTORY_VERSION or data.get("head") != head:
             return None
-        return [Commit(message, tuple(files), touched) for message, files, touched in data["commits"]]
+        return [
+            Commit(message, tuple(files), touched) for message, files, touched in data["commits"]
+        ]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -90,9 +97,14 @@ def load_history(cache_dir: Path, head: str) -> list[Commit] | None:
 def save_history(cache_dir: Path, head: str, commits: list[Commit]) -> None:
     """Keep the commits read at ``head``; reading git log again costs most of a warm start."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(cache_dir / HISTORY_NAME, {
-        "version": HISTORY_VERSION, "head": head,
-        "commits": [[c.message, list(c.files), c.touched] for c in commits]})
+    _write_atomic(
+        cache_dir / HISTORY_NAME,
+        {
+            "version": HISTORY_VERSION,
+            "head": head,
+            "commits": [[c.message, list(c.files), c.touched] for c in commits],
+        },
+    )
 
 
 def _write_atomic(target: Path, payload: dict) -> None:

@@ -16,8 +16,13 @@ try:
 except ModuleNotFoundError:  # Python 3.10: no stdlib TOML reader, so pyproject is not read
     tomllib = None  # type: ignore[assignment]
 
-INSTRUCTION_FILES = ("AGENTS.md", "CLAUDE.md", "CONTRIBUTING.md", "CONTRIBUTING.rst",
-                     ".github/CONTRIBUTING.md")
+INSTRUCTION_FILES = (
+    "AGENTS.md",
+    "CLAUDE.md",
+    "CONTRIBUTING.md",
+    "CONTRIBUTING.rst",
+    ".github/CONTRIBUTING.md",
+)
 MAX_INSTRUCTION_CHARS = 4000
 MAX_CONFIG_BYTES = 2_000_000
 TOOLS = ("ruff", "black", "isort", "flake8", "mypy", "pylint")
@@ -43,15 +48,24 @@ class Conventions:
         lines = ["## Project conventions"]
         if self.python_version:
             lines.append(f"- Python: {self.python_version}")
-        lines.append(f"- Layout: {self.layout}" + (f" ({', '.join(self.packages[:5])})" if self.packages else ""))
+        lines.append(
+            f"- Layout: {self.layout}"
+            + (f" ({', '.join(self.packages[:5])})" if self.packages else "")
+        )
         if self.tools:
             lines.append("- Tools: " + ", ".join(f"{t} ({w})" for t, w in self.tools.items()))
         if self.line_length:
             lines.append(f"- Line length: {self.line_length}")
         if self.test_command:
             lines.append(f"- Tests: `{' '.join(self.test_command)}`")
-        style = [s for s in (self.docstring_style and f"{self.docstring_style} docstrings",
-                             self.typed and "type hints") if s]
+        style = [
+            s
+            for s in (
+                self.docstring_style and f"{self.docstring_style} docstrings",
+                self.typed and "type hints",
+            )
+            if s
+        ]
         if style:
             lines.append("- Style: " + ", ".join(style))
         for name in self.instructions:
@@ -71,13 +85,22 @@ def detect_conventions(root: str | os.PathLike[str]) -> Conventions:
     for name in TOOLS:
         if name in tool:
             conv.tools[name] = "pyproject.toml"
-        elif setup_cfg.has_section(name) or setup_cfg.has_section(f"{name}:settings") or \
-                setup_cfg.has_section("tool:" + name):
+        elif (
+            setup_cfg.has_section(name)
+            or setup_cfg.has_section(f"{name}:settings")
+            or setup_cfg.has_section("tool:" + name)
+        ):
             conv.tools[name] = "setup.cfg"
         elif tox_ini.has_section(name):
             conv.tools[name] = "tox.ini"
-    for name, fname in (("ruff", "ruff.toml"), ("ruff", ".ruff.toml"), ("flake8", ".flake8"),
-                        ("mypy", "mypy.ini"), ("isort", ".isort.cfg"), ("pylint", ".pylintrc")):
+    for name, fname in (
+        ("ruff", "ruff.toml"),
+        ("ruff", ".ruff.toml"),
+        ("flake8", ".flake8"),
+        ("mypy", "mypy.ini"),
+        ("isort", ".isort.cfg"),
+        ("pylint", ".pylintrc"),
+    ):
         if name not in conv.tools and (base / fname).is_file():
             conv.tools[name] = fname
     conv.line_length = _line_length(tool, setup_cfg)
@@ -89,22 +112,30 @@ def detect_conventions(root: str | os.PathLike[str]) -> Conventions:
         if path.is_file() and not project.is_secret(name):
             text = _text(path)
             conv.instructions[name] = text[:MAX_INSTRUCTION_CHARS] + (
-                "\n[... truncated]" if len(text) > MAX_INSTRUCTION_CHARS else "")
+                "\n[... truncated]" if len(text) > MAX_INSTRUCTION_CHARS else ""
+            )
     conv.docstring_style, conv.typed = _style(base, conv.packages)
     return conv
 
 
-def detect_test_command(base: Path, pyproject: dict | None = None,
-                        setup_cfg: configparser.ConfigParser | None = None,
-                        tox_ini: configparser.ConfigParser | None = None) -> tuple[str | None, list[str] | None]:
+def detect_test_command(
+    base: Path,
+    pyproject: dict | None = None,
+    setup_cfg: configparser.ConfigParser | None = None,
+    tox_ini: configparser.ConfigParser | None = None,
+) -> tuple[str | None, list[str] | None]:
     """The test runner's name and the command that runs the project's tests, if any."""
     pyproject = _toml(base / "pyproject.toml") if pyproject is None else pyproject
     setup_cfg = _ini(base / "setup.cfg") if setup_cfg is None else setup_cfg
     tox_ini = _ini(base / "tox.ini") if tox_ini is None else tox_ini
     pytest_cmd = ["python", "-m", "pytest", "-q"]
     tool = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
-    if isinstance(tool.get("pytest"), dict) or (base / "pytest.ini").is_file() \
-            or setup_cfg.has_section("tool:pytest") or tox_ini.has_section("pytest"):
+    if (
+        isinstance(tool.get("pytest"), dict)
+        or (base / "pytest.ini").is_file()
+        or setup_cfg.has_section("tool:pytest")
+        or tox_ini.has_section("pytest")
+    ):
         return "pytest", pytest_cmd
     if (base / "tox.ini").is_file() and any(s.startswith("testenv") for s in tox_ini.sections()):
         return "tox", ["tox"]
@@ -177,8 +208,11 @@ def _layout(base: Path) -> tuple[str, list[str]]:
         pkgs = sorted(p.name for p in src.iterdir() if (p / "__init__.py").is_file())
         if pkgs:
             return "src", pkgs
-    pkgs = sorted(p.name for p in base.iterdir() if p.is_dir() and (p / "__init__.py").is_file()
-                  and p.name not in ("tests", "test"))
+    pkgs = sorted(
+        p.name
+        for p in base.iterdir()
+        if p.is_dir() and (p / "__init__.py").is_file() and p.name not in ("tests", "test")
+    )
     if pkgs:
         return "flat", pkgs
     if any(base.glob("*.py")):
@@ -194,9 +228,11 @@ def _style(base: Path, packages: list[str]) -> tuple[str | None, bool]:
         if r.is_dir():
             files += sorted(r.rglob("*.py"))[:40]
     text = "\n".join(_text(f)[:20000] for f in files[:40])
-    votes = {"google": len(re.findall(r"^\s+(Args|Returns|Raises):\s*$", text, re.MULTILINE)),
-             "numpy": len(re.findall(r"^\s+(Parameters|Returns)\n\s+-{3,}", text, re.MULTILINE)),
-             "sphinx": len(re.findall(r":param \w+:|:returns?:", text))}
+    votes = {
+        "google": len(re.findall(r"^\s+(Args|Returns|Raises):\s*$", text, re.MULTILINE)),
+        "numpy": len(re.findall(r"^\s+(Parameters|Returns)\n\s+-{3,}", text, re.MULTILINE)),
+        "sphinx": len(re.findall(r":param \w+:|:returns?:", text)),
+    }
     style = max(votes, key=votes.get) if max(votes.values()) >= 2 else None
     defs = re.findall(r"^\s*def \w+\((.*?)\)\s*(->)?", text, re.MULTILINE)
     typed = sum(1 for args, ret in defs if ret or ":" in args)

@@ -31,8 +31,9 @@ def resolve_module(name: str, table: Mapping[str, int]) -> int | None:
     return None
 
 
-def import_edges(imports: Sequence[Sequence[str]], table: Mapping[str, int],
-                 offset: int = 0) -> list[set[int]]:
+def import_edges(
+    imports: Sequence[Sequence[str]], table: Mapping[str, int], offset: int = 0
+) -> list[set[int]]:
     """For each file (numbered from ``offset``), the set of files it imports (self-loops dropped)."""
     out: list[set[int]] = []
     for i, names in enumerate(imports, start=offset):
@@ -41,10 +42,15 @@ def import_edges(imports: Sequence[Sequence[str]], table: Mapping[str, int],
     return out
 
 
-def personalized_pagerank(edges: Sequence[set[int]], seeds: Mapping[int, float], *,
-                          damping: float = 0.5, iterations: int = 10,
-                          reverse_weight: float = 0.5,
-                          back: Sequence[Sequence[int]] | None = None) -> dict[int, float]:
+def personalized_pagerank(
+    edges: Sequence[set[int]],
+    seeds: Mapping[int, float],
+    *,
+    damping: float = 0.5,
+    iterations: int = 10,
+    reverse_weight: float = 0.5,
+    back: Sequence[Sequence[int]] | None = None,
+) -> dict[int, float]:
     """PageRank restarted at ``seeds``; walks imports forward and, more weakly, backward.
 
     ``back`` is ``reverse_edges(edges)`` when the caller keeps it between queries.

@@ -38,18 +38,34 @@ class Commit:
         return self.touched or len(self.files)
 
 
-def read_history(root: str | os.PathLike[str], limit: int = MAX_COMMITS,
-                 since: str | None = None) -> list[Commit]:
+def read_history(
+    root: str | os.PathLike[str], limit: int = MAX_COMMITS, since: str | None = None
+) -> list[Commit]:
     """The last ``limit`` non-merge commits that touched the project, newest first, only those
     after commit ``since`` if given; [] if git fails."""
     prefix = _git(root, "rev-parse", "--show-prefix")
     # Only commits touching the project (``-- .``), each with all its files (--full-diff), so a
     # repository-wide sweep stays a sweep when the project is one directory of a monorepo. The
     # user's git config must not change the output: no signature blocks, UTF-8 messages.
-    out = _git(root, "-c", "log.showSignature=false", "-c", "i18n.logOutputEncoding=UTF-8", "log",
-               "-z", f"-n{limit}", "--no-merges", "--no-renames", "--full-diff", "--name-only",
-               "--no-color", f"--format={_SEP}%s%n%b{_END}", *([f"{since}..HEAD"] if since else []),
-               "--", ".")
+    out = _git(
+        root,
+        "-c",
+        "log.showSignature=false",
+        "-c",
+        "i18n.logOutputEncoding=UTF-8",
+        "log",
+        "-z",
+        f"-n{limit}",
+        "--no-merges",
+        "--no-renames",
+        "--full-diff",
+        "--name-only",
+        "--no-color",
+        f"--format={_SEP}%s%n%b{_END}",
+        *([f"{since}..HEAD"] if since else []),
+        "--",
+        ".",
+    )
     if prefix is None or out is None:
         return []
     return parse_log(out, prefix.strip())
@@ -57,8 +73,14 @@ def read_history(root: str | os.PathLike[str], limit: int = MAX_COMMITS,
 
 def _git(root: str | os.PathLike[str], *args: str) -> str | None:
     try:
-        proc = subprocess.run(["git", "-c", "core.fsmonitor=false", *args], cwd=root,
-                              capture_output=True, timeout=30, check=False, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            ["git", "-c", "core.fsmonitor=false", *args],
+            cwd=root,
+            capture_output=True,
+            timeout=30,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
@@ -71,7 +93,7 @@ def parse_log(text: str, prefix: str = "") -> list[Commit]:
         message, _, rest = record.partition(_END)
         names = [n.lstrip("\n") for n in rest.split("\0")]
         names = [n for n in names if n]
-        files = tuple(n[len(prefix):] for n in names if n.startswith(prefix))
+        files = tuple(n[len(prefix) :] for n in names if n.startswith(prefix))
         out.append(Commit(message.strip(), files, len(names)))
     return out
 

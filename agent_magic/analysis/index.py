@@ -31,9 +31,15 @@ from agent_magic.paths import Project, read_regular
 class RepoIndex:
     """A project's files, their facts and a ranker; refreshed from disk before each query."""
 
-    def __init__(self, root: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None,
-                 *, max_file_bytes: int = MAX_FILE_BYTES, git_history: bool = True,
-                 ranking: bool = True) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        cache_dir: str | os.PathLike[str] | None = None,
+        *,
+        max_file_bytes: int = MAX_FILE_BYTES,
+        git_history: bool = True,
+        ranking: bool = True,
+    ) -> None:
         self.project = Project(root)
         self.ranking = ranking  # False: facts only (test selection), no ranker built
         self.cache_dir = Path(cache_dir) if cache_dir else self.project.state_dir / "index"
@@ -109,11 +115,17 @@ class RepoIndex:
 
     def _update_ranker(self, files: dict[str, CachedFile], new_history: bool) -> None:
         ranker = self._ranker
-        if ranker is not None and len(ranker.paths) == len(files) and all(
-                p in files for p in ranker.paths):
+        if (
+            ranker is not None
+            and len(ranker.paths) == len(files)
+            and all(p in files for p in ranker.paths)
+        ):
             # Same file set: swap the changed files' facts in place (a full rebuild takes seconds).
-            changed = {i: files[p].facts for i, (p, f) in enumerate(zip(ranker.paths, ranker.facts))
-                       if files[p].facts is not f}
+            changed = {
+                i: files[p].facts
+                for i, (p, f) in enumerate(zip(ranker.paths, ranker.facts))
+                if files[p].facts is not f
+            }
             ranker.update(changed)
             if new_history:
                 ranker.set_history(self._commits)
@@ -169,7 +181,9 @@ class RepoIndex:
         key = (path, facts.sha)
         if key not in self._outlines:
             try:
-                text = read_regular(self.project.root / path, MAX_FILE_BYTES).decode("utf-8", "replace")
+                text = read_regular(self.project.root / path, MAX_FILE_BYTES).decode(
+                    "utf-8", "replace"
+                )
             except (OSError, PathError):
                 return None
             self._outlines[key] = outline_file(path, text)

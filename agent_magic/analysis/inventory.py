@@ -13,13 +13,103 @@ from agent_magic.paths import Project, is_internal
 MAX_FILE_BYTES = 1_000_000
 MAX_NOTEBOOK_BYTES = 500_000_000
 # Directories that hold other people's code, build output or caches, in or outside git.
-SKIP_DIRS = frozenset({
-    ".git", ".agent_magic", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache",
-    ".ruff_cache", ".tox", ".nox", ".venv", "venv", "env", "node_modules", "site-packages",
-    "dist", "build", ".eggs", ".ipynb_checkpoints", ".idea", ".vscode", "vendor", "_vendor",
-    "third_party", "htmlcov", ".cache",
-})
-BINARY_EXTS = frozenset(["png", "jpg", "jpeg", "gif", "bmp", "ico", "svgz", "webp", "tif", "tiff", "pdf", "zip", "gz", "bz2", "xz", "tar", "tgz", "7z", "whl", "egg", "so", "dylib", "dll", "exe", "o", "a", "pyc", "pyo", "class", "jar", "mo", "pkl", "pickle", "npy", "npz", "h5", "hdf5", "fits", "fit", "parquet", "feather", "db", "sqlite", "sqlite3", "woff", "woff2", "ttf", "otf", "eot", "mp3", "mp4", "wav", "avi", "mov", "ogg", "flac", "onnx", "pt", "pth", "ckpt", "bin", "dat", "mat"])
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".agent_magic",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        "env",
+        "node_modules",
+        "site-packages",
+        "dist",
+        "build",
+        ".eggs",
+        ".ipynb_checkpoints",
+        ".idea",
+        ".vscode",
+        "vendor",
+        "_vendor",
+        "third_party",
+        "htmlcov",
+        ".cache",
+    }
+)
+BINARY_EXTS = frozenset(
+    [
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "bmp",
+        "ico",
+        "svgz",
+        "webp",
+        "tif",
+        "tiff",
+        "pdf",
+        "zip",
+        "gz",
+        "bz2",
+        "xz",
+        "tar",
+        "tgz",
+        "7z",
+        "whl",
+        "egg",
+        "so",
+        "dylib",
+        "dll",
+        "exe",
+        "o",
+        "a",
+        "pyc",
+        "pyo",
+        "class",
+        "jar",
+        "mo",
+        "pkl",
+        "pickle",
+        "npy",
+        "npz",
+        "h5",
+        "hdf5",
+        "fits",
+        "fit",
+        "parquet",
+        "feather",
+        "db",
+        "sqlite",
+        "sqlite3",
+        "woff",
+        "woff2",
+        "ttf",
+        "otf",
+        "eot",
+        "mp3",
+        "mp4",
+        "wav",
+        "avi",
+        "mov",
+        "ogg",
+        "flac",
+        "onnx",
+        "pt",
+        "pth",
+        "ckpt",
+        "bin",
+        "dat",
+        "mat",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +121,9 @@ class FileEntry:
     mtime_ns: int
 
 
-def list_files(project: Project, max_bytes: int = MAX_FILE_BYTES,
-               memo: dict[str, bool] | None = None) -> list[FileEntry]:
+def list_files(
+    project: Project, max_bytes: int = MAX_FILE_BYTES, memo: dict[str, bool] | None = None
+) -> list[FileEntry]:
     """Tracked plus untracked-but-not-ignored files (plain walk outside git), minus skipped ones.
 
     ``memo`` remembers per path whether its name passes the skip and secret rules: those depend on
@@ -70,7 +161,9 @@ def _is_regular(mode: int) -> bool:
 
 def _wanted(rel: str) -> bool:
     parts = rel.split("/")
-    if any(is_internal(p) for p in parts) or any(p in SKIP_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
+    if any(is_internal(p) for p in parts) or any(
+        p in SKIP_DIRS or p.endswith(".egg-info") for p in parts[:-1]
+    ):
         return False
     name = parts[-1]
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -85,9 +178,22 @@ def _git_files(root: Path) -> list[str] | None:
         proc = subprocess.run(
             # core.fsmonitor names a program git would run: a repo that came with its own
             # .git/config (an unpacked archive) must not run anything before any approval.
-            ["git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", "ls-files", "-z", "--cached", "--others",
-             "--exclude-standard"],
-            cwd=root, capture_output=True, timeout=60, check=False,
+            [
+                "git",
+                "-c",
+                "core.quotepath=off",
+                "-c",
+                "core.fsmonitor=false",
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ],
+            cwd=root,
+            capture_output=True,
+            timeout=60,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

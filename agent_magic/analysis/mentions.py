@@ -15,8 +15,10 @@ _PATH_RE = re.compile(
 )
 _SLASH_PATH_RE = re.compile(r"(?<![\w/.-])((?:[A-Za-z_][\w.-]*/)+[A-Za-z_][\w-]*)(?![\w(])")
 _DOTTED_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)")
-_IMPORT_RE = re.compile(r"^\s*(?:>>>\s*|\.\.\.\s*)?(?:from\s+([\w.]+)\s+import\s+([\w, ()*]+)|import\s+([\w., ]+))",
-                        re.MULTILINE)
+_IMPORT_RE = re.compile(
+    r"^\s*(?:>>>\s*|\.\.\.\s*)?(?:from\s+([\w.]+)\s+import\s+([\w, ()*]+)|import\s+([\w., ]+))",
+    re.MULTILINE,
+)
 _CODE_SPAN_RE = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
 _IDENT_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*)")
 _CALL_RE = re.compile(r"([A-Za-z_]\w*)\s*\(")
@@ -28,8 +30,10 @@ _ATTR_RE = re.compile(r"\.([A-Za-z_]\w*)")
 _BOILERPLATE_RES = (
     re.compile(r"<!--.*?-->", re.DOTALL),
     re.compile(r"(?m)^[ \t]*- \[[ xX]\] .*$"),
-    re.compile(r"(?m)^[ \t]*(?:>>> )?(?:Python \d+\.\d+\.\d+\S*[ \t]+[(|]|IPython \d+\.\d+|"
-               r"\[(?:GCC|Clang|MSC) |Type ['\"](?:help|copyright)['\"]).*$"),
+    re.compile(
+        r"(?m)^[ \t]*(?:>>> )?(?:Python \d+\.\d+\.\d+\S*[ \t]+[(|]|IPython \d+\.\d+|"
+        r"\[(?:GCC|Clang|MSC) |Type ['\"](?:help|copyright)['\"]).*$"
+    ),
     re.compile(r"(?m)^[ \t]*(?:\?|%quickref|help|object\?)[ \t]+->.*$"),
     re.compile(r"(?m)^[ \t]*[A-Za-z][\w.-]*[ \t]+v?\d+(?:\.\w+)+\S*(?:[ \t]+\S+)?[ \t]*$"),
 )
@@ -115,9 +119,28 @@ def _is_camel(name: str) -> bool:
 
 
 def _looks_like_filename(name: str) -> bool:
-    return name.rsplit(".", 1)[-1] in {"py", "pyi", "ipynb", "txt", "md", "rst", "cfg", "toml", "ini",
-                                       "json", "yaml", "yml", "html", "css", "js", "ts", "com",
-                                       "org", "io", "net"}
+    return name.rsplit(".", 1)[-1] in {
+        "py",
+        "pyi",
+        "ipynb",
+        "txt",
+        "md",
+        "rst",
+        "cfg",
+        "toml",
+        "ini",
+        "json",
+        "yaml",
+        "yml",
+        "html",
+        "css",
+        "js",
+        "ts",
+        "com",
+        "org",
+        "io",
+        "net",
+    }
 
 
 def _norm(path: str) -> str:

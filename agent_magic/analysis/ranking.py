@@ -26,8 +26,17 @@ from agent_magic.analysis.text import path_terms, split_identifier, tokenize
 # even half lost one instance at @1, @3 and @10, so the gain is real but small. history (past
 # commit messages matching the task) was chosen on all 140: Acc@1/3/5/10 +6/0/+4/+1 instances
 # (even half +3/+2/+1/+1, odd +3/-2/+3/0), and @10 held for any weight from 0.6 to 1.0.
-WEIGHTS = {"lexical": 1.5, "path": 0.35, "defines": 0.7, "mention": 1.2, "graph": 0.25, "recent": 0.05,
-           "symbols": 0.6, "tested": 0.3, "history": 0.7}
+WEIGHTS = {
+    "lexical": 1.5,
+    "path": 0.35,
+    "defines": 0.7,
+    "mention": 1.2,
+    "graph": 0.25,
+    "recent": 0.05,
+    "symbols": 0.6,
+    "tested": 0.3,
+    "history": 0.7,
+}
 # How many of the best-matching test files lend their score to the modules they test.
 _TESTS_LENDING = 10
 KIND_PRIOR = {"python": 1.0, "notebook": 1.0, "text": 0.55}
@@ -53,8 +62,12 @@ def is_test_path(path: str) -> bool:
     """Whether a path looks like a test file (tests/ dir, test_*.py, *_test.py, conftest.py)."""
     parts = path.split("/")
     name = parts[-1]
-    return (any(p in _TEST_DIRS for p in parts[:-1]) or name.startswith("test_")
-            or name.endswith(("_test.py", "_tests.py")) or name == "conftest.py")
+    return (
+        any(p in _TEST_DIRS for p in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith(("_test.py", "_tests.py"))
+        or name == "conftest.py"
+    )
 
 
 class Ranker:
@@ -156,10 +169,23 @@ class Ranker:
             if s >= 0.3 * best:
                 reasons.setdefault(i, []).append("past commits that touched it read like the task")
         recent = {i: self.recency[p] for i, p in enumerate(self.paths) if p in self.recency}
-        return ({"lexical": lexical, "path": path, "symbols": symbols, "defines": defines,
-                 "mention": mention, "tested": tested, "history": history, "recent": recent}, reasons)
+        return (
+            {
+                "lexical": lexical,
+                "path": path,
+                "symbols": symbols,
+                "defines": defines,
+                "mention": mention,
+                "tested": tested,
+                "history": history,
+                "recent": recent,
+            },
+            reasons,
+        )
 
-    def _tested(self, lexical: Mapping[int, float], reasons: dict[int, list[str]]) -> dict[int, float]:
+    def _tested(
+        self, lexical: Mapping[int, float], reasons: dict[int, list[str]]
+    ) -> dict[int, float]:
         # Bug reports carry reproductions, and tests are reproductions: a test file that matches
         # the task well points at the module it tests even when that module's own text does not.
         tests = sorted((i for i in self.tested if lexical.get(i)), key=lambda i: -lexical[i])
@@ -186,7 +212,9 @@ class Ranker:
                 named.setdefault(i, []).append(name)
         for i, names in named.items():
             if out[i] >= 0.5:
-                reasons.setdefault(i, []).append("defines " + ", ".join(f"`{n}`" for n in names[:4]))
+                reasons.setdefault(i, []).append(
+                    "defines " + ", ".join(f"`{n}`" for n in names[:4])
+                )
         return out
 
     def _mentioned(self, mentions: Mentions, reasons: dict[int, list[str]]) -> dict[int, float]:
@@ -217,18 +245,26 @@ class Ranker:
             if depth < 2:
                 continue
             weight = (0.8 if found == mod else 0.5) * min(1.0, depth / 3)
-            rest = mod[len(found) + 1:].split(".")[0] if found != mod else ""
+            rest = mod[len(found) + 1 :].split(".")[0] if found != mod else ""
             if self.paths[i].endswith("__init__.py"):
                 # A package re-exports names; credit the module below it that defines them.
                 pkg_dir = self.paths[i].rsplit("/", 1)[0] + "/"
-                owners = [j for j in self.definers.get(rest, []) if self.paths[j].startswith(pkg_dir)]
+                owners = [
+                    j for j in self.definers.get(rest, []) if self.paths[j].startswith(pkg_dir)
+                ]
                 if owners:
                     add(owners, weight, "defines a name imported in the task")
                 elif found == mod:
                     # The package itself is named: what it holds is its modules.
-                    inside = [j for j, p in enumerate(self.paths)
-                              if p.startswith(pkg_dir) and "/" not in p[len(pkg_dir):]
-                              and p.endswith(".py") and j != i and not is_test_path(p)]
+                    inside = [
+                        j
+                        for j, p in enumerate(self.paths)
+                        if p.startswith(pkg_dir)
+                        and "/" not in p[len(pkg_dir) :]
+                        and p.endswith(".py")
+                        and j != i
+                        and not is_test_path(p)
+                    ]
                     if inside:
                         add(inside, weight, "in a package named in the task")
                 weight *= 0.3
@@ -250,8 +286,11 @@ class Ranker:
             hits = [i for i, p in enumerate(self.paths) if p.endswith("/" + mention)]
         if not hits and "/" in mention and "." not in mention.rsplit("/", 1)[-1]:
             # "pkg/sub/mod" without an extension: try it as a module path.
-            hits = [i for i, p in enumerate(self.paths)
-                    if p.endswith((mention + ".py", mention + "/__init__.py"))]
+            hits = [
+                i
+                for i, p in enumerate(self.paths)
+                if p.endswith((mention + ".py", mention + "/__init__.py"))
+            ]
         return hits
 
     def _graph(self, combined: Mapping[int, float]) -> dict[int, float]:

@@ -25,8 +25,12 @@ def render_outline(outline: Outline) -> str:
     return "\n".join(lines)
 
 
-def render_repo_map(top: Sequence[str], outlines: Mapping[str, Outline], all_files: Sequence[str],
-                    budget_tokens: int) -> str:
+def render_repo_map(
+    top: Sequence[str],
+    outlines: Mapping[str, Outline],
+    all_files: Sequence[str],
+    budget_tokens: int,
+) -> str:
     """The map: detailed blocks for ranked files while they fit, then other file names while they fit."""
     parts: list[str] = []
     used = 0

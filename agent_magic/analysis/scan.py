@@ -11,7 +11,9 @@ from agent_magic.analysis.text import term_counts
 
 _DEF_RE = re.compile(r"^[ \t]*(?:async[ \t]+)?(def|class)[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
 _ASSIGN_RE = re.compile(r"^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
-_FROM_RE = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)", re.MULTILINE)
+_FROM_RE = re.compile(
+    r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)", re.MULTILINE
+)
 _IMPORT_RE = re.compile(r"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
 _MD_HEADING_RE = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _RST_HEADING_RE = re.compile(r"^([^\n]+)\n([=\-~^\"'`#*+]{3,})[ \t]*$", re.MULTILINE)
@@ -39,9 +41,17 @@ class FileFacts:
 
     def to_json(self) -> dict:
         """A plain dict for json.dump (built by hand: asdict deep-copies and is slow)."""
-        return {"path": self.path, "sha": self.sha, "kind": self.kind, "terms": self.terms,
-                "defs": self.defs, "imports": self.imports, "headings": self.headings,
-                "doc": self.doc, "lines": self.lines}
+        return {
+            "path": self.path,
+            "sha": self.sha,
+            "kind": self.kind,
+            "terms": self.terms,
+            "defs": self.defs,
+            "imports": self.imports,
+            "headings": self.headings,
+            "doc": self.doc,
+            "lines": self.lines,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> FileFacts:
@@ -62,16 +72,30 @@ def scan_file(path: str, data: bytes) -> FileFacts:
         return _scan_python(path, sha, text)
     if path.endswith(".ipynb"):
         return _scan_notebook(path, sha, text)
-    return FileFacts(path, sha, "text", terms=dict(term_counts(text)), headings=headings(path, text),
-                     lines=text.count("\n") + 1)
+    return FileFacts(
+        path,
+        sha,
+        "text",
+        terms=dict(term_counts(text)),
+        headings=headings(path, text),
+        lines=text.count("\n") + 1,
+    )
 
 
 def _scan_python(path: str, sha: str, text: str) -> FileFacts:
     defs, imports = python_defs(text), python_imports(text, module_of(path))
     m = _DOC_RE.match(text)
     doc = m.group(2).strip().strip("\"'") if m else ""
-    return FileFacts(path, sha, "python", terms=dict(term_counts(text)), defs=defs, imports=imports,
-                     doc=doc[:200], lines=text.count("\n") + 1)
+    return FileFacts(
+        path,
+        sha,
+        "python",
+        terms=dict(term_counts(text)),
+        defs=defs,
+        imports=imports,
+        doc=doc[:200],
+        lines=text.count("\n") + 1,
+    )
 
 
 def notebook_cells(text: str) -> list[tuple[str, str]]:
@@ -126,9 +150,17 @@ def _scan_notebook(path: str, sha: str, text: str) -> FileFacts:
     joined = "\n".join(code)
     words = joined + "\n" + "\n".join(prose)
     doc = heads[0].split("] ", 1)[1] if heads else ""
-    return FileFacts(path, sha, "notebook", terms=dict(term_counts(words)),
-                     defs=python_defs(joined), imports=python_imports(joined, module_of(path)),
-                     headings=heads[:50], doc=doc[:200], lines=len(cells))
+    return FileFacts(
+        path,
+        sha,
+        "notebook",
+        terms=dict(term_counts(words)),
+        defs=python_defs(joined),
+        imports=python_imports(joined, module_of(path)),
+        headings=heads[:50],
+        doc=doc[:200],
+        lines=len(cells),
+    )
 
 
 def python_defs(text: str) -> list[str]:
@@ -184,5 +216,7 @@ def headings(path: str, text: str) -> list[str]:
     if path.endswith((".md", ".markdown")):
         return _MD_HEADING_RE.findall(text)[:50]
     if path.endswith((".rst", ".txt")):
-        return [t.strip() for t, u in _RST_HEADING_RE.findall(text) if len(u) >= len(t.strip()) - 2][:50]
+        return [
+            t.strip() for t, u in _RST_HEADING_RE.findall(text) if len(u) >= len(t.strip()) - 2
+        ][:50]
     return []

@@ -55,9 +55,16 @@ def outline_python(path: str, text: str, cell: int | None = None) -> Outline:
             out.symbols.append(_func(node, "function", "", cell))
         elif isinstance(node, ast.ClassDef):
             bases = ", ".join(ast.unparse(b) for b in node.bases)
-            out.symbols.append(Symbol("class", node.name, f"class {node.name}({bases})" if bases
-                                      else f"class {node.name}", node.lineno,
-                                      _first_line(ast.get_docstring(node)), cell))
+            out.symbols.append(
+                Symbol(
+                    "class",
+                    node.name,
+                    f"class {node.name}({bases})" if bases else f"class {node.name}",
+                    node.lineno,
+                    _first_line(ast.get_docstring(node)),
+                    cell,
+                )
+            )
             for sub in node.body:
                 if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     out.symbols.append(_func(sub, "method", node.name + ".", cell))
@@ -80,8 +87,9 @@ def outline_notebook(path: str, text: str) -> Outline:
     return out
 
 
-def _func(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str, prefix: str,
-          cell: int | None) -> Symbol:
+def _func(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str, prefix: str, cell: int | None
+) -> Symbol:
     a = node.args
     params = [p.arg for p in a.posonlyargs + a.args]
     if a.vararg:
@@ -93,8 +101,14 @@ def _func(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str, prefix: str,
         params.append("**" + a.kwarg.arg)
     ret = f" -> {ast.unparse(node.returns)}" if node.returns else ""
     head = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
-    return Symbol(kind, prefix + node.name, f"{head} {node.name}({', '.join(params)}){ret}",
-                  node.lineno, _first_line(ast.get_docstring(node)), cell)
+    return Symbol(
+        kind,
+        prefix + node.name,
+        f"{head} {node.name}({', '.join(params)}){ret}",
+        node.lineno,
+        _first_line(ast.get_docstring(node)),
+        cell,
+    )
 
 
 def _import_names(node: ast.Import | ast.ImportFrom) -> list[str]:

@@ -95,8 +95,10 @@ def thinking_params(model: str, effort: str | None) -> dict[str, Any]:
     if effort == "off":
         kind = spec.off_type()
         if kind is None:
-            raise UserError(f"{model} cannot turn thinking off; choose a lower effort "
-                            f"({', '.join(EFFORTS)}) instead")
+            raise UserError(
+                f"{model} cannot turn thinking off; choose a lower effort "
+                f"({', '.join(EFFORTS)}) instead"
+            )
         return {} if spec.thinking in ("off", "extended") else {"thinking": {"type": kind}}
     params: dict[str, Any] = {}
     if effort is not None:
@@ -111,15 +113,19 @@ def thinking_params(model: str, effort: str | None) -> dict[str, Any]:
     return params
 
 
-def build_params(model: str, request: Request, *, cache: bool = True,
-                 effort: str | None = None) -> dict[str, Any]:
+def build_params(
+    model: str, request: Request, *, cache: bool = True, effort: str | None = None
+) -> dict[str, Any]:
     """Messages API parameters for a request, with cache breakpoints; the request is not mutated.
 
     Breakpoints go on the last tool, the system block and the last block of the last message,
     so the whole prefix of each turn is read from cache on the next one.
     """
-    params: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens,
-                              **thinking_params(model, effort)}
+    params: dict[str, Any] = {
+        "model": model,
+        "max_tokens": request.max_tokens,
+        **thinking_params(model, effort),
+    }
     marker = {"cache_control": EPHEMERAL} if cache else {}
     used = 0
     if request.tools:
@@ -150,13 +156,17 @@ def _mark_last_block(message: dict[str, Any]) -> dict[str, Any]:
     if isinstance(content, str):
         if not content:
             return message
-        return {**message, "content": [{"type": "text", "text": content, "cache_control": EPHEMERAL}]}
+        return {
+            **message,
+            "content": [{"type": "text", "text": content, "cache_control": EPHEMERAL}],
+        }
     if not content or not isinstance(content[-1], dict):
         return message
     last = content[-1]
     # The API refuses cache_control on empty text and on thinking blocks.
-    if (last.get("type") == "text" and not str(last.get("text", "")).strip()) or \
-            "thinking" in str(last.get("type")):
+    if (last.get("type") == "text" and not str(last.get("text", "")).strip()) or "thinking" in str(
+        last.get("type")
+    ):
         return message
     return {**message, "content": [*content[:-1], {**last, "cache_control": EPHEMERAL}]}
 
@@ -215,9 +225,12 @@ class StreamFold:
 
     def _take_usage(self, usage: dict[str, Any]) -> None:
         # Counts on message_delta are cumulative: they replace, and absent ones keep their value.
-        fields = {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
-                  "cache_creation_input_tokens": "cache_write_tokens",
-                  "cache_read_input_tokens": "cache_read_tokens"}
+        fields = {
+            "input_tokens": "input_tokens",
+            "output_tokens": "output_tokens",
+            "cache_creation_input_tokens": "cache_write_tokens",
+            "cache_read_input_tokens": "cache_read_tokens",
+        }
         for wire_name, ours in fields.items():
             if usage.get(wire_name) is not None:
                 setattr(self.usage, ours, int(usage[wire_name]))
@@ -230,13 +243,22 @@ class StreamFold:
             clean = {k: v for k, v in block.items() if k != "_json"}
             if block["type"] == "tool_use":
                 clean["input"] = parse_tool_input(block)
-                calls.append(ToolCall(id=clean.get("id", ""), name=clean.get("name", ""),
-                                      input=clean["input"]))
+                calls.append(
+                    ToolCall(
+                        id=clean.get("id", ""), name=clean.get("name", ""), input=clean["input"]
+                    )
+                )
             blocks.append(clean)
         text = "".join(b.get("text", "") for b in blocks if b["type"] == "text")
         stop = self.stop_reason or ("tool_use" if calls else "end_turn")
-        return Reply(text=text, tool_calls=calls, stop_reason=stop, usage=self.usage,
-                     blocks=blocks, stop_details=self.stop_details)
+        return Reply(
+            text=text,
+            tool_calls=calls,
+            stop_reason=stop,
+            usage=self.usage,
+            blocks=blocks,
+            stop_details=self.stop_details,
+        )
 
 
 def parse_tool_input(block: dict[str, Any]) -> dict[str, Any]:
@@ -306,9 +328,9 @@ class Cancelled(ModelError):
 
 
 def _is_transport_error(exc: BaseException) -> bool:
-    return isinstance(exc, (anthropic.APIConnectionError, OSError)) or type(
-        exc
-    ).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2")
+    return isinstance(exc, (anthropic.APIConnectionError, OSError)) or type(exc).__module__.split(
+        "."
+    )[0] in ("httpx", "httpx2", "httpcore", "httpcore2")
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -353,14 +375,22 @@ def retry_delay(exc: BaseException | None, attempt: int, base: float) -> float:
             continue
         if 0 <= value <= MAX_RETRY_WAIT:
             return value
-    return min(base * 2 ** attempt, 8.0)
+    return min(base * 2**attempt, 8.0)
 
 
 _ADVICE: list[tuple[str, str]] = [
-    ("AuthenticationError", "The API key was rejected: check ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN)."),
+    (
+        "AuthenticationError",
+        "The API key was rejected: check ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN).",
+    ),
     ("PermissionDeniedError", "This key may not use this model or feature."),
-    ("NotFoundError", (f"Check the model name (e.g. --model {FALLBACK_MODEL}; the installed SDK "
-                      "lists the current ones) and the base URL.")),
+    (
+        "NotFoundError",
+        (
+            f"Check the model name (e.g. --model {FALLBACK_MODEL}; the installed SDK "
+            "lists the current ones) and the base URL."
+        ),
+    ),
     ("RateLimitError", "Rate limited even after retrying; wait a minute, or lower usage."),
     ("OverloadedError", "The API is overloaded; try again in a few minutes."),
     ("InternalServerError", "The API failed even after retrying; try again later."),
@@ -370,24 +400,32 @@ _ADVICE: list[tuple[str, str]] = [
 def _bad_request_advice(message: str) -> str:
     lowered = message.lower()
     if "prompt is too long" in lowered or "context" in lowered:
-        return ("The conversation no longer fits the model's context window; start a new task "
-                "(or resume with a narrower instruction).")
+        return (
+            "The conversation no longer fits the model's context window; start a new task "
+            "(or resume with a narrower instruction)."
+        )
     if "thinking" in lowered or "effort" in lowered:
         return "The model refused this thinking/effort setting; try another --effort."
     if "max_tokens" in lowered:
         return "Lower --max-tokens to the model's output limit."
-    return ("The API refused the request as malformed; this is a bug in agent_magic: please "
-            "report it with the session's transcript.")
+    return (
+        "The API refused the request as malformed; this is a bug in agent_magic: please "
+        "report it with the session's transcript."
+    )
 
 
 def describe_error(exc: Exception, *, model: str, base_url: str, retries: int) -> str:
     """A one-paragraph message for an SDK error: what failed, the status, what to do."""
     if isinstance(exc, anthropic.APITimeoutError):
-        return (f"the Anthropic API did not answer in time (model {model}, after {retries} "
-                "retries); try again, or raise the timeout.")
+        return (
+            f"the Anthropic API did not answer in time (model {model}, after {retries} "
+            "retries); try again, or raise the timeout."
+        )
     if isinstance(exc, anthropic.APIConnectionError):
-        return (f"cannot reach the Anthropic API at {base_url} (after {retries} retries): "
-                f"{exc.__cause__ or exc}. Check the network, a proxy, or ANTHROPIC_BASE_URL.")
+        return (
+            f"cannot reach the Anthropic API at {base_url} (after {retries} retries): "
+            f"{exc.__cause__ or exc}. Check the network, a proxy, or ANTHROPIC_BASE_URL."
+        )
     if isinstance(exc, anthropic.APIStatusError):
         body = exc.body if isinstance(exc.body, dict) else {}
         error = body.get("error") if isinstance(body.get("error"), dict) else {}
@@ -395,24 +433,36 @@ def describe_error(exc: Exception, *, model: str, base_url: str, retries: int) -
         message = error.get("message") or exc.message
         request_id = f", request {exc.request_id}" if getattr(exc, "request_id", None) else ""
         if is_stream_error(exc):
-            advice = ("The API failed mid-reply even after retrying; try again in a few minutes."
-                      if kind in STREAM_RETRY_ERRORS else "Try again later.")
-            return (f"Anthropic API error {kind} inside the reply stream (model {model}{request_id}, "
-                    f"after {retries} retries): {message}. {advice}")
-        advice = next((text for name, text in _ADVICE
-                       if isinstance(exc, getattr(anthropic, name, ()))), "")
+            advice = (
+                "The API failed mid-reply even after retrying; try again in a few minutes."
+                if kind in STREAM_RETRY_ERRORS
+                else "Try again later."
+            )
+            return (
+                f"Anthropic API error {kind} inside the reply stream (model {model}{request_id}, "
+                f"after {retries} retries): {message}. {advice}"
+            )
+        advice = next(
+            (text for name, text in _ADVICE if isinstance(exc, getattr(anthropic, name, ()))), ""
+        )
         if kind == "billing_error":
-            advice = ("The account cannot pay for this request: check its credit balance and "
-                      "billing in the Claude Console, then try again.")
+            advice = (
+                "The account cannot pay for this request: check its credit balance and "
+                "billing in the Claude Console, then try again."
+            )
         elif exc.status_code == 413:
-            advice = ("The request is larger than the API accepts (32 MB); the conversation holds "
-                      "too much file content: start a new task or resume with a narrower one.")
+            advice = (
+                "The request is larger than the API accepts (32 MB); the conversation holds "
+                "too much file content: start a new task or resume with a narrower one."
+            )
         elif exc.status_code == 400:
             advice = _bad_request_advice(str(message))
         if not advice:
             advice = "Try again later." if exc.status_code >= 500 else ""
-        return (f"Anthropic API error {exc.status_code} {kind} (model {model}{request_id}): "
-                f"{message}. {advice}").strip()
+        return (
+            f"Anthropic API error {exc.status_code} {kind} (model {model}{request_id}): "
+            f"{message}. {advice}"
+        ).strip()
     return f"Anthropic API call failed: {type(exc).__name__}: {exc}"
 
 
@@ -454,8 +504,9 @@ class AnthropicModel:
             token = None if key else os.environ.get("ANTHROPIC_AUTH_TOKEN")
             if not key and not token:
                 raise UserError(MISSING_KEY)
-            client = anthropic.Anthropic(api_key=key, auth_token=token, base_url=base_url,
-                                         timeout=timeout, max_retries=0)
+            client = anthropic.Anthropic(
+                api_key=key, auth_token=token, base_url=base_url, timeout=timeout, max_retries=0
+            )
             self.max_retries = 3 if max_retries is None else max_retries
         else:
             self.max_retries = client.max_retries if max_retries is None else max_retries
@@ -468,14 +519,18 @@ class AnthropicModel:
         """Raise ``UserError`` for an effort or output limit this model does not take."""
         thinking_params(self.name, effort)
         if max_tokens is not None and self.max_output is not None and max_tokens > self.max_output:
-            raise UserError(f"--max-tokens {max_tokens} is above {self.name}'s output limit of "
-                            f"{self.max_output} tokens")
+            raise UserError(
+                f"--max-tokens {max_tokens} is above {self.name}'s output limit of "
+                f"{self.max_output} tokens"
+            )
 
-    def complete(self, request: Request, on_text: TextSink | None = None,
-                 on_thinking: TextSink | None = None) -> Reply:
+    def complete(
+        self, request: Request, on_text: TextSink | None = None, on_thinking: TextSink | None = None
+    ) -> Reply:
         """Stream one reply; text and thinking deltas go to ``on_text`` / ``on_thinking``."""
-        params = build_params(self.name, request, cache=self.prompt_cache,
-                              effort=request.effort or self.effort)
+        params = build_params(
+            self.name, request, cache=self.prompt_cache, effort=request.effort or self.effort
+        )
         cancel = request.cancel or threading.Event()
         for attempt in range(self.max_retries + 1):
             fold = StreamFold(on_thinking)
@@ -492,9 +547,14 @@ class AnthropicModel:
                 note = "connection lost mid-reply"
             except anthropic.APIError as exc:
                 if last or not retryable(exc):
-                    raise self._error(describe_error(
-                        exc, model=self.name, base_url=str(self._client.base_url),
-                        retries=attempt)) from None
+                    raise self._error(
+                        describe_error(
+                            exc,
+                            model=self.name,
+                            base_url=str(self._client.base_url),
+                            retries=attempt,
+                        )
+                    ) from None
                 failure, note = exc, error_type(exc) or type(exc).__name__
             delay = retry_delay(failure, attempt, self.retry_base_s)
             if on_text is not None:  # the user sees why nothing happens for a while
@@ -503,8 +563,13 @@ class AnthropicModel:
                 raise Cancelled("stopped while waiting to retry the Anthropic API")
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _stream(self, params: dict[str, Any], fold: StreamFold, on_text: TextSink | None,
-                cancel: threading.Event) -> Reply:
+    def _stream(
+        self,
+        params: dict[str, Any],
+        fold: StreamFold,
+        on_text: TextSink | None,
+        cancel: threading.Event,
+    ) -> Reply:
         if cancel.is_set():
             raise Cancelled("stopped before the request was sent")
         stream = self._open(params, cancel)

@@ -126,8 +126,10 @@ class Reply:
             blocks: list[dict[str, Any]] = []
             if self.text:
                 blocks.append({"type": "text", "text": self.text})
-            blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.input}
-                       for c in self.tool_calls]
+            blocks += [
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": c.input}
+                for c in self.tool_calls
+            ]
         else:
             blocks = [dict(b) for b in self.blocks]
         out = []
@@ -135,7 +137,8 @@ class Reply:
             if block.get("type") == "text" and not str(block.get("text", "")).strip():
                 continue
             if block.get("type") == "tool_use" and (
-                    not isinstance(block.get("input"), dict) or INVALID_JSON_KEY in block["input"]):
+                not isinstance(block.get("input"), dict) or INVALID_JSON_KEY in block["input"]
+            ):
                 block = {**block, "input": {}}
             out.append(block)
         return out
@@ -143,8 +146,9 @@ class Reply:
     @property
     def thinking(self) -> str:
         """The readable thinking text of the reply (empty if omitted or redacted)."""
-        return "".join(str(b.get("thinking", "")) for b in self.blocks or []
-                       if b.get("type") == "thinking")
+        return "".join(
+            str(b.get("thinking", "")) for b in self.blocks or [] if b.get("type") == "thinking"
+        )
 
 
 TextSink = Callable[[str], None]

@@ -58,43 +58,100 @@ _M = 1_000_000
 
 
 def _specs() -> list[ModelSpec]:
-    always: dict = {"context_window": _M, "max_output": 128 * K, "thinking": "always",
-                    "rejects": _ALWAYS, "forced_tools": False, "omits_thinking_text": True}
+    always: dict = {
+        "context_window": _M,
+        "max_output": 128 * K,
+        "thinking": "always",
+        "rejects": _ALWAYS,
+        "forced_tools": False,
+        "omits_thinking_text": True,
+    }
     return [
         ModelSpec("claude-fable-5-2", min_cache_tokens=512, default_effort="high", **always),  # *
         ModelSpec("claude-mythos-5-2", min_cache_tokens=512, default_effort="high", **always),  # *
         ModelSpec("claude-fable-5-1", min_cache_tokens=512, default_effort="high", **always),
         ModelSpec("claude-mythos-5-1", min_cache_tokens=512, default_effort="high", **always),
         ModelSpec("claude-opus-5-5", min_cache_tokens=512, default_effort="medium", **always),  # *
-        ModelSpec("claude-sonnet-5-5", _M, 128 * K, 1024, "on",  # *
-                  rejects=frozenset({"enabled", "disabled"}), default_effort="high",
-                  forced_tools=False, omits_thinking_text=True),
-        ModelSpec("claude-haiku-5-5", _M, 128 * K, 1024, "on", rejects=_ADAPTIVE_ONLY,  # *
-                  default_effort="medium", forced_tools=False, omits_thinking_text=True),
+        ModelSpec(
+            "claude-sonnet-5-5",
+            _M,
+            128 * K,
+            1024,
+            "on",  # *
+            rejects=frozenset({"enabled", "disabled"}),
+            default_effort="high",
+            forced_tools=False,
+            omits_thinking_text=True,
+        ),
+        ModelSpec(
+            "claude-haiku-5-5",
+            _M,
+            128 * K,
+            1024,
+            "on",
+            rejects=_ADAPTIVE_ONLY,  # *
+            default_effort="medium",
+            forced_tools=False,
+            omits_thinking_text=True,
+        ),
         ModelSpec("claude-fable-5", _M, 128 * K, 512, "always", _ALWAYS, "high"),
         ModelSpec("claude-mythos-5", _M, 128 * K, 512, "always", _ALWAYS, "high"),
-        ModelSpec("claude-opus-5", _M, 128 * K, 512, "on", _ADAPTIVE_ONLY, "high",
-                  disable_max_effort="high"),
+        ModelSpec(
+            "claude-opus-5",
+            _M,
+            128 * K,
+            512,
+            "on",
+            _ADAPTIVE_ONLY,
+            "high",
+            disable_max_effort="high",
+        ),
         ModelSpec("claude-sonnet-5", _M, 128 * K, 1024, "on", _ADAPTIVE_ONLY, "high"),
         ModelSpec("claude-opus-4-8", _M, 128 * K, 1024, "off", _ADAPTIVE_ONLY, "high"),
         ModelSpec("claude-opus-4-7", _M, 128 * K, 2048, "off", _ADAPTIVE_ONLY, "high"),
-        ModelSpec("claude-mythos-preview", _M, 128 * K, 512, "always",
-                  frozenset({"disabled", "between_tools"}), "high"),
-        ModelSpec("claude-opus-4-6", _M, 128 * K, 4096, "off", frozenset({"between_tools"}), "high",
-                  sampling=True),
-        ModelSpec("claude-sonnet-4-6", _M, 64 * K, 1024, "off", frozenset({"between_tools"}), "high",
-                  sampling=True),
-        ModelSpec("claude-opus-4-5", 200 * K, 64 * K, 4096, "extended", _EXTENDED, "high",
-                  sampling=True),
+        ModelSpec(
+            "claude-mythos-preview",
+            _M,
+            128 * K,
+            512,
+            "always",
+            frozenset({"disabled", "between_tools"}),
+            "high",
+        ),
+        ModelSpec(
+            "claude-opus-4-6",
+            _M,
+            128 * K,
+            4096,
+            "off",
+            frozenset({"between_tools"}),
+            "high",
+            sampling=True,
+        ),
+        ModelSpec(
+            "claude-sonnet-4-6",
+            _M,
+            64 * K,
+            1024,
+            "off",
+            frozenset({"between_tools"}),
+            "high",
+            sampling=True,
+        ),
+        ModelSpec(
+            "claude-opus-4-5", 200 * K, 64 * K, 4096, "extended", _EXTENDED, "high", sampling=True
+        ),
         ModelSpec("claude-sonnet-4-5", 200 * K, 64 * K, 1024, "extended", _EXTENDED, sampling=True),
         ModelSpec("claude-haiku-4-5", 200 * K, 64 * K, 4096, "extended", _EXTENDED, sampling=True),
     ]
 
 
 CATALOG: dict[str, ModelSpec] = {spec.id: spec for spec in _specs()}
-_DATED = {"claude-haiku-4-5-20251001": "claude-haiku-4-5",
-          "claude-opus-4-5-20251101": "claude-opus-4-5",
-          "claude-sonnet-4-5-20250929": "claude-sonnet-4-5"}
+_DATED = {
+    "claude-haiku-4-5-20251001": "claude-haiku-4-5",
+    "claude-opus-4-5-20251101": "claude-opus-4-5",
+    "claude-sonnet-4-5-20250929": "claude-sonnet-4-5",
+}
 
 
 def spec_for(model: str) -> ModelSpec | None:

@@ -28,27 +28,42 @@ Answer with one JSON object: {{"text": "what you say to the user", "tool_calls":
 [{{"name": "TOOL", "input": {{...}}}}]}}. Use an empty tool_calls list when you need no tool."""
 
 
-def reply_schema(tools: list[dict[str, Any]], *, typed_inputs: bool = True,
-                 max_text_chars: int | None = None, max_calls: int | None = None,
-                 min_calls: int = 0) -> dict[str, Any]:
+def reply_schema(
+    tools: list[dict[str, Any]],
+    *,
+    typed_inputs: bool = True,
+    max_text_chars: int | None = None,
+    max_calls: int | None = None,
+    min_calls: int = 0,
+) -> dict[str, Any]:
     """The JSON schema every constrained reply follows.
 
     With ``typed_inputs`` each call's input follows its tool's own schema; without, it is any
     object (for schemas the grammar compiler cannot handle).
     """
     if typed_inputs:
-        call: dict[str, Any] = {"anyOf": [
-            {"type": "object",
-             "properties": {"name": {"const": tool["name"]},
-                            "input": _object_schema(tool.get("input_schema"))},
-             "required": ["name", "input"]}
-            for tool in tools
-        ]}
+        call: dict[str, Any] = {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": {"const": tool["name"]},
+                        "input": _object_schema(tool.get("input_schema")),
+                    },
+                    "required": ["name", "input"],
+                }
+                for tool in tools
+            ]
+        }
     else:
-        call = {"type": "object",
-                "properties": {"name": {"enum": [tool["name"] for tool in tools]},
-                               "input": {"type": "object"}},
-                "required": ["name", "input"]}
+        call = {
+            "type": "object",
+            "properties": {
+                "name": {"enum": [tool["name"] for tool in tools]},
+                "input": {"type": "object"},
+            },
+            "required": ["name", "input"],
+        }
     text: dict[str, Any] = {"type": "string"}
     if max_text_chars is not None:
         text["maxLength"] = max_text_chars
@@ -57,8 +72,11 @@ def reply_schema(tools: list[dict[str, Any]], *, typed_inputs: bool = True,
         calls["maxItems"] = max_calls
     if min_calls:
         calls["minItems"] = min_calls
-    return {"type": "object", "properties": {"text": text, "tool_calls": calls},
-            "required": ["text", "tool_calls"]}
+    return {
+        "type": "object",
+        "properties": {"text": text, "tool_calls": calls},
+        "required": ["text", "tool_calls"],
+    }
 
 
 def _object_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
@@ -81,21 +99,30 @@ def parse_reply(raw: str) -> tuple[str, list[dict[str, Any]]] | None:
     for call in value.get("tool_calls") or []:
         if isinstance(call, dict) and isinstance(call.get("name"), str):
             arguments = call.get("input")
-            calls.append({"name": call["name"],
-                          "input": arguments if isinstance(arguments, dict)
-                          else parse_arguments(json.dumps(arguments))})
+            calls.append(
+                {
+                    "name": call["name"],
+                    "input": arguments
+                    if isinstance(arguments, dict)
+                    else parse_arguments(json.dumps(arguments)),
+                }
+            )
     return text, calls
 
 
 def tools_prompt(tools: list[dict[str, Any]]) -> str:
     """The tool list and the answer format, appended to the system prompt."""
-    lines = [f"- {t['name']}: {t.get('description', '').strip()}\n  "
-             f"{json.dumps(t.get('input_schema') or {})}" for t in tools]
+    lines = [
+        f"- {t['name']}: {t.get('description', '').strip()}\n  "
+        f"{json.dumps(t.get('input_schema') or {})}"
+        for t in tools
+    ]
     return FORMAT_PROMPT.format(tools="\n".join(lines))
 
 
-def to_chat_messages(system: str, messages: list[dict[str, Any]],
-                     tools: list[dict[str, Any]]) -> list[dict[str, str]]:
+def to_chat_messages(
+    system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+) -> list[dict[str, str]]:
     """The conversation as plain system/user/assistant messages in the constrained shape."""
     system = "\n\n".join(p for p in (system, tools_prompt(tools) if tools else "") if p)
     out = [{"role": "system", "content": system}] if system else []
@@ -109,8 +136,14 @@ def to_chat_messages(system: str, messages: list[dict[str, Any]],
             names.update((b["id"], b["name"]) for b in calls)
             text = block_text([b for b in content if b.get("type") == "text"])
             if tools:
-                text = json.dumps({"text": text, "tool_calls": [
-                    {"name": b["name"], "input": b.get("input", {})} for b in calls]})
+                text = json.dumps(
+                    {
+                        "text": text,
+                        "tool_calls": [
+                            {"name": b["name"], "input": b.get("input", {})} for b in calls
+                        ],
+                    }
+                )
             out.append({"role": "assistant", "content": text})
         else:
             parts = []
@@ -147,7 +180,9 @@ class GGUFModel:
         self.price = price
         self.temperature = temperature
         self.max_text_chars = max_text_chars
-        self.max_calls = max_calls  # bounds the grammar: a weak model may otherwise list calls forever
+        self.max_calls = (
+            max_calls  # bounds the grammar: a weak model may otherwise list calls forever
+        )
         # small models given the choice mostly answer in prose and stall the loop; every phase
         # of the agent ends with a tool call (submit_*, finish), so by default one is required
         self.require_tool_call = require_tool_call
@@ -167,8 +202,9 @@ class GGUFModel:
                 return self._chat(messages, request, on_text)
             return self._constrained(messages, request, on_text)
 
-    def _chat(self, messages: list[dict[str, str]], request: Request,
-              on_text: TextSink | None) -> Reply:
+    def _chat(
+        self, messages: list[dict[str, str]], request: Request, on_text: TextSink | None
+    ) -> Reply:
         text, finish, usage = "", "stop", None
         for chunk in self._call(messages, request, stream=True):
             choice = (chunk.get("choices") or [{}])[0]
@@ -179,14 +215,21 @@ class GGUFModel:
                     on_text(piece)
             finish = choice.get("finish_reason") or finish
             usage = chunk.get("usage") or usage
-        return Reply(text=text, stop_reason="max_tokens" if finish == "length" else "end_turn",
-                     usage=self._usage(usage, request, text))
+        return Reply(
+            text=text,
+            stop_reason="max_tokens" if finish == "length" else "end_turn",
+            usage=self._usage(usage, request, text),
+        )
 
-    def _constrained(self, messages: list[dict[str, str]], request: Request,
-                     on_text: TextSink | None) -> Reply:
-        (response,) = self._call(messages, request, stream=False,
-                                 response_format={"type": "json_object",
-                                                  "schema": self._schema(request.tools)})
+    def _constrained(
+        self, messages: list[dict[str, str]], request: Request, on_text: TextSink | None
+    ) -> Reply:
+        (response,) = self._call(
+            messages,
+            request,
+            stream=False,
+            response_format={"type": "json_object", "schema": self._schema(request.tools)},
+        )
         choice = response["choices"][0]
         raw = choice["message"].get("content") or ""
         usage = self._usage(response.get("usage"), request, raw)
@@ -199,36 +242,50 @@ class GGUFModel:
         text, calls = parsed
         if text and on_text is not None:
             on_text(text)
-        tool_calls = [ToolCall(id=f"call_gguf_{_next_id()}", name=c["name"], input=c["input"])
-                      for c in calls]
-        return Reply(text=text, tool_calls=tool_calls,
-                     stop_reason="tool_use" if tool_calls else "end_turn", usage=usage)
+        tool_calls = [
+            ToolCall(id=f"call_gguf_{_next_id()}", name=c["name"], input=c["input"]) for c in calls
+        ]
+        return Reply(
+            text=text,
+            tool_calls=tool_calls,
+            stop_reason="tool_use" if tool_calls else "end_turn",
+            usage=usage,
+        )
 
     def _schema(self, tools: list[dict[str, Any]]) -> dict[str, Any]:
         key = json.dumps(tools, sort_keys=True, default=str)
         if key not in self._schemas:
-            limits = {"max_text_chars": self.max_text_chars, "max_calls": self.max_calls,
-                      "min_calls": int(self.require_tool_call)}
+            limits = {
+                "max_text_chars": self.max_text_chars,
+                "max_calls": self.max_calls,
+                "min_calls": int(self.require_tool_call),
+            }
             schema = reply_schema(tools, **limits)
             if not _compiles(schema):
                 schema = reply_schema(tools, typed_inputs=False, **limits)
             self._schemas[key] = schema
         return self._schemas[key]
 
-    def _call(self, messages: list[dict[str, str]], request: Request, *, stream: bool,
-              **kw: Any) -> Any:
+    def _call(
+        self, messages: list[dict[str, str]], request: Request, *, stream: bool, **kw: Any
+    ) -> Any:
         try:
             result = self._llama.create_chat_completion(
-                messages=messages, max_tokens=request.max_tokens, temperature=self.temperature,
-                stream=stream, **kw)
+                messages=messages,
+                max_tokens=request.max_tokens,
+                temperature=self.temperature,
+                stream=stream,
+                **kw,
+            )
             if stream:
                 # a generator only raises once iterated: pull it here to map its errors too
                 yield from result
             else:
                 yield result
         except ValueError as exc:  # llama-cpp's way to say the prompt does not fit
-            raise ModelError(f"{self.name}: {exc} (context window {self.context_window} tokens)"
-                             ) from None
+            raise ModelError(
+                f"{self.name}: {exc} (context window {self.context_window} tokens)"
+            ) from None
 
     def _usage(self, usage: dict[str, Any] | None, request: Request, out: str) -> Usage:
         usage = usage or {}
@@ -262,12 +319,18 @@ def _open(path: Path, n_ctx: int | None, seed: int, n_threads: int | None) -> An
     try:
         from llama_cpp import Llama
     except ImportError:
-        raise ModelError("gguf models need llama-cpp-python: pip install 'agent-magic[local]'"
-                         ) from None
+        raise ModelError(
+            "gguf models need llama-cpp-python: pip install 'agent-magic[local]'"
+        ) from None
     try:
         # n_ctx=0 would take the training context, which can need gigabytes of KV cache
-        return Llama(model_path=str(path), n_ctx=n_ctx or DEFAULT_CONTEXT, seed=seed,
-                     n_threads=n_threads, verbose=False)
+        return Llama(
+            model_path=str(path),
+            n_ctx=n_ctx or DEFAULT_CONTEXT,
+            seed=seed,
+            n_threads=n_threads,
+            verbose=False,
+        )
     except (ValueError, RuntimeError) as exc:
         # the path came from the user: a file llama.cpp cannot load is their mistake to fix
         raise UserError(f"cannot load GGUF model {path}: {exc}") from None

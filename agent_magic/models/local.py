@@ -35,8 +35,10 @@ def split_options(rest: str) -> tuple[str, int | None]:
         return rest, None
     key, _, value = query.partition("=")
     if key != "n_ctx" or not value.isdigit() or int(value) <= 0:
-        raise UserError(f"unknown model option {query!r}: the only option is ?n_ctx=N (a positive "
-                        "number of tokens)")
+        raise UserError(
+            f"unknown model option {query!r}: the only option is ?n_ctx=N (a positive "
+            "number of tokens)"
+        )
     return head, int(value)
 
 
@@ -74,8 +76,12 @@ def load(kind: str, rest: str) -> Model:
         from agent_magic.models.openai_compat import OpenAICompatModel
 
         spec = parse_openai_spec(rest)
-        return OpenAICompatModel(spec.base_url, spec.model, api_key=api_key_from_env(),
-                                 context_window=spec.context_window)
+        return OpenAICompatModel(
+            spec.base_url,
+            spec.model,
+            api_key=api_key_from_env(),
+            context_window=spec.context_window,
+        )
     if kind == "gguf":
         path_text, window = split_options(rest.strip())
         if not path_text:
@@ -84,8 +90,9 @@ def load(kind: str, rest: str) -> Model:
         if not path.is_file():
             raise UserError(f"GGUF model file not found: {path}")
         if importlib.util.find_spec("llama_cpp") is None:
-            raise UserError(f"gguf models need llama-cpp-python, which is not installed: "
-                            f"{INSTALL_HINT}")
+            raise UserError(
+                f"gguf models need llama-cpp-python, which is not installed: {INSTALL_HINT}"
+            )
         from agent_magic.models.gguf import GGUFModel
 
         return GGUFModel(path, n_ctx=window)

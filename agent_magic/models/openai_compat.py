@@ -26,11 +26,22 @@ RETRY_STATUS = (408, 429, 500, 502, 503, 504)
 # Optional request fields some servers reject with a 400; dropped one by one on such an answer.
 OPTIONAL_FIELDS = ("tool_choice", "stream_options")
 # Keys under which servers report the context window in /v1/models entries.
-CONTEXT_KEYS = ("n_ctx", "context_length", "context_window", "max_model_len", "n_ctx_train",
-                "max_context_length")
+CONTEXT_KEYS = (
+    "n_ctx",
+    "context_length",
+    "context_window",
+    "max_model_len",
+    "n_ctx_train",
+    "max_context_length",
+)
 
-FINISH_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "function_call": "tool_use",
-                  "length": "max_tokens", "content_filter": "refusal"}
+FINISH_REASONS = {
+    "stop": "end_turn",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "length": "max_tokens",
+    "content_filter": "refusal",
+}
 
 
 # ---------------------------------------------------------------- translation (pure)
@@ -201,9 +212,11 @@ class ChunkAssembler:
             tool_calls=calls,
             stop_reason=stop,
             usage=Usage(
-                input_tokens=prompt if prompt is not None
+                input_tokens=prompt
+                if prompt is not None
                 else estimate_tokens([request.system, request.tools, request.messages]),
-                output_tokens=completion if completion is not None
+                output_tokens=completion
+                if completion is not None
                 else estimate_tokens([self.text] + [[c.name, c.input] for c in calls]),
             ),
         )
@@ -289,8 +302,9 @@ class OpenAICompatModel:
         self._dropped: set[str] = set()  # optional fields this server rejected
         self._lock = threading.Lock()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = client or httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0),
-                                              headers=headers)
+        self._client = client or httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=10.0), headers=headers
+        )
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAICompatModel({self.base_url!r}, {self.model!r})"
@@ -311,9 +325,10 @@ class OpenAICompatModel:
     def _fetch_context_window(self) -> int | None:
         root = self.base_url.removesuffix("/v1")
         # /models may carry it (vLLM, llama.cpp meta); llama.cpp's server also has /props
-        for url, read in ((f"{self.base_url}/models",
-                           lambda v: context_window_from_models(v, self.model)),
-                          (f"{root}/props", context_window_from_props)):
+        for url, read in (
+            (f"{self.base_url}/models", lambda v: context_window_from_models(v, self.model)),
+            (f"{root}/props", context_window_from_props),
+        ):
             try:
                 response = self._client.get(url)
                 response.raise_for_status()
@@ -372,7 +387,8 @@ class OpenAICompatModel:
                     response.read()
                     _raise_for_status(response, self.base_url)
                 if not body["stream"] or "text/event-stream" not in response.headers.get(
-                        "content-type", ""):
+                    "content-type", ""
+                ):
                     # a server may ignore stream=True and answer with one JSON object
                     response.read()
                     assembler.add(_json(response))
@@ -384,8 +400,11 @@ class OpenAICompatModel:
                     if delta and on_text is not None:
                         on_text(delta)
         except httpx.TransportError as exc:
-            what = "timed out" if isinstance(exc, httpx.TimeoutException) else \
-                f"cannot be reached: {type(exc).__name__}: {exc}"
+            what = (
+                "timed out"
+                if isinstance(exc, httpx.TimeoutException)
+                else f"cannot be reached: {type(exc).__name__}: {exc}"
+            )
             message = f"the OpenAI-compatible server at {self.base_url} {what}"
             if assembler.text or assembler.calls:
                 # text already went to on_text: a retry would show it twice
@@ -403,12 +422,17 @@ class _Rejected(Exception):
         self.message = message
 
     def describe(self, base_url: str) -> str:
-        hint = " (check the key in AGENT_MAGIC_OPENAI_KEY / OPENAI_API_KEY)" \
-            if self.status in (401, 403) else ""
+        hint = (
+            " (check the key in AGENT_MAGIC_OPENAI_KEY / OPENAI_API_KEY)"
+            if self.status in (401, 403)
+            else ""
+        )
         hint = hint or (" (check the model name)" if self.status == 404 else "")
         # a server may echo the key it rejected
-        return redact(f"the server at {base_url} refused the request: HTTP {self.status}: "
-                      f"{self.message}{hint}")
+        return redact(
+            f"the server at {base_url} refused the request: HTTP {self.status}: "
+            f"{self.message}{hint}"
+        )
 
 
 class _Transient(Exception):
@@ -425,7 +449,9 @@ def _raise_for_status(response: httpx.Response, base_url: str) -> None:
     except ValueError:
         message = response.text[:500]
     if response.status_code in RETRY_STATUS:
-        raise _Transient(f"the server at {base_url} answered HTTP {response.status_code}: {message}")
+        raise _Transient(
+            f"the server at {base_url} answered HTTP {response.status_code}: {message}"
+        )
     raise _Rejected(response.status_code, message)
 
 

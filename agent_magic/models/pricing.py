@@ -21,8 +21,9 @@ PRICES_AS_OF = "2026-11-26"
 
 
 def _p(input: float, output: float, write_5m: float, write_1h: float, read: float) -> Price:
-    return Price(input=input, output=output, cache_write=write_5m, cache_write_1h=write_1h,
-                 cache_read=read)
+    return Price(
+        input=input, output=output, cache_write=write_5m, cache_write_1h=write_1h, cache_read=read
+    )
 
 
 # model id (dated snapshots resolve to their alias) -> $/MTok: input, output, 5m write, 1h write, read
@@ -46,8 +47,11 @@ TABLE: dict[str, Price] = {
     "claude-sonnet-4-6": _p(3, 15, 3.75, 6, 0.30),
     "claude-sonnet-4-5": _p(3, 15, 3.75, 6, 0.30),
     "claude-sonnet-4-0": _p(3, 15, 3.75, 6, 0.30),
-    "claude-haiku-5-5": replace(_p(0.10, 0.50, 0.125, 0.20, 0.01), long_prompt_tokens=100_000,
-                                long_prompt=_p(0.50, 2.50, 0.625, 1.0, 0.05)),
+    "claude-haiku-5-5": replace(
+        _p(0.10, 0.50, 0.125, 0.20, 0.01),
+        long_prompt_tokens=100_000,
+        long_prompt=_p(0.50, 2.50, 0.625, 1.0, 0.05),
+    ),
     "claude-haiku-4-5": _p(1, 5, 1.25, 2, 0.10),
 }
 _DATED = re.compile(r"^(claude-[a-z]+-\d+(?:-\d{1,2})?)-(\d{8})$")

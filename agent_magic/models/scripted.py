@@ -23,11 +23,26 @@ from agent_magic.errors import ModelError, UserError
 from agent_magic.models.base import FREE, Price, Reply, Request, TextSink, ToolCall, Usage
 
 FAULTS = ("429", "529", "500", "504", "402", "drop", "bad_json")
-STOP_REASONS = ("end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal",
-                "model_context_window_exceeded", "pause_turn")
+STOP_REASONS = (
+    "end_turn",
+    "tool_use",
+    "max_tokens",
+    "stop_sequence",
+    "refusal",
+    "model_context_window_exceeded",
+    "pause_turn",
+)
 STREAM_ERRORS = ("overloaded_error", "api_error")
-TURN_KEYS = {"text", "tool_calls", "thinking", "redacted_thinking", "stop", "error", "stall",
-             "stall_before"}
+TURN_KEYS = {
+    "text",
+    "tool_calls",
+    "thinking",
+    "redacted_thinking",
+    "stop",
+    "error",
+    "stall",
+    "stall_before",
+}
 
 
 class ScriptExhausted(ModelError):
@@ -65,15 +80,21 @@ def _check_turn(i: int, turn: Any) -> None:
         raise UserError(f"script turn {i} is not an object")
     if "fault" in turn:
         if str(turn["fault"]) not in FAULTS:
-            raise UserError(f"script turn {i}: unknown fault {turn['fault']!r}; use one of {FAULTS}")
+            raise UserError(
+                f"script turn {i}: unknown fault {turn['fault']!r}; use one of {FAULTS}"
+            )
         return
     unknown = set(turn) - TURN_KEYS
     if unknown:
         raise UserError(f"script turn {i}: unknown keys {sorted(unknown)}")
     if turn.get("stop", "end_turn") not in STOP_REASONS:
-        raise UserError(f"script turn {i}: unknown stop {turn['stop']!r}; use one of {STOP_REASONS}")
+        raise UserError(
+            f"script turn {i}: unknown stop {turn['stop']!r}; use one of {STOP_REASONS}"
+        )
     if turn.get("error", "api_error") not in STREAM_ERRORS:
-        raise UserError(f"script turn {i}: unknown error {turn['error']!r}; use one of {STREAM_ERRORS}")
+        raise UserError(
+            f"script turn {i}: unknown error {turn['error']!r}; use one of {STREAM_ERRORS}"
+        )
     for key in ("stall", "stall_before"):
         stall = turn.get(key, 0)
         if not isinstance(stall, (int, float)) or isinstance(stall, bool) or stall < 0:
@@ -115,8 +136,9 @@ class ScriptedModel:
 
     streams_thinking = True
 
-    def complete(self, request: Request, on_text: TextSink | None = None,
-                 on_thinking: TextSink | None = None) -> Reply:
+    def complete(
+        self, request: Request, on_text: TextSink | None = None, on_thinking: TextSink | None = None
+    ) -> Reply:
         """Return the next scripted turn as a reply."""
         with self._lock:
             if self._next >= len(self.turns):
@@ -138,7 +160,9 @@ class ScriptedModel:
         if thinking and on_thinking is not None:
             on_thinking(thinking)
         calls = [
-            ToolCall(id=f"toolu_scripted_{index}_{j}", name=c["name"], input=dict(c.get("input", {})))
+            ToolCall(
+                id=f"toolu_scripted_{index}_{j}", name=c["name"], input=dict(c.get("input", {}))
+            )
             for j, c in enumerate(turn.get("tool_calls", []))
         ]
         usage = Usage(
@@ -147,10 +171,14 @@ class ScriptedModel:
         )
         blocks: list[dict[str, Any]] = []
         if thinking:
-            blocks.append({"type": "thinking", "thinking": thinking, "signature": f"scripted-{index}"})
+            blocks.append(
+                {"type": "thinking", "thinking": thinking, "signature": f"scripted-{index}"}
+            )
         if text:
             blocks.append({"type": "text", "text": text})
-        blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.input} for c in calls]
+        blocks += [
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": c.input} for c in calls
+        ]
         stop = turn.get("stop") or ("tool_use" if calls else "end_turn")
         return Reply(text=text, tool_calls=calls, stop_reason=stop, usage=usage, blocks=blocks)
 

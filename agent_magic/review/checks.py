@@ -78,39 +78,65 @@ def run_checks(
     changes = {checked_path(path): content for path, content in changes.items()}
     report = CheckReport()
     report.compile_errors, report.invalid_notebooks = static_problems(
-        changes, _notebooks_before(root_path, changes))
-    confined = Confined(sandbox if sandbox is not None else detect(), stop=stop,
-                        hide=(root_path,))
+        changes, _notebooks_before(root_path, changes)
+    )
+    confined = Confined(sandbox if sandbox is not None else detect(), stop=stop, hide=(root_path,))
     report.sandbox = confined.sandbox.describe()
     report.network = confined.sandbox.available and confined.sandbox.network
     if not confined.can_run:
         report.not_run = report.sandbox
         return report
-    lint_files = sorted(p for p, c in changes.items() if c is not None
-                        and p.endswith(PYTHON_SUFFIXES))
+    lint_files = sorted(
+        p for p, c in changes.items() if c is not None and p.endswith(PYTHON_SUFFIXES)
+    )
     memo = memo if memo is not None else CheckMemo()
     index = RepoIndex(root_path, ranking=False, git_history=False)
     facts = _facts(index)
     content = digest(sorted((p, f.sha) for p, f in facts.items()))
     # The interpreter and the sandbox are part of what a round ran on, as is the project; with
     # no facts the project's content is unknown, so nothing is reused.
-    key = digest(changes_key(changes), content, test_command, timeout, run_notebooks,
-                 full_suite, baseline, budget, kernel_name, sys.executable,
-                 confined.sandbox.describe())
+    key = digest(
+        changes_key(changes),
+        content,
+        test_command,
+        timeout,
+        run_notebooks,
+        full_suite,
+        baseline,
+        budget,
+        kernel_name,
+        sys.executable,
+        confined.sandbox.describe(),
+    )
     if facts and key in memo.last:
         memo.reused_rounds += 1
         reused = copy.deepcopy(memo.last[key])
-        reused.notes.append("the diff and the project did not change since the last round; "
-                            "its checks were reused, not run again")
+        reused.notes.append(
+            "the diff and the project did not change since the last round; "
+            "its checks were reused, not run again"
+        )
         return reused
     selection = _selection(changes, facts, root_path)
     try:
-        _run_in_copies(report, root_path, changes, lint_files, confined, test_command=test_command,
-                       timeout=timeout, run_notebooks=run_notebooks, full_suite=full_suite,
-                       baseline=baseline, workdir=workdir, kernel_name=kernel_name,
-                       selection=selection, budget=budget if budget is not None else default_budget(timeout),
-                       memo=memo, content=content,
-                       durations=Durations(_state_file(index, "test-durations.json")))
+        _run_in_copies(
+            report,
+            root_path,
+            changes,
+            lint_files,
+            confined,
+            test_command=test_command,
+            timeout=timeout,
+            run_notebooks=run_notebooks,
+            full_suite=full_suite,
+            baseline=baseline,
+            workdir=workdir,
+            kernel_name=kernel_name,
+            selection=selection,
+            budget=budget if budget is not None else default_budget(timeout),
+            memo=memo,
+            content=content,
+            durations=Durations(_state_file(index, "test-durations.json")),
+        )
     except ChecksStopped:
         report.stopped = True
         report.notes.append("the checks were stopped before they finished")
@@ -139,8 +165,9 @@ def _state_file(index: RepoIndex, name: str) -> Path | None:
         return None
 
 
-def _selection(changes: Mapping[str, bytes | None], facts: Mapping[str, FileFacts],
-               root: Path) -> list[RelatedTest]:
+def _selection(
+    changes: Mapping[str, bytes | None], facts: Mapping[str, FileFacts], root: Path
+) -> list[RelatedTest]:
     """Related test files for the staged change, from the index's import graph, nearest first."""
     names: dict[str, set[str]] = {}
     for path, content in changes.items():
@@ -162,12 +189,26 @@ def _selection(changes: Mapping[str, bytes | None], facts: Mapping[str, FileFact
     return select_tests(changes, names, tests, view)
 
 
-def _run_in_copies(report: CheckReport, root_path: Path, changes: Mapping[str, bytes | None],
-                   lint_files: list[str], confined: Confined, *,
-                   test_command: Sequence[str] | None, timeout: float, run_notebooks: bool,
-                   full_suite: bool | None, baseline: bool, workdir: str | os.PathLike[str] | None,
-                   kernel_name: str, selection: list[RelatedTest], budget: float,
-                   memo: CheckMemo, content: str, durations: Durations) -> None:
+def _run_in_copies(
+    report: CheckReport,
+    root_path: Path,
+    changes: Mapping[str, bytes | None],
+    lint_files: list[str],
+    confined: Confined,
+    *,
+    test_command: Sequence[str] | None,
+    timeout: float,
+    run_notebooks: bool,
+    full_suite: bool | None,
+    baseline: bool,
+    workdir: str | os.PathLike[str] | None,
+    kernel_name: str,
+    selection: list[RelatedTest],
+    budget: float,
+    memo: CheckMemo,
+    content: str,
+    durations: Durations,
+) -> None:
     with ExitStack() as stack:
         after = stack.enter_context(Scratch(root_path, changes, parent=workdir))
 
@@ -181,18 +222,38 @@ def _run_in_copies(report: CheckReport, root_path: Path, changes: Mapping[str, b
                 after.show_original(False)
 
         if after.skipped:
-            report.notes.append(f"{len(after.skipped)} large or unreadable file(s) were not "
-                                "copied to the scratch copy")
+            report.notes.append(
+                f"{len(after.skipped)} large or unreadable file(s) were not "
+                "copied to the scratch copy"
+            )
         _lint(report, lint_files, after, before_tree, timeout, confined, memo, content)
         base = Baseline(before_tree, content, memo) if baseline else None
-        _tests(report, test_command, selection, after, base, timeout, full_suite, confined,
-               budget, durations)
+        _tests(
+            report,
+            test_command,
+            selection,
+            after,
+            base,
+            timeout,
+            full_suite,
+            confined,
+            budget,
+            durations,
+        )
         if run_notebooks:
             _notebooks(report, changes, after, timeout, kernel_name, confined)
 
 
-def _lint(report: CheckReport, files: list[str], after: Scratch, before_tree: BaselineTree,
-          timeout: float, confined: Confined, memo: CheckMemo, content: str) -> None:
+def _lint(
+    report: CheckReport,
+    files: list[str],
+    after: Scratch,
+    before_tree: BaselineTree,
+    timeout: float,
+    confined: Confined,
+    memo: CheckMemo,
+    content: str,
+) -> None:
     if not files:
         report.lint_ran = True
         return
@@ -200,8 +261,14 @@ def _lint(report: CheckReport, files: list[str], after: Scratch, before_tree: Ba
     if ruff is None:
         report.notes.append("ruff is not installed; lint was skipped")
         return
-    now = run_ruff(ruff, after.path, files, output=after.artifacts / "ruff.json",
-                   timeout=timeout, confined=confined)
+    now = run_ruff(
+        ruff,
+        after.path,
+        files,
+        output=after.artifacts / "ruff.json",
+        timeout=timeout,
+        confined=confined,
+    )
     if now.timed_out:
         report.timeouts.append("lint")
         return
@@ -213,8 +280,14 @@ def _lint(report: CheckReport, files: list[str], after: Scratch, before_tree: Ba
     old = memo.baselines.get(key) if now.problems else []
     if old is None:
         with before_tree() as before:
-            was = run_ruff(ruff, before.path, files, output=before.artifacts / "ruff-before.json",
-                           timeout=timeout, confined=confined)
+            was = run_ruff(
+                ruff,
+                before.path,
+                files,
+                output=before.artifacts / "ruff-before.json",
+                timeout=timeout,
+                confined=confined,
+            )
         old = was.problems
         if not was.error and not was.timed_out:
             memo.baselines[key] = old
@@ -222,10 +295,18 @@ def _lint(report: CheckReport, files: list[str], after: Scratch, before_tree: Ba
     report.lint_ran = True
 
 
-def _tests(report: CheckReport, command: Sequence[str] | None, selection: list[RelatedTest],
-           after: Scratch, baseline: Baseline | None, timeout: float,
-           full_suite: bool | None, confined: Confined, budget: float,
-           durations: Durations) -> None:
+def _tests(
+    report: CheckReport,
+    command: Sequence[str] | None,
+    selection: list[RelatedTest],
+    after: Scratch,
+    baseline: Baseline | None,
+    timeout: float,
+    full_suite: bool | None,
+    confined: Confined,
+    budget: float,
+    durations: Durations,
+) -> None:
     if command is None:
         command = default_test_command(after.files)
         if command is None:
@@ -236,14 +317,23 @@ def _tests(report: CheckReport, command: Sequence[str] | None, selection: list[R
         return
     try:
         related = [r.path for r in selection if r.path in set(after.files)]
-        outcome, notes = run_tests(command, related, after, baseline, timeout=timeout,
-                                   full_suite=full_suite, confined=confined, budget=budget,
-                                   durations=durations)
+        outcome, notes = run_tests(
+            command,
+            related,
+            after,
+            baseline,
+            timeout=timeout,
+            full_suite=full_suite,
+            confined=confined,
+            budget=budget,
+            durations=durations,
+        )
         outcome.selected = related
     except OSError as exc:  # the command's program is missing or not executable
         report.tests = TestOutcome(command=list(command))
-        report.notes.append(f"could not start the test command {' '.join(command)!r}: "
-                            f"{exc.strerror or exc}")
+        report.notes.append(
+            f"could not start the test command {' '.join(command)!r}: {exc.strerror or exc}"
+        )
         return
     report.tests = outcome if outcome.ran else TestOutcome(command=list(command))
     report.notes += notes
@@ -251,16 +341,28 @@ def _tests(report: CheckReport, command: Sequence[str] | None, selection: list[R
         report.timeouts.append("tests")
 
 
-def _notebooks(report: CheckReport, changes: Mapping[str, bytes | None], after: Scratch,
-               timeout: float, kernel_name: str, confined: Confined) -> None:
+def _notebooks(
+    report: CheckReport,
+    changes: Mapping[str, bytes | None],
+    after: Scratch,
+    timeout: float,
+    kernel_name: str,
+    confined: Confined,
+) -> None:
     invalid = {p.path for p in report.invalid_notebooks}
     env = check_env(python_paths(after.path))
     for number, (rel, content) in enumerate(sorted(changes.items())):
         if content is None or not rel.endswith(".ipynb") or rel in invalid:
             continue
         problem, timed_out = execute_notebook(
-            after.path, rel, timeout=timeout, env=env, kernel_name=kernel_name,
-            confined=confined, output_path=after.artifacts / f"notebook-{number}.log")
+            after.path,
+            rel,
+            timeout=timeout,
+            env=env,
+            kernel_name=kernel_name,
+            confined=confined,
+            output_path=after.artifacts / f"notebook-{number}.log",
+        )
         report.notebooks_run.append(rel)
         if problem is not None:
             report.notebook_failures.append(problem)

@@ -43,9 +43,13 @@ def run_in_copy(
     confined = Confined(sandbox, stop=stop, hide=(root_path,))
     with Scratch(root_path, changes, parent=workdir) as copy:
         try:
-            result = confined.run(["/bin/sh", "-c", command], tree=copy.path,
-                                  output_path=copy.artifacts / "run.log", timeout=timeout,
-                                  env=check_env(python_paths(copy.path)))
+            result = confined.run(
+                ["/bin/sh", "-c", command],
+                tree=copy.path,
+                output_path=copy.artifacts / "run.log",
+                timeout=timeout,
+                env=check_env(python_paths(copy.path)),
+            )
         except OSError as exc:
             raise ToolError(f"run: could not start the shell: {exc}") from None
         output = result.head_and_tail(HEAD_CHARS, TAIL_CHARS).rstrip()

@@ -36,7 +36,12 @@ class LintRun:
 
 
 def run_ruff(
-    ruff: Sequence[str], tree: Path, files: Sequence[str], *, output: Path, timeout: float,
+    ruff: Sequence[str],
+    tree: Path,
+    files: Sequence[str],
+    *,
+    output: Path,
+    timeout: float,
     confined: Confined,
 ) -> LintRun:
     """``ruff check`` the posix ``files`` of ``tree``, with the project's own config."""
@@ -44,8 +49,16 @@ def run_ruff(
     if not present:
         return LintRun([])
     # --force-exclude: files the project's config excludes stay excluded when named explicitly.
-    command = [*ruff, "check", "--output-format=json", "--no-cache", "--exit-zero",
-               "--force-exclude", "--", *present]
+    command = [
+        *ruff,
+        "check",
+        "--output-format=json",
+        "--no-cache",
+        "--exit-zero",
+        "--force-exclude",
+        "--",
+        *present,
+    ]
     result = confined.run(command, tree=tree, output_path=output, timeout=timeout)
     if result.timed_out:
         return LintRun([], error="ruff timed out", timed_out=True)
@@ -77,11 +90,15 @@ def parse_ruff_json(items: list[dict], tree: Path) -> list[CheckProblem]:
         except ValueError:
             rel = name.as_posix()
         fix = item.get("fix") or {}
-        out.append(CheckProblem(
-            path=rel, message=item.get("message", ""), code=code,
-            line=(item.get("location") or {}).get("row"),
-            suggestion=fix.get("message") or "",
-        ))
+        out.append(
+            CheckProblem(
+                path=rel,
+                message=item.get("message", ""),
+                code=code,
+                line=(item.get("location") or {}).get("row"),
+                suggestion=fix.get("message") or "",
+            )
+        )
     return out
 
 

@@ -63,8 +63,11 @@ class Durations:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
-        return {k: float(v) for k, v in data.items() if isinstance(v, (int, float))} \
-            if isinstance(data, dict) else {}
+        return (
+            {k: float(v) for k, v in data.items() if isinstance(v, (int, float))}
+            if isinstance(data, dict)
+            else {}
+        )
 
     def get(self, command: Iterable[str]) -> float | None:
         """The last full-suite duration of ``command`` here, if known."""

@@ -31,7 +31,10 @@ def run(path: str, timeout: float, kernel_name: str) -> dict:
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name=kernel_name, allow_errors=False,
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        allow_errors=False,
         resources={"metadata": {"path": os.path.dirname(path)}},
     )
     deadline = time.monotonic() + timeout

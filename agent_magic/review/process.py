@@ -24,8 +24,9 @@ class ChecksStopped(Exception):
     """The user (or the time limit) stopped the run while a check was going."""
 
 
-def check_env(extra_paths: Sequence[Path] = (), base: Mapping[str, str] | None = None
-              ) -> dict[str, str]:
+def check_env(
+    extra_paths: Sequence[Path] = (), base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """What a check adds to the sandbox's environment: PYTHONPATH with ``extra_paths`` first.
 
     The copy comes first, so it (not an editable install) is imported; then the kernel's
@@ -52,15 +53,31 @@ class Confined:
         """Whether commands can run at all (a sandbox, or the user's unconfined opt-in)."""
         return self.sandbox.available
 
-    def run(self, command: Sequence[str], *, tree: Path, output_path: Path, timeout: float,
-            env: Mapping[str, str] | None = None, cwd: Path | None = None) -> CommandResult:
+    def run(
+        self,
+        command: Sequence[str],
+        *,
+        tree: Path,
+        output_path: Path,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> CommandResult:
         """Run ``command`` confined to the copy ``tree``; ChecksStopped if stopped before or during."""
         if self.stop is not None and self.stop.is_set():
             raise ChecksStopped("stopped by the user")
-        result = execute(self.sandbox, command, cwd=cwd or tree, writable=tree,
-                         output_path=output_path, timeout=timeout, env=env, stop=self.stop,
-                         limits=self.limits, hide=self.hide)
+        result = execute(
+            self.sandbox,
+            command,
+            cwd=cwd or tree,
+            writable=tree,
+            output_path=output_path,
+            timeout=timeout,
+            env=env,
+            stop=self.stop,
+            limits=self.limits,
+            hide=self.hide,
+        )
         if result.stopped:
             raise ChecksStopped("stopped by the user")
         return result
-

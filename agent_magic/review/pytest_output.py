@@ -39,7 +39,7 @@ def split_id(rest: str) -> tuple[str, str]:
         elif ch == "]":
             depth = max(depth - 1, 0)
         elif depth == 0 and rest.startswith(" - ", i):
-            return rest[:i].strip(), rest[i + 3:].strip()
+            return rest[:i].strip(), rest[i + 3 :].strip()
     return rest.strip(), ""
 
 

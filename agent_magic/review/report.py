@@ -78,9 +78,15 @@ class CheckReport:
     def ok(self) -> bool:
         """True when nothing new is wrong: the change may be delivered as green."""
         return not (
-            self.not_run or self.stopped or self.compile_errors or self.invalid_notebooks or self.new_lint
-            or self.tests.newly_failing or self.tests.timed_out
-            or self.notebook_failures or self.timeouts
+            self.not_run
+            or self.stopped
+            or self.compile_errors
+            or self.invalid_notebooks
+            or self.new_lint
+            or self.tests.newly_failing
+            or self.tests.timed_out
+            or self.notebook_failures
+            or self.timeouts
         )
 
     def findings(self) -> list[Finding]:
@@ -90,26 +96,43 @@ class CheckReport:
         out += [_finding("blocker", "notebook", p) for p in self.notebook_failures]
         for test_id in self.tests.newly_failing:
             reason = self.tests.reasons.get(test_id, "")
-            out.append(Finding(
-                severity="blocker", source="tests", path=test_id.split("::", 1)[0],
-                message=f"newly failing test {test_id}" + (f": {reason}" if reason else ""),
-            ))
+            out.append(
+                Finding(
+                    severity="blocker",
+                    source="tests",
+                    path=test_id.split("::", 1)[0],
+                    message=f"newly failing test {test_id}" + (f": {reason}" if reason else ""),
+                )
+            )
         if self.tests.timed_out:  # no verdict on the change, so no blocker by itself
-            out.append(Finding(
-                severity="major", source="tests",
-                message=f"test command timed out: {' '.join(self.tests.command)}",
-            ))
+            out.append(
+                Finding(
+                    severity="major",
+                    source="tests",
+                    message=f"test command timed out: {' '.join(self.tests.command)}",
+                )
+            )
         if "lint" in self.timeouts:  # tests and notebooks report their own timeouts above
             out.append(Finding(severity="major", source="lint", message="ruff timed out"))
         out += [_finding("minor", "lint", p) for p in self.new_lint]
         if self.not_run:
-            out.append(Finding(severity="major", source="sandbox",
-                               message=f"tests were not run: {self.not_run}"))
+            out.append(
+                Finding(
+                    severity="major",
+                    source="sandbox",
+                    message=f"tests were not run: {self.not_run}",
+                )
+            )
         elif self.sandbox.startswith("UNSANDBOXED"):
             out.append(Finding(severity="minor", source="sandbox", message=self.sandbox))
         elif self.network:
-            out.append(Finding(severity="minor", source="sandbox",
-                               message="tests ran with network access (--allow-network)"))
+            out.append(
+                Finding(
+                    severity="minor",
+                    source="sandbox",
+                    message="tests ran with network access (--allow-network)",
+                )
+            )
         return out
 
     def summary(self) -> str:
@@ -119,14 +142,29 @@ class CheckReport:
             parts.append(f"**Tests, lint and notebooks were not run:** {self.not_run}")
         elif self.sandbox:
             parts.append(f"Sandbox: {self.sandbox}")
-        parts.append(_section("Compile", self.compile_errors + self.invalid_notebooks,
-                              "no syntax errors, notebooks valid"))
-        parts.append(_section("Lint (new problems only)", self.new_lint,
-                              "no new problems" if self.lint_ran else "not run"))
+        parts.append(
+            _section(
+                "Compile",
+                self.compile_errors + self.invalid_notebooks,
+                "no syntax errors, notebooks valid",
+            )
+        )
+        parts.append(
+            _section(
+                "Lint (new problems only)",
+                self.new_lint,
+                "no new problems" if self.lint_ran else "not run",
+            )
+        )
         parts.append(self._tests_section())
         if self.notebooks_run or self.notebook_failures:
-            parts.append(_section("Notebooks", self.notebook_failures,
-                                  "ran without errors: " + ", ".join(self.notebooks_run)))
+            parts.append(
+                _section(
+                    "Notebooks",
+                    self.notebook_failures,
+                    "ran without errors: " + ", ".join(self.notebooks_run),
+                )
+            )
         if self.timeouts:
             parts.append("### Timeouts\n" + _bullets(self.timeouts))
         if self.notes:
@@ -153,11 +191,17 @@ class CheckReport:
         if t.timed_out:
             lines.append("- **timed out** (the process group was killed)")
         if t.not_run:
-            lines.append(f"- not run (budget): {len(t.not_run)} of {len(t.selected)} related "
-                         "test file(s): " + ", ".join(t.not_run[:LIST_LIMIT])
-                         + (" …" if len(t.not_run) > LIST_LIMIT else ""))
-        for title, ids in (("Newly failing", t.newly_failing), ("Fixed", t.fixed),
-                           ("Already failing", t.already_failing)):
+            lines.append(
+                f"- not run (budget): {len(t.not_run)} of {len(t.selected)} related "
+                "test file(s): "
+                + ", ".join(t.not_run[:LIST_LIMIT])
+                + (" …" if len(t.not_run) > LIST_LIMIT else "")
+            )
+        for title, ids in (
+            ("Newly failing", t.newly_failing),
+            ("Fixed", t.fixed),
+            ("Already failing", t.already_failing),
+        ):
             if ids:
                 items = [i + (f" — {t.reasons[i]}" if t.reasons.get(i) else "") for i in ids]
                 lines.append(f"\n{title}:\n" + _bullets(items))
@@ -171,8 +215,15 @@ def _finding(severity: str, source: str, p: CheckProblem) -> Finding:
     message = f"{p.code} {p.message}".strip() if p.code else p.message
     if p.cell is not None:
         message = f"cell {p.cell}: {message}"
-    return Finding(severity=severity, message=message, path=p.path, line_start=p.line,
-                   line_end=p.line, suggestion=p.suggestion, source=source)
+    return Finding(
+        severity=severity,
+        message=message,
+        path=p.path,
+        line_start=p.line,
+        line_end=p.line,
+        suggestion=p.suggestion,
+        source=source,
+    )
 
 
 def _section(title: str, problems: list[CheckProblem], empty: str) -> str:

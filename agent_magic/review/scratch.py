@@ -20,10 +20,23 @@ if TYPE_CHECKING:
 
 MAX_FILE_SIZE = 50 * 1024 * 1024
 # Directories never copied by the non-git walk: caches, environments, other tools' state.
-SKIP_DIRS = frozenset({
-    *INTERNAL_DIRS, "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".hg", ".svn",
-})
+SKIP_DIRS = frozenset(
+    {
+        *INTERNAL_DIRS,
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".ipynb_checkpoints",
+        ".hg",
+        ".svn",
+    }
+)
 
 
 class Scratch:
@@ -124,9 +137,22 @@ def _git_files(root: Path) -> list[str] | None:
     try:
         proc = subprocess.run(
             # fsmonitor would run a program named in the repository's config
-            ["git", "-c", "core.fsmonitor=false", "-C", str(root), "ls-files", "-z", "-c", "-o",
-             "--exclude-standard"],
-            check=False, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+            [
+                "git",
+                "-c",
+                "core.fsmonitor=false",
+                "-C",
+                str(root),
+                "ls-files",
+                "-z",
+                "-c",
+                "-o",
+                "--exclude-standard",
+            ],
+            check=False,
+            capture_output=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -141,8 +167,7 @@ def _walk_files(root: Path) -> list[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = [
-            d for d in dirnames
-            if d not in SKIP_DIRS and not (here / d / "pyvenv.cfg").exists()
+            d for d in dirnames if d not in SKIP_DIRS and not (here / d / "pyvenv.cfg").exists()
         ]
         out += [(here / f).relative_to(root).as_posix() for f in filenames]
     return out
@@ -162,8 +187,9 @@ def copy_tree(root: Path, dest: Path, files: Iterable[str], max_file_size: int) 
         if stat.S_ISLNK(info.st_mode):
             _copy_link(root, src, dst, max_file_size, skipped, rel)
         elif stat.S_ISDIR(info.st_mode):  # a submodule
-            shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns(".git"),
-                            dirs_exist_ok=True)
+            shutil.copytree(
+                src, dst, symlinks=True, ignore=shutil.ignore_patterns(".git"), dirs_exist_ok=True
+            )
         elif stat.S_ISREG(info.st_mode):
             if info.st_size > max_file_size:
                 skipped.append(rel)

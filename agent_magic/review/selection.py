@@ -50,7 +50,9 @@ MAX_DISTANCE = 3  # a test reaching the change through more modules than this is
 
 
 def select_tests(
-    changed: Iterable[str], changed_names: Mapping[str, set[str]], tests: Iterable[str],
+    changed: Iterable[str],
+    changed_names: Mapping[str, set[str]],
+    tests: Iterable[str],
     facts: Mapping[str, FileInfo],
 ) -> list[RelatedTest]:
     """Test files related to the change, nearest first, from the project's import graph.
@@ -82,11 +84,18 @@ def select_tests(
             hops = _hops(info, table, distance)
             if hops == 1:
                 out.append(RelatedTest(test, 2, "imports a changed module", focus))
-            elif hops is not None and hops <= MAX_DISTANCE and any(
+            elif (
+                hops is not None
+                and hops <= MAX_DISTANCE
+                and any(
                     all(t in info.terms for t in terms)
-                    for group in wanted_terms.values() for terms in group):
-                out.append(RelatedTest(test, hops + 1, "uses a changed name through imports",
-                                       focus))
+                    for group in wanted_terms.values()
+                    for terms in group
+                )
+            ):
+                out.append(
+                    RelatedTest(test, hops + 1, "uses a changed name through imports", focus)
+                )
     near = [PurePosixPath(p).parent.parts for p in changed]
     # Nearest first: rank, then the same package, then the test most about the changed code.
     return sorted(out, key=lambda r: (r.rank, -_closeness(r.path, near), -r.focus, r.path))
@@ -112,8 +121,9 @@ def _hops(info: FileInfo, table: Mapping[str, int], distance: Mapping[int, int])
     return best
 
 
-def _distances_to(targets: set[int], paths: Sequence[str], facts: Mapping[str, FileInfo],
-                  table: Mapping[str, int]) -> dict[int, int]:
+def _distances_to(
+    targets: set[int], paths: Sequence[str], facts: Mapping[str, FileInfo], table: Mapping[str, int]
+) -> dict[int, int]:
     """Project module -> how many imports away it is from a changed module (0: changed)."""
     importers: dict[int, set[int]] = {}
     for i, path in enumerate(paths):

@@ -39,8 +39,11 @@ def notebook_problem(path: str, content: bytes, before: bytes | None = None) -> 
         nb = nbformat.reads(content.decode("utf-8-sig"), as_version=nbformat.NO_CONVERT)
     # Bad UTF-8, bad JSON, unknown versions, wrong shapes: nbformat raises several kinds.
     except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as exc:
-        label = "invalid notebook" if isinstance(exc, nbformat.ValidationError) else (
-            "not a readable notebook")
+        label = (
+            "invalid notebook"
+            if isinstance(exc, nbformat.ValidationError)
+            else ("not a readable notebook")
+        )
         return CheckProblem(path=path, message=f"{label}: {_first_line(exc)}")
     try:
         nbformat.validate(nb)
@@ -48,8 +51,12 @@ def notebook_problem(path: str, content: bytes, before: bytes | None = None) -> 
         if before is not None and not _new_kinds(nb, before):
             return None
         where = "/".join(str(p) for p in getattr(exc, "absolute_path", ()) or ())
-        return CheckProblem(path=path, message="invalid notebook"
-                            + (f" at {where}" if where else "") + f": {_first_line(exc)}")
+        return CheckProblem(
+            path=path,
+            message="invalid notebook"
+            + (f" at {where}" if where else "")
+            + f": {_first_line(exc)}",
+        )
     return None
 
 
@@ -67,7 +74,8 @@ def _new_kinds(nb: Any, before: bytes) -> bool:
 
 
 def static_problems(
-    changes: Mapping[str, bytes | None], before: Mapping[str, bytes | None] | None = None,
+    changes: Mapping[str, bytes | None],
+    before: Mapping[str, bytes | None] | None = None,
 ) -> tuple[list[CheckProblem], list[CheckProblem]]:
     """(syntax errors, invalid notebooks) among the changed files that still exist; ``before``
     holds the files as they were, so a notebook is blamed only for problems the change added."""

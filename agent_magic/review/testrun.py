@@ -44,8 +44,12 @@ def missing_pytest(command: Sequence[str], scratch: Scratch, confined: Confined)
         return ""
     if len(command) > 2 and command[1:3] == ["-m", "pytest"]:
         try:
-            probe = confined.run([command[0], "-c", "import pytest"], tree=scratch.path,
-                                 output_path=scratch.artifacts / "probe.log", timeout=60)
+            probe = confined.run(
+                [command[0], "-c", "import pytest"],
+                tree=scratch.path,
+                output_path=scratch.artifacts / "probe.log",
+                timeout=60,
+            )
         except OSError:
             return f"{command[0]} cannot be started; the tests were not run"
         found = probe.returncode == 0
@@ -53,8 +57,10 @@ def missing_pytest(command: Sequence[str], scratch: Scratch, confined: Confined)
         found = shutil.which(command[0]) is not None
     if found:
         return ""
-    return (f"pytest is not installed for {command[0]}; the tests were not run "
-            "(`pip install pytest` in the kernel's environment)")
+    return (
+        f"pytest is not installed for {command[0]}; the tests were not run "
+        "(`pip install pytest` in the kernel's environment)"
+    )
 
 
 def python_paths(tree: Path) -> list[Path]:
@@ -75,7 +81,12 @@ class TestRun:
 
 
 def run_once(
-    command: Sequence[str], scratch: Scratch, args: Sequence[str], *, timeout: float, log: str,
+    command: Sequence[str],
+    scratch: Scratch,
+    args: Sequence[str],
+    *,
+    timeout: float,
+    log: str,
     confined: Confined,
 ) -> TestRun:
     """Run ``command`` (+ ``-rA -v`` for pytest, + ``args``) in the copy; parse its results.
@@ -85,8 +96,13 @@ def run_once(
     pytest = is_pytest_command(command)
     verbose = ["-vv" if "-q" in command else "-v"] if pytest else []
     full = [*command, *(["-rA", "--color=no", *verbose] if pytest else []), *args]
-    result = confined.run(full, tree=scratch.path, output_path=scratch.artifacts / log,
-                          timeout=timeout, env=check_env(python_paths(scratch.path)))
+    result = confined.run(
+        full,
+        tree=scratch.path,
+        output_path=scratch.artifacts / log,
+        timeout=timeout,
+        env=check_env(python_paths(scratch.path)),
+    )
     results = parse_pytest_lines(result.lines())
     label = "`" + " ".join(command) + "`"
     code = result.returncode
@@ -101,8 +117,13 @@ def run_once(
 
 
 def run_batches(
-    command: Sequence[str], scratch: Scratch, files: Sequence[str], *, budget: float,
-    scope: str, confined: Confined,
+    command: Sequence[str],
+    scratch: Scratch,
+    files: Sequence[str],
+    *,
+    budget: float,
+    scope: str,
+    confined: Confined,
 ) -> TestRun:
     """``files`` nearest first in batches of 1, 2, 4, ... until ``budget`` seconds are spent.
 
@@ -119,9 +140,15 @@ def run_batches(
         if left <= 1:
             cut = True
             break
-        batch = files[done:done + size]
-        run = run_once(command, scratch, batch, timeout=left, log=f"tests-{scope}-{done}.log",
-                       confined=confined)
+        batch = files[done : done + size]
+        run = run_once(
+            command,
+            scratch,
+            batch,
+            timeout=left,
+            log=f"tests-{scope}-{done}.log",
+            confined=confined,
+        )
         results.passed |= run.results.passed
         results.failed |= run.results.failed
         results.reasons.update(run.results.reasons)
@@ -149,8 +176,15 @@ class Baseline:
 
 
 def run_pair(
-    command: Sequence[str], after: Scratch, baseline: Baseline | None, args: Sequence[str],
-    *, timeout: float, scope: str, confined: Confined, budget: float | None = None,
+    command: Sequence[str],
+    after: Scratch,
+    baseline: Baseline | None,
+    args: Sequence[str],
+    *,
+    timeout: float,
+    scope: str,
+    confined: Confined,
+    budget: float | None = None,
 ) -> tuple[TestOutcome, list[str]]:
     """Run in the changed copy, then in the unchanged one (cached by content); outcome, notes.
 
@@ -160,20 +194,27 @@ def run_pair(
     notes: list[str] = []
     limit = min(timeout, budget) if budget is not None else timeout
     if budget is not None and args and budget < timeout:
-        changed = run_batches(command, after, args, budget=budget, scope=scope,
-                              confined=confined)
+        changed = run_batches(command, after, args, budget=budget, scope=scope, confined=confined)
     else:
-        changed = run_once(command, after, args, timeout=limit, log=f"tests-{scope}.log",
-                           confined=confined)
+        changed = run_once(
+            command, after, args, timeout=limit, log=f"tests-{scope}.log", confined=confined
+        )
     budget_hit = changed.timed_out and budget is not None and budget < timeout
-    outcome = TestOutcome(command=list(command), ran=True, scope=scope,
-                          timed_out=changed.timed_out and not budget_hit,
-                          output_tail=changed.tail, elapsed=changed.elapsed)
+    outcome = TestOutcome(
+        command=list(command),
+        ran=True,
+        scope=scope,
+        timed_out=changed.timed_out and not budget_hit,
+        output_tail=changed.tail,
+        elapsed=changed.elapsed,
+    )
     if budget_hit:
         seen = {t.split("::", 1)[0] for t in changed.results.passed | changed.results.failed}
         outcome.not_run = [a for a in args if not a.startswith("-") and a not in seen]
-        notes.append(f"the test budget of {budget:g}s ran out; {len(outcome.not_run)} related "
-                     "test file(s) not run (budget)")
+        notes.append(
+            f"the test budget of {budget:g}s ran out; {len(outcome.not_run)} related "
+            "test file(s) not run (budget)"
+        )
     if outcome.timed_out:
         return outcome, notes
     base: TestResults | None = None
@@ -186,8 +227,12 @@ def run_pair(
         # Nothing to classify, and no budget left to look for fixed tests: skip the baseline.
         notes.append("the unchanged copy was not tested (budget): fixed tests are not reported")
         baseline = None
-    elif baseline is not None and failed and left < changed.elapsed and all("::" in t
-                                                                          for t in failed):
+    elif (
+        baseline is not None
+        and failed
+        and left < changed.elapsed
+        and all("::" in t for t in failed)
+    ):
         rerun = failed  # the budget is spent: only what failed needs telling old from new
     if baseline is not None:
         key = digest(baseline.key, list(command), rerun)
@@ -198,17 +243,27 @@ def run_pair(
         else:
             with baseline.tree() as before:
                 # Tests the change adds do not exist in the unchanged copy; naming them fails.
-                base_args = [a for a in rerun
-                             if a.startswith("-") or (before.path / a.split("::", 1)[0]).exists()]
+                base_args = [
+                    a
+                    for a in rerun
+                    if a.startswith("-") or (before.path / a.split("::", 1)[0]).exists()
+                ]
                 run = None
                 if rerun and not base_args:
                     base, outcome.baseline_ran = TestResults(), True
                 else:
-                    run = run_once(command, before, base_args, timeout=limit,
-                                   log=f"baseline-{scope}.log", confined=confined)
+                    run = run_once(
+                        command,
+                        before,
+                        base_args,
+                        timeout=limit,
+                        log=f"baseline-{scope}.log",
+                        confined=confined,
+                    )
             if run is not None and run.timed_out:
-                notes.append(f"the baseline test run timed out after {limit:g}s; "
-                             "every failure counts as new")
+                notes.append(
+                    f"the baseline test run timed out after {limit:g}s; every failure counts as new"
+                )
             elif run is not None:
                 base, outcome.baseline_ran = run.results, True
                 baseline.memo.baselines[key] = base
@@ -226,9 +281,16 @@ def run_pair(
 
 
 def run_tests(
-    command: Sequence[str], related: Sequence[str], after: Scratch,
-    baseline: Baseline | None, *, timeout: float, full_suite: bool | None, confined: Confined,
-    budget: float | None = None, durations: Durations | None = None,
+    command: Sequence[str],
+    related: Sequence[str],
+    after: Scratch,
+    baseline: Baseline | None,
+    *,
+    timeout: float,
+    full_suite: bool | None,
+    confined: Confined,
+    budget: float | None = None,
+    durations: Durations | None = None,
 ) -> tuple[TestOutcome, list[str]]:
     """``related`` test files nearest first within ``budget``; the whole suite when asked or fast.
 
@@ -244,28 +306,44 @@ def run_tests(
     tests = [f for f in after.files if is_test_file(f)]
     if is_pytest_command(command) and full_suite is not True:
         if related:
-            outcome, more = run_pair(command, after, baseline, list(related), timeout=timeout,
-                                     scope="related", confined=confined, budget=budget)
+            outcome, more = run_pair(
+                command,
+                after,
+                baseline,
+                list(related),
+                timeout=timeout,
+                scope="related",
+                confined=confined,
+                budget=budget,
+            )
             notes += more
             covered = set(related) >= set(tests)
             if full_suite is False or covered or not outcome.ok or outcome.not_run:
                 return outcome, notes
             known = durations.get(command)
-            fast = (known <= timeout / 2 if known is not None
-                    else _fast_enough(outcome.elapsed, len(related), len(tests), timeout))
+            fast = (
+                known <= timeout / 2
+                if known is not None
+                else _fast_enough(outcome.elapsed, len(related), len(tests), timeout)
+            )
             if not fast:
-                notes.append("the whole suite looks too slow for the timeout; "
-                             "only the related tests were run")
+                notes.append(
+                    "the whole suite looks too slow for the timeout; "
+                    "only the related tests were run"
+                )
                 return outcome, notes
         elif full_suite is False:
             notes.append("no tests relate to the changed files; tests were not run")
             return TestOutcome(command=list(command)), notes
         elif (known := durations.get(command)) is not None and known > timeout / 2:
-            notes.append(f"no tests relate to the changed files, and the whole suite took "
-                         f"{known:.0f}s last time; tests were not run")
+            notes.append(
+                f"no tests relate to the changed files, and the whole suite took "
+                f"{known:.0f}s last time; tests were not run"
+            )
             return TestOutcome(command=list(command)), notes
-    outcome, more = run_pair(command, after, baseline, [], timeout=timeout, scope="full",
-                             confined=confined)
+    outcome, more = run_pair(
+        command, after, baseline, [], timeout=timeout, scope="full", confined=confined
+    )
     if not outcome.timed_out:
         durations.put(command, outcome.elapsed)
     return outcome, notes + more

@@ -17,14 +17,28 @@ from agent_magic.sandbox.policy import Limits, sandbox_env
 from agent_magic.sandbox.seatbelt import SANDBOX_EXEC, Seatbelt, seatbelt_profile
 
 __all__ = [
-    "Bubblewrap", "CommandResult", "Limits", "Sandbox", "SandboxUnavailable", "Seatbelt",
-    "Unavailable", "Unconfined", "bwrap_args", "detect", "execute", "read_tail", "sandbox_env",
+    "Bubblewrap",
+    "CommandResult",
+    "Limits",
+    "Sandbox",
+    "SandboxUnavailable",
+    "Seatbelt",
+    "Unavailable",
+    "Unconfined",
+    "bwrap_args",
+    "detect",
+    "execute",
+    "read_tail",
+    "sandbox_env",
     "seatbelt_profile",
 ]
 
 
 def detect(
-    *, allow_network: bool = False, unsandboxed: bool = False, path: str | None = None,
+    *,
+    allow_network: bool = False,
+    unsandboxed: bool = False,
+    path: str | None = None,
     platform: str = sys.platform,
 ) -> Sandbox:
     """The sandbox for this machine, or an Unavailable one saying why code cannot run.
@@ -37,8 +51,9 @@ def detect(
     if platform.startswith("linux"):
         binary = shutil.which("bwrap", path=path if path is not None else os.environ.get("PATH"))
         if binary is None:
-            return Unavailable("bubblewrap's `bwrap` was not found on PATH; install the "
-                               "`bubblewrap` package")
+            return Unavailable(
+                "bubblewrap's `bwrap` was not found on PATH; install the `bubblewrap` package"
+            )
         sandbox = Bubblewrap(binary, network=allow_network)
         problem = sandbox.probe()
         return sandbox if not problem else Unavailable(problem)

@@ -25,9 +25,16 @@ class Sandbox(Protocol):
         """One sentence for findings and the record: how code runs, or why it does not."""
         ...
 
-    def prepare(self, command: list[str], *, cwd: Path, writable: Path,
-                env: Mapping[str, str], hide: Sequence[Path] = (),
-                limits: Limits | None = None) -> tuple[list[str], dict[str, str]]:
+    def prepare(
+        self,
+        command: list[str],
+        *,
+        cwd: Path,
+        writable: Path,
+        env: Mapping[str, str],
+        hide: Sequence[Path] = (),
+        limits: Limits | None = None,
+    ) -> tuple[list[str], dict[str, str]]:
         """(argv, environment) that run ``command`` in ``cwd`` with only ``writable`` writable.
 
         ``hide`` lists trees that must stay invisible (the user's project); ``limits`` are set
@@ -48,13 +55,22 @@ class Unavailable:
 
     def describe(self) -> str:
         """Why nothing runs."""
-        return (f"no sandbox is available ({self.reason}), so no test, lint, notebook or "
-                "command was run; install bubblewrap, or opt in to unconfined runs with "
-                "--unsandboxed")
+        return (
+            f"no sandbox is available ({self.reason}), so no test, lint, notebook or "
+            "command was run; install bubblewrap, or opt in to unconfined runs with "
+            "--unsandboxed"
+        )
 
-    def prepare(self, command: list[str], *, cwd: Path, writable: Path,
-                env: Mapping[str, str], hide: Sequence[Path] = (),
-                limits: Limits | None = None) -> tuple[list[str], dict[str, str]]:
+    def prepare(
+        self,
+        command: list[str],
+        *,
+        cwd: Path,
+        writable: Path,
+        env: Mapping[str, str],
+        hide: Sequence[Path] = (),
+        limits: Limits | None = None,
+    ) -> tuple[list[str], dict[str, str]]:
         """Refuse."""
         raise SandboxUnavailable(self.describe())
 
@@ -72,12 +88,21 @@ class Unconfined:
 
     def describe(self) -> str:
         """Says plainly that nothing was confined."""
-        return ("UNSANDBOXED (--unsandboxed): checks and commands ran with your privileges, "
-                "with access to your files and the network")
+        return (
+            "UNSANDBOXED (--unsandboxed): checks and commands ran with your privileges, "
+            "with access to your files and the network"
+        )
 
-    def prepare(self, command: list[str], *, cwd: Path, writable: Path,
-                env: Mapping[str, str], hide: Sequence[Path] = (),
-                limits: Limits | None = None) -> tuple[list[str], dict[str, str]]:
+    def prepare(
+        self,
+        command: list[str],
+        *,
+        cwd: Path,
+        writable: Path,
+        env: Mapping[str, str],
+        hide: Sequence[Path] = (),
+        limits: Limits | None = None,
+    ) -> tuple[list[str], dict[str, str]]:
         """The command as is, in the allowlisted environment."""
         full, _ = host_env(env, writable)
         return (limits.wrap(command) if limits else command), full

@@ -73,15 +73,16 @@ class CommandResult:
         with open(self.output_path, "rb") as handle:
             first = handle.read(head).decode("utf-8", errors="replace")
         last = _cut_key_head(read_tail(self.output_path, tail))
-        return self.redact(f"{first}\n… [{size - head - tail:,} bytes of output left out] …\n"
-                           f"{last}")
+        return self.redact(
+            f"{first}\n… [{size - head - tail:,} bytes of output left out] …\n{last}"
+        )
 
 
 def _cut_key_head(text: str) -> str:
     """A cut that fell inside a private key: hide the key's lines up to its END marker."""
     end = PEM_END.search(text)
     if end and not PEM_BEGIN.search(text, 0, end.start()):
-        return REDACTED + "\n" + text[end.start():]  # the END line closes a joined head's key
+        return REDACTED + "\n" + text[end.start() :]  # the END line closes a joined head's key
     return text
 
 
@@ -120,16 +121,21 @@ def execute(
     cannot run anything, OSError if the command cannot be started.
     """
     limits = limits or Limits()
-    argv, full_env = sandbox.prepare(list(command), cwd=cwd, writable=writable, env=env or {},
-                                     hide=hide, limits=limits)
+    argv, full_env = sandbox.prepare(
+        list(command), cwd=cwd, writable=writable, env=env or {}, hide=hide, limits=limits
+    )
     _check_program(command, cwd, full_env.get("PATH", ""))
     start = time.monotonic()
     timed_out = stopped = False
     with open(output_path, "wb") as out:
         proc = subprocess.Popen(
-            argv, cwd=cwd, env=full_env,
+            argv,
+            cwd=cwd,
+            env=full_env,
             stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             if stdin_data is not None:
@@ -152,8 +158,11 @@ def execute(
             # Also on success: stragglers a test left behind must not outlive the check.
             _kill_group(proc)
     return CommandResult(
-        command=list(command), returncode=None if (timed_out or stopped) else proc.returncode,
-        timed_out=timed_out, output_path=output_path, elapsed=time.monotonic() - start,
+        command=list(command),
+        returncode=None if (timed_out or stopped) else proc.returncode,
+        timed_out=timed_out,
+        output_path=output_path,
+        elapsed=time.monotonic() - start,
         stopped=stopped,
     )
 
@@ -161,8 +170,11 @@ def execute(
 def _check_program(command: Sequence[str], cwd: Path, path: str) -> None:
     # Inside a sandbox a missing program is only an exit code; say it the way Popen would.
     program = command[0] if command else ""
-    found = (os.access(cwd / program, os.X_OK) if "/" in program
-             else shutil.which(program, path=path) is not None)
+    found = (
+        os.access(cwd / program, os.X_OK)
+        if "/" in program
+        else shutil.which(program, path=path) is not None
+    )
     if not found:
         raise FileNotFoundError(2, "No such file or directory", program)
 
@@ -193,7 +205,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
     # "Ended" means ended: wait (briefly) until the sandbox's init and our group are gone.
     deadline = time.monotonic() + KILL_WAIT
     while time.monotonic() < deadline and any(
-            pid in children or pgrp == proc.pid for pid, (_, pgrp) in _process_table().items()):
+        pid in children or pgrp == proc.pid for pid, (_, pgrp) in _process_table().items()
+    ):
         time.sleep(0.02)
 
 

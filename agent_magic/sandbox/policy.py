@@ -12,15 +12,28 @@ from agent_magic.secrets import is_secret_env_name, is_secret_name
 
 # Only these names pass from the kernel's environment into a sandbox; everything else (API keys,
 # cloud credentials, tokens, the user's PYTHONPATH) stays out. Names starting with LC_ pass too.
-ENV_ALLOWLIST = frozenset({
-    "LANG", "LANGUAGE", "TZ", "PYTHONIOENCODING", "PYTHONUTF8", "PYTHONHASHSEED",
-    "SOURCE_DATE_EPOCH", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_ADDOPTS", "CI",
-    "MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-})
+ENV_ALLOWLIST = frozenset(
+    {
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "PYTHONIOENCODING",
+        "PYTHONUTF8",
+        "PYTHONHASHSEED",
+        "SOURCE_DATE_EPOCH",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+        "PYTEST_ADDOPTS",
+        "CI",
+        "MPLBACKEND",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+    }
+)
 SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 HOME_INSIDE = "/tmp/home"
 
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,9 @@ os.execvp(sys.argv[2], sys.argv[2:])
 
 
 def sandbox_env(
-    extra: Mapping[str, str] | None = None, *, base: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
+    *,
+    base: Mapping[str, str] | None = None,
     home: str = HOME_INSIDE,
 ) -> dict[str, str]:
     """The environment of a confined command: allowlisted names of ``base`` plus ``extra``.
@@ -73,15 +88,19 @@ def sandbox_env(
     """
     source = os.environ if base is None else base
     env = {k: v for k, v in source.items() if k in ENV_ALLOWLIST or k.startswith("LC_")}
-    env.update({
-        "PATH": os.pathsep.join(dict.fromkeys((str(Path(sys.executable).parent), *SYSTEM_PATH))),
-        "HOME": home,
-        "TMPDIR": "/tmp",
-        # Two copies are tested in the same second; stale .pyc files keyed on mtime could mix
-        # them up, and colored output would hide the result lines.
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "NO_COLOR": "1",
-    })
+    env.update(
+        {
+            "PATH": os.pathsep.join(
+                dict.fromkeys((str(Path(sys.executable).parent), *SYSTEM_PATH))
+            ),
+            "HOME": home,
+            "TMPDIR": "/tmp",
+            # Two copies are tested in the same second; stale .pyc files keyed on mtime could mix
+            # them up, and colored output would hide the result lines.
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "NO_COLOR": "1",
+        }
+    )
     for name, value in (extra or {}).items():
         if not is_secret_env_name(name):
             env[name] = value

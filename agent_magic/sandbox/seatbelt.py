@@ -16,7 +16,11 @@ def _quote(path: Path | str) -> str:
 
 
 def seatbelt_profile(
-    *, writable: Path, tmp: Path, readonly: Sequence[Path], hidden: Sequence[Path],
+    *,
+    writable: Path,
+    tmp: Path,
+    readonly: Sequence[Path],
+    hidden: Sequence[Path],
     network: bool = False,
 ) -> str:
     """The SBPL profile: read the system and Python, write only the copy and its tmp, no network.
@@ -36,16 +40,21 @@ def seatbelt_profile(
         "(allow ipc-posix-shm)",
         "(allow file-read*)",
         "(deny file-read* " + " ".join(f"(subpath {_quote(h)})" for h in home_dirs) + ")",
-        "(allow file-read* " + " ".join(
-            f"(subpath {_quote(p)})" for p in [*readonly, writable, tmp]) + ")",
-        (f"(allow file-write* (subpath {_quote(writable)}) (subpath {_quote(tmp)}) "
-         '(literal "/dev/null") (literal "/dev/tty") (regex #"^/dev/fd/"))'),
+        "(allow file-read* "
+        + " ".join(f"(subpath {_quote(p)})" for p in [*readonly, writable, tmp])
+        + ")",
+        (
+            f"(allow file-write* (subpath {_quote(writable)}) (subpath {_quote(tmp)}) "
+            '(literal "/dev/null") (literal "/dev/tty") (regex #"^/dev/fd/"))'
+        ),
     ]
     if network:
         lines.append("(allow network*)")
     else:  # local sockets inside the sandbox (a notebook kernel's ZMQ) are no network
-        lines.append('(allow network* (local ip "localhost:*") (remote ip "localhost:*") '
-                     "(remote unix-socket))")
+        lines.append(
+            '(allow network* (local ip "localhost:*") (remote ip "localhost:*") '
+            "(remote unix-socket))"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -64,15 +73,25 @@ class Seatbelt:
         net = "network ALLOWED (--allow-network)" if self.network else "no network"
         return f"sandboxed with sandbox-exec: only the scratch copy writable, {net}"
 
-    def prepare(self, command: list[str], *, cwd: Path, writable: Path,
-                env: Mapping[str, str], hide: Sequence[Path] = (),
-                limits: Limits | None = None) -> tuple[list[str], dict[str, str]]:
+    def prepare(
+        self,
+        command: list[str],
+        *,
+        cwd: Path,
+        writable: Path,
+        env: Mapping[str, str],
+        hide: Sequence[Path] = (),
+        limits: Limits | None = None,
+    ) -> tuple[list[str], dict[str, str]]:
         """``sandbox-exec -p PROFILE -- command`` and the allowlisted environment."""
         full, tmp = host_env(env, writable)
         real = Path(os.path.realpath(writable))
         profile = seatbelt_profile(
-            writable=real, tmp=Path(os.path.realpath(tmp)),
-            readonly=python_dirs(exclude=[real, *hide]), hidden=list(hide),
-            network=self.network)
+            writable=real,
+            tmp=Path(os.path.realpath(tmp)),
+            readonly=python_dirs(exclude=[real, *hide]),
+            hidden=list(hide),
+            network=self.network,
+        )
         inner = limits.wrap(command) if limits else command
         return [self.binary, "-p", profile, "--", *inner], full

@@ -9,6 +9,15 @@ from agent_magic.staging.diff import Hunk
 from agent_magic.staging.overlay import Staging
 
 __all__ = [
-    "Changeset", "Checkpoint", "FileChange", "Hunk", "Staging", "apply", "content_hash",
-    "list_checkpoints", "recover", "undo", "write_file",
+    "Changeset",
+    "Checkpoint",
+    "FileChange",
+    "Hunk",
+    "Staging",
+    "apply",
+    "content_hash",
+    "list_checkpoints",
+    "recover",
+    "undo",
+    "write_file",
 ]

@@ -35,8 +35,9 @@ Writer = Callable[[Path, "bytes | None", "int | None"], None]
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-def write_file(target: Path, data: bytes | None, mode: int | None, *,
-               root: Path | None = None) -> None:
+def write_file(
+    target: Path, data: bytes | None, mode: int | None, *, root: Path | None = None
+) -> None:
     """Replace ``target`` atomically with ``data`` (temp file and rename); None deletes it.
 
     Every directory below ``root`` (default: the target's deepest existing ancestor) is opened with O_NOFOLLOW,
@@ -82,8 +83,11 @@ def _enter(dfd: int, name: str, *, create: bool, target: Path) -> int:
         nfd = os.open(name, _DIR_FLAGS, dir_fd=dfd)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise OSError(errno.ELOOP, f"{name} is a symbolic link or not a directory; refusing "
-                          "to write through it", str(target)) from None
+            raise OSError(
+                errno.ELOOP,
+                f"{name} is a symbolic link or not a directory; refusing to write through it",
+                str(target),
+            ) from None
         raise
     os.close(dfd)
     return nfd
@@ -97,8 +101,11 @@ def _put(dfd: int, name: str, data: bytes | None, mode: int | None, target: Path
     if st is not None and stat.S_ISLNK(st.st_mode):
         raise OSError(errno.ELOOP, "is a symbolic link; refusing to write through it", str(target))
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise OSError(errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EINVAL,
-                      "is not a regular file", str(target))
+        raise OSError(
+            errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EINVAL,
+            "is not a regular file",
+            str(target),
+        )
     if data is None:
         if st is not None:
             os.unlink(name, dir_fd=dfd)
@@ -109,7 +116,7 @@ def _put(dfd: int, name: str, data: bytes | None, mode: int | None, target: Path
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fchmod(fd, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
         finally:
             os.close(fd)
@@ -141,9 +148,18 @@ def _read(target: Path) -> tuple[bytes, int] | None:
     return target.read_bytes(), st.st_mode
 
 
-def apply(project: Project, changeset: Changeset, selection: set[str] | None = None, *,
-          commit: bool = False, message: str = "", session_id: str = "", force: bool = False,
-          writer: Writer | None = None, lock_wait: float = WAIT_SECONDS) -> Checkpoint:
+def apply(
+    project: Project,
+    changeset: Changeset,
+    selection: set[str] | None = None,
+    *,
+    commit: bool = False,
+    message: str = "",
+    session_id: str = "",
+    force: bool = False,
+    writer: Writer | None = None,
+    lock_wait: float = WAIT_SECONDS,
+) -> Checkpoint:
     """Write the selected hunks (None = all) to disk, all or nothing, after saving a checkpoint.
 
     Raises ConflictError, writing nothing, if any target changed on disk since it was staged;
@@ -158,29 +174,49 @@ def apply(project: Project, changeset: Changeset, selection: set[str] | None = N
     try:
         with project_lock(project.state_dir, lock_wait):
             recover_locked(project)
-            return _apply_locked(project, plan, commit=commit, message=message,
-                                 session_id=session_id, force=force,
-                                 writer=writer or confined_writer(project.root))
+            return _apply_locked(
+                project,
+                plan,
+                commit=commit,
+                message=message,
+                session_id=session_id,
+                force=force,
+                writer=writer or confined_writer(project.root),
+            )
     except OSError as exc:
         # Failures once writing began are ApplyErrors already; this is the lock, a conflict
         # check, the checkpoint or the journal failing first (a full disk, a read-only state dir).
         raise ApplyError(f"apply failed: {_describe(exc, project)}; nothing was written") from exc
 
 
-def _apply_locked(project: Project, plan, *, commit: bool, message: str, session_id: str,
-                  force: bool, writer: Writer) -> Checkpoint:
+def _apply_locked(
+    project: Project,
+    plan,
+    *,
+    commit: bool,
+    message: str,
+    session_id: str,
+    force: bool,
+    writer: Writer,
+) -> Checkpoint:
     targets: dict[str, bytes | None] = {}
     conflicts: list[str] = []
     for fc, writes in plan:
-        expected = {fc.path: fc.before} if not fc.old_path else {fc.old_path: fc.before, fc.path: None}
+        expected = (
+            {fc.path: fc.before} if not fc.old_path else {fc.old_path: fc.before, fc.path: None}
+        )
         for path, before in expected.items():
             current = _read(project.check_writable(path))
             if content_hash(current[0] if current else None) != content_hash(before):
                 conflicts.append(path)
         targets.update(writes)
     if conflicts and not force:
-        raise ConflictError("these files changed on disk since the changes were staged: "
-                            + ", ".join(conflicts) + "; nothing was written", conflicts)
+        raise ConflictError(
+            "these files changed on disk since the changes were staged: "
+            + ", ".join(conflicts)
+            + "; nothing was written",
+            conflicts,
+        )
     paths = sorted(targets)
     abs_paths = {p: project.check_writable(p) for p in paths}
     repo = gitstore.open_repo(project.root) if commit else None
@@ -188,14 +224,25 @@ def _apply_locked(project: Project, plan, *, commit: bool, message: str, session
         _check_can_commit(repo, project, paths)
     pre = {p: _read(abs_paths[p]) for p in paths}
     store = CheckpointStore(project)
-    cp = Checkpoint(new_id(), datetime.now(timezone.utc).isoformat(timespec="seconds"), paths,
-                    message=message, session_id=session_id)
+    cp = Checkpoint(
+        new_id(),
+        datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        paths,
+        message=message,
+        session_id=session_id,
+    )
     cp.after = {p: content_hash(targets[p]) for p in paths}
-    cp.created_dirs = [d.relative_to(project.root).as_posix()
-                       for d in _missing_dirs(abs_paths.values())]
-    entry = journal.Journal("apply", cp.id, paths,
-                            before={p: content_hash(pre[p][0] if pre[p] else None) for p in paths},
-                            after=dict(cp.after), created_dirs=list(cp.created_dirs))
+    cp.created_dirs = [
+        d.relative_to(project.root).as_posix() for d in _missing_dirs(abs_paths.values())
+    ]
+    entry = journal.Journal(
+        "apply",
+        cp.id,
+        paths,
+        before={p: content_hash(pre[p][0] if pre[p] else None) for p in paths},
+        after=dict(cp.after),
+        created_dirs=list(cp.created_dirs),
+    )
     journal.begin(project.state_dir, entry)  # before the checkpoint: a crash there leaves no orphan
     try:
         store.save(cp, pre)
@@ -212,8 +259,9 @@ def _apply_locked(project: Project, plan, *, commit: bool, message: str, session
     journal.end(project.state_dir)
     if repo is not None:
         try:
-            cp.commit = gitstore.commit_paths(repo, project.root, paths,
-                                              commit_message(message, session_id))
+            cp.commit = gitstore.commit_paths(
+                repo, project.root, paths, commit_message(message, session_id)
+            )
         except gitstore.CommitFailed as exc:
             cp.commit_error = str(exc)
         try:
@@ -226,18 +274,28 @@ def _apply_locked(project: Project, plan, *, commit: bool, message: str, session
 def _check_can_commit(repo, project: Project, paths: list[str]) -> None:
     problem = gitstore.commit_blocker(repo)
     if problem:
-        raise UserError(f"not applied: --commit is not possible while {problem}; finish that "
-                        "first, or apply without --commit")
+        raise UserError(
+            f"not applied: --commit is not possible while {problem}; finish that "
+            "first, or apply without --commit"
+        )
     dirty = gitstore.uncommitted(repo, project.root, paths)
     if dirty:
         # Committing them would commit the user's own unfinished edits along with the agent's.
-        raise UserError("not applied: --commit would also commit your uncommitted changes in "
-                        + ", ".join(dirty) + "; commit or stash them first, or apply without --commit")
+        raise UserError(
+            "not applied: --commit would also commit your uncommitted changes in "
+            + ", ".join(dirty)
+            + "; commit or stash them first, or apply without --commit"
+        )
 
 
-def _roll_back(project: Project, store: CheckpointStore, cp: Checkpoint,
-               abs_paths: dict[str, Path], pre: dict[str, tuple[bytes, int] | None],
-               exc: BaseException) -> None:
+def _roll_back(
+    project: Project,
+    store: CheckpointStore,
+    cp: Checkpoint,
+    abs_paths: dict[str, Path],
+    pre: dict[str, tuple[bytes, int] | None],
+    exc: BaseException,
+) -> None:
     """Put every path back as ``pre`` says, each on its own, then say what happened."""
     disk = confined_writer(project.root)
     stuck: list[str] = []
@@ -261,9 +319,12 @@ def _roll_back(project: Project, store: CheckpointStore, cp: Checkpoint,
             raise ApplyError(
                 f"apply failed: {what}; could not restore {', '.join(stuck)} either. Their "
                 f"previous content is kept in checkpoint {cp.id}; the next %agent command "
-                f"retries the rollback, or run `%agent undo --force {cp.id}`", cp.id) from exc
-        raise ApplyError(f"apply failed: {what}; nothing was applied (every file is as it was)",
-                         "") from exc
+                f"retries the rollback, or run `%agent undo --force {cp.id}`",
+                cp.id,
+            ) from exc
+        raise ApplyError(
+            f"apply failed: {what}; nothing was applied (every file is as it was)", ""
+        ) from exc
 
 
 def _hash_on_disk(target: Path) -> str:
@@ -296,8 +357,12 @@ def _renamed_mode(plan, path: str, pre: dict) -> int | None:
     return None
 
 
-def _write_all(abs_paths: dict[str, Path], targets: dict[str, bytes | None],
-               modes: dict[str, int | None], writer: Writer) -> None:
+def _write_all(
+    abs_paths: dict[str, Path],
+    targets: dict[str, bytes | None],
+    modes: dict[str, int | None],
+    writer: Writer,
+) -> None:
     for path, target in abs_paths.items():
         writer(target, targets[path], modes[path])
 
@@ -334,8 +399,14 @@ def commit_message(message: str, session_id: str) -> str:
     return f"{body}\n\n{trailer}\n"
 
 
-def undo(project: Project, checkpoint_id: str | None = None, *, force: bool = False,
-         writer: Writer | None = None, lock_wait: float = WAIT_SECONDS) -> Checkpoint:
+def undo(
+    project: Project,
+    checkpoint_id: str | None = None,
+    *,
+    force: bool = False,
+    writer: Writer | None = None,
+    lock_wait: float = WAIT_SECONDS,
+) -> Checkpoint:
     """Restore the paths of a checkpoint (the last one not undone, if no id) byte for byte.
 
     ``force`` restores even files changed since the apply (that later work is lost) and files
@@ -344,15 +415,19 @@ def undo(project: Project, checkpoint_id: str | None = None, *, force: bool = Fa
     try:
         with project_lock(project.state_dir, lock_wait):
             recover_locked(project)
-            return _undo_locked(project, checkpoint_id, force=force,
-                                writer=writer or confined_writer(project.root))
+            return _undo_locked(
+                project, checkpoint_id, force=force, writer=writer or confined_writer(project.root)
+            )
     except OSError as exc:
-        raise ApplyError(f"undo failed: {_describe(exc, project)}; the next %agent command "
-                         "finishes an undo that had begun writing, or retry it") from exc
+        raise ApplyError(
+            f"undo failed: {_describe(exc, project)}; the next %agent command "
+            "finishes an undo that had begun writing, or retry it"
+        ) from exc
 
 
-def _undo_locked(project: Project, checkpoint_id: str | None, *, force: bool,
-                 writer: Writer) -> Checkpoint:
+def _undo_locked(
+    project: Project, checkpoint_id: str | None, *, force: bool, writer: Writer
+) -> Checkpoint:
     store = CheckpointStore(project)
     if checkpoint_id is None:
         live = [c for c in store.list() if not c.undone]
@@ -365,26 +440,38 @@ def _undo_locked(project: Project, checkpoint_id: str | None, *, force: bool,
             raise UserError(f"checkpoint {cp.id} was already undone")
     abs_paths = {p: project.check_writable(p) for p in cp.paths}
     current = {p: _read(abs_paths[p]) for p in cp.paths}
-    changed = [p for p in cp.paths
-               if content_hash(current[p][0] if current[p] else None) != cp.after.get(p)]
+    changed = [
+        p
+        for p in cp.paths
+        if content_hash(current[p][0] if current[p] else None) != cp.after.get(p)
+    ]
     if changed and not force:
-        raise ConflictError("these files changed after the apply: " + ", ".join(changed)
-                            + "; undo would lose that work (`%agent undo --force` restores "
-                            "them anyway)", changed)
+        raise ConflictError(
+            "these files changed after the apply: "
+            + ", ".join(changed)
+            + "; undo would lose that work (`%agent undo --force` restores "
+            "them anyway)",
+            changed,
+        )
     repo = gitstore.open_repo(project.root) if cp.commit else None
     revert = repo is not None and gitstore.is_ancestor(repo, cp.commit)
     if revert:
         problem = gitstore.commit_blocker(repo)
         if problem:
-            raise UserError(f"not undone: checkpoint {cp.id} was committed, and its revert cannot "
-                            f"be committed while {problem}; finish that first")
+            raise UserError(
+                f"not undone: checkpoint {cp.id} was committed, and its revert cannot "
+                f"be committed while {problem}; finish that first"
+            )
     targets = {p: store.content(cp, p) for p in cp.paths}
     modes = {p: (cp.before[p] or {}).get("mode") for p in cp.paths}
-    entry = journal.Journal("undo", cp.id, list(cp.paths),
-                            before={p: content_hash(current[p][0] if current[p] else None)
-                                    for p in cp.paths},
-                            after={p: content_hash(targets[p]) for p in cp.paths},
-                            created_dirs=list(cp.created_dirs))
+    entry = journal.Journal(
+        "undo",
+        cp.id,
+        list(cp.paths),
+        before={p: content_hash(current[p][0] if current[p] else None) for p in cp.paths},
+        after={p: content_hash(targets[p]) for p in cp.paths},
+        created_dirs=list(cp.created_dirs),
+    )
     journal.begin(project.state_dir, entry)
     try:
         _write_all(abs_paths, targets, modes, writer)
@@ -399,8 +486,11 @@ def _undo_locked(project: Project, checkpoint_id: str | None, *, force: bool,
                 pass
         journal.end(project.state_dir)
         if isinstance(exc, OSError):
-            raise ApplyError(f"undo failed: {_describe(exc, project)}; the files are as they "
-                             "were before the undo", "") from exc
+            raise ApplyError(
+                f"undo failed: {_describe(exc, project)}; the files are as they "
+                "were before the undo",
+                "",
+            ) from exc
         raise
     # Only directories the apply made: an empty directory the user already had stays.
     _remove_empty([project.root / d for d in cp.created_dirs])
@@ -411,8 +501,9 @@ def _undo_locked(project: Project, checkpoint_id: str | None, *, force: bool,
         # The apply's commit is in the branch's history: take it back with a new commit of the
         # same paths through an ordinary `git commit` (hooks and signing as configured).
         try:
-            cp.revert_commit = gitstore.commit_paths(repo, project.root, cp.paths,
-                                                     revert_message(cp))
+            cp.revert_commit = gitstore.commit_paths(
+                repo, project.root, cp.paths, revert_message(cp)
+            )
         except gitstore.CommitFailed as exc:
             cp.commit_error = str(exc)
         store.write_meta(cp)
@@ -446,7 +537,7 @@ def recover_locked(project: Project) -> str:
         if entry.checkpoint:
             store.discard(Checkpoint(entry.checkpoint, "", [], kind="git"))
         journal.end(project.state_dir)
-        return ("An apply was interrupted before it wrote anything; nothing needed restoring.")
+        return "An apply was interrupted before it wrote anything; nothing needed restoring."
     disk = confined_writer(project.root)
     for path in entry.paths:
         target = project.root / path
@@ -456,20 +547,29 @@ def recover_locked(project: Project) -> str:
             if content_hash(now[0] if now else None) != content_hash(want):
                 disk(target, want, (cp.before.get(path) or {}).get("mode"))
         except (OSError, PathError) as exc:
-            raise ApplyError(f"an interrupted {entry.action} of checkpoint {cp.id} could not be "
-                             f"finished: {_describe(exc, project) if isinstance(exc, OSError) else exc}; "
-                             f"fix that and run `%agent undo --force {cp.id}`", cp.id) from exc
+            raise ApplyError(
+                f"an interrupted {entry.action} of checkpoint {cp.id} could not be "
+                f"finished: {_describe(exc, project) if isinstance(exc, OSError) else exc}; "
+                f"fix that and run `%agent undo --force {cp.id}`",
+                cp.id,
+            ) from exc
     _remove_temp_files(project, entry.paths)
     _remove_empty([project.root / d for d in entry.created_dirs])
     journal.end(project.state_dir)
     if entry.action == "undo":
         cp.undone = True
         store.write_meta(cp)
-        return (f"An undo of checkpoint {cp.id} was interrupted; it has now been completed: "
-                + ", ".join(entry.paths) + " are as they were before that apply.")
+        return (
+            f"An undo of checkpoint {cp.id} was interrupted; it has now been completed: "
+            + ", ".join(entry.paths)
+            + " are as they were before that apply."
+        )
     store.discard(cp)
-    return (f"An apply (checkpoint {cp.id}) was interrupted; it has been rolled back: "
-            + ", ".join(entry.paths) + " are as they were before it. Apply again to retry.")
+    return (
+        f"An apply (checkpoint {cp.id}) was interrupted; it has been rolled back: "
+        + ", ".join(entry.paths)
+        + " are as they were before it. Apply again to retry."
+    )
 
 
 def _remove_temp_files(project: Project, paths: list[str]) -> None:

@@ -47,8 +47,10 @@ class FileChange:
         """A unified diff of this file for people (notebooks per cell; control characters shown)."""
         head = ""
         if self.status == "renamed":
-            head = (f"rename from {difflib_.quote_path(self.old_path or '')}\n"
-                    f"rename to {difflib_.quote_path(self.path)}\n")
+            head = (
+                f"rename from {difflib_.quote_path(self.old_path or '')}\n"
+                f"rename to {difflib_.quote_path(self.path)}\n"
+            )
         head += difflib_.file_header(self.path, self.old_path, self.status)
         body = []
         for h in self.hunks:
@@ -116,7 +118,9 @@ class Changeset:
         """The whole changeset as unified diff text."""
         return "".join(fc.diff() for fc in self.files)
 
-    def writes(self, selection: set[str] | None = None) -> list[tuple[FileChange, dict[str, bytes | None]]]:
+    def writes(
+        self, selection: set[str] | None = None
+    ) -> list[tuple[FileChange, dict[str, bytes | None]]]:
         """Per selected file change, the bytes to write per path (None = delete)."""
         if selection is not None:
             unknown = set(selection) - set(self.hunk_ids())
@@ -124,7 +128,9 @@ class Changeset:
                 raise UserError(f"unknown hunk id(s): {', '.join(sorted(unknown)[:5])}")
         out = []
         for fc in self.files:
-            chosen = set(fc.hunk_ids()) if selection is None else set(selection) & set(fc.hunk_ids())
+            chosen = (
+                set(fc.hunk_ids()) if selection is None else set(selection) & set(fc.hunk_ids())
+            )
             if not chosen:
                 continue
             targets: dict[str, bytes | None] = {fc.path: fc.content_for(chosen)}
@@ -134,8 +140,9 @@ class Changeset:
         return out
 
 
-def make_change(path: str, before: bytes | None, after: bytes | None,
-                old_path: str | None = None) -> FileChange:
+def make_change(
+    path: str, before: bytes | None, after: bytes | None, old_path: str | None = None
+) -> FileChange:
     """A FileChange with its hunks computed."""
     if old_path:
         status = "renamed"
@@ -156,8 +163,9 @@ def _hunks(path: str, before: bytes | None, after: bytes | None, status: str) ->
             return hunks
     if notebooks.is_notebook(path) and before is not None and after is not None:
         try:
-            return hunks + notebooks.cell_hunks(path, notebooks.load(before, path)[0],
-                                                notebooks.load(after, path)[0])
+            return hunks + notebooks.cell_hunks(
+                path, notebooks.load(before, path)[0], notebooks.load(after, path)[0]
+            )
         except ToolError:
             pass  # not a valid notebook: fall back to a text diff
     if notebooks.is_notebook(path) and (before is None) != (after is None):

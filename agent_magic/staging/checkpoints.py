@@ -31,7 +31,9 @@ class Checkpoint:
     session_id: str = ""
     undone: bool = False
     kind: str = "files"  # git | files
-    before: dict[str, dict | None] = field(default_factory=dict)  # path -> {"mode"} or None if absent
+    before: dict[str, dict | None] = field(
+        default_factory=dict
+    )  # path -> {"mode"} or None if absent
     after: dict[str, str] = field(default_factory=dict)  # path -> content hash after apply
     tree: str = ""  # git tree holding the pre-apply content
     commit: str = ""  # the commit made by apply(commit=True), if any
@@ -64,8 +66,9 @@ class CheckpointStore:
         if self._repo is not None:
             cp.kind = "git"
             cp.tree = gitstore.write_tree(self._repo, present)
-            sha = gitstore.commit_tree(self._repo, cp.tree,
-                                       f"agent_magic checkpoint {cp.id}\n\n{cp.message}".strip())
+            sha = gitstore.commit_tree(
+                self._repo, cp.tree, f"agent_magic checkpoint {cp.id}\n\n{cp.message}".strip()
+            )
             gitstore.set_ref(self._repo, gitstore.REF_PREFIX + cp.id, sha)
         else:
             cp.kind = "files"
@@ -89,7 +92,9 @@ class CheckpointStore:
             return None
         if cp.kind == "git":
             if self._repo is None:
-                raise UserError(f"checkpoint {cp.id} is stored in git, but the project has no repository")
+                raise UserError(
+                    f"checkpoint {cp.id} is stored in git, but the project has no repository"
+                )
             return gitstore.read_blob(self._repo, cp.tree, path)
         return (self._folder(cp.id) / "files" / path).read_bytes()
 
@@ -105,7 +110,9 @@ class CheckpointStore:
         try:
             data = json.loads(meta.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            raise UserError(f"no checkpoint {checkpoint_id!r}; `%agent history` lists them") from None
+            raise UserError(
+                f"no checkpoint {checkpoint_id!r}; `%agent history` lists them"
+            ) from None
         known = set(Checkpoint.__dataclass_fields__)
         return Checkpoint(**{k: v for k, v in data.items() if k in known})
 

@@ -65,8 +65,19 @@ def text_hunks(path: str, before: str, after: str, context: int = 3) -> list[Hun
             changes.append((x1, x2, y1, y2))
             body += [_prefixed("-", ln) for ln in a[x1:x2]]
             body += [_prefixed("+", ln) for ln in b[y1:y2]]
-        hunks.append(Hunk(f"{path}#{len(hunks) + 1}", header, header + "\n" + "".join(body),
-                          i1 + 1, i2 - i1, j1 + 1, j2 - j1, "text", tuple(changes)))
+        hunks.append(
+            Hunk(
+                f"{path}#{len(hunks) + 1}",
+                header,
+                header + "\n" + "".join(body),
+                i1 + 1,
+                i2 - i1,
+                j1 + 1,
+                j2 - j1,
+                "text",
+                tuple(changes),
+            )
+        )
     return hunks
 
 
@@ -87,8 +98,9 @@ def apply_text_hunks(before: str, after: str, hunks: list[Hunk], selected: set[s
 
 
 def _fix_joins(lines: list[str]) -> str:
-    return "".join(ln if ln.endswith("\n") or i == len(lines) - 1 else ln + "\n"
-                   for i, ln in enumerate(lines))
+    return "".join(
+        ln if ln.endswith("\n") or i == len(lines) - 1 else ln + "\n" for i, ln in enumerate(lines)
+    )
 
 
 def file_header(path: str, old_path: str | None, status: str) -> str:

@@ -42,8 +42,10 @@ class _Level:
 # Strict to loose; the first level with any match decides.
 _LEVELS = (
     _Level("trailing whitespace"),
-    _Level("tabs vs spaces", 4), _Level("tabs vs spaces", 8),
-    _Level("indentation", 4, shift=True), _Level("indentation", 8, shift=True),
+    _Level("tabs vs spaces", 4),
+    _Level("tabs vs spaces", 8),
+    _Level("indentation", 4, shift=True),
+    _Level("indentation", 8, shift=True),
 )
 
 
@@ -79,10 +81,17 @@ def insert_text(content: str, line: int, text: str, name: str = "file") -> EditR
     if not new_lines:
         raise ToolError("text to insert is empty")
     out = lines[:line] + new_lines + lines[line:]
-    note = f"inserted {len(new_lines)} line(s) after line {line}" if line else \
-        f"inserted {len(new_lines)} line(s) at the top"
-    return EditResult(join_lines(out, final or not lines or line < len(lines)), note,
-                      line + 1, line + len(new_lines))
+    note = (
+        f"inserted {len(new_lines)} line(s) after line {line}"
+        if line
+        else f"inserted {len(new_lines)} line(s) at the top"
+    )
+    return EditResult(
+        join_lines(out, final or not lines or line < len(lines)),
+        note,
+        line + 1,
+        line + len(new_lines),
+    )
 
 
 def replace_text(content: str, old: str, new: str, name: str = "file") -> EditResult:
@@ -131,7 +140,8 @@ def _refuse_other_depths(content: str, pos: int, old: str, name: str) -> None:
                 f"old text matches line {here + 1} of {name} exactly, but the same lines also "
                 f"fit once at another indentation depth: {where}; it is ambiguous which one is "
                 "meant, so nothing was changed. Include more surrounding lines so only one place "
-                "fits")
+                "fits"
+            )
 
 
 def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> EditResult:
@@ -148,11 +158,14 @@ def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> Edi
                 raise ToolError(
                     f"old text starts in the middle of line {line_no} of {name} and the new text "
                     "has several lines, so their indentation is ambiguous; copy the whole line "
-                    "with its full indentation")
+                    "with its full indentation"
+                )
             new = _shift_under(new, prefix, style, line_no, name)
             pos = line_start
-            notes.append(f"shifted new text by the {indent_width(prefix, 4)} columns of "
-                         "indentation the old text was copied without")
+            notes.append(
+                f"shifted new text by the {indent_width(prefix, 4)} columns of "
+                "indentation the old text was copied without"
+            )
         elif not new.strip() and old.endswith("\n"):
             pos = line_start  # deleting whole lines takes their indentation along
     if style:
@@ -188,13 +201,14 @@ def _shift_under(new: str, prefix: str, style: str | None, line_no: int, name: s
             f"old text starts inside the indentation of line {line_no} of {name} but every line "
             f"of the new text is indented ({base} columns or more), so it is ambiguous whether "
             "the new text was shifted like the old one; copy the old text's first line with its "
-            "full indentation")
+            "full indentation"
+        )
     return "\n".join(_indent_under(prefix, ln, style) if ln.strip() else ln for ln in lines)
 
 
 def _indent_under(prefix: str, line: str, style: str | None) -> str:
     body = line.lstrip(" \t")
-    own = line[:len(line) - len(body)]
+    own = line[: len(line) - len(body)]
     if not own or (len(set(prefix)) == 1 and set(own) == set(prefix)):
         return prefix + own + body  # same characters: byte-wise, no tab width to guess
     width = indent_width(prefix, 4) + indent_width(own, 4)
@@ -220,7 +234,7 @@ def _restyle(text: str, style: str, tab: int = 4) -> str:
     out = []
     for line in text.split("\n"):
         body = line.lstrip(" \t")
-        lead = line[:len(line) - len(body)]
+        lead = line[: len(line) - len(body)]
         foreign = "\t" in lead if style == "spaces" else lead.startswith(" " * tab)
         if body and foreign:
             width = indent_width(line, tab)
@@ -255,7 +269,7 @@ def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
     lead, trail = _edge_blanks(pat_lines)
     if match is None and (lead or trail):
         # Blank lines at the edges count first; only a failed match makes them "stray".
-        pat_lines = pat_lines[lead:len(pat_lines) - trail]
+        pat_lines = pat_lines[lead : len(pat_lines) - trail]
         new_lines = _strip_matching_blanks(new_lines, lead, trail)
         notes.append("ignored blank lines at the edges of old text")
         tokens = list(pat_lines)
@@ -280,10 +294,12 @@ def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
         if not keep:
             _refuse_broken_blocks(new_lines, match.level.tab, name)
         else:
-            notes.append(f"{len(keep)} new line(s) left at their own column: shifted, they would "
-                         "not fit the file's indentation")
+            notes.append(
+                f"{len(keep)} new line(s) left at their own column: shifted, they would "
+                "not fit the file's indentation"
+            )
     body = _render(file_lines, tokens, new_lines, match, keep)
-    out = file_lines[:match.start] + body + file_lines[match.end:]
+    out = file_lines[: match.start] + body + file_lines[match.end :]
     keep_final = final or match.end < len(file_lines)
     note = f"replaced at lines {match.start + 1}-{match.end} (" + "; ".join(notes) + ")"
     return EditResult(join_lines(out, keep_final), note, match.start + 1, match.end)
@@ -300,7 +316,7 @@ def _strip_matching_blanks(lines: list[str], lead: int, trail: int) -> list[str]
     new_lead, new_trail = _edge_blanks(lines)
     start = min(lead, new_lead)
     stop = len(lines) - min(trail, new_trail)
-    return lines[start:max(start, stop)]
+    return lines[start : max(start, stop)]
 
 
 def _elided(pat_lines: list[str]) -> list:
@@ -344,8 +360,9 @@ def indent_width(line: str, tab: int) -> int:
     return col
 
 
-def _segment_delta(file_lines: list[str], seg: list[str], at: int, level: _Level,
-                   first_free: bool) -> int | None:
+def _segment_delta(
+    file_lines: list[str], seg: list[str], at: int, level: _Level, first_free: bool
+) -> int | None:
     """The indentation shift if ``seg`` matches at ``at`` under ``level``, else None."""
     if level.tab == 0:
         ok = all(file_lines[at + i].rstrip() == s.rstrip() for i, s in enumerate(seg))
@@ -387,7 +404,8 @@ def _search(file_lines: list[str], tokens: list, name: str, content: str) -> _Ma
             spans = ", ".join(f"{m.start + 1}-{m.end}" for m in found[:6])
             raise ToolError(
                 f"old text matches {len(found)} places in {name} when ignoring {level.name} "
-                f"(lines {spans}); include more surrounding lines so it matches exactly one")
+                f"(lines {spans}); include more surrounding lines so it matches exactly one"
+            )
     return None
 
 
@@ -440,8 +458,9 @@ def _candidates(file_lines: list[str], segs: list[list[str]], level: _Level) -> 
     return list(by_end.values())
 
 
-def _next_segment(file_lines: list[str], seg: list[str], pos: int, level: _Level,
-                  delta: int) -> int | None:
+def _next_segment(
+    file_lines: list[str], seg: list[str], pos: int, level: _Level, delta: int
+) -> int | None:
     for at in range(pos, len(file_lines) - len(seg) + 1):
         d = _segment_delta(file_lines, seg, at, level, False)
         if d is not None and (d == delta or level.tab == 0):
@@ -449,13 +468,19 @@ def _next_segment(file_lines: list[str], seg: list[str], pos: int, level: _Level
     return None
 
 
-def _render(file_lines: list[str], tokens: list, new_lines: list[str], match: _Match,
-            keep: frozenset[int] = frozenset()) -> list[str]:
+def _render(
+    file_lines: list[str],
+    tokens: list,
+    new_lines: list[str],
+    match: _Match,
+    keep: frozenset[int] = frozenset(),
+) -> list[str]:
     tab = match.level.tab or 4
     pat_keys = [_MARK if t is _MARK else (indent_width(t, tab), t.strip()) for t in tokens]
-    new_keys = [_MARK if ln.strip() in MARKERS else (indent_width(ln, tab), ln.strip())
-                for ln in new_lines]
-    region = file_lines[match.start:match.end]
+    new_keys = [
+        _MARK if ln.strip() in MARKERS else (indent_width(ln, tab), ln.strip()) for ln in new_lines
+    ]
+    region = file_lines[match.start : match.end]
     style = indent_style("\n".join(region)) or indent_style("\n".join(file_lines))
     mark_ranges = [r for t, r in zip(tokens, match.token_lines) if t is _MARK]
     out: list[str] = []
@@ -476,14 +501,15 @@ def _render(file_lines: list[str], tokens: list, new_lines: list[str], match: _M
     return out
 
 
-def _reindent(line: str, match: _Match, tab: int, style: str | None,
-              delta: int | None = None) -> str:
+def _reindent(
+    line: str, match: _Match, tab: int, style: str | None, delta: int | None = None
+) -> str:
     if not line.strip():
         return line
     if match.level.tab == 0:
         return _restyle(line, style) if style else line
     delta = match.delta if delta is None else delta
-    lead = line[:len(line) - len(line.lstrip())]
+    lead = line[: len(line) - len(line.lstrip())]
     use_tabs = style == "tabs" or (style is None and "\t" in lead)
     if delta == 0 and (("\t" in lead) == use_tabs or not lead):
         return line
@@ -495,13 +521,16 @@ def _reindent(line: str, match: _Match, tab: int, style: str | None,
         raise ToolError(
             f"old text matched with its indentation shifted by {match.delta} columns, but the new "
             f"line {line.strip()[:60]!r} is indented only {indent_width(line, tab)}, so the edit "
-            "is not uniformly shifted; copy the old text with the file's indentation")
+            "is not uniformly shifted; copy the old text with the file's indentation"
+        )
     indent = "\t" * (width // tab) + " " * (width % tab) if use_tabs else " " * width
     return indent + line.lstrip()
 
 
-_OPENER = re.compile(r"^(?:async\s+)?(?:def|class|if|elif|else|for|while|try|except|finally|with|"
-                     r"match|case)\b.*:\s*(?:#.*)?$")
+_OPENER = re.compile(
+    r"^(?:async\s+)?(?:def|class|if|elif|else|for|while|try|except|finally|with|"
+    r"match|case)\b.*:\s*(?:#.*)?$"
+)
 
 
 def _refuse_broken_blocks(lines: list[str], tab: int, name: str) -> None:
@@ -514,18 +543,20 @@ def _refuse_broken_blocks(lines: list[str], tab: int, name: str) -> None:
     for i, line in enumerate(lines):
         if not _OPENER.match(line.strip()):
             continue
-        nxt = next((ln for ln in lines[i + 1:] if ln.strip()), None)
+        nxt = next((ln for ln in lines[i + 1 :] if ln.strip()), None)
         if nxt is not None and indent_width(nxt, tab) <= indent_width(line, tab):
             raise ToolError(
                 f"the new text is to be re-indented to the file's depth, but it is not "
                 f"consistently indented itself: {line.strip()[:60]!r} is followed by "
                 f"{nxt.strip()[:60]!r} at the same or a lesser depth, so some lines were "
                 f"shifted and some not; nothing was changed in {name}. Send old and new text "
-                "with the file's exact indentation")
+                "with the file's exact indentation"
+            )
 
 
-def _unshifted_lines(file_lines: list[str], tokens: list, new_lines: list[str], match: _Match,
-                     name: str) -> frozenset[int]:
+def _unshifted_lines(
+    file_lines: list[str], tokens: list, new_lines: list[str], match: _Match, name: str
+) -> frozenset[int]:
     """New lines to leave at their own column under a positive shift; ToolError if undecidable.
 
     Old text copied ``delta`` columns shallower than the file, but itself indented, means the
@@ -540,7 +571,9 @@ def _unshifted_lines(file_lines: list[str], tokens: list, new_lines: list[str], 
     widths = [indent_width(t, tab) for t in tokens if t is not _MARK and t.strip()]
     if match.delta <= 0 or not widths or min(widths) == 0:
         return frozenset()
-    low = [j for j, ln in enumerate(new_lines) if ln.strip() and indent_width(ln, tab) < match.delta]
+    low = [
+        j for j, ln in enumerate(new_lines) if ln.strip() and indent_width(ln, tab) < match.delta
+    ]
     if not low:
         return frozenset()
     unit = _indent_unit(file_lines, tab)
@@ -556,7 +589,8 @@ def _unshifted_lines(file_lines: list[str], tokens: list, new_lines: list[str], 
         f"old text matched {match.delta} columns deeper than written, but the new line "
         f"{line.strip()[:60]!r} is at column {indent_width(line, tab)}: it may belong at column "
         f"{indent_width(line, tab) + match.delta} (shifted with the rest) or where it is; nothing "
-        f"was changed in {name}. Send old and new text with the file's exact indentation")
+        f"was changed in {name}. Send old and new text with the file's exact indentation"
+    )
 
 
 def _indent_unit(file_lines: list[str], tab: int) -> int | None:
@@ -564,7 +598,7 @@ def _indent_unit(file_lines: list[str], tab: int) -> int | None:
     steps: Counter[int] = Counter()
     for i, line in enumerate(file_lines):
         if _OPENER.match(line.strip()):
-            nxt = next((ln for ln in file_lines[i + 1:i + 4] if ln.strip()), None)
+            nxt = next((ln for ln in file_lines[i + 1 : i + 4] if ln.strip()), None)
             if nxt is not None and indent_width(nxt, tab) > indent_width(line, tab):
                 steps[indent_width(nxt, tab) - indent_width(line, tab)] += 1
     return steps.most_common(1)[0][0] if steps else None
@@ -578,7 +612,7 @@ def _fits(lines: list[str], cols: list[int], unit: int) -> bool:
         if col % unit:
             return False
         if _OPENER.match(line.strip()):
-            nxt = next((c for c in cols[i + 1:] if c >= 0), None)
+            nxt = next((c for c in cols[i + 1 :] if c >= 0), None)
             if nxt is not None and nxt != col + unit:
                 return False
     return True
@@ -586,19 +620,25 @@ def _fits(lines: list[str], cols: list[int], unit: int) -> bool:
 
 def _ambiguous(name: str, content: str, found: list[int]) -> ToolError:
     lines = [str(content.count("\n", 0, pos) + 1) for pos in found[:6]]
-    return ToolError(f"old text matches {len(found)} places in {name} (starting at lines "
-                     f"{', '.join(lines)}); include more surrounding lines so it matches exactly one")
+    return ToolError(
+        f"old text matches {len(found)} places in {name} (starting at lines "
+        f"{', '.join(lines)}); include more surrounding lines so it matches exactly one"
+    )
 
 
 def _not_found(name: str, file_lines: list[str], pat: list[str]) -> ToolError:
     start = closest_region(file_lines, pat)
     if start is None:
-        return ToolError(f"old text not found in {name}, and no similar region exists; "
-                         "read the file again and copy the text exactly")
+        return ToolError(
+            f"old text not found in {name}, and no similar region exists; "
+            "read the file again and copy the text exactly"
+        )
     end = min(len(file_lines), start + max(len(pat), 1))
     shown = "\n".join(f"{i + 1:>5} | {file_lines[i]}" for i in range(start, min(end, start + 30)))
-    return ToolError(f"old text not found in {name}. The closest region is lines {start + 1}-{end}:"
-                     f"\n{shown}\nCopy the old text exactly from the file (read it again if unsure).")
+    return ToolError(
+        f"old text not found in {name}. The closest region is lines {start + 1}-{end}:"
+        f"\n{shown}\nCopy the old text exactly from the file (read it again if unsure)."
+    )
 
 
 def closest_region(file_lines: list[str], pat: list[str]) -> int | None:

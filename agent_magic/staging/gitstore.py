@@ -18,8 +18,10 @@ from gitdb.base import IStream
 REF_PREFIX = "refs/agent-magic/checkpoints/"
 TRAILER = "Generated-by: agent_magic"
 _FALLBACK_IDENTITY = {
-    "GIT_AUTHOR_NAME": "agent_magic", "GIT_AUTHOR_EMAIL": "agent_magic@localhost",
-    "GIT_COMMITTER_NAME": "agent_magic", "GIT_COMMITTER_EMAIL": "agent_magic@localhost",
+    "GIT_AUTHOR_NAME": "agent_magic",
+    "GIT_AUTHOR_EMAIL": "agent_magic@localhost",
+    "GIT_COMMITTER_NAME": "agent_magic",
+    "GIT_COMMITTER_EMAIL": "agent_magic@localhost",
 }
 
 
@@ -48,8 +50,12 @@ def _git_mode(mode: int) -> str:
     return "100755" if mode & 0o111 else "100644"
 
 
-def write_tree(repo: git.Repo, files: dict[str, tuple[bytes, int]], base: str | None = None,
-               remove: tuple[str, ...] = ()) -> str:
+def write_tree(
+    repo: git.Repo,
+    files: dict[str, tuple[bytes, int]],
+    base: str | None = None,
+    remove: tuple[str, ...] = (),
+) -> str:
     """A tree of ``base`` (a tree-ish, or empty) plus ``files`` minus ``remove``; its sha."""
     with tempfile.TemporaryDirectory(prefix="agent_magic-index-") as tmp:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
@@ -77,7 +83,9 @@ def commit_tree(repo: git.Repo, tree: str, message: str, parents: tuple[str, ...
 def _has_identity(repo: git.Repo) -> bool:
     try:
         reader = repo.config_reader()
-        return bool(reader.get_value("user", "name", "")) and bool(reader.get_value("user", "email", ""))
+        return bool(reader.get_value("user", "name", "")) and bool(
+            reader.get_value("user", "email", "")
+        )
     except Exception:  # noqa: BLE001 - unreadable config means no identity
         return False
 
@@ -116,13 +124,19 @@ class CommitFailed(Exception):
 
 def commit_blocker(repo: git.Repo) -> str:
     """Why a commit must not be made now (a merge, rebase, ... in progress, detached HEAD), or ""."""
-    markers = {"MERGE_HEAD": "a merge is in progress", "rebase-merge": "a rebase is in progress",
-               "rebase-apply": "a rebase or `git am` is in progress",
-               "CHERRY_PICK_HEAD": "a cherry-pick is in progress",
-               "REVERT_HEAD": "a revert is in progress", "BISECT_LOG": "a bisect is in progress"}
+    markers = {
+        "MERGE_HEAD": "a merge is in progress",
+        "rebase-merge": "a rebase is in progress",
+        "rebase-apply": "a rebase or `git am` is in progress",
+        "CHERRY_PICK_HEAD": "a cherry-pick is in progress",
+        "REVERT_HEAD": "a revert is in progress",
+        "BISECT_LOG": "a bisect is in progress",
+    }
     for name, why in markers.items():
         # --git-path answers relative to the work tree, where git ran.
-        if os.path.exists(os.path.join(repo.working_tree_dir, repo.git.rev_parse("--git-path", name))):
+        if os.path.exists(
+            os.path.join(repo.working_tree_dir, repo.git.rev_parse("--git-path", name))
+        ):
             return why
     try:
         repo.git.symbolic_ref("-q", "HEAD")
@@ -134,8 +148,9 @@ def commit_blocker(repo: git.Repo) -> str:
 def uncommitted(repo: git.Repo, root: Path, paths: list[str]) -> list[str]:
     """Which of ``paths`` differ from HEAD in the index or the working tree (untracked ones aside)."""
     rels = {repo_path(repo, root, p): p for p in paths}
-    out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=no", "--", *rels,
-                          with_extended_output=False)
+    out = repo.git.status(
+        "--porcelain=v1", "-z", "--untracked-files=no", "--", *rels, with_extended_output=False
+    )
     dirty = []
     for item in out.split("\0"):
         if len(item) > 3:
@@ -161,9 +176,15 @@ def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str) -> 
             repo.git.add("-A", "--ignore-errors", "--", *rels, env=env)
         except git.GitCommandError as exc:
             raise CommitFailed(str(exc.stderr or exc).strip()) from None
-        proc = subprocess.run(["git", "commit", "-q", "--only", "-F", fh.name, "--", *rels],
-                              cwd=top, env={**os.environ, **(env or {})}, capture_output=True,
-                              text=True, stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(
+            ["git", "commit", "-q", "--only", "-F", fh.name, "--", *rels],
+            cwd=top,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     finally:
         os.unlink(fh.name)
     if proc.returncode != 0:

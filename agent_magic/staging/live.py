@@ -86,8 +86,9 @@ class LiveWriter:
                     out.append(fc.path)
         return out
 
-    def plan(self, project: Project, changeset: Changeset, paths: list[str],
-             selection: set[str] | None) -> list[tuple[LiveChange, list[dict[str, Any]]]]:
+    def plan(
+        self, project: Project, changeset: Changeset, paths: list[str], selection: set[str] | None
+    ) -> list[tuple[LiveChange, list[dict[str, Any]]]]:
         """Per open notebook, its change and the cell operations; ConflictError names cells."""
         planned, conflicts = [], []
         for path in paths:
@@ -99,20 +100,27 @@ class LiveWriter:
             target = notebooks.load(fc.content_for(chosen) or b"", path)[0]
             change = LiveChange(path, base, target)
             if cell_ops(base, target, base).moved:
-                raise ConflictError(f"{path}: moving cells is not applied in the open notebook; "
-                                    "untick that hunk and move the cells yourself; nothing was "
-                                    "written", [path])
+                raise ConflictError(
+                    f"{path}: moving cells is not applied in the open notebook; "
+                    "untick that hunk and move the cells yourself; nothing was "
+                    "written",
+                    [path],
+                )
             ops, bad = self._ops(project, change, undo=False)
             conflicts += [f"{path} cell {c}" for c in bad]
             planned.append((change, ops))
         if conflicts:
-            raise ConflictError("you changed these cells in the open notebook since the agent "
-                                "read them: " + ", ".join(conflicts) + "; nothing was written "
-                                "(untick their hunks to apply the rest)", conflicts)
+            raise ConflictError(
+                "you changed these cells in the open notebook since the agent "
+                "read them: " + ", ".join(conflicts) + "; nothing was written "
+                "(untick their hunks to apply the rest)",
+                conflicts,
+            )
         return planned
 
-    def write(self, project: Project, planned: list[tuple[LiveChange, list[dict[str, Any]]]]
-              ) -> list[LiveChange]:
+    def write(
+        self, project: Project, planned: list[tuple[LiveChange, list[dict[str, Any]]]]
+    ) -> list[LiveChange]:
         """Apply each planned change in its open notebook and save it; undone again on failure."""
         done: list[LiveChange] = []
         try:
@@ -129,8 +137,12 @@ class LiveWriter:
         """Take one change back in its open notebook (ConflictError if its cells changed since)."""
         ops, bad = self._ops(project, change, undo=True)
         if bad:
-            raise ConflictError(f"you changed cells of {change.path} after the apply: "
-                                + ", ".join(bad) + "; undo would lose that work", [change.path])
+            raise ConflictError(
+                f"you changed cells of {change.path} after the apply: "
+                + ", ".join(bad)
+                + "; undo would lose that work",
+                [change.path],
+            )
         self._send(project, change.path, ops)
 
     def revert_editors(self, project: Project, paths: list[str], cp: LiveCheckpoint) -> None:
@@ -147,8 +159,9 @@ class LiveWriter:
             elif reply.get("dirty"):
                 cp.dirty.append(path)
 
-    def _ops(self, project: Project, change: LiveChange, *, undo: bool
-             ) -> tuple[list[dict[str, Any]], list[str]]:
+    def _ops(
+        self, project: Project, change: LiveChange, *, undo: bool
+    ) -> tuple[list[dict[str, Any]], list[str]]:
         doc = self.frontend.read(project.resolve(change.path))
         if doc is None or not isinstance(doc.content, dict):
             raise ConflictError(f"{change.path} is no longer open in the frontend", [change.path])
@@ -161,9 +174,12 @@ class LiveWriter:
             return
         result = self.frontend.apply(project.resolve(path), ops)
         if result.conflicts:
-            raise ConflictError(f"cells of {path} changed while applying: "
-                                + ", ".join(result.conflicts) + "; nothing was written there",
-                                [path])
+            raise ConflictError(
+                f"cells of {path} changed while applying: "
+                + ", ".join(result.conflicts)
+                + "; nothing was written there",
+                [path],
+            )
 
 
 def new_live_id() -> str:

@@ -45,8 +45,11 @@ def cell_ops(base: dict[str, Any], target: dict[str, Any], live: dict[str, Any])
     plan.moved = kept != [c for c in new if c in old]
     for cell_id, cell in new.items():
         before = old.get(cell_id)
-        if before is None or source(before) == source(cell) and \
-                before.get("cell_type") == cell.get("cell_type"):
+        if (
+            before is None
+            or source(before) == source(cell)
+            and before.get("cell_type") == cell.get("cell_type")
+        ):
             continue
         current = now.get(cell_id)
         if current is None:
@@ -54,11 +57,19 @@ def cell_ops(base: dict[str, Any], target: dict[str, Any], live: dict[str, Any])
         elif source(current) == source(cell) and current.get("cell_type") == cell.get("cell_type"):
             continue  # already so
         elif source(current) != source(before) or current.get("cell_type") != before.get(
-                "cell_type"):
+            "cell_type"
+        ):
             plan.conflicts.append(cell_id)
         else:
-            plan.ops.append({"op": "set_source", "id": cell_id, "expect": source(before),
-                             "source": source(cell), "cell_type": cell.get("cell_type", "code")})
+            plan.ops.append(
+                {
+                    "op": "set_source",
+                    "id": cell_id,
+                    "expect": source(before),
+                    "source": source(cell),
+                    "cell_type": cell.get("cell_type", "code"),
+                }
+            )
     for cell_id, cell in old.items():
         if cell_id in new:
             continue
@@ -80,8 +91,12 @@ def cell_ops(base: dict[str, Any], target: dict[str, Any], live: dict[str, Any])
 
 
 def _fresh(cell: dict[str, Any]) -> dict[str, Any]:
-    out = {"id": cell["id"], "cell_type": cell.get("cell_type", "code"), "source": source(cell),
-           "metadata": cell.get("metadata", {})}
+    out = {
+        "id": cell["id"],
+        "cell_type": cell.get("cell_type", "code"),
+        "source": source(cell),
+        "metadata": cell.get("metadata", {}),
+    }
     if out["cell_type"] == "code":
         out["outputs"], out["execution_count"] = [], None
     return out

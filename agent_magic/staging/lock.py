@@ -41,8 +41,10 @@ def project_lock(state_dir: Path, wait: float = WAIT_SECONDS) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise LockBusy(f"another apply or undo is running in this project ({holder(path)}); "
-                                   "nothing was written; try again when it has finished") from None
+                    raise LockBusy(
+                        f"another apply or undo is running in this project ({holder(path)}); "
+                        "nothing was written; try again when it has finished"
+                    ) from None
                 time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {time.time():.0f}\n".encode(), 0)

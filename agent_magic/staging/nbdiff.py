@@ -82,15 +82,33 @@ def cell_hunks(path: str, before: dict[str, Any], after: dict[str, Any]) -> list
     for i, key in enumerate(akeys):
         cell = amap[key]
         if key not in bmap:
-            hunks.append(Hunk(f"{path}#cell-{key}", f"{name(i, key)} added "
-                              f"({cell.get('cell_type')})", _cell_text("+", cell), kind="cell"))
+            hunks.append(
+                Hunk(
+                    f"{path}#cell-{key}",
+                    f"{name(i, key)} added ({cell.get('cell_type')})",
+                    _cell_text("+", cell),
+                    kind="cell",
+                )
+            )
         elif cell != bmap[key]:
-            hunks.append(Hunk(f"{path}#cell-{key}", f"{name(i, key)} modified",
-                              _cell_change_text(bmap[key], cell), kind="cell"))
+            hunks.append(
+                Hunk(
+                    f"{path}#cell-{key}",
+                    f"{name(i, key)} modified",
+                    _cell_change_text(bmap[key], cell),
+                    kind="cell",
+                )
+            )
     for i, key in enumerate(bkeys):
         if key not in amap:
-            hunks.append(Hunk(f"{path}#cell-{key}", f"{name(i, key)} deleted",
-                              _cell_text("-", bmap[key]), kind="cell"))
+            hunks.append(
+                Hunk(
+                    f"{path}#cell-{key}",
+                    f"{name(i, key)} deleted",
+                    _cell_text("-", bmap[key]),
+                    kind="cell",
+                )
+            )
     common_b = [k for k in bkeys if k in amap]
     common_a = [k for k in akeys if k in bmap]
     if common_b != common_a:
@@ -107,9 +125,12 @@ def _within_budget(hunks: list[Hunk]) -> list[Hunk]:
         size += len(hunk.text)
         if size > MAX_NOTEBOOK_DIFF_CHARS and out:
             lines = hunk.text.count("\n")
-            hunk = replace(hunk, text=f"[{lines} lines of this cell's diff not shown: the notebook's "
-                                      f"diff is over {MAX_NOTEBOOK_DIFF_CHARS:,} characters; view "
-                                      "the cell to read it]\n")
+            hunk = replace(
+                hunk,
+                text=f"[{lines} lines of this cell's diff not shown: the notebook's "
+                f"diff is over {MAX_NOTEBOOK_DIFF_CHARS:,} characters; view "
+                "the cell to read it]\n",
+            )
         out.append(hunk)
     return out
 
@@ -126,15 +147,21 @@ def file_hunks(path: str, nb: dict[str, Any], status: str) -> list[Hunk]:
     size = 0
     shown = 0
     for i, cell in enumerate(cells):
-        part = f"{sign}# [{i}] {cell.get('cell_type')} id={cell_key(cell, i)}\n" + _cell_text(sign, cell)
+        part = f"{sign}# [{i}] {cell.get('cell_type')} id={cell_key(cell, i)}\n" + _cell_text(
+            sign, cell
+        )
         if size + len(part) > MAX_FILE_DIFF_CHARS and shown:
             break
-        parts.append(part if len(part) <= MAX_FILE_DIFF_CHARS else _bounded(part, MAX_FILE_DIFF_CHARS))
+        parts.append(
+            part if len(part) <= MAX_FILE_DIFF_CHARS else _bounded(part, MAX_FILE_DIFF_CHARS)
+        )
         size += len(part)
         shown += 1
     if shown < len(cells):
-        parts.append(f"[cells {shown}-{len(cells) - 1} of {len(cells)} not shown; "
-                     "view the notebook with start_cell to read them]\n")
+        parts.append(
+            f"[cells {shown}-{len(cells) - 1} of {len(cells)} not shown; "
+            "view the notebook with start_cell to read them]\n"
+        )
     header = f"notebook {status} ({len(cells)} cells)"
     return [Hunk(f"{path}#1", header, "".join(parts), kind="file")]
 
@@ -154,8 +181,10 @@ def _bounded(text: str, limit: int = MAX_HUNK_CHARS) -> str:
         return text
     cut = text.rfind("\n", 0, limit) + 1 or limit
     rest = text[cut:]
-    return text[:cut] + (f"[{rest.count(chr(10))} more lines ({len(rest):,} characters) of this "
-                         "cell's diff not shown; view the cell to read it]\n")
+    return text[:cut] + (
+        f"[{rest.count(chr(10))} more lines ({len(rest):,} characters) of this "
+        "cell's diff not shown; view the cell to read it]\n"
+    )
 
 
 def _src_lines(cell: dict[str, Any]) -> list[str]:
@@ -177,8 +206,9 @@ def _cell_change_text(old: dict[str, Any], new: dict[str, Any]) -> str:
     return _bounded("".join(out))
 
 
-def apply_cell_hunks(before: dict[str, Any], after: dict[str, Any], hunks: list[Hunk],
-                     selected: set[str]) -> dict[str, Any]:
+def apply_cell_hunks(
+    before: dict[str, Any], after: dict[str, Any], hunks: list[Hunk], selected: set[str]
+) -> dict[str, Any]:
     """``before`` with the selected cell changes (and cell order, if selected) from ``after``."""
     path_ids = {h.id.rsplit("#", 1)[1]: h.id in selected for h in hunks}
     bkeys, akeys = pair_keys(before["cells"], after["cells"])

@@ -61,7 +61,7 @@ def _skip(text: str, pos: int) -> int:
 
 def _scan(text: str) -> tuple[dict[str, Any], Layout | None]:
     pos = _skip(text, 0)
-    if text[pos:pos + 1] != "{":
+    if text[pos : pos + 1] != "{":
         raise LayoutError("not an object")
     pos = _skip(text, pos + 1)
     nb: dict[str, Any] = {}
@@ -98,20 +98,25 @@ def _scan(text: str) -> tuple[dict[str, Any], Layout | None]:
             pos = _skip(text, pos + 1)
         elif text[pos] != "}":
             raise LayoutError("expected ',' or '}'")
-    if text[pos + 1:].strip(" \t\n\r"):
+    if text[pos + 1 :].strip(" \t\n\r"):
         raise ValueError("extra data after the notebook")
     if cells_at is None or not spans or not all(isinstance(c, dict) for c in cells):
         return nb, None
     first = spans[0][0]
     line_start = text.rfind("\n", 0, first) + 1
     indent = text[line_start:first] if not text[line_start:first].strip() else ""
-    newline = "\r\n" if "\r\n" in text[:first] or "\r\n" in text[spans[-1][1]:] else "\n"
+    newline = "\r\n" if "\r\n" in text[:first] or "\r\n" in text[spans[-1][1] :] else "\n"
     layout = Layout(
-        text=text, head=text[:first], tail=text[spans[-1][1]:],
+        text=text,
+        head=text[:first],
+        tail=text[spans[-1][1] :],
         cells=tuple(text[a:b] for a, b in spans),
-        seps=tuple(text[spans[i][1]:spans[i + 1][0]] for i in range(len(spans) - 1)),
-        indent=indent, newline=newline, top={k: v for k, v in nb.items() if k != "cells"},
-        parsed=tuple(cells))
+        seps=tuple(text[spans[i][1] : spans[i + 1][0]] for i in range(len(spans) - 1)),
+        indent=indent,
+        newline=newline,
+        top={k: v for k, v in nb.items() if k != "cells"},
+        parsed=tuple(cells),
+    )
     return nb, layout
 
 
@@ -156,4 +161,7 @@ def _signature(cell: Any) -> tuple[Any, str]:
     if not isinstance(cell, dict):
         return (None, repr(cell))
     src = cell.get("source", "")
-    return (str(cell.get("cell_type")), "".join(map(str, src)) if isinstance(src, list) else str(src))
+    return (
+        str(cell.get("cell_type")),
+        "".join(map(str, src)) if isinstance(src, list) else str(src),
+    )

@@ -29,9 +29,15 @@ def cell_key(cell: dict[str, Any], index: int) -> str:
     return str(cid) if isinstance(cid, str) and cid else f"@{index}"
 
 
-def view(nb: dict[str, Any], name: str = "notebook", start_cell: int | None = None,
-         end_cell: int | None = None, start_line: int | None = None, end_line: int | None = None,
-         max_chars: int = MAX_VIEW_CHARS) -> str:
+def view(
+    nb: dict[str, Any],
+    name: str = "notebook",
+    start_cell: int | None = None,
+    end_cell: int | None = None,
+    start_line: int | None = None,
+    end_line: int | None = None,
+    max_chars: int = MAX_VIEW_CHARS,
+) -> str:
     """Cells ``start_cell``..``end_cell`` (inclusive) with ids and trimmed outputs, bounded.
 
     ``start_line``/``end_line`` pick lines of one cell's source (1-based) when the range is a
@@ -40,10 +46,13 @@ def view(nb: dict[str, Any], name: str = "notebook", start_cell: int | None = No
     cells = nb["cells"]
     n = len(cells)
     if (start_line is not None or end_line is not None) and (
-            start_cell is None or end_cell != start_cell):
-        raise ToolError("in a notebook, start_line/end_line pick lines of one cell's source: pass "
-                        "start_cell and end_cell equal (e.g. start_cell=3, end_cell=3); "
-                        "without them, view shows whole cells")
+        start_cell is None or end_cell != start_cell
+    ):
+        raise ToolError(
+            "in a notebook, start_line/end_line pick lines of one cell's source: pass "
+            "start_cell and end_cell equal (e.g. start_cell=3, end_cell=3); "
+            "without them, view shows whole cells"
+        )
     if end_cell is not None and end_cell < (start_cell or 0):
         raise ToolError(f"end_cell {end_cell} is before start_cell {start_cell or 0}")
     kernel = _get(_get(nb, "metadata"), "kernelspec").get("name") or "unknown kernel"
@@ -67,8 +76,10 @@ def view(nb: dict[str, Any], name: str = "notebook", start_cell: int | None = No
             block, hi = _cut_block(cells[i], i, lines, lo, hi, max_chars - size)
             out.append(block)
             if hi < len(lines):
-                out.append(f"[cell {i}: lines {hi + 1}-{len(lines)} of its source not shown; "
-                           f"view with start_cell={i}, end_cell={i}, start_line={hi + 1}]")
+                out.append(
+                    f"[cell {i}: lines {hi + 1}-{len(lines)} of its source not shown; "
+                    f"view with start_cell={i}, end_cell={i}, start_line={hi + 1}]"
+                )
             i += 1
             break
         out.append(block)
@@ -110,8 +121,9 @@ def _cell_block(cell: dict[str, Any], i: int, lines: list[str], lo: int, hi: int
     return "\n".join(out)
 
 
-def _cut_block(cell: dict[str, Any], i: int, lines: list[str], lo: int, hi: int,
-               budget: int) -> tuple[str, int]:
+def _cut_block(
+    cell: dict[str, Any], i: int, lines: list[str], lo: int, hi: int, budget: int
+) -> tuple[str, int]:
     out = [_cell_title(cell, i)]
     size = len(out[0])
     n = lo
@@ -128,7 +140,9 @@ def _cut_block(cell: dict[str, Any], i: int, lines: list[str], lo: int, hi: int,
 def _clip_line(line: str) -> str:
     if len(line) <= MAX_LINE_CHARS:
         return line
-    return line[:MAX_LINE_CHARS] + f" [... {len(line) - MAX_LINE_CHARS} more characters on this line]"
+    return (
+        line[:MAX_LINE_CHARS] + f" [... {len(line) - MAX_LINE_CHARS} more characters on this line]"
+    )
 
 
 def summarize_output(output: dict[str, Any]) -> str:

@@ -73,12 +73,21 @@ def load(data: bytes, name: str = "notebook") -> tuple[dict[str, Any], JsonStyle
         raise ToolError(f"{name} is not a notebook: its JSON is not an object")
     style = _style(body, nb, bom, layout)
     if nb.get("nbformat") in (1, 2, 3):
-        return _from_v3(body, name), JsonStyle(style.indent, style.sort_keys, style.ensure_ascii,
-                                             style.final_newline, style.newline, bom, None,
-                                             nb["nbformat"])
+        return _from_v3(body, name), JsonStyle(
+            style.indent,
+            style.sort_keys,
+            style.ensure_ascii,
+            style.final_newline,
+            style.newline,
+            bom,
+            None,
+            nb["nbformat"],
+        )
     if nb.get("nbformat") != 4 or not isinstance(nb.get("cells"), list):
-        raise ToolError(f"{name} is not an nbformat v4 notebook (nbformat {nb.get('nbformat')!r}); "
-                        "open and save it in Jupyter to upgrade it")
+        raise ToolError(
+            f"{name} is not an nbformat v4 notebook (nbformat {nb.get('nbformat')!r}); "
+            "open and save it in Jupyter to upgrade it"
+        )
     bad = next((i for i, c in enumerate(nb["cells"]) if not isinstance(c, dict)), None)
     if bad is not None:
         raise ToolError(f"{name} is not a readable notebook: cell {bad} is not a JSON object")
@@ -91,8 +100,9 @@ def _from_v3(text: str, name: str) -> dict[str, Any]:
     try:
         v4 = nbformat.reads(text, as_version=4)
     except Exception as exc:  # noqa: BLE001 (nbformat raises many kinds on malformed v3 input)
-        raise ToolError(f"{name} is an old (nbformat < 4) notebook that cannot be converted: "
-                        f"{exc}") from None
+        raise ToolError(
+            f"{name} is an old (nbformat < 4) notebook that cannot be converted: {exc}"
+        ) from None
     # v4.4 without ids: the conversion's random ids would make every load of the file differ.
     v4["nbformat_minor"] = 4
     for cell in v4["cells"]:
@@ -128,16 +138,19 @@ def dump(nb: dict[str, Any], style: JsonStyle) -> bytes:
 
 
 def _dumps(value: Any, style: JsonStyle) -> str:
-    return json.dumps(value, indent=style.indent, sort_keys=style.sort_keys,
-                      ensure_ascii=style.ensure_ascii)
+    return json.dumps(
+        value, indent=style.indent, sort_keys=style.sort_keys, ensure_ascii=style.ensure_ascii
+    )
 
 
 def conversion_note(style: JsonStyle) -> str:
     """What writing a notebook read in an old format does to the file ('' for v4 files)."""
     if style.converted_from is None:
         return ""
-    return (f"; note: the file was nbformat v{style.converted_from} and is written as v4.4 "
-            "(as Jupyter does when it saves it), so the whole file is rewritten")
+    return (
+        f"; note: the file was nbformat v{style.converted_from} and is written as v4.4 "
+        "(as Jupyter does when it saves it), so the whole file is rewritten"
+    )
 
 
 def find_cell(nb: dict[str, Any], cell: str | int | None) -> int:
@@ -150,7 +163,9 @@ def find_cell(nb: dict[str, Any], cell: str | int | None) -> int:
     if cell is None:
         raise ToolError("name the cell by its id, or by its index as '@3'")
     last = len(cells) - 1
-    if isinstance(cell, int) or (isinstance(cell, str) and cell.startswith("@") and cell[1:].isdigit()):
+    if isinstance(cell, int) or (
+        isinstance(cell, str) and cell.startswith("@") and cell[1:].isdigit()
+    ):
         idx = int(cell[1:]) if isinstance(cell, str) else cell
         if not 0 <= idx <= last:
             raise ToolError(f"cell index {idx} is out of range (0-{last})")
@@ -158,14 +173,18 @@ def find_cell(nb: dict[str, Any], cell: str | int | None) -> int:
     matches = [i for i, c in enumerate(cells) if c.get("id") == cell]
     if len(matches) > 1:
         where = " and ".join(f"@{i}" for i in matches[:5])
-        raise ToolError(f"cell id {cell!r} is used by more than one cell ({where}); "
-                        "name the cell by its index, e.g. '" + f"@{matches[0]}'")
+        raise ToolError(
+            f"cell id {cell!r} is used by more than one cell ({where}); "
+            "name the cell by its index, e.g. '" + f"@{matches[0]}'"
+        )
     if cell.lstrip("-").isdigit():
         idx = int(cell)
         if matches and matches[0] != idx and 0 <= idx <= last:
-            raise ToolError(f"{cell!r} is the id of cell @{matches[0]} and also the index of "
-                            f"another cell; say '@{idx}' for the index, or use the id of the cell "
-                            "you mean as shown by view")
+            raise ToolError(
+                f"{cell!r} is the id of cell @{matches[0]} and also the index of "
+                f"another cell; say '@{idx}' for the index, or use the id of the cell "
+                "you mean as shown by view"
+            )
         if matches:
             return matches[0]
         if not 0 <= idx <= last:
@@ -178,9 +197,16 @@ def find_cell(nb: dict[str, Any], cell: str | int | None) -> int:
     raise ToolError(f"no cell with id {cell!r}; cells are: {ids}{more}")
 
 
-def edit(nb: dict[str, Any], action: str, *, cell: str | int | None = None,
-         index: int | None = None, source: str | None = None, cell_type: str | None = None,
-         to_index: int | None = None) -> tuple[dict[str, Any], str]:
+def edit(
+    nb: dict[str, Any],
+    action: str,
+    *,
+    cell: str | int | None = None,
+    index: int | None = None,
+    source: str | None = None,
+    cell_type: str | None = None,
+    to_index: int | None = None,
+) -> tuple[dict[str, Any], str]:
     """A copy of ``nb`` with one cell edit applied, and a short note; ToolError on bad input."""
     if action not in ACTIONS:
         raise ToolError(f"unknown notebook action {action!r}; use one of {', '.join(ACTIONS)}")
@@ -229,7 +255,9 @@ def edit(nb: dict[str, Any], action: str, *, cell: str | int | None = None,
     return new, note
 
 
-def check_edit(before: dict[str, Any], after: dict[str, Any], changed: list[dict[str, Any]]) -> None:
+def check_edit(
+    before: dict[str, Any], after: dict[str, Any], changed: list[dict[str, Any]]
+) -> None:
     """ToolError if ``after`` has a kind of schema problem that ``before`` did not have.
 
     Only the changed cells are validated (with the notebook's metadata): unchanged cells keep
@@ -274,7 +302,9 @@ def validate(nb: dict[str, Any]) -> None:
 def _set_source(cell: dict[str, Any], text: str) -> None:
     if text == source_text(cell):
         return
-    cell["source"] = text.splitlines(keepends=True) if isinstance(cell.get("source"), list) else text
+    cell["source"] = (
+        text.splitlines(keepends=True) if isinstance(cell.get("source"), list) else text
+    )
     if cell.get("cell_type") == "code":
         # Outputs of changed code no longer describe it.
         cell["outputs"] = []

@@ -44,8 +44,9 @@ class Staging:
     being reverted by it.
     """
 
-    def __init__(self, project: Project, *, max_bytes: int = textfile.MAX_BYTES,
-                 reader: Reader | None = None) -> None:
+    def __init__(
+        self, project: Project, *, max_bytes: int = textfile.MAX_BYTES, reader: Reader | None = None
+    ) -> None:
         self.project = project
         self.max_bytes = max_bytes
         self.reader: Reader = reader or DiskReader()
@@ -103,7 +104,7 @@ class Staging:
         for staged, data in self._after.items():
             if not staged.startswith(prefix):
                 continue
-            rest = staged[len(prefix):]
+            rest = staged[len(prefix) :]
             if "/" in rest:
                 if data is not None:
                     names.add(rest.split("/", 1)[0] + "/")
@@ -155,7 +156,9 @@ class Staging:
                     pass
             data = textfile.encode(text, fmt)
         if len(data) > self.max_bytes:
-            raise ToolError(f"{norm} would be {len(data):,} bytes, over the {self.max_bytes:,} limit")
+            raise ToolError(
+                f"{norm} would be {len(data):,} bytes, over the {self.max_bytes:,} limit"
+            )
         self._stage(norm, data, existing)
         lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
         return f"{norm}: {'overwrote' if existing is not None else 'created'} ({lines} lines)"
@@ -191,27 +194,49 @@ class Staging:
         return f"renamed {a} -> {b}"
 
     # ---- notebooks -----------------------------------------------------------------------
-    def notebook_view(self, path: str, start_cell: int | None = None, end_cell: int | None = None,
-                      start_line: int | None = None, end_line: int | None = None) -> str:
+    def notebook_view(
+        self,
+        path: str,
+        start_cell: int | None = None,
+        end_cell: int | None = None,
+        start_line: int | None = None,
+        end_line: int | None = None,
+    ) -> str:
         """Cells of the notebook with ids, outputs trimmed; bounded, and says how to see the rest."""
         norm = self._norm(path)
-        return notebooks.view(self._notebook(norm)[0], norm, start_cell, end_cell, start_line,
-                              end_line)
+        return notebooks.view(
+            self._notebook(norm)[0], norm, start_cell, end_cell, start_line, end_line
+        )
 
     def read_notebook(self, path: str) -> dict[str, Any]:
         """The staged notebook as a v4 dict (v3 files converted); ToolError if it is not one."""
         return self._notebook(self._norm(path))[0]
 
-    def notebook_edit(self, path: str, action: str, *, cell: str | int | None = None,
-                      index: int | None = None, source: str | None = None,
-                      cell_type: str | None = None, to_index: int | None = None) -> str:
+    def notebook_edit(
+        self,
+        path: str,
+        action: str,
+        *,
+        cell: str | int | None = None,
+        index: int | None = None,
+        source: str | None = None,
+        cell_type: str | None = None,
+        to_index: int | None = None,
+    ) -> str:
         """Edit one cell: replace, insert, delete, move or set_type."""
         norm = self._norm(path)
         self._notebook_path(norm)
         base = self.read_bytes(norm)
         nb, style = self._notebook(norm, base)
-        new, note = notebooks.edit(nb, action, cell=cell, index=index, source=source,
-                                   cell_type=cell_type, to_index=to_index)
+        new, note = notebooks.edit(
+            nb,
+            action,
+            cell=cell,
+            index=index,
+            source=source,
+            cell_type=cell_type,
+            to_index=to_index,
+        )
         self._stage(norm, notebooks.dump(new, style), base)
         return f"{norm}: {note}{notebooks.conversion_note(style)}"
 
@@ -304,8 +329,9 @@ class Staging:
         if not notebooks.is_notebook(norm):
             raise ToolError(f"{norm} is not a notebook (.ipynb)")
 
-    def _notebook(self, norm: str, data: bytes | None = None
-                  ) -> tuple[dict[str, Any], notebooks.JsonStyle]:
+    def _notebook(
+        self, norm: str, data: bytes | None = None
+    ) -> tuple[dict[str, Any], notebooks.JsonStyle]:
         self._notebook_path(norm)
         return notebooks.load(self.read_bytes(norm) if data is None else data, norm)
 

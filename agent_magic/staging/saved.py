@@ -24,13 +24,15 @@ def folder(state_dir: Path, session_id: str) -> Path:
     return state_dir / "sessions" / f"{session_id}.changes"
 
 
-def save(state_dir: Path, session_id: str, changeset: Changeset | None, meta: dict[str, Any]) -> Path:
+def save(
+    state_dir: Path, session_id: str, changeset: Changeset | None, meta: dict[str, Any]
+) -> Path:
     """Write ``changeset`` (may be None) and ``meta`` (JSON-able); blobs first, then the index."""
     where = folder(state_dir, session_id)
     blobs = where / "blobs"
     blobs.mkdir(parents=True, exist_ok=True)
     files = []
-    for fc in (changeset.files if changeset is not None else []):
+    for fc in changeset.files if changeset is not None else []:
         entry = {"path": fc.path, "old_path": fc.old_path}
         for side in ("before", "after"):
             data = getattr(fc, side)
@@ -39,8 +41,9 @@ def save(state_dir: Path, session_id: str, changeset: Changeset | None, meta: di
             if data is not None and not (blobs / sha).exists():
                 _write_atomic(blobs / sha, data)
         files.append(entry)
-    body = json.dumps({"v": VERSION, "session": meta, "files": files}, ensure_ascii=False,
-                      default=str, indent=1)
+    body = json.dumps(
+        {"v": VERSION, "session": meta, "files": files}, ensure_ascii=False, default=str, indent=1
+    )
     _write_atomic(where / "changes.json", body.encode("utf-8"))
     return where
 
@@ -61,8 +64,14 @@ def saved_ids(state_dir: Path) -> list[str]:
     base = state_dir / "sessions"
     if not base.is_dir():
         return []
-    return sorted((p.name[: -len(".changes")] for p in base.glob("*.changes")
-                   if (p / "changes.json").is_file()), reverse=True)
+    return sorted(
+        (
+            p.name[: -len(".changes")]
+            for p in base.glob("*.changes")
+            if (p / "changes.json").is_file()
+        ),
+        reverse=True,
+    )
 
 
 def _blob(where: Path, sha: str) -> bytes | None:

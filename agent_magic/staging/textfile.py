@@ -28,16 +28,20 @@ class TextFormat:
     newline: str = "\n"  # "\r\n" only when every line break of the file is CRLF
 
 
-def decode(data: bytes, name: str = "file", *, max_bytes: int = MAX_BYTES) -> tuple[str, TextFormat]:
+def decode(
+    data: bytes, name: str = "file", *, max_bytes: int = MAX_BYTES
+) -> tuple[str, TextFormat]:
     """The file's text with LF line breaks and its format; ToolError if binary, huge or undecodable."""
     if len(data) > max_bytes:
-        raise ToolError(f"{name} is {len(data):,} bytes, over the {max_bytes:,}-byte limit for text edits")
+        raise ToolError(
+            f"{name} is {len(data):,} bytes, over the {max_bytes:,}-byte limit for text edits"
+        )
     bom, encoding = b"", "utf-8"
     for mark, enc in _BOMS:
         if data.startswith(mark):
             bom, encoding = mark, enc
             break
-    body = data[len(bom):]
+    body = data[len(bom) :]
     if not bom and b"\x00" in body[:8192]:
         raise ToolError(f"{name} is a binary file; it cannot be read or edited as text")
     try:
@@ -45,11 +49,15 @@ def decode(data: bytes, name: str = "file", *, max_bytes: int = MAX_BYTES) -> tu
     except UnicodeDecodeError:
         declared = _declared_encoding(body)
         if declared is None:
-            raise ToolError(f"{name} is not valid UTF-8 and declares no encoding; refusing to edit it") from None
+            raise ToolError(
+                f"{name} is not valid UTF-8 and declares no encoding; refusing to edit it"
+            ) from None
         try:
             text, encoding = body.decode(declared), declared
         except (UnicodeDecodeError, LookupError):
-            raise ToolError(f"{name} cannot be decoded as its declared encoding {declared!r}") from None
+            raise ToolError(
+                f"{name} cannot be decoded as its declared encoding {declared!r}"
+            ) from None
     newline = "\n"
     crlf = text.count("\r\n")
     if crlf and crlf == text.count("\n") and crlf == text.count("\r"):

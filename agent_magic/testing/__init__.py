@@ -13,7 +13,12 @@ if TYPE_CHECKING:
     from agent_magic.testing.fake_api import FakeAnthropic
 
 __all__ = [
-    "CacheUsage", "FakeAnthropic", "PromptCache", "Rejected", "Segment", "fake_client",
+    "CacheUsage",
+    "FakeAnthropic",
+    "PromptCache",
+    "Rejected",
+    "Segment",
+    "fake_client",
     "request_segments",
 ]
 
@@ -28,7 +33,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def fake_client(server: FakeAnthropic, *, max_retries: int = 2, **kwargs: Any) -> anthropic.Anthropic:
+def fake_client(
+    server: FakeAnthropic, *, max_retries: int = 2, **kwargs: Any
+) -> anthropic.Anthropic:
     """A real ``anthropic.Anthropic`` client pointed at a running fake server."""
     import anthropic
 

@@ -50,7 +50,8 @@ class CacheUsage:
             "cache_creation_input_tokens": self.cache_creation_input_tokens,
             "cache_read_input_tokens": self.cache_read_input_tokens,
             "cache_creation": {
-                "ephemeral_5m_input_tokens": self.cache_creation_input_tokens - self.cache_write_1h_tokens,
+                "ephemeral_5m_input_tokens": self.cache_creation_input_tokens
+                - self.cache_write_1h_tokens,
                 "ephemeral_1h_input_tokens": self.cache_write_1h_tokens,
             },
         }
@@ -102,8 +103,13 @@ def _segment(kind: str, block: Any) -> Segment:
 class PromptCache:
     """The prefixes earlier requests cached; ``account`` prices one request and caches its prefixes."""
 
-    def __init__(self, *, min_tokens: int = 1024, lookback: int = 20,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        min_tokens: int = 1024,
+        lookback: int = 20,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.min_tokens = min_tokens
         self.lookback = lookback
         self.clock = clock
@@ -125,8 +131,10 @@ class PromptCache:
         read_end = max(hits, default=-1)
         read = ends[read_end] if read_end >= 0 else 0
         if read_end >= 0:  # a read refreshes the entry's lifetime
-            self._expiry[hashes[read_end]] = (now + self._expiry[hashes[read_end]][1],
-                                              self._expiry[hashes[read_end]][1])
+            self._expiry[hashes[read_end]] = (
+                now + self._expiry[hashes[read_end]][1],
+                self._expiry[hashes[read_end]][1],
+            )
         last = breakpoints[-1]
         write = ends[last] - read if read_end < last and ends[last] >= minimum else 0
         long_write = 0

@@ -61,10 +61,12 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 SIGNING_KEY = b"agent_magic fake Messages API: thinking signatures"
-FAULT_STATUS = {"429": (429, "rate_limit_error", "Rate limit exceeded (fake server)"),
-                "529": (529, "overloaded_error", "Overloaded (fake server)"),
-                "500": (500, "api_error", "Internal server error (fake server)"),
-                "504": (504, "timeout_error", "Request timed out while processing (fake server)")}
+FAULT_STATUS = {
+    "429": (429, "rate_limit_error", "Rate limit exceeded (fake server)"),
+    "529": (529, "overloaded_error", "Overloaded (fake server)"),
+    "500": (500, "api_error", "Internal server error (fake server)"),
+    "504": (504, "timeout_error", "Request timed out while processing (fake server)"),
+}
 # Not retryable: the account has no credit left.
 BILLING = (402, "billing_error", "Your credit balance is too low to access the API (fake server)")
 
@@ -128,8 +130,12 @@ class FakeAnthropic:
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
         # A short poll keeps stop() quick: shutdown() waits for the loop's next poll.
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="fake-anthropic", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="fake-anthropic",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -159,8 +165,10 @@ class FakeAnthropic:
     def signature_ok(self, block: dict[str, Any], model: str) -> bool:
         """True if a thinking block comes back exactly as this server signed it."""
         if block.get("type") == "thinking":
-            return hmac.compare_digest(str(block.get("signature", "")),
-                                       self.sign("thinking", str(block.get("thinking", "")), model))
+            return hmac.compare_digest(
+                str(block.get("signature", "")),
+                self.sign("thinking", str(block.get("thinking", "")), model),
+            )
         data = str(block.get("data", ""))
         body, mac = data[:-44], data[-44:]
         return hmac.compare_digest(mac, self.sign("redacted", body, model))
@@ -168,15 +176,20 @@ class FakeAnthropic:
     def validate(self, body: Any, size: int) -> Any:
         """The model's spec if the request is valid; raises ``Rejected`` otherwise."""
         model = str(body.get("model")) if isinstance(body, dict) else ""
-        return check(body, size=size, max_bytes=self.max_request_bytes,
-                     context_window=self.context_window,
-                     signature_ok=lambda block: self.signature_ok(block, model),
-                     issued=self._issued.get, paused=self.continues_pause)
+        return check(
+            body,
+            size=size,
+            max_bytes=self.max_request_bytes,
+            context_window=self.context_window,
+            signature_ok=lambda block: self.signature_ok(block, model),
+            issued=self._issued.get,
+            paused=self.continues_pause,
+        )
 
     def continues_pause(self, blocks: list[dict[str, Any]]) -> bool:
         """True if an assistant message ends with a reply this server sent with ``pause_turn``."""
         with self.lock:
-            return any(sent and blocks[-len(sent):] == sent for sent in self._paused)
+            return any(sent and blocks[-len(sent) :] == sent for sent in self._paused)
 
     def issue(self, blocks: list[dict[str, Any]], *, paused: bool = False) -> None:
         """Remember what was sent with each tool_use id (to check the echo of its thinking) and
@@ -188,8 +201,9 @@ class FakeAnthropic:
                 if block["type"] == "tool_use":
                     self._issued[block["id"]] = [dict(b) for b in blocks]
 
-    def next_turn(self, body: dict[str, Any], spec: Any = None
-                  ) -> tuple[int, dict[str, Any] | None, dict[str, Any]]:
+    def next_turn(
+        self, body: dict[str, Any], spec: Any = None
+    ) -> tuple[int, dict[str, Any] | None, dict[str, Any]]:
         """Consume a turn for a valid request: (index, turn or None if exhausted, cache usage)."""
         segments = request_segments(body)  # raises BadRequest before a turn is consumed
         minimum = self.min_cache_tokens
@@ -221,7 +235,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        self._error(404, "not_found_error", f"no route {self.path} (fake server serves /v1/messages)")
+        self._error(
+            404, "not_found_error", f"no route {self.path} (fake server serves /v1/messages)"
+        )
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -236,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.requests.append(body)
         key = self.headers.get("x-api-key")
         if key is None and self.headers.get("authorization", "").startswith("Bearer "):
-            key = self.headers["authorization"][len("Bearer "):]
+            key = self.headers["authorization"][len("Bearer ") :]
         if self.fake.api_key is not None and key != self.fake.api_key:
             return self._error(401, "authentication_error", f"invalid x-api-key {key!r}")
         try:
@@ -250,9 +266,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(400, "invalid_request_error", str(exc))
         if turn is None:
             return self._error(
-                400, "invalid_request_error",
+                400,
+                "invalid_request_error",
                 f"fake server: script exhausted: it has {index} turns and request "
-                f"#{len(self.fake.requests)} asked for one more", retry=False)
+                f"#{len(self.fake.requests)} asked for one more",
+                retry=False,
+            )
         fault = turn.get("fault")
         if fault in FAULT_STATUS:
             return self._error(*FAULT_STATUS[fault], retry=True)
@@ -265,13 +284,20 @@ class _Handler(BaseHTTPRequestHandler):
             return self._drop()
         model = str(body["model"])
         thinking = body.get("thinking") or {}
-        think = (thinking.get("type") in ("adaptive", "enabled") if thinking
-                 else spec.thinks_by_default)
+        think = (
+            thinking.get("type") in ("adaptive", "enabled") if thinking else spec.thinks_by_default
+        )
         show = thinking.get("display") == "summarized" or (
-            not spec.omits_thinking_text and thinking.get("display") != "omitted")
-        blocks = wire.reply_blocks(turn, index, think=think, show_thinking=show,
-                                   sign=lambda kind, content: self.fake.sign(kind, content, model),
-                                   salt=self.fake.salt)
+            not spec.omits_thinking_text and thinking.get("display") != "omitted"
+        )
+        blocks = wire.reply_blocks(
+            turn,
+            index,
+            think=think,
+            show_thinking=show,
+            sign=lambda kind, content: self.fake.sign(kind, content, model),
+            salt=self.fake.salt,
+        )
         stop = turn.get("stop")
         blocks, matched = wire.stop_at_sequence(blocks, body.get("stop_sequences") or [])
         if matched is not None:
@@ -287,9 +313,15 @@ class _Handler(BaseHTTPRequestHandler):
                 limit = max(1, limit - 16)  # the cut is by characters, the count an estimate
             blocks, stop, matched = wire.cut(blocks, limit), "model_context_window_exceeded", None
         self.fake.issue(blocks, paused=stop == "pause_turn")
-        details = ({"type": "refusal", "category": "cyber",
-                    "explanation": "The request could enable cyber harm (fake server)."}
-                   if stop == "refusal" else None)
+        details = (
+            {
+                "type": "refusal",
+                "category": "cyber",
+                "explanation": "The request could enable cyber harm (fake server).",
+            }
+            if stop == "refusal"
+            else None
+        )
         message_id = f"msg_fake{index:04d}"
         if not stream:
             if fault == "bad_json":
@@ -297,19 +329,46 @@ class _Handler(BaseHTTPRequestHandler):
                     if block["type"] == "tool_use":
                         block["input"] = wire.malformed(json.dumps(block["input"]))
                         break
-            message = wire.message_json(blocks, usage, model=model, message_id=message_id,
-                                        stop=stop, stop_details=details, stop_sequence=matched)
+            message = wire.message_json(
+                blocks,
+                usage,
+                model=model,
+                message_id=message_id,
+                stop=stop,
+                stop_details=details,
+                stop_sequence=matched,
+            )
             return self._send(200, message)
-        events = wire.stream_events(blocks, usage, model=model, message_id=message_id,
-                                    bad_json=fault == "bad_json", stop=stop, stop_details=details,
-                                    error=turn.get("error"), stop_sequence=matched)
+        events = wire.stream_events(
+            blocks,
+            usage,
+            model=model,
+            message_id=message_id,
+            bad_json=fault == "bad_json",
+            stop=stop,
+            stop_details=details,
+            error=turn.get("error"),
+            stop_sequence=matched,
+        )
         if fault == "drop":
             # Enough to have started the reply, then the peer goes away.
             events = events[:2] + [
-                ("content_block_start", {"type": "content_block_start", "index": 0,
-                                         "content_block": {"type": "text", "text": ""}}),
-                ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                         "delta": {"type": "text_delta", "text": "Let me "}}),
+                (
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                ),
+                (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "text_delta", "text": "Let me "},
+                    },
+                ),
             ]
         self._stream(events, drop=fault == "drop", stall=float(turn.get("stall", 0)))
 
@@ -323,9 +382,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _request_id(self) -> str:
         return f"req_fake{len(self.fake.requests):04d}"
 
-    def _send(self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
-        self._headers(status, "application/json", {**(extra or {}), "content-length": str(len(data))})
+        self._headers(
+            status, "application/json", {**(extra or {}), "content-length": str(len(data))}
+        )
         self.end_headers()
         self.wfile.write(data)
 
@@ -336,9 +399,14 @@ class _Handler(BaseHTTPRequestHandler):
             extra["retry-after"] = str(max(1, -(-self.fake.retry_after_ms // 1000)))
         self._send(status, wire.error_json(kind, message, self._request_id()), extra)
 
-    def _stream(self, events: list[tuple[str, dict[str, Any]]], drop: bool, stall: float = 0) -> None:
-        self._headers(200, "text/event-stream; charset=utf-8",
-                      {"transfer-encoding": "chunked", "cache-control": "no-cache"})
+    def _stream(
+        self, events: list[tuple[str, dict[str, Any]]], drop: bool, stall: float = 0
+    ) -> None:
+        self._headers(
+            200,
+            "text/event-stream; charset=utf-8",
+            {"transfer-encoding": "chunked", "cache-control": "no-cache"},
+        )
         self.end_headers()
         try:
             for name, data in events:
@@ -367,12 +435,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> int:
     """Serve a script until interrupted; print the base URL first."""
-    parser = argparse.ArgumentParser(prog="python -m agent_magic.testing.fake_api",
-                                     description="A fake Anthropic Messages API for offline runs.")
+    parser = argparse.ArgumentParser(
+        prog="python -m agent_magic.testing.fake_api",
+        description="A fake Anthropic Messages API for offline runs.",
+    )
     parser.add_argument("--script", required=True, help="JSON or YAML list of assistant turns")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
-    parser.add_argument("--min-cache-tokens", type=int, default=None,
-                        help="shortest prefix that is cached (default: the model's minimum)")
+    parser.add_argument(
+        "--min-cache-tokens",
+        type=int,
+        default=None,
+        help="shortest prefix that is cached (default: the model's minimum)",
+    )
     args = parser.parse_args(argv)
     server = FakeAnthropic(args.script, port=args.port, min_cache_tokens=args.min_cache_tokens)
     with server:

@@ -62,8 +62,11 @@ def check(
     (continuing it is not a prefill).
     """
     if size > max_bytes:
-        raise Rejected(413, "request_too_large",
-                       f"Request exceeds the maximum allowed number of bytes ({max_bytes}).")
+        raise Rejected(
+            413,
+            "request_too_large",
+            f"Request exceeds the maximum allowed number of bytes ({max_bytes}).",
+        )
     if not isinstance(body, dict):
         raise _bad("body must be a JSON object")
     for name in ("model", "max_tokens", "messages"):
@@ -83,8 +86,10 @@ def check(
     _check_ttl_order(body)
     breakpoints = _count_breakpoints(body)
     if breakpoints > MAX_BREAKPOINTS:
-        raise _bad(f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
-                   f"Found {breakpoints}.")
+        raise _bad(
+            f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
+            f"Found {breakpoints}."
+        )
     window = context_window or spec.context_window
     prompt = estimate_tokens([body.get("system"), body.get("tools"), body["messages"]])
     if prompt > window:
@@ -98,27 +103,37 @@ def _check_max_tokens(value: Any, spec: ModelSpec) -> None:
     if value < 1:
         raise _bad("max_tokens: Input should be greater than or equal to 1")
     if value > spec.max_output:
-        raise _bad(f"max_tokens: {value} > {spec.max_output}, which is the maximum allowed number "
-                   f"of output tokens for {spec.id}")
+        raise _bad(
+            f"max_tokens: {value} > {spec.max_output}, which is the maximum allowed number "
+            f"of output tokens for {spec.id}"
+        )
 
 
 def _check_sampling(body: dict[str, Any], spec: ModelSpec, thinking: bool) -> None:
     given = [name for name in SAMPLING if body.get(name) is not None]
     if given and not spec.sampling:
-        raise _bad(f"{given[0]}: setting sampling parameters is not supported for {spec.id}; "
-                   "remove temperature, top_p and top_k")
+        raise _bad(
+            f"{given[0]}: setting sampling parameters is not supported for {spec.id}; "
+            "remove temperature, top_p and top_k"
+        )
     temperature, top_p, top_k = (body.get(name) for name in SAMPLING)
     for name, value in (("temperature", temperature), ("top_p", top_p)):
-        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                      and 0 <= value <= 1):
-            bound = "less than or equal to 1" if isinstance(value, (int, float)) and value > 1 \
+        if value is not None and not (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+        ):
+            bound = (
+                "less than or equal to 1"
+                if isinstance(value, (int, float)) and value > 1
                 else "a number greater than or equal to 0"
+            )
             raise _bad(f"{name}: Input should be {bound}")
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0):
         raise _bad("top_k: Input should be an integer greater than or equal to 0")
     if temperature is not None and top_p is not None:
-        raise _bad("`temperature` and `top_p` cannot both be specified for this model. "
-                   "Please use only one.")
+        raise _bad(
+            "`temperature` and `top_p` cannot both be specified for this model. "
+            "Please use only one."
+        )
     if thinking:
         if temperature is not None and temperature != 1:
             raise _bad("`temperature` may only be set to 1 when thinking is enabled.")
@@ -168,19 +183,32 @@ def _check_thinking(body: dict[str, Any], spec: ModelSpec) -> bool:
         raise _bad("thinking.type: Field required")
     kind = thinking["type"]
     if kind not in ("adaptive", "enabled", "disabled", "between_tools"):
-        raise _bad(f"thinking.type: Input tag '{kind}' found using 'type' does not match any of "
-                   "the expected tags: 'adaptive', 'between_tools', 'disabled', 'enabled'")
+        raise _bad(
+            f"thinking.type: Input tag '{kind}' found using 'type' does not match any of "
+            "the expected tags: 'adaptive', 'between_tools', 'disabled', 'enabled'"
+        )
     if kind in spec.rejects:
-        hint = (" Use \"thinking.type.adaptive\" and \"output_config.effort\" to control thinking "
-                "behavior." if kind != "adaptive" else "")
-        raise _bad(f"\"thinking.type.{kind}\" is not supported for this model.{hint}")
-    if kind == "disabled" and effort and EFFORTS.index(effort) > EFFORTS.index(spec.disable_max_effort):
-        raise _bad(f"thinking can be disabled only at effort {spec.disable_max_effort} or lower "
-                   f"on {spec.id}")
+        hint = (
+            ' Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'
+            if kind != "adaptive"
+            else ""
+        )
+        raise _bad(f'"thinking.type.{kind}" is not supported for this model.{hint}')
+    if (
+        kind == "disabled"
+        and effort
+        and EFFORTS.index(effort) > EFFORTS.index(spec.disable_max_effort)
+    ):
+        raise _bad(
+            f"thinking can be disabled only at effort {spec.disable_max_effort} or lower "
+            f"on {spec.id}"
+        )
     if kind == "enabled":
         budget = thinking.get("budget_tokens")
         if not isinstance(budget, int) or budget < 1024:
-            raise _bad("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+            raise _bad(
+                "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+            )
         if budget >= body["max_tokens"]:
             raise _bad("`max_tokens` must be greater than `thinking.budget_tokens`")
     display = thinking.get("display")
@@ -207,10 +235,13 @@ def _check_tools(body: dict[str, Any], spec: ModelSpec, thinking: bool) -> set[s
         if not isinstance(schema, dict) or schema.get("type") != "object":
             raise _bad(f"tools.{i}.custom.input_schema.type: Input should be 'object'")
     choice = body.get("tool_choice")
-    if choice is not None and (not isinstance(choice, dict)
-                               or choice.get("type") not in ("auto", "any", "tool", "none")):
-        raise _bad("tool_choice.type: Input tag found using 'type' does not match any of the "
-                   "expected tags: 'auto', 'any', 'tool', 'none'")
+    if choice is not None and (
+        not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none")
+    ):
+        raise _bad(
+            "tool_choice.type: Input tag found using 'type' does not match any of the "
+            "expected tags: 'auto', 'any', 'tool', 'none'"
+        )
     if isinstance(choice, dict):
         forced = choice.get("type") in ("any", "tool")
         if forced and not names:
@@ -218,8 +249,10 @@ def _check_tools(body: dict[str, Any], spec: ModelSpec, thinking: bool) -> set[s
         if forced and thinking and spec.forced_tools:
             raise _bad("Thinking may not be enabled when tool_choice forces tool use.")
         if forced and not spec.forced_tools:
-            raise _bad(f"tool_choice.type '{choice['type']}' (forced tool use) is not supported "
-                       f"for {spec.id}; use 'auto' or 'none'")
+            raise _bad(
+                f"tool_choice.type '{choice['type']}' (forced tool use) is not supported "
+                f"for {spec.id}; use 'auto' or 'none'"
+            )
         if choice.get("type") == "tool" and choice.get("name") not in names:
             raise _bad(f"tool_choice.name: no tool named {choice.get('name')!r}")
     return names
@@ -244,19 +277,24 @@ def _check_text(block: dict[str, Any], where: str) -> None:
         raise _bad(f"{where}: text content blocks must contain non-whitespace text")
 
 
-def _blocks(message: dict[str, Any], where: str, final_assistant: bool = False
-            ) -> list[dict[str, Any]]:
+def _blocks(
+    message: dict[str, Any], where: str, final_assistant: bool = False
+) -> list[dict[str, Any]]:
     content = message.get("content")
     if isinstance(content, str):
         if not content.strip() and not (final_assistant and content == ""):
-            raise _bad(f"{where}: all messages must have non-empty content except for the optional "
-                       "final assistant message")
+            raise _bad(
+                f"{where}: all messages must have non-empty content except for the optional "
+                "final assistant message"
+            )
         return [{"type": "text", "text": content}]
     if not isinstance(content, list):
         raise _bad(f"{where}.content: Input should be a valid string or list")
     if not content and not final_assistant:
-        raise _bad(f"{where}: all messages must have non-empty content except for the optional "
-                   "final assistant message")
+        raise _bad(
+            f"{where}: all messages must have non-empty content except for the optional "
+            "final assistant message"
+        )
     for j, block in enumerate(content):
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
             raise _bad(f"{where}.content.{j}: Input should be a content block object")
@@ -264,7 +302,10 @@ def _blocks(message: dict[str, Any], where: str, final_assistant: bool = False
 
 
 def _check_messages(
-    messages: Any, tools: set[str], thinking: bool, signature_ok: SignatureCheck,
+    messages: Any,
+    tools: set[str],
+    thinking: bool,
+    signature_ok: SignatureCheck,
     issued: Callable[[str], list[dict[str, Any]] | None],
 ) -> None:
     if not isinstance(messages, list) or not messages:
@@ -277,16 +318,22 @@ def _check_messages(
             raise _bad(f"{where}.role: Input should be 'user' or 'assistant'")
         role = message["role"]
         if i == 0 and role != "user":
-            raise _bad("messages: first message must use the \"user\" role")
+            raise _bad('messages: first message must use the "user" role')
         if i > 0 and messages[i - 1].get("role") == role:
-            raise _bad(f"messages: roles must alternate between \"user\" and \"assistant\", but "
-                       f"found multiple \"{role}\" roles in a row ({where})")
-        blocks = _blocks(message, where, final_assistant=role == "assistant" and i == len(messages) - 1)
+            raise _bad(
+                f'messages: roles must alternate between "user" and "assistant", but '
+                f'found multiple "{role}" roles in a row ({where})'
+            )
+        blocks = _blocks(
+            message, where, final_assistant=role == "assistant" and i == len(messages) - 1
+        )
         allowed = USER_BLOCKS if role == "user" else ASSISTANT_BLOCKS
         for j, block in enumerate(blocks):
             if block["type"] not in allowed:
-                raise _bad(f"{where}.content.{j}.type: '{block['type']}' blocks are not allowed in "
-                           f"{role} messages")
+                raise _bad(
+                    f"{where}.content.{j}.type: '{block['type']}' blocks are not allowed in "
+                    f"{role} messages"
+                )
             if block["type"] == "text":
                 _check_text(block, f"{where}.content.{j}")
             if block["type"] == "image":
@@ -295,7 +342,9 @@ def _check_messages(
                 _check_result_content(block, f"{where}.content.{j}")
             if block["type"] in ("thinking", "redacted_thinking"):
                 if block.get("cache_control") is not None:
-                    raise _bad(f"{where}.content.{j}: cache_control cannot be set on thinking blocks")
+                    raise _bad(
+                        f"{where}.content.{j}: cache_control cannot be set on thinking blocks"
+                    )
                 if not signature_ok(block):
                     raise _bad(f"{where}.content.{j}: Invalid `signature` in `thinking` block")
         if role == "user":
@@ -304,15 +353,19 @@ def _check_messages(
         else:
             pending = _check_tool_uses(blocks, tools, where)
             if seen_ids & set(pending):
-                raise _bad(f"{where}: `tool_use` ids must be unique across the conversation: "
-                           f"{', '.join(sorted(seen_ids & set(pending)))}")
+                raise _bad(
+                    f"{where}: `tool_use` ids must be unique across the conversation: "
+                    f"{', '.join(sorted(seen_ids & set(pending)))}"
+                )
             seen_ids.update(pending)
             if pending and (i == len(messages) - 2 or i == len(messages) - 1):
                 _check_thinking_kept(blocks, pending, thinking, issued, where)
     if pending:
-        raise _bad(f"messages.{len(messages) - 1}: `tool_use` ids were found without `tool_result` "
-                   f"blocks immediately after: {', '.join(pending)}. Each `tool_use` block must "
-                   "have a corresponding `tool_result` block in the next message.")
+        raise _bad(
+            f"messages.{len(messages) - 1}: `tool_use` ids were found without `tool_result` "
+            f"blocks immediately after: {', '.join(pending)}. Each `tool_use` block must "
+            "have a corresponding `tool_result` block in the next message."
+        )
 
 
 def _check_tool_uses(blocks: list[dict[str, Any]], tools: set[str], where: str) -> list[str]:
@@ -321,7 +374,9 @@ def _check_tool_uses(blocks: list[dict[str, Any]], tools: set[str], where: str) 
         if block["type"] != "tool_use":
             continue
         if not tools:
-            raise _bad("Requests which include `tool_use` or `tool_result` blocks must define tools.")
+            raise _bad(
+                "Requests which include `tool_use` or `tool_result` blocks must define tools."
+            )
         if not isinstance(block.get("input"), dict):
             raise _bad(f"{where}.content.{j}.tool_use.input: Input should be a valid dictionary")
         if block.get("id") in ids:
@@ -339,28 +394,39 @@ def _check_results(blocks: list[dict[str, Any]], pending: list[str], where: str)
         if block["type"] != "tool_result":
             seen_other = True
         elif seen_other:
-            raise _bad(f"{where}: `tool_result` blocks must come first in the user message that "
-                       "answers a `tool_use`, before any other content")
+            raise _bad(
+                f"{where}: `tool_result` blocks must come first in the user message that "
+                "answers a `tool_use`, before any other content"
+            )
     answered = [str(b.get("tool_use_id")) for b in results]
     twice = sorted({t for t in answered if answered.count(t) > 1})
     if twice:
-        raise _bad(f"{where}: each `tool_use` must have a single `tool_result`; found more than "
-                   f"one for {', '.join(twice)}")
+        raise _bad(
+            f"{where}: each `tool_use` must have a single `tool_result`; found more than "
+            f"one for {', '.join(twice)}"
+        )
     unexpected = [t for t in answered if t not in pending]
     if unexpected:
-        raise _bad(f"{where}: unexpected `tool_use_id` found in `tool_result` blocks: "
-                   f"{', '.join(unexpected)}. Each `tool_result` block must have a corresponding "
-                   "`tool_use` block in the previous message.")
+        raise _bad(
+            f"{where}: unexpected `tool_use_id` found in `tool_result` blocks: "
+            f"{', '.join(unexpected)}. Each `tool_result` block must have a corresponding "
+            "`tool_use` block in the previous message."
+        )
     missing = [t for t in pending if t not in answered]
     if missing:
-        raise _bad(f"{where}: `tool_use` ids were found without `tool_result` blocks immediately "
-                   f"after: {', '.join(missing)}. Each `tool_use` block must have a corresponding "
-                   "`tool_result` block in the next message.")
+        raise _bad(
+            f"{where}: `tool_use` ids were found without `tool_result` blocks immediately "
+            f"after: {', '.join(missing)}. Each `tool_use` block must have a corresponding "
+            "`tool_result` block in the next message."
+        )
 
 
 def _check_thinking_kept(
-    blocks: list[dict[str, Any]], ids: list[str], thinking: bool,
-    issued: Callable[[str], list[dict[str, Any]] | None], where: str,
+    blocks: list[dict[str, Any]],
+    ids: list[str],
+    thinking: bool,
+    issued: Callable[[str], list[dict[str, Any]] | None],
+    where: str,
 ) -> None:
     """The assistant turn the tool results answer must carry its thinking blocks unchanged."""
     if not thinking:
@@ -369,18 +435,25 @@ def _check_thinking_kept(
     if sent is None:
         return
     sent_thinking = [b for b in sent if b["type"] in ("thinking", "redacted_thinking")]
-    echoed = [{k: v for k, v in b.items() if k != "cache_control"}
-              for b in blocks if b["type"] in ("thinking", "redacted_thinking")]
+    echoed = [
+        {k: v for k, v in b.items() if k != "cache_control"}
+        for b in blocks
+        if b["type"] in ("thinking", "redacted_thinking")
+    ]
     if sent_thinking and blocks[0]["type"] not in ("thinking", "redacted_thinking"):
-        raise _bad(f"{where}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
-                   f"`{blocks[0]['type']}`. When `thinking` is enabled, a final `assistant` message "
-                   "must start with a thinking block (preceding the lastmost set of `tool_use` and "
-                   "`tool_result` blocks). To avoid this requirement, disable `thinking`.")
+        raise _bad(
+            f"{where}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+            f"`{blocks[0]['type']}`. When `thinking` is enabled, a final `assistant` message "
+            "must start with a thinking block (preceding the lastmost set of `tool_use` and "
+            "`tool_result` blocks). To avoid this requirement, disable `thinking`."
+        )
     # After a pause_turn the turn holds earlier thinking too: the sent blocks end it, unchanged.
-    if echoed[len(echoed) - len(sent_thinking):] != sent_thinking:
-        raise _bad(f"{where}: `thinking` or `redacted_thinking` blocks in the latest assistant "
-                   "message cannot be modified. These blocks must remain as they were in the "
-                   "original response.")
+    if echoed[len(echoed) - len(sent_thinking) :] != sent_thinking:
+        raise _bad(
+            f"{where}: `thinking` or `redacted_thinking` blocks in the latest assistant "
+            "message cannot be modified. These blocks must remain as they were in the "
+            "original response."
+        )
 
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -390,12 +463,15 @@ RESULT_BLOCKS = {"text", "image", "document", "search_result"}
 def _check_image(block: dict[str, Any], where: str) -> None:
     source = block.get("source")
     if not isinstance(source, dict) or source.get("type") not in ("base64", "url", "file"):
-        raise _bad(f"{where}.source: Input tag found using 'type' does not match any of the "
-                   "expected tags: 'base64', 'url', 'file'")
+        raise _bad(
+            f"{where}.source: Input tag found using 'type' does not match any of the "
+            "expected tags: 'base64', 'url', 'file'"
+        )
     if source["type"] == "base64":
         if source.get("media_type") not in IMAGE_TYPES:
-            raise _bad(f"{where}.source.media_type: Input should be "
-                       f"{', '.join(map(repr, IMAGE_TYPES))}")
+            raise _bad(
+                f"{where}.source.media_type: Input should be {', '.join(map(repr, IMAGE_TYPES))}"
+            )
         if not isinstance(source.get("data"), str) or not source["data"]:
             raise _bad(f"{where}.source.data: Field required")
     elif source["type"] == "url" and not isinstance(source.get("url"), str):
@@ -410,8 +486,10 @@ def _check_result_content(block: dict[str, Any], where: str) -> None:
     elif isinstance(content, list):
         for k, inner in enumerate(content):
             if not isinstance(inner, dict) or inner.get("type") not in RESULT_BLOCKS:
-                raise _bad(f"{where}.content.{k}.type: only text, image, document and "
-                           "search_result blocks are allowed in a tool_result")
+                raise _bad(
+                    f"{where}.content.{k}.type: only text, image, document and "
+                    "search_result blocks are allowed in a tool_result"
+                )
             if inner["type"] == "text":
                 _check_text(inner, f"{where}.content.{k}")
             if inner["type"] == "image":
@@ -423,20 +501,26 @@ def _check_result_content(block: dict[str, Any], where: str) -> None:
         raise _bad(f"{where}: content cannot be empty if `is_error` is true")
 
 
-def _check_prefill(messages: list[Any], thinking: bool,
-                   paused: Callable[[list[dict[str, Any]]], bool]) -> None:
+def _check_prefill(
+    messages: list[Any], thinking: bool, paused: Callable[[list[dict[str, Any]]], bool]
+) -> None:
     """A final assistant message is a prefill, unless it continues a paused turn."""
     last = messages[-1]
     if last.get("role") != "assistant":
         return
     content = last.get("content")
-    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+    blocks = (
+        [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+    )
     if paused([{k: v for k, v in b.items() if k != "cache_control"} for b in blocks]):
         return
     if thinking:
         raise _bad("Prefilling the assistant message is not supported when thinking is enabled.")
-    if blocks and blocks[-1].get("type") == "text" and blocks[-1].get("text", "") != \
-            blocks[-1].get("text", "").rstrip():
+    if (
+        blocks
+        and blocks[-1].get("type") == "text"
+        and blocks[-1].get("text", "") != blocks[-1].get("text", "").rstrip()
+    ):
         raise _bad("final assistant content cannot end with trailing whitespace")
 
 
@@ -456,8 +540,10 @@ def _check_ttl_order(body: dict[str, Any]) -> None:
         if not isinstance(control, dict) or control.get("type") != "ephemeral":
             raise _bad("cache_control.type: Input should be 'ephemeral'")
         if control.get("ttl", "5m") == "1h" and seen_short:
-            raise _bad("a ttl='1h' cache_control block must not come after a ttl='5m' "
-                       "cache_control block; 1h entries must appear before 5m entries")
+            raise _bad(
+                "a ttl='1h' cache_control block must not come after a ttl='5m' "
+                "cache_control block; 1h entries must appear before 5m entries"
+            )
         seen_short = seen_short or control.get("ttl", "5m") == "5m"
 
 

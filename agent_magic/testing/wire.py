@@ -30,8 +30,13 @@ Signer = Callable[[str, str], str]  # (kind, content) -> signature; kind "thinki
 
 
 def reply_blocks(
-    turn: dict[str, Any], index: int, *, think: bool = False, show_thinking: bool = True,
-    sign: Signer = lambda kind, content: "sig", salt: str = "",
+    turn: dict[str, Any],
+    index: int,
+    *,
+    think: bool = False,
+    show_thinking: bool = True,
+    sign: Signer = lambda kind, content: "sig",
+    salt: str = "",
 ) -> list[dict[str, Any]]:
     """The assistant content blocks of a script turn, in order: thinking, text, tool calls.
 
@@ -53,8 +58,14 @@ def reply_blocks(
     if turn.get("fault") == "bad_json" and not calls:
         calls = [DEFAULT_BAD_CALL]
     for j, call in enumerate(calls):
-        blocks.append({"type": "tool_use", "id": tool_id(index, j, salt), "name": call["name"],
-                       "input": dict(call.get("input", {}))})
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": tool_id(index, j, salt),
+                "name": call["name"],
+                "input": dict(call.get("input", {})),
+            }
+        )
     return blocks
 
 
@@ -65,8 +76,10 @@ def stop_reason(blocks: list[dict[str, Any]]) -> str:
 
 def prompt_tokens(usage: dict[str, Any]) -> int:
     """The whole prompt of a request: plain input, cache writes and cache reads."""
-    return sum(int(usage.get(k) or 0) for k in
-               ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+    return sum(
+        int(usage.get(k) or 0)
+        for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    )
 
 
 def output_tokens(blocks: list[dict[str, Any]]) -> int:
@@ -92,13 +105,16 @@ def cut(blocks: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
             out.append({**block, "text": block["text"][:budget]})
         elif block["type"] == "tool_use":
             raw = json.dumps(block["input"])
-            out.append({**block, "input": {}, "_partial": raw[:max(1, min(budget, len(raw) // 2))]})
+            out.append(
+                {**block, "input": {}, "_partial": raw[: max(1, min(budget, len(raw) // 2))]}
+            )
         break
     return out or blocks[:1]
 
 
-def stop_at_sequence(blocks: list[dict[str, Any]], sequences: list[str]
-                     ) -> tuple[list[dict[str, Any]], str | None]:
+def stop_at_sequence(
+    blocks: list[dict[str, Any]], sequences: list[str]
+) -> tuple[list[dict[str, Any]], str | None]:
     """The reply as the API sends it when a text block reaches one of ``sequences``: the text
     ends before the earliest match and nothing follows it; also the sequence matched (or None)."""
     for i, block in enumerate(blocks):
@@ -113,8 +129,13 @@ def stop_at_sequence(blocks: list[dict[str, Any]], sequences: list[str]
 
 
 def message_json(
-    blocks: list[dict[str, Any]], usage: dict[str, Any], *, model: str, message_id: str,
-    stop: str | None = None, stop_details: dict[str, Any] | None = None,
+    blocks: list[dict[str, Any]],
+    usage: dict[str, Any],
+    *,
+    model: str,
+    message_id: str,
+    stop: str | None = None,
+    stop_details: dict[str, Any] | None = None,
     stop_sequence: str | None = None,
 ) -> dict[str, Any]:
     """A non-streaming ``message`` response body."""
@@ -164,55 +185,97 @@ def stream_events(
     the API does when it is overloaded mid-reply.
     """
     events: list[tuple[str, dict[str, Any]]] = [
-        ("message_start", {"type": "message_start", "message": {
-            "id": message_id, "type": "message", "role": "assistant", "model": model,
-            "content": [], "stop_reason": None, "stop_sequence": None,
-            "usage": {**usage, "output_tokens": 1}}}),
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": message_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {**usage, "output_tokens": 1},
+                },
+            },
+        ),
         ("ping", {"type": "ping"}),
     ]
     broken = False
     for index, block in enumerate(blocks):
         start, deltas = _block_events(block, bad_json and not broken)
         broken = broken or (bad_json and block["type"] == "tool_use")
-        events.append(("content_block_start",
-                       {"type": "content_block_start", "index": index, "content_block": start}))
-        events += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
-                   for d in deltas]
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": start},
+            )
+        )
+        events += [
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
+            for d in deltas
+        ]
         events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
         if error:
             events.append(("error", error_json(error, f"{error.replace('_', ' ')} (fake server)")))
             return events
         events.append(("ping", {"type": "ping"}))
-    events.append(("message_delta", {
-        "type": "message_delta",
-        "delta": {"stop_reason": stop or stop_reason(blocks), "stop_sequence": stop_sequence,
-                  "stop_details": stop_details},
-        # Cumulative counts: the input side again (as the API now sends it), the final output.
-        "usage": {**{k: v for k, v in usage.items() if k != "cache_creation"},
-                  "output_tokens": output_tokens(blocks)}}))
+    events.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {
+                    "stop_reason": stop or stop_reason(blocks),
+                    "stop_sequence": stop_sequence,
+                    "stop_details": stop_details,
+                },
+                # Cumulative counts: the input side again (as the API now sends it), the final output.
+                "usage": {
+                    **{k: v for k, v in usage.items() if k != "cache_creation"},
+                    "output_tokens": output_tokens(blocks),
+                },
+            },
+        )
+    )
     events.append(("message_stop", {"type": "message_stop"}))
     return events
 
 
-def _block_events(block: dict[str, Any], bad_json: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _block_events(
+    block: dict[str, Any], bad_json: bool
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     kind = block["type"]
     if kind == "text":
-        return ({"type": "text", "text": ""},
-                [{"type": "text_delta", "text": piece} for piece in _chunks(block["text"], TEXT_CHUNK)])
+        return (
+            {"type": "text", "text": ""},
+            [{"type": "text_delta", "text": piece} for piece in _chunks(block["text"], TEXT_CHUNK)],
+        )
     if kind == "thinking":
-        deltas = [{"type": "thinking_delta", "thinking": piece}
-                  for piece in _chunks(block["thinking"], TEXT_CHUNK) if piece]
-        return ({"type": "thinking", "thinking": "", "signature": ""},
-                [*deltas, {"type": "signature_delta", "signature": block["signature"]}])
+        deltas = [
+            {"type": "thinking_delta", "thinking": piece}
+            for piece in _chunks(block["thinking"], TEXT_CHUNK)
+            if piece
+        ]
+        return (
+            {"type": "thinking", "thinking": "", "signature": ""},
+            [*deltas, {"type": "signature_delta", "signature": block["signature"]}],
+        )
     if kind == "redacted_thinking":
         return dict(block), []
     raw = block["_partial"] if "_partial" in block else json.dumps(block["input"])
     if bad_json:
         raw = malformed(raw)
     # The API opens every tool input with an empty delta.
-    return ({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}},
-            [{"type": "input_json_delta", "partial_json": piece}
-             for piece in ["", *_chunks(raw, JSON_CHUNK)]])
+    return (
+        {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}},
+        [
+            {"type": "input_json_delta", "partial_json": piece}
+            for piece in ["", *_chunks(raw, JSON_CHUNK)]
+        ],
+    )
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -221,4 +284,4 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
 
 
 def _chunks(text: str, size: int) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]

@@ -39,8 +39,7 @@ def apply_changes(
     if live is not None and getattr(session, "changeset", None) is not None:
         from agent_magic.ui.liveactions import apply_live
 
-        outcome = apply_live(session, selection, live, allow_blockers=allow_blockers,
-                             commit=commit)
+        outcome = apply_live(session, selection, live, allow_blockers=allow_blockers, commit=commit)
         if outcome is not None:
             return outcome
     try:
@@ -52,12 +51,17 @@ def apply_changes(
     paths = list(getattr(checkpoint, "paths", []))
     failed = getattr(checkpoint, "commit_error", "")
     # A refused commit (a failing hook) does not undo the apply; the user hears why.
-    tail = (f"\nNot committed: git commit failed, the changes are applied but uncommitted:\n"
-            f"{failed}") if failed else ""
-    message = (f"Applied {len(paths)} file(s) as checkpoint {checkpoint.id}: " + ", ".join(paths)
-               + tail)
-    outcome = Outcome(True, _with_open_notebook(message, session, paths, open_notebook),
-                      checkpoint, paths)
+    tail = (
+        (f"\nNot committed: git commit failed, the changes are applied but uncommitted:\n{failed}")
+        if failed
+        else ""
+    )
+    message = (
+        f"Applied {len(paths)} file(s) as checkpoint {checkpoint.id}: " + ", ".join(paths) + tail
+    )
+    outcome = Outcome(
+        True, _with_open_notebook(message, session, paths, open_notebook), checkpoint, paths
+    )
     if live is not None:
         from agent_magic.ui.liveactions import reload_editors
 
@@ -65,8 +69,14 @@ def apply_changes(
     return outcome
 
 
-def undo_changes(target: Any, checkpoint_id: str | None = None, *, force: bool = False,
-                 open_notebook: Path | None = None, live: Any = None) -> Outcome:
+def undo_changes(
+    target: Any,
+    checkpoint_id: str | None = None,
+    *,
+    force: bool = False,
+    open_notebook: Path | None = None,
+    live: Any = None,
+) -> Outcome:
     """Undo a checkpoint of a session (or, given a Project, any checkpoint id); ``force``
     restores even files changed since the apply."""
     if live is not None:
@@ -92,8 +102,9 @@ def undo_changes(target: Any, checkpoint_id: str | None = None, *, force: bool =
     revert = getattr(checkpoint, "revert_commit", "")
     tail = f"; committed the revert as {revert[:10]}" if revert else ""
     message = f"Undid checkpoint {checkpoint.id}: restored " + ", ".join(paths) + tail
-    outcome = Outcome(True, _with_open_notebook(message, target, paths, open_notebook),
-                      checkpoint, paths)
+    outcome = Outcome(
+        True, _with_open_notebook(message, target, paths, open_notebook), checkpoint, paths
+    )
     if live is not None and hasattr(target, "project"):
         from agent_magic.ui.liveactions import reload_editors
 
@@ -101,8 +112,7 @@ def undo_changes(target: Any, checkpoint_id: str | None = None, *, force: bool =
     return outcome
 
 
-def _with_open_notebook(message: str, target: Any, paths: list[str],
-                        notebook: Path | None) -> str:
+def _with_open_notebook(message: str, target: Any, paths: list[str], notebook: Path | None) -> str:
     project = getattr(target, "project", target)
     own = open_notebook_paths(paths, project.root, notebook)
     return f"{message}\n{after_apply(own)}" if own else message
@@ -114,8 +124,7 @@ def conflict_message(action: str, exc: ConflictError) -> str:
     return f"Could not {action}: {exc}\n{files}" if files else f"Could not {action}: {exc}"
 
 
-def undo_all(session: Any, *, open_notebook: Path | None = None,
-             live: Any = None) -> list[Outcome]:
+def undo_all(session: Any, *, open_notebook: Path | None = None, live: Any = None) -> list[Outcome]:
     """Undo every applied checkpoint of ``session``, newest first; stops at the first failure."""
     outcomes: list[Outcome] = []
     for checkpoint_id in reversed(list(session.checkpoints)):

@@ -56,12 +56,29 @@ def drive(
         if run.error is not None:
             raise run.error
         session = run.session
-    return _deliver(session, out=out, publish=publish, input_fn=input_fn, yes=yes,
-                    commit=commit, color=color, open_notebook=open_notebook)
+    return _deliver(
+        session,
+        out=out,
+        publish=publish,
+        input_fn=input_fn,
+        yes=yes,
+        commit=commit,
+        color=color,
+        open_notebook=open_notebook,
+    )
 
 
-def _deliver(session: Any, *, out: TextIO, publish: Publish, input_fn: InputFn | None,
-             yes: bool, commit: bool, color: bool, open_notebook: Path | None) -> Outcome | None:
+def _deliver(
+    session: Any,
+    *,
+    out: TextIO,
+    publish: Publish,
+    input_fn: InputFn | None,
+    yes: bool,
+    commit: bool,
+    color: bool,
+    open_notebook: Path | None,
+) -> Outcome | None:
     files = list(getattr(session.changeset, "files", None) or [])
     if not files:
         publish(session_report(session))
@@ -79,29 +96,44 @@ def _deliver(session: Any, *, out: TextIO, publish: Publish, input_fn: InputFn |
             return None
         allow = True
         if session.open_blockers:
-            answer = _safe_input(input_fn, f"{len(session.open_blockers)} blocker finding(s) "
-                                           "remain. Apply anyway? [y/N] ")
+            answer = _safe_input(
+                input_fn,
+                f"{len(session.open_blockers)} blocker finding(s) remain. Apply anyway? [y/N] ",
+            )
             allow = answer.strip().lower() in ("y", "yes")
             if not allow:
                 publish(session_report(session, note="Not applied: blocker findings remain."))
                 return None
-        outcome = apply_changes(session, selection, allow_blockers=allow, commit=commit,
-                                open_notebook=open_notebook)
+        outcome = apply_changes(
+            session, selection, allow_blockers=allow, commit=commit, open_notebook=open_notebook
+        )
     else:
         out.write(colorize_diff(session.diff(), color))
-        publish(session_report(session, note="Not applied: this run was headless; "
-                                              "`%agent apply` applies the changes (or rerun with `--yes`)."))
+        publish(
+            session_report(
+                session,
+                note="Not applied: this run was headless; "
+                "`%agent apply` applies the changes (or rerun with `--yes`).",
+            )
+        )
         return None
     out.write(outcome.message + "\n")
     own_note = after_apply(own) if own and outcome.ok else ""
-    publish(session_report(session, applied=outcome.checkpoint if outcome.ok else None,
-                           note=own_note if outcome.ok else outcome.message))
+    publish(
+        session_report(
+            session,
+            applied=outcome.checkpoint if outcome.ok else None,
+            note=own_note if outcome.ok else outcome.message,
+        )
+    )
     return outcome
 
 
-def _republisher(run: Run, publish: Publish,
-                 open_notebook: Path | None) -> Callable[[str, Any], None]:
+def _republisher(
+    run: Run, publish: Publish, open_notebook: Path | None
+) -> Callable[[str, Any], None]:
     """Rewrites the record when the session is applied or undone later (``%agent apply``)."""
+
     def acted(kind: str, outcome: Any) -> None:
         if run.session is None:
             return
@@ -110,8 +142,12 @@ def _republisher(run: Run, publish: Publish,
         if kind == "apply":
             publish(session_report(run.session, applied=outcome.checkpoint, note=disk))
         else:
-            publish(session_report(run.session, note=(
-                f"Checkpoint `{outcome.checkpoint.id}` was undone. {disk}").strip()))
+            publish(
+                session_report(
+                    run.session,
+                    note=(f"Checkpoint `{outcome.checkpoint.id}` was undone. {disk}").strip(),
+                )
+            )
 
     return acted
 
@@ -138,8 +174,10 @@ def ask_step(pause: StepPause, input_fn: InputFn, out: TextIO, *, color: bool = 
         prompt = "Approve the plan and start step 1? [y]es / [q] stop / or type what to change: "
     else:
         out.write(step_text(pause, color))
-        prompt = (f"Step {pause.step}: [y] approve / [p]ick hunks / [s]kip / [q] stop / "
-                  "or type what to change: ")
+        prompt = (
+            f"Step {pause.step}: [y] approve / [p]ick hunks / [s]kip / [q] stop / "
+            "or type what to change: "
+        )
     while True:
         try:
             answer = input_fn(prompt)

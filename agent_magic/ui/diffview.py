@@ -95,16 +95,24 @@ class DiffView(widgets.VBox):
     def _file_row(self, change: Any, collapse_lines: int) -> widgets.Widget:
         diff = change.diff()
         added, removed = diff_stats(diff)
-        box = widgets.Checkbox(value=True, description=file_label(change), indent=False,
-                               layout=widgets.Layout(width="auto"))
+        box = widgets.Checkbox(
+            value=True,
+            description=file_label(change),
+            indent=False,
+            layout=widgets.Layout(width="auto"),
+        )
         box.add_class("agent-file-checkbox")
         self.file_boxes[change.path] = box
         ids = [h.id for h in change.hunks]
         self._hunks_of[change.path] = ids
         hunk_rows = []
         for hunk in change.hunks:
-            hbox = widgets.Checkbox(value=True, description=_hunk_title(hunk), indent=False,
-                                    layout=widgets.Layout(width="auto"))
+            hbox = widgets.Checkbox(
+                value=True,
+                description=_hunk_title(hunk),
+                indent=False,
+                layout=widgets.Layout(width="auto"),
+            )
             hbox.add_class("agent-hunk-checkbox")
             hbox.observe(lambda _c, path=change.path: self._hunk_changed(path), "value")
             self.hunk_boxes[hunk.id] = hbox
@@ -112,9 +120,11 @@ class DiffView(widgets.VBox):
         box.observe(lambda c, path=change.path: self._file_changed(path, c["new"]), "value")
         body = widgets.VBox()
         section = widgets.Accordion(children=[body])
-        section.set_title(0, f"{file_label(change)}  +{added} −{removed}"
-                             + ("  (notebook, per cell)" if getattr(change, "is_notebook", False)
-                                else ""))
+        section.set_title(
+            0,
+            f"{file_label(change)}  +{added} −{removed}"
+            + ("  (notebook, per cell)" if getattr(change, "is_notebook", False) else ""),
+        )
         self.sections[change.path] = section
         lines = len(diff.splitlines())
         rendered = False
@@ -125,9 +135,10 @@ class DiffView(widgets.VBox):
             if rendered or section.selected_index is None:
                 return
             rendered = True
-            body.children = [widgets.VBox([hbox, widgets.HTML(diff_html(hunk_text(hunk)))])
-                             for hbox, hunk in hunk_rows] or [
-                                 widgets.HTML(f"<pre>{html.escape(diff)}</pre>")]
+            body.children = [
+                widgets.VBox([hbox, widgets.HTML(diff_html(hunk_text(hunk)))])
+                for hbox, hunk in hunk_rows
+            ] or [widgets.HTML(f"<pre>{html.escape(diff)}</pre>")]
 
         if lines > collapse_lines:
             body.children = [widgets.HTML(f"<i>{lines} diff lines; open to view the hunks</i>")]
@@ -150,8 +161,9 @@ class DiffView(widgets.VBox):
             return
         self._syncing = True
         try:
-            self.file_boxes[path].value = any(self.hunk_boxes[h].value
-                                              for h in self._hunks_of[path])
+            self.file_boxes[path].value = any(
+                self.hunk_boxes[h].value for h in self._hunks_of[path]
+            )
         finally:
             self._syncing = False
 

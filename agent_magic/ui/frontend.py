@@ -19,8 +19,12 @@ def detect_view(shell: Any, environ: dict[str, str] | None = None) -> str:
     name = type(shell).__name__
     if getattr(shell, "kernel", None) is not None or name == "ZMQInteractiveShell":
         ns = getattr(shell, "user_ns", {})
-        if (env.get("JPY_SESSION_NAME") or ns.get("__session__") or ns.get("__vsc_ipynb_file__")
-                or env.get("VSCODE_PID")):
+        if (
+            env.get("JPY_SESSION_NAME")
+            or ns.get("__session__")
+            or ns.get("__vsc_ipynb_file__")
+            or env.get("VSCODE_PID")
+        ):
             return "widgets"
         return "headless"
     if name == "TerminalInteractiveShell" and _terminal_is_interactive():

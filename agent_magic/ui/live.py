@@ -26,9 +26,17 @@ def _ignore_markdown(_text: str) -> None:
 class WidgetController:
     """The widget view of one run; the event sink of its agent and the on_finish of its Run."""
 
-    def __init__(self, task: str, *, commit: bool = False, auto_apply: bool = False,
-                 publish: Publish = _ignore_markdown, gate: Gate | None = None,
-                 open_notebook: Path | None = None, live: Any = None) -> None:
+    def __init__(
+        self,
+        task: str,
+        *,
+        commit: bool = False,
+        auto_apply: bool = False,
+        publish: Publish = _ignore_markdown,
+        gate: Gate | None = None,
+        open_notebook: Path | None = None,
+        live: Any = None,
+    ) -> None:
         self.commit = commit
         self.live = live  # staging.live.LiveWriter: open notebooks change in their tabs
         # the kernel's own notebook when Apply can only write it on disk (no live frontend)
@@ -41,14 +49,22 @@ class WidgetController:
         self.applied: Any = None
         self.note = ""
         self._last_delta: type | None = None
-        self.panel = AgentPanel(task, Callbacks(
-            stop=self.stop, apply=self.apply, reject=self.reject, undo=self.undo,
-            plan_approve=self.approve_plan, plan_revise=self.revise_plan,
-            plan_cancel=self.cancel_plan, step_approve=self.approve_step,
-            step_revise=lambda text: self._decide(Decision.revise(text)),
-            step_skip=lambda: self._decide(Decision.skip()),
-            step_stop=lambda: self._decide(Decision.stop()),
-        ))
+        self.panel = AgentPanel(
+            task,
+            Callbacks(
+                stop=self.stop,
+                apply=self.apply,
+                reject=self.reject,
+                undo=self.undo,
+                plan_approve=self.approve_plan,
+                plan_revise=self.revise_plan,
+                plan_cancel=self.cancel_plan,
+                step_approve=self.approve_step,
+                step_revise=lambda text: self._decide(Decision.revise(text)),
+                step_skip=lambda: self._decide(Decision.skip()),
+                step_stop=lambda: self._decide(Decision.stop()),
+            ),
+        )
 
     def publish(self, text: str) -> None:
         """Show (or replace) the markdown record in the cell output."""
@@ -85,8 +101,9 @@ class WidgetController:
             return
         elif isinstance(event, ev.ToolUsed):
             detail = f": {event.result.split(chr(10), 1)[0]}" if event.name == "run" else ""
-            panel.append_text(f"\n· {event.name}" + (" ✗" if event.is_error else "") + detail
-                              + "\n")
+            panel.append_text(
+                f"\n· {event.name}" + (" ✗" if event.is_error else "") + detail + "\n"
+            )
         elif isinstance(event, ev.PlanReady):
             panel.plan.show(event.plan)
         elif isinstance(event, ev.StepPaused):
@@ -120,11 +137,12 @@ class WidgetController:
             has_changes = bool(getattr(session.changeset, "files", None))
             panel.show_result(session, can_apply=has_changes)
             if session.error and session.stop_reason != "done":
-                panel.show_message(f"{stop_text(session.stop_reason)}: {session.error}",
-                                   ok=session.stop_reason == "interrupted")
+                panel.show_message(
+                    f"{stop_text(session.stop_reason)}: {session.error}",
+                    ok=session.stop_reason == "interrupted",
+                )
             elif has_changes and self._own_paths(session.changeset.paths):
-                panel.show_message(before_apply(self._own_paths(session.changeset.paths)),
-                                   ok=False)
+                panel.show_message(before_apply(self._own_paths(session.changeset.paths)), ok=False)
         self.publish(session_report(session, applied=self.applied, note=self.note))
         if self.auto_apply and getattr(session.changeset, "files", None) and session.ok:
             self.apply(set(session.changeset.hunk_ids()), False)
@@ -144,9 +162,14 @@ class WidgetController:
         live = self._live()
 
         def work() -> None:
-            outcome = apply_changes(session, selection, allow_blockers=allow_blockers,
-                                    commit=self.commit, open_notebook=self.open_notebook,
-                                    live=live)
+            outcome = apply_changes(
+                session,
+                selection,
+                allow_blockers=allow_blockers,
+                commit=self.commit,
+                open_notebook=self.open_notebook,
+                live=live,
+            )
             if outcome.ok:
                 self._applied(session, outcome)
             # last: the message is what tells the user (and a waiter) the apply is done
@@ -206,8 +229,9 @@ class WidgetController:
         live = self._live()
 
         def work() -> None:
-            outcome = undo_changes(session, checkpoint_id, open_notebook=self.open_notebook,
-                                   live=live)
+            outcome = undo_changes(
+                session, checkpoint_id, open_notebook=self.open_notebook, live=live
+            )
             if outcome.ok:
                 self._undone(session, outcome)
             self.panel.show_message(outcome.message, outcome.ok)
@@ -242,8 +266,9 @@ class WidgetController:
             self._decide(Decision.stop())
             return
         # the header said "waiting for approval"; after Cancel nothing waits any more
-        self.panel.set_status("cancelled after planning",
-                              self.run.progress.line() if self.run is not None else "")
+        self.panel.set_status(
+            "cancelled after planning", self.run.progress.line() if self.run is not None else ""
+        )
         self.panel.show_message("Cancelled after planning; nothing was changed.", ok=True)
         if self.run is not None and self.run.session is not None:
             self.run.cancel_plan()

@@ -9,8 +9,14 @@ from agent_magic.livedoc import LiveError
 from agent_magic.staging.live import LiveCheckpoint, LiveWriter, new_live_id
 
 
-def apply_live(session: Any, selection: set[str] | None, live: LiveWriter, *,
-               allow_blockers: bool, commit: bool) -> Any:
+def apply_live(
+    session: Any,
+    selection: set[str] | None,
+    live: LiveWriter,
+    *,
+    allow_blockers: bool,
+    commit: bool,
+) -> Any:
     """Apply with the open notebooks changed in their tabs; None when none of them is open."""
     from agent_magic.ui.actions import Outcome, conflict_message
 
@@ -24,8 +30,11 @@ def apply_live(session: Any, selection: set[str] | None, live: LiveWriter, *,
     if not paths:
         return None
     if session.open_blockers and not allow_blockers:
-        return Outcome(False, f"Not applied: {len(session.open_blockers)} blocker finding(s) "
-                              "remain; review them and confirm to apply anyway")
+        return Outcome(
+            False,
+            f"Not applied: {len(session.open_blockers)} blocker finding(s) "
+            "remain; review them and confirm to apply anyway",
+        )
     chosen = set(changeset.hunk_ids()) if selection is None else set(selection)
     live_ids = {h for p in paths for h in changeset.file(p).hunk_ids()}
     try:
@@ -49,26 +58,36 @@ def apply_live(session: Any, selection: set[str] | None, live: LiveWriter, *,
             try:
                 session.undo(disk.id)  # all or nothing: the disk part goes back too
             except (ConflictError, UserError) as undo_exc:
-                return Outcome(False, f"Not applied in the open notebooks ({exc}); the files on "
-                               f"disk stay applied as checkpoint {disk.id}, which could not be "
-                               f"undone: {undo_exc}", disk, list(disk.paths))
+                return Outcome(
+                    False,
+                    f"Not applied in the open notebooks ({exc}); the files on "
+                    f"disk stay applied as checkpoint {disk.id}, which could not be "
+                    f"undone: {undo_exc}",
+                    disk,
+                    list(disk.paths),
+                )
         return Outcome(False, f"Not applied: {exc}")
     disk_paths = list(getattr(disk, "paths", []))
-    cp = LiveCheckpoint(new_live_id(), sorted(set(disk_paths) | {c.path for c in changes}),
-                        changes, disk)
+    cp = LiveCheckpoint(
+        new_live_id(), sorted(set(disk_paths) | {c.path for c in changes}), changes, disk
+    )
     live.checkpoints[cp.id] = cp
     if disk is not None and disk.id in session.checkpoints:
         session.checkpoints.remove(disk.id)  # the live checkpoint stands for both parts
     session.checkpoints.append(cp.id)
     live.revert_editors(project, disk_paths, cp)
-    message = (f"Applied {len(cp.paths)} file(s) as checkpoint {cp.id}: " + ", ".join(cp.paths)
-               + f"\nChanged in the open tab and saved: {', '.join(c.path for c in changes)}"
-               + _editor_note(cp))
+    message = (
+        f"Applied {len(cp.paths)} file(s) as checkpoint {cp.id}: "
+        + ", ".join(cp.paths)
+        + f"\nChanged in the open tab and saved: {', '.join(c.path for c in changes)}"
+        + _editor_note(cp)
+    )
     return Outcome(True, message, cp, cp.paths)
 
 
-def undo_live(target: Any, checkpoint_id: str | None, live: LiveWriter, *,
-              force: bool = False) -> Any:
+def undo_live(
+    target: Any, checkpoint_id: str | None, live: LiveWriter, *, force: bool = False
+) -> Any:
     """Undo a checkpoint made through the frontend; None when it is not one. ``force`` applies
     to its part on disk."""
     from agent_magic.ui.actions import Outcome, conflict_message
@@ -92,16 +111,23 @@ def undo_live(target: Any, checkpoint_id: str | None, live: LiveWriter, *,
         try:
             target.undo(cp.disk.id, force=force)
         except (ConflictError, UserError) as exc:
-            return Outcome(False, f"Undid the open notebooks, but not the files on disk "
-                           f"(checkpoint {cp.disk.id}; `%agent undo {cp.id} --force` restores "
-                           f"them anyway): {exc}")
+            return Outcome(
+                False,
+                f"Undid the open notebooks, but not the files on disk "
+                f"(checkpoint {cp.disk.id}; `%agent undo {cp.id} --force` restores "
+                f"them anyway): {exc}",
+            )
     if cp.id in target.checkpoints:
         target.checkpoints.remove(cp.id)
     del live.checkpoints[cp.id]
     cp.reverted, cp.dirty = [], []
     live.revert_editors(project, list(getattr(cp.disk, "paths", [])), cp)
-    return Outcome(True, f"Undid checkpoint {cp.id}: restored " + ", ".join(cp.paths)
-                   + _editor_note(cp), cp, cp.paths)
+    return Outcome(
+        True,
+        f"Undid checkpoint {cp.id}: restored " + ", ".join(cp.paths) + _editor_note(cp),
+        cp,
+        cp.paths,
+    )
 
 
 def reload_editors(session: Any, outcome: Any, live: LiveWriter) -> Any:
@@ -123,6 +149,8 @@ def _editor_note(cp: LiveCheckpoint) -> str:
     if cp.reverted:
         note += f"\nReloaded from disk in their editor tabs: {', '.join(cp.reverted)}"
     if cp.dirty:
-        note += (f"\nOpen with unsaved changes, so not reloaded: {', '.join(cp.dirty)}; "
-                 "reload them from disk (File → Reload from Disk) or your save overwrites this")
+        note += (
+            f"\nOpen with unsaved changes, so not reloaded: {', '.join(cp.dirty)}; "
+            "reload them from disk (File → Reload from Disk) or your save overwrites this"
+        )
     return note

@@ -52,7 +52,9 @@ class LiveLink:
             return None
         if any(p.endswith(".ipynb") for p in getattr(session.changeset, "paths", [])):
             # its notebooks were read from their tabs; the page cannot answer this cell
-            return ("this kernel cannot hear the page while a cell runs (that needs ipykernel "
-                    "7): apply with the Apply button of the %%agent cell, which changes the "
-                    "open notebook in its tab")
+            return (
+                "this kernel cannot hear the page while a cell runs (that needs ipykernel "
+                "7): apply with the Apply button of the %%agent cell, which changes the "
+                "open notebook in its tab"
+            )
         return None

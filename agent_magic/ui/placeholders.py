@@ -16,14 +16,18 @@ def lookup(expr: str, namespace: dict[str, Any]) -> Any:
     """The value of ``name`` or ``name.attr.attr`` in ``namespace``; UserError if unknown."""
     name, *attrs = expr.split(".")
     if name not in namespace:
-        raise UserError(f"{{{name}}} in the cell is not a variable in the namespace "
-                        "(write {{ and }} for literal braces)")
+        raise UserError(
+            f"{{{name}}} in the cell is not a variable in the namespace "
+            "(write {{ and }} for literal braces)"
+        )
     value = namespace[name]
     for attr in attrs:
         try:
             value = getattr(value, attr)
         except AttributeError:
-            raise UserError(f"{{{expr}}}: {type(value).__name__} has no attribute {attr!r}") from None
+            raise UserError(
+                f"{{{expr}}}: {type(value).__name__} has no attribute {attr!r}"
+            ) from None
     return value
 
 

@@ -79,8 +79,13 @@ def session_report(
     elif session.stop_reason in ("done",) and not getattr(session, "step_outcomes", None):
         lines += ["No file changes.", ""]
     if getattr(session, "checkpoints", None) and getattr(session, "step_outcomes", None):
-        lines += [(f"Applied step by step as {len(session.checkpoints)} checkpoint(s); "
-                  "`%agent undo` undoes the last one, `%agent undo --all` all of them."), ""]
+        lines += [
+            (
+                f"Applied step by step as {len(session.checkpoints)} checkpoint(s); "
+                "`%agent undo` undoes the last one, `%agent undo --all` all of them."
+            ),
+            "",
+        ]
     if session.findings:
         lines += ["**Findings**", ""]
         for f in session.findings:
@@ -93,8 +98,13 @@ def session_report(
     lines.append(cost_line(session))
     if applied is not None:
         paths = ", ".join(f"`{p}`" for p in getattr(applied, "paths", []))
-        lines += ["", (f"**Applied** as checkpoint `{applied.id}` ({paths}); "
-                       f"undo with `%agent undo {applied.id}`.")]
+        lines += [
+            "",
+            (
+                f"**Applied** as checkpoint `{applied.id}` ({paths}); "
+                f"undo with `%agent undo {applied.id}`."
+            ),
+        ]
     if note:
         lines += ["", note]
     # The record is saved in the notebook: no secret value may be in it, whatever its source.
@@ -107,13 +117,17 @@ def cost_line(session: Any) -> str:
     """Steps, tokens and dollars of a session in one line."""
     usage = session.usage
     tokens_in = getattr(usage, "total_input", usage.input_tokens)
-    return (f"Steps: {session.steps} · tokens: {tokens_in:,} in / {usage.output_tokens:,} out · "
-            f"cost: ${session.cost:.4f}")
+    return (
+        f"Steps: {session.steps} · tokens: {tokens_in:,} in / {usage.output_tokens:,} out · "
+        f"cost: ${session.cost:.4f}"
+    )
 
 
 def _demote(markdown: str, levels: int = 2) -> str:
     """Push headings down so an embedded report nests under the session's heading."""
-    return "\n".join("#" * levels + ln if ln.startswith("#") else ln for ln in markdown.splitlines())
+    return "\n".join(
+        "#" * levels + ln if ln.startswith("#") else ln for ln in markdown.splitlines()
+    )
 
 
 def _one_line(text: str, limit: int = 300) -> str:

@@ -45,8 +45,10 @@ class Progress:
     def line(self) -> str:
         """Phase, elapsed time, tokens and cost in one line."""
         tokens = self.usage.total_input + self.usage.output_tokens
-        return (f"{self.phase or 'starting'} · {self.elapsed:.0f}s · {tokens:,} tokens · "
-                f"${self.cost:.4f}")
+        return (
+            f"{self.phase or 'starting'} · {self.elapsed:.0f}s · {tokens:,} tokens · "
+            f"${self.cost:.4f}"
+        )
 
 
 def fan_out(*sinks: ev.EventSink) -> ev.EventSink:
@@ -197,8 +199,9 @@ class Run:
         self._idle.clear()
         self.progress.ended = None
         if background:
-            self.thread = threading.Thread(target=self._execute, args=(step, False),
-                                           name="agent-magic-run", daemon=True)
+            self.thread = threading.Thread(
+                target=self._execute, args=(step, False), name="agent-magic-run", daemon=True
+            )
             self.thread.start()
         else:
             self._execute(step, True)
@@ -222,8 +225,14 @@ class Run:
                 self._idle.set()
 
 
-def await_run(run: Run, *, command: str, say: Callable[[str], None] = lambda _text: None,
-              poll: float = 0.2, refuse_decisions: bool = True) -> None:
+def await_run(
+    run: Run,
+    *,
+    command: str,
+    say: Callable[[str], None] = lambda _text: None,
+    poll: float = 0.2,
+    refuse_decisions: bool = True,
+) -> None:
     """Block until ``run`` finishes, so a later cell's ``command`` acts on its result (Run All).
 
     Raises UserError when the run waits for a decision only a person can make (with
@@ -238,15 +247,20 @@ def await_run(run: Run, *, command: str, say: Callable[[str], None] = lambda _te
         if decision is not None:
             raise UserError(
                 f"session {run.session_id} is waiting for your decision on {decision}: "
-                f"answer in its cell, then run `{command}` again (or `%agent stop`)")
+                f"answer in its cell, then run `{command}` again (or `%agent stop`)"
+            )
         if not run.running:
             return
         if not announced:
-            say(f"Waiting for session {run.session_id} to finish before `{command}` "
-                "(interrupt the kernel to stop waiting)...")
+            say(
+                f"Waiting for session {run.session_id} to finish before `{command}` "
+                "(interrupt the kernel to stop waiting)..."
+            )
             announced = True
         try:
             run.wait(poll)
         except KeyboardInterrupt:
-            raise UserError(f"stopped waiting; session {run.session_id} is still running "
-                            "(its cell shows it; `%agent stop` stops it)") from None
+            raise UserError(
+                f"stopped waiting; session {run.session_id} is still running "
+                "(its cell shows it; `%agent stop` stops it)"
+            ) from None

@@ -11,8 +11,16 @@ from agent_magic.staging.diff import visible
 from agent_magic.ui.report import file_label, stop_text
 
 RESET = "\x1b[0m"
-COLORS = {"add": "\x1b[32m", "del": "\x1b[31m", "hunk": "\x1b[36m", "head": "\x1b[1m",
-          "blocker": "\x1b[1;31m", "major": "\x1b[31m", "minor": "\x1b[33m", "nit": "\x1b[2m"}
+COLORS = {
+    "add": "\x1b[32m",
+    "del": "\x1b[31m",
+    "hunk": "\x1b[36m",
+    "head": "\x1b[1m",
+    "blocker": "\x1b[1;31m",
+    "major": "\x1b[31m",
+    "minor": "\x1b[33m",
+    "nit": "\x1b[2m",
+}
 
 InputFn = Callable[[str], str]
 
@@ -50,8 +58,16 @@ def finding_line(finding: Any, color: bool = True) -> str:
 
 def tool_line(event: ev.ToolUsed) -> str:
     """A short line for one tool call: name, its main argument, and an error mark."""
-    arg = visible(next((str(event.input[k]) for k in ("path", "pattern", "query", "command")
-                        if k in event.input), "")).replace("\n", "\\n")
+    arg = visible(
+        next(
+            (
+                str(event.input[k])
+                for k in ("path", "pattern", "query", "command")
+                if k in event.input
+            ),
+            "",
+        )
+    ).replace("\n", "\\n")
     mark = "  ✗ " + event.result.splitlines()[0][:120] if event.is_error and event.result else ""
     return f"  · {event.name}" + (f" {arg}" if arg else "") + mark
 
@@ -59,8 +75,9 @@ def tool_line(event: ev.ToolUsed) -> str:
 class TextView:
     """An event sink that prints a run's progress as plain text (optionally with colors)."""
 
-    def __init__(self, out: TextIO | None = None, *, color: bool = False,
-                 stream_text: bool = True) -> None:
+    def __init__(
+        self, out: TextIO | None = None, *, color: bool = False, stream_text: bool = True
+    ) -> None:
         self.out = out or sys.stdout
         self.color = color
         self.stream_text = stream_text

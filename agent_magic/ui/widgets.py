@@ -53,7 +53,12 @@ class Stepper(widgets.HBox):
     """The six phases with their state (pending, active, done, failed)."""
 
     MARKS: ClassVar[dict[str, str]] = {"pending": "○", "active": "◉", "done": "✓", "failed": "✗"}
-    COLORS: ClassVar[dict[str, str]] = {"pending": "#888", "active": "#1565c0", "done": "#2e7d32", "failed": "#b00020"}
+    COLORS: ClassVar[dict[str, str]] = {
+        "pending": "#888",
+        "active": "#1565c0",
+        "done": "#2e7d32",
+        "failed": "#b00020",
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -90,8 +95,10 @@ class Stepper(widgets.HBox):
     def _render(self) -> None:
         for phase, label in self.labels.items():
             state = self.states[phase]
-            label.value = (f"<span style='color:{self.COLORS[state]};margin-right:1em'>"
-                           f"{self.MARKS[state]} {phase}</span>")
+            label.value = (
+                f"<span style='color:{self.COLORS[state]};margin-right:1em'>"
+                f"{self.MARKS[state]} {phase}</span>"
+            )
             for other in self.MARKS:
                 label.remove_class(f"agent-phase-{other}")
             label.add_class(f"agent-phase-{state}")
@@ -108,14 +115,16 @@ class PlanView(widgets.VBox):
         self.approve = _button("Approve plan", "agent-plan-approve", "success")
         self.revise = _button("Revise", "agent-plan-revise", "warning")
         self.cancel = _button("Cancel", "agent-plan-cancel")
-        self.feedback = widgets.Textarea(placeholder="What should change in the plan?",
-                                         layout=widgets.Layout(width="100%"))
+        self.feedback = widgets.Textarea(
+            placeholder="What should change in the plan?", layout=widgets.Layout(width="100%")
+        )
         self.feedback.add_class("agent-plan-feedback")
         self.approve.on_click(lambda _b: self._decide(callbacks.plan_approve))
         self.revise.on_click(lambda _b: self._revise())
         self.cancel.on_click(lambda _b: self._decide(callbacks.plan_cancel))
-        self.controls = widgets.VBox([self.feedback,
-                                      widgets.HBox([self.approve, self.revise, self.cancel])])
+        self.controls = widgets.VBox(
+            [self.feedback, widgets.HBox([self.approve, self.revise, self.cancel])]
+        )
         self.children = [self.text]
         self.layout.display = "none"
 
@@ -159,14 +168,17 @@ def plan_html(plan: Any) -> str:
     esc = html.escape
     steps = "".join(
         f"<li>{esc(s.description)}"
-        + (f" <code>{esc(', '.join(s.files))}</code>" if s.files else "") + "</li>"
-        for s in plan.steps)
+        + (f" <code>{esc(', '.join(s.files))}</code>" if s.files else "")
+        + "</li>"
+        for s in plan.steps
+    )
     parts = [f"<b>Plan:</b> {esc(plan.summary)}", f"<ol>{steps}</ol>" if steps else ""]
     if plan.files:
         parts.append("<b>Files:</b> " + ", ".join(f"<code>{esc(f)}</code>" for f in plan.files))
     if plan.risks:
-        parts.append("<b>Risks:</b><ul>" + "".join(f"<li>{esc(r)}</li>" for r in plan.risks)
-                     + "</ul>")
+        parts.append(
+            "<b>Risks:</b><ul>" + "".join(f"<li>{esc(r)}</li>" for r in plan.risks) + "</ul>"
+        )
     return "".join(f"<div>{part}</div>" for part in parts if part)
 
 
@@ -178,8 +190,10 @@ def checks_html(checks: Any) -> str:
     title = html.escape(title.lstrip("# "))
     if not rest.strip():
         return f"<b>{title}</b>"
-    return (f"<details><summary><b>{title}</b></summary><pre style='white-space:pre-wrap'>"
-            f"{html.escape(rest.strip())}</pre></details>")
+    return (
+        f"<details><summary><b>{title}</b></summary><pre style='white-space:pre-wrap'>"
+        f"{html.escape(rest.strip())}</pre></details>"
+    )
 
 
 class StepView(widgets.VBox):
@@ -197,11 +211,13 @@ class StepView(widgets.VBox):
         self.cumulative = widgets.Accordion(children=[widgets.HTML()])
         self.cumulative.set_title(0, "All changes of the run so far")
         self.cumulative.selected_index = None
-        self.feedback = widgets.Textarea(placeholder="What should change in this step?",
-                                         layout=widgets.Layout(width="100%"))
+        self.feedback = widgets.Textarea(
+            placeholder="What should change in this step?", layout=widgets.Layout(width="100%")
+        )
         self.feedback.add_class("agent-step-feedback")
-        self.approve = _button("Approve step", "agent-step-approve", "success",
-                               "apply the selected hunks and go on")
+        self.approve = _button(
+            "Approve step", "agent-step-approve", "success", "apply the selected hunks and go on"
+        )
         self.revise = _button("Revise", "agent-step-revise", "warning", "redo the step")
         self.skip = _button("Skip", "agent-step-skip", "", "drop this step and go on")
         self.stop = _button("Stop", "agent-step-stop", "danger", "end the run here")
@@ -210,8 +226,14 @@ class StepView(widgets.VBox):
         self.skip.on_click(lambda _b: self._decide(callbacks.step_skip))
         self.stop.on_click(lambda _b: self._decide(callbacks.step_stop))
         self.buttons = (self.approve, self.revise, self.skip, self.stop)
-        self.children = [self.title, self.diff_box, self.checks, self.cumulative, self.feedback,
-                         widgets.HBox(list(self.buttons))]
+        self.children = [
+            self.title,
+            self.diff_box,
+            self.checks,
+            self.cumulative,
+            self.feedback,
+            widgets.HBox(list(self.buttons)),
+        ]
         self.layout.display = "none"
 
     def show(self, pause: Any) -> None:
@@ -221,8 +243,11 @@ class StepView(widgets.VBox):
         parts = [f"<b>Waiting for your decision — {esc(pause.headline())}</b>"]
         if pause.summary:
             parts.append(f"<div>{esc(pause.summary)}</div>")
-        parts.append(f"<div><i>Next:</i> {esc(pause.next_step)}</div>" if pause.next_step
-                     else "<div><i>This is the last step.</i></div>")
+        parts.append(
+            f"<div><i>Next:</i> {esc(pause.next_step)}</div>"
+            if pause.next_step
+            else "<div><i>This is the last step.</i></div>"
+        )
         if pause.message:
             parts.append(f"<div style='color:#b00020'>{esc(pause.message)}</div>")
         self.title.value = "".join(parts)
@@ -277,8 +302,10 @@ class FindingsView(widgets.VBox):
 
     def _row(self, finding: Any) -> widgets.Widget:
         color = SEVERITY_COLORS.get(finding.severity, "#666")
-        badge = widgets.HTML(f"<b style='color:{color}'>{html.escape(finding.severity)}</b>",
-                             layout=widgets.Layout(width="6em"))
+        badge = widgets.HTML(
+            f"<b style='color:{color}'>{html.escape(finding.severity)}</b>",
+            layout=widgets.Layout(width="6em"),
+        )
         status = "fixed" if finding.status == "fixed" else "open"
         message = widgets.HTML(f"{html.escape(finding.message)} <i>({status})</i>")
         items: list[widgets.Widget] = [badge]
@@ -312,8 +339,9 @@ class AgentPanel(widgets.VBox):
         self.findings = FindingsView(self._jump)
         self.diff_box = widgets.VBox()
         self.diff: DiffView | None = None
-        self.confirm = widgets.Checkbox(value=False, indent=False,
-                                        description="Apply despite blocker findings")
+        self.confirm = widgets.Checkbox(
+            value=False, indent=False, description="Apply despite blocker findings"
+        )
         self.confirm.add_class("agent-confirm-blockers")
         self.confirm.layout.display = "none"
         self.apply_button = _button("Apply selected", "agent-apply", "success")
@@ -330,9 +358,18 @@ class AgentPanel(widgets.VBox):
         self.message.add_class("agent-message")
         self._text = ""
         self._pushed = 0.0
-        self.children = [self.status, widgets.HBox([self.stepper, self.stop_button]),
-                         self.stream_box, self.plan, self.steps, self.diff_box, self.findings, self.confirm,
-                         self.actions, self.message]
+        self.children = [
+            self.status,
+            widgets.HBox([self.stepper, self.stop_button]),
+            self.stream_box,
+            self.plan,
+            self.steps,
+            self.diff_box,
+            self.findings,
+            self.confirm,
+            self.actions,
+            self.message,
+        ]
 
     # ---- updates from the run (any thread)
 
@@ -346,8 +383,10 @@ class AgentPanel(widgets.VBox):
         now = time.monotonic()
         if flush or now - self._pushed >= STREAM_INTERVAL:
             self._pushed = now
-            self.stream.value = (f"<pre style='white-space:pre-wrap;max-height:20em;"
-                                 f"overflow:auto'>{html.escape(self._text)}</pre>")
+            self.stream.value = (
+                f"<pre style='white-space:pre-wrap;max-height:20em;"
+                f"overflow:auto'>{html.escape(self._text)}</pre>"
+            )
 
     def hide_stop(self) -> None:
         """A finished run has nothing to stop."""
@@ -361,8 +400,7 @@ class AgentPanel(widgets.VBox):
         self.diff = DiffView(session.changeset)
         self.diff_box.children = [self.diff]
         self.findings.show(list(session.findings), session.checks)
-        blockers = [f for f in session.findings
-                    if f.severity == "blocker" and f.status == "open"]
+        blockers = [f for f in session.findings if f.severity == "blocker" and f.status == "open"]
         self.confirm.layout.display = None if blockers and can_apply else "none"
         self.actions.layout.display = None if can_apply else "none"
         self.apply_button.disabled = not can_apply
@@ -371,8 +409,9 @@ class AgentPanel(widgets.VBox):
     def show_message(self, text: str, ok: bool = True) -> None:
         """A success (green) or failure (red) message below the buttons."""
         color = "#2e7d32" if ok else "#b00020"
-        self.message.value = (f"<pre style='color:{color};white-space:pre-wrap'>"
-                              f"{html.escape(text)}</pre>")
+        self.message.value = (
+            f"<pre style='color:{color};white-space:pre-wrap'>{html.escape(text)}</pre>"
+        )
 
     def show_applied(self, checkpoint_id: str) -> None:
         """After apply: freeze the selection, offer Undo of that checkpoint."""

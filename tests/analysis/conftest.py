@@ -21,7 +21,7 @@ SAMPLE = {
     "shop/__init__.py": '"""A tiny shop."""\nfrom shop.cart import Cart\n',
     "shop/cart.py": (
         '"""Shopping cart."""\nfrom shop.pricing import apply_discount\n\n\n'
-        "class Cart:\n    \"\"\"Holds items.\"\"\"\n\n    def add_item(self, sku, qty=1):\n"
+        'class Cart:\n    """Holds items."""\n\n    def add_item(self, sku, qty=1):\n'
         "        self.items[sku] = qty\n\n    def total(self):\n"
         "        return apply_discount(sum(self.items.values()))\n"
     ),

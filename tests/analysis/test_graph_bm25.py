@@ -26,8 +26,9 @@ def test_module_resolution_prefers_longest_prefix():
 
 
 def test_pagerank_flows_along_imports_both_ways():
-    edges = import_edges([["pkg.b"], ["pkg.c"], [], []],
-                         {"pkg.a": 0, "pkg.b": 1, "pkg.c": 2, "pkg.d": 3})
+    edges = import_edges(
+        [["pkg.b"], ["pkg.c"], [], []], {"pkg.a": 0, "pkg.b": 1, "pkg.c": 2, "pkg.d": 3}
+    )
     assert edges == [{1}, {2}, set(), set()]
     rank = personalized_pagerank(edges, {1: 1.0})
     assert rank[2] > 0 and rank[0] > 0  # imported by 1, and importer of 1

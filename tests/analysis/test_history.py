@@ -32,19 +32,39 @@ def query(text: str) -> dict[str, float]:
 
 
 def test_parse_log_reads_messages_and_files():
-    text = ("\x1eFix rounding\n\nLonger body.\x1f\0\nlib/pricing.py\0CHANGES\0"
-            "\x1eOutside only\x1f\0\nweb/app.py\0")
-    assert parse_log(text, "lib/") == [Commit("Fix rounding\n\nLonger body.", ("pricing.py",), 2),
-                                       Commit("Outside only", (), 1)]
+    text = (
+        "\x1eFix rounding\n\nLonger body.\x1f\0\nlib/pricing.py\0CHANGES\0"
+        "\x1eOutside only\x1f\0\nweb/app.py\0"
+    )
+    assert parse_log(text, "lib/") == [
+        Commit("Fix rounding\n\nLonger body.", ("pricing.py",), 2),
+        Commit("Outside only", (), 1),
+    ]
 
 
 def test_read_history_newest_first_without_merges(repo: Path):
-    commit(repo, {"shop/shipping.py": "def shipping_cost(w):\n    return w * 3\n"}, "Raise shipping rate")
+    commit(
+        repo,
+        {"shop/shipping.py": "def shipping_cost(w):\n    return w * 3\n"},
+        "Raise shipping rate",
+    )
     git(repo, "checkout", "-qb", "side")
     commit(repo, {"shop/extra.py": "X = 1\n"}, "Side work")
     git(repo, "checkout", "-q", "-")
     commit(repo, {"README.md": "# Shop\n"}, "Docs")
-    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "merge", "-q", "--no-ff", "side", "-m", "Merge side")
+    git(
+        repo,
+        "-c",
+        "user.email=t@t",
+        "-c",
+        "user.name=t",
+        "merge",
+        "-q",
+        "--no-ff",
+        "side",
+        "-m",
+        "Merge side",
+    )
     messages = [c.message for c in read_history(repo)]
     assert messages[0] in ("Docs", "Side work") and "Merge side" not in messages
     assert messages[-1] == "init" and len(messages) == 4
@@ -64,9 +84,16 @@ def test_recency_favours_the_newest_files():
 
 def test_history_points_at_files_whose_commits_match_the_task():
     paths = ["pkg/regex.py", "pkg/config.py", "CHANGES"]
-    commits = [Commit("Fix crash on unicode property escapes in regexp options", ("pkg/regex.py", "CHANGES")),
-               Commit("Load configuration from pyproject", ("pkg/config.py", "CHANGES")),
-               Commit("Reformat everything", tuple(f"f{i}.py" for i in range(MAX_FILES_PER_COMMIT)) + ("pkg/config.py",))]
+    commits = [
+        Commit(
+            "Fix crash on unicode property escapes in regexp options", ("pkg/regex.py", "CHANGES")
+        ),
+        Commit("Load configuration from pyproject", ("pkg/config.py", "CHANGES")),
+        Commit(
+            "Reformat everything",
+            tuple(f"f{i}.py" for i in range(MAX_FILES_PER_COMMIT)) + ("pkg/config.py",),
+        ),
+    ]
     scores = HistoryIndex(commits, paths).scores(query("regexp option with unicode escape crashes"))
     assert max(scores, key=scores.__getitem__) == 0
     # The changelog rides along with every commit, so it counts for less than the fixed module.
@@ -109,10 +136,15 @@ def test_history_in_a_project_below_the_repo_root_and_in_a_repo_without_commits(
     git(root, "init", "-q")
     assert RepoIndex(root / "lib").rank("run", k=1)[0].path == "core.py"  # no commits: no history
     commit(root, {}, "init")
-    commit(root, {"lib/core.py": "def run():\n    return 1\n", "web/app.py": "X = 2\n"},
-           "Scheduler drops jobs after midnight")
+    commit(
+        root,
+        {"lib/core.py": "def run():\n    return 1\n", "web/app.py": "X = 2\n"},
+        "Scheduler drops jobs after midnight",
+    )
     # Paths relative to the project; the size counts the whole commit, files outside included.
-    assert read_history(root / "lib")[0] == Commit("Scheduler drops jobs after midnight", ("core.py",), 2)
+    assert read_history(root / "lib")[0] == Commit(
+        "Scheduler drops jobs after midnight", ("core.py",), 2
+    )
     # Commits that touched only files outside the project are not read at all.
     commit(root, {"web/app.py": "X = 3\n"}, "Web only")
     assert read_history(root / "lib")[0].message == "Scheduler drops jobs after midnight"
@@ -126,10 +158,23 @@ def test_history_is_kept_beside_the_facts_for_its_head(repo: Path):
     head = head_commit(repo)
     assert head and load_history(idx.cache_dir, head) == read_history(repo)
     # A fresh index at the same HEAD takes the kept commits instead of reading git log again.
-    save_history(idx.cache_dir, head, [Commit("Parcels to islands had a surcharge", ("shop/shipping.py",))])
+    save_history(
+        idx.cache_dir, head, [Commit("Parcels to islands had a surcharge", ("shop/shipping.py",))]
+    )
     assert REASON in RepoIndex(repo).rank("surcharge for islands", k=1)[0].reasons
     # Once HEAD moves they are stale and git log is read again, and kept for the new HEAD.
-    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "noop")
+    git(
+        repo,
+        "-c",
+        "user.email=t@t",
+        "-c",
+        "user.name=t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "noop",
+    )
     assert all(REASON not in r.reasons for r in RepoIndex(repo).rank("surcharge for islands", k=3))
     moved = head_commit(repo)
     assert moved and load_history(idx.cache_dir, moved) == read_history(repo)
@@ -143,25 +188,42 @@ def test_history_is_kept_beside_the_facts_for_its_head(repo: Path):
 def test_history_reads_file_names_verbatim_whatever_the_git_config(repo: Path):
     git(repo, "config", "core.quotePath", "true")
     commit(repo, {"shop/café.py": "X = 1\n", 'shop/say "hi".py': "Y = 2\n"}, "Add odd names")
-    assert read_history(repo)[0] == Commit("Add odd names", ('shop/café.py', 'shop/say "hi".py'), 2)
+    assert read_history(repo)[0] == Commit("Add odd names", ("shop/café.py", 'shop/say "hi".py'), 2)
 
 
 def test_a_forward_move_of_head_reads_only_the_new_commits_and_matches_a_full_read(repo: Path):
     idx = RepoIndex(repo)
     idx.files()
     start = head_commit(repo)
-    commit(repo, {"shop/shipping.py": "def shipping_cost(weight):\n    return weight * 3\n"},
-           "Parcels to islands had a surcharge")
+    commit(
+        repo,
+        {"shop/shipping.py": "def shipping_cost(weight):\n    return weight * 3\n"},
+        "Parcels to islands had a surcharge",
+    )
     git(repo, "checkout", "-qb", "side")
     commit(repo, {"shop/extra.py": "X = 1\n"}, "Side work")
     git(repo, "checkout", "-q", "-")
-    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "merge", "-q", "--no-ff", "side", "-m", "Merge")
+    git(
+        repo,
+        "-c",
+        "user.email=t@t",
+        "-c",
+        "user.name=t",
+        "merge",
+        "-q",
+        "--no-ff",
+        "side",
+        "-m",
+        "Merge",
+    )
     idx.files()
     head = head_commit(repo)
     assert head and load_history(idx.cache_dir, head) == read_history(repo)
     assert [c.message for c in read_history(repo)][-1] == "init"
     assert sorted(c.message for c in read_history(repo, since=start)) == [
-        "Parcels to islands had a surcharge", "Side work"]
+        "Parcels to islands had a surcharge",
+        "Side work",
+    ]
     # Back to an older commit (not a move forward): a full read again.
     git(repo, "reset", "-q", "--hard", "HEAD~2")
     idx.files()
@@ -172,8 +234,13 @@ def test_a_forward_move_of_head_reads_only_the_new_commits_and_matches_a_full_re
 
 def test_only_strong_history_matches_are_given_as_reasons():
     facts = [scan_file(p, b"X = 1\n") for p in ("sched.py", "config.py")]
-    commits = [Commit("Scheduler drops jobs after midnight", ("sched.py",)),
-               Commit("Tidy jobs settings", ("config.py",), touched=20)]
-    reasons = {r.path: r.reasons for r in Ranker(facts, commits).rank("scheduler drops jobs after midnight", 2)}
+    commits = [
+        Commit("Scheduler drops jobs after midnight", ("sched.py",)),
+        Commit("Tidy jobs settings", ("config.py",), touched=20),
+    ]
+    reasons = {
+        r.path: r.reasons
+        for r in Ranker(facts, commits).rank("scheduler drops jobs after midnight", 2)
+    }
     assert REASON in reasons["sched.py"]
     assert REASON not in reasons.get("config.py", [])  # a faint match through a 20-file commit

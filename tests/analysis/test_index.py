@@ -10,14 +10,28 @@ from tests.analysis.conftest import git, write
 
 
 def test_files_skip_secrets_ignored_and_binaries(repo: Path):
-    write(repo, {".gitignore": "ignored.py\n", "ignored.py": "x = 1\n", "new_module.py": "y = 2\n",
-                 "node_modules/lib/index.js": "var a;\n", "certs/server.pem": "KEY\n"})
+    write(
+        repo,
+        {
+            ".gitignore": "ignored.py\n",
+            "ignored.py": "x = 1\n",
+            "new_module.py": "y = 2\n",
+            "node_modules/lib/index.js": "var a;\n",
+            "certs/server.pem": "KEY\n",
+        },
+    )
     (repo / "logo.png").write_bytes(b"\x89PNG\x00\x00")
     (repo / "blob.txt").write_bytes(b"abc\x00def")
     files = RepoIndex(repo).files()
     assert "shop/cart.py" in files and "new_module.py" in files  # untracked, not ignored
-    for absent in (".env", "ignored.py", "node_modules/lib/index.js", "certs/server.pem",
-                   "logo.png", "blob.txt"):
+    for absent in (
+        ".env",
+        "ignored.py",
+        "node_modules/lib/index.js",
+        "certs/server.pem",
+        "logo.png",
+        "blob.txt",
+    ):
         assert absent not in files
 
 
@@ -30,8 +44,10 @@ def test_secret_content_never_reaches_the_index(repo: Path):
 
 
 def test_rank_follows_traceback(repo: Path):
-    task = ('Total is wrong:\n  File "/venv/site-packages/shop/pricing.py", line 6, in apply_discount\n'
-            "ValueError: negative")
+    task = (
+        'Total is wrong:\n  File "/venv/site-packages/shop/pricing.py", line 6, in apply_discount\n'
+        "ValueError: negative"
+    )
     top = RepoIndex(repo).rank(task, k=3)
     assert top[0].path == "shop/pricing.py"
     assert "in the traceback" in top[0].reasons
@@ -99,10 +115,21 @@ def test_repo_map_within_budget(repo: Path):
 
 
 def test_notebook_outline_in_map(repo: Path):
-    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Revenue report"]},
-                    {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-                     "source": ["def monthly_revenue(df):\n", "    return df.sum()"]}],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Revenue report"]},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": ["def monthly_revenue(df):\n", "    return df.sum()"],
+            },
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (repo / "report.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     git(repo, "add", "report.ipynb")
     idx = RepoIndex(repo)
@@ -115,8 +142,13 @@ def test_notebook_outline_in_map(repo: Path):
 def test_incremental_update_ranks_like_a_fresh_index(repo: Path, tmp_path: Path):
     idx = RepoIndex(repo, cache_dir=tmp_path / "c1")
     idx.files()
-    write(repo, {"shop/pricing.py": "from shop.shipping import shipping_cost\n\n\n"
-                                    "def loyalty_points(amount):\n    return shipping_cost(amount)\n"})
+    write(
+        repo,
+        {
+            "shop/pricing.py": "from shop.shipping import shipping_cost\n\n\n"
+            "def loyalty_points(amount):\n    return shipping_cost(amount)\n"
+        },
+    )
     st = (repo / "shop/pricing.py").stat()
     os.utime(repo / "shop/pricing.py", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     task = "loyalty_points uses shipping_cost and apply_discount on the cart"

@@ -2,18 +2,20 @@ from __future__ import annotations
 
 from agent_magic.analysis.mentions import Frame, extract_mentions
 
-TRACEBACK = '''Traceback (most recent call last):
+TRACEBACK = """Traceback (most recent call last):
   File "/home/u/app.py", line 3, in <module>
   File "/usr/lib/python3/site-packages/shop/cart.py", line 12, in total
     return apply_discount(x)
 ValueError: bad
-'''
+"""
 
 
 def test_traceback_frames_in_order():
     m = extract_mentions(TRACEBACK)
-    assert m.frames == [Frame("/home/u/app.py", 3, "<module>"),
-                        Frame("/usr/lib/python3/site-packages/shop/cart.py", 12, "total")]
+    assert m.frames == [
+        Frame("/home/u/app.py", 3, "<module>"),
+        Frame("/usr/lib/python3/site-packages/shop/cart.py", 12, "total"),
+    ]
 
 
 def test_colon_frames_pytest_style():
@@ -22,7 +24,9 @@ def test_colon_frames_pytest_style():
 
 
 def test_paths_modules_and_imports():
-    m = extract_mentions("See ./shop/pricing.py and `shop.cart.Cart`.\n>>> from shop.ship import cost\n")
+    m = extract_mentions(
+        "See ./shop/pricing.py and `shop.cart.Cart`.\n>>> from shop.ship import cost\n"
+    )
     assert "shop/pricing.py" in m.paths
     assert "shop.cart.Cart" in m.modules
     assert "shop.ship" in m.modules and "shop.ship.cost" in m.modules
@@ -44,10 +48,12 @@ def test_identifier_weights_prefer_code():
 def test_strip_boilerplate_keeps_the_report_and_drops_templates_and_banners():
     from agent_magic.analysis.mentions import strip_boilerplate
 
-    text = ("<!--\nThanks for submitting an issue!\n-->\n"
-            "- [x] output of `pip list` from the virtual environment\n"
-            "Python 3.9.13 (main, May 24 2022, 21:28:44)\n[GCC 9.3.0] on linux\n"
-            "numpy     1.19.2\npytest    6.0.0rc1   /src/pytest\n"
-            ">>> Matrix.hstack(M1, M2).shape\n(0, 3)\nThis broke in version 1.1\n")
+    text = (
+        "<!--\nThanks for submitting an issue!\n-->\n"
+        "- [x] output of `pip list` from the virtual environment\n"
+        "Python 3.9.13 (main, May 24 2022, 21:28:44)\n[GCC 9.3.0] on linux\n"
+        "numpy     1.19.2\npytest    6.0.0rc1   /src/pytest\n"
+        ">>> Matrix.hstack(M1, M2).shape\n(0, 3)\nThis broke in version 1.1\n"
+    )
     kept = [ln for ln in strip_boilerplate(text).splitlines() if ln.strip()]
     assert kept == [">>> Matrix.hstack(M1, M2).shape", "(0, 3)", "This broke in version 1.1"]

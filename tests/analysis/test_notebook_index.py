@@ -37,8 +37,12 @@ def test_v3_notebooks_are_indexed_and_outlined():
 
 
 def test_a_large_notebook_is_indexed_and_found_by_its_prose(repo: Path):
-    big = tutorial("How to reproject choropleth layers onto a tiled basemap.", "raw notes",
-                   image_bytes=60_000, cells=60)
+    big = tutorial(
+        "How to reproject choropleth layers onto a tiled basemap.",
+        "raw notes",
+        image_bytes=60_000,
+        cells=60,
+    )
     assert len(big) > 2_000_000
     (repo / "docs").mkdir()
     (repo / "docs" / "choropleth.ipynb").write_bytes(big)
@@ -51,13 +55,21 @@ def test_a_large_notebook_is_indexed_and_found_by_its_prose(repo: Path):
 
 
 def test_a_tutorial_notebook_in_docs_outranks_the_code_it_describes(repo: Path):
-    prose = ("Reproject every choropleth layer onto the tiled basemap before styling the legend, "
-             "so the colours line up with the basemap tiles.")
+    prose = (
+        "Reproject every choropleth layer onto the tiled basemap before styling the legend, "
+        "so the colours line up with the basemap tiles."
+    )
     (repo / "docs").mkdir()
     (repo / "docs" / "choropleth_tutorial.ipynb").write_bytes(tutorial(prose, "raw"))
-    write(repo, {"geo/layers.py": (
-        "class ChoroplethLayer:\n    def reproject(self, basemap):\n        return basemap\n\n"
-        "    def style_legend(self, colours):\n        return colours\n"),
-        "geo/tiles.py": "def tiled_basemap(tiles):\n    return tiles\n"})
+    write(
+        repo,
+        {
+            "geo/layers.py": (
+                "class ChoroplethLayer:\n    def reproject(self, basemap):\n        return basemap\n\n"
+                "    def style_legend(self, colours):\n        return colours\n"
+            ),
+            "geo/tiles.py": "def tiled_basemap(tiles):\n    return tiles\n",
+        },
+    )
     top = [r.path for r in RepoIndex(repo).rank(prose, 5)]
     assert top[:2] == ["geo/layers.py", "docs/choropleth_tutorial.ipynb"], top

@@ -13,11 +13,20 @@ def top(files: dict[str, str], task: str, k: int = 3) -> list[str]:
 
 
 def test_tests_are_paired_with_the_nearest_module_of_their_name():
-    paths = ["pkg/a/nodes.py", "pkg/b/nodes.py", "pkg/a/tests/test_nodes.py", "testing/skip_test.py",
-             "src/skip.py", "tests/test_orphan.py", "tests/conftest.py"]
+    paths = [
+        "pkg/a/nodes.py",
+        "pkg/b/nodes.py",
+        "pkg/a/tests/test_nodes.py",
+        "testing/skip_test.py",
+        "src/skip.py",
+        "tests/test_orphan.py",
+        "tests/conftest.py",
+    ]
     pairs = {paths[t]: [paths[s] for s in ss] for t, ss in modules_under_test(paths).items()}
-    assert pairs == {"pkg/a/tests/test_nodes.py": ["pkg/a/nodes.py"],
-                     "testing/skip_test.py": ["src/skip.py"]}
+    assert pairs == {
+        "pkg/a/tests/test_nodes.py": ["pkg/a/nodes.py"],
+        "testing/skip_test.py": ["src/skip.py"],
+    }
 
 
 FILLER = "def helper(value):\n    return value\n"
@@ -31,19 +40,23 @@ def test_a_matching_test_file_lends_its_score_to_its_module():
         "lib/other.py": "def no_longer():\n    pass\n" + BULK,
         # ...but its tests reproduce it.
         "tests/test_skipping.py": "def test_dynamic_xfail(request):\n"
-                                  "    request.node.add_marker(xfail_marker)\n    xfail strict xfail\n",
+        "    request.node.add_marker(xfail_marker)\n    xfail strict xfail\n",
     }
     files.update({f"lib/m{i}.py": FILLER for i in range(20)})
     task = "Dynamically adding an xfail marker in a test no longer ignores the failure"
     assert top(files, task, 1) == ["lib/skipping.py"]
-    assert any("its tests" in why for r in ranker(files).rank(task, 3) for why in r.reasons
-               if r.path == "lib/skipping.py")
+    assert any(
+        "its tests" in why
+        for r in ranker(files).rank(task, 3)
+        for why in r.reasons
+        if r.path == "lib/skipping.py"
+    )
 
 
 def test_defined_names_count_even_when_the_task_splits_them_into_words():
     files = {
         "lib/expand.py": "def expand_modules(files_or_modules):\n    return list(files_or_modules)\n"
-                         + BULK,
+        + BULK,
         "lib/run.py": "# Runs and expands modules recursively, modules within modules.\n" + BULK,
     }
     files.update({f"lib/m{i}.py": FILLER for i in range(20)})
@@ -54,18 +67,27 @@ def test_defined_names_count_even_when_the_task_splits_them_into_words():
 
 def test_docs_examples_and_setup_rank_below_library_code_with_the_same_words():
     body = "def render_table(rows):\n    '''Render a table of rows.'''\n    return rows\n"
-    files = {"docs/conf.py": body, "examples/table.py": body, "setup.py": body, "lib/table.py": body}
+    files = {
+        "docs/conf.py": body,
+        "examples/table.py": body,
+        "setup.py": body,
+        "lib/table.py": body,
+    }
     assert top(files, "render_table drops rows", 1) == ["lib/table.py"]
     # Named in the task, a doc file still comes first.
     assert top(files, "docs/conf.py has a typo in render_table", 1) == ["docs/conf.py"]
 
 
 def test_a_path_named_in_the_task_means_that_file_before_others_ending_in_it():
-    files = {"pyproject.toml": "[tool.demo]\nrecursive = true\n",
-             "examples/pyproject.toml": "[tool.demo]\nrecursive = true\n",
-             "lib/walk.py": "def walk(root, recursive=False):\n    return root\n"}
-    reasons = {r.path: r.reasons for r in ranker(files).rank("ignore-paths in pyproject.toml is "
-                                                             "ignored when recursive", 3)}
+    files = {
+        "pyproject.toml": "[tool.demo]\nrecursive = true\n",
+        "examples/pyproject.toml": "[tool.demo]\nrecursive = true\n",
+        "lib/walk.py": "def walk(root, recursive=False):\n    return root\n",
+    }
+    reasons = {
+        r.path: r.reasons
+        for r in ranker(files).rank("ignore-paths in pyproject.toml is ignored when recursive", 3)
+    }
     assert "path mentioned in the task" in reasons["pyproject.toml"]
     assert "path mentioned in the task" not in reasons.get("examples/pyproject.toml", [])
     # Naming the example's file means that one only.
@@ -74,8 +96,11 @@ def test_a_path_named_in_the_task_means_that_file_before_others_ending_in_it():
     assert "path mentioned in the task" not in reasons.get("pyproject.toml", [])
     # A traceback's absolute path means the longest project path it ends with.
     frame = 'File "/venv/site-packages/lib/walk.py", line 2, in walk'
-    hits = {r.path for r in ranker({**files, "walk.py": "def main():\n    pass\n"}).rank(frame, 3)
-            if "in the traceback" in r.reasons}
+    hits = {
+        r.path
+        for r in ranker({**files, "walk.py": "def main():\n    pass\n"}).rank(frame, 3)
+        if "in the traceback" in r.reasons
+    }
     assert hits == {"lib/walk.py"}
     # With no file at that exact path, files ending in it still count.
     del files["pyproject.toml"]
@@ -85,19 +110,21 @@ def test_a_path_named_in_the_task_means_that_file_before_others_ending_in_it():
 def test_issue_boilerplate_does_not_steer_the_ranking():
     files = {
         "lib/interactive.py": "def banner():\n    '''IPython enhanced interactive Python help quickref "
-                              "reference introduction overview features details credits license'''\n",
+        "reference introduction overview features details credits license'''\n",
         "lib/apart.py": "def apart(expr):\n    '''Partial fraction decomposition.'''\n",
     }
     files.update({f"lib/m{i}.py": FILLER for i in range(20)})
-    task = ("Wrong result with apart\n"
-            "Python 3.6.0 |Continuum Analytics, Inc.| (default, Dec 23 2016, 12:22:00)\n"
-            'Type "copyright", "credits" or "license" for more information.\n'
-            "IPython 5.1.0 -- An enhanced Interactive Python.\n"
-            "?         -> Introduction and overview of IPython's features.\n"
-            "%quickref -> Quick reference.\n"
-            "help      -> Python's own help system.\n"
-            "object?   -> Details about 'object', use 'object??' for extra details.\n"
-            "<!-- Thanks for the report! Please include the IPython version. -->\n")
+    task = (
+        "Wrong result with apart\n"
+        "Python 3.6.0 |Continuum Analytics, Inc.| (default, Dec 23 2016, 12:22:00)\n"
+        'Type "copyright", "credits" or "license" for more information.\n'
+        "IPython 5.1.0 -- An enhanced Interactive Python.\n"
+        "?         -> Introduction and overview of IPython's features.\n"
+        "%quickref -> Quick reference.\n"
+        "help      -> Python's own help system.\n"
+        "object?   -> Details about 'object', use 'object??' for extra details.\n"
+        "<!-- Thanks for the report! Please include the IPython version. -->\n"
+    )
     assert top(files, task, 1) == ["lib/apart.py"]
 
 
@@ -105,14 +132,18 @@ def test_a_named_package_points_at_the_modules_it_holds():
     files = {
         "sphinx/ext/napoleon/__init__.py": "from sphinx.ext.napoleon.docstring import GoogleDocstring\n",
         "sphinx/ext/napoleon/docstring.py": "class GoogleDocstring:\n    def _escape(self, name):\n"
-                                            "        return name\n" + BULK,
+        "        return name\n" + BULK,
         "sphinx/ext/napoleon/tests/test_docstring.py": "def test_nothing():\n    pass\n",
         "sphinx/ext/other.py": "def attribute_name(name):\n    return name + '_'\n" + BULK,
     }
     files.update({f"sphinx/m{i}.py": FILLER for i in range(20)})
-    ranked = ranker(files).rank("overescaped trailing underscore on attribute name with "
-                                "sphinx.ext.napoleon", 5, include_tests=False)
+    ranked = ranker(files).rank(
+        "overescaped trailing underscore on attribute name with sphinx.ext.napoleon",
+        5,
+        include_tests=False,
+    )
     docstring = next(r for r in ranked if r.path == "sphinx/ext/napoleon/docstring.py")
     assert "in a package named in the task" in docstring.reasons
     assert [r.path for r in ranked].index(docstring.path) < [r.path for r in ranked].index(
-        "sphinx/ext/other.py")
+        "sphinx/ext/other.py"
+    )

@@ -5,23 +5,33 @@ import pytest
 from agent_magic.analysis.text import path_terms, split_identifier, stem, tokenize
 
 
-@pytest.mark.parametrize(("word", "expected"), [
-    ("separability_matrix", ("separability_matrix", "separability", "matrix")),
-    ("HTTPResponse", ("httpresponse", "http", "response")),
-    ("getValue", ("getvalue", "value")),  # "get" is a stopword
-    ("_private", ("private",)),
-    ("x", ()),
-    ("self", ()),
-    ("fields", ("field",)),
-])
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("separability_matrix", ("separability_matrix", "separability", "matrix")),
+        ("HTTPResponse", ("httpresponse", "http", "response")),
+        ("getValue", ("getvalue", "value")),  # "get" is a stopword
+        ("_private", ("private",)),
+        ("x", ()),
+        ("self", ()),
+        ("fields", ("field",)),
+    ],
+)
 def test_split_identifier(word, expected):
     assert split_identifier(word) == expected
 
 
-@pytest.mark.parametrize(("term", "expected"), [
-    ("queries", "query"), ("fields", "field"), ("class", "class"), ("status", "status"),
-    ("axis", "axis"), ("is", "is"),
-])
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("queries", "query"),
+        ("fields", "field"),
+        ("class", "class"),
+        ("status", "status"),
+        ("axis", "axis"),
+        ("is", "is"),
+    ],
+)
 def test_stem(term, expected):
     assert stem(term) == expected
 

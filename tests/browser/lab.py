@@ -22,25 +22,44 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "sample_project"
 CHROMIUM = os.environ.get("AGENT_MAGIC_CHROMIUM", "/usr/bin/chromium")
 # The issue's flags; the machine has no network, so nothing may try to phone home.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 START_TIMEOUT = 180.0  # seconds for the server to answer; a cold start on 2 busy cores is slow
-SKIPPED_IN_SNAPSHOT = {".git", ".agent_magic", "__pycache__", ".pytest_cache",
-                       ".ipynb_checkpoints", ".ruff_cache"}
+SKIPPED_IN_SNAPSHOT = {
+    ".git",
+    ".agent_magic",
+    "__pycache__",
+    ".pytest_cache",
+    ".ipynb_checkpoints",
+    ".ruff_cache",
+}
 
 
 def require_tools() -> None:
     """Fail (never skip) with a clear message when chromium or jupyterlab is missing."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"chromium is missing at {CHROMIUM}: install Debian's chromium package "
-                    "(`apt-get install -y chromium`, as .ci/run does) or set AGENT_MAGIC_CHROMIUM",
-                    pytrace=False)
-    for module, package in (("jupyterlab", "jupyterlab"), ("playwright", "playwright"),
-                            ("jupyterlab_widgets", "ipywidgets")):
+        pytest.fail(
+            f"chromium is missing at {CHROMIUM}: install Debian's chromium package "
+            "(`apt-get install -y chromium`, as .ci/run does) or set AGENT_MAGIC_CHROMIUM",
+            pytrace=False,
+        )
+    for module, package in (
+        ("jupyterlab", "jupyterlab"),
+        ("playwright", "playwright"),
+        ("jupyterlab_widgets", "ipywidgets"),
+    ):
         if importlib.util.find_spec(module) is None:
-            pytest.fail(f"{module} is missing: `pip install -e '.[dev]'` installs {package}",
-                        pytrace=False)
+            pytest.fail(
+                f"{module} is missing: `pip install -e '.[dev]'` installs {package}", pytrace=False
+            )
 
 
 def free_port() -> int:
@@ -52,20 +71,39 @@ def free_port() -> int:
 
 def isolated_env(home: Path) -> dict[str, str]:
     """The environment for the server and its kernels: every Jupyter and temp dir under ``home``."""
-    dirs = {"HOME": home, "JUPYTER_CONFIG_DIR": home / "jupyter-config",
-            "JUPYTER_DATA_DIR": home / "jupyter-data",
-            "JUPYTER_RUNTIME_DIR": home / "jupyter-runtime", "IPYTHONDIR": home / "ipython",
-            "TMPDIR": home / "tmp"}
+    dirs = {
+        "HOME": home,
+        "JUPYTER_CONFIG_DIR": home / "jupyter-config",
+        "JUPYTER_DATA_DIR": home / "jupyter-data",
+        "JUPYTER_RUNTIME_DIR": home / "jupyter-runtime",
+        "IPYTHONDIR": home / "ipython",
+        "TMPDIR": home / "tmp",
+    }
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
-    settings = (dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings" / "@jupyterlab"
-                / "apputils-extension" / "notification.jupyterlab-settings")
+    settings = (
+        dirs["JUPYTER_CONFIG_DIR"]
+        / "lab"
+        / "user-settings"
+        / "@jupyterlab"
+        / "apputils-extension"
+        / "notification.jupyterlab-settings"
+    )
     settings.parent.mkdir(parents=True, exist_ok=True)
     # no news pop-up over the notebook (and no request for it)
     settings.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("ANTHROPIC_API_KEY", "AGENT_MAGIC_MODEL", "JUPYTER_PATH",
-                        "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "ANTHROPIC_API_KEY",
+            "AGENT_MAGIC_MODEL",
+            "JUPYTER_PATH",
+            "JUPYTERLAB_SETTINGS_DIR",
+            "JUPYTERLAB_WORKSPACES_DIR",
+        )
+    }
     env.update({k: str(v) for k, v in dirs.items()})
     # the kernel imports agent_magic from this checkout, whatever else is installed
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
@@ -96,15 +134,21 @@ class LabServer:
 
     def api(self, method: str, path: str) -> bytes:
         """One REST call to the server."""
-        request = urllib.request.Request(f"{self.url}{path}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.read()
 
 
-def start_lab(root: Path, home: Path, extra_env: dict[str, str] | None = None,
-              extra_args: list[str] | None = None, app: str = "jupyterlab",
-              rtc: bool = False) -> LabServer:
+def start_lab(
+    root: Path,
+    home: Path,
+    extra_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+    app: str = "jupyterlab",
+    rtc: bool = False,
+) -> LabServer:
     """Start JupyterLab 4 (or ``app="notebook"``: Notebook 7) on 127.0.0.1 serving ``root``.
 
     Real-time collaboration (jupyter-collaboration, installed by the dev extra) is off unless
@@ -113,22 +157,40 @@ def start_lab(root: Path, home: Path, extra_env: dict[str, str] | None = None,
     token = os.urandom(16).hex()
     port = free_port()
     log = home / "jupyterlab.log"
-    args = [sys.executable, "-m", app, "--no-browser", "--allow-root",
-            "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=", "--ServerApp.open_browser=False",
-            f"--YDocExtension.disable_rtc={not rtc}", *(extra_args or [])]
+    args = [
+        sys.executable,
+        "-m",
+        app,
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=",
+        "--ServerApp.open_browser=False",
+        f"--YDocExtension.disable_rtc={not rtc}",
+        *(extra_args or []),
+    ]
     env = {**isolated_env(home), **(extra_env or {})}
     with open(log, "wb") as out:
-        process = subprocess.Popen(args, cwd=root, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            args,
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = LabServer(f"http://127.0.0.1:{port}", token, root, process, log)
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if process.poll() is not None:
-            pytest.fail(f"jupyter lab exited with {process.returncode}:\n{server.log_tail()}",
-                        pytrace=False)
+            pytest.fail(
+                f"jupyter lab exited with {process.returncode}:\n{server.log_tail()}", pytrace=False
+            )
         try:
             server.api("GET", "/api/status")
             return server
@@ -136,8 +198,10 @@ def start_lab(root: Path, home: Path, extra_env: dict[str, str] | None = None,
             pass
         if time.monotonic() > deadline:
             stop_lab(server)
-            pytest.fail(f"jupyter lab did not answer within {START_TIMEOUT:.0f} s:\n"
-                        f"{server.log_tail()}", pytrace=False)
+            pytest.fail(
+                f"jupyter lab did not answer within {START_TIMEOUT:.0f} s:\n{server.log_tail()}",
+                pytrace=False,
+            )
         time.sleep(0.25)  # polling a port: nothing to wait on
 
 
@@ -170,8 +234,12 @@ def copy_project(dest: Path) -> Path:
     """A git repo at ``dest`` holding a copy of examples/sample_project."""
     shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns(*SKIPPED_IN_SNAPSHOT))
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "initial"]):
-        subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
-                        *args], cwd=dest, check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
+            cwd=dest,
+            check=True,
+            capture_output=True,
+        )
     return dest
 
 
@@ -190,8 +258,11 @@ def write_notebook(path: Path, sources: list[str]) -> Path:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
     nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
     nbformat.write(nb, path)
     return path

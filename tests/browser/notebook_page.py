@@ -20,8 +20,7 @@ def open_notebook(page: Page, lab: LabServer, name: str) -> None:
     """Open notebook ``name`` in a workspace of its own and wait for an idle kernel."""
     page.goto(lab.notebook_url(name, workspace=Path(name).stem), timeout=KERNEL_TIMEOUT)
     expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=KERNEL_TIMEOUT)
-    expect(page.locator("#jp-main-statusbar")).to_contain_text(KERNEL_IDLE,
-                                                              timeout=KERNEL_TIMEOUT)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text(KERNEL_IDLE, timeout=KERNEL_TIMEOUT)
 
 
 def cell(page: Page, index: int) -> Locator:
@@ -35,8 +34,9 @@ def run_cell(page: Page, index: int) -> Locator:
     target.locator(".jp-InputPrompt").click()
     page.keyboard.press("Shift+Enter")
     # "[*]:" while queued or running, "[N]:" once the kernel replied
-    expect(target.locator(".jp-InputArea-prompt")).to_have_text(re.compile(r"\[\d+\]"),
-                                                                 timeout=RUN_TIMEOUT)
+    expect(target.locator(".jp-InputArea-prompt")).to_have_text(
+        re.compile(r"\[\d+\]"), timeout=RUN_TIMEOUT
+    )
     return target
 
 

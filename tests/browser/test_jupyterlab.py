@@ -33,16 +33,20 @@ def two_hunk_run() -> list[dict]:
     return [scripts.UNDERSTAND, *scripts.PLAN, docstring, *scripts.IMPLEMENT]
 
 
-def test_untick_a_hunk_apply_writes_only_the_ticked_one_and_undo_restores(
-        lab, page, screenshots):
+def test_untick_a_hunk_apply_writes_only_the_ticked_one_and_undo_restores(lab, page, screenshots):
     project = copy_project(lab.root / "apply_project")
     script = lab.root / "two_hunks.json"
     script.write_text(json.dumps(two_hunk_run()), encoding="utf-8")
-    write_notebook(lab.root / "apply.ipynb", [
-        "%load_ext agent_magic",
-        (f"%%agent --model scripted:{script} --view widgets --no-review -p {project}\n"
-         "Fix the failing test in shoplytics/cleaning.py."),
-    ])
+    write_notebook(
+        lab.root / "apply.ipynb",
+        [
+            "%load_ext agent_magic",
+            (
+                f"%%agent --model scripted:{script} --view widgets --no-review -p {project}\n"
+                "Fix the failing test in shoplytics/cleaning.py."
+            ),
+        ],
+    )
     before = snapshot(project)
     assert DOC_OLD in before[CLEANING].decode() and scripts.FIX_OLD in before[CLEANING].decode()
 
@@ -73,14 +77,14 @@ def test_untick_a_hunk_apply_writes_only_the_ticked_one_and_undo_restores(
     expect(panel.locator(".agent-message")).to_contain_text("Applied 1 file(s)")
     panel.screenshot(path=str(screenshots / "applied.png"))
     expected = dict(before)
-    expected[CLEANING] = before[CLEANING].replace(scripts.FIX_OLD.encode(),
-                                                  scripts.FIX_NEW.encode())
+    expected[CLEANING] = before[CLEANING].replace(
+        scripts.FIX_OLD.encode(), scripts.FIX_NEW.encode()
+    )
     assert expected[CLEANING] != before[CLEANING]
     assert snapshot(project) == expected  # the fix only; the unticked docstring hunk is not
 
     undo.click()
-    expect(panel.locator(".agent-message")).to_contain_text("Undid checkpoint",
-                                                            timeout=UI_TIMEOUT)
+    expect(panel.locator(".agent-message")).to_contain_text("Undid checkpoint", timeout=UI_TIMEOUT)
     expect(undo).to_be_hidden()
     assert snapshot(project) == before  # byte for byte
 
@@ -107,15 +111,20 @@ slow = SlowModel()'''
 
 def test_a_cell_runs_while_the_agent_runs_and_stop_stops_it(lab, page, screenshots):
     project = copy_project(lab.root / "stop_project")
-    write_notebook(lab.root / "stop.ipynb", [
-        "%load_ext agent_magic",
-        SLOW_MODEL,
-        (f"%%agent --model {{slow}} --view widgets --no-review -p {project}\n"
-         "Fix the failing test."),
-        "print(21 * 2)",
-        "slow.release.set()",
-        '%agent status\nprint("model calls:", slow.calls)',
-    ])
+    write_notebook(
+        lab.root / "stop.ipynb",
+        [
+            "%load_ext agent_magic",
+            SLOW_MODEL,
+            (
+                f"%%agent --model {{slow}} --view widgets --no-review -p {project}\n"
+                "Fix the failing test."
+            ),
+            "print(21 * 2)",
+            "slow.release.set()",
+            '%agent status\nprint("model calls:", slow.calls)',
+        ],
+    )
     before = snapshot(project)
 
     open_notebook(page, lab, "stop.ipynb")

@@ -32,9 +32,11 @@ NAME = "agent-magic-live"
 def extension_path(home: Path) -> Path:
     """A JUPYTER_PATH entry holding the built extension (as pip installs it under share/jupyter)."""
     if not (BUILT / "package.json").is_file():
-        pytest.fail(f"the frontend extension is not built ({BUILT} is missing): run "
-                    "`npm ci && npm run build` in js/ (scripts/test.sh does when npm is present)",
-                    pytrace=False)
+        pytest.fail(
+            f"the frontend extension is not built ({BUILT} is missing): run "
+            "`npm ci && npm run build` in js/ (scripts/test.sh does when npm is present)",
+            pytrace=False,
+        )
     data = home / "jupyter-path"
     (data / "labextensions").mkdir(parents=True)
     (data / "labextensions" / NAME).symlink_to(BUILT, target_is_directory=True)
@@ -51,12 +53,13 @@ def live_lab(request, tmp_path_factory) -> Iterator[LabServer]:
         import importlib.util
 
         if importlib.util.find_spec("jupyter_server_ydoc") is None:
-            pytest.fail("jupyter-collaboration is missing: `pip install -e '.[dev]'` installs it",
-                        pytrace=False)
+            pytest.fail(
+                "jupyter-collaboration is missing: `pip install -e '.[dev]'` installs it",
+                pytrace=False,
+            )
     root = copy_project(tmp_path_factory.mktemp("live") / "shoplytics")
     home = tmp_path_factory.mktemp("live-home")
-    server = start_lab(root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))},
-                       rtc=rtc)
+    server = start_lab(root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))}, rtc=rtc)
     try:
         yield server
     finally:
@@ -70,27 +73,42 @@ def lab(live_lab) -> LabServer:
 
 
 def agent_script(notebook: str) -> list[dict]:
-    plan = scripts.turn(scripts.call(
-        "submit_plan", summary="Set x to 10",
-        steps=[{"description": "x = 10 in the first code cell", "files": [notebook]}],
-        files=[notebook]))
-    return [scripts.UNDERSTAND, plan,
-            scripts.turn(scripts.call("notebook_edit", path=notebook, action="replace",
-                                      cell="cell-x", source="x = 10")),
-            scripts.turn(scripts.call("finish", summary="x is 10 now"))]
+    plan = scripts.turn(
+        scripts.call(
+            "submit_plan",
+            summary="Set x to 10",
+            steps=[{"description": "x = 10 in the first code cell", "files": [notebook]}],
+            files=[notebook],
+        )
+    )
+    return [
+        scripts.UNDERSTAND,
+        plan,
+        scripts.turn(
+            scripts.call(
+                "notebook_edit", path=notebook, action="replace", cell="cell-x", source="x = 10"
+            )
+        ),
+        scripts.turn(scripts.call("finish", summary="x is 10 now")),
+    ]
 
 
 def write_live_notebook(root: Path, script: Path) -> Path:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
     nb.cells = [
         nbformat.v4.new_code_cell("%load_ext agent_magic", id="cell-load"),
         nbformat.v4.new_code_cell("x = 1", id="cell-x"),
         nbformat.v4.new_code_cell("y = 2", id="cell-y"),
-        nbformat.v4.new_code_cell(f"%%agent --model scripted:{script} --no-review "
-                                  "--view widgets\nSet x to 10 in this notebook.",
-                                  id="cell-agent"),
+        nbformat.v4.new_code_cell(
+            f"%%agent --model scripted:{script} --no-review "
+            "--view widgets\nSet x to 10 in this notebook.",
+            id="cell-agent",
+        ),
         nbformat.v4.new_code_cell("%agent apply", id="cell-apply"),
     ]
     path = root / "live.ipynb"
@@ -103,7 +121,8 @@ def sources(path: Path) -> dict[str, str]:
 
 
 def test_apply_changes_the_open_tab_keeps_unsaved_edits_and_outputs_then_undo(
-        lab, page, screenshots):
+    lab, page, screenshots
+):
     root = lab.root
     script = root.parent / "live-script.json"
     script.write_text(json.dumps(agent_script("live.ipynb")), encoding="utf-8")
@@ -125,8 +144,9 @@ def test_apply_changes_the_open_tab_keeps_unsaved_edits_and_outputs_then_undo(
     expect(panel.locator(".agent-diff")).to_contain_text("x = 10")
     assert "runs in" not in panel.locator(".agent-message").inner_text()  # no disk warning
     panel.locator("button.agent-apply").click()
-    expect(panel.locator(".agent-message")).to_contain_text("Changed in the open tab",
-                                                            timeout=UI_TIMEOUT)
+    expect(panel.locator(".agent-message")).to_contain_text(
+        "Changed in the open tab", timeout=UI_TIMEOUT
+    )
     page.screenshot(path=str(screenshots / "live-applied.png"), full_page=True)
     # the tab shows the change without a reload; the user's edit is still there
     expect(cell(page, 1).locator(".cm-content")).to_have_text("x = 10")
@@ -143,8 +163,7 @@ def test_apply_changes_the_open_tab_keeps_unsaved_edits_and_outputs_then_undo(
     assert page.locator(".jp-Dialog").count() == 0
 
     panel.locator("button.agent-undo").click()
-    expect(panel.locator(".agent-message")).to_contain_text("Undid checkpoint",
-                                                            timeout=UI_TIMEOUT)
+    expect(panel.locator(".agent-message")).to_contain_text("Undid checkpoint", timeout=UI_TIMEOUT)
     expect(cell(page, 1).locator(".cm-content")).to_have_text("x = 1")
     expect(cell(page, 2).locator(".cm-content")).to_have_text("y = 2 + 3")
     on_disk = sources(path)
@@ -168,12 +187,14 @@ def notebook7(tmp_path_factory) -> Iterator[LabServer]:
     import importlib.util
 
     if importlib.util.find_spec("notebook") is None:
-        pytest.fail("notebook (Notebook 7) is missing: `pip install -e '.[dev]'` installs it",
-                    pytrace=False)
+        pytest.fail(
+            "notebook (Notebook 7) is missing: `pip install -e '.[dev]'` installs it", pytrace=False
+        )
     root = copy_project(tmp_path_factory.mktemp("nb7") / "shoplytics")
     home = tmp_path_factory.mktemp("nb7-home")
-    server = start_lab(root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))},
-                       app="notebook")
+    server = start_lab(
+        root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))}, app="notebook"
+    )
     try:
         yield server
     finally:
@@ -191,7 +212,8 @@ def first_cell_runs(page) -> None:
         page.keyboard.press("Shift+Enter")
         try:
             expect(target.locator(".jp-InputArea-prompt")).to_have_text(
-                re.compile(r"\[\d+\]"), timeout=20_000)
+                re.compile(r"\[\d+\]"), timeout=20_000
+            )
             return
         except AssertionError:
             continue  # the kernel was not connected yet: the key press went nowhere
@@ -206,16 +228,18 @@ def test_notebook7_apply_changes_the_open_notebook(notebook7, browser, screensho
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     try:
-        page.goto(f"{notebook7.url}/notebooks/live.ipynb?token={notebook7.token}",
-                  timeout=RUN_TIMEOUT)
+        page.goto(
+            f"{notebook7.url}/notebooks/live.ipynb?token={notebook7.token}", timeout=RUN_TIMEOUT
+        )
         expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=RUN_TIMEOUT)
         first_cell_runs(page)
         run_cell(page, 3)
         panel = cell(page, 3).locator(".agent-panel")
         expect(panel.locator(".agent-status")).to_contain_text("finished", timeout=RUN_TIMEOUT)
         panel.locator("button.agent-apply").click()
-        expect(panel.locator(".agent-message")).to_contain_text("Changed in the open tab",
-                                                                timeout=UI_TIMEOUT)
+        expect(panel.locator(".agent-message")).to_contain_text(
+            "Changed in the open tab", timeout=UI_TIMEOUT
+        )
         expect(cell(page, 1).locator(".cm-content")).to_have_text("x = 10")
         assert sources(path)["cell-x"] == "x = 10"
         assert nbformat.read(path, as_version=4).cells[3].outputs

@@ -42,7 +42,8 @@ def quickstart_lab(tmp_path_factory) -> Iterator[LabServer]:
     labconfig = home / "jupyter-config" / "labconfig"
     labconfig.mkdir(parents=True)
     (labconfig / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"agent-magic-live": True}}), encoding="utf-8")
+        json.dumps({"disabledExtensions": {"agent-magic-live": True}}), encoding="utf-8"
+    )
     server = start_lab(root, home, extra_env={"AGENT_MAGIC_MODEL": f"scripted:{SCRIPT}"})
     try:
         yield server
@@ -67,14 +68,17 @@ def test_run_all_of_the_quickstart_runs_every_cell_without_errors(lab, page, scr
     assert count == 9
     last = code_cells.nth(count - 1)
     # every cell ran, the last one after all the others
-    expect(last.locator(".jp-InputArea-prompt")).to_have_text(re.compile(r"\[\d+\]"),
-                                                               timeout=3 * RUN_TIMEOUT)
+    expect(last.locator(".jp-InputArea-prompt")).to_have_text(
+        re.compile(r"\[\d+\]"), timeout=3 * RUN_TIMEOUT
+    )
     for i in range(count):
         expect(code_cells.nth(i).locator(".jp-InputArea-prompt")).to_have_text(
-            re.compile(r"\[\d+\]"), timeout=UI_TIMEOUT)
+            re.compile(r"\[\d+\]"), timeout=UI_TIMEOUT
+        )
     page.screenshot(path=str(screenshots / "run-all.png"), full_page=True)
-    errors = page.locator(".jp-Notebook .jp-OutputArea-output"
-                          "[data-mime-type='application/vnd.jupyter.stderr']")
+    errors = page.locator(
+        ".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+    )
     assert errors.count() == 0, errors.all_inner_texts()
     expect(last).to_contain_text("checkpoint")  # %agent history lists the applies
     # tasks 1 and 2 applied, task 3 undone (as in the headless demo)
@@ -87,7 +91,8 @@ def test_run_all_of_the_quickstart_runs_every_cell_without_errors(lab, page, scr
 
 
 def test_without_the_extension_a_change_to_the_open_notebook_warns_before_apply(
-        lab, page, screenshots):
+    lab, page, screenshots
+):
     from tests.browser.test_live_notebook import agent_script, write_live_notebook
 
     script = lab.root.parent / "self-edit.json"

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.browser
 
 CLEANING = "shoplytics/cleaning.py"
 REPORT = "shoplytics/report.py"
-REPORT_TEXT = '"""Revenue report."""\n\n\ndef total(rows):\n    return sum(r["price"] for r in rows)\n'
+REPORT_TEXT = (
+    '"""Revenue report."""\n\n\ndef total(rows):\n    return sum(r["price"] for r in rows)\n'
+)
 STEP1 = "Strip thousands separators in parse_price"
 STEP2 = "Add a revenue total in shoplytics/report.py"
 
@@ -26,31 +28,47 @@ STEP2 = "Add a revenue total in shoplytics/report.py"
 def two_step_run() -> list[dict]:
     """Understand, a plan of two steps, then each step's edit and finish."""
     call, turn = scripts.call, scripts.turn
-    plan = turn(call("submit_plan", summary="Fix prices, then add a report", steps=[
-        {"description": STEP1, "files": [CLEANING]},
-        {"description": STEP2, "files": [REPORT]},
-    ], files=[CLEANING, REPORT]))
-    return [scripts.UNDERSTAND, plan,
-            turn(call("replace", path=CLEANING, old=scripts.FIX_OLD, new=scripts.FIX_NEW)),
-            turn(call("finish", summary="parse_price ignores ','")),
-            turn(call("create", path=REPORT, content=REPORT_TEXT)),
-            turn(call("finish", summary="report.total added"))]
+    plan = turn(
+        call(
+            "submit_plan",
+            summary="Fix prices, then add a report",
+            steps=[
+                {"description": STEP1, "files": [CLEANING]},
+                {"description": STEP2, "files": [REPORT]},
+            ],
+            files=[CLEANING, REPORT],
+        )
+    )
+    return [
+        scripts.UNDERSTAND,
+        plan,
+        turn(call("replace", path=CLEANING, old=scripts.FIX_OLD, new=scripts.FIX_NEW)),
+        turn(call("finish", summary="parse_price ignores ','")),
+        turn(call("create", path=REPORT, content=REPORT_TEXT)),
+        turn(call("finish", summary="report.total added")),
+    ]
 
 
 def test_step_mode_approve_the_plan_and_step_1_then_stop_at_step_2(lab, page, screenshots):
     project = copy_project(lab.root / "step_project")
     script = lab.root / "two_steps.json"
     script.write_text(json.dumps(two_step_run()), encoding="utf-8")
-    write_notebook(lab.root / "step.ipynb", [
-        "%load_ext agent_magic",
-        (f"%%agent --step --no-review --view widgets --model scripted:{script} -p {project}\n"
-         "Fix the failing test, then add a revenue report."),
-    ])
+    write_notebook(
+        lab.root / "step.ipynb",
+        [
+            "%load_ext agent_magic",
+            (
+                f"%%agent --step --no-review --view widgets --model scripted:{script} -p {project}\n"
+                "Fix the failing test, then add a revenue report."
+            ),
+        ],
+    )
     before = snapshot(project)
     assert scripts.FIX_OLD in before[CLEANING].decode() and REPORT not in before
     with_step1 = dict(before)
-    with_step1[CLEANING] = before[CLEANING].replace(scripts.FIX_OLD.encode(),
-                                                    scripts.FIX_NEW.encode())
+    with_step1[CLEANING] = before[CLEANING].replace(
+        scripts.FIX_OLD.encode(), scripts.FIX_NEW.encode()
+    )
     assert with_step1[CLEANING] != before[CLEANING]
 
     open_notebook(page, lab, "step.ipynb")
@@ -86,8 +104,9 @@ def test_step_mode_approve_the_plan_and_step_1_then_stop_at_step_2(lab, page, sc
 
     stop.click()
     expect(status).to_contain_text("stopped by the user", timeout=RUN_TIMEOUT)
-    expect(panel.locator(".agent-message")).to_contain_text("stopped by the user at step 2 of 2",
-                                                            timeout=UI_TIMEOUT)
+    expect(panel.locator(".agent-message")).to_contain_text(
+        "stopped by the user at step 2 of 2", timeout=UI_TIMEOUT
+    )
     for button in ("approve", "revise", "skip", "stop"):  # the run is over: no decision left
         expect(step.locator(f"button.agent-step-{button}")).to_be_disabled()
     expect(panel.locator("button.agent-apply")).to_be_hidden()  # step 2 is not offered again

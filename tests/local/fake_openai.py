@@ -23,20 +23,35 @@ class Answer:
 
 def text_chunks(*pieces: str, finish: str = "stop") -> list[dict[str, Any]]:
     """Streamed chunks that say ``pieces`` and stop."""
-    chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": p}}]}
-              for p in pieces]
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": p}}]} for p in pieces
+    ]
     chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
     return chunks
 
 
-def tool_chunks(name: str, argument_pieces: list[str], *, call_id: str = "call_1",
-                index: int = 0) -> list[dict[str, Any]]:
+def tool_chunks(
+    name: str, argument_pieces: list[str], *, call_id: str = "call_1", index: int = 0
+) -> list[dict[str, Any]]:
     """Streamed chunks of one tool call whose arguments arrive in pieces."""
-    first = {"index": index, "id": call_id, "type": "function",
-             "function": {"name": name, "arguments": ""}}
+    first = {
+        "index": index,
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": ""},
+    }
     chunks = [{"choices": [{"index": 0, "delta": {"tool_calls": [first]}}]}]
-    chunks += [{"choices": [{"index": 0, "delta": {"tool_calls": [
-        {"index": index, "function": {"arguments": piece}}]}}]} for piece in argument_pieces]
+    chunks += [
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [{"index": index, "function": {"arguments": piece}}]},
+                }
+            ]
+        }
+        for piece in argument_pieces
+    ]
     return chunks
 
 
@@ -109,8 +124,9 @@ class FakeOpenAI:
                 self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     @property

@@ -15,8 +15,10 @@ from agent_magic.models.gguf import GGUFModel
 from agent_magic.tools import ALL_TOOLS
 from tests.local.tiny_gguf import write_tiny_llama
 
-FILES = {"calc.py": "def mul(a, b):\n    return a * b\n",
-         "test_calc.py": "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"}
+FILES = {
+    "calc.py": "def mul(a, b):\n    return a * b\n",
+    "test_calc.py": "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
+}
 NAMES = {t["name"] for t in ALL_TOOLS}
 # how a run on a local model may end; "error" would mean the backend broke
 CLEAN_STOPS = {"done", "steps", "tool_errors"}
@@ -29,11 +31,16 @@ def snapshot(root: Path) -> dict[str, bytes]:
 def test_agent_run_on_the_tiny_random_model_stops_cleanly(make_repo, tmp_path):
     root = make_repo(FILES)
     before = snapshot(root)
-    model = GGUFModel(write_tiny_llama(tmp_path / "tiny.gguf", n_ctx=32768), n_ctx=32768,
-                      max_text_chars=40, temperature=0.8)
+    model = GGUFModel(
+        write_tiny_llama(tmp_path / "tiny.gguf", n_ctx=32768),
+        n_ctx=32768,
+        max_text_chars=40,
+        temperature=0.8,
+    )
     events = []
-    agent = Agent(root, model, AgentConfig(max_steps=3, review=False, max_tokens=256),
-                  on_event=events.append)
+    agent = Agent(
+        root, model, AgentConfig(max_steps=3, review=False, max_tokens=256), on_event=events.append
+    )
     session = agent.run("add a function add(a, b) to calc.py")
     assert session.stop_reason in CLEAN_STOPS, session.error
     assert session.steps == 3 or session.stop_reason != "steps"
@@ -59,13 +66,16 @@ def test_smollm2_agent_session_end_to_end(make_repo):
     before = snapshot(root)
     model = GGUFModel(smollm_path(), n_ctx=8192, temperature=0.0, max_text_chars=400)
     events = []
-    agent = Agent(root, model, AgentConfig(max_steps=6, review=False, max_tokens=384),
-                  on_event=events.append)
+    agent = Agent(
+        root, model, AgentConfig(max_steps=6, review=False, max_tokens=384), on_event=events.append
+    )
     session = agent.run("Add a function add(a, b) that returns a + b to calc.py")
     used = [(e.name, e.is_error) for e in events if isinstance(e, ToolUsed)]
-    print(f"\nsmollm2: stop={session.stop_reason} steps={session.steps} "
-          f"tokens={session.usage.input_tokens}/{session.usage.output_tokens} tools={used}\n"
-          f"diff:\n{session.diff()}")
+    print(
+        f"\nsmollm2: stop={session.stop_reason} steps={session.steps} "
+        f"tokens={session.usage.input_tokens}/{session.usage.output_tokens} tools={used}\n"
+        f"diff:\n{session.diff()}"
+    )
     assert session.stop_reason in CLEAN_STOPS, session.error
     assert session.steps > 0 and session.cost == 0.0
     assert all(name in NAMES for name, _ in used)

@@ -17,12 +17,20 @@ from agent_magic.models.gguf import GGUFModel
 from tests.local.tiny_gguf import write_tiny_llama
 
 TOOLS = [
-    {"name": "read_file", "description": "Read a file",
-     "input_schema": {"type": "object",
-                      "properties": {"path": {"type": "string", "maxLength": 12}},
-                      "required": ["path"]}},
-    {"name": "finish", "description": "Stop working",
-     "input_schema": {"type": "object", "properties": {}}},
+    {
+        "name": "read_file",
+        "description": "Read a file",
+        "input_schema": {
+            "type": "object",
+            "properties": {"path": {"type": "string", "maxLength": 12}},
+            "required": ["path"],
+        },
+    },
+    {
+        "name": "finish",
+        "description": "Stop working",
+        "input_schema": {"type": "object", "properties": {}},
+    },
 ]
 NAMES = {t["name"] for t in TOOLS}
 
@@ -36,8 +44,7 @@ def tiny_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny(tiny_path):
-    return GGUFModel(tiny_path, n_ctx=1024, max_text_chars=24, max_calls=2, temperature=0.8,
-                     seed=1)
+    return GGUFModel(tiny_path, n_ctx=1024, max_text_chars=24, max_calls=2, temperature=0.8, seed=1)
 
 
 def ask(text: str = "hi", **kw) -> Request:
@@ -79,8 +86,9 @@ def test_constrained_reply_is_always_a_valid_tool_call_shape(tiny, seed_text):
 
 
 def test_tool_call_can_be_left_optional(tiny_path):
-    model = GGUFModel(tiny_path, n_ctx=1024, max_text_chars=24, max_calls=2,
-                      require_tool_call=False)
+    model = GGUFModel(
+        tiny_path, n_ctx=1024, max_text_chars=24, max_calls=2, require_tool_call=False
+    )
     replies = [model.complete(ask(text, tools=TOOLS)) for text in ("a", "b", "c", "d")]
     assert all(r.stop_reason == ("tool_use" if r.tool_calls else "end_turn") for r in replies)
     assert all(c.name in NAMES for r in replies for c in r.tool_calls)
@@ -89,11 +97,23 @@ def test_tool_call_can_be_left_optional(tiny_path):
 def test_tool_error_is_fed_back_and_the_next_turn_still_parses(tiny):
     first = ask("read it", tools=TOOLS)
     first.messages += [
-        {"role": "assistant", "content": [
-            {"type": "tool_use", "id": "c1", "name": "read_file", "input": {"path": "nope"}}]},
-        {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "c1", "is_error": True,
-             "content": "no such file: nope"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": "c1", "name": "read_file", "input": {"path": "nope"}}
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "c1",
+                    "is_error": True,
+                    "content": "no such file: nope",
+                }
+            ],
+        },
     ]
     reply = tiny.complete(first)
     assert reply.stop_reason in ("tool_use", "end_turn")

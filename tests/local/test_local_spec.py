@@ -16,10 +16,18 @@ from agent_magic.models.openai_compat import OpenAICompatModel
     ("rest", "base", "model", "window"),
     [
         ("http://127.0.0.1:8080/v1/qwen", "http://127.0.0.1:8080/v1", "qwen", None),
-        ("http://localhost:11434/v1/qwen2.5-coder:7b", "http://localhost:11434/v1",
-         "qwen2.5-coder:7b", None),
-        ("http://h:8000/v1/Qwen/Qwen2.5-7B-Instruct", "http://h:8000/v1",
-         "Qwen/Qwen2.5-7B-Instruct", None),
+        (
+            "http://localhost:11434/v1/qwen2.5-coder:7b",
+            "http://localhost:11434/v1",
+            "qwen2.5-coder:7b",
+            None,
+        ),
+        (
+            "http://h:8000/v1/Qwen/Qwen2.5-7B-Instruct",
+            "http://h:8000/v1",
+            "Qwen/Qwen2.5-7B-Instruct",
+            None,
+        ),
         ("https://h/api/openai/v1/m/", "https://h/api/openai/v1", "m", None),
         ("http://h:1234/custom/m?n_ctx=4096", "http://h:1234/custom", "m", 4096),
         ("http://h:1234/m", "http://h:1234", "m", None),
@@ -63,9 +71,12 @@ def test_load_model_builds_openai_backend_with_key_from_env(monkeypatch):
 
 @pytest.mark.parametrize(
     ("env", "expected"),
-    [({}, None), ({"OPENAI_API_KEY": "a"}, "a"),
-     ({"OPENAI_API_KEY": "a", "AGENT_MAGIC_OPENAI_KEY": "b"}, "b"),
-     ({"AGENT_MAGIC_OPENAI_KEY": "", "OPENAI_API_KEY": "a"}, "a")],
+    [
+        ({}, None),
+        ({"OPENAI_API_KEY": "a"}, "a"),
+        ({"OPENAI_API_KEY": "a", "AGENT_MAGIC_OPENAI_KEY": "b"}, "b"),
+        ({"AGENT_MAGIC_OPENAI_KEY": "", "OPENAI_API_KEY": "a"}, "a"),
+    ],
 )
 def test_api_key_from_env(env, expected):
     assert api_key_from_env(env) == expected
@@ -78,8 +89,10 @@ def test_gguf_spec_errors(tmp_path):
         load_model(f"gguf:{tmp_path / 'missing.gguf'}")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is not None,
-                    reason="only meaningful without llama-cpp-python")
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is not None,
+    reason="only meaningful without llama-cpp-python",
+)
 def test_gguf_without_llama_cpp_says_how_to_install(tmp_path):
     path = tmp_path / "m.gguf"
     path.write_bytes(b"GGUF")

@@ -11,9 +11,17 @@ from agent_magic.models.base import FREE, Request
 from agent_magic.models.openai_compat import OpenAICompatModel
 from tests.local.fake_openai import Answer, text_chunks, tool_chunks
 
-TOOLS = [{"name": "read_file", "description": "Read a file",
-          "input_schema": {"type": "object", "properties": {"path": {"type": "string"}},
-                           "required": ["path"]}}]
+TOOLS = [
+    {
+        "name": "read_file",
+        "description": "Read a file",
+        "input_schema": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}},
+            "required": ["path"],
+        },
+    }
+]
 
 
 def request(**kw) -> Request:
@@ -48,7 +56,8 @@ def test_streamed_tool_call_is_assembled(fake_openai):
     fake_openai.answers.append(Answer(chunks=chunks))
     reply = model_for(fake_openai).complete(request(tools=TOOLS))
     assert [(c.id, c.name, c.input) for c in reply.tool_calls] == [
-        ("call_1", "read_file", {"path": "src/a.py"})]
+        ("call_1", "read_file", {"path": "src/a.py"})
+    ]
     assert reply.stop_reason == "tool_use"
     assert reply.usage.input_tokens > 0  # estimated: this server sent no usage
     body = fake_openai.requests[0]
@@ -65,16 +74,28 @@ def test_malformed_arguments_become_invalid_json_input(fake_openai):
     follow = request(tools=TOOLS)
     follow.messages += [
         {"role": "assistant", "content": reply.content()},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1",
-                                      "is_error": True, "content": "arguments are not JSON"}]},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "call_1",
+                    "is_error": True,
+                    "content": "arguments are not JSON",
+                }
+            ],
+        },
     ]
     fake_openai.answers.append(Answer(chunks=text_chunks("sorry")))
     model_for(fake_openai).complete(follow)
     sent = fake_openai.requests[1]["messages"]
     # The broken arguments are never echoed as the model's own input (issue 16): {} goes back.
     assert sent[-2]["tool_calls"][0]["function"]["arguments"] == "{}"
-    assert sent[-1] == {"role": "tool", "tool_call_id": "call_1",
-                        "content": "ERROR: arguments are not JSON"}
+    assert sent[-1] == {
+        "role": "tool",
+        "tool_call_id": "call_1",
+        "content": "ERROR: arguments are not JSON",
+    }
 
 
 def test_server_rejecting_tool_choice_is_retried_without_it_and_remembered(fake_openai):
@@ -89,11 +110,27 @@ def test_server_rejecting_tool_choice_is_retried_without_it_and_remembered(fake_
 
 
 def test_server_that_ignores_stream_answers_json(fake_openai):
-    fake_openai.answers.append(Answer(body={
-        "choices": [{"message": {"content": "whole", "tool_calls": [
-            {"id": "x", "function": {"name": "read_file", "arguments": '{"path": "b"}'}}]},
-            "finish_reason": "tool_calls"}],
-        "usage": {"prompt_tokens": 5, "completion_tokens": 2}}))
+    fake_openai.answers.append(
+        Answer(
+            body={
+                "choices": [
+                    {
+                        "message": {
+                            "content": "whole",
+                            "tool_calls": [
+                                {
+                                    "id": "x",
+                                    "function": {"name": "read_file", "arguments": '{"path": "b"}'},
+                                }
+                            ],
+                        },
+                        "finish_reason": "tool_calls",
+                    }
+                ],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 2},
+            }
+        )
+    )
     seen: list[str] = []
     reply = model_for(fake_openai).complete(request(tools=TOOLS), seen.append)
     assert seen == ["whole"]
@@ -102,8 +139,9 @@ def test_server_that_ignores_stream_answers_json(fake_openai):
 
 
 def test_non_streaming_mode(fake_openai):
-    fake_openai.answers.append(Answer(body={"choices": [
-        {"message": {"content": "ok"}, "finish_reason": "length"}]}))
+    fake_openai.answers.append(
+        Answer(body={"choices": [{"message": {"content": "ok"}, "finish_reason": "length"}]})
+    )
     reply = model_for(fake_openai, stream=False).complete(request())
     assert reply.text == "ok" and reply.stop_reason == "max_tokens"
     assert fake_openai.requests[0]["stream"] is False
@@ -161,8 +199,10 @@ def test_context_window_from_llama_cpp_props_when_models_has_none(fake_openai):
 
 
 def test_stream_cut_mid_answer_is_a_model_error_not_a_retry(fake_openai):
-    fake_openai.answers += [Answer(chunks=text_chunks(*["word "] * 40), truncate=True),
-                            Answer(chunks=text_chunks("again"))]
+    fake_openai.answers += [
+        Answer(chunks=text_chunks(*["word "] * 40), truncate=True),
+        Answer(chunks=text_chunks("again")),
+    ]
     seen: list[str] = []
     with pytest.raises(ModelError, match="mid-answer"):
         model_for(fake_openai, max_retries=2).complete(request(), seen.append)

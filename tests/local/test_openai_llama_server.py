@@ -17,8 +17,13 @@ from agent_magic.models.base import Request
 from agent_magic.models.openai_compat import OpenAICompatModel
 from tests.local.tiny_gguf import write_tiny_llama
 
-TOOLS = [{"name": "finish", "description": "Stop working",
-          "input_schema": {"type": "object", "properties": {"summary": {"type": "string"}}}}]
+TOOLS = [
+    {
+        "name": "finish",
+        "description": "Stop working",
+        "input_schema": {"type": "object", "properties": {"summary": {"type": "string"}}},
+    }
+]
 
 
 def free_port() -> int:
@@ -34,9 +39,23 @@ def server(tmp_path_factory):
     port = free_port()
     log = (tmp_path_factory.mktemp("log") / "server.log").open("w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", "tiny",
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(path),
+            "--model_alias",
+            "tiny",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}/v1"
     try:
@@ -84,11 +103,23 @@ def test_tools_and_tool_results_go_through_the_real_server(server):
     model = OpenAICompatModel(server, "tiny", retry_delay=0.0)
     request = ask(tools=TOOLS, max_tokens=16)
     request.messages += [
-        {"role": "assistant", "content": [
-            {"type": "tool_use", "id": "c1", "name": "finish", "input": {"summary": "x"}}]},
-        {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "c1", "is_error": True,
-             "content": "finish: not yet"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": "c1", "name": "finish", "input": {"summary": "x"}}
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "c1",
+                    "is_error": True,
+                    "content": "finish: not yet",
+                }
+            ],
+        },
     ]
     reply = model.complete(request)
     assert reply.stop_reason in ("end_turn", "max_tokens", "tool_use")
@@ -101,4 +132,3 @@ def test_non_streaming_and_context_window(server):
     assert reply.stop_reason in ("end_turn", "max_tokens")
     assert reply.usage.input_tokens > 0
     assert model.context_window > 0  # this server does not report it: the default applies
-

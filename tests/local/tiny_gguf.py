@@ -10,8 +10,16 @@ CHAT_TEMPLATE = (
 )
 
 
-def write_tiny_llama(path: Path, *, n_embd: int = 32, n_layer: int = 2, n_head: int = 2,
-                     n_ff: int = 64, n_ctx: int = 4096, seed: int = 0) -> Path:
+def write_tiny_llama(
+    path: Path,
+    *,
+    n_embd: int = 32,
+    n_layer: int = 2,
+    n_head: int = 2,
+    n_ff: int = 64,
+    n_ctx: int = 4096,
+    seed: int = 0,
+) -> Path:
     """A 2-layer llama with 3 special tokens + 256 byte tokens; well under 1 MB."""
     import gguf
     import numpy as np

@@ -16,8 +16,11 @@ from agent_magic.testing import FakeAnthropic, fake_client
 
 SYSTEM = "You are a careful engineer. " * 200  # ~1,400 tokens: above the cache minimum
 TOOLS = [
-    {"name": "view", "description": "Show a file.",
-     "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}}},
+    {
+        "name": "view",
+        "description": "Show a file.",
+        "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}},
+    },
     {"name": "finish", "description": "Stop.", "input_schema": {"type": "object"}},
 ]
 
@@ -44,8 +47,13 @@ def test_streamed_text_reaches_on_text_in_pieces():
 
 def test_multi_turn_tool_use_and_cache_breakpoints_on_the_wire():
     script = [
-        {"text": "Let me look.", "tool_calls": [{"name": "view", "input": {"path": "a.py"}},
-                                                {"name": "view", "input": {"path": "b.py"}}]},
+        {
+            "text": "Let me look.",
+            "tool_calls": [
+                {"name": "view", "input": {"path": "a.py"}},
+                {"name": "view", "input": {"path": "b.py"}},
+            ],
+        },
         {"tool_calls": [{"name": "finish", "input": {"summary": "done"}}]},
     ]
     with FakeAnthropic(script) as server:
@@ -58,13 +66,21 @@ def test_multi_turn_tool_use_and_cache_breakpoints_on_the_wire():
         assert len({c.id for c in first.tool_calls}) == 2
         assert first.stop_reason == "tool_use"
         request.messages.append({"role": "assistant", "content": first.content()})
-        request.messages.append({"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": c.id, "content": "x = 1\n" * 50}
-            for c in first.tool_calls]})
+        request.messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": c.id, "content": "x = 1\n" * 50}
+                    for c in first.tool_calls
+                ],
+            }
+        )
         before = copy.deepcopy(request)
         second = model.complete(request)
         assert request == before  # the caller's request is not mutated
-    assert second.tool_calls[0].name == "finish" and second.tool_calls[0].input == {"summary": "done"}
+    assert second.tool_calls[0].name == "finish" and second.tool_calls[0].input == {
+        "summary": "done"
+    }
     sent = server.requests[1]
     assert sent["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     assert sent["system"][0]["cache_control"] == {"type": "ephemeral"}
@@ -82,9 +98,18 @@ def test_later_turns_read_the_whole_previous_prefix_from_cache():
             reply = model.complete(request)
             usages.append(reply.usage)
             request.messages.append({"role": "assistant", "content": reply.content()})
-            request.messages.append({"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": reply.tool_calls[0].id,
-                 "content": "def f():\n    return 1\n" * 20}]})
+            request.messages.append(
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": reply.tool_calls[0].id,
+                            "content": "def f():\n    return 1\n" * 20,
+                        }
+                    ],
+                }
+            )
     assert usages[0].cache_read_tokens == 0 and usages[0].cache_write_tokens > 1024
     for previous, current in itertools.pairwise(usages):
         assert current.cache_read_tokens == previous.total_input
@@ -100,11 +125,14 @@ def test_status_fault_is_retried_by_the_sdk_then_succeeds(fault):
     assert len(server.requests) == 2
 
 
-@pytest.mark.parametrize("fault, words", [
-    ("429", ["429", "rate_limit_error", "Rate limited", "wait"]),
-    ("529", ["529", "overloaded_error", "try again"]),
-    ("500", ["500", "api_error", "try again later"]),
-])
+@pytest.mark.parametrize(
+    "fault, words",
+    [
+        ("429", ["429", "rate_limit_error", "Rate limited", "wait"]),
+        ("529", ["529", "overloaded_error", "try again"]),
+        ("500", ["500", "api_error", "try again later"]),
+    ],
+)
 def test_status_fault_after_retries_is_a_clear_model_error(fault, words):
     with FakeAnthropic([{"fault": fault}] * 3) as server, pytest.raises(ModelError) as caught:
         model_for(server, retries=1).complete(ask())
@@ -125,15 +153,20 @@ def test_connection_dropped_mid_stream_is_retried():
 
 
 def test_connection_dropped_every_time_is_a_clear_model_error():
-    with (FakeAnthropic([{"fault": "drop"}] * 3) as server,
-          pytest.raises(ModelError, match="dropped mid-reply 2 times")):
+    with (
+        FakeAnthropic([{"fault": "drop"}] * 3) as server,
+        pytest.raises(ModelError, match="dropped mid-reply 2 times"),
+    ):
         model_for(server, retries=1).complete(ask())
     assert len(server.requests) == 2
 
 
 def test_malformed_tool_json_becomes_an_invalid_json_call_not_a_crash():
-    turn = {"fault": "bad_json", "text": "Editing now.",
-            "tool_calls": [{"name": "replace", "input": {"path": "a.py", "old": "x", "new": "y"}}]}
+    turn = {
+        "fault": "bad_json",
+        "text": "Editing now.",
+        "tool_calls": [{"name": "replace", "input": {"path": "a.py", "old": "x", "new": "y"}}],
+    }
     with FakeAnthropic([turn]) as server:
         reply = model_for(server).complete(ask())
     assert reply.text == "Editing now."
@@ -147,9 +180,13 @@ def test_the_sdk_stream_helper_would_crash_on_the_same_stream():
     # Why AnthropicModel folds raw events itself; if the SDK changes, revisit that choice.
     with FakeAnthropic([{"fault": "bad_json"}]) as server:
         client = fake_client(server, max_retries=0)
-        stream = client.messages.stream(model="claude-sonnet-4-6", max_tokens=10,
-                                        messages=[{"role": "user", "content": "hi"}])
-        with pytest.raises(ValueError, match="Unable to parse tool parameter JSON"), stream as events:
+        stream = client.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        )
+        with (
+            pytest.raises(ValueError, match="Unable to parse tool parameter JSON"),
+            stream as events,
+        ):
             events.until_done()
 
 
@@ -165,7 +202,9 @@ def test_script_exhausted_is_reported_clearly_without_retries():
 def test_unreachable_server_is_a_clear_model_error():
     with FakeAnthropic([]) as server:
         base_url = server.base_url
-    model = AnthropicModel("claude-sonnet-4-6", api_key="test-key", base_url=base_url, max_retries=0)
+    model = AnthropicModel(
+        "claude-sonnet-4-6", api_key="test-key", base_url=base_url, max_retries=0
+    )
     with pytest.raises(ModelError, match="cannot reach the Anthropic API at http://127.0.0.1"):
         model.complete(ask())
 
@@ -188,8 +227,9 @@ def test_key_from_the_environment_is_used(monkeypatch):
 def test_rejected_key_never_appears_in_the_error_or_repr():
     secret = "sk-ant-api03-SECRET-do-not-print-0123456789"
     with FakeAnthropic([{"text": "unused"}], api_key="sk-ant-the-right-one-000000") as server:
-        model = AnthropicModel("claude-sonnet-4-6", api_key=secret, base_url=server.base_url,
-                               max_retries=0)
+        model = AnthropicModel(
+            "claude-sonnet-4-6", api_key=secret, base_url=server.base_url, max_retries=0
+        )
         with pytest.raises(ModelError) as caught:
             model.complete(ask())
     message = str(caught.value)
@@ -207,22 +247,29 @@ def test_name_defaults_to_newest_sonnet_and_price_follows_the_name():
     assert "sonnet" in model.name
     assert server.requests[0]["model"] == model.name
     assert model.price == price_for(model.name)
-    assert AnthropicModel("claude-opus-4-1", client=anthropic.Anthropic(api_key="x")).price.input == 15
+    assert (
+        AnthropicModel("claude-opus-4-1", client=anthropic.Anthropic(api_key="x")).price.input == 15
+    )
 
 
 def test_non_streaming_json_protocol_with_the_sdk():
-    with FakeAnthropic([{"text": "a", "tool_calls": [{"name": "view", "input": {"path": "p"}}]}],
-                       min_cache_tokens=0) as server:
+    with FakeAnthropic(
+        [{"text": "a", "tool_calls": [{"name": "view", "input": {"path": "p"}}]}],
+        min_cache_tokens=0,
+    ) as server:
         message = fake_client(server).messages.create(
-            model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "hi"}])
+            model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+        )
     assert [b.type for b in message.content] == ["text", "tool_use"]
     assert message.content[1].input == {"path": "p"} and message.stop_reason == "tool_use"
     assert message.usage.input_tokens > 0 and message.usage.cache_read_input_tokens == 0
 
 
 def test_a_413_gets_advice_about_the_request_size():
-    with (FakeAnthropic([{"text": "unused"}], max_request_bytes=1000) as server,
-          pytest.raises(ModelError) as caught):
+    with (
+        FakeAnthropic([{"text": "unused"}], max_request_bytes=1000) as server,
+        pytest.raises(ModelError) as caught,
+    ):
         model_for(server, retries=0).complete(ask())
     message = str(caught.value)
     assert "413 request_too_large" in message and "32 MB" in message

@@ -91,7 +91,9 @@ def test_moving_the_breakpoint_keeps_the_cached_prefix():
     cache = PromptCache(min_tokens=0)
     first = body(("user", BIG), ("assistant", BIG), ("user", BIG))
     cache.account(request_segments(first))
-    again = body(("user", BIG), ("assistant", BIG), ("user", BIG), ("assistant", "a"), ("user", "b"))
+    again = body(
+        ("user", BIG), ("assistant", BIG), ("user", BIG), ("assistant", "a"), ("user", "b")
+    )
     assert cache.account(request_segments(again)).cache_read_input_tokens == total(first)
 
 
@@ -104,14 +106,31 @@ def test_lookback_is_bounded():
     assert cache.account(request_segments(later)).cache_read_input_tokens == tools_and_system
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"messages": [{"role": "user", "content": [{"type": "text", "text": "a", "cache_control": CC}]}]},
-     None),
-    ({"system": [{"type": "text", "text": "", "cache_control": CC}], "messages": []}, "empty text"),
-    ({"tools": [{"name": str(i), "cache_control": CC} for i in range(5)], "messages": []},
-     "maximum of 4"),
-    ({"messages": [{"role": "user", "content": ["not a block"]}]}, "must be objects"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "text", "text": "a", "cache_control": CC}],
+                    }
+                ]
+            },
+            None,
+        ),
+        (
+            {"system": [{"type": "text", "text": "", "cache_control": CC}], "messages": []},
+            "empty text",
+        ),
+        (
+            {"tools": [{"name": str(i), "cache_control": CC} for i in range(5)], "messages": []},
+            "maximum of 4",
+        ),
+        ({"messages": [{"role": "user", "content": ["not a block"]}]}, "must be objects"),
+    ],
+)
 def test_requests_the_api_would_reject(bad, message):
     if message is None:
         request_segments(bad)  # the control case: a valid body
@@ -121,7 +140,9 @@ def test_requests_the_api_would_reject(bad, message):
 
 
 def test_string_system_and_string_content_are_segments():
-    segments = request_segments({"system": "abcd" * 10, "messages": [{"role": "user", "content": "hi"}]})
+    segments = request_segments(
+        {"system": "abcd" * 10, "messages": [{"role": "user", "content": "hi"}]}
+    )
     # 4 characters a token of each block's JSON: {"type": "text", "text": ...}
     assert [s.tokens for s in segments] == [(28 + 40) // 4, (28 + 2) // 4]
     assert not any(s.breakpoint for s in segments)

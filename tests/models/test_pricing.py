@@ -7,40 +7,51 @@ from agent_magic.models.base import Usage
 from agent_magic.models.pricing import TABLE, ModelId, parse_model_name, price_for
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("claude-sonnet-5-5", ModelId("sonnet", (5, 5))),
-    ("claude-sonnet-5", ModelId("sonnet", (5, 0))),
-    ("claude-sonnet-4-5-20250929", ModelId("sonnet", (4, 5), "20250929")),
-    ("claude-sonnet-4-20250514", ModelId("sonnet", (4, 0), "20250514")),
-    ("claude-3-5-haiku-20241022", ModelId("haiku", (3, 5), "20241022")),
-    ("claude-3-7-sonnet-latest", ModelId("sonnet", (3, 7), "latest")),
-    ("claude-3-opus-20240229", ModelId("opus", (3, 0), "20240229")),
-    ("claude-mythos-preview", None),
-    ("gpt-4o", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("claude-sonnet-5-5", ModelId("sonnet", (5, 5))),
+        ("claude-sonnet-5", ModelId("sonnet", (5, 0))),
+        ("claude-sonnet-4-5-20250929", ModelId("sonnet", (4, 5), "20250929")),
+        ("claude-sonnet-4-20250514", ModelId("sonnet", (4, 0), "20250514")),
+        ("claude-3-5-haiku-20241022", ModelId("haiku", (3, 5), "20241022")),
+        ("claude-3-7-sonnet-latest", ModelId("sonnet", (3, 7), "latest")),
+        ("claude-3-opus-20240229", ModelId("opus", (3, 0), "20240229")),
+        ("claude-mythos-preview", None),
+        ("gpt-4o", None),
+        ("", None),
+    ],
+)
 def test_parse_model_name(name, expected):
     assert parse_model_name(name) == expected
 
 
 # $/MTok from the pricing page (PRICES_AS_OF): input, output, 5m write, 1h write, cache read.
-@pytest.mark.parametrize("name, row", [
-    ("claude-sonnet-5-5", (2, 10, 2.5, 4, 0.10)),
-    ("claude-sonnet-5", (2, 10, 2.5, 4, 0.20)),
-    ("claude-opus-5-5", (4, 20, 5, 8, 0.20)),
-    ("claude-fable-5-1", (10, 50, 12.5, 20, 0.25)),
-    ("claude-fable-5-2", (8, 40, 10, 16, 0.20)),
-    ("claude-haiku-5-5", (0.10, 0.50, 0.125, 0.20, 0.01)),
-    ("claude-sonnet-4-5-20250929", (3, 15, 3.75, 6, 0.30)),
-    ("claude-opus-4-1", (15, 75, 18.75, 30, 1.50)),
-    ("claude-opus-4-6", (5, 25, 6.25, 10, 0.50)),
-    ("claude-haiku-4-5-20251001", (1, 5, 1.25, 2, 0.10)),
-])
+@pytest.mark.parametrize(
+    "name, row",
+    [
+        ("claude-sonnet-5-5", (2, 10, 2.5, 4, 0.10)),
+        ("claude-sonnet-5", (2, 10, 2.5, 4, 0.20)),
+        ("claude-opus-5-5", (4, 20, 5, 8, 0.20)),
+        ("claude-fable-5-1", (10, 50, 12.5, 20, 0.25)),
+        ("claude-fable-5-2", (8, 40, 10, 16, 0.20)),
+        ("claude-haiku-5-5", (0.10, 0.50, 0.125, 0.20, 0.01)),
+        ("claude-sonnet-4-5-20250929", (3, 15, 3.75, 6, 0.30)),
+        ("claude-opus-4-1", (15, 75, 18.75, 30, 1.50)),
+        ("claude-opus-4-6", (5, 25, 6.25, 10, 0.50)),
+        ("claude-haiku-4-5-20251001", (1, 5, 1.25, 2, 0.10)),
+    ],
+)
 def test_price_for(name, row):
     price = price_for(name)
     assert price.known
-    assert (price.input, price.output, price.cache_write, price.cache_write_1h,
-            price.cache_read) == pytest.approx(row)
+    assert (
+        price.input,
+        price.output,
+        price.cache_write,
+        price.cache_write_1h,
+        price.cache_read,
+    ) == pytest.approx(row)
 
 
 def test_every_model_the_sdk_lists_has_a_price_or_is_explicitly_unknown():
@@ -61,7 +72,11 @@ def test_haiku_5_5_bills_long_prompts_at_the_higher_band():
 
 
 def test_cost_counts_cache_tokens_at_their_own_rates():
-    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000,
-                  cache_write_tokens=1_000_000, cache_read_tokens=1_000_000)
+    usage = Usage(
+        input_tokens=1_000_000,
+        output_tokens=1_000_000,
+        cache_write_tokens=1_000_000,
+        cache_read_tokens=1_000_000,
+    )
     assert price_for("claude-sonnet-4-5").cost(usage) == pytest.approx(3 + 15 + 3.75 + 0.3)
     assert price_for("claude-sonnet-5-5").cost(usage) == pytest.approx(2 + 10 + 2.5 + 0.1)

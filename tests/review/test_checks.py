@@ -26,17 +26,27 @@ TEST_OTHER = "def test_other():\n    assert True\n"
 @pytest.fixture
 def calc_repo(make_repo):
     """A project with a bug in sub (test_sub fails) and an unrelated test that always fails."""
-    return make_repo({"calc.py": CALC, "tests/test_calc.py": TEST_CALC,
-                      "tests/test_known_bad.py": TEST_KNOWN_BAD,
-                      "tests/test_other.py": TEST_OTHER})
+    return make_repo(
+        {
+            "calc.py": CALC,
+            "tests/test_calc.py": TEST_CALC,
+            "tests/test_known_bad.py": TEST_KNOWN_BAD,
+            "tests/test_other.py": TEST_OTHER,
+        }
+    )
 
 
 def test_newly_failing_fixed_and_already_failing_are_told_apart(calc_repo, tmp_path):
     before = snapshot(calc_repo)
     broken_add_fixed_sub = CALC.replace("return a + b\n\n", "return a - b\n\n").replace(
-        "a + b  # bug", "a - b")
-    report = run_checks(calc_repo, {"calc.py": broken_add_fixed_sub.encode()},
-                        workdir=tmp_path / "w", full_suite=True)
+        "a + b  # bug", "a - b"
+    )
+    report = run_checks(
+        calc_repo,
+        {"calc.py": broken_add_fixed_sub.encode()},
+        workdir=tmp_path / "w",
+        full_suite=True,
+    )
     t = report.tests
     assert t.ran and t.scope == "full" and t.baseline_ran
     assert t.newly_failing == ["tests/test_calc.py::test_add"]
@@ -56,8 +66,11 @@ def test_newly_failing_fixed_and_already_failing_are_told_apart(calc_repo, tmp_p
 
 
 def test_a_fix_alone_is_ok_and_preexisting_failures_are_not_blamed(calc_repo, tmp_path):
-    report = run_checks(calc_repo, {"calc.py": CALC.replace("a + b  # bug", "a - b").encode()},
-                        workdir=tmp_path / "w")
+    report = run_checks(
+        calc_repo,
+        {"calc.py": CALC.replace("a + b  # bug", "a - b").encode()},
+        workdir=tmp_path / "w",
+    )
     assert report.ok, report.summary()
     assert report.tests.fixed == ["tests/test_calc.py::test_sub"]
     assert report.tests.already_failing == ["tests/test_known_bad.py::test_known_bad"]
@@ -65,17 +78,24 @@ def test_a_fix_alone_is_ok_and_preexisting_failures_are_not_blamed(calc_repo, tm
 
 
 def test_without_baseline_every_failure_counts_as_new(calc_repo, tmp_path):
-    report = run_checks(calc_repo, {"README.md": b"docs\n"}, workdir=tmp_path / "w",
-                        baseline=False, full_suite=True)
+    report = run_checks(
+        calc_repo, {"README.md": b"docs\n"}, workdir=tmp_path / "w", baseline=False, full_suite=True
+    )
     assert not report.tests.baseline_ran
-    assert set(report.tests.newly_failing) == {"tests/test_calc.py::test_sub",
-                                               "tests/test_known_bad.py::test_known_bad"}
+    assert set(report.tests.newly_failing) == {
+        "tests/test_calc.py::test_sub",
+        "tests/test_known_bad.py::test_known_bad",
+    }
     assert "no baseline" in report.summary()
 
 
 def test_related_tests_only(calc_repo, tmp_path):
-    report = run_checks(calc_repo, {"calc.py": CALC.encode() + b"\n# note\n"},
-                        workdir=tmp_path / "w", full_suite=False)
+    report = run_checks(
+        calc_repo,
+        {"calc.py": CALC.encode() + b"\n# note\n"},
+        workdir=tmp_path / "w",
+        full_suite=False,
+    )
     t = report.tests
     assert t.scope == "related"
     assert t.passed == ["tests/test_calc.py::test_add"]
@@ -83,10 +103,18 @@ def test_related_tests_only(calc_repo, tmp_path):
 
 
 def test_auto_runs_the_whole_suite_after_related_tests_pass(make_repo, tmp_path):
-    root = make_repo({"calc.py": CALC.replace("a + b  # bug", "a - b"),
-                      "tests/test_calc.py": TEST_CALC, "tests/test_other.py": TEST_OTHER})
-    report = run_checks(root, {"calc.py": CALC.replace("a + b  # bug", "a - b").encode()
-                               + b"\n# note\n"}, workdir=tmp_path / "w")
+    root = make_repo(
+        {
+            "calc.py": CALC.replace("a + b  # bug", "a - b"),
+            "tests/test_calc.py": TEST_CALC,
+            "tests/test_other.py": TEST_OTHER,
+        }
+    )
+    report = run_checks(
+        root,
+        {"calc.py": CALC.replace("a + b  # bug", "a - b").encode() + b"\n# note\n"},
+        workdir=tmp_path / "w",
+    )
     assert report.tests.scope == "full"
     assert "tests/test_other.py::test_other" in report.tests.passed
 
@@ -100,19 +128,24 @@ def test_auto_stops_at_newly_failing_related_tests(calc_repo, tmp_path):
 
 def test_a_new_failing_test_file_is_newly_failing(calc_repo, tmp_path):
     new_test = b"def test_new():\n    assert False, 'nope'\n"
-    report = run_checks(calc_repo, {"tests/test_new.py": new_test}, workdir=tmp_path / "w",
-                        full_suite=False)
+    report = run_checks(
+        calc_repo, {"tests/test_new.py": new_test}, workdir=tmp_path / "w", full_suite=False
+    )
     assert report.tests.newly_failing == ["tests/test_new.py::test_new"]
     assert "nope" in report.tests.reasons["tests/test_new.py::test_new"]
 
 
 def test_hanging_tests_are_killed_at_the_timeout(make_repo, tmp_path):
-    root = make_repo({"slow.py": "import time\n",
-                      "tests/test_slow.py": "import time\n\n\ndef test_hang():\n"
-                                            "    time.sleep(600)\n"})
+    root = make_repo(
+        {
+            "slow.py": "import time\n",
+            "tests/test_slow.py": "import time\n\n\ndef test_hang():\n    time.sleep(600)\n",
+        }
+    )
     work = tmp_path / "w"
-    report = run_checks(root, {"slow.py": b"import time  # changed\n"}, workdir=work,
-                        timeout=3, full_suite=True)
+    report = run_checks(
+        root, {"slow.py": b"import time  # changed\n"}, workdir=work, timeout=3, full_suite=True
+    )
     assert report.tests.timed_out and "tests" in report.timeouts
     assert not report.ok
     # A timeout says nothing about the change: reported, never a blocker by itself.
@@ -123,26 +156,41 @@ def test_hanging_tests_are_killed_at_the_timeout(make_repo, tmp_path):
 
 
 def test_copy_not_editable_install_is_tested(make_repo, tmp_path, monkeypatch):
-    root = make_repo({"src/calc/__init__.py": "def add(a, b):\n    return a + b\n",
-                      "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n"
-                                            "    assert add(1, 2) == 3\n"})
+    root = make_repo(
+        {
+            "src/calc/__init__.py": "def add(a, b):\n    return a + b\n",
+            "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n"
+            "    assert add(1, 2) == 3\n",
+        }
+    )
     # As if the package were pip-installed in editable mode from the user's real tree.
     monkeypatch.setenv("PYTHONPATH", str(root / "src"))
-    report = run_checks(root, {"src/calc/__init__.py": b"def add(a, b):\n    return 0\n"},
-                        workdir=tmp_path / "w")
+    report = run_checks(
+        root, {"src/calc/__init__.py": b"def add(a, b):\n    return 0\n"}, workdir=tmp_path / "w"
+    )
     assert report.tests.newly_failing == ["tests/test_calc.py::test_add"]
 
 
-@pytest.mark.parametrize(("ok_code", "expected"), [
-    ("3", "newly"),  # the change breaks the command
-    ("4", "already"),  # it failed before the change too
-])
+@pytest.mark.parametrize(
+    ("ok_code", "expected"),
+    [
+        ("3", "newly"),  # the change breaks the command
+        ("4", "already"),  # it failed before the change too
+    ],
+)
 def test_non_pytest_command_is_judged_by_exit_code(make_repo, tmp_path, ok_code, expected):
     root = make_repo({"calc.py": "def add(a, b):\n    return a + b\n"})
-    command = [sys.executable, "-c",
-               f"import sys, calc; sys.exit(0 if calc.add(1, 2) == {ok_code} else 1)"]
-    report = run_checks(root, {"calc.py": b"def add(a, b):\n    return 4\n"},
-                        test_command=command, workdir=tmp_path / "w")
+    command = [
+        sys.executable,
+        "-c",
+        f"import sys, calc; sys.exit(0 if calc.add(1, 2) == {ok_code} else 1)",
+    ]
+    report = run_checks(
+        root,
+        {"calc.py": b"def add(a, b):\n    return 4\n"},
+        test_command=command,
+        workdir=tmp_path / "w",
+    )
     label = "`" + " ".join(command) + "`"
     if expected == "newly":
         assert report.tests.newly_failing == [label] and not report.ok
@@ -152,8 +200,9 @@ def test_non_pytest_command_is_judged_by_exit_code(make_repo, tmp_path, ok_code,
 
 def test_missing_test_program_is_a_note_not_a_crash(make_repo, tmp_path):
     root = make_repo({"a.py": "a = 1\n"})
-    report = run_checks(root, {"a.py": b"a = 2\n"}, workdir=tmp_path / "w",
-                        test_command=["no-such-test-runner-xyz"])
+    report = run_checks(
+        root, {"a.py": b"a = 2\n"}, workdir=tmp_path / "w", test_command=["no-such-test-runner-xyz"]
+    )
     assert not report.tests.ran
     assert any("could not start" in n for n in report.notes)
     assert list((tmp_path / "w").iterdir()) == []
@@ -168,8 +217,9 @@ def test_project_without_tests_skips_them_with_a_note(make_repo, tmp_path):
 
 def test_syntax_error_is_a_blocker(make_repo, tmp_path):
     root = make_repo({"a.py": "a = 1\n"})
-    report = run_checks(root, {"a.py": b"a = 1\ndef broken(:\n    pass\n"},
-                        workdir=tmp_path / "w", test_command=[])
+    report = run_checks(
+        root, {"a.py": b"a = 1\ndef broken(:\n    pass\n"}, workdir=tmp_path / "w", test_command=[]
+    )
     assert not report.ok
     [problem] = report.compile_errors
     assert (problem.path, problem.line) == ("a.py", 2)
@@ -184,8 +234,10 @@ RUFF_CONFIG = '[tool.ruff.lint]\nselect = ["F"]\nignore = ["F841"]\n'
 def test_only_new_lint_is_reported_with_the_projects_config(make_repo, tmp_path):
     original = "import os\n\n\ndef f():\n    return 1\n"
     root = make_repo({"pyproject.toml": RUFF_CONFIG, "m.py": original})
-    changed = ("import os\nimport sys\n\n\ndef f():\n    unused = 2\n"
-               "    return 1  # a line far longer than the default limit of eighty-eight chars\n")
+    changed = (
+        "import os\nimport sys\n\n\ndef f():\n    unused = 2\n"
+        "    return 1  # a line far longer than the default limit of eighty-eight chars\n"
+    )
     report = run_checks(root, {"m.py": changed.encode()}, workdir=tmp_path / "w")
     assert report.lint_ran
     # F401 for os existed before (moved lines do not matter); F841 and E501 are off by config.
@@ -198,8 +250,7 @@ def test_only_new_lint_is_reported_with_the_projects_config(make_repo, tmp_path)
 
 def test_lint_of_a_new_file_reports_everything(make_repo, tmp_path):
     root = make_repo({"pyproject.toml": RUFF_CONFIG})
-    report = run_checks(root, {"new.py": b"import json\n"}, workdir=tmp_path / "w",
-                        baseline=False)
+    report = run_checks(root, {"new.py": b"import json\n"}, workdir=tmp_path / "w", baseline=False)
     assert [p.code for p in report.new_lint] == ["F401"]
 
 
@@ -234,8 +285,9 @@ def test_notebook_failing_cell_is_reported_and_tagged_cells_skipped(make_repo, t
         ("assert x == 3\nraise ValueError('boom')", []),
         ("print('never')", []),
     )
-    report = run_checks(root, {"analysis.ipynb": nb}, workdir=tmp_path / "w",
-                        run_notebooks=True, timeout=60)
+    report = run_checks(
+        root, {"analysis.ipynb": nb}, workdir=tmp_path / "w", run_notebooks=True, timeout=60
+    )
     assert report.notebooks_run == ["analysis.ipynb"]
     [failure] = report.notebook_failures
     assert failure.cell == 3 and "ValueError: boom" in failure.message
@@ -247,8 +299,9 @@ def test_notebook_failing_cell_is_reported_and_tagged_cells_skipped(make_repo, t
 
 def test_notebooks_are_not_run_unless_asked(make_repo, tmp_path):
     root = make_repo({"a.py": ""})
-    report = run_checks(root, {"n.ipynb": _notebook(("raise ValueError()", []))},
-                        workdir=tmp_path / "w")
+    report = run_checks(
+        root, {"n.ipynb": _notebook(("raise ValueError()", []))}, workdir=tmp_path / "w"
+    )
     assert report.ok and report.notebooks_run == []
 
 
@@ -285,41 +338,57 @@ def test_missing_pytest_is_a_note_not_a_failing_test(calc_repo, tmp_path):
     venv = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    report = run_checks(calc_repo, {"tests/test_new.py": b"def test_new():\n    assert True\n"},
-                        test_command=[python, "-m", "pytest", "-q"])
+    report = run_checks(
+        calc_repo,
+        {"tests/test_new.py": b"def test_new():\n    assert True\n"},
+        test_command=[python, "-m", "pytest", "-q"],
+    )
     assert report.tests.ran is False
     assert not [f for f in report.findings() if f.source == "tests"]
     assert any("pytest is not installed" in note for note in report.notes)
 
 
-@pytest.mark.parametrize("command, expected", [
-    (["python", "-m", "pytest"], [sys.executable, "-m", "pytest"]),
-    (["python3", "-m", "pytest", "-q"], [sys.executable, "-m", "pytest", "-q"]),
-    (["pytest", "-q"], ["pytest", "-q"]),
-    (["/opt/py/bin/python", "-m", "pytest"], ["/opt/py/bin/python", "-m", "pytest"]),
-])
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        (["python", "-m", "pytest"], [sys.executable, "-m", "pytest"]),
+        (["python3", "-m", "pytest", "-q"], [sys.executable, "-m", "pytest", "-q"]),
+        (["pytest", "-q"], ["pytest", "-q"]),
+        (["/opt/py/bin/python", "-m", "pytest"], ["/opt/py/bin/python", "-m", "pytest"]),
+    ],
+)
 def test_a_bare_python_means_the_kernels_interpreter(command, expected):
     assert with_interpreter(command) == expected
 
 
 # nbformat 4.4 does not allow cell ids: a notebook like this is invalid before any change.
-OLD_WITH_IDS = (b'{"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": ['
-                b'{"cell_type": "code", "id": "a", "metadata": {}, "execution_count": null, '
-                b'"outputs": [], "source": "x = 1"}]}')
+OLD_WITH_IDS = (
+    b'{"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": ['
+    b'{"cell_type": "code", "id": "a", "metadata": {}, "execution_count": null, '
+    b'"outputs": [], "source": "x = 1"}]}'
+)
 
 
-@pytest.mark.parametrize("before, after, blamed", [
-    # a BOM is legal in a notebook file
-    (None, b"\xef\xbb\xbf" + OLD_WITH_IDS.replace(b'"id": "a", ', b""), False),
-    # already invalid the same way: not the change's doing
-    (OLD_WITH_IDS, OLD_WITH_IDS.replace(b"x = 1", b"x = 2"), False),
-    # a new kind of problem: blamed
-    (OLD_WITH_IDS, OLD_WITH_IDS.replace(b'"metadata": {}, "cells"', b'"metadata": [], "cells"'),
-     True),
-])
-def test_a_notebook_is_blamed_only_for_problems_the_change_added(make_repo, tmp_path, before,
-                                                                 after, blamed):
+@pytest.mark.parametrize(
+    "before, after, blamed",
+    [
+        # a BOM is legal in a notebook file
+        (None, b"\xef\xbb\xbf" + OLD_WITH_IDS.replace(b'"id": "a", ', b""), False),
+        # already invalid the same way: not the change's doing
+        (OLD_WITH_IDS, OLD_WITH_IDS.replace(b"x = 1", b"x = 2"), False),
+        # a new kind of problem: blamed
+        (
+            OLD_WITH_IDS,
+            OLD_WITH_IDS.replace(b'"metadata": {}, "cells"', b'"metadata": [], "cells"'),
+            True,
+        ),
+    ],
+)
+def test_a_notebook_is_blamed_only_for_problems_the_change_added(
+    make_repo, tmp_path, before, after, blamed
+):
     root = make_repo({"a.py": "", **({"nb.ipynb": before.decode()} if before else {})})
-    report = run_checks(root, {"nb.ipynb": after}, workdir=tmp_path / "w", test_command=[],
-                        baseline=False)
+    report = run_checks(
+        root, {"nb.ipynb": after}, workdir=tmp_path / "w", test_command=[], baseline=False
+    )
     assert bool(report.invalid_notebooks) is blamed, report.invalid_notebooks

@@ -22,28 +22,37 @@ from agent_magic.review.selection import (
 from agent_magic.review.static import compile_problem
 
 
-@pytest.mark.parametrize(("rest", "node", "reason"), [
-    ("tests/t.py::test_a", "tests/t.py::test_a", ""),
-    ("tests/t.py::test_a - AssertionError: x", "tests/t.py::test_a", "AssertionError: x"),
-    ("tests/t.py::test_p[a - b] - boom", "tests/t.py::test_p[a - b]", "boom"),
-    ("tests/t.py::T::test_m[1] - ValueError - nested",
-     "tests/t.py::T::test_m[1]", "ValueError - nested"),
-    ("tests/t.py", "tests/t.py", ""),
-])
+@pytest.mark.parametrize(
+    ("rest", "node", "reason"),
+    [
+        ("tests/t.py::test_a", "tests/t.py::test_a", ""),
+        ("tests/t.py::test_a - AssertionError: x", "tests/t.py::test_a", "AssertionError: x"),
+        ("tests/t.py::test_p[a - b] - boom", "tests/t.py::test_p[a - b]", "boom"),
+        (
+            "tests/t.py::T::test_m[1] - ValueError - nested",
+            "tests/t.py::T::test_m[1]",
+            "ValueError - nested",
+        ),
+        ("tests/t.py", "tests/t.py", ""),
+    ],
+)
 def test_split_id(rest, node, reason):
     assert split_id(rest) == (node, reason)
 
 
-@pytest.mark.parametrize(("lines", "passed", "failed"), [
-    (["PASSED t.py::a", "FAILED t.py::b - assert 1 == 2"], {"t.py::a"}, {"t.py::b"}),
-    (["ERROR t.py - ImportError: no module"], set(), {"t.py"}),
-    (["PASSED t.py::a", "ERROR t.py::a - teardown"], set(), {"t.py::a"}),  # teardown error wins
-    (["XFAIL t.py::x - known", "XPASS t.py::y"], {"t.py::x", "t.py::y"}, set()),
-    (["SKIPPED [1] t.py:3: no db"], set(), set()),
-    (["FAILED to connect to the database", "ERROR: usage: pytest"], set(), set()),
-    (["  PASSED t.py::indented"], set(), set()),  # not a summary line
-    (["= 1 failed, 2 passed in 0.1s ="], set(), set()),
-])
+@pytest.mark.parametrize(
+    ("lines", "passed", "failed"),
+    [
+        (["PASSED t.py::a", "FAILED t.py::b - assert 1 == 2"], {"t.py::a"}, {"t.py::b"}),
+        (["ERROR t.py - ImportError: no module"], set(), {"t.py"}),
+        (["PASSED t.py::a", "ERROR t.py::a - teardown"], set(), {"t.py::a"}),  # teardown error wins
+        (["XFAIL t.py::x - known", "XPASS t.py::y"], {"t.py::x", "t.py::y"}, set()),
+        (["SKIPPED [1] t.py:3: no db"], set(), set()),
+        (["FAILED to connect to the database", "ERROR: usage: pytest"], set(), set()),
+        (["  PASSED t.py::indented"], set(), set()),  # not a summary line
+        (["= 1 failed, 2 passed in 0.1s ="], set(), set()),
+    ],
+)
 def test_parse_pytest_lines(lines, passed, failed):
     results = parse_pytest_lines(lines)
     assert (results.passed, results.failed) == (passed, failed)
@@ -58,37 +67,49 @@ def _res(passed=(), failed=()):
     return TestResults(set(passed), set(failed))
 
 
-@pytest.mark.parametrize(("before", "after", "new", "already", "fixed"), [
-    (_res(["a", "b"]), _res(["a"], ["b"]), ["b"], [], []),
-    (_res(["a"], ["b"]), _res(["a"], ["b"]), [], ["b"], []),
-    (_res(["a"], ["b"]), _res(["a", "b"]), [], [], ["b"]),
-    (_res(["a"], ["b"]), _res(["a"]), [], [], []),  # a removed failing test is not "fixed"
-    (_res(["a"]), _res(["a"], ["new"]), ["new"], [], []),  # a new failing test is new
-    (None, _res(["a"], ["b"]), ["b"], [], []),  # no baseline: every failure counts as new
-])
+@pytest.mark.parametrize(
+    ("before", "after", "new", "already", "fixed"),
+    [
+        (_res(["a", "b"]), _res(["a"], ["b"]), ["b"], [], []),
+        (_res(["a"], ["b"]), _res(["a"], ["b"]), [], ["b"], []),
+        (_res(["a"], ["b"]), _res(["a", "b"]), [], [], ["b"]),
+        (_res(["a"], ["b"]), _res(["a"]), [], [], []),  # a removed failing test is not "fixed"
+        (_res(["a"]), _res(["a"], ["new"]), ["new"], [], []),  # a new failing test is new
+        (None, _res(["a"], ["b"]), ["b"], [], []),  # no baseline: every failure counts as new
+    ],
+)
 def test_compare_runs(before, after, new, already, fixed):
     result = compare_runs(before, after)
     assert (result.newly_failing, result.already_failing, result.fixed) == (new, already, fixed)
 
 
-@pytest.mark.parametrize(("command", "expected"), [
-    (["pytest"], True),
-    (["/venv/bin/pytest", "-x"], True),
-    (["python", "-m", "pytest", "-q"], True),
-    (["py.test"], True),
-    (["tox", "-e", "py"], False),
-    (["make", "test"], False),
-    (["python", "-m", "unittest"], False),
-    (["python", "-c", "import pytest"], False),
-])
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["pytest"], True),
+        (["/venv/bin/pytest", "-x"], True),
+        (["python", "-m", "pytest", "-q"], True),
+        (["py.test"], True),
+        (["tox", "-e", "py"], False),
+        (["make", "test"], False),
+        (["python", "-m", "unittest"], False),
+        (["python", "-c", "import pytest"], False),
+    ],
+)
 def test_is_pytest_command(command, expected):
     assert is_pytest_command(command) is expected
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("tests/test_a.py", True), ("a_test.py", True), ("tests/conftest.py", False),
-    ("test_data.json", False), ("src/testing.py", False),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("tests/test_a.py", True),
+        ("a_test.py", True),
+        ("tests/conftest.py", False),
+        ("test_data.json", False),
+        ("src/testing.py", False),
+    ],
+)
 def test_is_test_file(path, expected):
     assert is_test_file(path) is expected
 
@@ -110,8 +131,12 @@ def test_related_tests_by_name_import_and_change():
         "tests/test_changed.py": "import json\n",
     }
     related = _select(["pkg/mod.py", "tests/test_changed.py"], sources)
-    assert related == ["tests/test_changed.py", "tests/test_mod.py", "tests/test_dotted.py",
-                       "tests/test_uses.py"]
+    assert related == [
+        "tests/test_changed.py",
+        "tests/test_mod.py",
+        "tests/test_dotted.py",
+        "tests/test_uses.py",
+    ]
 
 
 def test_related_tests_skip_deleted_test_files():
@@ -126,28 +151,40 @@ def _p(path, code, message, line=1):
     return CheckProblem(path=path, code=code, message=message, line=line)
 
 
-@pytest.mark.parametrize(("before", "after", "new"), [
-    ([], [_p("a.py", "F401", "`os` unused")], [_p("a.py", "F401", "`os` unused")]),
-    # The same problem on a different line (code moved) is not new.
-    ([_p("a.py", "F401", "`os` unused", 1)], [_p("a.py", "F401", "`os` unused", 9)], []),
-    # A second copy of the same problem is new.
-    ([_p("a.py", "F841", "x")], [_p("a.py", "F841", "x"), _p("a.py", "F841", "x", 5)],
-     [_p("a.py", "F841", "x", 5)]),
-    ([_p("a.py", "F401", "`os` unused")], [], []),
-    ([_p("a.py", "F401", "`os` unused")], [_p("b.py", "F401", "`os` unused")],
-     [_p("b.py", "F401", "`os` unused")]),
-])
+@pytest.mark.parametrize(
+    ("before", "after", "new"),
+    [
+        ([], [_p("a.py", "F401", "`os` unused")], [_p("a.py", "F401", "`os` unused")]),
+        # The same problem on a different line (code moved) is not new.
+        ([_p("a.py", "F401", "`os` unused", 1)], [_p("a.py", "F401", "`os` unused", 9)], []),
+        # A second copy of the same problem is new.
+        (
+            [_p("a.py", "F841", "x")],
+            [_p("a.py", "F841", "x"), _p("a.py", "F841", "x", 5)],
+            [_p("a.py", "F841", "x", 5)],
+        ),
+        ([_p("a.py", "F401", "`os` unused")], [], []),
+        (
+            [_p("a.py", "F401", "`os` unused")],
+            [_p("b.py", "F401", "`os` unused")],
+            [_p("b.py", "F401", "`os` unused")],
+        ),
+    ],
+)
 def test_new_problems(before, after, new):
     assert new_problems(before, after) == new
 
 
-@pytest.mark.parametrize(("source", "line", "fragment"), [
-    (b"x = 1\n", None, None),
-    (b"def f(:\n    pass\n", 1, "SyntaxError"),
-    (b"x = 1\nreturn x\n", 2, "'return' outside function"),
-    (b"if x:\npass\n", 2, "IndentationError"),
-    (b"x = 1\x00\n", None, "null bytes"),
-])
+@pytest.mark.parametrize(
+    ("source", "line", "fragment"),
+    [
+        (b"x = 1\n", None, None),
+        (b"def f(:\n    pass\n", 1, "SyntaxError"),
+        (b"x = 1\nreturn x\n", 2, "'return' outside function"),
+        (b"if x:\npass\n", 2, "IndentationError"),
+        (b"x = 1\x00\n", None, "null bytes"),
+    ],
+)
 def test_compile_problem(source, line, fragment):
     problem = compile_problem("m.py", source)
     if fragment is None:
@@ -156,21 +193,26 @@ def test_compile_problem(source, line, fragment):
         assert problem is not None and fragment in problem.message and problem.line == line
 
 
-@pytest.mark.parametrize(("metadata", "expected"), [
-    ({}, False),
-    ({"tags": ["skip-agent"]}, True),
-    ({"tags": ["expensive", "x"]}, True),
-    ({"tags": ["parameters"]}, False),
-    ({"expensive": True}, True),
-])
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({}, False),
+        ({"tags": ["skip-agent"]}, True),
+        ({"tags": ["expensive", "x"]}, True),
+        ({"tags": ["parameters"]}, False),
+        ({"expensive": True}, True),
+    ],
+)
 def test_skipped_cells(metadata, expected):
     assert skipped({"metadata": metadata}) is expected
 
 
 def test_colored_summary_lines_are_parsed():
     # Jupyter kernels export FORCE_COLOR; pytest then colors its short summary.
-    lines = ["\x1b[32mPASSED\x1b[0m tests/test_a.py::\x1b[1mtest_ok\x1b[0m",
-             "\x1b[31mFAILED\x1b[0m tests/test_a.py::\x1b[1mtest_bad\x1b[0m - assert 1 == 2"]
+    lines = [
+        "\x1b[32mPASSED\x1b[0m tests/test_a.py::\x1b[1mtest_ok\x1b[0m",
+        "\x1b[31mFAILED\x1b[0m tests/test_a.py::\x1b[1mtest_bad\x1b[0m - assert 1 == 2",
+    ]
     results = parse_pytest_lines(lines)
     assert results.passed == {"tests/test_a.py::test_ok"}
     assert results.failed == {"tests/test_a.py::test_bad"}

@@ -17,16 +17,16 @@ PACKAGE = {
     "pkg/core/mul.py": MUL,
     "pkg/core/add.py": "class Add:\n    def value(self):\n        return 5\n",
     "pkg/core/tests/test_mul.py": "from pkg import Mul\n\n\ndef test_named():\n"
-                                  "    assert Mul().value() == 6\n",
+    "    assert Mul().value() == 6\n",
     "pkg/core/tests/test_direct.py": "from pkg.core.mul import helper\n\n\ndef test_direct():\n"
-                                     "    assert helper() == 1\n",
+    "    assert helper() == 1\n",
     # Same name, but the standard library's: must never be picked for pkg/core/mul.py.
     "pkg/core/tests/test_operator.py": "from operator import mul\n\n\ndef test_op():\n"
-                                       "    assert mul(2, 3) == 6\n",
+    "    assert mul(2, 3) == 6\n",
     "tests/test_through_package.py": "from pkg import Mul\n\n\ndef test_through():\n"
-                                     "    assert Mul().value() == 6\n",
+    "    assert Mul().value() == 6\n",
     "tests/test_other_name.py": "from pkg import Add\n\n\ndef test_add():\n"
-                                "    assert Add().value() == 5\n",
+    "    assert Add().value() == 5\n",
 }
 CHANGED = MUL.replace("return 6", "return 6  # six")
 
@@ -39,8 +39,9 @@ def test_changed_definitions_names_the_enclosing_defs():
 def test_selection_follows_the_import_graph_not_same_names():
     facts = {p: scan_file(p, t.encode()) for p, t in PACKAGE.items()}
     tests = [p for p in PACKAGE if "/test_" in p]
-    picked = select_tests(["pkg/core/mul.py"], {"pkg/core/mul.py": {"Mul", "Mul.value"}},
-                          tests, facts)
+    picked = select_tests(
+        ["pkg/core/mul.py"], {"pkg/core/mul.py": {"Mul", "Mul.value"}}, tests, facts
+    )
     assert [(r.path, r.rank) for r in picked] == [
         ("pkg/core/tests/test_mul.py", 1),  # named after the module
         ("pkg/core/tests/test_direct.py", 2),  # imports it
@@ -48,8 +49,10 @@ def test_selection_follows_the_import_graph_not_same_names():
     ]
     # A change outside any definition relates only the name and the direct importers.
     plain = select_tests(["pkg/core/mul.py"], {"pkg/core/mul.py": set()}, tests, facts)
-    assert [r.path for r in plain] == ["pkg/core/tests/test_mul.py",
-                                       "pkg/core/tests/test_direct.py"]
+    assert [r.path for r in plain] == [
+        "pkg/core/tests/test_mul.py",
+        "pkg/core/tests/test_direct.py",
+    ]
 
 
 class CountingSandbox:
@@ -57,8 +60,11 @@ class CountingSandbox:
 
     def __init__(self) -> None:
         self.inner = detect()
-        self.name, self.available, self.network = (self.inner.name, self.inner.available,
-                                                   self.inner.network)
+        self.name, self.available, self.network = (
+            self.inner.name,
+            self.inner.available,
+            self.inner.network,
+        )
         self.trees: list[Path] = []
 
     def describe(self) -> str:
@@ -66,21 +72,32 @@ class CountingSandbox:
 
     def prepare(self, command, *, cwd, writable, env, hide=(), limits=None):
         self.trees.append(writable)
-        return self.inner.prepare(command, cwd=cwd, writable=writable, env=env, hide=hide,
-                                  limits=limits)
+        return self.inner.prepare(
+            command, cwd=cwd, writable=writable, env=env, hide=hide, limits=limits
+        )
 
 
 def test_review_runs_the_selected_tests_only(make_repo, tmp_path):
     root = make_repo(PACKAGE)
     sandbox = CountingSandbox()
-    report = run_checks(root, {"pkg/core/mul.py": CHANGED.encode()}, workdir=tmp_path / "w",
-                        sandbox=sandbox, full_suite=False)
+    report = run_checks(
+        root,
+        {"pkg/core/mul.py": CHANGED.encode()},
+        workdir=tmp_path / "w",
+        sandbox=sandbox,
+        full_suite=False,
+    )
     t = report.tests
-    assert t.selected == ["pkg/core/tests/test_mul.py", "pkg/core/tests/test_direct.py",
-                          "tests/test_through_package.py"]
-    assert sorted(t.passed) == ["pkg/core/tests/test_direct.py::test_direct",
-                                "pkg/core/tests/test_mul.py::test_named",
-                                "tests/test_through_package.py::test_through"]
+    assert t.selected == [
+        "pkg/core/tests/test_mul.py",
+        "pkg/core/tests/test_direct.py",
+        "tests/test_through_package.py",
+    ]
+    assert sorted(t.passed) == [
+        "pkg/core/tests/test_direct.py::test_direct",
+        "pkg/core/tests/test_mul.py::test_named",
+        "tests/test_through_package.py::test_through",
+    ]
     assert report.ok and not t.not_run and t.baseline_ran
     # One copy per round: the baseline runs in it with the changed file switched back.
     assert len(set(sandbox.trees)) == 1
@@ -92,23 +109,36 @@ def test_no_baseline_runs_one_command_less(make_repo, tmp_path):
     counts = []
     for baseline in (True, False):
         sandbox = CountingSandbox()
-        report = run_checks(root, {"pkg/core/mul.py": CHANGED.encode()},
-                            workdir=tmp_path / "w", sandbox=sandbox, full_suite=False,
-                            baseline=baseline)
+        report = run_checks(
+            root,
+            {"pkg/core/mul.py": CHANGED.encode()},
+            workdir=tmp_path / "w",
+            sandbox=sandbox,
+            full_suite=False,
+            baseline=baseline,
+        )
         assert report.tests.passed and report.tests.baseline_ran == baseline
         counts.append(len(sandbox.trees))
     assert counts[0] == counts[1] + 1
 
 
 def test_budget_exhaustion_is_reported_as_not_run_not_a_blocker(make_repo, tmp_path):
-    root = make_repo({
-        "mod.py": "VALUE = 1\n",
-        "tests/test_mod.py": "import mod\n\n\ndef test_fast():\n    assert mod.VALUE == 2\n",
-        "tests/test_slow.py": "import time\n\nimport mod\n\n\ndef test_slow():\n"
-                              "    time.sleep(120)\n",
-    })
-    report = run_checks(root, {"mod.py": b"VALUE = 2\n"}, workdir=tmp_path / "w",
-                        timeout=60, budget=4, baseline=False)
+    root = make_repo(
+        {
+            "mod.py": "VALUE = 1\n",
+            "tests/test_mod.py": "import mod\n\n\ndef test_fast():\n    assert mod.VALUE == 2\n",
+            "tests/test_slow.py": "import time\n\nimport mod\n\n\ndef test_slow():\n"
+            "    time.sleep(120)\n",
+        }
+    )
+    report = run_checks(
+        root,
+        {"mod.py": b"VALUE = 2\n"},
+        workdir=tmp_path / "w",
+        timeout=60,
+        budget=4,
+        baseline=False,
+    )
     t = report.tests
     assert t.selected == ["tests/test_mod.py", "tests/test_slow.py"]
     assert t.passed == ["tests/test_mod.py::test_fast"]  # the nearest ran first
@@ -118,11 +148,13 @@ def test_budget_exhaustion_is_reported_as_not_run_not_a_blocker(make_repo, tmp_p
 
 
 def test_an_unchanged_round_reuses_checks_and_the_baseline_runs_once(make_repo, tmp_path):
-    root = make_repo({
-        "calc.py": "def add(a, b):\n    return a + b\n",
-        "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n"
-                              "    assert add(1, 2) == 3\n",
-    })
+    root = make_repo(
+        {
+            "calc.py": "def add(a, b):\n    return a + b\n",
+            "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n"
+            "    assert add(1, 2) == 3\n",
+        }
+    )
     sandbox = CountingSandbox()
     memo = CheckMemo()
     broken = {"calc.py": b"def add(a, b):\n    return a - b\n"}
@@ -135,8 +167,13 @@ def test_an_unchanged_round_reuses_checks_and_the_baseline_runs_once(make_repo, 
     assert again.tests.newly_failing == first.tests.newly_failing
     assert any("reused" in n for n in again.notes)
     # Another diff, same project: the baseline is not run again (only the changed copy is).
-    other = run_checks(root, {"calc.py": b"def add(a, b):\n    return a * b\n"},
-                       workdir=tmp_path / "w", sandbox=sandbox, memo=memo)
+    other = run_checks(
+        root,
+        {"calc.py": b"def add(a, b):\n    return a * b\n"},
+        workdir=tmp_path / "w",
+        sandbox=sandbox,
+        memo=memo,
+    )
     assert other.tests.newly_failing == ["tests/test_calc.py::test_add"]
     assert memo.reused_baselines == 1 and other.tests.baseline_ran
     # The user edits the project between rounds: its content changed, so checks run again.
@@ -154,10 +191,17 @@ def test_agent_fix_rounds_without_a_change_rerun_nothing(sample_repo):
 
     broken = '    return round(float(text.strip().lstrip("$").replace(",", "")))'
     idle = turn(call("finish", summary="nothing to change"))
-    script = [UNDERSTAND, *PLAN,
-              turn(call("replace", path="shoplytics/cleaning.py", old=FIX_OLD, new=broken)),
-              turn(call("finish", summary="rounded prices")), REVIEW_OK,
-              idle, REVIEW_OK, idle, REVIEW_OK]  # two fix rounds that change nothing
+    script = [
+        UNDERSTAND,
+        *PLAN,
+        turn(call("replace", path="shoplytics/cleaning.py", old=FIX_OLD, new=broken)),
+        turn(call("finish", summary="rounded prices")),
+        REVIEW_OK,
+        idle,
+        REVIEW_OK,
+        idle,
+        REVIEW_OK,
+    ]  # two fix rounds that change nothing
     sandbox = CountingSandbox()
     commands = []  # commands run so far, at the end of each round's checks
 
@@ -165,8 +209,9 @@ def test_agent_fix_rounds_without_a_change_rerun_nothing(sample_repo):
         if isinstance(event, ChecksDone):
             commands.append(len(sandbox.trees))
 
-    session = Agent(sample_repo, ScriptedModel(script), sandbox=sandbox,
-                    on_event=on_event).run("fix it")
+    session = Agent(sample_repo, ScriptedModel(script), sandbox=sandbox, on_event=on_event).run(
+        "fix it"
+    )
     assert session.stop_reason == "done", session.error
     assert session.review_rounds == 3 and session.open_blockers  # the test still fails
     assert len(commands) == 3 and commands[0] > 0

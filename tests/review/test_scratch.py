@@ -21,8 +21,9 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 def test_copy_has_working_tree_plus_changes_and_is_removed(make_repo, tmp_path):
-    root = make_repo({"a.py": "a = 1\n", "b.py": "b = 1\n", ".gitignore": "*.log\n",
-                      "gone.py": "x = 1\n"})
+    root = make_repo(
+        {"a.py": "a = 1\n", "b.py": "b = 1\n", ".gitignore": "*.log\n", "gone.py": "x = 1\n"}
+    )
     (root / "a.py").write_text("a = 2  # uncommitted\n")
     (root / "new.txt").write_text("untracked\n")
     (root / "debug.log").write_text("ignored\n")
@@ -93,10 +94,17 @@ def test_links_leaving_the_project_are_copied_not_followed(make_repo, tmp_path):
 
 
 def test_walk_without_git_skips_environments_caches_and_large_files(make_repo, tmp_path):
-    root = make_repo({
-        "a.py": "a = 1\n", "node_modules/x.js": "x", "__pycache__/a.pyc": "x",
-        "env/pyvenv.cfg": "home = /usr\n", "env/lib/site.py": "x", "big.bin": b"0" * 5000,
-    }, git=False)
+    root = make_repo(
+        {
+            "a.py": "a = 1\n",
+            "node_modules/x.js": "x",
+            "__pycache__/a.pyc": "x",
+            "env/pyvenv.cfg": "home = /usr\n",
+            "env/lib/site.py": "x",
+            "big.bin": b"0" * 5000,
+        },
+        git=False,
+    )
     with Scratch(root, parent=tmp_path / "w", max_file_size=1000) as scratch:
         assert scratch.files == ["a.py"]
         assert scratch.skipped == ["big.bin"]
@@ -109,15 +117,22 @@ def test_path_outside_with_block_is_an_error(make_repo):
         _ = scratch.path
 
 
-
-
 @pytest.mark.parametrize("git", [True, False])
 def test_secret_files_are_never_copied_git_or_not(make_repo, tmp_path, git):
-    root = make_repo({"a.py": "a = 1\n", ".env": "TOKEN=abc\n", "id_rsa": "key\n",
-                      "conf/prod.pem": "pem\n", "private.cfg": "x\n",
-                      ".agentignore": "private.cfg\n"}, git=git)
+    root = make_repo(
+        {
+            "a.py": "a = 1\n",
+            ".env": "TOKEN=abc\n",
+            "id_rsa": "key\n",
+            "conf/prod.pem": "pem\n",
+            "private.cfg": "x\n",
+            ".agentignore": "private.cfg\n",
+        },
+        git=git,
+    )
     with Scratch(root, parent=tmp_path / "w") as scratch:
-        copied = sorted(p.relative_to(scratch.path).as_posix()
-                        for p in scratch.path.rglob("*") if p.is_file())
+        copied = sorted(
+            p.relative_to(scratch.path).as_posix() for p in scratch.path.rglob("*") if p.is_file()
+        )
         assert copied == [".agentignore", "a.py"]
         assert scratch.files == [".agentignore", "a.py"]

@@ -34,7 +34,7 @@ KEYS = {
 }
 DOTENV_VALUE = "dotenv-value-55aa66bb77cc"
 
-CONFTEST = '''
+CONFTEST = """
 import os, pathlib, shutil, socket, subprocess, sys
 shutil.rmtree({outside!r}, ignore_errors=True)
 print("ENV", dict(os.environ))
@@ -61,14 +61,17 @@ try:
     print("CONNECTED")
 except OSError as exc:
     print("NO NETWORK", exc)
-'''
+"""
 
 
 def project_files(repo: Path) -> dict[str, bytes]:
     """The project's own files (agent_magic's state directory left out)."""
     # Skipped before reading: the state directory changes while the session is being saved.
-    return {p.relative_to(repo).as_posix(): p.read_bytes() for p in sorted(repo.rglob("*"))
-            if not {".git", ".agent_magic"} & set(p.relative_to(repo).parts) and p.is_file()}
+    return {
+        p.relative_to(repo).as_posix(): p.read_bytes()
+        for p in sorted(repo.rglob("*"))
+        if not {".git", ".agent_magic"} & set(p.relative_to(repo).parts) and p.is_file()
+    }
 
 
 # A test the model writes: Popen's cwd= does not change $PWD, which once named the real tree.
@@ -104,12 +107,19 @@ def hostile(make_repo, tmp_path_factory, monkeypatch):
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     listener.setblocking(False)
-    repo = make_repo({"README.md": "hello\n", "calc.py": "def add(a, b):\n    return a + b\n",
-                      "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n"
-                                            "    assert add(1, 2) == 3\n"})
-    (repo / "conftest.py").write_text(CONFTEST.format(
-        outside=str(outside), real=str(repo), daemon=str(daemon),
-        port=listener.getsockname()[1]))
+    repo = make_repo(
+        {
+            "README.md": "hello\n",
+            "calc.py": "def add(a, b):\n    return a + b\n",
+            "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n"
+            "    assert add(1, 2) == 3\n",
+        }
+    )
+    (repo / "conftest.py").write_text(
+        CONFTEST.format(
+            outside=str(outside), real=str(repo), daemon=str(daemon), port=listener.getsockname()[1]
+        )
+    )
     (repo / ".env").write_text(f"DB_PASSWORD={DOTENV_VALUE}\n")  # untracked, not ignored
     yield repo, outside, daemon, listener
     listener.close()
@@ -117,10 +127,20 @@ def hostile(make_repo, tmp_path_factory, monkeypatch):
 
 def hostile_script() -> list[dict]:
     return [
-        turn(call("submit_understanding", restatement="say hello louder",
-                  acceptance_criteria=["README says HELLO"])),
-        turn(call("submit_plan", summary="Edit README",
-                  steps=[{"description": "shout", "files": ["README.md"]}])),
+        turn(
+            call(
+                "submit_understanding",
+                restatement="say hello louder",
+                acceptance_criteria=["README says HELLO"],
+            )
+        ),
+        turn(
+            call(
+                "submit_plan",
+                summary="Edit README",
+                steps=[{"description": "shout", "files": ["README.md"]}],
+            )
+        ),
         turn(call("run", command="python -m pytest -q -s; env; cat .env ../.env", timeout=60)),
         turn(call("replace", path="README.md", old="hello\n", new="HELLO\n")),
         turn(call("create", path="tests/test_evil.py", content=EVIL_TEST)),
@@ -134,8 +154,9 @@ def test_a_hostile_conftest_reaches_nothing_and_no_secret_leaves(ip, magics, hos
     before = project_files(repo)
     with FakeAnthropic(hostile_script()) as server:
         ip.user_ns["model"] = AnthropicModel("claude-sonnet-4-6", client=fake_client(server))
-        ip.run_cell_magic("agent", f"--model {{model}} -p {repo} --view widgets",
-                          "say hello louder in the README")
+        ip.run_cell_magic(
+            "agent", f"--model {{model}} -p {repo} --view widgets", "say hello louder in the README"
+        )
         assert magics.last_run.wait(180)
         requests = json.dumps(server.requests)
     session = magics.last_run.session
@@ -153,15 +174,22 @@ def test_a_hostile_conftest_reaches_nothing_and_no_secret_leaves(ip, magics, hos
     assert not _scratch_processes()
 
     # Transcripts and the saved changesets (a directory per session) alike.
-    transcripts = "".join(p.read_text(errors="replace")
-                          for p in (repo / ".agent_magic" / "sessions").rglob("*") if p.is_file())
+    transcripts = "".join(
+        p.read_text(errors="replace")
+        for p in (repo / ".agent_magic" / "sessions").rglob("*")
+        if p.is_file()
+    )
     record = session_report(session)
     widgets = widget_text(magics.last_view.panel)
     assert "README shouts" in widgets or "HELLO" in widgets
     assert "$ python -m pytest -q -s" in widgets  # the run was shown live
     for value in [*KEYS.values(), DOTENV_VALUE]:
-        for where, text in (("requests", requests), ("transcript", transcripts),
-                            ("record", record), ("widgets", widgets)):
+        for where, text in (
+            ("requests", requests),
+            ("transcript", transcripts),
+            ("record", record),
+            ("widgets", widgets),
+        ):
             assert value not in text, f"{value} leaked into the {where}"
 
 
@@ -204,20 +232,26 @@ SLEEPY_TEST = "import time\n\n\ndef test_sleeps():\n    time.sleep(60)\n"
 
 def test_stop_during_a_sleeping_test_ends_the_run_within_five_seconds(make_repo):
     repo = make_repo({"calc.py": "X = 1\n", "tests/test_slow.py": SLEEPY_TEST})
-    model = ScriptedModel([
-        turn(call("submit_understanding", restatement="X is 2", acceptance_criteria=["X == 2"])),
-        turn(call("submit_plan", summary="set X", steps=[{"description": "X = 2"}])),
-        turn(call("replace", path="calc.py", old="X = 1", new="X = 2")),
-        turn(call("finish", summary="done")),
-    ])
+    model = ScriptedModel(
+        [
+            turn(
+                call("submit_understanding", restatement="X is 2", acceptance_criteria=["X == 2"])
+            ),
+            turn(call("submit_plan", summary="set X", steps=[{"description": "X = 2"}])),
+            turn(call("replace", path="calc.py", old="X = 1", new="X = 2")),
+            turn(call("finish", summary="done")),
+        ]
+    )
     stopped_at: list[float] = []
     agent: Agent
 
     def on_event(event) -> None:
         if isinstance(event, PhaseStarted) and event.phase == "review":
+
             def stop() -> None:
                 stopped_at.append(time.monotonic())
                 agent.stop()
+
             threading.Timer(2.0, stop).start()
 
     agent = Agent(repo, model, AgentConfig(test_timeout=120), on_event=on_event)
@@ -230,12 +264,16 @@ def test_stop_during_a_sleeping_test_ends_the_run_within_five_seconds(make_repo)
 
 def test_the_time_limit_ends_a_sleeping_test(make_repo):
     repo = make_repo({"calc.py": "X = 1\n", "tests/test_slow.py": SLEEPY_TEST})
-    model = ScriptedModel([
-        turn(call("submit_understanding", restatement="X is 2", acceptance_criteria=["X == 2"])),
-        turn(call("submit_plan", summary="set X", steps=[{"description": "X = 2"}])),
-        turn(call("replace", path="calc.py", old="X = 1", new="X = 2")),
-        turn(call("finish", summary="done")),
-    ])
+    model = ScriptedModel(
+        [
+            turn(
+                call("submit_understanding", restatement="X is 2", acceptance_criteria=["X == 2"])
+            ),
+            turn(call("submit_plan", summary="set X", steps=[{"description": "X = 2"}])),
+            turn(call("replace", path="calc.py", old="X = 1", new="X = 2")),
+            turn(call("finish", summary="done")),
+        ]
+    )
     start = time.monotonic()
     session = Agent(repo, model, AgentConfig(time_limit_s=8, test_timeout=120)).run("X to 2")
     assert session.stop_reason == "time"
@@ -244,15 +282,20 @@ def test_the_time_limit_ends_a_sleeping_test(make_repo):
 
 def test_unsandboxed_opt_in_is_stated_in_the_record(ip, magics, make_repo, tmp_path):
     repo = make_repo({"calc.py": "X = 1\n", "tests/test_x.py": "def test_x():\n    pass\n"})
-    ip.user_ns["model"] = ScriptedModel([
-        turn(call("submit_understanding", restatement="X is 2", acceptance_criteria=["X == 2"])),
-        turn(call("submit_plan", summary="set X", steps=[{"description": "X = 2"}])),
-        turn(call("replace", path="calc.py", old="X = 1", new="X = 2")),
-        turn(call("finish", summary="done")),
-        turn(call("finish", summary="reviewed")),
-    ])
-    ip.run_cell_magic("agent", f"--model {{model}} -p {repo} --unsandboxed --view headless",
-                      "set X to 2")
+    ip.user_ns["model"] = ScriptedModel(
+        [
+            turn(
+                call("submit_understanding", restatement="X is 2", acceptance_criteria=["X == 2"])
+            ),
+            turn(call("submit_plan", summary="set X", steps=[{"description": "X = 2"}])),
+            turn(call("replace", path="calc.py", old="X = 1", new="X = 2")),
+            turn(call("finish", summary="done")),
+            turn(call("finish", summary="reviewed")),
+        ]
+    )
+    ip.run_cell_magic(
+        "agent", f"--model {{model}} -p {repo} --unsandboxed --view headless", "set X to 2"
+    )
     session = magics.last_run.session
     assert session.stop_reason == "done", session.error
     assert session.checks.tests.ran and session.checks.sandbox.startswith("UNSANDBOXED")
@@ -262,16 +305,25 @@ def test_unsandboxed_opt_in_is_stated_in_the_record(ip, magics, make_repo, tmp_p
 
 def test_without_a_sandbox_nothing_executes_and_the_report_says_why(make_repo, tmp_path):
     marker = tmp_path / "executed"
-    repo = make_repo({"calc.py": "X = 1\n", "tests/test_x.py": "def test_x():\n    pass\n",
-                      "conftest.py": f"open({str(marker)!r}, 'w').write('ran')\n"})
-    model = ScriptedModel([
-        turn(call("submit_understanding", restatement="X is 2", acceptance_criteria=["X == 2"])),
-        turn(call("submit_plan", summary="set X", steps=[{"description": "X = 2"}])),
-        turn(call("run", command="python -m pytest -q")),
-        turn(call("replace", path="calc.py", old="X = 1", new="X = 2")),
-        turn(call("finish", summary="done")),
-        turn(call("finish", summary="reviewed")),
-    ])
+    repo = make_repo(
+        {
+            "calc.py": "X = 1\n",
+            "tests/test_x.py": "def test_x():\n    pass\n",
+            "conftest.py": f"open({str(marker)!r}, 'w').write('ran')\n",
+        }
+    )
+    model = ScriptedModel(
+        [
+            turn(
+                call("submit_understanding", restatement="X is 2", acceptance_criteria=["X == 2"])
+            ),
+            turn(call("submit_plan", summary="set X", steps=[{"description": "X = 2"}])),
+            turn(call("run", command="python -m pytest -q")),
+            turn(call("replace", path="calc.py", old="X = 1", new="X = 2")),
+            turn(call("finish", summary="done")),
+            turn(call("finish", summary="reviewed")),
+        ]
+    )
     no_bwrap = detect(path=str(tmp_path / "no-bin"))  # bwrap hidden from the lookup
     events: list = []
     session = Agent(repo, model, sandbox=no_bwrap, on_event=events.append).run("X to 2")
@@ -280,8 +332,9 @@ def test_without_a_sandbox_nothing_executes_and_the_report_says_why(make_repo, t
     run_call = next(e for e in events if getattr(e, "name", "") == "run")
     assert run_call.is_error and "bwrap" in run_call.result
     assert not session.checks.tests.ran and "bwrap" in session.checks.not_run
-    assert any(f.source == "sandbox" and "tests were not run" in f.message
-               for f in session.findings)
+    assert any(
+        f.source == "sandbox" and "tests were not run" in f.message for f in session.findings
+    )
     record = session_report(session)
     assert "were not run" in record and "bwrap" in record and "--unsandboxed" in record
     widget = checks_html(session.checks)  # what the findings widget shows

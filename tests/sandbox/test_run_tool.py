@@ -13,17 +13,24 @@ from agent_magic.review.command import clamp_timeout
 from agent_magic.tools import ALL_TOOLS
 from tests.scripts import FIX_NEW, FIX_OLD, UNDERSTAND, call, turn
 
-PLAN = turn(call("submit_plan", summary="fix parse_price",
-                 steps=[{"description": "strip separators", "files": ["shoplytics/cleaning.py"]}]))
+PLAN = turn(
+    call(
+        "submit_plan",
+        summary="fix parse_price",
+        steps=[{"description": "strip separators", "files": ["shoplytics/cleaning.py"]}],
+    )
+)
 
 
 def run_calls(repo: Path, *calls: dict, config: AgentConfig | None = None):
     """Run the agent with ``calls`` as implement-phase turns; the run results, the session."""
-    model = ScriptedModel([UNDERSTAND, PLAN, *[turn(c) for c in calls],
-                           turn(call("finish", summary="done"))])
+    model = ScriptedModel(
+        [UNDERSTAND, PLAN, *[turn(c) for c in calls], turn(call("finish", summary="done"))]
+    )
     events: list = []
-    session = Agent(repo, model, config or AgentConfig(review=False),
-                    on_event=events.append).run("fix the failing test")
+    session = Agent(repo, model, config or AgentConfig(review=False), on_event=events.append).run(
+        "fix the failing test"
+    )
     runs = [e for e in events if isinstance(e, ToolUsed) and e.name == "run"]
     return runs, session, events
 
@@ -51,7 +58,8 @@ def test_run_reproduces_the_failing_test_then_sees_the_staged_fix(sample_repo):
 def test_run_output_is_bounded_and_its_files_are_not_staged(make_repo):
     repo = make_repo({"a.py": "A = 1\n"})
     runs, session, _ = run_calls(
-        repo, call("run", command="seq 1 300000; echo made > new_file.txt; echo x >> a.py"))
+        repo, call("run", command="seq 1 300000; echo made > new_file.txt; echo x >> a.py")
+    )
     (result,) = runs
     assert result.result.startswith("exit code 0")
     assert len(result.result) < 13_000 and "bytes of output left out" in result.result
@@ -79,7 +87,8 @@ def test_run_mistakes_are_tool_errors_and_the_schema_is_documented(make_repo):
     assert "empty" in runs[0].result and "must be a string" in runs[1].result
     schema = next(t for t in ALL_TOOLS if t["name"] == "run")
     assert "NOT staged" in schema["description"] and schema["input_schema"]["required"] == [
-        "command"]
+        "command"
+    ]
     assert clamp_timeout(None, 1000) == 60 and clamp_timeout(5000, 1000) == 600
     assert clamp_timeout(30, 10.5) == 10.5 and clamp_timeout(0, 100) == 1
 
@@ -89,8 +98,14 @@ def test_stop_ends_a_running_command(make_repo):
     import time
 
     repo = make_repo({"a.py": "A = 1\n"})
-    model = ScriptedModel([UNDERSTAND, PLAN, turn(call("run", command="sleep 60")),
-                           turn(call("finish", summary="done"))])
+    model = ScriptedModel(
+        [
+            UNDERSTAND,
+            PLAN,
+            turn(call("run", command="sleep 60")),
+            turn(call("finish", summary="done")),
+        ]
+    )
     agent: Agent
 
     def on_event(event) -> None:

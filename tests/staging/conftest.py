@@ -12,8 +12,9 @@ from agent_magic.paths import Project
 
 def git(root: Path, *args: str) -> str:
     """Run git in ``root``; its stdout."""
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture

@@ -12,13 +12,20 @@ from tests.staging.conftest import git
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".git" not in p.parts and ".agent_magic" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.parts and ".agent_magic" not in p.parts
+    }
 
 
 def git_state(root: Path) -> tuple[str, str, bytes, str]:
-    return (git(root, "rev-parse", "HEAD"), git(root, "symbolic-ref", "HEAD"),
-            (root / ".git" / "index").read_bytes(), git(root, "status", "--porcelain"))
+    return (
+        git(root, "rev-parse", "HEAD"),
+        git(root, "symbolic-ref", "HEAD"),
+        (root / ".git" / "index").read_bytes(),
+        git(root, "status", "--porcelain"),
+    )
 
 
 def stage_mix(project: Project) -> Staging:
@@ -99,7 +106,9 @@ class FailAfter:
 
 
 @pytest.mark.parametrize("k", [0, 1, 2])
-@pytest.mark.parametrize("exc", [OSError("disk full"), KeyboardInterrupt()], ids=["error", "interrupt"])
+@pytest.mark.parametrize(
+    "exc", [OSError("disk full"), KeyboardInterrupt()], ids=["error", "interrupt"]
+)
 def test_failure_after_k_files_restores_everything(repo: Project, k, exc):
     original = tree(repo.root)
     st = stage_mix(repo)
@@ -184,7 +193,9 @@ def test_commit_only_the_applied_paths(repo: Project):
     st = Staging(repo)
     st.replace("a.py", "two", "TWO")
     st.create("b.py", "b\n")
-    cp = apply(repo, st.changeset(), commit=True, message="Fix two\n\nPlan: shout", session_id="abc")
+    cp = apply(
+        repo, st.changeset(), commit=True, message="Fix two\n\nPlan: shout", session_id="abc"
+    )
     assert git(repo.root, "rev-parse", "HEAD").strip() == cp.commit
     assert git(repo.root, "rev-parse", "HEAD~1").strip() == head
     assert git(repo.root, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
@@ -207,7 +218,10 @@ def test_undo_of_a_committed_apply_commits_the_revert_of_only_those_paths(repo: 
     assert (repo.root / "a.py").read_bytes() == before and not (repo.root / "b.py").exists()
     assert git(repo.root, "rev-parse", "HEAD").strip() == undone.revert_commit
     assert git(repo.root, "rev-parse", "HEAD~1").strip() == cp.commit
-    assert sorted(git(repo.root, "show", "--name-only", "--format=", "HEAD").split()) == ["a.py", "b.py"]
+    assert sorted(git(repo.root, "show", "--name-only", "--format=", "HEAD").split()) == [
+        "a.py",
+        "b.py",
+    ]
     msg = git(repo.root, "log", "-1", "--format=%B")
     assert msg.startswith('Revert "Fix two"') and f"This reverts commit {cp.commit}." in msg
     assert "Generated-by: agent_magic (session abc)" in msg
@@ -270,7 +284,10 @@ def test_apply_one_notebook_cell(plain: Project):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("a = 1", id="c1"), nbformat.v4.new_code_cell("b = 2", id="c2")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("a = 1", id="c1"),
+        nbformat.v4.new_code_cell("b = 2", id="c2"),
+    ]
     raw = nbformat.writes(nb)
     (plain.root / "n.ipynb").write_text(raw)
     st = Staging(plain)

@@ -33,9 +33,11 @@ def test_hooks_run_and_signing_applies(repo: Project, tmp_path: Path):
     _hook(repo, "pre-commit", f"echo ran > {tmp_path}/pre-commit-ran\n")
     _hook(repo, "commit-msg", "echo 'Reviewed-by: hook' >> \"$1\"\n")
     gpg = tmp_path / "fake-gpg.sh"
-    gpg.write_text("#!/bin/sh\ncat > /dev/null\necho '[GNUPG:] SIG_CREATED D 1 8 00 1 AB' >&2\n"
-                   "printf -- '-----BEGIN PGP SIGNATURE-----\\n\\nZmFrZQ==\\n"
-                   "-----END PGP SIGNATURE-----\\n'\n")
+    gpg.write_text(
+        "#!/bin/sh\ncat > /dev/null\necho '[GNUPG:] SIG_CREATED D 1 8 00 1 AB' >&2\n"
+        "printf -- '-----BEGIN PGP SIGNATURE-----\\n\\nZmFrZQ==\\n"
+        "-----END PGP SIGNATURE-----\\n'\n"
+    )
     gpg.chmod(0o755)
     git(repo.root, "config", "commit.gpgsign", "true")
     git(repo.root, "config", "gpg.program", str(gpg))
@@ -44,7 +46,10 @@ def test_hooks_run_and_signing_applies(repo: Project, tmp_path: Path):
     raw = git(repo.root, "cat-file", "-p", cp.commit)
     assert "gpgsig -----BEGIN PGP SIGNATURE-----" in raw
     assert "Reviewed-by: hook" in raw and "Generated-by: agent_magic" in raw
-    assert sorted(git(repo.root, "show", "--name-only", "--format=", "HEAD").split()) == ["a.py", "b.py"]
+    assert sorted(git(repo.root, "show", "--name-only", "--format=", "HEAD").split()) == [
+        "a.py",
+        "b.py",
+    ]
     assert git(repo.root, "status", "--porcelain") == ""
 
 
@@ -81,11 +86,14 @@ def _conflicting_merge(repo: Project) -> None:
     subprocess.run(["git", "merge", "other"], cwd=repo.root, capture_output=True, check=False)
 
 
-@pytest.mark.parametrize("state, message", [
-    ("merge", "a merge is in progress"),
-    ("rebase", "a rebase is in progress"),
-    ("detached", "HEAD is detached"),
-])
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        ("merge", "a merge is in progress"),
+        ("rebase", "a rebase is in progress"),
+        ("detached", "HEAD is detached"),
+    ],
+)
 def test_commit_refused_during_merge_rebase_and_detached_head(repo: Project, state, message):
     if state == "merge":
         _conflicting_merge(repo)
@@ -119,7 +127,16 @@ def test_edits_inside_a_submodule_or_nested_repo_are_refused(repo: Project, tmp_
     (lib / "core.py").write_text("x = 1\n")
     git(lib, "add", ".")
     git(lib, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "lib")
-    git(repo.root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
+    git(
+        repo.root,
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        str(lib),
+        "vendor/lib",
+    )
     git(repo.root, "commit", "-qm", "add submodule")
     st = Staging(repo)
     assert "x = 1" in st.read_text("vendor/lib/core.py")  # reading is fine
@@ -137,4 +154,6 @@ def test_the_apply_message_says_a_hook_refused_the_commit(repo: Project):
     _hook(repo, "pre-commit", "echo 'lint failed: a.py' >&2\nexit 1\n")
     session = Session("fix two", repo, "m", changeset=_stage(repo).changeset())
     outcome = apply_changes(session, None, commit=True)
-    assert outcome.ok and "Not committed" in outcome.message and "lint failed: a.py" in outcome.message
+    assert (
+        outcome.ok and "Not committed" in outcome.message and "lint failed: a.py" in outcome.message
+    )

@@ -33,9 +33,19 @@ def toolbox(project: Project, files: list[str] | None = None, **kw) -> Toolbox:
     return Toolbox(st, listed, **kw)
 
 
-@pytest.mark.parametrize("rel", ["sub/.git/config", "SUB/.GIT/hooks/pre-commit", "a/b/.Git/config",
-                                 "x/.git./config", "y/.git /config", "d/.agent_magic/x",
-                                 "w/GIT~1/config", ".Git/config"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "sub/.git/config",
+        "SUB/.GIT/hooks/pre-commit",
+        "a/b/.Git/config",
+        "x/.git./config",
+        "y/.git /config",
+        "d/.agent_magic/x",
+        "w/GIT~1/config",
+        ".Git/config",
+    ],
+)
 def test_git_and_state_dirs_refused_at_any_depth_in_any_case(plain: Project, rel: str):
     tb = toolbox(plain)
     with pytest.raises(ToolError, match="may not touch"):
@@ -45,17 +55,21 @@ def test_git_and_state_dirs_refused_at_any_depth_in_any_case(plain: Project, rel
     assert tb.staging.changeset().is_empty
 
 
-@pytest.mark.parametrize("alias, target", [("settings.txt", ".env"), ("notes.md", "keys/id_rsa"),
-                                           ("docs/conf.txt", "deploy/prod.pem")])
+@pytest.mark.parametrize(
+    "alias, target",
+    [("settings.txt", ".env"), ("notes.md", "keys/id_rsa"), ("docs/conf.txt", "deploy/prod.pem")],
+)
 def test_a_link_to_a_secret_is_a_secret(plain: Project, alias: str, target: str):
     (plain.root / target).parent.mkdir(parents=True, exist_ok=True)
     (plain.root / target).write_text(f"{SECRET}\n")
     (plain.root / alias).parent.mkdir(parents=True, exist_ok=True)
     os.symlink(plain.root / target, plain.root / alias)
     tb = toolbox(plain)
-    for name, data in [("view", {"path": alias}),
-                       ("replace", {"path": alias, "old": "SECRET", "new": "x"}),
-                       ("delete", {"path": alias})]:
+    for name, data in [
+        ("view", {"path": alias}),
+        ("replace", {"path": alias, "old": "SECRET", "new": "x"}),
+        ("delete", {"path": alias}),
+    ]:
         with pytest.raises(ToolError, match="secret"):
             tb.run(name, data)
     found = tb.run("search", {"pattern": "SECRET"})
@@ -76,8 +90,9 @@ def test_hard_link_is_refused_with_the_reason(plain: Project, tmp_path: Path):
     assert outside.read_text() == f"{SECRET}\n"
 
 
-def test_directory_swapped_for_a_link_during_apply_writes_nothing_outside(plain: Project,
-                                                                          tmp_path: Path):
+def test_directory_swapped_for_a_link_during_apply_writes_nothing_outside(
+    plain: Project, tmp_path: Path
+):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     st = Staging(plain)
@@ -115,15 +130,20 @@ def test_a_linked_state_directory_is_refused(plain: Project, tmp_path: Path):
     assert (plain.root / "a.py").read_text() == "one\ntwo\nthree\n"
 
 
-@pytest.mark.parametrize("path", ["x" * 300 + ".py", "/".join(["abcdefgh"] * 600) + ".py", "loop",
-                                  "loop/inner.py"])
+@pytest.mark.parametrize(
+    "path", ["x" * 300 + ".py", "/".join(["abcdefgh"] * 600) + ".py", "loop", "loop/inner.py"]
+)
 def test_os_errors_become_tool_errors(plain: Project, path: str):
     os.symlink("loop", plain.root / "loop")
     tb = toolbox(plain)
-    for name, data in [("view", {"path": path}), ("create", {"path": path, "content": "x"}),
-                       ("list_dir", {"path": path}), ("rename", {"path": "a.py", "new_path": path}),
-                       ("notebook_edit", {"path": path, "action": "delete", "cell": "0"}),
-                       ("search", {"pattern": "x", "path": path})]:
+    for name, data in [
+        ("view", {"path": path}),
+        ("create", {"path": path, "content": "x"}),
+        ("list_dir", {"path": path}),
+        ("rename", {"path": "a.py", "new_path": path}),
+        ("notebook_edit", {"path": path, "action": "delete", "cell": "0"}),
+        ("search", {"pattern": "x", "path": path}),
+    ]:
         try:
             tb.run(name, data)
         except ToolError:
@@ -155,9 +175,11 @@ def test_a_huge_sparse_file_is_refused_before_it_is_read(plain: Project):
         fh.truncate(200 * 1024 * 1024)
     tb = toolbox(plain)
     t = time.monotonic()
-    for name, data in [("view", {"path": "big.py"}),
-                       ("replace", {"path": "big.py", "old": "x", "new": "y"}),
-                       ("rename", {"path": "big.py", "new_path": "big2.py"})]:
+    for name, data in [
+        ("view", {"path": "big.py"}),
+        ("replace", {"path": "big.py", "old": "x", "new": "y"}),
+        ("rename", {"path": "big.py", "new_path": "big2.py"}),
+    ]:
         with pytest.raises(ToolError, match="over the .*-byte limit"):
             tb.run(name, data)
     assert time.monotonic() - t < 2  # refused by size, not after reading 200 MB
@@ -181,9 +203,38 @@ def test_catastrophic_regex_stops_with_a_partial_result(plain: Project):
 
 # ---- the property test ------------------------------------------------------------------------
 
-PARTS = ["..", ".", "", "a.py", "pkg", ".git", ".GIT", ".Git.", "git~1", ".agent_magic", "out",
-         "inlink", "alias.txt", "hard.txt", "loop", ".env", "id_rsa", "x.pem", "~", "C:", "\\",
-         "..\\..", " ", "café", "nb.ipynb", "sub", "config", "x" * 260, "\n", "\x1b[2K"]
+PARTS = [
+    "..",
+    ".",
+    "",
+    "a.py",
+    "pkg",
+    ".git",
+    ".GIT",
+    ".Git.",
+    "git~1",
+    ".agent_magic",
+    "out",
+    "inlink",
+    "alias.txt",
+    "hard.txt",
+    "loop",
+    ".env",
+    "id_rsa",
+    "x.pem",
+    "~",
+    "C:",
+    "\\",
+    "..\\..",
+    " ",
+    "café",
+    "nb.ipynb",
+    "sub",
+    "config",
+    "x" * 260,
+    "\n",
+    "\x1b[2K",
+]
 PATHS = st.one_of(
     st.lists(st.sampled_from(PARTS), min_size=1, max_size=6).map("/".join),
     st.lists(st.sampled_from(PARTS), min_size=1, max_size=4).map(lambda p: "/" + "/".join(p)),
@@ -217,21 +268,26 @@ def arena(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _snapshot(path: Path) -> dict[str, bytes]:
-    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*"))
-            if p.is_file() and not p.is_symlink()}
+    return {
+        p.relative_to(path).as_posix(): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def _calls(p: str) -> list[tuple[str, dict]]:
-    return [("view", {"path": p}), ("list_dir", {"path": p}),
-            ("search", {"pattern": "SECRET|OUTSIDE", "path": p}),
-            ("replace", {"path": p, "old": "1", "new": "2"}),
-            ("insert", {"path": p, "line": 0, "text": "x\n"}),
-            ("create", {"path": p, "content": "payload\n", "overwrite": True}),
-            ("delete", {"path": p}), ("rename", {"path": "a.py", "new_path": p}),
-            ("rename", {"path": p, "new_path": "moved.py"}),
-            ("notebook_edit", {"path": p, "action": "insert", "index": 0, "source": "x"})]
-
-
+    return [
+        ("view", {"path": p}),
+        ("list_dir", {"path": p}),
+        ("search", {"pattern": "SECRET|OUTSIDE", "path": p}),
+        ("replace", {"path": p, "old": "1", "new": "2"}),
+        ("insert", {"path": p, "line": 0, "text": "x\n"}),
+        ("create", {"path": p, "content": "payload\n", "overwrite": True}),
+        ("delete", {"path": p}),
+        ("rename", {"path": "a.py", "new_path": p}),
+        ("rename", {"path": p, "new_path": "moved.py"}),
+        ("notebook_edit", {"path": p, "action": "insert", "index": 0, "source": "x"}),
+    ]
 
 
 def _run_adversarial(arena, rel: str) -> None:
@@ -240,8 +296,19 @@ def _run_adversarial(arena, rel: str) -> None:
     outside_before = _snapshot(outside)
     guarded = {".env": (root / ".env").read_bytes(), "sub/.git/config": b"[core]\n"}
     # search is handed the off-limits names too, as a careless file lister might.
-    tb = toolbox(project, files=["a.py", "pkg/m.py", ".env", "alias.txt", "hard.txt",
-                                 "sub/.git/config", "out/victim.txt", "inlink/m.py"])
+    tb = toolbox(
+        project,
+        files=[
+            "a.py",
+            "pkg/m.py",
+            ".env",
+            "alias.txt",
+            "hard.txt",
+            "sub/.git/config",
+            "out/victim.txt",
+            "inlink/m.py",
+        ],
+    )
     for name, data in _calls(rel):
         try:
             out = tb.run(name, data)
@@ -262,14 +329,18 @@ def _run_adversarial(arena, rel: str) -> None:
         undo(project, cp.id, force=True)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rel=PATHS)
 def test_adversarial_paths_through_every_tool_quick(arena, rel):
     _run_adversarial(arena, rel)
 
 
 @pytest.mark.slow
-@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rel=PATHS)
 def test_adversarial_paths_through_every_tool_10k(arena, rel):
     _run_adversarial(arena, rel)

@@ -58,9 +58,12 @@ def _state(root: Path) -> set[str]:
 
 
 def _child(root: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _CHILD, str(root), str(N_FILES)],
-                            stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+    return subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(root), str(N_FILES)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
 
 
 @pytest.mark.slow
@@ -113,9 +116,12 @@ with project_lock(Path(sys.argv[1])):
 
 
 def _holder(state: Path, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(state), str(seconds)],
-                            stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(state), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
     assert proc.stdout.readline() == "held\n"
     return proc
 
@@ -126,8 +132,10 @@ def test_second_apply_refuses_clearly_while_another_process_applies(plain: Proje
     holder = _holder(plain.state_dir, 30)
     try:
         t = time.monotonic()
-        with pytest.raises(LockBusy, match=f"another apply or undo is running.*process {holder.pid}"
-                                           ".*nothing was written"):
+        with pytest.raises(
+            LockBusy,
+            match=f"another apply or undo is running.*process {holder.pid}.*nothing was written",
+        ):
             apply(plain, st.changeset(), lock_wait=0.5)
         assert 0.5 <= time.monotonic() - t < 5
         assert (plain.root / "a.py").read_text() == "one\ntwo\nthree\n"
@@ -179,9 +187,15 @@ def test_two_processes_applying_to_the_same_file_never_both_win(tmp_path: Path):
         (root / "a.py").write_text("one\ntwo\nthree\n")
         go = tmp_path / f"go{run}"
         env = {**os.environ, "PYTHONPATH": os.getcwd()}
-        racers = [subprocess.Popen([sys.executable, "-c", _RACER, str(root), word, str(go)],
-                                   stdout=subprocess.PIPE, text=True, env=env)
-                  for word in ("LEFT", "RIGHT")]
+        racers = [
+            subprocess.Popen(
+                [sys.executable, "-c", _RACER, str(root), word, str(go)],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for word in ("LEFT", "RIGHT")
+        ]
         time.sleep(1.5)  # both have staged and wait for the start signal
         go.touch()
         results = sorted(p.communicate(timeout=60)[0].strip() for p in racers)
@@ -217,10 +231,18 @@ def test_an_undo_killed_half_way_is_completed_by_recovery(tmp_path: Path):
     root.mkdir()
     for name in ("a.py", "b.py", "c.py"):
         (root / name).write_text("old\n")
-    proc = subprocess.run([sys.executable, "-c", _UNDO_DIES, str(root)], timeout=60, check=False,
-                          env={**os.environ, "PYTHONPATH": os.getcwd()})
+    proc = subprocess.run(
+        [sys.executable, "-c", _UNDO_DIES, str(root)],
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
     assert proc.returncode == 9
-    assert sorted((root / n).read_text() for n in ("a.py", "b.py", "c.py")) == ["new\n", "new\n", "old\n"]
+    assert sorted((root / n).read_text() for n in ("a.py", "b.py", "c.py")) == [
+        "new\n",
+        "new\n",
+        "old\n",
+    ]
     message = recover(Project(root))
     assert "undo of checkpoint" in message and "completed" in message
     assert [(root / n).read_text() for n in ("a.py", "b.py", "c.py")] == ["old\n"] * 3

@@ -19,14 +19,30 @@ def edit(text: str, **repl: str) -> str:
 
 # (case, after, selected hunk numbers, expected result)
 SELECT = [
-    ("two far hunks, first", edit(BASE, line2="TWO\n", line18="EIGHTEEN\n"), {1},
-     edit(BASE, line2="TWO\n")),
-    ("two far hunks, second", edit(BASE, line2="TWO\n", line18="EIGHTEEN\n"), {2},
-     edit(BASE, line18="EIGHTEEN\n")),
-    ("contexts overlap into one hunk", edit(BASE, line5="FIVE\n", line9="NINE\n"), {1},
-     edit(BASE, line5="FIVE\n", line9="NINE\n")),
-    ("adjacent: 7 lines apart, contexts touch", edit(BASE, line3="THREE\n", line11="ELEVEN\n"), {2},
-     edit(BASE, line11="ELEVEN\n")),
+    (
+        "two far hunks, first",
+        edit(BASE, line2="TWO\n", line18="EIGHTEEN\n"),
+        {1},
+        edit(BASE, line2="TWO\n"),
+    ),
+    (
+        "two far hunks, second",
+        edit(BASE, line2="TWO\n", line18="EIGHTEEN\n"),
+        {2},
+        edit(BASE, line18="EIGHTEEN\n"),
+    ),
+    (
+        "contexts overlap into one hunk",
+        edit(BASE, line5="FIVE\n", line9="NINE\n"),
+        {1},
+        edit(BASE, line5="FIVE\n", line9="NINE\n"),
+    ),
+    (
+        "adjacent: 7 lines apart, contexts touch",
+        edit(BASE, line3="THREE\n", line11="ELEVEN\n"),
+        {2},
+        edit(BASE, line11="ELEVEN\n"),
+    ),
     ("insert at top only", "new0\n" + edit(BASE, line20="TWENTY\n"), {1}, "new0\n" + BASE),
     ("delete at end only", edit(BASE, line1="ONE\n", line20=""), {2}, edit(BASE, line20="")),
     ("none selected", edit(BASE, line2="TWO\n"), set(), BASE),

@@ -25,8 +25,11 @@ from tests.staging.test_apply import tree
 
 
 def _chattr(path: Path, flag: str) -> bool:
-    return shutil.which("chattr") is not None and subprocess.run(
-        ["chattr", flag, str(path)], capture_output=True, check=False).returncode == 0
+    return (
+        shutil.which("chattr") is not None
+        and subprocess.run(["chattr", flag, str(path)], capture_output=True, check=False).returncode
+        == 0
+    )
 
 
 @pytest.fixture
@@ -52,7 +55,9 @@ def test_immutable_target_rolls_back_every_other_file(eleven: Project, which: in
     if not _chattr(victim, "+i"):
         pytest.skip("chattr +i is not available here")
     try:
-        with pytest.raises(ApplyError, match=f"could not write m{which:02d}.py.*nothing was applied"):
+        with pytest.raises(
+            ApplyError, match=f"could not write m{which:02d}.py.*nothing was applied"
+        ):
             session.apply()
     finally:
         _chattr(victim, "-i")
@@ -151,10 +156,27 @@ def test_read_only_bind_mount_rolls_back(plain: Project):
     (plain.root / "ro" / "keep.txt").write_text("k\n")
     original = tree(plain.root)
     proc = subprocess.run(
-        ["bwrap", "--bind", "/", "/", "--dev", "/dev", "--ro-bind", str(plain.root / "ro"),
-         str(plain.root / "ro"), sys.executable, "-c", _CHILD, str(plain.root)],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=60,
-        check=False)
+        [
+            "bwrap",
+            "--bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--ro-bind",
+            str(plain.root / "ro"),
+            str(plain.root / "ro"),
+            sys.executable,
+            "-c",
+            _CHILD,
+            str(plain.root),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        timeout=60,
+        check=False,
+    )
     if proc.returncode != 0 and "bwrap" in proc.stderr:
         pytest.skip(f"bubblewrap cannot run here: {proc.stderr.strip()}")
     out = json.loads(proc.stdout)

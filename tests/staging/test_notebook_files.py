@@ -55,12 +55,16 @@ def test_replace_rewrites_only_the_changed_cell(tmp_path, variant):
     nbformat.validate(json.loads(out.decode("utf-8-sig")))
 
 
-@pytest.mark.parametrize("edit", [
-    {"action": "delete", "cell": "@2"},
-    {"action": "move", "cell": "@6", "to_index": 1},
-    {"action": "insert", "index": 3, "source": "z = 1", "cell_type": "code"},
-    {"action": "set_type", "cell": "@3", "cell_type": "markdown"},
-], ids=["delete", "move", "insert", "set_type"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"action": "delete", "cell": "@2"},
+        {"action": "move", "cell": "@6", "to_index": 1},
+        {"action": "insert", "index": 3, "source": "z = 1", "cell_type": "code"},
+        {"action": "set_type", "cell": "@3", "cell_type": "markdown"},
+    ],
+    ids=["delete", "move", "insert", "set_type"],
+)
 def test_other_edits_keep_every_untouched_cell_byte_for_byte(tmp_path, edit):
     raw = serialize(rich_notebook(8, ids=False, minor=4), crlf=True, hand=True)
     staging = stage(tmp_path, "nb.ipynb", raw)
@@ -141,7 +145,8 @@ def test_digit_ids_through_the_tool(tmp_path):
     with pytest.raises(ToolError, match="also the index"):
         tools.run("notebook_edit", {"path": "nb.ipynb", "action": "delete", "cell": "0"})
     assert "deleted cell 0 (id 3)" in tools.run(
-        "notebook_edit", {"path": "nb.ipynb", "action": "delete", "cell": "@0"})
+        "notebook_edit", {"path": "nb.ipynb", "action": "delete", "cell": "@0"}
+    )
 
 
 def test_v3_notebook_is_readable_and_an_edit_converts_it_with_a_note(tmp_path):
@@ -152,15 +157,20 @@ def test_v3_notebook_is_readable_and_an_edit_converts_it_with_a_note(tmp_path):
     view = tools.run("view", {"path": "old.ipynb"})
     assert "# Old analysis" in view and "total = 40 + 2" in view and ">> stdout: 42" in view
     assert "old.ipynb [cell 1 id=@1]:1: total = 40 + 2" in tools.run("search", {"pattern": "total"})
-    note = tools.run("notebook_edit", {"path": "old.ipynb", "action": "replace", "cell": "@1",
-                                       "source": "total = 42"})
+    note = tools.run(
+        "notebook_edit",
+        {"path": "old.ipynb", "action": "replace", "cell": "@1", "source": "total = 42"},
+    )
     assert "nbformat v3 and is written as v4.4" in note
     out = staging.changeset().file("old.ipynb").after
     nb = json.loads(out)
     nbformat.validate(nb)
     assert (nb["nbformat"], nb["nbformat_minor"]) == (4, 4)
     assert [nbs.source_text(c) for c in nb["cells"]] == [
-        "# Old analysis", "total = 42", "The answer is computed above."]
+        "# Old analysis",
+        "total = 42",
+        "The answer is computed above.",
+    ]
     # Loading twice gives the same cells: the diff of a converted file is stable.
     assert nbs.load(v3_notebook())[0] == nbs.load(v3_notebook())[0]
 
@@ -171,8 +181,16 @@ def test_unknown_formats_and_broken_old_ones_are_refused_clearly():
     with pytest.raises(ToolError, match="old .* cannot be converted.*worksheets"):
         nbs.load(json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}}).encode())
     with pytest.raises(ToolError, match="cell 1 is not a JSON object"):
-        nbs.load(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
-                             "cells": [{"cell_type": "raw", "source": "", "metadata": {}}, 7]}).encode())
+        nbs.load(
+            json.dumps(
+                {
+                    "nbformat": 4,
+                    "nbformat_minor": 5,
+                    "metadata": {},
+                    "cells": [{"cell_type": "raw", "source": "", "metadata": {}}, 7],
+                }
+            ).encode()
+        )
 
 
 def test_odd_metadata_does_not_break_the_view():
@@ -185,9 +203,16 @@ def test_odd_metadata_does_not_break_the_view():
 
 def _repeating() -> dict:
     """No ids; the same empty cell and ``plt.show()`` cell several times."""
+
     def code(src: str) -> dict:
-        return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                "source": src}
+        return {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": src,
+        }
+
     srcs = ["import plt", "", "plt.plot(a)", "plt.show()", "", "plt.plot(b)", "plt.show()", ""]
     return {"cells": [code(s) for s in srcs], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
 
@@ -199,13 +224,26 @@ def test_moving_a_repeated_cell_is_a_move_not_edits():
     assert [h.header for h in hunks] == ["cells moved"]
 
 
-@pytest.mark.parametrize("edits", [
-    [("move", {"cell": "@2", "to_index": 5})],
-    [("move", {"cell": "@1", "to_index": 7}), ("replace", {"cell": "@3", "source": "plt.show()"})],
-    [("delete", {"cell": "@4"}), ("insert", {"index": 0, "source": ""}),
-     ("replace", {"cell": "@6", "source": "plt.plot(c)"})],
-    [("set_type", {"cell": "@1", "cell_type": "markdown"}), ("move", {"cell": "@6", "to_index": 0})],
-], ids=["move", "move+replace", "delete+insert+replace", "set_type+move"])
+@pytest.mark.parametrize(
+    "edits",
+    [
+        [("move", {"cell": "@2", "to_index": 5})],
+        [
+            ("move", {"cell": "@1", "to_index": 7}),
+            ("replace", {"cell": "@3", "source": "plt.show()"}),
+        ],
+        [
+            ("delete", {"cell": "@4"}),
+            ("insert", {"index": 0, "source": ""}),
+            ("replace", {"cell": "@6", "source": "plt.plot(c)"}),
+        ],
+        [
+            ("set_type", {"cell": "@1", "cell_type": "markdown"}),
+            ("move", {"cell": "@6", "to_index": 0}),
+        ],
+    ],
+    ids=["move", "move+replace", "delete+insert+replace", "set_type+move"],
+)
 def test_any_selection_of_hunks_writes_only_cells_of_either_version(edits):
     before = _repeating()
     after = before

@@ -51,7 +51,9 @@ def test_every_cell_of_a_long_notebook_is_reachable(tmp_path):
 
 def test_a_cell_longer_than_a_view_is_read_by_lines(tmp_path):
     nb = rich_notebook(3)
-    nb["cells"][1]["source"] = "".join(f"row_{n} = {n}  # a longish comment here\n" for n in range(3000))
+    nb["cells"][1]["source"] = "".join(
+        f"row_{n} = {n}  # a longish comment here\n" for n in range(3000)
+    )
     whole, views = follow_views(toolbox(tmp_path, nb))
     assert views > 5
     assert all(f"row_{n} = {n}" in whole for n in range(3000))
@@ -65,9 +67,12 @@ def test_cell_range_and_line_range(tmp_path):
     assert "[4] markdown id=cell-004" in text and "[5] code" in text and "[6]" not in text
     assert "[cells 6-11 not shown (of 12); view with start_cell=6 to see more]" in text
     assert tools.run("view", {"path": "big.ipynb", "start_cell": 10}).endswith(
-        "[showing cells 10-11 of 12]")
-    one = tools.run("view", {"path": "big.ipynb", "start_cell": 5, "end_cell": 5, "start_line": 2,
-                             "end_line": 2})
+        "[showing cells 10-11 of 12]"
+    )
+    one = tools.run(
+        "view",
+        {"path": "big.ipynb", "start_cell": 5, "end_cell": 5, "start_line": 2, "end_line": 2},
+    )
     assert "    2  x5 = math.sqrt(5)" in one and "import math" not in one
     assert "[lines 2-2 of 3 shown]" in one
     with pytest.raises(ToolError, match="pass start_cell and end_cell equal"):
@@ -109,7 +114,9 @@ def test_created_and_deleted_notebooks_diff_per_cell_and_bounded(tmp_path):
     diff = changes.diff()
     assert len(diff) < 2 * (nbs.MAX_FILE_DIFF_CHARS + 2_000)
     assert "iVBOR" not in diff and '"outputs"' not in diff
-    assert "@@ notebook added (400 cells) @@" in diff and "@@ notebook deleted (400 cells) @@" in diff
+    assert (
+        "@@ notebook added (400 cells) @@" in diff and "@@ notebook deleted (400 cells) @@" in diff
+    )
     assert "+## Section 0" in diff and "-x1 = math.sqrt(1)" in diff
     assert re.search(r"\[cells \d+-399 of 400 not shown", diff)
     # Applying a created notebook writes all of it, whatever the diff showed.
@@ -121,8 +128,12 @@ def test_a_huge_cell_edit_is_bounded_in_the_diff(tmp_path):
     nb = rich_notebook(4)
     (tmp_path / "nb.ipynb").write_bytes(serialize(nb))
     staging = Staging(Project(tmp_path))
-    staging.notebook_edit("nb.ipynb", "replace", cell="cell-001",
-                          source="".join(f"v{n} = {n}\n" for n in range(20_000)))
+    staging.notebook_edit(
+        "nb.ipynb",
+        "replace",
+        cell="cell-001",
+        source="".join(f"v{n} = {n}\n" for n in range(20_000)),
+    )
     hunk = staging.changeset().file("nb.ipynb").hunks[0]
     assert len(hunk.text) <= nbs.MAX_HUNK_CHARS + 200
     assert "of this cell's diff not shown" in hunk.text
@@ -133,8 +144,12 @@ def test_an_edit_of_many_cells_is_bounded_per_notebook(tmp_path):
     (tmp_path / "nb.ipynb").write_bytes(serialize(nb))
     staging = Staging(Project(tmp_path))
     for i in range(1, 400, 4):
-        staging.notebook_edit("nb.ipynb", "replace", cell=f"@{i}",
-                              source="".join(f"new_{i}_{n} = {n}\n" for n in range(40)))
+        staging.notebook_edit(
+            "nb.ipynb",
+            "replace",
+            cell=f"@{i}",
+            source="".join(f"new_{i}_{n} = {n}\n" for n in range(40)),
+        )
     change = staging.changeset().file("nb.ipynb")
     assert len(change.hunks) == 100
     assert len(change.diff()) < nbs.MAX_NOTEBOOK_DIFF_CHARS + 100 * 200

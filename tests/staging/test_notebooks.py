@@ -11,13 +11,29 @@ from agent_magic.staging import notebooks as nbs
 
 def make_nb() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     cells = [
         nbformat.v4.new_markdown_cell("# Title", id="md1"),
-        nbformat.v4.new_code_cell("x = 1\nprint(x)", id="c1", execution_count=1, outputs=[
-            nbformat.v4.new_output("stream", name="stdout", text="1\n" * 20)]),
-        nbformat.v4.new_code_cell("plot()", id="c2", execution_count=2, outputs=[
-            nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"})]),
+        nbformat.v4.new_code_cell(
+            "x = 1\nprint(x)",
+            id="c1",
+            execution_count=1,
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n" * 20)],
+        ),
+        nbformat.v4.new_code_cell(
+            "plot()",
+            id="c2",
+            execution_count=2,
+            outputs=[
+                nbformat.v4.new_output(
+                    "display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"}
+                )
+            ],
+        ),
         nbformat.v4.new_code_cell("y = 2", id="c3"),
     ]
     nb.cells = cells
@@ -47,21 +63,49 @@ def test_view_numbers_cells_and_trims_outputs():
 
 
 EDITS = [
-    ("replace clears outputs", {"action": "replace", "cell": "c1", "source": "x = 2"},
-     lambda nb: nb["cells"][1]["outputs"] == [] and nb["cells"][1]["execution_count"] is None
-     and nbs.source_text(nb["cells"][1]) == "x = 2"),
-    ("replace by index", {"action": "replace", "cell": 0, "source": "# New"},
-     lambda nb: nbs.source_text(nb["cells"][0]) == "# New"),
-    ("insert markdown", {"action": "insert", "index": 1, "source": "text", "cell_type": "markdown"},
-     lambda nb: nb["cells"][1]["cell_type"] == "markdown" and len(nb["cells"]) == 5
-     and "outputs" not in nb["cells"][1]),
-    ("insert at end", {"action": "insert", "source": "z = 3"},
-     lambda nb: nbs.source_text(nb["cells"][-1]) == "z = 3"),
-    ("delete", {"action": "delete", "cell": "c2"}, lambda nb: [c["id"] for c in nb["cells"]] == ["md1", "c1", "c3"]),
-    ("move", {"action": "move", "cell": "c3", "to_index": 0},
-     lambda nb: [c["id"] for c in nb["cells"]] == ["c3", "md1", "c1", "c2"]),
-    ("set_type to markdown drops outputs", {"action": "set_type", "cell": "c2", "cell_type": "markdown"},
-     lambda nb: "outputs" not in nb["cells"][2] and nb["cells"][2]["cell_type"] == "markdown"),
+    (
+        "replace clears outputs",
+        {"action": "replace", "cell": "c1", "source": "x = 2"},
+        lambda nb: (
+            nb["cells"][1]["outputs"] == []
+            and nb["cells"][1]["execution_count"] is None
+            and nbs.source_text(nb["cells"][1]) == "x = 2"
+        ),
+    ),
+    (
+        "replace by index",
+        {"action": "replace", "cell": 0, "source": "# New"},
+        lambda nb: nbs.source_text(nb["cells"][0]) == "# New",
+    ),
+    (
+        "insert markdown",
+        {"action": "insert", "index": 1, "source": "text", "cell_type": "markdown"},
+        lambda nb: (
+            nb["cells"][1]["cell_type"] == "markdown"
+            and len(nb["cells"]) == 5
+            and "outputs" not in nb["cells"][1]
+        ),
+    ),
+    (
+        "insert at end",
+        {"action": "insert", "source": "z = 3"},
+        lambda nb: nbs.source_text(nb["cells"][-1]) == "z = 3",
+    ),
+    (
+        "delete",
+        {"action": "delete", "cell": "c2"},
+        lambda nb: [c["id"] for c in nb["cells"]] == ["md1", "c1", "c3"],
+    ),
+    (
+        "move",
+        {"action": "move", "cell": "c3", "to_index": 0},
+        lambda nb: [c["id"] for c in nb["cells"]] == ["c3", "md1", "c1", "c2"],
+    ),
+    (
+        "set_type to markdown drops outputs",
+        {"action": "set_type", "cell": "c2", "cell_type": "markdown"},
+        lambda nb: "outputs" not in nb["cells"][2] and nb["cells"][2]["cell_type"] == "markdown",
+    ),
 ]
 
 
@@ -80,14 +124,17 @@ def test_edits_validate_and_keep_other_cells(case, kwargs, check):
     assert new["metadata"] == nb["metadata"]
 
 
-@pytest.mark.parametrize("kwargs,fragment", [
-    ({"action": "explode"}, "unknown notebook action"),
-    ({"action": "delete", "cell": "nope"}, "no cell with id 'nope'"),
-    ({"action": "delete", "cell": 9}, "out of range"),
-    ({"action": "replace", "cell": "c1"}, "needs the new source"),
-    ({"action": "insert", "cell_type": "python"}, "cell_type must be"),
-    ({"action": "move", "cell": "c1", "to_index": 7}, "to_index"),
-])
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"action": "explode"}, "unknown notebook action"),
+        ({"action": "delete", "cell": "nope"}, "no cell with id 'nope'"),
+        ({"action": "delete", "cell": 9}, "out of range"),
+        ({"action": "replace", "cell": "c1"}, "needs the new source"),
+        ({"action": "insert", "cell_type": "python"}, "cell_type must be"),
+        ({"action": "move", "cell": "c1", "to_index": 7}, "to_index"),
+    ],
+)
 def test_bad_edits_are_tool_errors(kwargs, fragment):
     nb, _ = nbs.load(nbformat.writes(make_nb()).encode())
     with pytest.raises(ToolError, match=fragment):
@@ -107,8 +154,12 @@ def test_cell_hunks_are_per_cell():
     before, after = _changed()
     hunks = nbs.cell_hunks("n.ipynb", before, after)
     new_id = after["cells"][0]["id"]
-    assert {h.id for h in hunks} == {"n.ipynb#cell-c1", "n.ipynb#cell-c2", f"n.ipynb#cell-{new_id}",
-                                     "n.ipynb#order"}
+    assert {h.id for h in hunks} == {
+        "n.ipynb#cell-c1",
+        "n.ipynb#cell-c2",
+        f"n.ipynb#cell-{new_id}",
+        "n.ipynb#order",
+    }
     c1 = next(h for h in hunks if h.id.endswith("c1"))
     assert c1.header == "cell 3 (id c1) modified"
     assert "-x = 1" in c1.text and "+x = 5" in c1.text and "outputs cleared" in c1.text
@@ -118,14 +169,17 @@ def ids(nb):
     return [c["id"] for c in nb["cells"]]
 
 
-@pytest.mark.parametrize("picked,expected_ids,c1_source", [
-    (set(), ["md1", "c1", "c2", "c3"], "x = 1\nprint(x)"),
-    ({"cell-c1"}, ["md1", "c1", "c2", "c3"], "x = 5"),
-    ({"cell-c2"}, ["md1", "c1", "c3"], "x = 1\nprint(x)"),
-    ({"order"}, ["c3", "md1", "c1", "c2"], "x = 1\nprint(x)"),
-    ({"cell-NEW"}, ["NEW", "md1", "c1", "c2", "c3"], "x = 1\nprint(x)"),
-    ({"cell-NEW", "order", "cell-c2", "cell-c1"}, ["NEW", "c3", "md1", "c1"], "x = 5"),
-])
+@pytest.mark.parametrize(
+    "picked,expected_ids,c1_source",
+    [
+        (set(), ["md1", "c1", "c2", "c3"], "x = 1\nprint(x)"),
+        ({"cell-c1"}, ["md1", "c1", "c2", "c3"], "x = 5"),
+        ({"cell-c2"}, ["md1", "c1", "c3"], "x = 1\nprint(x)"),
+        ({"order"}, ["c3", "md1", "c1", "c2"], "x = 1\nprint(x)"),
+        ({"cell-NEW"}, ["NEW", "md1", "c1", "c2", "c3"], "x = 1\nprint(x)"),
+        ({"cell-NEW", "order", "cell-c2", "cell-c1"}, ["NEW", "c3", "md1", "c1"], "x = 5"),
+    ],
+)
 def test_selecting_cells(picked, expected_ids, c1_source):
     before, after = _changed()
     new_id = after["cells"][0]["id"]
@@ -162,19 +216,26 @@ def test_cells_without_ids_pair_by_content_not_position():
     # By position every cell after the insert would read as modified; paired by content, each
     # change is one hunk, like the same edits on a notebook with ids.
     assert sorted(h.header for h in hunks) == [
-        "cell 0 added (code)", "cell 2 deleted", "cell 3 modified", "cells moved"]
+        "cell 0 added (code)",
+        "cell 2 deleted",
+        "cell 3 modified",
+        "cells moved",
+    ]
     modified = next(h for h in hunks if h.header.endswith("modified"))
     assert "-x = 1" in modified.text and "+x = 5" in modified.text
 
 
-@pytest.mark.parametrize("picked,expected", [
-    (set(), ["# Title", "x = 1\nprint(x)", "plot()", "y = 2"]),
-    ({"modified"}, ["# Title", "x = 5", "plot()", "y = 2"]),
-    ({"added"}, ["import os", "# Title", "x = 1\nprint(x)", "plot()", "y = 2"]),
-    ({"deleted"}, ["# Title", "x = 1\nprint(x)", "y = 2"]),
-    ({"moved"}, ["y = 2", "# Title", "x = 1\nprint(x)", "plot()"]),
-    ({"added", "modified", "deleted", "moved"}, ["import os", "y = 2", "# Title", "x = 5"]),
-])
+@pytest.mark.parametrize(
+    "picked,expected",
+    [
+        (set(), ["# Title", "x = 1\nprint(x)", "plot()", "y = 2"]),
+        ({"modified"}, ["# Title", "x = 5", "plot()", "y = 2"]),
+        ({"added"}, ["import os", "# Title", "x = 1\nprint(x)", "plot()", "y = 2"]),
+        ({"deleted"}, ["# Title", "x = 1\nprint(x)", "y = 2"]),
+        ({"moved"}, ["y = 2", "# Title", "x = 1\nprint(x)", "plot()"]),
+        ({"added", "modified", "deleted", "moved"}, ["import os", "y = 2", "# Title", "x = 5"]),
+    ],
+)
 def test_selecting_cells_without_ids(picked, expected):
     before, after = _old_notebook()
     hunks = nbs.cell_hunks("n.ipynb", before, after)

@@ -12,8 +12,11 @@ from agent_magic.staging import Staging
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_edits_never_touch_the_tree(plain: Project):
@@ -54,11 +57,18 @@ def test_crlf_file_keeps_its_line_endings(plain: Project):
     assert st.changeset().file("pkg/b.txt").after == b"alpha\r\nbeta\r\ngamma\r\n"
 
 
-@pytest.mark.parametrize("path,error", [
-    ("../outside.py", PathError), ("/etc/passwd", PathError), (".git/config", PathError),
-    (".agent_magic/x", PathError), (".env", PathError), ("keys/server.pem", PathError),
-    ("missing.py", ToolError),
-])
+@pytest.mark.parametrize(
+    "path,error",
+    [
+        ("../outside.py", PathError),
+        ("/etc/passwd", PathError),
+        (".git/config", PathError),
+        (".agent_magic/x", PathError),
+        (".env", PathError),
+        ("keys/server.pem", PathError),
+        ("missing.py", ToolError),
+    ],
+)
 def test_reads_refused(plain: Project, path, error):
     with pytest.raises(error):
         Staging(plain).read_text(path)
@@ -91,7 +101,11 @@ def test_changeset_statuses_and_hunks(plain: Project):
     st.create("r.txt", "r\n")
     cs = st.changeset()
     assert [(f.path, f.status) for f in cs.files] == [
-        ("a.py", "modified"), ("n.txt", "added"), ("pkg/b.txt", "deleted"), ("r.txt", "added")]
+        ("a.py", "modified"),
+        ("n.txt", "added"),
+        ("pkg/b.txt", "deleted"),
+        ("r.txt", "added"),
+    ]
     assert cs.hunk_ids() == ["a.py#1", "n.txt#1", "pkg/b.txt#1", "r.txt#1"]
     assert cs.file("a.py").before_hash == hashlib.sha256(b"one\ntwo\nthree\n").hexdigest()
     assert "-two\n+2\n" in cs.diff() and "+++ /dev/null" in cs.diff()

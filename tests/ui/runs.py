@@ -24,16 +24,32 @@ def turn(*calls: dict[str, Any], text: str = "") -> dict[str, Any]:
     return {"text": text, "tool_calls": list(calls)} if text else {"tool_calls": list(calls)}
 
 
-UNDERSTAND = turn(call("submit_understanding", restatement="add and mul compute the wrong thing",
-                       acceptance_criteria=["add adds", "mul multiplies"]),
-                  text="Both functions use the wrong operator.")
-PLAN = turn(call("submit_plan", summary="Fix the operators in calc.py",
-                 steps=[{"description": "Use + in add and * in mul", "files": ["calc.py"]}],
-                 files=["calc.py"]))
+UNDERSTAND = turn(
+    call(
+        "submit_understanding",
+        restatement="add and mul compute the wrong thing",
+        acceptance_criteria=["add adds", "mul multiplies"],
+    ),
+    text="Both functions use the wrong operator.",
+)
+PLAN = turn(
+    call(
+        "submit_plan",
+        summary="Fix the operators in calc.py",
+        steps=[{"description": "Use + in add and * in mul", "files": ["calc.py"]}],
+        files=["calc.py"],
+    )
+)
 IMPLEMENT = [
     turn(call("replace", path="calc.py", old="    return a - b\n", new="    return a + b\n")),
-    turn(call("replace", path="calc.py", old="def mul(a, b):\n    return a + b\n",
-              new="def mul(a, b):\n    return a * b\n")),
+    turn(
+        call(
+            "replace",
+            path="calc.py",
+            old="def mul(a, b):\n    return a + b\n",
+            new="def mul(a, b):\n    return a * b\n",
+        )
+    ),
     turn(call("finish", summary="add and mul fixed")),
 ]
 

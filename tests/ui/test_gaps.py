@@ -14,9 +14,14 @@ from tests.ui.runs import CALC, PLAN, UNDERSTAND, call, fix_calc, turn
 
 ADD_FIXED = "def add(a, b):\n    return a + b\n"
 MUL_FIXED = "def mul(a, b):\n    return a * b\n"
-REVISED_PLAN = turn(call("submit_plan", summary="Fix only add, leave mul for later",
-                         steps=[{"description": "Use + in add", "files": ["calc.py"]}],
-                         files=["calc.py"]))
+REVISED_PLAN = turn(
+    call(
+        "submit_plan",
+        summary="Fix only add, leave mul for later",
+        steps=[{"description": "Use + in add", "files": ["calc.py"]}],
+        files=["calc.py"],
+    )
+)
 FEEDBACK = "Only touch add; mul is someone else's job."
 
 
@@ -30,14 +35,16 @@ def texts(request) -> str:
     return request.system + "\n" + json.dumps(request.messages, default=str)
 
 
-def launch(ip, monkeypatch, model, repo: Path, options: str,
-           cell: str = "fix add and mul in calc.py") -> None:
+def launch(
+    ip, monkeypatch, model, repo: Path, options: str, cell: str = "fix add and mul in calc.py"
+) -> None:
     monkeypatch.setitem(ip.user_ns, "gap_model", model)
     ip.run_cell_magic("agent", f"--model {{gap_model}} -p {repo} --no-review {options}", cell)
 
 
 def test_plan_revise_sends_the_feedback_and_shows_the_revised_plan(
-        ip, magics, calc_repo, monkeypatch):
+    ip, magics, calc_repo, monkeypatch
+):
     model = ScriptedModel([UNDERSTAND, PLAN, REVISED_PLAN])
     launch(ip, monkeypatch, model, calc_repo, "--view widgets --plan-first")
     run, plan = magics.last_run, magics.last_view.panel.plan
@@ -61,7 +68,8 @@ def test_plan_revise_sends_the_feedback_and_shows_the_revised_plan(
 
 
 def test_plan_cancel_applies_nothing_and_says_the_run_ended(
-        ip, magics, calc_repo, monkeypatch, capsys):
+    ip, magics, calc_repo, monkeypatch, capsys
+):
     model = ScriptedModel([UNDERSTAND, PLAN, *fix_calc()[2:]])
     launch(ip, monkeypatch, model, calc_repo, "--view widgets --plan-first")
     run, panel = magics.last_run, magics.last_view.panel
@@ -103,8 +111,7 @@ def test_reject_writes_nothing_and_says_so(ip, magics, calc_repo, monkeypatch, c
     assert "rejected; nothing was written" in capsys.readouterr().out
 
 
-def test_yes_with_widgets_applies_after_the_run_and_offers_undo(
-        ip, magics, calc_repo, monkeypatch):
+def test_yes_with_widgets_applies_after_the_run_and_offers_undo(ip, magics, calc_repo, monkeypatch):
     launch(ip, monkeypatch, ScriptedModel(fix_calc()), calc_repo, "--view widgets --yes")
     run, panel = magics.last_run, magics.last_view.panel
     assert run.wait(60) and run.session.stop_reason == "done"
@@ -120,10 +127,10 @@ def test_yes_with_widgets_applies_after_the_run_and_offers_undo(
     assert (calc_repo / "calc.py").read_text() == CALC
 
 
-def test_plan_first_with_yes_waits_for_the_plan_then_applies(
-        ip, magics, calc_repo, monkeypatch):
-    launch(ip, monkeypatch, ScriptedModel(fix_calc()), calc_repo,
-           "--view widgets --yes --plan-first")
+def test_plan_first_with_yes_waits_for_the_plan_then_applies(ip, magics, calc_repo, monkeypatch):
+    launch(
+        ip, monkeypatch, ScriptedModel(fix_calc()), calc_repo, "--view widgets --yes --plan-first"
+    )
     run, panel = magics.last_run, magics.last_view.panel
     assert run.wait(60) and run.session.stop_reason == "plan_ready"
     assert (calc_repo / "calc.py").read_text() == CALC
@@ -136,11 +143,13 @@ def test_plan_first_with_yes_waits_for_the_plan_then_applies(
 def test_history_show_and_resume_on_a_live_session(ip, magics, calc_repo, monkeypatch, capsys):
     follow_up = "Also add a docstring to add."
     docstring = 'def add(a, b):\n    """Add two numbers."""\n    return a + b\n'
-    model = ScriptedModel([
-        *fix_calc(),
-        turn(call("replace", path="calc.py", old=ADD_FIXED, new=docstring)),
-        turn(call("finish", summary="add has a docstring")),
-    ])
+    model = ScriptedModel(
+        [
+            *fix_calc(),
+            turn(call("replace", path="calc.py", old=ADD_FIXED, new=docstring)),
+            turn(call("finish", summary="add has a docstring")),
+        ]
+    )
     monkeypatch.chdir(calc_repo)  # history and show look at the current project too
     launch(ip, monkeypatch, model, calc_repo, "--view headless")
     session = magics.last_run.session
@@ -171,15 +180,18 @@ def write_notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Cleaning the sales data"),
-        nbformat.v4.new_code_cell("rows = load_rows('sales.csv')\nrows = [r for r in rows if r]",
-                                  outputs=[nbformat.v4.new_output("stream", text="41 rows\n")]),
+        nbformat.v4.new_code_cell(
+            "rows = load_rows('sales.csv')\nrows = [r for r in rows if r]",
+            outputs=[nbformat.v4.new_output("stream", text="41 rows\n")],
+        ),
     ]
     nbformat.write(nb, str(path))
 
 
 @pytest.mark.parametrize("where", ["__session__", "JPY_SESSION_NAME"])
 def test_notebook_context_reads_the_notebook_and_hides_values(
-        ip, magics, calc_repo, tmp_path, monkeypatch, where):
+    ip, magics, calc_repo, tmp_path, monkeypatch, where
+):
     notebook = tmp_path / "analysis.ipynb"
     write_notebook(notebook)
     if where == "__session__":
@@ -207,7 +219,8 @@ def test_notebook_context_reads_the_notebook_and_hides_values(
 
 
 def test_without_notebook_context_the_model_sees_no_notebook(
-        ip, magics, calc_repo, tmp_path, monkeypatch):
+    ip, magics, calc_repo, tmp_path, monkeypatch
+):
     notebook = tmp_path / "analysis.ipynb"
     write_notebook(notebook)
     monkeypatch.setitem(ip.user_ns, "__session__", str(notebook))

@@ -24,14 +24,21 @@ def notebook(*cells: tuple[str, str]) -> str:
 
 
 def script() -> list[dict]:
-    plan = turn(call("submit_plan", summary="x to 10, and a helper",
-                     steps=[{"description": "x = 10", "files": ["work.ipynb", "util.py"]}],
-                     files=["work.ipynb", "util.py"]))
-    return [UNDERSTAND, plan,
-            turn(call("notebook_edit", path="work.ipynb", action="replace", cell="a",
-                      source="x = 10")),
-            turn(call("replace", path="util.py", old="ONE = 1\n", new="ONE = 1\nTWO = 2\n")),
-            turn(call("finish", summary="done"))]
+    plan = turn(
+        call(
+            "submit_plan",
+            summary="x to 10, and a helper",
+            steps=[{"description": "x = 10", "files": ["work.ipynb", "util.py"]}],
+            files=["work.ipynb", "util.py"],
+        )
+    )
+    return [
+        UNDERSTAND,
+        plan,
+        turn(call("notebook_edit", path="work.ipynb", action="replace", cell="a", source="x = 10")),
+        turn(call("replace", path="util.py", old="ONE = 1\n", new="ONE = 1\nTWO = 2\n")),
+        turn(call("finish", summary="done")),
+    ]
 
 
 def cells(path: Path) -> dict[str, str]:
@@ -48,8 +55,9 @@ def settle(panel, timeout: float = 30.0) -> str:
 
 @pytest.fixture
 def setup(ip, make_repo, tmp_path):
-    repo = make_repo({"work.ipynb": notebook(("a", "x = 1"), ("b", "y = 2")),
-                      "util.py": "ONE = 1\n"})
+    repo = make_repo(
+        {"work.ipynb": notebook(("a", "x = 1"), ("b", "y = 2")), "util.py": "ONE = 1\n"}
+    )
     fake = FakeFrontend(repo, "work.ipynb")
     fake.open("work.ipynb")
     fake.open("util.py")
@@ -66,8 +74,11 @@ def test_apply_in_the_tab_and_on_disk_then_undo(ip, setup, tmp_path):
     # the user's unsaved edit, seen by the agent as it stages
     fake.docs["work.ipynb"]["cells"][1]["source"] = "y = 2 + 3"
     fake.dirty["work.ipynb"] = True
-    ip.run_cell_magic("agent", f"--model {write_script(tmp_path, script())} -p {repo} "
-                               "--no-review --view widgets", "x to 10 and TWO")
+    ip.run_cell_magic(
+        "agent",
+        f"--model {write_script(tmp_path, script())} -p {repo} --no-review --view widgets",
+        "x to 10 and TWO",
+    )
     assert magics.last_run.wait(60)
     panel = magics.last_view.panel
     assert "runs in" not in panel.message.value  # no disk warning: it changes in the tab
@@ -88,12 +99,14 @@ def test_apply_in_the_tab_and_on_disk_then_undo(ip, setup, tmp_path):
     assert fake.docs["util.py"] == "ONE = 1\n"
 
 
-def test_a_cell_edited_in_the_tab_since_staging_refuses_and_nothing_is_written(
-        ip, setup, tmp_path):
+def test_a_cell_edited_in_the_tab_since_staging_refuses_and_nothing_is_written(ip, setup, tmp_path):
     repo, fake, magics = setup
     before = {p: (repo / p).read_bytes() for p in ("work.ipynb", "util.py")}
-    ip.run_cell_magic("agent", f"--model {write_script(tmp_path, script())} -p {repo} "
-                               "--no-review --view widgets", "x to 10 and TWO")
+    ip.run_cell_magic(
+        "agent",
+        f"--model {write_script(tmp_path, script())} -p {repo} --no-review --view widgets",
+        "x to 10 and TWO",
+    )
     assert magics.last_run.wait(60)
     fake.docs["work.ipynb"]["cells"][0]["source"] = "x = 100"  # the user, after staging
     panel = magics.last_view.panel
@@ -105,10 +118,14 @@ def test_a_cell_edited_in_the_tab_since_staging_refuses_and_nothing_is_written(
 
 
 def test_line_magic_apply_and_undo_go_through_the_tab_when_replies_reach_a_cell(
-        ip, setup, tmp_path):
+    ip, setup, tmp_path
+):
     repo, _fake, magics = setup
-    ip.run_cell_magic("agent", f"--model {write_script(tmp_path, script())} -p {repo} "
-                               "--no-review --view widgets", "x to 10 and TWO")
+    ip.run_cell_magic(
+        "agent",
+        f"--model {write_script(tmp_path, script())} -p {repo} --no-review --view widgets",
+        "x to 10 and TWO",
+    )
     assert magics.last_run.wait(60)
     ip.run_line_magic("agent", "apply")
     assert "Changed in the open tab and saved: work.ipynb" in magics.out.getvalue()
@@ -122,8 +139,11 @@ def test_line_magic_apply_and_undo_go_through_the_tab_when_replies_reach_a_cell(
 def test_line_magic_refuses_when_replies_wait_behind_the_cell(ip, setup, tmp_path):
     repo, fake, magics = setup
     before = (repo / "work.ipynb").read_bytes()
-    ip.run_cell_magic("agent", f"--model {write_script(tmp_path, script())} -p {repo} "
-                               "--no-review --view widgets", "x to 10 and TWO")
+    ip.run_cell_magic(
+        "agent",
+        f"--model {write_script(tmp_path, script())} -p {repo} --no-review --view widgets",
+        "x to 10 and TWO",
+    )
     assert magics.last_run.wait(60)
     fake.silent = True  # a kernel without subshells: the page's replies wait behind the cell
     with pytest.raises(UsageError, match="Apply button of the %%agent cell"):
@@ -133,18 +153,31 @@ def test_line_magic_refuses_when_replies_wait_behind_the_cell(ip, setup, tmp_pat
 
 
 def only_util() -> list[dict]:
-    plan = turn(call("submit_plan", summary="a helper",
-                     steps=[{"description": "TWO", "files": ["util.py"]}], files=["util.py"]))
-    return [UNDERSTAND, plan,
-            turn(call("replace", path="util.py", old="ONE = 1\n", new="ONE = 1\nTWO = 2\n")),
-            turn(call("finish", summary="done"))]
+    plan = turn(
+        call(
+            "submit_plan",
+            summary="a helper",
+            steps=[{"description": "TWO", "files": ["util.py"]}],
+            files=["util.py"],
+        )
+    )
+    return [
+        UNDERSTAND,
+        plan,
+        turn(call("replace", path="util.py", old="ONE = 1\n", new="ONE = 1\nTWO = 2\n")),
+        turn(call("finish", summary="done")),
+    ]
 
 
 def test_a_file_written_on_disk_reloads_its_clean_tab_or_says_it_has_unsaved_changes(
-        ip, setup, tmp_path):
+    ip, setup, tmp_path
+):
     repo, fake, magics = setup
-    ip.run_cell_magic("agent", f"--model {write_script(tmp_path, only_util())} -p {repo} "
-                               "--no-review --view widgets", "TWO")
+    ip.run_cell_magic(
+        "agent",
+        f"--model {write_script(tmp_path, only_util())} -p {repo} --no-review --view widgets",
+        "TWO",
+    )
     assert magics.last_run.wait(60)
     panel = magics.last_view.panel
     panel.apply_button.click()

@@ -19,8 +19,11 @@ class Shell:
 
 def notebook_bytes(*sources: str) -> bytes:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [nbformat.v4.new_code_cell(s, id=f"c{i}") for i, s in enumerate(sources)]
     return nbformat.writes(nb).encode()
 
@@ -31,8 +34,9 @@ def test_kernel_notebook_from_vscode_session_or_env(tmp_path: Path):
     assert kernel_notebook(Shell(__vsc_ipynb_file__=str(nb)), {}) == nb.resolve()
     assert kernel_notebook(Shell(), {"JPY_SESSION_NAME": str(nb)}) == nb.resolve()
     # relative to the server's root, unknown here: the kernel's folder holds the notebook
-    assert kernel_notebook(Shell(__session__="sub/dir/work.ipynb"), {}, cwd=tmp_path) == \
-        nb.resolve()
+    assert (
+        kernel_notebook(Shell(__session__="sub/dir/work.ipynb"), {}, cwd=tmp_path) == nb.resolve()
+    )
     assert kernel_notebook(Shell(__session__="missing.ipynb"), {}, cwd=tmp_path) is None
     assert kernel_notebook(Shell(__session__="console-1234"), {}, cwd=tmp_path) is None
     assert kernel_notebook(Shell(), {}) is None
@@ -41,13 +45,22 @@ def test_kernel_notebook_from_vscode_session_or_env(tmp_path: Path):
 
 
 def edit_own_notebook() -> list[dict]:
-    plan = turn(call("submit_plan", summary="Change the first cell",
-                     steps=[{"description": "x = 10", "files": ["work.ipynb"]}],
-                     files=["work.ipynb"]))
-    return [UNDERSTAND, plan,
-            turn(call("notebook_edit", path="work.ipynb", action="replace", cell="c0",
-                      source="x = 10")),
-            turn(call("finish", summary="first cell changed"))]
+    plan = turn(
+        call(
+            "submit_plan",
+            summary="Change the first cell",
+            steps=[{"description": "x = 10", "files": ["work.ipynb"]}],
+            files=["work.ipynb"],
+        )
+    )
+    return [
+        UNDERSTAND,
+        plan,
+        turn(
+            call("notebook_edit", path="work.ipynb", action="replace", cell="c0", source="x = 10")
+        ),
+        turn(call("finish", summary="first cell changed")),
+    ]
 
 
 @pytest.fixture
@@ -60,8 +73,11 @@ def own(make_repo, ip):
 
 def test_widgets_warn_before_apply_and_say_written_on_disk_after(ip, magics, own, tmp_path):
     spec = write_script(tmp_path, edit_own_notebook())
-    ip.run_cell_magic("agent", f"--model {spec} -p {own} --no-review --view widgets",
-                      "set x to 10 in the first cell")
+    ip.run_cell_magic(
+        "agent",
+        f"--model {spec} -p {own} --no-review --view widgets",
+        "set x to 10 in the first cell",
+    )
     assert magics.last_run.wait(60)
     view = magics.last_view
     assert "work.ipynb is the notebook this kernel runs in" in view.panel.message.value
@@ -80,8 +96,11 @@ def test_widgets_warn_before_apply_and_say_written_on_disk_after(ip, magics, own
 
 def test_headless_and_line_magic_say_it_too(ip, magics, own, tmp_path, capsys):
     spec = write_script(tmp_path, edit_own_notebook())
-    ip.run_cell_magic("agent", f"--model {spec} -p {own} --no-review --view headless",
-                      "set x to 10 in the first cell")
+    ip.run_cell_magic(
+        "agent",
+        f"--model {spec} -p {own} --no-review --view headless",
+        "set x to 10 in the first cell",
+    )
     assert "work.ipynb is the notebook this kernel runs in" in magics.out.getvalue()
     ip.run_line_magic("agent", "apply")
     assert "Written on disk only" in magics.out.getvalue()
@@ -92,8 +111,12 @@ def test_no_warning_for_other_files(ip, magics, make_repo, tmp_path):
     repo = make_repo({"work.ipynb": notebook_bytes("x = 1")})
     ip.user_ns["__session__"] = str(tmp_path / "elsewhere.ipynb")
     try:
-        ip.run_cell_magic("agent", f"--model {write_script(tmp_path, edit_own_notebook())} "
-                                   f"-p {repo} --no-review --view widgets", "set x")
+        ip.run_cell_magic(
+            "agent",
+            f"--model {write_script(tmp_path, edit_own_notebook())} "
+            f"-p {repo} --no-review --view widgets",
+            "set x",
+        )
         assert magics.last_run.wait(60)
         assert "runs in" not in magics.last_view.panel.message.value
         magics.last_view.panel.apply_button.click()

@@ -18,24 +18,30 @@ from agent_magic.ui.text import choose_hunks, colorize_diff
 NS = {"name": "world", "n": 3, "obj": type("O", (), {"attr": "A"})()}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("hello {name}", "hello world"),
-    ("{n} times", "3 times"),
-    ("{obj.attr}", "A"),
-    ("literal {{name}}", "literal {name}"),
-    ("a dict {{'k': 1}}", "a dict {'k': 1}"),
-    ("not a name {'k': 1}", "not a name {'k': 1}"),
-    ("{{{name}}}", "{world}"),
-    ("no braces", "no braces"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("hello {name}", "hello world"),
+        ("{n} times", "3 times"),
+        ("{obj.attr}", "A"),
+        ("literal {{name}}", "literal {name}"),
+        ("a dict {{'k': 1}}", "a dict {'k': 1}"),
+        ("not a name {'k': 1}", "not a name {'k': 1}"),
+        ("{{{name}}}", "{world}"),
+        ("no braces", "no braces"),
+    ],
+)
 def test_interpolate(text, expected):
     assert interpolate(text, NS) == expected
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{missing}", "{missing}"),
-    ("{obj.nope}", "no attribute 'nope'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{missing}", "{missing}"),
+        ("{obj.nope}", "no attribute 'nope'"),
+    ],
+)
 def test_interpolate_unknown_names_raise(text, message):
     with pytest.raises(UserError, match=message.replace("{", r"\{").replace("}", r"\}")):
         interpolate(text, NS)
@@ -46,11 +52,14 @@ def test_object_or_text_returns_the_object_for_a_whole_placeholder():
     assert object_or_text("x-{n}", NS) == "x-3"
 
 
-@pytest.mark.parametrize("diff, stats", [
-    ("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n", (1, 1)),
-    ("--- /dev/null\n+++ b/x\n@@ -0,0 +1,2 @@\n+a\n+b\n", (2, 0)),
-    ("", (0, 0)),
-])
+@pytest.mark.parametrize(
+    "diff, stats",
+    [
+        ("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n", (1, 1)),
+        ("--- /dev/null\n+++ b/x\n@@ -0,0 +1,2 @@\n+a\n+b\n", (2, 0)),
+        ("", (0, 0)),
+    ],
+)
 def test_diff_stats(diff, stats):
     assert diff_stats(diff) == stats
 
@@ -89,18 +98,30 @@ class C:
     files: list[F]
 
 
-CHANGES = C([F("a.py", [H("a#1", "@@ -1 +1 @@", "@@ -1 +1 @@\n-x\n+y\n", 1, 1),
-                        H("a#2", "@@ -9 +9 @@", "@@ -9 +9 @@\n-x\n+y\n", 9, 1)]),
-             F("b.py", [H("b#1", "@@ -1 +1 @@", "@@ -1 +1 @@\n-x\n+y\n", 1, 1)]),
-             F("c.py", [H("c#1", "@@ -1 +1 @@", "@@ -1 +1 @@\n-x\n+y\n", 1, 1)])])
+CHANGES = C(
+    [
+        F(
+            "a.py",
+            [
+                H("a#1", "@@ -1 +1 @@", "@@ -1 +1 @@\n-x\n+y\n", 1, 1),
+                H("a#2", "@@ -9 +9 @@", "@@ -9 +9 @@\n-x\n+y\n", 9, 1),
+            ],
+        ),
+        F("b.py", [H("b#1", "@@ -1 +1 @@", "@@ -1 +1 @@\n-x\n+y\n", 1, 1)]),
+        F("c.py", [H("c#1", "@@ -1 +1 @@", "@@ -1 +1 @@\n-x\n+y\n", 1, 1)]),
+    ]
+)
 
 
-@pytest.mark.parametrize("answers, chosen", [
-    (["y", "n", "y"], {"a#1", "a#2", "c#1"}),
-    (["n", "a"], {"b#1", "c#1"}),
-    (["y", "q"], {"a#1", "a#2"}),
-    (["maybe", "n", "n", "n"], set()),
-])
+@pytest.mark.parametrize(
+    "answers, chosen",
+    [
+        (["y", "n", "y"], {"a#1", "a#2", "c#1"}),
+        (["n", "a"], {"b#1", "c#1"}),
+        (["y", "q"], {"a#1", "a#2"}),
+        (["maybe", "n", "n", "n"], set()),
+    ],
+)
 def test_choose_hunks_follows_the_answers(answers, chosen):
     replies = iter(answers)
     out = io.StringIO()
@@ -129,12 +150,15 @@ class FakeShell:
         self.kernel = kernel
 
 
-@pytest.mark.parametrize("shell, env, view", [
-    (FakeShell(kernel=object()), {"JPY_SESSION_NAME": "/x/a.ipynb"}, "widgets"),
-    (FakeShell({"__vsc_ipynb_file__": "/x/a.ipynb"}, kernel=object()), {}, "widgets"),
-    (FakeShell(kernel=object()), {}, "headless"),  # nbclient / papermill
-    (FakeShell(), {}, "headless"),  # a plain InteractiveShell
-])
+@pytest.mark.parametrize(
+    "shell, env, view",
+    [
+        (FakeShell(kernel=object()), {"JPY_SESSION_NAME": "/x/a.ipynb"}, "widgets"),
+        (FakeShell({"__vsc_ipynb_file__": "/x/a.ipynb"}, kernel=object()), {}, "widgets"),
+        (FakeShell(kernel=object()), {}, "headless"),  # nbclient / papermill
+        (FakeShell(), {}, "headless"),  # a plain InteractiveShell
+    ],
+)
 def test_detect_view(shell, env, view):
     assert detect_view(shell, env) == view
 
@@ -145,8 +169,13 @@ def test_namespace_summary_gives_types_and_shapes_never_values():
         columns = ("price", "qty")
         dtypes = ("float64", "int64")
 
-    ns = {"df": Frame(), "rows": [1, 2, 3], "api_key": "sk-very-secret", "_hidden": 1,
-          "text": "a private sentence"}
+    ns = {
+        "df": Frame(),
+        "rows": [1, 2, 3],
+        "api_key": "sk-very-secret",
+        "_hidden": 1,
+        "text": "a private sentence",
+    }
     summary = "\n".join(namespace_summary(ns))
     assert "df: " in summary and "shape=(3, 2)" in summary and "price: float64" in summary
     assert "rows: list (len=3)" in summary
@@ -156,12 +185,15 @@ def test_namespace_summary_gives_types_and_shapes_never_values():
     assert describe_value(len).startswith("builtin_function_or_method")
 
 
-@pytest.mark.parametrize("output, text", [
-    ({"output_type": "stream", "text": ["a", "b"]}, "ab"),
-    ({"output_type": "error", "ename": "KeyError", "evalue": "'x'"}, "KeyError: 'x'"),
-    ({"output_type": "display_data", "data": {"image/png": "..."}}, "[image/png]"),
-    ({"output_type": "execute_result", "data": {"text/plain": "42"}}, "42"),
-])
+@pytest.mark.parametrize(
+    "output, text",
+    [
+        ({"output_type": "stream", "text": ["a", "b"]}, "ab"),
+        ({"output_type": "error", "ename": "KeyError", "evalue": "'x'"}, "KeyError: 'x'"),
+        ({"output_type": "display_data", "data": {"image/png": "..."}}, "[image/png]"),
+        ({"output_type": "execute_result", "data": {"text/plain": "42"}}, "42"),
+    ],
+)
 def test_output_text(output, text):
     assert output_text(output) == text
 
@@ -171,10 +203,13 @@ def test_trim_says_how_much_was_cut():
     assert trim("short", 10) == "short"
 
 
-@pytest.mark.parametrize("reason, error, outcome", [
-    ("interrupted", "stopped by the user", "**Outcome:** stopped by the user\n"),
-    ("error", "disk full", "**Outcome:** stopped by an error (disk full)\n"),
-])
+@pytest.mark.parametrize(
+    "reason, error, outcome",
+    [
+        ("interrupted", "stopped by the user", "**Outcome:** stopped by the user\n"),
+        ("error", "disk full", "**Outcome:** stopped by an error (disk full)\n"),
+    ],
+)
 def test_report_outcome_names_the_error_once(reason, error, outcome):
     from agent_magic.paths import Project
     from agent_magic.session import Session

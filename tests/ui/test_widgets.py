@@ -23,8 +23,9 @@ def staged(make_repo):
     root = make_repo({"calc.py": CALC})
     staging = Staging(Project(root))
     staging.replace("calc.py", "    return a - b\n", "    return a + b\n")
-    staging.replace("calc.py", "def mul(a, b):\n    return a + b\n",
-                    "def mul(a, b):\n    return a * b\n")
+    staging.replace(
+        "calc.py", "def mul(a, b):\n    return a + b\n", "def mul(a, b):\n    return a * b\n"
+    )
     return staging.changeset()
 
 
@@ -39,8 +40,9 @@ def test_finding_link_reveals_its_hunk_and_blockers_show_the_confirm_box(make_re
     assert panel.confirm.layout.display is None
     link = panel.findings.rows[0].children[1]
     link.click()
-    focused = [hid for hid, box in panel.diff.hunk_boxes.items()
-               if "agent-hunk-focus" in box._dom_classes]
+    focused = [
+        hid for hid, box in panel.diff.hunk_boxes.items() if "agent-hunk-focus" in box._dom_classes
+    ]
     assert focused == [changeset.hunk_ids()[1]]
 
     panel.confirm.value = True
