@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from agent_magic import prompts
 from agent_magic.errors import ModelError, ToolError, UserError
@@ -36,11 +36,11 @@ from agent_magic.events import (
     ignore,
 )
 from agent_magic.models.base import INVALID_JSON_KEY, Model, Reply, Request, ToolCall, Usage
-from agent_magic.models.scripted import estimate_tokens
 from agent_magic.paths import Project
 from agent_magic.records import Finding, Plan, PlanStep, Understanding
 from agent_magic.secrets import Redactor
-from agent_magic.session import Session
+from agent_magic.session import Session, StopReason
+from agent_magic.tokens import estimate_tokens
 from agent_magic.tools import (
     ALL_TOOLS,
     CONTROL_NAMES,
@@ -95,7 +95,7 @@ class AgentConfig:
 class Stop(Exception):
     """Ends a run early; ``reason`` is the session's stop_reason."""
 
-    reason = "error"
+    reason: ClassVar[StopReason] = "error"
 
 
 class BudgetExceeded(Stop):
@@ -399,8 +399,10 @@ class Agent:
     def _check(self, session: Session, changeset: Any, **options: Any) -> Any:
         checker = self._checker
         if checker is None:
-            from agent_magic.review import run_checks as checker
+            from agent_magic.review import run_checks
             from agent_magic.review.memo import CheckMemo
+
+            checker = run_checks
 
             if session.check_memo is None:  # an unchanged fix round reuses the last checks
                 session.check_memo = CheckMemo()
@@ -839,13 +841,15 @@ class Agent:
     def _toolbox(self, session: Session) -> Toolbox:
         patterns = self.config.readonly
         index = self._get_index()
+        staging = session.staging
+        if staging is None:  # run() and resume() stage before any tool runs
+            raise UserError(f"session {session.id} has no staging area")
 
         def files() -> list[str]:
-            staged = set(session.staging.changed_paths())
-            return sorted(set(index.files()) | staged)
+            return sorted(set(index.files()) | set(staging.changed_paths()))
 
         return Toolbox(
-            session.staging,
+            staging,
             files,
             readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns),
             runner=lambda command, timeout: self._run_command(session, command, timeout),

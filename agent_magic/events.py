@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agent_magic.models.base import Usage
     from agent_magic.records import Finding, Plan, Understanding
+    from agent_magic.review.report import CheckReport
     from agent_magic.session import Session
+    from agent_magic.stepping import StepPause
 
 PHASES = ("understand", "analyze", "plan", "implement", "review", "deliver")
 
@@ -74,7 +76,7 @@ class FindingReported:
 class ChecksDone:
     """Results of the automatic checks (compile, lint, tests) of one review round."""
 
-    report: Any
+    report: CheckReport
     round: int
 
 
@@ -90,7 +92,7 @@ class StepPaused:
 
     step: int  # 1-based plan step; 0 = the plan waits for approval
     session: Session
-    pause: Any = None  # stepping.StepPause: the step's diff, checks and what comes next
+    pause: StepPause  # the step's diff, checks and what comes next
 
 
 @dataclass(frozen=True)

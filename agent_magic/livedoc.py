@@ -98,7 +98,8 @@ class LiveFrontend:
         if self.transport is None:
             raise LiveError("no frontend extension is attached")
         request_id = f"r{next(self._ids)}"
-        done, box = threading.Event(), []
+        done = threading.Event()
+        box: list[dict[str, Any]] = []
         with self._lock:
             self._waiting[request_id] = (done, box)
         try:
@@ -178,8 +179,11 @@ class LiveFrontend:
         """``path`` as the frontend names it (relative to the server root), or None outside it."""
         if not self.attached:
             return None
+        root = self.server_root  # read once: a timed-out request detaches from another thread
+        if root is None:
+            return None
         try:
-            return Path(path).resolve().relative_to(self.server_root).as_posix()
+            return Path(path).resolve().relative_to(root).as_posix()
         except ValueError:
             return None
 

@@ -32,16 +32,6 @@ LINE_USAGE = (
 AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
 
 
-def _usage_name(name: str) -> Callable[[Any], Any]:
-    """Name the magic in its generated usage line (it defaults to the method's name)."""
-
-    def mark(func: Any) -> Any:
-        func.argcmd_name = name
-        return func
-
-    return mark
-
-
 # One repo index per project for the kernel's life: it refreshes itself from disk on every use,
 # so keeping it only saves re-reading the cache (over a second on a large repo) on each run.
 _INDEXES: dict[Any, Any] = {}
@@ -155,9 +145,14 @@ class AgentMagics(Magics):
         # open notebooks change in their tabs when the page has the extension
         self.live = LiveLink(shell, live)
 
+    def _user_ns(self) -> dict[str, Any]:
+        if self.shell is None:
+            raise UserError("agent_magic is not loaded in an IPython shell (%load_ext agent_magic)")
+        return self.shell.user_ns
+
     # ------------------------------------------------------------------ %%agent
 
-    @magic_arguments()
+    @magic_arguments(name="%agent")  # names the usage line; IPython prefixes one more %
     @argument("-m", "--model", help="model spec, or {name} of a Model object in the namespace")
     @argument("-p", "--project", help="project directory (default: git root of the cwd)")
     @argument("--max-steps", type=int, help="model calls allowed")
@@ -215,7 +210,6 @@ class AgentMagics(Magics):
         help="thinking effort (off: no thinking, where the model allows)",
     )
     @argument("--max-tokens", type=int, help="output limit of each model call, thinking included")
-    @_usage_name("%agent")  # IPython prefixes one more %
     @no_var_expand
     @cell_magic("agent")
     def agent_cell(self, line: str, cell: str) -> None:
@@ -233,7 +227,7 @@ class AgentMagics(Magics):
                 "--step (step mode) is not available in a headless run: nobody can "
                 "answer its questions; use a notebook (widgets) or terminal IPython"
             )
-        ns = self.shell.user_ns
+        ns = self._user_ns()
         task = interpolate(cell, ns).strip()
         if not task:
             raise UserError("the task is empty: write what the agent should do in the cell body")
@@ -257,7 +251,7 @@ class AgentMagics(Magics):
         )
 
     def _project(self, option: str | None) -> Project:
-        ns = self.shell.user_ns
+        ns = self._user_ns()
         if option:
             return Project(interpolate(option, ns))
         return Project(find_project_root(self.project or None))
@@ -266,7 +260,7 @@ class AgentMagics(Magics):
         from agent_magic.models import load_model
 
         spec = (
-            object_or_text(option, self.shell.user_ns)
+            object_or_text(option, self._user_ns())
             if option
             else (self.model or os.environ.get("AGENT_MAGIC_MODEL", ""))
         )
@@ -637,7 +631,7 @@ class AgentMagics(Magics):
         if len(rest) < 2:
             raise UserError("usage: %agent resume ID follow-up instruction")
         session = self._session(rest[0], need_object=True)
-        instruction = interpolate(" ".join(rest[1:]), self.shell.user_ns)
+        instruction = interpolate(" ".join(rest[1:]), self._user_ns())
         self.registry.check(session.project.root)
         if session.id in self._setups:
             from dataclasses import replace
@@ -719,10 +713,8 @@ def _pick(value: Any, default: Any) -> Any:
 
 
 def _checkpoint_lines(project: Project) -> list[str]:
-    try:
-        from agent_magic.staging import list_checkpoints
-    except ImportError:
-        return []
+    from agent_magic.staging import list_checkpoints
+
     return [
         f"  checkpoint {c.id} (session {c.session_id}): {', '.join(c.paths)}"
         + (" [undone]" if c.undone else f" — undo with `%agent undo {c.id}`")

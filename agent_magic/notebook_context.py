@@ -96,7 +96,9 @@ def describe_value(value: Any) -> str:
     dtypes = getattr(value, "dtypes", None)
     if columns is not None and dtypes is not None:
         try:
-            pairs = [f"{c}: {d}" for c, d in zip(list(columns)[:30], list(dtypes)[:30])]
+            pairs = [
+                f"{c}: {d}" for c, d in zip(list(columns)[:30], list(dtypes)[:30], strict=False)
+            ]
             details.append("columns={" + ", ".join(pairs) + "}")
         except TypeError:
             pass

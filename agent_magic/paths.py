@@ -179,10 +179,6 @@ class Project:
                 )
         return target
 
-    def relative(self, path: str | os.PathLike[str]) -> str:
-        """The posix path of an absolute path below the root."""
-        return Path(path).resolve().relative_to(self.root).as_posix()
-
     def is_secret(self, rel: str) -> bool:
         """Whether a relative path names a secret file (built-in patterns or .agentignore)."""
         parts = PurePosixPath(rel.replace("\\", "/")).parts

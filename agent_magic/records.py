@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-SEVERITIES = ("blocker", "major", "minor", "nit")
+Severity = Literal["blocker", "major", "minor", "nit"]
+SEVERITIES: tuple[Severity, ...] = ("blocker", "major", "minor", "nit")
+FindingStatus = Literal["open", "fixed"]
 
 
 @dataclass
@@ -46,14 +48,14 @@ class Plan:
 class Finding:
     """A problem found by a check or by the review pass, attached to a file and lines if known."""
 
-    severity: str
+    severity: Severity
     message: str
     path: str | None = None
     line_start: int | None = None
     line_end: int | None = None
     suggestion: str = ""
     source: str = "review"  # review | tests | lint | compile | notebook
-    status: str = "open"  # open | fixed
+    status: FindingStatus = "open"
     round: int = 1
 
     def location(self) -> str:

@@ -6,7 +6,7 @@ import datetime as _dt
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from agent_magic.errors import ApplyError, UserError
 from agent_magic.models.base import Usage
@@ -14,7 +14,29 @@ from agent_magic.paths import Project
 from agent_magic.records import Finding, Plan, PlanStep, Understanding
 
 if TYPE_CHECKING:
+    from agent_magic.review.memo import CheckMemo
+    from agent_magic.review.report import CheckReport
     from agent_magic.staging import Changeset, Checkpoint, Staging
+    from agent_magic.stepping import StepOutcome
+
+# Why a run ended: "" while it runs; done, plan_ready and cancelled are the successes;
+# unfinished is a recorded session whose end was never written (its kernel died).
+StopReason = Literal[
+    "",
+    "done",
+    "plan_ready",
+    "cancelled",
+    "budget",
+    "steps",
+    "time",
+    "interrupted",
+    "tool_errors",
+    "refused",
+    "context",
+    "output_limit",
+    "error",
+    "unfinished",
+]
 
 
 def new_session_id() -> str:
@@ -34,7 +56,6 @@ class Session:
     created: str = field(
         default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     )
-    phase: str = ""
     understanding: Understanding | None = None
     context: str = ""
     ranked_files: list[str] = field(default_factory=list)
@@ -42,25 +63,20 @@ class Session:
     plan: Plan | None = None
     staging: Staging | None = field(default=None, repr=False)
     changeset: Changeset | None = field(default=None, repr=False)
-    checks: Any = None  # review.CheckReport of the last round, if the review ran
-    checks_before: Any = None  # the first round's report, to show before/after
-    check_memo: Any = field(default=None, repr=False)  # review.CheckMemo: work reused across rounds
+    checks: CheckReport | None = None  # of the last round, if the review ran
+    checks_before: CheckReport | None = None  # the first round's, to show before/after
+    check_memo: CheckMemo | None = field(default=None, repr=False)  # work reused across rounds
     findings: list[Finding] = field(default_factory=list)
     summary: str = ""  # the model's own summary, from `finish`
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
     steps: int = 0
-    tool_errors: int = 0
     review_rounds: int = 0
-    # done | plan_ready | cancelled (the successes) | budget | steps | time | interrupted |
-    # tool_errors | error
-    stop_reason: str = ""
+    stop_reason: StopReason = ""
     error: str = ""
     messages: list[dict[str, Any]] = field(default_factory=list, repr=False)
     checkpoints: list[str] = field(default_factory=list)
-    step_outcomes: list[Any] = field(
-        default_factory=list
-    )  # step mode: stepping.StepOutcome per step
+    step_outcomes: list[StepOutcome] = field(default_factory=list)  # step mode: one per step
 
     @property
     def ok(self) -> bool:

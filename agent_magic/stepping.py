@@ -22,7 +22,7 @@ from agent_magic.staging.changeset import Changeset, content_hash, make_change
 if TYPE_CHECKING:
     from agent_magic.agent import Agent
     from agent_magic.paths import Project
-    from agent_magic.records import PlanStep
+    from agent_magic.records import Plan, PlanStep
     from agent_magic.session import Session
 
 ACTIONS = ("approve", "revise", "skip", "stop")
@@ -271,7 +271,7 @@ class StepLoop:
         """Approve the plan, then every step in order; the summary lists what became of each."""
         try:
             self._approve_plan()
-            steps = self.session.plan.steps
+            steps = self._plan().steps
             for number, step in enumerate(steps, 1):
                 following = steps[number].description if number < len(steps) else ""
                 self._step(number, len(steps), step, following)
@@ -281,7 +281,7 @@ class StepLoop:
     def _approve_plan(self) -> None:
         agent, session = self.agent, self.session
         while True:
-            plan = session.plan
+            plan = self._plan()
             pause = StepPause(0, len(plan.steps), plan.summary, next_step=plan.steps[0].description)
             decision = self._wait(pause)
             if decision.action == "approve":
@@ -291,7 +291,12 @@ class StepLoop:
             agent._say(session, prompts.render("revise_plan", feedback=decision.feedback))
             agent._enter("plan")
             agent._converse(session, "plan", {"submit_plan"})
-            agent._leave("plan", session.plan.summary)
+            agent._leave("plan", self._plan().summary)
+
+    def _plan(self) -> Plan:
+        if self.session.plan is None:  # the plan phase ends only when a plan was submitted
+            raise StepsStopped("the model submitted no plan; nothing was changed")
+        return self.session.plan
 
     def _step(self, number: int, total: int, step: PlanStep, following: str) -> None:
         agent, session = self.agent, self.session
@@ -304,6 +309,8 @@ class StepLoop:
             agent._converse(session, "implement", {"finish"})
             agent._leave("implement", session.summary)
             changeset = session.refresh()
+            if changeset is None or session.staging is None:  # step mode always stages
+                raise StepsStopped("nothing was staged; the run has no staging area")
             pause = StepPause(
                 number,
                 total,
@@ -361,7 +368,8 @@ class StepLoop:
         from agent_magic.staging import apply
 
         session = self.session
-        title = session.plan.summary.strip().splitlines()[0][:60] if session.plan.summary else ""
+        summary = self._plan().summary
+        title = summary.strip().splitlines()[0][:60] if summary else ""
         message = (
             f"{title} — step {pause.step}/{pause.total}: {pause.description}\n\n"
             f"Task: {session.task.strip()[:500]}\n"

@@ -81,8 +81,8 @@ def list_sessions(project: Project) -> list[dict[str, Any]]:
     summaries = []
     for path in sorted(folder.glob("*.jsonl"), reverse=True):
         records = read_records(path)
-        start = next((r for r in records if r.get("kind") == "start"), {})
-        end = next((r for r in reversed(records) if r.get("kind") == "end"), {})
+        start: dict[str, Any] = next((r for r in records if r.get("kind") == "start"), {})
+        end: dict[str, Any] = next((r for r in reversed(records) if r.get("kind") == "end"), {})
         summaries.append(
             {
                 "id": path.stem,

@@ -369,7 +369,10 @@ def format_table(results: list[ExerciseResult], summary: dict[str, Any], tries: 
     rows.append(
         [
             f"total ({n})",
-            *(f"{p}/{n} {rate:.0f}%" for p, rate in zip(summary["passed"], summary["pass_rate"])),
+            *(
+                f"{p}/{n} {rate:.0f}%"
+                for p, rate in zip(summary["passed"], summary["pass_rate"], strict=True)
+            ),
             str(summary["tool_calls"]),
             f"{summary['well_formed_pct']:.0f}",
             f"{summary['well_formed_cases_pct']:.0f}%",
@@ -392,7 +395,8 @@ def format_table(results: list[ExerciseResult], summary: dict[str, Any], tries: 
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         )
 
     rule = "-" * len(line(head))

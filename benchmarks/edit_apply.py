@@ -176,11 +176,11 @@ def _elide(old: str, new: str, rng: random.Random) -> tuple[str, str]:
         # Unchanged lines elided in both old and new.
         indent = o[1][: len(o[1]) - len(o[1].lstrip())]
         mid = indent + "..."
-        return "\n".join(o[:1] + [mid] + o[common - 1 :]), "\n".join(
-            n[:1] + [mid] + n[common - 1 :]
+        return "\n".join([*o[:1], mid, *o[common - 1 :]]), "\n".join(
+            [*n[:1], mid, *n[common - 1 :]]
         )
     indent = o[2][: len(o[2]) - len(o[2].lstrip())]
-    return "\n".join(o[:2] + [indent + "..."] + o[-3:]), new
+    return "\n".join([*o[:2], indent + "...", *o[-3:]]), new
 
 
 def run_staging(case_before: bytes, edits: list[Edit], tmp: Path) -> bytes | None:

@@ -355,7 +355,9 @@ def edit_at_head(root: Path, path: str, tmp: Path) -> str:
     if lb is None or lr is None:
         return "kept" if lb is None else "layout lost"
     if code:
-        others = [a == b for i, (a, b) in enumerate(zip(lb.cells, lr.cells)) if i != code[0]]
+        others = [
+            a == b for i, (a, b) in enumerate(zip(lb.cells, lr.cells, strict=False)) if i != code[0]
+        ]
         same = len(lb.cells) == len(lr.cells) and all(others)
     else:
         same = lr.cells[1:] == lb.cells

@@ -177,7 +177,7 @@ def run_session(model_name: str, prompt_cache: bool) -> tuple[list[TurnRow], dic
                 u.output_tokens,
                 fresh,
             )
-            for i, (u, fresh) in enumerate(zip(model.usages, model.fresh), 1)
+            for i, (u, fresh) in enumerate(zip(model.usages, model.fresh, strict=True), 1)
         ]
         later = rows[1:]
         prompt = sum(r.prompt_tokens for r in later)

@@ -225,7 +225,7 @@ def bwrap_works() -> bool:
     with tempfile.TemporaryDirectory(prefix="agent_tasks-probe-") as tmp:
         private = Path(tmp).resolve()
         (private / RUN_DIR).mkdir()
-        command = bwrap_command(private, private / RUN_DIR) + [sys.executable, "-I", "-c", "0"]
+        command = [*bwrap_command(private, private / RUN_DIR), sys.executable, "-I", "-c", "0"]
         code, _, _ = _run(command, cwd=private, env=minimal_env(private), timeout=30)
     return code == 0
 

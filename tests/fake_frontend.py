@@ -76,7 +76,7 @@ class FakeFrontend:
     def apply(self, path: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
         nb = self.docs.get(path)
         if not isinstance(nb, dict):
-            raise ValueError(f"{path} is not open as a notebook")  # noqa: TRY004 (as the JS)
+            raise ValueError(f"{path} is not open as a notebook")  # as the JS throws
         cells = nb["cells"]
 
         def index(cell_id: str) -> int:

@@ -294,8 +294,7 @@ def test_repo_map_fits_a_small_context_window(sample_repo: Path):
     small = ScriptedModel(fix_failing_test())
     small.context_window = 2048
     agent = Agent(sample_repo, small, AgentConfig(context_tokens=4000))
-    assert agent._map_budget() == 512
-    assert (
-        Agent(sample_repo, ScriptedModel([]), AgentConfig(context_tokens=4000))._map_budget()
-        == 4000
-    )
+    # The budget rule alone; a whole run that shows it in the prompt would take seconds.
+    assert agent._map_budget() == 512  # noqa: SLF001
+    plain = Agent(sample_repo, ScriptedModel([]), AgentConfig(context_tokens=4000))
+    assert plain._map_budget() == 4000  # noqa: SLF001

@@ -8,8 +8,8 @@ import pytest
 
 from agent_magic.agent import DROPPED, STUB, Agent, AgentConfig
 from agent_magic.models.anthropic import AnthropicModel
-from agent_magic.models.scripted import estimate_tokens
 from agent_magic.testing import FakeAnthropic, fake_client
+from agent_magic.tokens import estimate_tokens
 from tests.scripts import call, turn
 
 WINDOW = 60_000  # tokens the fake accepts per request (the real window is 1M; same rules)

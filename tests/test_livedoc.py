@@ -208,6 +208,6 @@ def test_writer_refuses_a_cell_the_user_edited_and_changes_nothing(tmp_path: Pat
     staging.notebook_edit("a.ipynb", "replace", cell="a", source="x = 10")
     fake.docs["a.ipynb"]["cells"][0]["source"] = "x = 100"  # the same cell, by the user
     writer = LiveWriter(frontend)
-    with pytest.raises(ConflictError, match="a.ipynb cell a"):
+    with pytest.raises(ConflictError, match=r"a.ipynb cell a"):
         writer.plan(project, staging.changeset(), ["a.ipynb"], None)
     assert path.read_bytes() == original and not fake.saved

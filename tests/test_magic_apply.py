@@ -37,7 +37,7 @@ apply(project, st.changeset(), writer=writer)
 
 @pytest.fixture
 def interrupted(make_repo) -> Path:
-    root = make_repo({n: "old\n" for n in ("a.py", "b.py", "c.py")})
+    root = make_repo(dict.fromkeys(("a.py", "b.py", "c.py"), "old\n"))
     proc = subprocess.run(
         [sys.executable, "-c", _DIES, str(root)],
         env={**os.environ, "PYTHONPATH": os.getcwd()},
@@ -94,7 +94,7 @@ def test_undo_from_a_new_kernel_and_undo_force(ip, make_repo):
     cp = apply(project, st.changeset())
     (root / "b.py").write_text("the user's later edit\n")
     magics = _fresh_kernel(ip, root)
-    with pytest.raises(UsageError, match="changed after the apply: b.py.*--force"):
+    with pytest.raises(UsageError, match=r"changed after the apply: b.py.*--force"):
         ip.run_line_magic("agent", "undo")
     assert (root / "a.py").read_text() == "ONE\n"
     with pytest.raises(UsageError, match="usage: %agent undo"):
@@ -127,7 +127,7 @@ def test_a_finished_run_can_be_shown_applied_and_undone_from_a_new_kernel(
     shown = capsys.readouterr().out
     assert f"session `{sid}`" in shown and "`calc.py` +2 −2" in shown and "**Plan**" in shown
     (root / "calc.py").write_text(CALC + "# the user's edit\n")
-    with pytest.raises(UsageError, match="changed on disk.*calc.py"):
+    with pytest.raises(UsageError, match=r"changed on disk.*calc.py"):
         ip.run_line_magic("agent", f"apply {sid}")
     (root / "calc.py").write_text(CALC)
     ip.run_line_magic("agent", f"apply {sid}")

@@ -51,7 +51,7 @@ def test_runs_on_one_project_share_its_index_and_see_new_files(ip, sample_repo: 
 
 def test_undo_of_an_unknown_checkpoint_points_to_history(ip, sample_repo: Path, monkeypatch):
     monkeypatch.chdir(sample_repo)
-    with pytest.raises(UsageError, match="no checkpoint 'nosuch'.*%agent history"):
+    with pytest.raises(UsageError, match=r"no checkpoint 'nosuch'.*%agent history"):
         ip.run_line_magic("agent", "undo nosuch")
 
 

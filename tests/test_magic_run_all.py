@@ -73,7 +73,7 @@ def test_interrupting_the_wait_refuses_and_leaves_the_run_going(ip, magics, calc
     main = threading.main_thread().ident
     watcher = when_waiting(magics, lambda: signal.pthread_kill(main, signal.SIGINT))
 
-    with pytest.raises(UsageError, match="stopped waiting; session .* is still running"):
+    with pytest.raises(UsageError, match=r"stopped waiting; session .* is still running"):
         ip.run_line_magic("agent", "apply")
     watcher.join(30)
     assert magics.last_run.running  # the wait ended, not the run

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent_magic.errors import PathError
 from agent_magic.paths import Project, read_regular
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10: no stdlib TOML reader, so pyproject is not read
-    tomllib = None  # type: ignore[assignment]
+else:  # Python 3.10: no stdlib TOML reader, so pyproject is not read
+    tomllib = None
 
 INSTRUCTION_FILES = (
     "AGENTS.md",
@@ -33,7 +35,6 @@ class Conventions:
     """What we learned about how a project is built, styled and tested."""
 
     tools: dict[str, str] = field(default_factory=dict)  # tool -> where it is configured
-    test_runner: str | None = None
     test_command: list[str] | None = None
     python_version: str | None = None
     layout: str = "flat"  # src | flat | single-module | none
@@ -106,7 +107,7 @@ def detect_conventions(root: str | os.PathLike[str]) -> Conventions:
     conv.line_length = _line_length(tool, setup_cfg)
     conv.python_version = _python_version(pyproject)
     conv.layout, conv.packages = _layout(base)
-    conv.test_runner, conv.test_command = detect_test_command(base, pyproject, setup_cfg, tox_ini)
+    _runner, conv.test_command = detect_test_command(base, pyproject, setup_cfg, tox_ini)
     for name in INSTRUCTION_FILES:
         path = base / name
         if path.is_file() and not project.is_secret(name):
@@ -175,10 +176,8 @@ def _text(path: Path) -> str:
 
 def _ini(path: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
+    with contextlib.suppress(OSError, configparser.Error):
         parser.read_string(_text(path))
-    except (OSError, configparser.Error):
-        pass
     return parser
 
 
@@ -233,7 +232,7 @@ def _style(base: Path, packages: list[str]) -> tuple[str | None, bool]:
         "numpy": len(re.findall(r"^\s+(Parameters|Returns)\n\s+-{3,}", text, re.MULTILINE)),
         "sphinx": len(re.findall(r":param \w+:|:returns?:", text)),
     }
-    style = max(votes, key=votes.get) if max(votes.values()) >= 2 else None
+    style = max(votes, key=lambda k: votes[k]) if max(votes.values()) >= 2 else None
     defs = re.findall(r"^\s*def \w+\((.*?)\)\s*(->)?", text, re.MULTILINE)
     typed = sum(1 for args, ret in defs if ret or ":" in args)
     return style, bool(defs) and typed / len(defs) >= 0.5

@@ -16,7 +16,7 @@ def module_table(paths: Sequence[str]) -> dict[str, int]:
         mod = module_of(path)
         mod = mod.removesuffix(".__init__")
         # A .py beats a .pyi or .pyx of the same module; a shorter (less nested) path wins ties.
-        if mod not in table or path.endswith(".py") and not paths[table[mod]].endswith(".py"):
+        if mod not in table or (path.endswith(".py") and not paths[table[mod]].endswith(".py")):
             table[mod] = i
     return table
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -80,12 +81,10 @@ class RepoIndex:
         if self.ranking and (dirty or moved or self._ranker is None):
             self._update_ranker(new, moved)
         if dirty:
-            try:
-                # Only shards holding changed paths are rewritten; a lost or corrupt shard's files
-                # were rescanned above, so they are dirty and their shard is written again.
+            # Only shards holding changed paths are rewritten; a lost or corrupt shard's files
+            # were rescanned above, so they are dirty and their shard is written again.
+            with contextlib.suppress(OSError):  # a read-only project still gets an in-memory index
                 save_cache(self.cache_dir, new, dirty)
-            except OSError:
-                pass  # a read-only project still gets an in-memory index
         self.last_rescanned = rescanned
         return rescanned
 
@@ -96,14 +95,12 @@ class RepoIndex:
             return False
         # git log is read once per HEAD, not on every refresh, and kept beside the facts.
         commits = load_history(self.cache_dir, head) if head else []
-        if commits is None:
+        if commits is None and head:
             commits = self._read_history(head)
-            try:
-                # Kept even when empty: a git log that timed out would time out again at this HEAD.
+            # Kept even when empty: a git log that timed out would time out again at this HEAD.
+            with contextlib.suppress(OSError):
                 save_history(self.cache_dir, head, commits)
-            except OSError:
-                pass
-        self._head, self._commits = head, commits
+        self._head, self._commits = head, commits or []
         return True
 
     def _read_history(self, head: str) -> list[Commit]:
@@ -123,7 +120,7 @@ class RepoIndex:
             # Same file set: swap the changed files' facts in place (a full rebuild takes seconds).
             changed = {
                 i: files[p].facts
-                for i, (p, f) in enumerate(zip(ranker.paths, ranker.facts))
+                for i, (p, f) in enumerate(zip(ranker.paths, ranker.facts, strict=True))
                 if files[p].facts is not f
             }
             ranker.update(changed)

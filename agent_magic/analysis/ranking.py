@@ -329,7 +329,7 @@ def modules_under_test(paths: Sequence[str]) -> dict[int, list[int]]:
 
 def _shared_dirs(a: str, b: str) -> int:
     n = 0
-    for x, y in zip(a.split("/")[:-1], b.split("/")[:-1]):
+    for x, y in zip(a.split("/")[:-1], b.split("/")[:-1], strict=False):
         if x != y:
             break
         n += 1

@@ -207,7 +207,7 @@ def module_of(path: str) -> str:
     if parts and parts[0] in ("src", "lib") and len(parts) > 1:
         parts = parts[1:]
     if parts and parts[-1] == "__init__":
-        parts = parts[:-1] + ["__init__"]
+        parts = [*parts[:-1], "__init__"]
     return ".".join(parts)
 
 

@@ -18,6 +18,7 @@ retry sleep, nor behind a stream gone silent (``StopWatch`` cuts its connection)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -311,12 +312,11 @@ class StopWatch:
 def _shut(response: Any) -> None:
     extensions = getattr(response, "extensions", None) or {}
     stream = extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if hasattr(stream, "get_extra_info") else None
+    info = getattr(stream, "get_extra_info", None)
+    sock = info("socket") if info is not None else None
     if isinstance(sock, socket.socket):
-        try:
+        with contextlib.suppress(OSError):  # already closed
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:  # already closed
-            pass
 
 
 class _StreamBroken(Exception):
@@ -428,7 +428,8 @@ def describe_error(exc: Exception, *, model: str, base_url: str, retries: int) -
         )
     if isinstance(exc, anthropic.APIStatusError):
         body = exc.body if isinstance(exc.body, dict) else {}
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        raw = body.get("error")
+        error = raw if isinstance(raw, dict) else {}
         kind = error.get("type") or type(exc).__name__
         message = error.get("message") or exc.message
         request_id = f", request {exc.request_id}" if getattr(exc, "request_id", None) else ""

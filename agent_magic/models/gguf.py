@@ -9,6 +9,7 @@ that same shape, tool results as user messages.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 from agent_magic.errors import ModelError, UserError
 from agent_magic.models.base import FREE, Price, Reply, Request, TextSink, ToolCall, Usage
 from agent_magic.models.openai_compat import block_text, parse_arguments
-from agent_magic.models.scripted import estimate_tokens
+from agent_magic.tokens import estimate_tokens
 
 DEFAULT_CONTEXT = 8192
 FORMAT_PROMPT = """\
@@ -94,7 +95,8 @@ def parse_reply(raw: str) -> tuple[str, list[dict[str, Any]]] | None:
         return None
     if not isinstance(value, dict):
         return None
-    text = value.get("text") if isinstance(value.get("text"), str) else ""
+    given = value.get("text")
+    text = given if isinstance(given, str) else ""
     calls = []
     for call in value.get("tool_calls") or []:
         if isinstance(call, dict) and isinstance(call.get("name"), str):
@@ -255,14 +257,16 @@ class GGUFModel:
     def _schema(self, tools: list[dict[str, Any]]) -> dict[str, Any]:
         key = json.dumps(tools, sort_keys=True, default=str)
         if key not in self._schemas:
-            limits = {
-                "max_text_chars": self.max_text_chars,
-                "max_calls": self.max_calls,
-                "min_calls": int(self.require_tool_call),
-            }
-            schema = reply_schema(tools, **limits)
+            build = functools.partial(
+                reply_schema,
+                tools,
+                max_text_chars=self.max_text_chars,
+                max_calls=self.max_calls,
+                min_calls=int(self.require_tool_call),
+            )
+            schema = build()
             if not _compiles(schema):
-                schema = reply_schema(tools, typed_inputs=False, **limits)
+                schema = build(typed_inputs=False)
             self._schemas[key] = schema
         return self._schemas[key]
 

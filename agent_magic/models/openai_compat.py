@@ -17,8 +17,8 @@ import httpx
 
 from agent_magic.errors import ModelError
 from agent_magic.models.base import FREE, Price, Reply, Request, TextSink, ToolCall, Usage
-from agent_magic.models.scripted import estimate_tokens
 from agent_magic.secrets import redact
+from agent_magic.tokens import estimate_tokens
 
 INVALID_JSON_KEY = "__invalid_json__"
 DEFAULT_CONTEXT_WINDOW = 8192
@@ -297,7 +297,6 @@ class OpenAICompatModel:
         self.stream = stream
         self.max_retries = max_retries
         self.retry_delay = retry_delay
-        self._configured_window = context_window
         self._window: int | None = context_window
         self._dropped: set[str] = set()  # optional fields this server rejected
         self._lock = threading.Lock()

@@ -21,6 +21,7 @@ from typing import Any
 
 from agent_magic.errors import ModelError, UserError
 from agent_magic.models.base import FREE, Price, Reply, Request, TextSink, ToolCall, Usage
+from agent_magic.tokens import estimate_tokens
 
 FAULTS = ("429", "529", "500", "504", "402", "drop", "bad_json")
 STOP_REASONS = (
@@ -104,12 +105,6 @@ def _check_turn(i: int, turn: Any) -> None:
             raise UserError(f"script turn {i}: each tool call needs a name")
         if not isinstance(call.get("input", {}), dict):
             raise UserError(f"script turn {i}: tool input of {call['name']} must be an object")
-
-
-def estimate_tokens(value: Any) -> int:
-    """A rough token count (4 characters a token) of any JSON-able value."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return max(1, len(text) // 4)
 
 
 class ScriptedModel:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent_magic.records import Finding
+from agent_magic.records import Finding, Severity
 
 LIST_LIMIT = 10  # items per list in the summary; the rest is counted
 SUMMARY_LIMIT = 6000  # characters of the whole summary
@@ -211,7 +211,7 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def _finding(severity: str, source: str, p: CheckProblem) -> Finding:
+def _finding(severity: Severity, source: str, p: CheckProblem) -> Finding:
     message = f"{p.code} {p.message}".strip() if p.code else p.message
     if p.cell is not None:
         message = f"cell {p.cell}: {message}"

@@ -152,7 +152,7 @@ def _closeness(path: str, dirs: Sequence[tuple[str, ...]]) -> int:
     best = 0
     for d in dirs:
         common = 0
-        for a, b in zip(parts, d):
+        for a, b in zip(parts, d, strict=False):
             if a != b:
                 break
             common += 1

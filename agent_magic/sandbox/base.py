@@ -18,8 +18,12 @@ class Sandbox(Protocol):
     """Turns a command into one that runs confined; ``available`` False means it refuses."""
 
     name: str
-    available: bool
     network: bool
+
+    @property
+    def available(self) -> bool:
+        """False when it refuses to run anything."""
+        ...
 
     def describe(self) -> str:
         """One sentence for findings and the record: how code runs, or why it does not."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -194,10 +195,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
     children = [pid for pid, (ppid, _) in _process_table().items() if ppid == proc.pid]
     if proc.poll() is None:
         _signal_group(proc.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=TERM_GRACE)
-        except subprocess.TimeoutExpired:
-            pass
     _signal_group(proc.pid, signal.SIGKILL)
     for pid in children:
         _signal(pid, signal.SIGKILL)
@@ -231,14 +230,10 @@ def _process_table() -> dict[int, tuple[int, int]]:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -14,6 +14,7 @@ and rollback stay the same around it. Rollback always uses the disk writer.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -122,10 +123,8 @@ def _put(dfd: int, name: str, data: bytes | None, mode: int | None, target: Path
             os.close(fd)
         os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=dfd)
-        except OSError:
-            pass
         raise
 
 
@@ -134,6 +133,10 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def _data(entry: tuple[bytes, int] | None) -> bytes | None:
+    return entry[0] if entry else None
 
 
 def _read(target: Path) -> tuple[bytes, int] | None:
@@ -239,7 +242,7 @@ def _apply_locked(
         "apply",
         cp.id,
         paths,
-        before={p: content_hash(pre[p][0] if pre[p] else None) for p in paths},
+        before={p: content_hash(_data(pre[p])) for p in paths},
         after=dict(cp.after),
         created_dirs=list(cp.created_dirs),
     )
@@ -250,7 +253,7 @@ def _apply_locked(
         store.discard(cp)
         journal.end(project.state_dir)
         raise
-    modes = {p: (pre[p][1] if pre[p] else _renamed_mode(plan, p, pre)) for p in paths}
+    modes = {p: (e[1] if (e := pre[p]) else _renamed_mode(plan, p, pre)) for p in paths}
     try:
         _write_all(abs_paths, targets, modes, writer)
     except BaseException as exc:
@@ -264,10 +267,8 @@ def _apply_locked(
             )
         except gitstore.CommitFailed as exc:
             cp.commit_error = str(exc)
-        try:
+        with contextlib.suppress(OSError):  # the apply stands; only its commit's record is lost
             store.write_meta(cp)
-        except OSError:
-            pass  # the apply stands; only the record of its commit is missing
     return cp
 
 
@@ -340,10 +341,8 @@ def _describe(exc: BaseException, project: Project) -> str:
         name = exc.filename
         where = name
         if name:
-            try:
+            with contextlib.suppress(ValueError):
                 where = Path(name).relative_to(project.root).as_posix()
-            except ValueError:
-                pass
         reason = exc.strerror or str(exc)
         return f"could not write {where}: {reason}" if where else reason
     return str(exc)
@@ -440,11 +439,7 @@ def _undo_locked(
             raise UserError(f"checkpoint {cp.id} was already undone")
     abs_paths = {p: project.check_writable(p) for p in cp.paths}
     current = {p: _read(abs_paths[p]) for p in cp.paths}
-    changed = [
-        p
-        for p in cp.paths
-        if content_hash(current[p][0] if current[p] else None) != cp.after.get(p)
-    ]
+    changed = [p for p in cp.paths if content_hash(_data(current[p])) != cp.after.get(p)]
     if changed and not force:
         raise ConflictError(
             "these files changed after the apply: "
@@ -454,9 +449,10 @@ def _undo_locked(
             changed,
         )
     repo = gitstore.open_repo(project.root) if cp.commit else None
-    revert = repo is not None and gitstore.is_ancestor(repo, cp.commit)
-    if revert:
-        problem = gitstore.commit_blocker(repo)
+    # the repository to commit the revert in, when the apply's commit is in its history
+    revert = repo if repo is not None and gitstore.is_ancestor(repo, cp.commit) else None
+    if revert is not None:
+        problem = gitstore.commit_blocker(revert)
         if problem:
             raise UserError(
                 f"not undone: checkpoint {cp.id} was committed, and its revert cannot "
@@ -468,7 +464,7 @@ def _undo_locked(
         "undo",
         cp.id,
         list(cp.paths),
-        before={p: content_hash(current[p][0] if current[p] else None) for p in cp.paths},
+        before={p: content_hash(_data(current[p])) for p in cp.paths},
         after={p: content_hash(targets[p]) for p in cp.paths},
         created_dirs=list(cp.created_dirs),
     )
@@ -480,10 +476,8 @@ def _undo_locked(
         disk = confined_writer(project.root)
         for path, target in abs_paths.items():
             old = current[path]
-            try:
+            with contextlib.suppress(OSError):
                 disk(target, old[0] if old else None, old[1] if old else None)
-            except OSError:
-                pass
         journal.end(project.state_dir)
         if isinstance(exc, OSError):
             raise ApplyError(
@@ -497,12 +491,12 @@ def _undo_locked(
     cp.undone = True
     store.write_meta(cp)
     journal.end(project.state_dir)
-    if revert:
+    if revert is not None:
         # The apply's commit is in the branch's history: take it back with a new commit of the
         # same paths through an ordinary `git commit` (hooks and signing as configured).
         try:
             cp.revert_commit = gitstore.commit_paths(
-                repo, project.root, cp.paths, revert_message(cp)
+                revert, project.root, cp.paths, revert_message(cp)
             )
         except gitstore.CommitFailed as exc:
             cp.commit_error = str(exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Literal
 
 from agent_magic.errors import ToolError, UserError
 from agent_magic.staging import diff as difflib_
@@ -11,6 +12,7 @@ from agent_magic.staging import notebooks, textfile
 from agent_magic.staging.diff import Hunk
 
 ABSENT = "absent"
+ChangeStatus = Literal["added", "modified", "deleted", "renamed"]
 
 
 def content_hash(data: bytes | None) -> str:
@@ -23,7 +25,7 @@ class FileChange:
     """One file's staged change; ``before``/``after`` are bytes, None meaning absent."""
 
     path: str
-    status: str  # added | modified | deleted | renamed
+    status: ChangeStatus
     before: bytes | None
     after: bytes | None
     old_path: str | None = None
@@ -144,6 +146,7 @@ def make_change(
     path: str, before: bytes | None, after: bytes | None, old_path: str | None = None
 ) -> FileChange:
     """A FileChange with its hunks computed."""
+    status: ChangeStatus
     if old_path:
         status = "renamed"
     elif before is None:
@@ -179,7 +182,7 @@ def _hunks(path: str, before: bytes | None, after: bytes | None, status: str) ->
         old = textfile.decode(before, path, max_bytes=1 << 62)[0] if before is not None else ""
         new = textfile.decode(after, path, max_bytes=1 << 62)[0] if after is not None else ""
     except ToolError:
-        return hunks + [Hunk(f"{path}#1", f"binary file {status}", "", kind="file")]
+        return [*hunks, Hunk(f"{path}#1", f"binary file {status}", "", kind="file")]
     found = difflib_.text_hunks(path, old, new)
     if not found and status in ("added", "deleted"):
         found = [Hunk(f"{path}#1", f"empty file {status}", "", kind="file")]

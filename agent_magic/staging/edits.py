@@ -482,7 +482,7 @@ def _render(
     ]
     region = file_lines[match.start : match.end]
     style = indent_style("\n".join(region)) or indent_style("\n".join(file_lines))
-    mark_ranges = [r for t, r in zip(tokens, match.token_lines) if t is _MARK]
+    mark_ranges = [r for t, r in zip(tokens, match.token_lines, strict=True) if t is _MARK]
     out: list[str] = []
     sm = difflib.SequenceMatcher(None, pat_keys, new_keys, autojunk=False)
     for op, i1, i2, j1, j2 in sm.get_opcodes():
@@ -606,7 +606,7 @@ def _indent_unit(file_lines: list[str], tab: int) -> int | None:
 
 def _fits(lines: list[str], cols: list[int], unit: int) -> bool:
     """Whether lines at these columns sit on the unit grid with every block one unit deep."""
-    for i, (line, col) in enumerate(zip(lines, cols)):
+    for i, (line, col) in enumerate(zip(lines, cols, strict=True)):
         if col < 0:
             continue
         if col % unit:

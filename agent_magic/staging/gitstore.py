@@ -6,6 +6,7 @@ object database, so the user's staged and unstaged work is left exactly as it wa
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import git
 from gitdb.base import IStream
+
+from agent_magic.errors import UserError
 
 REF_PREFIX = "refs/agent-magic/checkpoints/"
 TRAILER = "Generated-by: agent_magic"
@@ -33,9 +36,16 @@ def open_repo(root: Path) -> git.Repo | None:
         return None
 
 
+def work_tree(repo: git.Repo) -> Path:
+    """The top of the repository's files; a bare repository has none to edit."""
+    if repo.working_tree_dir is None:
+        raise UserError(f"{repo.git_dir} is a bare git repository: it has no files to edit")
+    return Path(repo.working_tree_dir)
+
+
 def repo_path(repo: git.Repo, root: Path, rel: str) -> str:
     """``rel`` (relative to the project root) as a path relative to the repository's top."""
-    top = Path(repo.working_tree_dir).resolve()
+    top = work_tree(repo).resolve()
     return (root / rel).resolve().relative_to(top).as_posix() if root != top else rel
 
 
@@ -103,10 +113,8 @@ def set_ref(repo: git.Repo, ref: str, sha: str) -> None:
 
 def delete_ref(repo: git.Repo, ref: str) -> None:
     """Remove ``ref`` if it exists."""
-    try:
+    with contextlib.suppress(git.GitCommandError):
         repo.git.update_ref("-d", ref)
-    except git.GitCommandError:
-        pass
 
 
 def is_ancestor(repo: git.Repo, sha: str, of: str = "HEAD") -> bool:
@@ -134,9 +142,7 @@ def commit_blocker(repo: git.Repo) -> str:
     }
     for name, why in markers.items():
         # --git-path answers relative to the work tree, where git ran.
-        if os.path.exists(
-            os.path.join(repo.working_tree_dir, repo.git.rev_parse("--git-path", name))
-        ):
+        if os.path.exists(os.path.join(work_tree(repo), repo.git.rev_parse("--git-path", name))):
             return why
     try:
         repo.git.symbolic_ref("-q", "HEAD")
@@ -167,7 +173,7 @@ def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str) -> 
     """
     rels = [repo_path(repo, root, p) for p in paths]
     env = None if _has_identity(repo) else _FALLBACK_IDENTITY
-    top = repo.working_tree_dir
+    top = work_tree(repo)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as fh:
         fh.write(message)
     try:
@@ -188,10 +194,8 @@ def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str) -> 
     finally:
         os.unlink(fh.name)
     if proc.returncode != 0:
-        try:
+        with contextlib.suppress(git.GitCommandError):
             repo.git.reset("-q", "--", *rels)
-        except git.GitCommandError:
-            pass
         output = (proc.stderr.strip() or proc.stdout.strip() or "git commit failed")[-2000:]
         raise CommitFailed(output)
     return repo.git.rev_parse("HEAD")

@@ -18,6 +18,7 @@ from agent_magic.livedoc import LiveError, LiveFrontend
 from agent_magic.paths import Project
 from agent_magic.staging import notebooks
 from agent_magic.staging.changeset import Changeset
+from agent_magic.staging.checkpoints import Checkpoint
 from agent_magic.staging.livecells import cell_ops
 from agent_magic.staging.overlay import DiskReader
 
@@ -61,7 +62,7 @@ class LiveCheckpoint:
     id: str
     paths: list[str]
     changes: list[LiveChange] = field(default_factory=list)
-    disk: Any = None
+    disk: Checkpoint | None = None
     reverted: list[str] = field(default_factory=list)  # editor tabs reloaded from disk
     dirty: list[str] = field(default_factory=list)  # editor tabs with unsaved changes
 

@@ -45,10 +45,8 @@ def cell_ops(base: dict[str, Any], target: dict[str, Any], live: dict[str, Any])
     plan.moved = kept != [c for c in new if c in old]
     for cell_id, cell in new.items():
         before = old.get(cell_id)
-        if (
-            before is None
-            or source(before) == source(cell)
-            and before.get("cell_type") == cell.get("cell_type")
+        if before is None or (
+            source(before) == source(cell) and before.get("cell_type") == cell.get("cell_type")
         ):
             continue
         current = now.get(cell_id)

@@ -42,7 +42,7 @@ def pair_keys(before: list[Any], after: list[Any]) -> tuple[list[str], list[str]
     matcher = difflib.SequenceMatcher(None, bsig, asig, autojunk=False)
     opcodes = matcher.get_opcodes()
     taken: set[int] = set()
-    for op, i1, i2, j1, j2 in opcodes:
+    for op, i1, i2, j1, _j2 in opcodes:
         if op == "equal":
             for k in range(i2 - i1):
                 akeys[j1 + k] = bkeys[i1 + k]
@@ -62,7 +62,7 @@ def pair_keys(before: list[Any], after: list[Any]) -> tuple[list[str], list[str]
             continue
         left = [i for i in range(i1, i2) if i not in taken]
         right = [j for j in range(j1, j2) if akeys[j].startswith("new")]
-        for i, j in zip(left, right):
+        for i, j in zip(left, right, strict=False):
             if before[i].get("cell_type") == after[j].get("cell_type") or len(left) == len(right):
                 akeys[j] = bkeys[i]
                 taken.add(i)
@@ -72,8 +72,8 @@ def pair_keys(before: list[Any], after: list[Any]) -> tuple[list[str], list[str]
 def cell_hunks(path: str, before: dict[str, Any], after: dict[str, Any]) -> list[Hunk]:
     """Per-cell changes (added, deleted, modified) and one hunk for a change of cell order."""
     bkeys, akeys = pair_keys(before["cells"], after["cells"])
-    bmap = dict(zip(bkeys, before["cells"]))
-    amap = dict(zip(akeys, after["cells"]))
+    bmap = dict(zip(bkeys, before["cells"], strict=True))
+    amap = dict(zip(akeys, after["cells"], strict=True))
     hunks: list[Hunk] = []
 
     def name(i: int, key: str) -> str:
@@ -120,7 +120,8 @@ def cell_hunks(path: str, before: dict[str, Any], after: dict[str, Any]) -> list
 def _within_budget(hunks: list[Hunk]) -> list[Hunk]:
     """Hunks past MAX_NOTEBOOK_DIFF_CHARS in all keep their id and header, and say their text
     was left out: an edit of hundreds of cells must not flood a prompt."""
-    out, size = [], 0
+    out: list[Hunk] = []
+    size = 0
     for hunk in hunks:
         size += len(hunk.text)
         if size > MAX_NOTEBOOK_DIFF_CHARS and out:
@@ -212,8 +213,8 @@ def apply_cell_hunks(
     """``before`` with the selected cell changes (and cell order, if selected) from ``after``."""
     path_ids = {h.id.rsplit("#", 1)[1]: h.id in selected for h in hunks}
     bkeys, akeys = pair_keys(before["cells"], after["cells"])
-    bmap = dict(zip(bkeys, before["cells"]))
-    amap = dict(zip(akeys, after["cells"]))
+    bmap = dict(zip(bkeys, before["cells"], strict=True))
+    amap = dict(zip(akeys, after["cells"], strict=True))
 
     def picked(key: str) -> bool:
         return path_ids.get(f"cell-{key}", False)

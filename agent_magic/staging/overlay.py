@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from typing import Any, Protocol
@@ -150,10 +151,8 @@ class Staging:
         else:
             fmt = textfile.TextFormat()
             if existing is not None:
-                try:
+                with contextlib.suppress(ToolError):
                     fmt = textfile.decode(existing, norm, max_bytes=1 << 62)[1]
-                except ToolError:
-                    pass
             data = textfile.encode(text, fmt)
         if len(data) > self.max_bytes:
             raise ToolError(

@@ -72,15 +72,6 @@ def encode(text: str, fmt: TextFormat) -> bytes:
     return fmt.bom + text.encode(fmt.encoding)
 
 
-def is_text(data: bytes) -> bool:
-    """Whether ``data`` decodes as a text file under the rules of ``decode``."""
-    try:
-        decode(data, max_bytes=max(len(data), 1))
-    except ToolError:
-        return False
-    return True
-
-
 def _declared_encoding(body: bytes) -> str | None:
     # PEP 263: a coding cookie on one of the first two lines.
     for line in body.splitlines()[:2]:

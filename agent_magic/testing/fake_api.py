@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -122,7 +123,7 @@ class FakeAnthropic:
             raise RuntimeError("the fake server is not running; use it in a `with` block")
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> FakeAnthropic:
+    def start(self) -> Self:
         """Bind and serve in a daemon thread."""
         self._stopping.clear()
         server = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
@@ -352,7 +353,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if fault == "drop":
             # Enough to have started the reply, then the peer goes away.
-            events = events[:2] + [
+            events = [
+                *events[:2],
                 (
                     "content_block_start",
                     {
@@ -427,10 +429,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _drop(self) -> None:
         self.close_connection = True
         self.wfile.flush()
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,10 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     server = FakeAnthropic(args.script, port=args.port, min_cache_tokens=args.min_cache_tokens)
     with server:
         print(server.base_url, flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_magic.models.catalog import EFFORTS, ModelSpec, spec_for
-from agent_magic.models.scripted import estimate_tokens
+from agent_magic.tokens import estimate_tokens
 
 MAX_BREAKPOINTS = 4
 MAX_REQUEST_BYTES = 32 * 1024 * 1024

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from agent_magic.models.scripted import estimate_tokens
+from agent_magic.tokens import estimate_tokens
 
 TEXT_CHUNK = 12
 JSON_CHUNK = 24

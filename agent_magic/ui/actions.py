@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent_magic.errors import ConflictError, UserError
+from agent_magic.paths import Project
+from agent_magic.session import Session
 from agent_magic.ui.opennotebook import after_apply, open_notebook_paths
+
+if TYPE_CHECKING:
+    from agent_magic.staging import Checkpoint
+    from agent_magic.staging.live import LiveCheckpoint, LiveWriter
 
 
 @dataclass
@@ -16,18 +22,18 @@ class Outcome:
 
     ok: bool
     message: str
-    checkpoint: Any = None
+    checkpoint: Checkpoint | LiveCheckpoint | None = None
     paths: list[str] = field(default_factory=list)
 
 
 def apply_changes(
-    session: Any,
+    session: Session,
     selection: set[str] | None,
     *,
     allow_blockers: bool = False,
     commit: bool = False,
     open_notebook: Path | None = None,
-    live: Any = None,
+    live: LiveWriter | None = None,
 ) -> Outcome:
     """Apply the selected hunks (None: all); conflicts and refusals come back as a failed Outcome.
 
@@ -36,7 +42,7 @@ def apply_changes(
     """
     if selection is not None and not selection:
         return Outcome(False, "Nothing selected: tick a file or hunk first.")
-    if live is not None and getattr(session, "changeset", None) is not None:
+    if live is not None and session.changeset is not None:
         from agent_magic.ui.liveactions import apply_live
 
         outcome = apply_live(session, selection, live, allow_blockers=allow_blockers, commit=commit)
@@ -48,8 +54,8 @@ def apply_changes(
         return Outcome(False, conflict_message("apply", exc), paths=exc.paths)
     except UserError as exc:
         return Outcome(False, f"Not applied: {exc}")
-    paths = list(getattr(checkpoint, "paths", []))
-    failed = getattr(checkpoint, "commit_error", "")
+    paths = list(checkpoint.paths)
+    failed = checkpoint.commit_error
     # A refused commit (a failing hook) does not undo the apply; the user hears why.
     tail = (
         (f"\nNot committed: git commit failed, the changes are applied but uncommitted:\n{failed}")
@@ -70,23 +76,23 @@ def apply_changes(
 
 
 def undo_changes(
-    target: Any,
+    target: Session | Project,
     checkpoint_id: str | None = None,
     *,
     force: bool = False,
     open_notebook: Path | None = None,
-    live: Any = None,
+    live: LiveWriter | None = None,
 ) -> Outcome:
     """Undo a checkpoint of a session (or, given a Project, any checkpoint id); ``force``
     restores even files changed since the apply."""
-    if live is not None:
+    if live is not None and isinstance(target, Session):
         from agent_magic.ui.liveactions import undo_live
 
         outcome = undo_live(target, checkpoint_id, live, force=force)
         if outcome is not None:
             return outcome
     try:
-        if hasattr(target, "undo"):
+        if isinstance(target, Session):
             checkpoint = target.undo(checkpoint_id, force=force)
         else:
             from agent_magic.staging import undo
@@ -98,22 +104,24 @@ def undo_changes(
         return Outcome(False, conflict_message("undo", exc), paths=exc.paths)
     except UserError as exc:
         return Outcome(False, f"Not undone: {exc}")
-    paths = list(getattr(checkpoint, "paths", []))
-    revert = getattr(checkpoint, "revert_commit", "")
+    paths = list(checkpoint.paths)
+    revert = checkpoint.revert_commit
     tail = f"; committed the revert as {revert[:10]}" if revert else ""
     message = f"Undid checkpoint {checkpoint.id}: restored " + ", ".join(paths) + tail
     outcome = Outcome(
         True, _with_open_notebook(message, target, paths, open_notebook), checkpoint, paths
     )
-    if live is not None and hasattr(target, "project"):
+    if live is not None and isinstance(target, Session):
         from agent_magic.ui.liveactions import reload_editors
 
         outcome = reload_editors(target, outcome, live)
     return outcome
 
 
-def _with_open_notebook(message: str, target: Any, paths: list[str], notebook: Path | None) -> str:
-    project = getattr(target, "project", target)
+def _with_open_notebook(
+    message: str, target: Session | Project, paths: list[str], notebook: Path | None
+) -> str:
+    project = target.project if isinstance(target, Session) else target
     own = open_notebook_paths(paths, project.root, notebook)
     return f"{message}\n{after_apply(own)}" if own else message
 
@@ -124,7 +132,9 @@ def conflict_message(action: str, exc: ConflictError) -> str:
     return f"Could not {action}: {exc}\n{files}" if files else f"Could not {action}: {exc}"
 
 
-def undo_all(session: Any, *, open_notebook: Path | None = None, live: Any = None) -> list[Outcome]:
+def undo_all(
+    session: Session, *, open_notebook: Path | None = None, live: LiveWriter | None = None
+) -> list[Outcome]:
     """Undo every applied checkpoint of ``session``, newest first; stops at the first failure."""
     outcomes: list[Outcome] = []
     for checkpoint_id in reversed(list(session.checkpoints)):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from agent_magic.errors import UserError
+from agent_magic.session import Session
 from agent_magic.stepping import Decision, Gate, StepPause, parse_answer
 from agent_magic.ui.actions import Outcome, apply_changes
 from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
@@ -44,7 +46,7 @@ def drive(
     if run.error is not None:
         raise run.error
     session = run.session
-    while session.stop_reason == "plan_ready":
+    while session is not None and session.stop_reason == "plan_ready":
         feedback = _plan_decision(input_fn, out, yes)
         if feedback is False:
             if input_fn is not None:  # the user said no; headless, the plan just waits
@@ -56,6 +58,8 @@ def drive(
         if run.error is not None:
             raise run.error
         session = run.session
+    if session is None:  # a step that raised nothing returned its session
+        raise UserError("the run ended without a session")
     return _deliver(
         session,
         out=out,
@@ -69,7 +73,7 @@ def drive(
 
 
 def _deliver(
-    session: Any,
+    session: Session,
     *,
     out: TextIO,
     publish: Publish,
@@ -79,11 +83,11 @@ def _deliver(
     color: bool,
     open_notebook: Path | None,
 ) -> Outcome | None:
-    files = list(getattr(session.changeset, "files", None) or [])
-    if not files:
+    changeset = session.changeset
+    if changeset is None or not changeset.files:
         publish(session_report(session))
         return None
-    own = open_notebook_paths(session.changeset.paths, session.project.root, open_notebook)
+    own = open_notebook_paths(changeset.paths, session.project.root, open_notebook)
     if own:
         out.write(before_apply(own) + "\n")
     if yes:
@@ -162,10 +166,8 @@ def _answer_steps(run: Run, gate: Gate, input_fn: InputFn, out: TextIO, color: b
             continue
         if pause is not None:
             decision = ask_step(pause, input_fn, out, color=color)
-            try:
+            with contextlib.suppress(UserError):  # stopped meanwhile: the run is ending
                 gate.decide(decision)
-            except UserError:
-                pass  # stopped meanwhile: the run is ending
 
 
 def ask_step(pause: StepPause, input_fn: InputFn, out: TextIO, *, color: bool = False) -> Decision:

@@ -134,17 +134,18 @@ class WidgetController:
             panel.plan.show(session.plan, awaiting_approval=True)
             panel.hide_stop()
         else:
-            has_changes = bool(getattr(session.changeset, "files", None))
+            changeset = session.changeset
+            has_changes = changeset is not None and bool(changeset.files)
             panel.show_result(session, can_apply=has_changes)
             if session.error and session.stop_reason != "done":
                 panel.show_message(
                     f"{stop_text(session.stop_reason)}: {session.error}",
                     ok=session.stop_reason == "interrupted",
                 )
-            elif has_changes and self._own_paths(session.changeset.paths):
-                panel.show_message(before_apply(self._own_paths(session.changeset.paths)), ok=False)
+            elif changeset is not None and self._own_paths(changeset.paths):
+                panel.show_message(before_apply(self._own_paths(changeset.paths)), ok=False)
         self.publish(session_report(session, applied=self.applied, note=self.note))
-        if self.auto_apply and getattr(session.changeset, "files", None) and session.ok:
+        if self.auto_apply and session.ok and session.changeset and session.changeset.files:
             self.apply(set(session.changeset.hunk_ids()), False)
 
     # ---- button callbacks (kernel main thread)

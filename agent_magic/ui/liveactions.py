@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent_magic.errors import ConflictError, UserError
 from agent_magic.livedoc import LiveError
+from agent_magic.session import Session
 from agent_magic.staging.live import LiveCheckpoint, LiveWriter, new_live_id
+
+if TYPE_CHECKING:
+    from agent_magic.staging import Checkpoint
+    from agent_magic.ui.actions import Outcome
 
 
 def apply_live(
-    session: Any,
+    session: Session,
     selection: set[str] | None,
     live: LiveWriter,
     *,
     allow_blockers: bool,
     commit: bool,
-) -> Any:
+) -> Outcome | None:
     """Apply with the open notebooks changed in their tabs; None when none of them is open."""
     from agent_magic.ui.actions import Outcome, conflict_message
 
     changeset, project = session.changeset, session.project
-    if changeset.is_empty:
+    if changeset is None or changeset.is_empty:
         return None
     try:
         paths = live.open_notebooks(project, changeset)
@@ -43,7 +48,7 @@ def apply_live(
         return Outcome(False, conflict_message("apply", exc), paths=exc.paths)
     except LiveError as exc:
         return Outcome(False, f"Not applied: the notebook's tab did not answer ({exc})")
-    disk = None
+    disk: Checkpoint | None = None
     if chosen - live_ids:
         try:
             disk = session.apply(chosen - live_ids, allow_blockers=allow_blockers, commit=commit)
@@ -67,7 +72,7 @@ def apply_live(
                     list(disk.paths),
                 )
         return Outcome(False, f"Not applied: {exc}")
-    disk_paths = list(getattr(disk, "paths", []))
+    disk_paths = list(disk.paths) if disk is not None else []
     cp = LiveCheckpoint(
         new_live_id(), sorted(set(disk_paths) | {c.path for c in changes}), changes, disk
     )
@@ -86,13 +91,13 @@ def apply_live(
 
 
 def undo_live(
-    target: Any, checkpoint_id: str | None, live: LiveWriter, *, force: bool = False
-) -> Any:
+    target: Session, checkpoint_id: str | None, live: LiveWriter, *, force: bool = False
+) -> Outcome | None:
     """Undo a checkpoint made through the frontend; None when it is not one. ``force`` applies
     to its part on disk."""
     from agent_magic.ui.actions import Outcome, conflict_message
 
-    ids = list(getattr(target, "checkpoints", []))
+    ids = list(target.checkpoints)
     if checkpoint_id is None and ids:
         checkpoint_id = ids[-1]
     cp = live.checkpoints.get(checkpoint_id or "")
@@ -121,7 +126,7 @@ def undo_live(
         target.checkpoints.remove(cp.id)
     del live.checkpoints[cp.id]
     cp.reverted, cp.dirty = [], []
-    live.revert_editors(project, list(getattr(cp.disk, "paths", [])), cp)
+    live.revert_editors(project, list(cp.disk.paths) if cp.disk is not None else [], cp)
     return Outcome(
         True,
         f"Undid checkpoint {cp.id}: restored " + ", ".join(cp.paths) + _editor_note(cp),
@@ -130,13 +135,13 @@ def undo_live(
     )
 
 
-def reload_editors(session: Any, outcome: Any, live: LiveWriter) -> Any:
+def reload_editors(session: Session, outcome: Outcome, live: LiveWriter) -> Outcome:
     """After a disk-only apply or undo: reload the files' clean editor tabs, and say so."""
     from agent_magic.ui.actions import Outcome
 
     if not outcome.ok or not live.frontend.attached:
         return outcome
-    cp = LiveCheckpoint(getattr(outcome.checkpoint, "id", ""), list(outcome.paths))
+    cp = LiveCheckpoint(outcome.checkpoint.id if outcome.checkpoint else "", list(outcome.paths))
     try:
         live.revert_editors(session.project, list(outcome.paths), cp)
     except ConflictError:

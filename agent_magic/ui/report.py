@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent_magic.secrets import Redactor
 
-STOP_TEXT = {
+if TYPE_CHECKING:
+    from agent_magic.session import Session, StopReason
+    from agent_magic.staging import Checkpoint, FileChange
+    from agent_magic.staging.live import LiveCheckpoint
+
+STOP_TEXT: dict[StopReason, str] = {
     "done": "finished",
     "plan_ready": "stopped after planning, waiting for approval",
     "cancelled": "cancelled after planning; nothing was changed",
@@ -33,12 +38,11 @@ def diff_stats(diff: str) -> tuple[int, int]:
     return added, removed
 
 
-def file_label(change: Any) -> str:
+def file_label(change: FileChange) -> str:
     """``path`` with a marker for new, deleted and renamed files."""
     from agent_magic.staging.diff import quote_path
 
-    status = getattr(change, "status", "modified")
-    old = getattr(change, "old_path", None)
+    status, old = change.status, change.old_path
     path = quote_path(change.path)  # a newline or escape code in a name is shown, not acted on
     if status == "renamed" and old:
         return f"{quote_path(old)} → {path} (renamed)"
@@ -47,38 +51,38 @@ def file_label(change: Any) -> str:
     return path
 
 
-def stop_text(reason: str) -> str:
+def stop_text(reason: StopReason) -> str:
     """A short human sentence for a stop reason."""
     return STOP_TEXT.get(reason, reason or "running")
 
 
 def session_report(
-    session: Any,
+    session: Session,
     *,
-    applied: Any = None,
+    applied: Checkpoint | LiveCheckpoint | None = None,
     note: str = "",
 ) -> str:
     """Markdown: task, outcome, plan, files changed, findings, tests, cost and checkpoint."""
     lines = [f"### %%agent session `{session.id}`", "", f"**Task:** {_one_line(session.task)}", ""]
     outcome = stop_text(session.stop_reason)
-    error = _one_line(getattr(session, "error", "") or "")
+    error = _one_line(session.error)
     if error and error != outcome:  # an interrupt's error text repeats the outcome
         outcome += f" ({error})"
     lines += [f"**Outcome:** {outcome}", ""]
-    if getattr(session, "summary", ""):
+    if session.summary:
         lines += [session.summary.strip(), ""]
     if session.plan is not None:
         lines += ["**Plan**", "", session.plan.text(), ""]
-    files = list(getattr(session.changeset, "files", None) or [])
+    files = list(session.changeset.files) if session.changeset is not None else []
     if files:
         lines += ["**Files changed**", ""]
         for change in files:
             added, removed = diff_stats(change.diff())
             lines.append(f"- `{file_label(change)}` +{added} −{removed}")
         lines.append("")
-    elif session.stop_reason in ("done",) and not getattr(session, "step_outcomes", None):
+    elif session.stop_reason == "done" and not session.step_outcomes:
         lines += ["No file changes.", ""]
-    if getattr(session, "checkpoints", None) and getattr(session, "step_outcomes", None):
+    if session.checkpoints and session.step_outcomes:
         lines += [
             (
                 f"Applied step by step as {len(session.checkpoints)} checkpoint(s); "
@@ -92,12 +96,11 @@ def session_report(
             where = f" `{f.location()}`" if f.location() else ""
             lines.append(f"- [{f.severity}, {f.status}]{where}: {_one_line(f.message)}")
         lines.append("")
-    checks = getattr(session, "checks", None)
-    if checks is not None and hasattr(checks, "summary"):
-        lines += [_demote(checks.summary()), ""]
+    if session.checks is not None:
+        lines += [_demote(session.checks.summary()), ""]
     lines.append(cost_line(session))
     if applied is not None:
-        paths = ", ".join(f"`{p}`" for p in getattr(applied, "paths", []))
+        paths = ", ".join(f"`{p}`" for p in applied.paths)
         lines += [
             "",
             (
@@ -108,15 +111,14 @@ def session_report(
     if note:
         lines += ["", note]
     # The record is saved in the notebook: no secret value may be in it, whatever its source.
-    project = getattr(session, "project", None)
-    redact = Redactor.current(getattr(project, "root", None))
+    redact = Redactor.current(session.project.root)
     return redact("\n".join(lines).rstrip() + "\n")
 
 
-def cost_line(session: Any) -> str:
+def cost_line(session: Session) -> str:
     """Steps, tokens and dollars of a session in one line."""
     usage = session.usage
-    tokens_in = getattr(usage, "total_input", usage.input_tokens)
+    tokens_in = usage.total_input
     return (
         f"Steps: {session.steps} · tokens: {tokens_in:,} in / {usage.output_tokens:,} out · "
         f"cost: ${session.cost:.4f}"

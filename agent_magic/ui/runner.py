@@ -7,11 +7,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_magic import events as ev
 from agent_magic.errors import UserError
 from agent_magic.models.base import Usage
+
+if TYPE_CHECKING:
+    from agent_magic.agent import Agent
+    from agent_magic.session import Session
+    from agent_magic.stepping import Gate
 
 
 @dataclass
@@ -106,7 +111,7 @@ class Run:
 
     def __init__(
         self,
-        agent: Any,
+        agent: Agent,
         task: str,
         *,
         root: Path,
@@ -119,10 +124,10 @@ class Run:
         self.registry = registry
         self.progress = progress or Progress()
         self.finish_listeners: list[Callable[[Run], None]] = []
-        self.session: Any = None
+        self.session: Session | None = None
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
-        self.gate: Any = None  # step mode: stepping.Gate, where a paused step waits
+        self.gate: Gate | None = None  # step mode: where a paused step waits
         # told (kind, outcome) when an apply or undo of this run's session happened elsewhere
         # (e.g. `%agent apply` in a later cell), so its view and record stay true
         self.action_listeners: list[Callable[[str, Any], None]] = []
@@ -137,7 +142,7 @@ class Run:
     @property
     def session_id(self) -> str:
         """The session's id, or '(starting)' before the agent returned it."""
-        return getattr(self.session, "id", None) or "(starting)"
+        return self.session.id if self.session is not None else "(starting)"
 
     def start(self, *, background: bool = True) -> None:
         """Run the task (claims the project first; raises UserError if it is busy)."""
@@ -178,7 +183,8 @@ class Run:
         pause = self.gate.pending if self.gate is not None else None
         if pause is not None:
             return pause.headline()
-        if not self.running and getattr(self.session, "stop_reason", "") == "plan_ready":
+        session = self.session
+        if not self.running and session is not None and session.stop_reason == "plan_ready":
             return "the plan (--plan-first)"
         return None
 
@@ -187,7 +193,7 @@ class Run:
         for listener in list(self.action_listeners):
             listener(kind, outcome)
 
-    def _need_session(self) -> Any:
+    def _need_session(self) -> Session:
         if self.session is None:
             raise UserError("this run has no session yet")
         return self.session

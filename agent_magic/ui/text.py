@@ -119,7 +119,7 @@ class TextView:
             return "Plan:\n" + event.plan.text()
         if isinstance(event, ev.FindingReported):
             return finding_line(event.finding, self.color)
-        if isinstance(event, ev.ChecksDone) and hasattr(event.report, "summary"):
+        if isinstance(event, ev.ChecksDone):
             return f"Checks (round {event.round}): {event.report.summary()}"
         if isinstance(event, ev.RunFinished):
             return f"Run {stop_text(event.session.stop_reason)}."

@@ -63,7 +63,7 @@ class Stepper(widgets.HBox):
     def __init__(self) -> None:
         super().__init__()
         self.add_class("agent-stepper")
-        self.states = {p: "pending" for p in PHASES}
+        self.states = dict.fromkeys(PHASES, "pending")
         self.labels = {p: widgets.HTML() for p in PHASES}
         for phase, label in self.labels.items():
             label.add_class(f"agent-phase-{phase}")

@@ -28,7 +28,7 @@ def commit(root: Path, files: dict[str, str], message: str) -> None:
 
 
 def query(text: str) -> dict[str, float]:
-    return {t: 1.0 for t in tokenize(text)}
+    return dict.fromkeys(tokenize(text), 1.0)
 
 
 def test_parse_log_reads_messages_and_files():
@@ -91,7 +91,7 @@ def test_history_points_at_files_whose_commits_match_the_task():
         Commit("Load configuration from pyproject", ("pkg/config.py", "CHANGES")),
         Commit(
             "Reformat everything",
-            tuple(f"f{i}.py" for i in range(MAX_FILES_PER_COMMIT)) + ("pkg/config.py",),
+            (*tuple(f"f{i}.py" for i in range(MAX_FILES_PER_COMMIT)), "pkg/config.py"),
         ),
     ]
     scores = HistoryIndex(commits, paths).scores(query("regexp option with unicode escape crashes"))

@@ -112,7 +112,7 @@ def test_last_message_marking(last, expected):
 
 def test_no_system_no_tools_and_breakpoint_limit_respected():
     marked = [{"role": "user", "content": [{"type": "text", "text": "a", "cache_control": CC}]}] * 2
-    params = build_params("m", request(marked + [{"role": "user", "content": "b"}]))
+    params = build_params("m", request([*marked, {"role": "user", "content": "b"}]))
     # tools + system + 2 already marked = 4: the last message gets none.
     assert params["messages"][-1] == {"role": "user", "content": "b"}
     bare = build_params("m", request([{"role": "user", "content": "b"}], tools=False, system=""))

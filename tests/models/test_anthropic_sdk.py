@@ -205,7 +205,7 @@ def test_unreachable_server_is_a_clear_model_error():
     model = AnthropicModel(
         "claude-sonnet-4-6", api_key="test-key", base_url=base_url, max_retries=0
     )
-    with pytest.raises(ModelError, match="cannot reach the Anthropic API at http://127.0.0.1"):
+    with pytest.raises(ModelError, match=r"cannot reach the Anthropic API at http://127.0.0.1"):
         model.complete(ask())
 
 

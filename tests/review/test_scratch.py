@@ -54,11 +54,17 @@ def test_copy_has_working_tree_plus_changes_and_is_removed(make_repo, tmp_path):
 
 def test_removed_on_keyboard_interrupt(make_repo, tmp_path):
     root = make_repo({"a.py": "a = 1\n"})
-    with pytest.raises(KeyboardInterrupt), Scratch(root, parent=tmp_path / "w") as scratch:
-        copy = scratch.path
-        assert copy.exists()
-        raise KeyboardInterrupt
-    assert not copy.exists()
+    copies: list[Path] = []
+
+    def interrupted() -> None:
+        with Scratch(root, parent=tmp_path / "w") as scratch:
+            copies.append(scratch.path)
+            assert scratch.path.exists()
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    assert copies and not copies[0].exists()
     assert list((tmp_path / "w").iterdir()) == []
 
 

@@ -86,7 +86,7 @@ def test_conflict_when_an_added_file_appeared(plain: Project):
     st = Staging(plain)
     st.create("x.py", "mine\n")
     (plain.root / "x.py").write_text("theirs\n")
-    with pytest.raises(ConflictError, match="x.py"):
+    with pytest.raises(ConflictError, match=r"x.py"):
         apply(plain, st.changeset())
     apply(plain, st.changeset(), force=True)
     assert (plain.root / "x.py").read_text() == "mine\n"

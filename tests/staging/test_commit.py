@@ -70,7 +70,7 @@ def test_the_users_own_uncommitted_edits_in_the_same_file_refuse_commit(repo: Pr
     st = Staging(repo)
     st.replace("a.py", "two", "TWO")
     before = tree(repo.root)
-    with pytest.raises(UserError, match="also commit your uncommitted changes in a.py"):
+    with pytest.raises(UserError, match=r"also commit your uncommitted changes in a.py"):
         apply(repo, st.changeset(), commit=True)
     assert tree(repo.root) == before
     apply(repo, st.changeset())  # without --commit it is fine

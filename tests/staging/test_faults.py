@@ -93,11 +93,8 @@ def test_rollback_that_cannot_finish_keeps_checkpoint_and_journal_then_recovers(
 
     try:
         with pytest.raises(ApplyError) as err:
-            try:
-                apply_fn(eleven, st.changeset(), writer=writer)
-            except ApplyError as exc:
-                session.checkpoints.append(exc.checkpoint)  # what Session.apply does
-                raise
+            apply_fn(eleven, st.changeset(), writer=writer)
+        session.checkpoints.append(err.value.checkpoint)  # what Session.apply does
         assert "could not restore m02.py" in str(err.value)
         assert err.value.checkpoint and session.checkpoints == [err.value.checkpoint]
         assert (eleven.state_dir / JOURNAL_NAME).exists()
@@ -121,7 +118,7 @@ def test_undo_force_repairs_a_half_restored_tree(eleven: Project):
     if not _chattr(victim, "+i"):
         pytest.skip("chattr +i is not available here")
     try:
-        with pytest.raises(ApplyError, match="undo failed: could not write m07.py"):
+        with pytest.raises(ApplyError, match=r"undo failed: could not write m07.py"):
             undo(eleven, cp.id, force=True)
     finally:
         _chattr(victim, "-i")
@@ -195,7 +192,7 @@ def test_a_state_directory_that_cannot_be_written_is_one_clear_error(plain: Proj
     if not _chattr(state, "+i"):
         pytest.skip("chattr +i is not available here")
     try:
-        with pytest.raises(ApplyError, match="apply failed: .*nothing was written"):
+        with pytest.raises(ApplyError, match=r"apply failed: .*nothing was written"):
             apply(plain, st.changeset())
     finally:
         _chattr(state, "-i")

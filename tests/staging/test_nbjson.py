@@ -40,7 +40,7 @@ def test_parse_finds_every_cell_and_splice_of_the_same_notebook_is_identity(text
 
 def test_splice_keeps_neighbours_and_their_separators():
     def doc(*cells: str, seps: tuple[str, ...]) -> str:
-        body = "".join(c + s for c, s in zip(cells, seps + ("",)))
+        body = "".join(c + s for c, s in zip(cells, (*seps, ""), strict=True))
         return '{"cells": [\n  ' + body + '\n], "x": 1}'
 
     cells = [

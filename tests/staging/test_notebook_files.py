@@ -105,7 +105,7 @@ def test_already_invalid_notebook_accepts_edits_that_do_not_make_it_worse(tmp_pa
     broken = dict(nb)
     bad = dict(nb["cells"][1], bogus=1)
     broken["cells"] = [bad, *nb["cells"][1:]]
-    with pytest.raises(ToolError, match="invalid notebook.*bogus"):
+    with pytest.raises(ToolError, match=r"invalid notebook.*bogus"):
         nbs.check_edit(nb, broken, [bad])
 
 
@@ -123,7 +123,7 @@ def test_duplicate_ids_are_refused_by_id_and_edited_by_index(tmp_path):
 
 def test_digit_ids_are_addressed_unambiguously(tmp_path):
     nb = rich_notebook(6)
-    for cell, cid in zip(nb["cells"], ["5", "0", "1", "2", "3", "77"]):
+    for cell, cid in zip(nb["cells"], ["5", "0", "1", "2", "3", "77"], strict=True):
         cell["id"] = cid
     staging = stage(tmp_path, "nb.ipynb", serialize(nb))
     with pytest.raises(ToolError, match="'2' is the id of cell @3 and also the index"):
@@ -138,7 +138,7 @@ def test_digit_ids_through_the_tool(tmp_path):
     from agent_magic.tools import Toolbox
 
     nb = rich_notebook(4)
-    for cell, cid in zip(nb["cells"], ["3", "2", "1", "0"]):
+    for cell, cid in zip(nb["cells"], ["3", "2", "1", "0"], strict=True):
         cell["id"] = cid
     staging = stage(tmp_path, "nb.ipynb", serialize(nb))
     tools = Toolbox(staging, lambda: ["nb.ipynb"])
@@ -178,7 +178,7 @@ def test_v3_notebook_is_readable_and_an_edit_converts_it_with_a_note(tmp_path):
 def test_unknown_formats_and_broken_old_ones_are_refused_clearly():
     with pytest.raises(ToolError, match=r"not an nbformat v4 notebook \(nbformat 5\)"):
         nbs.load(json.dumps({"nbformat": 5, "cells": []}).encode())
-    with pytest.raises(ToolError, match="old .* cannot be converted.*worksheets"):
+    with pytest.raises(ToolError, match=r"old .* cannot be converted.*worksheets"):
         nbs.load(json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}}).encode())
     with pytest.raises(ToolError, match="cell 1 is not a JSON object"):
         nbs.load(

@@ -88,8 +88,8 @@ def test_refusals_are_tool_errors(plain: Project):
         st.create("a.py/x.py", "x")
     with pytest.raises(ToolError, match="already exists"):
         st.rename("a.py", "pkg/b.txt")
+    st.create("n.ipynb", nbformat.writes(nbformat.v4.new_notebook()))
     with pytest.raises(ToolError, match="notebook_edit"):
-        st.create("n.ipynb", nbformat.writes(nbformat.v4.new_notebook()))
         st.replace("n.ipynb", "cells", "x")
 
 

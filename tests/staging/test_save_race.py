@@ -57,7 +57,7 @@ def test_a_save_between_reading_and_staging_a_notebook_edit_conflicts_at_apply(p
     change = staging.changeset().file("nb.ipynb")
     assert change.before == original  # exactly what the edit was computed from
     assert reader.reads == 1  # one read per staging step
-    with pytest.raises(ConflictError, match="nb.ipynb"):
+    with pytest.raises(ConflictError, match=r"nb.ipynb"):
         apply(project, staging.changeset())
     assert (project.root / "nb.ipynb").read_bytes() == saved  # the user's cell is still there
 

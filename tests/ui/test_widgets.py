@@ -41,7 +41,9 @@ def test_finding_link_reveals_its_hunk_and_blockers_show_the_confirm_box(make_re
     link = panel.findings.rows[0].children[1]
     link.click()
     focused = [
-        hid for hid, box in panel.diff.hunk_boxes.items() if "agent-hunk-focus" in box._dom_classes
+        hid
+        for hid, box in panel.diff.hunk_boxes.items()
+        if "agent-hunk-focus" in box.get_state("_dom_classes")["_dom_classes"]
     ]
     assert focused == [changeset.hunk_ids()[1]]
 
