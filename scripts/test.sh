@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Python packages; Debian's chromium for the browser test and
-# bubblewrap for the sandbox, when running as root) and runs the whole suite. CI runs exactly this.
+# bubblewrap for the sandbox, when running as root), checks lint, format and types, then runs
+# the whole suite. CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,21 @@ if command -v npm >/dev/null 2>&1 && [ -f agent_magic/labextension/package.json 
   (cd js && npm ci --no-audit --no-fund --loglevel=error && npm run build >/dev/null)
 fi
 python -m pip install -q --disable-pip-version-check -e ".[$extras]"
+
+# Lint, format and types before the tests (seconds, not minutes): the first failure stops here
+# and says which command to run.
+check() {
+  local what="$1"
+  shift
+  echo "scripts/test.sh: $what: $*" >&2
+  if ! "$@"; then
+    echo "scripts/test.sh: $what failed; run \`$*\` and fix what it reports (no test ran)" >&2
+    exit 1
+  fi
+}
+check "lint" python -m ruff check .
+check "format" python -m ruff format --check .
+check "types" python -m mypy agent_magic
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 set +e

@@ -42,6 +42,11 @@ def pytest_passes(root: Path) -> bool:
     return result.returncode == 0
 
 
+# For tests whose subject is not the review: its sandboxed test runs take seconds.
+NO_REVIEW = AgentConfig(review=False)
+
+
+@pytest.mark.slow  # the whole loop with sandboxed test runs, then apply and undo
 def test_full_loop_fixes_the_failing_test_only_after_apply(sample_repo: Path):
     events = []
     before = (sample_repo / CLEANING).read_bytes()
@@ -75,7 +80,7 @@ def test_full_loop_fixes_the_failing_test_only_after_apply(sample_repo: Path):
 def test_transcript_records_every_step_and_redacts_the_key(sample_repo: Path, monkeypatch):
     secret = "sk-ant-api03-" + "x" * 24
     monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
-    session = Agent(sample_repo, ScriptedModel(fix_failing_test())).run(
+    session = Agent(sample_repo, ScriptedModel(fix_failing_test()), NO_REVIEW).run(
         f"fix the failing test; my key is {secret}"
     )
 
@@ -83,7 +88,7 @@ def test_transcript_records_every_step_and_redacts_the_key(sample_repo: Path, mo
     records = read_records(summary["path"])
     kinds = [r["kind"] for r in records]
     assert kinds[0] == "start" and kinds[-1] == "end"
-    assert kinds.count("model") == 6 and kinds.count("tool") == 6
+    assert kinds.count("model") == 5 and kinds.count("tool") == 5  # no review: one call fewer
     assert all(r["v"] == 1 for r in records)
     assert secret not in Path(summary["path"]).read_text()
     assert summary["stop_reason"] == "done"
@@ -99,7 +104,9 @@ def test_transcript_records_every_step_and_redacts_the_key(sample_repo: Path, mo
 
 
 def test_plan_first_stops_for_approval_then_continues(sample_repo: Path):
-    agent = Agent(sample_repo, ScriptedModel(fix_failing_test()), AgentConfig(plan_first=True))
+    agent = Agent(
+        sample_repo, ScriptedModel(fix_failing_test()), AgentConfig(plan_first=True, review=False)
+    )
     session = agent.run("fix the failing test")
     assert session.stop_reason == "plan_ready"
     assert session.changeset.is_empty
@@ -138,7 +145,7 @@ def test_model_errors_go_back_as_tool_errors(sample_repo: Path):
         REVIEW_OK,
     ]
     model = ScriptedModel(script)
-    session = Agent(sample_repo, model, on_event=events.append).run("fix it")
+    session = Agent(sample_repo, model, NO_REVIEW, on_event=events.append).run("fix it")
     assert session.stop_reason == "done", session.error
     errors = [e for e in events if isinstance(e, ToolUsed) and e.is_error]
     assert len(errors) == 4
@@ -240,6 +247,7 @@ def test_binary_and_undecodable_files_are_refused(make_repo):
 BROKEN = '    return round(float(text.strip().lstrip("$").replace(",", "")))'
 
 
+@pytest.mark.slow  # three sandboxed test runs; tests/review covers the checks in the fast tier
 def test_review_catches_a_broken_test_and_the_fix_round_repairs_it(sample_repo: Path):
     script = [
         UNDERSTAND,
@@ -266,6 +274,7 @@ def test_review_catches_a_broken_test_and_the_fix_round_repairs_it(sample_repo: 
     assert session.review_rounds == 2 and not session.open_blockers
 
 
+@pytest.mark.slow  # a whole run with its review's sandboxed test runs
 def test_remaining_blockers_need_an_explicit_override_to_apply(sample_repo: Path):
     blocker = turn(
         call(

@@ -6,6 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from agent_magic.agent import Agent, AgentConfig
 from agent_magic.events import TextDelta, ThinkingDelta, ToolUsed
 from agent_magic.models.anthropic import AnthropicModel
@@ -35,6 +37,7 @@ def run(repo: Path, script: list[dict], *, max_retries: int = 2, events: list | 
         return session, server
 
 
+@pytest.mark.slow  # a whole run with review through the SDK; the pieces have fast tests
 def test_full_run_streams_text_and_reads_the_prefix_from_cache(sample_repo: Path):
     events: list = []
     session, server = run(sample_repo, fix_failing_test(), events=events)
@@ -91,6 +94,7 @@ def test_the_review_reads_the_main_conversation_prefix_from_cache(sample_repo: P
     assert [f.message for f in session.findings] == ["no test for negative prices"]
 
 
+@pytest.mark.slow  # a whole run with review; test_a_504_is_retried_... is the fast one
 def test_transient_faults_are_retried_by_the_sdk(sample_repo: Path):
     script = fix_failing_test()
     script[2:2] = [{"fault": "429"}, {"fault": "529"}]
@@ -123,6 +127,7 @@ def test_a_504_is_retried_and_a_402_is_not_and_says_billing(sample_repo: Path):
     assert "req_fake0002" in session.error  # the request id, to quote to support
 
 
+@pytest.mark.slow  # a whole run with review; tests/models cover bad JSON in the fast tier
 def test_malformed_tool_json_goes_back_as_a_tool_error(sample_repo: Path):
     script = fix_failing_test()
     script[1:1] = [{"fault": "bad_json"}]

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # the quickstart notebook end to end, in a kernel, with sandboxed checks
 def test_offline_demo_runs_every_step(tmp_path: Path):
     env = {
         k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "AGENT_MAGIC_MODEL")

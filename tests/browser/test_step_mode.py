@@ -14,7 +14,7 @@ from tests import scripts
 from tests.browser.lab import copy_project, snapshot, write_notebook
 from tests.browser.notebook_page import RUN_TIMEOUT, UI_TIMEOUT, open_notebook, output, run_cell
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CLEANING = "shoplytics/cleaning.py"
 REPORT = "shoplytics/report.py"
