@@ -6,7 +6,7 @@ import os
 import shlex
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
@@ -19,6 +19,17 @@ from agent_magic.paths import Project, find_project_root
 from agent_magic.ui.frontend import VIEWS, detect_view
 from agent_magic.ui.placeholders import interpolate, object_or_text
 from agent_magic.ui.runner import Progress, Run, RunRegistry, await_run, fan_out
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from agent_magic.agent import Agent, AgentConfig
+    from agent_magic.analysis import RepoIndex
+    from agent_magic.events import EventSink
+    from agent_magic.models.base import Model
+    from agent_magic.session import Session
+    from agent_magic.stepping import Decider
+    from agent_magic.ui.actions import Outcome
 
 # Shared by every AgentMagics of the process, so a reloaded extension still sees running agents.
 REGISTRY = RunRegistry()
@@ -34,12 +45,16 @@ AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
 
 # One repo index per project for the kernel's life: it refreshes itself from disk on every use,
 # so keeping it only saves re-reading the cache (over a second on a large repo) on each run.
-_INDEXES: dict[Any, Any] = {}
+_INDEXES: dict[Path, RepoIndex] = {}
 
 
 def default_agent_factory(
-    project: Project, model: Any, config: Any, on_event: Any, decider: Any = None
-) -> Any:
+    project: Project,
+    model: Model,
+    config: AgentConfig,
+    on_event: EventSink,
+    decider: Decider | None = None,
+) -> Agent:
     """The real Agent (in step mode when ``decider`` is given)."""
     from agent_magic.agent import Agent
     from agent_magic.analysis import RepoIndex
@@ -131,11 +146,11 @@ class AgentMagics(Magics):
     ) -> None:
         super().__init__(shell, **kwargs)
         self.agent_factory = agent_factory
-        self._models: dict[str, Any] = {}
+        self._models: dict[str, Model] = {}
         self.input_fn = input_fn
         self.out = out
         self.registry = registry
-        self.sessions: dict[str, Any] = {}  # this kernel's sessions, oldest first
+        self.sessions: dict[str, Session] = {}  # this kernel's sessions, oldest first
         self.runs: dict[str, Run] = {}
         self.last_run: Run | None = None
         self.last_view: Any = None  # the WidgetController of the last widget run
@@ -256,7 +271,7 @@ class AgentMagics(Magics):
             return Project(interpolate(option, ns))
         return Project(find_project_root(self.project or None))
 
-    def _model(self, option: str | None) -> Any:
+    def _model(self, option: str | None) -> Model:
         from agent_magic.models import load_model
 
         spec = (
@@ -272,7 +287,7 @@ class AgentMagics(Magics):
             self._models[spec] = load_model(spec)
         return self._models[spec]
 
-    def _config(self, args: Any) -> Any:
+    def _config(self, args: Any) -> AgentConfig:
         from agent_magic.agent import AgentConfig
 
         context = ""
@@ -681,7 +696,7 @@ class AgentMagics(Magics):
         for run in runs:
             await_run(run, command=command, say=self._print, refuse_decisions=refuse_decisions)
 
-    def _tell_views(self, session: Any, kind: str, outcome: Any) -> None:
+    def _tell_views(self, session: Session, kind: str, outcome: Outcome) -> None:
         run = self.runs.get(session.id)
         if run is not None and outcome.ok:
             run.notify(kind, outcome)

@@ -67,7 +67,18 @@ def test_apply_in_a_later_cell_waits_for_the_run_then_the_panel_shows_it(ip, mag
     assert "was undone" in magics.last_view.record
 
 
-def test_interrupting_the_wait_refuses_and_leaves_the_run_going(ip, magics, calc_repo):
+@pytest.fixture
+def interruptible():
+    """Ctrl-C raises KeyboardInterrupt, as in a kernel, also when pytest started with SIGINT
+    ignored (a shell starts background jobs so, and the signal would be lost)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_interrupting_the_wait_refuses_and_leaves_the_run_going(
+    ip, magics, calc_repo, interruptible
+):
     model = start_blocked(ip, calc_repo, "widgets")
     assert model.entered.wait(30)
     main = threading.main_thread().ident

@@ -25,6 +25,11 @@ class Outcome:
     checkpoint: Checkpoint | LiveCheckpoint | None = None
     paths: list[str] = field(default_factory=list)
 
+    @property
+    def checkpoint_id(self) -> str:
+        """The id of the checkpoint made or undone; "" when there is none."""
+        return self.checkpoint.id if self.checkpoint is not None else ""
+
 
 def apply_changes(
     session: Session,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from agent_magic.staging.diff import visible
 from agent_magic.ui.report import diff_stats, file_label
+
+if TYPE_CHECKING:
+    from agent_magic.staging.changeset import Changeset, FileChange
+    from agent_magic.staging.diff import Hunk
 
 COLLAPSE_LINES = 200  # files with longer diffs start collapsed and are highlighted when opened
 _HUNK_RANGE = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
@@ -25,24 +29,24 @@ def diff_html(diff: str) -> str:
     return highlight(diff, DiffLexer(), formatter)
 
 
-def hunk_text(hunk: Any) -> str:
+def hunk_text(hunk: Hunk) -> str:
     """The hunk's text with its header line first."""
     text = hunk.text
-    header = (getattr(hunk, "header", "") or "").rstrip("\n")
+    header = hunk.header.rstrip("\n")
     if header and not text.startswith(header):
         # cell and file hunks carry a label, not a unified-diff header line
         text = (header if header.startswith("@@") else f"@@ {header} @@") + "\n" + text
     return visible(text)
 
 
-def hunk_for_line(change: Any, line: int | None) -> str | None:
+def hunk_for_line(change: FileChange, line: int | None) -> str | None:
     """The id of the hunk of ``change`` whose new-side range holds ``line`` (else its first)."""
     hunks = list(change.hunks)
     if not hunks:
         return None
     if line is not None:
         for hunk in hunks:
-            start, length = getattr(hunk, "new_start", 0), getattr(hunk, "new_len", 0)
+            start, length = hunk.new_start, hunk.new_len
             match = _HUNK_RANGE.match(hunk_text(hunk))
             if not start and match:
                 start = int(match.group(1))
@@ -55,7 +59,9 @@ def hunk_for_line(change: Any, line: int | None) -> str | None:
 class DiffView(widgets.VBox):
     """Every changed file of a changeset; ``selection()`` is the set of ticked hunk ids."""
 
-    def __init__(self, changeset: Any, *, collapse_lines: int = COLLAPSE_LINES) -> None:
+    def __init__(
+        self, changeset: Changeset | None, *, collapse_lines: int = COLLAPSE_LINES
+    ) -> None:
         super().__init__()
         self.add_class("agent-diff")
         self.file_boxes: dict[str, widgets.Checkbox] = {}
@@ -63,7 +69,7 @@ class DiffView(widgets.VBox):
         self.sections: dict[str, widgets.Accordion] = {}
         self._hunks_of: dict[str, list[str]] = {}
         self._syncing = False
-        self.changes = list(getattr(changeset, "files", None) or [])
+        self.changes = list(changeset.files) if changeset is not None else []
         rows = [self._file_row(c, collapse_lines) for c in self.changes]
         if not rows:
             rows = [widgets.HTML("<i>No file changes.</i>")]
@@ -92,7 +98,7 @@ class DiffView(widgets.VBox):
                 box.remove_class("agent-hunk-focus")
         return hid
 
-    def _file_row(self, change: Any, collapse_lines: int) -> widgets.Widget:
+    def _file_row(self, change: FileChange, collapse_lines: int) -> widgets.Widget:
         diff = change.diff()
         added, removed = diff_stats(diff)
         box = widgets.Checkbox(
@@ -123,7 +129,7 @@ class DiffView(widgets.VBox):
         section.set_title(
             0,
             f"{file_label(change)}  +{added} −{removed}"
-            + ("  (notebook, per cell)" if getattr(change, "is_notebook", False) else ""),
+            + ("  (notebook, per cell)" if change.is_notebook else ""),
         )
         self.sections[change.path] = section
         lines = len(diff.splitlines())
@@ -168,6 +174,6 @@ class DiffView(widgets.VBox):
             self._syncing = False
 
 
-def _hunk_title(hunk: Any) -> str:
-    header = (getattr(hunk, "header", "") or hunk_text(hunk).splitlines()[0]).strip()
+def _hunk_title(hunk: Hunk) -> str:
+    header = (hunk.header or hunk_text(hunk).splitlines()[0]).strip()
     return header[:100] or str(hunk.id)

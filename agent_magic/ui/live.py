@@ -5,16 +5,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent_magic import events as ev
 from agent_magic.errors import UserError
 from agent_magic.stepping import Decision, Gate
-from agent_magic.ui.actions import apply_changes, undo_changes
+from agent_magic.ui.actions import Outcome, apply_changes, undo_changes
 from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
 from agent_magic.ui.report import session_report, stop_text
 from agent_magic.ui.runner import Run
 from agent_magic.ui.widgets import AgentPanel, Callbacks
+
+if TYPE_CHECKING:
+    from agent_magic.session import Session
+    from agent_magic.staging import Checkpoint
+    from agent_magic.staging.live import LiveCheckpoint, LiveWriter
 
 Publish = Callable[[str], None]  # shows (or replaces) the markdown record in the cell output
 
@@ -35,10 +40,10 @@ class WidgetController:
         publish: Publish = _ignore_markdown,
         gate: Gate | None = None,
         open_notebook: Path | None = None,
-        live: Any = None,
+        live: LiveWriter | None = None,
     ) -> None:
         self.commit = commit
-        self.live = live  # staging.live.LiveWriter: open notebooks change in their tabs
+        self.live = live  # open notebooks change in their tabs
         # the kernel's own notebook when Apply can only write it on disk (no live frontend)
         self.open_notebook = open_notebook
         self.gate = gate  # step mode: the buttons answer the paused step through it
@@ -46,7 +51,7 @@ class WidgetController:
         self._publish = publish
         self.record = ""  # the markdown record last shown in the cell output
         self.run: Run | None = None
-        self.applied: Any = None
+        self.applied: Checkpoint | LiveCheckpoint | None = None
         self.note = ""
         self._last_delta: type | None = None
         self.panel = AgentPanel(
@@ -178,10 +183,10 @@ class WidgetController:
 
         self._off_main(work, live)
 
-    def _live(self) -> Any:
+    def _live(self) -> LiveWriter | None:
         return self.live if self.live is not None and self.live.frontend.attached else None
 
-    def _off_main(self, work: Callable[[], None], live: Any) -> None:
+    def _off_main(self, work: Callable[[], None], live: LiveWriter | None) -> None:
         # the frontend's replies reach the kernel only when this handler has returned
         if live is None:
             work()
@@ -189,7 +194,7 @@ class WidgetController:
         self.panel.show_message("Applying in the open notebook...", True)
         threading.Thread(target=work, name="agent-magic-live", daemon=True).start()
 
-    def acted(self, kind: str, outcome: Any) -> None:
+    def acted(self, kind: str, outcome: Outcome) -> None:
         """An apply or undo of this session made elsewhere (``%agent apply``): show it here too."""
         session = self.run.session if self.run else None
         if session is None or not outcome.ok:
@@ -205,18 +210,18 @@ class WidgetController:
             return []  # with the extension the notebook changes in its tab
         return open_notebook_paths(paths, self.run.root, self.open_notebook)
 
-    def _disk_note(self, outcome: Any) -> str:
+    def _disk_note(self, outcome: Outcome) -> str:
         own = self._own_paths(list(outcome.paths))
         return after_apply(own) if own else ""
 
-    def _applied(self, session: Any, outcome: Any) -> None:
+    def _applied(self, session: Session, outcome: Outcome) -> None:
         self.applied = outcome.checkpoint
-        self.panel.show_applied(outcome.checkpoint.id)
+        self.panel.show_applied(outcome.checkpoint_id)
         self.note = self._disk_note(outcome)
         self.publish(session_report(session, applied=self.applied, note=self.note))
 
-    def _undone(self, session: Any, outcome: Any) -> None:
-        checkpoint_id = outcome.checkpoint.id
+    def _undone(self, session: Session, outcome: Outcome) -> None:
+        checkpoint_id = outcome.checkpoint_id
         self.applied = None
         self.note = f"Checkpoint `{checkpoint_id}` was undone. {self._disk_note(outcome)}".strip()
         self.panel.show_undone()

@@ -141,7 +141,7 @@ def reload_editors(session: Session, outcome: Outcome, live: LiveWriter) -> Outc
 
     if not outcome.ok or not live.frontend.attached:
         return outcome
-    cp = LiveCheckpoint(outcome.checkpoint.id if outcome.checkpoint else "", list(outcome.paths))
+    cp = LiveCheckpoint(outcome.checkpoint_id, list(outcome.paths))
     try:
         live.revert_editors(session.project, list(outcome.paths), cp)
     except ConflictError:

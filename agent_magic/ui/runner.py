@@ -257,13 +257,15 @@ def await_run(
             )
         if not run.running:
             return
-        if not announced:
-            say(
-                f"Waiting for session {run.session_id} to finish before `{command}` "
-                "(interrupt the kernel to stop waiting)..."
-            )
-            announced = True
         try:
+            # announced inside the try: an interrupt right after the user reads it is this
+            # friendly refusal, not a raw KeyboardInterrupt
+            if not announced:
+                say(
+                    f"Waiting for session {run.session_id} to finish before `{command}` "
+                    "(interrupt the kernel to stop waiting)..."
+                )
+                announced = True
             run.wait(poll)
         except KeyboardInterrupt:
             raise UserError(

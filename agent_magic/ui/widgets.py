@@ -10,12 +10,15 @@ import html
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ipywidgets as widgets
 
 from agent_magic.events import PHASES
 from agent_magic.ui.diffview import DiffView, diff_html
+
+if TYPE_CHECKING:
+    from agent_magic.review.report import CheckReport
 
 SEVERITY_COLORS = {"blocker": "#b00020", "major": "#d9480f", "minor": "#b08800", "nit": "#666"}
 STREAM_CHARS = 20_000  # keep the streamed text area light
@@ -182,9 +185,9 @@ def plan_html(plan: Any) -> str:
     return "".join(f"<div>{part}</div>" for part in parts if part)
 
 
-def checks_html(checks: Any) -> str:
+def checks_html(checks: CheckReport | None) -> str:
     """A check report's markdown summary: its first line as a title, the rest folded."""
-    if checks is None or not hasattr(checks, "summary"):
+    if checks is None:
         return ""
     title, _, rest = checks.summary().strip().partition("\n")
     title = html.escape(title.lstrip("# "))
@@ -466,6 +469,6 @@ class AgentPanel(widgets.VBox):
             self.diff.reveal(path, line)
 
     def _status_html(self, state: str, detail: str) -> str:
-        task = html.escape(" ".join(getattr(self, "task", "").split())[:160])
+        task = html.escape(" ".join(self.task.split())[:160])
         extra = f" · {html.escape(detail)}" if detail else ""
         return f"<b>%%agent</b> — {task}<br><span>{html.escape(state)}{extra}</span>"
