@@ -192,7 +192,15 @@ class WidgetController:
             work()
             return
         self.panel.show_message("Applying in the open notebook...", True)
-        threading.Thread(target=work, name="agent-magic-live", daemon=True).start()
+
+        def guarded() -> None:
+            try:
+                work()
+            except Exception as exc:  # noqa: BLE001 - this thread has nobody else to tell
+                # the panel must not go on saying "Applying..." after the worker died
+                self.panel.show_message(f"Failed: {type(exc).__name__}: {exc}", False)
+
+        threading.Thread(target=guarded, name="agent-magic-live", daemon=True).start()
 
     def acted(self, kind: str, outcome: Outcome) -> None:
         """An apply or undo of this session made elsewhere (``%agent apply``): show it here too."""

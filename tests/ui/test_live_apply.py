@@ -3,6 +3,7 @@ the open notebook changes in its tab, other files on disk, their clean editor ta
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -189,3 +190,37 @@ def test_a_file_written_on_disk_reloads_its_clean_tab_or_says_it_has_unsaved_cha
     message = settle(panel)
     assert "Open with unsaved changes, so not reloaded: util.py" in message
     assert (repo / "util.py").read_text() == "ONE = 1\n"
+
+
+class BrokenRevert(FakeFrontend):
+    """A page whose reload of an editor tab fails in a way nobody expected."""
+
+    def handle(self, request: dict) -> dict:
+        if request["op"] == "revert":
+            raise RuntimeError("the editor tab went away")
+        return super().handle(request)
+
+
+def test_an_unexpected_error_in_the_background_apply_is_shown_not_left_applying(
+    ip, make_repo, tmp_path
+):
+    repo = make_repo({"work.ipynb": notebook(("a", "x = 1")), "util.py": "ONE = 1\n"})
+    fake = BrokenRevert(repo, "work.ipynb")
+    fake.open("work.ipynb")
+    fake.open("util.py")
+    magics = AgentMagics(ip, out=io.StringIO(), live=LiveWriter(attach(fake, repo / "work.ipynb")))
+    ip.register_magics(magics)
+    ip.user_ns["__session__"] = str(repo / "work.ipynb")
+    try:
+        ip.run_cell_magic(
+            "agent",
+            f"--model {write_script(tmp_path, only_util())} -p {repo} --no-review --view widgets",
+            "TWO",
+        )
+        assert magics.last_run.wait(60)
+        panel = magics.last_view.panel
+        panel.apply_button.click()
+        message = settle(panel)
+    finally:
+        ip.user_ns.pop("__session__", None)
+    assert "Failed: RuntimeError: the editor tab went away" in message
