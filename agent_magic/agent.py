@@ -53,7 +53,11 @@ from agent_magic.tools import (
 from agent_magic.transcript import Transcript
 
 if TYPE_CHECKING:
+    from agent_magic.analysis import RepoIndex
+    from agent_magic.review.report import CheckReport
     from agent_magic.sandbox import Sandbox
+    from agent_magic.staging import Changeset
+    from agent_magic.staging.overlay import Reader
     from agent_magic.stepping import Decider
 
 # Which tools each phase accepts; the model always sees all of them so the prompt prefix stays
@@ -163,7 +167,7 @@ class Agent:
         config: AgentConfig | None = None,
         on_event: EventSink = ignore,
         *,
-        index: Any = None,
+        index: RepoIndex | None = None,
         checker: Checker | None = None,
         clock: Callable[[], float] = time.monotonic,
         decider: Decider | None = None,
@@ -179,7 +183,7 @@ class Agent:
         self._clock = clock
         self.decider = decider  # step mode when set: the user decides on every plan step
         self._sandbox = sandbox  # where checks and `run` execute; detected on first use
-        self.staging_reader: Any = None  # where staging reads files (None: the disk)
+        self.staging_reader: Reader | None = None  # where staging reads files (None: the disk)
         self._stop = threading.Event()
         self._started = 0.0
         self._steps_at_start = 0
@@ -396,7 +400,7 @@ class Agent:
         )
         return problems
 
-    def _check(self, session: Session, changeset: Any, **options: Any) -> Any:
+    def _check(self, session: Session, changeset: Changeset, **options: Any) -> CheckReport:
         checker = self._checker
         if checker is None:
             from agent_magic.review import run_checks
@@ -456,7 +460,7 @@ class Agent:
             self._check_stop()
             raise Interrupted("stopped by the user") from None
 
-    def _model_review(self, session: Session, report: Any, round_no: int) -> list[Finding]:
+    def _model_review(self, session: Session, report: CheckReport, round_no: int) -> list[Finding]:
         open_before = [f for f in session.findings if f.status == "open" and f.source == "review"]
         checks = report.summary() if report is not None else "(checks were not run)"
         if open_before:
@@ -855,7 +859,7 @@ class Agent:
             runner=lambda command, timeout: self._run_command(session, command, timeout),
         )
 
-    def _get_index(self) -> Any:
+    def _get_index(self) -> RepoIndex:
         if self._index is None:
             from agent_magic.analysis import RepoIndex
 
@@ -958,7 +962,7 @@ def _note_dropped(message: dict[str, Any]) -> None:
         message["content"] = [*content, {"type": "text", "text": DROPPED}]
 
 
-def changes_of(changeset: Any) -> Mapping[str, bytes | None]:
+def changes_of(changeset: Changeset) -> Mapping[str, bytes | None]:
     """The staged changes as path -> new bytes (None = deleted), renames as delete + add."""
     changes: dict[str, bytes | None] = {}
     for fc in changeset.files:
