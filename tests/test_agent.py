@@ -50,7 +50,9 @@ NO_REVIEW = AgentConfig(review=False)
 def test_full_loop_fixes_the_failing_test_only_after_apply(sample_repo: Path):
     events = []
     before = (sample_repo / CLEANING).read_bytes()
-    agent = Agent(sample_repo, ScriptedModel(fix_failing_test()), on_event=events.append)
+    # a test budget no loaded machine runs out of (past it fixed tests go unreported)
+    config = AgentConfig(test_timeout=600)
+    agent = Agent(sample_repo, ScriptedModel(fix_failing_test()), config, on_event=events.append)
 
     session = agent.run("fix the failing test in cleaning.py")
 
