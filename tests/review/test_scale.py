@@ -86,6 +86,7 @@ def test_review_runs_the_selected_tests_only(make_repo, tmp_path):
         workdir=tmp_path / "w",
         sandbox=sandbox,
         full_suite=False,
+        timeout=600,  # a budget no loaded machine runs out of (past it the baseline is skipped)
     )
     t = report.tests
     assert t.selected == [
@@ -116,6 +117,7 @@ def test_no_baseline_runs_one_command_less(make_repo, tmp_path):
             sandbox=sandbox,
             full_suite=False,
             baseline=baseline,
+            timeout=600,  # a budget no loaded machine runs out of
         )
         assert report.tests.passed and report.tests.baseline_ran == baseline
         counts.append(len(sandbox.trees))
