@@ -209,6 +209,24 @@ REPLACE = [
         "class C:\n    def f(self):\n        return 1\n\n\ndef g():\n    pass\n\n\nX = 1\n",
         "left at their own column",
     ),
+    # A byte-exact match found once is the place meant, even where the same lines would also
+    # fit once, shifted, at another depth (the benchmark's real files: `yield ms` at 8 and 12).
+    (
+        "exact one-liner that would also fit once at another depth",
+        "def f():\n    try:\n        g()\n        try:\n            h()\n",
+        "    try:\n",
+        "    # note\n    try:\n",
+        "def f():\n    # note\n    try:\n        g()\n        try:\n            h()\n",
+        "lines 2-2",
+    ),
+    (
+        "exact block that would also fit once deeper",
+        "a = g()\nb = 1\nclass C:\n    a = g()\n    b = 1\n",
+        "a = g()\nb = 1\n",
+        "a = h()\nb = 1\n",
+        "a = h()\nb = 1\nclass C:\n    a = g()\n    b = 1\n",
+        "lines 1-2",
+    ),
 ]
 
 
@@ -283,22 +301,6 @@ REFUSE = [
         "x = 1\n",
         "x = 1\ny = 2\n",
         "matches 2 places",
-    ),
-    # Two depths fit: an exact match is no proof when the lines also fit once, shifted, elsewhere
-    # (a model copies a block shallower or deeper than it is as often as exactly).
-    (
-        "exact one-liner that also fits once at another depth",
-        "def f():\n    try:\n        g()\n        try:\n            h()\n",
-        "\n    try:\n".lstrip("\n"),
-        "    # note\n    try:\n",
-        "also fit once at another indentation",
-    ),
-    (
-        "exact block that also fits once deeper",
-        "a = g()\nb = 1\nclass C:\n    a = g()\n    b = 1\n",
-        "a = g()\nb = 1\n",
-        "a = h()\nb = 1\n",
-        "line 4 \\(\\+4 columns\\)",
     ),
     # Re-indenting a new text that is not consistently indented itself is refused.
     (
