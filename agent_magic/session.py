@@ -15,6 +15,7 @@ from agent_magic.records import Finding, Plan, PlanStep, Understanding
 
 if TYPE_CHECKING:
     from agent_magic.staging import Changeset, Checkpoint, Staging
+    from agent_magic.staging.apply import LivePart
 
 
 def new_session_id() -> str:
@@ -89,8 +90,12 @@ class Session:
         force: bool = False,
         allow_blockers: bool = False,
         commit: bool = False,
+        live: LivePart | None = None,
     ) -> Checkpoint:
-        """Write the selected hunks (all if None) to the project, atomically; returns the checkpoint."""
+        """Write the selected hunks (all if None) to the project, atomically; returns the checkpoint.
+
+        ``live`` changes the open notebooks in their tabs within the same apply (see staging.apply).
+        """
         from agent_magic.staging import apply
 
         if self.changeset is None or self.changeset.is_empty:
@@ -109,6 +114,7 @@ class Session:
                 force=force,
                 message=self.commit_message(),
                 session_id=self.id,
+                live=live,
             )
         except ApplyError as exc:
             if exc.checkpoint:  # a rollback that could not finish: its checkpoint is still live
@@ -150,7 +156,13 @@ class Session:
             return False
         return True
 
-    def undo(self, checkpoint_id: str | None = None, *, force: bool = False) -> Checkpoint:
+    def undo(
+        self,
+        checkpoint_id: str | None = None,
+        *,
+        force: bool = False,
+        live: LivePart | None = None,
+    ) -> Checkpoint:
         """Restore the files of this session's last apply (or the given checkpoint) byte for byte."""
         from agent_magic.staging import undo
 
@@ -158,7 +170,7 @@ class Session:
             if not self.checkpoints:
                 raise UserError("nothing of this session has been applied")
             checkpoint_id = self.checkpoints[-1]
-        checkpoint = undo(self.project, checkpoint_id, force=force)
+        checkpoint = undo(self.project, checkpoint_id, force=force, live=live)
         if checkpoint_id in self.checkpoints:
             self.checkpoints.remove(checkpoint_id)
             self.save()
