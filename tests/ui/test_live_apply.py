@@ -189,3 +189,24 @@ def test_a_file_written_on_disk_reloads_its_clean_tab_or_says_it_has_unsaved_cha
     message = settle(panel)
     assert "Open with unsaved changes, so not reloaded: util.py" in message
     assert (repo / "util.py").read_text() == "ONE = 1\n"
+
+
+def test_undo_force_through_the_tab_restores_a_file_changed_on_disk(ip, setup, tmp_path):
+    repo, fake, magics = setup
+    ip.run_cell_magic(
+        "agent",
+        f"--model {write_script(tmp_path, script())} -p {repo} --no-review --view widgets",
+        "x to 10 and TWO",
+    )
+    assert magics.last_run.wait(60)
+    ip.run_line_magic("agent", "apply")
+    assert "Changed in the open tab and saved: work.ipynb" in magics.out.getvalue()
+    (repo / "util.py").write_text("ONE = 1\nTWO = 2\nTHREE = 3\n")  # the user's later edit
+    with pytest.raises(UsageError, match="changed after the apply.*util.py"):
+        ip.run_line_magic("agent", "undo")
+    assert fake.docs["work.ipynb"]["cells"][0]["source"] == "x = 10"  # all or nothing
+    ip.run_line_magic("agent", "undo --force")
+    assert fake.docs["work.ipynb"]["cells"][0]["source"] == "x = 1"
+    assert cells(repo / "work.ipynb")["a"] == "x = 1"
+    assert (repo / "util.py").read_text() == "ONE = 1\n"
+    assert "was undone" in magics.last_view.record  # the panel and record follow
