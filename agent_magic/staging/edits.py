@@ -5,9 +5,8 @@ and stops at the first level that finds anything: exact substring, then whole li
 trailing whitespace, then whole lines with a uniform indentation shift (tabs counted as 4, then
 8 columns). At every level more than one match is an error, never a guess; only a shifted old
 text can single out one of several matches, by the depth it was written at (see ``_meant``).
-A byte-exact match found once is the place meant, as in every coding agent's edit tool: lines
-that would also fit, shifted, at another depth do not veto it (a model that copies text exactly
-from the file it read means that text). An
+A byte-exact match found once is the place meant, unless the same lines also fit once deeper
+(a dedented copy; see ``_refuse_deeper_twin``). An
 old text with a line that is only ``...`` matches head, elided middle, tail; blank lines at its
 edges are ignored.
 """
@@ -106,8 +105,49 @@ def replace_text(content: str, old: str, new: str, name: str = "file") -> EditRe
     if len(found) > 1:
         raise _ambiguous(name, content, found)
     if len(found) == 1:
+        _refuse_deeper_twin(content, found[0], old, name)
         return _replace_exact(content, found[0], old, new, name)
     return _replace_lines(content, old, new, name)
+
+
+def _refuse_deeper_twin(content: str, pos: int, old: str, name: str) -> None:
+    """Refuse an exact match when the same lines also fit once, shifted, at a deeper depth.
+
+    A byte-exact old text found once is what the model meant, as in every coding agent's edit
+    tool, with one exception: a model that dedents a snippet (quotes a method body at the
+    class's depth, strips a level) can produce text that happens to sit verbatim at a shallower
+    place. So if the old text also fits exactly one place deeper than written, the two readings
+    are as good and the edit is refused with the candidates (0 wrong places: issue 18). Places
+    shallower than written do not veto: adding indentation is not how models miscopy, and
+    refusing there turned away plain exact copies (the benchmark's ``none`` at 97.9%). A depth
+    where the text fits several places cannot be what a unique old text was copied from (see
+    ``_meant``). Only old texts covering whole lines are checked: one that starts inside a
+    line's text picks its place by that text.
+    """
+    skip = len(old) - len(old.lstrip("\n"))  # leading newlines end the line before
+    pos, old = pos + skip, old[skip:]
+    line_start = content.rfind("\n", 0, pos) + 1
+    if content[line_start:pos].strip():
+        return
+    pat_lines, _ = split_lines(old)
+    while pat_lines and not pat_lines[-1].strip():
+        pat_lines.pop()
+    if not pat_lines:
+        return
+    file_lines, _ = split_lines(content)
+    here = content.count("\n", 0, pos)
+    for level in _LEVELS[3:]:  # the indentation-shift levels
+        found = _candidates(file_lines, [pat_lines], level)
+        per_shift = Counter(m.delta for m in found)
+        deeper = [m for m in found if m.start != here and m.delta > 0 and per_shift[m.delta] == 1]
+        if deeper:
+            where = ", ".join(f"line {m.start + 1} ({m.delta:+d} columns)" for m in deeper[:6])
+            raise ToolError(
+                f"old text matches line {here + 1} of {name} exactly, but the same lines also "
+                f"fit once deeper: {where}, as if copied with less indentation; it is ambiguous "
+                "which one is meant, so nothing was changed. Include more surrounding lines so "
+                "only one place fits"
+            )
 
 
 def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> EditResult:

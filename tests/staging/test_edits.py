@@ -210,22 +210,25 @@ REPLACE = [
         "left at their own column",
     ),
     # A byte-exact match found once is the place meant, even where the same lines would also
-    # fit once, shifted, at another depth (the benchmark's real files: `yield ms` at 8 and 12).
+    # fit once, shifted, at a shallower depth (the benchmark's real files: `yield ms` at 12 and 8).
     (
-        "exact one-liner that would also fit once at another depth",
-        "def f():\n    try:\n        g()\n        try:\n            h()\n",
-        "    try:\n",
-        "    # note\n    try:\n",
-        "def f():\n    # note\n    try:\n        g()\n        try:\n            h()\n",
-        "lines 2-2",
+        "exact one-liner that would also fit once shallower",
+        "def f():\n    if a:\n        yield ms\n    while b:\n        if c:\n            yield ms\n",
+        "            yield ms\n",
+        "            yield ms.copy()\n",
+        (
+            "def f():\n    if a:\n        yield ms\n    while b:\n        if c:\n"
+            "            yield ms.copy()\n"
+        ),
+        "lines 6-6",
     ),
     (
-        "exact block that would also fit once deeper",
+        "exact block that would also fit once shallower",
         "a = g()\nb = 1\nclass C:\n    a = g()\n    b = 1\n",
-        "a = g()\nb = 1\n",
-        "a = h()\nb = 1\n",
-        "a = h()\nb = 1\nclass C:\n    a = g()\n    b = 1\n",
-        "lines 1-2",
+        "    a = g()\n    b = 1\n",
+        "    a = h()\n    b = 1\n",
+        "a = g()\nb = 1\nclass C:\n    a = h()\n    b = 1\n",
+        "lines 4-5",
     ),
 ]
 
@@ -301,6 +304,22 @@ REFUSE = [
         "x = 1\n",
         "x = 1\ny = 2\n",
         "matches 2 places",
+    ),
+    # A dedented copy can sit verbatim at a shallower place: when the same lines also fit once
+    # deeper, two depths fit and nothing is guessed.
+    (
+        "exact one-liner that also fits once deeper",
+        "def f():\n    try:\n        g()\n        try:\n            h()\n",
+        "    try:\n",
+        "    # note\n    try:\n",
+        "also fit once deeper: line 4",
+    ),
+    (
+        "exact block that also fits once deeper",
+        "a = g()\nb = 1\nclass C:\n    a = g()\n    b = 1\n",
+        "a = g()\nb = 1\n",
+        "a = h()\nb = 1\n",
+        "line 4 \\(\\+4 columns\\)",
     ),
     # Re-indenting a new text that is not consistently indented itself is refused.
     (
