@@ -260,3 +260,16 @@ def test_live_undo_refuses_a_cell_edited_since_and_changes_nothing(live_project)
         live.change_all(
             session.project, live.checkpoints[session.checkpoints[0]].changes, undo=True
         )
+
+
+def test_a_notebook_whose_tab_closed_after_the_apply_is_undone_on_disk(live_project):
+    root, fake, live, original = live_project
+    session = stage(root, live)
+    assert apply_changes(session, None, live=live).ok
+    del fake.docs["work.ipynb"]  # closed after the apply; more.ipynb is still open
+    outcome = undo_changes(session, None, live=live)
+    assert outcome.ok, outcome.message
+    assert {n: (root / n).read_bytes() for n in ("work.ipynb", "util.py")} == {
+        n: original[n] for n in ("work.ipynb", "util.py")
+    }
+    assert cells(fake.docs["more.ipynb"]) == {"m": "m = 1"}  # undone in its tab
