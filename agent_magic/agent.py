@@ -24,6 +24,7 @@ from agent_magic.events import (
     CommandStarted,
     EventSink,
     FindingReported,
+    Notice,
     PhaseFinished,
     PhaseStarted,
     PlanReady,
@@ -145,16 +146,17 @@ DROPPED = "[earlier tool calls and their results were removed to fit the context
 
 
 def _recover_interrupted_apply(project: Project) -> str:
-    # A dead process's half-done apply is rolled back before this agent reads the tree.
+    """Roll back (or finish) an apply or undo a dead process left half-done; its message or "".
+
+    Raises ApplyError when that cannot be done: an agent must not read a half-applied tree.
+    """
     from agent_magic.staging import recover
+    from agent_magic.staging.lock import LockBusy
 
     try:
-        message = recover(project)
-    except UserError as exc:
-        message = str(exc)
-    if message:
-        warnings.warn(f"agent_magic: {message}", RuntimeWarning, stacklevel=3)
-    return message
+        return recover(project)
+    except LockBusy:
+        return ""  # a live process holds the lock: its apply is running, not interrupted
 
 
 class Agent:
@@ -174,10 +176,11 @@ class Agent:
         sandbox: Sandbox | None = None,
     ) -> None:
         self.project = project if isinstance(project, Project) else Project(project)
-        self.recovered = _recover_interrupted_apply(self.project)
         self.model = model
         self.config = config or AgentConfig()
         self.emit = on_event
+        self.recovered = ""  # the last recovery message (see _recover)
+        self._recover()
         self._index = index
         self._checker = checker
         self._clock = clock
@@ -192,6 +195,18 @@ class Agent:
         self._transcript: Transcript | None = None
         self._redact: Callable[[str], str] = Redactor.current(self.project.root)
         self._round_findings: list[Finding] = []
+
+    def _recover(self) -> None:
+        # A dead process's half-done apply is rolled back before this agent reads the tree, and
+        # the user is told: through the view, or as a warning when nothing listens.
+        message = _recover_interrupted_apply(self.project)
+        if not message:
+            return
+        self.recovered = message
+        if self.emit is ignore:
+            warnings.warn(f"agent_magic: {message}", RuntimeWarning, stacklevel=3)
+        else:
+            self.emit(Notice(message))
 
     # ---- public API ---------------------------------------------------------------------
 
@@ -247,6 +262,7 @@ class Agent:
     # ---- the one exit path -----------------------------------------------------------------
 
     def _drive(self, session: Session, body: Callable[[Session], None]) -> Session:
+        self._recover()  # another process may have died mid-apply since the last run
         self._stop.clear()
         self._started = self._clock()
         self._steps_at_start = session.steps

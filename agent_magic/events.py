@@ -106,6 +106,13 @@ class StepDecided:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something the user must hear that is not part of the run (a recovered interrupted apply)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class RunFinished:
     session: Session
 
@@ -125,6 +132,7 @@ Event = (
     | StepDecided
     | RunFinished
     | CommandStarted
+    | Notice
 )
 EventSink = Callable[[Event], None]
 

@@ -6,6 +6,7 @@ import os
 import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from IPython.core.error import UsageError
@@ -249,7 +250,7 @@ class AgentMagics(Magics):
         project = self._project(args.project)
         self.recover_notice(project)
         self.registry.check(project.root)
-        config = self._config(args)
+        config = self._config(args, project.root)
         model = self._model(args.model)
         check = getattr(model, "check_settings", None)
         if check is not None:
@@ -287,14 +288,14 @@ class AgentMagics(Magics):
             self._models[spec] = load_model(spec)
         return self._models[spec]
 
-    def _config(self, args: Any) -> AgentConfig:
+    def _config(self, args: Any, project_root: Path | None = None) -> AgentConfig:
         from agent_magic.agent import AgentConfig
 
         context = ""
         if _pick(args.notebook_context, self.notebook_context):
             from agent_magic.notebook_context import notebook_context
 
-            context = notebook_context(self.shell)
+            context = notebook_context(self.shell, project_root=project_root)
         for name in ("max_steps", "budget", "time_limit", "max_tokens"):
             value = getattr(args, name)
             if value is not None and value <= 0:

@@ -135,9 +135,15 @@ def namespace_summary(user_ns: dict[str, Any], hidden: dict[str, Any] | None = N
 
 
 def render_context(
-    cells: list[tuple[str, str, str]], variables: list[str], source: str = ""
+    cells: list[tuple[str, str, str]],
+    variables: list[str],
+    source: str = "",
+    project_root: Path | None = None,
 ) -> str:
-    """The notebook context as text for the model, newest cells kept if it is too long."""
+    """The notebook context as text for the model, newest cells kept if it is too long.
+
+    Secret values are redacted: this process's and those in ``project_root``'s ``.env`` files.
+    """
     parts = []
     for number, (kind, text, outputs) in enumerate(cells, 1):
         block = f"# cell {number} [{kind}]\n{trim(text, MAX_CELL_CHARS)}"
@@ -145,7 +151,8 @@ def render_context(
             block += f"\n# output:\n{outputs}"
         parts.append(block)
     header = f"Notebook: {source}\n\n" if source else ""
-    redact = Redactor.current()  # a key printed in an output cell stays in the notebook
+    # a key printed in an output cell stays in the notebook, but never reaches the model
+    redact = Redactor.current(project_root)
     vars_text = (
         "\n\nVariables in the kernel (types and shapes only):\n"
         + "\n".join(f"- {v}" for v in variables)
@@ -164,7 +171,9 @@ def render_context(
     return redact(header + "\n\n".join(reversed(kept)) + vars_text)
 
 
-def notebook_context(shell: Any, environ: dict[str, str] | None = None) -> str:
+def notebook_context(
+    shell: Any, environ: dict[str, str] | None = None, project_root: Path | None = None
+) -> str:
     """The context of the shell's notebook (or its input history) and its variables."""
     user_ns = shell.user_ns
     path = notebook_path(user_ns, environ)
@@ -173,7 +182,7 @@ def notebook_context(shell: Any, environ: dict[str, str] | None = None) -> str:
     else:
         cells, source = cells_from_history(user_ns), "this kernel's input history"
     hidden = dict(getattr(shell, "user_ns_hidden", {}) or {})
-    return render_context(cells, namespace_summary(user_ns, hidden), source)
+    return render_context(cells, namespace_summary(user_ns, hidden), source, project_root)
 
 
 def _join(text: Any) -> str:

@@ -7,6 +7,7 @@ record, widget text, check output) passes through :func:`redact` or a :class:`Re
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -138,11 +139,23 @@ class Redactor:
         return _KEY_SHAPES.sub(REDACTED, text)
 
     def deep(self, value: Any) -> Any:
-        """A copy of a JSON-like value (dicts, lists, strings) with every string redacted."""
+        """A copy of a JSON-like value (dicts, lists, strings) with every string redacted, keys too.
+
+        A key is as visible as a value (a dict of environment values keyed by the token itself);
+        two keys that redact alike are kept apart by a counter, so no value is lost.
+        """
         if isinstance(value, str):
             return self(value)
         if isinstance(value, dict):
-            return {k: self.deep(v) for k, v in value.items()}
+            out: dict[Any, Any] = {}
+            for key, item in value.items():
+                new = self(key) if isinstance(key, str) else key
+                if new in out:
+                    new = next(
+                        f"{new} ({n})" for n in itertools.count(2) if f"{new} ({n})" not in out
+                    )
+                out[new] = self.deep(item)
+            return out
         if isinstance(value, (list, tuple)):
             return [self.deep(v) for v in value]
         return value

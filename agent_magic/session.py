@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from agent_magic.review.memo import CheckMemo
     from agent_magic.review.report import CheckReport
     from agent_magic.staging import Changeset, Checkpoint, Staging
+    from agent_magic.staging.apply import LivePart
     from agent_magic.stepping import StepOutcome
 
 # Why a run ended: "" while it runs; done, plan_ready and cancelled are the successes;
@@ -105,8 +106,12 @@ class Session:
         force: bool = False,
         allow_blockers: bool = False,
         commit: bool = False,
+        live: LivePart | None = None,
     ) -> Checkpoint:
-        """Write the selected hunks (all if None) to the project, atomically; returns the checkpoint."""
+        """Write the selected hunks (all if None) to the project, atomically; returns the checkpoint.
+
+        ``live`` changes the open notebooks in their tabs within the same apply (see staging.apply).
+        """
         from agent_magic.staging import apply
 
         if self.changeset is None or self.changeset.is_empty:
@@ -125,6 +130,7 @@ class Session:
                 force=force,
                 message=self.commit_message(),
                 session_id=self.id,
+                live=live,
             )
         except ApplyError as exc:
             if exc.checkpoint:  # a rollback that could not finish: its checkpoint is still live
@@ -166,7 +172,13 @@ class Session:
             return False
         return True
 
-    def undo(self, checkpoint_id: str | None = None, *, force: bool = False) -> Checkpoint:
+    def undo(
+        self,
+        checkpoint_id: str | None = None,
+        *,
+        force: bool = False,
+        live: LivePart | None = None,
+    ) -> Checkpoint:
         """Restore the files of this session's last apply (or the given checkpoint) byte for byte."""
         from agent_magic.staging import undo
 
@@ -174,7 +186,7 @@ class Session:
             if not self.checkpoints:
                 raise UserError("nothing of this session has been applied")
             checkpoint_id = self.checkpoints[-1]
-        checkpoint = undo(self.project, checkpoint_id, force=force)
+        checkpoint = undo(self.project, checkpoint_id, force=force, live=live)
         if checkpoint_id in self.checkpoints:
             self.checkpoints.remove(checkpoint_id)
             self.save()

@@ -10,7 +10,9 @@ of the file). A peer row per perturbation uses plain ``str.replace`` with exact 
 
 Several seeds are run (each draws its own perturbations); the first seed's full table is
 printed, then one row per perturbation with exact / refused / wrong per seed. The target is no
-wrong result at any seed: an edit that could mean two places is refused, never guessed.
+wrong result at any seed: an edit that could mean two places is refused, never guessed. Each
+edit is also checked as it is staged (the last column: files where one landed in a wrong place,
+worst seed), since a later refusal can hide a misplaced edit from the end result.
 """
 
 from __future__ import annotations
@@ -183,20 +185,40 @@ def _elide(old: str, new: str, rng: random.Random) -> tuple[str, str]:
     return "\n".join([*o[:2], indent + "...", *o[-3:]]), new
 
 
-def run_staging(case_before: bytes, edits: list[Edit], tmp: Path) -> bytes | None:
-    """The file after the edits via Staging and apply; None if the staging code refused."""
+def intermediates(before: str, edits: list[Edit]) -> list[str]:
+    """The text after each of the exact (unperturbed) edits, in order: where each edit belongs."""
+    out, text = [], before
+    for e in edits:
+        text = text.replace(e.old, e.new, 1)
+        out.append(text)
+    return out
+
+
+def run_staging(
+    case_before: bytes, edits: list[Edit], tmp: Path, expected: list[str] | None = None
+) -> tuple[bytes | None, int]:
+    """The file after the edits via Staging and apply (None if refused), and how many edits
+    landed in a wrong place on the way (the staged text differs from ``expected`` after it).
+
+    An edit in the wrong place may be hidden in the end result by a later refusal or by a later
+    edit doing the same elsewhere, so each one is checked as it is staged.
+    """
     root = Path(tempfile.mkdtemp(dir=tmp))
     (root / "f.py").write_bytes(case_before)
     project = Project(root)
     st = Staging(project)
+    wrong = 0
     try:
-        for e in edits:
+        for i, e in enumerate(edits):
             st.replace("f.py", e.old, e.new)
+            staged = st.read_bytes("f.py").decode("utf-8").replace("\r\n", "\n")
+            if expected is not None and staged != expected[i]:
+                wrong, expected = 1, None  # later texts differ anyway: one per file
     except AgentMagicError:
-        return None
+        return None, wrong
     if not st.changeset().is_empty:
         apply(project, st.changeset())
-    return (root / "f.py").read_bytes()
+    return (root / "f.py").read_bytes(), wrong
 
 
 def run_peer(case_before: bytes, edits: list[Edit]) -> bytes | None:
@@ -216,7 +238,7 @@ def bench(cases: list[Case], seed: int) -> dict[str, dict[str, dict[str, float]]
         tmp = Path(tmpdir)
         for kind in PERTURBATIONS:
             tallies = {
-                m: {"n": 0, "correct": 0, "refused": 0, "wrong": 0, "seconds": 0.0}
+                m: {"n": 0, "correct": 0, "refused": 0, "wrong": 0, "wrong_edit": 0, "seconds": 0.0}
                 for m in ("staging", "str.replace")
             }
             for idx, case in enumerate(cases):
@@ -227,16 +249,19 @@ def bench(cases: list[Case], seed: int) -> dict[str, dict[str, dict[str, float]]
                     after = after.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
                 text_b, text_a = case.before.decode("utf-8"), case.after.decode("utf-8")
                 extra = {"elided_middle": 3, "trim_context": 1}.get(kind, 0)
-                edits = perturb(make_edits(text_b, text_a, extra), kind, rng, text_b, text_a)
+                exact = make_edits(text_b, text_a, extra)
+                edits = perturb(exact, kind, rng, text_b, text_a)
                 for method, t in tallies.items():
                     start = time.perf_counter()
-                    got = (
-                        run_staging(before, edits, tmp)
-                        if method == "staging"
-                        else run_peer(before, edits)
-                    )
+                    if method == "staging":
+                        got, wrong_edit = run_staging(
+                            before, edits, tmp, intermediates(text_b, exact)
+                        )
+                    else:
+                        got, wrong_edit = run_peer(before, edits), 0
                     t["seconds"] += time.perf_counter() - start
                     t["n"] += 1
+                    t["wrong_edit"] += wrong_edit
                     t["refused" if got is None else "correct" if got == after else "wrong"] += 1
             for t in tallies.values():
                 for k in ("correct", "refused", "wrong"):
@@ -267,16 +292,17 @@ def seeds_table(per_seed: dict[int, dict[str, dict[str, dict[str, float]]]]) -> 
     rows = [
         "| perturbation | "
         + " | ".join(f"seed {s}: exact / refused / wrong %" for s in seeds)
-        + " | worst wrong |",
-        "|---|" + "---:|" * (len(seeds) + 1),
+        + " | worst wrong | files with an edit in a wrong place |",
+        "|---|" + "---:|" * (len(seeds) + 2),
     ]
     for kind in PERTURBATIONS:
-        cells, worst = [], 0
+        cells, worst, misplaced = [], 0, 0
         for s in seeds:
             t = per_seed[s][kind]["staging"]
             cells.append(f"{t['correct_pct']:.1f} / {t['refused_pct']:.1f} / {t['wrong_pct']:.1f}")
             worst = max(worst, int(t["wrong"]))
-        rows.append(f"| {kind} | " + " | ".join(cells) + f" | {worst} |")
+            misplaced = max(misplaced, int(t.get("wrong_edit", 0)))
+        rows.append(f"| {kind} | " + " | ".join(cells) + f" | {worst} | {misplaced} |")
     return "\n".join(rows)
 
 

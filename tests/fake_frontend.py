@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,20 @@ class FakeFrontend:
         self.requests: list[dict[str, Any]] = []
         self.kernel: LiveFrontend | None = None
         self.silent = False  # True: never answers (a page without the extension)
+        self.on_saved: Callable[[str], None] | None = None  # fault injection after a save
 
     def open(self, path: str, *, dirty: bool = False) -> None:
-        """Open ``path`` from disk, as a tab would."""
+        """Open ``path`` from disk, as a tab would (a notebook's sources as one string each,
+        as the page's model gives them, not nbformat's lists of lines)."""
         text = (self.root / path).read_text(encoding="utf-8")
-        self.docs[path] = json.loads(text) if path.endswith(".ipynb") else text
+        if path.endswith(".ipynb"):
+            nb = json.loads(text)
+            for cell in nb["cells"]:
+                if isinstance(cell["source"], list):
+                    cell["source"] = "".join(cell["source"])
+            self.docs[path] = nb
+        else:
+            self.docs[path] = text
         self.dirty[path] = dirty
 
     def send(self, data: dict[str, Any]) -> None:
@@ -108,6 +118,8 @@ class FakeFrontend:
         (self.root / path).write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
         self.dirty[path] = False
         self.saved.append(path)
+        if self.on_saved is not None:
+            self.on_saved(path)
         return {"applied": len(ops), "conflicts": []}
 
 

@@ -79,10 +79,63 @@ def test_agent_constructor_rolls_back_an_interrupted_apply(interrupted):
     from agent_magic.agent import Agent
     from agent_magic.models.scripted import ScriptedModel
 
-    with pytest.warns(RuntimeWarning, match="rolled back"):
+    with pytest.warns(RuntimeWarning, match="rolled back"):  # nothing listens: a warning
         agent = Agent(interrupted, ScriptedModel([]))
     assert "rolled back" in agent.recovered
-    assert (interrupted / "b.py").read_text() == "old\n"
+    assert [(interrupted / n).read_text() for n in ("a.py", "b.py", "c.py")] == ["old\n"] * 3
+    assert not (interrupted / ".agent_magic" / JOURNAL_NAME).exists()
+    assert list_checkpoints(Project(interrupted)) == []
+
+
+def test_an_agent_tells_its_view_and_a_run_recovers_a_crash_since_construction(
+    interrupted, make_repo, recwarn
+):
+    from agent_magic.agent import Agent, AgentConfig
+    from agent_magic.events import Notice
+    from agent_magic.models.scripted import ScriptedModel
+    from tests.scripts import call, turn
+
+    events: list = []
+    model = ScriptedModel(
+        [
+            turn(call("submit_understanding", restatement="r", acceptance_criteria=["a"])),
+            turn(call("submit_plan", summary="s", steps=[{"description": "d"}])),
+            turn(call("view", path="b.py")),
+            turn(call("finish", summary="nothing to do")),
+        ]
+    )
+    agent = Agent(interrupted, model, AgentConfig(review=False), on_event=events.append)
+    [notice] = [e for e in events if isinstance(e, Notice)]
+    assert "has been rolled back: a.py, b.py, c.py" in notice.message
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+    # Another process dies mid-apply after the agent was made: its next run rolls that back
+    # before it reads anything, and says so.
+    proc = subprocess.run(
+        [sys.executable, "-c", _DIES, str(interrupted)],
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 9 and (interrupted / "b.py").read_text() == "new\n"
+    events.clear()
+    session = agent.run("look at b.py")
+    assert session.stop_reason == "done", session.error
+    assert isinstance(events[0], Notice) and "rolled back" in events[0].message
+    [viewed] = [e for e in events if getattr(e, "name", "") == "view"]
+    assert "new" not in viewed.result and "old" in viewed.result  # it read the restored tree
+
+
+def test_an_agent_refuses_a_tree_whose_rollback_cannot_finish(interrupted):
+    from agent_magic.agent import Agent
+    from agent_magic.errors import ApplyError
+    from agent_magic.models.scripted import ScriptedModel
+
+    (interrupted / "a.py").unlink()
+    (interrupted / "a.py").mkdir()  # the rollback cannot put a.py back
+    with pytest.raises(ApplyError, match="could not be finished.*undo --force"):
+        Agent(interrupted, ScriptedModel([]))
+    assert (interrupted / ".agent_magic" / JOURNAL_NAME).exists()  # kept for the retry
 
 
 def test_undo_from_a_new_kernel_and_undo_force(ip, make_repo):

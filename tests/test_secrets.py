@@ -154,3 +154,38 @@ def test_tool_results_and_prompts_are_redacted_before_they_reach_the_model(make_
     for text in (viewed.result, conversation):
         assert "kernel-token-value-42" not in text and "sk-ant-api03" not in text
     assert viewed.result.count(REDACTED) == 2
+
+
+def test_dict_keys_are_redacted_and_kept_apart():
+    redactor = Redactor(["key-one-secret", "key-two-secret"])
+    out = redactor.deep({"key-one-secret": 1, "key-two-secret": {"key-one-secret": [2]}, "n": 3})
+    assert "key-one-secret" not in str(out) and "key-two-secret" not in str(out)
+    assert out == {REDACTED: 1, f"{REDACTED} (2)": {REDACTED: [2]}, "n": 3}
+    assert redactor.deep({REDACTED: 1, "key-one-secret": 2}) == {REDACTED: 1, f"{REDACTED} (2)": 2}
+
+
+def test_notebook_context_redacts_the_projects_dotenv_values(tmp_path):
+    from types import SimpleNamespace
+
+    from agent_magic.notebook_context import notebook_context
+
+    (tmp_path / ".env").write_text("SERVICE_PASSWORD=dotenv-secret-value\n")
+    shell = SimpleNamespace(
+        user_ns={"In": ["", "print(password)"], "Out": {1: "dotenv-secret-value"}},
+        user_ns_hidden={},
+    )
+    context = notebook_context(shell, environ={}, project_root=tmp_path)
+    assert "print(password)" in context and "dotenv-secret-value" not in context
+
+
+def test_run_output_redacts_the_projects_dotenv_values(make_repo):
+    from agent_magic.review.command import run_in_copy
+    from agent_magic.sandbox import detect
+
+    sandbox = detect()
+    if not sandbox.available:
+        pytest.skip(sandbox.describe())
+    root = make_repo({"settings.py": 'PASSWORD = "dotenv-secret-value"\n'})
+    (root / ".env").write_text("SERVICE_PASSWORD=dotenv-secret-value\n")
+    report = run_in_copy(root, {}, "cat settings.py", sandbox=sandbox)
+    assert "PASSWORD = " in report and "dotenv-secret-value" not in report

@@ -80,7 +80,12 @@ def run_checks(
     report.compile_errors, report.invalid_notebooks = static_problems(
         changes, _notebooks_before(root_path, changes)
     )
-    confined = Confined(sandbox if sandbox is not None else detect(), stop=stop, hide=(root_path,))
+    confined = Confined(
+        sandbox if sandbox is not None else detect(),
+        stop=stop,
+        hide=(root_path,),
+        project=root_path,
+    )
     report.sandbox = confined.sandbox.describe()
     report.network = confined.sandbox.available and confined.sandbox.network
     if not confined.can_run:

@@ -40,7 +40,7 @@ def run_in_copy(
     if not sandbox.available:
         raise ToolError(f"run: {sandbox.describe()}")
     root_path = Path(root).resolve()
-    confined = Confined(sandbox, stop=stop, hide=(root_path,))
+    confined = Confined(sandbox, stop=stop, hide=(root_path,), project=root_path)
     with Scratch(root_path, changes, parent=workdir) as copy:
         try:
             result = confined.run(

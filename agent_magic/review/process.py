@@ -16,6 +16,7 @@ from agent_magic.sandbox import (
     execute,
     read_tail,
 )
+from agent_magic.secrets import Redactor
 
 __all__ = ["ChecksStopped", "CommandResult", "Confined", "check_env", "read_tail"]
 
@@ -47,6 +48,7 @@ class Confined:
     stop: threading.Event | None = None
     hide: tuple[Path, ...] = ()  # the user's project: never visible inside
     limits: Limits | None = None
+    project: Path | None = None  # whose secret files' values are redacted from every output
 
     @property
     def can_run(self) -> bool:
@@ -77,6 +79,7 @@ class Confined:
             stop=self.stop,
             limits=self.limits,
             hide=self.hide,
+            redact=Redactor.current(self.project),
         )
         if result.stopped:
             raise ChecksStopped("stopped by the user")

@@ -112,10 +112,13 @@ def execute(
     limits: Limits | None = None,
     stdin_data: bytes | None = None,
     hide: Sequence[Path] = (),
+    redact: Callable[[str], str] | None = None,
 ) -> CommandResult:
     """Run ``command`` inside ``sandbox`` with ``writable`` as its only writable tree.
 
     ``hide`` lists trees the command must not see even read-only (the user's project).
+    ``redact`` cleans every read of the output (default: this process's secret values; give
+    ``Redactor.current(project_root)`` so the project's ``.env`` values are hidden too).
 
     Ends at ``timeout`` seconds or when ``stop`` is set (checked every 0.1 s); either way every
     process it started is killed before this returns. Raises SandboxUnavailable if the sandbox
@@ -165,6 +168,7 @@ def execute(
         output_path=output_path,
         elapsed=time.monotonic() - start,
         stopped=stopped,
+        redact=redact or Redactor.current(),
     )
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from agent_magic.sandbox.policy import Limits, host_env, python_dirs
+from agent_magic.sandbox.policy import Limits, host_env, python_dirs, secret_entries
 
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"
 
@@ -22,11 +22,13 @@ def seatbelt_profile(
     readonly: Sequence[Path],
     hidden: Sequence[Path],
     network: bool = False,
+    masked: Sequence[Path] = (),
 ) -> str:
     """The SBPL profile: read the system and Python, write only the copy and its tmp, no network.
 
     Later rules win, so home directories are denied after the broad read and the Python
-    directories and the copy are allowed again after that.
+    directories and the copy are allowed again after that; ``masked`` (secret files and folders
+    inside those directories, see ``secret_entries``) is denied last, so no allow reopens it.
     """
     home_dirs = ["/Users", "/Volumes", "/private/var/root", *map(str, hidden)]
     lines = [
@@ -48,6 +50,12 @@ def seatbelt_profile(
             '(literal "/dev/null") (literal "/dev/tty") (regex #"^/dev/fd/"))'
         ),
     ]
+    if masked:
+        lines.append(
+            "(deny file-read* file-write* "
+            + " ".join(f"({'subpath' if p.is_dir() else 'literal'} {_quote(p)})" for p in masked)
+            + ")"
+        )
     if network:
         lines.append("(allow network*)")
     else:  # local sockets inside the sandbox (a notebook kernel's ZMQ) are no network
@@ -86,12 +94,14 @@ class Seatbelt:
         """``sandbox-exec -p PROFILE -- command`` and the allowlisted environment."""
         full, tmp = host_env(env, writable)
         real = Path(os.path.realpath(writable))
+        readonly = python_dirs(exclude=[real, *hide])
         profile = seatbelt_profile(
             writable=real,
             tmp=Path(os.path.realpath(tmp)),
-            readonly=python_dirs(exclude=[real, *hide]),
+            readonly=readonly,
             hidden=list(hide),
             network=self.network,
+            masked=secret_entries(readonly),
         )
         inner = limits.wrap(command) if limits else command
         return [self.binary, "-p", profile, "--", *inner], full

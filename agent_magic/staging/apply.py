@@ -10,6 +10,13 @@ with permission bits ``mode`` (None: a new file's default), or raises. The defau
 ``confined_writer(project.root)``, which writes to disk. Another writer (a live JupyterLab
 document, a test's fault injector) plugs in there; conflict checks, checkpoint, journal, lock
 and rollback stay the same around it. Rollback always uses the disk writer.
+
+The live part: ``apply(..., live=...)`` and ``undo(..., live=...)`` take a ``LivePart`` for the
+paths another channel changes as a whole (the open notebooks, changed cell by cell in their tabs
+and saved by the page). Those paths are in the same lock, checkpoint and journal as the rest;
+the part checks its own conflicts (per cell, against the open document) and writes first, and
+is taken back if a disk write fails. A process killed meanwhile leaves a journal naming them
+too, so recovery puts their disk content back like any other path.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 from agent_magic.errors import ApplyError, ConflictError, PathError, UserError
 from agent_magic.paths import Project
@@ -34,6 +42,23 @@ from agent_magic.staging.lock import WAIT_SECONDS, project_lock
 # writer(target, data, mode): write ``data`` to ``target`` (None = delete it), keeping ``mode``.
 Writer = Callable[[Path, "bytes | None", "int | None"], None]
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+class LivePart(Protocol):
+    """Paths of an apply or undo that another channel writes, all or nothing by itself."""
+
+    @property
+    def paths(self) -> list[str]:
+        """The project-relative paths it changes (a subset of the apply's or undo's)."""
+        ...
+
+    def write(self) -> None:
+        """Change every path, or raise having changed none (ConflictError names the cells)."""
+        ...
+
+    def unwrite(self) -> None:
+        """Take back a ``write`` (a disk write after it failed); raise if it cannot."""
+        ...
 
 
 def write_file(
@@ -162,6 +187,7 @@ def apply(
     force: bool = False,
     writer: Writer | None = None,
     lock_wait: float = WAIT_SECONDS,
+    live: LivePart | None = None,
 ) -> Checkpoint:
     """Write the selected hunks (None = all) to disk, all or nothing, after saving a checkpoint.
 
@@ -185,6 +211,7 @@ def apply(
                 session_id=session_id,
                 force=force,
                 writer=writer or confined_writer(project.root),
+                live=live,
             )
     except OSError as exc:
         # Failures once writing began are ApplyErrors already; this is the lock, a conflict
@@ -201,14 +228,18 @@ def _apply_locked(
     session_id: str,
     force: bool,
     writer: Writer,
+    live: LivePart | None = None,
 ) -> Checkpoint:
     targets: dict[str, bytes | None] = {}
     conflicts: list[str] = []
+    by_live = set(live.paths) if live is not None else set()
     for fc, writes in plan:
         expected = (
             {fc.path: fc.before} if not fc.old_path else {fc.old_path: fc.before, fc.path: None}
         )
         for path, before in expected.items():
+            if path in by_live:
+                continue  # the live part checks it cell by cell, against the open document
             current = _read(project.check_writable(path))
             if content_hash(current[0] if current else None) != content_hash(before):
                 conflicts.append(path)
@@ -234,7 +265,8 @@ def _apply_locked(
         message=message,
         session_id=session_id,
     )
-    cp.after = {p: content_hash(targets[p]) for p in paths}
+    # What the page saves for a live path is only known once it has: its hash is taken then.
+    cp.after = {p: content_hash(targets[p]) for p in paths if p not in by_live}
     cp.created_dirs = [
         d.relative_to(project.root).as_posix() for d in _missing_dirs(abs_paths.values())
     ]
@@ -245,6 +277,7 @@ def _apply_locked(
         before={p: content_hash(_data(pre[p])) for p in paths},
         after=dict(cp.after),
         created_dirs=list(cp.created_dirs),
+        live=sorted(by_live),
     )
     journal.begin(project.state_dir, entry)  # before the checkpoint: a crash there leaves no orphan
     try:
@@ -254,11 +287,21 @@ def _apply_locked(
         journal.end(project.state_dir)
         raise
     modes = {p: (e[1] if (e := pre[p]) else _renamed_mode(plan, p, pre)) for p in paths}
+    on_disk = {p: t for p, t in abs_paths.items() if p not in by_live}
+    written = False
     try:
-        _write_all(abs_paths, targets, modes, writer)
+        if live is not None:
+            live.write()
+            written = True
+        _write_all(on_disk, targets, modes, writer)
     except BaseException as exc:
-        _roll_back(project, store, cp, abs_paths, pre, exc)
+        _roll_back(project, store, cp, _unwrite(live, written, on_disk, abs_paths), pre, exc)
         raise  # _roll_back raises ApplyError for OS errors; other exceptions pass unchanged
+    if by_live:
+        cp.after.update({p: _hash_on_disk(abs_paths[p]) for p in by_live})
+        # on failure undo asks for --force on the notebooks; the apply itself stands
+        with contextlib.suppress(OSError):
+            store.write_meta(cp)
     journal.end(project.state_dir)
     if repo is not None:
         try:
@@ -270,6 +313,23 @@ def _apply_locked(
         with contextlib.suppress(OSError):  # the apply stands; only its commit's record is lost
             store.write_meta(cp)
     return cp
+
+
+def _unwrite(
+    live: LivePart | None, written: bool, on_disk: dict[str, Path], every: dict[str, Path]
+) -> dict[str, Path]:
+    """Take back the live part after a failed disk write; the paths left for the disk rollback.
+
+    If the part cannot be taken back (its page stopped answering), its paths are restored on
+    disk with the rest, so the files are consistent; their tabs are then stale until reloaded.
+    """
+    if live is None or not written:
+        return on_disk
+    try:
+        live.unwrite()
+    except Exception:  # noqa: BLE001 - whatever the channel raised, the disk rollback follows
+        return every
+    return on_disk
 
 
 def _check_can_commit(repo, project: Project, paths: list[str]) -> None:
@@ -405,6 +465,7 @@ def undo(
     force: bool = False,
     writer: Writer | None = None,
     lock_wait: float = WAIT_SECONDS,
+    live: LivePart | None = None,
 ) -> Checkpoint:
     """Restore the paths of a checkpoint (the last one not undone, if no id) byte for byte.
 
@@ -415,7 +476,11 @@ def undo(
         with project_lock(project.state_dir, lock_wait):
             recover_locked(project)
             return _undo_locked(
-                project, checkpoint_id, force=force, writer=writer or confined_writer(project.root)
+                project,
+                checkpoint_id,
+                force=force,
+                writer=writer or confined_writer(project.root),
+                live=live,
             )
     except OSError as exc:
         raise ApplyError(
@@ -425,21 +490,34 @@ def undo(
 
 
 def _undo_locked(
-    project: Project, checkpoint_id: str | None, *, force: bool, writer: Writer
+    project: Project,
+    checkpoint_id: str | None,
+    *,
+    force: bool,
+    writer: Writer,
+    live: LivePart | None = None,
 ) -> Checkpoint:
     store = CheckpointStore(project)
     if checkpoint_id is None:
-        live = [c for c in store.list() if not c.undone]
-        if not live:
+        standing = [c for c in store.list() if not c.undone]
+        if not standing:
             raise UserError("there is nothing to undo")
-        cp = live[0]
+        cp = standing[0]
     else:
         cp = store.load(checkpoint_id)
         if cp.undone:
             raise UserError(f"checkpoint {cp.id} was already undone")
+    by_live = set(live.paths) if live is not None else set()
+    if by_live - set(cp.paths):
+        raise UserError(f"checkpoint {cp.id} did not change {', '.join(sorted(by_live))}")
     abs_paths = {p: project.check_writable(p) for p in cp.paths}
     current = {p: _read(abs_paths[p]) for p in cp.paths}
-    changed = [p for p in cp.paths if content_hash(_data(current[p])) != cp.after.get(p)]
+    changed = [
+        p
+        for p in cp.paths
+        if p not in by_live  # checked cell by cell by the live part
+        and content_hash(_data(current[p])) != cp.after.get(p)
+    ]
     if changed and not force:
         raise ConflictError(
             "these files changed after the apply: "
@@ -467,14 +545,20 @@ def _undo_locked(
         before={p: content_hash(_data(current[p])) for p in cp.paths},
         after={p: content_hash(targets[p]) for p in cp.paths},
         created_dirs=list(cp.created_dirs),
+        live=sorted(by_live),
     )
     journal.begin(project.state_dir, entry)
+    on_disk = {p: t for p, t in abs_paths.items() if p not in by_live}
+    written = False
     try:
-        _write_all(abs_paths, targets, modes, writer)
+        if live is not None:
+            live.write()
+            written = True
+        _write_all(on_disk, targets, modes, writer)
     except BaseException as exc:
         # Undo goes back to where it started: the files as they were before this undo.
         disk = confined_writer(project.root)
-        for path, target in abs_paths.items():
+        for path, target in _unwrite(live, written, on_disk, abs_paths).items():
             old = current[path]
             with contextlib.suppress(OSError):
                 disk(target, old[0] if old else None, old[1] if old else None)
@@ -550,6 +634,14 @@ def recover_locked(project: Project) -> str:
     _remove_temp_files(project, entry.paths)
     _remove_empty([project.root / d for d in entry.created_dirs])
     journal.end(project.state_dir)
+    tabs = (
+        " An open tab of "
+        + ", ".join(entry.live)
+        + " may still show the interrupted change: reload it from disk (File → Reload Notebook "
+        "from Disk) before you save it."
+        if entry.live
+        else ""
+    )
     if entry.action == "undo":
         cp.undone = True
         store.write_meta(cp)
@@ -557,12 +649,14 @@ def recover_locked(project: Project) -> str:
             f"An undo of checkpoint {cp.id} was interrupted; it has now been completed: "
             + ", ".join(entry.paths)
             + " are as they were before that apply."
+            + tabs
         )
     store.discard(cp)
     return (
         f"An apply (checkpoint {cp.id}) was interrupted; it has been rolled back: "
         + ", ".join(entry.paths)
         + " are as they were before it. Apply again to retry."
+        + tabs
     )
 
 

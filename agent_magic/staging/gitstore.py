@@ -20,6 +20,9 @@ from agent_magic.errors import UserError
 
 REF_PREFIX = "refs/agent-magic/checkpoints/"
 TRAILER = "Generated-by: agent_magic"
+# A repository's own config may name a program git runs to refresh the index (core.fsmonitor);
+# a cloned, hostile repo must not get to run it when we checkpoint or commit.
+SAFE_CONFIG = ("-c", "core.fsmonitor=false")
 _FALLBACK_IDENTITY = {
     "GIT_AUTHOR_NAME": "agent_magic",
     "GIT_AUTHOR_EMAIL": "agent_magic@localhost",
@@ -31,9 +34,11 @@ _FALLBACK_IDENTITY = {
 def open_repo(root: Path) -> git.Repo | None:
     """The git repository containing ``root``, or None."""
     try:
-        return git.Repo(root, search_parent_directories=True)
+        repo = git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
+    repo.git.set_persistent_git_options(c=SAFE_CONFIG[1])
+    return repo
 
 
 def work_tree(repo: git.Repo) -> Path:
@@ -183,7 +188,7 @@ def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str) -> 
         except git.GitCommandError as exc:
             raise CommitFailed(str(exc.stderr or exc).strip()) from None
         proc = subprocess.run(
-            ["git", "commit", "-q", "--only", "-F", fh.name, "--", *rels],
+            ["git", *SAFE_CONFIG, "commit", "-q", "--only", "-F", fh.name, "--", *rels],
             cwd=top,
             env={**os.environ, **(env or {})},
             capture_output=True,

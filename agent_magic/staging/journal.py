@@ -28,6 +28,7 @@ class Journal:
     after: dict[str, str] = field(default_factory=dict)  # path -> content hash it will have
     created_dirs: list[str] = field(default_factory=list)
     pid: int = field(default_factory=os.getpid)
+    live: list[str] = field(default_factory=list)  # paths changed in their open tabs (notebooks)
 
 
 def begin(state_dir: Path, journal: Journal) -> None:

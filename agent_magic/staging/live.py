@@ -4,21 +4,22 @@ A notebook open in the page is read from its open document (unsaved edits includ
 changed there, cell by cell, then saved by the page: the tab updates in place, other cells and
 the running cell's outputs stay, and no "File Changed" dialog appears. Files that are not open
 notebooks keep the disk path; an editor tab of one is reloaded from disk afterwards.
+
+The notebooks' part of an apply or undo (``LiveBatch``) runs inside ``staging.apply``'s lock,
+checkpoint and journal, like the files written on disk.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_magic.errors import ConflictError
+from agent_magic.errors import ConflictError, ToolError
 from agent_magic.livedoc import LiveError, LiveFrontend
 from agent_magic.paths import Project
 from agent_magic.staging import notebooks
 from agent_magic.staging.changeset import Changeset
-from agent_magic.staging.checkpoints import Checkpoint
 from agent_magic.staging.livecells import cell_ops
 from agent_magic.staging.overlay import DiskReader
 
@@ -28,6 +29,23 @@ def notebook_bytes(content: dict[str, Any]) -> bytes:
     return (json.dumps(content, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
+def same_notebook(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two notebook dicts hold the same content (sources as lines or one string alike)."""
+    return _joined(a) == _joined(b)
+
+
+def _joined(value: Any) -> Any:
+    # nbformat lets any multi-line string be a list of lines (on disk it is; a page's model
+    # gives one string): compare with every list of strings joined.
+    if isinstance(value, dict):
+        return {k: _joined(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if all(isinstance(v, str) for v in value):  # [] too: an empty source may be ""
+            return "".join(value)
+        return [_joined(v) for v in value]
+    return value
+
+
 class LiveReader(DiskReader):
     """Reads an open notebook from the frontend's document; anything else from the disk."""
 
@@ -35,15 +53,34 @@ class LiveReader(DiskReader):
         self.frontend = frontend
 
     def read(self, project: Project, norm: str) -> bytes | None:
-        """The open notebook's current content, else the file on disk."""
+        """The open notebook's current content, else the file on disk.
+
+        When the open document holds what the file holds (no unsaved edits), the file's own
+        bytes are returned: they are the staged change's "before", so an apply that falls back
+        to the disk (the tab closed meanwhile) finds the file unchanged instead of a conflict.
+        """
         if notebooks.is_notebook(norm):
             try:
                 doc = self.frontend.read(project.resolve(norm))
             except LiveError:
                 doc = None
             if doc is not None and doc.kind == "notebook" and isinstance(doc.content, dict):
+                try:
+                    disk = super().read(project, norm)
+                except ToolError:
+                    disk = None  # the open document is what the user sees; it will do
+                if disk is not None and same_notebook(_parsed(disk), doc.content):
+                    return disk
                 return notebook_bytes(doc.content)
         return super().read(project, norm)
+
+
+def _parsed(data: bytes) -> dict[str, Any]:
+    try:
+        nb = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return nb if isinstance(nb, dict) else {}
 
 
 @dataclass
@@ -57,14 +94,44 @@ class LiveChange:
 
 @dataclass
 class LiveCheckpoint:
-    """An apply that went (partly) through the frontend; ``disk`` is the disk part's checkpoint."""
+    """The open-notebook changes of the apply that made checkpoint ``id`` (to undo them there)."""
 
     id: str
     paths: list[str]
     changes: list[LiveChange] = field(default_factory=list)
-    disk: Checkpoint | None = None
     reverted: list[str] = field(default_factory=list)  # editor tabs reloaded from disk
     dirty: list[str] = field(default_factory=list)  # editor tabs with unsaved changes
+
+
+@dataclass
+class LiveBatch:
+    """The open notebooks' part of one apply or undo (a ``staging.apply.LivePart``).
+
+    An apply sends the cell operations ``LiveWriter.plan`` checked; an undo computes the inverse
+    ones against the documents as they are now. Either is all or nothing across its notebooks.
+    """
+
+    writer: LiveWriter
+    project: Project
+    changes: list[LiveChange]
+    planned: list[tuple[LiveChange, list[dict[str, Any]]]] = field(default_factory=list)
+    undo: bool = False
+
+    @property
+    def paths(self) -> list[str]:
+        """The notebooks it changes."""
+        return [c.path for c in self.changes]
+
+    def write(self) -> None:
+        """Change every notebook in its tab (and have the page save it), or none."""
+        if self.undo:
+            self.writer.change_all(self.project, self.changes, undo=True)
+        else:
+            self.writer.write(self.project, self.planned)
+
+    def unwrite(self) -> None:
+        """Take the write back, in the same tabs."""
+        self.writer.change_all(self.project, self.changes, undo=not self.undo)
 
 
 class LiveWriter:
@@ -134,6 +201,34 @@ class LiveWriter:
             raise
         return done
 
+    def change_all(self, project: Project, changes: list[LiveChange], *, undo: bool) -> None:
+        """Apply (or undo) ``changes`` in their tabs against what they show now, all or none.
+
+        Every notebook's cells are checked before any is changed; ConflictError names the cells
+        the user edited meanwhile.
+        """
+        planned, bad = [], []
+        for change in changes:
+            ops, conflicts = self._ops(project, change, undo=undo)
+            bad += [f"{change.path} cell {c}" for c in conflicts]
+            planned.append((change, ops))
+        if bad:
+            raise ConflictError(
+                "you changed these cells in the open notebook after the apply: "
+                + ", ".join(bad)
+                + ("; undo would lose that work" if undo else "; nothing was written"),
+                [c.path for c in changes],
+            )
+        done: list[LiveChange] = []
+        try:
+            for change, ops in planned:
+                self._send(project, change.path, ops)
+                done.append(change)
+        except BaseException:
+            for change in reversed(done):
+                self._send(project, change.path, self._ops(project, change, undo=not undo)[0])
+            raise
+
     def undo_change(self, project: Project, change: LiveChange) -> None:
         """Take one change back in its open notebook (ConflictError if its cells changed since)."""
         ops, bad = self._ops(project, change, undo=True)
@@ -181,8 +276,3 @@ class LiveWriter:
                 + "; nothing was written there",
                 [path],
             )
-
-
-def new_live_id() -> str:
-    """An id for a checkpoint made through the frontend."""
-    return "live-" + os.urandom(4).hex()

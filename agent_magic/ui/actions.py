@@ -60,16 +60,7 @@ def apply_changes(
     except UserError as exc:
         return Outcome(False, f"Not applied: {exc}")
     paths = list(checkpoint.paths)
-    failed = checkpoint.commit_error
-    # A refused commit (a failing hook) does not undo the apply; the user hears why.
-    tail = (
-        (f"\nNot committed: git commit failed, the changes are applied but uncommitted:\n{failed}")
-        if failed
-        else ""
-    )
-    message = (
-        f"Applied {len(paths)} file(s) as checkpoint {checkpoint.id}: " + ", ".join(paths) + tail
-    )
+    message = applied_message(checkpoint)
     outcome = Outcome(
         True, _with_open_notebook(message, session, paths, open_notebook), checkpoint, paths
     )
@@ -110,9 +101,7 @@ def undo_changes(
     except UserError as exc:
         return Outcome(False, f"Not undone: {exc}")
     paths = list(checkpoint.paths)
-    revert = checkpoint.revert_commit
-    tail = f"; committed the revert as {revert[:10]}" if revert else ""
-    message = f"Undid checkpoint {checkpoint.id}: restored " + ", ".join(paths) + tail
+    message = undone_message(checkpoint)
     outcome = Outcome(
         True, _with_open_notebook(message, target, paths, open_notebook), checkpoint, paths
     )
@@ -121,6 +110,29 @@ def undo_changes(
 
         outcome = reload_editors(target, outcome, live)
     return outcome
+
+
+def applied_message(checkpoint: Checkpoint) -> str:
+    """What an apply did: the files and checkpoint, and the commit if it failed."""
+    paths = list(checkpoint.paths)
+    failed = checkpoint.commit_error
+    # A refused commit (a failing hook) does not undo the apply; the user hears why.
+    tail = (
+        (f"\nNot committed: git commit failed, the changes are applied but uncommitted:\n{failed}")
+        if failed
+        else ""
+    )
+    return f"Applied {len(paths)} file(s) as checkpoint {checkpoint.id}: " + ", ".join(paths) + tail
+
+
+def undone_message(checkpoint: Checkpoint) -> str:
+    """What an undo did: the files restored, and the revert commit if one was made."""
+    revert = checkpoint.revert_commit
+    tail = f"; committed the revert as {revert[:10]}" if revert else ""
+    failed = "" if revert or not checkpoint.commit else checkpoint.commit_error
+    if failed:
+        tail += f"\nNot committed: the revert's git commit failed:\n{failed}"
+    return f"Undid checkpoint {checkpoint.id}: restored " + ", ".join(checkpoint.paths) + tail
 
 
 def _with_open_notebook(

@@ -120,6 +120,8 @@ class WidgetController:
             return
         elif isinstance(event, ev.StepDecided):
             panel.show_message(event.message, ok=event.action != "failed")
+        elif isinstance(event, ev.Notice):
+            panel.append_text(f"\n{event.message}\n", flush=True)
         panel.set_status("running", self.run.progress.line() if self.run else "")
 
     def finished(self, run: Run) -> None:

@@ -1,4 +1,8 @@
-"""Apply and undo through the frontend: open notebooks in their tabs, other files on disk."""
+"""Apply and undo through the frontend: open notebooks in their tabs, other files on disk.
+
+Both parts are one ``staging.apply`` / ``staging.undo``: the same project lock, checkpoint and
+journal, all or nothing, and the session is saved as for a disk-only apply.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from typing import TYPE_CHECKING
 
 from agent_magic.errors import ConflictError, UserError
 from agent_magic.livedoc import LiveError
+from agent_magic.paths import Project
 from agent_magic.session import Session
-from agent_magic.staging.live import LiveCheckpoint, LiveWriter, new_live_id
+from agent_magic.staging.live import LiveBatch, LiveCheckpoint, LiveWriter
 
 if TYPE_CHECKING:
     from agent_magic.staging import Checkpoint
@@ -23,7 +28,7 @@ def apply_live(
     commit: bool,
 ) -> Outcome | None:
     """Apply with the open notebooks changed in their tabs; None when none of them is open."""
-    from agent_magic.ui.actions import Outcome, conflict_message
+    from agent_magic.ui.actions import Outcome, applied_message, conflict_message
 
     changeset, project = session.changeset, session.project
     if changeset is None or changeset.is_empty:
@@ -34,104 +39,79 @@ def apply_live(
         return None
     if not paths:
         return None
-    if session.open_blockers and not allow_blockers:
-        return Outcome(
-            False,
-            f"Not applied: {len(session.open_blockers)} blocker finding(s) "
-            "remain; review them and confirm to apply anyway",
-        )
     chosen = set(changeset.hunk_ids()) if selection is None else set(selection)
-    live_ids = {h for p in paths for h in changeset.file(p).hunk_ids()}
     try:
         planned = live.plan(project, changeset, paths, chosen)
     except ConflictError as exc:
         return Outcome(False, conflict_message("apply", exc), paths=exc.paths)
     except LiveError as exc:
         return Outcome(False, f"Not applied: the notebook's tab did not answer ({exc})")
-    disk: Checkpoint | None = None
-    if chosen - live_ids:
-        try:
-            disk = session.apply(chosen - live_ids, allow_blockers=allow_blockers, commit=commit)
-        except ConflictError as exc:
-            return Outcome(False, conflict_message("apply", exc), paths=exc.paths)
-        except UserError as exc:
-            return Outcome(False, f"Not applied: {exc}")
+    if not planned:
+        return None  # no chosen hunk is in an open notebook: the disk path
+    batch = LiveBatch(live, project, [c for c, _ in planned], planned=planned)
     try:
-        changes = live.write(project, planned)
-    except (ConflictError, LiveError) as exc:
-        if disk is not None:
-            try:
-                session.undo(disk.id)  # all or nothing: the disk part goes back too
-            except (ConflictError, UserError) as undo_exc:
-                return Outcome(
-                    False,
-                    f"Not applied in the open notebooks ({exc}); the files on "
-                    f"disk stay applied as checkpoint {disk.id}, which could not be "
-                    f"undone: {undo_exc}",
-                    disk,
-                    list(disk.paths),
-                )
+        checkpoint = session.apply(chosen, allow_blockers=allow_blockers, commit=commit, live=batch)
+    except ConflictError as exc:
+        return Outcome(False, conflict_message("apply", exc), paths=exc.paths)
+    except LiveError as exc:
+        return Outcome(
+            False, f"Not applied: the notebook's tab did not answer ({exc}); nothing was written"
+        )
+    except UserError as exc:
         return Outcome(False, f"Not applied: {exc}")
-    disk_paths = list(disk.paths) if disk is not None else []
-    cp = LiveCheckpoint(
-        new_live_id(), sorted(set(disk_paths) | {c.path for c in changes}), changes, disk
-    )
+    cp = LiveCheckpoint(checkpoint.id, list(checkpoint.paths), batch.changes)
     live.checkpoints[cp.id] = cp
-    if disk is not None and disk.id in session.checkpoints:
-        session.checkpoints.remove(disk.id)  # the live checkpoint stands for both parts
-    session.checkpoints.append(cp.id)
-    live.revert_editors(project, disk_paths, cp)
+    live.revert_editors(project, _on_disk(checkpoint, batch), cp)
     message = (
-        f"Applied {len(cp.paths)} file(s) as checkpoint {cp.id}: "
-        + ", ".join(cp.paths)
-        + f"\nChanged in the open tab and saved: {', '.join(c.path for c in changes)}"
+        applied_message(checkpoint)
+        + f"\nChanged in the open tab and saved: {', '.join(batch.paths)}"
         + _editor_note(cp)
     )
-    return Outcome(True, message, cp, cp.paths)
+    return Outcome(True, message, checkpoint, list(checkpoint.paths))
 
 
 def undo_live(
-    target: Session, checkpoint_id: str | None, live: LiveWriter, *, force: bool = False
+    target: Session | Project, checkpoint_id: str | None, live: LiveWriter, *, force: bool = False
 ) -> Outcome | None:
-    """Undo a checkpoint made through the frontend; None when it is not one. ``force`` applies
-    to its part on disk."""
-    from agent_magic.ui.actions import Outcome, conflict_message
+    """Undo a checkpoint whose notebooks changed in their tabs; None when it is not one.
 
-    ids = list(target.checkpoints)
+    ``force`` restores files on disk changed since the apply; cells the user edited since in an
+    open notebook always refuse (their tab is where that work lives).
+    """
+    from agent_magic.staging import undo
+    from agent_magic.ui.actions import Outcome, conflict_message, undone_message
+
+    ids = list(target.checkpoints) if isinstance(target, Session) else []
     if checkpoint_id is None and ids:
         checkpoint_id = ids[-1]
     cp = live.checkpoints.get(checkpoint_id or "")
     if cp is None:
         return None
-    project = target.project
+    project = target.project if isinstance(target, Session) else target
     try:
-        for change in reversed(cp.changes):
-            live.undo_change(project, change)
+        # A notebook whose tab was closed since is undone on disk, like any file.
+        changes = [c for c in cp.changes if live.frontend.read(project.resolve(c.path))]
+    except LiveError as exc:
+        return Outcome(False, f"Not undone: the notebook's tab did not answer ({exc})")
+    batch = LiveBatch(live, project, changes, undo=True)
+    try:
+        if isinstance(target, Session):
+            checkpoint = target.undo(cp.id, force=force, live=batch)
+        else:
+            checkpoint = undo(project, cp.id, force=force, live=batch)
     except ConflictError as exc:
         return Outcome(False, conflict_message("undo", exc), paths=exc.paths)
     except LiveError as exc:
-        return Outcome(False, f"Not undone: the notebook's tab did not answer ({exc})")
-    if cp.disk is not None:
-        cp.changes = []  # the notebooks are back; a retry must only redo the disk part
-        try:
-            target.undo(cp.disk.id, force=force)
-        except (ConflictError, UserError) as exc:
-            return Outcome(
-                False,
-                f"Undid the open notebooks, but not the files on disk "
-                f"(checkpoint {cp.disk.id}; `%agent undo {cp.id} --force` restores "
-                f"them anyway): {exc}",
-            )
-    if cp.id in target.checkpoints:
-        target.checkpoints.remove(cp.id)
+        return Outcome(
+            False, f"Not undone: the notebook's tab did not answer ({exc}); nothing was changed"
+        )
+    except UserError as exc:
+        return Outcome(False, f"Not undone: {exc}")
     del live.checkpoints[cp.id]
     cp.reverted, cp.dirty = [], []
-    live.revert_editors(project, list(cp.disk.paths) if cp.disk is not None else [], cp)
+    live.revert_editors(project, _on_disk(checkpoint, batch), cp)
     return Outcome(
-        True,
-        f"Undid checkpoint {cp.id}: restored " + ", ".join(cp.paths) + _editor_note(cp),
-        cp,
-        cp.paths,
+        True, undone_message(checkpoint) + _editor_note(cp), checkpoint, list(checkpoint.paths)
     )
 
 
@@ -147,6 +127,10 @@ def reload_editors(session: Session, outcome: Outcome, live: LiveWriter) -> Outc
     except ConflictError:
         return outcome
     return Outcome(True, outcome.message + _editor_note(cp), outcome.checkpoint, outcome.paths)
+
+
+def _on_disk(checkpoint: Checkpoint, batch: LiveBatch) -> list[str]:
+    return [p for p in checkpoint.paths if p not in batch.paths]
 
 
 def _editor_note(cp: LiveCheckpoint) -> str:

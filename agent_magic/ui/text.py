@@ -123,6 +123,8 @@ class TextView:
             return f"Checks (round {event.round}): {event.report.summary()}"
         if isinstance(event, ev.RunFinished):
             return f"Run {stop_text(event.session.stop_reason)}."
+        if isinstance(event, ev.Notice):
+            return event.message
         return None
 
 

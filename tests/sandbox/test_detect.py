@@ -190,3 +190,29 @@ def test_an_old_bwrap_without_size_still_confines(box):
         timeout=10,
     )
     assert result.returncode == 0 and result.text().strip() == "ok"
+
+
+def test_seatbelt_profile_hides_secret_files_in_python_dirs(tmp_path, monkeypatch):
+    # An editable install of another project on sys.path may hold its own .env or keys; the
+    # profile allows reading that directory, then denies those entries (later rules win).
+    lib = tmp_path / "editable_lib"
+    (lib / "creds").mkdir(parents=True)
+    (lib / "mylib.py").write_text("VALUE = 1\n")
+    (lib / ".env").write_text("LIB_TOKEN=lib-secret-value\n")
+    (lib / "server.pem").write_text("key\n")
+    (lib / "credentials").mkdir()
+    monkeypatch.syspath_prepend(str(lib))
+    tree = tmp_path / "box" / "tree"
+    tree.mkdir(parents=True)
+    argv, _ = Seatbelt().prepare(["true"], cwd=tree, writable=tree, env={})
+    profile = argv[argv.index("-p") + 1]
+    real = lib.resolve()
+    allow = profile.index(f'(subpath "{real}")')
+    deny = next(i for i, ln in enumerate(profile.splitlines()) if str(real / ".env") in ln)
+    deny_line = profile.splitlines()[deny]
+    assert deny_line.startswith("(deny file-read* file-write*")
+    assert f'(literal "{real / ".env"}")' in deny_line
+    assert f'(literal "{real / "server.pem"}")' in deny_line
+    assert f'(subpath "{real / "credentials"}")' in deny_line
+    assert "mylib.py" not in profile and "creds" not in deny_line
+    assert profile.index(deny_line) > allow  # after the allow, so it wins

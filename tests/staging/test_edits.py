@@ -209,6 +209,27 @@ REPLACE = [
         "class C:\n    def f(self):\n        return 1\n\n\ndef g():\n    pass\n\n\nX = 1\n",
         "left at their own column",
     ),
+    # A byte-exact match found once is the place meant, even where the same lines would also
+    # fit once, shifted, at a shallower depth (the benchmark's real files: `yield ms` at 12 and 8).
+    (
+        "exact one-liner that would also fit once shallower",
+        "def f():\n    if a:\n        yield ms\n    while b:\n        if c:\n            yield ms\n",
+        "            yield ms\n",
+        "            yield ms.copy()\n",
+        (
+            "def f():\n    if a:\n        yield ms\n    while b:\n        if c:\n"
+            "            yield ms.copy()\n"
+        ),
+        "lines 6-6",
+    ),
+    (
+        "exact block that would also fit once shallower",
+        "a = g()\nb = 1\nclass C:\n    a = g()\n    b = 1\n",
+        "    a = g()\n    b = 1\n",
+        "    a = h()\n    b = 1\n",
+        "a = g()\nb = 1\nclass C:\n    a = h()\n    b = 1\n",
+        "lines 4-5",
+    ),
 ]
 
 
@@ -284,14 +305,14 @@ REFUSE = [
         "x = 1\ny = 2\n",
         "matches 2 places",
     ),
-    # Two depths fit: an exact match is no proof when the lines also fit once, shifted, elsewhere
-    # (a model copies a block shallower or deeper than it is as often as exactly).
+    # A dedented copy can sit verbatim at a shallower place: when the same lines also fit once
+    # deeper, two depths fit and nothing is guessed.
     (
-        "exact one-liner that also fits once at another depth",
+        "exact one-liner that also fits once deeper",
         "def f():\n    try:\n        g()\n        try:\n            h()\n",
-        "\n    try:\n".lstrip("\n"),
+        "    try:\n",
         "    # note\n    try:\n",
-        "also fit once at another indentation",
+        "also fit once deeper: line 4",
     ),
     (
         "exact block that also fits once deeper",

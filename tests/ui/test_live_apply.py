@@ -94,7 +94,7 @@ def test_apply_in_the_tab_and_on_disk_then_undo(ip, setup, tmp_path):
     assert not panel.undo_button.disabled and "**Applied**" in magics.last_view.record
 
     panel.undo_button.click()
-    assert "Undid checkpoint live-" in settle(panel)
+    assert "Undid checkpoint " in settle(panel)
     assert cells(repo / "work.ipynb") == {"a": "x = 1", "b": "y = 2 + 3"}
     assert (repo / "util.py").read_text() == "ONE = 1\n"
     assert fake.docs["util.py"] == "ONE = 1\n"
@@ -133,7 +133,7 @@ def test_line_magic_apply_and_undo_go_through_the_tab_when_replies_reach_a_cell(
     assert cells(repo / "work.ipynb")["a"] == "x = 10"
     assert not magics.last_view.panel.undo_button.disabled  # the panel follows
     ip.run_line_magic("agent", "undo")
-    assert "Undid checkpoint live-" in magics.out.getvalue()
+    assert "Undid checkpoint " in magics.out.getvalue()
     assert cells(repo / "work.ipynb")["a"] == "x = 1"
 
 
@@ -224,3 +224,24 @@ def test_an_unexpected_error_in_the_background_apply_is_shown_not_left_applying(
     finally:
         ip.user_ns.pop("__session__", None)
     assert "Failed: RuntimeError: the editor tab went away" in message
+
+
+def test_undo_force_through_the_tab_restores_a_file_changed_on_disk(ip, setup, tmp_path):
+    repo, fake, magics = setup
+    ip.run_cell_magic(
+        "agent",
+        f"--model {write_script(tmp_path, script())} -p {repo} --no-review --view widgets",
+        "x to 10 and TWO",
+    )
+    assert magics.last_run.wait(60)
+    ip.run_line_magic("agent", "apply")
+    assert "Changed in the open tab and saved: work.ipynb" in magics.out.getvalue()
+    (repo / "util.py").write_text("ONE = 1\nTWO = 2\nTHREE = 3\n")  # the user's later edit
+    with pytest.raises(UsageError, match=r"changed after the apply.*util\.py"):
+        ip.run_line_magic("agent", "undo")
+    assert fake.docs["work.ipynb"]["cells"][0]["source"] == "x = 10"  # all or nothing
+    ip.run_line_magic("agent", "undo --force")
+    assert fake.docs["work.ipynb"]["cells"][0]["source"] == "x = 1"
+    assert cells(repo / "work.ipynb")["a"] == "x = 1"
+    assert (repo / "util.py").read_text() == "ONE = 1\n"
+    assert "was undone" in magics.last_view.record  # the panel and record follow
