@@ -133,7 +133,7 @@ def test_an_agent_refuses_a_tree_whose_rollback_cannot_finish(interrupted):
 
     (interrupted / "a.py").unlink()
     (interrupted / "a.py").mkdir()  # the rollback cannot put a.py back
-    with pytest.raises(ApplyError, match="could not be finished.*undo --force"):
+    with pytest.raises(ApplyError, match=r"could not be finished.*undo --force"):
         Agent(interrupted, ScriptedModel([]))
     assert (interrupted / ".agent_magic" / JOURNAL_NAME).exists()  # kept for the retry
 
