@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agent_magic.errors import UserError
 from agent_magic.secrets import Redactor, is_secret_env_name
 
 MAX_OUTPUT_CHARS = 400  # per cell output
@@ -279,7 +280,12 @@ def notebook_context(
     path = notebook_path(user_ns, environ)
     if path is not None:
         live = None if share_outputs else live_results(user_ns)
-        cells = cells_from_notebook(path, share_outputs=share_outputs, live=live)
+        try:
+            cells = cells_from_notebook(path, share_outputs=share_outputs, live=live)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:  # nbformat's errors included
+            raise UserError(
+                f"cannot read the notebook {path} for the notebook context: {exc}"
+            ) from None
         source = str(path)
     else:
         cells = cells_from_history(user_ns, share_outputs=share_outputs)

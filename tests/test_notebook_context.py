@@ -230,3 +230,14 @@ def test_share_outputs_without_the_notebook_context_is_a_usage_error(ip, magics,
     with pytest.raises(UsageError, match="add --notebook-context"):
         ip.run_cell_magic("agent", f"-p {repo} --view headless --share-outputs", "fix calc.py")
     assert (repo / "calc.py").read_text() == CALC
+
+
+def test_an_unreadable_notebook_is_a_usage_error(ip, magics, tmp_path, monkeypatch, make_repo):
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not json")
+    monkeypatch.setitem(ip.user_ns, "__session__", str(broken))
+    with pytest.raises(UsageError, match="cannot read the notebook"):
+        ip.run_line_magic("agent", "context")
+    repo = make_repo({"calc.py": CALC})
+    with pytest.raises(UsageError, match="cannot read the notebook"):
+        ip.run_cell_magic("agent", f"-p {repo} --view headless -n", "fix calc.py")

@@ -183,7 +183,10 @@ class CheckReport:
         lines = ["### Notebooks"]
         for title, problems in (
             ("Newly failing", self.notebook_failures),
-            ("New environment problems (missing in the sandboxed kernel)", self.notebook_environment),
+            (
+                "New environment problems (missing in the sandboxed kernel)",
+                self.notebook_environment,
+            ),
             (
                 "Already failing before this change (not caused by it)",
                 self.notebooks_already_failing,
@@ -195,7 +198,7 @@ class CheckReport:
                 )
         if clean:
             lines.append("ran without errors: " + ", ".join(clean))
-        return "\n".join(lines)
+        return "\n\n".join(lines)  # a title right under a bullet would continue it
 
     def _tests_section(self) -> str:
         t = self.tests
