@@ -200,29 +200,38 @@ def run_notebooks(
                     memo.baselines[key] = before
         elif now.failed and before_tree is not None:
             outcome.notes.append(f"{rel} is new: no unchanged notebook to compare with")
-        _classify(outcome, rel, before, now, after.skipped)
+        classify(outcome, rel, before, now, after.root)
     return outcome
 
 
-def _classify(
+def classify(
     outcome: NotebookOutcome,
     rel: str,
     before: NotebookRun | None,
     now: NotebookRun,
-    skipped_files: list[str],
+    root: Path,
 ) -> None:
+    """File ``now``'s failure in ``outcome`` as new, environment or already failing.
+
+    A missing file is the environment's when it is outside the project or in the project
+    (``root``) but not in the copy; a project file missing in both is the change's mistake.
+    """
     kind = verdict(before, now)
     problem = now.problem
     if problem is None:
         return
+    lacks = environment_problem(now.ename, now.evalue)
+    where = ""
+    if lacks.startswith("missing file"):
+        where = _file_note(rel, now.evalue, root)
+        if kind == "environment" and not where:
+            kind = "new"  # a project file that is not there: the change's mistake
     if kind == "new":
         if before is not None and before.problem is not None:
             problem.message += f" (before the change it failed at {_where(before.problem)})"
         outcome.new.append(problem)
         return
-    lacks = environment_problem(now.ename, now.evalue)
-    if lacks.startswith("missing file"):
-        lacks += _copy_note(rel, now.evalue, skipped_files)
+    lacks += where
     if kind == "environment":
         problem.message = f"environment: {lacks} in the sandboxed kernel, new with this change ({problem.message})"
         outcome.environment.append(problem)
@@ -240,12 +249,24 @@ def _where(problem: CheckProblem) -> str:
     return f"{cell}: {problem.message}"
 
 
-def _copy_note(rel: str, evalue: str, skipped_files: list[str]) -> str:
+def _file_note(rel: str, evalue: str, root: Path) -> str:
+    """Why a missing file is the environment's: outside the project, or not in the copy.
+
+    "" when it would be inside the project and is not there either.
+    """
     found = _QUOTED.search(evalue)
     if not found:
         return ""
-    name = found.group(1)
-    candidates = {posixpath.normpath(posixpath.join(posixpath.dirname(rel), name)), name}
-    if candidates & set(skipped_files):
-        return " (it is in the project but too large or unreadable to copy to the scratch copy)"
+    name = posixpath.normpath(posixpath.join(posixpath.dirname(rel), found.group(1)))
+    if posixpath.isabs(found.group(1)) or name == ".." or name.startswith("../"):
+        return " (an absolute path or outside the project: the sandbox shows only its copy)"
+    try:
+        present = (root / name).exists()
+    except OSError:
+        present = False
+    if present:
+        return (
+            " (it is in your project but not in the scratch copy: git-ignored, large, "
+            "secret or unreadable)"
+        )
     return ""

@@ -284,3 +284,36 @@ def test_environment_problem(ename, evalue, expected):
     from agent_magic.review.notebooks import environment_problem
 
     assert environment_problem(ename, evalue) == expected
+
+
+@pytest.mark.parametrize(
+    ("evalue", "exists", "where"),
+    [
+        ("[Errno 2] No such file or directory: 'data/big.csv'", True, "not in the scratch copy"),
+        ("[Errno 2] No such file or directory: 'data/typo.csv'", False, ""),  # the change's
+        ("[Errno 2] No such file or directory: '/srv/data.csv'", False, "absolute path"),
+        ("[Errno 2] No such file or directory: '../../shared/x.csv'", False, "outside"),
+        ("no quoted name", False, ""),
+    ],
+)
+def test_a_missing_file_is_the_environments_only_when_the_copy_lacks_it(
+    tmp_path, evalue, exists, where
+):
+    from agent_magic.review.notebooks import NotebookOutcome, NotebookRun, classify
+
+    if exists:
+        (tmp_path / "nb" / "data").mkdir(parents=True)
+        (tmp_path / "nb" / "data" / "big.csv").write_text("x\n")
+    run = NotebookRun(
+        CheckProblem("nb/a.ipynb", f"FileNotFoundError: {evalue}", cell=0),
+        ename="FileNotFoundError",
+        evalue=evalue,
+    )
+    outcome = NotebookOutcome()
+    classify(outcome, "nb/a.ipynb", NotebookRun(None), run, tmp_path)
+    if where:
+        [problem] = outcome.environment
+        assert where in problem.message and not outcome.new
+    else:
+        [problem] = outcome.new
+        assert not outcome.environment
