@@ -98,12 +98,27 @@ def output_summary(output: dict[str, Any], live: Any = None) -> str:
         parts.append(table)
     elif "text/plain" in data:
         parts.append(f"text: {_text_size(_join(data['text/plain']))}")
-    parts += [
-        f"{mime} ({len(_join(data[mime])):,} characters)"
-        for mime in data
-        if mime not in ("text/plain", "text/html") or (mime == "text/html" and not table)
-    ]
+    for mime in data:
+        if mime in ("text/plain", "text/html") and (mime == "text/plain" or table):
+            continue
+        size = png_size(_join(data[mime])) if mime == "image/png" else None
+        pixels = f"{size[0]}×{size[1]} pixels, " if size else ""
+        parts.append(f"{mime} ({pixels}{len(_join(data[mime])):,} characters)")
     return "; ".join(parts) or "output"
+
+
+def png_size(data: str) -> tuple[int, int] | None:
+    """Width and height of a base64 PNG from its header; None if it is no PNG."""
+    import base64
+    import binascii
+
+    try:
+        head = base64.b64decode("".join(data[:48].split())[:32] + "==")
+    except (binascii.Error, ValueError):
+        return None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
 def cells_from_notebook(

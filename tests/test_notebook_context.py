@@ -77,6 +77,28 @@ def test_outputs_are_summarized_without_their_values(output, summary):
     assert output_summary(output) == summary
 
 
+def test_a_plot_is_described_by_its_pixel_size_never_its_data():
+    import base64
+    import struct
+    import zlib
+
+    row = b"\0" + b"\xff\x00\x00" * 4
+    chunks = [
+        (b"IHDR", struct.pack(">IIBBBBB", 4, 3, 8, 2, 0, 0, 0)),
+        (b"IDAT", zlib.compress(row * 3)),
+        (b"IEND", b""),
+    ]
+    png = b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        for kind, body in chunks
+    )
+    data = base64.encodebytes(png).decode()  # nbformat keeps line breaks in base64
+    output = {"output_type": "display_data", "data": {"image/png": data}}
+    summary = output_summary(output)
+    assert summary == f"image/png (4×3 pixels, {len(data):,} characters)"
+    assert data.strip() not in summary
+
+
 def test_a_result_the_kernel_still_holds_is_described_like_a_variable():
     array = np.zeros((3, 4), dtype="float32")
     output = {"output_type": "execute_result", "data": {"text/plain": "array([[0., ...]])"}}
