@@ -251,8 +251,10 @@ class AgentMagics(Magics):
         project = self._project(args.project)
         self.recover_notice(project)
         self.registry.check(project.root)
-        config = self._config(args)
+        config = self._config(args, task)
         model = self._model(args.model)
+        if not getattr(model, "takes_images", False):
+            config.notebook_images = ()  # the manifest says plots go only to such models
         check = getattr(model, "check_settings", None)
         if check is not None:
             check(effort=config.effort, max_tokens=config.max_tokens)
@@ -289,15 +291,16 @@ class AgentMagics(Magics):
             self._models[spec] = load_model(spec)
         return self._models[spec]
 
-    def _config(self, args: Any) -> Any:
+    def _config(self, args: Any, task: str = "") -> Any:
         from agent_magic.agent import AgentConfig
 
         context = ""
+        plots: list[Any] = []
         share = _pick(args.share_outputs, self.share_outputs)
         if _pick(args.notebook_context, self.notebook_context):
             from agent_magic.notebook_context import notebook_context
 
-            context = notebook_context(self.shell, share_outputs=share)
+            context = notebook_context(self.shell, share_outputs=share, task=task, plots=plots)
         elif args.share_outputs:
             raise UserError(
                 "--share-outputs shares the outputs of the notebook context: "
@@ -317,6 +320,7 @@ class AgentMagics(Magics):
             allow_network=_pick(args.allow_network, self.allow_network),
             unsandboxed=_pick(args.unsandboxed, self.unsandboxed),
             notebook_context=context,
+            notebook_images=tuple(p.block() for p in plots),
             max_tokens=_pick(args.max_tokens, self.max_tokens) or None,
             effort=_pick(args.effort, self.effort) or None,
         )

@@ -16,10 +16,12 @@ import os
 import re
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent_magic.errors import UserError
+from agent_magic.images import image_tokens, png_size
 from agent_magic.secrets import Redactor, is_secret_env_name
 
 MAX_OUTPUT_CHARS = 400  # per cell output
@@ -37,6 +39,71 @@ SHARED = (
 )
 # A kernel's result object for (execution count, cell source), when this kernel made it.
 LiveResult = Callable[[int, str], Any]
+# Plots sent as images (only with share_outputs, and to a model that takes images).
+MAX_PLOTS = 2
+MAX_PLOT_CHARS = 700_000  # base64 characters of one plot (about 500 KB)
+_NAMED_CELL = re.compile(r"\bcells?\s+(\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A PNG output of one cell, to be attached as an image."""
+
+    cell: int  # numbered from 1, as the manifest numbers cells
+    data: str  # base64, line breaks removed
+    width: int
+    height: int
+
+    @property
+    def tokens(self) -> int:
+        """What the model charges for it."""
+        return image_tokens(self.width, self.height)
+
+    def block(self) -> dict[str, Any]:
+        """The image content block of a model request."""
+        source = {"type": "base64", "media_type": "image/png", "data": self.data}
+        return {"type": "image", "source": source}
+
+
+def notebook_plots(path: Path, task: str = "", limit: int = MAX_PLOTS) -> tuple[list[Plot], str]:
+    """The plots to attach: those of cells the task names ("cell 4") first, then the newest.
+
+    At most ``limit``, each under ``MAX_PLOT_CHARS``; the note says what was attached and left out.
+    """
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    found: list[Plot] = []
+    too_big: list[int] = []
+    for number, cell in enumerate(nb.cells, 1):
+        for output in cell.get("outputs", []):
+            data = "".join(_join(output.get("data", {}).get("image/png", "")).split())
+            size = png_size(data) if data else None
+            if size is None:
+                continue
+            if len(data) > MAX_PLOT_CHARS:
+                too_big.append(number)
+                continue
+            found.append(Plot(number, data, *size))
+    named = {int(n) for n in _NAMED_CELL.findall(task)}
+    ordered = [p for p in found if p.cell in named] + [
+        p for p in reversed(found) if p.cell not in named
+    ]
+    chosen = ordered[:limit]
+    if not found and not too_big:
+        return [], ""
+    note = "Plots attached as images when the model takes images: " + (
+        ", ".join(
+            f"cell {p.cell} ({p.width}×{p.height} px, about {p.tokens} tokens)" for p in chosen
+        )
+        or "none"
+    )
+    left = len(found) - len(chosen)
+    if left:
+        note += f"; {left} more plot(s) not attached (at most {limit})"
+    if too_big:
+        note += f"; plots too large to attach in cell(s) {', '.join(map(str, too_big))}"
+    return chosen, note + "."
 
 
 def notebook_path(user_ns: dict[str, Any], environ: dict[str, str] | None = None) -> Path | None:
@@ -105,20 +172,6 @@ def output_summary(output: dict[str, Any], live: Any = None) -> str:
         pixels = f"{size[0]}×{size[1]} pixels, " if size else ""
         parts.append(f"{mime} ({pixels}{len(_join(data[mime])):,} characters)")
     return "; ".join(parts) or "output"
-
-
-def png_size(data: str) -> tuple[int, int] | None:
-    """Width and height of a base64 PNG from its header; None if it is no PNG."""
-    import base64
-    import binascii
-
-    try:
-        head = base64.b64decode("".join(data[:48].split())[:32] + "==")
-    except (binascii.Error, ValueError):
-        return None
-    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return None
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
 def cells_from_notebook(
@@ -285,22 +338,35 @@ def render_context(
 
 
 def notebook_context(
-    shell: Any, environ: dict[str, str] | None = None, *, share_outputs: bool = False
+    shell: Any,
+    environ: dict[str, str] | None = None,
+    *,
+    share_outputs: bool = False,
+    task: str = "",
+    plots: list[Plot] | None = None,
 ) -> str:
     """The manifest of the shell's notebook (or its input history) and its variables.
 
-    This is the exact text the agent sends; ``%agent context`` shows it before a run.
+    This is the exact text the agent sends; ``%agent context`` shows it before a run. With
+    ``share_outputs`` it names the plots (:func:`notebook_plots` for ``task``) a model that
+    takes images gets; ``plots`` receives them.
     """
     user_ns = shell.user_ns
     path = notebook_path(user_ns, environ)
+    note = SHARED if share_outputs else SUMMARIZED
     if path is not None:
         live = None if share_outputs else live_results(user_ns)
         try:
             cells = cells_from_notebook(path, share_outputs=share_outputs, live=live)
+            chosen, plot_note = notebook_plots(path, task) if share_outputs else ([], "")
         except (OSError, ValueError, UnicodeDecodeError) as exc:  # nbformat's errors included
             raise UserError(
                 f"cannot read the notebook {path} for the notebook context: {exc}"
             ) from None
+        if plots is not None:
+            plots.extend(chosen)
+        if plot_note:
+            note += "\n" + plot_note
         source = str(path)
     else:
         cells = cells_from_history(user_ns, share_outputs=share_outputs)
@@ -312,7 +378,7 @@ def notebook_context(
         cells,
         namespace_summary(user_ns, hidden),
         source,
-        outputs_note=SHARED if share_outputs else SUMMARIZED,
+        outputs_note=note,
         redactor=redactor,
     )
 

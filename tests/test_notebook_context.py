@@ -77,26 +77,86 @@ def test_outputs_are_summarized_without_their_values(output, summary):
     assert output_summary(output) == summary
 
 
-def test_a_plot_is_described_by_its_pixel_size_never_its_data():
+def png_b64(width: int, height: int) -> str:
+    """A real PNG of ``width`` × ``height`` red pixels, base64 with line breaks as nbformat keeps it."""
     import base64
     import struct
     import zlib
 
-    row = b"\0" + b"\xff\x00\x00" * 4
+    row = b"\0" + b"\xff\x00\x00" * width
     chunks = [
-        (b"IHDR", struct.pack(">IIBBBBB", 4, 3, 8, 2, 0, 0, 0)),
-        (b"IDAT", zlib.compress(row * 3)),
+        (b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+        (b"IDAT", zlib.compress(row * height)),
         (b"IEND", b""),
     ]
     png = b"\x89PNG\r\n\x1a\n" + b"".join(
         struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
         for kind, body in chunks
     )
-    data = base64.encodebytes(png).decode()  # nbformat keeps line breaks in base64
+    return base64.encodebytes(png).decode()
+
+
+def test_a_plot_is_described_by_its_pixel_size_never_its_data():
+    data = png_b64(4, 3)
     output = {"output_type": "display_data", "data": {"image/png": data}}
     summary = output_summary(output)
     assert summary == f"image/png (4×3 pixels, {len(data):,} characters)"
     assert data.strip() not in summary
+
+
+@pytest.mark.parametrize(
+    ("size", "tokens"),
+    [
+        ((750, 1000), 1000),
+        ((100, 75), 10),
+        ((4000, 3000), 1534),  # scaled to 1.15 MP first
+        ((3000, 200), 219),  # scaled to a 1568 px edge first
+        ((0, 10), 1600),
+    ],
+)
+def test_an_image_is_priced_by_its_pixels(size, tokens):
+    from agent_magic.images import image_tokens
+
+    assert image_tokens(*size) == tokens
+
+
+def test_the_budget_estimate_prices_an_image_by_its_pixels_not_its_base64():
+    from agent_magic.images import png_size
+    from agent_magic.models.scripted import estimate_tokens
+
+    data = "".join(png_b64(300, 200).split())
+    assert png_size(data) == (300, 200) and png_size("not a png") is None
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}
+    message = {"role": "user", "content": [{"type": "text", "text": "x"}, image]}
+    assert 80 <= estimate_tokens([message]) - estimate_tokens([{**message, "content": []}]) <= 95
+    big = {**image, "source": {**image["source"], "data": data + "A" * 400_000}}
+    assert estimate_tokens([big]) < 200  # the same picture, whatever its bytes
+
+
+def plot_notebook(path: Path, sizes: list[tuple[int, int] | None]) -> None:
+    nb = nbformat.v4.new_notebook()
+    for number, size in enumerate(sizes, 1):
+        outputs = []
+        if size is not None:
+            data = {"image/png": png_b64(*size), "text/plain": "<Figure>"}
+            outputs.append(nbformat.v4.new_output("display_data", data=data))
+        nb.cells.append(nbformat.v4.new_code_cell(f"plot({number})", outputs=outputs))
+    nbformat.write(nb, str(path))
+
+
+def test_plots_named_in_the_task_go_first_then_the_newest(tmp_path):
+    from agent_magic.notebook_context import notebook_plots
+
+    path = tmp_path / "plots.ipynb"
+    plot_notebook(path, [(10, 10), None, (20, 10), (30, 10), (40, 10)])
+    plots, note = notebook_plots(path, "fix the axis of the plot in cell 1")
+    assert [(p.cell, p.width) for p in plots] == [(1, 10), (5, 40)]
+    assert "cell 1 (10×10 px" in note and "cell 5 (40×10 px" in note
+    assert "2 more plot(s) not attached (at most 2)" in note
+    plots, _ = notebook_plots(path)
+    assert [p.cell for p in plots] == [5, 4]
+    assert plots[0].block()["source"]["data"] == "".join(png_b64(40, 10).split())
+    assert notebook_plots(path, limit=0)[0] == []
 
 
 def test_a_result_the_kernel_still_holds_is_described_like_a_variable():
@@ -252,6 +312,54 @@ def test_share_outputs_without_the_notebook_context_is_a_usage_error(ip, magics,
     with pytest.raises(UsageError, match="add --notebook-context"):
         ip.run_cell_magic("agent", f"-p {repo} --view headless --share-outputs", "fix calc.py")
     assert (repo / "calc.py").read_text() == CALC
+
+
+def test_shared_plots_go_to_the_model_as_images_only_with_the_opt_in(
+    ip, magics, tmp_path, monkeypatch, make_repo
+):
+    path = tmp_path / "plots.ipynb"
+    plot_notebook(path, [(32, 24), None, (64, 48)])
+    monkeypatch.setitem(ip.user_ns, "__session__", str(path))
+    repo = make_repo({"calc.py": CALC})
+    server = run_agent(ip, magics, repo, "--view headless -n --share-outputs")
+    data = "".join(png_b64(64, 48).split())
+    images = [
+        block
+        for body in server.requests
+        for message in body["messages"]
+        for block in message["content"]
+        if isinstance(block, dict) and block.get("type") == "image"
+    ]
+    assert images and {b["source"]["data"] for b in images} == {
+        data,
+        "".join(png_b64(32, 24).split()),
+    }
+    note = "Plots attached as images when the model takes images: cell 3 (64×48 px"
+    assert json.dumps(note)[1:-1] in sent(server)
+
+    (repo / "calc.py").write_text(CALC)
+    server = run_agent(ip, magics, repo, "--view headless -n")
+    assert '"image"' not in sent(server) and data not in sent(server)
+
+
+def test_a_model_that_takes_no_images_gets_none(ip, magics, tmp_path, monkeypatch, make_repo):
+    from agent_magic.models.scripted import ScriptedModel
+
+    path = tmp_path / "plots.ipynb"
+    plot_notebook(path, [(32, 24)])
+    monkeypatch.setitem(ip.user_ns, "__session__", str(path))
+    model = ScriptedModel(fix_calc())
+    monkeypatch.setitem(ip.user_ns, "text_only", model)
+    repo = make_repo({"calc.py": CALC})
+    ip.run_cell_magic(
+        "agent",
+        f"--model {{text_only}} -p {repo} --no-review --view headless -n --share-outputs",
+        "t",
+    )
+    assert magics.last_run.session.stop_reason == "done"
+    requests = json.dumps([r.messages for r in model.requests])
+    assert "when the model takes images: cell 1" in requests  # the manifest says so
+    assert '"type": "image"' not in requests
 
 
 def test_an_unreadable_notebook_is_a_usage_error(ip, magics, tmp_path, monkeypatch, make_repo):
