@@ -87,6 +87,8 @@ class AgentConfig:
     run_notebooks: bool = False
     plan_first: bool = False
     notebook_context: str = ""
+    # image blocks of plots the user opted to share (--share-outputs), sent with the context
+    notebook_images: tuple[dict[str, Any], ...] = ()
     test_timeout: float = 120.0
     context_tokens: int = 4000
     max_tokens: int | None = None  # output limit per model call; None: the model's default
@@ -364,6 +366,9 @@ class Agent:
     def _plan(self, session: Session) -> None:
         self._enter("plan")
         self._say(session, prompts.render("plan", context=session.context))
+        if self.config.notebook_images:  # the plots the notebook context names
+            last = session.messages[-1]
+            last["content"] = [*last["content"], *self.config.notebook_images]
         self._converse(session, "plan", {"submit_plan"})
         self._leave("plan", session.plan.summary if session.plan else "")
 

@@ -39,7 +39,7 @@ LINE_USAGE = (
     "usage: %agent status | stop | apply [ID] [--force-blockers] | "
     "undo [ID] [--force] | undo --all | "
     "history | "
-    "show ID | resume ID TEXT | cost | config"
+    "show ID | resume ID TEXT | cost | config | context [--share-outputs]"
 )
 AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
 
@@ -109,6 +109,11 @@ class AgentMagics(Magics):
         config=True
     )
     run_notebooks = Bool(False, help="Execute changed notebooks during review.").tag(config=True)
+    share_outputs = Bool(
+        False,
+        help="With notebook_context: send the notebook's outputs (trimmed, secrets "
+        "redacted) instead of a summary without their values.",
+    ).tag(config=True)
     allow_network = Bool(
         False,
         help="Let tests, notebooks and `run` commands in the sandbox use "
@@ -201,6 +206,12 @@ class AgentMagics(Magics):
         help="let the agent see this notebook's cells and variables (not their values)",
     )
     @argument(
+        "--share-outputs",
+        action="store_true",
+        default=None,
+        help="with --notebook-context: send cell outputs' text too (trimmed, secrets redacted)",
+    )
+    @argument(
         "--run-notebooks",
         action="store_true",
         default=None,
@@ -250,8 +261,10 @@ class AgentMagics(Magics):
         project = self._project(args.project)
         self.recover_notice(project)
         self.registry.check(project.root)
-        config = self._config(args, project.root)
+        config = self._config(args, task, project.root)
         model = self._model(args.model)
+        if not getattr(model, "takes_images", False):
+            config.notebook_images = ()  # the manifest says plots go only to such models
         check = getattr(model, "check_settings", None)
         if check is not None:
             check(effort=config.effort, max_tokens=config.max_tokens)
@@ -288,14 +301,23 @@ class AgentMagics(Magics):
             self._models[spec] = load_model(spec)
         return self._models[spec]
 
-    def _config(self, args: Any, project_root: Path | None = None) -> AgentConfig:
+    def _config(self, args: Any, task: str = "", project_root: Path | None = None) -> AgentConfig:
         from agent_magic.agent import AgentConfig
 
         context = ""
+        plots: list[Any] = []
+        share = _pick(args.share_outputs, self.share_outputs)
         if _pick(args.notebook_context, self.notebook_context):
             from agent_magic.notebook_context import notebook_context
 
-            context = notebook_context(self.shell, project_root=project_root)
+            context = notebook_context(
+                self.shell, share_outputs=share, task=task, plots=plots, project_root=project_root
+            )
+        elif args.share_outputs:
+            raise UserError(
+                "--share-outputs shares the outputs of the notebook context: "
+                "add --notebook-context (-n)"
+            )
         for name in ("max_steps", "budget", "time_limit", "max_tokens"):
             value = getattr(args, name)
             if value is not None and value <= 0:
@@ -310,6 +332,7 @@ class AgentMagics(Magics):
             allow_network=_pick(args.allow_network, self.allow_network),
             unsandboxed=_pick(args.unsandboxed, self.unsandboxed),
             notebook_context=context,
+            notebook_images=tuple(p.block() for p in plots),
             max_tokens=_pick(args.max_tokens, self.max_tokens) or None,
             effort=_pick(args.effort, self.effort) or None,
         )
@@ -377,6 +400,7 @@ class AgentMagics(Magics):
             run = self._new_run(agent, task, project, progress, resume, gate)
             self._keep_setup(run, model, config)
             controller.attach(run)
+            controller.panel.show_context(config.notebook_context)
             self.last_view = controller
             display(controller.panel)
             controller.publish("*%%agent is running; the summary appears here when it ends.*")
@@ -386,6 +410,8 @@ class AgentMagics(Magics):
         from agent_magic.ui.text import TextView
 
         out = self.out or sys.stdout
+        if config.notebook_context:
+            out.write(_context_line(config.notebook_context))
         color = view == "text" and bool(getattr(out, "isatty", lambda: False)())
         text_view = TextView(out, color=color, stream_text=view == "text")
         agent = build(fan_out(progress.handle, text_view.handle))
@@ -440,7 +466,7 @@ class AgentMagics(Magics):
 
     @line_magic("agent")
     def agent_line(self, line: str) -> Any:
-        """%agent status | stop | apply [ID] | undo [ID] [--force] | undo --all | history | show ID | resume ID TEXT | cost | config"""
+        """%agent status | stop | apply [ID] | undo [ID] [--force] | undo --all | history | show ID | resume ID TEXT | cost | config | context"""
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -676,6 +702,15 @@ class AgentMagics(Magics):
             )
         self._print(f"Total this kernel: ${total:.4f} over {len(self.sessions)} session(s)")
 
+    def _cmd_context(self, rest: list[str]) -> None:
+        """Print the notebook context a run started now would send (the manifest)."""
+        from agent_magic.notebook_context import notebook_context
+
+        if rest not in ([], ["--share-outputs"]):
+            raise UserError("usage: %agent context [--share-outputs]")
+        share = bool(rest) or self.share_outputs
+        self._print(notebook_context(self.shell, share_outputs=share))
+
     def _cmd_config(self, rest: list[str]) -> None:
         names = sorted(self.trait_names(config=True))
         self._print("\n".join(f"AgentMagics.{n} = {getattr(self, n)!r}" for n in names))
@@ -726,6 +761,14 @@ class AgentMagics(Magics):
 
 def _pick(value: Any, default: Any) -> Any:
     return default if value is None else value
+
+
+def _context_line(context: str) -> str:
+    # the text views say what goes out; `%agent context` prints it whole
+    return (
+        f"Notebook context sent to the model: {len(context):,} characters "
+        "(`%agent context` shows it).\n"
+    )
 
 
 def _checkpoint_lines(project: Project) -> list[str]:

@@ -475,6 +475,7 @@ class AnthropicModel:
     """
 
     streams_thinking = True
+    takes_images = True  # image content blocks in user messages
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from agent_magic.errors import AgentMagicError, PathError, UserError
 from agent_magic.paths import read_regular
 from agent_magic.review.lint import new_problems, ruff_command, run_ruff
 from agent_magic.review.memo import CheckMemo, Durations, changes_key, digest
-from agent_magic.review.notebooks import execute_notebook
+from agent_magic.review.notebooks import run_notebooks as run_changed_notebooks
 from agent_magic.review.process import ChecksStopped, Confined, check_env
 from agent_magic.review.report import CheckReport, TestOutcome
 from agent_magic.review.scratch import Scratch, checked_path
@@ -246,7 +246,17 @@ def _run_in_copies(
             durations,
         )
         if run_notebooks:
-            _notebooks(report, changes, after, timeout, kernel_name, confined)
+            _notebooks(
+                report,
+                changes,
+                after,
+                before_tree if baseline else None,
+                timeout,
+                kernel_name,
+                confined,
+                memo,
+                content,
+            )
 
 
 def _lint(
@@ -350,29 +360,31 @@ def _notebooks(
     report: CheckReport,
     changes: Mapping[str, bytes | None],
     after: Scratch,
+    before_tree: BaselineTree | None,
     timeout: float,
     kernel_name: str,
     confined: Confined,
+    memo: CheckMemo,
+    content: str,
 ) -> None:
-    invalid = {p.path for p in report.invalid_notebooks}
-    env = check_env(python_paths(after.path))
-    for number, (rel, content) in enumerate(sorted(changes.items())):
-        if content is None or not rel.endswith(".ipynb") or rel in invalid:
-            continue
-        problem, timed_out = execute_notebook(
-            after.path,
-            rel,
-            timeout=timeout,
-            env=env,
-            kernel_name=kernel_name,
-            confined=confined,
-            output_path=after.artifacts / f"notebook-{number}.log",
-        )
-        report.notebooks_run.append(rel)
-        if problem is not None:
-            report.notebook_failures.append(problem)
-        if timed_out:
-            report.timeouts.append(f"notebook {rel}")
+    outcome = run_changed_notebooks(
+        changes,
+        after,
+        before_tree,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        confined=confined,
+        env=check_env(python_paths(after.path)),
+        skip=frozenset(p.path for p in report.invalid_notebooks),
+        memo=memo,
+        content=content,
+    )
+    report.notebooks_run += outcome.run
+    report.notebook_failures += outcome.new
+    report.notebook_environment += outcome.environment
+    report.notebooks_already_failing += outcome.already_failing
+    report.timeouts += outcome.timeouts
+    report.notes += outcome.notes
 
 
 def _notebooks_before(root: Path, changes: Mapping[str, bytes | None]) -> dict[str, bytes]:

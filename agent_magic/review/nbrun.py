@@ -22,10 +22,15 @@ def skipped(cell, tags=SKIP_TAGS) -> bool:
 
 
 def run(path: str, timeout: float, kernel_name: str) -> dict:
-    """Execute the notebook at ``path`` in its own directory; the first failure, if any."""
+    """Execute the notebook at ``path`` in its own directory; the first failure, if any.
+
+    A failure names its cell, ``ename``/``evalue`` (to tell the same failure in two runs apart
+    from a new one) and the cell's source.
+    """
     import os
 
     import nbformat
+    from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -50,13 +55,29 @@ def run(path: str, timeout: float, kernel_name: str) -> dict:
                 client.timeout = max(1, int(remaining))  # the whole run shares one budget
                 client.execute_cell(cell, index)
     except CellExecutionError as exc:
-        error = f"{exc.ename}: {exc.evalue}" if getattr(exc, "ename", "") else _last_line(exc)
-        return {"cell": index, "message": error, "timed_out": False}
+        ename, evalue = getattr(exc, "ename", "") or "", getattr(exc, "evalue", "") or ""
+        error = f"{ename}: {evalue}" if ename else _last_line(exc)
+        return _failure(nb, index, error, ename=ename, evalue=evalue)
     except (CellTimeoutError, TimeoutError) as exc:
-        return {"cell": index, "message": f"timed out: {_last_line(exc)}", "timed_out": True}
+        return _failure(nb, index, f"timed out: {_last_line(exc)}", timed_out=True)
     except DeadKernelError as exc:
-        return {"cell": index, "message": f"kernel died: {_last_line(exc)}", "timed_out": False}
+        return _failure(nb, index, f"kernel died: {_last_line(exc)}", ename="DeadKernelError")
+    except NoSuchKernel as exc:
+        message = f"no kernel named {kernel_name!r}: {_last_line(exc)}"
+        return _failure(nb, None, message, ename="NoSuchKernel", evalue=kernel_name)
     return {"cell": None, "message": "", "timed_out": False}
+
+
+def _failure(nb, index, message, *, ename="", evalue="", timed_out=False) -> dict:
+    source = nb.cells[index].source if index is not None and 0 <= index < len(nb.cells) else ""
+    return {
+        "cell": index,
+        "message": message,
+        "timed_out": timed_out,
+        "ename": ename,
+        "evalue": evalue[:2000],
+        "source": source[:4000],
+    }
 
 
 def _last_line(exc: BaseException) -> str:

@@ -65,8 +65,12 @@ class CheckReport:
     new_lint: list[CheckProblem] = field(default_factory=list)
     lint_ran: bool = False
     tests: TestOutcome = field(default_factory=TestOutcome)
-    notebook_failures: list[CheckProblem] = field(default_factory=list)
+    notebook_failures: list[CheckProblem] = field(default_factory=list)  # new with the change
     notebooks_run: list[str] = field(default_factory=list)
+    # a new failure that is the sandboxed kernel's environment's (a missing module or file)
+    notebook_environment: list[CheckProblem] = field(default_factory=list)
+    # failed the same way in the unchanged notebook: not the change's
+    notebooks_already_failing: list[CheckProblem] = field(default_factory=list)
     timeouts: list[str] = field(default_factory=list)  # which checks hit their timeout
     notes: list[str] = field(default_factory=list)  # checks skipped or unavailable, and why
     sandbox: str = ""  # how the checks ran: confined, unconfined by opt-in, or not at all
@@ -86,6 +90,7 @@ class CheckReport:
             or self.tests.newly_failing
             or self.tests.timed_out
             or self.notebook_failures
+            or self.notebook_environment
             or self.timeouts
         )
 
@@ -94,6 +99,9 @@ class CheckReport:
         out = [_finding("blocker", "compile", p) for p in self.compile_errors]
         out += [_finding("blocker", "notebook", p) for p in self.invalid_notebooks]
         out += [_finding("blocker", "notebook", p) for p in self.notebook_failures]
+        # No verdict on the change past the failing cell, but nothing to fix in it either.
+        out += [_finding("major", "notebook", p) for p in self.notebook_environment]
+        out += [_finding("minor", "notebook", p) for p in self.notebooks_already_failing]
         for test_id in self.tests.newly_failing:
             reason = self.tests.reasons.get(test_id, "")
             out.append(
@@ -158,13 +166,7 @@ class CheckReport:
         )
         parts.append(self._tests_section())
         if self.notebooks_run or self.notebook_failures:
-            parts.append(
-                _section(
-                    "Notebooks",
-                    self.notebook_failures,
-                    "ran without errors: " + ", ".join(self.notebooks_run),
-                )
-            )
+            parts.append(self._notebooks_section())
         if self.timeouts:
             parts.append("### Timeouts\n" + _bullets(self.timeouts))
         if self.notes:
@@ -173,6 +175,30 @@ class CheckReport:
         if len(text) > SUMMARY_LIMIT:
             text = text[: SUMMARY_LIMIT - 20].rstrip() + "\n… (summary cut)"
         return text
+
+    def _notebooks_section(self) -> str:
+        failed = self.notebook_failures + self.notebook_environment + self.notebooks_already_failing
+        bad = {p.path for p in failed}
+        clean = [n for n in self.notebooks_run if n not in bad]
+        lines = ["### Notebooks"]
+        for title, problems in (
+            ("Newly failing", self.notebook_failures),
+            (
+                "New environment problems (missing in the sandboxed kernel)",
+                self.notebook_environment,
+            ),
+            (
+                "Already failing before this change (not caused by it)",
+                self.notebooks_already_failing,
+            ),
+        ):
+            if problems:
+                lines.append(
+                    f"{title}:\n" + _bullets([f"{p.location()}: {p.message}" for p in problems])
+                )
+        if clean:
+            lines.append("ran without errors: " + ", ".join(clean))
+        return "\n\n".join(lines)  # a title right under a bullet would continue it
 
     def _tests_section(self) -> str:
         t = self.tests

@@ -359,11 +359,16 @@ class AgentPanel(widgets.VBox):
         self.undo_button.layout.display = "none"
         self.message = widgets.HTML()
         self.message.add_class("agent-message")
+        self.context = widgets.HTML()
+        self.context.add_class("agent-context")
+        self.context_box = widgets.Accordion(children=[self.context])
+        self.context_box.layout.display = "none"
         self._text = ""
         self._pushed = 0.0
         self.children = [
             self.status,
             widgets.HBox([self.stepper, self.stop_button]),
+            self.context_box,
             self.stream_box,
             self.plan,
             self.steps,
@@ -390,6 +395,18 @@ class AgentPanel(widgets.VBox):
                 f"<pre style='white-space:pre-wrap;max-height:20em;"
                 f"overflow:auto'>{html.escape(self._text)}</pre>"
             )
+
+    def show_context(self, text: str) -> None:
+        """The notebook context sent to the model, exactly, in a closed fold (none: hidden)."""
+        if not text:
+            return
+        self.context.value = (
+            f"<pre style='white-space:pre-wrap;max-height:20em;overflow:auto'>"
+            f"{html.escape(text)}</pre>"
+        )
+        self.context_box.set_title(0, f"Notebook context sent to the model ({len(text):,} chars)")
+        self.context_box.selected_index = None
+        self.context_box.layout.display = None
 
     def hide_stop(self) -> None:
         """A finished run has nothing to stop."""

@@ -303,6 +303,70 @@ def test_notebook_failing_cell_is_reported_and_tagged_cells_skipped(make_repo, t
     assert list((tmp_path / "w").iterdir()) == []
 
 
+@pytest.mark.slow
+def test_notebook_failures_are_told_apart_from_ones_the_notebook_already_had(make_repo, tmp_path):
+    from agent_magic.review.memo import CheckMemo
+
+    missing = "import no_such_module_abc"
+    root = make_repo(
+        {
+            "calc.py": "def add(a, b):\n    return a + b\n",
+            # fails before and after, the same way: a package the environment lacks
+            "old.ipynb": _notebook((missing, []), ("x = 1", [])).decode(),
+            # runs before; the change breaks it
+            "broken.ipynb": _notebook(("from calc import add\nassert add(1, 2) == 3", [])).decode(),
+            # runs before; the change imports a module the sandboxed kernel lacks
+            "newdep.ipynb": _notebook(("y = 1", [])).decode(),
+        }
+    )
+    changes = {
+        "old.ipynb": _notebook((missing, []), ("x = 2", [])),
+        "calc.py": b"def add(a, b):\n    return a - b\n",
+        "broken.ipynb": _notebook(("from calc import add\nassert add(1, 2) == 3, 'sum'", [])),
+        "newdep.ipynb": _notebook(("import other_missing_module_xyz\ny = 1", [])),
+        "fresh.ipynb": _notebook(("raise ValueError('new notebook')", [])),
+    }
+    memo = CheckMemo()
+    report = run_checks(
+        root,
+        changes,
+        workdir=tmp_path / "w",
+        run_notebooks=True,
+        timeout=60,
+        test_command=[],
+        memo=memo,
+    )
+    assert sorted(report.notebooks_run) == [
+        "broken.ipynb",
+        "fresh.ipynb",
+        "newdep.ipynb",
+        "old.ipynb",
+    ]
+    [old] = report.notebooks_already_failing
+    assert old.path == "old.ipynb" and old.cell == 0
+    assert "already failed before this change" in old.message
+    assert "missing module 'no_such_module_abc'" in old.message
+    [env] = report.notebook_environment
+    assert env.path == "newdep.ipynb"
+    assert "environment: missing module 'other_missing_module_xyz'" in env.message
+    new = {p.path: p for p in report.notebook_failures}
+    assert sorted(new) == ["broken.ipynb", "fresh.ipynb"]
+    assert "AssertionError: sum" in new["broken.ipynb"].message
+    assert "before the change" not in new["broken.ipynb"].message  # it ran through before
+    assert any("fresh.ipynb is new" in n for n in report.notes)
+    severities = sorted((f.severity, f.path) for f in report.findings())
+    assert severities == [
+        ("blocker", "broken.ipynb"),
+        ("blocker", "fresh.ipynb"),
+        ("major", "newdep.ipynb"),
+        ("minor", "old.ipynb"),
+    ]
+    summary = report.summary()
+    assert "Already failing before this change" in summary and "old.ipynb cell 0" in summary
+    # three unchanged notebooks ran once each; a later round reuses them
+    assert len(memo.baselines) == 3
+
+
 def test_notebooks_are_not_run_unless_asked(make_repo, tmp_path):
     root = make_repo({"a.py": ""})
     report = run_checks(

@@ -216,3 +216,104 @@ def test_colored_summary_lines_are_parsed():
     results = parse_pytest_lines(lines)
     assert results.passed == {"tests/test_a.py::test_ok"}
     assert results.failed == {"tests/test_a.py::test_bad"}
+
+
+def _run(ename: str = "", evalue: str = "", *, timed_out: bool = False, ok: bool = False):
+    from agent_magic.review.notebooks import NotebookRun
+
+    if ok:
+        return NotebookRun(None)
+    message = f"{ename}: {evalue}" if ename else "timed out after 5s"
+    return NotebookRun(
+        CheckProblem("nb.ipynb", message, cell=1), timed_out, ename=ename, evalue=evalue
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        (None, _run(ok=True), "ok"),
+        (_run("ValueError", "x"), _run(ok=True), "ok"),
+        (None, _run("ValueError", "boom"), "new"),  # no baseline: every failure is new
+        (_run(ok=True), _run("ValueError", "boom"), "new"),
+        (_run("ValueError", "boom"), _run("ValueError", "boom"), "already_failing"),
+        (_run("ValueError", "boom"), _run("ValueError", "other"), "new"),
+        (_run("KeyError", "'a'"), _run("ValueError", "'a'"), "new"),
+        # the same object at another address is the same failure
+        (_run("TypeError", "<A at 0x7f01>"), _run("TypeError", "<A at 0x7e99>"), "already_failing"),
+        (_run(ok=True), _run("ModuleNotFoundError", "No module named 'sns'"), "environment"),
+        (None, _run("FileNotFoundError", "[Errno 2] No such file: 'd.csv'"), "environment"),
+        (
+            _run("ModuleNotFoundError", "No module named 'sns'"),
+            _run("ModuleNotFoundError", "No module named 'sns'"),
+            "already_failing",
+        ),
+        # a change that adds another missing module is the change's environment problem
+        (
+            _run("ModuleNotFoundError", "No module named 'sns'"),
+            _run("ModuleNotFoundError", "No module named 'plotly'"),
+            "environment",
+        ),
+        (_run(timed_out=True), _run(timed_out=True), "already_failing"),
+        (_run(ok=True), _run(timed_out=True), "new"),
+    ],
+)
+def test_notebook_verdict(before, after, expected):
+    from agent_magic.review.notebooks import verdict
+
+    assert verdict(before, after) == expected
+
+
+@pytest.mark.parametrize(
+    ("ename", "evalue", "expected"),
+    [
+        ("ModuleNotFoundError", "No module named 'seaborn'", "missing module 'seaborn'"),
+        ("ImportError", "No module named 'a.b'", "missing module 'a.b'"),
+        ("ImportError", "cannot import name 'x' from 'm'", ""),  # an API change, not the env
+        (
+            "FileNotFoundError",
+            "[Errno 2] No such file or directory: 'data/train.csv'",
+            "missing file 'data/train.csv'",
+        ),
+        ("NoSuchKernel", "julia-1.9", "no kernel named 'julia-1.9' in the environment"),
+        ("ValueError", "No module named 'x'", ""),
+        ("", "", ""),
+    ],
+)
+def test_environment_problem(ename, evalue, expected):
+    from agent_magic.review.notebooks import environment_problem
+
+    assert environment_problem(ename, evalue) == expected
+
+
+@pytest.mark.parametrize(
+    ("evalue", "exists", "where"),
+    [
+        ("[Errno 2] No such file or directory: 'data/big.csv'", True, "not in the scratch copy"),
+        ("[Errno 2] No such file or directory: 'data/typo.csv'", False, ""),  # the change's
+        ("[Errno 2] No such file or directory: '/srv/data.csv'", False, "absolute path"),
+        ("[Errno 2] No such file or directory: '../../shared/x.csv'", False, "outside"),
+        ("no quoted name", False, ""),
+    ],
+)
+def test_a_missing_file_is_the_environments_only_when_the_copy_lacks_it(
+    tmp_path, evalue, exists, where
+):
+    from agent_magic.review.notebooks import NotebookOutcome, NotebookRun, classify
+
+    if exists:
+        (tmp_path / "nb" / "data").mkdir(parents=True)
+        (tmp_path / "nb" / "data" / "big.csv").write_text("x\n")
+    run = NotebookRun(
+        CheckProblem("nb/a.ipynb", f"FileNotFoundError: {evalue}", cell=0),
+        ename="FileNotFoundError",
+        evalue=evalue,
+    )
+    outcome = NotebookOutcome()
+    classify(outcome, "nb/a.ipynb", NotebookRun(None), run, tmp_path)
+    if where:
+        [problem] = outcome.environment
+        assert where in problem.message and not outcome.new
+    else:
+        [problem] = outcome.new
+        assert not outcome.environment

@@ -208,13 +208,19 @@ def test_notebook_context_reads_the_notebook_and_hides_values(
 
     sent = [texts(r) for r in model.requests]
     assert any("rows = [r for r in rows if r]" in s for s in sent)
-    assert any("Cleaning the sales data" in s and "41 rows" in s for s in sent)
+    # the output is summarized without its value (no --share-outputs)
+    assert any("Cleaning the sales data" in s and "stdout: 1 line, 8 characters" in s for s in sent)
     assert any(str(notebook) in s for s in sent)
     everything = "\n".join(sent)
     assert "greeting: str (len=27)" in everything
     assert "sales_rows: list (len=3)" in everything
     assert "api_token: str (value hidden)" in everything
-    for value in ("tok-VALUE-must-not-leak-1", "plain-VALUE-must-not-leak-2", "row-VALUE"):
+    for value in (
+        "tok-VALUE-must-not-leak-1",
+        "plain-VALUE-must-not-leak-2",
+        "row-VALUE",
+        "41 rows",
+    ):
         assert value not in everything
 
 
