@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent_magic import prompts
+from agent_magic.analysis.grep import files_without
 from agent_magic.errors import ModelError, ToolError, UserError
 from agent_magic.events import (
     ChecksDone,
@@ -849,6 +850,7 @@ class Agent:
             files,
             readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns),
             runner=lambda command, timeout: self._run_command(session, command, timeout),
+            absent=lambda literals: files_without(self.project.root, literals),
         )
 
     def _get_index(self) -> Any:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agent_magic.analysis.grep import required_literals
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
 from agent_magic.staging.nbview import cell_lines
@@ -221,6 +222,9 @@ class Toolbox:
     readonly: Callable[[str], bool] = lambda path: False
     runner: Callable[[str, int | None], str] | None = None
     search_seconds: float = SEARCH_SECONDS
+    # Given texts every match contains, the project files known to lack them (git grep); the
+    # search skips those, unless staged or a notebook. None: read every file.
+    absent: Callable[[list[str]], set[str] | None] | None = None
 
     def run(self, name: str, data: dict[str, Any]) -> str:
         """Run one read or edit tool; raise ToolError (or another AgentMagicError) on failure."""
@@ -284,6 +288,8 @@ class Toolbox:
         except (regex.error, ValueError, OverflowError) as exc:
             raise ToolError(f"search: bad regular expression: {exc}") from None
         prefix = "" if path in (".", "") else path.rstrip("/")
+        literals = required_literals(pattern)
+        skip = self._without(literals)
         hits: list[str] = []
         total = 0
         deadline = time.monotonic() + self.search_seconds
@@ -293,7 +299,7 @@ class Toolbox:
         for rel in self.files():
             if prefix and not (rel == prefix or rel.startswith(prefix + "/")):
                 continue
-            if glob and not fnmatch.fnmatch(rel.rsplit("/", 1)[-1], glob):
+            if rel in skip or (glob and not fnmatch.fnmatch(rel.rsplit("/", 1)[-1], glob)):
                 continue
             if time.monotonic() >= deadline:
                 stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
@@ -303,6 +309,8 @@ class Toolbox:
             except (AgentMagicError, OSError):
                 continue  # binary, secret, deleted, unreadable: not searchable
             for where, n, line in lines:
+                if literals and not all(text in line for text in literals):
+                    continue  # the pattern cannot match a line without them
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -331,6 +339,16 @@ class Toolbox:
             else ""
         )
         return "\n".join(hits) + more + tail
+
+    def _without(self, literals: list[str]) -> set[str]:
+        """Files the search need not read: they lack ``literals`` on disk and are not staged."""
+        if not literals or self.absent is None:
+            return set()
+        # Staged files and notebooks (read from an open document when one is attached, and
+        # searched cell by cell) may differ from the bytes git grep read.
+        found = self.absent(literals) or set()
+        staged = set(self.staging.staged_paths())
+        return {p for p in found if p not in staged and not is_notebook(p)}
 
     def _searchable(self, rel: str) -> list[tuple[str, int, str]]:
         """(where, line number, line) of a file; a notebook's cell sources, each cell named."""
