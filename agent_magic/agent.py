@@ -271,6 +271,8 @@ class Agent:
             session.stop_reason, session.error = "error", f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            if session.check_memo is not None:  # the kept scratch copy lives for one run
+                session.check_memo.tree.close()
             self._deliver(session)
         return session
 
@@ -401,11 +403,8 @@ class Agent:
         checker = self._checker
         if checker is None:
             from agent_magic.review import run_checks as checker
-            from agent_magic.review.memo import CheckMemo
 
-            if session.check_memo is None:  # an unchanged fix round reuses the last checks
-                session.check_memo = CheckMemo()
-            options.setdefault("memo", session.check_memo)
+            options.setdefault("memo", self._check_memo(session))
         return checker(
             self.project.root,
             changes_of(changeset),
@@ -416,6 +415,15 @@ class Agent:
             stop=self._stop,
             **options,
         )
+
+    def _check_memo(self, session: Session) -> Any:
+        """The session's CheckMemo: an unchanged fix round reuses the last checks, and every
+        round and ``run`` call brings one kept scratch copy up to date."""
+        from agent_magic.review.memo import CheckMemo
+
+        if session.check_memo is None:
+            session.check_memo = CheckMemo()
+        return session.check_memo
 
     @property
     def sandbox(self) -> Sandbox:
@@ -450,6 +458,7 @@ class Agent:
                 sandbox=self.sandbox,
                 timeout=limit,
                 stop=self._stop,
+                keep=self._check_memo(session).tree,
             )
         except ChecksStopped:
             self._check_stop()
