@@ -70,8 +70,8 @@ class Staging:
 
     def read_text(self, path: str) -> str:
         """The staged text of ``path``; notebooks come back as their cell view."""
-        norm = self._norm(path)
-        data = self.read_bytes(norm)
+        norm = self.project.normalize(path)
+        data = self.read_bytes(norm)  # resolves and checks the path (once: searches read many)
         if notebooks.is_notebook(norm):
             return notebooks.view(notebooks.load(data, norm)[0], norm)
         return textfile.decode(data, norm, max_bytes=self.max_bytes)[0]
