@@ -8,6 +8,7 @@ returned Session. Everything the run does is emitted as events and kept in a tra
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
 import threading
@@ -176,6 +177,7 @@ class Agent:
         self.config = config or AgentConfig()
         self.emit = on_event
         self._index = index
+        self._index_lock = threading.RLock()  # the index is warmed in a thread of its own
         self._checker = checker
         self._clock = clock
         self.decider = decider  # step mode when set: the user decides on every plan step
@@ -302,6 +304,7 @@ class Agent:
 
     def _understand(self, session: Session) -> None:
         self._enter("understand")
+        self._warm_index()
         self._say(
             session, prompts.render("understand", task=session.task, project=self.project.root.name)
         )
@@ -322,20 +325,21 @@ class Agent:
                 + "\n"
                 + "\n".join(session.understanding.acceptance_criteria)
             )
-        index = self._get_index()
-        session.ranked_files = [r.path for r in index.rank(query, k=15)]
+        with self._index_lock:
+            index = self._get_index()
+            session.ranked_files = [r.path for r in index.rank(query, k=15)]
+            repo_map = index.repo_map(query, budget_tokens=self._map_budget())
+            count = len(index.files())
         conventions = detect_conventions(self.project.root)
         session.test_command = conventions.test_command
         parts = [
             f"### Conventions\n{conventions.summary()}",
-            f"### Repository map\n{index.repo_map(query, budget_tokens=self._map_budget())}",
+            f"### Repository map\n{repo_map}",
         ]
         if self.config.notebook_context:
             parts.append(f"### The user's notebook\n{self.config.notebook_context}")
         session.context = "\n\n".join(parts)
-        self._leave(
-            "analyze", f"{len(index.files())} files; top: {', '.join(session.ranked_files[:5])}"
-        )
+        self._leave("analyze", f"{count} files; top: {', '.join(session.ranked_files[:5])}")
 
     def _map_budget(self) -> int:
         """Tokens for the repo map: the configured size, at most a quarter of a small window."""
@@ -848,11 +852,12 @@ class Agent:
 
     def _toolbox(self, session: Session) -> Toolbox:
         patterns = self.config.readonly
-        index = self._get_index()
 
         def files() -> list[str]:
             staged = set(session.staging.changed_paths())
-            return sorted(set(index.files()) | staged)
+            with self._index_lock:  # waits for the warm-up, if it still runs
+                listed = self._get_index().files()
+            return sorted(set(listed) | staged)
 
         return Toolbox(
             session.staging,
@@ -863,11 +868,23 @@ class Agent:
         )
 
     def _get_index(self) -> Any:
-        if self._index is None:
-            from agent_magic.analysis import RepoIndex
+        with self._index_lock:
+            if self._index is None:
+                from agent_magic.analysis import RepoIndex
 
-            self._index = RepoIndex(self.project.root)
-        return self._index
+                self._index = RepoIndex(self.project.root)
+            return self._index
+
+    def _warm_index(self) -> None:
+        """Build or reopen the index while the model reads the task: seconds on a big repo,
+        which the first search or the analyze phase would otherwise wait for."""
+
+        def warm() -> None:
+            # An error here is reported by the phase that needs the index, when it retries.
+            with self._index_lock, contextlib.suppress(Exception):
+                self._get_index().files()
+
+        threading.Thread(target=warm, name="agent_magic-index", daemon=True).start()
 
     def _say(self, session: Session, text: str) -> None:
         """Add text to the conversation, joining the last user message if there is one."""
