@@ -13,6 +13,8 @@ import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 MIN_LITERAL = 3  # shorter runs are in most files: a pass with them saves nothing
 # Plain printable ASCII: the same bytes in UTF-8 and in every ASCII-compatible encoding.
@@ -54,6 +56,62 @@ def required_literals(pattern: str) -> list[str]:
     runs.append("".join(current))
     found = sorted({r for r in runs if len(r) >= MIN_LITERAL}, key=len, reverse=True)
     return found
+
+
+TAME_LINE = 1_000  # a tame pattern's worst case on a line this long is a few milliseconds
+
+
+def is_tame(pattern: str) -> bool:
+    """Whether ``pattern`` cannot backtrack badly: no backreference and at most one repeat,
+    of a single character or class. On lines up to TAME_LINE characters the search then needs
+    no per-line time bound (which costs more than the match itself)."""
+    if _OTHER_SYNTAX.search(pattern):
+        return False
+    try:
+        from re import _parser
+
+        parsed = _parser.parse(pattern)
+    except Exception:  # noqa: BLE001 - unknown means not tame
+        return False
+    repeats = _repeats(_parser, parsed)
+    return repeats is not None and repeats <= 1
+
+
+def _repeats(parser: ModuleType, items: Any) -> int | None:
+    """How many repeats ``items`` hold; None if one repeats more than one character or the
+    pattern refers back to a group (or holds anything this walk does not know)."""
+    p = parser
+    single = {p.LITERAL, p.NOT_LITERAL, p.ANY, p.IN, p.CATEGORY}
+    leaf = single | {p.AT}
+    repeat = {p.MAX_REPEAT, p.MIN_REPEAT, getattr(p, "POSSESSIVE_REPEAT", p.MAX_REPEAT)}
+    count = 0
+    for op, value in list(items):
+        if op in leaf:
+            continue
+        if op in repeat:
+            body = list(value[2])
+            if len(body) != 1 or body[0][0] not in single:
+                return None
+            count += 1
+        elif op == p.SUBPATTERN:
+            inner = _repeats(p, value[3])
+            if inner is None:
+                return None
+            count += inner
+        elif op == p.BRANCH:
+            for alternative in value[1]:
+                inner = _repeats(p, alternative)
+                if inner is None:
+                    return None
+                count += inner
+        elif op in (p.ASSERT, p.ASSERT_NOT):
+            inner = _repeats(p, value[1])
+            if inner is None:
+                return None
+            count += inner
+        else:
+            return None
+    return count
 
 
 def files_without(root: Path, literals: Sequence[str]) -> set[str] | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent_magic.analysis import RepoIndex
-from agent_magic.analysis.grep import files_without, required_literals
+from agent_magic.analysis.grep import files_without, is_tame, required_literals
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
 from agent_magic.staging.overlay import DiskReader
@@ -147,3 +147,23 @@ def test_outside_git_every_file_is_read(make_repo):
     root = make_repo({"a.py": "x = 1\n"}, git=False)
     assert files_without(root, ["anything"]) is None
     assert files_without(root, []) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "tame"),
+    [
+        ("(?i)compute", True),
+        (r"\w+\(Mul\)", True),  # one repeat of one character class
+        ("foo|bar", True),
+        ("a{2,5}", True),
+        (r"class \w+\(\w+\)", False),  # two repeats: polynomial, so timed
+        ("^(a|aa)+$", False),  # a repeated alternation: exponential
+        ("(a+)+", False),
+        ("(ab)+", False),
+        (r"(\w)\1", False),  # a backreference
+        ("foo{e<=1}", False),  # the regex engine's own syntax
+        ("(unclosed", False),
+    ],
+)
+def test_tame_patterns_are_those_that_cannot_backtrack_badly(pattern: str, tame: bool):
+    assert is_tame(pattern) is tame
