@@ -8,6 +8,7 @@ returned Session. Everything the run does is emitted as events and kept in a tra
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
 import threading
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from agent_magic import prompts
+from agent_magic.analysis.grep import files_without
 from agent_magic.errors import ModelError, ToolError, UserError
 from agent_magic.events import (
     ChecksDone,
@@ -55,6 +57,7 @@ from agent_magic.transcript import Transcript
 
 if TYPE_CHECKING:
     from agent_magic.analysis import RepoIndex
+    from agent_magic.review.memo import CheckMemo
     from agent_magic.review.report import CheckReport
     from agent_magic.sandbox import Sandbox
     from agent_magic.staging import Changeset
@@ -184,6 +187,7 @@ class Agent:
         self.recovered = ""  # the last recovery message (see _recover)
         self._recover()
         self._index = index
+        self._index_lock = threading.RLock()  # the index is warmed in a thread of its own
         self._checker = checker
         self._clock = clock
         self.decider = decider  # step mode when set: the user decides on every plan step
@@ -292,6 +296,8 @@ class Agent:
             session.stop_reason, session.error = "error", f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            if session.check_memo is not None:  # the kept scratch copy lives for one run
+                session.check_memo.tree.close()
             self._deliver(session)
         return session
 
@@ -321,6 +327,7 @@ class Agent:
 
     def _understand(self, session: Session) -> None:
         self._enter("understand")
+        self._warm_index()
         self._say(
             session, prompts.render("understand", task=session.task, project=self.project.root.name)
         )
@@ -341,20 +348,21 @@ class Agent:
                 + "\n"
                 + "\n".join(session.understanding.acceptance_criteria)
             )
-        index = self._get_index()
-        session.ranked_files = [r.path for r in index.rank(query, k=15)]
+        with self._index_lock:
+            index = self._get_index()
+            session.ranked_files = [r.path for r in index.rank(query, k=15)]
+            repo_map = index.repo_map(query, budget_tokens=self._map_budget())
+            count = len(index.files())
         conventions = detect_conventions(self.project.root)
         session.test_command = conventions.test_command
         parts = [
             f"### Conventions\n{conventions.summary()}",
-            f"### Repository map\n{index.repo_map(query, budget_tokens=self._map_budget())}",
+            f"### Repository map\n{repo_map}",
         ]
         if self.config.notebook_context:
             parts.append(f"### The user's notebook\n{self.config.notebook_context}")
         session.context = "\n\n".join(parts)
-        self._leave(
-            "analyze", f"{len(index.files())} files; top: {', '.join(session.ranked_files[:5])}"
-        )
+        self._leave("analyze", f"{count} files; top: {', '.join(session.ranked_files[:5])}")
 
     def _map_budget(self) -> int:
         """Tokens for the repo map: the configured size, at most a quarter of a small window."""
@@ -425,13 +433,9 @@ class Agent:
         checker = self._checker
         if checker is None:
             from agent_magic.review import run_checks
-            from agent_magic.review.memo import CheckMemo
 
             checker = run_checks
-
-            if session.check_memo is None:  # an unchanged fix round reuses the last checks
-                session.check_memo = CheckMemo()
-            options.setdefault("memo", session.check_memo)
+            options.setdefault("memo", self._check_memo(session))
         return checker(
             self.project.root,
             changes_of(changeset),
@@ -442,6 +446,15 @@ class Agent:
             stop=self._stop,
             **options,
         )
+
+    def _check_memo(self, session: Session) -> CheckMemo:
+        """The session's CheckMemo: an unchanged fix round reuses the last checks, and every
+        round and ``run`` call brings one kept scratch copy up to date."""
+        from agent_magic.review.memo import CheckMemo
+
+        if session.check_memo is None:
+            session.check_memo = CheckMemo()
+        return session.check_memo
 
     @property
     def sandbox(self) -> Sandbox:
@@ -476,6 +489,7 @@ class Agent:
                 sandbox=self.sandbox,
                 timeout=limit,
                 stop=self._stop,
+                keep=self._check_memo(session).tree,
             )
         except ChecksStopped:
             self._check_stop()
@@ -865,27 +879,42 @@ class Agent:
 
     def _toolbox(self, session: Session) -> Toolbox:
         patterns = self.config.readonly
-        index = self._get_index()
         staging = session.staging
         if staging is None:  # run() and resume() stage before any tool runs
             raise UserError(f"session {session.id} has no staging area")
 
         def files() -> list[str]:
-            return sorted(set(index.files()) | set(staging.changed_paths()))
+            staged = set(staging.changed_paths())
+            with self._index_lock:  # waits for the warm-up, if it still runs
+                listed = self._get_index().files()
+            return sorted(set(listed) | staged)
 
         return Toolbox(
             staging,
             files,
             readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns),
             runner=lambda command, timeout: self._run_command(session, command, timeout),
+            absent=lambda literals: files_without(self.project.root, literals),
         )
 
     def _get_index(self) -> RepoIndex:
-        if self._index is None:
-            from agent_magic.analysis import RepoIndex
+        with self._index_lock:
+            if self._index is None:
+                from agent_magic.analysis import RepoIndex
 
-            self._index = RepoIndex(self.project.root)
-        return self._index
+                self._index = RepoIndex(self.project.root)
+            return self._index
+
+    def _warm_index(self) -> None:
+        """Build or reopen the index while the model reads the task: seconds on a big repo,
+        which the first search or the analyze phase would otherwise wait for."""
+
+        def warm() -> None:
+            # An error here is reported by the phase that needs the index, when it retries.
+            with self._index_lock, contextlib.suppress(Exception):
+                self._get_index().files()
+
+        threading.Thread(target=warm, name="agent_magic-index", daemon=True).start()
 
     def _say(self, session: Session, text: str) -> None:
         """Add text to the conversation, joining the last user message if there is one."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agent_magic.analysis.grep import TAME_LINE, is_tame, required_literals
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
 from agent_magic.staging.nbview import cell_lines
@@ -221,6 +222,9 @@ class Toolbox:
     readonly: Callable[[str], bool] = lambda path: False
     runner: Callable[[str, int | None], str] | None = None
     search_seconds: float = SEARCH_SECONDS
+    # Given texts every match contains, the project files known to lack them (git grep); the
+    # search skips those, unless staged or a notebook. None: read every file.
+    absent: Callable[[list[str]], set[str] | None] | None = None
 
     def run(self, name: str, data: dict[str, Any]) -> str:
         """Run one read or edit tool; raise ToolError (or another AgentMagicError) on failure."""
@@ -284,6 +288,9 @@ class Toolbox:
         except (regex.error, ValueError, OverflowError) as exc:
             raise ToolError(f"search: bad regular expression: {exc}") from None
         prefix = "" if path in (".", "") else path.rstrip("/")
+        literals = required_literals(pattern)
+        tame = is_tame(pattern)
+        skip = self._without(literals)
         hits: list[str] = []
         total = 0
         deadline = time.monotonic() + self.search_seconds
@@ -293,7 +300,7 @@ class Toolbox:
         for rel in self.files():
             if prefix and not (rel == prefix or rel.startswith(prefix + "/")):
                 continue
-            if glob and not fnmatch.fnmatch(rel.rsplit("/", 1)[-1], glob):
+            if rel in skip or (glob and not fnmatch.fnmatch(rel.rsplit("/", 1)[-1], glob)):
                 continue
             if time.monotonic() >= deadline:
                 stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
@@ -302,15 +309,24 @@ class Toolbox:
                 lines = self._searchable(rel)
             except (AgentMagicError, OSError):
                 continue  # binary, secret, deleted, unreadable: not searchable
-            for where, n, line in lines:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                try:
-                    found = compiled.search(line, timeout=min(left, per_line))
-                except TimeoutError:
-                    slow.append(f"{rel}{where}:{n}")
-                    continue
+            for count, (where, n, line) in enumerate(lines):
+                if literals and not all(text in line for text in literals):
+                    continue  # the pattern cannot match a line without them
+                if tame and len(line) <= TAME_LINE:
+                    # Milliseconds at worst, and a timed search costs six untimed ones: the
+                    # clock is read every 64 lines instead.
+                    if count % 64 == 0 and time.monotonic() >= deadline:
+                        break
+                    found = compiled.search(line)
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    try:
+                        found = compiled.search(line, timeout=min(left, per_line))
+                    except TimeoutError:
+                        slow.append(f"{rel}{where}:{n}")
+                        continue
                 if found:
                     total += 1
                     if len(hits) < MAX_SEARCH_HITS:
@@ -331,6 +347,16 @@ class Toolbox:
             else ""
         )
         return "\n".join(hits) + more + tail
+
+    def _without(self, literals: list[str]) -> set[str]:
+        """Files the search need not read: they lack ``literals`` on disk and are not staged."""
+        if not literals or self.absent is None:
+            return set()
+        # Staged files and notebooks (read from an open document when one is attached, and
+        # searched cell by cell) may differ from the bytes git grep read.
+        found = self.absent(literals) or set()
+        staged = set(self.staging.staged_paths())
+        return {p for p in found if p not in staged and not is_notebook(p)}
 
     def _searchable(self, rel: str) -> list[tuple[str, int, str]]:
         """(where, line number, line) of a file; a notebook's cell sources, each cell named."""

@@ -10,6 +10,14 @@ the changed copy within the budget, the baseline in the unchanged copy), then re
 on the same diff (a fix round that changed nothing), and compares with the baseline: running the
 single most related test file directly with ``python -m pytest -q FILE`` in the checkout.
 Wall and CPU (this process + children) per step; target: first review round <= 3x the baseline.
+
+Then the whole scripted session per case (search, view, edit, finish, review with fix rounds:
+``Agent.run`` with a scripted model, so every second is ours) against the same baseline, and
+the costs around it, each beside a peer measured in the same run: the search tool per
+whole-repo call (with and without its git grep first pass, same answers), the scratch copy
+(fresh vs the kept copy brought up to date), the first ``%%agent`` cell's block time in a fresh
+kernel (vs importing the SDK it used to import) and a 5,000-hunk diff (anchored vs difflib;
+``--skip-difflib`` leaves out the minute difflib takes).
 """
 
 from __future__ import annotations
@@ -20,14 +28,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from agent_magic.agent import Agent, AgentConfig
+from agent_magic.analysis import RepoIndex
+from agent_magic.analysis.grep import files_without
+from agent_magic.events import ChecksDone, PhaseFinished, PhaseStarted
+from agent_magic.models.scripted import ScriptedModel
+from agent_magic.paths import Project
 from agent_magic.review import Scratch, run_checks
+from agent_magic.review.kept import KeptTree
 from agent_magic.review.memo import CheckMemo
 from agent_magic.sandbox import detect
+from agent_magic.staging import Staging
+from agent_magic.staging.diff import line_matcher, lines_of, text_hunks
+from agent_magic.tools import Toolbox
 
 CASES = [
     (
@@ -67,6 +86,183 @@ def one_line_change(root: Path, rel: str, anchor: str) -> dict[str, bytes]:
     return {rel: text.replace(anchor, anchor + f"{indent}# reviewed\n", 1).encode()}
 
 
+def call(name: str, **data: object) -> dict[str, object]:
+    """One scripted tool call."""
+    return {"name": name, "input": data}
+
+
+def turn(*calls: dict[str, object]) -> dict[str, object]:
+    """One scripted assistant turn."""
+    return {"tool_calls": list(calls)}
+
+
+def session_script(rel: str, anchor: str, search: str) -> list[dict[str, object]]:
+    """A whole run: search and view, a one-line edit, finish; the review finds nothing."""
+    line = anchor.rstrip("\n")
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    done = turn(call("finish", summary="The change is a comment; nothing to fix."))
+    return [
+        turn(call("search", pattern=search)),
+        turn(
+            call(
+                "submit_understanding",
+                restatement="Add a one-line review comment.",
+                acceptance_criteria=["the related tests still pass"],
+                assumptions=[],
+            )
+        ),
+        turn(call("view", path=rel, start_line=1, end_line=60)),
+        turn(
+            call(
+                "submit_plan",
+                summary="add a comment",
+                steps=[{"description": "add a comment line", "files": [rel]}],
+                files=[rel],
+                risks=[],
+            )
+        ),
+        turn(call("replace", path=rel, old=line, new=f"{line}\n{indent}# reviewed")),
+        turn(call("finish", summary="added the comment")),
+        *[done] * 8,  # the review and any fix rounds
+    ]
+
+
+@dataclass
+class SessionRow:
+    """One scripted session's costs."""
+
+    wall: float
+    cpu: float
+    review_wall: float
+    review_cpu: float
+    rounds: int
+    selected: int
+    ran: int
+    tests: int
+    blockers: int
+    stop: str
+
+
+def full_session(root: Path, rel: str, anchor: str, search: str) -> SessionRow:
+    """Run the agent with a scripted model on ``root``; nothing is applied."""
+    marks: dict[str, list[float]] = {"wall": [], "cpu": []}
+    reports: list = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, (PhaseStarted, PhaseFinished)) and event.phase == "review":
+            marks["wall"].append(time.perf_counter())
+            marks["cpu"].append(cpu())
+        elif isinstance(event, ChecksDone):
+            reports.append(event.report)
+
+    model = ScriptedModel(session_script(rel, anchor, search))
+    agent = Agent(root, model, AgentConfig(), on_event=on_event)
+    session, wall, used = measure(lambda: agent.run(f"add a review comment in {rel}"))
+    walls, cpus = marks["wall"], marks["cpu"]
+    review_wall = sum(walls[i + 1] - walls[i] for i in range(0, len(walls) - 1, 2))
+    review_cpu = sum(cpus[i + 1] - cpus[i] for i in range(0, len(cpus) - 1, 2))
+    last = reports[-1] if reports else None
+    t = last.tests if last is not None else None
+    return SessionRow(
+        wall,
+        used,
+        review_wall,
+        review_cpu,
+        len(reports),
+        len(t.selected) if t else 0,
+        len(t.selected) - len(t.not_run) if t else 0,
+        len(t.passed) + len(t.newly_failing) + len(t.already_failing) if t else 0,
+        len(session.open_blockers),
+        session.stop_reason,
+    )
+
+
+SEARCHES = ["def flatten", r"class \w+\(Mul\)", "zzz_not_anywhere", r"(?i)MUL"]
+
+
+def search_costs(root: Path) -> list[tuple[str, float, float, bool]]:
+    """CPU per whole-repo search: every file read vs the git grep first pass; same answer?"""
+    files = RepoIndex(root).files()
+    staging = Staging(Project(root))
+    plain = Toolbox(staging, lambda: files, search_seconds=120)
+    fast = Toolbox(
+        staging,
+        lambda: files,
+        search_seconds=120,
+        absent=lambda literals: files_without(root, literals),
+    )
+    rows = []
+    for pattern in SEARCHES:
+        slow_out, _, slow_cpu = measure(lambda p=pattern: plain.run("search", {"pattern": p}))
+        fast_out, _, fast_cpu = measure(lambda p=pattern: fast.run("search", {"pattern": p}))
+        rows.append((pattern, slow_cpu, fast_cpu, slow_out == fast_out))
+    return rows
+
+
+def scratch_costs(root: Path, changes: dict[str, bytes], tmp: str) -> dict[str, float]:
+    """Wall seconds: a fresh copy made and deleted, vs a kept copy's first and next rounds."""
+    out: dict[str, float] = {}
+    _, out["fresh"], _ = measure(lambda: Scratch(root, changes, parent=tmp).__enter__().close())
+    kept = KeptTree()
+    _, out["kept first"], _ = measure(
+        lambda: Scratch(root, changes, parent=tmp, keep=kept).__enter__().close()
+    )
+    _, out["kept next"], _ = measure(
+        lambda: Scratch(root, {}, parent=tmp, keep=kept).__enter__().close()
+    )
+    _, out["kept delete"], _ = measure(kept.close)
+    return out
+
+
+CELL = """
+import os, sys, time, tempfile, subprocess
+from pathlib import Path
+from agent_magic.testing.fake_api import FakeAnthropic
+root = Path(tempfile.mkdtemp()) / "proj"
+root.mkdir()
+(root / "m.py").write_text("x = 1\\n")
+subprocess.run(["git", "init", "-q", str(root)], check=True)
+with FakeAnthropic([{"text": "ok"}] * 10) as server:
+    os.environ.update(ANTHROPIC_BASE_URL=server.base_url, ANTHROPIC_API_KEY="sk-ant-bench")
+    from IPython.core.interactiveshell import InteractiveShell
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "agent_magic")
+    opts = f"--view widgets --project {root} --model claude-sonnet-4-5"
+    start = time.perf_counter()
+    ip.run_cell_magic("agent", opts, "say hi")
+    print("BLOCK", time.perf_counter() - start, flush=True)
+    os._exit(0)
+"""
+SDK = "import time; t = time.perf_counter(); import anthropic; print('BLOCK', time.perf_counter() - t)"
+
+
+def block_seconds(code: str) -> float:
+    """What ``code`` prints after BLOCK, run in a fresh interpreter (a fresh kernel)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("BLOCK"):
+            return float(line.split()[1])
+    raise RuntimeError(proc.stderr[-2000:])
+
+
+def diff_costs(with_difflib: bool) -> list[tuple[str, float]]:
+    """CPU of the hunks of a 50,000-line file with 5,000 scattered one-line changes."""
+    lines = [f"value_{i} = compute({i})\n" for i in range(50_000)]
+    changed = [ln.replace(")", ") + 1") if i % 10 == 5 else ln for i, ln in enumerate(lines)]
+    before, after = "".join(lines), "".join(changed)
+    hunks, _, used = measure(lambda: text_hunks("big.py", before, after))
+    rows = [(f"anchored ({len(hunks):,} hunks)", used)]
+    if with_difflib:
+        a, b = lines_of(before), lines_of(after)
+        _, _, plain = measure(
+            lambda: list(line_matcher(a, b, len(a) * len(b)).get_grouped_opcodes(3))
+        )
+        rows.append(("difflib on the whole file (before)", plain))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, required=True, help="a sympy git checkout or mirror")
@@ -77,6 +273,7 @@ def main() -> None:
         help="test budget in seconds (default: the review's own)",
     )
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--skip-difflib", action="store_true", help="no difflib baseline")
     args = parser.parse_args()
     sandbox = detect()
     with tempfile.TemporaryDirectory(prefix="review_scale_") as tmp:
@@ -90,6 +287,7 @@ def main() -> None:
             capture_output=True,
         )
         rows = []
+        sessions: list[tuple[str, float, SessionRow]] = []
         for label, rel, anchor, direct in CASES:
             changes = one_line_change(root, rel, anchor)
             _, base_wall, base_cpu = measure(
@@ -118,6 +316,9 @@ def main() -> None:
 
             report, wall, used = measure(review)
             _, again_wall, again_cpu = measure(review)
+            memo.tree.close()
+            name = anchor.split("(")[0].strip()
+            sessions.append((label, base_wall, full_session(root, rel, anchor, name)))
             t = report.tests
             blockers = [f for f in report.findings() if f.severity == "blocker"]
             rows.append(
@@ -151,6 +352,36 @@ def main() -> None:
                 f"| {aw:.2f} / {ac:.2f} | {sel} / {ran} | {tests} | {sw:.1f} / {sc:.1f} "
                 f"| {blk} | {', '.join(first)} |"
             )
+        print(
+            "\n| whole scripted session | baseline file wall | session wall / CPU s "
+            "| review wall / CPU s (rounds) | review x baseline | test files selected / run "
+            "| tests run | blockers | stop |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for label, bw, r in sessions:
+            print(
+                f"| {label} | {bw:.1f} | {r.wall:.1f} / {r.cpu:.1f} "
+                f"| {r.review_wall:.1f} / {r.review_cpu:.1f} ({r.rounds}) "
+                f"| {r.review_wall / bw:.1f}x | {r.selected} / {r.ran} | {r.tests} "
+                f"| {r.blockers} | {r.stop} |"
+            )
+        print(
+            "\n| search, whole repo | every file read: CPU s | git grep first pass: CPU s | same |"
+        )
+        print("|---|---|---|---|")
+        for pattern, slow, fast, same in search_costs(root):
+            print(f"| `{pattern}` | {slow:.2f} | {fast:.2f} | {'yes' if same else 'NO'} |")
+        _, rel, anchor, _ = CASES[0]
+        costs = scratch_costs(root, one_line_change(root, rel, anchor), tmp)
+        print("\n| scratch copy (wall s) | " + " | ".join(costs) + " |")
+        print("|---" * (len(costs) + 1) + "|")
+        print("| sympy | " + " | ".join(f"{v:.2f}" for v in costs.values()) + " |")
+        cell, sdk = block_seconds(CELL), block_seconds(SDK)
+        print("\n| first %%agent cell, fresh kernel | blocks (wall s) |\n|---|---|")
+        print(f"| the cell (widgets view) | {cell:.2f} |\n| `import anthropic` alone | {sdk:.2f} |")
+        print("\n| 50,000-line file, 5,000 changes | CPU s |\n|---|---|")
+        for label, used in diff_costs(not args.skip_difflib):
+            print(f"| {label} | {used:.2f} |")
 
 
 if __name__ == "__main__":

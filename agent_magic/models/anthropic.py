@@ -25,9 +25,7 @@ import socket
 import threading
 import typing
 from collections.abc import Iterable
-from typing import Any
-
-import anthropic
+from typing import TYPE_CHECKING, Any
 
 from agent_magic.errors import ModelError, UserError
 from agent_magic.models.base import INVALID_JSON_KEY, Reply, Request, TextSink, ToolCall, Usage
@@ -35,6 +33,9 @@ from agent_magic.models.catalog import EFFORTS, spec_for
 from agent_magic.models.catalog import default_max_tokens as _default_max_tokens
 from agent_magic.models.pricing import parse_model_name, price_for
 from agent_magic.secrets import Redactor, secret_env_values
+
+if TYPE_CHECKING:
+    import anthropic
 
 EPHEMERAL = {"type": "ephemeral"}
 MAX_BREAKPOINTS = 4
@@ -328,6 +329,8 @@ class Cancelled(ModelError):
 
 
 def _is_transport_error(exc: BaseException) -> bool:
+    import anthropic
+
     return isinstance(exc, (anthropic.APIConnectionError, OSError)) or type(exc).__module__.split(
         "."
     )[0] in ("httpx", "httpx2", "httpcore", "httpcore2")
@@ -347,11 +350,15 @@ def error_type(exc: BaseException) -> str:
 
 def is_stream_error(exc: BaseException) -> bool:
     """An ``error`` event inside a stream: the SDK raises it with the stream's status, 200."""
+    import anthropic
+
     return isinstance(exc, anthropic.APIStatusError) and exc.status_code < 400
 
 
 def retryable(exc: BaseException) -> bool:
     """Worth another try: rate limits, overload, server faults, timeouts, lost connections."""
+    import anthropic
+
     if isinstance(exc, anthropic.APIConnectionError):
         return True
     if isinstance(exc, anthropic.APIStatusError):
@@ -416,6 +423,8 @@ def _bad_request_advice(message: str) -> str:
 
 def describe_error(exc: Exception, *, model: str, base_url: str, retries: int) -> str:
     """A one-paragraph message for an SDK error: what failed, the status, what to do."""
+    import anthropic
+
     if isinstance(exc, anthropic.APITimeoutError):
         return (
             f"the Anthropic API did not answer in time (model {model}, after {retries} "
@@ -501,18 +510,36 @@ class AnthropicModel:
         self.context_window = context_window or (spec.context_window if spec else None)
         self.default_max_tokens = _default_max_tokens(self.name)
         self.retry_base_s = retry_base_s
+        self._lock = threading.Lock()
+        self._sdk_client: anthropic.Anthropic | None = None
+        self._key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+        self._token = None if self._key else os.environ.get("ANTHROPIC_AUTH_TOKEN")
+        self._base_url = base_url
+        self._timeout = timeout
         if client is None:
-            key = api_key or os.environ.get("ANTHROPIC_API_KEY")
-            token = None if key else os.environ.get("ANTHROPIC_AUTH_TOKEN")
-            if not key and not token:
+            if not self._key and not self._token:
                 raise UserError(MISSING_KEY)
-            client = anthropic.Anthropic(
-                api_key=key, auth_token=token, base_url=base_url, timeout=timeout, max_retries=0
-            )
+            # The SDK (thousands of modules, seconds to import) is imported by the first
+            # request, in the agent's thread: the cell that made the model returns at once.
             self.max_retries = 3 if max_retries is None else max_retries
         else:
             self.max_retries = client.max_retries if max_retries is None else max_retries
-        self._client = client.with_options(max_retries=0)
+            self._sdk_client = client.with_options(max_retries=0)
+
+    @property
+    def _client(self) -> anthropic.Anthropic:
+        with self._lock:
+            if self._sdk_client is None:
+                import anthropic
+
+                self._sdk_client = anthropic.Anthropic(
+                    api_key=self._key,
+                    auth_token=self._token,
+                    base_url=self._base_url,
+                    timeout=self._timeout,
+                    max_retries=0,
+                )
+            return self._sdk_client
 
     def __repr__(self) -> str:
         return f"AnthropicModel({self.name!r})"
@@ -530,6 +557,8 @@ class AnthropicModel:
         self, request: Request, on_text: TextSink | None = None, on_thinking: TextSink | None = None
     ) -> Reply:
         """Stream one reply; text and thinking deltas go to ``on_text`` / ``on_thinking``."""
+        import anthropic
+
         params = build_params(
             self.name, request, cache=self.prompt_cache, effort=request.effort or self.effort
         )
@@ -572,6 +601,8 @@ class AnthropicModel:
         on_text: TextSink | None,
         cancel: threading.Event,
     ) -> Reply:
+        import anthropic
+
         if cancel.is_set():
             raise Cancelled("stopped before the request was sent")
         stream = self._open(params, cancel)

@@ -1,4 +1,4 @@
-"""The model's ``run`` tool: one shell command in a fresh sandboxed copy with the staged changes."""
+"""The model's ``run`` tool: one shell command in a sandboxed copy with the staged changes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from agent_magic.errors import ToolError
+from agent_magic.review.kept import KeptTree
 from agent_magic.review.process import Confined, check_env
 from agent_magic.review.scratch import Scratch
 from agent_magic.review.testrun import python_paths
@@ -28,12 +29,14 @@ def run_in_copy(
     timeout: float = DEFAULT_TIMEOUT,
     stop: threading.Event | None = None,
     workdir: str | os.PathLike[str] | None = None,
+    keep: KeptTree | None = None,
 ) -> str:
     """Run ``sh -c command`` in a copy of ``root`` plus ``changes``; the tool's bounded report.
 
     Raises ToolError when nothing can run (no sandbox, empty command, missing shell) and
-    ChecksStopped when ``stop`` is set meanwhile. The copy is deleted afterwards: whatever the
-    command wrote is gone and never staged.
+    ChecksStopped when ``stop`` is set meanwhile. The copy is deleted afterwards (or, ``keep``
+    given, kept and brought up to date at its next use): whatever the command wrote is gone
+    and never staged.
     """
     if not command.strip():
         raise ToolError("run: the command is empty")
@@ -41,7 +44,7 @@ def run_in_copy(
         raise ToolError(f"run: {sandbox.describe()}")
     root_path = Path(root).resolve()
     confined = Confined(sandbox, stop=stop, hide=(root_path,), project=root_path)
-    with Scratch(root_path, changes, parent=workdir) as copy:
+    with Scratch(root_path, changes, parent=workdir, keep=keep) as copy:
         try:
             result = confined.run(
                 ["/bin/sh", "-c", command],

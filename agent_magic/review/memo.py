@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent_magic.review.kept import KeptTree
+
 
 def digest(*parts: Any) -> str:
     """A stable hash of JSON-able parts (bytes hashed as hex digests)."""
@@ -35,15 +37,17 @@ def changes_key(changes: Mapping[str, bytes | None]) -> str:
 class CheckMemo:
     """Kept by the caller for one session: repeated work is looked up here instead of redone.
 
-    ``last`` maps the key of the last round (diff + project content + options) to its report;
-    ``baselines`` maps the key of a baseline run (project content + command + test ids) to its
-    results, so the unchanged project is tested once per session whatever the rounds.
+    ``tree`` is one scratch copy the rounds bring up to date instead of copying the project
+    again. ``last`` maps the key of the last round (diff + project content + options) to its
+    report; ``baselines`` maps the key of a baseline run (project content + command + test ids)
+    to its results, so the unchanged project is tested once per session whatever the rounds.
     """
 
     last: dict[str, Any] = field(default_factory=dict)
     baselines: dict[str, Any] = field(default_factory=dict)
     reused_rounds: int = 0
     reused_baselines: int = 0
+    tree: KeptTree = field(default_factory=KeptTree)  # the scratch copy, kept between rounds
 
     def remember_round(self, key: str, report: Any) -> None:
         """Keep only the latest round."""

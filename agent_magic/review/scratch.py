@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from agent_magic.errors import PathError
 from agent_magic.paths import INTERNAL_DIRS, Project
+from agent_magic.review.kept import KeptTree, sync, wanted_files
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -54,8 +55,11 @@ class Scratch:
         *,
         parent: str | os.PathLike[str] | None = None,
         max_file_size: int = MAX_FILE_SIZE,
+        keep: KeptTree | None = None,
     ) -> None:
         self.root = Path(root).resolve()
+        self.keep = keep  # a copy kept from the session's last round: brought up to date
+        self._kept: KeptTree | None = None
         self.changes = dict(changes or {})
         self.parent = Path(parent) if parent is not None else None
         self.max_file_size = max_file_size
@@ -78,6 +82,19 @@ class Scratch:
         return self.base / "out"
 
     def __enter__(self) -> Self:
+        if self.keep is not None and self.keep.lock.acquire(blocking=False):
+            try:
+                self._enter_kept(self.keep)
+                return self
+            except OSError:
+                self.keep.close()  # a round that cannot be synced starts from a fresh copy
+                self._kept = None
+                self.keep.lock.release()
+            except BaseException:
+                self.keep.close()
+                self._kept = None
+                self.keep.lock.release()
+                raise
         if self.parent is not None:
             self.parent.mkdir(parents=True, exist_ok=True)
         self.base = Path(tempfile.mkdtemp(prefix="agent_magic_scratch_", dir=self.parent))
@@ -97,6 +114,24 @@ class Scratch:
             self.close()
             raise
         return self
+
+    def _enter_kept(self, kept: KeptTree) -> None:
+        self._kept = kept
+        self.base = kept.start(self.root, self.parent)
+        project = Project(self.root)
+        listed = [f for f in list_files(self.root) if not project.is_secret(f)]
+        changes = {checked_path(p): c for p, c in self.changes.items()}
+        wanted, skipped = wanted_files(self.root, listed, changes, self.max_file_size)
+
+        def copy_other(rel: str) -> list[str]:
+            return copy_tree(self.root, self.path, [rel], self.max_file_size)
+
+        self.skipped = skipped + sync(kept, self.root, wanted, copy_other)
+        self.artifacts.mkdir()
+        present = set(listed) - set(self.skipped)
+        present |= {p for p, c in changes.items() if c is not None}
+        present -= {p for p, c in changes.items() if c is None}
+        self.files = sorted(present)
 
     def show_original(self, original: bool) -> None:
         """Switch the changed files between the project's own content and the staged one.
@@ -118,7 +153,12 @@ class Scratch:
         self.close()
 
     def close(self) -> None:
-        """Delete the copy; safe to call twice."""
+        """Delete the copy (a kept one is left for the next round); safe to call twice."""
+        if self._kept is not None:
+            self.base = None
+            kept, self._kept = self._kept, None
+            kept.lock.release()
+            return
         if self.base is not None:
             shutil.rmtree(self.base, onerror=_force_remove)
             self.base = None
@@ -276,7 +316,8 @@ def checked_path(rel: str) -> str:
 def _force_remove(func, path, _exc) -> None:
     # Read-only files and dirs (tests sometimes chmod them) would stop rmtree.
     try:
-        os.chmod(path, stat.S_IRWXU)
+        if not os.path.islink(path):  # chmod follows links: never onto a file outside
+            os.chmod(path, stat.S_IRWXU)
         parent = os.path.dirname(path)
         os.chmod(parent, stat.S_IRWXU)
         func(path)

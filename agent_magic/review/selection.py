@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import difflib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Protocol
 from agent_magic.analysis.graph import module_table, resolve_module
 from agent_magic.analysis.scan import module_of
 from agent_magic.analysis.text import split_identifier
+from agent_magic.staging.diff import line_matcher
 
 
 def is_pytest_command(command: Sequence[str]) -> bool:
@@ -166,7 +166,7 @@ def changed_definitions(old: str | None, new: str | None) -> set[str]:
     new_lines = (new or "").splitlines()
     touched_old: set[int] = set()
     touched_new: set[int] = set()
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    matcher = line_matcher(old_lines, new_lines)  # fast on big files with many changes
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag != "equal":
             touched_old.update(range(i1 + 1, max(i2, i1 + 1) + 1))

@@ -8,8 +8,10 @@ context overlaps therefore combine exactly as a person would expect.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 NO_NEWLINE = "\\ No newline at end of file\n"
@@ -48,10 +50,138 @@ def _range(start: int, length: int) -> str:
     return f"{start + 1 if length else start},{length}"
 
 
+# Up to this many line pairs (len(a) * len(b)) difflib matches a whole file directly; its time
+# grows with the product, so a 50,000-line file with 5,000 changes would take a minute.
+DIRECT_PAIRS = 4_000_000
+MAX_DEPTH = 40
+
+
+def line_matcher(
+    a: Sequence[str], b: Sequence[str], direct_pairs: int = DIRECT_PAIRS
+) -> difflib.SequenceMatcher[str]:
+    """A SequenceMatcher of two line lists whose matching stays fast for big files.
+
+    Small inputs are matched by difflib itself. Big ones are cut first at lines that occur
+    once in each (patience diff's anchors, kept in order) and at their common ends; difflib
+    matches only the pieces between.
+    """
+    if len(a) * len(b) <= direct_pairs:
+        return difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return _AnchoredMatcher(a, b, direct_pairs)
+
+
+class _AnchoredMatcher(difflib.SequenceMatcher[str]):
+    """difflib's opcodes and groups over matching blocks found by anchoring (see line_matcher)."""
+
+    def __init__(self, a: Sequence[str], b: Sequence[str], direct_pairs: int) -> None:
+        super().__init__(None, a, b, autojunk=False)
+        self.direct_pairs = direct_pairs
+        self._lines = (a, b)  # typeshed does not declare difflib's own .a and .b
+        self._blocks: list[difflib.Match] | None = None
+
+    def get_matching_blocks(self) -> list[difflib.Match]:
+        """Blocks of equal lines, in order, adjacent ones merged; the last is (len a, len b, 0)."""
+        if self._blocks is None:
+            a, b = self._lines
+            size = self.direct_pairs
+            found = sorted(_match(a, b, 0, len(a), 0, len(b), size))
+            merged: list[list[int]] = []
+            for i, j, n in found:
+                if (
+                    merged
+                    and merged[-1][0] + merged[-1][2] == i
+                    and merged[-1][1] + merged[-1][2] == j
+                ):
+                    merged[-1][2] += n
+                elif n:
+                    merged.append([i, j, n])
+            blocks = [difflib.Match(i, j, n) for i, j, n in merged]
+            self._blocks = [*blocks, difflib.Match(len(a), len(b), 0)]
+        return self._blocks
+
+
+def _match(
+    a: Sequence[str],
+    b: Sequence[str],
+    alo: int,
+    ahi: int,
+    blo: int,
+    bhi: int,
+    direct: int,
+    depth: int = 0,
+) -> list[tuple[int, int, int]]:
+    """Matching (i, j, size) blocks of a[alo:ahi] and b[blo:bhi]."""
+    out: list[tuple[int, int, int]] = []
+    start = alo
+    while alo < ahi and blo < bhi and a[alo] == b[blo]:
+        alo, blo = alo + 1, blo + 1
+    if alo > start:
+        out.append((start, blo - (alo - start), alo - start))
+    end = ahi
+    while alo < ahi and blo < bhi and a[ahi - 1] == b[bhi - 1]:
+        ahi, bhi = ahi - 1, bhi - 1
+    if ahi < end:
+        out.append((ahi, bhi, end - ahi))
+    if alo == ahi or blo == bhi:
+        return out
+    # Deep nesting (lines moved around) is left to difflib rather than to the recursion limit.
+    big = (ahi - alo) * (bhi - blo) > direct and depth < MAX_DEPTH
+    anchors = _anchors(a, b, alo, ahi, blo, bhi) if big else []
+    if not anchors:
+        sm = difflib.SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=False)
+        out += [(alo + i, blo + j, n) for i, j, n in sm.get_matching_blocks() if n]
+        return out
+    i, j = alo, blo
+    for ai, bj in anchors:
+        out += _match(a, b, i, ai, j, bj, direct, depth + 1)
+        out.append((ai, bj, 1))
+        i, j = ai + 1, bj + 1
+    out += _match(a, b, i, ahi, j, bhi, direct, depth + 1)
+    return out
+
+
+def _anchors(
+    a: Sequence[str], b: Sequence[str], alo: int, ahi: int, blo: int, bhi: int
+) -> list[tuple[int, int]]:
+    """Lines found exactly once in each range, longest run in the same order (patience diff)."""
+    count: dict[str, int] = {}
+    where_b: dict[str, int] = {}
+    for j in range(blo, bhi):
+        line = b[j]
+        count[line] = count.get(line, 0) - 1  # negative: seen in b only
+        where_b[line] = j
+    pairs: list[tuple[int, int]] = []
+    seen_a: dict[str, int] = {}
+    for i in range(alo, ahi):
+        seen_a[a[i]] = seen_a.get(a[i], 0) + 1
+    for i in range(alo, ahi):
+        line = a[i]
+        if seen_a[line] == 1 and count.get(line) == -1:
+            pairs.append((i, where_b[line]))
+    # Longest increasing subsequence of the b positions (patience sorting).
+    tops: list[int] = []
+    top_at: list[int] = []
+    back: list[int] = [-1] * len(pairs)
+    for k, (_, j) in enumerate(pairs):
+        pos = bisect.bisect_left(tops, j)
+        if pos == len(tops):
+            tops.append(j)
+            top_at.append(k)
+        else:
+            tops[pos], top_at[pos] = j, k
+        back[k] = top_at[pos - 1] if pos else -1
+    chain: list[tuple[int, int]] = []
+    k = top_at[-1] if top_at else -1
+    while k >= 0:
+        chain.append(pairs[k])
+        k = back[k]
+    return chain[::-1]
+
+
 def text_hunks(path: str, before: str, after: str, context: int = 3) -> list[Hunk]:
     """The unified-diff hunks turning ``before`` into ``after``, numbered from 1."""
     a, b = lines_of(before), lines_of(after)
-    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    sm = line_matcher(a, b)
     hunks: list[Hunk] = []
     for group in sm.get_grouped_opcodes(context):
         i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]

@@ -55,6 +55,7 @@ class Staging:
         self._before: dict[str, bytes | None] = {}  # disk content when first staged
         self._renamed: dict[str, str] = {}  # destination -> source
         self._cache: tuple[int, Changeset] | None = None
+        self._diffed: dict[str, tuple[bytes | None, bytes | None, str | None, FileChange]] = {}
         self._version = 0
 
     # ---- reading -------------------------------------------------------------------------
@@ -70,8 +71,8 @@ class Staging:
 
     def read_text(self, path: str) -> str:
         """The staged text of ``path``; notebooks come back as their cell view."""
-        norm = self._norm(path)
-        data = self.read_bytes(norm)
+        norm = self.project.normalize(path)
+        data = self.read_bytes(norm)  # resolves and checks the path (once: searches read many)
         if notebooks.is_notebook(norm):
             return notebooks.view(notebooks.load(data, norm)[0], norm)
         return textfile.decode(data, norm, max_bytes=self.max_bytes)[0]
@@ -240,6 +241,10 @@ class Staging:
         return f"{norm}: {note}{notebooks.conversion_note(style)}"
 
     # ---- the changeset -------------------------------------------------------------------
+    def staged_paths(self) -> list[str]:
+        """Every path with staged content or a staged deletion, changed or not."""
+        return sorted(self._after)
+
     def changed_paths(self) -> list[str]:
         """Paths whose staged content differs from disk (rename sources included)."""
         return sorted(self.changeset().paths)
@@ -254,14 +259,26 @@ class Staging:
             after, before = self._after[path], self._before[path]
             if path in self._renamed:
                 src = self._renamed[path]
-                files.append(make_change(path, self._before[src], after, old_path=src))
+                files.append(self._change(path, self._before[src], after, src))
             elif path in sources and after is None:
                 continue
             elif after != before:
-                files.append(make_change(path, before, after))
+                files.append(self._change(path, before, after, None))
         cs = Changeset(files)
         self._cache = (self._version, cs)
         return cs
+
+    def _change(
+        self, path: str, before: bytes | None, after: bytes | None, old_path: str | None
+    ) -> FileChange:
+        # An edit re-diffs only its own file: the others' hunks (thousands, in a big change)
+        # are reused while their contents are the very same objects.
+        known = self._diffed.get(path)
+        if known and known[0] is before and known[1] is after and known[2] == old_path:
+            return known[3]
+        change = make_change(path, before, after, old_path=old_path)
+        self._diffed[path] = (before, after, old_path, change)
+        return change
 
     def reset(self, path: str | None = None) -> None:
         """Drop staged changes: all of them, or those of one path (and its rename partner)."""

@@ -117,3 +117,18 @@ def test_stop_ends_a_running_command(make_repo):
     session = agent.run("wait")
     assert session.stop_reason == "interrupted"
     assert time.monotonic() - start < 1.0 + 5.0
+
+
+def test_run_calls_share_one_kept_copy_which_is_gone_after_the_run(make_repo):
+    repo = make_repo({"a.py": "A = 1\n"})
+    runs, session, _ = run_calls(
+        repo,
+        call("run", command="pwd; echo left > junk.txt"),
+        call("run", command="pwd; ls"),
+    )
+    assert session.stop_reason == "done", session.error
+    first, second = (r.result.splitlines()[2] for r in runs)
+    assert first == second  # the same copy, brought up to date
+    assert "junk.txt" not in runs[1].result  # what the first command wrote is gone
+    assert not Path(first).exists()  # removed when the run ended
+    assert session.check_memo is not None and session.check_memo.tree.base is None

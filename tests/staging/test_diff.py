@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import difflib
 import itertools
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_magic.staging.diff import apply_text_hunks, text_hunks
+from agent_magic.staging.diff import apply_text_hunks, line_matcher, text_hunks
 
 BASE = "".join(f"line{i}\n" for i in range(1, 21))
 
@@ -119,3 +120,61 @@ def test_odd_file_names_are_quoted_and_control_characters_shown_in_every_view(tm
         shown = shown.replace(code, "")
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e]", shown)
     assert "\\e[2K" in shown
+
+
+def _checked_opcodes(a: list[str], b: list[str], direct_pairs: int) -> list[tuple]:
+    ops = line_matcher(a, b, direct_pairs).get_opcodes()
+    i = j = 0
+    for op, i1, i2, j1, j2 in ops:
+        assert (i1, j1) == (i, j)  # contiguous, in order, covering both sides
+        if op == "equal":
+            assert a[i1:i2] == b[j1:j2]
+        i, j = i2, j2
+    assert (i, j) == (len(a), len(b))
+    return ops
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a\n", "b\n", "c\n", "d\n", "e\n", "f\n"]), max_size=30),
+    st.lists(st.sampled_from(["a\n", "b\n", "c\n", "g\n", "h\n"]), max_size=30),
+)
+def test_anchored_matching_gives_valid_opcodes_and_hunks_that_rebuild_the_file(a, b):
+    # direct_pairs=0 makes every input take the anchored path meant for big files
+    _checked_opcodes(a, b, 0)
+    before, after = "".join(a), "".join(b)
+    hunks = text_hunks("f.py", before, after)
+    assert apply_text_hunks(before, after, hunks, {h.id for h in hunks}) == after
+
+
+def test_a_big_file_with_5000_scattered_changes_has_5000_minimal_hunks():
+    lines = [f"value_{i} = compute({i})\n" for i in range(50_000)]
+    changed = [ln.replace(")", ") + 1") if i % 10 == 5 else ln for i, ln in enumerate(lines)]
+    before, after = "".join(lines), "".join(changed)
+    hunks = text_hunks("big.py", before, after)
+    assert len(hunks) == 5_000
+    body = "".join(h.text for h in hunks).splitlines()
+    assert sum(ln.startswith("-") for ln in body) == 5_000
+    assert sum(ln.startswith("+") for ln in body) == 5_000
+    picked = {h.id for h in hunks[::2]}
+    half = apply_text_hunks(before, after, hunks, picked).splitlines(keepends=True)
+    assert sum(x != y for x, y in zip(half, lines, strict=True)) == 2_500
+    assert apply_text_hunks(before, after, hunks, {h.id for h in hunks}) == after
+
+
+def test_a_big_file_with_moved_and_repeated_lines_rebuilds_exactly():
+    lines = [f"row {i}\n" if i % 7 else "pass\n" for i in range(6_000)]
+    changed = lines[3_000:] + ["new\n"] * 50 + lines[:3_000]
+    changed[100:110] = ["pass\n"] * 10
+    for before, after in (("".join(lines), "".join(changed)), ("".join(changed), "".join(lines))):
+        hunks = text_hunks("moved.py", before, after)
+        assert apply_text_hunks(before, after, hunks, {h.id for h in hunks}) == after
+        assert apply_text_hunks(before, after, hunks, set()) == before
+        _checked_opcodes(before.splitlines(keepends=True), after.splitlines(keepends=True), 0)
+
+
+def test_small_inputs_are_matched_by_difflib_itself():
+    a, b = ["x\n", "y\n"], ["y\n", "x\n"]
+    assert line_matcher(a, b).get_opcodes() == (
+        difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    )

@@ -1,0 +1,269 @@
+"""A scratch copy kept between a session's review rounds and brought up to date, not remade.
+
+Copying a big project (2,000 files, 33 MB) costs seconds per round and deleting it as many;
+bringing a kept copy up to date costs a stat per file. A file is copied again when the project's
+file changed (size, mtime, inode) or the copy's did (size, mtime, ctime: a check wrote it, and
+no process can set a ctime back); what is in the copy but not wanted (written by a check, or
+deleted in the project) is removed, links included, so each round starts from exactly the
+project plus the staged changes, as a fresh copy would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from agent_magic.errors import PathError
+
+Kind = Literal["file", "bytes", "other"]
+Signature = tuple[int, int, int]
+
+
+@dataclass
+class Wanted:
+    """What one path of the copy should hold: a project file, staged bytes, or a link/dir."""
+
+    kind: Kind
+    source: Signature | str | None  # the project file's signature or the bytes' digest
+    content: bytes | None = None
+
+
+@dataclass
+class KeptTree:
+    """One reusable copy (``base/tree``); a session's checks use it one at a time.
+
+    ``close()`` deletes it; so does garbage collection or the interpreter's exit.
+    """
+
+    parent: Path | None = None
+    base: Path | None = None
+    root: Path | None = None  # the project it mirrors
+    copied: dict[str, tuple[Signature | str | None, Signature]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    syncs: int = 0  # rounds that reused the copy
+    _cleanup: weakref.finalize | None = None
+
+    def start(self, root: Path, parent: Path | None) -> Path:
+        """The copy's base directory for ``root``: the kept one, or a new empty one."""
+        if self.base is not None and self.root == root and (self.base / "tree").is_dir():
+            self.syncs += 1
+            return self.base
+        self.close()
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        base = Path(tempfile.mkdtemp(prefix="agent_magic_scratch_", dir=parent))
+        (base / "tree").mkdir()
+        self.base, self.root = base, root
+        self._cleanup = weakref.finalize(self, _remove, base)
+        return base
+
+    def close(self) -> None:
+        """Delete the copy (safe to call twice)."""
+        if self._cleanup is not None:
+            self._cleanup()
+            self._cleanup = None
+        self.base = None
+        self.root = None
+        self.copied.clear()
+
+
+def wanted_files(
+    root: Path,
+    listed: Iterable[str],
+    changes: Mapping[str, bytes | None],
+    max_file_size: int,
+) -> tuple[dict[str, Wanted], list[str]]:
+    """What the copy should hold (path -> Wanted, bytecode included) and the files skipped."""
+    wanted: dict[str, Wanted] = {}
+    skipped: list[str] = []
+    by_dir: dict[str, list[str]] = {}
+    # A changed source's cached bytecode (listed when __pycache__ is not ignored) stays out.
+    stale = tuple(_cache_prefix(rel) for rel in changes if rel.endswith(".py"))
+    for rel in listed:
+        if rel in changes or (stale and rel.startswith(stale)):
+            continue
+        try:
+            info = (root / rel).lstat()
+        except OSError:
+            continue  # tracked but deleted in the working tree
+        if stat.S_ISREG(info.st_mode):
+            if info.st_size > max_file_size:
+                skipped.append(rel)
+                continue
+            wanted[rel] = Wanted("file", _signature(info))
+            if rel.endswith(".py"):
+                by_dir.setdefault(rel.rpartition("/")[0], []).append(rel)
+        elif stat.S_ISLNK(info.st_mode) or stat.S_ISDIR(info.st_mode):
+            wanted[rel] = Wanted("other", None)
+    for rel, content in changes.items():
+        if content is not None:
+            wanted[rel] = Wanted("bytes", hashlib.blake2b(content).hexdigest(), content)
+    wanted.update(_bytecode(root, by_dir))
+    return wanted, skipped
+
+
+def _cache_prefix(source: str) -> str:
+    folder, _, name = source.rpartition("/")
+    return f"{folder}/__pycache__/{name[:-3]}." if folder else f"__pycache__/{name[:-3]}."
+
+
+def _bytecode(root: Path, by_dir: Mapping[str, list[str]]) -> dict[str, Wanted]:
+    # This interpreter's .pyc of unchanged sources: imports skip compiling (the checks write no
+    # bytecode); a .pyc is checked against its source's size and mtime, which the copy keeps.
+    tag = sys.implementation.cache_tag
+    out: dict[str, Wanted] = {}
+    if not tag:
+        return out
+    for folder, sources in by_dir.items():
+        cache = f"{folder}/__pycache__" if folder else "__pycache__"
+        try:
+            entries = {e.name: e for e in os.scandir(root / cache)}
+        except OSError:
+            continue
+        for rel in sources:
+            name = f"{rel.rpartition('/')[2][:-3]}.{tag}.pyc"
+            entry = entries.get(name)
+            if entry is None or entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                continue
+            out[f"{cache}/{name}"] = Wanted("file", _signature(entry.stat(follow_symlinks=False)))
+    return out
+
+
+def sync(
+    kept: KeptTree,
+    root: Path,
+    wanted: Mapping[str, Wanted],
+    copy_other: Callable[[str], list[str]],
+) -> list[str]:
+    """Make ``base/tree`` hold exactly ``wanted``; returns the project files not copied.
+
+    ``copy_other(rel)`` copies a link or directory entry the way a fresh copy does and returns
+    what it skipped.
+    """
+    assert kept.base is not None
+    tree = kept.base / "tree"
+    _clear_beside(kept.base)
+    _remove_unwanted(tree, wanted)
+    failed: list[str] = []
+    safe_dirs: set[Path] = set()
+    real_tree = Path(os.path.realpath(tree))
+    for rel, want in wanted.items():
+        target = tree / rel
+        known = kept.copied.get(rel)
+        fresh = want.kind != "other" and known is not None and known[0] == want.source
+        if fresh and known is not None and _current(target) == known[1]:
+            continue
+        _make_room(target)
+        _check_parent(target.parent, real_tree, safe_dirs)
+        try:
+            if want.kind == "file":
+                shutil.copy2(root / rel, target)
+            elif want.kind == "bytes":
+                target.write_bytes(want.content or b"")
+            else:
+                failed += copy_other(rel)
+        except OSError:
+            kept.copied.pop(rel, None)
+            if want.kind == "file" and "/__pycache__/" not in f"/{rel}":
+                failed.append(rel)
+            continue
+        now = _current(target)
+        if now is not None:
+            kept.copied[rel] = (want.source, now)
+    for rel in [r for r in kept.copied if r not in wanted]:
+        del kept.copied[rel]
+    return failed
+
+
+def _signature(info: os.stat_result) -> Signature:
+    return (info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def _current(path: Path) -> Signature | None:
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _clear_beside(base: Path) -> None:
+    # Logs, HOME and TMPDIR of the last round live next to the tree: each round starts without.
+    for entry in os.scandir(base):
+        if entry.name != "tree":
+            _remove(Path(entry.path))
+
+
+def _remove_unwanted(tree: Path, wanted: Mapping[str, Wanted]) -> None:
+    dirs = {"."}
+    for rel in wanted:
+        parts = rel.split("/")
+        dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    for dirpath, dirnames, filenames in os.walk(tree, topdown=False):
+        here = Path(dirpath)
+        base = here.relative_to(tree).as_posix()
+        prefix = "" if base == "." else base + "/"
+        for name in filenames:
+            rel = prefix + name
+            want = wanted.get(rel)
+            if want is None or want.kind == "other":
+                _remove(here / name)
+        for name in dirnames:
+            rel = prefix + name
+            path = here / name
+            want = wanted.get(rel)
+            if path.is_symlink():  # a link a check made, or one to rebuild: never followed
+                path.unlink()
+            elif rel not in dirs or (want is not None and want.kind == "other"):
+                _remove(path)
+
+
+def _make_room(target: Path) -> None:
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.is_dir():
+        _remove(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _check_parent(folder: Path, real_tree: Path, safe: set[Path]) -> None:
+    # Every link a check made was removed above; this is the last word before writing.
+    if folder in safe:
+        return
+    real = Path(os.path.realpath(folder))
+    if real != real_tree and real_tree not in real.parents:
+        raise PathError(f"{folder} resolves outside the scratch copy")
+    safe.add(folder)
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_symlink() or not path.is_dir():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, onerror=_force)
+    except OSError:
+        pass
+
+
+def _force(func: Callable[[str], object], path: str, _exc: object) -> None:
+    # Read-only files and dirs (tests sometimes chmod them) would stop rmtree.
+    try:
+        os.chmod(os.path.dirname(path), stat.S_IRWXU)
+        if not os.path.islink(path):  # chmod follows links: never onto a file outside
+            os.chmod(path, stat.S_IRWXU)
+        func(path)
+    except OSError:
+        pass
