@@ -1,4 +1,4 @@
-"""Runs an agent in a background thread: one run per project, stop, plan approval, follow-ups."""
+"""Runs an agent in a background thread: one run per project, stop, pending decisions, follow-ups."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_magic import events as ev
 from agent_magic.errors import UserError
 from agent_magic.models.base import Usage
+
+if TYPE_CHECKING:
+    from agent_magic.decisions import Gate
 
 
 @dataclass
@@ -25,6 +28,7 @@ class Progress:
     tools: int = 0
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
+    session_id: str = ""  # known before the run returns once it pauses for a decision
 
     def handle(self, event: ev.Event) -> None:
         """Fold one event into the progress."""
@@ -36,6 +40,8 @@ class Progress:
             self.usage, self.cost = event.usage, event.cost
         elif isinstance(event, ev.ToolUsed):
             self.tools += 1
+        elif isinstance(event, ev.StepPaused):
+            self.session_id = event.session.id
 
     @property
     def elapsed(self) -> float:
@@ -122,7 +128,7 @@ class Run:
         self.session: Any = None
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
-        self.gate: Any = None  # step mode: stepping.Gate, where a paused step waits
+        self.gate: Gate | None = None  # where the plan (and each step) waits for the user
         # told (kind, outcome) when an apply or undo of this run's session happened elsewhere
         # (e.g. `%agent apply` in a later cell), so its view and record stay true
         self.action_listeners: list[Callable[[str, Any], None]] = []
@@ -137,20 +143,11 @@ class Run:
     @property
     def session_id(self) -> str:
         """The session's id, or '(starting)' before the agent returned it."""
-        return getattr(self.session, "id", None) or "(starting)"
+        return getattr(self.session, "id", None) or self.progress.session_id or "(starting)"
 
     def start(self, *, background: bool = True) -> None:
         """Run the task (claims the project first; raises UserError if it is busy)."""
         self._launch(lambda: self.agent.run(self.task), background)
-
-    def continue_plan(self, feedback: str | None = None, *, background: bool = True) -> None:
-        """After plan-first: None approves the plan, text asks for a revised one."""
-        session = self._need_session()
-        self._launch(lambda: self.agent.continue_plan(session, feedback=feedback), background)
-
-    def cancel_plan(self) -> None:
-        """After plan-first: end the run with its plan only."""
-        self.agent.cancel_plan(self._need_session())
 
     def resume(self, instruction: str, *, background: bool = True) -> None:
         """Continue the finished session with a follow-up instruction."""
@@ -174,13 +171,9 @@ class Run:
                 self.stop()
 
     def awaiting_decision(self) -> str | None:
-        """What the run waits for the user to decide (a step or plan in step mode), or None."""
+        """The headline of the pause waiting for the user's decision (the plan or a step)."""
         pause = self.gate.pending if self.gate is not None else None
-        if pause is not None:
-            return pause.headline()
-        if not self.running and getattr(self.session, "stop_reason", "") == "plan_ready":
-            return "the plan (--plan-first)"
-        return None
+        return pause.headline() if pause is not None else None
 
     def notify(self, kind: str, outcome: Any) -> None:
         """Tell the run's views that ``kind`` ("apply" or "undo") happened with ``outcome``."""
