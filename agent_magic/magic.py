@@ -33,7 +33,7 @@ LINE_USAGE = (
     "history | "
     "show ID | resume ID TEXT | cost | config"
 )
-AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
+AgentFactory = Callable[..., Any]  # (project, model, config, on_event[, decider=, mode=]) -> Agent
 
 
 def _usage_name(name: str) -> Callable[[Any], Any]:

@@ -37,9 +37,6 @@ if TYPE_CHECKING:
     from agent_magic.session import Session
     from agent_magic.staging.checkpoints import Checkpoint
 
-ACTIONS = ("approve", "revise", "skip", "stop")
-
-
 class StepsStopped(Stop):
     """The user chose Stop; the steps applied so far stay applied."""
 
@@ -149,7 +146,7 @@ class StepLoop:
             if session.summary != summary:  # a fix round's finish summarized the fixes
                 summary = f"{summary}\nAfter review: {session.summary}"
             changeset = session.refresh()
-            if changeset is None:
+            if changeset is None or session.staging is None:
                 raise UserError("step mode needs a staging area")
             pause = StepPause(
                 number,

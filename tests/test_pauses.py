@@ -284,3 +284,47 @@ def test_headless_plan_first_with_yes_is_approved_by_its_fixed_answer(
     assert magics.last_run.gate is None  # nobody to ask: no gate
     assert MUL_FIXED in (calc_repo / "calc.py").read_text()
     assert_one_start_and_end(calc_repo, session.id)
+
+
+def test_each_step_review_judges_only_its_own_findings(sample_repo):
+    report = "shoplytics/report.py"
+    plan = turn(
+        call(
+            "submit_plan",
+            summary="Fix prices, then add a report",
+            steps=[
+                {"description": "Strip separators", "files": [CLEANING]},
+                {"description": "Add a report", "files": [report]},
+            ],
+        )
+    )
+    minor = call("report_finding", severity="minor", path=CLEANING, message="name the magic ','")
+    model = ScriptedModel(
+        [
+            UNDERSTAND,
+            plan,
+            turn(call("replace", path=CLEANING, old=FIX_OLD, new=FIX_NEW)),
+            turn(call("finish", summary="separators stripped")),
+            turn(minor, call("finish", summary="a minor point")),  # step 1's review
+            turn(call("create", path=report, content="TOTAL = 0\n")),
+            turn(call("finish", summary="report added")),
+            turn(call("finish", summary="fine")),  # step 2's review: nothing to say
+        ]
+    )
+    decider = ScriptedDecider([Decision.approve()] * 3)
+    session = Agent(
+        sample_repo,
+        model,
+        AgentConfig(review=True),
+        decider=decider,
+        mode=StepMode(),
+        checker=lambda root, changes, **options: CheckReport(),
+    ).run("t")
+
+    assert session.stop_reason == "done", session.error
+    step1, step2 = decider.pauses[1], decider.pauses[2]
+    assert [(f.message, f.status) for f in step1.findings] == [("name the magic ','", "open")]
+    assert step2.findings == ()
+    # step 2's reviewer was not asked about step 1's finding, and did not "fix" it by silence
+    assert "name the magic" not in texts(model.requests[-1])
+    assert [(f.message, f.status) for f in session.findings] == [("name the magic ','", "open")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -153,10 +154,8 @@ def _answer_pauses(run: Run, gate: Gate, input_fn: InputFn, out: TextIO, color: 
             continue
         if pause is not None:
             decision = ask(pause, input_fn, out, color=color)
-            try:
+            with contextlib.suppress(UserError):  # stopped meanwhile: the run is ending
                 gate.decide(decision)
-            except UserError:
-                pass  # stopped meanwhile: the run is ending
 
 
 def ask(pause: StepPause, input_fn: InputFn, out: TextIO, *, color: bool = False) -> Decision:
