@@ -21,6 +21,7 @@ from agent_magic.review.report import CheckReport
 from agent_magic.staging.changeset import Changeset, make_change
 from agent_magic.stepping import StepMode
 from agent_magic.transcript import read_records
+from agent_magic.ui.console import step_text
 from agent_magic.ui.widgets import Callbacks, StepView
 from tests.scripts import FIX_NEW, FIX_OLD, PLAN, UNDERSTAND, call, turn
 from tests.ui.runs import CALC, fix_calc, write_script
@@ -328,3 +329,37 @@ def test_each_step_review_judges_only_its_own_findings(sample_repo):
     # step 2's reviewer was not asked about step 1's finding, and did not "fix" it by silence
     assert "name the magic" not in texts(model.requests[-1])
     assert [(f.message, f.status) for f in session.findings] == [("name the magic ','", "open")]
+
+
+def test_widgets_step_panel_shows_the_review_findings_before_approve(
+    ip, magics, calc_repo, tmp_path
+):
+    note = call(
+        "report_finding", severity="minor", path="calc.py", line_start=2, message="add has no test"
+    )
+    spec = write_script(
+        tmp_path, [*fix_calc(), turn(note, call("finish", summary="one minor point"))]
+    )
+    ip.run_cell_magic("agent", f"--step --model {spec} -p {calc_repo} --view widgets", "t")
+    run, panel = magics.last_run, magics.last_view.panel
+    assert run.gate.next_pause(timeout=60).is_plan
+    panel.plan.approve.click()
+
+    pause = run.gate.next_pause(timeout=120)
+
+    assert pause is not None and pause.step == 1 and panel.steps.pause is pause
+    rows = "".join(row.children[-1].value for row in panel.steps.findings.rows)
+    assert "add has no test" in rows and "(open)" in rows  # shown while Approve is offered
+    assert "Checks: " in panel.steps.findings.checks.value  # the step's checks, above them
+    assert not panel.steps.approve.disabled
+    panel.steps.approve.click()
+    assert run.wait(60) and run.session.stop_reason == "done", run.session.error
+    assert MUL_FIXED in (calc_repo / "calc.py").read_text()
+
+
+def test_terminal_step_text_lists_the_findings_before_the_prompt():
+    change = make_change("m.py", b"a = 1\n", b"a = 2\n")
+    blocker = Finding("blocker", "a must stay 1", path="m.py", line_start=1, source="review")
+    text = step_text(StepPause(1, 1, "change a", Changeset([change]), findings=(blocker,)))
+    assert "[blocker] m.py:1: a must stay 1" in text
+    assert text.index("+a = 2") < text.index("a must stay 1") < text.index("last step")
