@@ -4,6 +4,8 @@ understand -> analyze -> plan -> implement -> review (fix and review again) -> d
 
 The agent edits only a staging area; the user's files change when the caller applies the
 returned Session. Everything the run does is emitted as events and kept in a transcript.
+With a decider the plan waits for a decision (see ``decisions``); a Mode (step mode) replaces
+implement-and-review and drives the run through the public phase API below.
 """
 
 from __future__ import annotations
