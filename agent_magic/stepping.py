@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from agent_magic.session import Session
     from agent_magic.staging.checkpoints import Checkpoint
 
+
 class StepsStopped(Stop):
     """The user chose Stop; the steps applied so far stay applied."""
 
