@@ -4,6 +4,8 @@ understand -> analyze -> plan -> implement -> review (fix and review again) -> d
 
 The agent edits only a staging area; the user's files change when the caller applies the
 returned Session. Everything the run does is emitted as events and kept in a transcript.
+With a decider the plan waits for a decision (see ``decisions``); a Mode (step mode) replaces
+implement-and-review and drives the run through the public phase API below.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import fnmatch
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from agent_magic import prompts
 from agent_magic.analysis.grep import files_without
+from agent_magic.decisions import Decider, Decision, FixedDecider, StepPause
 from agent_magic.errors import ModelError, ToolError, UserError
 from agent_magic.events import (
     ChecksDone,
@@ -31,6 +34,7 @@ from agent_magic.events import (
     PhaseStarted,
     PlanReady,
     RunFinished,
+    StepPaused,
     TextDelta,
     ThinkingDelta,
     ToolUsed,
@@ -62,7 +66,6 @@ if TYPE_CHECKING:
     from agent_magic.sandbox import Sandbox
     from agent_magic.staging import Changeset
     from agent_magic.staging.overlay import Reader
-    from agent_magic.stepping import Decider
 
 # Which tools each phase accepts; the model always sees all of them so the prompt prefix stays
 # identical (and cached) across phases.
@@ -128,8 +131,14 @@ class TooManyToolErrors(Stop):
     reason = "tool_errors"
 
 
-class PlanReadyStop(Stop):
+class PlanHeld(Stop):
+    """The plan waits for a decision nobody could make now (``continue_plan`` makes it later)."""
+
     reason = "plan_ready"
+
+
+class PlanCancelled(Stop):
+    reason = "cancelled"
 
 
 class Refused(Stop):
@@ -143,6 +152,18 @@ class ContextFull(Stop):
 class OutputLimit(Stop):
     reason = "output_limit"
 
+
+class Mode(Protocol):
+    """What follows the approved plan; the default implements and reviews it all at once."""
+
+    def implement(self, agent: Agent, session: Session) -> None:
+        """Implement the session's plan through the agent's public phase API."""
+        ...
+
+
+TurnPhase = Literal["plan", "implement"]
+# The tool that ends a phase turn.
+PHASE_ENDS: dict[str, set[str]] = {"plan": {"submit_plan"}, "implement": {"finish"}}
 
 MAX_PAUSES = 5  # pause_turn continuations in a row
 KEEP_RECENT = 6  # messages at the end of the conversation that compaction never touches
@@ -178,6 +199,7 @@ class Agent:
         checker: Checker | None = None,
         clock: Callable[[], float] = time.monotonic,
         decider: Decider | None = None,
+        mode: Mode | None = None,
         sandbox: Sandbox | None = None,
     ) -> None:
         self.project = project if isinstance(project, Project) else Project(project)
@@ -190,7 +212,10 @@ class Agent:
         self._index_lock = threading.RLock()  # the index is warmed in a thread of its own
         self._checker = checker
         self._clock = clock
-        self.decider = decider  # step mode when set: the user decides on every plan step
+        if decider is None and self.config.plan_first:
+            decider = FixedDecider(Decision.hold())  # nobody to ask: the run ends at the plan
+        self.decider = decider  # when set, the plan (and in step mode every step) waits for it
+        self.mode = mode  # what follows the plan; None: implement and review it all at once
         self._sandbox = sandbox  # where checks and `run` execute; detected on first use
         self.staging_reader: Reader | None = None  # where staging reads files (None: the disk)
         self._stop = threading.Event()
@@ -228,13 +253,23 @@ class Agent:
         return self._drive(session, self._all_phases)
 
     def continue_plan(self, session: Session, feedback: str | None = None) -> Session:
-        """After a ``plan_first`` stop: approve (no feedback) or revise the plan, then go on."""
+        """Answer a held plan (``plan_ready``): approve it, or revise it with ``feedback``.
+
+        A thin wrapper kept for the Python API: it answers the plan pause the run ended at and
+        goes on as if the decider had given that answer.
+        """
         if session.stop_reason != "plan_ready":
             raise UserError(f"session {session.id} is not waiting for plan approval")
-        return self._drive(session, lambda s: self._after_plan(s, feedback))
+        answer = Decision.revise(feedback) if feedback else Decision.approve()
+
+        def go_on(s: Session) -> None:
+            self._approve_plan(s, answer)
+            self._implement(s)
+
+        return self._drive(session, go_on, opening="continue")
 
     def cancel_plan(self, session: Session) -> Session:
-        """After a ``plan_first`` stop: end the run with its plan only (nothing was staged)."""
+        """End a held plan (``plan_ready``) with its plan only (nothing was staged)."""
         if session.stop_reason != "plan_ready":
             raise UserError(f"session {session.id} is not waiting for plan approval")
         session.stop_reason = "cancelled"
@@ -254,20 +289,100 @@ class Agent:
             session.staging.rebase()
 
         def follow_up(s: Session) -> None:
-            self._say(s, prompts.render("followup", instruction=instruction))
-            self._implement_and_review(s, prompt=None)
+            self.phase_turn(s, "implement", prompts.render("followup", instruction=instruction))
+            self.review(s)
 
-        return self._drive(session, follow_up)
+        return self._drive(session, follow_up, opening="continue")
 
     def stop(self) -> None:
         """Ask the run to stop at the next model or tool boundary (safe from any thread)."""
         self._stop.set()
         if self.decider is not None:
-            self.decider.cancel()  # a step waiting for the user ends now
+            self.decider.cancel()  # a pause waiting for the user ends now
+
+    # ---- the phase API: what step mode (and any other Mode) drives the run with -----------
+
+    def phase_turn(
+        self, session: Session, phase: TurnPhase, text: str, images: Sequence[dict] = ()
+    ) -> None:
+        """Tell the model ``text`` (with ``images``), then converse in ``phase`` until it submits
+        the plan or calls ``finish``; emits the phase's start and end."""
+        self._enter(phase)
+        self._say(session, text)
+        if images:
+            last = session.messages[-1]
+            last["content"] = [*last["content"], *images]
+        self._converse(session, phase, PHASE_ENDS[phase])
+        plan = session.plan.summary if session.plan else ""
+        self._leave(phase, plan if phase == "plan" else session.summary)
+
+    def review(
+        self, session: Session, *, quick: bool = False, first: int = 0, scope: str = ""
+    ) -> CheckReport | None:
+        """Check and model-review the staged change, with fix rounds while blockers stay open.
+
+        Bounded by ``review_rounds`` like the one-shot run. ``quick`` runs only the related
+        tests; findings before index ``first`` of ``session.findings`` belong to earlier work
+        and are left alone; ``scope`` tells the reviewer what part of the plan the change is.
+        Returns the last round's check report (None if nothing was checked).
+        """
+        if not self.config.review:
+            return None
+        checks: CheckReport | None = None
+        last_round = self.config.review_rounds + 1
+        for round_no in range(1, last_round + 1):
+            checks, problems = self._review(session, round_no, quick, first, scope)
+            if not problems or round_no == last_round:
+                break
+            fix = prompts.render(
+                "fix", round=round_no, problems="\n".join(_describe(f) for f in problems)
+            )
+            self.phase_turn(session, "implement", fix)
+        return checks
+
+    def pause(self, session: Session, pause: StepPause) -> Decision:
+        """Wait for the decider's answer on ``pause`` (the plan or a step); emitted and recorded.
+
+        A stop asked for before the pause ends the run here; the wait, however long, does not
+        count against the time limit.
+        """
+        if self.decider is None:
+            raise UserError("this agent has no decider to answer a pause (pass decider=...)")
+        self._check_stop()
+        self.emit(StepPaused(pause.step, session, pause))
+        self.record(
+            "step_paused",
+            step=pause.step,
+            attempt=pause.attempt,
+            files=list(pause.changeset.paths) if pause.changeset is not None else [],
+        )
+        waited_from = self._clock()
+        try:
+            decision = self.decider.wait(pause)
+        finally:
+            self._started += self._clock() - waited_from
+        self.record(
+            "step_decided",
+            step=pause.step,
+            action=decision.action,
+            feedback=decision.feedback,
+            selection=None if decision.selection is None else sorted(decision.selection),
+        )
+        return decision
+
+    def record(self, kind: str, **data: Any) -> None:
+        """Add a record of ``kind`` to the session's transcript (during a run)."""
+        if self._transcript is not None:
+            self._transcript.write(kind, **data)
 
     # ---- the one exit path -----------------------------------------------------------------
 
-    def _drive(self, session: Session, body: Callable[[Session], None]) -> Session:
+    def _drive(
+        self,
+        session: Session,
+        body: Callable[[Session], None],
+        opening: Literal["start", "continue"] = "start",
+    ) -> Session:
         self._recover()  # another process may have died mid-apply since the last run
         self._stop.clear()
         self._started = self._clock()
@@ -277,7 +392,7 @@ class Agent:
         self._redact = Redactor.current(self.project.root)
         self._transcript = Transcript(self.project, session.id)
         self._transcript.write(
-            "start",
+            opening,
             task=session.task,
             model=session.model,
             created=session.created,
@@ -306,22 +421,37 @@ class Agent:
         self._analyze(session)
         self._plan(session)
         if self.decider is not None:
-            from agent_magic.stepping import run_steps
+            self._approve_plan(session)
+        self._implement(session)
 
-            run_steps(self, session, self.decider)
+    def _implement(self, session: Session) -> None:
+        if self.mode is not None:
+            self.mode.implement(self, session)
             return
-        if self.config.plan_first:
-            raise PlanReadyStop("the plan waits for approval")
-        self._implement_and_review(session)
+        self.phase_turn(session, "implement", prompts.render("implement"))
+        self.review(session)
 
-    def _after_plan(self, session: Session, feedback: str | None) -> None:
-        if feedback:
-            self._say(session, prompts.render("revise_plan", feedback=feedback))
-            self._enter("plan")
-            self._converse(session, "plan", {"submit_plan"})
-            self._leave("plan", session.plan.summary if session.plan else "")
-            raise PlanReadyStop("the revised plan waits for approval")
-        self._implement_and_review(session)
+    def _approve_plan(self, session: Session, answer: Decision | None = None) -> None:
+        """Pause until the plan is approved; Revise plans again. ``answer``: the first answer."""
+        while True:
+            plan = session.plan
+            if plan is None:  # _plan converses until a plan is submitted
+                raise ModelError("no plan was submitted")
+            if answer is None:
+                pause = StepPause(
+                    0, len(plan.steps), plan.summary, next_step=plan.steps[0].description, plan=plan
+                )
+                answer = self.pause(session, pause)
+            if answer.action == "approve":
+                return
+            if answer.action == "hold":
+                raise PlanHeld("the plan waits for approval")
+            if answer.action != "revise":
+                raise PlanCancelled("stopped by the user at the plan; nothing was changed")
+            self.phase_turn(
+                session, "plan", prompts.render("revise_plan", feedback=answer.feedback)
+            )
+            answer = None
 
     # ---- phases --------------------------------------------------------------------------
 
@@ -372,46 +502,24 @@ class Agent:
         return self.config.context_tokens
 
     def _plan(self, session: Session) -> None:
-        self._enter("plan")
-        self._say(session, prompts.render("plan", context=session.context))
-        if self.config.notebook_images:  # the plots the notebook context names
-            last = session.messages[-1]
-            last["content"] = [*last["content"], *self.config.notebook_images]
-        self._converse(session, "plan", {"submit_plan"})
-        self._leave("plan", session.plan.summary if session.plan else "")
+        self.phase_turn(
+            session,
+            "plan",
+            prompts.render("plan", context=session.context),
+            images=self.config.notebook_images,  # the plots the notebook context names
+        )
 
-    def _implement_and_review(self, session: Session, prompt: str | None = "implement") -> None:
-        self._enter("implement")
-        if prompt:
-            self._say(session, prompts.render(prompt))
-        self._converse(session, "implement", {"finish"})
-        self._leave("implement", session.summary)
-        if not self.config.review:
-            return
-        last_round = self.config.review_rounds + 1
-        for round_no in range(1, last_round + 1):
-            problems = self._review(session, round_no)
-            if not problems or round_no == last_round:
-                return
-            self._enter("implement")
-            self._say(
-                session,
-                prompts.render(
-                    "fix", round=round_no, problems="\n".join(_describe(f) for f in problems)
-                ),
-            )
-            self._converse(session, "implement", {"finish"})
-            self._leave("implement", session.summary)
-
-    def _review(self, session: Session, round_no: int) -> list[Finding]:
-        """Check the staged change and review it; returns the findings that need a fix."""
+    def _review(
+        self, session: Session, round_no: int, quick: bool, first: int, scope: str
+    ) -> tuple[CheckReport | None, list[Finding]]:
+        """Check the staged change and review it; the report and the findings that need a fix."""
         self._enter("review")
         session.review_rounds = round_no
         changeset = session.refresh()
         if changeset is None or changeset.is_empty:
             self._leave("review", "no changes to review")
-            return []
-        report = self._check(session, changeset)
+            return None, []
+        report = self._check(session, changeset, **({"full_suite": False} if quick else {}))
         self._check_stop()  # a check the user stopped is no result to review
         if round_no == 1:
             session.checks_before = report
@@ -419,15 +527,17 @@ class Agent:
         self.emit(ChecksDone(report, round_no))
         found = list(report.findings()) if report is not None else []
         if self.config.model_review:
-            found += self._model_review(session, report, round_no)
+            found += self._model_review(session, report, round_no, first, scope)
         for finding in found:
             finding.round = round_no
-        self._reconcile(session, found)
-        problems = [f for f in session.findings if f.status == "open" and f.severity == "blocker"]
+        self._reconcile(session, found, first)
+        problems = [
+            f for f in session.findings[first:] if f.status == "open" and f.severity == "blocker"
+        ]
         self._leave(
             "review", f"round {round_no}: {len(found)} finding(s), {len(problems)} blocker(s)"
         )
-        return problems
+        return report, problems
 
     def _check(self, session: Session, changeset: Changeset, **options: Any) -> CheckReport:
         checker = self._checker
@@ -495,8 +605,12 @@ class Agent:
             self._check_stop()
             raise Interrupted("stopped by the user") from None
 
-    def _model_review(self, session: Session, report: CheckReport, round_no: int) -> list[Finding]:
-        open_before = [f for f in session.findings if f.status == "open" and f.source == "review"]
+    def _model_review(
+        self, session: Session, report: CheckReport | None, round_no: int, first: int, scope: str
+    ) -> list[Finding]:
+        open_before = [
+            f for f in session.findings[first:] if f.status == "open" and f.source == "review"
+        ]
         checks = report.summary() if report is not None else "(checks were not run)"
         if open_before:
             checks += (
@@ -506,7 +620,8 @@ class Agent:
         text = prompts.render(
             "review",
             task=session.task,
-            plan=session.plan.text() if session.plan else "(no plan)",
+            plan=(session.plan.text() if session.plan else "(no plan)")
+            + (f"\n\n{scope}" if scope else ""),
             diff=session.diff(),
             checks=checks,
         )
@@ -520,13 +635,14 @@ class Agent:
         self._converse(session, "review", {"finish"}, messages=messages, text_ends=True)
         return self._round_findings
 
-    def _reconcile(self, session: Session, found: list[Finding]) -> None:
-        """Mark open findings that this round did not report again as fixed; add new ones."""
+    def _reconcile(self, session: Session, found: list[Finding], first: int = 0) -> None:
+        """Mark open findings (from ``first`` on) that this round did not report again as fixed;
+        add new ones."""
         keys = {_key(f) for f in found}
-        for old in session.findings:
+        for old in session.findings[first:]:
             if old.status == "open" and _key(old) not in keys:
                 old.status = "fixed"
-        known = {_key(f) for f in session.findings if f.status == "open"}
+        known = {_key(f) for f in session.findings[first:] if f.status == "open"}
         for finding in found:
             if _key(finding) not in known:
                 session.findings.append(finding)
@@ -650,7 +766,7 @@ class Agent:
                 if call is cut:
                     text, is_error = _cut_message(limit), True
                     self.emit(ToolUsed(call.name, {}, text, True))
-                    self._record(
+                    self.record(
                         "tool", phase=phase, name=call.name, input={}, result=text, is_error=True
                     )
                     self._failed(text)
@@ -735,7 +851,7 @@ class Agent:
             else:
                 i += 1
         if removed:
-            self._record("compact", phase=self._phase, tokens=total, window=window)
+            self.record("compact", phase=self._phase, tokens=total, window=window)
         return removed
 
     def _say_to(self, messages: list[dict[str, Any]], text: str) -> None:
@@ -764,7 +880,7 @@ class Agent:
                 raise Interrupted("stopped by the user") from None
             raise
         finally:
-            self._record(
+            self.record(
                 "model",
                 phase=self._phase,
                 reply=reply.content() if reply else None,
@@ -819,7 +935,7 @@ class Agent:
             # Tool results leave the process (model request, views, transcript): no secrets.
             text = self._redact(text)
             self.emit(ToolUsed(call.name, dict(call.input), text, is_error))
-            self._record(
+            self.record(
                 "tool",
                 phase=phase,
                 name=call.name,
@@ -926,10 +1042,6 @@ class Agent:
 
     def _leave(self, phase: str, summary: str) -> None:
         self.emit(PhaseFinished(phase, summary))
-
-    def _record(self, kind: str, **data: Any) -> None:
-        if self._transcript is not None:
-            self._transcript.write(kind, **data)
 
 
 def _cut_call(reply: Reply) -> ToolCall | None:

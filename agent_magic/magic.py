@@ -22,14 +22,12 @@ from agent_magic.ui.placeholders import interpolate, object_or_text
 from agent_magic.ui.runner import Progress, Run, RunRegistry, await_run, fan_out
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from agent_magic.agent import Agent, AgentConfig
+    from agent_magic.agent import Agent, AgentConfig, Mode
     from agent_magic.analysis import RepoIndex
+    from agent_magic.decisions import Decider, Gate
     from agent_magic.events import EventSink
     from agent_magic.models.base import Model
     from agent_magic.session import Session
-    from agent_magic.stepping import Decider
     from agent_magic.ui.actions import Outcome
 
 # Shared by every AgentMagics of the process, so a reloaded extension still sees running agents.
@@ -41,7 +39,7 @@ LINE_USAGE = (
     "history | "
     "show ID | resume ID TEXT | cost | config | context [--share-outputs]"
 )
-AgentFactory = Callable[..., Any]  # (project, model, config, on_event) -> Agent
+AgentFactory = Callable[..., Any]  # (project, model, config, on_event[, decider=, mode=]) -> Agent
 
 
 # One repo index per project for the kernel's life: it refreshes itself from disk on every use,
@@ -55,15 +53,35 @@ def default_agent_factory(
     config: AgentConfig,
     on_event: EventSink,
     decider: Decider | None = None,
+    mode: Mode | None = None,
 ) -> Agent:
-    """The real Agent (in step mode when ``decider`` is given)."""
+    """The real Agent; with a ``decider`` the plan waits for it, with ``mode`` what follows."""
     from agent_magic.agent import Agent
     from agent_magic.analysis import RepoIndex
 
     index = _INDEXES.get(project.root)
     if index is None:
         index = _INDEXES[project.root] = RepoIndex(project.root)
-    return Agent(project, model, config, on_event=on_event, decider=decider, index=index)
+    return Agent(project, model, config, on_event=on_event, decider=decider, mode=mode, index=index)
+
+
+def _pauses(
+    plan_first: bool, step: bool, view: str, yes: bool
+) -> tuple[Gate | None, Decider | None, Mode | None]:
+    """Who answers the run's pauses: a gate the view answers at, or (headless) a fixed answer."""
+    if not plan_first:
+        return None, None, None
+    from agent_magic.decisions import Decision, FixedDecider, Gate
+
+    mode = None
+    if step:
+        from agent_magic.stepping import StepMode
+
+        mode = StepMode()
+    if view == "headless":  # nobody to ask: --yes approves the plan, else the run ends there
+        return None, FixedDecider(Decision.approve() if yes else Decision.hold()), mode
+    gate = Gate()
+    return gate, gate, mode
 
 
 def publisher() -> Callable[[str], None]:
@@ -355,20 +373,16 @@ class AgentMagics(Magics):
         step: bool = False,
     ) -> Run:
         """Build agent, run and view, and start; widgets return at once, text views block."""
-        gate = None
-        if step:
-            from agent_magic.stepping import Gate
-
-            gate = Gate()
-            config.plan_first = False  # in step mode the plan waits at the gate instead
-
+        gate, decider, mode = _pauses(config.plan_first or step, step, view, yes)
         live = self.live.for_run()
 
         def build(on_event: Any) -> Any:
-            if gate is None:  # custom factories need not know step mode
+            if decider is None:  # custom factories need not know the pause options
                 agent = self.agent_factory(project, model, config, on_event)
             else:
-                agent = self.agent_factory(project, model, config, on_event, decider=gate)
+                agent = self.agent_factory(
+                    project, model, config, on_event, decider=decider, mode=mode
+                )
             if live is not None and hasattr(agent, "staging_reader"):
                 from agent_magic.staging.live import LiveReader
 
@@ -439,7 +453,7 @@ class AgentMagics(Magics):
         project: Project,
         progress: Progress,
         resume: Any,
-        gate: Any = None,
+        gate: Gate | None = None,
     ) -> Run:
         run = Run(agent, task, root=project.root, registry=self.registry, progress=progress)
         run.gate = gate
@@ -508,10 +522,10 @@ class AgentMagics(Magics):
             )
             self._print("No agent is running" + tail + ".")
         for run in active:
-            pause = run.gate.pending if run.gate is not None else None
-            if pause is not None:
+            decision = run.awaiting_decision()
+            if decision is not None:
                 self._print(
-                    f"waiting on {run.root} for your decision on {pause.headline()} — "
+                    f"waiting on {run.root} for your decision on {decision} — "
                     "answer in its cell, or `%agent stop`"
                 )
                 continue

@@ -197,9 +197,9 @@ def test_plan_first_approve_continues_to_a_diff(ip, magics, calc_repo, tmp_path)
     spec = write_script(tmp_path, fix_calc())
     run_agent(ip, f"--model {spec} -p {calc_repo} --no-review --view widgets --plan-first")
     run = magics.last_run
-    assert run.wait(60)
+    assert run.gate.next_pause(timeout=60).is_plan  # the run waits in its thread, kernel free
     panel = magics.last_view.panel
-    assert run.session.stop_reason == "plan_ready"
+    assert run.running and run.awaiting_decision().startswith("plan of 1 step(s)")
     assert "Fix the operators" in panel.plan.text.value
     assert panel.plan.controls in panel.plan.children
 

@@ -120,9 +120,16 @@ def test_apply_refuses_while_a_plan_first_run_waits_for_its_plan(ip, magics, cal
         f"--model {spec} -p {calc_repo} --no-review --view widgets --plan-first",
         "fix add and mul in calc.py",
     )
-    with pytest.raises(UsageError, match="waiting for your decision on the plan"):
+    assert magics.last_run.gate.next_pause(timeout=60).is_plan
+    session_id = magics.last_run.progress.session_id
+    assert session_id  # named while it waits, before the run returns its session
+    with pytest.raises(
+        UsageError, match=f"session {session_id} is waiting for your decision on plan"
+    ):
         ip.run_line_magic("agent", "apply")
     assert (calc_repo / "calc.py").read_text() == CALC
+    magics.last_run.stop()
+    assert magics.last_run.wait(60)
 
 
 def test_show_waits_for_the_running_session(ip, magics, calc_repo):

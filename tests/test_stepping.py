@@ -11,25 +11,19 @@ import pytest
 from IPython.core.error import UsageError
 
 from agent_magic.agent import Agent, AgentConfig
+from agent_magic.decisions import Decision, Gate, ScriptedDecider, StepPause
 from agent_magic.errors import UserError
 from agent_magic.events import StepDecided, StepPaused
 from agent_magic.magic import AgentMagics
 from agent_magic.models.scripted import ScriptedModel
 from agent_magic.records import PlanStep
 from agent_magic.staging.changeset import Changeset, make_change
-from agent_magic.stepping import (
-    Decision,
-    Gate,
-    ScriptedDecider,
-    StepPause,
-    dropped_hunks,
-    edited_paths,
-    parse_answer,
-    step_prompt,
-)
+from agent_magic.stepping import StepMode, dropped_hunks, edited_paths, step_prompt
 from agent_magic.ui.actions import undo_all
+from agent_magic.ui.text import parse_answer
 from tests.scripts import FIX_NEW, FIX_OLD, UNDERSTAND, call, turn
 from tests.test_magic import classes
+from tests.test_pauses import assert_one_start_and_end
 from tests.ui.runs import write_script
 
 CLEANING = "shoplytics/cleaning.py"
@@ -111,24 +105,26 @@ def user_texts(request) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "answer, action",
+    "answer, word",
     [
-        ("", "stop"),
-        ("  ", "stop"),
-        ("y", "approve"),
-        ("Approve", "approve"),
+        ("", "empty"),
+        ("  ", "empty"),
+        ("y", "yes"),
+        ("Approve", "yes"),
+        ("a", "all"),  # "a" is "all" at every prompt: at a step, approving all its hunks
+        ("ALL", "all"),
         ("p", "pick"),
         ("s", "skip"),
         ("skip", "skip"),
-        ("q", "stop"),
-        ("n", "stop"),
-        ("stop", "stop"),
-        ("use pathlib instead", "revise"),
-        ("s please rename x", "revise"),
+        ("q", "quit"),
+        ("n", "no"),
+        ("stop", "quit"),
+        ("use pathlib instead", "text"),
+        ("s please rename x", "text"),
     ],
 )
-def test_parse_answer(answer, action):
-    assert parse_answer(answer) == action
+def test_parse_answer(answer, word):
+    assert parse_answer(answer) == word
 
 
 @pytest.mark.parametrize(
@@ -160,7 +156,7 @@ def test_decision_revise_needs_text():
 
 def test_gate_hands_a_pause_across_threads_and_cancel_answers_stop():
     gate = Gate()
-    with pytest.raises(UserError, match="no step is waiting"):
+    with pytest.raises(UserError, match="nothing is waiting"):
         gate.decide(Decision.skip())
     answers: list[Decision] = []
     worker = threading.Thread(target=lambda: answers.append(gate.wait(StepPause(1, 2, "x"))))
@@ -196,6 +192,7 @@ def run_three_steps(root: Path, answers: list, **config) -> tuple:
         AgentConfig(review=config.pop("review", False), **config),
         on_event=events.append,
         decider=decider,
+        mode=StepMode(),
     )
     session = agent.run("fix prices and add a revenue report")
     return session, model, decider, events
@@ -271,7 +268,7 @@ def test_partial_approval_and_a_skip_change_what_the_next_step_sees(sample_repo)
             Decision.approve(),
         ]
     )
-    agent = Agent(sample_repo, model, AgentConfig(review=False), decider=decider)
+    agent = Agent(sample_repo, model, AgentConfig(review=False), decider=decider, mode=StepMode())
     session = agent.run("three steps")
 
     assert session.stop_reason == "done", session.error
@@ -315,7 +312,9 @@ def test_partly_applied_step_tells_the_model_which_hunks_are_gone(make_repo):
         return Decision.approve({ids[0]})
 
     decider = ScriptedDecider([Decision.approve(), first_hunk_only, Decision.approve()])
-    session = Agent(root, model, AgentConfig(review=False), decider=decider).run("edit m")
+    session = Agent(root, model, AgentConfig(review=False), decider=decider, mode=StepMode()).run(
+        "edit m"
+    )
 
     assert session.stop_reason == "done", session.error
     assert (root / "m.py").read_text() == text.replace("a = 1", "a = 10")
@@ -339,7 +338,9 @@ def test_hand_edit_during_the_pause_is_noticed_and_never_overwritten(sample_repo
     decider = ScriptedDecider(
         [Decision.approve(), edit_then_approve, Decision.revise("redo it"), Decision.approve()]
     )
-    session = Agent(sample_repo, model, AgentConfig(review=False), decider=decider).run("t")
+    session = Agent(
+        sample_repo, model, AgentConfig(review=False), decider=decider, mode=StepMode()
+    ).run("t")
 
     # Approve met the user's edit: nothing written, the same step asked again with the reason
     third = decider.pauses[2]
@@ -364,9 +365,11 @@ def test_stop_at_the_plan_changes_nothing_and_revise_plans_again(sample_repo):
     )
     model = ScriptedModel([UNDERSTAND, PLAN3, revised])
     decider = ScriptedDecider([Decision.revise("just the fix please"), Decision.stop()])
-    session = Agent(sample_repo, model, AgentConfig(review=False), decider=decider).run("t")
+    session = Agent(
+        sample_repo, model, AgentConfig(review=False), decider=decider, mode=StepMode()
+    ).run("t")
 
-    assert session.stop_reason == "interrupted" and "at the plan" in session.error
+    assert session.stop_reason == "cancelled" and "at the plan" in session.error
     assert [p.step for p in decider.pauses] == [0, 0]
     assert decider.pauses[1].description == "only the fix" and decider.pauses[1].total == 1
     assert any("just the fix please" in t for t in user_texts(model.requests[-1]))
@@ -378,8 +381,8 @@ def test_step_checks_run_compile_lint_and_related_tests_in_scratch(sample_repo):
     decider = ScriptedDecider([Decision.approve(), Decision.stop()])
     # a test budget no loaded machine runs out of: past it the unchanged copy is not tested and
     # fixed tests go unreported (by design, tested in tests/review/test_scale.py)
-    config = AgentConfig(review=True, test_timeout=600)
-    session = Agent(sample_repo, model, config, decider=decider).run("t")
+    config = AgentConfig(review=True, model_review=False, test_timeout=600)
+    session = Agent(sample_repo, model, config, decider=decider, mode=StepMode()).run("t")
 
     report = decider.pauses[1].checks
     assert report is not None
@@ -398,6 +401,7 @@ def test_stop_while_waiting_ends_the_run_and_the_wait_is_not_run_time(sample_rep
         model,
         AgentConfig(review=False, time_limit_s=1000),
         decider=gate,
+        mode=StepMode(),
         clock=lambda: now[0],
     )
     result: list = []
@@ -478,6 +482,8 @@ def test_widgets_approve_revise_skip_while_the_kernel_stays_free_then_undo(
     session = magics.last_run.session
     assert session.stop_reason == "done", session.error
     assert panel.steps.approve.disabled
+    found = assert_one_start_and_end(sample_repo, session.id)  # five pauses, one run
+    assert found.count("step_paused") == 5
     assert (sample_repo / REPORT).read_text() == REPORT_V2
     assert snapshot(sample_repo)[README] == original[README]
     ip.run_line_magic("agent", "undo")  # the last applied step: the report
@@ -523,10 +529,11 @@ def test_terminal_prompt_answers_each_step(ip, sample_repo, tmp_path):
         "fix prices and add a revenue report",
     )
 
-    assert prompts[0].startswith("Approve the plan and start step 1?")
+    assert prompts[0].startswith("Approve the plan?")
     assert prompts[1].startswith("Step 1: [y] approve")
     assert prompts[4] == f"Apply {REPORT} (new)? [y]es/[n]o/[a]ll/[q]uit "  # picked per file
     assert magics.last_run.session.stop_reason == "done"
+    assert_one_start_and_end(sample_repo, magics.last_run.session.id)
     out = magics.out.getvalue()
     assert "── step 2 of 3 (attempt 2): Add a revenue total" in out and "Next: Mention" in out
     after = snapshot(sample_repo)

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from agent_magic.decisions import Decision, Gate, StepPause
 from agent_magic.errors import UserError
 from agent_magic.session import Session
-from agent_magic.stepping import Decision, Gate, StepPause, parse_answer
 from agent_magic.ui.actions import Outcome, apply_changes
 from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
 from agent_magic.ui.report import session_report
 from agent_magic.ui.runner import Run
-from agent_magic.ui.text import InputFn, choose_hunks, colorize_diff
+from agent_magic.ui.text import InputFn, choose_hunks, colorize_diff, finding_line, parse_answer
 
 Publish = Callable[[str], None]
 
@@ -32,34 +32,25 @@ def drive(
     gate: Gate | None = None,
     open_notebook: Path | None = None,
 ) -> Outcome | None:
-    """Run to the end (Ctrl-C stops cleanly), settle the plan, then apply per the answers.
+    """Run to the end (Ctrl-C stops cleanly), answering pauses, then apply per the answers.
 
-    With ``input_fn`` (terminal) the user approves the plan and picks files; without it
-    (headless) the plan is approved and everything applied only if ``yes``. With ``gate`` (step
-    mode, terminal only) every paused step is answered at the prompt while the agent waits.
+    With ``gate`` (terminal only) every pause of the run (the plan; in step mode each step) is
+    answered at the prompt while the agent waits. With ``input_fn`` (terminal) the user picks
+    files at the end; without it (headless) everything is applied only if ``yes``.
     """
     run.action_listeners.append(_republisher(run, publish, open_notebook))
     start(run)
     if gate is not None and input_fn is not None:
-        _answer_steps(run, gate, input_fn, out, color)
+        _answer_pauses(run, gate, input_fn, out, color)
     run.wait_interruptibly()
     if run.error is not None:
         raise run.error
     session = run.session
-    while session is not None and session.stop_reason == "plan_ready":
-        feedback = _plan_decision(input_fn, out, yes)
-        if feedback is False:
-            if input_fn is not None:  # the user said no; headless, the plan just waits
-                run.cancel_plan()
-            publish(session_report(session, note="Stopped after planning; nothing was changed."))
-            return None
-        run.continue_plan(None if feedback is True else feedback)
-        run.wait_interruptibly()
-        if run.error is not None:
-            raise run.error
-        session = run.session
-    if session is None:  # a step that raised nothing returned its session
+    if session is None:  # a run that raised nothing returned its session
         raise UserError("the run ended without a session")
+    if session.stop_reason in ("plan_ready", "cancelled"):
+        publish(session_report(session, note="Stopped after planning; nothing was changed."))
+        return None
     return _deliver(
         session,
         out=out,
@@ -104,7 +95,7 @@ def _deliver(
                 input_fn,
                 f"{len(session.open_blockers)} blocker finding(s) remain. Apply anyway? [y/N] ",
             )
-            allow = answer.strip().lower() in ("y", "yes")
+            allow = parse_answer(answer) == "yes"
             if not allow:
                 publish(session_report(session, note="Not applied: blocker findings remain."))
                 return None
@@ -156,8 +147,8 @@ def _republisher(
     return acted
 
 
-def _answer_steps(run: Run, gate: Gate, input_fn: InputFn, out: TextIO, color: bool) -> None:
-    """Until the run ends: show each paused step and pass the user's answer to the agent."""
+def _answer_pauses(run: Run, gate: Gate, input_fn: InputFn, out: TextIO, color: bool) -> None:
+    """Until the run ends: show each pending pause and pass the user's answer to the agent."""
     while run.running:
         try:
             pause = gate.next_pause(timeout=0.2)
@@ -165,15 +156,15 @@ def _answer_steps(run: Run, gate: Gate, input_fn: InputFn, out: TextIO, color: b
             run.stop()
             continue
         if pause is not None:
-            decision = ask_step(pause, input_fn, out, color=color)
+            decision = ask(pause, input_fn, out, color=color)
             with contextlib.suppress(UserError):  # stopped meanwhile: the run is ending
                 gate.decide(decision)
 
 
-def ask_step(pause: StepPause, input_fn: InputFn, out: TextIO, *, color: bool = False) -> Decision:
-    """Show a paused step (or the plan) and ask: approve, pick hunks, skip, stop, or revise."""
+def ask(pause: StepPause, input_fn: InputFn, out: TextIO, *, color: bool = False) -> Decision:
+    """Show a pause (the plan or a step) and ask: approve, pick hunks, skip, stop, or revise."""
     if pause.is_plan:
-        prompt = "Approve the plan and start step 1? [y]es / [q] stop / or type what to change: "
+        prompt = "Approve the plan? [y]es / [q] stop / or type what to change: "
     else:
         out.write(step_text(pause, color))
         prompt = (
@@ -185,44 +176,39 @@ def ask_step(pause: StepPause, input_fn: InputFn, out: TextIO, *, color: bool = 
             answer = input_fn(prompt)
         except (EOFError, KeyboardInterrupt):
             return Decision.stop()
-        action = parse_answer(answer)
-        if action == "revise":
-            return Decision.revise(answer)
-        if action != "pick":
-            return getattr(Decision, action)()
-        if pause.is_plan or pause.changeset.is_empty:
+        word = parse_answer(answer)
+        if word in ("yes", "all"):
             return Decision.approve()
-        chosen = choose_hunks(pause.changeset, input_fn, out, color=color)
-        if chosen:
-            return Decision.approve(chosen)
-        out.write("Nothing picked.\n")
+        if word in ("empty", "no", "quit"):  # no answer never approves
+            return Decision.stop()
+        if word == "text":
+            return Decision.revise(answer)
+        if pause.is_plan:  # skip and pick are answers to a step
+            out.write("Answer y to approve, q to stop, or type what to change.\n")
+        elif word == "skip":
+            return Decision.skip()
+        elif pause.changeset is None or not pause.changeset.files:
+            return Decision.approve()  # pick: nothing to pick from
+        else:
+            chosen = choose_hunks(pause.changeset, input_fn, out, color=color)
+            if chosen:
+                return Decision.approve(chosen)
+            out.write("Nothing picked.\n")
 
 
 def step_text(pause: StepPause, color: bool = False) -> str:
-    """A paused step for the terminal: headline, summary, diff, checks, what comes next."""
+    """A paused step for the terminal: headline, summary, diff, checks, findings, what's next."""
     lines = [f"── {pause.headline()} ──"]
     if pause.summary:
         lines.append(pause.summary)
     lines.append(colorize_diff(pause.diff(), color).rstrip("\n") or "(no changes in this step)")
-    if pause.checks is not None and hasattr(pause.checks, "summary"):
+    if pause.checks is not None:
         lines.append(f"Checks: {pause.checks.summary()}")
+    lines += [finding_line(f, color) for f in pause.findings]
     lines.append(f"Next: {pause.next_step}" if pause.next_step else "This is the last step.")
     if pause.message:
         lines.append(pause.message)
     return "\n".join(lines) + "\n"
-
-
-def _plan_decision(input_fn: InputFn | None, out: TextIO, yes: bool) -> bool | str:
-    """True approves, False stops, text revises."""
-    if input_fn is None:
-        return yes
-    answer = _safe_input(input_fn, "Approve the plan? [y]es / [n]o / or type what to change: ")
-    text = answer.strip()
-    if text.lower() in ("y", "yes"):
-        return True
-    if text.lower() in ("", "n", "no", "q", "quit"):
-        return False
-    return text
 
 
 def _safe_input(input_fn: InputFn, prompt: str) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_magic import events as ev
+from agent_magic.decisions import Decision, Gate
 from agent_magic.errors import UserError
-from agent_magic.stepping import Decision, Gate
 from agent_magic.ui.actions import Outcome, apply_changes, undo_changes
 from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
 from agent_magic.ui.report import session_report, stop_text
@@ -46,7 +46,7 @@ class WidgetController:
         self.live = live  # open notebooks change in their tabs
         # the kernel's own notebook when Apply can only write it on disk (no live frontend)
         self.open_notebook = open_notebook
-        self.gate = gate  # step mode: the buttons answer the paused step through it
+        self.gate = gate  # the plan and step buttons answer the pending pause through it
         self.auto_apply = auto_apply
         self._publish = publish
         self.record = ""  # the markdown record last shown in the cell output
@@ -62,10 +62,10 @@ class WidgetController:
                 reject=self.reject,
                 undo=self.undo,
                 plan_approve=self.approve_plan,
-                plan_revise=self.revise_plan,
+                plan_revise=self.revise,
                 plan_cancel=self.cancel_plan,
                 step_approve=self.approve_step,
-                step_revise=lambda text: self._decide(Decision.revise(text)),
+                step_revise=self.revise,
                 step_skip=lambda: self._decide(Decision.skip()),
                 step_stop=lambda: self._decide(Decision.stop()),
             ),
@@ -112,8 +112,8 @@ class WidgetController:
         elif isinstance(event, ev.PlanReady):
             panel.plan.show(event.plan)
         elif isinstance(event, ev.StepPaused):
-            if event.step == 0:
-                panel.plan.show(event.session.plan, awaiting_approval=True)
+            if event.pause.is_plan:
+                panel.plan.show(event.pause.plan, awaiting_approval=True)
             else:
                 panel.steps.show(event.pause)
             panel.set_status(f"waiting for you: {event.pause.headline()}", "")
@@ -136,21 +136,21 @@ class WidgetController:
             return
         panel.stepper.end(ok=session.ok)
         panel.steps.lock()
+        panel.plan.lock()  # nothing waits for a decision any more
         panel.set_status(stop_text(session.stop_reason), run.progress.line())
-        if session.stop_reason == "plan_ready" and session.plan is not None:
-            panel.plan.show(session.plan, awaiting_approval=True)
-            panel.hide_stop()
-        else:
-            changeset = session.changeset
-            has_changes = changeset is not None and bool(changeset.files)
-            panel.show_result(session, can_apply=has_changes)
-            if session.error and session.stop_reason != "done":
-                panel.show_message(
-                    f"{stop_text(session.stop_reason)}: {session.error}",
-                    ok=session.stop_reason == "interrupted",
-                )
-            elif changeset is not None and self._own_paths(changeset.paths):
-                panel.show_message(before_apply(self._own_paths(changeset.paths)), ok=False)
+        changeset = session.changeset
+        has_changes = changeset is not None and bool(changeset.files)
+        panel.show_result(session, can_apply=has_changes)
+        if session.stop_reason == "cancelled":
+            self.note = "Cancelled after planning."
+            panel.show_message("Cancelled after planning; nothing was changed.", ok=True)
+        elif session.error and session.stop_reason != "done":
+            panel.show_message(
+                f"{stop_text(session.stop_reason)}: {session.error}",
+                ok=session.stop_reason == "interrupted",
+            )
+        elif changeset is not None and self._own_paths(changeset.paths):
+            panel.show_message(before_apply(self._own_paths(changeset.paths)), ok=False)
         self.publish(session_report(session, applied=self.applied, note=self.note))
         if self.auto_apply and session.ok and session.changeset and session.changeset.files:
             self.apply(set(session.changeset.hunk_ids()), False)
@@ -262,39 +262,25 @@ class WidgetController:
             self.note = "The changes were rejected; nothing was written."
             self.publish(session_report(self.run.session, note=self.note))
 
-    def approve_plan(self) -> None:
-        """Approve button of a plan-first run: implement and review in the background."""
-        if self.gate is not None:
-            self._decide(Decision.approve())
-            return
-        self._continue(None)
+    # The plan's and the steps' buttons answer whatever pause is pending, through the gate.
 
-    def revise_plan(self, feedback: str) -> None:
-        """Revise button: plan again with the user's feedback."""
-        if self.gate is not None:
-            self._decide(Decision.revise(feedback))
-            return
-        self._continue(feedback)
+    def approve_plan(self) -> None:
+        """Approve button of the plan: the run goes on."""
+        self._decide(Decision.approve())
+
+    def revise(self, feedback: str) -> None:
+        """Revise button (plan or step): plan again, or redo the step, with the feedback."""
+        self._decide(Decision.revise(feedback))
 
     def cancel_plan(self) -> None:
-        """Cancel button: the run ends with its plan only."""
-        if self.gate is not None:
-            self._decide(Decision.stop())
-            return
-        # the header said "waiting for approval"; after Cancel nothing waits any more
-        self.panel.set_status(
-            "cancelled after planning", self.run.progress.line() if self.run is not None else ""
-        )
-        self.panel.show_message("Cancelled after planning; nothing was changed.", ok=True)
-        if self.run is not None and self.run.session is not None:
-            self.run.cancel_plan()
-            self.note = "Cancelled after planning."
-            self.publish(session_report(self.run.session, note=self.note))
+        """Cancel button of the plan: the run ends with its plan only."""
+        self._decide(Decision.stop())
 
     def approve_step(self, selection: set[str]) -> None:
         """Approve step button: the worker applies the selected hunks and goes on."""
         pause = self.gate.pending if self.gate is not None else None
-        if not selection and pause is not None and not pause.changeset.is_empty:
+        changeset = pause.changeset if pause is not None else None
+        if not selection and pause is not None and changeset is not None and changeset.files:
             self.panel.steps.show(pause)  # nothing decided: let the user choose again
             self.panel.show_message("Nothing selected: tick a hunk, or Skip the step.", ok=False)
             return
@@ -309,15 +295,3 @@ class WidgetController:
             self.panel.show_message(str(exc), ok=False)
             return
         self.panel.set_status("running", decision.action)
-
-    def _continue(self, feedback: str | None) -> None:
-        if self.run is None:
-            return
-        self.panel.stop_button.disabled = False
-        self.panel.stop_button.description = "Stop"
-        self.panel.stop_button.layout.display = None
-        self.panel.set_status("running", "implementing" if feedback is None else "revising plan")
-        try:
-            self.run.continue_plan(feedback)
-        except UserError as exc:  # e.g. another run on this project started meanwhile
-            self.panel.show_message(str(exc), ok=False)

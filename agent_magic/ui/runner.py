@@ -1,4 +1,4 @@
-"""Runs an agent in a background thread: one run per project, stop, plan approval, follow-ups."""
+"""Runs an agent in a background thread: one run per project, stop, pending decisions, follow-ups."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from agent_magic.models.base import Usage
 
 if TYPE_CHECKING:
     from agent_magic.agent import Agent
+    from agent_magic.decisions import Gate
     from agent_magic.session import Session
-    from agent_magic.stepping import Gate
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Progress:
     tools: int = 0
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
+    session_id: str = ""  # known before the run returns once it pauses for a decision
 
     def handle(self, event: ev.Event) -> None:
         """Fold one event into the progress."""
@@ -41,6 +42,8 @@ class Progress:
             self.usage, self.cost = event.usage, event.cost
         elif isinstance(event, ev.ToolUsed):
             self.tools += 1
+        elif isinstance(event, ev.StepPaused):
+            self.session_id = event.session.id
 
     @property
     def elapsed(self) -> float:
@@ -127,7 +130,7 @@ class Run:
         self.session: Session | None = None
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
-        self.gate: Gate | None = None  # step mode: where a paused step waits
+        self.gate: Gate | None = None  # where the plan (and each step) waits for the user
         # told (kind, outcome) when an apply or undo of this run's session happened elsewhere
         # (e.g. `%agent apply` in a later cell), so its view and record stay true
         self.action_listeners: list[Callable[[str, Any], None]] = []
@@ -142,20 +145,13 @@ class Run:
     @property
     def session_id(self) -> str:
         """The session's id, or '(starting)' before the agent returned it."""
-        return self.session.id if self.session is not None else "(starting)"
+        if self.session is not None:
+            return self.session.id
+        return self.progress.session_id or "(starting)"
 
     def start(self, *, background: bool = True) -> None:
         """Run the task (claims the project first; raises UserError if it is busy)."""
         self._launch(lambda: self.agent.run(self.task), background)
-
-    def continue_plan(self, feedback: str | None = None, *, background: bool = True) -> None:
-        """After plan-first: None approves the plan, text asks for a revised one."""
-        session = self._need_session()
-        self._launch(lambda: self.agent.continue_plan(session, feedback=feedback), background)
-
-    def cancel_plan(self) -> None:
-        """After plan-first: end the run with its plan only."""
-        self.agent.cancel_plan(self._need_session())
 
     def resume(self, instruction: str, *, background: bool = True) -> None:
         """Continue the finished session with a follow-up instruction."""
@@ -179,14 +175,9 @@ class Run:
                 self.stop()
 
     def awaiting_decision(self) -> str | None:
-        """What the run waits for the user to decide (a step or plan in step mode), or None."""
+        """The headline of the pause waiting for the user's decision (the plan or a step)."""
         pause = self.gate.pending if self.gate is not None else None
-        if pause is not None:
-            return pause.headline()
-        session = self.session
-        if not self.running and session is not None and session.stop_reason == "plan_ready":
-            return "the plan (--plan-first)"
-        return None
+        return pause.headline() if pause is not None else None
 
     def notify(self, kind: str, outcome: Any) -> None:
         """Tell the run's views that ``kind`` ("apply" or "undo") happened with ``outcome``."""

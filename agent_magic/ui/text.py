@@ -1,10 +1,10 @@
-"""The terminal and headless views: streamed progress, colored diffs, a y/n/all/quit prompt."""
+"""The terminal and headless views: streamed progress, colored diffs, the one answer parser."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from agent_magic import events as ev
 from agent_magic.staging.diff import visible
@@ -23,6 +23,34 @@ COLORS = {
 }
 
 InputFn = Callable[[str], str]
+
+Word = Literal["yes", "no", "all", "quit", "skip", "pick", "empty", "text"]
+# Every terminal prompt (plan, step, per-file apply, blockers) reads answers with these words.
+WORDS: dict[str, Word] = {
+    "y": "yes",
+    "yes": "yes",
+    "approve": "yes",
+    "n": "no",
+    "no": "no",
+    "a": "all",
+    "all": "all",
+    "q": "quit",
+    "quit": "quit",
+    "stop": "quit",
+    "s": "skip",
+    "skip": "skip",
+    "p": "pick",
+    "pick": "pick",
+}
+
+
+def parse_answer(text: str) -> Word:
+    """A terminal answer as one word of :data:`WORDS`; "empty" if blank, "text" for anything else
+    (feedback, where a prompt takes it)."""
+    word = text.strip().lower()
+    if not word:
+        return "empty"
+    return WORDS.get(word, "text")
 
 
 def colorize_diff(diff: str, color: bool = True) -> str:
@@ -143,25 +171,25 @@ def choose_hunks(
         answer = _ask(f"Apply {file_label(change)}? [y]es/[n]o/[a]ll/[q]uit ", input_fn, out)
         if answer is None:
             return None
-        if answer == "y":
+        if answer == "yes":
             chosen.update(h.id for h in change.hunks)
-        elif answer == "a":
+        elif answer == "all":
             for rest in files[index:]:
                 chosen.update(h.id for h in rest.hunks)
             break
-        elif answer == "q":
+        elif answer == "quit":
             break
     return chosen
 
 
-def _ask(prompt: str, input_fn: InputFn, out: TextIO) -> str | None:
+def _ask(prompt: str, input_fn: InputFn, out: TextIO) -> Word | None:
     while True:
         try:
-            reply = input_fn(prompt).strip().lower()
+            word = parse_answer(input_fn(prompt))
         except EOFError:
-            return "q"
+            return "quit"
         except KeyboardInterrupt:
             return None
-        if reply in ("y", "yes", "n", "no", "a", "all", "q", "quit"):
-            return reply[0]
+        if word in ("yes", "no", "all", "quit"):
+            return word
         out.write("Please answer y, n, a(ll) or q(uit).\n")

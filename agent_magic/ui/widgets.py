@@ -200,7 +200,8 @@ def checks_html(checks: CheckReport | None) -> str:
 
 
 class StepView(widgets.VBox):
-    """Step mode: the paused step's diff (hunks selectable), checks, what comes next, decisions."""
+    """Step mode: the paused step's diff (hunks selectable), its checks and review findings,
+    what comes next, and the decisions."""
 
     def __init__(self, callbacks: Callbacks) -> None:
         super().__init__()
@@ -210,7 +211,7 @@ class StepView(widgets.VBox):
         self.title = widgets.HTML()
         self.diff: DiffView | None = None
         self.diff_box = widgets.VBox()
-        self.checks = widgets.HTML()
+        self.findings = FindingsView(self._jump)
         self.cumulative = widgets.Accordion(children=[widgets.HTML()])
         self.cumulative.set_title(0, "All changes of the run so far")
         self.cumulative.selected_index = None
@@ -232,7 +233,7 @@ class StepView(widgets.VBox):
         self.children = [
             self.title,
             self.diff_box,
-            self.checks,
+            self.findings,
             self.cumulative,
             self.feedback,
             widgets.HBox(list(self.buttons)),
@@ -251,13 +252,17 @@ class StepView(widgets.VBox):
             if pause.next_step
             else "<div><i>This is the last step.</i></div>"
         )
+        if pause.open_blockers:
+            parts.append(
+                f"<div style='color:#b00020'>{len(pause.open_blockers)} blocker finding(s) "
+                "remain after the review's fix rounds: look before you approve.</div>"
+            )
         if pause.message:
             parts.append(f"<div style='color:#b00020'>{esc(pause.message)}</div>")
         self.title.value = "".join(parts)
         self.diff = DiffView(pause.changeset)
         self.diff_box.children = [self.diff]
-        checks = pause.checks
-        self.checks.value = checks_html(checks)
+        self.findings.show(list(pause.findings), pause.checks)
         cumulative = pause.cumulative.diff() if pause.cumulative is not None else ""
         self.cumulative.children = [widgets.HTML(diff_html(cumulative))]
         self.feedback.value = ""
@@ -279,6 +284,10 @@ class StepView(widgets.VBox):
 
     def _revise(self) -> None:
         _send_feedback(self, self.callbacks.step_revise)
+
+    def _jump(self, path: str, line: int | None) -> None:
+        if self.diff is not None:
+            self.diff.reveal(path, line)
 
     def _decide(self, callback: Callable[[], None]) -> None:
         _decide(self, callback)

@@ -48,23 +48,27 @@ def test_plan_revise_sends_the_feedback_and_shows_the_revised_plan(
     model = ScriptedModel([UNDERSTAND, PLAN, REVISED_PLAN])
     launch(ip, monkeypatch, model, calc_repo, "--view widgets --plan-first")
     run, plan = magics.last_run, magics.last_view.panel.plan
-    assert run.wait(60) and run.session.stop_reason == "plan_ready"
+    first = run.gate.next_pause(timeout=60)
+    assert first is not None and first.is_plan
     assert "Fix the operators" in plan.text.value
 
     plan.revise.click()  # an empty box asks for feedback instead of revising
-    assert not run.running and model.remaining == 1
+    assert run.gate.pending is first and model.remaining == 1
     assert "Write what should change" in plan.feedback.placeholder
 
     plan.feedback.value = FEEDBACK
     plan.revise.click()
-    assert run.wait(60)
+    revised = run.gate.next_pause(timeout=60)
 
+    assert revised is not None and revised is not first and revised.is_plan
     assert FEEDBACK in texts(model.requests[-1])
     assert FEEDBACK not in texts(model.requests[-2])
-    assert run.session.stop_reason == "plan_ready"
+    assert run.running  # the same run waits again, for the revised plan
     assert "Fix only add" in plan.text.value and "Fix the operators" not in plan.text.value
     assert plan.controls in plan.children and not plan.approve.disabled
     assert (calc_repo / "calc.py").read_text() == CALC
+    run.stop()
+    assert run.wait(60) and run.session.stop_reason == "cancelled"
 
 
 def test_plan_cancel_applies_nothing_and_says_the_run_ended(
@@ -73,11 +77,11 @@ def test_plan_cancel_applies_nothing_and_says_the_run_ended(
     model = ScriptedModel([UNDERSTAND, PLAN, *fix_calc()[2:]])
     launch(ip, monkeypatch, model, calc_repo, "--view widgets --plan-first")
     run, panel = magics.last_run, magics.last_view.panel
-    assert run.wait(60)
+    assert run.gate.next_pause(timeout=60).is_plan
 
     panel.plan.cancel.click()
 
-    assert not run.running
+    assert run.wait(60)
     assert all(b.disabled for b in (panel.plan.approve, panel.plan.revise, panel.plan.cancel))
     assert "Cancelled after planning; nothing was changed." in panel.message.value
     assert "cancel" in panel.status.value.lower()
@@ -132,7 +136,7 @@ def test_plan_first_with_yes_waits_for_the_plan_then_applies(ip, magics, calc_re
         ip, monkeypatch, ScriptedModel(fix_calc()), calc_repo, "--view widgets --yes --plan-first"
     )
     run, panel = magics.last_run, magics.last_view.panel
-    assert run.wait(60) and run.session.stop_reason == "plan_ready"
+    assert run.gate.next_pause(timeout=60).is_plan  # --yes does not answer the plan
     assert (calc_repo / "calc.py").read_text() == CALC
 
     panel.plan.approve.click()
