@@ -319,6 +319,9 @@ def first_cell_runs(page: Page) -> None:
 
     target = cell(page, 0)
     for _ in range(6):
+        accept = page.locator(".jp-Dialog button.jp-mod-accept")  # "Select Kernel", if asked
+        if accept.count():
+            accept.click()
         target.locator(".jp-InputPrompt").click()
         page.keyboard.press("Shift+Enter")
         try:
