@@ -416,3 +416,33 @@ def test_a_notebook_diff_draws_per_cell_from_its_state_alone(browser, screenshot
         widget.screenshot(path=str(screenshots / "bare-page-notebook.png"))
     finally:
         page.close()
+
+
+def test_a_file_too_big_to_send_whole_and_a_binary_draw_their_hunks(browser, screenshots):
+    from agent_magic.staging.changeset import Changeset, make_change
+    from agent_magic.ui import reviewstate
+
+    big = "".join(f"row_{i} = {i}\n" for i in range(reviewstate.MAX_SIDE_CHARS // 10))
+    changed = big.replace("row_700 = 700\n", "row_700 = 'seven hundred'\n")
+    view = DiffView(
+        Changeset(
+            [
+                make_change("table.py", big.encode(), changed.encode()),
+                make_change("logo.png", None, b"\x89PNG\x00\x00\x00"),
+            ]
+        )
+    )
+    assert [f["view"] for f in view.files] == ["hunks", "hunks"]
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    try:
+        page.set_content("<div id='host'></div>")
+        page.evaluate(BARE_RENDER, {**view.get_state(), "_esm": view._esm})
+        widget = page.locator(".amr")
+        expect(widget.locator(".amr-hunk")).to_have_count(2)
+        expect(widget.locator(".cm-content").first).to_contain_text("row_700 = 'seven hundred'")
+        expect(widget.locator(".cm-deletedChunk").first).to_contain_text("row_700 = 700")
+        expect(widget.locator(".cm-lineNumbers").first).to_contain_text("701")  # its real line
+        expect(widget.locator(".amr-hunk").nth(1)).to_contain_text("binary file added")
+        widget.screenshot(path=str(screenshots / "bare-page-big-and-binary.png"))
+    finally:
+        page.close()

@@ -296,7 +296,8 @@ class Review {
       const box = el("div", "amr-editor");
       block.append(box);
       const own = { ...hunk, new_start: 0, new_end: 0, changes: sides.changes };
-      parts.push(this.editor(box, sides.old, sides.new, hunk.language || file.language, [own], [], file.path, false));
+      const first = hunk.kind === "cell" ? [0, 0] : [hunk.old_start, hunk.new_start];
+      parts.push(this.editor(box, sides.old, sides.new, hunk.language || file.language, [own], [], file.path, false, first));
       for (const note of hunk.notes) block.append(el("div", "amr-note", note));
     } else if (hunk.text) {
       const pre = el("pre", "amr-plain");
@@ -321,6 +322,7 @@ class Review {
     findings: FindingState[],
     path: string,
     bars = true,
+    first = [0, 0], // the real line numbers of the sides' first lines, minus one (a hunk's part)
   ): { destroy(): void; refresh(): void; reveal(id: string): void } {
     const review = this;
     const ranges = hunks.flatMap((h) => h.changes).sort((x, y) => x[0] - y[0] || x[2] - y[2]);
@@ -331,8 +333,8 @@ class Review {
       update: (value, tr) => (tr.effects.some((e) => e.is(refreshEffect)) ? review.decorate(tr.state.doc, hunks, findings, bars) : value),
       provide: (field) => EditorView.decorations.from(field),
     });
+    const numbers = (offset: number) => lineNumbers({ formatNumber: (n) => String(n + offset) });
     const common: Extension[] = [
-      lineNumbers(),
       EditorState.readOnly.of(true),
       EditorView.editable.of(false),
       syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
@@ -344,8 +346,8 @@ class Review {
     box.dataset.path = path;
     if (this.mode === "split") {
       merge = new MergeView({
-        a: { doc: oldText, extensions: common },
-        b: { doc: newText, extensions: [common, decorations] },
+        a: { doc: oldText, extensions: [numbers(first[0]), common] },
+        b: { doc: newText, extensions: [numbers(first[1]), common, decorations] },
         parent: box,
         collapseUnchanged: COLLAPSE,
         diffConfig: { override },
@@ -359,6 +361,7 @@ class Review {
         state: EditorState.create({
           doc: newText,
           extensions: [
+            numbers(first[1]),
             common,
             decorations,
             unifiedMergeView({ original: oldText, mergeControls: false, collapseUnchanged: COLLAPSE, diffConfig: { override }, gutter: true }),
