@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import anywidget
 import traitlets
@@ -21,6 +21,8 @@ MISSING_BUNDLE = """export default { render({ el }) {
     + "(pip install -e . does it when npm is installed).";
 } };
 """
+Choice = Literal["accepted", "rejected", "pending"]  # pending: undecided again
+CHOICES: dict[str, Choice] = {"accepted": "accepted", "rejected": "rejected", "pending": "pending"}
 _HUNK_RANGE = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
 
@@ -98,9 +100,9 @@ class DiffView(anywidget.AnyWidget):
         """Ids of the hunks Apply writes: all but the rejected ones."""
         return reviewstate.selection(self.files, self.decisions)
 
-    def decide(self, ids: Sequence[str], decision: str) -> None:
+    def decide(self, ids: Sequence[str], decision: Choice) -> None:
         """Mark hunks accepted, rejected or (``"pending"``) undecided; unknown ids are ignored."""
-        if not self.enabled or decision not in ("accepted", "rejected", "pending"):
+        if not self.enabled or decision not in CHOICES:
             return
         decisions = dict(self.decisions)
         for hid in ids:
@@ -112,7 +114,7 @@ class DiffView(anywidget.AnyWidget):
                 decisions[hid] = decision
         self.decisions = decisions
 
-    def decide_file(self, path: str, decision: str) -> None:
+    def decide_file(self, path: str, decision: Choice) -> None:
         """Accept or reject every hunk of one file."""
         self.decide([h for h, p in self._hunk_ids.items() if p == path], decision)
 
@@ -135,13 +137,8 @@ class DiffView(anywidget.AnyWidget):
         kind = content.get("type")
         if kind == "decide":
             ids = content.get("ids")
-            decision = content.get("decision")
-            if isinstance(ids, list) and isinstance(decision, str):
+            decision = CHOICES.get(str(content.get("decision")))
+            if isinstance(ids, list) and decision is not None:
                 self.decide([i for i in ids if isinstance(i, str)], decision)
         elif kind == "mode" and content.get("mode") in ("unified", "split"):
             self.mode = str(content["mode"])
-
-
-def _hunk_title(hunk: Any) -> str:
-    header = (getattr(hunk, "header", "") or hunk_text(hunk).splitlines()[0]).strip()
-    return header[:100] or str(hunk.id)

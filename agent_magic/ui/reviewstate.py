@@ -20,7 +20,6 @@ from agent_magic.staging.diff import Hunk, lines_of, visible
 from agent_magic.staging.nbdiff import pair_keys
 from agent_magic.staging.nbview import source_text
 
-Decision = Literal["accepted", "rejected"]
 FileView = Literal["text", "hunks", "notebook"]
 Placement = Literal["line", "file", "top"]
 
