@@ -24,6 +24,7 @@ FileView = Literal["text", "hunks", "notebook"]
 Placement = Literal["line", "file", "top"]
 
 MAX_SIDE_CHARS = 1_000_000  # one side of a file sent whole; past it only the hunks are sent
+MAX_TOTAL_CHARS = 8_000_000  # whole sides of all files; later files send their hunks only
 MAX_CELL_CHARS = 100_000  # one side of one notebook cell
 LANGUAGES = {
     ".py": "python",
@@ -92,13 +93,20 @@ def language_of(path: str) -> str:
     return LANGUAGES.get(PurePosixPath(path).suffix.lower(), "text")
 
 
-def file_states(changeset: Changeset | None) -> list[FileState]:
-    """Every changed file of ``changeset`` as the widget's state."""
-    return [file_state(change) for change in (changeset.files if changeset else [])]
+def file_states(changeset: Changeset | None, budget: int = MAX_TOTAL_CHARS) -> list[FileState]:
+    """Every changed file of ``changeset`` as the widget's state; a file whose sides no longer fit
+    in ``budget`` characters sends only its hunks, so one widget stays a bounded message."""
+    out = []
+    for change in changeset.files if changeset else []:
+        size = len(change.before or b"") + len(change.after or b"")
+        state = file_state(change, whole=size <= budget)
+        budget -= len(state["old"]) + len(state["new"])
+        out.append(state)
+    return out
 
 
-def file_state(change: FileChange) -> FileState:
-    """One file change as the widget draws it."""
+def file_state(change: FileChange, *, whole: bool = True) -> FileState:
+    """One file change as the widget draws it (``whole``: both sides, when not too big)."""
     state = FileState(
         path=change.path,
         old_path=change.old_path or "",
@@ -118,7 +126,7 @@ def file_state(change: FileChange) -> FileState:
             state["hunks"] = cells
             _count(state)
             return state
-    sides = _sides(change)
+    sides = _sides(change) if whole else None
     if sides is not None and any(h.kind == "text" for h in change.hunks):
         state["view"] = "text"
         state["old"], state["new"] = sides

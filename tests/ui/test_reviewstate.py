@@ -163,3 +163,14 @@ def test_findings_placement_and_selection():
     assert reviewstate.selection(files, {hid: "rejected"}) == set()
     assert reviewstate.selection(files, {hid: "accepted"}) == {hid}
     assert Counter(f["severity"] for f in findings)["blocker"] == 1
+
+
+def test_past_the_total_budget_files_send_only_their_hunks():
+    text = "".join(f"line {i}\n" for i in range(100))
+    changes = [
+        make_change(f"f{i}.py", text.encode(), text.replace("line 50", "fifty").encode())
+        for i in range(4)
+    ]
+    files = reviewstate.file_states(Changeset(changes), budget=2 * 2 * len(text))
+    assert [f["view"] for f in files] == ["text", "text", "hunks", "hunks"]
+    assert "+fifty" in files[3]["hunks"][0]["text"]

@@ -11,8 +11,8 @@ export const STYLE = `
   color: var(--jp-content-font-color1, #222); }
 .amr-fold { border: none; background: none; padding: 0 4px; }
 .amr-button:disabled { opacity: 0.45; cursor: default; }
-.amr-accept:not(:disabled):hover, .amr-accept-file:not(:disabled):hover { background: #e3f4e4; }
-.amr-reject:not(:disabled):hover, .amr-reject-file:not(:disabled):hover { background: #fbe5e5; }
+.amr-accept:not(:disabled):hover, .amr-accept-file:not(:disabled):hover { background: var(--jp-success-color3, #e3f4e4); }
+.amr-reject:not(:disabled):hover, .amr-reject-file:not(:disabled):hover { background: var(--jp-error-color3, #fbe5e5); }
 .amr-file { border: 1px solid var(--jp-border-color2, #ddd); border-radius: 4px; margin: 6px 0; }
 .amr-file-header { display: flex; gap: 8px; align-items: center; padding: 4px 6px;
   background: var(--jp-layout-color2, #f3f3f3); border-bottom: 1px solid var(--jp-border-color2, #ddd);
@@ -33,8 +33,8 @@ export const STYLE = `
   background: var(--jp-layout-color2, #eef2f7); border-left: 3px solid var(--jp-border-color1, #999); }
 .amr-hunk-title { font-family: var(--jp-code-font-family, monospace); color: var(--jp-content-font-color2, #555);
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.amr-hunk.amr-accepted { border-left-color: #2e7d32; background: #e8f5e9; }
-.amr-hunk.amr-rejected { border-left-color: #b00020; background: #fdecea; }
+.amr-hunk.amr-accepted { border-left-color: var(--jp-success-color1, #2e7d32); background: var(--jp-success-color3, #e8f5e9); }
+.amr-hunk.amr-rejected { border-left-color: var(--jp-error-color1, #b00020); background: var(--jp-error-color3, #fdecea); }
 .amr-hunk.amr-current { outline: 2px solid var(--jp-brand-color1, #1976d2); outline-offset: -2px; }
 .amr-badge { font-size: 0.85em; font-weight: 600; }
 .amr-accepted .amr-badge { color: #2e7d32; } .amr-rejected .amr-badge { color: #b00020; }
@@ -51,9 +51,9 @@ export const STYLE = `
   font-size: var(--jp-ui-font-size1, 13px); white-space: normal; }
 .amr-finding-head { display: flex; gap: 8px; align-items: baseline; flex-wrap: wrap; }
 .amr-severity { font-weight: 700; text-transform: uppercase; font-size: 0.8em; }
-.amr-sev-blocker { border-left-color: #b00020; background: #fdecea; } .amr-sev-blocker .amr-severity { color: #b00020; }
-.amr-sev-major { border-left-color: #d9480f; background: #fff4e6; } .amr-sev-major .amr-severity { color: #d9480f; }
-.amr-sev-minor { border-left-color: #b08800; background: #fffbe6; } .amr-sev-minor .amr-severity { color: #8a6d00; }
+.amr-sev-blocker { border-left-color: var(--jp-error-color1, #b00020); background: var(--jp-error-color3, #fdecea); } .amr-sev-blocker .amr-severity { color: #b00020; }
+.amr-sev-major { border-left-color: var(--jp-warn-color0, #d9480f); background: var(--jp-warn-color3, #fff4e6); } .amr-sev-major .amr-severity { color: #d9480f; }
+.amr-sev-minor { border-left-color: var(--jp-warn-color2, #b08800); background: var(--jp-layout-color2, #fffbe6); } .amr-sev-minor .amr-severity { color: #8a6d00; }
 .amr-sev-nit .amr-severity { color: #666; }
 .amr-fixed { opacity: 0.7; } .amr-status { font-style: italic; color: #2e7d32; }
 .amr-suggestion { margin-top: 2px; white-space: pre-wrap; }
