@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agent_magic.decisions import StepPause
     from agent_magic.models.base import Usage
     from agent_magic.records import Finding, Plan, Understanding
     from agent_magic.review.report import CheckReport
     from agent_magic.session import Session
-    from agent_magic.decisions import StepPause
 
 PHASES = ("understand", "analyze", "plan", "implement", "review", "deliver")
 

@@ -28,7 +28,9 @@ fi
 # The JupyterLab extension: pip's build hook builds it when it is missing; rebuild it here when
 # its source is newer than the build (the browser tests load the built one).
 if command -v npm >/dev/null 2>&1 && [ -f agent_magic/labextension/package.json ] \
-    && [ -n "$(find js/src js/package.json -newer agent_magic/labextension/package.json)" ]; then
+    && { [ ! -f agent_magic/ui/static/review.js ] \
+      || [ -n "$(find js/src js/package.json -newer agent_magic/labextension/package.json)" ] \
+      || [ -n "$(find js/src -newer agent_magic/ui/static/review.js)" ]; }; then
   (cd js && npm ci --no-audit --no-fund --loglevel=error && npm run build >/dev/null)
 fi
 python -m pip install -q --disable-pip-version-check -e ".[$extras]"

@@ -134,15 +134,15 @@ def test_widgets_tree_per_hunk_apply_and_undo(ip, magics, calc_repo, tmp_path):
         "agent-apply",
         "agent-reject",
         "agent-undo",
-        "agent-file-checkbox",
-        "agent-hunk-checkbox",
         "agent-findings",
     } <= classes(panel)
     assert panel.stepper.states["deliver"] == "done"
-    hunks = panel.diff.hunk_boxes
+    hunks = panel.diff.hunk_ids()
     assert len(hunks) == 2
 
-    hunks[sorted(hunks)[1]].value = False  # keep only the fix of add
+    panel.diff.decide([hunks[0]], "accepted")
+    panel.diff.decide([hunks[1]], "rejected")  # keep only the fix of add
+    assert panel.apply_button.description == "Apply 1 of 2 hunks"
     panel.apply_button.click()
 
     text = (calc_repo / "calc.py").read_text()
@@ -155,7 +155,7 @@ def test_widgets_tree_per_hunk_apply_and_undo(ip, magics, calc_repo, tmp_path):
     assert "Undid checkpoint" in panel.message.value
 
 
-def test_file_checkbox_unticks_its_hunks_and_empty_selection_applies_nothing(
+def test_reject_file_rejects_its_hunks_and_empty_selection_applies_nothing(
     ip, magics, calc_repo, tmp_path
 ):
     spec = write_script(tmp_path, fix_calc())
@@ -163,8 +163,8 @@ def test_file_checkbox_unticks_its_hunks_and_empty_selection_applies_nothing(
     assert magics.last_run.wait(60)
     panel = magics.last_view.panel
 
-    panel.diff.file_boxes["calc.py"].value = False
-    assert not any(box.value for box in panel.diff.hunk_boxes.values())
+    panel.diff.decide_file("calc.py", "rejected")
+    assert panel.diff.selection() == set()
     panel.apply_button.click()
 
     assert "Nothing selected" in panel.message.value
@@ -207,7 +207,7 @@ def test_plan_first_approve_continues_to_a_diff(ip, magics, calc_repo, tmp_path)
     assert run.wait(60)
 
     assert run.session.stop_reason == "done"
-    assert len(panel.diff.hunk_boxes) == 2
+    assert len(panel.diff.hunk_ids()) == 2
 
 
 def test_plan_first_headless_stops_after_the_plan(ip, magics, calc_repo, tmp_path, capsys):

@@ -1,21 +1,28 @@
-"""The diff view: per file collapsible, highlighted hunks, a checkbox per file and per hunk."""
+"""The diff review widget (anywidget + CodeMirror merge view) and text helpers for diffs."""
 
 from __future__ import annotations
 
-import html
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any, Literal, cast
 
-import ipywidgets as widgets
+import anywidget
+import traitlets
 
+from agent_magic.records import Finding
+from agent_magic.staging.changeset import Changeset
 from agent_magic.staging.diff import visible
-from agent_magic.ui.report import diff_stats, file_label
+from agent_magic.ui import reviewstate
 
-if TYPE_CHECKING:
-    from agent_magic.staging.changeset import Changeset, FileChange
-    from agent_magic.staging.diff import Hunk
-
-COLLAPSE_LINES = 200  # files with longer diffs start collapsed and are highlighted when opened
+BUNDLE = "static/review.js"  # built from js/src/review by esbuild (npm run build)
+MISSING_BUNDLE = """export default { render({ el }) {
+  el.textContent = "agent_magic's review widget is not built: run `npm run build` in js/ "
+    + "(pip install -e . does it when npm is installed).";
+} };
+"""
+Choice = Literal["accepted", "rejected", "pending"]  # pending: undecided again
+CHOICES: dict[str, Choice] = {"accepted": "accepted", "rejected": "rejected", "pending": "pending"}
 _HUNK_RANGE = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
 
@@ -29,24 +36,30 @@ def diff_html(diff: str) -> str:
     return highlight(diff, DiffLexer(), formatter)
 
 
-def hunk_text(hunk: Hunk) -> str:
+def hunk_text(hunk: Any) -> str:
     """The hunk's text with its header line first."""
     text = hunk.text
-    header = hunk.header.rstrip("\n")
+    header = (getattr(hunk, "header", "") or "").rstrip("\n")
     if header and not text.startswith(header):
         # cell and file hunks carry a label, not a unified-diff header line
         text = (header if header.startswith("@@") else f"@@ {header} @@") + "\n" + text
     return visible(text)
 
 
-def hunk_for_line(change: FileChange, line: int | None) -> str | None:
+def bundle() -> str:
+    """The front end's ES module, or one that says how to build it."""
+    path = resources.files("agent_magic.ui").joinpath(BUNDLE)
+    return path.read_text(encoding="utf-8") if path.is_file() else MISSING_BUNDLE
+
+
+def hunk_for_line(change: Any, line: int | None) -> str | None:
     """The id of the hunk of ``change`` whose new-side range holds ``line`` (else its first)."""
     hunks = list(change.hunks)
     if not hunks:
         return None
     if line is not None:
         for hunk in hunks:
-            start, length = hunk.new_start, hunk.new_len
+            start, length = getattr(hunk, "new_start", 0), getattr(hunk, "new_len", 0)
             match = _HUNK_RANGE.match(hunk_text(hunk))
             if not start and match:
                 start = int(match.group(1))
@@ -56,124 +69,78 @@ def hunk_for_line(change: FileChange, line: int | None) -> str | None:
     return hunks[0].id
 
 
-class DiffView(widgets.VBox):
-    """Every changed file of a changeset; ``selection()`` is the set of ticked hunk ids."""
+class DiffView(anywidget.AnyWidget):
+    """The review of a changeset: CodeMirror merge views per file, per-hunk Accept / Reject,
+    findings on their lines; ``selection()`` is every hunk not rejected.
 
-    def __init__(
-        self, changeset: Changeset | None, *, collapse_lines: int = COLLAPSE_LINES
-    ) -> None:
-        super().__init__()
+    The front end only asks (a ``decide`` message); this side checks the ids and owns
+    ``decisions``, so a stale or kernel-less page cannot change what Apply writes.
+    """
+
+    _esm = bundle()
+    files = traitlets.List(traitlets.Dict()).tag(sync=True)
+    findings = traitlets.List(traitlets.Dict()).tag(sync=True)
+    decisions = traitlets.Dict(traitlets.Unicode()).tag(sync=True)  # hunk id -> accepted|rejected
+    enabled = traitlets.Bool(True).tag(sync=True)
+    mode = traitlets.Unicode("unified").tag(sync=True)  # unified | split
+    focus = traitlets.Unicode("").tag(sync=True)  # a hunk id the front end scrolls to
+
+    def __init__(self, changeset: Changeset | None, findings: Sequence[Finding] = ()) -> None:
+        files = reviewstate.file_states(changeset)
+        super().__init__(files=files, findings=reviewstate.finding_states(list(findings), files))
         self.add_class("agent-diff")
-        self.file_boxes: dict[str, widgets.Checkbox] = {}
-        self.hunk_boxes: dict[str, widgets.Checkbox] = {}
-        self.sections: dict[str, widgets.Accordion] = {}
-        self._hunks_of: dict[str, list[str]] = {}
-        self._syncing = False
-        self.changes = list(changeset.files) if changeset is not None else []
-        rows = [self._file_row(c, collapse_lines) for c in self.changes]
-        if not rows:
-            rows = [widgets.HTML("<i>No file changes.</i>")]
-        self.children = rows
+        self._hunk_ids = {h["id"]: f["path"] for f in files for h in f["hunks"]}
+        self.on_msg(self._on_message)
+
+    def hunk_ids(self) -> list[str]:
+        """Every hunk id, file by file."""
+        return list(self._hunk_ids)
 
     def selection(self) -> set[str]:
-        """Ids of the ticked hunks."""
-        return {hid for hid, box in self.hunk_boxes.items() if box.value}
+        """Ids of the hunks Apply writes: all but the rejected ones."""
+        return reviewstate.selection(
+            cast("list[reviewstate.FileState]", self.files), self.decisions
+        )
+
+    def decide(self, ids: Sequence[str], decision: Choice) -> None:
+        """Mark hunks accepted, rejected or (``"pending"``) undecided; unknown ids are ignored."""
+        if not self.enabled or decision not in CHOICES:
+            return
+        decisions = dict(self.decisions)
+        for hid in ids:
+            if hid not in self._hunk_ids:
+                continue
+            if decision == "pending":
+                decisions.pop(hid, None)
+            else:
+                decisions[hid] = decision
+        self.decisions = decisions
+
+    def decide_file(self, path: str, decision: Choice) -> None:
+        """Accept or reject every hunk of one file."""
+        self.decide([h for h, p in self._hunk_ids.items() if p == path], decision)
 
     def set_enabled(self, enabled: bool) -> None:
-        """Freeze the checkboxes (after apply) or thaw them."""
-        for box in (*self.file_boxes.values(), *self.hunk_boxes.values()):
-            box.disabled = not enabled
+        """Freeze the decisions (after apply or reject) or thaw them."""
+        self.enabled = enabled
 
     def reveal(self, path: str, line: int | None = None) -> str | None:
-        """Open the file's section and mark the hunk holding ``line``; returns its id."""
-        change = next((c for c in self.changes if c.path == path), None)
-        if change is None:
-            return None
-        self.sections[path].selected_index = 0
-        hid = hunk_for_line(change, line)
-        for other, box in self.hunk_boxes.items():
-            if other == hid:
-                box.add_class("agent-hunk-focus")
-            else:
-                box.remove_class("agent-hunk-focus")
+        """Scroll the front end to the hunk of ``path`` holding ``line``; returns its id."""
+        file = next((f for f in self.files if f["path"] == path), None)
+        hid = reviewstate.hunk_at(cast("reviewstate.FileState", file), line) if file else None
+        if hid is not None:
+            self.focus = ""  # a second reveal of the same hunk scrolls again
+            self.focus = hid
         return hid
 
-    def _file_row(self, change: FileChange, collapse_lines: int) -> widgets.Widget:
-        diff = change.diff()
-        added, removed = diff_stats(diff)
-        box = widgets.Checkbox(
-            value=True,
-            description=file_label(change),
-            indent=False,
-            layout=widgets.Layout(width="auto"),
-        )
-        box.add_class("agent-file-checkbox")
-        self.file_boxes[change.path] = box
-        ids = [h.id for h in change.hunks]
-        self._hunks_of[change.path] = ids
-        hunk_rows = []
-        for hunk in change.hunks:
-            hbox = widgets.Checkbox(
-                value=True,
-                description=_hunk_title(hunk),
-                indent=False,
-                layout=widgets.Layout(width="auto"),
-            )
-            hbox.add_class("agent-hunk-checkbox")
-            hbox.observe(lambda _c, path=change.path: self._hunk_changed(path), "value")
-            self.hunk_boxes[hunk.id] = hbox
-            hunk_rows.append((hbox, hunk))
-        box.observe(lambda c, path=change.path: self._file_changed(path, c["new"]), "value")
-        body = widgets.VBox()
-        section = widgets.Accordion(children=[body])
-        section.set_title(
-            0,
-            f"{file_label(change)}  +{added} −{removed}"
-            + ("  (notebook, per cell)" if change.is_notebook else ""),
-        )
-        self.sections[change.path] = section
-        lines = len(diff.splitlines())
-        rendered = False
-
-        def fill(_change: Any = None) -> None:
-            # highlighting is the slow part, so a collapsed file is rendered when first opened
-            nonlocal rendered
-            if rendered or section.selected_index is None:
-                return
-            rendered = True
-            body.children = [
-                widgets.VBox([hbox, widgets.HTML(diff_html(hunk_text(hunk)))])
-                for hbox, hunk in hunk_rows
-            ] or [widgets.HTML(f"<pre>{html.escape(diff)}</pre>")]
-
-        if lines > collapse_lines:
-            body.children = [widgets.HTML(f"<i>{lines} diff lines; open to view the hunks</i>")]
-        section.observe(fill, "selected_index")
-        section.selected_index = None if lines > collapse_lines else 0
-        return widgets.VBox([box, section])
-
-    def _file_changed(self, path: str, value: bool) -> None:
-        if self._syncing:
+    def _on_message(self, _widget: object, content: object, _buffers: object) -> None:
+        if not isinstance(content, dict):
             return
-        self._syncing = True
-        try:
-            for hid in self._hunks_of[path]:
-                self.hunk_boxes[hid].value = value
-        finally:
-            self._syncing = False
-
-    def _hunk_changed(self, path: str) -> None:
-        if self._syncing:
-            return
-        self._syncing = True
-        try:
-            self.file_boxes[path].value = any(
-                self.hunk_boxes[h].value for h in self._hunks_of[path]
-            )
-        finally:
-            self._syncing = False
-
-
-def _hunk_title(hunk: Hunk) -> str:
-    header = (hunk.header or hunk_text(hunk).splitlines()[0]).strip()
-    return header[:100] or str(hunk.id)
+        kind = content.get("type")
+        if kind == "decide":
+            ids = content.get("ids")
+            decision = CHOICES.get(str(content.get("decision")))
+            if isinstance(ids, list) and decision is not None:
+                self.decide([i for i in ids if isinstance(i, str)], decision)
+        elif kind == "mode" and content.get("mode") in ("unified", "split"):
+            self.mode = str(content["mode"])

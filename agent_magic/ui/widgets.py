@@ -294,39 +294,41 @@ class StepView(widgets.VBox):
 
 
 class FindingsView(widgets.VBox):
-    """Findings with severity, location (a button that jumps to the hunk), message, status."""
+    """The checks' summary and a count of the findings, which the diff view shows on their lines."""
 
     def __init__(self, on_jump: Callable[[str, int | None], None] = _noop) -> None:
         super().__init__()
         self.add_class("agent-findings")
         self.on_jump = on_jump
         self.checks = widgets.HTML()
+        self.count = widgets.HTML()
         self.rows: list[widgets.Widget] = []
-        self.children = [self.checks]
+        self.children = [self.checks, self.count]
         self.layout.display = "none"
 
     def show(self, findings: list[Any], checks: Any = None) -> None:
-        """Render the findings and the checks' summary."""
+        """Render the checks' summary and how many findings the diff view shows."""
         self.checks.value = checks_html(checks)
-        self.rows = [self._row(f) for f in findings]
-        self.children = [self.checks, *self.rows]
-        self.layout.display = None if (self.rows or self.checks.value) else "none"
+        self.count.value = findings_count_html(findings)
+        self.layout.display = None if (self.count.value or self.checks.value) else "none"
 
-    def _row(self, finding: Any) -> widgets.Widget:
-        color = SEVERITY_COLORS.get(finding.severity, "#666")
-        badge = widgets.HTML(
-            f"<b style='color:{color}'>{html.escape(finding.severity)}</b>",
-            layout=widgets.Layout(width="6em"),
-        )
-        status = "fixed" if finding.status == "fixed" else "open"
-        message = widgets.HTML(f"{html.escape(finding.message)} <i>({status})</i>")
-        items: list[widgets.Widget] = [badge]
-        if finding.path:
-            link = _button(finding.location(), "agent-finding-link", tooltip="show the hunk")
-            link.on_click(lambda _b, f=finding: self.on_jump(f.path, f.line_start))
-            items.append(link)
-        items.append(message)
-        return widgets.HBox(items)
+
+def findings_count_html(findings: list[Any]) -> str:
+    """One line counting the findings by severity, naming the open blockers."""
+    if not findings:
+        return ""
+    by_severity: dict[str, int] = {}
+    for finding in findings:
+        by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
+    parts = [
+        f"<b style='color:{SEVERITY_COLORS.get(sev, '#666')}'>{n} {html.escape(sev)}</b>"
+        for sev, n in by_severity.items()
+    ]
+    blockers = sum(1 for f in findings if f.severity == "blocker" and f.status == "open")
+    tail = f"; {blockers} open blocker(s) stop Apply unless confirmed" if blockers else ""
+    return (
+        f"<div>Review findings: {', '.join(parts)}, shown on their lines in the diff{tail}.</div>"
+    )
 
 
 class AgentPanel(widgets.VBox):
@@ -356,7 +358,9 @@ class AgentPanel(widgets.VBox):
         )
         self.confirm.add_class("agent-confirm-blockers")
         self.confirm.layout.display = "none"
-        self.apply_button = _button("Apply selected", "agent-apply", "success")
+        self.apply_button = _button(
+            "Apply", "agent-apply", "success", "write the hunks not rejected"
+        )
         self.reject_button = _button("Reject", "agent-reject")
         self.undo_button = _button("Undo", "agent-undo", "warning")
         self.apply_button.on_click(lambda _b: self._apply())
@@ -426,7 +430,9 @@ class AgentPanel(widgets.VBox):
         """Render the diff, findings and the action buttons of a finished run."""
         self.append_text("", flush=True)
         self.hide_stop()
-        self.diff = DiffView(session.changeset)
+        self.diff = DiffView(session.changeset, list(session.findings))
+        self.diff.observe(lambda _c: self._label_apply(), "decisions")
+        self._label_apply()
         self.diff_box.children = [self.diff]
         self.findings.show(list(session.findings), session.checks)
         blockers = [f for f in session.findings if f.severity == "blocker" and f.status == "open"]
@@ -485,6 +491,15 @@ class AgentPanel(widgets.VBox):
 
     def _reject(self) -> None:
         self.callbacks.reject()
+
+    def _label_apply(self) -> None:
+        if self.diff is None:
+            return
+        total, chosen = len(self.diff.hunk_ids()), len(self.diff.selection())
+        self.apply_button.description = (
+            "Apply" if chosen == total else f"Apply {chosen} of {total} hunks"
+        )
+        self.apply_button.layout.width = "auto"
 
     def _undo(self) -> None:
         if self.checkpoint_id:

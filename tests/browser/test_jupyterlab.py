@@ -5,89 +5,18 @@ Each test opens its own notebook (its own kernel) on its own copy of examples/sa
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests import scripts
 from tests.browser.lab import copy_project, snapshot, write_notebook
 from tests.browser.notebook_page import RUN_TIMEOUT, UI_TIMEOUT, open_notebook, output, run_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CLEANING = "shoplytics/cleaning.py"
-DOC_OLD = '"""Cleaning functions for raw order rows."""'
-DOC_NEW = '"""Cleaning functions for raw order rows; prices may carry thousands separators."""'
-
-
-def two_hunk_run() -> list[dict]:
-    """The scripted fix, plus a docstring edit far enough above it to be a hunk of its own.
-
-    Review is off in the browser: it runs the project's tests in a scratch copy, which other
-    tests cover and which would double this test's time without touching the browser.
-    """
-    docstring = scripts.turn(scripts.call("replace", path=CLEANING, old=DOC_OLD, new=DOC_NEW))
-    return [scripts.UNDERSTAND, *scripts.PLAN, docstring, *scripts.IMPLEMENT]
-
-
-def test_untick_a_hunk_apply_writes_only_the_ticked_one_and_undo_restores(lab, page, screenshots):
-    project = copy_project(lab.root / "apply_project")
-    script = lab.root / "two_hunks.json"
-    script.write_text(json.dumps(two_hunk_run()), encoding="utf-8")
-    write_notebook(
-        lab.root / "apply.ipynb",
-        [
-            "%load_ext agent_magic",
-            (
-                f"%%agent --model scripted:{script} --view widgets --no-review -p {project}\n"
-                "Fix the failing test in shoplytics/cleaning.py."
-            ),
-        ],
-    )
-    before = snapshot(project)
-    assert DOC_OLD in before[CLEANING].decode() and scripts.FIX_OLD in before[CLEANING].decode()
-
-    open_notebook(page, lab, "apply.ipynb")
-    run_cell(page, 0)
-    run_cell(page, 1)
-    panel = output(page, 1).locator(".agent-panel")
-    expect(panel.locator(".agent-diff")).to_be_visible(timeout=RUN_TIMEOUT)
-    expect(panel.locator(".agent-status")).to_contain_text("finished", timeout=UI_TIMEOUT)
-    plan = panel.locator(".agent-plan")
-    expect(plan).to_contain_text("Strip thousands separators in parse_price")
-    plan.screenshot(path=str(screenshots / "plan.png"))
-
-    hunks = panel.locator(".agent-hunk-checkbox input[type=checkbox]")
-    expect(hunks).to_have_count(2)
-    expect(panel.locator(".agent-diff")).to_contain_text("thousands separators.")
-    hunks.first.uncheck()  # the docstring hunk (the first in the file)
-    expect(hunks.first).not_to_be_checked()
-    expect(hunks.nth(1)).to_be_checked()
-    # one of two hunks still ticked: the file stays selected
-    expect(panel.locator(".agent-file-checkbox input[type=checkbox]")).to_be_checked()
-    panel.screenshot(path=str(screenshots / "diff.png"))
-    assert snapshot(project) == before  # nothing is written before Apply
-
-    panel.locator("button.agent-apply").click()
-    undo = panel.locator("button.agent-undo")
-    expect(undo).to_be_visible(timeout=UI_TIMEOUT)  # shown only after the files were written
-    expect(panel.locator(".agent-message")).to_contain_text("Applied 1 file(s)")
-    panel.screenshot(path=str(screenshots / "applied.png"))
-    expected = dict(before)
-    expected[CLEANING] = before[CLEANING].replace(
-        scripts.FIX_OLD.encode(), scripts.FIX_NEW.encode()
-    )
-    assert expected[CLEANING] != before[CLEANING]
-    assert snapshot(project) == expected  # the fix only; the unticked docstring hunk is not
-
-    undo.click()
-    expect(panel.locator(".agent-message")).to_contain_text("Undid checkpoint", timeout=UI_TIMEOUT)
-    expect(undo).to_be_hidden()
-    assert snapshot(project) == before  # byte for byte
-
+# Deciding hunks and applying them is tested in test_review_widget.py.
 
 SLOW_MODEL = '''\
 import threading

@@ -103,14 +103,14 @@ def test_reject_writes_nothing_and_says_so(ip, magics, calc_repo, monkeypatch, c
     launch(ip, monkeypatch, ScriptedModel(fix_calc()), calc_repo, "--view widgets")
     run, panel = magics.last_run, magics.last_view.panel
     assert run.wait(60) and run.session.stop_reason == "done"
-    assert len(panel.diff.hunk_boxes) == 2
+    assert len(panel.diff.hunk_ids()) == 2
 
     panel.reject_button.click()
 
     assert (calc_repo / "calc.py").read_text() == CALC
     assert "Rejected: nothing was written." in panel.message.value
     assert panel.apply_button.disabled and panel.reject_button.disabled
-    assert all(box.disabled for box in panel.diff.hunk_boxes.values())
+    assert not panel.diff.enabled
     assert not run.session.checkpoints
     assert "rejected; nothing was written" in capsys.readouterr().out
 

@@ -1,6 +1,8 @@
-"""The panel on its own: findings jump to hunks, blockers need the confirm box, long diffs collapse."""
+"""The panel and the review widget on their own: decisions, messages, reveal, state, apply."""
 
 from __future__ import annotations
+
+import json
 
 from agent_magic.paths import Project
 from agent_magic.records import Finding
@@ -29,35 +31,111 @@ def staged(make_repo):
     return staging.changeset()
 
 
-def test_finding_link_reveals_its_hunk_and_blockers_show_the_confirm_box(make_repo):
+def message(view: DiffView, content: object) -> None:
+    """A custom message as the front end sends it (``model.send``)."""
+    view._handle_custom_msg(content, [])  # noqa: SLF001 - how anywidget's own tests send one
+
+
+MUL_LINE = CALC.splitlines().index("    return a + b") + 1
+
+
+def test_the_frontend_asks_and_the_kernel_decides(make_repo):
     changeset = staged(make_repo)
+    first, second = changeset.hunk_ids()
+    view = DiffView(changeset)
+    assert view.selection() == {first, second}  # undecided hunks are applied
+
+    message(view, {"type": "decide", "ids": [first], "decision": "accepted"})
+    message(view, {"type": "decide", "ids": [second, "calc.py#99"], "decision": "rejected"})
+    assert view.decisions == {first: "accepted", second: "rejected"}  # the unknown id is ignored
+    assert view.selection() == {first}
+
+    message(view, {"type": "decide", "ids": [second], "decision": "pending"})
+    assert view.selection() == {first, second}
+    for bad in (
+        {"type": "decide", "ids": [first], "decision": "maybe"},
+        {"type": "decide", "ids": first, "decision": "rejected"},
+        {"type": "nonsense"},
+        ["not", "a", "dict"],
+    ):
+        message(view, bad)
+    assert view.decisions == {first: "accepted"}
+
+    view.set_enabled(False)  # after apply: a stale page cannot change what was written
+    message(view, {"type": "decide", "ids": [first], "decision": "rejected"})
+    assert view.decisions == {first: "accepted"}
+
+    message(view, {"type": "mode", "mode": "split"})
+    message(view, {"type": "mode", "mode": "sideways"})
+    assert view.mode == "split"
+
+
+def test_file_decisions_and_reveal(make_repo):
+    changeset = staged(make_repo)
+    first, second = changeset.hunk_ids()
+    view = DiffView(changeset)
+    view.decide_file("calc.py", "rejected")
+    assert view.selection() == set()
+    view.decide_file("calc.py", "accepted")
+    assert view.decisions == {first: "accepted", second: "accepted"}
+
+    assert view.reveal("calc.py", MUL_LINE) == second and view.focus == second
+    assert view.reveal("calc.py", None) == first and view.focus == first
+    assert view.reveal("other.py", 3) is None and view.focus == first
+
+
+def test_findings_sit_on_their_lines_and_blockers_say_so(make_repo):
+    changeset = staged(make_repo)
+    view = DiffView(
+        changeset,
+        [
+            Finding("blocker", "mul is still wrong", "calc.py", MUL_LINE, suggestion="use *"),
+            Finding("minor", "a comment far from any change", "calc.py", 8),
+            Finding("nit", "the whole change lacks a test"),
+            Finding("major", "a file outside the change", "other.py", 3, status="fixed"),
+        ],
+    )
+    placed = {f["message"]: (f["placement"], f["blocking"]) for f in view.findings}
+    assert placed == {
+        "mul is still wrong": ("line", True),
+        "a comment far from any change": ("file", False),
+        "the whole change lacks a test": ("top", False),
+        "a file outside the change": ("top", False),
+    }
+    assert view.findings[0]["suggestion"] == "use *" and view.findings[0]["line"] == MUL_LINE
+
+
+def test_the_saved_state_carries_everything_the_frontend_draws(make_repo):
+    view = DiffView(staged(make_repo), [Finding("major", "m", "calc.py", MUL_LINE)])
+    view.decide([view.hunk_ids()[0]], "rejected")
+    state = json.loads(json.dumps(view.get_state()))  # what a notebook's widget state holds
+    assert "render" in state["_esm"]
+    [file] = state["files"]
+    assert "    return a - b\n" in file["old"] and "    return a * b\n" in file["new"]
+    assert [h["changes"] for h in file["hunks"]] == [[[1, 2, 1, 2]], [[19, 20, 19, 20]]]
+    assert file["language"] == "python" and (file["added"], file["removed"]) == (2, 2)
+    assert state["findings"][0]["message"] == "m"
+    assert state["decisions"] == {view.hunk_ids()[0]: "rejected"}
+
+
+def test_panel_apply_takes_the_hunks_not_rejected_and_locks_after(make_repo):
+    changeset = staged(make_repo)
+    first, second = changeset.hunk_ids()
     calls = []
     panel = AgentPanel("task", Callbacks(apply=lambda sel, allow: calls.append((sel, allow))))
-    mul_line = CALC.splitlines().index("    return a + b") + 1
-    blocker = Finding("blocker", "mul is still wrong", "calc.py", mul_line)
+    blocker = Finding("blocker", "mul is still wrong", "calc.py", MUL_LINE)
     panel.show_result(Held(changeset, [blocker]), can_apply=True)
-
     assert panel.confirm.layout.display is None
-    link = panel.findings.rows[0].children[1]
-    link.click()
-    focused = [
-        hid
-        for hid, box in panel.diff.hunk_boxes.items()
-        if "agent-hunk-focus" in box.get_state("_dom_classes")["_dom_classes"]
-    ]
-    assert focused == [changeset.hunk_ids()[1]]
+    assert panel.apply_button.description == "Apply"
+    assert "1 blocker" in panel.findings.count.value
 
+    message(panel.diff, {"type": "decide", "ids": [second], "decision": "rejected"})
+    assert panel.apply_button.description == "Apply 1 of 2 hunks"
     panel.confirm.value = True
     panel.apply_button.click()
-    assert calls == [(set(changeset.hunk_ids()), True)]
+    assert calls == [({first}, True)]
 
-
-def test_long_diffs_start_collapsed_and_render_when_opened(make_repo):
-    view = DiffView(staged(make_repo), collapse_lines=3)
-    section = view.sections["calc.py"]
-    assert section.selected_index is None
-    assert "open to view" in section.children[0].children[0].value
-
-    section.selected_index = 0
-    rendered = section.children[0].children
-    assert len(rendered) == 2 and "span" in rendered[0].children[1].value
+    panel.show_applied("cp-1")
+    assert not panel.diff.enabled
+    panel.show_undone()
+    assert panel.diff.enabled
