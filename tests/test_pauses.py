@@ -202,8 +202,10 @@ def test_step_view_shows_the_findings_and_warns_of_open_blockers():
 
     view.show(StepPause(1, 2, "change a", Changeset([change]), findings=(blocker, fixed)))
 
-    rows = "".join(child.children[-1].value for child in view.findings.rows)
-    assert "a must stay 1" in rows and "name it better" in rows and "(fixed)" in rows
+    assert view.diff is not None
+    shown = {f["message"]: f["status"] for f in view.diff.findings}  # on their lines in the diff
+    assert shown == {"a must stay 1": "open", "name it better": "fixed"}
+    assert "1 blocker" in view.findings.count.value
     assert "1 blocker finding(s) remain" in view.title.value
     view.show(StepPause(1, 2, "change a", Changeset([change]), findings=(fixed,)))
     assert "blocker finding" not in view.title.value
@@ -348,8 +350,9 @@ def test_widgets_step_panel_shows_the_review_findings_before_approve(
     pause = run.gate.next_pause(timeout=120)
 
     assert pause is not None and pause.step == 1 and panel.steps.pause is pause
-    rows = "".join(row.children[-1].value for row in panel.steps.findings.rows)
-    assert "add has no test" in rows and "(open)" in rows  # shown while Approve is offered
+    diff = panel.steps.diff
+    assert diff is not None  # the findings sit on their lines while Approve is offered
+    assert {f["message"]: f["status"] for f in diff.findings} == {"add has no test": "open"}
     assert "Checks: " in panel.steps.findings.checks.value  # the step's checks, above them
     assert not panel.steps.approve.disabled
     panel.steps.approve.click()

@@ -260,7 +260,7 @@ class StepView(widgets.VBox):
         if pause.message:
             parts.append(f"<div style='color:#b00020'>{esc(pause.message)}</div>")
         self.title.value = "".join(parts)
-        self.diff = DiffView(pause.changeset)
+        self.diff = DiffView(pause.changeset, list(pause.findings))
         self.diff_box.children = [self.diff]
         self.findings.show(list(pause.findings), pause.checks)
         cumulative = pause.cumulative.diff() if pause.cumulative is not None else ""
