@@ -28,6 +28,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
 
 
+@pytest.mark.slow  # a whole run through llama.cpp (CPU-bound); test_gguf_embedded is the fast one
 def test_agent_run_on_the_tiny_random_model_stops_cleanly(make_repo, tmp_path):
     root = make_repo(FILES)
     before = snapshot(root)
