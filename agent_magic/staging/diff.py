@@ -75,13 +75,15 @@ class _AnchoredMatcher(difflib.SequenceMatcher):  # type: ignore[type-arg]
 
     def __init__(self, a: Sequence[str], b: Sequence[str], direct_pairs: int) -> None:
         super().__init__(None, a, b, autojunk=False)
+        self.lines = (a, b)
         self.direct_pairs = direct_pairs
+        self.blocks: list[difflib.Match] | None = None
 
     def get_matching_blocks(self) -> list[difflib.Match]:
         """Blocks of equal lines, in order, adjacent ones merged; the last is (len a, len b, 0)."""
-        if self.matching_blocks is None:
-            size = self.direct_pairs
-            found = sorted(_match(self.a, self.b, 0, len(self.a), 0, len(self.b), size))
+        a, b = self.lines
+        if self.blocks is None:
+            found = sorted(_match(a, b, 0, len(a), 0, len(b), self.direct_pairs))
             merged: list[list[int]] = []
             for i, j, n in found:
                 if (
@@ -93,8 +95,8 @@ class _AnchoredMatcher(difflib.SequenceMatcher):  # type: ignore[type-arg]
                 elif n:
                     merged.append([i, j, n])
             blocks = [difflib.Match(i, j, n) for i, j, n in merged]
-            self.matching_blocks = [*blocks, difflib.Match(len(self.a), len(self.b), 0)]
-        return self.matching_blocks
+            self.blocks = [*blocks, difflib.Match(len(a), len(b), 0)]
+        return self.blocks
 
 
 def _match(
