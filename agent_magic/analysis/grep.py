@@ -9,6 +9,7 @@ work tree without starting Python's path checks for every file.
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 from collections.abc import Sequence
@@ -28,6 +29,11 @@ _DECODED_MARKERS = (b"\xff\xfe", b"\xfe\xff", b"coding")
 GIT_SECONDS = 20.0
 
 
+def _re_parser() -> ModuleType:
+    # The parser behind re.compile: a stdlib detail (its name changed in 3.11), hence guarded.
+    return importlib.import_module("re._parser")
+
+
 def required_literals(pattern: str) -> list[str]:
     """Plain texts every match of ``pattern`` contains (longest first); [] when unsure.
 
@@ -37,9 +43,7 @@ def required_literals(pattern: str) -> list[str]:
     if _OTHER_SYNTAX.search(pattern):
         return []
     try:
-        # the parser behind re.compile (3.11+); a stdlib detail, hence guarded
-        from re import _parser  # type: ignore[attr-defined]
-
+        _parser = _re_parser()
         parsed = _parser.parse(pattern)
     except Exception:  # noqa: BLE001 - any failure just means no first pass
         return []
@@ -69,8 +73,7 @@ def is_tame(pattern: str) -> bool:
     if _OTHER_SYNTAX.search(pattern):
         return False
     try:
-        from re import _parser  # type: ignore[attr-defined]
-
+        _parser = _re_parser()
         parsed = _parser.parse(pattern)
     except Exception:  # noqa: BLE001 - unknown means not tame
         return False

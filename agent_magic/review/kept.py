@@ -156,6 +156,7 @@ def sync(
     _remove_unwanted(tree, wanted)
     failed: list[str] = []
     safe_dirs: set[Path] = set()
+    made: set[Path] = set()
     real_tree = Path(os.path.realpath(tree))
     for rel, want in wanted.items():
         target = tree / rel
@@ -163,7 +164,7 @@ def sync(
         fresh = want.kind != "other" and known is not None and known[0] == want.source
         if fresh and known is not None and _current(target) == known[1]:
             continue
-        _make_room(target)
+        _make_room(target, made)
         _check_parent(target.parent, real_tree, safe_dirs)
         try:
             if want.kind == "file":
@@ -230,12 +231,19 @@ def _remove_unwanted(tree: Path, wanted: Mapping[str, Wanted]) -> None:
                 _remove(path)
 
 
-def _make_room(target: Path) -> None:
-    if target.is_symlink() or target.is_file():
-        target.unlink()
-    elif target.is_dir():
+def _make_room(target: Path, made: set[Path]) -> None:
+    # One lstat per file: the first round fills the whole copy through here.
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
         _remove(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    elif mode is not None:
+        target.unlink()
+    if target.parent not in made:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        made.add(target.parent)
 
 
 def _check_parent(folder: Path, real_tree: Path, safe: set[Path]) -> None:

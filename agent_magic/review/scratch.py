@@ -82,18 +82,19 @@ class Scratch:
         return self.base / "out"
 
     def __enter__(self) -> Self:
-        if self.keep is not None and self.keep.lock.acquire(blocking=False):
+        keep = self.keep
+        if keep is not None and keep.lock.acquire(blocking=False):
             try:
-                self._enter_kept(self.keep)
+                self._enter_kept(keep)
                 return self
             except OSError:
-                self.keep.close()  # a round that cannot be synced starts from a fresh copy
+                keep.close()  # a round that cannot be synced starts from a fresh copy
                 self._kept = None
-                self.keep.lock.release()
+                keep.lock.release()
             except BaseException:
-                self.keep.close()
+                keep.close()
                 self._kept = None
-                self.keep.lock.release()
+                keep.lock.release()
                 raise
         if self.parent is not None:
             self.parent.mkdir(parents=True, exist_ok=True)
@@ -154,9 +155,10 @@ class Scratch:
 
     def close(self) -> None:
         """Delete the copy (a kept one is left for the next round); safe to call twice."""
-        if self._kept is not None:
+        kept = self._kept
+        if kept is not None:
             self.base = None
-            kept, self._kept = self._kept, None
+            self._kept = None
             kept.lock.release()
             return
         if self.base is not None:

@@ -75,16 +75,15 @@ class _AnchoredMatcher(difflib.SequenceMatcher[str]):
 
     def __init__(self, a: Sequence[str], b: Sequence[str], direct_pairs: int) -> None:
         super().__init__(None, a, b, autojunk=False)
+        self.lines = (a, b)
         self.direct_pairs = direct_pairs
-        self._lines = (a, b)  # typeshed does not declare difflib's own .a and .b
-        self._blocks: list[difflib.Match] | None = None
+        self.blocks: list[difflib.Match] | None = None
 
     def get_matching_blocks(self) -> list[difflib.Match]:
         """Blocks of equal lines, in order, adjacent ones merged; the last is (len a, len b, 0)."""
-        if self._blocks is None:
-            a, b = self._lines
-            size = self.direct_pairs
-            found = sorted(_match(a, b, 0, len(a), 0, len(b), size))
+        a, b = self.lines
+        if self.blocks is None:
+            found = sorted(_match(a, b, 0, len(a), 0, len(b), self.direct_pairs))
             merged: list[list[int]] = []
             for i, j, n in found:
                 if (
@@ -96,8 +95,8 @@ class _AnchoredMatcher(difflib.SequenceMatcher[str]):
                 elif n:
                     merged.append([i, j, n])
             blocks = [difflib.Match(i, j, n) for i, j, n in merged]
-            self._blocks = [*blocks, difflib.Match(len(a), len(b), 0)]
-        return self._blocks
+            self.blocks = [*blocks, difflib.Match(len(a), len(b), 0)]
+        return self.blocks
 
 
 def _match(
