@@ -25,6 +25,7 @@ from agent_magic.events import (
     EventSink,
     FindingReported,
     PhaseFinished,
+    PhaseSkipped,
     PhaseStarted,
     PlanReady,
     RunFinished,
@@ -354,6 +355,7 @@ class Agent:
         self._converse(session, "implement", {"finish"})
         self._leave("implement", session.summary)
         if not self.config.review:
+            self.emit(PhaseSkipped("review", "turned off with --no-review"))
             return
         last_round = self.config.review_rounds + 1
         for round_no in range(1, last_round + 1):

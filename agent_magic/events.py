@@ -26,6 +26,14 @@ class PhaseFinished:
 
 
 @dataclass(frozen=True)
+class PhaseSkipped:
+    """A phase that does not run in this run (review with ``--no-review``), and why."""
+
+    phase: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class TextDelta:
     """A piece of model text as it streams in."""
 
@@ -123,6 +131,7 @@ Event = (
     | StepDecided
     | RunFinished
     | CommandStarted
+    | PhaseSkipped
 )
 EventSink = Callable[[Event], None]
 

@@ -18,6 +18,7 @@ class Outcome:
     message: str
     checkpoint: Any = None
     paths: list[str] = field(default_factory=list)
+    selection_check: Any = None  # review.partial.SelectionCheck when only part was applied
 
 
 def apply_changes(
@@ -28,14 +29,72 @@ def apply_changes(
     commit: bool = False,
     open_notebook: Path | None = None,
     live: Any = None,
+    checked: Any = None,
 ) -> Outcome:
     """Apply the selected hunks (None: all); conflicts and refusals come back as a failed Outcome.
 
     ``open_notebook`` is the kernel's own notebook when it is written on disk behind its
     editor's back; the message then says so (it is not applied in the open tab).
+    A selection that leaves hunks out is checked on its own first (``checked``: that check,
+    if the caller already ran it); when it fails a check it is written only with
+    ``allow_blockers``.
     """
     if selection is not None and not selection:
         return Outcome(False, "Nothing selected: tick a file or hunk first.")
+    partial = check_partial(session, selection, checked)
+    if partial is not None and partial.blocks and not allow_blockers:
+        return Outcome(
+            False,
+            "Not applied: the selected hunks alone fail the checks "
+            f"({partial.report.headline() if partial.report else ''}). Select the hunks they "
+            "need, or confirm to apply them anyway.",
+            selection_check=partial,
+        )
+    outcome = _apply(
+        session,
+        selection,
+        allow_blockers=allow_blockers,
+        commit=commit,
+        open_notebook=open_notebook,
+        live=live,
+    )
+    outcome.selection_check = partial
+    return outcome
+
+
+def check_partial(session: Any, selection: set[str] | None, checked: Any = None) -> Any:
+    """The check of a selection that leaves hunks out (None when it takes the whole change)."""
+    from agent_magic.review.partial import check_selection, is_partial
+
+    changeset = getattr(session, "changeset", None)
+    if changeset is None or not is_partial(changeset, selection):
+        return None
+    if checked is not None and checked.selection == frozenset(selection or ()):
+        return checked
+    try:
+        return check_selection(
+            session.project.root,
+            changeset,
+            set(selection or ()),
+            test_command=getattr(session, "test_command", None),
+            run=getattr(session, "checks", None) is not None,  # the review ran: check again
+            memo=getattr(session, "check_memo", None),
+        )
+    except UserError as exc:  # e.g. an unknown hunk id: apply says so below
+        from agent_magic.review.partial import SelectionCheck
+
+        return SelectionCheck(frozenset(selection or ()), why_not=str(exc))
+
+
+def _apply(
+    session: Any,
+    selection: set[str] | None,
+    *,
+    allow_blockers: bool,
+    commit: bool,
+    open_notebook: Path | None,
+    live: Any,
+) -> Outcome:
     if live is not None and getattr(session, "changeset", None) is not None:
         from agent_magic.ui.liveactions import apply_live
 

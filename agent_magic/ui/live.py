@@ -9,12 +9,13 @@ from typing import Any
 
 from agent_magic import events as ev
 from agent_magic.errors import UserError
+from agent_magic.review.partial import is_partial
 from agent_magic.stepping import Decision, Gate
 from agent_magic.ui.actions import apply_changes, undo_changes
 from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
-from agent_magic.ui.report import session_report, stop_text
+from agent_magic.ui.report import session_record, stop_text
 from agent_magic.ui.runner import Run
-from agent_magic.ui.widgets import AgentPanel, Callbacks
+from agent_magic.ui.widgets import AgentPanel, Callbacks, checks_html
 
 Publish = Callable[[str], None]  # shows (or replaces) the markdown record in the cell output
 
@@ -47,6 +48,9 @@ class WidgetController:
         self.record = ""  # the markdown record last shown in the cell output
         self.run: Run | None = None
         self.applied: Any = None
+        self.selection: Any = None  # review.partial.SelectionCheck of the applied selection
+        self.checked: Any = None  # the last selection checked (a confirm reuses it)
+        self.worker: threading.Thread | None = None  # the last apply/undo off the main thread
         self.note = ""
         self._last_delta: type | None = None
         self.panel = AgentPanel(
@@ -71,6 +75,19 @@ class WidgetController:
         self.record = text
         self._publish(text)
 
+    def _publish_record(self, session: Any) -> None:
+        """Show the short record of ``session`` as it stands now (after a run, apply or undo)."""
+        elapsed = self.run.progress.elapsed if self.run is not None else None
+        self.publish(
+            session_record(
+                session,
+                applied=self.applied,
+                note=self.note,
+                elapsed=elapsed,
+                selection=self.selection,
+            )
+        )
+
     def attach(self, run: Run) -> None:
         """Act on ``run`` (set before it starts)."""
         self.run = run
@@ -84,10 +101,11 @@ class WidgetController:
         panel = self.panel
         if isinstance(event, (ev.TextDelta, ev.ThinkingDelta)):
             # Thinking shares the folded model-output area, on lines of its own.
+            thinking = isinstance(event, ev.ThinkingDelta)
             if self._last_delta not in (None, type(event)):
-                panel.append_text("\n")
+                panel.append_text("\n", thinking=thinking)
             self._last_delta = type(event)
-            panel.append_text(event.text)
+            panel.append_text(event.text, thinking=thinking)
             return
         self._last_delta = None
         if isinstance(event, ev.PhaseStarted):
@@ -95,6 +113,15 @@ class WidgetController:
             panel.append_text(f"\n── {event.phase} ──\n", flush=True)
         elif isinstance(event, ev.PhaseFinished):
             panel.stepper.finish(event.phase)
+            panel.stepper.note(event.phase, event.summary)
+            panel.phases.produced(event.phase, event.summary)
+        elif isinstance(event, ev.PhaseSkipped):
+            panel.stepper.skip(event.phase, event.reason)
+            panel.phases.skip(event.phase, event.reason)
+        elif isinstance(event, ev.UnderstandingReady):
+            panel.phases.understanding(event.understanding)
+        elif isinstance(event, ev.ChecksDone) and hasattr(event.report, "summary"):
+            panel.phases.add("review", f"round {event.round}: " + checks_html(event.report))
         elif isinstance(event, ev.CommandStarted):
             panel.append_text(f"\n$ {event.command}\n", flush=True)
             panel.set_status(f"running: {event.command[:60]}", "")
@@ -127,7 +154,7 @@ class WidgetController:
             panel.show_message(f"The run failed: {type(run.error).__name__}: {run.error}", ok=False)
             panel.hide_stop()
             return
-        panel.stepper.end(ok=session.ok)
+        panel.stepper.end(ok=session.ok, finished=session.stop_reason == "done")
         panel.steps.lock()
         panel.set_status(stop_text(session.stop_reason), run.progress.line())
         if session.stop_reason == "plan_ready" and session.plan is not None:
@@ -143,7 +170,7 @@ class WidgetController:
                 )
             elif has_changes and self._own_paths(session.changeset.paths):
                 panel.show_message(before_apply(self._own_paths(session.changeset.paths)), ok=False)
-        self.publish(session_report(session, applied=self.applied, note=self.note))
+        self._publish_record(session)
         if self.auto_apply and getattr(session.changeset, "files", None) and session.ok:
             self.apply(set(session.changeset.hunk_ids()), False)
 
@@ -160,6 +187,8 @@ class WidgetController:
         if session is None:
             return
         live = self._live()
+        # a selection that leaves hunks out of a reviewed change is checked on its own first
+        checking = session.checks is not None and is_partial(session.changeset, selection)
 
         def work() -> None:
             outcome = apply_changes(
@@ -169,24 +198,38 @@ class WidgetController:
                 commit=self.commit,
                 open_notebook=self.open_notebook,
                 live=live,
+                checked=self.checked,
             )
+            self.checked = outcome.selection_check
+            self.panel.show_selection_check(outcome.selection_check)
             if outcome.ok:
                 self._applied(session, outcome)
+            else:
+                self.panel.apply_button.disabled = False  # the user may choose again
             # last: the message is what tells the user (and a waiter) the apply is done
             self.panel.show_message(outcome.message, outcome.ok)
 
+        if checking and (self.checked is None or self.checked.selection != frozenset(selection)):
+            self.panel.apply_button.disabled = True  # one apply at a time
+            self.panel.show_message(
+                "Checking the selected hunks on their own (compile, lint, related tests)...", True
+            )
+            self._off_main(work, live, background=True)
+            return
         self._off_main(work, live)
 
     def _live(self) -> Any:
         return self.live if self.live is not None and self.live.frontend.attached else None
 
-    def _off_main(self, work: Callable[[], None], live: Any) -> None:
+    def _off_main(self, work: Callable[[], None], live: Any, *, background: bool = False) -> None:
         # the frontend's replies reach the kernel only when this handler has returned
-        if live is None:
+        if live is None and not background:
             work()
             return
-        self.panel.show_message("Applying in the open notebook...", True)
-        threading.Thread(target=work, name="agent-magic-live", daemon=True).start()
+        if live is not None and not background:
+            self.panel.show_message("Applying in the open notebook...", True)
+        self.worker = threading.Thread(target=work, name="agent-magic-live", daemon=True)
+        self.worker.start()
 
     def acted(self, kind: str, outcome: Any) -> None:
         """An apply or undo of this session made elsewhere (``%agent apply``): show it here too."""
@@ -212,14 +255,16 @@ class WidgetController:
         self.applied = outcome.checkpoint
         self.panel.show_applied(outcome.checkpoint.id)
         self.note = self._disk_note(outcome)
-        self.publish(session_report(session, applied=self.applied, note=self.note))
+        self.selection = outcome.selection_check
+        self._publish_record(session)
 
     def _undone(self, session: Any, outcome: Any) -> None:
         checkpoint_id = outcome.checkpoint.id
         self.applied = None
         self.note = f"Checkpoint `{checkpoint_id}` was undone. {self._disk_note(outcome)}".strip()
+        self.selection = None
         self.panel.show_undone()
-        self.publish(session_report(session, note=self.note))
+        self._publish_record(session)
 
     def undo(self, checkpoint_id: str) -> None:
         """Undo button."""
@@ -244,7 +289,7 @@ class WidgetController:
         self.panel.show_message("Rejected: nothing was written.", ok=True)
         if self.run is not None and self.run.session is not None:
             self.note = "The changes were rejected; nothing was written."
-            self.publish(session_report(self.run.session, note=self.note))
+            self._publish_record(self.run.session)
 
     def approve_plan(self) -> None:
         """Approve button of a plan-first run: implement and review in the background."""
@@ -273,7 +318,7 @@ class WidgetController:
         if self.run is not None and self.run.session is not None:
             self.run.cancel_plan()
             self.note = "Cancelled after planning."
-            self.publish(session_report(self.run.session, note=self.note))
+            self._publish_record(self.run.session)
 
     def approve_step(self, selection: set[str]) -> None:
         """Approve step button: the worker applies the selected hunks and goes on."""
