@@ -160,14 +160,19 @@ class CheckReport:
             ran.append(f"{len(t.passed)} {t.scope} test(s) passed")
         if self.notebooks_run:
             ran.append(f"{len(self.notebooks_run)} notebook(s)")
+        how = ""
+        if self.sandbox.startswith("UNSANDBOXED"):
+            how = " · ran UNSANDBOXED (opted in)"
+        elif self.network:
+            how = " · with network access"
         if problems:
             first = next(iter(t.newly_failing), "")
             why = t.reasons.get(first, "") if first else ""
             detail = (
                 f" — {first}: {_one_line(why, 160)}" if why else (f" — {first}" if first else "")
             )
-            return "problems found: " + ", ".join(problems) + detail
-        return "all green (" + ", ".join(ran) + ")"
+            return "problems found: " + ", ".join(problems) + detail + how
+        return "all green (" + ", ".join(ran) + ")" + how
 
     def summary(self) -> str:
         """A bounded markdown report: compile, lint, tests, notebooks."""

@@ -154,6 +154,7 @@ class WidgetController:
             panel.show_message(f"The run failed: {type(run.error).__name__}: {run.error}", ok=False)
             panel.hide_stop()
             return
+        panel.session_id = session.id
         panel.stepper.end(ok=session.ok, finished=session.stop_reason == "done")
         panel.steps.lock()
         panel.set_status(stop_text(session.stop_reason), run.progress.line())

@@ -440,6 +440,7 @@ class AgentPanel(widgets.VBox):
         self.add_class("agent-panel")
         self.callbacks = callbacks
         self.task = task
+        self.session_id = ""  # shown short in the header, whole on hover
         self.status = widgets.HTML(self._status_html("starting", ""))
         self.status.add_class("agent-status")
         self.stepper = Stepper()
@@ -627,4 +628,11 @@ class AgentPanel(widgets.VBox):
     def _status_html(self, state: str, detail: str) -> str:
         task = html.escape(" ".join(getattr(self, "task", "").split())[:160])
         extra = f" · {html.escape(detail)}" if detail else ""
-        return f"<b>%%agent</b> — {task}<br><span>{html.escape(state)}{extra}</span>"
+        full = getattr(self, "session_id", "")
+        session = (
+            f" <span class='agent-session-id' title='session {html.escape(full, quote=True)}'>"
+            f"· session {html.escape(short_id(full))}</span>"
+            if full
+            else ""
+        )
+        return f"<b>%%agent</b> — {task}<br><span>{html.escape(state)}{extra}</span>{session}"

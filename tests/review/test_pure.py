@@ -13,7 +13,7 @@ from agent_magic.review.pytest_output import (
     parse_pytest_lines,
     split_id,
 )
-from agent_magic.review.report import CheckProblem
+from agent_magic.review.report import CheckProblem, CheckReport, TestOutcome
 from agent_magic.review.selection import (
     is_pytest_command,
     is_test_file,
@@ -216,3 +216,40 @@ def test_colored_summary_lines_are_parsed():
     results = parse_pytest_lines(lines)
     assert results.passed == {"tests/test_a.py::test_ok"}
     assert results.failed == {"tests/test_a.py::test_bad"}
+
+
+@pytest.mark.parametrize(
+    "report, line",
+    [
+        (CheckReport(not_run="no sandbox"), "not run: no sandbox"),
+        (
+            CheckReport(
+                lint_ran=True,
+                tests=TestOutcome(ran=True, scope="related", passed=["t::a", "t::b"]),
+            ),
+            "all green (compile, lint, 2 related test(s) passed)",
+        ),
+        (
+            CheckReport(
+                lint_ran=True,
+                new_lint=[CheckProblem("a.py", "unused", code="F401")],
+                tests=TestOutcome(
+                    ran=True,
+                    scope="full",
+                    newly_failing=["t.py::test_price"],
+                    reasons={"t.py::test_price": "ValueError: bad price '$1,234.50'"},
+                ),
+            ),
+            (
+                "problems found: 1 new lint, 1 newly failing test(s) — "
+                "t.py::test_price: ValueError: bad price '$1,234.50'"
+            ),
+        ),
+        (
+            CheckReport(sandbox="UNSANDBOXED: --unsandboxed"),
+            "all green (compile) · ran UNSANDBOXED (opted in)",
+        ),
+    ],
+)
+def test_check_headline(report, line):
+    assert report.headline() == line

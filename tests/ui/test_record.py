@@ -64,6 +64,10 @@ def test_the_widget_keeps_one_short_record_current_through_apply_and_undo(
     # and not a second report of what the widget shows: no plan, no headings
     assert PLAN_STEP not in record and "###" not in record and "**Plan**" not in record
     assert len(record.splitlines()) <= 8
+    # the header names the session by a short id, the whole id on hover
+    status = view.panel.status.value
+    assert f"title='session {session.id}'" in status
+    assert f"· session {session.id.rsplit('-', 1)[1]}</span>" in status
     assert str(tmp_path) not in record
 
     view.panel.apply_button.click()
@@ -172,3 +176,13 @@ def test_records_carry_no_local_absolute_paths(tmp_path):
 )
 def test_short_ids(full, short):
     assert short_id(full) == short
+
+
+def test_the_panel_defines_the_classes_its_finding_link_and_hunk_focus_use():
+    from agent_magic.ui.widgets import AgentPanel, Callbacks
+
+    css = AgentPanel("task", Callbacks()).children[0].value
+    # a location button shows whole (ipywidgets cut buttons to a short fixed width) ...
+    assert ".agent-panel .agent-finding-link { width: auto !important;" in css
+    # ... and the hunk it reveals is visibly marked
+    assert ".agent-panel .agent-hunk-focus { outline:" in css
