@@ -154,12 +154,14 @@ class PhaseLog(widgets.HTML):
 
     def understanding(self, understanding: Any) -> None:
         """The restatement, acceptance criteria and assumptions of the understand phase."""
-        self.details["understand"] = understanding_html(understanding)
+        # the restatement heads the fold; criteria and assumptions are its body
+        self.summaries["understand"] = understanding.restatement
+        self.details["understand"] = understanding_html(understanding, restatement=False)
         self._render()
 
     def produced(self, phase: str, text: str) -> None:
         """A phase's one-line result (the latest round's, when a phase runs again)."""
-        if text:
+        if text and phase != "understand":  # its restatement came with the understanding
             self.summaries[phase] = text
             self._render()
 
@@ -182,7 +184,7 @@ class PhaseLog(widgets.HTML):
                     f"skipped — {html.escape(self.skipped[phase])}</div>"
                 )
                 continue
-            summary = html.escape(" ".join(self.summaries.get(phase, "").split())[:200])
+            summary = html.escape(" ".join(self.summaries.get(phase, "").split())[:400])
             detail = self.details.get(phase, "")
             if not (summary or detail):
                 continue
@@ -197,10 +199,10 @@ class PhaseLog(widgets.HTML):
         self.value = "".join(rows)
 
 
-def understanding_html(understanding: Any) -> str:
+def understanding_html(understanding: Any, *, restatement: bool = True) -> str:
     """Restatement, acceptance criteria and assumptions as HTML."""
     esc = html.escape
-    parts = [f"<div>{esc(understanding.restatement)}</div>"]
+    parts = [f"<div>{esc(understanding.restatement)}</div>"] if restatement else []
     for title, items in (
         ("Acceptance criteria", understanding.acceptance_criteria),
         ("Assumptions", understanding.assumptions),
