@@ -61,7 +61,7 @@ class SelectionCheck:
         """The checks of the applied selection, for the one-line record."""
         needed = self.dependency_text()
         if self.rechecked and self.report is not None:
-            line = f"the applied selection re-checked: {self.report.headline()}"
+            line = f"the selection re-checked on its own: {self.report.headline()}"
         elif self.why_not == NOT_REVIEWED:
             line = "not checked (review off), applied in part"
         else:

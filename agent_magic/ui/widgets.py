@@ -17,7 +17,7 @@ import ipywidgets as widgets
 from agent_magic.events import PHASES
 from agent_magic.ui.diffview import DiffView, diff_html
 from agent_magic.ui.markup import inline_html, markdown_html
-from agent_magic.ui.report import short_id
+from agent_magic.ui.report import local_paths, short_id
 
 SEVERITY_COLORS = {"blocker": "#b00020", "major": "#d9480f", "minor": "#b08800", "nit": "#666"}
 STREAM_CHARS = 20_000  # keep the streamed text area light
@@ -298,7 +298,7 @@ def checks_html(checks: Any) -> str:
     """A check report's markdown summary: its first line as a title, the rest folded, rendered."""
     if checks is None or not hasattr(checks, "summary"):
         return ""
-    return folded_markdown(checks.summary())
+    return folded_markdown(local_paths(checks.summary()))
 
 
 def folded_markdown(markdown: str) -> str:
@@ -568,7 +568,7 @@ class AgentPanel(widgets.VBox):
         if check is None:
             self.selection_checks.value = ""
             return
-        self.selection_checks.value = folded_markdown(check.markdown())
+        self.selection_checks.value = folded_markdown(local_paths(check.markdown()))
         if check.blocks:
             self.confirm.description = "Apply despite the problems found"
             self.confirm.layout.display = None

@@ -92,3 +92,50 @@ def test_phases_record_and_a_partial_apply_in_the_browser(lab, page, screenshots
     expect(record).to_contain_text("was undone")
     expect(record).not_to_contain_text("left out but needed")
     assert snapshot(project) == before
+
+
+def test_a_partial_apply_shows_the_checks_of_the_selection(lab, page, screenshots):
+    project = copy_project(lab.root / "checked_project")
+    end = len((SAMPLE / TEST_FILE).read_text(encoding="utf-8").splitlines())
+    needs_fix = "\n\ndef test_parse_price_dollars():\n    assert parse_price('$1,000') == 1000.0\n"
+    add_test = scripts.turn(scripts.call("insert", path=TEST_FILE, line=end, text=needs_fix))
+    script = lab.root / "checked.json"
+    script.write_text(
+        json.dumps(
+            [scripts.UNDERSTAND, *scripts.PLAN, add_test, *scripts.IMPLEMENT, scripts.REVIEW_OK]
+        ),
+        encoding="utf-8",
+    )
+    write_notebook(
+        lab.root / "checked.ipynb",
+        [
+            "%load_ext agent_magic",
+            (
+                f"%%agent --model scripted:{script} --view widgets -p {project}\n"
+                "Fix the failing test in shoplytics/cleaning.py."
+            ),
+        ],
+    )
+    before = snapshot(project)
+    open_notebook(page, lab, "checked.ipynb")
+    run_cell(page, 0)
+    run_cell(page, 1)
+    cell = output(page, 1)
+    panel = cell.locator(".agent-panel")
+    expect(panel.locator(".agent-status")).to_contain_text("finished", timeout=RUN_TIMEOUT)
+    expect(cell.locator(".jp-RenderedMarkdown")).to_contain_text("Checks: all green")
+
+    # the new test without the fix it needs
+    panel.locator(".agent-file-checkbox input[type=checkbox]").first.uncheck()
+    panel.locator("button.agent-apply").click()
+    message = panel.locator(".agent-message")
+    expect(message).to_contain_text(
+        "Not applied: the selected hunks alone fail the checks", timeout=RUN_TIMEOUT
+    )
+    checks = panel.locator(".agent-selection-checks")
+    expect(checks).to_contain_text("Checks of the selected hunks: problems found")
+    checks.locator("summary").click()
+    expect(checks).to_contain_text("test_parse_price_dollars")
+    expect(panel.locator(".agent-confirm-blockers")).to_be_visible()
+    panel.screenshot(path=str(screenshots / "partial_checks.png"))
+    assert snapshot(project) == before  # nothing written

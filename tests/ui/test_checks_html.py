@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -76,6 +77,8 @@ def test_a_real_report_renders_without_markdown_left():
         lint_ran=True,
         tests=TestOutcome(ran=True, scope="related", command=["python", "-m", "pytest"]),
     )
+    report.tests.command = [sys.executable, "-m", "pytest"]
     shown = checks_html(report)
     assert "###" not in shown and "**" not in shown and "<h5" in shown
+    assert sys.executable not in shown and "<code>python -m pytest</code>" in shown
     assert "a.py:3: invalid syntax" in shown

@@ -138,7 +138,7 @@ def test_a_partial_apply_shows_the_selections_checks_and_the_record_says_so(
     assert (root / "tests/test_cleaning.py").read_text() == NEW_TEST
     assert (root / "shop/cleaning.py").read_text() == CLEANING
     record = view.record
-    assert "the applied selection re-checked: problems found" in record
+    assert "the selection re-checked on its own: problems found" in record
     assert "newly failing" in record
     assert (
         "left out but needed: `shop/cleaning.py` (imported by `tests/test_cleaning.py`)" in record
@@ -164,7 +164,7 @@ def test_a_selection_that_passes_on_its_own_is_applied_at_once(ip, magics, make_
     panel.apply_button.click()
     wait_for(view)
     assert "Applied 1 file(s)" in panel.message.value
-    assert "the applied selection re-checked: all green" in view.record
+    assert "the selection re-checked on its own: all green" in view.record
     assert "left out but needed" not in view.record
 
 
