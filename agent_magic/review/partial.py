@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_magic.analysis.graph import module_table, resolve_module
 from agent_magic.analysis.scan import scan_file
 from agent_magic.errors import UserError
 from agent_magic.review.report import CheckReport
+
+if TYPE_CHECKING:
+    from agent_magic.staging.changeset import Changeset
 
 PARTIAL_TIMEOUT = 120.0  # the review's test timeout: its related tests get the same budget
 
@@ -92,12 +95,14 @@ class SelectionCheck:
         return "\n".join(lines).rstrip() + "\n"
 
 
-def is_partial(changeset: Any, selection: set[str] | frozenset[str] | None) -> bool:
+def is_partial(changeset: Changeset, selection: set[str] | frozenset[str] | None) -> bool:
     """Whether ``selection`` leaves out any hunk of the change (None selects all)."""
     return selection is not None and set(changeset.hunk_ids()) - set(selection) != set()
 
 
-def left_out(changeset: Any, selection: set[str] | frozenset[str]) -> dict[str, tuple[int, int]]:
+def left_out(
+    changeset: Changeset, selection: set[str] | frozenset[str]
+) -> dict[str, tuple[int, int]]:
     """Per file with hunks left out: (hunks left out, hunks of the file)."""
     out = {}
     for change in changeset.files:
@@ -109,7 +114,7 @@ def left_out(changeset: Any, selection: set[str] | frozenset[str]) -> dict[str, 
 
 
 def selected_contents(
-    changeset: Any, selection: set[str] | frozenset[str]
+    changeset: Changeset, selection: set[str] | frozenset[str]
 ) -> dict[str, bytes | None]:
     """Path -> the bytes the selection would write (None: deleted)."""
     return {
@@ -142,7 +147,7 @@ def needed_files(
 
 def check_selection(
     root: str | os.PathLike[str],
-    changeset: Any,
+    changeset: Changeset,
     selection: set[str] | frozenset[str],
     *,
     test_command: list[str] | None = None,
@@ -167,7 +172,9 @@ def check_selection(
         result.why_not = NOT_REVIEWED
         return result
     if checker is None:
-        from agent_magic.review.checks import run_checks as checker
+        from agent_magic.review.checks import run_checks
+
+        checker = run_checks
     try:
         result.report = checker(
             root,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_magic.errors import ConflictError, UserError
 from agent_magic.ui.opennotebook import after_apply, open_notebook_paths
+
+if TYPE_CHECKING:
+    from agent_magic.review.partial import SelectionCheck
 
 
 @dataclass
@@ -18,7 +21,7 @@ class Outcome:
     message: str
     checkpoint: Any = None
     paths: list[str] = field(default_factory=list)
-    selection_check: Any = None  # review.partial.SelectionCheck when only part was applied
+    selection_check: SelectionCheck | None = None  # when the selection left hunks out
 
 
 def apply_changes(
@@ -29,7 +32,7 @@ def apply_changes(
     commit: bool = False,
     open_notebook: Path | None = None,
     live: Any = None,
-    checked: Any = None,
+    checked: SelectionCheck | None = None,
 ) -> Outcome:
     """Apply the selected hunks (None: all); conflicts and refusals come back as a failed Outcome.
 
@@ -62,7 +65,9 @@ def apply_changes(
     return outcome
 
 
-def check_partial(session: Any, selection: set[str] | None, checked: Any = None) -> Any:
+def check_partial(
+    session: Any, selection: set[str] | None, checked: SelectionCheck | None = None
+) -> SelectionCheck | None:
     """The check of a selection that leaves hunks out (None when it takes the whole change)."""
     from agent_magic.review.partial import check_selection, is_partial
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from agent_magic import events as ev
 from agent_magic.errors import UserError
-from agent_magic.review.partial import is_partial
+from agent_magic.review.partial import SelectionCheck, is_partial
 from agent_magic.stepping import Decision, Gate
 from agent_magic.ui.actions import apply_changes, undo_changes
 from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
@@ -48,8 +48,8 @@ class WidgetController:
         self.record = ""  # the markdown record last shown in the cell output
         self.run: Run | None = None
         self.applied: Any = None
-        self.selection: Any = None  # review.partial.SelectionCheck of the applied selection
-        self.checked: Any = None  # the last selection checked (a confirm reuses it)
+        self.selection: SelectionCheck | None = None  # the checks of the applied selection
+        self.checked: SelectionCheck | None = None  # the last selection checked (confirm reuses)
         self.worker: threading.Thread | None = None  # the last apply/undo off the main thread
         self.note = ""
         self._last_delta: type | None = None

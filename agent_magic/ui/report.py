@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_magic.records import SEVERITIES
 from agent_magic.secrets import Redactor
+
+if TYPE_CHECKING:
+    from agent_magic.review.partial import SelectionCheck
 
 STOP_TEXT = {
     "done": "finished",
@@ -192,7 +195,7 @@ def session_record(
     applied: Any = None,
     note: str = "",
     elapsed: float | None = None,
-    selection: Any = None,
+    selection: SelectionCheck | None = None,
 ) -> str:
     """The short markdown record under a run: task, outcome, files, checks, cost, checkpoint.
 

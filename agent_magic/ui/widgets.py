@@ -10,7 +10,7 @@ import html
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ipywidgets as widgets
 
@@ -18,6 +18,9 @@ from agent_magic.events import PHASES
 from agent_magic.ui.diffview import DiffView, diff_html
 from agent_magic.ui.markup import inline_html, markdown_html
 from agent_magic.ui.report import local_paths, short_id
+
+if TYPE_CHECKING:
+    from agent_magic.review.partial import SelectionCheck
 
 SEVERITY_COLORS = {"blocker": "#b00020", "major": "#d9480f", "minor": "#b08800", "nit": "#666"}
 STREAM_CHARS = 20_000  # keep the streamed text area light
@@ -563,7 +566,7 @@ class AgentPanel(widgets.VBox):
             f"<pre style='color:{color};white-space:pre-wrap'>{html.escape(text)}</pre>"
         )
 
-    def show_selection_check(self, check: Any) -> None:
+    def show_selection_check(self, check: SelectionCheck | None) -> None:
         """The checks of a selection that leaves hunks out; ask to confirm if it fails them."""
         if check is None:
             self.selection_checks.value = ""
