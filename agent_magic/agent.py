@@ -31,6 +31,7 @@ from agent_magic.events import (
     FindingReported,
     Notice,
     PhaseFinished,
+    PhaseSkipped,
     PhaseStarted,
     PlanReady,
     RunFinished,
@@ -327,6 +328,7 @@ class Agent:
         Returns the last round's check report (None if nothing was checked).
         """
         if not self.config.review:
+            self.emit(PhaseSkipped("review", "turned off with --no-review"))
             return None
         checks: CheckReport | None = None
         last_round = self.config.review_rounds + 1

@@ -28,6 +28,14 @@ class PhaseFinished:
 
 
 @dataclass(frozen=True)
+class PhaseSkipped:
+    """A phase that does not run in this run (review with ``--no-review``), and why."""
+
+    phase: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class TextDelta:
     """A piece of model text as it streams in."""
 
@@ -133,6 +141,7 @@ Event = (
     | RunFinished
     | CommandStarted
     | Notice
+    | PhaseSkipped
 )
 EventSink = Callable[[Event], None]
 

@@ -88,11 +88,14 @@ def publisher() -> Callable[[str], None]:
     """A function that shows markdown in the cell output, replacing what it showed before."""
     from IPython.display import display
 
+    from agent_magic.ui.markup import markdown_plain
+
     handle = None
 
     def publish(text: str) -> None:
         nonlocal handle
-        bundle = {"text/markdown": text, "text/plain": text}
+        # a terminal shows text/plain: the same record without its markup
+        bundle = {"text/markdown": text, "text/plain": markdown_plain(text)}
         if handle is None:
             handle = display(bundle, raw=True, display_id=True)
         else:

@@ -40,13 +40,13 @@ def test_offline_demo_runs_every_step(tmp_path: Path):
     # The first apply cell is announced before it runs, not after the whole notebook ran.
     assert fixed_when_shown is False
     assert out.splitlines()[0].startswith("agent_magic demo: running OFFLINE")
-    assert out.count("**Plan**") == 3
+    assert out.count("\nPlan:\n") == 3  # each run's plan, printed once as it is made
     # task 1 reproduces the failing test in the sandbox before fixing it
     assert "$ python -m pytest -q tests/test_cleaning.py  (sandboxed" in out
     assert "→ exit code 1 after" in out
     assert '+    return float(text.strip().lstrip("$").replace(",", ""))' in out
     assert "@@ cell 4 (id cell-4) deleted @@" in out  # notebook diffs are per cell
-    assert "[nit, open]" in out  # task 2's review finding
+    assert "[nit] shoplytics/metrics.py:" in out  # task 2's review finding
     assert "fixed: 1" in out  # task 1's tests before/after
     assert "Undid checkpoint" in out
     assert "tests after (tasks 1 and 2 applied, task 3 undone): 6 passed" in out

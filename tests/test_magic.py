@@ -73,7 +73,7 @@ def test_headless_without_yes_changes_nothing_and_reports(ip, magics, calc_repo,
     assert session.stop_reason == "done"
     assert (calc_repo / "calc.py").read_text() == CALC
     shown = capsys.readouterr().out
-    assert "Not applied" in shown and "`calc.py` +2 −2" in shown
+    assert "Not applied" in shown and "Files: calc.py +2 −2" in shown
 
 
 def test_headless_with_yes_applies_and_undo_restores(ip, magics, calc_repo, tmp_path):

@@ -178,7 +178,7 @@ def test_a_finished_run_can_be_shown_applied_and_undone_from_a_new_kernel(
     second = _fresh_kernel(ip, root)  # the kernel restarted
     ip.run_line_magic("agent", f"show {sid[:12]}")
     shown = capsys.readouterr().out
-    assert f"session `{sid}`" in shown and "`calc.py` +2 −2" in shown and "**Plan**" in shown
+    assert f"session {sid}" in shown and "calc.py +2 −2" in shown and "Plan" in shown
     (root / "calc.py").write_text(CALC + "# the user's edit\n")
     with pytest.raises(UsageError, match=r"changed on disk.*calc.py"):
         ip.run_line_magic("agent", f"apply {sid}")
@@ -208,5 +208,5 @@ def test_show_of_a_session_known_only_from_its_transcript_is_a_report(ip, make_r
     _fresh_kernel(ip, root)
     ip.run_line_magic("agent", "show 20260101")
     shown = capsys.readouterr().out
-    assert "session `20260101-000000-abcdef`" in shown and "tidy a.py" in shown
+    assert "session 20260101-000000-abcdef" in shown and "tidy a.py" in shown
     assert "stop_reason:" not in shown  # not the raw dump

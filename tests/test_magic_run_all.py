@@ -59,7 +59,7 @@ def test_apply_in_a_later_cell_waits_for_the_run_then_the_panel_shows_it(ip, mag
     panel = magics.last_view.panel
     assert not panel.undo_button.disabled and panel.apply_button.disabled  # the cell's panel knows
     assert magics.last_view.applied is not None
-    assert "**Applied** as checkpoint" in magics.last_view.record
+    assert "**Applied:** checkpoint" in magics.last_view.record
 
     ip.run_line_magic("agent", "undo")
     assert (calc_repo / "calc.py").read_text() == CALC
@@ -108,7 +108,7 @@ def test_headless_record_says_applied_after_a_later_apply_then_undone(
 
     ip.run_line_magic("agent", "apply")
     shown = capsys.readouterr().out
-    assert "**Applied** as checkpoint" in shown and "Not applied" not in shown
+    assert "Applied: checkpoint" in shown and "Not applied" not in shown
     ip.run_line_magic("agent", "undo")
     assert "was undone" in capsys.readouterr().out
 

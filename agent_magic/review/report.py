@@ -143,6 +143,45 @@ class CheckReport:
             )
         return out
 
+    def headline(self) -> str:
+        """The checks in one line: the verdict, then what ran or what is wrong."""
+        if self.not_run:
+            return f"not run: {_one_line(self.not_run, 160)}"
+        problems = []
+        if self.compile_errors or self.invalid_notebooks:
+            problems.append(f"{len(self.compile_errors) + len(self.invalid_notebooks)} compile")
+        if self.new_lint:
+            problems.append(f"{len(self.new_lint)} new lint")
+        t = self.tests
+        if t.newly_failing:
+            problems.append(f"{len(t.newly_failing)} newly failing test(s)")
+        if t.timed_out:
+            problems.append("tests timed out")
+        if self.notebook_failures:
+            problems.append(f"{len(self.notebook_failures)} failing notebook(s)")
+        if self.timeouts:
+            problems.append("timeouts: " + ", ".join(self.timeouts))
+        if self.stopped:
+            problems.append("stopped")
+        ran = ["compile"] + (["lint"] if self.lint_ran else [])
+        if t.ran:
+            ran.append(f"{len(t.passed)} {t.scope} test(s) passed")
+        if self.notebooks_run:
+            ran.append(f"{len(self.notebooks_run)} notebook(s)")
+        how = ""
+        if self.sandbox.startswith("UNSANDBOXED"):
+            how = " · ran UNSANDBOXED (opted in)"
+        elif self.network:
+            how = " · with network access"
+        if problems:
+            first = next(iter(t.newly_failing), "")
+            why = t.reasons.get(first, "") if first else ""
+            detail = (
+                f" — {first}: {_one_line(why, 160)}" if why else (f" — {first}" if first else "")
+            )
+            return "problems found: " + ", ".join(problems) + detail + how
+        return "all green (" + ", ".join(ran) + ")" + how
+
     def summary(self) -> str:
         """A bounded markdown report: compile, lint, tests, notebooks."""
         parts = [f"## Checks: {'all green' if self.ok else 'problems found'}"]

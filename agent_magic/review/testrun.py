@@ -89,12 +89,14 @@ def run_once(
     log: str,
     confined: Confined,
 ) -> TestRun:
-    """Run ``command`` (+ ``-rA -v`` for pytest, + ``args``) in the copy; parse its results.
+    """Run ``command`` (+ ``-rA -vv`` for pytest, + ``args``) in the copy; parse its results.
 
     ``-v`` prints each result as it happens, so a run cut short still reports what it ran.
     """
     pytest = is_pytest_command(command)
-    verbose = ["-vv" if "-q" in command else "-v"] if pytest else []
+    # Verbosity 2 (-q cancels one -v): pytest then keeps each failure's reason whole in the
+    # short summary instead of cutting it to the terminal's width ("was: ValueEr...").
+    verbose = ["-vvv" if "-q" in command else "-vv"] if pytest else []
     full = [*command, *(["-rA", "--color=no", *verbose] if pytest else []), *args]
     result = confined.run(
         full,

@@ -12,6 +12,7 @@ from agent_magic.session import Session
 from agent_magic.ui.opennotebook import after_apply, open_notebook_paths
 
 if TYPE_CHECKING:
+    from agent_magic.review.partial import SelectionCheck
     from agent_magic.staging import Checkpoint
     from agent_magic.staging.live import LiveCheckpoint, LiveWriter
 
@@ -24,6 +25,7 @@ class Outcome:
     message: str
     checkpoint: Checkpoint | LiveCheckpoint | None = None
     paths: list[str] = field(default_factory=list)
+    selection_check: SelectionCheck | None = None  # when the selection left hunks out
 
     @property
     def checkpoint_id(self) -> str:
@@ -39,14 +41,74 @@ def apply_changes(
     commit: bool = False,
     open_notebook: Path | None = None,
     live: LiveWriter | None = None,
+    checked: SelectionCheck | None = None,
 ) -> Outcome:
     """Apply the selected hunks (None: all); conflicts and refusals come back as a failed Outcome.
 
     ``open_notebook`` is the kernel's own notebook when it is written on disk behind its
     editor's back; the message then says so (it is not applied in the open tab).
+    A selection that leaves hunks out is checked on its own first (``checked``: that check,
+    if the caller already ran it); when it fails a check it is written only with
+    ``allow_blockers``.
     """
     if selection is not None and not selection:
         return Outcome(False, "Nothing selected: tick a file or hunk first.")
+    partial = check_partial(session, selection, checked)
+    if partial is not None and partial.blocks and not allow_blockers:
+        return Outcome(
+            False,
+            "Not applied: the selected hunks alone fail the checks "
+            f"({partial.report.headline() if partial.report else ''}). Select the hunks they "
+            "need, or confirm to apply them anyway.",
+            selection_check=partial,
+        )
+    outcome = _apply(
+        session,
+        selection,
+        allow_blockers=allow_blockers,
+        commit=commit,
+        open_notebook=open_notebook,
+        live=live,
+    )
+    outcome.selection_check = partial
+    return outcome
+
+
+def check_partial(
+    session: Session, selection: set[str] | None, checked: SelectionCheck | None = None
+) -> SelectionCheck | None:
+    """The check of a selection that leaves hunks out (None when it takes the whole change)."""
+    from agent_magic.review.partial import check_selection, is_partial
+
+    changeset = session.changeset
+    if changeset is None or not is_partial(changeset, selection):
+        return None
+    if checked is not None and checked.selection == frozenset(selection or ()):
+        return checked
+    try:
+        return check_selection(
+            session.project.root,
+            changeset,
+            set(selection or ()),
+            test_command=session.test_command,
+            run=session.checks is not None,  # the review ran: check again
+            memo=session.check_memo,
+        )
+    except UserError as exc:  # e.g. an unknown hunk id: apply says so below
+        from agent_magic.review.partial import SelectionCheck
+
+        return SelectionCheck(frozenset(selection or ()), why_not=str(exc))
+
+
+def _apply(
+    session: Session,
+    selection: set[str] | None,
+    *,
+    allow_blockers: bool,
+    commit: bool,
+    open_notebook: Path | None,
+    live: LiveWriter | None,
+) -> Outcome:
     if live is not None and session.changeset is not None:
         from agent_magic.ui.liveactions import apply_live
 

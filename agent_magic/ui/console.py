@@ -10,9 +10,10 @@ from typing import Any, TextIO
 from agent_magic.decisions import Decision, Gate, StepPause
 from agent_magic.errors import UserError
 from agent_magic.session import Session
-from agent_magic.ui.actions import Outcome, apply_changes
+from agent_magic.ui.actions import Outcome, apply_changes, check_partial
+from agent_magic.ui.markup import markdown_plain
 from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
-from agent_magic.ui.report import session_report
+from agent_magic.ui.report import session_record
 from agent_magic.ui.runner import Run
 from agent_magic.ui.text import InputFn, choose_hunks, colorize_diff, finding_line, parse_answer
 
@@ -49,12 +50,19 @@ def drive(
     if session is None:  # a run that raised nothing returned its session
         raise UserError("the run ended without a session")
     if session.stop_reason in ("plan_ready", "cancelled"):
-        publish(session_report(session, note="Stopped after planning; nothing was changed."))
+        publish(
+            session_record(
+                session,
+                note="Stopped after planning; nothing was changed.",
+                elapsed=run.progress.elapsed,
+            )
+        )
         return None
     return _deliver(
         session,
         out=out,
         publish=publish,
+        record=lambda **kw: session_record(session, elapsed=run.progress.elapsed, **kw),
         input_fn=input_fn,
         yes=yes,
         commit=commit,
@@ -68,6 +76,7 @@ def _deliver(
     *,
     out: TextIO,
     publish: Publish,
+    record: Callable[..., str],
     input_fn: InputFn | None,
     yes: bool,
     commit: bool,
@@ -76,7 +85,7 @@ def _deliver(
 ) -> Outcome | None:
     changeset = session.changeset
     if changeset is None or not changeset.files:
-        publish(session_report(session))
+        publish(record())
         return None
     own = open_notebook_paths(changeset.paths, session.project.root, open_notebook)
     if own:
@@ -87,7 +96,7 @@ def _deliver(
     elif input_fn is not None:
         selection = choose_hunks(session.changeset, input_fn, out, color=color)
         if not selection:
-            publish(session_report(session, note="Nothing was applied."))
+            publish(record(note="Nothing was applied."))
             return None
         allow = True
         if session.open_blockers:
@@ -97,16 +106,30 @@ def _deliver(
             )
             allow = parse_answer(answer) == "yes"
             if not allow:
-                publish(session_report(session, note="Not applied: blocker findings remain."))
+                publish(record(note="Not applied: blocker findings remain."))
                 return None
+        checked = check_partial(session, selection)
+        if checked is not None:
+            out.write(markdown_plain(checked.markdown(), color=color))
+            if checked.blocks:
+                answer = _safe_input(
+                    input_fn, "The selected hunks alone fail the checks. Apply anyway? [y/N] "
+                )
+                if answer.strip().lower() not in ("y", "yes"):
+                    publish(record(note="Not applied: the selected hunks alone fail the checks."))
+                    return None
         outcome = apply_changes(
-            session, selection, allow_blockers=allow, commit=commit, open_notebook=open_notebook
+            session,
+            selection,
+            allow_blockers=allow,
+            commit=commit,
+            open_notebook=open_notebook,
+            checked=checked,
         )
     else:
         out.write(colorize_diff(session.diff(), color))
         publish(
-            session_report(
-                session,
+            record(
                 note="Not applied: this run was headless; "
                 "`%agent apply` applies the changes (or rerun with `--yes`).",
             )
@@ -115,10 +138,10 @@ def _deliver(
     out.write(outcome.message + "\n")
     own_note = after_apply(own) if own and outcome.ok else ""
     publish(
-        session_report(
-            session,
+        record(
             applied=outcome.checkpoint if outcome.ok else None,
             note=own_note if outcome.ok else outcome.message,
+            selection=outcome.selection_check,
         )
     )
     return outcome
@@ -134,13 +157,23 @@ def _republisher(
             return
         own = open_notebook_paths(outcome.paths, run.root, open_notebook)
         disk = after_apply(own) if own else ""
+        elapsed = run.progress.elapsed
         if kind == "apply":
-            publish(session_report(run.session, applied=outcome.checkpoint, note=disk))
+            publish(
+                session_record(
+                    run.session,
+                    applied=outcome.checkpoint,
+                    note=disk,
+                    elapsed=elapsed,
+                    selection=outcome.selection_check,
+                )
+            )
         else:
             publish(
-                session_report(
+                session_record(
                     run.session,
                     note=(f"Checkpoint `{outcome.checkpoint.id}` was undone. {disk}").strip(),
+                    elapsed=elapsed,
                 )
             )
 

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 from agent_magic import events as ev
 from agent_magic.decisions import Decision, Gate
 from agent_magic.errors import UserError
+from agent_magic.review.partial import SelectionCheck, is_partial
 from agent_magic.ui.actions import Outcome, apply_changes, undo_changes
 from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
-from agent_magic.ui.report import session_report, stop_text
+from agent_magic.ui.report import session_record, stop_text
 from agent_magic.ui.runner import Run
-from agent_magic.ui.widgets import AgentPanel, Callbacks
+from agent_magic.ui.widgets import AgentPanel, Callbacks, checks_html
 
 if TYPE_CHECKING:
     from agent_magic.session import Session
@@ -52,6 +53,9 @@ class WidgetController:
         self.record = ""  # the markdown record last shown in the cell output
         self.run: Run | None = None
         self.applied: Checkpoint | LiveCheckpoint | None = None
+        self.selection: SelectionCheck | None = None  # the checks of the applied selection
+        self.checked: SelectionCheck | None = None  # the last selection checked (confirm reuses)
+        self.worker: threading.Thread | None = None  # the last apply/undo off the main thread
         self.note = ""
         self._last_delta: type | None = None
         self.panel = AgentPanel(
@@ -76,6 +80,19 @@ class WidgetController:
         self.record = text
         self._publish(text)
 
+    def _publish_record(self, session: Session) -> None:
+        """Show the short record of ``session`` as it stands now (after a run, apply or undo)."""
+        elapsed = self.run.progress.elapsed if self.run is not None else None
+        self.publish(
+            session_record(
+                session,
+                applied=self.applied,
+                note=self.note,
+                elapsed=elapsed,
+                selection=self.selection,
+            )
+        )
+
     def attach(self, run: Run) -> None:
         """Act on ``run`` (set before it starts)."""
         self.run = run
@@ -89,10 +106,11 @@ class WidgetController:
         panel = self.panel
         if isinstance(event, (ev.TextDelta, ev.ThinkingDelta)):
             # Thinking shares the folded model-output area, on lines of its own.
+            thinking = isinstance(event, ev.ThinkingDelta)
             if self._last_delta not in (None, type(event)):
-                panel.append_text("\n")
+                panel.append_text("\n", thinking=thinking)
             self._last_delta = type(event)
-            panel.append_text(event.text)
+            panel.append_text(event.text, thinking=thinking)
             return
         self._last_delta = None
         if isinstance(event, ev.PhaseStarted):
@@ -100,6 +118,15 @@ class WidgetController:
             panel.append_text(f"\n── {event.phase} ──\n", flush=True)
         elif isinstance(event, ev.PhaseFinished):
             panel.stepper.finish(event.phase)
+            panel.stepper.note(event.phase, event.summary)
+            panel.phases.produced(event.phase, event.summary)
+        elif isinstance(event, ev.PhaseSkipped):
+            panel.stepper.skip(event.phase, event.reason)
+            panel.phases.skip(event.phase, event.reason)
+        elif isinstance(event, ev.UnderstandingReady):
+            panel.phases.understanding(event.understanding)
+        elif isinstance(event, ev.ChecksDone) and hasattr(event.report, "summary"):
+            panel.phases.add("review", f"round {event.round}: " + checks_html(event.report))
         elif isinstance(event, ev.CommandStarted):
             panel.append_text(f"\n$ {event.command}\n", flush=True)
             panel.set_status(f"running: {event.command[:60]}", "")
@@ -134,7 +161,8 @@ class WidgetController:
             panel.show_message(f"The run failed: {type(run.error).__name__}: {run.error}", ok=False)
             panel.hide_stop()
             return
-        panel.stepper.end(ok=session.ok)
+        panel.session_id = session.id
+        panel.stepper.end(ok=session.ok, finished=session.stop_reason == "done")
         panel.steps.lock()
         panel.plan.lock()  # nothing waits for a decision any more
         panel.set_status(stop_text(session.stop_reason), run.progress.line())
@@ -151,7 +179,7 @@ class WidgetController:
             )
         elif changeset is not None and self._own_paths(changeset.paths):
             panel.show_message(before_apply(self._own_paths(changeset.paths)), ok=False)
-        self.publish(session_report(session, applied=self.applied, note=self.note))
+        self._publish_record(session)
         if self.auto_apply and session.ok and session.changeset and session.changeset.files:
             self.apply(set(session.changeset.hunk_ids()), False)
 
@@ -168,6 +196,13 @@ class WidgetController:
         if session is None:
             return
         live = self._live()
+        # a selection that leaves hunks out of a reviewed change is checked on its own first
+        changeset = session.changeset
+        checking = (
+            session.checks is not None
+            and changeset is not None
+            and is_partial(changeset, selection)
+        )
 
         def work() -> None:
             outcome = apply_changes(
@@ -177,32 +212,49 @@ class WidgetController:
                 commit=self.commit,
                 open_notebook=self.open_notebook,
                 live=live,
+                checked=self.checked,
             )
+            self.checked = outcome.selection_check
+            self.panel.show_selection_check(outcome.selection_check)
             if outcome.ok:
                 self._applied(session, outcome)
+            else:
+                self.panel.apply_button.disabled = False  # the user may choose again
             # last: the message is what tells the user (and a waiter) the apply is done
             self.panel.show_message(outcome.message, outcome.ok)
 
+        if checking and (self.checked is None or self.checked.selection != frozenset(selection)):
+            self.panel.apply_button.disabled = True  # one apply at a time
+            self.panel.show_message(
+                "Checking the selected hunks on their own (compile, lint, related tests)...", True
+            )
+            self._off_main(work, live, background=True)
+            return
         self._off_main(work, live)
 
     def _live(self) -> LiveWriter | None:
         return self.live if self.live is not None and self.live.frontend.attached else None
 
-    def _off_main(self, work: Callable[[], None], live: LiveWriter | None) -> None:
+    def _off_main(
+        self, work: Callable[[], None], live: LiveWriter | None, *, background: bool = False
+    ) -> None:
         # the frontend's replies reach the kernel only when this handler has returned
-        if live is None:
+        if live is None and not background:
             work()
             return
-        self.panel.show_message("Applying in the open notebook...", True)
+        if live is not None and not background:
+            self.panel.show_message("Applying in the open notebook...", True)
 
         def guarded() -> None:
             try:
                 work()
             except Exception as exc:  # noqa: BLE001 - this thread has nobody else to tell
                 # the panel must not go on saying "Applying..." after the worker died
+                self.panel.apply_button.disabled = False
                 self.panel.show_message(f"Failed: {type(exc).__name__}: {exc}", False)
 
-        threading.Thread(target=guarded, name="agent-magic-live", daemon=True).start()
+        self.worker = threading.Thread(target=guarded, name="agent-magic-live", daemon=True)
+        self.worker.start()
 
     def acted(self, kind: str, outcome: Outcome) -> None:
         """An apply or undo of this session made elsewhere (``%agent apply``): show it here too."""
@@ -228,14 +280,16 @@ class WidgetController:
         self.applied = outcome.checkpoint
         self.panel.show_applied(outcome.checkpoint_id)
         self.note = self._disk_note(outcome)
-        self.publish(session_report(session, applied=self.applied, note=self.note))
+        self.selection = outcome.selection_check
+        self._publish_record(session)
 
     def _undone(self, session: Session, outcome: Outcome) -> None:
         checkpoint_id = outcome.checkpoint_id
         self.applied = None
         self.note = f"Checkpoint `{checkpoint_id}` was undone. {self._disk_note(outcome)}".strip()
+        self.selection = None
         self.panel.show_undone()
-        self.publish(session_report(session, note=self.note))
+        self._publish_record(session)
 
     def undo(self, checkpoint_id: str) -> None:
         """Undo button."""
@@ -260,7 +314,7 @@ class WidgetController:
         self.panel.show_message("Rejected: nothing was written.", ok=True)
         if self.run is not None and self.run.session is not None:
             self.note = "The changes were rejected; nothing was written."
-            self.publish(session_report(self.run.session, note=self.note))
+            self._publish_record(self.run.session)
 
     # The plan's and the steps' buttons answer whatever pause is pending, through the gate.
 

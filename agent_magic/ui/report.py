@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from agent_magic.records import SEVERITIES
 from agent_magic.secrets import Redactor
 
 if TYPE_CHECKING:
+    from agent_magic.review.partial import SelectionCheck
     from agent_magic.session import Session, StopReason
     from agent_magic.staging import Checkpoint, FileChange
     from agent_magic.staging.live import LiveCheckpoint
@@ -111,8 +116,7 @@ def session_report(
     if note:
         lines += ["", note]
     # The record is saved in the notebook: no secret value may be in it, whatever its source.
-    redact = Redactor.current(session.project.root)
-    return redact("\n".join(lines).rstrip() + "\n")
+    return _for_record(session, "\n".join(lines).rstrip() + "\n")
 
 
 def cost_line(session: Session) -> str:
@@ -135,3 +139,127 @@ def _demote(markdown: str, levels: int = 2) -> str:
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short_id(full: str) -> str:
+    """A session or checkpoint id for display: its random tail (the full id goes in a tooltip)."""
+    head, _, tail = full.rpartition("-")
+    return tail if head and len(tail) >= 4 else full
+
+
+def local_paths(text: str, root: str | os.PathLike[str] | None = None) -> str:
+    """``text`` with this machine's paths taken out: the project root, the interpreter, home.
+
+    A record is saved in the notebook and shared with it; where the project or Python lives
+    on one machine means nothing on another, and can say more than the user meant to share.
+    """
+    pairs: list[tuple[str, str]] = []
+    if root is not None:
+        pairs.append((str(Path(root)) + "/", ""))
+        pairs.append((str(Path(root)), "."))
+    pairs.append((sys.executable, "python"))
+    for prefix in {sys.prefix, sys.base_prefix}:
+        pairs.append((prefix.rstrip("/") + "/", "<python>/"))
+    home = os.path.expanduser("~")
+    if home not in ("", "/", "~"):
+        pairs.append((home.rstrip("/") + "/", "~/"))
+    for old, new in sorted(pairs, key=lambda p: len(p[0]), reverse=True):  # longest first
+        text = text.replace(old, new)
+    return text
+
+
+def model_label(spec: str) -> str:
+    """A model spec for a record: a local file (``scripted:/a/b.json``) by its name only."""
+    kind, sep, rest = spec.partition(":")
+    if (sep and rest.startswith(("/", "~"))) or (sep and len(rest) > 2 and rest[1:3] == ":\\"):
+        return f"{kind}:{Path(rest).name}"
+    return spec
+
+
+def _for_record(session: Any, text: str) -> str:
+    # The record is saved in the notebook: no secret value may be in it, whatever its source,
+    # and no path of this machine.
+    root = getattr(getattr(session, "project", None), "root", None)
+    return Redactor.current(root)(local_paths(text, root))
+
+
+def checks_line(checks: Any) -> str:
+    """The checks in one line, or "" if there were none."""
+    if checks is None or not hasattr(checks, "headline"):
+        return ""
+    return checks.headline()
+
+
+def session_record(
+    session: Any,
+    *,
+    applied: Any = None,
+    note: str = "",
+    elapsed: float | None = None,
+    selection: SelectionCheck | None = None,
+) -> str:
+    """The short markdown record under a run: task, outcome, files, checks, cost, checkpoint.
+
+    ``applied`` is the checkpoint of the last apply, ``selection`` the check of what it wrote
+    when that was only part of the change (review.partial.SelectionCheck).
+    """
+    outcome = stop_text(session.stop_reason)
+    error = _one_line(getattr(session, "error", "") or "", 200)
+    if error and error != outcome:
+        outcome += f" ({error})"
+    lines = [
+        f"**%%agent** {_one_line(session.task, 120)} — **{outcome}**",
+        "",
+    ]
+    files = list(getattr(session.changeset, "files", None) or [])
+    if files:
+        shown = []
+        for change in files[:8]:
+            added, removed = diff_stats(change.diff())
+            shown.append(f"`{file_label(change)}` +{added} −{removed}")
+        more = f" and {len(files) - 8} more" if len(files) > 8 else ""
+        lines.append("- **Files:** " + ", ".join(shown) + more)
+    elif session.stop_reason == "done" and not getattr(session, "step_outcomes", None):
+        lines.append("- **Files:** no file changes")
+    findings = list(getattr(session, "findings", None) or [])
+    if findings:
+        open_ = [f for f in findings if f.status == "open"]
+        kinds = ", ".join(
+            f"{n} {sev}" for sev in SEVERITIES if (n := sum(f.severity == sev for f in open_))
+        )
+        lines.append(
+            f"- **Findings:** {len(open_)} open"
+            + (f" ({kinds})" if kinds else "")
+            + f", {len(findings) - len(open_)} fixed"
+        )
+    checks = checks_line(getattr(session, "checks", None))
+    if selection is not None and applied is not None:
+        lines.append(f"- **Checks:** {selection.record_line()}")
+        if checks:
+            lines.append(f"- **Checks of the whole change:** {checks}")
+    elif checks:
+        lines.append(f"- **Checks:** {checks}")
+    elif session.stop_reason == "done" and files:
+        lines.append("- **Checks:** not run (review off)")
+    if applied is not None:
+        paths = ", ".join(f"`{p}`" for p in getattr(applied, "paths", []))
+        lines.append(
+            f"- **Applied:** checkpoint `{short_id(applied.id)}` ({paths}); "
+            f"undo with `%agent undo {applied.id}`"
+        )
+    elif getattr(session, "checkpoints", None) and getattr(session, "step_outcomes", None):
+        lines.append(
+            f"- **Applied:** step by step as {len(session.checkpoints)} checkpoint(s); "
+            "`%agent undo --all` undoes them"
+        )
+    took = f" · {elapsed:.0f} s" if elapsed is not None else ""
+    model = model_label(getattr(session, "model", "") or "?")
+    usage = session.usage
+    tokens_in = getattr(usage, "total_input", usage.input_tokens)
+    lines.append(
+        f"- **Cost:** ${session.cost:.4f} · tokens {tokens_in:,} in / {usage.output_tokens:,} "
+        f"out · {session.steps} steps · model `{model}`{took} · session `{session.id}`"
+    )
+    if note:
+        lines += ["", note]
+    return _for_record(session, "\n".join(lines).rstrip() + "\n")

@@ -8,6 +8,7 @@ from typing import Any, Literal, TextIO
 
 from agent_magic import events as ev
 from agent_magic.staging.diff import visible
+from agent_magic.ui.markup import markdown_plain
 from agent_magic.ui.report import file_label, stop_text
 
 RESET = "\x1b[0m"
@@ -137,6 +138,16 @@ class TextView:
         if isinstance(event, ev.PhaseStarted):
             title = f"── {event.phase} ──"
             return f"{COLORS['head']}{title}{RESET}" if self.color else title
+        if isinstance(event, ev.PhaseSkipped):
+            return f"── {event.phase}: skipped — {event.reason or 'not part of this run'} ──"
+        if (
+            isinstance(event, ev.PhaseFinished)
+            and event.summary
+            and event.phase not in ("understand", "plan")  # printed whole when they are ready
+        ):
+            return f"  ✓ {event.phase}: {' '.join(event.summary.split())[:200]}"
+        if isinstance(event, ev.UnderstandingReady):
+            return understanding_text(event.understanding)
         if isinstance(event, ev.CommandStarted):
             return f"  $ {event.command}  (sandboxed, up to {event.timeout:g} s)"
         if isinstance(event, ev.ToolUsed):
@@ -148,12 +159,28 @@ class TextView:
         if isinstance(event, ev.FindingReported):
             return finding_line(event.finding, self.color)
         if isinstance(event, ev.ChecksDone):
-            return f"Checks (round {event.round}): {event.report.summary()}"
+            title, _, rest = event.report.summary().strip().partition("\n")
+            head = f"{title.lstrip('# ')} (round {event.round})"
+            body = markdown_plain(rest.strip(), color=self.color)
+            return head + ("\n" + body.rstrip("\n") if body.strip() else "")
         if isinstance(event, ev.RunFinished):
             return f"Run {stop_text(event.session.stop_reason)}."
         if isinstance(event, ev.Notice):
             return event.message
         return None
+
+
+def understanding_text(understanding: Any) -> str:
+    """The understanding for a terminal: restatement, acceptance criteria, assumptions."""
+    lines = [f"Understanding: {understanding.restatement}"]
+    for title, items in (
+        ("Acceptance criteria", understanding.acceptance_criteria),
+        ("Assumptions", understanding.assumptions),
+    ):
+        if items:
+            lines.append(f"  {title}:")
+            lines += [f"  - {item}" for item in items]
+    return "\n".join(lines)
 
 
 def choose_hunks(

@@ -16,6 +16,11 @@ import ipywidgets as widgets
 
 from agent_magic.events import PHASES
 from agent_magic.ui.diffview import DiffView, diff_html
+from agent_magic.ui.markup import inline_html, markdown_html
+from agent_magic.ui.report import local_paths, short_id
+
+if TYPE_CHECKING:
+    from agent_magic.review.partial import SelectionCheck
 
 if TYPE_CHECKING:
     from agent_magic.review.report import CheckReport
@@ -23,6 +28,12 @@ if TYPE_CHECKING:
 SEVERITY_COLORS = {"blocker": "#b00020", "major": "#d9480f", "minor": "#b08800", "nit": "#666"}
 STREAM_CHARS = 20_000  # keep the streamed text area light
 STREAM_INTERVAL = 0.15  # seconds between pushes of streamed text to the frontend
+# The panel's own classes: a finding's location shows whole, and the hunk it reveals is marked.
+PANEL_CSS = """<style>
+.agent-panel .agent-finding-link { width: auto !important; max-width: 48em; }
+.agent-panel .agent-hunk-focus { outline: 2px solid #1565c0; background: rgba(21,101,192,0.08); }
+.agent-panel .agent-thinking { color: #777; font-style: italic; }
+</style>"""
 
 
 def _noop(*_args: Any) -> None:
@@ -53,20 +64,28 @@ def _button(label: str, css: str, style: str = "", tooltip: str = "") -> widgets
 
 
 class Stepper(widgets.HBox):
-    """The six phases with their state (pending, active, done, failed)."""
+    """The six phases with their state (pending, active, done, failed, skipped)."""
 
-    MARKS: ClassVar[dict[str, str]] = {"pending": "○", "active": "◉", "done": "✓", "failed": "✗"}
+    MARKS: ClassVar[dict[str, str]] = {
+        "pending": "○",
+        "active": "◉",
+        "done": "✓",
+        "failed": "✗",
+        "skipped": "⊘",
+    }
     COLORS: ClassVar[dict[str, str]] = {
         "pending": "#888",
         "active": "#1565c0",
         "done": "#2e7d32",
         "failed": "#b00020",
+        "skipped": "#999",
     }
 
     def __init__(self) -> None:
         super().__init__()
         self.add_class("agent-stepper")
         self.states = dict.fromkeys(PHASES, "pending")
+        self.notes = dict.fromkeys(PHASES, "")  # what each phase produced, shown on hover
         self.labels = {p: widgets.HTML() for p in PHASES}
         for phase, label in self.labels.items():
             label.add_class(f"agent-phase-{phase}")
@@ -88,23 +107,119 @@ class Stepper(widgets.HBox):
             self.states[phase] = "failed" if failed else "done"
         self._render()
 
-    def end(self, ok: bool) -> None:
-        """The run ended: an active phase becomes done or failed."""
+    def skip(self, phase: str, reason: str = "") -> None:
+        """Mark ``phase`` skipped: it does not run in this run (``reason`` on hover)."""
+        if phase in self.states:
+            self.states[phase] = "skipped"
+            self.notes[phase] = reason or "skipped"
+        self._render()
+
+    def note(self, phase: str, text: str) -> None:
+        """What ``phase`` produced, in a line (its label's tooltip)."""
+        if phase in self.notes:
+            self.notes[phase] = text
+            self._render()
+
+    def end(self, ok: bool, *, finished: bool = False) -> None:
+        """The run ended: an active phase becomes done or failed; with ``finished`` (the run
+        went all the way), a phase that never started was skipped."""
         for p, state in self.states.items():
             if state == "active":
                 self.states[p] = "done" if ok else "failed"
+            elif state == "pending" and finished:
+                self.states[p] = "skipped"
+                self.notes[p] = self.notes[p] or "not part of this run"
         self._render()
 
     def _render(self) -> None:
         for phase, label in self.labels.items():
             state = self.states[phase]
+            style = "text-decoration:line-through;" if state == "skipped" else ""
+            title = html.escape(
+                f"{phase}: {state}" + (f" — {self.notes[phase]}" if self.notes[phase] else ""),
+                quote=True,
+            )
             label.value = (
-                f"<span style='color:{self.COLORS[state]};margin-right:1em'>"
-                f"{self.MARKS[state]} {phase}</span>"
+                f'<span title="{title}" style=\'color:{self.COLORS[state]};{style}'
+                f"margin-right:1em'>{self.MARKS[state]} {phase}</span>"
             )
             for other in self.MARKS:
                 label.remove_class(f"agent-phase-{other}")
             label.add_class(f"agent-phase-{state}")
+
+
+class PhaseLog(widgets.HTML):
+    """What each phase produced (the understanding too), folded per phase, skipped ones named."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_class("agent-phases")
+        self.summaries: dict[str, str] = {}  # phase -> its one-line result
+        self.details: dict[str, str] = {}  # phase -> HTML of what it produced
+        self.skipped: dict[str, str] = {}  # phase -> why
+
+    def understanding(self, understanding: Any) -> None:
+        """The restatement, acceptance criteria and assumptions of the understand phase."""
+        # the restatement heads the fold; criteria and assumptions are its body
+        self.summaries["understand"] = understanding.restatement
+        self.details["understand"] = understanding_html(understanding, restatement=False)
+        self._render()
+
+    def produced(self, phase: str, text: str) -> None:
+        """A phase's one-line result (the latest round's, when a phase runs again)."""
+        if text and phase != "understand":  # its restatement came with the understanding
+            self.summaries[phase] = text
+            self._render()
+
+    def add(self, phase: str, markup: str) -> None:
+        """More HTML under a phase (e.g. each review round's checks)."""
+        self.details[phase] = self.details.get(phase, "") + f"<div>{markup}</div>"
+        self._render()
+
+    def skip(self, phase: str, reason: str) -> None:
+        """A phase that did not run, and why."""
+        self.skipped[phase] = reason
+        self._render()
+
+    def _render(self) -> None:
+        rows = []
+        for phase in PHASES:
+            if phase in self.skipped:
+                rows.append(
+                    f"<div class='agent-phase-skipped-note' style='color:#888'>⊘ <b>{phase}</b>: "
+                    f"skipped — {html.escape(self.skipped[phase])}</div>"
+                )
+                continue
+            summary = html.escape(" ".join(self.summaries.get(phase, "").split())[:400])
+            detail = self.details.get(phase, "")
+            if not (summary or detail):
+                continue
+            head = f"<b>{phase}</b>" + (f": {summary}" if summary else "")
+            if detail:
+                rows.append(
+                    f"<details><summary>{head}</summary>"
+                    f"<div style='margin-left:1.2em'>{detail}</div></details>"
+                )
+            else:
+                rows.append(f"<div style='margin-left:1em'>{head}</div>")
+        self.value = "".join(rows)
+
+
+def understanding_html(understanding: Any, *, restatement: bool = True) -> str:
+    """Restatement, acceptance criteria and assumptions as HTML."""
+    esc = html.escape
+    parts = [f"<div>{esc(understanding.restatement)}</div>"] if restatement else []
+    for title, items in (
+        ("Acceptance criteria", understanding.acceptance_criteria),
+        ("Assumptions", understanding.assumptions),
+    ):
+        if items:
+            parts.append(
+                f"<div><i>{title}:</i><ul style='margin:0.2em 0'>"
+                + "".join(f"<li>{esc(i)}</li>" for i in items)
+                + "</ul></div>"
+            )
+    return "".join(parts)
 
 
 class PlanView(widgets.VBox):
@@ -186,16 +301,21 @@ def plan_html(plan: Any) -> str:
 
 
 def checks_html(checks: CheckReport | None) -> str:
-    """A check report's markdown summary: its first line as a title, the rest folded."""
+    """A check report's markdown summary: its first line as a title, the rest folded, rendered."""
     if checks is None:
         return ""
-    title, _, rest = checks.summary().strip().partition("\n")
-    title = html.escape(title.lstrip("# "))
+    return folded_markdown(local_paths(checks.summary()))
+
+
+def folded_markdown(markdown: str) -> str:
+    """A markdown report as HTML: its first line as a title, the rest folded under it."""
+    title, _, rest = markdown.strip().partition("\n")
+    title_html = inline_html(title.lstrip("# "))
     if not rest.strip():
-        return f"<b>{title}</b>"
+        return f"<b>{title_html}</b>"
     return (
-        f"<details><summary><b>{title}</b></summary><pre style='white-space:pre-wrap'>"
-        f"{html.escape(rest.strip())}</pre></details>"
+        f"<details><summary><b>{title_html}</b></summary>"
+        f"<div style='margin-left:1.2em'>{markdown_html(rest.strip())}</div></details>"
     )
 
 
@@ -339,6 +459,7 @@ class AgentPanel(widgets.VBox):
         self.add_class("agent-panel")
         self.callbacks = callbacks
         self.task = task
+        self.session_id = ""  # shown short in the header, whole on hover
         self.status = widgets.HTML(self._status_html("starting", ""))
         self.status.add_class("agent-status")
         self.stepper = Stepper()
@@ -347,7 +468,8 @@ class AgentPanel(widgets.VBox):
         self.stream = widgets.HTML()
         self.stream.add_class("agent-stream")
         self.stream_box = widgets.Accordion(children=[self.stream])
-        self.stream_box.set_title(0, "Model output")
+        self.stream_box.set_title(0, "Model output and thinking")
+        self.phases = PhaseLog()
         self.plan = PlanView(callbacks)
         self.steps = StepView(callbacks)
         self.findings = FindingsView(self._jump)
@@ -358,6 +480,8 @@ class AgentPanel(widgets.VBox):
         )
         self.confirm.add_class("agent-confirm-blockers")
         self.confirm.layout.display = "none"
+        self.selection_checks = widgets.HTML()
+        self.selection_checks.add_class("agent-selection-checks")
         self.apply_button = _button(
             "Apply", "agent-apply", "success", "write the hunks not rejected"
         )
@@ -376,17 +500,20 @@ class AgentPanel(widgets.VBox):
         self.context.add_class("agent-context")
         self.context_box = widgets.Accordion(children=[self.context])
         self.context_box.layout.display = "none"
-        self._text = ""
+        self._segments: list[tuple[bool, str]] = []  # (is thinking, text), newest last
         self._pushed = 0.0
         self.children = [
+            widgets.HTML(PANEL_CSS),
             self.status,
             widgets.HBox([self.stepper, self.stop_button]),
             self.context_box,
+            self.phases,
             self.stream_box,
             self.plan,
             self.steps,
             self.diff_box,
             self.findings,
+            self.selection_checks,
             self.confirm,
             self.actions,
             self.message,
@@ -398,16 +525,42 @@ class AgentPanel(widgets.VBox):
         """The header line: task, state, and a progress detail (time, tokens, cost)."""
         self.status.value = self._status_html(state, detail)
 
-    def append_text(self, text: str, *, flush: bool = False) -> None:
-        """Add streamed model text; pushed to the frontend at most every STREAM_INTERVAL."""
-        self._text = (self._text + text)[-STREAM_CHARS:]
+    def append_text(self, text: str, *, flush: bool = False, thinking: bool = False) -> None:
+        """Add streamed model text (or thinking); pushed at most every STREAM_INTERVAL."""
+        if text:
+            if self._segments and self._segments[-1][0] == thinking:
+                self._segments[-1] = (thinking, self._segments[-1][1] + text)
+            else:
+                self._segments.append((thinking, text))
+            self._trim()
         now = time.monotonic()
         if flush or now - self._pushed >= STREAM_INTERVAL:
             self._pushed = now
-            self.stream.value = (
-                f"<pre style='white-space:pre-wrap;max-height:20em;"
-                f"overflow:auto'>{html.escape(self._text)}</pre>"
+            body = "".join(
+                f"<span class='agent-thinking'>{html.escape(t)}</span>"
+                if thought
+                else html.escape(t)
+                for thought, t in self._segments
             )
+            self.stream.value = (
+                f"<pre style='white-space:pre-wrap;max-height:20em;overflow:auto'>{body}</pre>"
+            )
+
+    @property
+    def streamed(self) -> str:
+        """The streamed text kept so far (thinking included), as plain text."""
+        return "".join(t for _thought, t in self._segments)
+
+    def _trim(self) -> None:
+        extra = sum(len(t) for _thought, t in self._segments) - STREAM_CHARS
+        while extra > 0 and self._segments:
+            thought, first = self._segments[0]
+            if len(first) <= extra:
+                self._segments.pop(0)
+                extra -= len(first)
+            else:
+                self._segments[0] = (thought, first[extra:])
+                extra = 0
 
     def show_context(self, text: str) -> None:
         """The notebook context sent to the model, exactly, in a closed fold (none: hidden)."""
@@ -448,6 +601,16 @@ class AgentPanel(widgets.VBox):
             f"<pre style='color:{color};white-space:pre-wrap'>{html.escape(text)}</pre>"
         )
 
+    def show_selection_check(self, check: SelectionCheck | None) -> None:
+        """The checks of a selection that leaves hunks out; ask to confirm if it fails them."""
+        if check is None:
+            self.selection_checks.value = ""
+            return
+        self.selection_checks.value = folded_markdown(local_paths(check.markdown()))
+        if check.blocks:
+            self.confirm.description = "Apply despite the problems found"
+            self.confirm.layout.display = None
+
     def show_applied(self, checkpoint_id: str) -> None:
         """After apply: freeze the selection, offer Undo of that checkpoint."""
         self.checkpoint_id = checkpoint_id
@@ -455,7 +618,8 @@ class AgentPanel(widgets.VBox):
         self.reject_button.disabled = True
         if self.diff is not None:
             self.diff.set_enabled(False)
-        self.undo_button.description = f"Undo {checkpoint_id}"
+        # the full id is on hover, in the message and in the record (to copy)
+        self.undo_button.description = f"Undo {short_id(checkpoint_id)}"
         self.undo_button.tooltip = f"restore the files of checkpoint {checkpoint_id}"
         self.undo_button.layout.width = "auto"
         self.undo_button.disabled = False
@@ -464,6 +628,7 @@ class AgentPanel(widgets.VBox):
     def show_undone(self) -> None:
         """After undo: the changes can be applied again."""
         self.checkpoint_id = ""
+        self.selection_checks.value = ""  # they were of the selection that was undone
         self.undo_button.disabled = True
         self.undo_button.layout.display = "none"
         self.apply_button.disabled = False
@@ -512,4 +677,11 @@ class AgentPanel(widgets.VBox):
     def _status_html(self, state: str, detail: str) -> str:
         task = html.escape(" ".join(self.task.split())[:160])
         extra = f" · {html.escape(detail)}" if detail else ""
-        return f"<b>%%agent</b> — {task}<br><span>{html.escape(state)}{extra}</span>"
+        full = getattr(self, "session_id", "")
+        session = (
+            f" <span class='agent-session-id' title='session {html.escape(full, quote=True)}'>"
+            f"· session {html.escape(short_id(full))}</span>"
+            if full
+            else ""
+        )
+        return f"<b>%%agent</b> — {task}<br><span>{html.escape(state)}{extra}</span>{session}"

@@ -87,7 +87,7 @@ def test_run_all_of_the_quickstart_runs_every_cell_without_errors(lab, page, scr
     applied = code_cells.nth(2).text_content()  # the `%agent apply` of task 1
     assert "Applied 1 file(s)" in applied, applied
     record = code_cells.nth(1).text_content()  # the markdown record of task 1 says so too
-    assert "Applied as checkpoint" in record and "Not applied" not in record, record
+    assert "Applied: checkpoint" in record and "Not applied" not in record, record
 
 
 def test_without_the_extension_a_change_to_the_open_notebook_warns_before_apply(

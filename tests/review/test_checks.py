@@ -462,3 +462,29 @@ def test_a_notebook_is_blamed_only_for_problems_the_change_added(
         root, {"nb.ipynb": after}, workdir=tmp_path / "w", test_command=[], baseline=False
     )
     assert bool(report.invalid_notebooks) is blamed, report.invalid_notebooks
+
+
+def test_failure_reasons_are_kept_whole_not_cut_to_the_terminal_width(make_repo, tmp_path):
+    # pytest cuts a short-summary reason to the terminal's width unless verbosity is 2+;
+    # a long test id left "was: ValueEr..." in every report.
+    long_name = "test_" + "a_rather_long_descriptive_name_" * 3 + "parses"
+    message = "bad price: '$1,234.50' is not a number the parser understands at all"
+    test = (
+        "from price import parse\n\n\n"
+        f"def {long_name}():\n    assert parse('$1,234.50') == 1234.5\n"
+    )
+    root = make_repo(
+        {
+            "price.py": f"def parse(text):\n    raise ValueError({message!r})\n",
+            "tests/test_price.py": test,
+        }
+    )
+    report = run_checks(
+        root,
+        {"price.py": b"def parse(text):\n    return float(text.lstrip('$').replace(',', ''))\n"},
+        workdir=tmp_path / "w",
+    )
+    test_id = f"tests/test_price.py::{long_name}"
+    assert report.tests.fixed == [test_id]
+    assert report.tests.reasons[test_id] == f"was: ValueError: {message}"
+    assert f"was: ValueError: {message}" in report.summary()

@@ -13,7 +13,7 @@ from agent_magic.review.pytest_output import (
     parse_pytest_lines,
     split_id,
 )
-from agent_magic.review.report import CheckProblem
+from agent_magic.review.report import CheckProblem, CheckReport, TestOutcome
 from agent_magic.review.selection import (
     is_pytest_command,
     is_test_file,
@@ -317,3 +317,40 @@ def test_a_missing_file_is_the_environments_only_when_the_copy_lacks_it(
     else:
         [problem] = outcome.new
         assert not outcome.environment
+
+
+@pytest.mark.parametrize(
+    "report, line",
+    [
+        (CheckReport(not_run="no sandbox"), "not run: no sandbox"),
+        (
+            CheckReport(
+                lint_ran=True,
+                tests=TestOutcome(ran=True, scope="related", passed=["t::a", "t::b"]),
+            ),
+            "all green (compile, lint, 2 related test(s) passed)",
+        ),
+        (
+            CheckReport(
+                lint_ran=True,
+                new_lint=[CheckProblem("a.py", "unused", code="F401")],
+                tests=TestOutcome(
+                    ran=True,
+                    scope="full",
+                    newly_failing=["t.py::test_price"],
+                    reasons={"t.py::test_price": "ValueError: bad price '$1,234.50'"},
+                ),
+            ),
+            (
+                "problems found: 1 new lint, 1 newly failing test(s) — "
+                "t.py::test_price: ValueError: bad price '$1,234.50'"
+            ),
+        ),
+        (
+            CheckReport(sandbox="UNSANDBOXED: --unsandboxed"),
+            "all green (compile) · ran UNSANDBOXED (opted in)",
+        ),
+    ],
+)
+def test_check_headline(report, line):
+    assert report.headline() == line

@@ -125,7 +125,9 @@ def test_yes_with_widgets_applies_after_the_run_and_offers_undo(ip, magics, calc
     [checkpoint_id] = run.session.checkpoints
     assert "Applied 1 file(s)" in panel.message.value
     assert panel.undo_button.layout.display is None and not panel.undo_button.disabled
-    assert checkpoint_id in panel.undo_button.description
+    # a short id on the button, the full one on hover and in the message (to copy)
+    assert panel.undo_button.description == f"Undo {checkpoint_id.rsplit('-', 1)[1]}"
+    assert checkpoint_id in panel.undo_button.tooltip and checkpoint_id in panel.message.value
 
     panel.undo_button.click()
     assert (calc_repo / "calc.py").read_text() == CALC

@@ -91,7 +91,7 @@ def test_apply_in_the_tab_and_on_disk_then_undo(ip, setup, tmp_path):
     assert cells(repo / "work.ipynb") == {"a": "x = 10", "b": "y = 2 + 3"}
     assert (repo / "util.py").read_text() == "ONE = 1\nTWO = 2\n"
     assert fake.docs["util.py"] == "ONE = 1\nTWO = 2\n"  # the clean editor tab was reloaded
-    assert not panel.undo_button.disabled and "**Applied**" in magics.last_view.record
+    assert not panel.undo_button.disabled and "**Applied:**" in magics.last_view.record
 
     panel.undo_button.click()
     assert "Undid checkpoint " in settle(panel)

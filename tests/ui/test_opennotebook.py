@@ -87,7 +87,7 @@ def test_widgets_warn_before_apply_and_say_written_on_disk_after(ip, magics, own
     assert "x = 10" in (own / "work.ipynb").read_text()
     assert "Applied 1 file(s)" in view.panel.message.value
     assert "Written on disk only" in view.panel.message.value
-    assert "**Applied**" in view.record and "Written on disk only" in view.record
+    assert "**Applied:**" in view.record and "Written on disk only" in view.record
 
     view.panel.undo_button.click()
     assert "x = 10" not in (own / "work.ipynb").read_text()

@@ -25,4 +25,9 @@ def test_widget_folded_output_shows_thinking():
     controller.handle(ev.ThinkingDelta("the test feeds 1,234.50"))
     controller.handle(ev.TextDelta("Fixing it."))
     controller.panel.append_text("", flush=True)
-    assert "the test feeds 1,234.50\nFixing it." in controller.panel.stream.value
+    assert controller.panel.streamed == "the test feeds 1,234.50\nFixing it."
+    # thinking is set apart (dimmed, italic) from the model's text
+    assert (
+        "<span class='agent-thinking'>the test feeds 1,234.50</span>\nFixing it."
+        in controller.panel.stream.value
+    )
