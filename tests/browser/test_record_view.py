@@ -71,9 +71,10 @@ def test_phases_record_and_a_partial_apply_in_the_browser(lab, page, screenshots
     record.screenshot(path=str(screenshots / "record.png"))
 
     # take the test, leave the module it imports
-    boxes = panel.locator(".agent-file-checkbox input[type=checkbox]")
-    expect(boxes).to_have_count(2)
-    boxes.first.uncheck()  # shoplytics/cleaning.py comes first
+    files = panel.locator(".amr-file")
+    expect(files).to_have_count(2, timeout=UI_TIMEOUT)
+    files.first.locator(".amr-reject-file").click()  # shoplytics/cleaning.py comes first
+    expect(panel.locator("button.agent-apply")).to_have_text("Apply 1 of 2 hunks")
     panel.locator("button.agent-apply").click()
     expect(panel.locator(".agent-message")).to_contain_text("Applied 1 file(s)", timeout=UI_TIMEOUT)
     checks = panel.locator(".agent-selection-checks")
@@ -126,7 +127,9 @@ def test_a_partial_apply_shows_the_checks_of_the_selection(lab, page, screenshot
     expect(cell.locator(".jp-RenderedMarkdown")).to_contain_text("Checks: all green")
 
     # the new test without the fix it needs
-    panel.locator(".agent-file-checkbox input[type=checkbox]").first.uncheck()
+    files = panel.locator(".amr-file")
+    expect(files).to_have_count(2, timeout=UI_TIMEOUT)
+    files.first.locator(".amr-reject-file").click()
     panel.locator("button.agent-apply").click()
     message = panel.locator(".agent-message")
     expect(message).to_contain_text(

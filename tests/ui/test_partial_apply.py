@@ -120,8 +120,8 @@ def test_a_partial_apply_shows_the_selections_checks_and_the_record_says_so(
     assert "all green" in view.record
 
     # take the test, leave the module it tests
-    for hid, box in panel.diff.hunk_boxes.items():
-        box.value = hid in set(session.changeset.file("tests/test_cleaning.py").hunk_ids())
+    keep = set(session.changeset.file("tests/test_cleaning.py").hunk_ids())
+    panel.diff.decide([h for h in panel.diff.hunk_ids() if h not in keep], "rejected")
     panel.apply_button.click()
     wait_for(view)
     assert "Not applied: the selected hunks alone fail the checks" in panel.message.value
@@ -159,8 +159,7 @@ def test_a_selection_that_passes_on_its_own_is_applied_at_once(ip, magics, make_
     assert magics.last_run.wait(120)
     view, panel = magics.last_view, magics.last_view.panel
     module = set(magics.last_run.session.changeset.file("shop/cleaning.py").hunk_ids())
-    for hid, box in panel.diff.hunk_boxes.items():
-        box.value = hid in module
+    panel.diff.decide([h for h in panel.diff.hunk_ids() if h not in module], "rejected")
     panel.apply_button.click()
     wait_for(view)
     assert "Applied 1 file(s)" in panel.message.value
@@ -179,8 +178,7 @@ def test_without_review_a_partial_apply_is_marked_and_names_the_dependency(
     assert magics.last_run.wait(60)
     view, panel = magics.last_view, magics.last_view.panel
     tests = set(magics.last_run.session.changeset.file("tests/test_cleaning.py").hunk_ids())
-    for hid, box in panel.diff.hunk_boxes.items():
-        box.value = hid in tests
+    panel.diff.decide([h for h in panel.diff.hunk_ids() if h not in tests], "rejected")
     panel.apply_button.click()
     assert view.worker is None  # nothing to run: no thread, no wait
     assert "Applied 1 file(s)" in panel.message.value
