@@ -114,28 +114,17 @@ class Ranker:
             self._back = None
             self.facts[i] = new
 
-    def rank(self, task: str, k: int = 20, *, include_tests: bool = True) -> list[RankedFile]:
+    def rank(
+        self,
+        task: str,
+        k: int = 20,
+        *,
+        include_tests: bool = True,
+        weights: Mapping[str, float] = WEIGHTS,
+    ) -> list[RankedFile]:
         """The top ``k`` files for ``task`` with the reasons they scored."""
         signals, reasons = self.signals(task)
-        combined: dict[int, float] = {}
-        for name, scores in signals.items():
-            top = max(scores.values(), default=0.0)
-            if top <= 0:
-                continue
-            for i, s in scores.items():
-                combined[i] = combined.get(i, 0.0) + WEIGHTS[name] * s / top
-        named = signals["mention"]
-        for i in combined:
-            combined[i] *= KIND_PRIOR.get(self.facts[i].kind, 1.0)
-            if i not in named:
-                combined[i] *= _place_prior(self.paths[i])
-        graph = self._graph(combined)
-        top_graph = max(graph.values(), default=0.0)
-        for i, s in graph.items():
-            if top_graph > 0 and s > 0:
-                combined[i] = combined.get(i, 0.0) + WEIGHTS["graph"] * s / top_graph
-                if s / top_graph > 0.3:
-                    reasons.setdefault(i, []).append("imports or is imported by top matches")
+        combined = self.combine(signals, weights, reasons)
         order = sorted(combined, key=lambda i: (-combined[i], self.paths[i]))
         out: list[RankedFile] = []
         for i in order:
@@ -146,6 +135,36 @@ class Ranker:
             if len(out) >= k:
                 break
         return out
+
+    def combine(
+        self,
+        signals: Mapping[str, Mapping[int, float]],
+        weights: Mapping[str, float] = WEIGHTS,
+        reasons: dict[int, list[str]] | None = None,
+    ) -> dict[int, float]:
+        """Each file's score: the weighted sum of its evidence (each kind scaled to its best
+        file), times the priors of its kind and place, plus what flows in over the import graph."""
+        combined: dict[int, float] = {}
+        for name, scores in signals.items():
+            top = max(scores.values(), default=0.0)
+            weight = weights.get(name, 0.0)
+            if top <= 0 or not weight:
+                continue
+            for i, s in scores.items():
+                combined[i] = combined.get(i, 0.0) + weight * s / top
+        named = signals.get("mention", {})
+        for i in combined:
+            combined[i] *= KIND_PRIOR.get(self.facts[i].kind, 1.0)
+            if i not in named:
+                combined[i] *= _place_prior(self.paths[i])
+        graph = self._graph(combined)
+        top_graph = max(graph.values(), default=0.0)
+        for i, s in graph.items():
+            if top_graph > 0 and s > 0:
+                combined[i] = combined.get(i, 0.0) + weights["graph"] * s / top_graph
+                if s / top_graph > 0.3 and reasons is not None:
+                    reasons.setdefault(i, []).append("imports or is imported by top matches")
+        return combined
 
     def signals(self, task: str) -> tuple[dict[str, dict[int, float]], dict[int, list[str]]]:
         """Raw per-file scores of each kind of evidence, and human-readable reasons."""

@@ -13,7 +13,7 @@ from agent_magic.analysis.history import (
     read_history,
     recency,
 )
-from agent_magic.analysis.ranking import Ranker
+from agent_magic.analysis.ranking import WEIGHTS, Ranker
 from agent_magic.analysis.scan import scan_file
 from agent_magic.analysis.text import tokenize
 from tests.analysis.conftest import git, write
@@ -244,3 +244,24 @@ def test_only_strong_history_matches_are_given_as_reasons():
     }
     assert REASON in reasons["sched.py"]
     assert REASON not in reasons.get("config.py", [])  # a faint match through a 20-file commit
+
+
+def test_a_zero_weight_drops_that_evidence_from_the_ranking():
+    files = {
+        "pkg/regex.py": "def compile_pattern(text):\n    return text\n",
+        "pkg/config.py": "def load_options(path):\n    return {}\n",
+    }
+    facts = [scan_file(p, t.encode()) for p, t in files.items()]
+    commits = [
+        Commit("Fix crash on unicode escapes", ("pkg/regex.py",)),
+        Commit("Unicode escapes crash again", ("pkg/regex.py",)),
+    ]
+    task = "unicode escapes crash the options"
+    with_history = Ranker(facts, commits)
+    ranked = with_history.rank(task, 2)
+    assert REASON in next(r.reasons for r in ranked if r.path == "pkg/regex.py")
+    # Recency is the other evidence read from history; without both, it is a ranker without it.
+    off = {**WEIGHTS, "history": 0.0, "recent": 0.0}
+    plain = [(r.path, r.score) for r in Ranker(facts).rank(task, 2)]
+    assert plain != [(r.path, r.score) for r in ranked]
+    assert [(r.path, r.score) for r in with_history.rank(task, 2, weights=off)] == plain
