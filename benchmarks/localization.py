@@ -34,10 +34,11 @@ from _mirrors import checkout, find_git_dir, materialize
 from agent_magic.analysis import RepoIndex, is_test_path
 from agent_magic.analysis.bm25 import BM25
 from agent_magic.analysis.history import head_commit
+from agent_magic.analysis.ranking import WEIGHTS
 
 KS = (1, 3, 5, 10)
 HALVES = ("dev", "held")
-RANKERS = ("agent_magic", "bm25_all", "bm25_same", "bm25_indexed")
+RANKERS = ("agent_magic", "no_history", "bm25_all", "bm25_same", "bm25_indexed")
 _WORD = re.compile(r"\w+")
 
 
@@ -110,7 +111,7 @@ def main() -> None:
         rows = [r for r in rows if half_of(r["instance_id"]) == args.half]
     rows = rows[: args.limit] if args.limit else rows
     results: dict[tuple[str, str], list[dict[str, bool]]] = {}
-    secs: dict[str, list[float]] = {"cold": [], "warm": [], **{name: [] for name in RANKERS[1:]}}
+    secs: dict[str, list[float]] = {"cold": [], "warm": [], **{name: [] for name in RANKERS[2:]}}
     for n, row in enumerate(rows, 1):
         gold = gold_files(row["patch"])
         half = half_of(row["instance_id"])
@@ -134,6 +135,10 @@ def main() -> None:
             secs["cold"].append(t1 - t0)
             secs["warm"].append(t2 - t1)
             found = {"agent_magic": [r.path for r in ranked]}
+            # The same index with the commit-message evidence off: what history contributes.
+            off = {**WEIGHTS, "history": 0.0}
+            plain = index.rank(row["problem_statement"], 10, include_tests=False, weights=off)
+            found["no_history"] = [r.path for r in plain]
             if not args.no_peer:
                 # Each file is read and split into words once; the peers differ only in which
                 # files they rank.
@@ -172,8 +177,9 @@ def main() -> None:
             if res:
                 summary.setdefault(name, {})[half] = {**accuracy(res), "n": len(res)}
         if name in summary:
-            timing = secs["warm"] if name == "agent_magic" else secs[name]
-            summary[name]["all"]["sec_median"] = round(statistics.median(timing), 3)
+            timing = secs["warm"] if name == "agent_magic" else secs.get(name)
+            if timing:
+                summary[name]["all"]["sec_median"] = round(statistics.median(timing), 3)
     summary["agent_magic"]["all"]["sec_median_cold"] = round(statistics.median(secs["cold"]), 3)
     history = "without git history" if args.no_history else "git checkouts with history"
     print(

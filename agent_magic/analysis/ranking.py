@@ -123,7 +123,7 @@ class Ranker:
         weights: Mapping[str, float] = WEIGHTS,
     ) -> list[RankedFile]:
         """The top ``k`` files for ``task`` with the reasons they scored."""
-        signals, reasons = self.signals(task)
+        signals, reasons = self.signals(task, history=weights.get("history", 0.0) > 0)
         combined = self.combine(signals, weights, reasons)
         order = sorted(combined, key=lambda i: (-combined[i], self.paths[i]))
         out: list[RankedFile] = []
@@ -166,8 +166,11 @@ class Ranker:
                     reasons.setdefault(i, []).append("imports or is imported by top matches")
         return combined
 
-    def signals(self, task: str) -> tuple[dict[str, dict[int, float]], dict[int, list[str]]]:
-        """Raw per-file scores of each kind of evidence, and human-readable reasons."""
+    def signals(
+        self, task: str, *, history: bool = True
+    ) -> tuple[dict[str, dict[int, float]], dict[int, list[str]]]:
+        """Raw per-file scores of each kind of evidence, and human-readable reasons; without
+        the commit-message evidence if ``history`` is false."""
         task = strip_boilerplate(task)
         mentions = extract_mentions(task)
         reasons: dict[int, list[str]] = {}
@@ -182,7 +185,7 @@ class Ranker:
         defines = self._defines(mentions, reasons)
         mention = self._mentioned(mentions, reasons)
         tested = self._tested(lexical, reasons)
-        history = self.history.scores(query)
+        history = self.history.scores(query) if history else {}
         best = max(history.values(), default=0.0)
         for i, s in sorted(history.items(), key=lambda kv: -kv[1])[:5]:
             if s >= 0.3 * best:
