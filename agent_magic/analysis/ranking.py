@@ -27,9 +27,9 @@ from agent_magic.analysis.text import path_terms, split_identifier, tokenize
 # commit messages matching the task) was chosen on all 140: Acc@1/3/5/10 +6/0/+4/+1 instances
 # (even half +3/+2/+1/+1, odd +3/-2/+3/0), and @10 held for any weight from 0.6 to 1.0. Re-chosen
 # later on the benchmark's dev half alone (weight 0.3-1.0, 20-300 voting commits, sweep caps
-# 10-100): no setting beat this one by more than one instance at @5 on the dev half, and the
-# dev-best (50 voting commits) did worse on the held-out half, so it stays; there, with history
-# against without, Acc@1/3/5/10 is +4/+1/+3/+1 of 74 instances (see README).
+# 10-100): none beat this one at @5 on the dev half, and the best there summed over k (50 voting
+# commits) did worse on the held-out half, so it stays; there, with history against without,
+# Acc@1/3/5/10 is +4/+1/+3/+1 of 74 instances (see README).
 WEIGHTS = {
     "lexical": 1.5,
     "path": 0.35,
