@@ -1,7 +1,7 @@
 """File localization on SWE-bench Lite instances: agent_magic's RepoIndex vs plain BM25 peers.
 
 python benchmarks/localization.py --instances ../shared/bench/swebench_lite_9repos.jsonl \
-    --mirrors /work/.mirror [--half dev|held] [--limit N] [--json OUT]
+    --mirrors /work/.mirror [--half dev|held] [--checkouts DIR] [--limit N] [--json OUT]
 
 Three peers in the same run, all plain BM25 over a file's path and content: ``bm25_all`` over
 every .py file (tests included, as the usual baseline does); ``bm25_same`` over the candidates
