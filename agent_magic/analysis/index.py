@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from agent_magic.analysis.cache import (
@@ -21,7 +22,7 @@ from agent_magic.analysis.history import (
     read_history,
 )
 from agent_magic.analysis.inventory import MAX_FILE_BYTES, FileEntry, is_binary, list_files
-from agent_magic.analysis.ranking import RankedFile, Ranker
+from agent_magic.analysis.ranking import WEIGHTS, RankedFile, Ranker
 from agent_magic.analysis.repomap import render_repo_map
 from agent_magic.analysis.scan import FileFacts, content_hash, scan_file
 from agent_magic.analysis.symbols import Outline, outline_file
@@ -161,9 +162,17 @@ class RepoIndex:
         self.refresh()
         return {p: c.facts for p, c in (self._files or {}).items()}
 
-    def rank(self, task: str, k: int = 20, *, include_tests: bool = True) -> list[RankedFile]:
-        """The ``k`` files most relevant to ``task``, best first, with reasons."""
-        return self._ensure().rank(task, k, include_tests=include_tests)
+    def rank(
+        self,
+        task: str,
+        k: int = 20,
+        *,
+        include_tests: bool = True,
+        weights: Mapping[str, float] = WEIGHTS,
+    ) -> list[RankedFile]:
+        """The ``k`` files most relevant to ``task``, best first, with reasons; ``weights`` says
+        how much each kind of evidence counts (the benchmark turns one off to measure it)."""
+        return self._ensure().rank(task, k, include_tests=include_tests, weights=weights)
 
     def outline(self, path: str) -> Outline | None:
         """Classes, functions and signatures of one indexed file (parsed lazily, memoized)."""

@@ -13,7 +13,7 @@ from agent_magic.analysis.history import (
     read_history,
     recency,
 )
-from agent_magic.analysis.ranking import Ranker
+from agent_magic.analysis.ranking import WEIGHTS, Ranker
 from agent_magic.analysis.scan import scan_file
 from agent_magic.analysis.text import tokenize
 from tests.analysis.conftest import git, write
@@ -130,6 +130,22 @@ def test_history_can_be_turned_off(repo: Path):
     assert all(REASON not in r.reasons for r in ranked)
 
 
+def test_the_index_ranks_with_history_weighed_as_asked(repo: Path):
+    write(repo, {"shop/pricing.py": (repo / "shop/pricing.py").read_text() + "\n"})
+    commit(repo, {}, "Loyalty members were charged the full price at checkout")
+    task = "Loyalty members charged full price"
+    idx = RepoIndex(repo)
+    assert REASON in idx.rank(task, k=1)[0].reasons
+    off = {**WEIGHTS, "history": 0.0}
+    ranked = idx.rank(task, k=10, weights=off)
+    assert all(REASON not in r.reasons for r in ranked)
+    # With recency off too, it ranks as an index that never read git.
+    no_git = {**off, "recent": 0.0}
+    plain = RepoIndex(repo, cache_dir=repo.parent / "c2", git_history=False)
+    expected = [(r.path, r.score) for r in plain.rank(task, k=10)]
+    assert [(r.path, r.score) for r in idx.rank(task, k=10, weights=no_git)] == expected
+
+
 def test_history_in_a_project_below_the_repo_root_and_in_a_repo_without_commits(tmp_path: Path):
     root = tmp_path / "mono"
     write(root, {"web/app.py": "X = 1\n", "lib/core.py": "def run():\n    pass\n"})
@@ -244,3 +260,26 @@ def test_only_strong_history_matches_are_given_as_reasons():
     }
     assert REASON in reasons["sched.py"]
     assert REASON not in reasons.get("config.py", [])  # a faint match through a 20-file commit
+
+
+def test_a_zero_weight_drops_that_evidence_from_the_ranking():
+    files = {
+        "pkg/regex.py": "def compile_pattern(text):\n    return text\n",
+        "pkg/config.py": "def load_options(path):\n    return {}\n",
+    }
+    facts = [scan_file(p, t.encode()) for p, t in files.items()]
+    commits = [
+        Commit("Fix crash on unicode escapes", ("pkg/regex.py",)),
+        Commit("Unicode escapes crash again", ("pkg/regex.py",)),
+    ]
+    task = "unicode escapes crash the options"
+    with_history = Ranker(facts, commits)
+    ranked = with_history.rank(task, 2)
+    assert REASON in next(r.reasons for r in ranked if r.path == "pkg/regex.py")
+    # Recency is the other evidence read from history; without both, it is a ranker without it.
+    off = {**WEIGHTS, "history": 0.0, "recent": 0.0}
+    plain = [(r.path, r.score) for r in Ranker(facts).rank(task, 2)]
+    assert plain != [(r.path, r.score) for r in ranked]
+    without = with_history.rank(task, 2, weights=off)
+    assert [(r.path, r.score) for r in without] == plain
+    assert all(REASON not in r.reasons for r in without)
