@@ -189,9 +189,9 @@ class Ranker:
         defines = self._defines(mentions, reasons)
         mention = self._mentioned(mentions, reasons)
         tested = self._tested(lexical, reasons)
-        history = self.history.scores(query) if history else {}
-        best = max(history.values(), default=0.0)
-        for i, s in sorted(history.items(), key=lambda kv: -kv[1])[:5]:
+        past = self.history.scores(query) if history else {}
+        best = max(past.values(), default=0.0)
+        for i, s in sorted(past.items(), key=lambda kv: -kv[1])[:5]:
             if s >= 0.3 * best:
                 reasons.setdefault(i, []).append("past commits that touched it read like the task")
         recent = {i: self.recency[p] for i, p in enumerate(self.paths) if p in self.recency}
@@ -203,7 +203,7 @@ class Ranker:
                 "defines": defines,
                 "mention": mention,
                 "tested": tested,
-                "history": history,
+                "history": past,
                 "recent": recent,
             },
             reasons,
