@@ -113,6 +113,10 @@ class Project:
         for part in parts:
             if is_internal(part):
                 raise PathError(f"{rel!r} is inside {part}/, which the agent may not touch")
+        if any(p != p.strip() for p in parts):
+            # The text is stripped first, so "nb.ipynb/\n/\n" would name nb.ipynb/\n when
+            # normalized again (apply re-checks each path): a different file than was read.
+            raise PathError(f"{rel!r} has a name that is whitespace or starts or ends with it")
         if any(len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts):
             raise PathError(f"{rel[:80]!r}... has a name longer than 255 bytes")
         return "/".join(parts)

@@ -26,9 +26,10 @@ from agent_magic.decisions import (
     ScriptedDecider,
     StepPause,
 )
-from agent_magic.errors import ConflictError, UserError
+from agent_magic.errors import AgentMagicError, ConflictError, UserError
 from agent_magic.events import StepDecided
 from agent_magic.staging.changeset import Changeset, content_hash, make_change
+from agent_magic.staging.overlay import DiskReader
 
 if TYPE_CHECKING:
     from agent_magic.agent import Agent
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from agent_magic.records import PlanStep
     from agent_magic.session import Session
     from agent_magic.staging.checkpoints import Checkpoint
+
+
+UNREADABLE = "unreadable"
 
 
 class StepsStopped(Stop):
@@ -99,11 +103,13 @@ def dropped_hunks(changeset: Changeset, selection: frozenset[str] | None) -> lis
 
 
 def file_hashes(project: Project, paths: list[str]) -> dict[str, str]:
-    """Content hash of each path on disk ("absent" if missing)."""
+    """Content hash of each path on disk ("absent" if missing, "unreadable" if refused)."""
     out = {}
     for path in paths:
-        target = project.resolve(path, allow_secret=True)
-        out[path] = content_hash(target.read_bytes() if target.is_file() else None)
+        try:
+            out[path] = content_hash(DiskReader().read(project, path))
+        except AgentMagicError:  # a link out, a FIFO, a huge file: read as staging would not
+            out[path] = UNREADABLE
     return out
 
 
@@ -214,6 +220,8 @@ class StepLoop:
             f"Task: {session.task.strip()[:500]}\n"
         )
         selection = None if decision.selection is None else set(decision.selection)
+        # Not yet here: live-document apply (an open notebook edited through its frontend, as
+        # Session.apply does with a LivePart). A step writes through the disk writer only.
         checkpoint = apply(
             self.project,
             changeset,
@@ -223,6 +231,7 @@ class StepLoop:
             session_id=session.id,
         )
         session.checkpoints.append(checkpoint.id)
+        session.save()  # as one-shot apply: a new kernel can undo this step while the run waits
         return checkpoint
 
     def _cumulative(self, changeset: Changeset) -> Changeset:
@@ -236,8 +245,10 @@ class StepLoop:
             if path in staged:
                 now = staged[path]
             else:
-                target = self.project.resolve(path, allow_secret=True)
-                now = target.read_bytes() if target.is_file() else None
+                try:
+                    now = DiskReader().read(self.project, path)
+                except AgentMagicError:
+                    continue  # no longer a file staging may read: nothing honest to show
             if now != before:
                 files.append(make_change(path, before, now))
         return Changeset(files)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agent_magic.errors import AgentMagicError, PathError
@@ -181,3 +181,40 @@ def test_no_write_through_an_inner_link_even_one_that_stays_inside(sandbox):
     assert (root / "dir" / "new.py").read_text() == "x\n"
     undo(project, cp.id)
     assert not (root / "dir" / "new.py").exists()
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rel=paths | st.text(alphabet="ab./ \n\t\x1b", min_size=1, max_size=16))
+@example(rel="nb.ipynb/\n/\n/.")
+@example(rel="a.py/ / /.")
+def test_normalize_is_idempotent(tmp_path, rel):
+    """A normalized path names the same file when normalized again (apply re-checks each path)."""
+    project = Project(tmp_path)
+    try:
+        norm = project.normalize(rel)
+    except PathError:
+        return
+    assert project.normalize(norm) == norm
+
+
+@pytest.mark.parametrize(
+    "rel", ["nb.ipynb/\n/\n/.", "a.py/ / /.", "a/\t/b", "a /", ".. /x", "a/ b", "a.py\n/."]
+)
+def test_names_of_or_around_whitespace_are_refused(tmp_path, rel):
+    with pytest.raises(PathError, match="whitespace"):
+        Project(tmp_path).normalize(rel)
+
+
+def test_odd_names_keep_their_characters_and_stay_the_same_when_normalized_again(tmp_path):
+    project = Project(tmp_path)
+    for rel in [" a.py\n", "evil\n+++ b/innocent.py", "x/\x1b[2K/y", "my file.py"]:
+        norm = project.normalize(rel)
+        assert project.normalize(norm) == norm
+
+
+def test_a_trailing_slash_after_a_file_names_the_file(tmp_path):
+    (tmp_path / "a.py").write_text("a = 1\n")
+    assert Project(tmp_path).normalize("a.py/") == "a.py"
+    assert Staging(Project(tmp_path)).read_bytes("a.py/") == b"a = 1\n"

@@ -4,7 +4,9 @@ or, through the magic, from the widget buttons and the terminal prompt on a real
 from __future__ import annotations
 
 import io
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,9 @@ from agent_magic.errors import UserError
 from agent_magic.events import StepDecided, StepPaused
 from agent_magic.magic import AgentMagics
 from agent_magic.models.scripted import ScriptedModel
+from agent_magic.paths import Project
 from agent_magic.records import PlanStep
+from agent_magic.session import load_session
 from agent_magic.staging.changeset import Changeset, make_change
 from agent_magic.stepping import StepMode, dropped_hunks, edited_paths, step_prompt
 from agent_magic.ui.actions import undo_all
@@ -548,3 +552,100 @@ def test_headless_refuses_step_mode(ip, magics, sample_repo, tmp_path):
             "agent", f"--step --model {spec} -p {sample_repo} --view headless", "task"
         )
     assert magics.last_run is None
+
+
+# ---- what a step reads from disk -------------------------------------------------------------
+
+
+def _fifo_watcher(fifo: Path, stop: threading.Event, blocked: list[bool]) -> None:
+    # A reader blocked in open() on the FIFO lets a non-blocking writer in; nobody reading, ENXIO.
+    while not stop.is_set():
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            time.sleep(0.05)
+            continue
+        blocked.append(True)
+        os.close(fd)  # the reader gets EOF and the run goes on, so the test ends either way
+
+
+def test_a_fifo_or_a_link_out_among_a_steps_files_is_not_read(sample_repo, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.txt").write_text("OUTSIDE-SENTINEL\n")
+    os.symlink(outside, sample_repo / "out")
+    os.mkfifo(sample_repo / "pipe")
+    plan = turn(
+        call(
+            "submit_plan",
+            summary="Fix prices",
+            steps=[{"description": "fix", "files": [CLEANING, "pipe", "out/victim.txt"]}],
+            files=[CLEANING],
+        )
+    )
+    model = ScriptedModel([UNDERSTAND, plan, *STEP1])
+    decider = ScriptedDecider([Decision.approve(), Decision.approve()])
+    stop, blocked = threading.Event(), []
+    watcher = threading.Thread(
+        target=_fifo_watcher, args=(sample_repo / "pipe", stop, blocked), daemon=True
+    )
+    watcher.start()
+    try:
+        session = Agent(
+            sample_repo, model, AgentConfig(review=False), decider=decider, mode=StepMode()
+        ).run("fix prices")
+    finally:
+        stop.set()
+        watcher.join(10)
+
+    assert not blocked  # the FIFO was never opened for reading
+    assert session.stop_reason == "done", session.error
+    assert [o.action for o in session.step_outcomes] == ["applied"]
+    assert FIX_NEW in (sample_repo / CLEANING).read_text()
+
+
+def test_cumulative_change_never_reads_through_a_link_swapped_in_during_a_pause(
+    sample_repo, tmp_path
+):
+    outside = tmp_path / "outside.py"
+    outside.write_text("OUTSIDE-SENTINEL = 1\n")
+
+    def swap_in_a_link(event) -> None:
+        if isinstance(event, StepDecided) and event.step == 1 and event.action == "applied":
+            (sample_repo / CLEANING).unlink()
+            os.symlink(outside, sample_repo / CLEANING)
+
+    model = ScriptedModel([UNDERSTAND, PLAN3, *STEP1, *STEP2_V1])
+    decider = ScriptedDecider([Decision.approve(), Decision.approve()])
+    session = Agent(
+        sample_repo,
+        model,
+        AgentConfig(review=False),
+        on_event=swap_in_a_link,
+        decider=decider,
+        mode=StepMode(),
+    ).run("fix prices and add a report")
+
+    step2 = decider.pauses[2]
+    assert step2.step == 2 and step2.cumulative is not None
+    assert REPORT in step2.cumulative.paths and CLEANING not in step2.cumulative.paths
+    assert "OUTSIDE-SENTINEL" not in step2.cumulative.diff()
+    assert session.stop_reason == "interrupted"  # the decider ran out at step 2: Stop
+
+
+def test_an_applied_steps_checkpoint_is_saved_before_the_next_step_waits(sample_repo):
+    project = Project(sample_repo)
+    saved: list[list[str]] = []
+
+    def look_from_a_new_kernel(pause: StepPause) -> Decision:
+        saved.append(list(load_session(project, "").checkpoints))
+        return Decision.stop()
+
+    session, _, _, _ = run_three_steps(
+        sample_repo, [Decision.approve(), Decision.approve(), look_from_a_new_kernel]
+    )
+
+    assert len(session.checkpoints) == 1
+    assert saved == [session.checkpoints]  # saved when step 1 was applied, not at the run's end
+    assert load_session(project, "").undo().id == session.checkpoints[0]
+    assert FIX_NEW not in (sample_repo / CLEANING).read_text()

@@ -76,7 +76,7 @@ class SelectionCheck:
     def markdown(self) -> str:
         """The selection's checks for the panel: headline, what was left out, the report."""
         if self.rechecked and self.report is not None:
-            verdict = "all green" if self.report.ok else "problems found"
+            verdict = self.report.verdict()
         elif self.why_not == NOT_REVIEWED:
             verdict = "not checked (review off)"
         else:

@@ -143,6 +143,12 @@ class CheckReport:
             )
         return out
 
+    def verdict(self) -> str:
+        """``all green``, ``problems found``, or ``incomplete`` when selected tests did not run."""
+        if not self.ok:
+            return "problems found"
+        return "incomplete" if self.tests.not_run else "all green"
+
     def headline(self) -> str:
         """The checks in one line: the verdict, then what ran or what is wrong."""
         if self.not_run:
@@ -173,6 +179,12 @@ class CheckReport:
             how = " · ran UNSANDBOXED (opted in)"
         elif self.network:
             how = " · with network access"
+        if t.not_run:
+            total = max(len(t.selected), len(t.not_run))
+            unrun = f"{len(t.not_run)} of {total} related test file(s) not run (budget)"
+            if not problems:
+                return "incomplete (" + ", ".join([*ran, unrun]) + ")" + how
+            problems.append(unrun)
         if problems:
             first = next(iter(t.newly_failing), "")
             why = t.reasons.get(first, "") if first else ""
@@ -184,7 +196,7 @@ class CheckReport:
 
     def summary(self) -> str:
         """A bounded markdown report: compile, lint, tests, notebooks."""
-        parts = [f"## Checks: {'all green' if self.ok else 'problems found'}"]
+        parts = [f"## Checks: {self.verdict()}"]
         if self.not_run:
             parts.append(f"**Tests, lint and notebooks were not run:** {self.not_run}")
         elif self.sandbox:

@@ -78,6 +78,8 @@ class TestRun:
     timed_out: bool
     elapsed: float
     tail: str
+    # The arguments that did not run to the end: a batch the budget cut, and those after it.
+    unfinished: list[str] = field(default_factory=list)
 
 
 def run_once(
@@ -132,7 +134,8 @@ def run_batches(
     pytest collects every file it is given before running any, so one run of hundreds of
     files could spend the whole budget collecting; doubling batches start with the nearest
     file at once and pay the interpreter's start-up only a logarithmic number of times.
-    ``timed_out`` means the budget ended before every file ran.
+    ``timed_out`` means the budget ended before every file ran; ``unfinished`` names the files
+    that did not run to the end (a batch cut midway counts whole, whatever it reported).
     """
     results = TestResults()
     start = time.monotonic()
@@ -155,13 +158,14 @@ def run_batches(
         results.failed |= run.results.failed
         results.reasons.update(run.results.reasons)
         tail = run.tail
-        done += len(batch)
-        size *= 2
         if run.timed_out:
             cut = True
             break
+        done += len(batch)
+        size *= 2
     results.passed -= results.failed
-    return TestRun(results, cut, time.monotonic() - start, tail)
+    unfinished = list(files[done:]) if cut else []
+    return TestRun(results, cut, time.monotonic() - start, tail, unfinished)
 
 
 # Entered, it shows the unchanged project (in the changed copy, switched back on exit).
@@ -211,11 +215,10 @@ def run_pair(
         elapsed=changed.elapsed,
     )
     if budget_hit:
-        seen = {t.split("::", 1)[0] for t in changed.results.passed | changed.results.failed}
-        outcome.not_run = [a for a in args if not a.startswith("-") and a not in seen]
+        outcome.not_run = [a for a in changed.unfinished if not a.startswith("-")]
         notes.append(
             f"the test budget of {budget:g}s ran out; {len(outcome.not_run)} related "
-            "test file(s) not run (budget)"
+            "test file(s) not run (budget), or cut midway"
         )
     if outcome.timed_out:
         return outcome, notes
@@ -224,7 +227,9 @@ def run_pair(
     # most once per content and session: its copy is made only now, when it is needed.
     failed = sorted(changed.results.failed)
     left = limit - changed.elapsed if budget is not None else timeout
-    rerun = [a for a in args if a not in outcome.not_run]
+    # A file cut midway still had its first results compared, so the baseline runs it too.
+    seen = {t.split("::", 1)[0] for t in changed.results.passed | changed.results.failed}
+    rerun = [a for a in args if a not in outcome.not_run or a in seen]
     if baseline is not None and budget is not None and not failed and left < changed.elapsed:
         # Nothing to classify, and no budget left to look for fixed tests: skip the baseline.
         notes.append("the unchanged copy was not tested (budget): fixed tests are not reported")

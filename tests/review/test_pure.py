@@ -350,6 +350,32 @@ def test_a_missing_file_is_the_environments_only_when_the_copy_lacks_it(
             CheckReport(sandbox="UNSANDBOXED: --unsandboxed"),
             "all green (compile) · ran UNSANDBOXED (opted in)",
         ),
+        (  # the budget left selected tests out: never "all green", even with nothing failing
+            CheckReport(
+                tests=TestOutcome(
+                    ran=True, scope="related", selected=["t.py", "u.py"], not_run=["t.py", "u.py"]
+                )
+            ),
+            (
+                "incomplete (compile, 0 related test(s) passed, "
+                "2 of 2 related test file(s) not run (budget))"
+            ),
+        ),
+        (
+            CheckReport(
+                tests=TestOutcome(
+                    ran=True,
+                    scope="related",
+                    newly_failing=["t.py::a"],
+                    selected=["t.py", "u.py"],
+                    not_run=["u.py"],
+                )
+            ),
+            (
+                "problems found: 1 newly failing test(s), "
+                "1 of 2 related test file(s) not run (budget) — t.py::a"
+            ),
+        ),
     ],
 )
 def test_check_headline(report, line):

@@ -149,6 +149,32 @@ def test_budget_exhaustion_is_reported_as_not_run_not_a_blocker(make_repo, tmp_p
     assert "not run (budget)" in report.summary()
 
 
+def test_a_file_the_budget_cuts_midway_counts_as_not_run_and_the_checks_are_not_green(
+    make_repo, tmp_path
+):
+    root = make_repo(
+        {
+            "mod.py": "VALUE = 1\n",
+            "tests/test_mod.py": "import time\n\nimport mod\n\n\ndef test_fast():\n"
+            "    assert mod.VALUE == 2\n\n\ndef test_slow():\n    time.sleep(120)\n",
+        }
+    )
+    report = run_checks(
+        root,
+        {"mod.py": b"VALUE = 2\n"},
+        workdir=tmp_path / "w",
+        timeout=60,
+        budget=4,
+        baseline=False,
+    )
+    t = report.tests
+    assert t.passed == ["tests/test_mod.py::test_fast"]  # it reported before the cut
+    assert t.not_run == ["tests/test_mod.py"] and not t.timed_out  # but did not run to the end
+    assert not report.headline().startswith("all green"), report.headline()
+    assert "1 of 1 related test file(s) not run (budget)" in report.headline()
+    assert report.summary().startswith("## Checks: incomplete")
+
+
 def test_an_unchanged_round_reuses_checks_and_the_baseline_runs_once(make_repo, tmp_path):
     root = make_repo(
         {

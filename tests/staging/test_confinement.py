@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agent_magic.errors import AgentMagicError, PathError, ToolError
@@ -332,6 +332,8 @@ def _run_adversarial(arena, rel: str) -> None:
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rel=PATHS)
+@example(rel="nb.ipynb/\n/\n/.")  # once staged a delete of "nb.ipynb/\n/\n" with nb.ipynb's bytes
+@example(rel="a.py/ / /.")
 def test_adversarial_paths_through_every_tool_quick(arena, rel):
     _run_adversarial(arena, rel)
 
@@ -341,5 +343,7 @@ def test_adversarial_paths_through_every_tool_quick(arena, rel):
     max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rel=PATHS)
+@example(rel="nb.ipynb/\n/\n/.")
+@example(rel="a.py/ / /.")
 def test_adversarial_paths_through_every_tool_10k(arena, rel):
     _run_adversarial(arena, rel)
