@@ -106,6 +106,9 @@ class Project:
         if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
             raise PathError(f"{rel!r} is absolute; use a path relative to the project root")
         parts = [p for p in PurePosixPath(text).parts if p not in ("", ".")]
+        joined = "/".join(parts)
+        if len(joined) > 1 and joined[1] == ":":  # "./C:" is "C:" when normalized again
+            raise PathError(f"{rel!r} is absolute; use a path relative to the project root")
         if any(p == ".." for p in parts):
             raise PathError(f"{rel!r} leaves the project root ('..' is not allowed)")
         if not parts:
@@ -119,7 +122,7 @@ class Project:
             raise PathError(f"{rel!r} has a name that is whitespace or starts or ends with it")
         if any(len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts):
             raise PathError(f"{rel[:80]!r}... has a name longer than 255 bytes")
-        return "/".join(parts)
+        return joined
 
     def resolve(self, rel: str, *, allow_secret: bool = False) -> Path:
         """The absolute path of ``rel``; raises PathError if it escapes the root or is off limits."""

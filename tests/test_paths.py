@@ -189,6 +189,7 @@ def test_no_write_through_an_inner_link_even_one_that_stays_inside(sandbox):
 @given(rel=paths | st.text(alphabet="ab./ \n\t\x1b", min_size=1, max_size=16))
 @example(rel="nb.ipynb/\n/\n/.")
 @example(rel="a.py/ / /.")
+@example(rel="./C:")
 def test_normalize_is_idempotent(tmp_path, rel):
     """A normalized path names the same file when normalized again (apply re-checks each path)."""
     project = Project(tmp_path)
