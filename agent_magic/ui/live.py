@@ -125,7 +125,7 @@ class WidgetController:
             panel.phases.skip(event.phase, event.reason)
         elif isinstance(event, ev.UnderstandingReady):
             panel.phases.understanding(event.understanding)
-        elif isinstance(event, ev.ChecksDone) and hasattr(event.report, "summary"):
+        elif isinstance(event, ev.ChecksDone):
             panel.phases.add("review", f"round {event.round}: " + checks_html(event.report))
         elif isinstance(event, ev.CommandStarted):
             panel.append_text(f"\n$ {event.command}\n", flush=True)

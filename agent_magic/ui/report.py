@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent_magic.records import SEVERITIES
 from agent_magic.secrets import Redactor
 
 if TYPE_CHECKING:
     from agent_magic.review.partial import SelectionCheck
+    from agent_magic.review.report import CheckReport
     from agent_magic.session import Session, StopReason
     from agent_magic.staging import Checkpoint, FileChange
     from agent_magic.staging.live import LiveCheckpoint
@@ -176,24 +177,24 @@ def model_label(spec: str) -> str:
     return spec
 
 
-def _for_record(session: Any, text: str) -> str:
+def _for_record(session: Session, text: str) -> str:
     # The record is saved in the notebook: no secret value may be in it, whatever its source,
     # and no path of this machine.
-    root = getattr(getattr(session, "project", None), "root", None)
+    root = session.project.root
     return Redactor.current(root)(local_paths(text, root))
 
 
-def checks_line(checks: Any) -> str:
+def checks_line(checks: CheckReport | None) -> str:
     """The checks in one line, or "" if there were none."""
-    if checks is None or not hasattr(checks, "headline"):
+    if checks is None:
         return ""
     return checks.headline()
 
 
 def session_record(
-    session: Any,
+    session: Session,
     *,
-    applied: Any = None,
+    applied: Checkpoint | LiveCheckpoint | None = None,
     note: str = "",
     elapsed: float | None = None,
     selection: SelectionCheck | None = None,
@@ -204,14 +205,14 @@ def session_record(
     when that was only part of the change (review.partial.SelectionCheck).
     """
     outcome = stop_text(session.stop_reason)
-    error = _one_line(getattr(session, "error", "") or "", 200)
+    error = _one_line(session.error, 200)
     if error and error != outcome:
         outcome += f" ({error})"
     lines = [
         f"**%%agent** {_one_line(session.task, 120)} — **{outcome}**",
         "",
     ]
-    files = list(getattr(session.changeset, "files", None) or [])
+    files = list(session.changeset.files) if session.changeset is not None else []
     if files:
         shown = []
         for change in files[:8]:
@@ -219,9 +220,9 @@ def session_record(
             shown.append(f"`{file_label(change)}` +{added} −{removed}")
         more = f" and {len(files) - 8} more" if len(files) > 8 else ""
         lines.append("- **Files:** " + ", ".join(shown) + more)
-    elif session.stop_reason == "done" and not getattr(session, "step_outcomes", None):
+    elif session.stop_reason == "done" and not session.step_outcomes:
         lines.append("- **Files:** no file changes")
-    findings = list(getattr(session, "findings", None) or [])
+    findings = list(session.findings)
     if findings:
         open_ = [f for f in findings if f.status == "open"]
         kinds = ", ".join(
@@ -232,7 +233,7 @@ def session_record(
             + (f" ({kinds})" if kinds else "")
             + f", {len(findings) - len(open_)} fixed"
         )
-    checks = checks_line(getattr(session, "checks", None))
+    checks = checks_line(session.checks)
     if selection is not None and applied is not None:
         lines.append(f"- **Checks:** {selection.record_line()}")
         if checks:
@@ -242,20 +243,20 @@ def session_record(
     elif session.stop_reason == "done" and files:
         lines.append("- **Checks:** not run (review off)")
     if applied is not None:
-        paths = ", ".join(f"`{p}`" for p in getattr(applied, "paths", []))
+        paths = ", ".join(f"`{p}`" for p in applied.paths)
         lines.append(
             f"- **Applied:** checkpoint `{short_id(applied.id)}` ({paths}); "
             f"undo with `%agent undo {applied.id}`"
         )
-    elif getattr(session, "checkpoints", None) and getattr(session, "step_outcomes", None):
+    elif session.checkpoints and session.step_outcomes:
         lines.append(
             f"- **Applied:** step by step as {len(session.checkpoints)} checkpoint(s); "
             "`%agent undo --all` undoes them"
         )
     took = f" · {elapsed:.0f} s" if elapsed is not None else ""
-    model = model_label(getattr(session, "model", "") or "?")
+    model = model_label(session.model or "?")
     usage = session.usage
-    tokens_in = getattr(usage, "total_input", usage.input_tokens)
+    tokens_in = usage.total_input
     lines.append(
         f"- **Cost:** ${session.cost:.4f} · tokens {tokens_in:,} in / {usage.output_tokens:,} "
         f"out · {session.steps} steps · model `{model}`{took} · session `{session.id}`"
