@@ -63,6 +63,7 @@ from agent_magic.transcript import Transcript
 if TYPE_CHECKING:
     from agent_magic.analysis import RepoIndex
     from agent_magic.review.memo import CheckMemo
+    from agent_magic.review.partial import SelectionCheck
     from agent_magic.review.report import CheckReport
     from agent_magic.sandbox import Sandbox
     from agent_magic.staging import Changeset
@@ -371,6 +372,39 @@ class Agent:
             selection=None if decision.selection is None else sorted(decision.selection),
         )
         return decision
+
+    def check_selection(
+        self, session: Session, changeset: Changeset, selection: frozenset[str]
+    ) -> SelectionCheck:
+        """The fast checks (compile, lint, related tests) of only the ``selection`` of
+        ``changeset``, sandboxed as the review's; with the review off, only the left-out
+        files the selected ones import (see review.partial)."""
+        from agent_magic.review.partial import check_selection
+
+        options: dict[str, Any] = (
+            {} if self._checker is not None else {"memo": self._check_memo(session)}
+        )
+        result = check_selection(
+            self.project.root,
+            changeset,
+            selection,
+            test_command=session.test_command,
+            run=self.config.review,
+            checker=self._checker,
+            timeout=max(1.0, min(self.config.test_timeout, self._time_left())),
+            sandbox=self.sandbox,
+            stop=self._stop,
+            **options,
+        )
+        self._check_stop()  # a check the user stopped is no answer to write on
+        self.record(
+            "selection_checked",
+            selection=sorted(selection),
+            rechecked=result.rechecked,
+            blocks=result.blocks,
+            line=result.record_line(),
+        )
+        return result
 
     def record(self, kind: str, **data: Any) -> None:
         """Add a record of ``kind`` to the session's transcript (during a run)."""

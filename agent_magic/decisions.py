@@ -17,6 +17,7 @@ from agent_magic.errors import UserError
 
 if TYPE_CHECKING:
     from agent_magic.records import Finding, Plan
+    from agent_magic.review.partial import SelectionCheck
     from agent_magic.review.report import CheckReport
     from agent_magic.staging.changeset import Changeset
 
@@ -31,13 +32,21 @@ class Decision:
     selection: frozenset[str] | None = None  # approve: hunk ids to apply; None = all of them
     feedback: str = ""  # revise: what to change
     commit: bool = False  # approve: git-commit the applied files
+    # approve: write the selection although its own checks, shown at the pause, failed
+    confirm: bool = False
 
     @classmethod
     def approve(
-        cls, selection: set[str] | frozenset[str] | None = None, *, commit: bool = False
+        cls,
+        selection: set[str] | frozenset[str] | None = None,
+        *,
+        commit: bool = False,
+        confirm: bool = False,
     ) -> Decision:
-        """Go on: approve the plan, or apply the step (the selected hunks, or all)."""
-        return cls("approve", None if selection is None else frozenset(selection), commit=commit)
+        """Go on: approve the plan, or apply the step (the selected hunks, or all); ``confirm``
+        writes a selection whose own checks failed, once the pause has shown them."""
+        chosen = None if selection is None else frozenset(selection)
+        return cls("approve", chosen, commit=commit, confirm=confirm)
 
     @classmethod
     def revise(cls, feedback: str) -> Decision:
@@ -79,6 +88,8 @@ class StepPause:
     message: str = ""  # why the last Approve failed, if it did
     plan: Plan | None = None  # the plan waiting for approval (step 0)
     findings: tuple[Finding, ...] = ()  # the step's review findings, fixed ones included
+    # the checks of the last selection approved that left hunks out (it failed them: confirm?)
+    selection_check: SelectionCheck | None = None
 
     @property
     def is_plan(self) -> bool:

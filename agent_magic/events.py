@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from agent_magic.decisions import StepPause
     from agent_magic.models.base import Usage
     from agent_magic.records import Finding, Plan, Understanding
+    from agent_magic.review.partial import SelectionCheck
     from agent_magic.review.report import CheckReport
     from agent_magic.session import Session
 
@@ -105,12 +106,14 @@ class StepPaused:
 
 @dataclass(frozen=True)
 class StepDecided:
-    """Step mode: what became of a step (applied, partly applied, skipped, stopped, failed)."""
+    """Step mode: what became of a step (applied, partly applied, skipped, stopped, failed),
+    or that the hunks approved are being checked on their own first (checking)."""
 
     step: int
     action: str
     message: str
     checkpoint: str = ""
+    selection_check: SelectionCheck | None = None  # of a selection that left hunks out
 
 
 @dataclass(frozen=True)

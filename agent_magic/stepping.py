@@ -28,6 +28,7 @@ from agent_magic.decisions import (
 )
 from agent_magic.errors import AgentMagicError, ConflictError, UserError
 from agent_magic.events import StepDecided
+from agent_magic.review.partial import SelectionCheck, is_partial
 from agent_magic.staging.changeset import Changeset, content_hash, make_change
 from agent_magic.staging.overlay import DiskReader
 
@@ -57,11 +58,17 @@ class StepOutcome:
     action: str  # applied | partly applied | skipped | stopped | empty
     checkpoint: str = ""
     paths: list[str] = field(default_factory=list)
+    selection_check: SelectionCheck | None = None  # when the approval left hunks out
 
     def line(self) -> str:
-        """``Step 1 (desc): applied as checkpoint X``."""
+        """``Step 1 (desc): applied as checkpoint X``, and what was checked of a part."""
         where = f" as checkpoint {self.checkpoint}" if self.checkpoint else ""
-        return f"Step {self.step} ({self.description}): {self.action}{where}"
+        checks = (
+            f"; checks: {self.selection_check.record_line()}"
+            if self.selection_check is not None and self.checkpoint
+            else ""
+        )
+        return f"Step {self.step} ({self.description}): {self.action}{where}{checks}"
 
 
 class StepMode:
@@ -168,7 +175,7 @@ class StepLoop:
                 findings=tuple(session.findings[first:]),
             )
             watched = sorted(set(changeset.paths) | set(step.files))
-            decision, checkpoint = self._decide(pause, watched)
+            decision, checkpoint, checked = self._decide(pause, watched)
             session.staging.reset()  # the next step reads the files as the user left them
             if decision.action == "revise":
                 attempt += 1
@@ -179,7 +186,7 @@ class StepLoop:
                     feedback=decision.feedback,
                 )
                 continue
-            self._record(number, step, changeset, decision, checkpoint)
+            self._record(number, step, changeset, decision, checkpoint, checked)
             if decision.action not in ("approve", "skip"):
                 raise StepsStopped(
                     f"stopped by the user at step {number} of {total}; "
@@ -187,18 +194,36 @@ class StepLoop:
                 )
             return
 
-    def _decide(self, pause: StepPause, watched: list[str]) -> tuple[Decision, Checkpoint | None]:
-        """Wait for a decision; Approve applies (a conflict re-asks). Notes hand edits for the model."""
+    def _decide(
+        self, pause: StepPause, watched: list[str]
+    ) -> tuple[Decision, Checkpoint | None, SelectionCheck | None]:
+        """Wait for a decision; Approve applies (a conflict, or a selection failing its own
+        checks unconfirmed, re-asks). Notes hand edits for the model."""
         while True:
             before = file_hashes(self.project, watched)
             decision = self.agent.pause(self.session, pause)
             edited = edited_paths(before, file_hashes(self.project, watched))
             if edited:
                 self.notes.append(prompts.render("step_edited", paths=", ".join(edited)))
-            if decision.action != "approve" or pause.changeset is None or pause.changeset.is_empty:
-                return decision, None
+            changeset = pause.changeset
+            if decision.action != "approve" or changeset is None or changeset.is_empty:
+                return decision, None, None
             try:
-                return decision, self._apply(pause, pause.changeset, decision)
+                checked = self._check_part(pause, changeset, decision)
+                if (
+                    checked is not None
+                    and checked.blocks
+                    and not (decision.confirm and checked is pause.selection_check)
+                ):
+                    message = (
+                        "Not applied: the selected hunks alone fail the checks "
+                        f"({checked.report.headline() if checked.report else ''}). Select the "
+                        "hunks they need, or confirm to apply them anyway."
+                    )
+                    self.agent.emit(StepDecided(pause.step, "failed", message, "", checked))
+                    pause = replace(pause, message=message, selection_check=checked)
+                    continue
+                return decision, self._apply(pause, changeset, decision), checked
             except ConflictError as exc:
                 message = (
                     f"Not applied: {exc}. Untick those files, or Revise so the agent "
@@ -208,6 +233,28 @@ class StepLoop:
                 message = f"Not applied: {exc}"
             self.agent.emit(StepDecided(pause.step, "failed", message))
             pause = replace(pause, message=message)
+
+    def _check_part(
+        self, pause: StepPause, changeset: Changeset, decision: Decision
+    ) -> SelectionCheck | None:
+        """The checks of an approval that leaves hunks out, run on exactly those hunks (the
+        ones the pause already showed for the same selection are not run again)."""
+        selection = decision.selection
+        if selection is None or not is_partial(changeset, selection):
+            return None
+        shown = pause.selection_check
+        if shown is not None and shown.selection == selection:
+            return shown
+        if self.agent.config.review:
+            self.agent.emit(
+                StepDecided(
+                    pause.step,
+                    "checking",
+                    f"Checking the {len(selection)} selected hunk(s) of step {pause.step} on "
+                    "their own (compile, lint, related tests)...",
+                )
+            )
+        return self.agent.check_selection(self.session, changeset, selection)
 
     def _apply(self, pause: StepPause, changeset: Changeset, decision: Decision) -> Checkpoint:
         from agent_magic.staging import apply
@@ -260,14 +307,18 @@ class StepLoop:
         changeset: Changeset,
         decision: Decision,
         checkpoint: Checkpoint | None,
+        checked: SelectionCheck | None = None,
     ) -> None:
         dropped = dropped_hunks(changeset, decision.selection)
         if decision.action == "approve" and checkpoint is None:
             action = "empty"
         elif decision.action == "approve":
             action = "partly applied" if dropped else "applied"
+            checks = f" Checks of what was applied: {checked.record_line()}." if checked else ""
             self.notes.append(
-                prompts.render("step_partly", number=number, dropped="; ".join(dropped))
+                prompts.render(
+                    "step_partly", number=number, dropped="; ".join(dropped), checks=checks
+                )
                 if dropped
                 else prompts.render("step_applied", number=number)
             )
@@ -282,9 +333,12 @@ class StepLoop:
             action,
             checkpoint.id if checkpoint is not None else "",
             list(checkpoint.paths) if checkpoint is not None else [],
+            checked if checkpoint is not None else None,
         )
         self.session.step_outcomes.append(outcome)
-        self.agent.emit(StepDecided(number, action, outcome.line(), outcome.checkpoint))
+        self.agent.emit(
+            StepDecided(number, action, outcome.line(), outcome.checkpoint, outcome.selection_check)
+        )
 
 
 # The decision types live in agent_magic.decisions; importing them from here keeps working.

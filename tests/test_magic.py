@@ -142,7 +142,7 @@ def test_widgets_tree_per_hunk_apply_and_undo(ip, magics, calc_repo, tmp_path):
 
     panel.diff.decide([hunks[0]], "accepted")
     panel.diff.decide([hunks[1]], "rejected")  # keep only the fix of add
-    assert panel.apply_button.description == "Apply 1 of 2 hunks"
+    assert panel.apply_button.description == "Apply 1 of 2 hunks (1 rejected)"
     panel.apply_button.click()
 
     text = (calc_repo / "calc.py").read_text()

@@ -13,7 +13,7 @@ from agent_magic.session import Session
 from agent_magic.ui.actions import Outcome, apply_changes, check_partial
 from agent_magic.ui.markup import markdown_plain
 from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
-from agent_magic.ui.report import session_record
+from agent_magic.ui.report import local_paths, session_record
 from agent_magic.ui.runner import Run
 from agent_magic.ui.text import InputFn, choose_hunks, colorize_diff, finding_line, parse_answer
 
@@ -200,6 +200,13 @@ def ask(pause: StepPause, input_fn: InputFn, out: TextIO, *, color: bool = False
         prompt = "Approve the plan? [y]es / [q] stop / or type what to change: "
     else:
         out.write(step_text(pause, color))
+        check = pause.selection_check
+        if check is not None and check.blocks:  # the picked hunks alone failed their checks
+            answer = _safe_input(
+                input_fn, "The picked hunks alone fail the checks. Apply them anyway? [y/N] "
+            )
+            if parse_answer(answer) == "yes":
+                return Decision.approve(check.selection, confirm=True)
         prompt = (
             f"Step {pause.step}: [y] approve / [p]ick hunks / [s]kip / [q] stop / "
             "or type what to change: "
@@ -236,8 +243,11 @@ def step_text(pause: StepPause, color: bool = False) -> str:
         lines.append(pause.summary)
     lines.append(colorize_diff(pause.diff(), color).rstrip("\n") or "(no changes in this step)")
     if pause.checks is not None:
-        lines.append(f"Checks: {pause.checks.summary()}")
+        lines.append(markdown_plain(local_paths(pause.checks.summary()), color=color).rstrip())
     lines += [finding_line(f, color) for f in pause.findings]
+    if pause.selection_check is not None:
+        check = local_paths(pause.selection_check.markdown())
+        lines.append(markdown_plain(check, color=color).rstrip())
     lines.append(f"Next: {pause.next_step}" if pause.next_step else "This is the last step.")
     if pause.message:
         lines.append(pause.message)

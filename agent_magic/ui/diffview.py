@@ -84,6 +84,7 @@ class DiffView(anywidget.AnyWidget):
     enabled = traitlets.Bool(True).tag(sync=True)
     mode = traitlets.Unicode("unified").tag(sync=True)  # unified | split
     focus = traitlets.Unicode("").tag(sync=True)  # a hunk id the front end scrolls to
+    apply_label = traitlets.Unicode("Apply").tag(sync=True)  # what Apply writes, in words
 
     def __init__(self, changeset: Changeset | None, findings: Sequence[Finding] = ()) -> None:
         files = reviewstate.file_states(changeset)
@@ -91,6 +92,8 @@ class DiffView(anywidget.AnyWidget):
         self.add_class("agent-diff")
         self._hunk_ids = {h["id"]: f["path"] for f in files for h in f["hunks"]}
         self.on_msg(self._on_message)
+        self.observe(lambda _change: self._label(), "decisions")
+        self._label()
 
     def hunk_ids(self) -> list[str]:
         """Every hunk id, file by file."""
@@ -101,6 +104,13 @@ class DiffView(anywidget.AnyWidget):
         return reviewstate.selection(
             cast("list[reviewstate.FileState]", self.files), self.decisions
         )
+
+    def tally(self) -> reviewstate.Tally:
+        """How many hunks are accepted, rejected and not reviewed."""
+        return reviewstate.tally(cast("list[reviewstate.FileState]", self.files), self.decisions)
+
+    def _label(self) -> None:
+        self.apply_label = self.tally().label()
 
     def decide(self, ids: Sequence[str], decision: Choice) -> None:
         """Mark hunks accepted, rejected or (``"pending"``) undecided; unknown ids are ignored."""

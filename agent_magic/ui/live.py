@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from agent_magic.session import Session
     from agent_magic.staging import Checkpoint
     from agent_magic.staging.live import LiveCheckpoint, LiveWriter
+    from agent_magic.ui.reviewstate import Tally
 
 Publish = Callable[[str], None]  # shows (or replaces) the markdown record in the cell output
 
@@ -55,6 +56,7 @@ class WidgetController:
         self.applied: Checkpoint | LiveCheckpoint | None = None
         self.selection: SelectionCheck | None = None  # the checks of the applied selection
         self.checked: SelectionCheck | None = None  # the last selection checked (confirm reuses)
+        self.hunks: Tally | None = None  # the applied change's hunks: reviewed or not
         self.worker: threading.Thread | None = None  # the last apply/undo off the main thread
         self.note = ""
         self._last_delta: type | None = None
@@ -90,6 +92,7 @@ class WidgetController:
                 note=self.note,
                 elapsed=elapsed,
                 selection=self.selection,
+                hunks=self.hunks,
             )
         )
 
@@ -196,6 +199,8 @@ class WidgetController:
         if session is None:
             return
         live = self._live()
+        # what the user reviewed of it, as it stood at the click
+        tally = self.panel.diff.tally() if self.panel.diff is not None else None
         # a selection that leaves hunks out of a reviewed change is checked on its own first
         changeset = session.changeset
         checking = (
@@ -217,7 +222,7 @@ class WidgetController:
             self.checked = outcome.selection_check
             self.panel.show_selection_check(outcome.selection_check)
             if outcome.ok:
-                self._applied(session, outcome)
+                self._applied(session, outcome, tally)
             else:
                 self.panel.apply_button.disabled = False  # the user may choose again
             # last: the message is what tells the user (and a waiter) the apply is done
@@ -276,8 +281,9 @@ class WidgetController:
         own = self._own_paths(list(outcome.paths))
         return after_apply(own) if own else ""
 
-    def _applied(self, session: Session, outcome: Outcome) -> None:
+    def _applied(self, session: Session, outcome: Outcome, hunks: Tally | None = None) -> None:
         self.applied = outcome.checkpoint
+        self.hunks = hunks  # None: applied elsewhere (`%agent apply`), not from this review
         self.panel.show_applied(outcome.checkpoint_id)
         self.note = self._disk_note(outcome)
         self.selection = outcome.selection_check
@@ -286,6 +292,7 @@ class WidgetController:
     def _undone(self, session: Session, outcome: Outcome) -> None:
         checkpoint_id = outcome.checkpoint_id
         self.applied = None
+        self.hunks = None
         self.note = f"Checkpoint `{checkpoint_id}` was undone. {self._disk_note(outcome)}".strip()
         self.selection = None
         self.panel.show_undone()
@@ -330,15 +337,16 @@ class WidgetController:
         """Cancel button of the plan: the run ends with its plan only."""
         self._decide(Decision.stop())
 
-    def approve_step(self, selection: set[str]) -> None:
-        """Approve step button: the worker applies the selected hunks and goes on."""
+    def approve_step(self, selection: set[str], confirm: bool = False) -> None:
+        """Approve step button: the worker applies the selected hunks and goes on (``confirm``:
+        even though their own checks, shown in the step, failed)."""
         pause = self.gate.pending if self.gate is not None else None
         changeset = pause.changeset if pause is not None else None
         if not selection and pause is not None and changeset is not None and changeset.files:
             self.panel.steps.show(pause)  # nothing decided: let the user choose again
             self.panel.show_message("Nothing selected: tick a hunk, or Skip the step.", ok=False)
             return
-        self._decide(Decision.approve(selection or None, commit=self.commit))
+        self._decide(Decision.approve(selection or None, commit=self.commit, confirm=confirm))
 
     def _decide(self, decision: Decision) -> None:
         if self.gate is None:

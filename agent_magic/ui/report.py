@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from agent_magic.session import Session, StopReason
     from agent_magic.staging import Checkpoint, FileChange
     from agent_magic.staging.live import LiveCheckpoint
+    from agent_magic.ui.reviewstate import Tally
 
 STOP_TEXT: dict[StopReason, str] = {
     "done": "finished",
@@ -198,11 +199,13 @@ def session_record(
     note: str = "",
     elapsed: float | None = None,
     selection: SelectionCheck | None = None,
+    hunks: Tally | None = None,
 ) -> str:
     """The short markdown record under a run: task, outcome, files, checks, cost, checkpoint.
 
     ``applied`` is the checkpoint of the last apply, ``selection`` the check of what it wrote
-    when that was only part of the change (review.partial.SelectionCheck).
+    when that was only part of the change (review.partial.SelectionCheck), ``hunks`` how many
+    of its hunks the user accepted, left unreviewed and rejected (reviewstate.Tally).
     """
     outcome = stop_text(session.stop_reason)
     error = _one_line(session.error, 200)
@@ -244,8 +247,9 @@ def session_record(
         lines.append("- **Checks:** not run (review off)")
     if applied is not None:
         paths = ", ".join(f"`{p}`" for p in applied.paths)
+        reviewed = f"; {hunks.record_text()}" if hunks is not None and hunks.total else ""
         lines.append(
-            f"- **Applied:** checkpoint `{short_id(applied.id)}` ({paths}); "
+            f"- **Applied:** checkpoint `{short_id(applied.id)}` ({paths}){reviewed}; "
             f"undo with `%agent undo {applied.id}`"
         )
     elif session.checkpoints and session.step_outcomes:
@@ -253,6 +257,12 @@ def session_record(
             f"- **Applied:** step by step as {len(session.checkpoints)} checkpoint(s); "
             "`%agent undo --all` undoes them"
         )
+    for step in session.step_outcomes:  # a step applied in part was checked as that part
+        if step.selection_check is not None and step.checkpoint:
+            lines.append(
+                f"- **Step {step.step}, {step.action}** (checkpoint `{short_id(step.checkpoint)}`):"
+                f" {step.selection_check.record_line()}"
+            )
     took = f" · {elapsed:.0f} s" if elapsed is not None else ""
     model = model_label(session.model or "?")
     usage = session.usage

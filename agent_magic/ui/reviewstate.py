@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Literal, TypedDict
 
@@ -187,6 +188,71 @@ def hunk_at(file: FileState, line: int | None) -> str | None:
 def selection(files: list[FileState], decisions: dict[str, str]) -> set[str]:
     """The hunks Apply writes: every hunk the user did not reject."""
     return {h["id"] for f in files for h in f["hunks"] if decisions.get(h["id"]) != "rejected"}
+
+
+APPLY_HELP = (
+    "Apply writes every hunk not rejected: the accepted ones and the ones not reviewed; "
+    "rejected hunks are left out"
+)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The hunks by decision; Apply writes the accepted and the undecided (not reviewed) ones."""
+
+    accepted: int = 0
+    rejected: int = 0
+    undecided: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every hunk of the change."""
+        return self.accepted + self.rejected + self.undecided
+
+    @property
+    def applied(self) -> int:
+        """The hunks Apply writes."""
+        return self.accepted + self.undecided
+
+    def label(self) -> str:
+        """What Apply will do, for its button: ``Apply 3 of 5 hunks (2 rejected)``."""
+        total, undecided = self.total, self.undecided
+        if not total:
+            return "Apply"
+        if not self.applied:
+            return f"Nothing to apply ({_hunks(total)} rejected)"
+        if self.rejected:
+            unreviewed = f", {undecided} not reviewed" if undecided else ""
+            return f"Apply {self.applied} of {total} hunks ({self.rejected} rejected{unreviewed})"
+        if not undecided:
+            return f"Apply {_hunks(total)}"
+        if total == 1:
+            return "Apply 1 hunk (not reviewed)"
+        if undecided == total:
+            return f"Apply all {total} (none reviewed)"
+        return f"Apply all {total} ({undecided} not reviewed)"
+
+    def record_text(self) -> str:
+        """What an apply wrote, reviewed and not, for the record: ``2 accepted, 1 not reviewed``."""
+        parts = [f"{self.accepted} accepted"] if self.accepted else []
+        if self.undecided:
+            parts.append(f"{self.undecided} not reviewed")
+        text = f"{_hunks(self.applied)}: " + ", ".join(parts)
+        return text + (f"; {self.rejected} rejected, left out" if self.rejected else "")
+
+
+def tally(files: list[FileState], decisions: dict[str, str]) -> Tally:
+    """How many hunks of ``files`` are accepted, rejected and undecided."""
+    counts = Counter(decisions.get(h["id"], "") for f in files for h in f["hunks"])
+    return Tally(
+        counts["accepted"],
+        counts["rejected"],
+        sum(counts.values()) - counts["accepted"] - counts["rejected"],
+    )
+
+
+def _hunks(n: int) -> str:
+    return f"{n} hunk" + ("" if n == 1 else "s")
 
 
 def output_notes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

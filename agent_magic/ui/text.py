@@ -163,6 +163,8 @@ class TextView:
             head = f"{title.lstrip('# ')} (round {event.round})"
             body = markdown_plain(rest.strip(), color=self.color)
             return head + ("\n" + body.rstrip("\n") if body.strip() else "")
+        if isinstance(event, ev.StepDecided) and event.action != "failed":
+            return event.message  # a failed one comes back as the step's pause, which says why
         if isinstance(event, ev.RunFinished):
             return f"Run {stop_text(event.session.stop_reason)}."
         if isinstance(event, ev.Notice):

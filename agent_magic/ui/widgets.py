@@ -18,6 +18,7 @@ from agent_magic.events import PHASES
 from agent_magic.ui.diffview import DiffView, diff_html
 from agent_magic.ui.markup import inline_html, markdown_html
 from agent_magic.ui.report import local_paths, short_id
+from agent_magic.ui.reviewstate import APPLY_HELP
 
 if TYPE_CHECKING:
     from agent_magic.review.partial import SelectionCheck
@@ -51,7 +52,8 @@ class Callbacks:
     plan_approve: Callable[[], None] = _noop
     plan_revise: Callable[[str], None] = _noop
     plan_cancel: Callable[[], None] = _noop
-    step_approve: Callable[[set[str]], None] = _noop  # selected hunk ids of the paused step
+    # selected hunk ids of the paused step; True: write them although their own checks failed
+    step_approve: Callable[[set[str], bool], None] = _noop
     step_revise: Callable[[str], None] = _noop  # feedback
     step_skip: Callable[[], None] = _noop
     step_stop: Callable[[], None] = _noop
@@ -340,8 +342,16 @@ class StepView(widgets.VBox):
         )
         self.feedback.add_class("agent-step-feedback")
         self.approve = _button(
-            "Approve step", "agent-step-approve", "success", "apply the selected hunks and go on"
+            "Approve step", "agent-step-approve", "success", f"{APPLY_HELP}, and go on"
         )
+        self.approve.layout.width = "auto"
+        self.selection_checks = widgets.HTML()
+        self.selection_checks.add_class("agent-step-selection-checks")
+        self.confirm = widgets.Checkbox(
+            value=False, indent=False, description="Apply despite the problems found"
+        )
+        self.confirm.add_class("agent-step-confirm")
+        self.confirm.layout.display = "none"
         self.revise = _button("Revise", "agent-step-revise", "warning", "redo the step")
         self.skip = _button("Skip", "agent-step-skip", "", "drop this step and go on")
         self.stop = _button("Stop", "agent-step-stop", "danger", "end the run here")
@@ -355,6 +365,8 @@ class StepView(widgets.VBox):
             self.diff_box,
             self.findings,
             self.cumulative,
+            self.selection_checks,
+            self.confirm,
             self.feedback,
             widgets.HBox(list(self.buttons)),
         ]
@@ -381,7 +393,19 @@ class StepView(widgets.VBox):
             parts.append(f"<div style='color:#b00020'>{esc(pause.message)}</div>")
         self.title.value = "".join(parts)
         self.diff = DiffView(pause.changeset, list(pause.findings))
+        check = pause.selection_check
+        if check is not None:  # the selection approved last, checked on its own: keep it
+            self.diff.decide(
+                [h for h in self.diff.hunk_ids() if h not in check.selection], "rejected"
+            )
+        self.diff.observe(lambda _c: self._label_approve(), "apply_label")
+        self._label_approve()
         self.diff_box.children = [self.diff]
+        self.selection_checks.value = (
+            folded_markdown(local_paths(check.markdown())) if check is not None else ""
+        )
+        self.confirm.value = False
+        self.confirm.layout.display = None if check is not None and check.blocks else "none"
         self.findings.show(list(pause.findings), pause.checks)
         cumulative = pause.cumulative.diff() if pause.cumulative is not None else ""
         self.cumulative.children = [widgets.HTML(diff_html(cumulative))]
@@ -399,8 +423,14 @@ class StepView(widgets.VBox):
 
     def _approve(self) -> None:
         selection = self.diff.selection() if self.diff is not None else set()
+        confirm = self.confirm.value and self.confirm.layout.display is None
         self.lock()
-        self.callbacks.step_approve(selection)
+        self.callbacks.step_approve(selection, confirm)
+
+    def _label_approve(self) -> None:
+        if self.diff is not None:
+            label = self.diff.apply_label
+            self.approve.description = f"Approve: {label[:1].lower()}{label[1:]}"
 
     def _revise(self) -> None:
         _send_feedback(self, self.callbacks.step_revise)
@@ -482,9 +512,7 @@ class AgentPanel(widgets.VBox):
         self.confirm.layout.display = "none"
         self.selection_checks = widgets.HTML()
         self.selection_checks.add_class("agent-selection-checks")
-        self.apply_button = _button(
-            "Apply", "agent-apply", "success", "write the hunks not rejected"
-        )
+        self.apply_button = _button("Apply", "agent-apply", "success", APPLY_HELP)
         self.reject_button = _button("Reject", "agent-reject")
         self.undo_button = _button("Undo", "agent-undo", "warning")
         self.apply_button.on_click(lambda _b: self._apply())
@@ -584,7 +612,7 @@ class AgentPanel(widgets.VBox):
         self.append_text("", flush=True)
         self.hide_stop()
         self.diff = DiffView(session.changeset, list(session.findings))
-        self.diff.observe(lambda _c: self._label_apply(), "decisions")
+        self.diff.observe(lambda _c: self._label_apply(), "apply_label")
         self._label_apply()
         self.diff_box.children = [self.diff]
         self.findings.show(list(session.findings), session.checks)
@@ -660,10 +688,7 @@ class AgentPanel(widgets.VBox):
     def _label_apply(self) -> None:
         if self.diff is None:
             return
-        total, chosen = len(self.diff.hunk_ids()), len(self.diff.selection())
-        self.apply_button.description = (
-            "Apply" if chosen == total else f"Apply {chosen} of {total} hunks"
-        )
+        self.apply_button.description = self.diff.apply_label
         self.apply_button.layout.width = "auto"
 
     def _undo(self) -> None:

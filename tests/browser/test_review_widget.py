@@ -125,7 +125,7 @@ def accepting_one_rejecting_other(
     hunk(review, 1).locator(".amr-accept").click()
     expect(hunk(review, 0)).to_have_class(re_word("amr-rejected"), timeout=UI_TIMEOUT)
     expect(hunk(review, 1)).to_have_class(re_word("amr-accepted"), timeout=UI_TIMEOUT)
-    expect(panel.locator("button.agent-apply")).to_have_text("Apply 1 of 2 hunks")
+    expect(panel.locator("button.agent-apply")).to_have_text("Apply 1 of 2 hunks (1 rejected)")
     panel.screenshot(path=str(shots / f"{tag}-decided.png"))
     assert snapshot(project) == before  # deciding writes nothing
 
@@ -140,7 +140,9 @@ def accepting_one_rejecting_other(
     panel.locator("button.agent-undo").click()
     expect(panel.locator(".agent-message")).to_contain_text("Undid checkpoint", timeout=UI_TIMEOUT)
     assert snapshot(project) == before
-    expect(review.locator(".amr-summary")).to_contain_text("Apply writes", timeout=UI_TIMEOUT)
+    expect(review.locator(".amr-summary")).to_contain_text(
+        "Apply 1 of 2 hunks (1 rejected)", timeout=UI_TIMEOUT
+    )
 
     # the keyboard: k to the first hunk, a accepts it (and moves on), r rejects the fix
     cells = page.locator(".jp-Notebook .jp-Cell").count()

@@ -84,6 +84,31 @@ def test_the_widget_keeps_one_short_record_current_through_apply_and_undo(
     assert "**" not in shown and "`" not in shown  # text/plain is rendered, not markdown
 
 
+def test_the_record_says_which_applied_hunks_were_reviewed_and_which_not(
+    ip, magics, calc_repo, tmp_path
+):
+    run(ip, calc_repo, tmp_path, "widgets")
+    assert magics.last_run.wait(60)
+    view = magics.last_view
+    panel = view.panel
+    first, second = panel.diff.hunk_ids()
+    assert panel.apply_button.description == "Apply all 2 (none reviewed)"
+    panel.diff.decide([first], "accepted")
+    assert panel.apply_button.description == "Apply all 2 (1 not reviewed)"
+
+    panel.apply_button.click()
+
+    assert "Applied 1 file(s)" in panel.message.value
+    assert "2 hunks: 1 accepted, 1 not reviewed; undo with" in view.record
+    panel.undo_button.click()
+    assert "not reviewed" not in view.record
+
+    panel.diff.decide([second], "rejected")
+    assert panel.apply_button.description == "Apply 1 of 2 hunks (1 rejected)"
+    panel.apply_button.click()
+    assert "1 hunk: 1 accepted; 1 rejected, left out; undo with" in view.record
+
+
 def test_the_terminal_prints_plan_and_record_once_without_markup(ip, calc_repo, tmp_path, capsys):
     out = io.StringIO()
     answers = iter(["y"])

@@ -174,3 +174,44 @@ def test_past_the_total_budget_files_send_only_their_hunks():
     files = reviewstate.file_states(Changeset(changes), budget=2 * 2 * len(text))
     assert [f["view"] for f in files] == ["text", "text", "hunks", "hunks"]
     assert "+fifty" in files[3]["hunks"][0]["text"]
+
+
+@pytest.mark.parametrize(
+    "accepted, rejected, undecided, label, record",
+    [
+        (0, 0, 0, "Apply", "0 hunks: "),
+        (5, 0, 0, "Apply 5 hunks", "5 hunks: 5 accepted"),
+        (1, 0, 0, "Apply 1 hunk", "1 hunk: 1 accepted"),
+        (3, 2, 0, "Apply 3 of 5 hunks (2 rejected)", "3 hunks: 3 accepted; 2 rejected, left out"),
+        (2, 0, 3, "Apply all 5 (3 not reviewed)", "5 hunks: 2 accepted, 3 not reviewed"),
+        (0, 0, 5, "Apply all 5 (none reviewed)", "5 hunks: 5 not reviewed"),
+        (0, 0, 1, "Apply 1 hunk (not reviewed)", "1 hunk: 1 not reviewed"),
+        (
+            1,
+            2,
+            2,
+            "Apply 3 of 5 hunks (2 rejected, 2 not reviewed)",
+            "3 hunks: 1 accepted, 2 not reviewed; 2 rejected, left out",
+        ),
+        (0, 1, 1, "Apply 1 of 2 hunks (1 rejected, 1 not reviewed)", None),
+        (0, 4, 0, "Nothing to apply (4 hunks rejected)", None),
+        (0, 1, 0, "Nothing to apply (1 hunk rejected)", None),
+    ],
+)
+def test_the_apply_label_says_what_apply_writes(accepted, rejected, undecided, label, record):
+    counts = reviewstate.Tally(accepted, rejected, undecided)
+    assert counts.label() == label
+    assert counts.applied == accepted + undecided
+    if record is not None:
+        assert counts.record_text() == record
+
+
+def test_tally_counts_decisions_of_the_drawn_hunks_only():
+    text = "a = 1\n" + "".join(f"# {i}\n" for i in range(20)) + "b = 2\n"
+    changeset = Changeset([make_change("m.py", text.encode(), text.replace("= ", "= 1").encode())])
+    files = reviewstate.file_states(changeset)
+    first, second = changeset.hunk_ids()
+    assert reviewstate.tally(files, {}) == reviewstate.Tally(0, 0, 2)
+    assert reviewstate.tally(files, {first: "accepted"}) == reviewstate.Tally(1, 0, 1)
+    decided = {first: "rejected", second: "accepted", "m.py#9": "accepted"}  # a stale id
+    assert reviewstate.tally(files, decided) == reviewstate.Tally(1, 1, 0)

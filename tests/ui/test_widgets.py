@@ -70,6 +70,22 @@ def test_the_frontend_asks_and_the_kernel_decides(make_repo):
     assert view.mode == "split"
 
 
+def test_the_apply_label_is_the_kernels_and_follows_the_decisions(make_repo):
+    changeset = staged(make_repo)
+    first, second = changeset.hunk_ids()
+    view = DiffView(changeset)
+    assert view.apply_label == "Apply all 2 (none reviewed)"
+    message(view, {"type": "decide", "ids": [first], "decision": "accepted"})
+    assert view.apply_label == "Apply all 2 (1 not reviewed)"
+    message(view, {"type": "decide", "ids": [second], "decision": "rejected"})
+    assert view.apply_label == "Apply 1 of 2 hunks (1 rejected)"
+    assert view.get_state()["apply_label"] == view.apply_label  # saved with the notebook
+    message(view, {"type": "decide", "ids": [first, second], "decision": "accepted"})
+    assert view.apply_label == "Apply 2 hunks"
+    message(view, {"type": "decide", "ids": [first, second], "decision": "rejected"})
+    assert view.apply_label == "Nothing to apply (2 hunks rejected)"
+
+
 def test_file_decisions_and_reveal(make_repo):
     changeset = staged(make_repo)
     first, second = changeset.hunk_ids()
@@ -126,11 +142,12 @@ def test_panel_apply_takes_the_hunks_not_rejected_and_locks_after(make_repo):
     blocker = Finding("blocker", "mul is still wrong", "calc.py", MUL_LINE)
     panel.show_result(Held(changeset, [blocker]), can_apply=True)
     assert panel.confirm.layout.display is None
-    assert panel.apply_button.description == "Apply"
+    assert panel.apply_button.description == "Apply all 2 (none reviewed)"
+    assert "not reviewed" in panel.apply_button.tooltip and "rejected" in panel.apply_button.tooltip
     assert "1 blocker" in panel.findings.count.value
 
     message(panel.diff, {"type": "decide", "ids": [second], "decision": "rejected"})
-    assert panel.apply_button.description == "Apply 1 of 2 hunks"
+    assert panel.apply_button.description == "Apply 1 of 2 hunks (1 rejected, 1 not reviewed)"
     panel.confirm.value = True
     panel.apply_button.click()
     assert calls == [({first}, True)]

@@ -174,7 +174,7 @@ class Review {
     this.modeButton = el("button", "amr-mode");
     this.modeButton.type = "button";
     this.modeButton.addEventListener("click", () => this.setMode(this.mode === "unified" ? "split" : "unified", true));
-    const keys = el("span", "amr-keys", "j/k next/prev hunk · a accept · r reject · A/R whole file · u undecide");
+    const keys = el("span", "amr-keys", "j/k next/prev hunk · a accept · r reject · A/R whole file · u undecide · Apply writes every hunk not rejected, undecided ones too");
     toolbar.append(this.summary, this.modeButton, keys);
     this.topBox = el("div", "amr-top");
     this.filesBox = el("div", "amr-files");
@@ -553,11 +553,10 @@ class Review {
     for (const o of this.order) counts[this.decisions[o.id] ?? "pending"] += 1;
     const added = this.files.reduce((n, f) => n + f.added, 0);
     const removed = this.files.reduce((n, f) => n + f.removed, 0);
-    const applied = this.order.length - counts.rejected;
     this.summary.textContent =
       `${this.files.length} file(s) +${added} −${removed} · ${this.order.length} hunk(s): ` +
       `${counts.accepted} accepted, ${counts.rejected} rejected, ${counts.pending} undecided · ` +
-      (this.enabled ? `Apply writes ${applied}` : "decisions locked");
+      (this.enabled ? String(this.model.get("apply_label") ?? "") : "decisions locked");
     this.modeButton.textContent = this.mode === "unified" ? "Side by side" : "Unified";
     this.root.classList.toggle("amr-locked", !this.enabled);
   }
@@ -610,6 +609,7 @@ function render({ model, el: host }: { model: Model; el: HTMLElement }): () => v
   model.on("change:files", reload);
   model.on("change:findings", reload);
   model.on("change:decisions", refresh);
+  model.on("change:apply_label", refresh);
   model.on("change:enabled", refresh);
   model.on("change:focus", focus);
   model.on("change:mode", mode);
@@ -617,6 +617,7 @@ function render({ model, el: host }: { model: Model; el: HTMLElement }): () => v
     model.off("change:files", reload);
     model.off("change:findings", reload);
     model.off("change:decisions", refresh);
+    model.off("change:apply_label", refresh);
     model.off("change:enabled", refresh);
     model.off("change:focus", focus);
     model.off("change:mode", mode);
