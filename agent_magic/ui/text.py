@@ -164,7 +164,8 @@ class TextView:
             body = markdown_plain(rest.strip(), color=self.color)
             return head + ("\n" + body.rstrip("\n") if body.strip() else "")
         if isinstance(event, ev.StepDecided) and event.action != "failed":
-            return event.message  # a failed one comes back as the step's pause, which says why
+            # a failed one comes back as the step's pause, which says why
+            return markdown_plain(event.message, color=self.color)
         if isinstance(event, ev.RunFinished):
             return f"Run {stop_text(event.session.stop_reason)}."
         if isinstance(event, ev.Notice):
