@@ -34,6 +34,9 @@ class Decision:
     commit: bool = False  # approve: git-commit the applied files
     # approve: write the selection although its own checks, shown at the pause, failed
     confirm: bool = False
+    # approve: the hunks the user accepted one by one; the rest applied were not reviewed
+    # (None: not tracked, e.g. a terminal answer after the whole diff was shown)
+    reviewed: frozenset[str] | None = None
 
     @classmethod
     def approve(
@@ -42,11 +45,13 @@ class Decision:
         *,
         commit: bool = False,
         confirm: bool = False,
+        reviewed: set[str] | frozenset[str] | None = None,
     ) -> Decision:
         """Go on: approve the plan, or apply the step (the selected hunks, or all); ``confirm``
         writes a selection whose own checks failed, once the pause has shown them."""
         chosen = None if selection is None else frozenset(selection)
-        return cls("approve", chosen, commit=commit, confirm=confirm)
+        seen = None if reviewed is None else frozenset(reviewed)
+        return cls("approve", chosen, commit=commit, confirm=confirm, reviewed=seen)
 
     @classmethod
     def revise(cls, feedback: str) -> Decision:

@@ -59,10 +59,15 @@ class StepOutcome:
     checkpoint: str = ""
     paths: list[str] = field(default_factory=list)
     selection_check: SelectionCheck | None = None  # when the approval left hunks out
+    hunks: int = 0  # hunks applied
+    unreviewed: int = 0  # of them, the ones the user did not accept one by one
 
     def line(self) -> str:
-        """``Step 1 (desc): applied as checkpoint X``, and what was checked of a part."""
+        """``Step 1 (desc): applied as checkpoint X``, what of it was not reviewed, and what
+        was checked of a part."""
         where = f" as checkpoint {self.checkpoint}" if self.checkpoint else ""
+        if where and self.unreviewed:
+            where += f" ({self.unreviewed} of {self.hunks} hunk(s) not reviewed)"
         checks = (
             f"; checks: {self.selection_check.record_line()}"
             if self.selection_check is not None and self.checkpoint
@@ -107,6 +112,13 @@ def dropped_hunks(changeset: Changeset, selection: frozenset[str] | None) -> lis
     return [
         f"{h.id} ({h.header})" for fc in changeset.files for h in fc.hunks if h.id not in selection
     ]
+
+
+def applied_hunks(changeset: Changeset, decision: Decision) -> tuple[int, int]:
+    """(hunks an approval applies, those of them the user did not accept one by one)."""
+    chosen = set(changeset.hunk_ids()) if decision.selection is None else set(decision.selection)
+    unreviewed = 0 if decision.reviewed is None else len(chosen - decision.reviewed)
+    return len(chosen), unreviewed
 
 
 def file_hashes(project: Project, paths: list[str]) -> dict[str, str]:
@@ -327,6 +339,7 @@ class StepLoop:
             self.notes.append(prompts.render("step_skipped", number=number))
         else:
             action = "stopped"
+        hunks, unreviewed = (0, 0) if checkpoint is None else applied_hunks(changeset, decision)
         outcome = StepOutcome(
             number,
             step.description,
@@ -334,6 +347,8 @@ class StepLoop:
             checkpoint.id if checkpoint is not None else "",
             list(checkpoint.paths) if checkpoint is not None else [],
             checked if checkpoint is not None else None,
+            hunks,
+            unreviewed,
         )
         self.session.step_outcomes.append(outcome)
         self.agent.emit(

@@ -248,6 +248,42 @@ def test_without_review_a_part_is_marked_and_names_what_it_needs(make_repo):
     assert [d.action for d in decided] == ["partly applied", "empty"]  # no "checking"
 
 
+def test_the_record_of_a_step_counts_the_applied_hunks_the_user_did_not_review(
+    ip, magics, make_repo, tmp_path
+):
+    root = make_repo(FILES)
+    spec = write_script(tmp_path, script())
+    ip.run_cell_magic(
+        "agent", f"--step --model {spec} -p {root} --no-review --view widgets", "add parse_price"
+    )
+    view = magics.last_view
+    steps = view.panel.steps
+    assert next_pause(magics).is_plan
+    view.panel.plan.approve.click()
+    pause = next_pause(magics)
+    steps.diff.decide(sorted(hunks_of(pause, MODULE)), "accepted")
+    assert steps.approve.description == "Approve: apply all 2 (1 not reviewed)"
+    steps.approve.click()  # the test's hunk, undecided, is applied too
+
+    assert next_pause(magics).step == 2
+    assert (root / TEST).read_text() == NEW_TEST and PARSE in (root / MODULE).read_text()
+    assert "applied as checkpoint" in view.panel.message.value
+    assert "(1 of 2 hunk(s) not reviewed)" in view.panel.message.value
+    steps.approve.click()
+    assert magics.last_run.wait(60)
+    assert "(1 of 2 hunk(s) not reviewed)" in magics.last_run.session.summary
+
+
+def test_a_scripted_approval_with_no_review_tracking_says_nothing_of_it(make_repo):
+    root = make_repo(FILES)
+    session, *_ = run(root, [Decision.approve()] * 3, review=False)
+    assert "not reviewed" not in session.summary and "applied as checkpoint" in session.summary
+    root = make_repo(FILES)
+    every = [Decision.approve(), lambda p: Decision.approve(reviewed=p.changeset.hunk_ids())]
+    session, *_ = run(root, [*every, Decision.approve()], review=False)
+    assert "not reviewed" not in session.summary  # all accepted one by one
+
+
 def test_the_terminal_shows_a_steps_checks_rendered_once():
     tests = TestOutcome(command=["python", "-m", "pytest"], ran=True, scope="related")
     report = CheckReport(lint_ran=True, tests=tests)

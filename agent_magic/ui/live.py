@@ -346,7 +346,13 @@ class WidgetController:
             self.panel.steps.show(pause)  # nothing decided: let the user choose again
             self.panel.show_message("Nothing selected: tick a hunk, or Skip the step.", ok=False)
             return
-        self._decide(Decision.approve(selection or None, commit=self.commit, confirm=confirm))
+        diff = self.panel.steps.diff
+        accepted = {h for h, d in diff.decisions.items() if d == "accepted"} if diff else None
+        self._decide(
+            Decision.approve(
+                selection or None, commit=self.commit, confirm=confirm, reviewed=accepted
+            )
+        )
 
     def _decide(self, decision: Decision) -> None:
         if self.gate is None:
