@@ -334,7 +334,8 @@ def test_widget_step_part_is_checked_in_the_sandbox_and_confirmed(ip, magics, ma
 
     assert next_pause(magics).step == 2
     assert (root / TEST).read_text() == NEW_TEST and (root / MODULE).read_text() == CLEANING
-    assert "partly applied" in view.panel.message.value and NEEDED in view.panel.message.value
+    shown = view.panel.message.value
+    assert "partly applied" in shown and f"needed: {MODULE} (imported by {TEST})" in shown
     steps.approve.click()
     assert magics.last_run.wait(120)
     record = view.record

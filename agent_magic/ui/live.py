@@ -12,6 +12,7 @@ from agent_magic.decisions import Decision, Gate
 from agent_magic.errors import UserError
 from agent_magic.review.partial import SelectionCheck, is_partial
 from agent_magic.ui.actions import Outcome, apply_changes, undo_changes
+from agent_magic.ui.markup import markdown_plain
 from agent_magic.ui.opennotebook import after_apply, before_apply, open_notebook_paths
 from agent_magic.ui.report import session_record, stop_text
 from agent_magic.ui.runner import Run
@@ -148,8 +149,8 @@ class WidgetController:
                 panel.steps.show(event.pause)
             panel.set_status(f"waiting for you: {event.pause.headline()}", "")
             return
-        elif isinstance(event, ev.StepDecided):
-            panel.show_message(event.message, ok=event.action != "failed")
+        elif isinstance(event, ev.StepDecided):  # the message is markdown: show it as text
+            panel.show_message(markdown_plain(event.message), ok=event.action != "failed")
         elif isinstance(event, ev.Notice):
             panel.append_text(f"\n{event.message}\n", flush=True)
         panel.set_status("running", self.run.progress.line() if self.run else "")
