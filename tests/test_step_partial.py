@@ -8,6 +8,7 @@ with the widget buttons and the terminal prompt.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import pytest
 
@@ -16,10 +17,13 @@ from agent_magic.decisions import Decision, ScriptedDecider, StepPause
 from agent_magic.events import StepDecided
 from agent_magic.magic import AgentMagics
 from agent_magic.models.scripted import ScriptedModel
+from agent_magic.review.partial import SelectionCheck
 from agent_magic.review.report import CheckReport, TestOutcome
+from agent_magic.staging.changeset import Changeset, make_change
 from agent_magic.stepping import StepMode
 from agent_magic.ui.console import step_text
 from agent_magic.ui.report import session_record
+from agent_magic.ui.widgets import Callbacks, StepView
 from tests.scripts import UNDERSTAND, call, turn
 from tests.ui.runs import write_script
 
@@ -282,6 +286,35 @@ def test_a_scripted_approval_with_no_review_tracking_says_nothing_of_it(make_rep
     every = [Decision.approve(), lambda p: Decision.approve(reviewed=p.changeset.hunk_ids())]
     session, *_ = run(root, [*every, Decision.approve()], review=False)
     assert "not reviewed" not in session.summary  # all accepted one by one
+
+
+def test_the_step_view_asked_again_keeps_the_users_decisions_and_asks_to_confirm():
+    text = "a = 1\n" + "".join(f"# {i}\n" for i in range(20)) + "b = 2\n"
+    change = make_change("m.py", text.encode(), text.replace("= ", "= 1").encode())
+    first, second = Changeset([change]).hunk_ids()
+    approved: list[tuple[set[str], bool]] = []
+    view = StepView(Callbacks(step_approve=lambda sel, ok: approved.append((sel, ok))))
+    pause = StepPause(1, 2, "edit m", Changeset([change]))
+    view.show(pause)
+    view.diff.decide([first], "accepted")
+    view.diff.decide([second], "rejected")
+    view.approve.click()
+    assert approved == [({first}, False)]
+    report = CheckReport(tests=TestOutcome(ran=True, newly_failing=["t.py::x"]))
+    check = SelectionCheck(frozenset({first}), report=report)
+
+    view.show(replace(pause, message="Not applied", selection_check=check))
+
+    assert view.diff.decisions == {first: "accepted", second: "rejected"}
+    assert "Checks of the selected hunks: problems found" in view.selection_checks.value
+    assert view.confirm.layout.display is None and not view.confirm.value
+    view.confirm.value = True
+    view.approve.click()
+    assert approved[-1] == ({first}, True)
+
+    view.show(StepPause(2, 2, "next", Changeset([change])))  # another step: a fresh review
+    assert view.diff.decisions == {} and view.selection_checks.value == ""
+    assert view.confirm.layout.display == "none"
 
 
 def test_the_terminal_shows_a_steps_checks_rendered_once():

@@ -375,7 +375,13 @@ class StepView(widgets.VBox):
     def show(self, pause: Any) -> None:
         """Render a paused step and enable the decisions."""
         esc = html.escape
-        self.pause = pause
+        previous, self.pause = self.pause, pause
+        # the same step asked again (its Approve was refused): the user's decisions stay
+        again = previous is not None and (previous.step, previous.attempt) == (
+            pause.step,
+            pause.attempt,
+        )
+        kept = dict(self.diff.decisions) if again and self.diff is not None else {}
         parts = [f"<b>Waiting for your decision — {esc(pause.headline())}</b>"]
         if pause.summary:
             parts.append(f"<div>{esc(pause.summary)}</div>")
@@ -393,6 +399,8 @@ class StepView(widgets.VBox):
             parts.append(f"<div style='color:#b00020'>{esc(pause.message)}</div>")
         self.title.value = "".join(parts)
         self.diff = DiffView(pause.changeset, list(pause.findings))
+        for choice in ("accepted", "rejected"):
+            self.diff.decide([h for h, c in kept.items() if c == choice], choice)
         check = pause.selection_check
         if check is not None:  # the selection approved last, checked on its own: keep it
             self.diff.decide(
