@@ -370,6 +370,7 @@ class Agent:
             action=decision.action,
             feedback=decision.feedback,
             selection=None if decision.selection is None else sorted(decision.selection),
+            confirm=decision.confirm,  # to write a selection whose own checks failed
         )
         return decision
 

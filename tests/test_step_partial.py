@@ -162,6 +162,10 @@ def test_a_part_failing_its_own_checks_is_written_only_once_the_user_confirms(ma
     notes = " ".join(user_texts(model.requests[-1]))
     assert "applied only in part" in notes and "Checks of what was applied" in notes
     assert "problems found" in notes
+    # the transcript keeps the check and the confirm
+    transcript = (root / ".agent_magic" / "sessions" / f"{session.id}.jsonl").read_text()
+    assert transcript.count('"kind": "selection_checked"') == 1
+    assert '"confirm": true' in transcript
     # the record says so, under the whole change's checks
     record = session_record(session)
     assert "**Step 1, partly applied** (checkpoint `" in record and NEEDED in record
