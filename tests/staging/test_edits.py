@@ -390,6 +390,16 @@ REFUSE = [
         "  >>> t.write()\n  == ==\n  a  b\n  == ==\n\nLike others::\n",
         "may belong at column 6",
     ),
+    # A new line left of where a shallower place's shift would put it does not rule that place
+    # out: new text is also sent stripped of its indentation (`x = 2` for `    x = 1`), and
+    # under that slip either place can be meant.
+    (
+        "shifted one-liner at two depths, a column-0 new line rules neither out",
+        "class A:\n    def f(self):\n        x = 1\n\n\ndef g():\n    if a:\n        pass\n    x = 1\n",
+        "      x = 1\n",
+        "      x = 1\n\n\ndef h():\n  pass\n",
+        "matches 2 places .*\\(lines 3-3, 9-9\\)",
+    ),
     # Places that give different files stay refused, with the candidates listed.
     (
         "one-line old text at a line start and at another line's end, several new lines",
