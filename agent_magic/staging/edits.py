@@ -3,10 +3,10 @@
 Texts here use LF line breaks (``textfile.decode`` converts). Matching goes from strict to loose
 and stops at the first level that finds anything: exact substring, then whole lines ignoring
 trailing whitespace, then whole lines with a uniform indentation shift (tabs counted as 4, then
-8 columns). At every level more than one match is an error, never a guess; only a shifted old
-text can single out one of several matches, by the depth it was written at (see ``_meant``).
-A byte-exact match found once is the place meant, unless the same lines also fit once deeper
-(a dedented copy; see ``_refuse_deeper_twin``). An
+8 columns). At every level more than one match is an error, never a guess, unless the edit
+gives the same file at each; only a shifted old text can single out one of several matches, by
+the depth it was written at (see ``_meant``). A byte-exact match found once is the place meant,
+unless the same lines also fit once deeper (a dedented copy; see ``_refuse_deeper_twin``). An
 old text with a line that is only ``...`` matches head, elided middle, tail; blank lines at its
 edges are ignored.
 """
