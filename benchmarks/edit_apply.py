@@ -11,8 +11,21 @@ of the file). A peer row per perturbation uses plain ``str.replace`` with exact 
 Several seeds are run (each draws its own perturbations); the first seed's full table is
 printed, then one row per perturbation with exact / refused / wrong per seed. The target is no
 wrong result at any seed: an edit that could mean two places is refused, never guessed. Each
-edit is also checked as it is staged (the last column: files where one landed in a wrong place,
-worst seed), since a later refusal can hide a misplaced edit from the end result.
+edit is also checked as it is staged (files where one landed in a wrong place, worst seed),
+since a later refusal can hide a misplaced edit from the end result.
+
+Refusals are split by why, judged by ``readings``, a reader independent of the matcher that
+knows the perturbations' slips (one uniform shift of old and new, one elided run): the input
+fits two or more places that give different files, or one place where new lines left of a
+dedent's shift may sit at their own column or shifted (both occur: a top-level ``def`` after a
+method stays at column 0, a dedented ``if`` does not), or a single reading exists (a shortfall
+of the matcher; none at seeds 0-9). The first two are inputs no careful reader could place, so
+the matcher refuses them with the candidates; the last column of the seeds table is the exact
+share of the other inputs. Both perturbations are realistic in kind: the shift moves every line
+of old and new by the same amount (lines that cannot move left of column 0 stay), and a minimal
+old text of one line shifted by a level often lands verbatim on, or fits as well as, another
+line (``yield ms`` at two depths); the elision drops lines mechanically and now and then drops
+the only lines that told two regions apart, as a hurried model would.
 """
 
 from __future__ import annotations
@@ -185,6 +198,117 @@ def _elide(old: str, new: str, rng: random.Random) -> tuple[str, str]:
     return "\n".join([*o[:2], indent + "...", *o[-3:]]), new
 
 
+REFUSALS = {
+    "places": "ambiguous: two or more places fit, with different results",
+    "depth": "ambiguous: one place, but new lines left of the shift: own column or shifted",
+    "one": "one reading: a careful reader would apply it (a shortfall of the matcher)",
+    "none": "no reading under a uniform shift or one elision",
+}
+
+
+def _width(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _split(text: str) -> tuple[list[str], bool]:
+    if not text:
+        return [], False
+    final = text.endswith("\n")
+    lines = text.split("\n")
+    return (lines[:-1] if final else lines), final
+
+
+def _shifted(new: list[str], s: int, kept: bool = False) -> list[str] | None:
+    out = []
+    for q in new:
+        w = _width(q) if kept and _width(q) < s else _width(q) + s
+        if q.strip() and w < 0:
+            return None  # a new line left of column 0: this shift does not explain the edit
+        out.append(" " * w + q.lstrip(" ") if q.strip() else q)
+    return out
+
+
+def readings(text: str, old: str, new: str) -> list[set[str]]:
+    """What a careful reader can make of a perturbed edit, independently of the matcher: per
+    place the old text fits, the files the edit can mean there.
+
+    The reader knows the model's slips: every line of old and new moved by one amount (new lines
+    that could not move left of column 0 stayed, so under a dedent a line left of the shift may
+    be at its own column or shifted: two readings), or a run of unchanged lines elided as one
+    ``...`` line (in both texts, or only in old). Old text may also be the tail of a line.
+    Lines are compared ignoring trailing whitespace; tabs are not expanded and a first line
+    stripped of its indentation is not modelled (those perturbations have no refusals to judge).
+    """
+    lines, final = _split(text)
+    pat, _ = _split(old)
+    rep, _ = _split(new)
+    places: list[set[str]] = []
+
+    def add(body: list[str], i: int, j: int, more: list[str] | None = None) -> None:
+        tail = "\n" if final else ""
+        outs = {
+            "\n".join(lines[:i] + b + lines[j:]) + tail for b in [body, *([more] if more else [])]
+        }
+        places.append(outs)
+
+    marks = [k for k, ln in enumerate(pat) if ln.strip() == "..."]
+    if marks:
+        head, tail = pat[: marks[0]], pat[marks[0] + 1 :]
+        rmark = next((k for k, ln in enumerate(rep) if ln.strip() == "..."), None)
+        for i in range(len(lines) - len(head) + 1):
+            if [ln.rstrip() for ln in lines[i : i + len(head)]] != [h.rstrip() for h in head]:
+                continue
+            for j in range(i + len(head), len(lines) - len(tail) + 1):
+                if [ln.rstrip() for ln in lines[j : j + len(tail)]] != [t.rstrip() for t in tail]:
+                    continue
+                middle = lines[i + len(head) : j]
+                body = rep if rmark is None else rep[:rmark] + middle + rep[rmark + 1 :]
+                add(body, i, j + len(tail))
+        return _merge(places)
+    first = next((k for k, ln in enumerate(pat) if ln.strip()), None)
+    if first is None:
+        return places
+    for i in range(len(lines) - len(pat) + 1):
+        f = lines[i + first]
+        if f.strip() != pat[first].strip():
+            continue
+        s = _width(f) - _width(pat[first])
+        if not all(
+            (not p.strip() and not q.strip())
+            or (p.strip() == q.strip() and _width(q) - _width(p) == s)
+            for p, q in zip(pat, lines[i : i + len(pat)], strict=True)
+        ):
+            continue
+        moved = _shifted(rep, s)
+        if moved is not None:
+            add(moved, i, i + len(pat), _shifted(rep, s, kept=True) if s > 0 else None)
+    pos = text.find(old)
+    while pos != -1:
+        line_start = text.rfind("\n", 0, pos) + 1
+        if text[line_start:pos].strip():  # the tail of a line: a place the line view misses
+            places.append({text[:pos] + new + text[pos + len(old) :]})
+        pos = text.find(old, pos + 1)
+    return _merge(places)
+
+
+def _merge(places: list[set[str]]) -> list[set[str]]:
+    # Two places whose readings are the same files are one (an elided head repeated earlier).
+    out: list[set[str]] = []
+    for p in places:
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def refusal_class(text: str, edit: Edit) -> str:
+    """The key in ``REFUSALS`` that explains why ``edit`` on ``text`` was refused."""
+    places = readings(text, edit.old, edit.new)
+    results = set().union(*places)
+    if len(results) <= 1:
+        return "one" if results else "none"
+    return "places" if len(places) > 1 else "depth"
+
+
 def intermediates(before: str, edits: list[Edit]) -> list[str]:
     """The text after each of the exact (unperturbed) edits, in order: where each edit belongs."""
     out, text = [], before
@@ -196,9 +320,10 @@ def intermediates(before: str, edits: list[Edit]) -> list[str]:
 
 def run_staging(
     case_before: bytes, edits: list[Edit], tmp: Path, expected: list[str] | None = None
-) -> tuple[bytes | None, int]:
-    """The file after the edits via Staging and apply (None if refused), and how many edits
-    landed in a wrong place on the way (the staged text differs from ``expected`` after it).
+) -> tuple[bytes | None, int, int | None]:
+    """The file after the edits via Staging and apply (None if refused), how many edits landed
+    in a wrong place on the way (the staged text differs from ``expected`` after it), and the
+    index of the refused edit.
 
     An edit in the wrong place may be hidden in the end result by a later refusal or by a later
     edit doing the same elsewhere, so each one is checked as it is staged.
@@ -208,17 +333,17 @@ def run_staging(
     project = Project(root)
     st = Staging(project)
     wrong = 0
-    try:
-        for i, e in enumerate(edits):
+    for i, e in enumerate(edits):
+        try:
             st.replace("f.py", e.old, e.new)
-            staged = st.read_bytes("f.py").decode("utf-8").replace("\r\n", "\n")
-            if expected is not None and staged != expected[i]:
-                wrong, expected = 1, None  # later texts differ anyway: one per file
-    except AgentMagicError:
-        return None, wrong
+        except AgentMagicError:
+            return None, wrong, i
+        staged = st.read_bytes("f.py").decode("utf-8").replace("\r\n", "\n")
+        if expected is not None and staged != expected[i]:
+            wrong, expected = 1, None  # later texts differ anyway: one per file
     if not st.changeset().is_empty:
         apply(project, st.changeset())
-    return (root / "f.py").read_bytes(), wrong
+    return (root / "f.py").read_bytes(), wrong, None
 
 
 def run_peer(case_before: bytes, edits: list[Edit]) -> bytes | None:
@@ -239,6 +364,7 @@ def bench(cases: list[Case], seed: int) -> dict[str, dict[str, dict[str, float]]
         for kind in PERTURBATIONS:
             tallies = {
                 m: {"n": 0, "correct": 0, "refused": 0, "wrong": 0, "wrong_edit": 0, "seconds": 0.0}
+                | {f"refused_{c}": 0 for c in REFUSALS}
                 for m in ("staging", "str.replace")
             }
             for idx, case in enumerate(cases):
@@ -251,18 +377,20 @@ def bench(cases: list[Case], seed: int) -> dict[str, dict[str, dict[str, float]]
                 extra = {"elided_middle": 3, "trim_context": 1}.get(kind, 0)
                 exact = make_edits(text_b, text_a, extra)
                 edits = perturb(exact, kind, rng, text_b, text_a)
+                texts = intermediates(text_b, exact)
                 for method, t in tallies.items():
                     start = time.perf_counter()
                     if method == "staging":
-                        got, wrong_edit = run_staging(
-                            before, edits, tmp, intermediates(text_b, exact)
-                        )
+                        got, wrong_edit, at = run_staging(before, edits, tmp, texts)
                     else:
-                        got, wrong_edit = run_peer(before, edits), 0
+                        got, wrong_edit, at = run_peer(before, edits), 0, None
                     t["seconds"] += time.perf_counter() - start
                     t["n"] += 1
                     t["wrong_edit"] += wrong_edit
                     t["refused" if got is None else "correct" if got == after else "wrong"] += 1
+                    if at is not None:
+                        where = texts[at - 1] if at else text_b
+                        t[f"refused_{refusal_class(where, edits[at])}"] += 1
             for t in tallies.values():
                 for k in ("correct", "refused", "wrong"):
                     t[k + "_pct"] = round(100.0 * t[k] / max(t["n"], 1), 1)
@@ -292,17 +420,37 @@ def seeds_table(per_seed: dict[int, dict[str, dict[str, dict[str, float]]]]) -> 
     rows = [
         "| perturbation | "
         + " | ".join(f"seed {s}: exact / refused / wrong %" for s in seeds)
-        + " | worst wrong | files with an edit in a wrong place |",
-        "|---|" + "---:|" * (len(seeds) + 2),
+        + " | worst wrong | files with an edit in a wrong place"
+        + " | exact % of inputs not ambiguous, worst seed |",
+        "|---|" + "---:|" * (len(seeds) + 3),
     ]
     for kind in PERTURBATIONS:
-        cells, worst, misplaced = [], 0, 0
+        cells, worst, misplaced, placeable = [], 0, 0, 100.0
         for s in seeds:
             t = per_seed[s][kind]["staging"]
             cells.append(f"{t['correct_pct']:.1f} / {t['refused_pct']:.1f} / {t['wrong_pct']:.1f}")
             worst = max(worst, int(t["wrong"]))
             misplaced = max(misplaced, int(t.get("wrong_edit", 0)))
-        rows.append(f"| {kind} | " + " | ".join(cells) + f" | {worst} | {misplaced} |")
+            rest = t["n"] - t.get("refused_places", 0) - t.get("refused_depth", 0)
+            placeable = min(placeable, 100.0 * t["correct"] / max(rest, 1))
+        rows.append(
+            f"| {kind} | " + " | ".join(cells) + f" | {worst} | {misplaced} | {placeable:.1f} |"
+        )
+    return "\n".join(rows)
+
+
+def refusals_table(per_seed: dict[int, dict[str, dict[str, dict[str, float]]]]) -> str:
+    """Staging's refused files per perturbation, split by why (``REFUSALS``), one column per seed."""
+    seeds = list(per_seed)
+    rows = [
+        "| perturbation | refused because | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+        "|---|---|" + "---:|" * len(seeds),
+    ]
+    for kind in PERTURBATIONS:
+        for key, why in REFUSALS.items():
+            counts = [int(per_seed[s][kind]["staging"].get(f"refused_{key}", 0)) for s in seeds]
+            if any(counts):
+                rows.append(f"| {kind} | {why} | " + " | ".join(map(str, counts)) + " |")
     return "\n".join(rows)
 
 
@@ -324,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(per_seed[seeds[0]]))
     print()
     print(seeds_table(per_seed))
+    print()
+    print("Refused files by reason (count of files):")
+    print(refusals_table(per_seed))
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -3,10 +3,10 @@
 Texts here use LF line breaks (``textfile.decode`` converts). Matching goes from strict to loose
 and stops at the first level that finds anything: exact substring, then whole lines ignoring
 trailing whitespace, then whole lines with a uniform indentation shift (tabs counted as 4, then
-8 columns). At every level more than one match is an error, never a guess; only a shifted old
-text can single out one of several matches, by the depth it was written at (see ``_meant``).
-A byte-exact match found once is the place meant, unless the same lines also fit once deeper
-(a dedented copy; see ``_refuse_deeper_twin``). An
+8 columns). At every level more than one match is an error, never a guess, unless the edit
+gives the same file at each; only a shifted old text can single out one of several matches, by
+the depth it was written at (see ``_meant``). A byte-exact match found once is the place meant,
+unless the same lines also fit once deeper (a dedented copy; see ``_refuse_deeper_twin``). An
 old text with a line that is only ``...`` matches head, elided middle, tail; blank lines at its
 edges are ignored.
 """
@@ -102,12 +102,21 @@ def replace_text(content: str, old: str, new: str, name: str = "file") -> EditRe
     if not old.strip():
         raise ToolError("old text is empty; use insert or create to add text")
     found = exact_positions(content, old)
-    if len(found) > 1:
+    if len(found) > 1 and not _same_exact_outcome(content, found, old, new, name):
         raise _ambiguous(name, content, found)
-    if len(found) == 1:
+    if found:
         _refuse_deeper_twin(content, found[0], old, name)
         return _replace_exact(content, found[0], old, new, name)
     return _replace_lines(content, old, new, name)
+
+
+def _same_exact_outcome(content: str, found: list[int], old: str, new: str, name: str) -> bool:
+    """Whether replacing at each of several exact places gives one and the same file."""
+    try:
+        texts = {_replace_exact(content, pos, old, new, name).text for pos in found}
+    except ToolError:
+        return False
+    return len(texts) == 1
 
 
 def _refuse_deeper_twin(content: str, pos: int, old: str, name: str) -> None:
@@ -271,7 +280,7 @@ def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
     new_lines, _ = split_lines(new)
     notes = []
     tokens: list = list(pat_lines)
-    match = _search(file_lines, tokens, name, content)
+    match = _search(file_lines, tokens, name, new_lines)
     lead, trail = _edge_blanks(pat_lines)
     if match is None and (lead or trail):
         # Blank lines at the edges count first; only a failed match makes them "stray".
@@ -279,11 +288,11 @@ def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
         new_lines = _strip_matching_blanks(new_lines, lead, trail)
         notes.append("ignored blank lines at the edges of old text")
         tokens = list(pat_lines)
-        match = _search(file_lines, tokens, name, content)
+        match = _search(file_lines, tokens, name, new_lines)
     if match is None and any(t.strip() in MARKERS for t in pat_lines):
         tokens = _elided(pat_lines)
         if len(tokens) > 1:
-            match = _search(file_lines, tokens, name, content)
+            match = _search(file_lines, tokens, name, new_lines)
             if match is not None:
                 notes.append("'...' stood for unchanged lines")
     if match is None:
@@ -294,21 +303,29 @@ def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
         notes.insert(0, f"matched with indentation shifted by {match.delta} columns")
     else:
         notes.insert(0, f"matched ignoring indentation style (tab = {match.level.tab} columns)")
+    out, kept = _outcome(file_lines, tokens, new_lines, match, name)
+    if kept:
+        notes.append(
+            f"{kept} new line(s) left at their own column: shifted, they would "
+            "not fit the file's indentation"
+        )
+    keep_final = final or match.end < len(file_lines)
+    note = f"replaced at lines {match.start + 1}-{match.end} (" + "; ".join(notes) + ")"
+    return EditResult(join_lines(out, keep_final), note, match.start + 1, match.end)
+
+
+def _outcome(
+    file_lines: list[str], tokens: list, new_lines: list[str], match: _Match, name: str
+) -> tuple[list[str], int]:
+    """The file's lines with the edit rendered at ``match``, and how many new lines kept their
+    own column under the shift; ToolError if the new text's indentation is undecidable there."""
     keep: frozenset[int] = frozenset()
     if match.delta:
         keep = _unshifted_lines(file_lines, tokens, new_lines, match, name)
         if not keep:
             _refuse_broken_blocks(new_lines, match.level.tab, name)
-        else:
-            notes.append(
-                f"{len(keep)} new line(s) left at their own column: shifted, they would "
-                "not fit the file's indentation"
-            )
     body = _render(file_lines, tokens, new_lines, match, keep)
-    out = file_lines[: match.start] + body + file_lines[match.end :]
-    keep_final = final or match.end < len(file_lines)
-    note = f"replaced at lines {match.start + 1}-{match.end} (" + "; ".join(notes) + ")"
-    return EditResult(join_lines(out, keep_final), note, match.start + 1, match.end)
+    return file_lines[: match.start] + body + file_lines[match.end :], len(keep)
 
 
 def _edge_blanks(lines: list[str]) -> tuple[int, int]:
@@ -395,7 +412,12 @@ def _segment_delta(
     return delta if delta == 0 or level.shift else None
 
 
-def _search(file_lines: list[str], tokens: list, name: str, content: str) -> _Match | None:
+def _search(file_lines: list[str], tokens: list, name: str, new_lines: list[str]) -> _Match | None:
+    """The one match of ``tokens`` at the strictest level that has any; ToolError if several.
+
+    Several matches are one when the edit gives the same file at each (an insertion into a run
+    of identical lines): the result is what counts, and it is not in doubt.
+    """
     segs = _segments(tokens)
     if not segs[0]:
         return None
@@ -406,6 +428,8 @@ def _search(file_lines: list[str], tokens: list, name: str, content: str) -> _Ma
         meant = _meant(found, segs, level.tab) if level.shift else []
         if len(meant) == 1:
             return meant[0]
+        if len(found) > 1 and _same_outcome(file_lines, tokens, new_lines, found, name):
+            return found[0]
         if len(found) > 1:
             spans = ", ".join(f"{m.start + 1}-{m.end}" for m in found[:6])
             raise ToolError(
@@ -413,6 +437,19 @@ def _search(file_lines: list[str], tokens: list, name: str, content: str) -> _Ma
                 f"(lines {spans}); include more surrounding lines so it matches exactly one"
             )
     return None
+
+
+def _same_outcome(
+    file_lines: list[str], tokens: list, new_lines: list[str], found: list[_Match], name: str
+) -> bool:
+    """Whether the edit renders to one and the same file at every match in ``found``."""
+    outcomes = []
+    for m in found:
+        try:
+            outcomes.append(_outcome(file_lines, tokens, new_lines, m, name)[0])
+        except ToolError:
+            return False
+    return all(o == outcomes[0] for o in outcomes)
 
 
 def _meant(found: list[_Match], segs: list[list[str]], tab: int) -> list[_Match]:
@@ -611,9 +648,15 @@ def _indent_unit(file_lines: list[str], tab: int) -> int | None:
 
 
 def _fits(lines: list[str], cols: list[int], unit: int) -> bool:
-    """Whether lines at these columns sit on the unit grid with every block one unit deep."""
+    """Whether lines at these columns sit on the unit grid with every block one unit deep.
+
+    Lines continuing a bracket opened on an earlier line are left out: Python ignores their
+    indentation and style aligns them to the bracket, off the grid (``for k in ...]`` under
+    ``factors = [...``).
+    """
+    continued = _continued_lines(lines)
     for i, (line, col) in enumerate(zip(lines, cols, strict=True)):
-        if col < 0:
+        if col < 0 or i in continued:
             continue
         if col % unit:
             return False
@@ -622,6 +665,46 @@ def _fits(lines: list[str], cols: list[int], unit: int) -> bool:
             if nxt is not None and nxt != col + unit:
                 return False
     return True
+
+
+def _continued_lines(lines: list[str]) -> frozenset[int]:
+    """Indices of lines that start inside a bracket pair or after a backslash continuation.
+
+    Brackets inside string literals and comments do not count; a triple-quoted string may span
+    lines. Only a bracket closed within the lines frees the lines it spans, so a fragment that
+    starts or ends inside a bracket (or prose with a stray one) holds them to the grid.
+    """
+    out: set[int] = set()
+    opened: list[int] = []  # line index of each open bracket
+    quote = ""
+    for i, line in enumerate(lines):
+        k = 0
+        while k < len(line):
+            ch = line[k]
+            if quote:
+                if ch == "\\":
+                    k += 2
+                    continue
+                if line.startswith(quote, k):
+                    k += len(quote)
+                    quote = ""
+                    continue
+            elif ch == "#":
+                break
+            elif ch in "'\"":
+                quote = ch * 3 if line.startswith(ch * 3, k) else ch
+                k += len(quote)
+                continue
+            elif ch in "([{":
+                opened.append(i)
+            elif ch in ")]}" and opened:
+                out.update(range(opened.pop() + 1, i + 1))
+            k += 1
+        if len(quote) == 1:
+            quote = ""  # a one-quote string ends with its line (or the code is broken)
+        if not quote and line.endswith("\\") and i + 1 < len(lines):
+            out.add(i + 1)
+    return frozenset(out)
 
 
 def _ambiguous(name: str, content: str, found: list[int]) -> ToolError:

@@ -230,6 +230,40 @@ REPLACE = [
         "a = g()\nb = 1\nclass C:\n    a = h()\n    b = 1\n",
         "lines 4-5",
     ),
+    # A dedented edit whose new block has a bracket continuation line: Python ignores that
+    # line's column (aligned to the bracket, off the grid), so the grid decides on the others
+    # (sympy's polytools in the benchmark: `if method == 'sqf':` after a deeper loop).
+    (
+        "dedented edit: a new block with a continuation line (the shifted reading fits)",
+        (
+            "def f(xs, m):\n    out = []\n    for x in xs:\n        if x:\n            out.append(x)\n"
+            "    return out\n"
+        ),
+        "        out.append(x)\n",
+        "        out.append(x)\nif m:\n    out = [y for y in out\n           if y]\n",
+        (
+            "def f(xs, m):\n    out = []\n    for x in xs:\n        if x:\n            out.append(x)\n"
+            "    if m:\n        out = [y for y in out\n               if y]\n    return out\n"
+        ),
+        "shifted by 4",
+    ),
+    # Several places are one when the edit gives the same file at each (a repeated line).
+    (
+        "several exact places, one outcome",
+        "def f():\n    pass\n    pass\n",
+        "    pass\n",
+        "    pass\n    pass\n",
+        "def f():\n    pass\n    pass\n    pass\n",
+        "lines 2-2",
+    ),
+    (
+        "several shifted places, one outcome",
+        "def f():\n  pass\n  pass\n",
+        "    pass\n",
+        "    pass\n    pass\n",
+        "def f():\n  pass\n  pass\n  pass\n",
+        "shifted by -2",
+    ),
 ]
 
 
@@ -335,6 +369,68 @@ REFUSE = [
         "    return 1\n",
         "    return 1\nY = 2\n",
         "may belong at column 4",
+    ),
+    # Continuation lines are free, so both readings fit the grid here: still two depths.
+    (
+        "dedented old, a column-0 statement with a continuation line, both depths fit",
+        "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n",
+        "    return 1\n",
+        "    return 1\nY = [1,\n     2]\n",
+        "may belong at column 4",
+    ),
+    # Inside a docstring neither reading is on the grid (astropy's rst.py in the benchmark):
+    # prose at column 0 or 4 and doctest lines at 2 or 6 are both valid strings.
+    (
+        "dedented docstring lines left of the shift, neither reading on the grid",
+        (
+            'class R:\n    """Table.\n\n    Example::\n\n        == ==\n        a  b\n        == ==\n'
+            '\n    """\n'
+        ),
+        "    == ==\n    a  b\n    == ==\n",
+        "  >>> t.write()\n  == ==\n  a  b\n  == ==\n\nLike others::\n",
+        "may belong at column 6",
+    ),
+    # A new line left of where a shallower place's shift would put it does not rule that place
+    # out: new text is also sent stripped of its indentation (`x = 2` for `    x = 1`), and
+    # under that slip either place can be meant.
+    (
+        "shifted one-liner at two depths, a column-0 new line rules neither out",
+        "class A:\n    def f(self):\n        x = 1\n\n\ndef g():\n    if a:\n        pass\n    x = 1\n",
+        "      x = 1\n",
+        "      x = 1\n\n\ndef h():\n  pass\n",
+        "matches 2 places .*\\(lines 3-3, 9-9\\)",
+    ),
+    # Places that give different files stay refused, with the candidates listed.
+    (
+        "one-line old text at a line start and at another line's end, several new lines",
+        "def f():\n    yield\n    out = yield\n",
+        "yield\n",
+        "yield\n\nx = 1\n",
+        "matches 2 places in f.py \\(starting at lines 2, 3\\)",
+    ),
+    (
+        "several exact places, different outcomes",
+        "def f():\n    pass\n    x = 1\n    pass\n",
+        "    pass\n",
+        "    pass\n    pass\n",
+        "matches 2 places in f.py \\(starting at lines 2, 4\\)",
+    ),
+    (
+        "elided old text fitting two regions whose elided lines differ",
+        "def f():\n    a = 1\n    b = 1\n    c = 1\n\ndef g():\n    a = 1\n    b = 2\n    c = 1\n",
+        "    a = 1\n    ...\n    c = 1\n",
+        "    a = 1\n    ...\n    c = 3\n",
+        "matches 2 places .*\\(lines 2-4, 7-9\\)",
+    ),
+    (
+        "elided old text whose marker spans one line or three, tail repeated",
+        (
+            "def a():\n    if x:\n        p()\n\n\n@dec\ndef b():\n    if x:\n        p()\n\n"
+            "    yield\n\n\n@dec\ndef c():\n    pass\n"
+        ),
+        "    if x:\n        ...\n\n\n@dec\n",
+        "    if x:\n        ...\n\n    q()\n\n\n@dec\n",
+        "matches 2 places .*\\(lines 2-6, 8-14\\)",
     ),
 ]
 
