@@ -146,6 +146,15 @@ def no_kernel(page: Page) -> None:
 
 def the_saved_copy(page: Page, shots: Path, tag: str) -> None:
     """The review's files, hunk and finding with its suggestion, drawn read-only from the copy."""
+    try:
+        copy_drawn(page)
+    except AssertionError:
+        page.screenshot(path=str(shots / f"FAILED-{tag}.png"), full_page=True)
+        raise
+    output(page, 1).screenshot(path=str(shots / f"{tag}.png"))
+
+
+def copy_drawn(page: Page) -> None:
     copy = output(page, 1).locator(".agent-magic-saved-review .amr")
     expect(copy.locator(".amr-note-line").first).to_contain_text(HINT, timeout=UI_TIMEOUT)
     expect(copy.locator(".amr-path")).to_have_text([CLEANING])
@@ -158,7 +167,6 @@ def the_saved_copy(page: Page, shots: Path, tag: str) -> None:
     expect(hunk(copy, 0).locator(".amr-accept")).to_be_disabled()
     expect(copy.locator(".amr-summary")).to_contain_text("read-only copy")
     expect(output(page, 1)).not_to_contain_text("Loading widget")
-    output(page, 1).screenshot(path=str(shots / f"{tag}.png"))
 
 
 def shut_down_kernels(server: LabServer) -> None:
