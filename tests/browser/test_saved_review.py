@@ -183,12 +183,21 @@ def test_lab_saved_review_without_a_kernel(lab, browser: Browser, page, screensh
     page.keyboard.press("Control+s")
     copy = saved(path)
     assert [f["path"] for f in copy["files"]] == [CLEANING]
-    shut_down_kernels(lab)
 
-    # a new page, and no kernel at all
-    name = without_kernelspec(path, "saved_nokernel.ipynb")
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     try:
+        # a new page on the kernel that made the review (it asks the kernel): the live widget
+        again = context.new_page()
+        open_notebook(again, lab, "saved.ipynb")
+        review = output(again, 1).locator(".agent-panel .amr")
+        hunk(review, 0).locator(".amr-reject").click()
+        expect(hunk(review, 0)).to_have_class(word("amr-rejected"), timeout=UI_TIMEOUT)
+        expect(output(again, 1).locator(".agent-magic-saved-review")).to_have_count(0)
+        again.close()
+        shut_down_kernels(lab)
+
+        # a new page, and no kernel at all
+        name = without_kernelspec(path, "saved_nokernel.ipynb")
         fresh = context.new_page()
         fresh.goto(lab.notebook_url(name, workspace="nokernel"), timeout=KERNEL_TIMEOUT)
         no_kernel(fresh)
