@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.sign import NotebookNotary
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from agent_magic.ui.reviewsnapshot import MIME
@@ -126,12 +127,15 @@ def saved(path: Path) -> dict:
         time.sleep(0.2)  # the save is a request of the page; nothing to wait on here
 
 
-def without_kernelspec(path: Path, name: str) -> str:
+def without_kernelspec(path: Path, name: str, server: LabServer | None = None) -> str:
     """A copy of the saved notebook naming no kernel or language: opening it asks, and we keep
-    none. (Rewritten here, it is also no longer signed: an untrusted notebook.)"""
+    none. Signed as ``server`` signs what it saves (trusted there), else unsigned (untrusted)."""
     nb = nbformat.read(path, as_version=4)
     del nb.metadata["kernelspec"]
     nb.metadata.pop("language_info", None)
+    if server is not None:
+        data_dir = server.log.parent / "jupyter-data"  # the server's JUPYTER_DATA_DIR
+        NotebookNotary(data_dir=str(data_dir)).sign(nb)
     nbformat.write(nb, path.with_name(name))
     return name
 
@@ -196,14 +200,15 @@ def test_lab_saved_review_without_a_kernel(lab, browser: Browser, page, screensh
         again.close()
         shut_down_kernels(lab)
 
-        # a new page, and no kernel at all
-        name = without_kernelspec(path, "saved_nokernel.ipynb")
+        # a new page, and no kernel at all (the notebook as trusted as the user's own)
+        name = without_kernelspec(path, "saved_nokernel.ipynb", lab)
         fresh = context.new_page()
         fresh.goto(lab.notebook_url(name, workspace="nokernel"), timeout=KERNEL_TIMEOUT)
         no_kernel(fresh)
         expect(fresh.locator("#jp-main-statusbar")).to_contain_text("No Kernel")
         the_saved_copy(fresh, screenshots, "lab-saved-no-kernel")
         assert json.loads(lab.api("GET", "/api/kernels")) == []
+        assert f"Notebook {name} is not trusted" not in lab.log_tail(1_000_000)
 
         # a new kernel that never made the widget, no saved widget state: the copy again
         other = context.new_page()
@@ -244,7 +249,7 @@ def test_notebook7_saved_review_without_a_kernel(notebook7, browser: Browser, sc
         saved(path)
         shut_down_kernels(notebook7)
 
-        name = without_kernelspec(path, "saved7_nokernel.ipynb")
+        name = without_kernelspec(path, "saved7_nokernel.ipynb")  # and untrusted
         fresh = context.new_page()
         fresh.goto(
             f"{notebook7.url}/notebooks/{name}?token={notebook7.token}", timeout=KERNEL_TIMEOUT
@@ -252,5 +257,6 @@ def test_notebook7_saved_review_without_a_kernel(notebook7, browser: Browser, sc
         no_kernel(fresh)
         the_saved_copy(fresh, screenshots, "nb7-saved-no-kernel")
         assert json.loads(notebook7.api("GET", "/api/kernels")) == []
+        assert f"Notebook {name} is not trusted" in notebook7.log_tail(1_000_000)
     finally:
         context.close()
