@@ -23,7 +23,7 @@ import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { Model, render } from './review/index';
+import type { Model } from './review/index';
 
 export const REVIEW_MIME = 'application/vnd.agent-magic.review+json';
 const WIDGET_MIME = 'application/vnd.jupyter.widget-view+json';
@@ -104,8 +104,16 @@ class CopyView extends Widget {
       this.node.textContent = copy === null ? UNREADABLE : RUNNING;
       return;
     }
+    void this.draw(copy);
+  }
+
+  private async draw(copy: Snapshot): Promise<void> {
     try {
-      this.cleanup = render({ model: readOnly(copy), el: this.node });
+      // the review's code (CodeMirror's merge view, languages) loads only when a copy is drawn
+      const { render } = await import('./review/index');
+      if (!this.isDisposed) {
+        this.cleanup = render({ model: readOnly(copy), el: this.node });
+      }
     } catch (error) {
       console.error('agent_magic: the saved review could not be drawn', error);
       this.node.textContent = UNREADABLE;
