@@ -104,10 +104,10 @@ class DiffView(anywidget.AnyWidget):
         self._hunk_ids = {h["id"]: f["path"] for f in files for h in f["hunks"]}
         self.on_msg(self._on_message)
 
-    def snapshot(self) -> reviewsnapshot.ReviewSnapshot:
+    def snapshot(self, session: str = "") -> reviewsnapshot.ReviewSnapshot:
         """The review as the notebook saves it: bounded, no secrets, no local paths."""
         return reviewsnapshot.snapshot(
-            self._changeset, self._findings, self.decisions, root=self._root
+            self._changeset, self._findings, self.decisions, root=self._root, session=session
         )
 
     def _repr_mimebundle_(self, **kwargs: dict) -> tuple[dict, dict] | None:

@@ -41,6 +41,7 @@ class ReviewSnapshot(TypedDict):
     decisions: dict[str, str]
     mode: str
     notes: list[str]  # what the copy left out, said once above the files
+    session: str  # the agent session it reviews ("" for a review shown on its own)
 
 
 def running() -> ReviewSnapshot:
@@ -53,6 +54,7 @@ def running() -> ReviewSnapshot:
         decisions={},
         mode="unified",
         notes=[],
+        session="",
     )
 
 
@@ -62,6 +64,7 @@ def snapshot(
     decisions: Mapping[str, str] | None = None,
     *,
     root: str | os.PathLike[str] | None = None,
+    session: str = "",
     limit: int = MAX_CHARS,
 ) -> ReviewSnapshot:
     """The review of ``changeset`` bounded to about ``limit`` characters of JSON, without secret
@@ -107,6 +110,7 @@ def snapshot(
         decisions={k: v for k, v in (decisions or {}).items() if k in hunk_ids},
         mode="unified",
         notes=notes,
+        session=session,
     )
 
 
@@ -216,6 +220,6 @@ def _notes(limit: int, lines: int, hunks: int, dropped: list[str], findings: int
         return []
     note = (
         f"This saved copy is bounded to {limit:,} characters; not shown: {', '.join(parts)}. "
-        "The live review (run the cell again) shows all."
+        "The live review shows all."
     )
     return [note]

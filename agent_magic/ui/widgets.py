@@ -586,7 +586,7 @@ class AgentPanel(widgets.VBox):
     def review(self) -> reviewsnapshot.ReviewSnapshot:
         """The read-only copy of the review this panel shows (or waits for)."""
         if self.diff is not None:
-            return self.diff.snapshot()
+            return self.diff.snapshot(self.session_id)  # the copy names `%agent apply ID`
         if not self.ended:
             return reviewsnapshot.running()
         empty = reviewsnapshot.snapshot(None)

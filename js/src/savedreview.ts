@@ -34,7 +34,7 @@ const WIDGET_TARGET = 'jupyter.widget'; // ipywidgets' comm target; a comm id is
 const MANAGER_WAIT_MS = 10_000; // for ipywidgets to bind its renderer to the kernel's widgets
 const HINT =
   'Saved copy of this review, read-only: Accept/Reject, Apply and Undo need the kernel ' +
-  'that made it (run the cell again for a live review).';
+  'that made it.';
 const RUNNING =
   'agent_magic: the run had not delivered its review when this notebook was saved.';
 const UNREADABLE =
@@ -48,6 +48,7 @@ interface Snapshot {
   decisions: Record<string, string>;
   mode: string;
   notes: string[];
+  session: string;
 }
 
 /** The copy, if it has the shape this version draws. */
@@ -69,8 +70,17 @@ function parse(data: unknown): Snapshot | null {
         ? (d.decisions as Record<string, string>)
         : {},
     mode: d.mode === 'split' ? 'split' : 'unified',
-    notes: Array.isArray(d.notes) ? d.notes.filter(n => typeof n === 'string') : []
+    notes: Array.isArray(d.notes) ? d.notes.filter(n => typeof n === 'string') : [],
+    session: typeof d.session === 'string' ? d.session : ''
   };
+}
+
+/** What a reader can do without the kernel: an agent session applies from any kernel. */
+function hint(session: string): string {
+  return session
+    ? `${HINT} From any kernel, %agent apply ${session} applies the whole change ` +
+        `(%agent show ${session} prints the session).`
+    : HINT;
 }
 
 /** The widget's model contract with nothing behind it: it reads the copy, and sends nowhere. */
@@ -82,7 +92,7 @@ function readOnly(copy: Snapshot): Model {
     mode: copy.mode,
     enabled: false,
     readonly: true,
-    notes: [HINT, ...copy.notes]
+    notes: [hint(copy.session), ...copy.notes]
   };
   return {
     get: (name: string) => values[name],

@@ -47,7 +47,7 @@ CLEANING = "shoplytics/cleaning.py"
 SUGGESTION = "Reject values with both separators, or take a locale argument."
 MESSAGE = "A European price such as '1.234,50' still fails here."
 SLIDER = "import ipywidgets\nipywidgets.IntSlider(value=7, description='unrelated')"
-HINT = "need the kernel that made it"
+HINT = "need the kernel that made it. From any kernel,"
 
 
 def reviewed_run(root: Path, name: str) -> Path:
@@ -148,19 +148,21 @@ def no_kernel(page: Page) -> None:
     expect(dialog).to_have_count(0)
 
 
-def the_saved_copy(page: Page, shots: Path, tag: str) -> None:
-    """The review's files, hunk and finding with its suggestion, drawn read-only from the copy."""
+def the_saved_copy(page: Page, session: str, shots: Path, tag: str) -> None:
+    """The review's files, hunk and finding with its suggestion, drawn read-only from the copy,
+    and how to apply it from another kernel."""
     try:
-        copy_drawn(page)
+        copy_drawn(page, session)
     except AssertionError:
         page.screenshot(path=str(shots / f"FAILED-{tag}.png"), full_page=True)
         raise
     output(page, 1).screenshot(path=str(shots / f"{tag}.png"))
 
 
-def copy_drawn(page: Page) -> None:
+def copy_drawn(page: Page, session: str) -> None:
     copy = output(page, 1).locator(".agent-magic-saved-review .amr")
     expect(copy.locator(".amr-note-line").first).to_contain_text(HINT, timeout=UI_TIMEOUT)
+    expect(copy.locator(".amr-note-line").first).to_contain_text(f"%agent apply {session}")
     expect(copy.locator(".amr-path")).to_have_text([CLEANING])
     expect(copy.locator(".amr-hunk")).to_have_count(1)
     expect(copy.locator(".cm-deletedChunk").first).to_be_visible()
@@ -186,7 +188,7 @@ def test_lab_saved_review_without_a_kernel(lab, browser: Browser, page, screensh
     live_review_and_slider(page)
     page.keyboard.press("Control+s")
     copy = saved(path)
-    assert [f["path"] for f in copy["files"]] == [CLEANING]
+    assert [f["path"] for f in copy["files"]] == [CLEANING] and copy["session"]
 
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     try:
@@ -206,14 +208,14 @@ def test_lab_saved_review_without_a_kernel(lab, browser: Browser, page, screensh
         fresh.goto(lab.notebook_url(name, workspace="nokernel"), timeout=KERNEL_TIMEOUT)
         no_kernel(fresh)
         expect(fresh.locator("#jp-main-statusbar")).to_contain_text("No Kernel")
-        the_saved_copy(fresh, screenshots, "lab-saved-no-kernel")
+        the_saved_copy(fresh, copy["session"], screenshots, "lab-saved-no-kernel")
         assert json.loads(lab.api("GET", "/api/kernels")) == []
         assert f"Notebook {name} is not trusted" not in lab.log_tail(1_000_000)
 
         # a new kernel that never made the widget, no saved widget state: the copy again
         other = context.new_page()
         open_notebook(other, lab, "saved.ipynb")
-        the_saved_copy(other, screenshots, "lab-saved-new-kernel")
+        the_saved_copy(other, copy["session"], screenshots, "lab-saved-new-kernel")
     finally:
         context.close()
 
@@ -246,7 +248,7 @@ def test_notebook7_saved_review_without_a_kernel(notebook7, browser: Browser, sc
         run_cell(page, 1)
         live_review_and_slider(page)
         page.keyboard.press("Control+s")
-        saved(path)
+        copy = saved(path)
         shut_down_kernels(notebook7)
 
         name = without_kernelspec(path, "saved7_nokernel.ipynb")  # and untrusted
@@ -255,7 +257,7 @@ def test_notebook7_saved_review_without_a_kernel(notebook7, browser: Browser, sc
             f"{notebook7.url}/notebooks/{name}?token={notebook7.token}", timeout=KERNEL_TIMEOUT
         )
         no_kernel(fresh)
-        the_saved_copy(fresh, screenshots, "nb7-saved-no-kernel")
+        the_saved_copy(fresh, copy["session"], screenshots, "nb7-saved-no-kernel")
         assert json.loads(notebook7.api("GET", "/api/kernels")) == []
         assert f"Notebook {name} is not trusted" in notebook7.log_tail(1_000_000)
     finally:

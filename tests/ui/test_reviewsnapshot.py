@@ -34,7 +34,7 @@ def test_the_widget_output_carries_the_copy_beside_the_view(make_repo):
     data, _metadata = view._repr_mimebundle_()
     assert set(data) == {"text/plain", WIDGET_VIEW, MIME}
     copy = json.loads(json.dumps(data[MIME]))  # what the notebook saves
-    assert (copy["version"], copy["state"], copy["notes"]) == (1, "ready", [])
+    assert (copy["version"], copy["state"], copy["notes"], copy["session"]) == (1, "ready", [], "")
     assert copy["files"] == json.loads(json.dumps(view.files))  # small: exactly what it draws
     assert copy["findings"][0]["suggestion"] == "*" and copy["findings"][0]["placement"] == "line"
     assert copy["decisions"] == {view.hunk_ids()[1]: "rejected"}
@@ -121,6 +121,8 @@ def test_the_run_output_is_resent_with_the_review_once_it_is_there(ip, magics, m
     ]
     assert len({o.transient["display_id"] for o in shown}) == 1
     assert [f["path"] for f in shown[1].data[MIME]["files"]] == ["calc.py"]
+    # the copy names the session, so `%agent apply ID` can apply it from another kernel
+    assert shown[1].data[MIME]["session"] == magics.last_run.session.id
 
 
 def test_a_copy_keeps_only_the_decisions_of_its_hunks():
