@@ -164,7 +164,11 @@ class KernelWidgets {
     }
     try {
       const reply = await kernel.requestCommInfo({ target_name: WIDGET_TARGET });
-      return reply.content.status === 'ok' && id in reply.content.comms;
+      const held = reply.content.status === 'ok' && id in reply.content.comms;
+      if (held && kernel === this.kernel) {
+        this.open.add(id); // until its comm_close
+      }
+      return held;
     } catch {
       return false;
     }
@@ -310,18 +314,25 @@ class SavedReviewRenderer extends Panel implements IRenderMime.IRenderer {
       return;
     }
     const live = this.notebook.rendermime.createRenderer(WIDGET_MIME);
-    this.liveId = id;
     if (!copyShown) {
       this.clear();
       this.addWidget(live);
+      this.liveId = id;
       await live.renderModel(model);
       return;
     }
     // the copy stays in sight until the live view is drawn, then gives way to it
     live.hide();
     this.addWidget(live);
-    await live.renderModel(model);
+    try {
+      await live.renderModel(model);
+    } catch (error) {
+      if (!this.stale(generation)) {
+        throw error;
+      }
+    }
     if (this.stale(generation)) {
+      live.dispose(); // a later render took this output over
       return;
     }
     for (const child of [...this.widgets]) {
@@ -330,6 +341,7 @@ class SavedReviewRenderer extends Panel implements IRenderMime.IRenderer {
       }
     }
     live.show();
+    this.liveId = id;
   }
 
   private stale(generation: number): boolean {
