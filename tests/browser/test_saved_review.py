@@ -94,11 +94,20 @@ def word(name: str) -> re.Pattern[str]:
     return re.compile(rf"(^|\s){re.escape(name)}(\s|$)")
 
 
+def mark_running_panel(page: Page) -> None:
+    """Mark the panel's node while the run works (its review takes seconds)."""
+    panel = output(page, 1).locator(".agent-panel")
+    expect(panel).to_be_visible(timeout=UI_TIMEOUT)
+    panel.evaluate("e => { e.dataset.testMark = 'drawn while running'; }")
+
+
 def live_review_and_slider(page: Page) -> None:
     """The run's panel is ipywidgets' live view (a decision goes to the kernel and back), not
-    the saved copy; the unrelated slider renders as a widget."""
+    the saved copy, and the same view: the update that adds the copy at the end redraws nothing
+    here; the unrelated slider renders as a widget."""
     panel = output(page, 1).locator(".agent-panel")
     expect(panel.locator(".agent-status")).to_contain_text("finished", timeout=RUN_TIMEOUT)
+    expect(panel).to_have_attribute("data-test-mark", "drawn while running")
     review = panel.locator(".amr")
     expect(review.locator(".cm-content .amr-finding")).to_contain_text(SUGGESTION)
     hunk(review, 0).locator(".amr-accept").click()
@@ -185,6 +194,7 @@ def test_lab_saved_review_without_a_kernel(lab, browser: Browser, page, screensh
     open_notebook(page, lab, "saved.ipynb")
     run_cell(page, 0)
     run_cell(page, 1)
+    mark_running_panel(page)
     live_review_and_slider(page)
     page.keyboard.press("Control+s")
     copy = saved(path)
@@ -246,6 +256,7 @@ def test_notebook7_saved_review_without_a_kernel(notebook7, browser: Browser, sc
         expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=KERNEL_TIMEOUT)
         first_cell_runs(page)
         run_cell(page, 1)
+        mark_running_panel(page)
         live_review_and_slider(page)
         page.keyboard.press("Control+s")
         copy = saved(path)
