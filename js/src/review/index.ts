@@ -562,10 +562,12 @@ class Review {
     const added = this.files.reduce((n, f) => n + f.added, 0);
     const removed = this.files.reduce((n, f) => n + f.removed, 0);
     const applied = this.order.length - counts.rejected;
-    this.summary.textContent =
-      `${this.files.length} file(s) +${added} −${removed} · ${this.order.length} hunk(s): ` +
-      `${counts.accepted} accepted, ${counts.rejected} rejected, ${counts.pending} undecided · ` +
-      (this.enabled ? `Apply writes ${applied}` : this.model.get("readonly") ? "read-only copy" : "decisions locked");
+    const change = `${this.files.length} file(s) +${added} −${removed} · ${this.order.length} hunk(s)`;
+    // a saved copy is the review as delivered: what was applied is the record's to say
+    this.summary.textContent = this.model.get("readonly")
+      ? `${change} · read-only copy of the review as delivered`
+      : `${change}: ${counts.accepted} accepted, ${counts.rejected} rejected, ${counts.pending} undecided · ` +
+        (this.enabled ? `Apply writes ${applied}` : "decisions locked");
     this.modeButton.textContent = this.mode === "unified" ? "Side by side" : "Unified";
     this.root.classList.toggle("amr-locked", !this.enabled);
     this.root.classList.toggle("amr-readonly", !!this.model.get("readonly"));
