@@ -419,7 +419,8 @@ class AgentMagics(Magics):
             controller.attach(run)
             controller.panel.show_context(config.notebook_context)
             self.last_view = controller
-            display(controller.panel)
+            handle = display(controller.panel, display_id=True)
+            controller.redisplay = lambda: handle.update(controller.panel)
             controller.publish("*%%agent is running; the summary appears here when it ends.*")
             start(run)
             return run

@@ -6,7 +6,9 @@ Cases: 1, 50 and 500 changed Python files of 10 changed lines each (500 files = 
 lines), and one file with all of its 5,000 lines changed. Python side: the time to build the
 ``DiffView`` (state of every file, hunks and findings) and the size of its state message (what
 the kernel sends and a saved notebook keeps; the front-end module, the same for every widget, is
-counted apart). Peer in the same run: the changeset's plain unified diff (``Changeset.diff()``),
+counted apart), and the saved copy of the review its cell output carries (built at display
+time, bounded to 200 KB; agent_magic's extension draws it when no kernel holds the widget).
+Peer in the same run: the changeset's plain unified diff (``Changeset.diff()``),
 the least a review can send. Browser: headless Chromium renders the module from that state on a
 bare page (no Jupyter); time to the first hunk bar drawn, and editors built (files are built
 lazily as they near the viewport). Targets: under 1 s for 50 files (Python), under 3 s for
@@ -122,8 +124,12 @@ def main() -> None:
         state = view.get_state()
         esm = len(state.pop("_esm").encode())
         message = len(json.dumps(state).encode())
+        copy_time, copy = best(view.snapshot, args.repeat)
+        copied = len(json.dumps(copy).encode())
         diff_time, diff = best(changeset.diff, args.repeat)
-        rows.append([name, build, message, diff_time, len(str(diff).encode()), esm])
+        rows.append(
+            [name, build, message, copy_time, copied, diff_time, len(str(diff).encode()), esm]
+        )
         states[name] = {**state, "_esm": bundle()}
         view.close()
 
@@ -132,11 +138,12 @@ def main() -> None:
         renders = browser_times(states, args.repeat)
 
     print(
-        f"\n{'case':<24} {'DiffView':>10} {'state':>10} | {'plain diff':>10} {'diff size':>10}"
+        f"\n{'case':<24} {'DiffView':>10} {'state':>10} | {'copy':>8} {'size':>7} "
+        f"| {'plain diff':>10} {'diff size':>10}"
         f" | {'first render':>12} {'bars':>5} {'editors':>7} {'lines':>6}"
     )
-    print("-" * 106)
-    for name, build, message, diff_time, diff_size, _esm in rows:
+    print("-" * 126)
+    for name, build, message, copy_time, copied, diff_time, diff_size, _esm in rows:
         render = renders.get(name)
         shown = (
             f"{render['ms'] / 1000:>11.2f}s {render['bars']:>5} {render['editors']:>7} "
@@ -145,11 +152,12 @@ def main() -> None:
             else f"{'-':>12}"
         )
         print(
-            f"{name:<24} {build:>9.3f}s {message / 1024:>8.0f}KB | {diff_time:>9.3f}s "
+            f"{name:<24} {build:>9.3f}s {message / 1024:>8.0f}KB | {copy_time:>7.3f}s "
+            f"{copied / 1024:>5.0f}KB | {diff_time:>9.3f}s "
             f"{diff_size / 1024:>8.0f}KB | {shown}"
         )
     print(
-        f"\nfront-end module (sent once per widget, the same for all): {rows[0][5] / 1024:.0f} KB"
+        f"\nfront-end module (sent once per widget, the same for all): {rows[0][7] / 1024:.0f} KB"
     )
     fifty = rows[1][1]
     print(

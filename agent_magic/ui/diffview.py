@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from importlib import resources
@@ -13,7 +14,7 @@ import traitlets
 from agent_magic.records import Finding
 from agent_magic.staging.changeset import Changeset
 from agent_magic.staging.diff import visible
-from agent_magic.ui import reviewstate
+from agent_magic.ui import reviewsnapshot, reviewstate
 
 BUNDLE = "static/review.js"  # built from js/src/review by esbuild (npm run build)
 MISSING_BUNDLE = """export default { render({ el }) {
@@ -74,7 +75,9 @@ class DiffView(anywidget.AnyWidget):
     findings on their lines; ``selection()`` is every hunk not rejected.
 
     The front end only asks (a ``decide`` message); this side checks the ids and owns
-    ``decisions``, so a stale or kernel-less page cannot change what Apply writes.
+    ``decisions``, so a stale or kernel-less page cannot change what Apply writes. Its cell
+    output also carries a read-only copy of the review (``reviewsnapshot``), which the notebook
+    saves and agent_magic's JupyterLab extension draws when no kernel holds the widget.
     """
 
     _esm = bundle()
@@ -86,14 +89,32 @@ class DiffView(anywidget.AnyWidget):
     focus = traitlets.Unicode("").tag(sync=True)  # a hunk id the front end scrolls to
     apply_label = traitlets.Unicode("Apply").tag(sync=True)  # what Apply writes, in words
 
-    def __init__(self, changeset: Changeset | None, findings: Sequence[Finding] = ()) -> None:
+    def __init__(
+        self,
+        changeset: Changeset | None,
+        findings: Sequence[Finding] = (),
+        *,
+        root: str | os.PathLike[str] | None = None,
+    ) -> None:
         files = reviewstate.file_states(changeset)
         super().__init__(files=files, findings=reviewstate.finding_states(list(findings), files))
         self.add_class("agent-diff")
+        self._changeset = changeset
+        self._findings = list(findings)
+        self._root = root  # the project's paths leave the saved copy
         self._hunk_ids = {h["id"]: f["path"] for f in files for h in f["hunks"]}
         self.on_msg(self._on_message)
         self.observe(lambda _change: self._label(), "decisions")
         self._label()
+
+    def snapshot(self, session: str = "") -> reviewsnapshot.ReviewSnapshot:
+        """The review as the notebook saves it: bounded, no secrets, no local paths."""
+        return reviewsnapshot.snapshot(
+            self._changeset, self._findings, self.decisions, root=self._root, session=session
+        )
+
+    def _repr_mimebundle_(self, **kwargs: dict) -> tuple[dict, dict] | None:
+        return reviewsnapshot.with_review(super()._repr_mimebundle_(**kwargs), self.snapshot())
 
     def hunk_ids(self) -> list[str]:
         """Every hunk id, file by file."""

@@ -31,6 +31,10 @@ def _ignore_markdown(_text: str) -> None:
     return None
 
 
+def _nothing() -> None:
+    return None
+
+
 class WidgetController:
     """The widget view of one run; the event sink of its agent and the on_finish of its Run."""
 
@@ -52,6 +56,8 @@ class WidgetController:
         self.gate = gate  # the plan and step buttons answer the pending pause through it
         self.auto_apply = auto_apply
         self._publish = publish
+        # re-sends the panel's cell output: its saved copy of the review (set where it is shown)
+        self.redisplay: Callable[[], None] = _nothing
         self.record = ""  # the markdown record last shown in the cell output
         self.run: Run | None = None
         self.applied: Checkpoint | LiveCheckpoint | None = None
@@ -164,6 +170,7 @@ class WidgetController:
             panel.set_status("failed", "")
             panel.show_message(f"The run failed: {type(run.error).__name__}: {run.error}", ok=False)
             panel.hide_stop()
+            self.redisplay()
             return
         panel.session_id = session.id
         panel.stepper.end(ok=session.ok, finished=session.stop_reason == "done")
@@ -173,6 +180,8 @@ class WidgetController:
         changeset = session.changeset
         has_changes = changeset is not None and bool(changeset.files)
         panel.show_result(session, can_apply=has_changes)
+        # once, as the review appears (JupyterLab keeps the live view; others redraw the panel)
+        self.redisplay()
         if session.stop_reason == "cancelled":
             self.note = "Cancelled after planning."
             panel.show_message("Cancelled after planning; nothing was changed.", ok=True)

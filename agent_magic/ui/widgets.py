@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import ipywidgets as widgets
 
 from agent_magic.events import PHASES
+from agent_magic.ui import reviewsnapshot
 from agent_magic.ui.diffview import DiffView, diff_html
 from agent_magic.ui.markup import inline_html, markdown_html
 from agent_magic.ui.report import local_paths, short_id
@@ -490,7 +491,11 @@ def findings_count_html(findings: list[Any]) -> str:
 
 
 class AgentPanel(widgets.VBox):
-    """The whole view of one run: status, stepper, streamed text, plan, diffs, findings, actions."""
+    """The whole view of one run: status, stepper, streamed text, plan, diffs, findings, actions.
+
+    Its cell output also carries a read-only copy of the review (see ``reviewsnapshot``): the
+    notebook saves it, and agent_magic's extension draws it when no kernel holds this panel.
+    """
 
     def __init__(self, task: str, callbacks: Callbacks) -> None:
         super().__init__()
@@ -513,6 +518,7 @@ class AgentPanel(widgets.VBox):
         self.findings = FindingsView(self._jump)
         self.diff_box = widgets.VBox()
         self.diff: DiffView | None = None
+        self.ended = False  # the run is over: no review to wait for
         self.confirm = widgets.Checkbox(
             value=False, indent=False, description="Apply despite blocker findings"
         )
@@ -610,8 +616,22 @@ class AgentPanel(widgets.VBox):
         self.context_box.selected_index = None
         self.context_box.layout.display = None
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return reviewsnapshot.with_review(super()._repr_mimebundle_(**kwargs), self.review())
+
+    def review(self) -> reviewsnapshot.ReviewSnapshot:
+        """The read-only copy of the review this panel shows (or waits for)."""
+        if self.diff is not None:
+            return self.diff.snapshot(self.session_id)  # the copy names `%agent apply ID`
+        if not self.ended:
+            return reviewsnapshot.running()
+        empty = reviewsnapshot.snapshot(None)
+        empty["notes"] = ["The run ended without changes to review."]
+        return empty
+
     def hide_stop(self) -> None:
         """A finished run has nothing to stop."""
+        self.ended = True
         self.stop_button.disabled = True
         self.stop_button.layout.display = "none"
 
@@ -619,7 +639,7 @@ class AgentPanel(widgets.VBox):
         """Render the diff, findings and the action buttons of a finished run."""
         self.append_text("", flush=True)
         self.hide_stop()
-        self.diff = DiffView(session.changeset, list(session.findings))
+        self.diff = DiffView(session.changeset, list(session.findings), root=session.project.root)
         self.diff.observe(lambda _c: self._label_apply(), "apply_label")
         self._label_apply()
         self.diff_box.children = [self.diff]

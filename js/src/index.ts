@@ -14,6 +14,8 @@ import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 
+import { savedReviewPlugin } from './savedreview';
+
 const TARGET = 'agent_magic.live';
 const VERSION = 1;
 
@@ -195,4 +197,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, savedReviewPlugin];

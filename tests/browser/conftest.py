@@ -12,6 +12,7 @@ from tests.browser.lab import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LabServer,
+    extension_path,
     require_tools,
     start_lab,
     stop_lab,
@@ -37,11 +38,12 @@ def screenshots(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[LabServer]:
-    """JupyterLab serving a temp dir, with HOME and every Jupyter dir isolated; always stopped."""
+    """JupyterLab serving a temp dir, with HOME and every Jupyter dir isolated and this checkout's
+    built extension; always stopped."""
     require_tools()
     root = tmp_path_factory.mktemp("lab-root")
     home = tmp_path_factory.mktemp("lab-home")
-    server = start_lab(root, home)
+    server = start_lab(root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))})
     try:
         yield server
     finally:

@@ -32,6 +32,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
 ]
+BUILT = ROOT / "agent_magic" / "labextension"  # agent_magic's JupyterLab extension, built by npm
+EXTENSION = "agent-magic-live"
 START_TIMEOUT = 180.0  # seconds for the server to answer; a cold start on 2 busy cores is slow
 SKIPPED_IN_SNAPSHOT = {
     ".git",
@@ -60,6 +62,23 @@ def require_tools() -> None:
             pytest.fail(
                 f"{module} is missing: `pip install -e '.[dev]'` installs {package}", pytrace=False
             )
+
+
+def extension_path(home: Path) -> Path:
+    """A JUPYTER_PATH entry holding this checkout's built extension (as pip installs it under
+    share/jupyter), so the page runs this front end whatever else is installed."""
+    if not (BUILT / "package.json").is_file():
+        pytest.fail(
+            f"the frontend extension is not built ({BUILT} is missing): run "
+            "`npm ci && npm run build` in js/ (scripts/test.sh does when npm is present)",
+            pytrace=False,
+        )
+    data = home / "jupyter-path"
+    (data / "labextensions").mkdir(parents=True, exist_ok=True)
+    link = data / "labextensions" / EXTENSION
+    if not link.exists():
+        link.symlink_to(BUILT, target_is_directory=True)
+    return data
 
 
 def free_port() -> int:

@@ -43,3 +43,22 @@ def run_cell(page: Page, index: int) -> Locator:
 def output(page: Page, index: int) -> Locator:
     """The output area of cell ``index``."""
     return cell(page, index).locator(".jp-OutputArea")
+
+
+def first_cell_runs(page: Page) -> None:
+    """Run the first cell once Notebook 7's kernel takes it (it has no status bar to wait on)."""
+    target = cell(page, 0)
+    for _ in range(6):
+        accept = page.locator(".jp-Dialog button.jp-mod-accept")  # "Select Kernel", if asked
+        if accept.count():
+            accept.click()
+        target.locator(".jp-InputPrompt").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            expect(target.locator(".jp-InputArea-prompt")).to_have_text(
+                re.compile(r"\[\d+\]"), timeout=20_000
+            )
+            return
+        except AssertionError:
+            continue  # the kernel was not connected yet: the key press went nowhere
+    raise AssertionError("the first cell never ran in Notebook 7")

@@ -20,27 +20,10 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests import scripts
-from tests.browser.lab import ROOT, LabServer, copy_project, start_lab, stop_lab
+from tests.browser.lab import LabServer, copy_project, extension_path, start_lab, stop_lab
 from tests.browser.notebook_page import RUN_TIMEOUT, UI_TIMEOUT, cell, open_notebook, run_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-BUILT = ROOT / "agent_magic" / "labextension"
-NAME = "agent-magic-live"
-
-
-def extension_path(home: Path) -> Path:
-    """A JUPYTER_PATH entry holding the built extension (as pip installs it under share/jupyter)."""
-    if not (BUILT / "package.json").is_file():
-        pytest.fail(
-            f"the frontend extension is not built ({BUILT} is missing): run "
-            "`npm ci && npm run build` in js/ (scripts/test.sh does when npm is present)",
-            pytrace=False,
-        )
-    data = home / "jupyter-path"
-    (data / "labextensions").mkdir(parents=True)
-    (data / "labextensions" / NAME).symlink_to(BUILT, target_is_directory=True)
-    return data
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["files", "rtc"])

@@ -20,12 +20,20 @@ from playwright.sync_api import Locator, Page, expect
 
 from agent_magic.ui.diffview import DiffView, bundle
 from tests import scripts
-from tests.browser.lab import copy_project, snapshot, start_lab, stop_lab, write_notebook
+from tests.browser.lab import (
+    copy_project,
+    extension_path,
+    snapshot,
+    start_lab,
+    stop_lab,
+    write_notebook,
+)
 from tests.browser.notebook_page import (
     KERNEL_TIMEOUT,
     RUN_TIMEOUT,
     UI_TIMEOUT,
     cell,
+    first_cell_runs,
     open_notebook,
     output,
     run_cell,
@@ -290,7 +298,9 @@ def notebook7(tmp_path_factory):
     """Notebook 7 serving a temp dir, with widget state saved."""
     root = tmp_path_factory.mktemp("nb7-review")
     home = tmp_path_factory.mktemp("nb7-review-home")
-    server = start_lab(root, home, app="notebook")
+    server = start_lab(
+        root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))}, app="notebook"
+    )
     try:
         yield server
     finally:
@@ -313,27 +323,6 @@ def test_notebook7_accept_and_reject_by_buttons_and_keys(notebook7, browser, scr
         accepting_one_rejecting_other(page, panel, project, before, screenshots, "nb7")
     finally:
         context.close()
-
-
-def first_cell_runs(page: Page) -> None:
-    """Run the first cell once Notebook 7's kernel takes it (it has no status bar to wait on)."""
-    import re
-
-    target = cell(page, 0)
-    for _ in range(6):
-        accept = page.locator(".jp-Dialog button.jp-mod-accept")  # "Select Kernel", if asked
-        if accept.count():
-            accept.click()
-        target.locator(".jp-InputPrompt").click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            expect(target.locator(".jp-InputArea-prompt")).to_have_text(
-                re.compile(r"\[\d+\]"), timeout=20_000
-            )
-            return
-        except AssertionError:
-            continue  # the kernel was not connected yet: the key press went nowhere
-    raise AssertionError("the first cell never ran in Notebook 7")
 
 
 def test_the_readme_screenshot(lab, page, screenshots):

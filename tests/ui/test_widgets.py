@@ -15,10 +15,11 @@ from tests.ui.runs import CALC
 class Held:
     """The parts of a Session the panel reads."""
 
-    def __init__(self, changeset, findings):
+    def __init__(self, changeset, findings, project=None):
         self.changeset = changeset
         self.findings = findings
         self.checks = None
+        self.project = project or Project(".")
 
 
 def staged(make_repo):

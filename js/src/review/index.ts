@@ -1,6 +1,8 @@
 // agent_magic's diff review widget: an anywidget module around CodeMirror 6's merge view.
 // It draws the state the kernel sent (files, hunks, findings, decisions) and asks the kernel to
 // decide hunks; it never changes a decision on its own, so what Apply writes is the kernel's.
+// The JupyterLab extension draws a notebook's saved copy of a review with this same module,
+// through a model that only reads (see ../savedreview.ts); it builds no HTML from data.
 
 import { Change, MergeView, diff as textDiff, unifiedMergeView } from "@codemirror/merge";
 import { defaultHighlightStyle, syntaxHighlighting } from "@codemirror/language";
@@ -58,7 +60,7 @@ interface FindingState {
   placement: "line" | "file" | "top";
 }
 
-interface Model {
+export interface Model {
   get(name: string): any;
   on(event: string, callback: (...args: any[]) => void): void;
   off(event?: string | null, callback?: ((...args: any[]) => void) | null): void;
@@ -162,6 +164,7 @@ class Review {
   readonly summary: HTMLElement;
   readonly filesBox: HTMLElement;
   readonly topBox: HTMLElement;
+  readonly notesBox: HTMLElement;
   readonly modeButton: HTMLButtonElement;
 
   constructor(readonly model: Model, readonly host: HTMLElement) {
@@ -176,9 +179,10 @@ class Review {
     this.modeButton.addEventListener("click", () => this.setMode(this.mode === "unified" ? "split" : "unified", true));
     const keys = el("span", "amr-keys", "j/k next/prev hunk · a accept · r reject · A/R whole file · u undecide · Apply writes every hunk not rejected, undecided ones too");
     toolbar.append(this.summary, this.modeButton, keys);
+    this.notesBox = el("div", "amr-notes");
     this.topBox = el("div", "amr-top");
     this.filesBox = el("div", "amr-files");
-    this.root.append(style, toolbar, this.topBox, this.filesBox);
+    this.root.append(style, toolbar, this.notesBox, this.topBox, this.filesBox);
     host.append(this.root);
     // Before the page's own shortcuts (JupyterLab listens on the document in the capture
     // phase): our plain keys, when the focus is in this widget; Ctrl+S and the rest pass.
@@ -201,6 +205,10 @@ class Review {
     this.order = [];
     for (const file of this.files) for (const hunk of file.hunks) this.order.push({ id: hunk.id, file, hunk });
     this.readDecisions();
+    // a saved copy says what it is and what it left out (the live widget has no notes)
+    const notes: unknown = this.model.get("notes");
+    const lines = Array.isArray(notes) ? notes.filter((n): n is string => typeof n === "string" && !!n) : [];
+    this.notesBox.replaceChildren(...lines.map((n) => el("div", "amr-note-line", n)));
     this.topBox.replaceChildren(...this.findings.filter((f) => f.placement === "top").map((f) => this.findingCard(f, true)));
     this.observer = new IntersectionObserver((entries) => this.onVisible(entries), { rootMargin: LAZY_MARGIN });
     this.filesBox.replaceChildren(...this.files.map((file) => this.fileSection(file)));
@@ -553,12 +561,24 @@ class Review {
     for (const o of this.order) counts[this.decisions[o.id] ?? "pending"] += 1;
     const added = this.files.reduce((n, f) => n + f.added, 0);
     const removed = this.files.reduce((n, f) => n + f.removed, 0);
+<<<<<<< HEAD
     this.summary.textContent =
       `${this.files.length} file(s) +${added} −${removed} · ${this.order.length} hunk(s): ` +
       `${counts.accepted} accepted, ${counts.rejected} rejected, ${counts.pending} undecided · ` +
       (this.enabled ? String(this.model.get("apply_label") ?? "") : "decisions locked");
+=======
+    const applied = this.order.length - counts.rejected;
+    const change = `${this.files.length} file(s) +${added} −${removed} · ${this.order.length} hunk(s)`;
+    // a saved copy is the review as delivered: what was applied is the record's to say
+    this.summary.textContent = this.model.get("readonly")
+      ? `${change} · read-only copy of the review as delivered`
+      : `${change}: ${counts.accepted} accepted, ${counts.rejected} rejected, ${counts.pending} undecided · ` +
+        (this.enabled ? `Apply writes ${applied}` : "decisions locked");
+>>>>>>> nokernel
     this.modeButton.textContent = this.mode === "unified" ? "Side by side" : "Unified";
     this.root.classList.toggle("amr-locked", !this.enabled);
+    this.root.classList.toggle("amr-readonly", !!this.model.get("readonly"));
+    this.filesBox.querySelectorAll<HTMLButtonElement>(".amr-accept-file, .amr-reject-file").forEach((b) => (b.disabled = !this.enabled));
   }
 }
 
@@ -596,7 +616,7 @@ function sortFindings(findings: FindingState[]): FindingState[] {
   return [...findings].sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity));
 }
 
-function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
+export function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
   const review = new Review(model, host);
   const reload = () => review.load();
   const refresh = () => review.refresh();

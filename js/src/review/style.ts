@@ -5,6 +5,9 @@ export const STYLE = `
   color: var(--jp-content-font-color1, #222); outline: none; }
 .amr:focus-visible { box-shadow: 0 0 0 2px var(--jp-brand-color1, #1976d2) inset; }
 .amr-toolbar { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; padding: 4px 0 6px; }
+.amr-notes:empty, .amr-readonly .amr-keys { display: none; }
+.amr-notes { margin: 0 0 6px; padding: 4px 8px; border-left: 3px solid var(--jp-warn-color1, #f0ad4e);
+  background: var(--jp-layout-color2, #f7f3e8); color: var(--jp-content-font-color1, #222); }
 .amr-keys { color: var(--jp-content-font-color2, #777); font-size: 0.9em; }
 .amr-button, .amr-mode, .amr-fold { font: inherit; cursor: pointer; border-radius: 3px; padding: 1px 8px;
   border: 1px solid var(--jp-border-color1, #bbb); background: var(--jp-layout-color1, #fff);
