@@ -561,20 +561,12 @@ class Review {
     for (const o of this.order) counts[this.decisions[o.id] ?? "pending"] += 1;
     const added = this.files.reduce((n, f) => n + f.added, 0);
     const removed = this.files.reduce((n, f) => n + f.removed, 0);
-<<<<<<< HEAD
-    this.summary.textContent =
-      `${this.files.length} file(s) +${added} −${removed} · ${this.order.length} hunk(s): ` +
-      `${counts.accepted} accepted, ${counts.rejected} rejected, ${counts.pending} undecided · ` +
-      (this.enabled ? String(this.model.get("apply_label") ?? "") : "decisions locked");
-=======
-    const applied = this.order.length - counts.rejected;
     const change = `${this.files.length} file(s) +${added} −${removed} · ${this.order.length} hunk(s)`;
     // a saved copy is the review as delivered: what was applied is the record's to say
     this.summary.textContent = this.model.get("readonly")
       ? `${change} · read-only copy of the review as delivered`
       : `${change}: ${counts.accepted} accepted, ${counts.rejected} rejected, ${counts.pending} undecided · ` +
-        (this.enabled ? `Apply writes ${applied}` : "decisions locked");
->>>>>>> nokernel
+        (this.enabled ? String(this.model.get("apply_label") ?? "") : "decisions locked");
     this.modeButton.textContent = this.mode === "unified" ? "Side by side" : "Unified";
     this.root.classList.toggle("amr-locked", !this.enabled);
     this.root.classList.toggle("amr-readonly", !!this.model.get("readonly"));
