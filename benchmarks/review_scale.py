@@ -23,6 +23,7 @@ kernel (vs importing the SDK it used to import) and a 5,000-hunk diff (anchored 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -226,7 +227,11 @@ with FakeAnthropic([{"text": "ok"}] * 10) as server:
     os.environ.update(ANTHROPIC_BASE_URL=server.base_url, ANTHROPIC_API_KEY="sk-ant-bench")
     from IPython.core.interactiveshell import InteractiveShell
     ip = InteractiveShell.instance()
+    start = time.perf_counter()
     ip.run_line_magic("load_ext", "agent_magic")
+    print("LOAD", time.perf_counter() - start, flush=True)
+    if SETTLED:  # the extension was loaded a while before the cell: its warm-up is over
+        ip.magics_manager.registry["AgentMagics"].warmup.wait()
     opts = f"--view widgets --project {root} --model claude-sonnet-4-5"
     start = time.perf_counter()
     ip.run_cell_magic("agent", opts, "say hi")
@@ -236,13 +241,25 @@ with FakeAnthropic([{"text": "ok"}] * 10) as server:
 SDK = "import time; t = time.perf_counter(); import anthropic; print('BLOCK', time.perf_counter() - t)"
 
 
-def block_seconds(code: str) -> float:
-    """What ``code`` prints after BLOCK, run in a fresh interpreter (a fresh kernel)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300
-    )
+def block_seconds(code: str, pycache: str, tag: str = "BLOCK") -> float:
+    """What ``code`` prints after ``tag``, run in a fresh interpreter (a fresh kernel).
+
+    With bytecode caches, as a user's kernel has them (this machine may turn them off): they go
+    to ``pycache``, warmed by a first run that is not counted.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = pycache
+    for _ in range(2):
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+            env=env,
+        )
     for line in proc.stdout.splitlines():
-        if line.startswith("BLOCK"):
+        if line.startswith(tag):
             return float(line.split()[1])
     raise RuntimeError(proc.stderr[-2000:])
 
@@ -376,9 +393,21 @@ def main() -> None:
         print("\n| scratch copy (wall s) | " + " | ".join(costs) + " |")
         print("|---" * (len(costs) + 1) + "|")
         print("| sympy | " + " | ".join(f"{v:.2f}" for v in costs.values()) + " |")
-        cell, sdk = block_seconds(CELL), block_seconds(SDK)
-        print("\n| first %%agent cell, fresh kernel | blocks (wall s) |\n|---|---|")
-        print(f"| the cell (widgets view) | {cell:.2f} |\n| `import anthropic` alone | {sdk:.2f} |")
+        pycache = str(Path(tmp) / "pycache")
+        at_once, settled = "SETTLED = False\n" + CELL, "SETTLED = True\n" + CELL
+        blocks = [
+            ("`%load_ext agent_magic`", block_seconds(at_once, pycache, "LOAD")),
+            (
+                "the cell right after `%load_ext` (warm-up still importing)",
+                block_seconds(at_once, pycache),
+            ),
+            ("the cell, `%load_ext` earlier (warm-up done)", block_seconds(settled, pycache)),
+            ("`import anthropic` alone (what the cell once imported)", block_seconds(SDK, pycache)),
+        ]
+        print("\n| first %%agent cell, fresh kernel, bytecode cached | blocks (wall s) |")
+        print("|---|---|")
+        for label, seconds in blocks:
+            print(f"| {label} | {seconds:.2f} |")
         print("\n| 50,000-line file, 5,000 changes | CPU s |\n|---|---|")
         for label, used in diff_costs(not args.skip_difflib):
             print(f"| {label} | {used:.2f} |")
