@@ -116,9 +116,13 @@ def test_a_kept_copy_keeps_only_bytecode_that_still_matches_an_untouched_source(
 def test_only_project_bytecode_python_would_check_is_copied(make_repo, tmp_path):
     root = make_repo(FILES)
     compileall.compile_dir(root / "pkg", quiet=1)
+    # "unchecked hash" whose hash field holds the source's mtime and size: Python never checks it
+    crafted = bytearray(pyc(root, "pkg/core.py").read_bytes())
+    crafted[4:8] = (1).to_bytes(4, "little")
+    pyc(root, "pkg/core.py").write_bytes(bytes(crafted))
     py_compile.compile(
-        str(root / "pkg/core.py"),
-        cfile=str(pyc(root, "pkg/core.py")),
+        str(root / "pkg/gone.py"),
+        cfile=str(pyc(root, "pkg/gone.py")),
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
     )
     (root / "pkg/edited.py").write_text("E = 'edited after it was compiled'\n")  # now stale
@@ -126,8 +130,8 @@ def test_only_project_bytecode_python_would_check_is_copied(make_repo, tmp_path)
     for keep in (None, kept, kept):  # a fresh copy, a kept one's first round, its next
         with Scratch(root, {}, parent=tmp_path, keep=keep) as copy:
             assert pyc(copy.path, "pkg/other.py").is_file()
-            assert not pyc(copy.path, "pkg/core.py").exists()
-            assert not pyc(copy.path, "pkg/edited.py").exists()
+            for rel in ("pkg/core.py", "pkg/gone.py", "pkg/edited.py"):
+                assert not pyc(copy.path, rel).exists()
     kept.close()
 
 
