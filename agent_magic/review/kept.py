@@ -27,6 +27,7 @@ from typing import Literal
 
 from agent_magic.errors import PathError
 from agent_magic.review.bytecode import matches, source_of
+from agent_magic.review.clone import copy_file
 
 Kind = Literal["file", "bytes", "other"]
 Signature = tuple[int, int, int]
@@ -78,6 +79,49 @@ class KeptTree:
         self.base = None
         self.root = None
         self.copied.clear()
+
+
+class KeptTrees:
+    """This process's kept copies, one per project, shared by its runs one after the other.
+
+    A run brings the copy the last run left up to date (a stat per file) instead of copying the
+    project again: only a project's first run pays for a full copy. At most ``limit`` projects
+    keep one; the least recently used idle copy is deleted first.
+    """
+
+    def __init__(self, limit: int = 2) -> None:
+        self.limit = limit
+        self._trees: dict[Path, KeptTree] = {}
+        self._lock = threading.Lock()
+
+    def for_project(self, root: Path) -> KeptTree:
+        """The kept copy of ``root`` (empty until its first use)."""
+        with self._lock:
+            tree = self._trees.pop(root, None) or KeptTree()
+            self._trees[root] = tree  # last: the most recently used; the oldest come first
+            excess = len(self._trees) - self.limit
+            for other in list(self._trees)[: max(0, excess)]:
+                self._drop(other)
+            return tree
+
+    def close(self) -> None:
+        """Delete every idle copy."""
+        with self._lock:
+            for root in list(self._trees):
+                self._drop(root)
+
+    def _drop(self, root: Path) -> None:
+        tree = self._trees[root]
+        if tree.lock.acquire(blocking=False):  # a copy in use stays until it is idle
+            try:
+                tree.close()
+            finally:
+                tree.lock.release()
+            del self._trees[root]
+
+
+# One per process: the runs of every Agent (each %%agent cell builds one) share it.
+KEPT = KeptTrees()
 
 
 def wanted_files(
@@ -178,7 +222,7 @@ def sync(
         _check_parent(target.parent, real_tree, safe_dirs)
         try:
             if want.kind == "file":
-                shutil.copy2(root / rel, target)
+                copy_file(root / rel, target)
             elif want.kind == "bytes":
                 target.write_bytes(want.content or b"")
             else:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from agent_magic.errors import PathError
 from agent_magic.paths import INTERNAL_DIRS, Project
 from agent_magic.review.bytecode import drop_cached, matches, untrusted_cache
+from agent_magic.review.clone import copy_file
 from agent_magic.review.kept import KeptTree, sync, wanted_files
 
 if TYPE_CHECKING:
@@ -246,7 +247,7 @@ def copy_tree(root: Path, dest: Path, files: Iterable[str], max_file_size: int) 
                 skipped.append(rel)
                 continue
             try:
-                shutil.copy2(src, dst)
+                copy_file(src, dst)
             except OSError:
                 skipped.append(rel)
     return skipped
