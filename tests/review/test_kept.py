@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from agent_magic.review import Scratch, run_checks
+from agent_magic.review.clone import copy_file
 from agent_magic.review.kept import KeptTree, KeptTrees
 from agent_magic.review.memo import CheckMemo
 from agent_magic.sandbox import detect
@@ -183,3 +184,16 @@ def test_the_process_keeps_one_copy_per_project_for_its_runs_deleting_the_oldest
     assert not base.exists()  # idle and least recently used: deleted
     assert trees.for_project(roots[0]) is not first
     trees.close()
+
+
+def test_a_copied_file_is_a_file_of_its_own_with_the_project_file_s_times(tmp_path):
+    src, dst = tmp_path / "src.py", tmp_path / "dst.py"
+    src.write_bytes(b"X = 1\n" * 1000)
+    os.utime(src, ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    for _ in range(2):  # the second time knows whether this filesystem clones
+        copy_file(src, dst)
+        assert dst.read_bytes() == src.read_bytes()
+        assert dst.stat().st_mtime_ns == src.stat().st_mtime_ns  # bytecode stays valid
+        assert dst.stat().st_ino != src.stat().st_ino
+        dst.write_bytes(b"rewritten by a check\n")
+        assert src.read_bytes() == b"X = 1\n" * 1000
