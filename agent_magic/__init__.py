@@ -16,7 +16,7 @@ def load_ipython_extension(ipython) -> None:
     magics.recover_notice(None)
     # What the first %%agent cell would import on the kernel's thread, imported meanwhile in a
     # daemon thread; started last so that it never imports alongside the lines above.
-    magics.warmup.start()
+    magics.warm_up()
 
 
 def unload_ipython_extension(ipython) -> None:

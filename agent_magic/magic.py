@@ -191,6 +191,11 @@ class AgentMagics(Magics):
         # open notebooks change in their tabs when the page has the extension
         self.live = LiveLink(shell, live)
 
+    def warm_up(self) -> None:
+        """Import what the first widget cell needs in the background (a notebook kernel only)."""
+        if self._view(None) == "widgets":
+            self.warmup.start()
+
     def _user_ns(self) -> dict[str, Any]:
         if self.shell is None:
             raise UserError("agent_magic is not loaded in an IPython shell (%load_ext agent_magic)")

@@ -306,6 +306,7 @@ with FakeAnthropic([{"text": "ok"}] * 10) as server:
     os.environ.update(ANTHROPIC_BASE_URL=server.base_url, ANTHROPIC_API_KEY="sk-ant-bench")
     from IPython.core.interactiveshell import InteractiveShell
     ip = InteractiveShell.instance()
+    ip.config.AgentMagics.view = "widgets"  # as a notebook kernel detects
     start = time.perf_counter()
     ip.run_line_magic("load_ext", "agent_magic")
     print("LOAD", time.perf_counter() - start, flush=True)

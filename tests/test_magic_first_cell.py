@@ -135,6 +135,7 @@ import sys, threading
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 ip = InteractiveShell.instance()
+ip.config.AgentMagics.view = "widgets"  # as a notebook kernel detects
 ip.run_line_magic("load_ext", "agent_magic")
 warm = [t for t in threading.enumerate() if t.name == "agent-magic-warmup"]
 print("WARMUP", len(warm), "git" in sys.modules)
@@ -158,3 +159,16 @@ def test_a_fresh_kernel_loads_without_gitpython_and_runs_a_cell_during_the_warmu
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "WARMUP 1 False" in proc.stdout  # GitPython waits until a repository is opened
     assert "OUTPUTS 2 done" in proc.stdout  # the panel and the record, in the cell that ran it
+
+
+def test_only_a_kernel_that_shows_widgets_warms_up(ip):
+    from agent_magic.magic import AgentMagics
+
+    started = []
+    for view in ("widgets", "text", "headless"):
+        warmup = Warmup((view,), importer=lambda name: started.append(name) or sys)
+        magics = AgentMagics(ip, warmup=warmup)
+        magics.view = view
+        magics.warm_up()
+        warmup.wait()
+    assert started == ["widgets"]
