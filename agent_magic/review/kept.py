@@ -27,7 +27,7 @@ from typing import Literal
 
 from agent_magic.errors import PathError
 from agent_magic.review.bytecode import matches, source_of
-from agent_magic.review.clone import copy_file
+from agent_magic.review.clone import FileCopier
 
 Kind = Literal["file", "bytes", "other"]
 Signature = tuple[int, int, int]
@@ -209,6 +209,7 @@ def sync(
     _clear_beside(kept.base)
     _remove_unwanted(tree, wanted, _untouched_sources(kept, tree, wanted))
     failed: list[str] = []
+    copier = FileCopier()
     safe_dirs: set[Path] = set()
     made: set[Path] = set()
     real_tree = Path(os.path.realpath(tree))
@@ -222,7 +223,7 @@ def sync(
         _check_parent(target.parent, real_tree, safe_dirs)
         try:
             if want.kind == "file":
-                copy_file(root / rel, target)
+                copier.copy(root / rel, target)
             elif want.kind == "bytes":
                 target.write_bytes(want.content or b"")
             else:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from agent_magic.errors import PathError
 from agent_magic.paths import INTERNAL_DIRS, Project
 from agent_magic.review.bytecode import drop_cached, matches, untrusted_cache
-from agent_magic.review.clone import copy_file
+from agent_magic.review.clone import FileCopier
 from agent_magic.review.kept import KeptTree, sync, wanted_files
 
 if TYPE_CHECKING:
@@ -228,6 +228,7 @@ def _walk_files(root: Path) -> list[str]:
 def copy_tree(root: Path, dest: Path, files: Iterable[str], max_file_size: int) -> list[str]:
     """Copy ``files`` from ``root`` to ``dest``; return those skipped (too large, unreadable)."""
     skipped: list[str] = []
+    copier = FileCopier()
     for rel in files:
         src = root / rel
         dst = dest / rel
@@ -247,7 +248,7 @@ def copy_tree(root: Path, dest: Path, files: Iterable[str], max_file_size: int) 
                 skipped.append(rel)
                 continue
             try:
-                copy_file(src, dst)
+                copier.copy(src, dst)
             except OSError:
                 skipped.append(rel)
     return skipped

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from agent_magic.review import Scratch, run_checks
-from agent_magic.review.clone import copy_file
+from agent_magic.review.clone import FileCopier
 from agent_magic.review.kept import KeptTree, KeptTrees
 from agent_magic.review.memo import CheckMemo
 from agent_magic.sandbox import detect
@@ -190,8 +190,9 @@ def test_a_copied_file_is_a_file_of_its_own_with_the_project_file_s_times(tmp_pa
     src, dst = tmp_path / "src.py", tmp_path / "dst.py"
     src.write_bytes(b"X = 1\n" * 1000)
     os.utime(src, ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    copier = FileCopier()
     for _ in range(2):  # the second time knows whether this filesystem clones
-        copy_file(src, dst)
+        copier.copy(src, dst)
         assert dst.read_bytes() == src.read_bytes()
         assert dst.stat().st_mtime_ns == src.stat().st_mtime_ns  # bytecode stays valid
         assert dst.stat().st_ino != src.stat().st_ino
