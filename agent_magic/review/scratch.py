@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from agent_magic.errors import PathError
 from agent_magic.paths import INTERNAL_DIRS, Project
-from agent_magic.review.bytecode import drop_cached, matches, untrusted_cache
+from agent_magic.review.bytecode import drop_cached, matches, source_of, untrusted_cache
 from agent_magic.review.clone import FileCopier
 from agent_magic.review.kept import KeptTree, sync, wanted_files
 
@@ -137,12 +137,16 @@ class Scratch:
         self.files = sorted(present)
 
     def _listed(self, project: Project) -> list[str]:
-        # never a secret file; never bytecode Python would not check against its source
-        return [
-            f
-            for f in list_files(self.root)
-            if not project.is_secret(f) and not untrusted_cache(self.root, f)
-        ]
+        # never a secret file or its bytecode (which holds its constants); never bytecode Python
+        # would not check against its source
+        out = []
+        for rel in list_files(self.root):
+            source = source_of(rel)
+            if project.is_secret(rel) or (source is not None and project.is_secret(source)):
+                continue
+            if not untrusted_cache(self.root, rel):
+                out.append(rel)
+        return out
 
     def show_original(self, original: bool) -> None:
         """Switch the changed files between the project's own content and the staged one.

@@ -156,3 +156,15 @@ def test_checks_write_bytecode_only_where_the_sandbox_confines_writes(
     written = list((memo.tree.base / "tree").rglob("*.pyc"))
     assert (written == []) is unconfined
     memo.tree.close()
+
+
+def test_the_bytecode_of_a_secret_source_never_reaches_the_copy(make_repo, tmp_path):
+    root = make_repo({**FILES, ".agentignore": "pkg/private.py\n", "pkg/private.py": "K = 'x'\n"})
+    compileall.compile_dir(root / "pkg", quiet=1)  # the project does not ignore __pycache__
+    kept = KeptTree()
+    for keep in (None, kept, kept):
+        with Scratch(root, {}, parent=tmp_path, keep=keep) as copy:
+            assert pyc(copy.path, "pkg/other.py").is_file()
+            assert not (copy.path / "pkg/private.py").exists()
+            assert not pyc(copy.path, "pkg/private.py").exists()
+    kept.close()
