@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from pathlib import Path
 from typing import Any, Protocol
 
 from agent_magic.errors import ToolError
@@ -30,7 +31,10 @@ class DiskReader:
 
     def read(self, project: Project, norm: str) -> bytes | None:
         """The file's bytes, or None if it is not a file."""
-        target = project.resolve(norm)
+        return self.read_at(project.resolve(norm), norm)
+
+    def read_at(self, target: Path, norm: str) -> bytes | None:
+        """The bytes of ``target``, project path ``norm`` already checked; None if not a file."""
         try:
             if stat.S_ISDIR(os.stat(target).st_mode):
                 return None
