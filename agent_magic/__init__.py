@@ -8,11 +8,15 @@ __version__ = "0.1.0"
 def load_ipython_extension(ipython) -> None:
     """Register the %%agent and %agent magics (called by %load_ext)."""
     from agent_magic.magic import AgentMagics
+    from agent_magic.warmup import Warmup
 
-    magics = AgentMagics(ipython)
+    magics = AgentMagics(ipython, warmup=Warmup())
     ipython.register_magics(magics)
     # An apply or undo that a dead kernel left half-done is finished now, not at first use.
     magics.recover_notice(None)
+    # What the first %%agent cell would import on the kernel's thread, imported meanwhile in a
+    # daemon thread; started last so that it never imports alongside the lines above.
+    magics.warm_up()
 
 
 def unload_ipython_extension(ipython) -> None:

@@ -448,8 +448,6 @@ class Agent:
             session.stop_reason, session.error = "error", f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            if session.check_memo is not None:  # the kept scratch copy lives for one run
-                session.check_memo.tree.close()
             self._deliver(session)
         return session
 
@@ -596,11 +594,13 @@ class Agent:
 
     def _check_memo(self, session: Session) -> CheckMemo:
         """The session's CheckMemo: an unchanged fix round reuses the last checks, and every
-        round and ``run`` call brings one kept scratch copy up to date."""
+        round and ``run`` call brings one kept scratch copy up to date (the project's, which
+        outlives the run: the next run's first round does not copy the project again)."""
+        from agent_magic.review.kept import KEPT
         from agent_magic.review.memo import CheckMemo
 
         if session.check_memo is None:
-            session.check_memo = CheckMemo()
+            session.check_memo = CheckMemo(tree=KEPT.for_project(self.project.root))
         return session.check_memo
 
     @property

@@ -20,6 +20,7 @@ from agent_magic.paths import Project, find_project_root
 from agent_magic.ui.frontend import VIEWS, detect_view
 from agent_magic.ui.placeholders import interpolate, object_or_text
 from agent_magic.ui.runner import Progress, Run, RunRegistry, await_run, fan_out
+from agent_magic.warmup import Warmup
 
 if TYPE_CHECKING:
     from agent_magic.agent import Agent, AgentConfig, Mode
@@ -169,9 +170,12 @@ class AgentMagics(Magics):
         out: TextIO | None = None,
         registry: RunRegistry = REGISTRY,
         live: Any = None,
+        warmup: Warmup | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(shell, **kwargs)
+        # the heavy imports `%load_ext` started in the background; waited for before our own
+        self.warmup = warmup or Warmup(())
         self.agent_factory = agent_factory
         self._models: dict[str, Model] = {}
         self.input_fn = input_fn
@@ -186,6 +190,11 @@ class AgentMagics(Magics):
 
         # open notebooks change in their tabs when the page has the extension
         self.live = LiveLink(shell, live)
+
+    def warm_up(self) -> None:
+        """Import what the first widget cell needs in the background (a notebook kernel only)."""
+        if self._view(None) == "widgets":
+            self.warmup.start()
 
     def _user_ns(self) -> dict[str, Any]:
         if self.shell is None:
@@ -263,6 +272,7 @@ class AgentMagics(Magics):
     def agent_cell(self, line: str, cell: str) -> None:
         """Run a coding agent on the project; the cell is the task ({name} fills in variables)."""
         args = parse_argstring(self.agent_cell, line)
+        self.warmup.wait()
         try:
             self._run_cell(args, cell)
         except UserError as exc:
@@ -413,8 +423,8 @@ class AgentMagics(Magics):
                 open_notebook=self._open_notebook(),
                 live=live,
             )
-            agent = build(fan_out(progress.handle, controller.handle))
-            run = self._new_run(agent, task, project, progress, resume, gate)
+            sink = fan_out(progress.handle, controller.handle)
+            run = self._new_run(lambda: build(sink), task, project, progress, resume, gate)
             self._keep_setup(run, model, config)
             controller.attach(run)
             controller.panel.show_context(config.notebook_context)
@@ -432,8 +442,8 @@ class AgentMagics(Magics):
             out.write(_context_line(config.notebook_context))
         color = view == "text" and bool(getattr(out, "isatty", lambda: False)())
         text_view = TextView(out, color=color, stream_text=view == "text")
-        agent = build(fan_out(progress.handle, text_view.handle))
-        run = self._new_run(agent, task, project, progress, resume, gate)
+        sink = fan_out(progress.handle, text_view.handle)
+        run = self._new_run(lambda: build(sink), task, project, progress, resume, gate)
         self._keep_setup(run, model, config)
         interactive = view == "text"
         drive(
@@ -452,14 +462,17 @@ class AgentMagics(Magics):
 
     def _new_run(
         self,
-        agent: Any,
+        build: Callable[[], Any],
         task: str,
         project: Project,
         progress: Progress,
         resume: Any,
         gate: Gate | None = None,
     ) -> Run:
-        run = Run(agent, task, root=project.root, registry=self.registry, progress=progress)
+        # the agent is built in the run's thread: the cell returns once its view is shown
+        run = Run(
+            None, task, root=project.root, registry=self.registry, progress=progress, build=build
+        )
         run.gate = gate
         if resume is not None:
             run.session = resume
@@ -495,6 +508,7 @@ class AgentMagics(Magics):
         handler = getattr(self, f"_cmd_{command}", None)
         if handler is None:
             raise UsageError(f"unknown command {command!r}\n{LINE_USAGE}")
+        self.warmup.wait()
         try:
             self.recover_notice(None)
             return handler(rest)

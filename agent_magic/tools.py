@@ -258,9 +258,7 @@ class Toolbox:
             return self.staging.notebook_view(path, start_cell, end_cell, start_line, end_line)
         if start_cell is not None or end_cell is not None:
             raise ToolError(f"{path} is not a notebook; start_cell/end_cell are for .ipynb files")
-        if self.staging.is_dir(path):
-            raise ToolError(f"{path} is a directory; use list_dir")
-        lines = self.staging.read_text(path).splitlines()
+        lines = self.staging.read_text(path).splitlines()  # a directory: "use list_dir"
         start = max(1, start_line or 1)
         end = min(len(lines), end_line or start + MAX_VIEW_LINES - 1, start + MAX_VIEW_LINES - 1)
         if lines and start > len(lines):

@@ -9,20 +9,25 @@ the agent's review round does (``run_checks`` under bubblewrap: select, lint, re
 the changed copy within the budget, the baseline in the unchanged copy), then repeats the round
 on the same diff (a fix round that changed nothing), and compares with the baseline: running the
 single most related test file directly with ``python -m pytest -q FILE`` in the checkout.
-Wall and CPU (this process + children) per step; target: first review round <= 3x the baseline.
+Wall and CPU per step; target: first review round <= 3x the baseline. CPU is this process, its
+waited-for children, and the processes inside bubblewrap, which getrusage never sees (sampled
+from /proc every 50 ms, see ``_cpu.py``).
 
 Then the whole scripted session per case (search, view, edit, finish, review with fix rounds:
 ``Agent.run`` with a scripted model, so every second is ours) against the same baseline, and
 the costs around it, each beside a peer measured in the same run: the search tool per
-whole-repo call (with and without its git grep first pass, same answers), the scratch copy
-(fresh vs the kept copy brought up to date), the first ``%%agent`` cell's block time in a fresh
-kernel (vs importing the SDK it used to import) and a 5,000-hunk diff (anchored vs difflib;
-``--skip-difflib`` leaves out the minute difflib takes).
+whole-repo call (with and without its git grep first pass, same answers), the scratch tree
+(a fresh copy per run vs the copy the kernel keeps per project and brings up to date; which
+cheaper ways exist here), bytecode in the kept copy (off vs written and kept, with and without
+the project's own .pyc), the first ``%%agent`` cell's block time in a fresh kernel (vs importing
+the SDK it used to import) and a 5,000-hunk diff (anchored vs difflib; ``--skip-difflib`` leaves
+out the minute difflib takes).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -33,6 +38,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from _cpu import SandboxedCPU
 
 from agent_magic.agent import Agent, AgentConfig
 from agent_magic.analysis import RepoIndex
@@ -43,6 +51,7 @@ from agent_magic.paths import Project
 from agent_magic.review import Scratch, run_checks
 from agent_magic.review.kept import KeptTree
 from agent_magic.review.memo import CheckMemo
+from agent_magic.review.process import Confined, check_env
 from agent_magic.sandbox import detect
 from agent_magic.staging import Staging
 from agent_magic.staging.diff import line_matcher, lines_of, text_hunks
@@ -64,11 +73,14 @@ CASES = [
 ]
 
 
+SANDBOXED = SandboxedCPU()  # started in main(): the checks' CPU inside bubblewrap
+
+
 def cpu() -> float:
-    """CPU seconds of this process and its waited-for children."""
+    """CPU seconds of this process, its waited-for children and the sandboxed processes."""
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime + SANDBOXED.seconds()
 
 
 def measure(fn):
@@ -199,19 +211,87 @@ def search_costs(root: Path) -> list[tuple[str, float, float, bool]]:
     return rows
 
 
-def scratch_costs(root: Path, changes: dict[str, bytes], tmp: str) -> dict[str, float]:
-    """Wall seconds: a fresh copy made and deleted, vs a kept copy's first and next rounds."""
-    out: dict[str, float] = {}
-    _, out["fresh"], _ = measure(lambda: Scratch(root, changes, parent=tmp).__enter__().close())
+def scratch_costs(root: Path, changes: dict[str, bytes], tmp: str) -> list[tuple[str, str]]:
+    """What each way to a scratch tree costs here (wall / CPU s), or why it is not available."""
+    rows = []
+    _, wall, used = measure(lambda: Scratch(root, changes, parent=tmp).__enter__().close())
+    rows.append(("a fresh copy, made and deleted (every run before)", f"{wall:.2f} / {used:.2f}"))
     kept = KeptTree()
-    _, out["kept first"], _ = measure(
+    _, wall, used = measure(
         lambda: Scratch(root, changes, parent=tmp, keep=kept).__enter__().close()
     )
-    _, out["kept next"], _ = measure(
-        lambda: Scratch(root, {}, parent=tmp, keep=kept).__enter__().close()
+    rows.append(("kept copy: the project's first run in the kernel", f"{wall:.2f} / {used:.2f}"))
+    _, wall, used = measure(lambda: Scratch(root, {}, parent=tmp, keep=kept).__enter__().close())
+    rows.append(("kept copy: every later round and run (sync)", f"{wall:.2f} / {used:.2f}"))
+    _, wall, used = measure(kept.close)
+    rows.append(("kept copy: deleted at the kernel's exit", f"{wall:.2f} / {used:.2f}"))
+    rows.append(("copy-on-write clones (FICLONE)", reflink_note(Path(tmp))))
+    rows.append(
+        (
+            "overlay of the project (bwrap --overlay)",
+            f"not available: {bwrap_version()} (--overlay needs 0.9)",
+        )
     )
-    _, out["kept delete"], _ = measure(kept.close)
-    return out
+    rows.append(("hard links", "never: a check writing a file in place would write the user's"))
+    return rows
+
+
+def reflink_note(folder: Path) -> str:
+    """Whether this filesystem clones files (the kept copy's first run would then cost metadata)."""
+    import errno
+    import fcntl
+
+    from agent_magic.review.clone import FICLONE
+
+    src, dst = folder / "reflink-probe", folder / "reflink-probe.clone"
+    src.write_bytes(b"x" * 65536)
+    try:
+        with open(src, "rb") as a, open(dst, "wb") as b:
+            fcntl.ioctl(b.fileno(), FICLONE, a.fileno())
+        return "used: this filesystem clones"
+    except OSError as exc:
+        return f"not here ({errno.errorcode.get(exc.errno or 0, exc.errno)}): copied instead"
+    finally:
+        src.unlink(missing_ok=True)
+        dst.unlink(missing_ok=True)
+
+
+def bwrap_version() -> str:
+    """``bubblewrap X.Y.Z``, or why not."""
+    try:
+        return subprocess.run(
+            ["bwrap", "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError as exc:
+        return f"no bwrap ({exc})"
+
+
+def bytecode_costs(root: Path, tmp: str) -> list[tuple[str, list[tuple[float, float]]]]:
+    """Sandboxed ``import sympy`` in a kept copy, two rounds: bytecode off (before) vs written
+    and kept (now), for a project with cached bytecode and one without (a fresh clone)."""
+    bare = Path(tmp) / "sympy-no-pyc"
+    subprocess.run(["git", "clone", "-q", "--shared", str(root), str(bare)], check=True)
+    rows = []
+    for label, project in (("project with .pyc", root), ("project without .pyc", bare)):
+        cells: list[tuple[float, float]] = []
+        for write in (False, True):
+            kept = KeptTree()
+            confined = Confined(detect(), hide=(project,))
+            for _ in range(2):
+                with Scratch(project, {}, parent=tmp, keep=kept) as copy:
+                    _, wall, used = measure(
+                        lambda c=copy, w=write, f=confined: f.run(
+                            [sys.executable, "-c", "import sympy"],
+                            tree=c.path,
+                            output_path=c.artifacts / "import.log",
+                            timeout=300,
+                            env=check_env([c.path], write_bytecode=w),
+                        )
+                    )
+                cells.append((wall, used))
+            kept.close()
+        rows.append((label, cells))
+    return rows
 
 
 CELL = """
@@ -226,7 +306,12 @@ with FakeAnthropic([{"text": "ok"}] * 10) as server:
     os.environ.update(ANTHROPIC_BASE_URL=server.base_url, ANTHROPIC_API_KEY="sk-ant-bench")
     from IPython.core.interactiveshell import InteractiveShell
     ip = InteractiveShell.instance()
+    ip.config.AgentMagics.view = "widgets"  # as a notebook kernel detects
+    start = time.perf_counter()
     ip.run_line_magic("load_ext", "agent_magic")
+    print("LOAD", time.perf_counter() - start, flush=True)
+    if SETTLED:  # the extension was loaded a while before the cell: its warm-up is over
+        ip.magics_manager.registry["AgentMagics"].warmup.wait()
     opts = f"--view widgets --project {root} --model claude-sonnet-4-5"
     start = time.perf_counter()
     ip.run_cell_magic("agent", opts, "say hi")
@@ -236,13 +321,25 @@ with FakeAnthropic([{"text": "ok"}] * 10) as server:
 SDK = "import time; t = time.perf_counter(); import anthropic; print('BLOCK', time.perf_counter() - t)"
 
 
-def block_seconds(code: str) -> float:
-    """What ``code`` prints after BLOCK, run in a fresh interpreter (a fresh kernel)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300
-    )
+def block_seconds(code: str, pycache: str, tag: str = "BLOCK") -> float:
+    """What ``code`` prints after ``tag``, run in a fresh interpreter (a fresh kernel).
+
+    With bytecode caches, as a user's kernel has them (this machine may turn them off): they go
+    to ``pycache``, warmed by a first run that is not counted.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = pycache
+    for _ in range(2):
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+            env=env,
+        )
     for line in proc.stdout.splitlines():
-        if line.startswith("BLOCK"):
+        if line.startswith(tag):
             return float(line.split()[1])
     raise RuntimeError(proc.stderr[-2000:])
 
@@ -275,6 +372,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--skip-difflib", action="store_true", help="no difflib baseline")
     args = parser.parse_args()
+    with SANDBOXED:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Every table, in one temp dir."""
     sandbox = detect()
     with tempfile.TemporaryDirectory(prefix="review_scale_") as tmp:
         root = Path(tmp) / "sympy"
@@ -372,13 +475,31 @@ def main() -> None:
         for pattern, slow, fast, same in search_costs(root):
             print(f"| `{pattern}` | {slow:.2f} | {fast:.2f} | {'yes' if same else 'NO'} |")
         _, rel, anchor, _ = CASES[0]
-        costs = scratch_costs(root, one_line_change(root, rel, anchor), tmp)
-        print("\n| scratch copy (wall s) | " + " | ".join(costs) + " |")
-        print("|---" * (len(costs) + 1) + "|")
-        print("| sympy | " + " | ".join(f"{v:.2f}" for v in costs.values()) + " |")
-        cell, sdk = block_seconds(CELL), block_seconds(SDK)
-        print("\n| first %%agent cell, fresh kernel | blocks (wall s) |\n|---|---|")
-        print(f"| the cell (widgets view) | {cell:.2f} |\n| `import anthropic` alone | {sdk:.2f} |")
+        print("\n| scratch tree of sympy | wall / CPU s |\n|---|---|")
+        for label, cost in scratch_costs(root, one_line_change(root, rel, anchor), tmp):
+            print(f"| {label} | {cost} |")
+        print(
+            "\n| sandboxed `import sympy` in the kept copy, wall / CPU s | bytecode off "
+            "(before): round 1 | round 2 | written and kept (now): round 1 | round 2 |"
+        )
+        print("|---|---|---|---|---|")
+        for label, cells in bytecode_costs(root, tmp):
+            print(f"| {label} | " + " | ".join(f"{w:.2f} / {c:.2f}" for w, c in cells) + " |")
+        pycache = str(Path(tmp) / "pycache")
+        at_once, settled = "SETTLED = False\n" + CELL, "SETTLED = True\n" + CELL
+        blocks = [
+            ("`%load_ext agent_magic`", block_seconds(at_once, pycache, "LOAD")),
+            (
+                "the cell right after `%load_ext` (warm-up still importing)",
+                block_seconds(at_once, pycache),
+            ),
+            ("the cell, `%load_ext` earlier (warm-up done)", block_seconds(settled, pycache)),
+            ("`import anthropic` alone (what the cell once imported)", block_seconds(SDK, pycache)),
+        ]
+        print("\n| first %%agent cell, fresh kernel, bytecode cached | blocks (wall s) |")
+        print("|---|---|")
+        for label, seconds in blocks:
+            print(f"| {label} | {seconds:.2f} |")
         print("\n| 50,000-line file, 5,000 changes | CPU s |\n|---|---|")
         for label, used in diff_costs(not args.skip_difflib):
             print(f"| {label} | {used:.2f} |")

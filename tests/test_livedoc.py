@@ -211,3 +211,27 @@ def test_writer_refuses_a_cell_the_user_edited_and_changes_nothing(tmp_path: Pat
     with pytest.raises(ConflictError, match=r"a.ipynb cell a"):
         writer.plan(project, staging.changeset(), ["a.ipynb"], None)
     assert path.read_bytes() == original and not fake.saved
+
+
+class CountingProject(Project):
+    """Counts the confinement checks (``resolve``) of each path."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.checks: dict[str, int] = {}
+
+    def resolve(self, rel: str, *, allow_secret: bool = False) -> Path:
+        self.checks[rel] = self.checks.get(rel, 0) + 1
+        return super().resolve(rel, allow_secret=allow_secret)
+
+
+def test_the_live_reader_checks_each_read_once_open_in_a_tab_or_not(tmp_path: Path):
+    for name in ("a.ipynb", "b.ipynb"):
+        (tmp_path / name).write_text(json.dumps(nb(("a", "x = 1"))))
+    fake = FakeFrontend(tmp_path, "a.ipynb")
+    fake.open("a.ipynb")  # b.ipynb is not open: read from the disk
+    project = CountingProject(tmp_path)
+    staging = Staging(project, reader=LiveReader(attach(fake, tmp_path / "a.ipynb")))
+    for name in ("a.ipynb", "b.ipynb"):
+        assert "x = 1" in staging.read_text(name)
+    assert project.checks == {"a.ipynb": 1, "b.ipynb": 1}

@@ -374,7 +374,7 @@ def _notebooks(
         timeout=timeout,
         kernel_name=kernel_name,
         confined=confined,
-        env=check_env(python_paths(after.path)),
+        env=check_env(python_paths(after.path), write_bytecode=confined.confines_writes),
         skip=frozenset(p.path for p in report.invalid_notebooks),
         memo=memo,
         content=content,

@@ -5,7 +5,9 @@ bringing a kept copy up to date costs a stat per file. A file is copied again wh
 file changed (size, mtime, inode) or the copy's did (size, mtime, ctime: a check wrote it, and
 no process can set a ctime back); what is in the copy but not wanted (written by a check, or
 deleted in the project) is removed, links included, so each round starts from exactly the
-project plus the staged changes, as a fresh copy would.
+project plus the staged changes, as a fresh copy would. The one exception is bytecode the checks
+wrote for a project file the copy has not rewritten since (see ``review.bytecode``): the next
+round imports it instead of compiling the package again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pathlib import Path
 from typing import Literal
 
 from agent_magic.errors import PathError
+from agent_magic.review.bytecode import matches, source_of
+from agent_magic.review.clone import FileCopier
 
 Kind = Literal["file", "bytes", "other"]
 Signature = tuple[int, int, int]
@@ -77,6 +81,49 @@ class KeptTree:
         self.copied.clear()
 
 
+class KeptTrees:
+    """This process's kept copies, one per project, shared by its runs one after the other.
+
+    A run brings the copy the last run left up to date (a stat per file) instead of copying the
+    project again: only a project's first run pays for a full copy. At most ``limit`` projects
+    keep one; the least recently used idle copy is deleted first.
+    """
+
+    def __init__(self, limit: int = 2) -> None:
+        self.limit = limit
+        self._trees: dict[Path, KeptTree] = {}
+        self._lock = threading.Lock()
+
+    def for_project(self, root: Path) -> KeptTree:
+        """The kept copy of ``root`` (empty until its first use)."""
+        with self._lock:
+            tree = self._trees.pop(root, None) or KeptTree()
+            self._trees[root] = tree  # last: the most recently used; the oldest come first
+            excess = len(self._trees) - self.limit
+            for other in list(self._trees)[: max(0, excess)]:
+                self._drop(other)
+            return tree
+
+    def close(self) -> None:
+        """Delete every idle copy."""
+        with self._lock:
+            for root in list(self._trees):
+                self._drop(root)
+
+    def _drop(self, root: Path) -> None:
+        tree = self._trees[root]
+        if tree.lock.acquire(blocking=False):  # a copy in use stays until it is idle
+            try:
+                tree.close()
+            finally:
+                tree.lock.release()
+            del self._trees[root]
+
+
+# One per process: the runs of every Agent (each %%agent cell builds one) share it.
+KEPT = KeptTrees()
+
+
 def wanted_files(
     root: Path,
     listed: Iterable[str],
@@ -118,8 +165,8 @@ def _cache_prefix(source: str) -> str:
 
 
 def _bytecode(root: Path, by_dir: Mapping[str, list[str]]) -> dict[str, Wanted]:
-    # This interpreter's .pyc of unchanged sources: imports skip compiling (the checks write no
-    # bytecode); a .pyc is checked against its source's size and mtime, which the copy keeps.
+    # This interpreter's .pyc of unchanged sources: imports skip compiling; a .pyc is checked
+    # against its source's size and mtime, which the copy keeps.
     tag = sys.implementation.cache_tag
     out: dict[str, Wanted] = {}
     if not tag:
@@ -135,7 +182,14 @@ def _bytecode(root: Path, by_dir: Mapping[str, list[str]]) -> dict[str, Wanted]:
             entry = entries.get(name)
             if entry is None or entry.is_symlink() or not entry.is_file(follow_symlinks=False):
                 continue
-            out[f"{cache}/{name}"] = Wanted("file", _signature(entry.stat(follow_symlinks=False)))
+            try:
+                current = matches(Path(entry.path), (root / rel).stat())
+            except OSError:
+                continue
+            if current:  # a stale one would be compiled anew in every round anyway
+                out[f"{cache}/{name}"] = Wanted(
+                    "file", _signature(entry.stat(follow_symlinks=False))
+                )
     return out
 
 
@@ -153,8 +207,9 @@ def sync(
     assert kept.base is not None
     tree = kept.base / "tree"
     _clear_beside(kept.base)
-    _remove_unwanted(tree, wanted)
+    _remove_unwanted(tree, wanted, _untouched_sources(kept, tree, wanted))
     failed: list[str] = []
+    copier = FileCopier()
     safe_dirs: set[Path] = set()
     made: set[Path] = set()
     real_tree = Path(os.path.realpath(tree))
@@ -168,7 +223,7 @@ def sync(
         _check_parent(target.parent, real_tree, safe_dirs)
         try:
             if want.kind == "file":
-                shutil.copy2(root / rel, target)
+                copier.copy(root / rel, target)
             elif want.kind == "bytes":
                 target.write_bytes(want.content or b"")
             else:
@@ -207,7 +262,28 @@ def _clear_beside(base: Path) -> None:
             _remove(Path(entry.path))
 
 
-def _remove_unwanted(tree: Path, wanted: Mapping[str, Wanted]) -> None:
+def _untouched_sources(
+    kept: KeptTree, tree: Path, wanted: Mapping[str, Wanted]
+) -> dict[str, os.stat_result]:
+    """Project sources this sync leaves as they are (and their stat): their bytecode may stay."""
+    out: dict[str, os.stat_result] = {}
+    for rel, want in wanted.items():
+        known = kept.copied.get(rel)
+        if not rel.endswith(".py") or want.kind != "file" or known is None:
+            continue
+        try:
+            info = (tree / rel).lstat()
+        except OSError:
+            continue
+        now = (info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if known[0] == want.source and stat.S_ISREG(info.st_mode) and now == known[1]:
+            out[rel] = info
+    return out
+
+
+def _remove_unwanted(
+    tree: Path, wanted: Mapping[str, Wanted], untouched: Mapping[str, os.stat_result]
+) -> None:
     dirs = {"."}
     for rel in wanted:
         parts = rel.split("/")
@@ -219,7 +295,9 @@ def _remove_unwanted(tree: Path, wanted: Mapping[str, Wanted]) -> None:
         for name in filenames:
             rel = prefix + name
             want = wanted.get(rel)
-            if want is None or want.kind == "other":
+            if want is None and _bytecode_to_keep(tree, rel, untouched):
+                dirs.add(base)
+            elif want is None or want.kind == "other":
                 _remove(here / name)
         for name in dirnames:
             rel = prefix + name
@@ -229,6 +307,14 @@ def _remove_unwanted(tree: Path, wanted: Mapping[str, Wanted]) -> None:
                 path.unlink()
             elif rel not in dirs or (want is not None and want.kind == "other"):
                 _remove(path)
+
+
+def _bytecode_to_keep(tree: Path, rel: str, untouched: Mapping[str, os.stat_result]) -> bool:
+    # A check's own .pyc of a source nobody rewrote since, still matching it: Python would use
+    # it as is, and so may the next round.
+    source = source_of(rel)
+    info = untouched.get(source) if source is not None else None
+    return info is not None and not (tree / rel).is_symlink() and matches(tree / rel, info)
 
 
 def _make_room(target: Path, made: set[Path]) -> None:

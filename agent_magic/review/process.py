@@ -12,6 +12,7 @@ from agent_magic.sandbox import (
     CommandResult,
     Limits,
     Sandbox,
+    Unconfined,
     detect,
     execute,
     read_tail,
@@ -26,18 +27,25 @@ class ChecksStopped(Exception):
 
 
 def check_env(
-    extra_paths: Sequence[Path] = (), base: Mapping[str, str] | None = None
+    extra_paths: Sequence[Path] = (),
+    base: Mapping[str, str] | None = None,
+    *,
+    write_bytecode: bool = False,
 ) -> dict[str, str]:
     """What a check adds to the sandbox's environment: PYTHONPATH with ``extra_paths`` first.
 
     The copy comes first, so it (not an editable install) is imported; then the kernel's
-    PYTHONPATH, of which only what the sandbox shows is importable.
+    PYTHONPATH, of which only what the sandbox shows is importable. With ``write_bytecode``,
+    Python caches what it compiles (only where the sandbox lets it write: the copy).
     """
     env = os.environ if base is None else base
     paths = [str(p) for p in extra_paths]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
-    return {"PYTHONPATH": os.pathsep.join(paths)} if paths else {}
+    out = {"PYTHONPATH": os.pathsep.join(paths)} if paths else {}
+    if write_bytecode:
+        out["PYTHONDONTWRITEBYTECODE"] = ""  # empty: unset (the sandbox's default is "1")
+    return out
 
 
 @dataclass
@@ -49,6 +57,11 @@ class Confined:
     hide: tuple[Path, ...] = ()  # the user's project: never visible inside
     limits: Limits | None = None
     project: Path | None = None  # whose secret files' values are redacted from every output
+
+    @property
+    def confines_writes(self) -> bool:
+        """Whether the commands can write only the copy (not the user's unconfined opt-in)."""
+        return not isinstance(self.sandbox, Unconfined)
 
     @property
     def can_run(self) -> bool:

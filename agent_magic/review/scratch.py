@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from agent_magic.errors import PathError
 from agent_magic.paths import INTERNAL_DIRS, Project
+from agent_magic.review.bytecode import drop_cached, matches, source_of, untrusted_cache
+from agent_magic.review.clone import FileCopier
 from agent_magic.review.kept import KeptTree, sync, wanted_files
 
 if TYPE_CHECKING:
@@ -103,7 +105,7 @@ class Scratch:
             self.path.mkdir()
             self.artifacts.mkdir()
             project = Project(self.root)
-            listed = [f for f in list_files(self.root) if not project.is_secret(f)]
+            listed = self._listed(project)
             self.skipped = copy_tree(self.root, self.path, listed, self.max_file_size)
             copy_bytecode(self.root, self.path, [f for f in listed if f not in self.changes])
             write_changes(self.path, self.changes)
@@ -120,7 +122,7 @@ class Scratch:
         self._kept = kept
         self.base = kept.start(self.root, self.parent)
         project = Project(self.root)
-        listed = [f for f in list_files(self.root) if not project.is_secret(f)]
+        listed = self._listed(project)
         changes = {checked_path(p): c for p, c in self.changes.items()}
         wanted, skipped = wanted_files(self.root, listed, changes, self.max_file_size)
 
@@ -133,6 +135,18 @@ class Scratch:
         present |= {p for p, c in changes.items() if c is not None}
         present -= {p for p, c in changes.items() if c is None}
         self.files = sorted(present)
+
+    def _listed(self, project: Project) -> list[str]:
+        # never a secret file or its bytecode (which holds its constants); never bytecode Python
+        # would not check against its source
+        out = []
+        for rel in list_files(self.root):
+            source = source_of(rel)
+            if project.is_secret(rel) or (source is not None and project.is_secret(source)):
+                continue
+            if not untrusted_cache(self.root, rel):
+                out.append(rel)
+        return out
 
     def show_original(self, original: bool) -> None:
         """Switch the changed files between the project's own content and the staged one.
@@ -218,6 +232,7 @@ def _walk_files(root: Path) -> list[str]:
 def copy_tree(root: Path, dest: Path, files: Iterable[str], max_file_size: int) -> list[str]:
     """Copy ``files`` from ``root`` to ``dest``; return those skipped (too large, unreadable)."""
     skipped: list[str] = []
+    copier = FileCopier()
     for rel in files:
         src = root / rel
         dst = dest / rel
@@ -237,7 +252,7 @@ def copy_tree(root: Path, dest: Path, files: Iterable[str], max_file_size: int) 
                 skipped.append(rel)
                 continue
             try:
-                shutil.copy2(src, dst)
+                copier.copy(src, dst)
             except OSError:
                 skipped.append(rel)
     return skipped
@@ -246,9 +261,9 @@ def copy_tree(root: Path, dest: Path, files: Iterable[str], max_file_size: int) 
 def copy_bytecode(root: Path, dest: Path, files: Iterable[str]) -> int:
     """Copy this interpreter's cached ``.pyc`` of the copied ``.py`` files; returns how many.
 
-    Importing a big package from source costs seconds in every test run (the checks write no
-    bytecode). A ``.pyc`` is checked against its source's mtime and size, which the copy keeps;
-    changed files are left out, so their source is always compiled.
+    Importing a big package from source costs seconds in every test run. A ``.pyc`` is checked
+    against its source's mtime and size, which the copy keeps; one that no longer matches, or
+    that Python would not check, is left out, and so are changed files: their source is compiled.
     """
     tag = sys.implementation.cache_tag
     if not tag:
@@ -260,7 +275,7 @@ def copy_bytecode(root: Path, dest: Path, files: Iterable[str]) -> int:
         src = root / rel
         pyc = src.parent / "__pycache__" / f"{src.stem}.{tag}.pyc"
         try:
-            if src.is_symlink() or pyc.is_symlink() or not pyc.is_file():
+            if src.is_symlink() or pyc.is_symlink() or not matches(pyc, src.stat()):
                 continue
             target = dest / rel
             if not target.is_file() or target.is_symlink():
@@ -298,6 +313,8 @@ def write_changes(dest: Path, changes: Mapping[str, bytes | None]) -> None:
         real = Path(os.path.realpath(target))
         if base not in real.parents:
             raise PathError(f"{rel!r} resolves outside the scratch copy")
+        # bytecode of the content replaced here (the checks write some) could pass for the new
+        drop_cached(dest, checked_path(rel))
         if content is None:
             if target.is_file():
                 target.unlink()

@@ -105,7 +105,8 @@ def run_once(
         tree=scratch.path,
         output_path=scratch.artifacts / log,
         timeout=timeout,
-        env=check_env(python_paths(scratch.path)),
+        # bytecode goes into the copy, which a kept copy keeps for later rounds (review.bytecode)
+        env=check_env(python_paths(scratch.path), write_bytecode=confined.confines_writes),
     )
     results = parse_pytest_lines(result.lines())
     label = "`" + " ".join(command) + "`"

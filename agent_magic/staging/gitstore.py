@@ -12,11 +12,15 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-
-import git
-from gitdb.base import IStream
+from typing import TYPE_CHECKING
 
 from agent_magic.errors import UserError
+
+if TYPE_CHECKING:
+    import git
+
+# GitPython (40 ms of imports) is imported where a repository is first opened, not with this
+# module: `%load_ext` imports it on the kernel's thread to look for an interrupted apply.
 
 REF_PREFIX = "refs/agent-magic/checkpoints/"
 TRAILER = "Generated-by: agent_magic"
@@ -33,6 +37,8 @@ _FALLBACK_IDENTITY = {
 
 def open_repo(root: Path) -> git.Repo | None:
     """The git repository containing ``root``, or None."""
+    import git
+
     try:
         repo = git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -56,6 +62,8 @@ def repo_path(repo: git.Repo, root: Path, rel: str) -> str:
 
 def store_blob(repo: git.Repo, data: bytes) -> str:
     """Write ``data`` as a blob; its hex sha."""
+    from gitdb.base import IStream
+
     stream = repo.odb.store(IStream(b"blob", len(data), io.BytesIO(data)))
     sha = stream.hexsha
     return sha.decode("ascii") if isinstance(sha, bytes) else sha
@@ -118,12 +126,16 @@ def set_ref(repo: git.Repo, ref: str, sha: str) -> None:
 
 def delete_ref(repo: git.Repo, ref: str) -> None:
     """Remove ``ref`` if it exists."""
+    import git
+
     with contextlib.suppress(git.GitCommandError):
         repo.git.update_ref("-d", ref)
 
 
 def is_ancestor(repo: git.Repo, sha: str, of: str = "HEAD") -> bool:
     """Whether commit ``sha`` is ``of`` or in its history."""
+    import git
+
     try:
         repo.git.merge_base("--is-ancestor", sha, of)
     except git.GitCommandError:
@@ -137,6 +149,8 @@ class CommitFailed(Exception):
 
 def commit_blocker(repo: git.Repo) -> str:
     """Why a commit must not be made now (a merge, rebase, ... in progress, detached HEAD), or ""."""
+    import git
+
     markers = {
         "MERGE_HEAD": "a merge is in progress",
         "rebase-merge": "a rebase is in progress",
@@ -176,6 +190,8 @@ def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str) -> 
     changes stay staged and out of the commit (`--only`). If git refuses (a hook fails), the
     index entries of ``paths`` are put back and CommitFailed carries git's output.
     """
+    import git
+
     rels = [repo_path(repo, root, p) for p in paths]
     env = None if _has_identity(repo) else _FALLBACK_IDENTITY
     top = work_tree(repo)

@@ -60,18 +60,20 @@ class LiveReader(DiskReader):
         to the disk (the tab closed meanwhile) finds the file unchanged instead of a conflict.
         """
         if notebooks.is_notebook(norm):
+            target = project.resolve(norm)  # the one confinement check of this read
             try:
-                doc = self.frontend.read(project.resolve(norm))
+                doc = self.frontend.read(target)
             except LiveError:
                 doc = None
             if doc is not None and doc.kind == "notebook" and isinstance(doc.content, dict):
                 try:
-                    disk = super().read(project, norm)
+                    disk = self.read_at(target, norm)
                 except ToolError:
                     disk = None  # the open document is what the user sees; it will do
                 if disk is not None and same_notebook(_parsed(disk), doc.content):
                     return disk
                 return notebook_bytes(doc.content)
+            return self.read_at(target, norm)
         return super().read(project, norm)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from pathlib import Path
 from typing import Any, Protocol
 
 from agent_magic.errors import ToolError
@@ -17,7 +18,11 @@ class Reader(Protocol):
     """Where staging reads a file it has not staged yet: the disk, or an open editor's document."""
 
     def read(self, project: Project, norm: str) -> bytes | None:
-        """The current bytes of project path ``norm`` (already checked), None if absent."""
+        """The current bytes of project path ``norm`` (normalized), None if absent.
+
+        The reader is the read's one confinement check: it refuses (PathError) a path that
+        resolves outside the project or to a secret file, as ``Project.resolve`` does.
+        """
         ...
 
 
@@ -26,7 +31,10 @@ class DiskReader:
 
     def read(self, project: Project, norm: str) -> bytes | None:
         """The file's bytes, or None if it is not a file."""
-        target = project.resolve(norm)
+        return self.read_at(project.resolve(norm), norm)
+
+    def read_at(self, target: Path, norm: str) -> bytes | None:
+        """The bytes of ``target``, project path ``norm`` already checked; None if not a file."""
         try:
             if stat.S_ISDIR(os.stat(target).st_mode):
                 return None
@@ -61,18 +69,12 @@ class Staging:
     # ---- reading -------------------------------------------------------------------------
     def read_bytes(self, path: str) -> bytes:
         """The staged bytes of ``path`` (or the disk's); ToolError if it is not a file."""
-        norm = self._norm(path)
-        data = self._current(norm)
-        if data is None:
-            if self.is_dir(norm):
-                raise ToolError(f"{norm} is a directory; use list_dir to see what is in it")
-            raise ToolError(f"{norm} does not exist")
-        return data
+        return self._read(self.project.normalize(path))
 
     def read_text(self, path: str) -> str:
         """The staged text of ``path``; notebooks come back as their cell view."""
         norm = self.project.normalize(path)
-        data = self.read_bytes(norm)  # resolves and checks the path (once: searches read many)
+        data = self._read(norm)
         if notebooks.is_notebook(norm):
             return notebooks.view(notebooks.load(data, norm)[0], norm)
         return textfile.decode(data, norm, max_bytes=self.max_bytes)[0]
@@ -84,8 +86,8 @@ class Staging:
 
     def is_dir(self, path: str) -> bool:
         """Whether ``path`` is a directory in the staged view."""
-        norm = self._norm(path)
-        if norm == "." or self.project.resolve(norm, allow_secret=True).is_dir():
+        norm = self.project.normalize(path)
+        if norm == "." or self.project.resolve(norm).is_dir():  # refuses escapes and secrets
             return True
         prefix = norm + "/"
         return any(p.startswith(prefix) and d is not None for p, d in self._after.items())
@@ -203,14 +205,14 @@ class Staging:
         end_line: int | None = None,
     ) -> str:
         """Cells of the notebook with ids, outputs trimmed; bounded, and says how to see the rest."""
-        norm = self._norm(path)
+        norm = self.project.normalize(path)  # checked as it is read
         return notebooks.view(
             self._notebook(norm)[0], norm, start_cell, end_cell, start_line, end_line
         )
 
     def read_notebook(self, path: str) -> dict[str, Any]:
         """The staged notebook as a v4 dict (v3 files converted); ToolError if it is not one."""
-        return self._notebook(self._norm(path))[0]
+        return self._notebook(self.project.normalize(path))[0]  # checked as it is read
 
     def notebook_edit(
         self,
@@ -315,6 +317,16 @@ class Staging:
         self.project.resolve(norm)  # raises PathError for escapes and secrets
         return norm
 
+    def _read(self, norm: str) -> bytes:
+        # One confinement check per read (a search reads thousands of files): the reader's, as
+        # it opens the file; staged content was checked when it was staged and is not on disk.
+        data = self._current(norm)
+        if data is None:
+            if self.is_dir(norm):
+                raise ToolError(f"{norm} is a directory; use list_dir to see what is in it")
+            raise ToolError(f"{norm} does not exist")
+        return data
+
     def _disk(self, norm: str) -> bytes | None:
         return self.reader.read(self.project, norm)
 
@@ -349,7 +361,7 @@ class Staging:
         self, norm: str, data: bytes | None = None
     ) -> tuple[dict[str, Any], notebooks.JsonStyle]:
         self._notebook_path(norm)
-        return notebooks.load(self.read_bytes(norm) if data is None else data, norm)
+        return notebooks.load(self._read(norm) if data is None else data, norm)
 
     def _check_parent(self, norm: str) -> None:
         parts = norm.split("/")

@@ -114,14 +114,25 @@ class Run:
 
     def __init__(
         self,
-        agent: Agent,
+        agent: Agent | None,
         task: str,
         *,
         root: Path,
         registry: RunRegistry,
         progress: Progress | None = None,
+        build: Callable[[], Agent] | None = None,
     ) -> None:
+        """A run of ``agent``, or (``agent`` None) of the agent ``build`` makes in the worker.
+
+        Building in the worker keeps the agent's construction (its imports, the index, a custom
+        factory) off the caller's thread: a cell returns as soon as its view is shown.
+        """
+        if (agent is None) == (build is None):
+            raise ValueError("give an agent or a build function, not both or neither")
         self.agent = agent
+        self._build = build
+        self._stop_asked = False
+        self._agent_lock = threading.Lock()
         self.task = task
         self.root = root
         self.registry = registry
@@ -151,16 +162,32 @@ class Run:
 
     def start(self, *, background: bool = True) -> None:
         """Run the task (claims the project first; raises UserError if it is busy)."""
-        self._launch(lambda: self.agent.run(self.task), background)
+        self._launch(lambda: self._built().run(self.task), background)
 
     def resume(self, instruction: str, *, background: bool = True) -> None:
         """Continue the finished session with a follow-up instruction."""
         session = self._need_session()
-        self._launch(lambda: self.agent.resume(session, instruction), background)
+        self._launch(lambda: self._built().resume(session, instruction), background)
 
     def stop(self) -> None:
         """Ask the agent to stop at its next boundary (thread-safe, returns at once)."""
-        self.agent.stop()
+        with self._agent_lock:
+            agent = self.agent
+            self._stop_asked = agent is None  # the worker ends the run once it has built it
+        if agent is not None:
+            agent.stop()
+
+    def _built(self) -> Agent:
+        # in the worker thread: the agent, built now if it was deferred
+        if self.agent is None:
+            assert self._build is not None
+            agent = self._build()
+            with self._agent_lock:
+                self.agent = agent
+                stopped = self._stop_asked
+            if stopped:  # the agent's own stop flag is reset when its run begins
+                raise UserError("stopped before the agent started; nothing was done")
+        return self.agent
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the current step ends; whether it did within ``timeout``."""

@@ -167,3 +167,30 @@ def test_outside_git_every_file_is_read(make_repo):
 )
 def test_tame_patterns_are_those_that_cannot_backtrack_badly(pattern: str, tame: bool):
     assert is_tame(pattern) is tame
+
+
+class CountingProject(Project):
+    """Counts the confinement checks (``resolve``) of each path."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.checks: dict[str, int] = {}
+
+    def resolve(self, rel: str, *, allow_secret: bool = False) -> Path:
+        self.checks[rel] = self.checks.get(rel, 0) + 1
+        return super().resolve(rel, allow_secret=allow_secret)
+
+
+def test_each_file_a_search_or_view_reads_is_confinement_checked_once(project: Path):
+    counting = CountingProject(project)
+    staging = Staging(counting)
+    staging.replace("pkg/quiet.py", "x = 1", "x = 2")  # staged: read from staging, not the disk
+    counting.checks.clear()
+    files = ["pkg/core.py", "pkg/quiet.py", "pkg/flagged.py", "nb.ipynb", ".env"]
+    tools = Toolbox(staging, lambda: files, search_seconds=60)
+    found = tools.run("search", {"pattern": "compute_total|SECRET"})
+    assert "pkg/core.py:1" in found and "nb.ipynb" in found and "SECRET" not in found
+    assert counting.checks == {"pkg/core.py": 1, "pkg/flagged.py": 1, "nb.ipynb": 1, ".env": 1}
+    counting.checks.clear()
+    tools.run("view", {"path": "pkg/core.py"})
+    assert counting.checks == {"pkg/core.py": 1}

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from agent_magic.review import Scratch, run_checks
-from agent_magic.review.kept import KeptTree
+from agent_magic.review.clone import FileCopier
+from agent_magic.review.kept import KeptTree, KeptTrees
 from agent_magic.review.memo import CheckMemo
 from agent_magic.sandbox import detect
 
@@ -163,3 +164,37 @@ def test_review_rounds_share_one_copy_and_see_each_round_s_diff(make_repo, tmp_p
     assert "tests/test_core.py::test_leaves_a_file" in fixed.tests.passed  # the leftover is gone
     assert memo.tree.syncs >= 1 and memo.reused_rounds == 0
     memo.tree.close()
+
+
+def test_the_process_keeps_one_copy_per_project_for_its_runs_deleting_the_oldest_idle_one(
+    make_repo, tmp_path
+):
+    roots = [make_repo(FILES) for _ in range(3)]
+    trees = KeptTrees(limit=2)
+    first = trees.for_project(roots[0])
+    with Scratch(roots[0], {}, parent=tmp_path, keep=first) as copy:
+        base = copy.base
+        trees.for_project(roots[1])
+        trees.for_project(roots[2])  # over the limit, but the oldest copy is in use
+        assert base is not None and base.is_dir()
+    assert trees.for_project(roots[0]) is first  # a later run on the project: the same copy
+    with Scratch(roots[1], {}, parent=tmp_path, keep=trees.for_project(roots[1])):
+        pass
+    trees.for_project(roots[2])
+    assert not base.exists()  # idle and least recently used: deleted
+    assert trees.for_project(roots[0]) is not first
+    trees.close()
+
+
+def test_a_copied_file_is_a_file_of_its_own_with_the_project_file_s_times(tmp_path):
+    src, dst = tmp_path / "src.py", tmp_path / "dst.py"
+    src.write_bytes(b"X = 1\n" * 1000)
+    os.utime(src, ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    copier = FileCopier()
+    for _ in range(2):  # the second time knows whether this filesystem clones
+        copier.copy(src, dst)
+        assert dst.read_bytes() == src.read_bytes()
+        assert dst.stat().st_mtime_ns == src.stat().st_mtime_ns  # bytecode stays valid
+        assert dst.stat().st_ino != src.stat().st_ino
+        dst.write_bytes(b"rewritten by a check\n")
+        assert src.read_bytes() == b"X = 1\n" * 1000

@@ -119,16 +119,23 @@ def test_stop_ends_a_running_command(make_repo):
     assert time.monotonic() - start < 1.0 + 5.0
 
 
-def test_run_calls_share_one_kept_copy_which_is_gone_after_the_run(make_repo):
-    repo = make_repo({"a.py": "A = 1\n"})
+def test_run_calls_share_one_kept_copy_which_the_next_run_brings_up_to_date(make_repo):
+    repo = make_repo({"a.py": "A = 1\n", "b.py": "B = 1\n"})
     runs, session, _ = run_calls(
         repo,
         call("run", command="pwd; echo left > junk.txt"),
-        call("run", command="pwd; ls"),
+        call("run", command="pwd; ls; echo left > junk2.txt; ln -s / root; mkdir d"),
     )
     assert session.stop_reason == "done", session.error
     first, second = (r.result.splitlines()[2] for r in runs)
     assert first == second  # the same copy, brought up to date
     assert "junk.txt" not in runs[1].result  # what the first command wrote is gone
-    assert not Path(first).exists()  # removed when the run ended
-    assert session.check_memo is not None and session.check_memo.tree.base is None
+    assert Path(first).is_dir()  # kept for the project's next run
+    (repo / "b.py").unlink()
+    (repo / ".env").write_text("TOKEN=sk-live-0123456789abcdef\n")
+    runs, session, _ = run_calls(repo, call("run", command="pwd; ls -a; cat a.py"))
+    assert session.stop_reason == "done", session.error
+    lines = runs[0].result.splitlines()
+    assert lines[2] == first  # no new copy
+    assert sorted(lines[3:-1]) == [".", "..", "a.py"]  # no junk, no deleted file, no secret
+    assert lines[-1] == "A = 1"
