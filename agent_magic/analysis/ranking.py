@@ -40,6 +40,7 @@ WEIGHTS = {
     "symbols": 0.6,
     "tested": 0.3,
     "history": 0.7,
+    "hyphenated": 1.5,
 }
 # How many of the best-matching test files lend their score to the modules they test.
 _TESTS_LENDING = 10
@@ -187,6 +188,7 @@ class Ranker:
         for i, _ in sorted(symbols.items(), key=lambda kv: -kv[1])[:5]:
             reasons.setdefault(i, []).append("defines names made of the task's words")
         defines = self._defines(mentions, reasons)
+        hyphenated = self._hyphenated(mentions, reasons)
         mention = self._mentioned(mentions, reasons)
         tested = self._tested(lexical, reasons)
         past = self.history.scores(query) if history else {}
@@ -201,6 +203,7 @@ class Ranker:
                 "path": path,
                 "symbols": symbols,
                 "defines": defines,
+                "hyphenated": hyphenated,
                 "mention": mention,
                 "tested": tested,
                 "history": past,
@@ -241,6 +244,19 @@ class Ranker:
                 reasons.setdefault(i, []).append(
                     "defines " + ", ".join(f"`{n}`" for n in names[:4])
                 )
+        return out
+
+    def _hyphenated(self, mentions: Mentions, reasons: dict[int, list[str]]) -> dict[int, float]:
+        # An option or config key the task spells `import-mode` is implemented where the code
+        # defines `import_mode` or `ImportMode`; BM25 only sees the words "import" and "mode".
+        out: dict[int, float] = {}
+        for name in mentions.hyphenated:
+            files = self.definers.get(name, [])
+            for i in files:
+                out[i] = out.get(i, 0.0) + 1 / math.sqrt(len(files))
+                why = f"defines `{name}`, which the task spells with hyphens"
+                if len(files) <= 3 and why not in reasons.setdefault(i, []):
+                    reasons[i].append(why)
         return out
 
     def _mentioned(self, mentions: Mentions, reasons: dict[int, list[str]]) -> dict[int, float]:

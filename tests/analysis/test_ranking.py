@@ -147,3 +147,35 @@ def test_a_named_package_points_at_the_modules_it_holds():
     assert [r.path for r in ranked].index(docstring.path) < [r.path for r in ranked].index(
         "sphinx/ext/other.py"
     )
+
+
+def test_an_option_spelled_with_hyphens_points_at_the_code_that_defines_it():
+    files = {
+        # Defines the option under its code spelling; little else in it is the task's words.
+        "lib/paths.py": "class ImportMode:\n    prepend = 1\n\n\ndef resolve(p):\n    return p\n"
+        + BULK,
+        # Made of the task's words, as a module about importing would be.
+        "lib/importer.py": 'def load(module):\n    """A module imported twice."""\n'
+        "    return module\n" + BULK,
+    }
+    files.update({f"lib/m{i}.py": FILLER for i in range(20)})
+    task = "Module imported twice under import-mode=importlib"
+    assert top(files, task, 1) == ["lib/paths.py"]
+    best = ranker(files).rank(task, 1)[0]
+    assert "defines `ImportMode`, which the task spells with hyphens" in best.reasons
+    # Without the hyphens the same words are prose, and the importer module matches them best.
+    assert top(files, "Module imported twice under import mode importlib", 1) == ["lib/importer.py"]
+
+
+def test_a_hyphenated_name_many_files_define_counts_less_than_one_defined_once():
+    files = {
+        "lib/a.py": "def dry_run():\n    pass\n",
+        "lib/b.py": "def dry_run():\n    pass\n",
+        "lib/c.py": "def dry_run():\n    pass\n",
+        "lib/d.py": "def dry_run():\n    pass\n",
+        "lib/cache.py": "def no_cache():\n    pass\n",
+    }
+    signals, _ = ranker(files).signals("with --dry-run and --no-cache the run hangs")
+    scores = {ranker(files).paths[i]: s for i, s in signals["hyphenated"].items()}
+    assert scores["lib/cache.py"] == 1.0
+    assert scores["lib/a.py"] == 0.5
