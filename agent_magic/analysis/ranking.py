@@ -41,6 +41,7 @@ WEIGHTS = {
     "tested": 0.3,
     "history": 0.7,
     "hyphenated": 1.5,
+    "title": 0.4,
 }
 # How many of the best-matching test files lend their score to the modules they test.
 _TESTS_LENDING = 10
@@ -183,6 +184,9 @@ class Ranker:
         lexical = self.content.scores(query)
         for i, _ in sorted(lexical.items(), key=lambda kv: -kv[1])[:10]:
             reasons.setdefault(i, []).append("lexical match with the task")
+        title = self.content.scores(title_terms(task))
+        for i, _ in sorted(title.items(), key=lambda kv: -kv[1])[:3]:
+            reasons.setdefault(i, []).append("matches the task's first line")
         path = self.path_index.scores(query)
         symbols = self.symbols.scores(query)
         for i, _ in sorted(symbols.items(), key=lambda kv: -kv[1])[:5]:
@@ -200,6 +204,7 @@ class Ranker:
         return (
             {
                 "lexical": lexical,
+                "title": title,
                 "path": path,
                 "symbols": symbols,
                 "defines": defines,
@@ -387,6 +392,13 @@ def _place_prior(path: str) -> float:
     # A notebook under docs/ is often the tutorial a task is about, written in the task's words.
     aside = (parts[0] in _ASIDE_DIRS and not path.endswith(".ipynb")) or parts[-1] in _ASIDE_FILES
     return ASIDE_PRIOR if aside else 1.0
+
+
+def title_terms(task: str) -> dict[str, float]:
+    """The terms of a task's first non-blank line, each once: an issue's title, or the sentence a
+    request starts with, says in a few words what the rest reproduces at length."""
+    first = next((ln for ln in task.splitlines() if ln.strip()), "")
+    return dict.fromkeys(tokenize(first), 1.0)
 
 
 def _query_terms(task: str, mentions: Mentions) -> dict[str, float]:

@@ -179,3 +179,30 @@ def test_a_hyphenated_name_many_files_define_counts_less_than_one_defined_once()
     scores = {ranker(files).paths[i]: s for i, s in signals["hyphenated"].items()}
     assert scores["lib/cache.py"] == 1.0
     assert scores["lib/a.py"] == 0.5
+
+
+def test_the_first_line_of_a_task_gives_its_terms_once():
+    from agent_magic.analysis.ranking import title_terms
+
+    assert title_terms("\n  \nRefresh drops cached rows, rows\nbody words here") == {
+        "refresh": 1.0,
+        "drop": 1.0,
+        "cached": 1.0,
+        "row": 1.0,
+    }
+    assert title_terms("") == {}
+
+
+def test_the_first_line_tips_a_task_whose_words_point_two_ways():
+    files = {
+        "lib/cache.py": 'def refresh_cache(rows):\n    """Refresh the cache of rows."""\n'
+        "    return rows\n" + BULK,
+        "lib/plot.py": 'def draw_figure(axis, legend):\n    """Draw figure axis legend."""\n'
+        "    return axis, legend\n" + BULK,
+    }
+    files.update({f"lib/m{i}.py": FILLER for i in range(20)})
+    title, body = "Refresh loses cached rows\n", "It happens after I draw a figure.\n"
+    assert top(files, title + body, 1) == ["lib/cache.py"]
+    assert "matches the task's first line" in ranker(files).rank(title + body, 1)[0].reasons
+    # The same words in the other order: now the figure is what the task is about.
+    assert top(files, body + title, 1) == ["lib/plot.py"]
