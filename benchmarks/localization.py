@@ -225,8 +225,8 @@ def main() -> None:
             timing = secs["warm wall"] if name == "agent_magic" else secs.get(name)
             if timing:
                 summary[name]["all"]["sec_median"] = round(statistics.median(timing), 3)
-    am = summary["agent_magic"]["all"]
-    am["sec_median_cold"] = round(statistics.median(secs["cold wall"]), 3)
+    overall = summary["agent_magic"]["all"]
+    overall["sec_median_cold"] = round(statistics.median(secs["cold wall"]), 3)
     for name in (
         "warm wall",
         "warm cpu",
@@ -236,8 +236,8 @@ def main() -> None:
         "open index cpu",
     ):
         key = name.replace(" ", "_")
-        am[f"{key}_median"] = round(statistics.median(secs[name]), 3)
-        am[f"{key}_p90"] = round(percentile(secs[name], 0.9), 3)
+        overall[f"{key}_median"] = round(statistics.median(secs[name]), 3)
+        overall[f"{key}_p90"] = round(percentile(secs[name], 0.9), 3)
     history = "without git history" if args.no_history else "git checkouts with history"
     print(
         f"\n{len(rows)} instances, {history}; bm25_all: every .py file; bm25_same: the index's "
