@@ -14,6 +14,7 @@ from agent_magic.analysis.cache import (
     save_cache,
     save_history,
 )
+from agent_magic.analysis.gcpause import paused_gc
 from agent_magic.analysis.history import (
     MAX_COMMITS,
     Commit,
@@ -57,6 +58,10 @@ class RepoIndex:
 
     def refresh(self) -> int:
         """Bring the index up to date with the disk; returns how many files were (re)scanned."""
+        with paused_gc():
+            return self._refresh()
+
+    def _refresh(self) -> int:
         entries = list_files(self.project, self.max_file_bytes, self._name_memo)
         old = self._files if self._files is not None else load_cache(self.cache_dir)
         new: dict[str, CachedFile] = {}

@@ -23,6 +23,9 @@ _CODE_SPAN_RE = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
 _IDENT_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*)")
 _CALL_RE = re.compile(r"([A-Za-z_]\w*)\s*\(")
 _ATTR_RE = re.compile(r"\.([A-Za-z_]\w*)")
+# Lowercase words joined by hyphens (`import-mode`, `--ignore-paths`): how options and config keys
+# are spelled on a command line or in a config file, while the code spells them `import_mode`.
+_HYPHENATED_RE = re.compile(r"(?<![\w-])-{0,2}([a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)+)(?![\w-])")
 
 
 # Text an issue carries whatever the bug: template comments and checklists, interpreter banners,
@@ -63,6 +66,7 @@ class Mentions:
     frames: list[Frame] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
     identifiers: dict[str, float] = field(default_factory=dict)
+    hyphenated: list[str] = field(default_factory=list)  # `a-b` as code spells it: a_b, AB
 
 
 def extract_mentions(text: str) -> Mentions:
@@ -87,7 +91,18 @@ def extract_mentions(text: str) -> Mentions:
             for name in re.split(r"[,()\s]+", names):
                 if name and name != "*" and f"{frm}.{name}" not in modules:
                     modules.append(f"{frm}.{name}")
-    return Mentions(paths, frames, modules, _identifiers(text))
+    return Mentions(paths, frames, modules, _identifiers(text), hyphenated_names(text))
+
+
+def hyphenated_names(text: str) -> list[str]:
+    """Identifier spellings of the hyphenated words in ``text``: ``import-mode`` gives
+    ``import_mode`` and ``ImportMode``."""
+    out: dict[str, None] = {}
+    for word in _HYPHENATED_RE.findall(text):
+        parts = word.split("-")
+        out.setdefault("_".join(parts), None)
+        out.setdefault("".join(p.capitalize() for p in parts), None)
+    return list(out)
 
 
 def _identifiers(text: str) -> dict[str, float]:

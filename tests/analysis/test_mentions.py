@@ -57,3 +57,17 @@ def test_strip_boilerplate_keeps_the_report_and_drops_templates_and_banners():
     )
     kept = [ln for ln in strip_boilerplate(text).splitlines() if ln.strip()]
     assert kept == [">>> Matrix.hstack(M1, M2).shape", "(0, 3)", "This broke in version 1.1"]
+
+
+def test_hyphenated_words_are_spelled_as_code_spells_them():
+    m = extract_mentions("Under `--import-mode=importlib` the ignore-paths option; well-known.")
+    assert m.hyphenated == [
+        "import_mode",
+        "ImportMode",
+        "ignore_paths",
+        "IgnorePaths",
+        "well_known",
+        "WellKnown",
+    ]
+    # Not words joined by hyphens: minus signs, capitalized names, numbers, lone dashes.
+    assert extract_mentions("x-1, Foo-Bar, X-ray-tube, a - b, 3-4, --, a-").hyphenated == []

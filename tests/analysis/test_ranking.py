@@ -147,3 +147,62 @@ def test_a_named_package_points_at_the_modules_it_holds():
     assert [r.path for r in ranked].index(docstring.path) < [r.path for r in ranked].index(
         "sphinx/ext/other.py"
     )
+
+
+def test_an_option_spelled_with_hyphens_points_at_the_code_that_defines_it():
+    files = {
+        # Defines the option under its code spelling; little else in it is the task's words.
+        "lib/paths.py": "class ImportMode:\n    prepend = 1\n\n\ndef resolve(p):\n    return p\n"
+        + BULK,
+        # Made of the task's words, as a module about importing would be.
+        "lib/importer.py": 'def load(module):\n    """A module imported twice."""\n'
+        "    return module\n" + BULK,
+    }
+    files.update({f"lib/m{i}.py": FILLER for i in range(20)})
+    task = "Module imported twice under import-mode=importlib"
+    assert top(files, task, 1) == ["lib/paths.py"]
+    best = ranker(files).rank(task, 1)[0]
+    assert "defines `ImportMode`, which the task spells with hyphens" in best.reasons
+    # Without the hyphens the same words are prose, and the importer module matches them best.
+    assert top(files, "Module imported twice under import mode importlib", 1) == ["lib/importer.py"]
+
+
+def test_a_hyphenated_name_many_files_define_counts_less_than_one_defined_once():
+    files = {
+        "lib/a.py": "def dry_run():\n    pass\n",
+        "lib/b.py": "def dry_run():\n    pass\n",
+        "lib/c.py": "def dry_run():\n    pass\n",
+        "lib/d.py": "def dry_run():\n    pass\n",
+        "lib/cache.py": "def no_cache():\n    pass\n",
+    }
+    signals, _ = ranker(files).signals("with --dry-run and --no-cache the run hangs")
+    scores = {ranker(files).paths[i]: s for i, s in signals["hyphenated"].items()}
+    assert scores["lib/cache.py"] == 1.0
+    assert scores["lib/a.py"] == 0.5
+
+
+def test_the_first_line_of_a_task_gives_its_terms_once():
+    from agent_magic.analysis.ranking import title_terms
+
+    assert title_terms("\n  \nRefresh drops cached rows, rows\nbody words here") == {
+        "refresh": 1.0,
+        "drop": 1.0,
+        "cached": 1.0,
+        "row": 1.0,
+    }
+    assert title_terms("") == {}
+
+
+def test_the_first_line_tips_a_task_whose_words_point_two_ways():
+    files = {
+        "lib/cache.py": 'def refresh_cache(rows):\n    """Refresh the cache of rows."""\n'
+        "    return rows\n" + BULK,
+        "lib/plot.py": 'def draw_figure(axis, legend):\n    """Draw figure axis legend."""\n'
+        "    return axis, legend\n" + BULK,
+    }
+    files.update({f"lib/m{i}.py": FILLER for i in range(20)})
+    title, body = "Refresh loses cached rows\n", "It happens after I draw a figure.\n"
+    assert top(files, title + body, 1) == ["lib/cache.py"]
+    assert "matches the task's first line" in ranker(files).rank(title + body, 1)[0].reasons
+    # The same words in the other order: now the figure is what the task is about.
+    assert top(files, body + title, 1) == ["lib/plot.py"]
