@@ -1047,7 +1047,9 @@ class Agent:
             files,
             readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns),
             runner=lambda command, timeout: self._run_command(session, command, timeout),
-            absent=lambda literals: files_without(self.project.root, literals),
+            absent=lambda literals, fold: files_without(
+                self.project.root, literals, ignore_case=fold
+            ),
         )
 
     def _get_index(self) -> RepoIndex:

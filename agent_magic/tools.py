@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agent_magic.analysis.grep import TAME_LINE, is_tame, required_literals
+from agent_magic.analysis.grep import TAME_LINE, folded_literals, is_tame, required_literals
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
 from agent_magic.staging.nbview import cell_lines
@@ -222,9 +222,10 @@ class Toolbox:
     readonly: Callable[[str], bool] = lambda path: False
     runner: Callable[[str, int | None], str] | None = None
     search_seconds: float = SEARCH_SECONDS
-    # Given texts every match contains, the project files known to lack them (git grep); the
-    # search skips those, unless staged or a notebook. None: read every file.
-    absent: Callable[[list[str]], set[str] | None] | None = None
+    # Given texts every match contains (in any ASCII case if the flag is set), the project files
+    # known to lack them (git grep); the search skips those, unless staged or a notebook.
+    # None: read every file.
+    absent: Callable[[list[str], bool], set[str] | None] | None = None
 
     def run(self, name: str, data: dict[str, Any]) -> str:
         """Run one read or edit tool; raise ToolError (or another AgentMagicError) on failure."""
@@ -287,8 +288,9 @@ class Toolbox:
             raise ToolError(f"search: bad regular expression: {exc}") from None
         prefix = "" if path in (".", "") else path.rstrip("/")
         literals = required_literals(pattern)
+        folded = [] if literals else folded_literals(pattern)
         tame = is_tame(pattern)
-        skip = self._without(literals)
+        skip = self._without(literals or folded, ignore_case=bool(folded))
         hits: list[str] = []
         total = 0
         deadline = time.monotonic() + self.search_seconds
@@ -310,6 +312,8 @@ class Toolbox:
             for count, (where, n, line) in enumerate(lines):
                 if literals and not all(text in line for text in literals):
                     continue  # the pattern cannot match a line without them
+                if folded and not all(text in line.lower() for text in folded):
+                    continue
                 if tame and len(line) <= TAME_LINE:
                     # Milliseconds at worst, and a timed search costs six untimed ones: the
                     # clock is read every 64 lines instead.
@@ -346,13 +350,13 @@ class Toolbox:
         )
         return "\n".join(hits) + more + tail
 
-    def _without(self, literals: list[str]) -> set[str]:
+    def _without(self, literals: list[str], *, ignore_case: bool = False) -> set[str]:
         """Files the search need not read: they lack ``literals`` on disk and are not staged."""
         if not literals or self.absent is None:
             return set()
         # Staged files and notebooks (read from an open document when one is attached, and
         # searched cell by cell) may differ from the bytes git grep read.
-        found = self.absent(literals) or set()
+        found = self.absent(literals, ignore_case) or set()
         staged = set(self.staging.staged_paths())
         return {p for p in found if p not in staged and not is_notebook(p)}
 

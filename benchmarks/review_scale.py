@@ -189,7 +189,14 @@ def full_session(root: Path, rel: str, anchor: str, search: str) -> SessionRow:
     )
 
 
-SEARCHES = ["def flatten", r"class \w+\(Mul\)", "zzz_not_anywhere", r"(?i)MUL"]
+SEARCHES = [
+    "def flatten",
+    r"class \w+\(Mul\)",
+    "zzz_not_anywhere",
+    r"(?i)def flatten",
+    r"(?i)MUL",
+    r"\w+_wrt\(",
+]
 
 
 def search_costs(root: Path) -> list[tuple[str, float, float, bool]]:
@@ -201,7 +208,7 @@ def search_costs(root: Path) -> list[tuple[str, float, float, bool]]:
         staging,
         lambda: files,
         search_seconds=120,
-        absent=lambda literals: files_without(root, literals),
+        absent=lambda literals, fold: files_without(root, literals, ignore_case=fold),
     )
     rows = []
     for pattern in SEARCHES:

@@ -34,12 +34,31 @@ def _re_parser() -> ModuleType:
     return importlib.import_module("re._parser")
 
 
+# ASCII letters that a case-insensitive `regex`/`re` match also pairs with a non-ASCII letter
+# (the Kelvin sign, the long s, dotted and dotless i): byte-wise ASCII folding would miss those.
+_FOLDS_BEYOND_ASCII = frozenset("iksIKS")
+
+
 def required_literals(pattern: str) -> list[str]:
     """Plain texts every match of ``pattern`` contains (longest first); [] when unsure.
 
     Only top-level runs of literal characters count; a case-insensitive pattern, a parse
     error or syntax only the ``regex`` engine knows yields [] (search every file).
     """
+    return _literals(pattern, ignore_case=False)
+
+
+def folded_literals(pattern: str) -> list[str]:
+    """For a case-insensitive ``pattern``: lower-case texts every match contains in some case.
+
+    Only literals whose letters have no non-ASCII case partner count (no i, k or s), so a
+    line holds a match's text exactly when its ASCII-lower-cased form holds the literal, which
+    is what ``git grep -i -F`` and ``str.lower`` find; [] otherwise, or when case matters.
+    """
+    return [t.lower() for t in _literals(pattern, ignore_case=True)]
+
+
+def _literals(pattern: str, *, ignore_case: bool) -> list[str]:
     if _OTHER_SYNTAX.search(pattern):
         return []
     try:
@@ -47,7 +66,7 @@ def required_literals(pattern: str) -> list[str]:
         parsed = _parser.parse(pattern)
     except Exception:  # noqa: BLE001 - any failure just means no first pass
         return []
-    if parsed.state.flags & re.IGNORECASE:
+    if bool(parsed.state.flags & re.IGNORECASE) != ignore_case:
         return []
     runs: list[str] = []
     current: list[str] = []
@@ -59,6 +78,8 @@ def required_literals(pattern: str) -> list[str]:
         runs.append("".join(current))
         current = []
     runs.append("".join(current))
+    if ignore_case:
+        runs = [r for r in runs if not _FOLDS_BEYOND_ASCII.intersection(r)]
     found = sorted({r for r in runs if len(r) >= MIN_LITERAL}, key=len, reverse=True)
     return found
 
@@ -118,8 +139,11 @@ def _repeats(parser: ModuleType, items: Any) -> int | None:
     return count
 
 
-def files_without(root: Path, literals: Sequence[str]) -> set[str] | None:
-    """Files (posix, relative to ``root``) git searched in the work tree without all ``literals``.
+def files_without(
+    root: Path, literals: Sequence[str], *, ignore_case: bool = False
+) -> set[str] | None:
+    """Files (posix, relative to ``root``) git searched in the work tree without all ``literals``
+    (in any ASCII case with ``ignore_case``).
 
     Tracked and untracked-not-ignored files only; a file git reads from its index instead of
     the work tree (assume-unchanged, skip-worktree) or whose bytes are not plain UTF-8 text is
@@ -138,7 +162,8 @@ def files_without(root: Path, literals: Sequence[str]) -> set[str] | None:
         elif path:
             searched.discard(path)  # unmerged or flagged: git may read another version
     grep = ["grep", "-l", "-z", "-F", "--untracked", "--no-color", "--no-textconv"]
-    with_all = _git(root, [*grep, "--all-match", *_patterns([t.encode() for t in literals])])
+    fold = ["-i"] if ignore_case else []
+    with_all = _git(root, [*grep, *fold, "--all-match", *_patterns([t.encode() for t in literals])])
     decoded = _git(root, [*grep, *_patterns(_DECODED_MARKERS)])
     if with_all is None or decoded is None:
         return None

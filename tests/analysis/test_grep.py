@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent_magic.analysis import RepoIndex
-from agent_magic.analysis.grep import files_without, is_tame, required_literals
+from agent_magic.analysis.grep import files_without, folded_literals, is_tame, required_literals
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
 from agent_magic.staging.overlay import DiskReader
@@ -38,6 +38,25 @@ from tests.conftest import git
 )
 def test_required_literals(pattern: str, literals: list[str]):
     assert required_literals(pattern) == literals
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [
+        ("(?i)MUL", ["mul"]),
+        (r"(?i)Compute_Total\(", ["compute_total("]),
+        ("(?i)mark", []),  # k also matches the Kelvin sign
+        ("(?i)master", []),  # s also matches the long s
+        ("(?i)print", []),  # i also matches dotted and dotless i
+        (r"(?i)hello\s+world", ["hello", "world"]),
+        (r"(?i)this\s+world", ["world"]),  # 'this' has an i and an s
+        ("(?i)ab", []),
+        ("compute", []),  # case matters: required_literals' business
+        ("(?if)mass", []),  # regex's full case folding: the stdlib parser does not know it
+    ],
+)
+def test_folded_literals(pattern: str, literals: list[str]):
+    assert folded_literals(pattern) == literals
 
 
 class CountingReader(DiskReader):
@@ -69,6 +88,8 @@ FILES: dict[str, str | bytes] = {
     "nb.ipynb": notebook("compute_total(1)\n"),
     ".env": "compute_total=SECRET\n",
     ".gitignore": "ignored.py\n",
+    "pkg/upper.py": "COMPUTE_TOTAL = 2\nMUL = 3\n",
+    "pkg/folds.py": "MAR\u212a = 1\nma\u017fter = 2\nmul\u0130 = 3\n",
     "many.py": "".join(f"hit_{i} = 'needle'\n" for i in range(MAX_SEARCH_HITS + 15)),
 }
 
@@ -80,6 +101,10 @@ PATTERNS = [
     "SECRET",
     "never_anywhere",
     "(?i)COMPUTE_TOTAL",
+    "(?i)mul",
+    "(?i)mark",
+    "(?i)master",
+    r"(?i)mul\w",
     r"^\s+return",
     "staged_only_text",
 ]
@@ -107,7 +132,9 @@ def toolbox(root: Path, *, fast: bool) -> tuple[Toolbox, CountingReader]:
         # The index leaves out UTF-16 files (NUL bytes); a listing may have them
         return sorted(set(files) | set(staging.staged_paths()) | {"pkg/wide.py"})
 
-    absent = (lambda literals: files_without(root, literals)) if fast else None
+    absent = (
+        (lambda literals, fold: files_without(root, literals, ignore_case=fold)) if fast else None
+    )
     return Toolbox(staging, listing, absent=absent, search_seconds=60), reader
 
 
@@ -141,6 +168,16 @@ def test_git_grep_spares_reading_the_files_without_the_text(project: Path):
     # still read: what git cannot vouch for (notebooks, non-UTF-8 text, flagged files)
     assert {"nb.ipynb", "pkg/wide.py", "pkg/latin.py", "pkg/flagged.py"} <= set(fast_reads.reads)
     assert len(fast_reads.reads) < len(slow_reads.reads)
+
+
+def test_a_case_insensitive_search_gets_the_first_pass_and_finds_every_case(project: Path):
+    fast, reads = toolbox(project, fast=True)
+    reads.reads.clear()
+    found = fast.run("search", {"pattern": "(?i)compute_total"})
+    assert "pkg/upper.py:1" in found and "pkg/core.py:1" in found
+    assert "many.py" not in reads.reads
+    kelvin = fast.run("search", {"pattern": "(?i)mark"})
+    assert "pkg/folds.py:1" in kelvin  # MAR + KELVIN SIGN: no ASCII-only pass for it
 
 
 def test_outside_git_every_file_is_read(make_repo):
