@@ -639,6 +639,7 @@ class Agent:
                 timeout=limit,
                 stop=self._stop,
                 keep=self._check_memo(session).tree,
+                owner=self._check_memo(session),  # only this session's bytecode is kept
             )
         except ChecksStopped:
             self._check_stop()
