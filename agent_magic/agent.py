@@ -421,7 +421,6 @@ class Agent:
         opening: Literal["start", "continue"] = "start",
     ) -> Session:
         self._recover()  # another process may have died mid-apply since the last run
-        self._stop.clear()
         self._started = self._clock()
         self._steps_at_start = session.steps
         self._failures = 0
@@ -449,6 +448,9 @@ class Agent:
             raise
         finally:
             self._deliver(session)
+            # cleared as the run ends, not as it begins: a Stop pressed while the run was
+            # starting (after `run` was called, before its first boundary) still stops it
+            self._stop.clear()
         return session
 
     def _all_phases(self, session: Session) -> None:
@@ -637,6 +639,7 @@ class Agent:
                 timeout=limit,
                 stop=self._stop,
                 keep=self._check_memo(session).tree,
+                owner=self._check_memo(session),  # only this session's bytecode is kept
             )
         except ChecksStopped:
             self._check_stop()

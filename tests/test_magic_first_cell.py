@@ -14,7 +14,7 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 from agent_magic.warmup import Warmup
-from tests.ui.runs import CALC, fix_calc, write_script
+from tests.ui.runs import CALC, BlockingModel, fix_calc, write_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -172,3 +172,56 @@ def test_only_a_kernel_that_shows_widgets_warms_up(ip):
         magics.warm_up()
         warmup.wait()
     assert started == ["widgets"]
+
+
+class LateStart(BlockingModel):
+    """A scripted model that holds the run's start, once ``run`` holds its agent: the moment
+    between the worker building the agent and the agent's run beginning."""
+
+    def __init__(self, turns, run_of) -> None:
+        self.hold = threading.Event()
+        super().__init__(turns)
+        self.run_of = run_of
+        self.calls = 0
+
+    @property
+    def name(self) -> str:
+        run = self.run_of()
+        if run is not None and run.agent is not None and not self.entered.is_set():
+            self.entered.set()  # the agent's run began: it names its model first
+            self.hold.wait(10)
+        return "late-start"
+
+    @name.setter
+    def name(self, _value: str) -> None:
+        pass  # BlockingModel names itself; this model's name is read above
+
+    def complete(self, request, on_text=None):
+        self.calls += 1
+        return self.inner.complete(request, on_text)
+
+
+def test_stop_pressed_as_the_built_agent_begins_its_run_is_never_lost(calc_repo):
+    from agent_magic.agent import Agent, AgentConfig
+    from agent_magic.paths import Project
+    from agent_magic.ui.runner import Run, RunRegistry
+
+    runs: list[Run] = []
+    model = LateStart(fix_calc(), lambda: runs[0] if runs else None)
+    project = Project(calc_repo)
+    run = Run(
+        None,
+        "fix add",
+        root=calc_repo,
+        registry=RunRegistry(),
+        build=lambda: Agent(project, model, AgentConfig(review=False)),
+    )
+    runs.append(run)
+    run.start()
+    assert model.entered.wait(10)  # built and handed to the run; its run has not begun
+    run.stop()
+    model.hold.set()
+    assert run.wait(60)
+    assert run.session is not None and run.session.stop_reason == "interrupted"
+    assert model.calls == 0  # stopped before its first model call
+    assert (calc_repo / "calc.py").read_text() == CALC

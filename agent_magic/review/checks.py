@@ -215,7 +215,9 @@ def _run_in_copies(
     durations: Durations,
 ) -> None:
     with ExitStack() as stack:
-        after = stack.enter_context(Scratch(root_path, changes, parent=workdir, keep=memo.tree))
+        after = stack.enter_context(
+            Scratch(root_path, changes, parent=workdir, keep=memo.tree, owner=memo)
+        )
 
         @contextmanager
         def before_tree() -> Iterator[Scratch]:

@@ -30,6 +30,7 @@ def run_in_copy(
     stop: threading.Event | None = None,
     workdir: str | os.PathLike[str] | None = None,
     keep: KeptTree | None = None,
+    owner: object | None = None,
 ) -> str:
     """Run ``sh -c command`` in a copy of ``root`` plus ``changes``; the tool's bounded report.
 
@@ -44,7 +45,7 @@ def run_in_copy(
         raise ToolError(f"run: {sandbox.describe()}")
     root_path = Path(root).resolve()
     confined = Confined(sandbox, stop=stop, hide=(root_path,), project=root_path)
-    with Scratch(root_path, changes, parent=workdir, keep=keep) as copy:
+    with Scratch(root_path, changes, parent=workdir, keep=keep, owner=owner) as copy:
         try:
             result = confined.run(
                 ["/bin/sh", "-c", command],

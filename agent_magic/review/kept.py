@@ -55,6 +55,9 @@ class KeptTree:
     copied: dict[str, tuple[Signature | str | None, Signature]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     syncs: int = 0  # rounds that reused the copy
+    # whose checks wrote the bytecode the copy may hold (a session's CheckMemo), weakly: another
+    # run's checks never import code a check of an earlier run planted there
+    owner: weakref.ref[object] | None = None
     _cleanup: weakref.finalize | None = None
 
     def start(self, root: Path, parent: Path | None) -> Path:
@@ -198,16 +201,22 @@ def sync(
     root: Path,
     wanted: Mapping[str, Wanted],
     copy_other: Callable[[str], list[str]],
+    owner: object | None = None,
 ) -> list[str]:
     """Make ``base/tree`` hold exactly ``wanted``; returns the project files not copied.
 
     ``copy_other(rel)`` copies a link or directory entry the way a fresh copy does and returns
-    what it skipped.
+    what it skipped. Bytecode the checks wrote is kept only for the ``owner`` whose checks ran
+    last (a .pyc header names only its source's mtime and size: a check can forge one).
     """
     assert kept.base is not None
     tree = kept.base / "tree"
     _clear_beside(kept.base)
-    _remove_unwanted(tree, wanted, _untouched_sources(kept, tree, wanted))
+    last = kept.owner() if kept.owner is not None else None
+    same = last is owner and (owner is not None or kept.owner is None)  # not a dead owner's
+    untouched = _untouched_sources(kept, tree, wanted) if same else {}
+    kept.owner = weakref.ref(owner) if owner is not None else None
+    _remove_unwanted(tree, wanted, untouched)
     failed: list[str] = []
     copier = FileCopier()
     safe_dirs: set[Path] = set()

@@ -58,9 +58,11 @@ class Scratch:
         parent: str | os.PathLike[str] | None = None,
         max_file_size: int = MAX_FILE_SIZE,
         keep: KeptTree | None = None,
+        owner: object | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         self.keep = keep  # a copy kept from the session's last round: brought up to date
+        self.owner = owner  # the session using ``keep``: only its checks' bytecode is kept
         self._kept: KeptTree | None = None
         self.changes = dict(changes or {})
         self.parent = Path(parent) if parent is not None else None
@@ -129,7 +131,7 @@ class Scratch:
         def copy_other(rel: str) -> list[str]:
             return copy_tree(self.root, self.path, [rel], self.max_file_size)
 
-        self.skipped = skipped + sync(kept, self.root, wanted, copy_other)
+        self.skipped = skipped + sync(kept, self.root, wanted, copy_other, self.owner)
         self.artifacts.mkdir()
         present = set(listed) - set(self.skipped)
         present |= {p for p, c in changes.items() if c is not None}

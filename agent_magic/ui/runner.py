@@ -171,6 +171,8 @@ class Run:
 
     def stop(self) -> None:
         """Ask the agent to stop at its next boundary (thread-safe, returns at once)."""
+        if not self.running:
+            return  # nothing to stop: a stop kept for the next step would end it at once
         with self._agent_lock:
             agent = self.agent
             self._stop_asked = agent is None  # the worker ends the run once it has built it

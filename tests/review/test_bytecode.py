@@ -168,3 +168,35 @@ def test_the_bytecode_of_a_secret_source_never_reaches_the_copy(make_repo, tmp_p
             assert not (copy.path / "pkg/private.py").exists()
             assert not pyc(copy.path, "pkg/private.py").exists()
     kept.close()
+
+
+def planted_pyc(tree: Path, source: str, code: str) -> None:
+    """A .pyc of ``code`` whose header claims ``source`` as it is: what a hostile check writes."""
+    import importlib.util
+    import marshal
+    import struct
+
+    info = (tree / source).stat()
+    header = struct.pack("<III", 0, int(info.st_mtime) & 0xFFFFFFFF, info.st_size & 0xFFFFFFFF)
+    target = pyc(tree, source)
+    target.parent.mkdir(exist_ok=True)
+    body = marshal.dumps(compile(code, str(tree / source), "exec"))
+    target.write_bytes(importlib.util.MAGIC_NUMBER + header + body)
+
+
+def test_bytecode_a_run_s_checks_wrote_never_reaches_another_run_s_checks(make_repo, tmp_path):
+    root = make_repo(FILES)
+    kept = KeptTree()  # the process keeps one per project for all its runs (review.kept.KEPT)
+    first_run, second_run = CheckMemo(tree=kept), CheckMemo(tree=kept)
+    with Scratch(root, {}, parent=tmp_path, keep=kept, owner=first_run) as copy:
+        planted_pyc(copy.path, "pkg/other.py", "X = 666\n")
+        assert "VALUE 666" in sandboxed_import(copy, "pkg.other", write=False)
+    with Scratch(root, {}, parent=tmp_path, keep=kept, owner=first_run) as again:
+        # the run's own next round imports what its checks compiled (that is the point)
+        assert "VALUE 666" in sandboxed_import(again, "pkg.other", write=False)
+        base = again.base
+    with Scratch(root, {}, parent=tmp_path, keep=kept, owner=second_run) as other:
+        assert other.base == base  # the same kept copy, brought up to date
+        assert not pyc(other.path, "pkg/other.py").exists()
+        assert "VALUE 2" in sandboxed_import(other, "pkg.other", write=False)
+    kept.close()
