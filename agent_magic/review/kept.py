@@ -202,16 +202,20 @@ def sync(
     wanted: Mapping[str, Wanted],
     copy_other: Callable[[str], list[str]],
     owner: object | None = None,
+    *,
+    clear: bool = True,
 ) -> list[str]:
     """Make ``base/tree`` hold exactly ``wanted``; returns the project files not copied.
 
     ``copy_other(rel)`` copies a link or directory entry the way a fresh copy does and returns
     what it skipped. Bytecode the checks wrote is kept only for the ``owner`` whose checks ran
     last (a .pyc header names only its source's mtime and size: a check can forge one).
+    ``clear`` also removes what the last round left beside the tree (logs, HOME, TMPDIR).
     """
     assert kept.base is not None
     tree = kept.base / "tree"
-    _clear_beside(kept.base)
+    if clear:
+        _clear_beside(kept.base)
     last = kept.owner() if kept.owner is not None else None
     same = last is owner and (owner is not None or kept.owner is None)  # not a dead owner's
     untouched = _untouched_sources(kept, tree, wanted) if same else {}

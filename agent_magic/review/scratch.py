@@ -126,17 +126,31 @@ class Scratch:
         project = Project(self.root)
         listed = self._listed(project)
         changes = {checked_path(p): c for p, c in self.changes.items()}
-        wanted, skipped = wanted_files(self.root, listed, changes, self.max_file_size)
-
-        def copy_other(rel: str) -> list[str]:
-            return copy_tree(self.root, self.path, [rel], self.max_file_size)
-
-        self.skipped = skipped + sync(kept, self.root, wanted, copy_other, self.owner)
+        self.skipped = self._sync(kept, changes, listed=listed)
         self.artifacts.mkdir()
         present = set(listed) - set(self.skipped)
         present |= {p for p, c in changes.items() if c is not None}
         present -= {p for p, c in changes.items() if c is None}
         self.files = sorted(present)
+
+    def _sync(
+        self,
+        kept: KeptTree,
+        changes: Mapping[str, bytes | None],
+        *,
+        listed: list[str] | None = None,
+        clear: bool = True,
+    ) -> list[str]:
+        """Bring the kept copy to the project plus ``changes``; the project files not copied."""
+        if listed is None:
+            listed = self._listed(Project(self.root))
+        changes = {checked_path(p): c for p, c in changes.items()}
+        wanted, skipped = wanted_files(self.root, listed, changes, self.max_file_size)
+
+        def copy_other(rel: str) -> list[str]:
+            return copy_tree(self.root, self.path, [rel], self.max_file_size)
+
+        return skipped + sync(kept, self.root, wanted, copy_other, self.owner, clear=clear)
 
     def _listed(self, project: Project) -> list[str]:
         # never a secret file or its bytecode (which holds its constants); never bytecode Python
@@ -155,6 +169,13 @@ class Scratch:
 
         The unchanged project is then tested in the same copy: no second copy of the tree.
         """
+        kept = self._kept
+        if kept is not None:
+            # The changed copy's checks ran code the agent wrote, which may have rewritten any
+            # file in the copy (a test or conftest the baseline then runs): the switch brings
+            # the whole copy back to the project, with the changed files as asked.
+            self._sync(kept, {} if original else self.changes, clear=False)
+            return
         if not original:
             write_changes(self.path, self.changes)
             return

@@ -488,3 +488,28 @@ def test_failure_reasons_are_kept_whole_not_cut_to_the_terminal_width(make_repo,
     assert report.tests.fixed == [test_id]
     assert report.tests.reasons[test_id] == f"was: ValueError: {message}"
     assert f"was: ValueError: {message}" in report.summary()
+
+
+def test_a_check_that_rewrites_a_test_in_the_copy_cannot_poison_the_baseline(calc_repo, tmp_path):
+    # A test the agent adds rewrites an untouched test of the copy as it is collected: with the
+    # change test_add fails; the unchanged project must still pass it, or the break hides as
+    # "already failing" (and the baseline is cached for the session).
+    planted = (
+        "from pathlib import Path\n\n"
+        "Path(__file__).with_name('test_calc.py').write_text(\n"
+        "    'def test_add():\\n    assert False\\n'\n"
+        ")\n\n\n"
+        "def test_planted():\n    assert True\n"
+    )
+    report = run_checks(
+        calc_repo,
+        {"tests/test_aaa.py": planted.encode()},
+        workdir=tmp_path / "w",
+        full_suite=True,
+        timeout=UNHURRIED,
+    )
+    t = report.tests
+    assert t.baseline_ran
+    assert "tests/test_calc.py::test_add" in t.newly_failing, report.summary()
+    assert "tests/test_calc.py::test_add" not in t.already_failing
+    assert not report.ok
