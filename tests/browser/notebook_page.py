@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
+import nbformat
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.lab import LabServer
@@ -14,6 +16,19 @@ RUN_TIMEOUT = 180_000  # ms: a whole scripted agent run, review included
 UI_TIMEOUT = 30_000  # ms: a click's round trip through the kernel and back
 # The toolbar's circle reads idle before a kernel is attached; the status bar names the kernel.
 KERNEL_IDLE = re.compile(r"ipykernel\) \| Idle")
+
+
+def read_saved(path: Path, timeout: float = UI_TIMEOUT / 1000) -> nbformat.NotebookNode:
+    """The notebook as the server last wrote it; a read that meets a save in progress (the file
+    empty or half written) is tried again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return nbformat.read(path, as_version=4)
+        except nbformat.reader.NotJSONError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def open_notebook(page: Page, lab: LabServer, name: str) -> None:

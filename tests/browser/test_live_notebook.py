@@ -21,7 +21,14 @@ from playwright.sync_api import expect
 
 from tests import scripts
 from tests.browser.lab import LabServer, copy_project, extension_path, start_lab, stop_lab
-from tests.browser.notebook_page import RUN_TIMEOUT, UI_TIMEOUT, cell, open_notebook, run_cell
+from tests.browser.notebook_page import (
+    RUN_TIMEOUT,
+    UI_TIMEOUT,
+    cell,
+    open_notebook,
+    read_saved,
+    run_cell,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -100,7 +107,7 @@ def write_live_notebook(root: Path, script: Path) -> Path:
 
 
 def sources(path: Path) -> dict[str, str]:
-    return {c["id"]: c["source"] for c in nbformat.read(path, as_version=4).cells}
+    return {c["id"]: c["source"] for c in read_saved(path).cells}
 
 
 def test_apply_changes_the_open_tab_keeps_unsaved_edits_and_outputs_then_undo(
@@ -136,7 +143,7 @@ def test_apply_changes_the_open_tab_keeps_unsaved_edits_and_outputs_then_undo(
     expect(cell(page, 2).locator(".cm-content")).to_have_text("y = 2 + 3")
     on_disk = sources(path)
     assert on_disk["cell-x"] == "x = 10" and on_disk["cell-y"] == "y = 2 + 3"
-    outputs = nbformat.read(path, as_version=4).cells[3].outputs
+    outputs = read_saved(path).cells[3].outputs
     assert outputs, "the %%agent cell's output was saved with the notebook"
 
     # Ctrl+S raises no "File Changed" dialog
@@ -225,7 +232,7 @@ def test_notebook7_apply_changes_the_open_notebook(notebook7, browser, screensho
         )
         expect(cell(page, 1).locator(".cm-content")).to_have_text("x = 10")
         assert sources(path)["cell-x"] == "x = 10"
-        assert nbformat.read(path, as_version=4).cells[3].outputs
+        assert read_saved(path).cells[3].outputs
     except (AssertionError, PlaywrightError):
         page.screenshot(path=str(screenshots / "FAILED-notebook7.png"), full_page=True)
         print(notebook7.log_tail())

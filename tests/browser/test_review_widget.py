@@ -36,6 +36,7 @@ from tests.browser.notebook_page import (
     first_cell_runs,
     open_notebook,
     output,
+    read_saved,
     run_cell,
 )
 
@@ -216,7 +217,7 @@ def test_lab_finding_on_its_line_and_the_saved_review_needs_no_kernel(
     page.keyboard.press("Control+s")
     path = lab.root / "finding.ipynb"
     deadline = time.monotonic() + UI_TIMEOUT / 1000
-    while "widgets" not in nbformat.read(path, as_version=4).metadata:
+    while "widgets" not in read_saved(path).metadata:
         assert time.monotonic() < deadline, "the notebook was not saved with its widget state"
         time.sleep(0.2)  # the save is a request of the page; nothing to wait on here
     for kernel in json.loads(lab.api("GET", "/api/kernels")):
@@ -238,7 +239,7 @@ def test_lab_finding_on_its_line_and_the_saved_review_needs_no_kernel(
         saved.screenshot(path=str(screenshots / "lab-saved-reopened.png"))
 
         # the saved state alone draws the review: a blank page, no Jupyter, no kernel
-        nb = nbformat.read(path, as_version=4)
+        nb = read_saved(path)
         [state] = [
             m["state"]
             for m in nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"][

@@ -38,6 +38,7 @@ from tests.browser.notebook_page import (
     first_cell_runs,
     open_notebook,
     output,
+    read_saved,
     run_cell,
 )
 
@@ -123,7 +124,7 @@ def saved(path: Path) -> dict:
     """The copy of the review in the saved notebook, once the page has saved it."""
     deadline = time.monotonic() + UI_TIMEOUT / 1000
     while True:
-        nb = nbformat.read(path, as_version=4)
+        nb = read_saved(path)
         copies = [
             o["data"][MIME]
             for o in nb.cells[1].get("outputs", [])
@@ -139,7 +140,7 @@ def saved(path: Path) -> dict:
 def without_kernelspec(path: Path, name: str, server: LabServer | None = None) -> str:
     """A copy of the saved notebook naming no kernel or language: opening it asks, and we keep
     none. Signed as ``server`` signs what it saves (trusted there), else unsigned (untrusted)."""
-    nb = nbformat.read(path, as_version=4)
+    nb = read_saved(path)
     del nb.metadata["kernelspec"]
     nb.metadata.pop("language_info", None)
     if server is not None:
