@@ -51,6 +51,22 @@ def lab(tmp_path_factory) -> Iterator[LabServer]:
 
 
 @pytest.fixture(scope="module")
+def notebook7(tmp_path_factory) -> Iterator[LabServer]:
+    """Notebook 7 serving a temp dir, isolated like ``lab``, with this checkout's extension
+    (a module may override it, e.g. to serve a project)."""
+    require_tools()
+    root = tmp_path_factory.mktemp("nb7-root")
+    home = tmp_path_factory.mktemp("nb7-home")
+    server = start_lab(
+        root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))}, app="notebook"
+    )
+    try:
+        yield server
+    finally:
+        stop_lab(server)
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
     """Debian's headless Chromium through Playwright (a fresh temp profile); always closed."""
     require_tools()

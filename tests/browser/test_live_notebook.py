@@ -25,6 +25,7 @@ from tests.browser.notebook_page import (
     RUN_TIMEOUT,
     UI_TIMEOUT,
     cell,
+    first_cell_runs,
     open_notebook,
     read_saved,
     run_cell,
@@ -189,25 +190,6 @@ def notebook7(tmp_path_factory) -> Iterator[LabServer]:
         yield server
     finally:
         stop_lab(server)
-
-
-def first_cell_runs(page) -> None:
-    """Run the first cell once the kernel takes it (Notebook 7 has no status bar to wait on)."""
-    target = cell(page, 0)
-    for _ in range(6):
-        accept = page.locator(".jp-Dialog button.jp-mod-accept")  # "Select Kernel", if asked
-        if accept.count():
-            accept.click()
-        target.locator(".jp-InputPrompt").click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            expect(target.locator(".jp-InputArea-prompt")).to_have_text(
-                re.compile(r"\[\d+\]"), timeout=20_000
-            )
-            return
-        except AssertionError:
-            continue  # the kernel was not connected yet: the key press went nowhere
-    raise AssertionError("the first cell never ran in Notebook 7")
 
 
 def test_notebook7_apply_changes_the_open_notebook(notebook7, browser, screenshots):

@@ -22,10 +22,7 @@ from agent_magic.ui.diffview import DiffView, bundle
 from tests import scripts
 from tests.browser.lab import (
     copy_project,
-    extension_path,
     snapshot,
-    start_lab,
-    stop_lab,
     write_notebook,
 )
 from tests.browser.notebook_page import (
@@ -292,20 +289,6 @@ def test_lab_a_5000_line_change_renders_and_scrolls(lab, page, screenshots):
     )
     assert lines < 5000  # lazy: only what is near the viewport is in the DOM
     review.screenshot(path=str(screenshots / "lab-5000-lines.png"))
-
-
-@pytest.fixture(scope="module")
-def notebook7(tmp_path_factory):
-    """Notebook 7 serving a temp dir, with widget state saved."""
-    root = tmp_path_factory.mktemp("nb7-review")
-    home = tmp_path_factory.mktemp("nb7-review-home")
-    server = start_lab(
-        root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))}, app="notebook"
-    )
-    try:
-        yield server
-    finally:
-        stop_lab(server)
 
 
 def test_notebook7_accept_and_reject_by_buttons_and_keys(notebook7, browser, screenshots):

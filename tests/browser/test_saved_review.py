@@ -26,9 +26,6 @@ from tests.browser.lab import (
     SAMPLE,
     LabServer,
     copy_project,
-    extension_path,
-    start_lab,
-    stop_lab,
     write_notebook,
 )
 from tests.browser.notebook_page import (
@@ -229,20 +226,6 @@ def test_lab_saved_review_without_a_kernel(lab, browser: Browser, page, screensh
         the_saved_copy(other, copy["session"], screenshots, "lab-saved-new-kernel")
     finally:
         context.close()
-
-
-@pytest.fixture(scope="module")
-def notebook7(tmp_path_factory):
-    """Notebook 7 with this checkout's extension, serving a temp dir."""
-    root = tmp_path_factory.mktemp("nb7-saved")
-    home = tmp_path_factory.mktemp("nb7-saved-home")
-    server = start_lab(
-        root, home, extra_env={"JUPYTER_PATH": str(extension_path(home))}, app="notebook"
-    )
-    try:
-        yield server
-    finally:
-        stop_lab(server)
 
 
 def test_notebook7_saved_review_without_a_kernel(notebook7, browser: Browser, screenshots):

@@ -618,21 +618,18 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   };
   const mode = () => review.setMode(model.get("mode") === "split" ? "split" : "unified", false);
   review.load();
-  model.on("change:files", reload);
-  model.on("change:findings", reload);
-  model.on("change:decisions", refresh);
-  model.on("change:apply_label", refresh);
-  model.on("change:enabled", refresh);
-  model.on("change:focus", focus);
-  model.on("change:mode", mode);
+  const handlers: [string, () => void][] = [
+    ["change:files", reload],
+    ["change:findings", reload],
+    ["change:decisions", refresh],
+    ["change:apply_label", refresh],
+    ["change:enabled", refresh],
+    ["change:focus", focus],
+    ["change:mode", mode],
+  ];
+  for (const [event, handler] of handlers) model.on(event, handler);
   return () => {
-    model.off("change:files", reload);
-    model.off("change:findings", reload);
-    model.off("change:decisions", refresh);
-    model.off("change:apply_label", refresh);
-    model.off("change:enabled", refresh);
-    model.off("change:focus", focus);
-    model.off("change:mode", mode);
+    for (const [event, handler] of handlers) model.off(event, handler);
     review.destroy();
   };
 }
