@@ -80,7 +80,8 @@ def _literals(pattern: str, *, ignore_case: bool) -> list[str]:
     runs.append("".join(current))
     if ignore_case:
         runs = [r for r in runs if not _FOLDS_BEYOND_ASCII.intersection(r)]
-    found = sorted({r for r in runs if len(r) >= MIN_LITERAL}, key=len, reverse=True)
+    # longest first; equal lengths by text, so the order never depends on string hashing
+    found = sorted({r for r in runs if len(r) >= MIN_LITERAL}, key=lambda r: (-len(r), r))
     return found
 
 
