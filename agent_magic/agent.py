@@ -1050,9 +1050,7 @@ class Agent:
             files,
             readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns),
             runner=lambda command, timeout: self._run_command(session, command, timeout),
-            absent=lambda literals, fold: files_without(
-                self.project.root, literals, ignore_case=fold
-            ),
+            absent=lambda held: files_without(self.project.root, held),
         )
 
     def _get_index(self) -> RepoIndex:

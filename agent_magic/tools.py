@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agent_magic.analysis.grep import TAME_LINE, folded_literals, is_tame, required_literals
+from agent_magic.analysis.grep import TAME_LINE, Needles, is_tame, lines_with, needles
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
 from agent_magic.staging.nbview import cell_lines
@@ -222,10 +222,9 @@ class Toolbox:
     readonly: Callable[[str], bool] = lambda path: False
     runner: Callable[[str, int | None], str] | None = None
     search_seconds: float = SEARCH_SECONDS
-    # Given texts every match contains (in any ASCII case if the flag is set), the project files
-    # known to lack them (git grep); the search skips those, unless staged or a notebook.
-    # None: read every file.
-    absent: Callable[[list[str], bool], set[str] | None] | None = None
+    # Given texts every matching line holds (see Needles), the project files known to lack them
+    # (git grep); the search skips those, unless staged or a notebook. None: read every file.
+    absent: Callable[[Needles], set[str] | None] | None = None
 
     def run(self, name: str, data: dict[str, Any]) -> str:
         """Run one read or edit tool; raise ToolError (or another AgentMagicError) on failure."""
@@ -287,10 +286,9 @@ class Toolbox:
         except (regex.error, ValueError, OverflowError) as exc:
             raise ToolError(f"search: bad regular expression: {exc}") from None
         prefix = "" if path in (".", "") else path.rstrip("/")
-        literals = required_literals(pattern)
-        folded = [] if literals else folded_literals(pattern)
+        held = needles(pattern)
         tame = is_tame(pattern)
-        skip = self._without(literals or folded, ignore_case=bool(folded))
+        skip = self._without(held)
         hits: list[str] = []
         total = 0
         deadline = time.monotonic() + self.search_seconds
@@ -306,14 +304,11 @@ class Toolbox:
                 stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
                 break
             try:
-                lines = self._searchable(rel)
+                # The pattern cannot match a line without its literals: only those are tried.
+                lines = self._searchable(rel, held)
             except (AgentMagicError, OSError):
                 continue  # binary, secret, deleted, unreadable: not searchable
             for count, (where, n, line) in enumerate(lines):
-                if literals and not all(text in line for text in literals):
-                    continue  # the pattern cannot match a line without them
-                if folded and not all(text in line.lower() for text in folded):
-                    continue
                 if tame and len(line) <= TAME_LINE:
                     # Milliseconds at worst, and a timed search costs six untimed ones: the
                     # clock is read every 64 lines instead.
@@ -350,22 +345,28 @@ class Toolbox:
         )
         return "\n".join(hits) + more + tail
 
-    def _without(self, literals: list[str], *, ignore_case: bool = False) -> set[str]:
-        """Files the search need not read: they lack ``literals`` on disk and are not staged."""
-        if not literals or self.absent is None:
+    def _without(self, held: Needles | None) -> set[str]:
+        """Files the search need not read: they lack the ``held`` texts on disk, not staged."""
+        if held is None or self.absent is None:
             return set()
         # Staged files and notebooks (read from an open document when one is attached, and
         # searched cell by cell) may differ from the bytes git grep read.
-        found = self.absent(literals, ignore_case) or set()
+        found = self.absent(held) or set()
         staged = set(self.staging.staged_paths())
         return {p for p in found if p not in staged and not is_notebook(p)}
 
-    def _searchable(self, rel: str) -> list[tuple[str, int, str]]:
-        """(where, line number, line) of a file; a notebook's cell sources, each cell named."""
+    def _searchable(self, rel: str, held: Needles | None) -> list[tuple[str, int, str]]:
+        """(where, line number, line) of the lines of a file that can match (see lines_with);
+        a notebook's cell sources, each cell named."""
         if is_notebook(rel):
             nb = self.staging.read_notebook(rel)
-            return [(f" [{label}]", n, line) for label, n, line in cell_lines(nb)]
-        return [("", n, line) for n, line in enumerate(self.staging.read_text(rel).splitlines(), 1)]
+            return [
+                (f" [{label}]", n, line)
+                for label, n, line in cell_lines(nb)
+                if held is None or held.may_match(line)
+            ]
+        text = self.staging.read_text(rel)
+        return [("", n, line) for n, line in lines_with(text, held)]
 
     def _replace(self, path: str, old: str, new: str) -> str:
         return self.staging.replace(path, old, new)

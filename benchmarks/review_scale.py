@@ -196,6 +196,9 @@ SEARCHES = [
     r"(?i)def flatten",
     r"(?i)MUL",
     r"\w+_wrt\(",
+    r"(?i)is_commutative",
+    r"Mul|Add",
+    r"\bx\b",
 ]
 
 
@@ -208,7 +211,7 @@ def search_costs(root: Path) -> list[tuple[str, float, float, bool]]:
         staging,
         lambda: files,
         search_seconds=120,
-        absent=lambda literals, fold: files_without(root, literals, ignore_case=fold),
+        absent=lambda held: files_without(root, held),
     )
     rows = []
     for pattern in SEARCHES:

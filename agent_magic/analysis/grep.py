@@ -1,10 +1,11 @@
-"""A fast first pass for the search tool: literals every match must contain, and git grep.
+"""A fast first pass for the search tool: texts every matching line holds, and git grep.
 
 The search tool's answer is always the Python ``regex`` engine's, line by line. This module only
-tells which files cannot hold a match, so the tool reads fewer of them: a pattern's required
-literal text (a run of plain characters outside any group, alternation or repeat) must be on
-the matching line, hence in the file's bytes, which ``git grep -F`` finds in one pass over the
-work tree without starting Python's path checks for every file.
+tells which files and lines cannot hold a match, so the tool reads and tries fewer of them: a
+pattern's required literal text (a run of plain characters outside any group, alternation or
+repeat; or, for a pattern that is one alternation, one of its branches' runs) must be on the
+matching line, hence in the file's bytes, which ``git grep -F`` finds in one pass over the work
+tree without starting Python's path checks for every file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib
 import re
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,54 +36,143 @@ def _re_parser() -> ModuleType:
     return importlib.import_module("re._parser")
 
 
-# ASCII letters that a case-insensitive `regex`/`re` match also pairs with a non-ASCII letter
-# (the Kelvin sign, the long s, dotted and dotless i): byte-wise ASCII folding would miss those.
-_FOLDS_BEYOND_ASCII = frozenset("iksIKS")
+# The non-ASCII letters a case-insensitive `regex`/`re` match pairs with an ASCII one (dotted and
+# dotless i, the Kelvin sign, the long s): ASCII folding misses them, so a file or line holding
+# one is always searched when a folded literal has an i, k or s.
+_FOLDS_BEYOND_ASCII = frozenset("iks")
+BEYOND_ASCII = ("\u0130", "\u0131", "\u212a", "\u017f")
 
 
-def required_literals(pattern: str) -> list[str]:
-    """Plain texts every match of ``pattern`` contains (longest first); [] when unsure.
+@dataclass(frozen=True)
+class Needles:
+    """Plain texts on every line a pattern matches: all of them, or at least one (``any_of``).
 
-    Only top-level runs of literal characters count; a case-insensitive pattern, a parse
-    error or syntax only the ``regex`` engine knows yields [] (search every file).
+    With ``fold`` they are lower-case and held in any case (see ``BEYOND_ASCII``).
     """
-    return _literals(pattern, ignore_case=False)
+
+    texts: tuple[str, ...]
+    any_of: bool = False
+    fold: bool = False
+
+    @property
+    def beyond_ascii(self) -> bool:
+        """Whether lines holding a ``BEYOND_ASCII`` letter may match without holding the texts."""
+        return self.fold and any(_FOLDS_BEYOND_ASCII.intersection(t) for t in self.texts)
+
+    def may_match(self, line: str) -> bool:
+        """Whether a line can hold a match: it holds the texts (or a BEYOND_ASCII letter)."""
+        if self.beyond_ascii and any(c in line for c in BEYOND_ASCII):
+            return True
+        seen = line.lower() if self.fold else line
+        test = any if self.any_of else all
+        return test(t in seen for t in self.texts)
 
 
-def folded_literals(pattern: str) -> list[str]:
-    """For a case-insensitive ``pattern``: lower-case texts every match contains in some case.
+def needles(pattern: str) -> Needles | None:
+    """The texts every line ``pattern`` matches must hold; None when unsure (search every file).
 
-    Only literals whose letters have no non-ASCII case partner count (no i, k or s), so a
-    line holds a match's text exactly when its ASCII-lower-cased form holds the literal, which
-    is what ``git grep -i -F`` and ``str.lower`` find; [] otherwise, or when case matters.
+    Top-level runs of plain characters are all required (longest first); without one, a
+    top-level alternation whose every branch has a run requires one of them. A parse error or
+    syntax only the ``regex`` engine knows yields None.
     """
-    return [t.lower() for t in _literals(pattern, ignore_case=True)]
-
-
-def _literals(pattern: str, *, ignore_case: bool) -> list[str]:
     if _OTHER_SYNTAX.search(pattern):
-        return []
+        return None
     try:
-        _parser = _re_parser()
-        parsed = _parser.parse(pattern)
+        parser = _re_parser()
+        parsed = parser.parse(pattern)
     except Exception:  # noqa: BLE001 - any failure just means no first pass
-        return []
-    if bool(parsed.state.flags & re.IGNORECASE) != ignore_case:
-        return []
+        return None
+    fold = bool(parsed.state.flags & re.IGNORECASE)
+    items = list(parsed)
+    runs = _runs(parser, items)
+    any_of = False
+    if not runs:
+        runs = _branch_runs(parser, items)
+        any_of = True
+    if not runs:
+        return None
+    texts = tuple(r.lower() for r in runs) if fold else tuple(runs)
+    return Needles(texts, any_of=any_of and len(texts) > 1, fold=fold)
+
+
+def _runs(parser: ModuleType, items: list[Any]) -> list[str]:
+    """The runs of plain literal characters in ``items`` (longest first, at least MIN_LITERAL)."""
     runs: list[str] = []
     current: list[str] = []
-    for op, value in list(parsed):
-        char = chr(value) if op == _parser.LITERAL else ""
+    for op, value in items:
+        char = chr(value) if op == parser.LITERAL else ""
         if char and char in _PLAIN:
             current.append(char)
             continue
         runs.append("".join(current))
         current = []
     runs.append("".join(current))
-    if ignore_case:
-        runs = [r for r in runs if not _FOLDS_BEYOND_ASCII.intersection(r)]
     # longest first; equal lengths by text, so the order never depends on string hashing
-    found = sorted({r for r in runs if len(r) >= MIN_LITERAL}, key=lambda r: (-len(r), r))
+    return sorted({r for r in runs if len(r) >= MIN_LITERAL}, key=lambda r: (-len(r), r))
+
+
+def _branch_runs(parser: ModuleType, items: list[Any]) -> list[str]:
+    """For a pattern that is one alternation (in plain groups), each branch's longest run."""
+    while len(items) == 1 and items[0][0] == parser.SUBPATTERN:
+        _group, add_flags, del_flags, inner = items[0][1]
+        if add_flags or del_flags:
+            return []  # (?i:...) and (?-i:...) change case inside: not worth reading
+        items = list(inner)
+    if len(items) != 1 or items[0][0] != parser.BRANCH:
+        return []
+    found: set[str] = set()
+    for branch in items[0][1][1]:
+        runs = _runs(parser, list(branch))
+        if not runs:
+            return []
+        found.add(runs[0])
+    return sorted(found, key=lambda r: (-len(r), r))
+
+
+# Where str.splitlines() breaks a line besides "\n": a text without them splits at "\n" only.
+_ASCII_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e"
+_OTHER_BREAKS = "\x85\u2028\u2029"
+
+
+def _breaks_only_at_newline(text: str) -> bool:
+    # One memchr-speed scan per character beats a character class run over the text.
+    if not text.isascii() and any(c in text for c in _OTHER_BREAKS):
+        return False
+    return not any(c in text for c in _ASCII_BREAKS)
+
+
+def lines_with(text: str, needles: Needles | None) -> list[tuple[int, str]]:
+    """(number, line) of the lines of ``text``, numbered as ``str.splitlines`` does, that can
+    hold a match: they hold the needles (every line when ``needles`` is None).
+
+    The texts are looked for in the whole text and only their lines are cut out: a file where
+    few lines hold them costs a pass in C instead of a Python step per line.
+    """
+    if needles is None or (needles.beyond_ascii and any(c in text for c in BEYOND_ASCII)):
+        return list(enumerate(text.splitlines(), 1))
+    hay = text.lower() if needles.fold else text
+    if len(hay) != len(text) or not _breaks_only_at_newline(text):
+        # Lower-casing moved offsets (U+0130 becomes two characters) or lines end in other
+        # ways: line by line.
+        return [(n, line) for n, line in enumerate(text.splitlines(), 1) if needles.may_match(line)]
+    firsts = needles.texts if needles.any_of else needles.texts[:1]
+    starts: set[int] = set()
+    for first in firsts:
+        at = hay.find(first)
+        while at != -1:
+            start = hay.rfind("\n", 0, at) + 1
+            starts.add(start)
+            end = hay.find("\n", at)
+            at = -1 if end == -1 else hay.find(first, end + 1)
+    found: list[tuple[int, str]] = []
+    number, counted = 1, 0
+    for start in sorted(starts):
+        end = hay.find("\n", start)
+        end = len(hay) if end == -1 else end
+        number += hay.count("\n", counted, start)
+        counted = start
+        if needles.any_of or all(t in hay[start:end] for t in needles.texts[1:]):
+            found.append((number, text[start:end]))
     return found
 
 
@@ -140,17 +231,16 @@ def _repeats(parser: ModuleType, items: Any) -> int | None:
     return count
 
 
-def files_without(
-    root: Path, literals: Sequence[str], *, ignore_case: bool = False
-) -> set[str] | None:
-    """Files (posix, relative to ``root``) git searched in the work tree without all ``literals``
-    (in any ASCII case with ``ignore_case``).
+def files_without(root: Path, needles: Needles | None) -> set[str] | None:
+    """Files (posix, relative to ``root``) git searched in the work tree that cannot hold a line
+    with the ``needles``: git grep finds none of them (in any ASCII case when folded).
 
     Tracked and untracked-not-ignored files only; a file git reads from its index instead of
     the work tree (assume-unchanged, skip-worktree) or whose bytes are not plain UTF-8 text is
-    never in the answer. None when ``root`` is not in a git work tree or git fails.
+    never in the answer. None when there are no needles, ``root`` is not in a git work tree
+    or git fails.
     """
-    if not literals:
+    if needles is None:
         return None
     listed = _git(root, ["ls-files", "-z", "-v", "-c", "-o", "--exclude-standard"])
     if listed is None:
@@ -163,12 +253,18 @@ def files_without(
         elif path:
             searched.discard(path)  # unmerged or flagged: git may read another version
     grep = ["grep", "-l", "-z", "-F", "--untracked", "--no-color", "--no-textconv"]
-    fold = ["-i"] if ignore_case else []
-    with_all = _git(root, [*grep, *fold, "--all-match", *_patterns([t.encode() for t in literals])])
-    decoded = _git(root, [*grep, *_patterns(_DECODED_MARKERS)])
-    if with_all is None or decoded is None:
+    fold = ["-i"] if needles.fold else []
+    # Without --all-match git lists the files holding any of the texts.
+    match = [] if needles.any_of else ["--all-match"]
+    texts = _patterns([t.encode() for t in needles.texts])
+    holding = _git(root, [*grep, *fold, *match, *texts])
+    markers = _DECODED_MARKERS + (
+        tuple(c.encode() for c in BEYOND_ASCII) if needles.beyond_ascii else ()
+    )
+    always = _git(root, [*grep, *_patterns(markers)])
+    if holding is None or always is None:
         return None
-    return searched - set(with_all) - set(decoded)
+    return searched - set(holding) - set(always)
 
 
 def _patterns(texts: Sequence[bytes]) -> list[str | bytes]:
@@ -190,8 +286,10 @@ def _git(root: Path, args: Sequence[str | bytes]) -> list[str] | None:
         "grep.fullName=false",
         "-c",
         "grep.fallbackToNoIndex=false",
+        # one thread: two cost about 70% more CPU (which the kernel's process shares) for a
+        # tenth less wall time on a 2-core machine
         "-c",
-        "grep.threads=2",
+        "grep.threads=1",
         "-C",
         str(root),
         *args,

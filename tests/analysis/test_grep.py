@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import codecs
 import json
+import random
 from pathlib import Path
 
 import pytest
+import regex
 
 from agent_magic.analysis import RepoIndex
-from agent_magic.analysis.grep import files_without, folded_literals, is_tame, required_literals
+from agent_magic.analysis.grep import files_without, is_tame, lines_with, needles
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
 from agent_magic.staging.overlay import DiskReader
@@ -18,45 +20,135 @@ from tests.conftest import git
 
 
 @pytest.mark.parametrize(
-    ("pattern", "literals"),
+    ("pattern", "texts"),
     [
-        ("def flatten", ["def flatten"]),
-        (r"class \w+\(Mul\)", ["class ", "(Mul)"]),
-        (r"\bcompute_total\b", ["compute_total"]),
-        (r"abc\.def", ["abc.def"]),
-        ("x{2,3}abc", ["abc"]),  # the repeated x is not required
-        ("(?x) a b c d", ["abcd"]),  # verbose: the spaces are not part of the pattern
-        ("ab", []),  # too short to be worth a pass
-        ("(?i)compute", []),  # case-insensitive: other bytes may match
-        ("foo|barbaz", []),  # an alternation requires neither side
-        ("ab(cde)f", []),  # only top-level runs
-        ("foo{e<=1}", []),  # fuzzy matching in `regex`, literal braces in `re`
-        ("[[:alpha:]]xyz", []),  # a POSIX class in `regex`
-        ("(unclosed", []),
-        ("caf\u00e9 au lait", [" au lait", "caf"]),  # plain ASCII only
+        ("def flatten", ("def flatten",)),
+        (r"class \w+\(Mul\)", ("class ", "(Mul)")),
+        (r"\bcompute_total\b", ("compute_total",)),
+        (r"abc\.def", ("abc.def",)),
+        ("x{2,3}abc", ("abc",)),  # the repeated x is not required
+        ("(?x) a b c d", ("abcd",)),  # verbose: the spaces are not part of the pattern
+        ("ab", None),  # too short to be worth a pass
+        ("ab(cde)f", None),  # only top-level runs
+        ("foo{e<=1}", None),  # fuzzy matching in `regex`, literal braces in `re`
+        ("[[:alpha:]]xyz", None),  # a POSIX class in `regex`
+        ("(unclosed", None),
+        ("caf\u00e9 au lait", (" au lait", "caf")),  # plain ASCII only
+        (r"(?i)hello\s+world", ("hello", "world")),
+        ("(?if)mass", None),  # regex's full case folding: the stdlib parser does not know it
+        ("", None),
     ],
 )
-def test_required_literals(pattern: str, literals: list[str]):
-    assert required_literals(pattern) == literals
+def test_every_line_a_pattern_matches_holds_its_needles(pattern: str, texts: tuple[str] | None):
+    found = needles(pattern)
+    assert (found.texts if found else None) == texts
+    assert found is None or not found.any_of
 
 
 @pytest.mark.parametrize(
-    ("pattern", "literals"),
+    ("pattern", "texts", "any_of"),
     [
-        ("(?i)MUL", ["mul"]),
-        (r"(?i)Compute_Total\(", ["compute_total("]),
-        ("(?i)mark", []),  # k also matches the Kelvin sign
-        ("(?i)master", []),  # s also matches the long s
-        ("(?i)print", []),  # i also matches dotted and dotless i
-        (r"(?i)hello\s+world", ["hello", "world"]),
-        (r"(?i)this\s+world", ["world"]),  # 'this' has an i and an s
-        ("(?i)ab", []),
-        ("compute", []),  # case matters: required_literals' business
-        ("(?if)mass", []),  # regex's full case folding: the stdlib parser does not know it
+        ("foo|barbaz", ("barbaz", "foo"), True),  # one of the branches
+        (r"(?:def \w+_total|class Total)\b", None, False),  # a run after the group: not one
+        (r"(def \w+_total|class Total)", ("class Total", "_total"), True),
+        (r"\bMul\b|Add\(", ("Add(", "Mul"), True),
+        ("foo|ab", None, False),  # a branch without a run of 3
+        ("foo|", None, False),  # an empty branch matches every line
+        ("(foo)|bar", None, False),  # a run inside a group in a branch is not looked for
+        ("(?i:foo)|bar", None, False),  # a branch with its own case rules
+        ("abc|abc", ("abc",), False),  # one text: every line holds it
+        ("def foo|def bar", ("def ",), False),  # the common start is a run of the pattern
+        ("(?i)Mul|ADD", ("add", "mul"), True),
     ],
 )
-def test_folded_literals(pattern: str, literals: list[str]):
-    assert folded_literals(pattern) == literals
+def test_an_alternation_needs_one_branch_s_text(
+    pattern: str, texts: tuple[str] | None, any_of: bool
+):
+    found = needles(pattern)
+    assert (found.texts if found else None) == texts
+    assert bool(found and found.any_of) == any_of
+
+
+@pytest.mark.parametrize(
+    ("pattern", "texts", "beyond"),
+    [
+        ("(?i)MUL", ("mul",), False),
+        (r"(?i)Compute_Total\(", ("compute_total(",), False),
+        ("(?i)mark", ("mark",), True),  # k also matches the Kelvin sign
+        ("(?i)master", ("master",), True),  # s also matches the long s
+        ("(?i)print", ("print",), True),  # i also matches dotted and dotless i
+        ("compute", ("compute",), False),  # case matters: no folding
+    ],
+)
+def test_folded_needles_say_when_non_ascii_letters_can_match(
+    pattern: str, texts: tuple[str], beyond: bool
+):
+    found = needles(pattern)
+    assert found is not None and found.texts == texts
+    assert found.beyond_ascii == beyond
+
+
+def reference_lines(text: str, pattern: str) -> list[tuple[int, str]]:
+    """The lines the regex engine matches, found line by line (what the search reports)."""
+    compiled = regex.compile(pattern)
+    return [(n, line) for n, line in enumerate(text.splitlines(), 1) if compiled.search(line)]
+
+
+PIECES = [
+    "mul",
+    "MUL",
+    "Mul",
+    "add",
+    "x",
+    " ",
+    "\n",
+    "\n",
+    "\n",
+    "\r\n",
+    "\r",
+    "\x0c",
+    "\u2028",
+    "\u0130",
+    "\u0131",
+    "\u212a",
+    "\u017f",
+    "pr",
+    "int",
+    "mar",
+    "k",
+    "ma",
+    "ster",
+    "é",
+    "Σ",
+]
+LINE_PATTERNS = [
+    "mul",
+    "(?i)mul",
+    "(?i)print",
+    "(?i)mark",
+    "(?i)master",
+    "Mul|add",
+    "(?i)mul|ADD",
+    r"mul\s*add",
+    "(?i)mul.*int",
+]
+
+
+@pytest.mark.parametrize("pattern", LINE_PATTERNS)
+def test_lines_with_keeps_every_line_the_pattern_matches(pattern: str):
+    rng = random.Random(pattern)
+    held = needles(pattern)
+    assert held is not None
+    for _ in range(400):
+        text = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 40)))
+        kept = lines_with(text, held)
+        whole = list(enumerate(text.splitlines(), 1))
+        assert set(kept) <= set(whole), text  # numbered as splitlines numbers them
+        assert kept == sorted(kept)
+        matched = reference_lines(text, pattern)
+        assert set(matched) <= set(kept), (text, matched, kept)
+        # lines dropped really hold none of the needles
+        assert all(not held.may_match(line) for n, line in set(whole) - set(kept)), text
 
 
 class CountingReader(DiskReader):
@@ -107,6 +199,10 @@ PATTERNS = [
     r"(?i)mul\w",
     r"^\s+return",
     "staged_only_text",
+    "compute_total|needle",
+    "(?i)mul|COMPUTE_TOTAL",
+    "(?i)master|print",
+    r"^$",
 ]
 
 
@@ -132,9 +228,7 @@ def toolbox(root: Path, *, fast: bool) -> tuple[Toolbox, CountingReader]:
         # The index leaves out UTF-16 files (NUL bytes); a listing may have them
         return sorted(set(files) | set(staging.staged_paths()) | {"pkg/wide.py"})
 
-    absent = (
-        (lambda literals, fold: files_without(root, literals, ignore_case=fold)) if fast else None
-    )
+    absent = (lambda held: files_without(root, held)) if fast else None
     return Toolbox(staging, listing, absent=absent, search_seconds=60), reader
 
 
@@ -176,8 +270,22 @@ def test_a_case_insensitive_search_gets_the_first_pass_and_finds_every_case(proj
     found = fast.run("search", {"pattern": "(?i)compute_total"})
     assert "pkg/upper.py:1" in found and "pkg/core.py:1" in found
     assert "many.py" not in reads.reads
+    reads.reads.clear()
     kelvin = fast.run("search", {"pattern": "(?i)mark"})
-    assert "pkg/folds.py:1" in kelvin  # MAR + KELVIN SIGN: no ASCII-only pass for it
+    assert "pkg/folds.py:1" in kelvin  # MAR + KELVIN SIGN: read, for its non-ASCII letter
+    long_s = fast.run("search", {"pattern": "(?i)master"})
+    assert "pkg/folds.py:2" in long_s
+    dotted = fast.run("search", {"pattern": "(?i)muli"})
+    assert "pkg/folds.py:3" in dotted
+    assert "many.py" not in reads.reads  # but the files with neither are still spared
+
+
+def test_an_alternation_gets_the_first_pass_and_finds_each_branch(project: Path):
+    fast, reads = toolbox(project, fast=True)
+    reads.reads.clear()
+    found = fast.run("search", {"pattern": "(?i)mul|compute_total"})
+    assert "pkg/upper.py:1" in found and "pkg/upper.py:2" in found and "pkg/core.py:1" in found
+    assert "many.py" not in reads.reads
 
 
 def test_outside_git_every_file_is_read(make_repo):
