@@ -11,7 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agent_magic.analysis.grep import TAME_LINE, Needles, is_tame, lines_with, needles
+from agent_magic.analysis.grep import (
+    TAME_LINE,
+    Needles,
+    is_line_local,
+    is_tame,
+    lines_found,
+    lines_with,
+    needles,
+)
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
 from agent_magic.staging.nbview import cell_lines
@@ -288,6 +296,13 @@ class Toolbox:
         prefix = "" if path in (".", "") else path.rstrip("/")
         held = needles(pattern)
         tame = is_tame(pattern)
+        # Without texts to look for, a tame pattern that sees no further than its line is run
+        # over each whole file at once (in C) to find the lines worth trying.
+        whole = (
+            regex.compile(pattern, regex.MULTILINE)
+            if held is None and tame and is_line_local(pattern)
+            else None
+        )
         skip = self._without(held)
         hits: list[str] = []
         total = 0
@@ -305,7 +320,7 @@ class Toolbox:
                 break
             try:
                 # The pattern cannot match a line without its literals: only those are tried.
-                lines = self._searchable(rel, held)
+                lines = self._searchable(rel, held, whole, deadline)
             except (AgentMagicError, OSError):
                 continue  # binary, secret, deleted, unreadable: not searchable
             for count, (where, n, line) in enumerate(lines):
@@ -355,9 +370,11 @@ class Toolbox:
         staged = set(self.staging.staged_paths())
         return {p for p in found if p not in staged and not is_notebook(p)}
 
-    def _searchable(self, rel: str, held: Needles | None) -> list[tuple[str, int, str]]:
-        """(where, line number, line) of the lines of a file that can match (see lines_with);
-        a notebook's cell sources, each cell named."""
+    def _searchable(
+        self, rel: str, held: Needles | None, whole: Any, deadline: float
+    ) -> list[tuple[str, int, str]]:
+        """(where, line number, line) of the lines of a file that can match (see lines_with and
+        lines_found); a notebook's cell sources, each cell named."""
         if is_notebook(rel):
             nb = self.staging.read_notebook(rel)
             return [
@@ -366,6 +383,11 @@ class Toolbox:
                 if held is None or held.may_match(line)
             ]
         text = self.staging.read_text(rel)
+        if whole is not None:
+            left = max(deadline - time.monotonic(), 0.001)
+            found = lines_found(text, whole, timeout=left)
+            if found is not None:
+                return [("", n, line) for n, line in found]
         return [("", n, line) for n, line in lines_with(text, held)]
 
     def _replace(self, path: str, old: str, new: str) -> str:

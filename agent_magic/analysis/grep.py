@@ -160,19 +160,51 @@ def lines_with(text: str, needles: Needles | None) -> list[tuple[int, str]]:
     for first in firsts:
         at = hay.find(first)
         while at != -1:
-            start = hay.rfind("\n", 0, at) + 1
-            starts.add(start)
+            starts.add(hay.rfind("\n", 0, at) + 1)
             end = hay.find("\n", at)
             at = -1 if end == -1 else hay.find(first, end + 1)
-    found: list[tuple[int, str]] = []
+    cut = _cut(text, hay, starts)
+    if needles.any_of:
+        return [(n, text[a:b]) for n, a, b in cut]
+    rest = needles.texts[1:]
+    return [(n, text[a:b]) for n, a, b in cut if all(t in hay[a:b] for t in rest)]
+
+
+def lines_found(text: str, whole: Any, *, timeout: float) -> list[tuple[int, str]] | None:
+    """(number, line) of the lines where ``whole`` (a line-local pattern compiled with MULTILINE,
+    see is_line_local) finds a match in the whole text; None when that cannot tell: a match
+    spans a line break, lines end in other ways than "\n", or the time ran out."""
+    if not _breaks_only_at_newline(text):
+        return None
+    starts: set[int] = set()
+    at = 0
+    try:
+        while (match := whole.search(text, at, timeout=timeout)) is not None:
+            if "\n" in match.group():
+                return None  # it could hide a match of the line alone: try every line
+            start = text.rfind("\n", 0, match.start()) + 1
+            starts.add(start)
+            end = text.find("\n", max(match.end(), start))
+            if end == -1:
+                break
+            at = end + 1  # one match tells the line: on to the next
+    except TimeoutError:
+        return None
+    return [(n, text[a:b]) for n, a, b in _cut(text, text, starts)]
+
+
+def _cut(text: str, hay: str, starts: set[int]) -> list[tuple[int, int, int]]:
+    """(number, start, end) of the lines of ``hay`` (same offsets as ``text``) at ``starts``."""
+    found: list[tuple[int, int, int]] = []
     number, counted = 1, 0
     for start in sorted(starts):
+        if start >= len(text):
+            continue  # an empty match after the last "\n": splitlines has no line there
         end = hay.find("\n", start)
         end = len(hay) if end == -1 else end
         number += hay.count("\n", counted, start)
         counted = start
-        if needles.any_of or all(t in hay[start:end] for t in needles.texts[1:]):
-            found.append((number, text[start:end]))
+        found.append((number, start, end))
     return found
 
 
@@ -192,6 +224,45 @@ def is_tame(pattern: str) -> bool:
         return False
     repeats = _repeats(_parser, parsed)
     return repeats is not None and repeats <= 1
+
+
+def is_line_local(pattern: str) -> bool:
+    """Whether searching a whole text with ``pattern`` under MULTILINE finds a match starting on
+    every line the pattern matches alone, unless a match it returns spans a line break.
+
+    True when every part sees no further than its line's ends: no lookaround, ``\\A`` or
+    ``\\Z``, atomic group, possessive repeat, back-reference or scoped flags. (``^``, ``$``, ``\\b``
+    and ``\\B`` read a line's ends and the line break beside them alike.)
+    """
+    if _OTHER_SYNTAX.search(pattern):
+        return False
+    try:
+        parser = _re_parser()
+        parsed = parser.parse(pattern)
+    except Exception:  # noqa: BLE001 - unknown means no
+        return False
+    return _local(parser, list(parsed))
+
+
+def _local(p: ModuleType, items: list[Any]) -> bool:
+    for op, value in items:
+        if op in (p.LITERAL, p.NOT_LITERAL, p.ANY, p.IN, p.CATEGORY):
+            continue
+        if op == p.AT:
+            if value in (p.AT_BEGINNING_STRING, p.AT_END_STRING):
+                return False
+        elif op in (p.MAX_REPEAT, p.MIN_REPEAT):
+            if not _local(p, list(value[2])):
+                return False
+        elif op == p.SUBPATTERN:
+            if value[1] or value[2] or not _local(p, list(value[3])):
+                return False
+        elif op == p.BRANCH:
+            if not all(_local(p, list(branch)) for branch in value[1]):
+                return False
+        else:
+            return False
+    return True
 
 
 def _repeats(parser: ModuleType, items: Any) -> int | None:

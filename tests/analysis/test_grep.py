@@ -11,7 +11,14 @@ import pytest
 import regex
 
 from agent_magic.analysis import RepoIndex
-from agent_magic.analysis.grep import files_without, is_tame, lines_with, needles
+from agent_magic.analysis.grep import (
+    files_without,
+    is_line_local,
+    is_tame,
+    lines_found,
+    lines_with,
+    needles,
+)
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
 from agent_magic.staging.overlay import DiskReader
@@ -149,6 +156,84 @@ def test_lines_with_keeps_every_line_the_pattern_matches(pattern: str):
         assert set(matched) <= set(kept), (text, matched, kept)
         # lines dropped really hold none of the needles
         assert all(not held.may_match(line) for n, line in set(whole) - set(kept)), text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "local"),
+    [
+        (r"\bx\b", True),
+        (r"^\s+return$", True),
+        (r"\d{5,}", True),
+        (r"a[^z]*b", True),  # may span a line break: the search sees it and tries every line
+        ("(?s)a.b", True),
+        (r"x(?!\s)", False),  # a lookahead sees the line break, which a line alone lacks
+        (r"(?<=a)x", False),
+        (r"\Ax", False),
+        (r"x\Z", False),
+        (r"(?>a\s*)$", False),  # atomic: whole-text greed cannot give back what a line would
+        (r"a\s*+$", False),  # possessive, likewise
+        (r"(a)\1", False),
+        (r"(?-i:a)", False),
+        ("(unclosed", False),
+    ],
+)
+def test_line_local_patterns_see_no_further_than_their_line(pattern: str, local: bool):
+    assert is_line_local(pattern) == local
+
+
+# mostly "\n" breaks: a text with others is handed back (None), and counted below
+WHOLE_PIECES = [
+    "x",
+    "xx",
+    " ",
+    "\t",
+    "\n",
+    "\n",
+    "\n",
+    "a",
+    "b",
+    "1",
+    "23",
+    "re",
+    "mul",
+    "add",
+    "k",
+]
+WHOLE_PIECES += ["\u212a", "\u00e9", "_", "\r"]
+WHOLE_PATTERNS = [
+    r"\bx\b",
+    r"^\s+re",
+    r"^$",
+    r"x$",
+    r"\d{2,}",
+    r"a[^z]*b",
+    r"a\s*b",
+    "(?s)a.b",
+    r"\Bx",
+    r"(?i)\bk",
+    r"mul|add",
+    r"^",
+    r"x*",
+]
+
+
+@pytest.mark.parametrize("pattern", WHOLE_PATTERNS)
+def test_lines_found_keeps_every_line_the_pattern_matches(pattern: str):
+    assert is_line_local(pattern)
+    whole = regex.compile(pattern, regex.MULTILINE)
+    rng = random.Random(pattern)
+    told = 0
+    for _ in range(400):
+        text = "".join(rng.choice(WHOLE_PIECES) for _ in range(rng.randint(0, 40)))
+        kept = lines_found(text, whole, timeout=5)
+        if kept is None:
+            continue  # it cannot tell: the search tries every line
+        told += 1
+        whole_lines = list(enumerate(text.splitlines(), 1))
+        assert set(kept) <= set(whole_lines) and kept == sorted(kept), text
+        matched = reference_lines(text, pattern)
+        assert set(matched) <= set(kept), (text, matched, kept)
+    assert told > 100  # most texts are told apart, not handed back
 
 
 class CountingReader(DiskReader):
