@@ -198,6 +198,7 @@ SEARCHES = [
     r"\w+_wrt\(",
     r"(?i)is_commutative",
     r"Mul|Add",
+    r"\d{5,}",
     r"\bx\b",
 ]
 
