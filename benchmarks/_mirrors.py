@@ -62,20 +62,21 @@ def materialize(git_dir: Path, commit: str, dest: Path) -> int:
         stdout=subprocess.PIPE,
     )
     assert proc.stdin and proc.stdout
+    stdin, stdout = proc.stdin, proc.stdout
     request = "".join(f"{sha}\n" for sha, _ in wanted).encode()
 
     def feed() -> None:
-        proc.stdin.write(request)
-        proc.stdin.close()
+        stdin.write(request)
+        stdin.close()
 
     # Feed from a thread: git's output pipe would fill and block it while we are still writing.
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
     for _sha, path in wanted:
-        header = proc.stdout.readline().split()
-        size = int(header[2])
-        data = proc.stdout.read(size)
-        proc.stdout.read(1)
+        header = stdout.readline().split()
+        length = int(header[2])
+        data = stdout.read(length)
+        stdout.read(1)
         target = dest / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
