@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agent_magic.analysis.grep import TAME_LINE, folded_literals, is_tame, required_literals
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
+from agent_magic.staging.edits import split_lines
 from agent_magic.staging.nbview import cell_lines
 from agent_magic.staging.notebooks import is_notebook
 
@@ -69,8 +70,10 @@ EDIT_TOOLS = [
     _tool(
         "replace",
         "Replace one occurrence of `old` with `new` in a file. `old` must match a "
-        "unique region; include a few lines of context to make it unique.",
-        {"path": _STR, "old": _STR, "new": _STR},
+        "unique region; include a few lines of context to make it unique. Optional `line`: "
+        "the line where `old` starts (as view numbers lines), only to choose among the places "
+        "a refusal lists.",
+        {"path": _STR, "old": _STR, "new": _STR, "line": _INT},
         ["path", "old", "new"],
     ),
     _tool(
@@ -259,7 +262,8 @@ class Toolbox:
             return self.staging.notebook_view(path, start_cell, end_cell, start_line, end_line)
         if start_cell is not None or end_cell is not None:
             raise ToolError(f"{path} is not a notebook; start_cell/end_cell are for .ipynb files")
-        lines = self.staging.read_text(path).splitlines()  # a directory: "use list_dir"
+        # Numbered as edits number them (LF only), so a `line` for replace agrees with the view.
+        lines = _numbered_lines(self.staging.read_text(path))  # a directory: "use list_dir"
         start = max(1, start_line or 1)
         end = min(len(lines), end_line or start + MAX_VIEW_LINES - 1, start + MAX_VIEW_LINES - 1)
         if lines and start > len(lines):
@@ -365,10 +369,12 @@ class Toolbox:
         if is_notebook(rel):
             nb = self.staging.read_notebook(rel)
             return [(f" [{label}]", n, line) for label, n, line in cell_lines(nb)]
-        return [("", n, line) for n, line in enumerate(self.staging.read_text(rel).splitlines(), 1)]
+        return [
+            ("", n, line) for n, line in enumerate(_numbered_lines(self.staging.read_text(rel)), 1)
+        ]
 
-    def _replace(self, path: str, old: str, new: str) -> str:
-        return self.staging.replace(path, old, new)
+    def _replace(self, path: str, old: str, new: str, line: int | None = None) -> str:
+        return self.staging.replace(path, old, new, line)
 
     def _insert(self, path: str, line: int, text: str) -> str:
         return self.staging.insert(path, line, text)
@@ -390,6 +396,12 @@ class Toolbox:
     def _notebook_edit(self, path: str, action: str, **kwargs: Any) -> str:
         # `cell` stays a string: a cell id may be all digits, and notebooks tell ids from indexes.
         return self.staging.notebook_edit(path, action, **kwargs)
+
+
+def _numbered_lines(text: str) -> list[str]:
+    """Lines split at LF only (a form feed or lone CR inside a line does not start a new one),
+    without a CR ending a CRLF line of a file with mixed endings."""
+    return [ln.removesuffix("\r") for ln in split_lines(text)[0]]
 
 
 def _clip(text: str) -> str:
