@@ -561,6 +561,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("Refused after the resend, by the first send's reason (count of files):")
     print(refusals_table(per_seed, "staging, one resend"))
+    print()
+    print("Edits resent (with line=N / at the file's own indentation), per seed:")
+    for kind in PERTURBATIONS:
+        counts = [per_seed[s][kind]["staging, one resend"] for s in seeds]
+        if any(c["resent_files"] for c in counts):
+            cells = [
+                f"{int(c['resent_with_line'])} / {int(c['resent_reindented'])}" for c in counts
+            ]
+            print(f"| {kind} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(
             json.dumps(
