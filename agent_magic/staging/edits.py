@@ -6,7 +6,7 @@ trailing whitespace, then whole lines with a uniform indentation shift (tabs cou
 8 columns). At every level more than one match is an error, never a guess, unless the edit
 gives the same file at each; only a shifted old text can single out one of several matches, by
 the depth it was written at (see ``_meant``). A byte-exact match found once is the place meant,
-unless the same lines also fit once deeper (a dedented copy; see ``_deeper_twins``). An
+unless the same lines also fit once deeper (a dedented copy; see ``_deeper_fits``). An
 old text with a line that is only ``...`` matches head, elided middle, tail; blank lines at its
 edges are ignored.
 
@@ -78,7 +78,12 @@ class Place:
         return f"{where} ({self.how})"
 
 
-MAX_PLACES = 8  # listed in a refusal; the rest are counted
+MAX_PLACES = 16  # listed in a refusal; the rest are counted
+# What every refusal of a new text whose depth is open asks for: a resend that needs no shift.
+AT_FILE_INDENT = (
+    "Resend old and new text at the file's own indentation: old copied exactly from the file, "
+    "every new line at the column it is to have there"
+)
 
 
 def split_lines(text: str) -> tuple[list[str], bool]:
@@ -133,31 +138,26 @@ def replace_text(
     if not found:
         return _replace_lines(content, old, new, name, line)
     places = [_exact_place(content, pos, old) for pos in found]
-    if len(found) > 1:
-        if _same_exact_outcome(content, found, old, new, name):
-            if line is not None:
-                _pick(places, line, name)  # any of them gives this file; the line must be one
-            return _replace_exact(content, found[0], old, new, name)
-        if line is None:
-            raise _refusal(name, places)
-        return _replace_exact(content, found[_pick(places, line, name)], old, new, name)
-    twins = _deeper_twins(content, found[0], old)
-    if not twins:
-        if line is not None:
-            _pick(places, line, name)
-        return _replace_exact(content, found[0], old, new, name)
-    # A byte-exact old text that also fits once deeper: as written, or a dedented copy (see
-    # ``_deeper_twins``); only the model's line can tell which.
-    places += [_match_place(m) for m in twins]
+    deeper, shifts = _deeper_fits(content, found, old)
     if line is None:
-        raise _refusal(
-            name,
-            places,
-            why="a copy with less indentation than the file fits the deeper place too",
-        )
-    chosen = _pick(places, line, name)
-    if chosen == 0:
+        if len(found) > 1 and not _same_exact_outcome(content, found, old, new, name):
+            raise _refusal(name, places + [_match_place(m) for m in deeper])
+        # A byte-exact old text found once that also fits once deeper: as written, or a
+        # dedented copy (see ``_deeper_fits``); only the model's line can tell which.
+        twins = [m for m in deeper if shifts[m.delta] == 1] if len(found) == 1 else []
+        if twins:
+            raise _refusal(
+                name,
+                places + [_match_place(m) for m in twins],
+                why="a copy with less indentation than the file fits the deeper place too",
+            )
         return _replace_exact(content, found[0], old, new, name)
+    # The line chooses among the exact places and those a dedented copy fits (never a
+    # shallower one: an exact old text is not an indented copy; see ``_deeper_fits``).
+    places += [_match_place(m) for m in deeper]
+    chosen = _pick(places, line, name)
+    if chosen < len(found):
+        return _replace_exact(content, found[chosen], old, new, name)
     return _replace_lines(content, old, new, name, places[chosen].start, _LEVELS[3:])
 
 
@@ -239,8 +239,7 @@ def _match_place(m: _Match) -> Place:
     if m.level.tab == 0:
         how = "as written, ignoring trailing whitespace"
     elif m.delta:
-        how = f"shifted {m.delta:+d} columns: " + ("deeper" if m.delta > 0 else "shallower")
-        how += " in the file than in old"
+        how = f"shifted {abs(m.delta)} columns " + ("deeper" if m.delta > 0 else "shallower")
     else:
         how = f"at the same indentation, tab = {m.level.tab} columns"
     return Place(m.start + 1, max(m.start + 1, m.end), how)
@@ -255,39 +254,40 @@ def _same_exact_outcome(content: str, found: list[int], old: str, new: str, name
     return len(texts) == 1
 
 
-def _deeper_twins(content: str, pos: int, old: str) -> list[_Match]:
-    """Places where an exact match's lines also fit once, shifted, at a deeper depth.
+def _deeper_fits(content: str, found: list[int], old: str) -> tuple[list[_Match], Counter[int]]:
+    """Places deeper than an exact old text where its lines also fit, shifted, and the count
+    of every shift that fits (at the first indentation level with any deeper place).
 
     A byte-exact old text found once is what the model meant, as in every coding agent's edit
     tool, with one exception: a model that dedents a snippet (quotes a method body at the
     class's depth, strips a level) can produce text that happens to sit verbatim at a shallower
-    place. So if the old text also fits exactly one place deeper than written, the two readings
-    are as good and the edit is refused with the candidates (0 wrong places: issue 18). Places
-    shallower than written do not veto: adding indentation is not how models miscopy, and
-    refusing there turned away plain exact copies (the benchmark's ``none`` at 97.9%). A depth
-    where the text fits several places cannot be what a unique old text was copied from (see
-    ``_meant``). Only old texts covering whole lines are checked: one that starts inside a
-    line's text picks its place by that text.
+    place. So if the old text also fits exactly one place deeper than written (a shift that
+    fits once), the two readings are as good and the edit is refused with the candidates (0
+    wrong places: issue 18). Places shallower than written do not veto: adding indentation is
+    not how models miscopy, and refusing there turned away plain exact copies (the benchmark's
+    ``none`` at 97.9%). A depth where the text fits several places cannot be what a unique old
+    text was copied from (see ``_meant``), though a model's ``line`` may choose one. Only old
+    texts covering whole lines are checked: one that starts inside a line's text picks its
+    place by that text.
     """
     skip = len(old) - len(old.lstrip("\n"))  # leading newlines end the line before
-    pos, old = pos + skip, old[skip:]
-    line_start = content.rfind("\n", 0, pos) + 1
-    if content[line_start:pos].strip():
-        return []
-    pat_lines, _ = split_lines(old)
+    starts = set()
+    for pos in found:
+        at = pos + skip
+        if not content[content.rfind("\n", 0, at) + 1 : at].strip():
+            starts.add(content.count("\n", 0, at))
+    pat_lines, _ = split_lines(old[skip:])
     while pat_lines and not pat_lines[-1].strip():
         pat_lines.pop()
-    if not pat_lines:
-        return []
+    if not starts or not pat_lines:
+        return [], Counter()
     file_lines, _ = split_lines(content)
-    here = content.count("\n", 0, pos)
     for level in _LEVELS[3:]:  # the indentation-shift levels
-        found = _candidates(file_lines, [pat_lines], level)
-        per_shift = Counter(m.delta for m in found)
-        deeper = [m for m in found if m.start != here and m.delta > 0 and per_shift[m.delta] == 1]
+        fits = _candidates(file_lines, [pat_lines], level)
+        deeper = [m for m in fits if m.start not in starts and m.delta > 0]
         if deeper:
-            return deeper
-    return []
+            return deeper, Counter(m.delta for m in fits)
+    return [], Counter()
 
 
 def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> EditResult:
@@ -303,8 +303,8 @@ def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> Edi
             if prefix.strip():
                 raise ToolError(
                     f"old text starts in the middle of line {line_no} of {name} and the new text "
-                    "has several lines, so their indentation is ambiguous; copy the whole line "
-                    "with its full indentation"
+                    "has several lines, so their indentation is ambiguous; nothing was changed. "
+                    + AT_FILE_INDENT
                 )
             new = _shift_under(new, prefix, style, line_no, name)
             pos = line_start
@@ -346,8 +346,7 @@ def _shift_under(new: str, prefix: str, style: str | None, line_no: int, name: s
         raise ToolError(
             f"old text starts inside the indentation of line {line_no} of {name} but every line "
             f"of the new text is indented ({base} columns or more), so it is ambiguous whether "
-            "the new text was shifted like the old one; copy the old text's first line with its "
-            "full indentation"
+            "the new text was shifted like the old one; nothing was changed. " + AT_FILE_INDENT
         )
     return "\n".join(_indent_under(prefix, ln, style) if ln.strip() else ln for ln in lines)
 
@@ -708,7 +707,7 @@ def _reindent(
         raise ToolError(
             f"old text matched with its indentation shifted by {match.delta} columns, but the new "
             f"line {line.strip()[:60]!r} is indented only {indent_width(line, tab)}, so the edit "
-            "is not uniformly shifted; copy the old text with the file's indentation"
+            "is not uniformly shifted; nothing was changed. " + AT_FILE_INDENT
         )
     indent = "\t" * (width // tab) + " " * (width % tab) if use_tabs else " " * width
     return indent + line.lstrip()
@@ -736,8 +735,7 @@ def _refuse_broken_blocks(lines: list[str], tab: int, name: str) -> None:
                 f"the new text is to be re-indented to the file's depth, but it is not "
                 f"consistently indented itself: {line.strip()[:60]!r} is followed by "
                 f"{nxt.strip()[:60]!r} at the same or a lesser depth, so some lines were "
-                f"shifted and some not; nothing was changed in {name}. Send old and new text "
-                "with the file's exact indentation"
+                f"shifted and some not; nothing was changed in {name}. " + AT_FILE_INDENT
             )
 
 

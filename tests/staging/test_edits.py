@@ -294,7 +294,7 @@ REFUSE = [
         "if a:\n  x = 1\nif b:\n      x = 1\n",
         "    x = 1\n",
         "y\n",
-        r"fits 2 places .*line 2 \(shifted -2 columns: shallower.*line 4 \(shifted \+2 columns: deeper",
+        r"fits 2 places .*line 2 \(shifted 2 columns shallower\); line 4 \(shifted 2 columns deeper\)",
     ),
     (
         "shifted one-liner whose other depths repeat, equally near",
@@ -358,14 +358,14 @@ REFUSE = [
         "def f():\n    try:\n        g()\n        try:\n            h()\n",
         "    try:\n",
         "    # note\n    try:\n",
-        r"line 2 \(verbatim\); line 4 \(shifted \+4 columns.*less indentation",
+        r"line 2 \(verbatim\); line 4 \(shifted 4 columns deeper\).*less indentation",
     ),
     (
         "exact block that also fits once deeper",
         "a = g()\nb = 1\nclass C:\n    a = g()\n    b = 1\n",
         "a = g()\nb = 1\n",
         "a = h()\nb = 1\n",
-        r"lines 1-2 \(verbatim\); lines 4-5 \(shifted \+4 columns",
+        r"lines 1-2 \(verbatim\); lines 4-5 \(shifted 4 columns deeper",
     ),
     # Re-indenting a new text that is not consistently indented itself is refused.
     (
@@ -410,7 +410,7 @@ REFUSE = [
         "class A:\n    def f(self):\n        x = 1\n\n\ndef g():\n    if a:\n        pass\n    x = 1\n",
         "      x = 1\n",
         "      x = 1\n\n\ndef h():\n  pass\n",
-        r"fits 2 places .*line 3 \(shifted \+2.*line 9 \(shifted -2",
+        r"fits 2 places .*line 3 \(shifted 2 columns deeper.*line 9 \(shifted 2 columns shallower",
     ),
     # Places that give different files stay refused, with the candidates listed.
     (
@@ -596,6 +596,32 @@ LINE = [
         9,
         _at(ELSES, 9, "else:", "else:\n            log()"),
     ),
+    # A dedented copy can land verbatim on shallower places: the deeper places it fits are
+    # listed and chosen too (sympy's blockmatrix in the benchmark: `else:` at 8 and 12).
+    (
+        "several verbatim places and a deeper one, the deeper",
+        ELSES,
+        "    else:\n",
+        "    else:  # fallback\n",
+        9,
+        _at(ELSES, 9, "else:", "else:  # fallback"),
+    ),
+    (
+        "several verbatim places and a deeper one, a verbatim one",
+        ELSES,
+        "    else:\n",
+        "    else:  # fallback\n",
+        15,
+        _at(ELSES, 15, "else:", "else:  # fallback"),
+    ),
+    (
+        "one verbatim place taken without a line, a deeper one chosen by it",
+        "if a:\n    x = 1\nif b:\n        x = 1\nif c:\n        x = 1\n",
+        "    x = 1\n",
+        "    x = 2\n",
+        6,
+        "if a:\n    x = 1\nif b:\n        x = 1\nif c:\n        x = 2\n",
+    ),
     (
         "a unique exact old text at its own line",
         SRC,
@@ -637,7 +663,7 @@ LINE_REFUSE = [
         "    # note\n    try:\n",
         3,
         (
-            r"fits 2 places in f.py: line 2 \(verbatim\); line 4 \(shifted \+4 columns.*line=3 is not "
+            r"fits 2 places in f.py: line 2 \(verbatim\); line 4 \(shifted 4 columns deeper\); line=3 is not "
             r"the first line of any of them; nothing was changed. Resend the same edit with line=N"
         ),
     ),
@@ -666,7 +692,7 @@ LINE_REFUSE = [
         "if x:\n    a = 1\n",
         "if x:\n    a = 5\n",
         7,
-        r"line=7 and the old text disagree.*lines 2-3 \(shifted \+4 columns",
+        r"line=7 and the old text disagree.*lines 2-3 \(shifted 4 columns deeper",
     ),
     (
         "one outcome at several places, none at the line",
@@ -683,6 +709,14 @@ LINE_REFUSE = [
         "y",
         2,
         r"line=2 is where 2 of them start.*cannot be told apart by line",
+    ),
+    (
+        "a line never chooses a shallower place for a verbatim old text",
+        "if a:\n    x = 1\nif b:\n        x = 1\n",
+        "        x = 1\n",
+        "        x = 2\n",
+        2,
+        r"line=2 and the old text disagree: old text fits only one place in f.py, line 4",
     ),
     (
         "a line never moves an edit to where old does not fit",
@@ -731,6 +765,7 @@ def test_a_line_in_an_empty_file_is_a_tool_error():
         (ELSES, "else:\n", "else:  # fallback\n", [4, 9, 15, 19]),
         (TWO_DEPTHS, "    try:\n", "    # note\n    try:\n", [2, 4]),
         (SHALLOW_DEEP, "      x = 1\n", "      x = 2\n", [2, 4]),
+        (ELSES, "    else:\n", "    else:  # fallback\n", [4, 15, 19, 9]),
         (TWO_REGIONS, "    a = 1\n    ...\n    c = 1\n", "    a = 1\n    ...\n    c = 3\n", [2, 7]),
     ],
 )
@@ -824,3 +859,20 @@ def test_the_edit_benchmarks_simulated_model_follows_each_refusal():
         replace_text(content, "    return 1\n", "    return 1\nY = 2\n", "f.py")
     assert resend(str(depth.value), sent, meant, (3, 3)) == meant
     assert resend("old text not found in f.py", sent, meant, (3, 3)) is None
+
+
+DEPTH_OPEN = [
+    "new indented past old's base",
+    "one-line old starting mid-line, several new lines",
+    "new line left of column 0 under the shift",
+    "block header not followed by a deeper line, under a shift",
+    "dedented old with a new line at column 0 that fits both depths",
+    "dedented docstring lines left of the shift, neither reading on the grid",
+]
+
+
+@pytest.mark.parametrize("case", DEPTH_OPEN)
+def test_every_depth_refusal_asks_for_the_files_own_indentation(case):
+    _, content, old, new, _ = next(r for r in REFUSE if r[0] == case)
+    with pytest.raises(ToolError, match="Resend old and new text at the file's own indentation"):
+        replace_text(content, old, new, "f.py")
