@@ -282,12 +282,15 @@ def _deeper_fits(content: str, found: list[int], old: str) -> tuple[list[_Match]
     if not starts or not pat_lines:
         return [], Counter()
     file_lines, _ = split_lines(content)
-    for level in _LEVELS[3:]:  # the indentation-shift levels
+    first: tuple[list[_Match], Counter[int]] = ([], Counter())
+    for level in _LEVELS[3:]:  # the indentation-shift levels (tab = 4, then 8 columns)
         fits = _candidates(file_lines, [pat_lines], level)
         deeper = [m for m in fits if m.start not in starts and m.delta > 0]
-        if deeper:
-            return deeper, Counter(m.delta for m in fits)
-    return [], Counter()
+        shifts = Counter(m.delta for m in fits)
+        if any(shifts[m.delta] == 1 for m in deeper):
+            return deeper, shifts
+        first = first if first[0] else (deeper, shifts)
+    return first
 
 
 def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> EditResult:
