@@ -161,8 +161,8 @@ def replace_text(
     return _replace_lines(content, old, new, name, places[chosen].start, _LEVELS[3:])
 
 
-def check_line(content: str, line: object, name: str) -> int:
-    """``line`` if it is a line number of ``content`` (1-based); ToolError saying why not."""
+def check_line(content: str, line: object, name: str) -> None:
+    """Raise a ToolError saying why unless ``line`` is a line number of ``content`` (1-based)."""
     count = len(split_lines(content)[0])
     if not isinstance(line, int) or isinstance(line, bool):
         raise ToolError(f"line must be an integer line number of {name}; got {line!r}")
@@ -173,7 +173,6 @@ def check_line(content: str, line: object, name: str) -> int:
             if count
             else f"{name} is empty; there is no line {line}"
         )
-    return line
 
 
 def _pick(places: list[Place], line: int, name: str) -> int:
