@@ -22,6 +22,7 @@ from agent_magic.analysis.grep import (
 )
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
+from agent_magic.staging.edits import numbered_lines
 from agent_magic.staging.nbview import cell_lines
 from agent_magic.staging.notebooks import is_notebook
 
@@ -77,8 +78,10 @@ EDIT_TOOLS = [
     _tool(
         "replace",
         "Replace one occurrence of `old` with `new` in a file. `old` must match a "
-        "unique region; include a few lines of context to make it unique.",
-        {"path": _STR, "old": _STR, "new": _STR},
+        "unique region; include a few lines of context to make it unique. Optional `line`: "
+        "the line where `old` starts (as view numbers lines), only to choose among the places "
+        "a refusal lists.",
+        {"path": _STR, "old": _STR, "new": _STR, "line": _INT},
         ["path", "old", "new"],
     ),
     _tool(
@@ -266,7 +269,8 @@ class Toolbox:
             return self.staging.notebook_view(path, start_cell, end_cell, start_line, end_line)
         if start_cell is not None or end_cell is not None:
             raise ToolError(f"{path} is not a notebook; start_cell/end_cell are for .ipynb files")
-        lines = self.staging.read_text(path).splitlines()  # a directory: "use list_dir"
+        # Numbered as edits number them (LF only), so a `line` for replace agrees with the view.
+        lines = numbered_lines(self.staging.read_text(path))  # a directory: "use list_dir"
         start = max(1, start_line or 1)
         end = min(len(lines), end_line or start + MAX_VIEW_LINES - 1, start + MAX_VIEW_LINES - 1)
         if lines and start > len(lines):
@@ -390,8 +394,8 @@ class Toolbox:
                 return [("", n, line) for n, line in found]
         return [("", n, line) for n, line in lines_with(text, held)]
 
-    def _replace(self, path: str, old: str, new: str) -> str:
-        return self.staging.replace(path, old, new)
+    def _replace(self, path: str, old: str, new: str, line: int | None = None) -> str:
+        return self.staging.replace(path, old, new, line)
 
     def _insert(self, path: str, line: int, text: str) -> str:
         return self.staging.insert(path, line, text)

@@ -26,6 +26,12 @@ of old and new by the same amount (lines that cannot move left of column 0 stay)
 old text of one line shifted by a level often lands verbatim on, or fits as well as, another
 line (``yield ms`` at two depths); the elision drops lines mechanically and now and then drops
 the only lines that told two regions apart, as a hurried model would.
+
+A second set of rows ("after one resend") answers each refused edit once, as a real model can:
+a simulated model that knows only the refusal's text and the lines it meant to edit resends the
+same edit with the ``line`` of the listed place in those lines, or, to a refusal saying the new
+text's depth is open, the edit at the file's own indentation (``resend``). The target is then
+>= 99% exact, still with no wrong result and no misplaced edit.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import argparse
 import difflib
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -66,6 +73,7 @@ class Case:
 class Edit:
     old: str
     new: str
+    line: int | None = None  # the replace tool's optional line, sent only on a resend
 
 
 def load_cases(gold: Path) -> list[Case]:
@@ -318,15 +326,54 @@ def intermediates(before: str, edits: list[Edit]) -> list[str]:
     return out
 
 
+def meant_lines(text: str, old: str) -> tuple[int, int]:
+    """First and last line (1-based) of the unique exact ``old`` in ``text``: where the model
+    meant its edit, as a model knows it from the lines it viewed."""
+    pos = text.find(old)
+    first = text.count("\n", 0, pos) + 1
+    return first, first + old.rstrip("\n").count("\n")
+
+
+_LISTED = re.compile(r"\blines? (\d+)(?:-\d+)? \(")
+
+
+def resend(refusal: str, sent: Edit, meant: Edit, where: tuple[int, int]) -> Edit | None:
+    """The one resend of a refused edit by a model that reads the refusal and knows only what a
+    real model knows: the edit it meant (its intent: the gold hunk at the file's indentation,
+    which ``meant`` is) and the lines ``where`` it meant to edit. None: the refusal asks for
+    nothing a resend can give.
+
+    A refusal listing places (``line=N``) gets the same edit, as sent, with the line of the
+    listed place that starts inside ``where`` (else the first line of ``where``); one saying the
+    new text's depth is open gets the edit at the file's own indentation, as it asks.
+    """
+    if "line=N" in refusal:
+        listing = refusal.split("; nothing was changed")[0]
+        starts = [int(m.group(1)) for m in _LISTED.finditer(listing)]
+        inside = [n for n in starts if where[0] <= n <= where[1]]
+        return Edit(sent.old, sent.new, inside[0] if len(inside) == 1 else where[0])
+    if "at the file's own indentation" in refusal:
+        return Edit(meant.old, meant.new)
+    return None
+
+
 def run_staging(
-    case_before: bytes, edits: list[Edit], tmp: Path, expected: list[str] | None = None
+    case_before: bytes,
+    edits: list[Edit],
+    tmp: Path,
+    expected: list[str] | None = None,
+    meant: list[Edit] | None = None,
+    before: str = "",
+    resent: list[Edit] | None = None,
 ) -> tuple[bytes | None, int, int | None]:
     """The file after the edits via Staging and apply (None if refused), how many edits landed
     in a wrong place on the way (the staged text differs from ``expected`` after it), and the
     index of the refused edit.
 
     An edit in the wrong place may be hidden in the end result by a later refusal or by a later
-    edit doing the same elsewhere, so each one is checked as it is staged.
+    edit doing the same elsewhere, so each one is checked as it is staged. Given ``meant`` (the
+    exact edits, with ``before``, the text they start from), a refused edit is sent once more as
+    ``resend`` says (and appended to ``resent``); a second refusal refuses the file.
     """
     root = Path(tempfile.mkdtemp(dir=tmp))
     (root / "f.py").write_bytes(case_before)
@@ -335,9 +382,20 @@ def run_staging(
     wrong = 0
     for i, e in enumerate(edits):
         try:
-            st.replace("f.py", e.old, e.new)
-        except AgentMagicError:
-            return None, wrong, i
+            st.replace("f.py", e.old, e.new, e.line)
+        except AgentMagicError as exc:
+            prior = before if i == 0 or expected is None else expected[i - 1]
+            again = None
+            if meant is not None:
+                again = resend(str(exc), e, meant[i], meant_lines(prior, meant[i].old))
+            if again is None:
+                return None, wrong, i
+            if resent is not None:
+                resent.append(again)
+            try:
+                st.replace("f.py", again.old, again.new, again.line)
+            except AgentMagicError:
+                return None, wrong, i
         staged = st.read_bytes("f.py").decode("utf-8").replace("\r\n", "\n")
         if expected is not None and staged != expected[i]:
             wrong, expected = 1, None  # later texts differ anyway: one per file
@@ -356,16 +414,24 @@ def run_peer(case_before: bytes, edits: list[Edit]) -> bytes | None:
     return text.encode("utf-8")
 
 
+METHODS = ("staging", "staging, one resend", "str.replace")
+
+
 def bench(cases: list[Case], seed: int) -> dict[str, dict[str, dict[str, float]]]:
-    """Per perturbation and method: counts and percentages of correct, refused, wrong."""
+    """Per perturbation and method: counts and percentages of correct, refused, wrong.
+
+    ``staging`` is the first send; ``staging, one resend`` sends each refused edit once more as
+    the refusal asks (``resend``); files with nothing refused count as they did on first send.
+    """
     results: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="edit_apply-") as tmpdir:
         tmp = Path(tmpdir)
         for kind in PERTURBATIONS:
             tallies = {
                 m: {"n": 0, "correct": 0, "refused": 0, "wrong": 0, "wrong_edit": 0, "seconds": 0.0}
+                | {"resent_files": 0, "resent_with_line": 0, "resent_reindented": 0}
                 | {f"refused_{c}": 0 for c in REFUSALS}
-                for m in ("staging", "str.replace")
+                for m in METHODS
             }
             for idx, case in enumerate(cases):
                 rng = random.Random(f"{seed}:{kind}:{idx}")
@@ -378,17 +444,31 @@ def bench(cases: list[Case], seed: int) -> dict[str, dict[str, dict[str, float]]
                 exact = make_edits(text_b, text_a, extra)
                 edits = perturb(exact, kind, rng, text_b, text_a)
                 texts = intermediates(text_b, exact)
+                first: tuple[bytes | None, int, int | None] = (None, 0, None)
+                first_seconds = 0.0
                 for method, t in tallies.items():
                     start = time.perf_counter()
                     if method == "staging":
-                        got, wrong_edit, at = run_staging(before, edits, tmp, texts)
-                    else:
+                        got, wrong_edit, at = first = run_staging(before, edits, tmp, texts)
+                        first_seconds = time.perf_counter() - start
+                    elif method == "str.replace":
                         got, wrong_edit, at = run_peer(before, edits), 0, None
+                    elif first[2] is None:
+                        got, wrong_edit, at = first  # nothing refused: nothing to resend
+                        start -= first_seconds
+                    else:
+                        sent: list[Edit] = []
+                        got, wrong_edit, at = run_staging(
+                            before, edits, tmp, texts, exact, text_b, sent
+                        )
+                        t["resent_files"] += 1
+                        t["resent_with_line"] += sum(e.line is not None for e in sent)
+                        t["resent_reindented"] += sum(e.line is None for e in sent)
                     t["seconds"] += time.perf_counter() - start
                     t["n"] += 1
                     t["wrong_edit"] += wrong_edit
                     t["refused" if got is None else "correct" if got == after else "wrong"] += 1
-                    if at is not None:
+                    if at is not None and method != "str.replace":
                         where = texts[at - 1] if at else text_b
                         t[f"refused_{refusal_class(where, edits[at])}"] += 1
             for t in tallies.values():
@@ -414,8 +494,10 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     return "\n".join(rows)
 
 
-def seeds_table(per_seed: dict[int, dict[str, dict[str, dict[str, float]]]]) -> str:
-    """Staging's exact / refused / wrong percentages per perturbation, one column per seed."""
+def seeds_table(
+    per_seed: dict[int, dict[str, dict[str, dict[str, float]]]], method: str = "staging"
+) -> str:
+    """A method's exact / refused / wrong percentages per perturbation, one column per seed."""
     seeds = list(per_seed)
     rows = [
         "| perturbation | "
@@ -427,7 +509,7 @@ def seeds_table(per_seed: dict[int, dict[str, dict[str, dict[str, float]]]]) -> 
     for kind in PERTURBATIONS:
         cells, worst, misplaced, placeable = [], 0, 0, 100.0
         for s in seeds:
-            t = per_seed[s][kind]["staging"]
+            t = per_seed[s][kind][method]
             cells.append(f"{t['correct_pct']:.1f} / {t['refused_pct']:.1f} / {t['wrong_pct']:.1f}")
             worst = max(worst, int(t["wrong"]))
             misplaced = max(misplaced, int(t.get("wrong_edit", 0)))
@@ -439,8 +521,11 @@ def seeds_table(per_seed: dict[int, dict[str, dict[str, dict[str, float]]]]) -> 
     return "\n".join(rows)
 
 
-def refusals_table(per_seed: dict[int, dict[str, dict[str, dict[str, float]]]]) -> str:
-    """Staging's refused files per perturbation, split by why (``REFUSALS``), one column per seed."""
+def refusals_table(
+    per_seed: dict[int, dict[str, dict[str, dict[str, float]]]], method: str = "staging"
+) -> str:
+    """A method's refused files per perturbation, split by why (``REFUSALS``), one column per
+    seed (the reason is the first send's: the input as the model first sent it)."""
     seeds = list(per_seed)
     rows = [
         "| perturbation | refused because | " + " | ".join(f"seed {s}" for s in seeds) + " |",
@@ -448,7 +533,7 @@ def refusals_table(per_seed: dict[int, dict[str, dict[str, dict[str, float]]]]) 
     ]
     for kind in PERTURBATIONS:
         for key, why in REFUSALS.items():
-            counts = [int(per_seed[s][kind]["staging"].get(f"refused_{key}", 0)) for s in seeds]
+            counts = [int(per_seed[s][kind][method].get(f"refused_{key}", 0)) for s in seeds]
             if any(counts):
                 rows.append(f"| {kind} | {why} | " + " | ".join(map(str, counts)) + " |")
     return "\n".join(rows)
@@ -471,10 +556,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seed {seeds[0]}:")
     print(table(per_seed[seeds[0]]))
     print()
+    print("First send:")
     print(seeds_table(per_seed))
     print()
     print("Refused files by reason (count of files):")
     print(refusals_table(per_seed))
+    print()
+    print("After one resend of each refused edit, as the refusal asks:")
+    print(seeds_table(per_seed, "staging, one resend"))
+    print()
+    print("Refused after the resend, by the first send's reason (count of files):")
+    print(refusals_table(per_seed, "staging, one resend"))
+    print()
+    print("Edits resent (with line=N / at the file's own indentation), per seed:")
+    for kind in PERTURBATIONS:
+        counts = [per_seed[s][kind]["staging, one resend"] for s in seeds]
+        if any(c["resent_files"] for c in counts):
+            cells = [
+                f"{int(c['resent_with_line'])} / {int(c['resent_reindented'])}" for c in counts
+            ]
+            print(f"| {kind} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -461,3 +461,27 @@ def test_a_bearer_token_from_anthropic_auth_token_is_accepted(sample_repo: Path,
         model = AnthropicModel("claude-sonnet-4-6", base_url=server.base_url, max_retries=0)
         reply = model.complete(Request(system="s", messages=[{"role": "user", "content": "hi"}]))
     assert reply.text == "hello"
+
+
+def test_an_ambiguous_replace_is_refused_with_the_lines_and_the_resend_with_line_lands(
+    sample_repo: Path,
+):
+    # `    return` starts lines 8 and 13 of cleaning.py: the refusal lists both, the model picks.
+    old, new = "    return", "    # prices may carry a currency sign\n    return"
+    script = [
+        UNDERSTAND,
+        *PLAN,
+        turn(call("replace", path=CLEANING, old=old, new=new)),
+        turn(call("replace", path=CLEANING, old=old, new=new, line=13)),
+        FINISH,
+    ]
+    with FakeAnthropic(script) as server:
+        session = agent_for(sample_repo, server).run("fix the failing test")
+        assert not server.rejected, server.rejected
+    assert session.stop_reason == "done", session.error
+    refused = tool_results(server.requests[4]["messages"][-1])[0]
+    assert refused["is_error"] is True
+    assert "line 8 (verbatim); line 13 (verbatim)" in str(refused["content"])
+    assert "Resend the same edit with line=N" in str(refused["content"])
+    assert "lines 13-13" in str(tool_results(server.requests[5]["messages"][-1])[0]["content"])
+    assert "+    # prices may carry a currency sign\n     return float(" in session.diff()

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from agent_magic.staging.edits import numbered_lines
+
 MIN_LITERAL = 3  # shorter runs are in most files: a pass with them saves nothing
 # Plain printable ASCII: the same bytes in UTF-8 and in every ASCII-compatible encoding.
 _PLAIN = frozenset(chr(c) for c in range(0x20, 0x7F))
@@ -129,32 +131,21 @@ def _branch_runs(parser: ModuleType, items: list[Any]) -> list[str]:
     return sorted(found, key=lambda r: (-len(r), r))
 
 
-# Where str.splitlines() breaks a line besides "\n": a text without them splits at "\n" only.
-_ASCII_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e"
-_OTHER_BREAKS = "\x85\u2028\u2029"
-
-
-def _breaks_only_at_newline(text: str) -> bool:
-    # One memchr-speed scan per character beats a character class run over the text.
-    if not text.isascii() and any(c in text for c in _OTHER_BREAKS):
-        return False
-    return not any(c in text for c in _ASCII_BREAKS)
-
-
 def lines_with(text: str, needles: Needles | None) -> list[tuple[int, str]]:
-    """(number, line) of the lines of ``text``, numbered as ``str.splitlines`` does, that can
-    hold a match: they hold the needles (every line when ``needles`` is None).
+    """(number, line) of the lines of ``text`` (see numbered_lines) that can hold a match: they
+    hold the needles (every line when ``needles`` is None).
 
     The texts are looked for in the whole text and only their lines are cut out: a file where
     few lines hold them costs a pass in C instead of a Python step per line.
     """
     if needles is None or (needles.beyond_ascii and any(c in text for c in BEYOND_ASCII)):
-        return list(enumerate(text.splitlines(), 1))
+        return list(enumerate(numbered_lines(text), 1))
     hay = text.lower() if needles.fold else text
-    if len(hay) != len(text) or not _breaks_only_at_newline(text):
-        # Lower-casing moved offsets (U+0130 becomes two characters) or lines end in other
-        # ways: line by line.
-        return [(n, line) for n, line in enumerate(text.splitlines(), 1) if needles.may_match(line)]
+    if len(hay) != len(text):
+        # Lower-casing moved offsets (U+0130 becomes two characters): line by line.
+        return [
+            (n, line) for n, line in enumerate(numbered_lines(text), 1) if needles.may_match(line)
+        ]
     firsts = needles.texts if needles.any_of else needles.texts[:1]
     starts: set[int] = set()
     for first in firsts:
@@ -164,17 +155,15 @@ def lines_with(text: str, needles: Needles | None) -> list[tuple[int, str]]:
             end = hay.find("\n", at)
             at = -1 if end == -1 else hay.find(first, end + 1)
     cut = _cut(text, hay, starts)
-    if needles.any_of:
-        return [(n, text[a:b]) for n, a, b in cut]
-    rest = needles.texts[1:]
-    return [(n, text[a:b]) for n, a, b in cut if all(t in hay[a:b] for t in rest)]
+    rest = [] if needles.any_of else needles.texts[1:]
+    return [(n, _line(text, a, b)) for n, a, b in cut if all(t in hay[a:b] for t in rest)]
 
 
 def lines_found(text: str, whole: Any, *, timeout: float) -> list[tuple[int, str]] | None:
     """(number, line) of the lines where ``whole`` (a line-local pattern compiled with MULTILINE,
     see is_line_local) finds a match in the whole text; None when that cannot tell: a match
-    spans a line break, lines end in other ways than "\n", or the time ran out."""
-    if not _breaks_only_at_newline(text):
+    spans a line break, a CR (which ``$`` does not see as a line's end) or the time ran out."""
+    if "\r" in text:
         return None
     starts: set[int] = set()
     at = 0
@@ -190,7 +179,12 @@ def lines_found(text: str, whole: Any, *, timeout: float) -> list[tuple[int, str
             at = end + 1  # one match tells the line: on to the next
     except TimeoutError:
         return None
-    return [(n, text[a:b]) for n, a, b in _cut(text, text, starts)]
+    return [(n, _line(text, a, b)) for n, a, b in _cut(text, text, starts)]
+
+
+def _line(text: str, start: int, end: int) -> str:
+    """The line at ``text[start:end]`` as numbered_lines gives it (no CR of a CRLF)."""
+    return text[start:end].removesuffix("\r")
 
 
 def _cut(text: str, hay: str, starts: set[int]) -> list[tuple[int, int, int]]:
@@ -199,7 +193,7 @@ def _cut(text: str, hay: str, starts: set[int]) -> list[tuple[int, int, int]]:
     number, counted = 1, 0
     for start in sorted(starts):
         if start >= len(text):
-            continue  # an empty match after the last "\n": splitlines has no line there
+            continue  # an empty match after the last "\n": no line there
         end = hay.find("\n", start)
         end = len(hay) if end == -1 else end
         number += hay.count("\n", counted, start)

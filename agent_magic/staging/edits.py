@@ -6,9 +6,14 @@ trailing whitespace, then whole lines with a uniform indentation shift (tabs cou
 8 columns). At every level more than one match is an error, never a guess, unless the edit
 gives the same file at each; only a shifted old text can single out one of several matches, by
 the depth it was written at (see ``_meant``). A byte-exact match found once is the place meant,
-unless the same lines also fit once deeper (a dedented copy; see ``_refuse_deeper_twin``). An
+unless the same lines also fit once deeper (a dedented copy; see ``_deeper_fits``). An
 old text with a line that is only ``...`` matches head, elided middle, tail; blank lines at its
 edges are ignored.
+
+An ambiguity refusal lists every place that fits by its first line and how it fits, and asks the
+model to resend with ``line=N``. A ``line`` never moves an edit: it only chooses among the places
+that fit (the one starting at that line, else the one spanning it), and a line that names none
+of them, or contradicts the only place that fits, is refused with both (see ``_pick``).
 """
 
 from __future__ import annotations
@@ -60,6 +65,27 @@ class _Match:
     level: _Level
 
 
+@dataclass(frozen=True)
+class Place:
+    """A place an old text fits: its first and last line (1-based) and how it fits there."""
+
+    start: int
+    end: int
+    how: str
+
+    def __str__(self) -> str:
+        where = f"line {self.start}" if self.end <= self.start else f"lines {self.start}-{self.end}"
+        return f"{where} ({self.how})"
+
+
+MAX_PLACES = 16  # listed in a refusal; the rest are counted
+# What every refusal of a new text whose depth is open asks for: a resend that needs no shift.
+AT_FILE_INDENT = (
+    "Resend old and new text at the file's own indentation: old copied exactly from the file, "
+    "every new line at the column it is to have there"
+)
+
+
 def split_lines(text: str) -> tuple[list[str], bool]:
     """Lines of ``text`` without their LF, and whether it ends with a newline."""
     if not text:
@@ -67,6 +93,12 @@ def split_lines(text: str) -> tuple[list[str], bool]:
     final = text.endswith("\n")
     lines = text.split("\n")
     return (lines[:-1] if final else lines), final
+
+
+def numbered_lines(text: str) -> list[str]:
+    """The lines of ``text`` as view, search and edits number them: split at LF only (a form
+    feed or lone CR inside a line does not start a new one), without a CR ending a CRLF line."""
+    return [ln.removesuffix("\r") for ln in split_lines(text)[0]]
 
 
 def join_lines(lines: list[str], final: bool) -> str:
@@ -96,18 +128,126 @@ def insert_text(content: str, line: int, text: str, name: str = "file") -> EditR
     )
 
 
-def replace_text(content: str, old: str, new: str, name: str = "file") -> EditResult:
-    """Replace the one region of ``content`` matching ``old`` by ``new``; ToolError otherwise."""
+def replace_text(
+    content: str, old: str, new: str, name: str = "file", line: int | None = None
+) -> EditResult:
+    """Replace the one region of ``content`` matching ``old`` by ``new``; ToolError otherwise.
+
+    ``line`` (1-based, as ``view`` numbers lines) only chooses among the places ``old`` fits.
+    """
     old, new = old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
     if not old.strip():
         raise ToolError("old text is empty; use insert or create to add text")
+    if line is not None:
+        check_line(content, line, name)
     found = exact_positions(content, old)
-    if len(found) > 1 and not _same_exact_outcome(content, found, old, new, name):
-        raise _ambiguous(name, content, found)
-    if found:
-        _refuse_deeper_twin(content, found[0], old, name)
+    if not found:
+        return _replace_lines(content, old, new, name, line)
+    places = [_exact_place(content, pos, old) for pos in found]
+    deeper, shifts = _deeper_fits(content, found, old)
+    if line is None:
+        if len(found) > 1 and not _same_exact_outcome(content, found, old, new, name):
+            raise _refusal(name, places + [_match_place(m) for m in deeper])
+        # A byte-exact old text found once that also fits once deeper: as written, or a
+        # dedented copy (see ``_deeper_fits``); only the model's line can tell which.
+        twins = [m for m in deeper if shifts[m.delta] == 1] if len(found) == 1 else []
+        if twins:
+            raise _refusal(
+                name,
+                places + [_match_place(m) for m in twins],
+                why="a copy with less indentation than the file fits the deeper place too",
+            )
         return _replace_exact(content, found[0], old, new, name)
-    return _replace_lines(content, old, new, name)
+    # The line chooses among the exact places and those a dedented copy fits (never a
+    # shallower one: an exact old text is not an indented copy; see ``_deeper_fits``).
+    places += [_match_place(m) for m in deeper]
+    chosen = _pick(places, line, name)
+    if chosen < len(found):
+        return _replace_exact(content, found[chosen], old, new, name)
+    return _replace_lines(content, old, new, name, places[chosen].start, _LEVELS[3:])
+
+
+def check_line(content: str, line: object, name: str) -> None:
+    """Raise a ToolError saying why unless ``line`` is a line number of ``content`` (1-based)."""
+    count = len(split_lines(content)[0])
+    if not isinstance(line, int) or isinstance(line, bool):
+        raise ToolError(f"line must be an integer line number of {name}; got {line!r}")
+    if not 1 <= line <= count:
+        raise ToolError(
+            f"line must be between 1 and {count} (the lines of {name}, as view numbers them); "
+            f"got {line}"
+            if count
+            else f"{name} is empty; there is no line {line}"
+        )
+
+
+def _pick(places: list[Place], line: int, name: str) -> int:
+    """The index of the one place starting at ``line``, else of the one spanning it.
+
+    Otherwise the model's line and its old text disagree (one place fits, elsewhere) or do not
+    single out a place (none or several at that line): refused with the places, never guessed.
+    """
+    starting = [i for i, p in enumerate(places) if p.start == line]
+    if len(starting) == 1:
+        return starting[0]
+    if not starting:
+        spanning = [i for i, p in enumerate(places) if p.start <= line <= p.end]
+        if len(spanning) == 1:
+            return spanning[0]
+    raise _refusal(name, places, line)
+
+
+def _refusal(name: str, places: list[Place], line: int | None = None, why: str = "") -> ToolError:
+    """The refusal of an edit that fits ``places`` (or, given ``line``, none at that line)."""
+    if len(places) == 1:
+        only = places[0]
+        return ToolError(
+            f"line={line} and the old text disagree: old text fits only one place in {name}, "
+            f"{only}, which is not at line {line}; nothing was changed. If that place is the one "
+            f"you mean, resend with line={only.start} (or without line); if you mean line "
+            f"{line}, view {name} there and copy the old text exactly"
+        )
+    listed = "; ".join(str(p) for p in places[:MAX_PLACES])
+    if len(places) > MAX_PLACES:
+        listed += f"; and {len(places) - MAX_PLACES} more"
+    text = f"old text fits {len(places)} places in {name}: {listed}"
+    if why:
+        text += f" ({why})"
+    if line is not None:
+        at = sum(p.start == line for p in places)
+        text += f"; line={line} " + (
+            f"is where {at} of them start" if at > 1 else "is not the first line of any of them"
+        )
+    text += "; nothing was changed. "
+    starts = Counter(p.start for p in places)
+    if all(n == 1 for n in starts.values()):
+        return ToolError(
+            text + "Resend the same edit with line=N, N the first line of the place you mean "
+            "(as listed), or include more surrounding lines so only one place fits"
+        )
+    return ToolError(
+        text + "Places that start at the same line cannot be told apart by line: include more "
+        "surrounding lines (for an elided '...', the lines around it) so only one place fits"
+    )
+
+
+def _exact_place(content: str, pos: int, old: str) -> Place:
+    first = content.count("\n", 0, pos) + 1
+    last = first + old.rstrip("\n").count("\n")
+    inside = content[content.rfind("\n", 0, pos) + 1 : pos].strip()
+    return Place(
+        first, max(first, last), "verbatim, from the middle of the line" if inside else "verbatim"
+    )
+
+
+def _match_place(m: _Match) -> Place:
+    if m.level.tab == 0:
+        how = "as written, ignoring trailing whitespace"
+    elif m.delta:
+        how = f"shifted {abs(m.delta)} columns " + ("deeper" if m.delta > 0 else "shallower")
+    else:
+        how = f"at the same indentation, tab = {m.level.tab} columns"
+    return Place(m.start + 1, max(m.start + 1, m.end), how)
 
 
 def _same_exact_outcome(content: str, found: list[int], old: str, new: str, name: str) -> bool:
@@ -119,44 +259,43 @@ def _same_exact_outcome(content: str, found: list[int], old: str, new: str, name
     return len(texts) == 1
 
 
-def _refuse_deeper_twin(content: str, pos: int, old: str, name: str) -> None:
-    """Refuse an exact match when the same lines also fit once, shifted, at a deeper depth.
+def _deeper_fits(content: str, found: list[int], old: str) -> tuple[list[_Match], Counter[int]]:
+    """Places deeper than an exact old text where its lines also fit, shifted, and the count
+    of every shift that fits (at the first indentation level with any deeper place).
 
     A byte-exact old text found once is what the model meant, as in every coding agent's edit
     tool, with one exception: a model that dedents a snippet (quotes a method body at the
     class's depth, strips a level) can produce text that happens to sit verbatim at a shallower
-    place. So if the old text also fits exactly one place deeper than written, the two readings
-    are as good and the edit is refused with the candidates (0 wrong places: issue 18). Places
-    shallower than written do not veto: adding indentation is not how models miscopy, and
-    refusing there turned away plain exact copies (the benchmark's ``none`` at 97.9%). A depth
-    where the text fits several places cannot be what a unique old text was copied from (see
-    ``_meant``). Only old texts covering whole lines are checked: one that starts inside a
-    line's text picks its place by that text.
+    place. So if the old text also fits exactly one place deeper than written (a shift that
+    fits once), the two readings are as good and the edit is refused with the candidates (0
+    wrong places: issue 18). Places shallower than written do not veto: adding indentation is
+    not how models miscopy, and refusing there turned away plain exact copies (the benchmark's
+    ``none`` at 97.9%). A depth where the text fits several places cannot be what a unique old
+    text was copied from (see ``_meant``), though a model's ``line`` may choose one. Only old
+    texts covering whole lines are checked: one that starts inside a line's text picks its
+    place by that text.
     """
     skip = len(old) - len(old.lstrip("\n"))  # leading newlines end the line before
-    pos, old = pos + skip, old[skip:]
-    line_start = content.rfind("\n", 0, pos) + 1
-    if content[line_start:pos].strip():
-        return
-    pat_lines, _ = split_lines(old)
+    starts = set()
+    for pos in found:
+        at = pos + skip
+        if not content[content.rfind("\n", 0, at) + 1 : at].strip():
+            starts.add(content.count("\n", 0, at))
+    pat_lines, _ = split_lines(old[skip:])
     while pat_lines and not pat_lines[-1].strip():
         pat_lines.pop()
-    if not pat_lines:
-        return
+    if not starts or not pat_lines:
+        return [], Counter()
     file_lines, _ = split_lines(content)
-    here = content.count("\n", 0, pos)
-    for level in _LEVELS[3:]:  # the indentation-shift levels
-        found = _candidates(file_lines, [pat_lines], level)
-        per_shift = Counter(m.delta for m in found)
-        deeper = [m for m in found if m.start != here and m.delta > 0 and per_shift[m.delta] == 1]
-        if deeper:
-            where = ", ".join(f"line {m.start + 1} ({m.delta:+d} columns)" for m in deeper[:6])
-            raise ToolError(
-                f"old text matches line {here + 1} of {name} exactly, but the same lines also "
-                f"fit once deeper: {where}, as if copied with less indentation; it is ambiguous "
-                "which one is meant, so nothing was changed. Include more surrounding lines so "
-                "only one place fits"
-            )
+    first: tuple[list[_Match], Counter[int]] = ([], Counter())
+    for level in _LEVELS[3:]:  # the indentation-shift levels (tab = 4, then 8 columns)
+        fits = _candidates(file_lines, [pat_lines], level)
+        deeper = [m for m in fits if m.start not in starts and m.delta > 0]
+        shifts = Counter(m.delta for m in fits)
+        if any(shifts[m.delta] == 1 for m in deeper):
+            return deeper, shifts
+        first = first if first[0] else (deeper, shifts)
+    return first
 
 
 def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> EditResult:
@@ -172,8 +311,8 @@ def _replace_exact(content: str, pos: int, old: str, new: str, name: str) -> Edi
             if prefix.strip():
                 raise ToolError(
                     f"old text starts in the middle of line {line_no} of {name} and the new text "
-                    "has several lines, so their indentation is ambiguous; copy the whole line "
-                    "with its full indentation"
+                    "has several lines, so their indentation is ambiguous; nothing was changed. "
+                    + AT_FILE_INDENT
                 )
             new = _shift_under(new, prefix, style, line_no, name)
             pos = line_start
@@ -215,8 +354,7 @@ def _shift_under(new: str, prefix: str, style: str | None, line_no: int, name: s
         raise ToolError(
             f"old text starts inside the indentation of line {line_no} of {name} but every line "
             f"of the new text is indented ({base} columns or more), so it is ambiguous whether "
-            "the new text was shifted like the old one; copy the old text's first line with its "
-            "full indentation"
+            "the new text was shifted like the old one; nothing was changed. " + AT_FILE_INDENT
         )
     return "\n".join(_indent_under(prefix, ln, style) if ln.strip() else ln for ln in lines)
 
@@ -274,13 +412,20 @@ def exact_positions(content: str, old: str) -> list[int]:
     return out
 
 
-def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
+def _replace_lines(
+    content: str,
+    old: str,
+    new: str,
+    name: str,
+    line: int | None = None,
+    levels: tuple[_Level, ...] = _LEVELS,
+) -> EditResult:
     file_lines, final = split_lines(content)
     pat_lines, _ = split_lines(old)
     new_lines, _ = split_lines(new)
     notes = []
     tokens: list = list(pat_lines)
-    match = _search(file_lines, tokens, name, new_lines)
+    match = _search(file_lines, tokens, name, new_lines, line, levels)
     lead, trail = _edge_blanks(pat_lines)
     if match is None and (lead or trail):
         # Blank lines at the edges count first; only a failed match makes them "stray".
@@ -288,11 +433,11 @@ def _replace_lines(content: str, old: str, new: str, name: str) -> EditResult:
         new_lines = _strip_matching_blanks(new_lines, lead, trail)
         notes.append("ignored blank lines at the edges of old text")
         tokens = list(pat_lines)
-        match = _search(file_lines, tokens, name, new_lines)
+        match = _search(file_lines, tokens, name, new_lines, line, levels)
     if match is None and any(t.strip() in MARKERS for t in pat_lines):
         tokens = _elided(pat_lines)
         if len(tokens) > 1:
-            match = _search(file_lines, tokens, name, new_lines)
+            match = _search(file_lines, tokens, name, new_lines, line, levels)
             if match is not None:
                 notes.append("'...' stood for unchanged lines")
     if match is None:
@@ -412,17 +557,27 @@ def _segment_delta(
     return delta if delta == 0 or level.shift else None
 
 
-def _search(file_lines: list[str], tokens: list, name: str, new_lines: list[str]) -> _Match | None:
+def _search(
+    file_lines: list[str],
+    tokens: list,
+    name: str,
+    new_lines: list[str],
+    line: int | None = None,
+    levels: tuple[_Level, ...] = _LEVELS,
+) -> _Match | None:
     """The one match of ``tokens`` at the strictest level that has any; ToolError if several.
 
     Several matches are one when the edit gives the same file at each (an insertion into a run
-    of identical lines): the result is what counts, and it is not in doubt.
+    of identical lines): the result is what counts, and it is not in doubt. Given ``line``, the
+    matches at that level are the candidates it chooses among (``_pick``).
     """
     segs = _segments(tokens)
     if not segs[0]:
         return None
-    for level in _LEVELS:
+    for level in levels:
         found = _candidates(file_lines, segs, level)
+        if found and line is not None:
+            return found[_pick([_match_place(m) for m in found], line, name)]
         if len(found) == 1:
             return found[0]
         meant = _meant(found, segs, level.tab) if level.shift else []
@@ -431,11 +586,7 @@ def _search(file_lines: list[str], tokens: list, name: str, new_lines: list[str]
         if len(found) > 1 and _same_outcome(file_lines, tokens, new_lines, found, name):
             return found[0]
         if len(found) > 1:
-            spans = ", ".join(f"{m.start + 1}-{m.end}" for m in found[:6])
-            raise ToolError(
-                f"old text matches {len(found)} places in {name} when ignoring {level.name} "
-                f"(lines {spans}); include more surrounding lines so it matches exactly one"
-            )
+            raise _refusal(name, [_match_place(m) for m in found])
     return None
 
 
@@ -564,7 +715,7 @@ def _reindent(
         raise ToolError(
             f"old text matched with its indentation shifted by {match.delta} columns, but the new "
             f"line {line.strip()[:60]!r} is indented only {indent_width(line, tab)}, so the edit "
-            "is not uniformly shifted; copy the old text with the file's indentation"
+            "is not uniformly shifted; nothing was changed. " + AT_FILE_INDENT
         )
     indent = "\t" * (width // tab) + " " * (width % tab) if use_tabs else " " * width
     return indent + line.lstrip()
@@ -592,8 +743,7 @@ def _refuse_broken_blocks(lines: list[str], tab: int, name: str) -> None:
                 f"the new text is to be re-indented to the file's depth, but it is not "
                 f"consistently indented itself: {line.strip()[:60]!r} is followed by "
                 f"{nxt.strip()[:60]!r} at the same or a lesser depth, so some lines were "
-                f"shifted and some not; nothing was changed in {name}. Send old and new text "
-                "with the file's exact indentation"
+                f"shifted and some not; nothing was changed in {name}. " + AT_FILE_INDENT
             )
 
 
@@ -627,12 +777,20 @@ def _unshifted_lines(
         return frozenset()
     if fits == [False, True]:
         return frozenset(low)
-    line = new_lines[low[0]]
+    open_lines = [
+        f"{new_lines[j].strip()[:40]!r} (column {indent_width(new_lines[j], tab)} or "
+        f"{indent_width(new_lines[j], tab) + match.delta})"
+        for j in low
+    ]
+    at = next((i for i in range(match.start, match.end) if file_lines[i].strip()), match.start)
     raise ToolError(
-        f"old text matched {match.delta} columns deeper than written, but the new line "
-        f"{line.strip()[:60]!r} is at column {indent_width(line, tab)}: it may belong at column "
-        f"{indent_width(line, tab) + match.delta} (shifted with the rest) or where it is; nothing "
-        f"was changed in {name}. Send old and new text with the file's exact indentation"
+        f"old text fits {name} at {_match_place(match)}, but the new text's depth "
+        f"is open: {len(open_lines)} new line(s) left of the shift may stay at their own column "
+        f"or move {match.delta} deeper with the rest, and the file's indentation does not "
+        f"decide: {'; '.join(open_lines[:4])}{'; ...' if len(open_lines) > 4 else ''}. Nothing "
+        "was changed. Resend old and new text at the file's own indentation: old copied exactly "
+        f"from line {at + 1} on (its text starts at column {indent_width(file_lines[at], tab)}), "
+        "every new line at the column it is to have in the file"
     )
 
 
@@ -705,14 +863,6 @@ def _continued_lines(lines: list[str]) -> frozenset[int]:
         if not quote and line.endswith("\\") and i + 1 < len(lines):
             out.add(i + 1)
     return frozenset(out)
-
-
-def _ambiguous(name: str, content: str, found: list[int]) -> ToolError:
-    lines = [str(content.count("\n", 0, pos) + 1) for pos in found[:6]]
-    return ToolError(
-        f"old text matches {len(found)} places in {name} (starting at lines "
-        f"{', '.join(lines)}); include more surrounding lines so it matches exactly one"
-    )
 
 
 def _not_found(name: str, file_lines: list[str], pat: list[str]) -> ToolError:

@@ -119,12 +119,13 @@ class Staging:
         return sorted(names)
 
     # ---- text edits ----------------------------------------------------------------------
-    def replace(self, path: str, old: str, new: str) -> str:
-        """Replace the one region matching ``old``; returns where and how it matched."""
+    def replace(self, path: str, old: str, new: str, line: int | None = None) -> str:
+        """Replace the one region matching ``old`` (``line`` chooses among several); returns
+        where and how it matched."""
         norm = self._text_target(path)
         base = self.read_bytes(norm)
         text, fmt = self._decoded(norm, base)
-        result = edits.replace_text(text, old, new, norm)
+        result = edits.replace_text(text, old, new, norm, line)
         self._stage(norm, textfile.encode(result.text, fmt), base)
         return f"{norm}: {result.note}"
 

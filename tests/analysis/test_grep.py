@@ -21,6 +21,7 @@ from agent_magic.analysis.grep import (
 )
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
+from agent_magic.staging.edits import numbered_lines
 from agent_magic.staging.overlay import DiskReader
 from agent_magic.tools import MAX_SEARCH_HITS, Toolbox
 from tests.conftest import git
@@ -96,9 +97,10 @@ def test_folded_needles_say_when_non_ascii_letters_can_match(
 
 
 def reference_lines(text: str, pattern: str) -> list[tuple[int, str]]:
-    """The lines the regex engine matches, found line by line (what the search reports)."""
+    """The lines the regex engine matches, tried one by one (what the search reports), numbered
+    as view numbers them."""
     compiled = regex.compile(pattern)
-    return [(n, line) for n, line in enumerate(text.splitlines(), 1) if compiled.search(line)]
+    return [(n, line) for n, line in enumerate(numbered_lines(text), 1) if compiled.search(line)]
 
 
 PIECES = [
@@ -149,8 +151,8 @@ def test_lines_with_keeps_every_line_the_pattern_matches(pattern: str):
     for _ in range(400):
         text = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 40)))
         kept = lines_with(text, held)
-        whole = list(enumerate(text.splitlines(), 1))
-        assert set(kept) <= set(whole), text  # numbered as splitlines numbers them
+        whole = list(enumerate(numbered_lines(text), 1))
+        assert set(kept) <= set(whole), text  # numbered as view numbers them
         assert kept == sorted(kept)
         matched = reference_lines(text, pattern)
         assert set(matched) <= set(kept), (text, matched, kept)
@@ -229,7 +231,7 @@ def test_lines_found_keeps_every_line_the_pattern_matches(pattern: str):
         if kept is None:
             continue  # it cannot tell: the search tries every line
         told += 1
-        whole_lines = list(enumerate(text.splitlines(), 1))
+        whole_lines = list(enumerate(numbered_lines(text), 1))
         assert set(kept) <= set(whole_lines) and kept == sorted(kept), text
         matched = reference_lines(text, pattern)
         assert set(matched) <= set(kept), (text, matched, kept)

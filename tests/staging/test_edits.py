@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from agent_magic.errors import ToolError
+from agent_magic.paths import Project
+from agent_magic.staging import Staging
 from agent_magic.staging.edits import closest_region, insert_text, replace_text
+from agent_magic.tools import SCHEMAS, Toolbox, validate
 
 SRC = "def f(x):\n    if x:\n        a = 1\n        b = 2\n    return a\n\ndef g():\n    return 2\n"
 TABS = "def f(x):\n\tif x:\n\t\ta = 1\n\t\tb = 2\n\treturn a\n"
@@ -276,20 +282,26 @@ def test_replace(case, content, old, new, expected, note):
 
 # (case, content, old, new, error fragment)
 REFUSE = [
-    ("ambiguous exact", SRC, "return", "x", "matches 2 places"),
+    (
+        "ambiguous exact",
+        SRC,
+        "return",
+        "x",
+        r"fits 2 places in f.py: line 5 \(verbatim\); line 8 \(verbatim\)",
+    ),
     (
         "ambiguous ignoring indentation",
         "if a:\n  x = 1\nif b:\n      x = 1\n",
         "    x = 1\n",
         "y\n",
-        "matches 2 places",
+        r"fits 2 places .*line 2 \(shifted 2 columns shallower\); line 4 \(shifted 2 columns deeper\)",
     ),
     (
         "shifted one-liner whose other depths repeat, equally near",
         "if a:\n    x = 1\nif b:\n        x = 1\nif c:\n  x = 1\nif d:\n  x = 1\n",
         "      x = 1\n",
         "x = 2\n",
-        "matches 4 places",
+        r"fits 4 places .*line 2 .*line 4 .*line 6 .*line 8 ",
     ),
     ("not a substring of indentation", "        a = 1\n", "    a = 1\n    b\n", "c\n", "not found"),
     (
@@ -330,14 +342,14 @@ REFUSE = [
         "if a:\n    x = 1\nif b:\n        x = 1\n",
         "      x = 1\n",
         "x = 2\n",
-        "matches 2 places",
+        r"fits 2 places .*line 2 .*line 4 .*Resend the same edit with line=N",
     ),
     (
         "column-0 old text both at a line start and inside indentation",
         "x = 1\ndef f():\n    x = 1\n",
         "x = 1\n",
         "x = 1\ny = 2\n",
-        "matches 2 places",
+        r"fits 2 places in f.py: line 1 \(verbatim\); line 3 \(verbatim\)",
     ),
     # A dedented copy can sit verbatim at a shallower place: when the same lines also fit once
     # deeper, two depths fit and nothing is guessed.
@@ -346,14 +358,14 @@ REFUSE = [
         "def f():\n    try:\n        g()\n        try:\n            h()\n",
         "    try:\n",
         "    # note\n    try:\n",
-        "also fit once deeper: line 4",
+        r"line 2 \(verbatim\); line 4 \(shifted 4 columns deeper\).*less indentation",
     ),
     (
         "exact block that also fits once deeper",
         "a = g()\nb = 1\nclass C:\n    a = g()\n    b = 1\n",
         "a = g()\nb = 1\n",
         "a = h()\nb = 1\n",
-        "line 4 \\(\\+4 columns\\)",
+        r"lines 1-2 \(verbatim\); lines 4-5 \(shifted 4 columns deeper",
     ),
     # Re-indenting a new text that is not consistently indented itself is refused.
     (
@@ -368,7 +380,7 @@ REFUSE = [
         "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n",
         "    return 1\n",
         "    return 1\nY = 2\n",
-        "may belong at column 4",
+        r"depth is open.*'Y = 2' \(column 0 or 4\).*file's own indentation.*from line 3 ",
     ),
     # Continuation lines are free, so both readings fit the grid here: still two depths.
     (
@@ -376,7 +388,7 @@ REFUSE = [
         "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n",
         "    return 1\n",
         "    return 1\nY = [1,\n     2]\n",
-        "may belong at column 4",
+        r"'Y = \[1,' \(column 0 or 4\)",
     ),
     # Inside a docstring neither reading is on the grid (astropy's rst.py in the benchmark):
     # prose at column 0 or 4 and doctest lines at 2 or 6 are both valid strings.
@@ -388,7 +400,7 @@ REFUSE = [
         ),
         "    == ==\n    a  b\n    == ==\n",
         "  >>> t.write()\n  == ==\n  a  b\n  == ==\n\nLike others::\n",
-        "may belong at column 6",
+        r"5 new line\(s\).*'>>> t.write\(\)' \(column 2 or 6\)",
     ),
     # A new line left of where a shallower place's shift would put it does not rule that place
     # out: new text is also sent stripped of its indentation (`x = 2` for `    x = 1`), and
@@ -398,7 +410,7 @@ REFUSE = [
         "class A:\n    def f(self):\n        x = 1\n\n\ndef g():\n    if a:\n        pass\n    x = 1\n",
         "      x = 1\n",
         "      x = 1\n\n\ndef h():\n  pass\n",
-        "matches 2 places .*\\(lines 3-3, 9-9\\)",
+        r"fits 2 places .*line 3 \(shifted 2 columns deeper.*line 9 \(shifted 2 columns shallower",
     ),
     # Places that give different files stay refused, with the candidates listed.
     (
@@ -406,21 +418,21 @@ REFUSE = [
         "def f():\n    yield\n    out = yield\n",
         "yield\n",
         "yield\n\nx = 1\n",
-        "matches 2 places in f.py \\(starting at lines 2, 3\\)",
+        r"fits 2 places in f.py: line 2 \(verbatim\); line 3 \(verbatim, from the middle",
     ),
     (
         "several exact places, different outcomes",
         "def f():\n    pass\n    x = 1\n    pass\n",
         "    pass\n",
         "    pass\n    pass\n",
-        "matches 2 places in f.py \\(starting at lines 2, 4\\)",
+        r"fits 2 places in f.py: line 2 \(verbatim\); line 4 \(verbatim\)",
     ),
     (
         "elided old text fitting two regions whose elided lines differ",
         "def f():\n    a = 1\n    b = 1\n    c = 1\n\ndef g():\n    a = 1\n    b = 2\n    c = 1\n",
         "    a = 1\n    ...\n    c = 1\n",
         "    a = 1\n    ...\n    c = 3\n",
-        "matches 2 places .*\\(lines 2-4, 7-9\\)",
+        r"fits 2 places .*lines 2-4 .*lines 7-9 ",
     ),
     (
         "elided old text whose marker spans one line or three, tail repeated",
@@ -430,7 +442,7 @@ REFUSE = [
         ),
         "    if x:\n        ...\n\n\n@dec\n",
         "    if x:\n        ...\n\n    q()\n\n\n@dec\n",
-        "matches 2 places .*\\(lines 2-6, 8-14\\)",
+        r"fits 2 places .*lines 2-6 .*lines 8-14 ",
     ),
 ]
 
@@ -466,3 +478,401 @@ def test_closest_region_votes_for_most_shared_lines():
     lines = ["a", "b", "c", "d", "b", "x", "y"]
     assert closest_region(lines, ["b", "x", "y"]) == 4
     assert closest_region([], ["a"]) is None
+
+
+# ---- line: the model's choice among the places a refusal listed -------------------------------
+
+ELSES = (
+    "def f(a):\n"
+    "    if a:\n"
+    "        x = 1\n"
+    "    else:\n"  # 4
+    "        x = 2\n"
+    "    for i in a:\n"
+    "        if i:\n"
+    "            y = 1\n"
+    "        else:\n"  # 9
+    "            y = 2\n"
+    "    try:\n"
+    "        pass\n"
+    "    except E:\n"
+    "        pass\n"
+    "    else:\n"  # 15
+    "        z = 0\n"
+    "    while a:\n"
+    "        pass\n"
+    "    else:\n"  # 19
+    "        w = 0\n"
+)
+TWO_DEPTHS = "def f():\n    try:\n        g()\n        try:\n            h()\n"
+TWO_REGIONS = (
+    "def f():\n    a = 1\n    b = 1\n    c = 1\n\ndef g():\n    a = 1\n    b = 2\n    c = 1\n"
+)
+SHALLOW_DEEP = "if a:\n    x = 1\nif b:\n        x = 1\n"
+
+
+def _at(text: str, n: int, old: str, new: str) -> str:
+    """``text`` with ``old`` replaced by ``new`` on its line ``n`` (1-based) only."""
+    lines = text.split("\n")
+    assert old in lines[n - 1]
+    lines[n - 1] = lines[n - 1].replace(old, new)
+    return "\n".join(lines)
+
+
+# (case, content, old, new, line, expected)
+LINE = [
+    (
+        "verbatim at one depth, the line picks it",
+        TWO_DEPTHS,
+        "    try:\n",
+        "    # note\n    try:\n",
+        2,
+        TWO_DEPTHS.replace("    try:\n        g()", "    # note\n    try:\n        g()"),
+    ),
+    (
+        "shifted at another depth, the line picks it",
+        TWO_DEPTHS,
+        "    try:\n",
+        "    # note\n    try:\n",
+        4,
+        TWO_DEPTHS.replace("        try:\n", "        # note\n        try:\n"),
+    ),
+    (
+        "two shifted places, the shallower",
+        SHALLOW_DEEP,
+        "      x = 1\n",
+        "      x = 2\n",
+        2,
+        "if a:\n    x = 2\nif b:\n        x = 1\n",
+    ),
+    (
+        "two shifted places, the deeper",
+        SHALLOW_DEEP,
+        "      x = 1\n",
+        "      x = 2\n",
+        4,
+        "if a:\n    x = 1\nif b:\n        x = 2\n",
+    ),
+    (
+        "elided middle, two regions, the first",
+        TWO_REGIONS,
+        "    a = 1\n    ...\n    c = 1\n",
+        "    a = 1\n    ...\n    c = 3\n",
+        2,
+        _at(TWO_REGIONS, 4, "c = 1", "c = 3"),
+    ),
+    (
+        "elided middle, two regions, the second",
+        TWO_REGIONS,
+        "    a = 1\n    ...\n    c = 1\n",
+        "    a = 1\n    ...\n    c = 3\n",
+        7,
+        _at(TWO_REGIONS, 9, "c = 1", "c = 3"),
+    ),
+    (
+        "elided middle, a line inside the region (none starts there)",
+        TWO_REGIONS,
+        "    a = 1\n    ...\n    c = 1\n",
+        "    a = 1\n    ...\n    c = 3\n",
+        8,
+        _at(TWO_REGIONS, 9, "c = 1", "c = 3"),
+    ),
+    *[
+        (
+            f"else: in four places, line {n}",
+            ELSES,
+            "else:\n",
+            "else:  # fallback\n",
+            n,
+            _at(ELSES, n, "else:", "else:  # fallback"),
+        )
+        for n in (4, 9, 15, 19)
+    ],
+    (
+        "else: in four places, a new block shifted under the chosen one",
+        ELSES,
+        "else:\n",
+        "else:\n    log()\n",
+        9,
+        _at(ELSES, 9, "else:", "else:\n            log()"),
+    ),
+    # A dedented copy can land verbatim on shallower places: the deeper places it fits are
+    # listed and chosen too (sympy's blockmatrix in the benchmark: `else:` at 8 and 12).
+    (
+        "several verbatim places and a deeper one, the deeper",
+        ELSES,
+        "    else:\n",
+        "    else:  # fallback\n",
+        9,
+        _at(ELSES, 9, "else:", "else:  # fallback"),
+    ),
+    (
+        "several verbatim places and a deeper one, a verbatim one",
+        ELSES,
+        "    else:\n",
+        "    else:  # fallback\n",
+        15,
+        _at(ELSES, 15, "else:", "else:  # fallback"),
+    ),
+    (
+        "one verbatim place taken without a line, a deeper one chosen by it",
+        "if a:\n    x = 1\nif b:\n        x = 1\nif c:\n        x = 1\n",
+        "    x = 1\n",
+        "    x = 2\n",
+        6,
+        "if a:\n    x = 1\nif b:\n        x = 1\nif c:\n        x = 2\n",
+    ),
+    (
+        "a unique exact old text at its own line",
+        SRC,
+        "        a = 1\n",
+        "        a = 5\n",
+        3,
+        SRC.replace("a = 1", "a = 5"),
+    ),
+    (
+        "a unique block, a line inside it",
+        SRC,
+        "    if x:\n        a = 1\n        b = 2\n",
+        "    if x:\n        a = 1\n        b = 3\n",
+        4,
+        SRC.replace("b = 2", "b = 3"),
+    ),
+    (
+        "several places with one outcome, the line at one of them",
+        "def f():\n    pass\n    pass\n",
+        "    pass\n",
+        "    pass\n    pass\n",
+        3,
+        "def f():\n    pass\n    pass\n    pass\n",
+    ),
+]
+
+
+@pytest.mark.parametrize("case,content,old,new,line,expected", LINE, ids=[r[0] for r in LINE])
+def test_line_chooses_among_the_places_that_fit(case, content, old, new, line, expected):
+    assert replace_text(content, old, new, "f.py", line).text == expected
+
+
+# (case, content, old, new, line, error fragment)
+LINE_REFUSE = [
+    (
+        "a line where no place starts or spans",
+        TWO_DEPTHS,
+        "    try:\n",
+        "    # note\n    try:\n",
+        3,
+        (
+            r"fits 2 places in f.py: line 2 \(verbatim\); line 4 \(shifted 4 columns deeper\); line=3 is not "
+            r"the first line of any of them; nothing was changed. Resend the same edit with line=N"
+        ),
+    ),
+    (
+        "else: in four places, a line between them",
+        ELSES,
+        "else:\n",
+        "else:  # fallback\n",
+        10,
+        r"fits 4 places .*line 4 .*line 9 .*line 15 .*line 19 .*line=10 is not",
+    ),
+    (
+        "the only place that fits is elsewhere",
+        SRC,
+        "        a = 1\n",
+        "        a = 5\n",
+        5,
+        (
+            r"line=5 and the old text disagree: old text fits only one place in f.py, line 3 "
+            r"\(verbatim\).*resend with line=3"
+        ),
+    ),
+    (
+        "the only shifted place is elsewhere",
+        SRC,
+        "if x:\n    a = 1\n",
+        "if x:\n    a = 5\n",
+        7,
+        r"line=7 and the old text disagree.*lines 2-3 \(shifted 4 columns deeper",
+    ),
+    (
+        "one outcome at several places, none at the line",
+        "def f():\n    pass\n    pass\n",
+        "    pass\n",
+        "    pass\n    pass\n",
+        1,
+        r"fits 2 places .*line=1 is not",
+    ),
+    (
+        "two places on one line cannot be told apart by line",
+        "a = 1\nx = x + 1\n",
+        "x",
+        "y",
+        2,
+        r"line=2 is where 2 of them start.*cannot be told apart by line",
+    ),
+    (
+        "a line never chooses a shallower place for a verbatim old text",
+        "if a:\n    x = 1\nif b:\n        x = 1\n",
+        "        x = 1\n",
+        "        x = 2\n",
+        2,
+        r"line=2 and the old text disagree: old text fits only one place in f.py, line 4",
+    ),
+    (
+        "a line never moves an edit to where old does not fit",
+        TWO_DEPTHS,
+        "    try:\n",
+        "    # note\n    try:\n",
+        5,
+        r"line=5 is not the first line",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "case,content,old,new,line,fragment", LINE_REFUSE, ids=[r[0] for r in LINE_REFUSE]
+)
+def test_line_refusals_list_the_places(case, content, old, new, line, fragment):
+    with pytest.raises(ToolError, match=fragment):
+        replace_text(content, old, new, "f.py", line)
+
+
+@pytest.mark.parametrize(
+    "line,fragment",
+    [
+        (0, "between 1 and 8"),
+        (-3, "between 1 and 8"),
+        (9, "between 1 and 8"),
+        ("3", "must be an integer"),
+        (True, "must be an integer"),
+        (3.0, "must be an integer"),
+    ],
+)
+def test_bad_line_values_are_tool_errors(line, fragment):
+    with pytest.raises(ToolError, match=fragment):
+        replace_text(SRC, "a = 1\n", "a = 5\n", "f.py", line)
+
+
+def test_a_line_in_an_empty_file_is_a_tool_error():
+    with pytest.raises(ToolError, match=r"f.py is empty; there is no line 1"):
+        replace_text("", "a", "b", "f.py", 1)
+
+
+# The refusals the line answers: each lists every place by first line and says line=N.
+@pytest.mark.parametrize(
+    "content,old,new,lines",
+    [
+        (ELSES, "else:\n", "else:  # fallback\n", [4, 9, 15, 19]),
+        (TWO_DEPTHS, "    try:\n", "    # note\n    try:\n", [2, 4]),
+        (SHALLOW_DEEP, "      x = 1\n", "      x = 2\n", [2, 4]),
+        (ELSES, "    else:\n", "    else:  # fallback\n", [4, 15, 19, 9]),
+        (TWO_REGIONS, "    a = 1\n    ...\n    c = 1\n", "    a = 1\n    ...\n    c = 3\n", [2, 7]),
+    ],
+)
+def test_ambiguity_refusals_list_each_place_and_ask_for_line(content, old, new, lines):
+    with pytest.raises(ToolError) as info:
+        replace_text(content, old, new, "f.py")
+    message = str(info.value)
+    assert "Resend the same edit with line=N" in message
+    listed = [int(n) for n in re.findall(r"\blines? (\d+)(?:-\d+)? \(", message)]
+    assert listed == lines
+    for n in lines:  # and each listed line, sent back, is accepted
+        replace_text(content, old, new, "f.py", n)
+
+
+def test_the_depth_open_refusal_is_answered_by_a_resend_at_the_files_indentation():
+    content = "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n"
+    with pytest.raises(ToolError) as info:
+        replace_text(content, "    return 1\n", "    return 1\nY = 2\n", "f.py")
+    message = str(info.value)
+    assert "'Y = 2' (column 0 or 4)" in message
+    assert "from line 3 on (its text starts at column 8)" in message
+    resent = replace_text(content, "        return 1\n", "        return 1\n    Y = 2\n", "f.py")
+    assert resent.text == content.replace("return 1\n", "return 1\n    Y = 2\n")
+
+
+# ---- through the tool: schema, validation, Toolbox.run, view's numbering ----------------------
+
+
+def _toolbox(tmp_path: Path, text: str) -> tuple[Toolbox, Staging]:
+    (tmp_path / "f.py").write_text(text)
+    staging = Staging(Project(tmp_path))
+    return Toolbox(staging, lambda: ["f.py"]), staging
+
+
+def test_replace_tool_takes_an_optional_integer_line():
+    schema = SCHEMAS["replace"]
+    assert schema["properties"]["line"] == {"type": "integer"}
+    assert schema["required"] == ["path", "old", "new"]
+    assert validate("replace", {"path": "f.py", "old": "a", "new": "b", "line": 3})
+    with pytest.raises(ToolError, match="field 'line' must be a integer"):
+        validate("replace", {"path": "f.py", "old": "a", "new": "b", "line": "3"})
+
+
+def test_toolbox_replace_refuses_with_the_lines_then_takes_the_line(tmp_path: Path):
+    tools, staging = _toolbox(tmp_path, ELSES)
+    call = {"path": "f.py", "old": "else:\n", "new": "else:  # fallback\n"}
+    with pytest.raises(ToolError, match=r"line 4 .*line 9 .*line 15 .*line 19 .*line=N"):
+        tools.run("replace", call)
+    assert staging.read_text("f.py") == ELSES  # nothing staged
+    note = tools.run("replace", {**call, "line": 15})
+    assert "lines 15-15" in note
+    assert staging.read_text("f.py") == _at(ELSES, 15, "else:", "else:  # fallback")
+
+
+@pytest.mark.parametrize("line", [0, -1, 21, "4", True])
+def test_toolbox_replace_with_a_bad_line_is_a_tool_error(tmp_path: Path, line):
+    tools, staging = _toolbox(tmp_path, ELSES)
+    with pytest.raises(ToolError, match=r"line must be (between 1 and 20|an integer)"):
+        tools.run("replace", {"path": "f.py", "old": "else:\n", "new": "x\n", "line": line})
+    assert staging.read_text("f.py") == ELSES
+
+
+def test_view_numbers_lines_as_replace_does(tmp_path: Path):
+    # A form feed or a lone CR inside a line does not start a new one for view, search or edits.
+    text = "a = 1\n\x0c\nif a:\n    x = 1\r\nif b:\n        x = 1\n"
+    tools, staging = _toolbox(tmp_path, text)
+    view = tools.run("view", {"path": "f.py"})
+    assert "    6          x = 1" in view and "(6 lines)" in view
+    assert tools.run("search", {"pattern": "x = 1"}).splitlines() == [
+        "f.py:4: x = 1",
+        "f.py:6: x = 1",
+    ]
+    tools.run(
+        "replace", {"path": "f.py", "old": "      x = 1\n", "new": "      x = 2\n", "line": 6}
+    )
+    assert staging.read_text("f.py").endswith("if b:\n        x = 2\n")
+
+
+def test_the_edit_benchmarks_simulated_model_follows_each_refusal():
+    # benchmarks/edit_apply.py's one resend reads these refusals as a model would.
+    from benchmarks.edit_apply import Edit, resend
+
+    sent = Edit("else:\n", "else:  # fallback\n")
+    with pytest.raises(ToolError) as places:
+        replace_text(ELSES, sent.old, sent.new, "f.py")
+    # It meant lines 14-16 (the gold hunk's place): the listed place starting there is 15.
+    assert resend(str(places.value), sent, Edit("x", "y"), (14, 16)) == Edit(sent.old, sent.new, 15)
+    content = "class C:\n    def f(self):\n        return 1\n\n\nX = 1\n"
+    meant = Edit("        return 1\n", "        return 1\n    Y = 2\n")
+    with pytest.raises(ToolError) as depth:
+        replace_text(content, "    return 1\n", "    return 1\nY = 2\n", "f.py")
+    assert resend(str(depth.value), sent, meant, (3, 3)) == meant
+    assert resend("old text not found in f.py", sent, meant, (3, 3)) is None
+
+
+DEPTH_OPEN = [
+    "new indented past old's base",
+    "one-line old starting mid-line, several new lines",
+    "new line left of column 0 under the shift",
+    "block header not followed by a deeper line, under a shift",
+    "dedented old with a new line at column 0 that fits both depths",
+    "dedented docstring lines left of the shift, neither reading on the grid",
+]
+
+
+@pytest.mark.parametrize("case", DEPTH_OPEN)
+def test_every_depth_refusal_asks_for_the_files_own_indentation(case):
+    _, content, old, new, _ = next(r for r in REFUSE if r[0] == case)
+    with pytest.raises(ToolError, match="Resend old and new text at the file's own indentation"):
+        replace_text(content, old, new, "f.py")
