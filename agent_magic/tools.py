@@ -320,7 +320,7 @@ class Toolbox:
                 break
             try:
                 # The pattern cannot match a line without its literals: only those are tried.
-                lines = self._searchable(rel, held, whole, deadline)
+                lines = self._searchable(rel, held, whole, deadline, per_line)
             except (AgentMagicError, OSError):
                 continue  # binary, secret, deleted, unreadable: not searchable
             for count, (where, n, line) in enumerate(lines):
@@ -328,11 +328,13 @@ class Toolbox:
                     # Milliseconds at worst, and a timed search costs six untimed ones: the
                     # clock is read every 64 lines instead.
                     if count % 64 == 0 and time.monotonic() >= deadline:
+                        stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
                         break
                     found = compiled.search(line)
                 else:
                     left = deadline - time.monotonic()
                     if left <= 0:
+                        stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
                         break
                     try:
                         found = compiled.search(line, timeout=min(left, per_line))
@@ -343,6 +345,8 @@ class Toolbox:
                     total += 1
                     if len(hits) < MAX_SEARCH_HITS:
                         hits.append(f"{rel}{where}:{n}: {line.strip()[:200]}")
+            if stopped:  # the time ran out inside this file: say so even if it was the last
+                break
         notes = [stopped] if stopped else []
         if slow:
             notes.append(
@@ -371,7 +375,7 @@ class Toolbox:
         return {p for p in found if p not in staged and not is_notebook(p)}
 
     def _searchable(
-        self, rel: str, held: Needles | None, whole: Any, deadline: float
+        self, rel: str, held: Needles | None, whole: Any, deadline: float, per_line: float
     ) -> list[tuple[str, int, str]]:
         """(where, line number, line) of the lines of a file that can match (see lines_with and
         lines_found); a notebook's cell sources, each cell named."""
@@ -384,8 +388,9 @@ class Toolbox:
             ]
         text = self.staging.read_text(rel)
         if whole is not None:
-            left = max(deadline - time.monotonic(), 0.001)
-            found = lines_found(text, whole, timeout=left)
+            # Bounded like one line of the search: a pathological line falls back to every
+            # line, where it is skipped after per_line as it would be alone.
+            found = lines_found(text, whole, timeout=per_line, until=deadline)
             if found is not None:
                 return [("", n, line) for n, line in found]
         return [("", n, line) for n, line in lines_with(text, held)]

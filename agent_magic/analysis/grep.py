@@ -11,8 +11,10 @@ tree without starting Python's path checks for every file.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,16 +172,25 @@ def lines_with(text: str, needles: Needles | None) -> list[tuple[int, str]]:
     return [(n, text[a:b]) for n, a, b in cut if all(t in hay[a:b] for t in rest)]
 
 
-def lines_found(text: str, whole: Any, *, timeout: float) -> list[tuple[int, str]] | None:
+def lines_found(
+    text: str, whole: Any, *, timeout: float, until: float | None = None
+) -> list[tuple[int, str]] | None:
     """(number, line) of the lines where ``whole`` (a line-local pattern compiled with MULTILINE,
     see is_line_local) finds a match in the whole text; None when that cannot tell: a match
-    spans a line break, lines end in other ways than "\n", or the time ran out."""
+    spans a line break, lines end in other ways than "\n", or the time ran out (``timeout``
+    for each step of the search, all of it by ``until``, a ``time.monotonic()`` reading)."""
     if not _breaks_only_at_newline(text):
         return None
     starts: set[int] = set()
     at = 0
     try:
-        while (match := whole.search(text, at, timeout=timeout)) is not None:
+        while True:
+            left = timeout if until is None else min(timeout, until - time.monotonic())
+            if left <= 0:
+                return None
+            match = whole.search(text, at, timeout=left)
+            if match is None:
+                break
             if "\n" in match.group():
                 return None  # it could hide a match of the line alone: try every line
             start = text.rfind("\n", 0, match.start()) + 1
@@ -307,8 +318,8 @@ def files_without(root: Path, needles: Needles | None) -> set[str] | None:
     with the ``needles``: git grep finds none of them (in any ASCII case when folded).
 
     Tracked and untracked-not-ignored files only; a file git reads from its index instead of
-    the work tree (assume-unchanged, skip-worktree) or whose bytes are not plain UTF-8 text is
-    never in the answer. None when there are no needles, ``root`` is not in a git work tree
+    the work tree (assume-unchanged, skip-worktree), whose bytes are not plain UTF-8 text or
+    whose path goes through a symbolic link is never in the answer. None when there are no needles, ``root`` is not in a git work tree
     or git fails.
     """
     if needles is None:
@@ -335,7 +346,21 @@ def files_without(root: Path, needles: Needles | None) -> set[str] | None:
     always = _git(root, [*grep, *_patterns(markers)])
     if holding is None or always is None:
         return None
-    return searched - set(holding) - set(always)
+    return _without_links(root, searched - set(holding) - set(always))
+
+
+def _without_links(root: Path, paths: set[str]) -> set[str]:
+    """``paths`` less those reached through a symbolic link (of the file or a directory above
+    it): git grep does not read through one, the search does (when it stays in the project)."""
+    linked: dict[str, bool] = {"": False}
+
+    def through_link(rel: str) -> bool:
+        if rel not in linked:
+            parent = rel.rpartition("/")[0]
+            linked[rel] = through_link(parent) or os.path.islink(root / rel)
+        return linked[rel]
+
+    return {p for p in paths if not through_link(p)}
 
 
 def _patterns(texts: Sequence[bytes]) -> list[str | bytes]:

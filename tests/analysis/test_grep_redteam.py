@@ -1,0 +1,88 @@
+"""The search's first passes against the answer of trying every line: the cases that differed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import regex
+
+from agent_magic.analysis.grep import files_without, needles
+from agent_magic.errors import AgentMagicError
+from agent_magic.paths import Project
+from agent_magic.staging import Staging
+from agent_magic.staging.nbview import cell_lines
+from agent_magic.staging.notebooks import is_notebook
+from agent_magic.tools import MAX_SEARCH_HITS, Toolbox
+
+
+def every_line(staging: Staging, files: list[str], pattern: str) -> str:
+    """The search's answer when every line of every readable file is tried (no time bound)."""
+    compiled = regex.compile(pattern)
+    hits: list[str] = []
+    total = 0
+    for rel in files:
+        try:
+            if is_notebook(rel):
+                nb = staging.read_notebook(rel)
+                lines = [(f" [{label}]", n, line) for label, n, line in cell_lines(nb)]
+            else:
+                text = staging.read_text(rel)
+                lines = [("", n, line) for n, line in enumerate(text.splitlines(), 1)]
+        except (AgentMagicError, OSError):
+            continue
+        for where, n, line in lines:
+            if compiled.search(line):
+                total += 1
+                if len(hits) < MAX_SEARCH_HITS:
+                    hits.append(f"{rel}{where}:{n}: {line.strip()[:200]}")
+    if not hits:
+        return f"no matches for {pattern!r}"
+    more = f"\n[{total - len(hits)} more matches not shown; narrow the search]"
+    return "\n".join(hits) + (more if total > len(hits) else "")
+
+
+def fast_search(root: Path, files: list[str], pattern: str, seconds: float = 60) -> str:
+    tools = Toolbox(
+        Staging(Project(root)),
+        lambda: files,
+        absent=lambda held: files_without(root, held),
+        search_seconds=seconds,
+    )
+    return tools.run("search", {"pattern": pattern})
+
+
+def test_a_file_reached_through_a_symlink_is_searched(make_repo):
+    # git grep does not read through a symbolic link (it skips the path); the search does
+    root = make_repo({"pkg/a.py": "compute_total = 1\n", "other/a.py": "no\n", "b.py": "no\n"})
+    os.symlink("pkg/a.py", root / "link.py")  # untracked link to a file
+    (root / "b.py").unlink()
+    os.symlink("pkg/a.py", root / "b.py")  # a tracked file replaced by a link
+    shutil.rmtree(root / "other")
+    os.symlink("pkg", root / "other")  # a tracked directory replaced by a link
+    files = ["b.py", "link.py", "other/a.py", "pkg/a.py"]
+    expected = every_line(Staging(Project(root)), files, "compute_total")
+    assert "b.py:1" in expected and "link.py:1" in expected and "other/a.py:1" in expected
+    assert fast_search(root, files, "compute_total") == expected
+    assert files_without(root, needles("never_anywhere")) == {"pkg/a.py"}
+
+
+def test_a_pathological_line_in_a_whole_file_search_is_skipped_as_alone(make_repo):
+    # No text to look for and tame: each file is searched whole. A line that takes quadratic
+    # time used to take the whole budget there, so the next file was never searched.
+    root = make_repo({"a.py": "x" * 100_000 + "\n", "b.py": "x1\n"})
+    found = fast_search(root, ["a.py", "b.py"], r"x[a-z]*\d", seconds=2)
+    assert found.startswith("b.py:1: x1\n")
+    assert "took too long on 1 line(s), skipped (a.py:1)" in found
+    assert "search stopped" not in found
+
+
+def test_a_search_out_of_time_in_its_last_file_says_results_are_partial(make_repo):
+    # Short lines of a tame pattern are tried untimed (the clock is read every 64 lines):
+    # running out of time there ended the search as if it were complete.
+    root = make_repo({"a.py": ("x" * 999 + "\n") * 2_000})
+    found = fast_search(root, ["a.py"], r"x[a-z]*\d", seconds=0.3)
+    assert found == (
+        "no matches for 'x[a-z]*\\\\d'\n[search stopped after 0.3 s at a.py: results are partial]"
+    )
