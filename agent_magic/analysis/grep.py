@@ -350,15 +350,34 @@ def files_without(root: Path, needles: Needles | None) -> set[str] | None:
 
 
 def _without_links(root: Path, paths: set[str]) -> set[str]:
-    """``paths`` less those reached through a symbolic link (of the file or a directory above
-    it): git grep does not read through one, the search does (when it stays in the project)."""
-    linked: dict[str, bool] = {"": False}
+    """``paths`` less those reached through a symbolic link (the file or a directory above it):
+    git grep does not read through one, the search does (when it stays in the project)."""
+    dirs: set[str] = set()
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        while parent not in dirs:
+            dirs.add(parent)
+            if not parent:
+                break
+            parent = parent.rpartition("/")[0]
+    links: set[str] = set()
+    for parent in dirs:
+        # one listing per directory (its entries' types come with it) instead of a stat per file
+        try:
+            with os.scandir(os.path.join(root, parent)) as entries:
+                prefix = parent + "/" if parent else ""
+                links.update(prefix + e.name for e in entries if e.is_symlink())
+        except OSError:
+            continue  # gone, or not a directory: the search cannot read what is under it either
+    if not links:
+        return paths
 
-    def through_link(rel: str) -> bool:
-        if rel not in linked:
-            parent = rel.rpartition("/")[0]
-            linked[rel] = through_link(parent) or os.path.islink(root / rel)
-        return linked[rel]
+    def through_link(path: str) -> bool:
+        while path:
+            if path in links:
+                return True
+            path = path.rpartition("/")[0]
+        return False
 
     return {p for p in paths if not through_link(p)}
 
