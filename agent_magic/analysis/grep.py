@@ -317,24 +317,26 @@ def files_without(root: Path, needles: Needles | None) -> set[str] | None:
     """Files (posix, relative to ``root``) git searched in the work tree that cannot hold a line
     with the ``needles``: git grep finds none of them (in any ASCII case when folded).
 
-    Tracked and untracked-not-ignored files only; a file git reads from its index instead of
-    the work tree (assume-unchanged, skip-worktree), whose bytes are not plain UTF-8 text or
-    whose path goes through a symbolic link is never in the answer. None when there are no needles, ``root`` is not in a git work tree
-    or git fails.
+    Tracked files only: git grep reads them from the work tree. (With ``--untracked`` it walks
+    the work tree instead, leaving out tracked files that a .gitignore rule matches, so
+    untracked files are left to the search.) A file git reads from its index instead
+    (assume-unchanged, skip-worktree), whose bytes are not plain UTF-8 text or whose path goes
+    through a symbolic link is never in the answer. None when there are no needles, ``root``
+    is not in a git work tree or git fails.
     """
     if needles is None:
         return None
-    listed = _git(root, ["ls-files", "-z", "-v", "-c", "-o", "--exclude-standard"])
+    listed = _git(root, ["ls-files", "-z", "-v", "-c"])
     if listed is None:
         return None
     searched: set[str] = set()
     for entry in listed:
         tag, _, path = entry.partition(" ")
-        if tag in ("H", "?") and path:
-            searched.add(path)  # a plain tracked or untracked file, read from the work tree
+        if tag == "H" and path:
+            searched.add(path)  # a plain tracked file, read from the work tree
         elif path:
             searched.discard(path)  # unmerged or flagged: git may read another version
-    grep = ["grep", "-l", "-z", "-F", "--untracked", "--no-color", "--no-textconv"]
+    grep = ["grep", "-l", "-z", "-F", "--no-color", "--no-textconv"]
     fold = ["-i"] if needles.fold else []
     # Without --all-match git lists the files holding any of the texts.
     match = [] if needles.any_of else ["--all-match"]

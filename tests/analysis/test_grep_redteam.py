@@ -86,3 +86,21 @@ def test_a_search_out_of_time_in_its_last_file_says_results_are_partial(make_rep
     assert found == (
         "no matches for 'x[a-z]*\\\\d'\n[search stopped after 0.3 s at a.py: results are partial]"
     )
+
+
+def test_tracked_files_a_gitignore_rule_matches_are_searched(make_repo):
+    # `git grep --untracked` walks the work tree and leaves out what .gitignore matches, tracked
+    # or not; such files were skipped as if they lacked the text
+    root = make_repo(
+        {"build/keep.py": "compute_total = 1\n", "conf.py": "compute_total = 2\n", "x.py": "n\n"}
+    )
+    (root / ".gitignore").write_text("build/\nconf.py\n", encoding="utf-8")
+    (root / "new.py").write_text("compute_total = 3\n", encoding="utf-8")  # untracked
+    files = [".gitignore", "build/keep.py", "conf.py", "new.py", "x.py"]
+    expected = every_line(Staging(Project(root)), files, "compute_total")
+    assert "build/keep.py:1" in expected and "conf.py:1" in expected and "new.py:1" in expected
+    assert fast_search(root, files, "compute_total") == expected
+    assert fast_search(root, files, "(?i)COMPUTE_TOTAL|never_anywhere") == every_line(
+        Staging(Project(root)), files, "(?i)COMPUTE_TOTAL|never_anywhere"
+    )
+    assert files_without(root, needles("compute_total")) == {"x.py"}
