@@ -33,6 +33,14 @@ _DECODED_MARKERS = (b"\xff\xfe", b"\xfe\xff", b"coding")
 GIT_SECONDS = 20.0
 
 
+def _reads_like_re() -> bool:
+    """Whether the `regex` engine reads patterns as `re` does: its default version is a
+    process-wide setting, and VERSION1 has nested sets and full case folding (ß is ss)."""
+    import regex  # the search has imported it already
+
+    return bool(regex.DEFAULT_VERSION == regex.VERSION0)
+
+
 def _re_parser() -> ModuleType:
     # The parser behind re.compile: a stdlib detail (its name changed in 3.11), hence guarded.
     return importlib.import_module("re._parser")
@@ -77,7 +85,7 @@ def needles(pattern: str) -> Needles | None:
     top-level alternation whose every branch has a run requires one of them. A parse error or
     syntax only the ``regex`` engine knows yields None.
     """
-    if _OTHER_SYNTAX.search(pattern):
+    if _OTHER_SYNTAX.search(pattern) or not _reads_like_re():
         return None
     try:
         parser = _re_parser()
@@ -226,7 +234,7 @@ def is_tame(pattern: str) -> bool:
     """Whether ``pattern`` cannot backtrack badly: no backreference and at most one repeat,
     of a single character or class. On lines up to TAME_LINE characters the search then needs
     no per-line time bound (which costs more than the match itself)."""
-    if _OTHER_SYNTAX.search(pattern):
+    if _OTHER_SYNTAX.search(pattern) or not _reads_like_re():
         return False
     try:
         _parser = _re_parser()
@@ -245,7 +253,7 @@ def is_line_local(pattern: str) -> bool:
     ``\\Z``, atomic group, possessive repeat, back-reference or scoped flags. (``^``, ``$``, ``\\b``
     and ``\\B`` read a line's ends and the line break beside them alike.)
     """
-    if _OTHER_SYNTAX.search(pattern):
+    if _OTHER_SYNTAX.search(pattern) or not _reads_like_re():
         return False
     try:
         parser = _re_parser()

@@ -104,3 +104,21 @@ def test_tracked_files_a_gitignore_rule_matches_are_searched(make_repo):
         Staging(Project(root)), files, "(?i)COMPUTE_TOTAL|never_anywhere"
     )
     assert files_without(root, needles("compute_total")) == {"x.py"}
+
+
+def test_no_first_pass_when_the_regex_module_defaults_to_version_1(make_repo):
+    # A program may set regex.DEFAULT_VERSION for the whole process; VERSION1 folds ß to ss
+    # and reads [[a]] as a nested set, which the stdlib parser behind the passes does not know
+    root = make_repo({"a.py": "STRAßE = 1\nabcd = 2\n", "b.py": "nothing\n"})
+    files = ["a.py", "b.py"]
+    saved = regex.DEFAULT_VERSION
+    regex.DEFAULT_VERSION = regex.VERSION1
+    try:
+        for pattern in ("(?i)strasse", "[[a]]bcd", r"^[[a]]\w+"):
+            expected = every_line(Staging(Project(root)), files, pattern)
+            assert "a.py:" in expected
+            assert fast_search(root, files, pattern) == expected
+            assert needles(pattern) is None
+    finally:
+        regex.DEFAULT_VERSION = saved
+    assert needles("(?i)strasse") is not None
