@@ -230,9 +230,10 @@ class Toolbox:
     readonly: Callable[[str], bool] = lambda path: False
     runner: Callable[[str, int | None], str] | None = None
     search_seconds: float = SEARCH_SECONDS
-    # Given texts every matching line holds (see Needles), the project files known to lack them
-    # (git grep); the search skips those, unless staged or a notebook. None: read every file.
-    absent: Callable[[Needles], set[str] | None] | None = None
+    # Given texts every matching line holds (see Needles) and the seconds it may take, the
+    # project files known to lack them (git grep); the search skips those, unless staged or a
+    # notebook. None: read every file.
+    absent: Callable[[Needles, float], set[str] | None] | None = None
 
     def run(self, name: str, data: dict[str, Any]) -> str:
         """Run one read or edit tool; raise ToolError (or another AgentMagicError) on failure."""
@@ -303,10 +304,11 @@ class Toolbox:
             if held is None and tame and is_line_local(pattern)
             else None
         )
-        skip = self._without(held)
+        # the first pass counts against the search's time too
+        deadline = time.monotonic() + self.search_seconds
+        skip = self._without(held, self.search_seconds)
         hits: list[str] = []
         total = 0
-        deadline = time.monotonic() + self.search_seconds
         per_line = self.search_seconds / 10  # one pathological line does not eat the whole budget
         slow: list[str] = []
         stopped = ""
@@ -364,13 +366,13 @@ class Toolbox:
         )
         return "\n".join(hits) + more + tail
 
-    def _without(self, held: Needles | None) -> set[str]:
+    def _without(self, held: Needles | None, seconds: float) -> set[str]:
         """Files the search need not read: they lack the ``held`` texts on disk, not staged."""
         if held is None or self.absent is None:
             return set()
         # Staged files and notebooks (read from an open document when one is attached, and
         # searched cell by cell) may differ from the bytes git grep read.
-        found = self.absent(held) or set()
+        found = self.absent(held, seconds) or set()
         staged = set(self.staging.staged_paths())
         return {p for p in found if p not in staged and not is_notebook(p)}
 

@@ -321,7 +321,9 @@ def _repeats(parser: ModuleType, items: Any) -> int | None:
     return count
 
 
-def files_without(root: Path, needles: Needles | None) -> set[str] | None:
+def files_without(
+    root: Path, needles: Needles | None, *, seconds: float = GIT_SECONDS
+) -> set[str] | None:
     """Files (posix, relative to ``root``) git searched in the work tree that cannot hold a line
     with the ``needles``: git grep finds none of them (in any ASCII case when folded).
 
@@ -330,11 +332,12 @@ def files_without(root: Path, needles: Needles | None) -> set[str] | None:
     untracked files are left to the search.) A file git reads from its index instead
     (assume-unchanged, skip-worktree), whose bytes are not plain UTF-8 text or whose path goes
     through a symbolic link is never in the answer. None when there are no needles, ``root``
-    is not in a git work tree or git fails.
+    is not in a git work tree, or git fails or takes over ``seconds`` in all.
     """
     if needles is None:
         return None
-    listed = _git(root, ["ls-files", "-z", "-v", "-c"])
+    until = time.monotonic() + seconds
+    listed = _git(root, ["ls-files", "-z", "-v", "-c"], until)
     if listed is None:
         return None
     searched: set[str] = set()
@@ -349,11 +352,11 @@ def files_without(root: Path, needles: Needles | None) -> set[str] | None:
     # Without --all-match git lists the files holding any of the texts.
     match = [] if needles.any_of else ["--all-match"]
     texts = _patterns([t.encode() for t in needles.texts])
-    holding = _git(root, [*grep, *fold, *match, *texts])
+    holding = _git(root, [*grep, *fold, *match, *texts], until)
     markers = _DECODED_MARKERS + (
         tuple(c.encode() for c in BEYOND_ASCII) if needles.beyond_ascii else ()
     )
-    always = _git(root, [*grep, *_patterns(markers)])
+    always = _git(root, [*grep, *_patterns(markers)], until)
     if holding is None or always is None:
         return None
     return _without_links(root, searched - set(holding) - set(always))
@@ -399,8 +402,12 @@ def _patterns(texts: Sequence[bytes]) -> list[str | bytes]:
     return out
 
 
-def _git(root: Path, args: Sequence[str | bytes]) -> list[str] | None:
-    """git's NUL-separated output lines, or None on any failure (no match is not a failure)."""
+def _git(root: Path, args: Sequence[str | bytes], until: float) -> list[str] | None:
+    """git's NUL-separated output lines, or None on any failure (no match is not a failure)
+    or when it runs past ``until`` (a ``time.monotonic()`` reading)."""
+    left = until - time.monotonic()
+    if left <= 0:
+        return None
     command: list[str | bytes] = [
         "git",
         # fsmonitor would run a program the repository's config names; grep settings in the
@@ -423,7 +430,7 @@ def _git(root: Path, args: Sequence[str | bytes]) -> list[str] | None:
         proc = subprocess.run(
             command,
             capture_output=True,
-            timeout=GIT_SECONDS,
+            timeout=left,
             check=False,
             stdin=subprocess.DEVNULL,
         )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import regex
 
-from agent_magic.analysis.grep import files_without, needles
+from agent_magic.analysis.grep import Needles, files_without, needles
 from agent_magic.errors import AgentMagicError
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
@@ -47,7 +48,7 @@ def fast_search(root: Path, files: list[str], pattern: str, seconds: float = 60)
     tools = Toolbox(
         Staging(Project(root)),
         lambda: files,
-        absent=lambda held: files_without(root, held),
+        absent=lambda held, seconds: files_without(root, held, seconds=seconds),
         search_seconds=seconds,
     )
     return tools.run("search", {"pattern": pattern})
@@ -122,3 +123,23 @@ def test_no_first_pass_when_the_regex_module_defaults_to_version_1(make_repo):
     finally:
         regex.DEFAULT_VERSION = saved
     assert needles("(?i)strasse") is not None
+
+
+def test_the_first_pass_counts_against_the_search_time(make_repo):
+    # git grep ran before the search's clock started, with a 20 s timeout of its own
+    root = make_repo({"a.py": "compute_total = 1\n"})
+    asked: list[float] = []
+
+    def slow_git(held: Needles, seconds: float) -> set[str]:
+        asked.append(seconds)
+        time.sleep(0.3)
+        return set()
+
+    tools = Toolbox(Staging(Project(root)), lambda: ["a.py"], absent=slow_git, search_seconds=0.2)
+    found = tools.run("search", {"pattern": "compute_total"})
+    assert asked == [0.2]
+    assert found == (
+        "no matches for 'compute_total'\n[search stopped after 0.2 s at a.py: results are partial]"
+    )
+    assert files_without(root, needles("never_anywhere"), seconds=0) is None
+    assert files_without(root, needles("never_anywhere"), seconds=20) == {"a.py"}
