@@ -31,6 +31,7 @@ _OTHER_SYNTAX = re.compile(r"\{(?!\d*,?\d*\})|\[:")
 # declared encoding (PEP 263). They are always searched, whatever git grep says.
 _DECODED_MARKERS = (b"\xff\xfe", b"\xfe\xff", b"coding")
 GIT_SECONDS = 20.0
+_REGULAR = ("100644", "100755")  # the modes of files (not links or submodules) in git's index
 
 
 def _reads_like_re() -> bool:
@@ -330,23 +331,28 @@ def files_without(
     Tracked files only: git grep reads them from the work tree. (With ``--untracked`` it walks
     the work tree instead, leaving out tracked files that a .gitignore rule matches, so
     untracked files are left to the search.) A file git reads from its index instead
-    (assume-unchanged, skip-worktree), whose bytes are not plain UTF-8 text or whose path goes
+    (assume-unchanged, skip-worktree) or not at all (a symbolic link or submodule in the index,
+    whatever the work tree holds), whose bytes are not plain UTF-8 text or whose path goes
     through a symbolic link is never in the answer. None when there are no needles, ``root``
     is not in a git work tree, or git fails or takes over ``seconds`` in all.
     """
     if needles is None:
         return None
     until = time.monotonic() + seconds
-    listed = _git(root, ["ls-files", "-z", "-v", "-c"], until)
+    listed = _git(root, ["ls-files", "-z", "-v", "-s"], until)
     if listed is None:
         return None
     searched: set[str] = set()
     for entry in listed:
-        tag, _, path = entry.partition(" ")
-        if tag == "H" and path:
+        # "<tag> <mode> <object> <stage>\t<path>"
+        tag, _, rest = entry.partition(" ")
+        meta, _, path = rest.partition("\t")
+        if tag == "H" and meta.split(" ")[0] in _REGULAR and path:
             searched.add(path)  # a plain tracked file, read from the work tree
         elif path:
-            searched.discard(path)  # unmerged or flagged: git may read another version
+            # unmerged or flagged: git may read another version; a symbolic link or submodule
+            # in git's index is not searched at all, whatever the work tree holds there now
+            searched.discard(path)
     grep = ["grep", "-l", "-z", "-F", "--no-color", "--no-textconv"]
     fold = ["-i"] if needles.fold else []
     # Without --all-match git lists the files holding any of the texts.

@@ -16,6 +16,7 @@ from agent_magic.staging import Staging
 from agent_magic.staging.nbview import cell_lines
 from agent_magic.staging.notebooks import is_notebook
 from agent_magic.tools import MAX_SEARCH_HITS, Toolbox
+from tests.conftest import git
 
 
 def every_line(staging: Staging, files: list[str], pattern: str) -> str:
@@ -143,3 +144,22 @@ def test_the_first_pass_counts_against_the_search_time(make_repo):
     )
     assert files_without(root, needles("never_anywhere"), seconds=0) is None
     assert files_without(root, needles("never_anywhere"), seconds=20) == {"a.py"}
+
+
+def test_a_file_where_git_s_index_has_a_link_or_submodule_is_searched(make_repo):
+    # git grep passes over index entries that are not files (as with core.symlinks=false, a
+    # link checked out as a file holding its target's path), whatever the work tree holds
+    root = make_repo({"pkg/compute.py": "x = 1\n"})
+    os.symlink("pkg/compute.py", root / "link.py")
+    git(root, "add", "link.py")
+    head = git(root, "rev-parse", "HEAD").strip()
+    git(root, "update-index", "--add", "--cacheinfo", f"160000,{head},sub")
+    git(root, "commit", "-q", "-m", "link and submodule")
+    (root / "link.py").unlink()
+    (root / "link.py").write_text("pkg/compute.py", encoding="utf-8")
+    (root / "sub").write_text("compute = 2\n", encoding="utf-8")
+    files = ["link.py", "pkg/compute.py", "sub"]
+    expected = every_line(Staging(Project(root)), files, "compute")
+    assert "link.py:1" in expected and "sub:1" in expected
+    assert fast_search(root, files, "compute") == expected
+    assert files_without(root, needles("compute")) == {"pkg/compute.py"}
