@@ -439,6 +439,9 @@ def _git(root: Path, args: Sequence[str | bytes], until: float) -> list[str] | N
             timeout=left,
             check=False,
             stdin=subprocess.DEVNULL,
+            # -i folds ASCII letters only, whatever the user's locale (a UTF-8 one also folds
+            # the Kelvin sign with k, and so on): the always-read markers cover the rest
+            env={**os.environ, "LC_ALL": "C"},
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

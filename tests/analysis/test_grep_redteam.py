@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import time
 from pathlib import Path
 
+import pytest
 import regex
 
-from agent_magic.analysis.grep import Needles, files_without, needles
+from agent_magic.analysis.grep import (
+    Needles,
+    files_without,
+    is_line_local,
+    is_tame,
+    lines_found,
+    lines_with,
+    needles,
+)
 from agent_magic.errors import AgentMagicError
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
@@ -163,3 +173,99 @@ def test_a_file_where_git_s_index_has_a_link_or_submodule_is_searched(make_repo)
     assert "link.py:1" in expected and "sub:1" in expected
     assert fast_search(root, files, "compute") == expected
     assert files_without(root, needles("compute")) == {"pkg/compute.py"}
+
+
+# A seeded differential run: random patterns (flags, classes, anchors, groups, alternations,
+# lookarounds, the non-ASCII letters case folding pairs) against random texts with every kind
+# of line break; the lines the passes keep must hold every line the regex engine matches.
+ATOMS = [
+    *("a", "k", "s", "i", "K", "S", "I", "mul", "abc", "MUL", "def", " ", "_", "1", "ss", "x"),
+    *("ask", "as", "el", "ABC", "Def", "pri", "nt", "ter"),
+    *("\u212a", "\u017f", "\u0130", "\u0131", "\u00df", "\u03c3", "\u03c2", "\u03a3", "\ufb00"),
+    *(r"\.", r"\(", "#", r"\#", r"\ ", r"\t", r"\x6b", r"\u017f", "[k]", "[K]", "[abc]", "[^a]"),
+    *(r"[^\n]", r"\w", r"\W", r"\s", r"\S", r"\d", ".", r"\b", r"\B", "^", "$", r"\A", r"\Z"),
+    *("x{,2}", "x{}", r"\v", r"\p{L}", r"\m", r"\G", r"\K", "(?#c)", "[[:alpha:]]", "[[a]]"),
+]
+FLAGS = ["", "", "", "(?i)", "(?m)", "(?s)", "(?x)", "(?a)", "(?ia)", "(?im)", "(?V1)", "(?f)"]
+REPEATS = ["", "", "", "*", "+", "?", "{2}", "{1,3}", "*?", "*+", "{2,}"]
+GROUPS = ["(", "(?:", "(?i:", "(?-i:", "(?=", "(?!", "(?<=", "(?>", "(?s:", "(?|"]
+BREAKS = ["\n"] * 6 + ["\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028"]
+PIECES = [a for a in ATOMS if "\\" not in a and "[" not in a and "(" not in a] + BREAKS
+
+
+def random_pattern(rng: random.Random, depth: int = 0) -> str:
+    if depth == 0 and rng.random() < 0.15:  # one group around an alternation
+        branches = "|".join(random_pattern(rng, 1) for _ in range(rng.randint(2, 3)))
+        return rng.choice(FLAGS) + rng.choice(GROUPS[:4]) + branches + ")"
+    parts = []
+    for _ in range(rng.randint(1, 5)):
+        if depth < 2 and rng.random() < 0.2:
+            inner = random_pattern(rng, depth + 1)
+            if rng.random() < 0.4:
+                inner += "|" + random_pattern(rng, depth + 1)
+            atom = rng.choice(GROUPS) + inner + ")"
+        else:
+            atom = rng.choice(ATOMS)
+        parts.append(atom + rng.choice(REPEATS))
+    body = "".join(parts)
+    if depth == 0 and rng.random() < 0.3:
+        body += "|" + "".join(rng.choice(ATOMS) for _ in range(rng.randint(1, 4)))
+    return (rng.choice(FLAGS) if depth == 0 else "") + body
+
+
+def kept_lines(pattern: str, text: str) -> list[tuple[int, str]]:
+    """The lines the search tries, as it picks them (see Toolbox._searchable)."""
+    held = needles(pattern)
+    if held is None and is_tame(pattern) and is_line_local(pattern):
+        found = lines_found(text, regex.compile(pattern, regex.MULTILINE), timeout=5)
+        if found is not None:
+            return found
+    return lines_with(text, held)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_random_patterns_and_texts_keep_every_line_the_regex_engine_matches():
+    rng = random.Random(23)
+    tried = 0
+    for _ in range(1_500):
+        pattern = random_pattern(rng)
+        try:
+            compiled = regex.compile(pattern)
+        except (regex.error, ValueError, OverflowError, RuntimeError):
+            continue
+        tried += 1
+        for _ in range(8):
+            pieces = PIECES if rng.random() < 0.3 else [p for p in PIECES if p not in BREAKS[6:]]
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+            lines = text.splitlines()
+            try:
+                expected = [(n, s) for n, s in enumerate(lines, 1) if compiled.search(s, timeout=1)]
+                kept = kept_lines(pattern, text)
+            except TimeoutError:
+                continue
+            assert set(kept) <= set(enumerate(lines, 1)) and kept == sorted(kept), (pattern, text)
+            assert set(expected) <= set(kept), (pattern, text, expected, kept)
+    assert tried > 1_000
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line"),
+    [
+        ("(?i)mark", "MAR\u212a = 1"),  # the Kelvin sign alone, no other non-ASCII letter
+        ("(?i)master", "MA\u017fTER = 1"),  # the long s alone
+        ("(?i)print", "PR\u0130NT = 1"),  # the dotted capital I alone
+        ("(?i)PRINT", "pr\u0131nt = 1"),  # the dotless small i alone
+        ("(?i:abc|def)", "ABC = 1"),  # flags on the group around the alternation
+        ("(?i)(?-i:abc|def)xyz", "abcXYZ = 1"),
+        ("(?i:mar\u212a|zzz)", "MARK = 1"),
+    ],
+)
+def test_each_non_ascii_fold_and_scoped_flag_on_its_own(make_repo, pattern: str, line: str):
+    # one letter per file: a file with several of them is read for any one and hides the rest
+    assert regex.search(pattern, line)
+    assert set(lines_with(f"x\n{line}\ny\n", needles(pattern))) >= {(2, line)}
+    root = make_repo({"hit.py": f"x\n{line}\n", "miss.py": "nothing\n"})
+    files = ["hit.py", "miss.py"]
+    expected = every_line(Staging(Project(root)), files, pattern)
+    assert expected.startswith("hit.py:2: ")
+    assert fast_search(root, files, pattern) == expected
