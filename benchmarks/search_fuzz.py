@@ -93,8 +93,8 @@ def random_file(rng: random.Random) -> tuple[bytes, str]:
     text = random_text(rng)
     kind = rng.choice(KINDS)
     if kind == "nb":
-        cell = {"cell_type": "code", "metadata": {}, "source": text.replace("\x00", "")}
-        cell |= {"outputs": [], "execution_count": None, "id": "c1"}
+        cell: dict[str, object] = {"cell_type": "code", "metadata": {}, "id": "c1"}
+        cell |= {"source": text.replace("\x00", ""), "outputs": [], "execution_count": None}
         notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
         return json.dumps(notebook).encode(), ".ipynb"
     if kind in ("utf-8", "utf-8-sig", "utf-16", "utf-32"):
