@@ -1050,7 +1050,7 @@ class Agent:
             files,
             readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns),
             runner=lambda command, timeout: self._run_command(session, command, timeout),
-            absent=lambda held: files_without(self.project.root, held),
+            absent=lambda held, seconds: files_without(self.project.root, held, seconds=seconds),
         )
 
     def _get_index(self) -> RepoIndex:

@@ -233,9 +233,10 @@ class Toolbox:
     readonly: Callable[[str], bool] = lambda path: False
     runner: Callable[[str, int | None], str] | None = None
     search_seconds: float = SEARCH_SECONDS
-    # Given texts every matching line holds (see Needles), the project files known to lack them
-    # (git grep); the search skips those, unless staged or a notebook. None: read every file.
-    absent: Callable[[Needles], set[str] | None] | None = None
+    # Given texts every matching line holds (see Needles) and the seconds it may take, the
+    # project files known to lack them (git grep); the search skips those, unless staged or a
+    # notebook. None: read every file.
+    absent: Callable[[Needles, float], set[str] | None] | None = None
 
     def run(self, name: str, data: dict[str, Any]) -> str:
         """Run one read or edit tool; raise ToolError (or another AgentMagicError) on failure."""
@@ -307,10 +308,11 @@ class Toolbox:
             if held is None and tame and is_line_local(pattern)
             else None
         )
-        skip = self._without(held)
+        # the first pass counts against the search's time too
+        deadline = time.monotonic() + self.search_seconds
+        skip = self._without(held, self.search_seconds)
         hits: list[str] = []
         total = 0
-        deadline = time.monotonic() + self.search_seconds
         per_line = self.search_seconds / 10  # one pathological line does not eat the whole budget
         slow: list[str] = []
         stopped = ""
@@ -324,7 +326,7 @@ class Toolbox:
                 break
             try:
                 # The pattern cannot match a line without its literals: only those are tried.
-                lines = self._searchable(rel, held, whole, deadline)
+                lines = self._searchable(rel, held, whole, deadline, per_line)
             except (AgentMagicError, OSError):
                 continue  # binary, secret, deleted, unreadable: not searchable
             for count, (where, n, line) in enumerate(lines):
@@ -332,11 +334,13 @@ class Toolbox:
                     # Milliseconds at worst, and a timed search costs six untimed ones: the
                     # clock is read every 64 lines instead.
                     if count % 64 == 0 and time.monotonic() >= deadline:
+                        stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
                         break
                     found = compiled.search(line)
                 else:
                     left = deadline - time.monotonic()
                     if left <= 0:
+                        stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
                         break
                     try:
                         found = compiled.search(line, timeout=min(left, per_line))
@@ -347,6 +351,8 @@ class Toolbox:
                     total += 1
                     if len(hits) < MAX_SEARCH_HITS:
                         hits.append(f"{rel}{where}:{n}: {line.strip()[:200]}")
+            if stopped:  # the time ran out inside this file: say so even if it was the last
+                break
         notes = [stopped] if stopped else []
         if slow:
             notes.append(
@@ -364,18 +370,18 @@ class Toolbox:
         )
         return "\n".join(hits) + more + tail
 
-    def _without(self, held: Needles | None) -> set[str]:
+    def _without(self, held: Needles | None, seconds: float) -> set[str]:
         """Files the search need not read: they lack the ``held`` texts on disk, not staged."""
         if held is None or self.absent is None:
             return set()
         # Staged files and notebooks (read from an open document when one is attached, and
         # searched cell by cell) may differ from the bytes git grep read.
-        found = self.absent(held) or set()
+        found = self.absent(held, seconds) or set()
         staged = set(self.staging.staged_paths())
         return {p for p in found if p not in staged and not is_notebook(p)}
 
     def _searchable(
-        self, rel: str, held: Needles | None, whole: Any, deadline: float
+        self, rel: str, held: Needles | None, whole: Any, deadline: float, per_line: float
     ) -> list[tuple[str, int, str]]:
         """(where, line number, line) of the lines of a file that can match (see lines_with and
         lines_found); a notebook's cell sources, each cell named."""
@@ -388,8 +394,9 @@ class Toolbox:
             ]
         text = self.staging.read_text(rel)
         if whole is not None:
-            left = max(deadline - time.monotonic(), 0.001)
-            found = lines_found(text, whole, timeout=left)
+            # Bounded like one line of the search: a pathological line falls back to every
+            # line, where it is skipped after per_line as it would be alone.
+            found = lines_found(text, whole, timeout=per_line, until=deadline)
             if found is not None:
                 return [("", n, line) for n, line in found]
         return [("", n, line) for n, line in lines_with(text, held)]

@@ -212,7 +212,7 @@ def search_costs(root: Path) -> list[tuple[str, float, float, bool]]:
         staging,
         lambda: files,
         search_seconds=120,
-        absent=lambda held: files_without(root, held),
+        absent=lambda held, seconds: files_without(root, held, seconds=seconds),
     )
     rows = []
     for pattern in SEARCHES:

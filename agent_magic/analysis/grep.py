@@ -11,8 +11,10 @@ tree without starting Python's path checks for every file.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,15 @@ _OTHER_SYNTAX = re.compile(r"\{(?!\d*,?\d*\})|\[:")
 # declared encoding (PEP 263). They are always searched, whatever git grep says.
 _DECODED_MARKERS = (b"\xff\xfe", b"\xfe\xff", b"coding")
 GIT_SECONDS = 20.0
+_REGULAR = ("100644", "100755")  # the modes of files (not links or submodules) in git's index
+
+
+def _reads_like_re() -> bool:
+    """Whether the `regex` engine reads patterns as `re` does: its default version is a
+    process-wide setting, and VERSION1 has nested sets and full case folding (ß is ss)."""
+    import regex  # the search has imported it already
+
+    return bool(regex.DEFAULT_VERSION == regex.VERSION0)
 
 
 def _re_parser() -> ModuleType:
@@ -77,7 +88,7 @@ def needles(pattern: str) -> Needles | None:
     top-level alternation whose every branch has a run requires one of them. A parse error or
     syntax only the ``regex`` engine knows yields None.
     """
-    if _OTHER_SYNTAX.search(pattern):
+    if _OTHER_SYNTAX.search(pattern) or not _reads_like_re():
         return None
     try:
         parser = _re_parser()
@@ -159,16 +170,26 @@ def lines_with(text: str, needles: Needles | None) -> list[tuple[int, str]]:
     return [(n, _line(text, a, b)) for n, a, b in cut if all(t in hay[a:b] for t in rest)]
 
 
-def lines_found(text: str, whole: Any, *, timeout: float) -> list[tuple[int, str]] | None:
+def lines_found(
+    text: str, whole: Any, *, timeout: float, until: float | None = None
+) -> list[tuple[int, str]] | None:
     """(number, line) of the lines where ``whole`` (a line-local pattern compiled with MULTILINE,
     see is_line_local) finds a match in the whole text; None when that cannot tell: a match
-    spans a line break, a CR (which ``$`` does not see as a line's end) or the time ran out."""
+    spans a line break, a CR (which ``$`` does not see as a line's end) or the time ran out
+    (``timeout`` for each step of the search, all of it by ``until``, a ``time.monotonic()``
+    reading)."""
     if "\r" in text:
         return None
     starts: set[int] = set()
     at = 0
     try:
-        while (match := whole.search(text, at, timeout=timeout)) is not None:
+        while True:
+            left = timeout if until is None else min(timeout, until - time.monotonic())
+            if left <= 0:
+                return None
+            match = whole.search(text, at, timeout=left)
+            if match is None:
+                break
             if "\n" in match.group():
                 return None  # it could hide a match of the line alone: try every line
             start = text.rfind("\n", 0, match.start()) + 1
@@ -209,7 +230,7 @@ def is_tame(pattern: str) -> bool:
     """Whether ``pattern`` cannot backtrack badly: no backreference and at most one repeat,
     of a single character or class. On lines up to TAME_LINE characters the search then needs
     no per-line time bound (which costs more than the match itself)."""
-    if _OTHER_SYNTAX.search(pattern):
+    if _OTHER_SYNTAX.search(pattern) or not _reads_like_re():
         return False
     try:
         _parser = _re_parser()
@@ -228,7 +249,7 @@ def is_line_local(pattern: str) -> bool:
     ``\\Z``, atomic group, possessive repeat, back-reference or scoped flags. (``^``, ``$``, ``\\b``
     and ``\\B`` read a line's ends and the line break beside them alike.)
     """
-    if _OTHER_SYNTAX.search(pattern):
+    if _OTHER_SYNTAX.search(pattern) or not _reads_like_re():
         return False
     try:
         parser = _re_parser()
@@ -296,40 +317,83 @@ def _repeats(parser: ModuleType, items: Any) -> int | None:
     return count
 
 
-def files_without(root: Path, needles: Needles | None) -> set[str] | None:
+def files_without(
+    root: Path, needles: Needles | None, *, seconds: float = GIT_SECONDS
+) -> set[str] | None:
     """Files (posix, relative to ``root``) git searched in the work tree that cannot hold a line
     with the ``needles``: git grep finds none of them (in any ASCII case when folded).
 
-    Tracked and untracked-not-ignored files only; a file git reads from its index instead of
-    the work tree (assume-unchanged, skip-worktree) or whose bytes are not plain UTF-8 text is
-    never in the answer. None when there are no needles, ``root`` is not in a git work tree
-    or git fails.
+    Tracked files only: git grep reads them from the work tree. (With ``--untracked`` it walks
+    the work tree instead, leaving out tracked files that a .gitignore rule matches, so
+    untracked files are left to the search.) A file git reads from its index instead
+    (assume-unchanged, skip-worktree) or not at all (a symbolic link or submodule in the index,
+    whatever the work tree holds), whose bytes are not plain UTF-8 text or whose path goes
+    through a symbolic link is never in the answer. None when there are no needles, ``root``
+    is not in a git work tree, or git fails or takes over ``seconds`` in all.
     """
     if needles is None:
         return None
-    listed = _git(root, ["ls-files", "-z", "-v", "-c", "-o", "--exclude-standard"])
+    until = time.monotonic() + seconds
+    listed = _git(root, ["ls-files", "-z", "-v", "-s"], until)
     if listed is None:
         return None
     searched: set[str] = set()
     for entry in listed:
-        tag, _, path = entry.partition(" ")
-        if tag in ("H", "?") and path:
-            searched.add(path)  # a plain tracked or untracked file, read from the work tree
+        # "<tag> <mode> <object> <stage>\t<path>"
+        tag, _, rest = entry.partition(" ")
+        meta, _, path = rest.partition("\t")
+        if tag == "H" and meta.split(" ")[0] in _REGULAR and path:
+            searched.add(path)  # a plain tracked file, read from the work tree
         elif path:
-            searched.discard(path)  # unmerged or flagged: git may read another version
-    grep = ["grep", "-l", "-z", "-F", "--untracked", "--no-color", "--no-textconv"]
+            # unmerged or flagged: git may read another version; a symbolic link or submodule
+            # in git's index is not searched at all, whatever the work tree holds there now
+            searched.discard(path)
+    grep = ["grep", "-l", "-z", "-F", "--no-color", "--no-textconv"]
     fold = ["-i"] if needles.fold else []
     # Without --all-match git lists the files holding any of the texts.
     match = [] if needles.any_of else ["--all-match"]
     texts = _patterns([t.encode() for t in needles.texts])
-    holding = _git(root, [*grep, *fold, *match, *texts])
+    holding = _git(root, [*grep, *fold, *match, *texts], until)
     markers = _DECODED_MARKERS + (
         tuple(c.encode() for c in BEYOND_ASCII) if needles.beyond_ascii else ()
     )
-    always = _git(root, [*grep, *_patterns(markers)])
+    always = _git(root, [*grep, *_patterns(markers)], until)
     if holding is None or always is None:
         return None
-    return searched - set(holding) - set(always)
+    return _without_links(root, searched - set(holding) - set(always))
+
+
+def _without_links(root: Path, paths: set[str]) -> set[str]:
+    """``paths`` less those reached through a symbolic link (the file or a directory above it):
+    git grep does not read through one, the search does (when it stays in the project)."""
+    dirs: set[str] = set()
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        while parent not in dirs:
+            dirs.add(parent)
+            if not parent:
+                break
+            parent = parent.rpartition("/")[0]
+    links: set[str] = set()
+    for parent in dirs:
+        # one listing per directory (its entries' types come with it) instead of a stat per file
+        try:
+            with os.scandir(os.path.join(root, parent)) as entries:
+                prefix = parent + "/" if parent else ""
+                links.update(prefix + e.name for e in entries if e.is_symlink())
+        except OSError:
+            continue  # gone, or not a directory: the search cannot read what is under it either
+    if not links:
+        return paths
+
+    def through_link(path: str) -> bool:
+        while path:
+            if path in links:
+                return True
+            path = path.rpartition("/")[0]
+        return False
+
+    return {p for p in paths if not through_link(p)}
 
 
 def _patterns(texts: Sequence[bytes]) -> list[str | bytes]:
@@ -339,8 +403,12 @@ def _patterns(texts: Sequence[bytes]) -> list[str | bytes]:
     return out
 
 
-def _git(root: Path, args: Sequence[str | bytes]) -> list[str] | None:
-    """git's NUL-separated output lines, or None on any failure (no match is not a failure)."""
+def _git(root: Path, args: Sequence[str | bytes], until: float) -> list[str] | None:
+    """git's NUL-separated output lines, or None on any failure (no match is not a failure)
+    or when it runs past ``until`` (a ``time.monotonic()`` reading)."""
+    left = until - time.monotonic()
+    if left <= 0:
+        return None
     command: list[str | bytes] = [
         "git",
         # fsmonitor would run a program the repository's config names; grep settings in the
@@ -363,9 +431,12 @@ def _git(root: Path, args: Sequence[str | bytes]) -> list[str] | None:
         proc = subprocess.run(
             command,
             capture_output=True,
-            timeout=GIT_SECONDS,
+            timeout=left,
             check=False,
             stdin=subprocess.DEVNULL,
+            # -i folds ASCII letters only, whatever the user's locale (a UTF-8 one also folds
+            # the Kelvin sign with k, and so on): the always-read markers cover the rest
+            env={**os.environ, "LC_ALL": "C"},
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -315,7 +315,7 @@ def toolbox(root: Path, *, fast: bool) -> tuple[Toolbox, CountingReader]:
         # The index leaves out UTF-16 files (NUL bytes); a listing may have them
         return sorted(set(files) | set(staging.staged_paths()) | {"pkg/wide.py"})
 
-    absent = (lambda held: files_without(root, held)) if fast else None
+    absent = (lambda held, seconds: files_without(root, held, seconds=seconds)) if fast else None
     return Toolbox(staging, listing, absent=absent, search_seconds=60), reader
 
 
