@@ -289,6 +289,15 @@ class Toolbox:
         return "\n".join(entries) if entries else "(empty)"
 
     def _search(self, pattern: str, path: str = ".", glob: str | None = None) -> str:
+        try:
+            return self._search_files(pattern, path, glob)
+        except RuntimeError as exc:  # the regex engine's own fault on an odd pattern
+            raise ToolError(
+                f"search: the regular expression engine failed on {pattern!r} ({exc}); "
+                "use a simpler pattern"
+            ) from None
+
+    def _search_files(self, pattern: str, path: str, glob: str | None) -> str:
         # The `regex` engine takes a timeout, so a catastrophic pattern ends with partial results.
         import fnmatch
 

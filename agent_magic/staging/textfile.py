@@ -69,7 +69,14 @@ def encode(text: str, fmt: TextFormat) -> bytes:
     """Bytes of ``text`` (LF breaks) stored the way ``fmt`` says."""
     if fmt.newline != "\n":
         text = text.replace("\r\n", "\n").replace("\n", fmt.newline)
-    return fmt.bom + text.encode(fmt.encoding)
+    try:
+        return fmt.bom + text.encode(fmt.encoding)
+    except UnicodeEncodeError as exc:  # the model's text, not the file's fault: a tool error
+        char = exc.object[exc.start : exc.end]
+        raise ToolError(
+            f"{char!r} cannot be written in this file's encoding ({fmt.encoding}); "
+            "use characters it has, or an escape"
+        ) from None
 
 
 def _declared_encoding(body: bytes) -> str | None:

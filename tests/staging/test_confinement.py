@@ -347,3 +347,34 @@ def test_adversarial_paths_through_every_tool_quick(arena, rel):
 @example(rel="a.py/ / /.")
 def test_adversarial_paths_through_every_tool_10k(arena, rel):
     _run_adversarial(arena, rel)
+
+
+def test_a_pattern_the_regex_engine_fails_on_is_a_tool_error(plain: Project):
+    (plain.root / "a.py").write_text("kkk\n")
+    tb = toolbox(plain)
+    # compiles, then raises RuntimeError("invalid RE code") while matching (a `regex` bug)
+    with pytest.raises(ToolError, match="engine failed on"):
+        tb.run("search", {"pattern": r"(?p)k*?\G{e<=1}"})
+
+
+def test_text_a_declared_encoding_cannot_hold_is_a_tool_error(plain: Project):
+    body = "# -*- coding: latin-1 -*-\nname = 'caf\u00e9'\n".encode("latin-1")
+    (plain.root / "legacy.py").write_bytes(body)
+    tb = toolbox(plain)
+    for name, data in [
+        ("replace", {"path": "legacy.py", "old": "name", "new": "nom_\u0131"}),
+        (
+            "create",
+            {
+                "path": "legacy.py",
+                "content": "# coding: latin-1\nx = '\u0131'\n",
+                "overwrite": True,
+            },
+        ),
+    ]:
+        with pytest.raises(
+            ToolError, match=r"cannot be written in this file's encoding \(iso8859-1\)"
+        ):
+            tb.run(name, data)
+    assert tb.staging.changeset().is_empty
+    assert (plain.root / "legacy.py").read_bytes() == body
