@@ -69,7 +69,7 @@ def run_checks(
 
     Related tests run nearest first within ``budget`` seconds; the rest are reported as not run.
     By default the nearest file runs whole, and the others while the tests' time stays within
-    twice its time (at least 10 s) and a sixth of ``timeout`` (at least 10 s). ``memo`` (one per
+    1.5 times its time (at least 3 s) and a sixth of ``timeout`` (at least 10 s). ``memo`` (one per
     session) makes a round whose diff and project did not change reuse the last report, and the
     unchanged project's baseline run once per content. The baseline runs in a copy of its own;
     with ``parallel`` (default: on 2 CPUs or more) beside the changed copy's runs, not after.

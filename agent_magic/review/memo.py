@@ -38,7 +38,7 @@ class CheckMemo:
     """Kept by the caller for one session: repeated work is looked up here instead of redone.
 
     ``tree`` is one scratch copy the rounds bring up to date instead of copying the project
-    again. ``last`` maps the key of the last round (diff + project content + options) to its
+    again, and ``unchanged`` another of the project without the change, for the baselines. ``last`` maps the key of the last round (diff + project content + options) to its
     report; ``baselines`` maps the key of a baseline run (project content + command + test ids)
     to its results, so the unchanged project is tested once per session whatever the rounds.
     """

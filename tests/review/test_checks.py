@@ -90,7 +90,7 @@ def test_related_test_batches_are_told_apart_beside_or_after(make_repo, tmp_path
         {"calc.py": BROKEN_ADD_FIXED_SUB.encode()},
         workdir=tmp_path / "w",
         full_suite=False,
-        timeout=UNHURRIED,
+        budget=UNHURRIED / 6,  # explicit: past 1.5 x the nearest file the default would stop
         parallel=parallel,
     )
     t = report.tests
