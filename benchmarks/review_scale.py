@@ -1,6 +1,7 @@
 """The review at the scale of a big repository: sympy, a one-line change, checks vs one test file.
 
-python benchmarks/review_scale.py --repo DIR [--budget S]
+python benchmarks/review_scale.py --repo DIR [--budget S] [--only PART ...] [--cases core,leaf]
+    [--sequential] [--skip-difflib]
 
 ``DIR`` is a git checkout or mirror of sympy (only read: it is cloned with ``--shared`` into a
 temp dir). Two cases: a comment inside ``Mul.flatten`` in ``sympy/core/mul.py`` (a core module
@@ -389,6 +390,12 @@ def main() -> None:
         help="run only these parts (repeatable; default: all): " + ", ".join(PARTS),
     )
     parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="the review rounds (not the sessions) test the unchanged copy after the changed "
+        "one, as on one CPU",
+    )
+    parser.add_argument(
         "--cases",
         default="core,leaf",
         help="which cases, comma-separated (default: core,leaf)",
@@ -442,6 +449,7 @@ def run(args: argparse.Namespace) -> None:
                         sandbox=sandbox,
                         memo=m,
                         workdir=Path(tmp) / "w",
+                        parallel=False if args.sequential else None,
                     )
 
                 report, wall, used = measure(review)
