@@ -158,7 +158,8 @@ def run_batches(
     counts whole, whatever it reported). With ``whole_first`` (the test timeout), the nearest
     file runs whole within it (``timed_out``: it did not), and the rest only while the time stays
     within ``budget`` and NEAREST_FACTOR times the nearest file's (at least NEAREST_FLOOR).
-    ``beside`` runs each batch in the unchanged copy at the same time, with the same limit.
+    ``beside`` runs each batch in the unchanged copy at the same time, with the same limit (at
+    most ``budget``).
     """
     results = TestResults()
     start = time.monotonic()
@@ -180,7 +181,8 @@ def run_batches(
 
         def there(side: Confined, batch: list[str] = batch, left: float = left) -> None:
             assert beside is not None
-            beside(batch, left, side)
+            # Never past the budget: the old code may hang where the change does not.
+            beside(batch, min(left, budget), side)
 
         run = alongside(confined, here, None if beside is None else there)
         results.passed |= run.results.passed
@@ -324,31 +326,34 @@ def run_pair(
         return outcome, notes
     base: TestResults | None = beside_results if alongside_runs else None
     # The unchanged project runs the files that ran here (not those the budget left out), at
-    # most once per content and session: its copy is made only now, when it is needed.
+    # most once per content and session (in its own copy, made when first needed).
     failed = sorted(changed.results.failed)
     left = limit - changed.elapsed if budget is not None else timeout
     # A file cut midway still had its first results compared, so the baseline runs it too.
     seen = {t.split("::", 1)[0] for t in changed.results.passed | changed.results.failed}
     rerun = [a for a in args if a not in outcome.not_run or a in seen]
     if together is not None:
-        # What ran beside needs no second run; a whole-suite run beside that timed out would
-        # only time out again.
+        # What ran beside needs no second run. What did not finish beside (it ran out of time)
+        # would not finish after either: only what failed there runs again, alone.
         ran = {a for batch in alongside_runs for a in batch}
-        rerun = [a for a in rerun if a not in ran]
-        if not args or not rerun:
-            if not args and not alongside_runs:
+        whole = not args and bool(alongside_runs)
+        rerun = [] if whole else [a for a in rerun if a not in ran]
+        failed = [] if whole else [t for t in failed if t.split("::", 1)[0] not in ran]
+        if failed and all("::" in t for t in failed):
+            rerun = failed
+        else:
+            if failed:
+                notes.append("the baseline test run did not finish; every failure counts as new")
+            elif rerun or (not args and not whole):
+                unfinished = f"{len(rerun)} test file(s)" if args else "the test suite"
                 notes.append(
-                    f"the baseline test run timed out after {limit:g}s; every failure counts as new"
+                    f"the unchanged copy did not finish {unfinished} in time: "
+                    "fixed tests there are not reported"
                 )
             baseline = None
     if baseline is not None and budget is not None and not failed and left < changed.elapsed:
         # Nothing to classify, and no budget left to look for fixed tests: skip the baseline.
-        notes.append(
-            "the unchanged copy was not tested (budget): fixed tests are not reported"
-            if base is None
-            else f"the unchanged copy did not finish {len(rerun)} test file(s) (budget): "
-            "fixed tests in them are not reported"
-        )
+        notes.append("the unchanged copy was not tested (budget): fixed tests are not reported")
         baseline = None
     elif (
         baseline is not None

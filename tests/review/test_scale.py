@@ -195,6 +195,55 @@ def test_a_file_the_budget_cuts_midway_counts_as_not_run_and_the_checks_are_not_
     assert report.summary().startswith("## Checks: incomplete")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("parallel", [True, False])
+def test_a_failure_in_a_batch_the_budget_cut_is_still_told_apart(make_repo, tmp_path, parallel):
+    # The budget cuts the only batch in both copies; what failed before the cut is then run
+    # alone in the unchanged copy, so an old failure is no blocker.
+    root = make_repo(
+        {
+            "mod.py": "VALUE = 1\n",
+            "tests/test_mod.py": "import time\n\nimport mod\n\n\n"
+            "def test_known_bad():\n    assert mod.VALUE == 3\n\n\n"
+            "def test_slow():\n    time.sleep(120)\n",
+        }
+    )
+    report = run_checks(
+        root,
+        {"mod.py": b"VALUE = 2\n"},
+        workdir=tmp_path / "w",
+        timeout=60,
+        budget=4,
+        parallel=parallel,
+    )
+    t = report.tests
+    assert t.not_run == ["tests/test_mod.py"] and not t.timed_out
+    assert t.already_failing == ["tests/test_mod.py::test_known_bad"], report.summary()
+    assert t.newly_failing == [] and t.baseline_ran
+    assert not any(f.severity == "blocker" for f in report.findings())
+
+
+@pytest.mark.slow
+def test_the_unchanged_copy_beside_stops_at_the_budget_when_the_old_code_hangs(make_repo, tmp_path):
+    # The change fixes a hang: the changed copy's run ends at once, the unchanged one's would
+    # sleep past the timeout; beside, it stops at the budget (10 s of the 60 s timeout).
+    root = make_repo(
+        {
+            "mod.py": "VALUE = 1\n",
+            "tests/test_mod.py": "import time\n\nimport mod\n\n\n"
+            "def test_value():\n    if mod.VALUE == 1:\n        time.sleep(120)\n"
+            "    assert mod.VALUE == 2\n",
+        }
+    )
+    start = time.monotonic()
+    report = run_checks(
+        root, {"mod.py": b"VALUE = 2\n"}, workdir=tmp_path / "w", timeout=60, parallel=True
+    )
+    assert time.monotonic() - start < 40  # not the 60 s timeout
+    assert report.ok and report.tests.passed == ["tests/test_mod.py::test_value"]
+    assert any("did not finish 1 test file(s) in time" in n for n in report.notes), report.notes
+
+
 def _sleeper(seconds: float) -> str:
     return (
         "import time\n\nimport mod\n\n\n"
