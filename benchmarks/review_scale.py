@@ -514,7 +514,8 @@ def run(args: argparse.Namespace) -> None:
                 )
         if "search" in args.only:
             print(
-                "\n| search, whole repo | every file read: CPU s | git grep first pass: CPU s | same |"
+                "\n| search, whole repo | every file read: CPU s "
+                "| git grep first pass: CPU s | same |"
             )
             print("|---|---|---|---|")
             for pattern, slow, fast, same in search_costs(root):

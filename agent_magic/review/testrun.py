@@ -410,8 +410,8 @@ def run_tests(
 ) -> tuple[TestOutcome, list[str]]:
     """``related`` test files nearest first within ``budget``; the whole suite when asked or fast.
 
-    ``relative``: ``budget`` is the default one (see ``run_batches``). ``durations`` remembers the whole suite's last duration, so it runs again only when that
-    fits in half the timeout.
+    ``relative``: ``budget`` is the default one (see ``run_batches``). ``durations`` remembers
+    the whole suite's last duration, so it runs again only when that fits in half the timeout.
     """
     notes: list[str] = []
     command = with_interpreter(command)
