@@ -213,7 +213,7 @@ def test_a_failure_in_a_batch_the_budget_cut_is_still_told_apart(make_repo, tmp_
         {"mod.py": b"VALUE = 2\n"},
         workdir=tmp_path / "w",
         timeout=60,
-        budget=4,
+        budget=8,  # a loaded machine still reports the fast failure before the cut
         parallel=parallel,
     )
     t = report.tests
@@ -293,7 +293,7 @@ def test_the_nearest_file_runs_whole_and_the_rest_within_1_5_times_its_time(
     assert t.not_run == ["tests/test_z.py"] and not t.timed_out
     assert not any(f.severity == "blocker" for f in report.findings())
     assert "not run (budget)" in report.summary()
-    assert 12 <= t.elapsed < 40, t.elapsed  # 1.5 x the nearest file's time, not the 100 s budget
+    assert 8 <= t.elapsed < 40, t.elapsed  # the nearest file whole, the rest within 1.5 x it
     # Three batches in the changed copy (the last one cut); the unchanged copy ran each beside
     # it, or afterwards the files that ran, in one go.
     assert sorted(Counter(sandbox.test_trees).values()) == ([3, 3] if parallel else [1, 3])
