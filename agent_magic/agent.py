@@ -597,12 +597,16 @@ class Agent:
     def _check_memo(self, session: Session) -> CheckMemo:
         """The session's CheckMemo: an unchanged fix round reuses the last checks, and every
         round and ``run`` call brings one kept scratch copy up to date (the project's, which
-        outlives the run: the next run's first round does not copy the project again)."""
+        outlives the run: the next run's first round does not copy the project again), and the
+        baseline another (the unchanged project's)."""
         from agent_magic.review.kept import KEPT
         from agent_magic.review.memo import CheckMemo
 
         if session.check_memo is None:
-            session.check_memo = CheckMemo(tree=KEPT.for_project(self.project.root))
+            root = self.project.root
+            session.check_memo = CheckMemo(
+                tree=KEPT.for_project(root), unchanged=KEPT.for_project(root, "unchanged")
+            )
         return session.check_memo
 
     @property

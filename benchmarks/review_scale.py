@@ -1,6 +1,7 @@
 """The review at the scale of a big repository: sympy, a one-line change, checks vs one test file.
 
-python benchmarks/review_scale.py --repo DIR [--budget S]
+python benchmarks/review_scale.py --repo DIR [--budget S] [--only PART ...] [--cases core,leaf]
+    [--sequential] [--skip-difflib]
 
 ``DIR`` is a git checkout or mirror of sympy (only read: it is cloned with ``--shared`` into a
 temp dir). Two cases: a comment inside ``Mul.flatten`` in ``sympy/core/mul.py`` (a core module
@@ -72,6 +73,10 @@ CASES = [
     ),
 ]
 
+
+# The parts --only picks: the review rounds (with the direct run of the test file), the whole
+# scripted sessions, and the costs around them.
+PARTS = ("review", "session", "search", "scratch", "bytecode", "cell", "diff")
 
 SANDBOXED = SandboxedCPU()  # started in main(): the checks' CPU inside bubblewrap
 
@@ -382,7 +387,26 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--skip-difflib", action="store_true", help="no difflib baseline")
+    parser.add_argument(
+        "--only",
+        choices=PARTS,
+        action="append",
+        help="run only these parts (repeatable; default: all): " + ", ".join(PARTS),
+    )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="the review rounds (not the sessions) test the unchanged copy after the changed "
+        "one, as on one CPU",
+    )
+    parser.add_argument(
+        "--cases",
+        default="core,leaf",
+        help="which cases, comma-separated (default: core,leaf)",
+    )
     args = parser.parse_args()
+    args.only = set(args.only or PARTS)
+    args.cases = [c for c in CASES if c[0].split(":")[0] in args.cases.split(",")]
     with SANDBOXED:
         run(args)
 
@@ -402,7 +426,9 @@ def run(args: argparse.Namespace) -> None:
         )
         rows = []
         sessions: list[tuple[str, float, SessionRow]] = []
-        for label, rel, anchor, direct in CASES:
+        for label, rel, anchor, direct in args.cases:
+            if not args.only & {"review", "session"}:
+                break
             changes = one_line_change(root, rel, anchor)
             _, base_wall, base_cpu = measure(
                 lambda d=direct: subprocess.run(
@@ -415,105 +441,125 @@ def run(args: argparse.Namespace) -> None:
             _, copy_wall, copy_cpu = measure(
                 lambda c=changes: Scratch(root, c, parent=tmp).__enter__().close()
             )
-            memo = CheckMemo()
+            if "review" in args.only:
+                memo = CheckMemo()
 
-            def review(c=changes, m=memo):
-                return run_checks(
-                    root,
-                    c,
-                    timeout=args.timeout,
-                    budget=args.budget,
-                    sandbox=sandbox,
-                    memo=m,
-                    workdir=Path(tmp) / "w",
-                )
+                def review(c=changes, m=memo):
+                    return run_checks(
+                        root,
+                        c,
+                        timeout=args.timeout,
+                        budget=args.budget,
+                        sandbox=sandbox,
+                        memo=m,
+                        workdir=Path(tmp) / "w",
+                        parallel=False if args.sequential else None,
+                    )
 
-            report, wall, used = measure(review)
-            _, again_wall, again_cpu = measure(review)
-            memo.tree.close()
-            name = anchor.split("(")[0].strip()
-            sessions.append((label, base_wall, full_session(root, rel, anchor, name)))
-            t = report.tests
-            blockers = [f for f in report.findings() if f.severity == "blocker"]
-            rows.append(
-                (
-                    label,
-                    base_wall,
-                    base_cpu,
-                    wall,
-                    used,
-                    again_wall,
-                    again_cpu,
-                    len(t.selected),
-                    len(t.selected) - len(t.not_run),
-                    len(t.passed) + len(t.newly_failing) + len(t.already_failing),
-                    copy_wall,
-                    copy_cpu,
-                    len(blockers),
-                    t.selected[:1],
+                report, wall, used = measure(review)
+                _, again_wall, again_cpu = measure(review)
+                memo.tree.close()
+                memo.unchanged.close()
+                t = report.tests
+                blockers = [f for f in report.findings() if f.severity == "blocker"]
+                rows.append(
+                    (
+                        label,
+                        base_wall,
+                        base_cpu,
+                        wall,
+                        used,
+                        again_wall,
+                        again_cpu,
+                        len(t.selected),
+                        len(t.selected) - len(t.not_run),
+                        len(t.passed) + len(t.newly_failing) + len(t.already_failing),
+                        copy_wall,
+                        copy_cpu,
+                        len(blockers),
+                        t.selected[:1],
+                    )
                 )
-            )
+                print(
+                    f"{label}: tests {t.elapsed:.1f} s, baseline ran: {t.baseline_ran}; "
+                    + "; ".join(report.notes),
+                    flush=True,
+                )
+            if "session" in args.only:
+                name = anchor.split("(")[0].strip()
+                sessions.append((label, base_wall, full_session(root, rel, anchor, name)))
         print(f"sandbox: {sandbox.describe()}\n")
-        print(
-            "| case | baseline file wall / CPU s | review wall / CPU s | x baseline (wall) "
-            "| unchanged round wall / CPU s | test files selected / run | tests run "
-            "| one scratch tree wall / CPU s | blockers | first selected |"
-        )
-        print("|---|---|---|---|---|---|---|---|---|---|")
-        for label, bw, bc, w, c, aw, ac, sel, ran, tests, sw, sc, blk, first in rows:
+        if "review" in args.only:
             print(
-                f"| {label} | {bw:.1f} / {bc:.1f} | {w:.1f} / {c:.1f} | {w / bw:.1f}x "
-                f"| {aw:.2f} / {ac:.2f} | {sel} / {ran} | {tests} | {sw:.1f} / {sc:.1f} "
-                f"| {blk} | {', '.join(first)} |"
+                "| case | baseline file wall / CPU s | review wall / CPU s | x baseline (wall) "
+                "| unchanged round wall / CPU s | test files selected / run | tests run "
+                "| one scratch tree wall / CPU s | blockers | first selected |"
             )
-        print(
-            "\n| whole scripted session | baseline file wall | session wall / CPU s "
-            "| review wall / CPU s (rounds) | review x baseline | test files selected / run "
-            "| tests run | blockers | stop |"
-        )
-        print("|---|---|---|---|---|---|---|---|---|")
-        for label, bw, r in sessions:
+            print("|---|---|---|---|---|---|---|---|---|---|")
+            for label, bw, bc, w, c, aw, ac, sel, ran, tests, sw, sc, blk, first in rows:
+                print(
+                    f"| {label} | {bw:.1f} / {bc:.1f} | {w:.1f} / {c:.1f} | {w / bw:.1f}x "
+                    f"| {aw:.2f} / {ac:.2f} | {sel} / {ran} | {tests} | {sw:.1f} / {sc:.1f} "
+                    f"| {blk} | {', '.join(first)} |"
+                )
+        if "session" in args.only:
             print(
-                f"| {label} | {bw:.1f} | {r.wall:.1f} / {r.cpu:.1f} "
-                f"| {r.review_wall:.1f} / {r.review_cpu:.1f} ({r.rounds}) "
-                f"| {r.review_wall / bw:.1f}x | {r.selected} / {r.ran} | {r.tests} "
-                f"| {r.blockers} | {r.stop} |"
+                "\n| whole scripted session | baseline file wall | session wall / CPU s "
+                "| review wall / CPU s (rounds) | review x baseline | test files selected / run "
+                "| tests run | blockers | stop |"
             )
-        print(
-            "\n| search, whole repo | every file read: CPU s | git grep first pass: CPU s | same |"
-        )
-        print("|---|---|---|---|")
-        for pattern, slow, fast, same in search_costs(root):
-            print(f"| `{pattern}` | {slow:.2f} | {fast:.2f} | {'yes' if same else 'NO'} |")
-        _, rel, anchor, _ = CASES[0]
-        print("\n| scratch tree of sympy | wall / CPU s |\n|---|---|")
-        for label, cost in scratch_costs(root, one_line_change(root, rel, anchor), tmp):
-            print(f"| {label} | {cost} |")
-        print(
-            "\n| sandboxed `import sympy` in the kept copy, wall / CPU s | bytecode off "
-            "(before): round 1 | round 2 | written and kept (now): round 1 | round 2 |"
-        )
-        print("|---|---|---|---|---|")
-        for label, cells in bytecode_costs(root, tmp):
-            print(f"| {label} | " + " | ".join(f"{w:.2f} / {c:.2f}" for w, c in cells) + " |")
-        pycache = str(Path(tmp) / "pycache")
-        at_once, settled = "SETTLED = False\n" + CELL, "SETTLED = True\n" + CELL
-        blocks = [
-            ("`%load_ext agent_magic`", block_seconds(at_once, pycache, "LOAD")),
-            (
-                "the cell right after `%load_ext` (warm-up still importing)",
-                block_seconds(at_once, pycache),
-            ),
-            ("the cell, `%load_ext` earlier (warm-up done)", block_seconds(settled, pycache)),
-            ("`import anthropic` alone (what the cell once imported)", block_seconds(SDK, pycache)),
-        ]
-        print("\n| first %%agent cell, fresh kernel, bytecode cached | blocks (wall s) |")
-        print("|---|---|")
-        for label, seconds in blocks:
-            print(f"| {label} | {seconds:.2f} |")
-        print("\n| 50,000-line file, 5,000 changes | CPU s |\n|---|---|")
-        for label, used in diff_costs(not args.skip_difflib):
-            print(f"| {label} | {used:.2f} |")
+            print("|---|---|---|---|---|---|---|---|---|")
+            for label, bw, r in sessions:
+                print(
+                    f"| {label} | {bw:.1f} | {r.wall:.1f} / {r.cpu:.1f} "
+                    f"| {r.review_wall:.1f} / {r.review_cpu:.1f} ({r.rounds}) "
+                    f"| {r.review_wall / bw:.1f}x | {r.selected} / {r.ran} | {r.tests} "
+                    f"| {r.blockers} | {r.stop} |"
+                )
+        if "search" in args.only:
+            print(
+                "\n| search, whole repo | every file read: CPU s "
+                "| git grep first pass: CPU s | same |"
+            )
+            print("|---|---|---|---|")
+            for pattern, slow, fast, same in search_costs(root):
+                print(f"| `{pattern}` | {slow:.2f} | {fast:.2f} | {'yes' if same else 'NO'} |")
+        if "scratch" in args.only:
+            _, rel, anchor, _ = CASES[0]
+            print("\n| scratch tree of sympy | wall / CPU s |\n|---|---|")
+            for label, cost in scratch_costs(root, one_line_change(root, rel, anchor), tmp):
+                print(f"| {label} | {cost} |")
+        if "bytecode" in args.only:
+            print(
+                "\n| sandboxed `import sympy` in the kept copy, wall / CPU s | bytecode off "
+                "(before): round 1 | round 2 | written and kept (now): round 1 | round 2 |"
+            )
+            print("|---|---|---|---|---|")
+            for label, cells in bytecode_costs(root, tmp):
+                print(f"| {label} | " + " | ".join(f"{w:.2f} / {c:.2f}" for w, c in cells) + " |")
+        if "cell" in args.only:
+            pycache = str(Path(tmp) / "pycache")
+            at_once, settled = "SETTLED = False\n" + CELL, "SETTLED = True\n" + CELL
+            blocks = [
+                ("`%load_ext agent_magic`", block_seconds(at_once, pycache, "LOAD")),
+                (
+                    "the cell right after `%load_ext` (warm-up still importing)",
+                    block_seconds(at_once, pycache),
+                ),
+                ("the cell, `%load_ext` earlier (warm-up done)", block_seconds(settled, pycache)),
+                (
+                    "`import anthropic` alone (what the cell once imported)",
+                    block_seconds(SDK, pycache),
+                ),
+            ]
+            print("\n| first %%agent cell, fresh kernel, bytecode cached | blocks (wall s) |")
+            print("|---|---|")
+            for label, seconds in blocks:
+                print(f"| {label} | {seconds:.2f} |")
+        if "diff" in args.only:
+            print("\n| 50,000-line file, 5,000 changes | CPU s |\n|---|---|")
+            for label, used in diff_costs(not args.skip_difflib):
+                print(f"| {label} | {used:.2f} |")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ import copy
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from agent_magic.analysis.index import RepoIndex
@@ -17,9 +17,9 @@ from agent_magic.paths import read_regular
 from agent_magic.review.lint import new_problems, ruff_command, run_ruff
 from agent_magic.review.memo import CheckMemo, Durations, changes_key, digest
 from agent_magic.review.notebooks import run_notebooks as run_changed_notebooks
-from agent_magic.review.process import ChecksStopped, Confined, check_env
+from agent_magic.review.process import ChecksStopped, Confined, check_env, cpus
 from agent_magic.review.report import CheckReport, TestOutcome
-from agent_magic.review.scratch import Scratch, checked_path
+from agent_magic.review.scratch import Scratch, UnchangedCopy, checked_path
 from agent_magic.review.selection import (
     RelatedTest,
     changed_definitions,
@@ -37,7 +37,8 @@ from agent_magic.review.testrun import (
 from agent_magic.sandbox import Sandbox, detect
 
 # The related tests' default time budget is this share of the test timeout: a review round
-# should cost a few times what a human's run of the nearest test file costs, not the timeout.
+# should cost a few times what a human's run of the nearest test file costs, not the timeout
+# (within it, the time also follows the nearest file's: testrun.NEAREST_FACTOR).
 BUDGET_SHARE = 6
 
 
@@ -56,6 +57,7 @@ def run_checks(
     stop: threading.Event | None = None,
     budget: float | None = None,
     memo: CheckMemo | None = None,
+    parallel: bool | None = None,
 ) -> CheckReport:
     """Compile, lint, test (and optionally run notebooks) the change; the user's tree is only read.
 
@@ -65,10 +67,12 @@ def run_checks(
     run code, only the static checks run and the report says why. Setting ``stop`` ends the
     running check within a second and skips the rest.
 
-    Related tests run nearest first within ``budget`` seconds (default: a sixth of
-    ``timeout``, at least 10 s); the rest are reported as not run. ``memo`` (one per session) makes a round
-    whose diff and project did not change reuse the last report, and the unchanged project's
-    baseline run once per content.
+    Related tests run nearest first within ``budget`` seconds; the rest are reported as not run.
+    By default the nearest file runs whole, and the others while the tests' time stays within
+    1.5 times its time (at least 3 s) and a sixth of ``timeout`` (at least 10 s). ``memo`` (one per
+    session) makes a round whose diff and project did not change reuse the last report, and the
+    unchanged project's baseline run once per content. The baseline runs in a copy of its own;
+    with ``parallel`` (default: on 2 CPUs or more) beside the changed copy's runs, not after.
     """
     root_path = Path(root).expanduser().resolve()
     if not root_path.is_dir():
@@ -138,6 +142,8 @@ def run_checks(
             kernel_name=kernel_name,
             selection=selection,
             budget=budget if budget is not None else default_budget(timeout),
+            relative=budget is None,
+            parallel=parallel if parallel is not None else cpus() >= 2,
             memo=memo,
             content=content,
             durations=Durations(_state_file(index, "test-durations.json")),
@@ -210,23 +216,25 @@ def _run_in_copies(
     kernel_name: str,
     selection: list[RelatedTest],
     budget: float,
+    relative: bool,
+    parallel: bool,
     memo: CheckMemo,
     content: str,
     durations: Durations,
 ) -> None:
     with ExitStack() as stack:
+        # The unchanged project has a copy of its own: nothing the change's checks run can
+        # write it (each command sees only its own copy writable), and the baseline can run
+        # beside them. In parallel it is brought up to date while the changed one is.
+        unchanged = stack.enter_context(
+            UnchangedCopy(Scratch(root_path, {}, parent=workdir, keep=memo.unchanged, owner=memo))
+        )
+        if baseline and parallel:
+            unchanged.start()
         after = stack.enter_context(
             Scratch(root_path, changes, parent=workdir, keep=memo.tree, owner=memo)
         )
-
-        @contextmanager
-        def before_tree() -> Iterator[Scratch]:
-            # The unchanged project is the same copy with the changed files switched back.
-            after.show_original(True)
-            try:
-                yield after
-            finally:
-                after.show_original(False)
+        before_tree = unchanged.tree
 
         if after.skipped:
             report.notes.append(
@@ -234,7 +242,7 @@ def _run_in_copies(
                 "copied to the scratch copy"
             )
         _lint(report, lint_files, after, before_tree, timeout, confined, memo, content)
-        base = Baseline(before_tree, content, memo) if baseline else None
+        base = Baseline(before_tree, content, memo, concurrent=parallel) if baseline else None
         _tests(
             report,
             test_command,
@@ -245,6 +253,7 @@ def _run_in_copies(
             full_suite,
             confined,
             budget,
+            relative,
             durations,
         )
         if run_notebooks:
@@ -322,6 +331,7 @@ def _tests(
     full_suite: bool | None,
     confined: Confined,
     budget: float,
+    relative: bool,
     durations: Durations,
 ) -> None:
     if command is None:
@@ -344,6 +354,7 @@ def _tests(
             confined=confined,
             budget=budget,
             durations=durations,
+            relative=relative,
         )
         outcome.selected = related
     except OSError as exc:  # the command's program is missing or not executable

@@ -30,6 +30,7 @@ from agent_magic.review.bytecode import matches, source_of
 from agent_magic.review.clone import FileCopier
 
 Kind = Literal["file", "bytes", "other"]
+Role = Literal["changed", "unchanged"]  # the copy with the staged change, or the project as is
 Signature = tuple[int, int, int]
 
 
@@ -85,42 +86,44 @@ class KeptTree:
 
 
 class KeptTrees:
-    """This process's kept copies, one per project, shared by its runs one after the other.
+    """This process's kept copies, two per project, shared by its runs one after the other.
 
     A run brings the copy the last run left up to date (a stat per file) instead of copying the
-    project again: only a project's first run pays for a full copy. At most ``limit`` projects
-    keep one; the least recently used idle copy is deleted first.
+    project again: only a project's first run pays for a full copy. Each project has one copy
+    for the change and one for the unchanged project (the baseline runs beside the changed copy's
+    checks). At most ``limit`` projects keep theirs; the least recently used idle ones go first.
     """
 
     def __init__(self, limit: int = 2) -> None:
         self.limit = limit
-        self._trees: dict[Path, KeptTree] = {}
+        self._trees: dict[tuple[Path, Role], KeptTree] = {}
         self._lock = threading.Lock()
 
-    def for_project(self, root: Path) -> KeptTree:
-        """The kept copy of ``root`` (empty until its first use)."""
+    def for_project(self, root: Path, role: Role = "changed") -> KeptTree:
+        """The kept copy of ``root`` for ``role`` (empty until its first use)."""
         with self._lock:
-            tree = self._trees.pop(root, None) or KeptTree()
-            self._trees[root] = tree  # last: the most recently used; the oldest come first
-            excess = len(self._trees) - self.limit
-            for other in list(self._trees)[: max(0, excess)]:
-                self._drop(other)
+            tree = self._trees.pop((root, role), None) or KeptTree()
+            self._trees[(root, role)] = tree  # last: the most recently used; the oldest first
+            roots = list(dict.fromkeys(r for r, _ in reversed(self._trees)))
+            for old in roots[self.limit :]:
+                for key in [k for k in self._trees if k[0] == old]:
+                    self._drop(key)
             return tree
 
     def close(self) -> None:
         """Delete every idle copy."""
         with self._lock:
-            for root in list(self._trees):
-                self._drop(root)
+            for key in list(self._trees):
+                self._drop(key)
 
-    def _drop(self, root: Path) -> None:
-        tree = self._trees[root]
+    def _drop(self, key: tuple[Path, Role]) -> None:
+        tree = self._trees[key]
         if tree.lock.acquire(blocking=False):  # a copy in use stays until it is idle
             try:
                 tree.close()
             finally:
                 tree.lock.release()
-            del self._trees[root]
+            del self._trees[key]
 
 
 # One per process: the runs of every Agent (each %%agent cell builds one) share it.

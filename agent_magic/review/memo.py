@@ -38,9 +38,10 @@ class CheckMemo:
     """Kept by the caller for one session: repeated work is looked up here instead of redone.
 
     ``tree`` is one scratch copy the rounds bring up to date instead of copying the project
-    again. ``last`` maps the key of the last round (diff + project content + options) to its
-    report; ``baselines`` maps the key of a baseline run (project content + command + test ids)
-    to its results, so the unchanged project is tested once per session whatever the rounds.
+    again, and ``unchanged`` another of the project without the change, for the baselines.
+    ``last`` maps the key of the last round (diff + project content + options) to its report;
+    ``baselines`` maps the key of a baseline run (project content + command + test ids) to its
+    results, so the unchanged project is tested once per session whatever the rounds.
     """
 
     last: dict[str, Any] = field(default_factory=dict)
@@ -48,6 +49,7 @@ class CheckMemo:
     reused_rounds: int = 0
     reused_baselines: int = 0
     tree: KeptTree = field(default_factory=KeptTree)  # the scratch copy, kept between rounds
+    unchanged: KeptTree = field(default_factory=KeptTree)  # the unchanged project's copy
 
     def remember_round(self, key: str, report: Any) -> None:
         """Keep only the latest round."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from agent_magic.sandbox import (
     CommandResult,
@@ -19,7 +21,17 @@ from agent_magic.sandbox import (
 )
 from agent_magic.secrets import Redactor
 
-__all__ = ["ChecksStopped", "CommandResult", "Confined", "check_env", "read_tail"]
+__all__ = [
+    "ChecksStopped",
+    "CommandResult",
+    "Confined",
+    "alongside",
+    "check_env",
+    "cpus",
+    "read_tail",
+]
+
+T = TypeVar("T")
 
 
 class ChecksStopped(Exception):
@@ -97,3 +109,57 @@ class Confined:
         if result.stopped:
             raise ChecksStopped("stopped by the user")
         return result
+
+
+class _Linked(threading.Event):
+    """Set on its own, or when ``parent`` (the user's stop) is: all ``execute`` polls is this."""
+
+    def __init__(self, parent: threading.Event | None) -> None:
+        super().__init__()
+        self.parent = parent
+
+    def is_set(self) -> bool:
+        return super().is_set() or (self.parent is not None and self.parent.is_set())
+
+
+def alongside(
+    confined: Confined, main: Callable[[], T], side: Callable[[Confined], object] | None
+) -> T:
+    """``main()`` here while ``side`` runs in a thread; both have ended when this returns.
+
+    ``side`` gets ``confined`` with a stop of its own that follows the user's, so a Stop ends
+    both commands, and a ``main`` that fails stops the side's command rather than waiting out
+    its timeout. ``main``'s error wins; else a side error is raised here.
+    """
+    if side is None:
+        return main()
+    stop = _Linked(confined.stop)
+    errors: list[BaseException] = []
+
+    def run_side() -> None:
+        try:
+            side(dataclasses.replace(confined, stop=stop))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run_side, name="agent-magic-beside", daemon=True)
+    thread.start()
+    try:
+        result = main()
+    except BaseException:
+        stop.set()
+        thread.join()
+        errors.clear()  # its traceback would hold this frame: a cycle keeping the copies alive
+        raise
+    thread.join()
+    if errors:
+        raise errors.pop()
+    return result
+
+
+def cpus() -> int:
+    """How many CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1

@@ -8,7 +8,9 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -201,6 +203,58 @@ class Scratch:
         if self.base is not None:
             shutil.rmtree(self.base, onerror=_force_remove)
             self.base = None
+
+
+class UnchangedCopy:
+    """The unchanged project's copy for a round's baselines: entered when first needed, or
+    made in a thread (``start``) while the changed copy is; ``with`` closes it on exit."""
+
+    def __init__(self, scratch: Scratch) -> None:
+        self.scratch = scratch
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._entered = False
+
+    def start(self) -> None:
+        """Make (or bring up to date) the copy in a thread."""
+        self._thread = threading.Thread(target=self._make, name="agent-magic-unchanged")
+        self._thread.start()
+
+    def _make(self) -> None:
+        try:
+            self.scratch.__enter__()
+            self._entered = True
+        except BaseException as exc:  # noqa: BLE001 - raised where the copy is first used
+            self._error = exc
+
+    @contextmanager
+    def tree(self) -> Iterator[Scratch]:
+        """The copy, once it is made (the same one for every use in the round)."""
+        with self._lock:
+            self._wait()
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            if not self._entered:
+                self.scratch.__enter__()
+                self._entered = True
+        yield self.scratch
+
+    def _wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._wait()
+            if self._entered:
+                self._entered = False
+                self.scratch.close()
 
 
 def list_files(root: Path) -> list[str]:

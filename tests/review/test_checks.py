@@ -39,17 +39,22 @@ def calc_repo(make_repo):
     )
 
 
-def test_newly_failing_fixed_and_already_failing_are_told_apart(calc_repo, tmp_path):
+BROKEN_ADD_FIXED_SUB = CALC.replace("return a + b\n\n", "return a - b\n\n").replace(
+    "a + b  # bug", "a - b"
+)
+
+
+# parallel: the unchanged copy's run goes beside the changed copy's; else after it
+@pytest.mark.parametrize("parallel", [True, False])
+def test_newly_failing_fixed_and_already_failing_are_told_apart(calc_repo, tmp_path, parallel):
     before = snapshot(calc_repo)
-    broken_add_fixed_sub = CALC.replace("return a + b\n\n", "return a - b\n\n").replace(
-        "a + b  # bug", "a - b"
-    )
     report = run_checks(
         calc_repo,
-        {"calc.py": broken_add_fixed_sub.encode()},
+        {"calc.py": BROKEN_ADD_FIXED_SUB.encode()},
         workdir=tmp_path / "w",
         full_suite=True,
         timeout=UNHURRIED,
+        parallel=parallel,
     )
     t = report.tests
     assert t.ran and t.scope == "full" and t.baseline_ran
@@ -66,6 +71,36 @@ def test_newly_failing_fixed_and_already_failing_are_told_apart(calc_repo, tmp_p
     assert "test_known_bad" in summary
     # The user's tree is only read, and the scratch copies are gone.
     assert snapshot(calc_repo) == before
+    assert list((tmp_path / "w").iterdir()) == []
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_related_test_batches_are_told_apart_beside_or_after(make_repo, tmp_path, parallel):
+    # Two related files, so two batches (1 file, then 1): each is compared with the unchanged
+    # copy's run of the same batch.
+    root = make_repo(
+        {
+            "calc.py": CALC,
+            "tests/test_calc.py": TEST_CALC,
+            "tests/test_calc_more.py": "import calc\n\n\n" + TEST_KNOWN_BAD,
+        }
+    )
+    report = run_checks(
+        root,
+        {"calc.py": BROKEN_ADD_FIXED_SUB.encode()},
+        workdir=tmp_path / "w",
+        full_suite=False,
+        budget=UNHURRIED / 6,  # explicit: past 1.5 x the nearest file the default would stop
+        parallel=parallel,
+    )
+    t = report.tests
+    assert t.selected == ["tests/test_calc.py", "tests/test_calc_more.py"] and not t.not_run
+    assert t.baseline_ran
+    assert t.newly_failing == ["tests/test_calc.py::test_add"]
+    assert t.fixed == ["tests/test_calc.py::test_sub"]
+    assert t.already_failing == ["tests/test_calc_more.py::test_known_bad"]
+    blockers = [f for f in report.findings() if f.severity == "blocker"]
+    assert [f.path for f in blockers] == ["tests/test_calc.py"]
     assert list((tmp_path / "w").iterdir()) == []
 
 
@@ -490,7 +525,10 @@ def test_failure_reasons_are_kept_whole_not_cut_to_the_terminal_width(make_repo,
     assert f"was: ValueError: {message}" in report.summary()
 
 
-def test_a_check_that_rewrites_a_test_in_the_copy_cannot_poison_the_baseline(calc_repo, tmp_path):
+@pytest.mark.parametrize("parallel", [True, False])
+def test_a_check_that_rewrites_a_test_in_the_copy_cannot_poison_the_baseline(
+    calc_repo, tmp_path, parallel
+):
     # A test the agent adds rewrites an untouched test of the copy as it is collected: with the
     # change test_add fails; the unchanged project must still pass it, or the break hides as
     # "already failing" (and the baseline is cached for the session).
@@ -507,6 +545,7 @@ def test_a_check_that_rewrites_a_test_in_the_copy_cannot_poison_the_baseline(cal
         workdir=tmp_path / "w",
         full_suite=True,
         timeout=UNHURRIED,
+        parallel=parallel,
     )
     t = report.tests
     assert t.baseline_ran

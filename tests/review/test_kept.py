@@ -198,3 +198,21 @@ def test_a_copied_file_is_a_file_of_its_own_with_the_project_file_s_times(tmp_pa
         assert dst.stat().st_ino != src.stat().st_ino
         dst.write_bytes(b"rewritten by a check\n")
         assert src.read_bytes() == b"X = 1\n" * 1000
+
+
+def test_a_project_keeps_a_copy_for_the_change_and_one_for_the_unchanged_project(
+    make_repo, tmp_path
+):
+    roots = [make_repo(FILES) for _ in range(2)]
+    trees = KeptTrees(limit=1)
+    changed, unchanged = trees.for_project(roots[0]), trees.for_project(roots[0], "unchanged")
+    assert changed is not unchanged
+    assert trees.for_project(roots[0], "unchanged") is unchanged
+    bases = []
+    for tree in (changed, unchanged):
+        with Scratch(roots[0], {}, parent=tmp_path, keep=tree) as copy:
+            bases.append(copy.base)
+    assert all(b is not None and b.is_dir() for b in bases) and bases[0] != bases[1]
+    trees.for_project(roots[1])  # the limit counts projects: both of the first one's go
+    assert not any(b is not None and b.exists() for b in bases)
+    trees.close()
