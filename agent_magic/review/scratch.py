@@ -166,29 +166,6 @@ class Scratch:
                 out.append(rel)
         return out
 
-    def show_original(self, original: bool) -> None:
-        """Switch the changed files between the project's own content and the staged one.
-
-        The unchanged project is then tested in the same copy: no second copy of the tree.
-        """
-        kept = self._kept
-        if kept is not None:
-            # The changed copy's checks ran code the agent wrote, which may have rewritten any
-            # file in the copy (a test or conftest the baseline then runs): the switch brings
-            # the whole copy back to the project, with the changed files as asked.
-            self._sync(kept, {} if original else self.changes, clear=False)
-            return
-        if not original:
-            write_changes(self.path, self.changes)
-            return
-        project = Project(self.root)
-        restore: dict[str, bytes | None] = {}
-        for rel in self.changes:
-            src = self.root / rel
-            keep = src.is_file() and not src.is_symlink() and not project.is_secret(rel)
-            restore[rel] = src.read_bytes() if keep else None
-        write_changes(self.path, restore)
-
     def __exit__(self, *exc: object) -> None:
         self.close()
 
