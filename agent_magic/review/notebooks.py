@@ -11,8 +11,7 @@ import json
 import posixpath
 import re
 import sys
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,6 +21,7 @@ from agent_magic.review.memo import CheckMemo, digest
 from agent_magic.review.process import Confined
 from agent_magic.review.report import CheckProblem
 from agent_magic.review.scratch import Scratch
+from agent_magic.review.testrun import BaselineTree
 
 SKIP_TAGS = nbrun.SKIP_TAGS
 skipped = nbrun.skipped
@@ -29,8 +29,6 @@ skipped = nbrun.skipped
 KERNEL_SLACK = 30.0
 
 Verdict = Literal["ok", "new", "environment", "already_failing"]
-# Entered, it shows the unchanged project (in the changed copy, switched back on exit).
-BeforeTree = Callable[[], AbstractContextManager[Scratch]]
 
 
 @dataclass(frozen=True)
@@ -147,7 +145,7 @@ class NotebookOutcome:
 def run_notebooks(
     changes: Mapping[str, bytes | None],
     after: Scratch,
-    before_tree: BeforeTree | None,
+    before_tree: BaselineTree | None,
     *,
     timeout: float,
     kernel_name: str,
