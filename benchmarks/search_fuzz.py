@@ -29,16 +29,12 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-import regex
-
 from agent_magic.analysis.grep import files_without
 from agent_magic.errors import AgentMagicError
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
-from agent_magic.staging.edits import numbered_lines
-from agent_magic.staging.nbview import cell_lines
-from agent_magic.staging.notebooks import is_notebook
-from agent_magic.tools import MAX_SEARCH_HITS, Toolbox
+from agent_magic.testing.search_reference import every_line
+from agent_magic.tools import Toolbox
 
 PIECES = [
     *("mul", "MUL", "Mul", "add", "ADD", "compute_total", "COMPUTE", "def ", "class ", "x"),
@@ -57,32 +53,6 @@ PATTERNS = [
 ]
 KINDS = ["utf-8"] * 6 + ["utf-8-sig", "utf-16", "utf-32", "latin-1", "cp1252", "bad", "nb", "nb"]
 IGNORES = ["a/", "*.py", "f1*", "!pkg/f2.py", "pkg", "b/", "u*", "*.ipynb", "!f0.py"]
-
-
-def every_line(staging: Staging, files: list[str], pattern: str) -> str:
-    """The search's answer when every line of every readable file is tried."""
-    compiled = regex.compile(pattern)
-    hits: list[str] = []
-    total = 0
-    for rel in files:
-        try:
-            if is_notebook(rel):
-                nb = staging.read_notebook(rel)
-                lines = [(f" [{label}]", n, line) for label, n, line in cell_lines(nb)]
-            else:
-                text = staging.read_text(rel)
-                lines = [("", n, line) for n, line in enumerate(numbered_lines(text), 1)]
-        except (AgentMagicError, OSError):
-            continue
-        for where, n, line in lines:
-            if compiled.search(line):
-                total += 1
-                if len(hits) < MAX_SEARCH_HITS:
-                    hits.append(f"{rel}{where}:{n}: {line.strip()[:200]}")
-    if not hits:
-        return f"no matches for {pattern!r}"
-    more = f"\n[{total - len(hits)} more matches not shown; narrow the search]"
-    return "\n".join(hits) + (more if total > len(hits) else "")
 
 
 def random_text(rng: random.Random) -> str:
