@@ -223,6 +223,7 @@ def sync(
     same = last is owner and (owner is not None or kept.owner is None)  # not a dead owner's
     untouched = _untouched_sources(kept, tree, wanted) if same else {}
     kept.owner = weakref.ref(owner) if owner is not None else None
+    _writable_dirs(tree)
     _remove_unwanted(tree, wanted, untouched)
     failed: list[str] = []
     copier = FileCopier()
@@ -295,6 +296,24 @@ def _untouched_sources(
         if known[0] == want.source and stat.S_ISREG(info.st_mode) and now == known[1]:
             out[rel] = info
     return out
+
+
+def _writable_dirs(tree: Path) -> None:
+    # A check may take the copy's directories' rights away (chmod 555): what it wrote there
+    # (a conftest.py that passes every test) could not be removed, nor a change written.
+    _own(tree)
+    for dirpath, dirnames, _ in os.walk(tree):  # top down: each is listed after its chmod
+        for name in dirnames:
+            _own(Path(dirpath) / name)
+
+
+def _own(path: Path) -> None:
+    try:
+        mode = path.lstat().st_mode
+        if stat.S_ISDIR(mode) and mode & stat.S_IRWXU != stat.S_IRWXU:  # never through a link
+            path.chmod(stat.S_IMODE(mode) | stat.S_IRWXU)
+    except OSError:
+        pass
 
 
 def _remove_unwanted(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -51,3 +55,52 @@ def test_an_old_failure_next_to_a_new_test_in_a_cut_batch_is_already_failing(
     assert t.not_run == ["tests/test_mod.py"] and t.baseline_ran
     assert t.already_failing == ["tests/test_mod.py::test_known_bad"], report.summary()
     assert t.newly_failing == ["tests/test_mod.py::test_new"], report.summary()
+
+
+PLANT = """
+import json, os, sys
+from pathlib import Path
+from agent_magic.review.kept import KeptTree
+from agent_magic.review.scratch import Scratch
+
+root, work = Path(sys.argv[1]), Path(sys.argv[2])
+kept = KeptTree()
+with Scratch(root, {}, parent=work, keep=kept) as first:  # what a check may do in its copy
+    for folder in (first.path, first.path / "pkg"):
+        (folder / "conftest.py").write_text("import os\\n")
+        folder.chmod(0o555)
+    (first.path / "pkg").chmod(0o000)
+    first.path.chmod(0o000)
+with Scratch(root, {}, parent=work, keep=kept) as second:
+    print(json.dumps({
+        "reused": kept.syncs == 1,
+        "planted": [p for p in ("conftest.py", "pkg/conftest.py") if (second.path / p).exists()],
+        "writable": os.access(second.path, os.W_OK) and os.access(second.path / "pkg", os.W_OK),
+    }))
+kept.close()
+"""
+
+
+def test_a_file_a_check_planted_under_a_dir_it_made_read_only_is_gone_next_round(
+    make_repo, tmp_path
+):
+    # A check may write a conftest.py (which could make every later test pass) and chmod the
+    # copy's directories read-only; the next round, even another run's, starts from the project.
+    # Run as a user whom directory modes bind (root without the override capability).
+    root = make_repo({"mod.py": "VALUE = 1\n", "pkg/__init__.py": "", "tests/test_mod.py": ""})
+    as_user = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+    if os.geteuid() != 0:
+        as_user = []
+    elif shutil.which("setpriv") is None:
+        pytest.skip("setpriv is needed to drop root's override of directory modes")
+    out = subprocess.run(
+        [*as_user, sys.executable, "-c", PLANT, str(root), str(tmp_path / "w")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got == {"reused": True, "planted": [], "writable": True}, out.stderr
+    assert not list((tmp_path / "w").iterdir())
