@@ -382,17 +382,25 @@ def _remove(path: Path) -> None:
         if path.is_symlink() or not path.is_dir():
             path.unlink(missing_ok=True)
         else:
-            shutil.rmtree(path, onerror=_force)
+            shutil.rmtree(path, onerror=force_remove)
     except OSError:
         pass
 
 
-def _force(func: Callable[[str], object], path: str, _exc: object) -> None:
-    # Read-only files and dirs (tests sometimes chmod them) would stop rmtree.
+def force_remove(func: Callable[..., object], path: str, _exc: object, depth: int = 0) -> None:
+    """rmtree's error handler: give the owner rights back and retry (best effort).
+
+    Read-only files and dirs (tests sometimes chmod them) would stop rmtree. A directory it
+    could not open (``func`` is ``os.open``, which takes more than a path) is removed whole,
+    as are those it holds (down to a depth: whatever happens, this ends).
+    """
     try:
         os.chmod(os.path.dirname(path), stat.S_IRWXU)
         if not os.path.islink(path):  # chmod follows links: never onto a file outside
             os.chmod(path, stat.S_IRWXU)
-        func(path)
+        if func in (os.rmdir, os.unlink, os.remove):
+            func(path)
+        elif depth < 100 and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, onerror=lambda f, p, e: force_remove(f, p, e, depth + 1))
     except OSError:
         pass

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -88,19 +89,51 @@ def test_a_file_a_check_planted_under_a_dir_it_made_read_only_is_gone_next_round
     # copy's directories read-only; the next round, even another run's, starts from the project.
     # Run as a user whom directory modes bind (root without the override capability).
     root = make_repo({"mod.py": "VALUE = 1\n", "pkg/__init__.py": "", "tests/test_mod.py": ""})
-    as_user = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+    got = json.loads(as_user(PLANT, root, tmp_path / "w"))
+    assert got == {"reused": True, "planted": [], "writable": True}
+    assert not list((tmp_path / "w").iterdir())
+
+
+LOCKED_OUT = """
+import sys
+from pathlib import Path
+from agent_magic.review.kept import KeptTree
+from agent_magic.review.scratch import Scratch
+
+root, work = Path(sys.argv[1]), Path(sys.argv[2])
+for keep in (None, KeptTree()):
+    with Scratch(root, {}, parent=work, keep=keep) as copy:  # a check locks itself out
+        (copy.path / "pkg" / "deep").mkdir()
+        (copy.path / "pkg" / "deep" / "f").write_text("x")
+        (copy.path / "pkg" / "deep").chmod(0)
+        (copy.path / "pkg").chmod(0)
+    if keep is not None:
+        keep.close()
+print("ok")
+"""
+
+
+def test_a_copy_with_a_directory_a_check_locked_is_still_deleted(make_repo, tmp_path):
+    # rmtree reports a directory it cannot open as onerror(os.open, path): retrying os.open
+    # with the path alone raised TypeError out of the review.
+    root = make_repo({"mod.py": "VALUE = 1\n", "pkg/__init__.py": ""})
+    assert as_user(LOCKED_OUT, root, tmp_path / "w").strip() == "ok"
+    assert not list((tmp_path / "w").iterdir())
+
+
+def as_user(script: str, root: Path, work: Path) -> str:
+    """``script``'s output, run as a user whom directory modes bind (root: without overrides)."""
+    prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
     if os.geteuid() != 0:
-        as_user = []
+        prefix = []
     elif shutil.which("setpriv") is None:
         pytest.skip("setpriv is needed to drop root's override of directory modes")
     out = subprocess.run(
-        [*as_user, sys.executable, "-c", PLANT, str(root), str(tmp_path / "w")],
+        [*prefix, sys.executable, "-c", script, str(root), str(work)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)
-    assert got == {"reused": True, "planted": [], "writable": True}, out.stderr
-    assert not list((tmp_path / "w").iterdir())
+    return out.stdout
