@@ -217,6 +217,7 @@ class Baseline:
     key: str  # the content of the unchanged project
     memo: CheckMemo = field(default_factory=CheckMemo)
     concurrent: bool = False
+    problem: str = ""  # why the unchanged copy could not be made: no baseline this round
 
     def results(
         self,
@@ -233,6 +234,27 @@ class Baseline:
         if cached is not None:
             self.memo.reused_baselines += 1
             return cached
+        if self.problem:
+            return None
+        try:
+            return self._run(key, command, args, timeout=timeout, log=log, confined=confined)
+        except OSError as exc:  # a second copy of the project: the disk may be full
+            self.problem = (
+                f"the unchanged copy could not be made ({exc.strerror or exc}); "
+                "every failure counts as new"
+            )
+            return None
+
+    def _run(
+        self,
+        key: str,
+        command: Sequence[str],
+        args: Sequence[str],
+        *,
+        timeout: float,
+        log: str,
+        confined: Confined,
+    ) -> TestResults | None:
         with self.tree() as before:
             # Tests the change adds do not exist in the unchanged copy; naming them fails.
             present = [
@@ -299,6 +321,7 @@ def run_pair(
     ``baseline`` runs each batch beside the changed copy's; otherwise it runs afterwards.
     """
     notes: list[str] = []
+    given = baseline
     limit = min(timeout, budget) if budget is not None else timeout
     # What the unchanged copy ran to the end beside the changed one: per batch, merged.
     alongside_runs: list[list[str]] = []
@@ -376,7 +399,7 @@ def run_pair(
         else:
             if failed:
                 notes.append("the baseline test run did not finish; every failure counts as new")
-            elif rerun or (not args and not whole):
+            elif (rerun or (not args and not whole)) and not (given and given.problem):
                 unfinished = f"{len(rerun)} test file(s)" if args else "the test suite"
                 notes.append(
                     f"the unchanged copy did not finish {unfinished} in time: "
@@ -398,12 +421,14 @@ def run_pair(
         got = baseline.results(
             command, rerun, timeout=limit, log=f"baseline-{scope}.log", confined=confined
         )
-        if got is None:
+        if got is None and not baseline.problem:
             notes.append(
                 f"the baseline test run timed out after {limit:g}s; every failure counts as new"
             )
-        else:
+        elif got is not None:
             base = got if base is None else _merge(_merge(TestResults(), base), got)
+    if given is not None and given.problem:
+        notes.append(given.problem)
     outcome.baseline_ran = base is not None
     compared = compare_runs(base, changed.results)
     outcome.passed = sorted(changed.results.passed)

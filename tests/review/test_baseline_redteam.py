@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,7 @@ import pytest
 from agent_magic.review import run_checks
 from agent_magic.review.process import Confined
 from agent_magic.review.scratch import Scratch
-from agent_magic.review.testrun import Baseline
+from agent_magic.review.testrun import Baseline, run_pair
 
 KNOWN_BAD = "import mod\n\n\ndef test_known_bad():\n    assert mod.VALUE == 3\n"
 # The change adds a failing test to a file the project already has.
@@ -137,3 +140,33 @@ def as_user(script: str, root: Path, work: Path) -> str:
     )
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+@contextmanager
+def no_room() -> Iterator[Scratch]:
+    raise OSError(errno.ENOSPC, "No space left on device")
+    yield  # a generator: the error comes when the copy is entered
+
+
+@pytest.mark.parametrize("concurrent", [True, False])
+def test_an_unchanged_copy_that_cannot_be_made_keeps_the_changed_copy_s_results(
+    make_repo, tmp_path, concurrent
+):
+    # The second copy doubles the disk a review needs: when it cannot be made, the changed
+    # copy's results stand (every failure counts as new), not "could not start the tests".
+    root = make_repo({"mod.py": "VALUE = 1\n", "tests/test_mod.py": KNOWN_BAD})
+    baseline = Baseline(no_room, "content", concurrent=concurrent)
+    with Scratch(root, {"mod.py": b"VALUE = 2\n"}, parent=tmp_path / "w") as after:
+        outcome, notes = run_pair(
+            [sys.executable, "-m", "pytest", "-q"],
+            after,
+            baseline,
+            ["tests/test_mod.py"],
+            timeout=60,
+            scope="related",
+            confined=Confined(),
+            budget=50,
+        )
+    assert outcome.newly_failing == ["tests/test_mod.py::test_known_bad"]
+    assert not outcome.baseline_ran
+    assert any("No space left on device" in n for n in notes), notes
