@@ -20,6 +20,11 @@ import sys
 import tempfile
 import threading
 import weakref
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: copies of a killed process stay behind there
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,10 +74,12 @@ class KeptTree:
         self.close()
         if parent is not None:
             parent.mkdir(parents=True, exist_ok=True)
-        base = Path(tempfile.mkdtemp(prefix="agent_magic_scratch_", dir=parent))
+        base = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+        alive = _hold(base)
+        self._cleanup = weakref.finalize(self, _release, base, alive)
+        remove_dead(base.parent)
         (base / "tree").mkdir()
         self.base, self.root = base, root
-        self._cleanup = weakref.finalize(self, _remove, base)
         return base
 
     def close(self) -> None:
@@ -83,6 +90,56 @@ class KeptTree:
         self.base = None
         self.root = None
         self.copied.clear()
+
+
+PREFIX = "agent_magic_scratch_"
+# In a kept copy's base: locked while its process lives. A kernel that was killed runs no exit
+# handler; its copies (two per project) are deleted by the next process that keeps one.
+ALIVE = ".alive"
+
+
+def _hold(base: Path) -> int | None:
+    """Lock ``base``'s ALIVE file for this process's life; its descriptor (None: no flock)."""
+    if fcntl is None:
+        return None
+    # locked under another name first: a sweeper never sees an ALIVE nobody holds yet
+    fd = os.open(base / f"{ALIVE}.new", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(base / f"{ALIVE}.new", base / ALIVE)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _release(base: Path, alive: int | None) -> None:
+    _remove(base)
+    if alive is not None:
+        os.close(alive)
+
+
+def remove_dead(folder: Path) -> None:
+    """Delete the kept copies in ``folder`` whose process is gone (their ALIVE is not held)."""
+    if fcntl is None:
+        return
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            fd = os.open(Path(entry.path) / ALIVE, os.O_RDWR | os.O_NOFOLLOW)
+        except OSError:
+            continue  # not a kept copy (or not ours to see)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its process lives
+        else:
+            _remove(Path(entry.path))
+        finally:
+            os.close(fd)
 
 
 class KeptTrees:
@@ -275,7 +332,7 @@ def _current(path: Path) -> Signature | None:
 def _clear_beside(base: Path) -> None:
     # Logs, HOME and TMPDIR of the last round live next to the tree: each round starts without.
     for entry in os.scandir(base):
-        if entry.name != "tree":
+        if entry.name not in ("tree", ALIVE):
             _remove(Path(entry.path))
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent_magic.review import run_checks
+from agent_magic.review.kept import KeptTree
 from agent_magic.review.process import Confined
 from agent_magic.review.scratch import Scratch
 from agent_magic.review.testrun import Baseline, run_pair
@@ -170,3 +171,46 @@ def test_an_unchanged_copy_that_cannot_be_made_keeps_the_changed_copy_s_results(
     assert outcome.newly_failing == ["tests/test_mod.py::test_known_bad"]
     assert not outcome.baseline_ran
     assert any("No space left on device" in n for n in notes), notes
+
+
+CRASH = """
+import os, signal, sys
+from pathlib import Path
+from agent_magic.review.scratch import Scratch
+from agent_magic.review.kept import KeptTree
+
+root, work = Path(sys.argv[1]), Path(sys.argv[2])
+kept = [KeptTree(), KeptTree()]  # the changed copy and the unchanged one
+for keep in kept:
+    with Scratch(root, {}, parent=work, keep=keep):
+        pass
+print("made", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # the kernel dies: no exit handler runs
+"""
+
+
+def test_kept_copies_of_a_process_that_died_are_deleted_by_the_next_one(make_repo, tmp_path):
+    # A kernel killed (out of memory, a restart that timed out) leaves its two kept copies
+    # per project behind; the next process to keep one deletes them, never a live one's.
+    root = make_repo({"mod.py": "VALUE = 1\n", "tests/test_mod.py": KNOWN_BAD})
+    work = tmp_path / "w"
+    live = KeptTree()
+    with Scratch(root, {}, parent=work, keep=live):
+        pass
+    dead = subprocess.run(
+        [sys.executable, "-c", CRASH, str(root), str(work)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert dead.stdout == "made\n", dead.stderr
+    assert len(list(work.iterdir())) == 3
+    again = KeptTree()
+    with Scratch(root, {}, parent=work, keep=again) as copy:
+        assert copy.base is not None
+        left = sorted(work.iterdir())
+        assert left == sorted([live.base, again.base]), left
+    live.close()
+    again.close()
+    assert not list(work.iterdir())
