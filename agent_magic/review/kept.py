@@ -129,6 +129,9 @@ def remove_dead(folder: Path) -> None:
         return
     for entry in entries:
         try:
+            # only this user's own directories (a shared /tmp holds anyone's)
+            if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
+                continue
             fd = os.open(Path(entry.path) / ALIVE, os.O_RDWR | os.O_NOFOLLOW)
         except OSError:
             continue  # not a kept copy (or not ours to see)
