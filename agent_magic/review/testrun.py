@@ -238,9 +238,9 @@ class Baseline:
             return None
         try:
             return self._run(key, command, args, timeout=timeout, log=log, confined=confined)
-        except OSError as exc:  # a second copy of the project: the disk may be full
+        except OSError as exc:  # a second copy of the project (the disk may be full), E2BIG
             self.problem = (
-                f"the unchanged copy could not be made ({exc.strerror or exc}); "
+                f"the unchanged project could not be tested ({exc.strerror or exc}); "
                 "every failure counts as new"
             )
             return None
@@ -394,17 +394,18 @@ def run_pair(
         whole = not args and bool(alongside_runs)
         rerun = [] if whole else [a for a in rerun if a not in ran]
         failed = [] if whole else [t for t in failed if t.split("::", 1)[0] not in ran]
+        if (rerun or (not args and not whole)) and not (given and given.problem):
+            # also when its failures run again alone: what passes here is not looked at there
+            unfinished = f"{len(rerun)} test file(s)" if args else "the test suite"
+            notes.append(
+                f"the unchanged copy did not finish {unfinished} in time: "
+                "fixed tests there are not reported"
+            )
         if failed and all("::" in t for t in failed):
             rerun = failed
         else:
             if failed:
                 notes.append("the baseline test run did not finish; every failure counts as new")
-            elif (rerun or (not args and not whole)) and not (given and given.problem):
-                unfinished = f"{len(rerun)} test file(s)" if args else "the test suite"
-                notes.append(
-                    f"the unchanged copy did not finish {unfinished} in time: "
-                    "fixed tests there are not reported"
-                )
             baseline = None
     if baseline is not None and budget is not None and not failed and left < changed.elapsed:
         # Nothing to classify, and no budget left to look for fixed tests: skip the baseline.

@@ -214,3 +214,26 @@ def test_kept_copies_of_a_process_that_died_are_deleted_by_the_next_one(make_rep
     live.close()
     again.close()
     assert not list(work.iterdir())
+
+
+@pytest.mark.slow
+def test_failures_rerun_alone_after_the_unchanged_copy_ran_out_of_time_say_fixed_is_unknown(
+    make_repo, tmp_path
+):
+    # The old code hangs in one test, so the unchanged copy does not finish the file beside;
+    # the old failure is still told apart (run alone), and the note says a fixed test there
+    # (test_fixed) could not be seen.
+    old = (
+        "import time\n\nimport mod\n\n\n"
+        "def test_value():\n    if mod.VALUE == 1:\n        time.sleep(120)\n\n\n"
+        "def test_known_bad():\n    assert mod.VALUE == 3\n\n\n"
+        "def test_fixed():\n    assert mod.VALUE == 2\n"
+    )
+    root = make_repo({"mod.py": "VALUE = 1\n", "tests/test_mod.py": old})
+    report = run_checks(
+        root, {"mod.py": b"VALUE = 2\n"}, workdir=tmp_path / "w", timeout=60, parallel=True
+    )
+    t = report.tests
+    assert t.already_failing == ["tests/test_mod.py::test_known_bad"], report.summary()
+    assert t.newly_failing == [] and t.fixed == []
+    assert any("fixed tests there are not reported" in n for n in report.notes), report.notes
