@@ -237,3 +237,21 @@ def test_failures_rerun_alone_after_the_unchanged_copy_ran_out_of_time_say_fixed
     assert t.already_failing == ["tests/test_mod.py::test_known_bad"], report.summary()
     assert t.newly_failing == [] and t.fixed == []
     assert any("fixed tests there are not reported" in n for n in report.notes), report.notes
+
+
+PARAMS = "import pytest\n\n\n@pytest.mark.parametrize('v', {})\ndef test_v(v):\n    assert v > 5\n"
+
+
+def test_failures_rerun_alone_beside_a_parameter_only_the_change_has(make_repo, tmp_path):
+    # pytest reports a parameter it cannot find as its function: the function then runs whole.
+    root = make_repo({"tests/test_p.py": PARAMS.format("[1, 2, 9]")})
+    baseline = Baseline(lambda: Scratch(root, {}, parent=tmp_path / "w"), "content")
+    got = baseline.results(
+        [sys.executable, "-m", "pytest", "-q"],
+        ["tests/test_p.py::test_v[1]", "tests/test_p.py::test_v[3]", "tests/test_p.py::test_w"],
+        timeout=60,
+        log="baseline.log",
+        confined=Confined(),
+    )
+    assert got is not None
+    assert got.failed == {"tests/test_p.py::test_v[1]", "tests/test_p.py::test_v[2]"}, got
