@@ -103,7 +103,10 @@ def _hold(base: Path) -> int | None:
     if fcntl is None:
         return None
     # locked under another name first: a sweeper never sees an ALIVE nobody holds yet
-    fd = os.open(base / f"{ALIVE}.new", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    try:
+        fd = os.open(base / f"{ALIVE}.new", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return None  # kept all the same: only a sweep after a crash will not find it
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.rename(base / f"{ALIVE}.new", base / ALIVE)
