@@ -20,6 +20,11 @@ import sys
 import tempfile
 import threading
 import weakref
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: copies of a killed process stay behind there
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,10 +74,12 @@ class KeptTree:
         self.close()
         if parent is not None:
             parent.mkdir(parents=True, exist_ok=True)
-        base = Path(tempfile.mkdtemp(prefix="agent_magic_scratch_", dir=parent))
+        base = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+        alive = _hold(base)
+        self._cleanup = weakref.finalize(self, _release, base, alive)
+        remove_dead(base.parent)
         (base / "tree").mkdir()
         self.base, self.root = base, root
-        self._cleanup = weakref.finalize(self, _remove, base)
         return base
 
     def close(self) -> None:
@@ -83,6 +90,62 @@ class KeptTree:
         self.base = None
         self.root = None
         self.copied.clear()
+
+
+PREFIX = "agent_magic_scratch_"
+# In a kept copy's base: locked while its process lives. A kernel that was killed runs no exit
+# handler; its copies (two per project) are deleted by the next process that keeps one.
+ALIVE = ".alive"
+
+
+def _hold(base: Path) -> int | None:
+    """Lock ``base``'s ALIVE file for this process's life; its descriptor (None: no flock)."""
+    if fcntl is None:
+        return None
+    # locked under another name first: a sweeper never sees an ALIVE nobody holds yet
+    try:
+        fd = os.open(base / f"{ALIVE}.new", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return None  # kept all the same: only a sweep after a crash will not find it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(base / f"{ALIVE}.new", base / ALIVE)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _release(base: Path, alive: int | None) -> None:
+    _remove(base)
+    if alive is not None:
+        os.close(alive)
+
+
+def remove_dead(folder: Path) -> None:
+    """Delete the kept copies in ``folder`` whose process is gone (their ALIVE is not held)."""
+    if fcntl is None:
+        return
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            # only this user's own directories (a shared /tmp holds anyone's)
+            if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
+                continue
+            fd = os.open(Path(entry.path) / ALIVE, os.O_RDWR | os.O_NOFOLLOW)
+        except OSError:
+            continue  # not a kept copy (or not ours to see)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its process lives
+        else:
+            _remove(Path(entry.path))
+        finally:
+            os.close(fd)
 
 
 class KeptTrees:
@@ -223,6 +286,7 @@ def sync(
     same = last is owner and (owner is not None or kept.owner is None)  # not a dead owner's
     untouched = _untouched_sources(kept, tree, wanted) if same else {}
     kept.owner = weakref.ref(owner) if owner is not None else None
+    _writable_dirs(tree)
     _remove_unwanted(tree, wanted, untouched)
     failed: list[str] = []
     copier = FileCopier()
@@ -274,7 +338,7 @@ def _current(path: Path) -> Signature | None:
 def _clear_beside(base: Path) -> None:
     # Logs, HOME and TMPDIR of the last round live next to the tree: each round starts without.
     for entry in os.scandir(base):
-        if entry.name != "tree":
+        if entry.name not in ("tree", ALIVE):
             _remove(Path(entry.path))
 
 
@@ -295,6 +359,24 @@ def _untouched_sources(
         if known[0] == want.source and stat.S_ISREG(info.st_mode) and now == known[1]:
             out[rel] = info
     return out
+
+
+def _writable_dirs(tree: Path) -> None:
+    # A check may take the copy's directories' rights away (chmod 555): what it wrote there
+    # (a conftest.py that passes every test) could not be removed, nor a change written.
+    _own(tree)
+    for dirpath, dirnames, _ in os.walk(tree):  # top down: each is listed after its chmod
+        for name in dirnames:
+            _own(Path(dirpath) / name)
+
+
+def _own(path: Path) -> None:
+    try:
+        mode = path.lstat().st_mode
+        if stat.S_ISDIR(mode) and mode & stat.S_IRWXU != stat.S_IRWXU:  # never through a link
+            path.chmod(stat.S_IMODE(mode) | stat.S_IRWXU)
+    except OSError:
+        pass
 
 
 def _remove_unwanted(
@@ -363,17 +445,25 @@ def _remove(path: Path) -> None:
         if path.is_symlink() or not path.is_dir():
             path.unlink(missing_ok=True)
         else:
-            shutil.rmtree(path, onerror=_force)
+            shutil.rmtree(path, onerror=force_remove)
     except OSError:
         pass
 
 
-def _force(func: Callable[[str], object], path: str, _exc: object) -> None:
-    # Read-only files and dirs (tests sometimes chmod them) would stop rmtree.
+def force_remove(func: Callable[..., object], path: str, _exc: object, depth: int = 0) -> None:
+    """rmtree's error handler: give the owner rights back and retry (best effort).
+
+    Read-only files and dirs (tests sometimes chmod them) would stop rmtree. A directory it
+    could not open (``func`` is ``os.open``, which takes more than a path) is removed whole,
+    as are those it holds (down to a depth: whatever happens, this ends).
+    """
     try:
         os.chmod(os.path.dirname(path), stat.S_IRWXU)
         if not os.path.islink(path):  # chmod follows links: never onto a file outside
             os.chmod(path, stat.S_IRWXU)
-        func(path)
+        if func in (os.rmdir, os.unlink, os.remove):
+            func(path)
+        elif depth < 100 and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, onerror=lambda f, p, e: force_remove(f, p, e, depth + 1))
     except OSError:
         pass

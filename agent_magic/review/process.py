@@ -157,9 +157,35 @@ def alongside(
     return result
 
 
-def cpus() -> int:
-    """How many CPUs this process may run on."""
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def cpus(cgroup: Path = CGROUP) -> int:
+    """How many CPUs this process may run on (at least 1): its affinity, and its cgroup's quota.
+
+    A container limited to one CPU's time (``docker --cpus=1``) still sees every CPU of the
+    machine; two test runs side by side there would each go at half speed.
+    """
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    quota = cpu_quota(cgroup)
+    return max(1, min(count, int(quota))) if quota is not None else count
+
+
+def cpu_quota(cgroup: Path = CGROUP) -> float | None:
+    """The CPUs' worth of time the cgroup allows (v2 ``cpu.max`` or v1 CFS), None if no limit."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    try:
+        seconds, per = float(quota), float(period)
+    except ValueError:  # "max": no limit
+        return None
+    return seconds / per if seconds > 0 and per > 0 else None

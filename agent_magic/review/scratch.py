@@ -18,7 +18,7 @@ from agent_magic.errors import PathError
 from agent_magic.paths import INTERNAL_DIRS, Project
 from agent_magic.review.bytecode import drop_cached, matches, source_of, untrusted_cache
 from agent_magic.review.clone import FileCopier
-from agent_magic.review.kept import KeptTree, sync, wanted_files
+from agent_magic.review.kept import KeptTree, force_remove, sync, wanted_files
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -178,7 +178,7 @@ class Scratch:
             kept.lock.release()
             return
         if self.base is not None:
-            shutil.rmtree(self.base, onerror=_force_remove)
+            shutil.rmtree(self.base, onerror=force_remove)
             self.base = None
 
 
@@ -384,15 +384,3 @@ def checked_path(rel: str) -> str:
     if text.startswith("/") or not parts or ".." in parts or parts[0] in INTERNAL_DIRS:
         raise PathError(f"{rel!r} is not a path inside the project")
     return "/".join(parts)
-
-
-def _force_remove(func, path, _exc) -> None:
-    # Read-only files and dirs (tests sometimes chmod them) would stop rmtree.
-    try:
-        if not os.path.islink(path):  # chmod follows links: never onto a file outside
-            os.chmod(path, stat.S_IRWXU)
-        parent = os.path.dirname(path)
-        os.chmod(parent, stat.S_IRWXU)
-        func(path)
-    except OSError:
-        pass

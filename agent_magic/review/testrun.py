@@ -217,6 +217,7 @@ class Baseline:
     key: str  # the content of the unchanged project
     memo: CheckMemo = field(default_factory=CheckMemo)
     concurrent: bool = False
+    problem: str = ""  # why the unchanged copy could not be made: no baseline this round
 
     def results(
         self,
@@ -233,6 +234,27 @@ class Baseline:
         if cached is not None:
             self.memo.reused_baselines += 1
             return cached
+        if self.problem:
+            return None
+        try:
+            return self._run(key, command, args, timeout=timeout, log=log, confined=confined)
+        except OSError as exc:  # a second copy of the project (the disk may be full), E2BIG
+            self.problem = (
+                f"the unchanged project could not be tested ({exc.strerror or exc}); "
+                "every failure counts as new"
+            )
+            return None
+
+    def _run(
+        self,
+        key: str,
+        command: Sequence[str],
+        args: Sequence[str],
+        *,
+        timeout: float,
+        log: str,
+        confined: Confined,
+    ) -> TestResults | None:
         with self.tree() as before:
             # Tests the change adds do not exist in the unchanged copy; naming them fails.
             present = [
@@ -241,10 +263,71 @@ class Baseline:
             if args and not present:
                 return TestResults()
             run = run_once(command, before, present, timeout=timeout, log=log, confined=confined)
+            # pytest runs nothing when one id is not found (a test or parameter the change
+            # adds to a file both copies have): again without those, so the old failures
+            # beside them are still seen failing (twice: a parameter pytest cannot find is
+            # reported as its function, which is then run whole, if it is there at all).
+            for _ in range(2):
+                ran = run.results.passed or any("::" in t for t in run.results.failed)
+                if ran or run.timed_out:  # (a test may print what pytest would)
+                    break
+                lacking = not_found(before.artifacts / log, before.path, present)
+                if not lacking:
+                    break
+                present = without(present, lacking)
+                if not [a for a in present if not a.startswith("-")]:
+                    return TestResults()
+                run = run_once(
+                    command, before, present, timeout=timeout, log=log, confined=confined
+                )
         if run.timed_out:
             return None
         self.memo.baselines[key] = run.results
         return run.results
+
+
+NOT_FOUND = "ERROR: not found: "
+
+
+def not_found(output: Path, tree: Path, args: Sequence[str]) -> set[str]:
+    """What pytest's output (in file ``output``) says it did not find among the ids in ``args``.
+
+    A parameter it cannot find (``f.py::test[3]``) is reported as its function (``f.py::test``).
+    """
+    ids = {a for a in args if "::" in a}
+    ids |= {function_of(a) for a in ids}
+    if not ids:
+        return set()
+    found: set[str] = set()
+    try:
+        with open(output, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                # stderr's line can land after "collecting ... " on stdout's
+                _, hit, rest = line.partition(NOT_FOUND)
+                if hit:
+                    found.add(rest.strip().removeprefix(f"{tree}/"))
+    except OSError:
+        return set()
+    return ids & found
+
+
+def function_of(test_id: str) -> str:
+    """``f.py::test[3]`` -> ``f.py::test`` (ids without parameters stay as they are)."""
+    head, sep, name = test_id.rpartition("::")
+    return head + sep + name.split("[", 1)[0] if sep else test_id
+
+
+def without(args: Sequence[str], lacking: set[str]) -> list[str]:
+    """``args`` without the ids pytest did not find; a parameter's whole function instead."""
+    out: list[str] = []
+    for arg in args:
+        if arg in lacking:
+            continue
+        if function_of(arg) in lacking:
+            arg = function_of(arg)
+        if arg not in out:
+            out.append(arg)
+    return out
 
 
 def run_pair(
@@ -267,6 +350,7 @@ def run_pair(
     ``baseline`` runs each batch beside the changed copy's; otherwise it runs afterwards.
     """
     notes: list[str] = []
+    given = baseline
     limit = min(timeout, budget) if budget is not None else timeout
     # What the unchanged copy ran to the end beside the changed one: per batch, merged.
     alongside_runs: list[list[str]] = []
@@ -339,17 +423,18 @@ def run_pair(
         whole = not args and bool(alongside_runs)
         rerun = [] if whole else [a for a in rerun if a not in ran]
         failed = [] if whole else [t for t in failed if t.split("::", 1)[0] not in ran]
+        if (rerun or (not args and not whole)) and not (given and given.problem):
+            # also when its failures run again alone: what passes here is not looked at there
+            unfinished = f"{len(rerun)} test file(s)" if args else "the test suite"
+            notes.append(
+                f"the unchanged copy did not finish {unfinished} in time: "
+                "fixed tests there are not reported"
+            )
         if failed and all("::" in t for t in failed):
             rerun = failed
         else:
             if failed:
                 notes.append("the baseline test run did not finish; every failure counts as new")
-            elif rerun or (not args and not whole):
-                unfinished = f"{len(rerun)} test file(s)" if args else "the test suite"
-                notes.append(
-                    f"the unchanged copy did not finish {unfinished} in time: "
-                    "fixed tests there are not reported"
-                )
             baseline = None
     if baseline is not None and budget is not None and not failed and left < changed.elapsed:
         # Nothing to classify, and no budget left to look for fixed tests: skip the baseline.
@@ -366,12 +451,14 @@ def run_pair(
         got = baseline.results(
             command, rerun, timeout=limit, log=f"baseline-{scope}.log", confined=confined
         )
-        if got is None:
+        if got is None and not baseline.problem:
             notes.append(
                 f"the baseline test run timed out after {limit:g}s; every failure counts as new"
             )
-        else:
+        elif got is not None:
             base = got if base is None else _merge(_merge(TestResults(), base), got)
+    if given is not None and given.problem:
+        notes.append(given.problem)
     outcome.baseline_ran = base is not None
     compared = compare_runs(base, changed.results)
     outcome.passed = sorted(changed.results.passed)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
-from agent_magic.review.process import ChecksStopped, Confined, alongside
+from agent_magic.review.process import ChecksStopped, Confined, alongside, cpu_quota, cpus
 
 WAIT = 10.0  # seconds before a test gives up on the other thread
 
@@ -72,3 +73,25 @@ def _wait_set(event: threading.Event) -> bool:
             return True
         threading.Event().wait(0.05)
     return False
+
+
+@pytest.mark.parametrize(
+    ("files", "quota"),
+    [
+        ({"cpu.max": "100000 100000\n"}, 1.0),  # cgroup v2: docker --cpus=1
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "250000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.5),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),
+    ],
+)
+def test_a_container_s_cpu_quota_counts_as_its_cpus(tmp_path, files, quota):
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert cpu_quota(tmp_path) == quota
+    allowed = cpus(Path("/nonexistent"))
+    # one CPU's time: the baseline runs after the changed copy's tests, not beside them
+    assert cpus(tmp_path) == (allowed if quota is None else max(1, min(allowed, int(quota))))
+    if quota == 1.0:
+        assert cpus(tmp_path) == 1
