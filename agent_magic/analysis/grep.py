@@ -17,6 +17,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,6 +50,18 @@ def _re_parser() -> ModuleType:
     return importlib.import_module("re._parser")
 
 
+def _parse(pattern: str) -> tuple[ModuleType, Any] | None:
+    """``pattern`` as the stdlib parser reads it (with the parser), or None when the `regex`
+    engine may read it otherwise (its own syntax, VERSION1) or it does not parse: no pass."""
+    if _OTHER_SYNTAX.search(pattern) or not _reads_like_re():
+        return None
+    try:
+        parser = _re_parser()
+        return parser, parser.parse(pattern)
+    except Exception:  # noqa: BLE001 - any failure just means no first pass
+        return None
+
+
 # The non-ASCII letters a case-insensitive `regex`/`re` match pairs with an ASCII one (dotted and
 # dotless i, the Kelvin sign, the long s): ASCII folding misses them, so a file or line holding
 # one is always searched when a folded literal has an i, k or s.
@@ -67,7 +80,7 @@ class Needles:
     any_of: bool = False
     fold: bool = False
 
-    @property
+    @cached_property  # asked per line where lines are tried one by one
     def beyond_ascii(self) -> bool:
         """Whether lines holding a ``BEYOND_ASCII`` letter may match without holding the texts."""
         return self.fold and any(_FOLDS_BEYOND_ASCII.intersection(t) for t in self.texts)
@@ -88,13 +101,10 @@ def needles(pattern: str) -> Needles | None:
     top-level alternation whose every branch has a run requires one of them. A parse error or
     syntax only the ``regex`` engine knows yields None.
     """
-    if _OTHER_SYNTAX.search(pattern) or not _reads_like_re():
+    read = _parse(pattern)
+    if read is None:
         return None
-    try:
-        parser = _re_parser()
-        parsed = parser.parse(pattern)
-    except Exception:  # noqa: BLE001 - any failure just means no first pass
-        return None
+    parser, parsed = read
     fold = bool(parsed.state.flags & re.IGNORECASE)
     items = list(parsed)
     runs = _runs(parser, items)
@@ -230,14 +240,8 @@ def is_tame(pattern: str) -> bool:
     """Whether ``pattern`` cannot backtrack badly: no backreference and at most one repeat,
     of a single character or class. On lines up to TAME_LINE characters the search then needs
     no per-line time bound (which costs more than the match itself)."""
-    if _OTHER_SYNTAX.search(pattern) or not _reads_like_re():
-        return False
-    try:
-        _parser = _re_parser()
-        parsed = _parser.parse(pattern)
-    except Exception:  # noqa: BLE001 - unknown means not tame
-        return False
-    repeats = _repeats(_parser, parsed)
+    read = _parse(pattern)
+    repeats = _repeats(*read) if read is not None else None
     return repeats is not None and repeats <= 1
 
 
@@ -249,14 +253,8 @@ def is_line_local(pattern: str) -> bool:
     ``\\Z``, atomic group, possessive repeat, back-reference or scoped flags. (``^``, ``$``, ``\\b``
     and ``\\B`` read a line's ends and the line break beside them alike.)
     """
-    if _OTHER_SYNTAX.search(pattern) or not _reads_like_re():
-        return False
-    try:
-        parser = _re_parser()
-        parsed = parser.parse(pattern)
-    except Exception:  # noqa: BLE001 - unknown means no
-        return False
-    return _local(parser, list(parsed))
+    read = _parse(pattern)
+    return read is not None and _local(read[0], list(read[1]))
 
 
 def _local(p: ModuleType, items: list[Any]) -> bool:
