@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from agent_magic.paths import Project
+
 # CI tries the same examples on every run, so whether a change lands does not depend on luck;
 # elsewhere each run explores new inputs, and what they find becomes an @example.
 settings.register_profile("ci", derandomize=True)
@@ -20,6 +22,18 @@ if os.environ.get("CI"):
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample_project"
+
+
+class CountingProject(Project):
+    """Counts the confinement checks (``resolve``) of each path."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.checks: dict[str, int] = {}
+
+    def resolve(self, rel: str, *, allow_secret: bool = False) -> Path:
+        self.checks[rel] = self.checks.get(rel, 0) + 1
+        return super().resolve(rel, allow_secret=allow_secret)
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -14,6 +14,7 @@ from agent_magic.paths import Project
 from agent_magic.staging import Staging
 from agent_magic.staging.live import LiveReader, LiveWriter
 from agent_magic.staging.livecells import cell_ops
+from tests.conftest import CountingProject
 from tests.fake_frontend import FakeFrontend, attach
 
 
@@ -211,18 +212,6 @@ def test_writer_refuses_a_cell_the_user_edited_and_changes_nothing(tmp_path: Pat
     with pytest.raises(ConflictError, match=r"a.ipynb cell a"):
         writer.plan(project, staging.changeset(), ["a.ipynb"], None)
     assert path.read_bytes() == original and not fake.saved
-
-
-class CountingProject(Project):
-    """Counts the confinement checks (``resolve``) of each path."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.checks: dict[str, int] = {}
-
-    def resolve(self, rel: str, *, allow_secret: bool = False) -> Path:
-        self.checks[rel] = self.checks.get(rel, 0) + 1
-        return super().resolve(rel, allow_secret=allow_secret)
 
 
 def test_the_live_reader_checks_each_read_once_open_in_a_tab_or_not(tmp_path: Path):

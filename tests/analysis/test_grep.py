@@ -24,7 +24,7 @@ from agent_magic.staging import Staging
 from agent_magic.staging.edits import numbered_lines
 from agent_magic.staging.overlay import DiskReader
 from agent_magic.tools import MAX_SEARCH_HITS, Toolbox
-from tests.conftest import git
+from tests.conftest import CountingProject, git
 
 
 @pytest.mark.parametrize(
@@ -399,18 +399,6 @@ def test_outside_git_every_file_is_read(make_repo):
 )
 def test_tame_patterns_are_those_that_cannot_backtrack_badly(pattern: str, tame: bool):
     assert is_tame(pattern) is tame
-
-
-class CountingProject(Project):
-    """Counts the confinement checks (``resolve``) of each path."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.checks: dict[str, int] = {}
-
-    def resolve(self, rel: str, *, allow_secret: bool = False) -> Path:
-        self.checks[rel] = self.checks.get(rel, 0) + 1
-        return super().resolve(rel, allow_secret=allow_secret)
 
 
 def test_each_file_a_search_or_view_reads_is_confinement_checked_once(project: Path):
