@@ -36,6 +36,17 @@ class CountingProject(Project):
         return super().resolve(rel, allow_secret=allow_secret)
 
 
+def user_texts(request) -> list[str]:
+    """The text blocks of a model request's user messages."""
+    return [
+        b["text"]
+        for m in request.messages
+        if m["role"] == "user"
+        for b in m["content"]
+        if b.get("type") == "text"
+    ]
+
+
 def git(cwd: Path, *args: str) -> str:
     """Run git in ``cwd`` with a fixed identity; return stdout."""
     result = subprocess.run(

@@ -24,6 +24,7 @@ from agent_magic.stepping import StepMode
 from agent_magic.ui.console import step_text
 from agent_magic.ui.report import session_record
 from agent_magic.ui.widgets import Callbacks, StepView
+from tests.conftest import user_texts
 from tests.scripts import UNDERSTAND, call, turn
 from tests.ui.runs import write_script
 
@@ -109,16 +110,6 @@ def run(root, answers, *, review: bool = True, checker: Checker | None = None):
     )
     session = agent.run("add parse_price")
     return session, model, decider, [e for e in events if isinstance(e, StepDecided)]
-
-
-def user_texts(request) -> list[str]:
-    return [
-        b["text"]
-        for m in request.messages
-        if m["role"] == "user"
-        for b in m["content"]
-        if b.get("type") == "text"
-    ]
 
 
 def test_a_part_failing_its_own_checks_is_written_only_once_the_user_confirms(make_repo):

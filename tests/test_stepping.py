@@ -25,6 +25,7 @@ from agent_magic.staging.changeset import Changeset, make_change
 from agent_magic.stepping import StepMode, dropped_hunks, edited_paths, step_prompt
 from agent_magic.ui.actions import undo_all
 from agent_magic.ui.text import parse_answer
+from tests.conftest import user_texts
 from tests.scripts import FIX_NEW, FIX_OLD, UNDERSTAND, call, turn
 from tests.test_magic import classes
 from tests.test_pauses import assert_one_start_and_end
@@ -93,16 +94,6 @@ def snapshot(root: Path) -> dict[str, bytes]:
         and not {".git", ".agent_magic"} & set(p.relative_to(root).parts)
         and "__pycache__" not in p.parts
     }
-
-
-def user_texts(request) -> list[str]:
-    return [
-        b["text"]
-        for m in request.messages
-        if m["role"] == "user"
-        for b in m["content"]
-        if b.get("type") == "text"
-    ]
 
 
 # ---- pure parts --------------------------------------------------------------------------
