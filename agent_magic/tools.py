@@ -323,6 +323,10 @@ class Toolbox:
         hits: list[str] = []
         total = 0
         per_line = self.search_seconds / 10  # one pathological line does not eat the whole budget
+
+        def out_of_time(rel: str) -> str:
+            return f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
+
         slow: list[str] = []
         stopped = ""
         for rel in self.files():
@@ -331,10 +335,10 @@ class Toolbox:
             if rel in skip or (glob and not fnmatch.fnmatch(rel.rsplit("/", 1)[-1], glob)):
                 continue
             if time.monotonic() >= deadline:
-                stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
+                stopped = out_of_time(rel)
                 break
             try:
-                # The pattern cannot match a line without its literals: only those are tried.
+                # Only the lines that can match are tried (see _searchable).
                 lines = self._searchable(rel, held, whole, deadline, per_line)
             except (AgentMagicError, OSError):
                 continue  # binary, secret, deleted, unreadable: not searchable
@@ -343,13 +347,13 @@ class Toolbox:
                     # Milliseconds at worst, and a timed search costs six untimed ones: the
                     # clock is read every 64 lines instead.
                     if count % 64 == 0 and time.monotonic() >= deadline:
-                        stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
+                        stopped = out_of_time(rel)
                         break
                     found = compiled.search(line)
                 else:
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        stopped = f"[search stopped after {self.search_seconds:g} s at {rel}: results are partial]"
+                        stopped = out_of_time(rel)
                         break
                     try:
                         found = compiled.search(line, timeout=min(left, per_line))
