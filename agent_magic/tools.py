@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from agent_magic.analysis.grep import (
     TAME_LINE,
     Needles,
-    is_line_local,
     is_tame,
-    lines_found,
+    line_finder,
+    line_starts,
     lines_with,
     needles,
+    numbered_at,
 )
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
@@ -311,12 +312,8 @@ class Toolbox:
         held = needles(pattern)
         tame = is_tame(pattern)
         # Without texts to look for, a tame pattern that sees no further than its line is run
-        # over each whole file at once (in C) to find the lines worth trying.
-        whole = (
-            regex.compile(pattern, regex.MULTILINE)
-            if held is None and tame and is_line_local(pattern)
-            else None
-        )
+        # over each whole file at once (in C) to find the lines it matches.
+        finder = line_finder(pattern) if held is None else None
         # the first pass counts against the search's time too
         deadline = time.monotonic() + self.search_seconds
         skip = self._without(held, self.search_seconds)
@@ -339,9 +336,15 @@ class Toolbox:
                 break
             try:
                 # Only the lines that can match are tried (see _searchable).
-                lines = self._searchable(rel, held, whole, deadline, per_line)
+                lines = self._searchable(rel, held, finder, deadline, per_line)
             except (AgentMagicError, OSError):
                 continue  # binary, secret, deleted, unreadable: not searchable
+            if isinstance(lines, Matched):  # found in the whole file: nothing to try again
+                total += len(lines.starts)
+                room = MAX_SEARCH_HITS - len(hits)
+                for n, line in numbered_at(lines.text, lines.starts[:room]):
+                    hits.append(f"{rel}:{n}: {line.strip()[:200]}")
+                continue
             for count, (where, n, line) in enumerate(lines):
                 if tame and len(line) <= TAME_LINE:
                     # Milliseconds at worst, and a timed search costs six untimed ones: the
@@ -394,10 +397,11 @@ class Toolbox:
         return {p for p in found if p not in staged and not is_notebook(p)}
 
     def _searchable(
-        self, rel: str, held: Needles | None, whole: Any, deadline: float, per_line: float
-    ) -> list[tuple[str, int, str]]:
-        """(where, line number, line) of the lines of a file that can match (see lines_with and
-        lines_found); a notebook's cell sources, each cell named."""
+        self, rel: str, held: Needles | None, finder: Any, deadline: float, per_line: float
+    ) -> list[tuple[str, int, str]] | Matched:
+        """(where, line number, line) of the lines of a file that can match (see lines_with),
+        a notebook's cell sources, each cell named; or, with a ``finder`` that can tell, the
+        lines that do match (see line_starts)."""
         if is_notebook(rel):
             nb = self.staging.read_notebook(rel)
             return [
@@ -406,12 +410,13 @@ class Toolbox:
                 if held is None or held.may_match(line)
             ]
         text = self.staging.read_text(rel)
-        if whole is not None:
+        left = min(per_line, deadline - time.monotonic())
+        if finder is not None and left > 0:
             # Bounded like one line of the search: a pathological line falls back to every
             # line, where it is skipped after per_line as it would be alone.
-            found = lines_found(text, whole, timeout=per_line, until=deadline)
-            if found is not None:
-                return [("", n, line) for n, line in found]
+            starts = line_starts(text, finder, timeout=left)
+            if starts is not None:
+                return Matched(text, starts)
         return [("", n, line) for n, line in lines_with(text, held)]
 
     def _replace(self, path: str, old: str, new: str, line: int | None = None) -> str:
@@ -437,6 +442,14 @@ class Toolbox:
     def _notebook_edit(self, path: str, action: str, **kwargs: Any) -> str:
         # `cell` stays a string: a cell id may be all digits, and notebooks tell ids from indexes.
         return self.staging.notebook_edit(path, action, **kwargs)
+
+
+@dataclass(frozen=True)
+class Matched:
+    """The lines of a file the pattern matches, as offsets into its text (see line_starts)."""
+
+    text: str
+    starts: list[int]
 
 
 def _clip(text: str) -> str:

@@ -15,7 +15,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -175,41 +175,65 @@ def lines_with(text: str, needles: Needles | None) -> list[tuple[int, str]]:
             starts.add(hay.rfind("\n", 0, at) + 1)
             end = hay.find("\n", at)
             at = -1 if end == -1 else hay.find(first, end + 1)
-    cut = _cut(text, hay, starts)
+    cut = _cut(text, hay, sorted(starts))
     rest = [] if needles.any_of else needles.texts[1:]
     return [(n, _line(text, a, b)) for n, a, b in cut if all(t in hay[a:b] for t in rest)]
 
 
-def lines_found(
-    text: str, whole: Any, *, timeout: float, until: float | None = None
-) -> list[tuple[int, str]] | None:
-    """(number, line) of the lines where ``whole`` (a line-local pattern compiled with MULTILINE,
-    see is_line_local) finds a match in the whole text; None when that cannot tell: a match
-    spans a line break, a CR (which ``$`` does not see as a line's end) or the time ran out
-    (``timeout`` for each step of the search, all of it by ``until``, a ``time.monotonic()``
-    reading)."""
+_GLOBAL_FLAGS = re.compile(r"(?:\(\?[aiLmsux]+\))+")
+
+
+def line_finder(pattern: str) -> Any | None:
+    """``pattern`` compiled to find whole lines: from where it starts looking, the first match
+    (group 1) and the rest of its line with the line break, so one step of the engine, in C,
+    passes over one matching line (see line_starts). None unless ``pattern`` is tame and
+    line-local (see is_tame, is_line_local) and not verbose (a comment would swallow the rest)."""
+    read = _parse(pattern)
+    if read is None or read[1].state.flags & re.VERBOSE or not is_tame(pattern):
+        return None
+    if not _local(read[0], list(read[1])):
+        return None
+    import regex  # the search has imported it already
+
+    # Global flags stay in front: inside the group the engine would not apply some (ASCII).
+    flags = _GLOBAL_FLAGS.match(pattern)
+    head, body = (flags.group(), pattern[flags.end() :]) if flags else ("", pattern)
+    try:
+        finder = regex.compile(f"{head}({body})[^\\n]*\\n?", regex.MULTILINE)
+        alone = regex.compile(pattern, regex.MULTILINE)
+    except (regex.error, ValueError, OverflowError, RuntimeError):
+        return None
+    return finder if finder.flags == alone.flags else None
+
+
+def line_starts(text: str, finder: Any, *, timeout: float) -> list[int] | None:
+    """The start offsets of exactly the lines of ``text`` (see numbered_lines) that the pattern
+    ``finder`` was made from (see line_finder) matches alone, in order; None when the whole
+    text cannot tell: a match spans a line break, a CR (which ``$`` does not see as a line's
+    end) or the time (``timeout`` for the whole text) ran out."""
     if "\r" in text:
         return None
-    starts: set[int] = set()
-    at = 0
+    starts: list[int] = []
+    last = -1
+    size = len(text)
     try:
-        while True:
-            left = timeout if until is None else min(timeout, until - time.monotonic())
-            if left <= 0:
-                return None
-            match = whole.search(text, at, timeout=left)
-            if match is None:
-                break
-            if "\n" in match.group():
-                return None  # it could hide a match of the line alone: try every line
-            start = text.rfind("\n", 0, match.start()) + 1
-            starts.add(start)
-            end = text.find("\n", max(match.end(), start))
-            if end == -1:
-                break
-            at = end + 1  # one match tells the line: on to the next
+        for match in finder.finditer(text, timeout=timeout):
+            begin, end = match.span(1)
+            if text.find("\n", begin, end) != -1:
+                return None  # it could hide a match of the next line alone: try every line
+            start = text.rfind("\n", 0, begin) + 1
+            # An empty match at the very end belongs to the last line, counted already or
+            # (after a final line break) to no line at all.
+            if start != last and start < size:
+                starts.append(start)
+                last = start
     except TimeoutError:
         return None
+    return starts
+
+
+def numbered_at(text: str, starts: list[int]) -> list[tuple[int, str]]:
+    """(number, line) of the lines of ``text`` starting at ``starts`` (sorted line starts)."""
     return [(n, _line(text, a, b)) for n, a, b in _cut(text, text, starts)]
 
 
@@ -218,11 +242,12 @@ def _line(text: str, start: int, end: int) -> str:
     return text[start:end].removesuffix("\r")
 
 
-def _cut(text: str, hay: str, starts: set[int]) -> list[tuple[int, int, int]]:
-    """(number, start, end) of the lines of ``hay`` (same offsets as ``text``) at ``starts``."""
+def _cut(text: str, hay: str, starts: Iterable[int]) -> list[tuple[int, int, int]]:
+    """(number, start, end) of the lines of ``hay`` (same offsets as ``text``) at ``starts``
+    (sorted)."""
     found: list[tuple[int, int, int]] = []
     number, counted = 1, 0
-    for start in sorted(starts):
+    for start in starts:
         if start >= len(text):
             continue  # an empty match after the last "\n": no line there
         end = hay.find("\n", start)

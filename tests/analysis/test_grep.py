@@ -15,9 +15,11 @@ from agent_magic.analysis.grep import (
     files_without,
     is_line_local,
     is_tame,
-    lines_found,
+    line_finder,
+    line_starts,
     lines_with,
     needles,
+    numbered_at,
 )
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
@@ -220,22 +222,51 @@ WHOLE_PATTERNS = [
 
 
 @pytest.mark.parametrize("pattern", WHOLE_PATTERNS)
-def test_lines_found_keeps_every_line_the_pattern_matches(pattern: str):
-    assert is_line_local(pattern)
-    whole = regex.compile(pattern, regex.MULTILINE)
+def test_line_starts_are_exactly_the_lines_the_pattern_matches(pattern: str):
+    # exactly: the search takes these lines as matches without trying them again
+    finder = line_finder(pattern)
+    assert finder is not None
     rng = random.Random(pattern)
     told = 0
     for _ in range(400):
         text = "".join(rng.choice(WHOLE_PIECES) for _ in range(rng.randint(0, 40)))
-        kept = lines_found(text, whole, timeout=5)
-        if kept is None:
+        starts = line_starts(text, finder, timeout=5)
+        if starts is None:
             continue  # it cannot tell: the search tries every line
         told += 1
-        whole_lines = list(enumerate(numbered_lines(text), 1))
-        assert set(kept) <= set(whole_lines) and kept == sorted(kept), text
-        matched = reference_lines(text, pattern)
-        assert set(matched) <= set(kept), (text, matched, kept)
+        assert numbered_at(text, starts) == reference_lines(text, pattern), text
     assert told > 100  # most texts are told apart, not handed back
+
+
+@pytest.mark.parametrize("text", ["", "x", "ax", "x\n", "a\n", "a\n\nb", "b\nax", "\n"])
+def test_an_empty_match_at_the_end_counts_its_line_once(text: str):
+    # every line matches x|$; after a line is passed over, $ also matches at the text's end
+    finder = line_finder("x|$")
+    assert finder is not None
+    starts = line_starts(text, finder, timeout=5)
+    assert numbered_at(text, starts or []) == list(enumerate(numbered_lines(text), 1))
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(?x) \d+ # a comment would swallow the rest",
+        r"x(?=y)",  # not line-local
+        r"(a+)+b",  # not tame
+        r"a\p{L}",  # the regex engine's own syntax
+        "(unclosed",
+    ],
+)
+def test_no_line_finder_for_what_it_cannot_read_exactly(pattern: str):
+    assert line_finder(pattern) is None
+
+
+def test_a_match_across_a_line_break_hands_the_text_back():
+    finder = line_finder(r"a\s+b")
+    assert finder is not None
+    assert line_starts("a\nb\n", finder, timeout=5) is None
+    assert line_starts("a b\nc\r\n", finder, timeout=5) is None  # a CR: every line is tried
+    assert line_starts("xa b\nc\n", finder, timeout=5) == [0]
 
 
 class CountingReader(DiskReader):

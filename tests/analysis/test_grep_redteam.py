@@ -14,11 +14,11 @@ import regex
 from agent_magic.analysis.grep import (
     Needles,
     files_without,
-    is_line_local,
-    is_tame,
-    lines_found,
+    line_finder,
+    line_starts,
     lines_with,
     needles,
+    numbered_at,
 )
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
@@ -189,10 +189,11 @@ def random_pattern(rng: random.Random, depth: int = 0) -> str:
 def kept_lines(pattern: str, text: str) -> list[tuple[int, str]]:
     """The lines the search tries, as it picks them (see Toolbox._searchable)."""
     held = needles(pattern)
-    if held is None and is_tame(pattern) and is_line_local(pattern):
-        found = lines_found(text, regex.compile(pattern, regex.MULTILINE), timeout=5)
-        if found is not None:
-            return found
+    finder = line_finder(pattern) if held is None else None
+    if finder is not None:
+        starts = line_starts(text, finder, timeout=5)
+        if starts is not None:
+            return numbered_at(text, starts)
     return lines_with(text, held)
 
 
