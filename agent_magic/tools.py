@@ -21,6 +21,7 @@ from agent_magic.analysis.grep import (
     needles,
     numbered_at,
 )
+from agent_magic.analysis.outline import Outline, outline
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
 from agent_magic.staging.edits import numbered_lines
@@ -237,7 +238,7 @@ class Toolbox:
     # Given texts every matching line holds (see Needles) and the seconds it may take, the
     # project files known to lack them (git grep); the search skips those, unless staged or a
     # notebook. None: read every file.
-    absent: Callable[[Needles, float], set[str] | None] | None = None
+    absent: Callable[[Needles | Outline, float], set[str] | None] | None = None
 
     def run(self, name: str, data: dict[str, Any]) -> str:
         """Run one read or edit tool; raise ToolError (or another AgentMagicError) on failure."""
@@ -316,7 +317,7 @@ class Toolbox:
         finder = line_finder(pattern) if held is None else None
         # the first pass counts against the search's time too
         deadline = time.monotonic() + self.search_seconds
-        skip = self._without(held, self.search_seconds)
+        skip = self._without(held or outline(pattern), self.search_seconds)
         hits: list[str] = []
         total = 0
         per_line = self.search_seconds / 10  # one pathological line does not eat the whole budget
@@ -386,13 +387,14 @@ class Toolbox:
         )
         return "\n".join(hits) + more + tail
 
-    def _without(self, held: Needles | None, seconds: float) -> set[str]:
-        """Files the search need not read: they lack the ``held`` texts on disk, not staged."""
-        if held is None or self.absent is None:
+    def _without(self, first: Needles | Outline | None, seconds: float) -> set[str]:
+        """Files the search need not read: on disk (not staged) they lack the texts, or hold
+        no line of the outline and only plain bytes."""
+        if first is None or self.absent is None:
             return set()
         # Staged files and notebooks (read from an open document when one is attached, and
         # searched cell by cell) may differ from the bytes git grep read.
-        found = self.absent(held, seconds) or set()
+        found = self.absent(first, seconds) or set()
         staged = set(self.staging.staged_paths())
         return {p for p in found if p not in staged and not is_notebook(p)}
 

@@ -50,6 +50,10 @@ PATTERNS = [
     *("\u00df", "(?i)\u00df", "(?i)SS", "(?i)\u03c3", "[Mm]ul", r"\x6dul", "(?i)[k]"),
     *(r"\N{KELVIN SIGN}", r"(?i)\N{KELVIN SIGN}ask", r"int\b", "23|_x", "(?i)(?:mul|add)"),
     *("(?i)i", r"\Aadd", r"add\Z", "(?a)(?i)mask", "(?i)mul(?-i:add)", "(?i:mul)add"),
+    # no text: the outline pass (git grep -P) and the whole-file line finder
+    *(r"\W{2}", r"[^\x00-\x7f]", r"(?i)[^k]\d", r"\B\d", r"(m)\1", r"\s$", r"^\t", "[\x0b\x0c]"),
+    *(r"(?i)[ks]{2}", "\x85|\u2028", r"(?i)\N{KELVIN SIGN}|\d", r"(?<=\()\w", r"\b\d+\b", "^.$"),
+    *(r"(?i)\w\W", r"x?$", r"(?>m\w*)l", r"[\S]\r", r"(?i)[^\W\d]{5}"),
 ]
 KINDS = ["utf-8"] * 6 + ["utf-8-sig", "utf-16", "utf-32", "latin-1", "cp1252", "bad", "nb", "nb"]
 IGNORES = ["a/", "*.py", "f1*", "!pkg/f2.py", "pkg", "b/", "u*", "*.ipynb", "!f0.py"]

@@ -10,7 +10,6 @@ tree without starting Python's path checks for every file.
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import subprocess
@@ -22,51 +21,19 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from agent_magic.analysis.outline import NOT_PLAIN, Outline
+from agent_magic.analysis.regexparse import BEYOND_ASCII, parse_pattern
 from agent_magic.staging.edits import numbered_lines
 
 MIN_LITERAL = 3  # shorter runs are in most files: a pass with them saves nothing
 # Plain printable ASCII: the same bytes in UTF-8 and in every ASCII-compatible encoding.
 _PLAIN = frozenset(chr(c) for c in range(0x20, 0x7F))
-# What the `regex` engine reads differently from `re`, whose parser finds the literals: fuzzy
-# matching ({e<=1}) and POSIX classes ([[:alpha:]]). Such patterns get no first pass.
-_OTHER_SYNTAX = re.compile(r"\{(?!\d*,?\d*\})|\[:")
 # Files whose text is not their bytes read as UTF-8: a byte-order mark (UTF-16/32) or a
 # declared encoding (PEP 263). They are always searched, whatever git grep says.
 _DECODED_MARKERS = (b"\xff\xfe", b"\xfe\xff", b"coding")
 GIT_SECONDS = 20.0
 _REGULAR = ("100644", "100755")  # the modes of files (not links or submodules) in git's index
-
-
-def _reads_like_re() -> bool:
-    """Whether the `regex` engine reads patterns as `re` does: its default version is a
-    process-wide setting, and VERSION1 has nested sets and full case folding (ß is ss)."""
-    import regex  # the search has imported it already
-
-    return bool(regex.DEFAULT_VERSION == regex.VERSION0)
-
-
-def _re_parser() -> ModuleType:
-    # The parser behind re.compile: a stdlib detail (its name changed in 3.11), hence guarded.
-    return importlib.import_module("re._parser")
-
-
-def _parse(pattern: str) -> tuple[ModuleType, Any] | None:
-    """``pattern`` as the stdlib parser reads it (with the parser), or None when the `regex`
-    engine may read it otherwise (its own syntax, VERSION1) or it does not parse: no pass."""
-    if _OTHER_SYNTAX.search(pattern) or not _reads_like_re():
-        return None
-    try:
-        parser = _re_parser()
-        return parser, parser.parse(pattern)
-    except Exception:  # noqa: BLE001 - any failure just means no first pass
-        return None
-
-
-# The non-ASCII letters a case-insensitive `regex`/`re` match pairs with an ASCII one (dotted and
-# dotless i, the Kelvin sign, the long s): ASCII folding misses them, so a file or line holding
-# one is always searched when a folded literal has an i, k or s.
-_FOLDS_BEYOND_ASCII = frozenset("iks")
-BEYOND_ASCII = ("\u0130", "\u0131", "\u212a", "\u017f")
+_FOLDS_BEYOND_ASCII = frozenset("iks")  # a folded text with one of these: see BEYOND_ASCII
 
 
 @dataclass(frozen=True)
@@ -101,7 +68,7 @@ def needles(pattern: str) -> Needles | None:
     top-level alternation whose every branch has a run requires one of them. A parse error or
     syntax only the ``regex`` engine knows yields None.
     """
-    read = _parse(pattern)
+    read = parse_pattern(pattern)
     if read is None:
         return None
     parser, parsed = read
@@ -188,7 +155,7 @@ def line_finder(pattern: str) -> Any | None:
     (group 1) and the rest of its line with the line break, so one step of the engine, in C,
     passes over one matching line (see line_starts). None unless ``pattern`` is tame and
     line-local (see is_tame, is_line_local) and not verbose (a comment would swallow the rest)."""
-    read = _parse(pattern)
+    read = parse_pattern(pattern)
     if read is None or read[1].state.flags & re.VERBOSE or not is_tame(pattern):
         return None
     if not _local(read[0], list(read[1])):
@@ -265,7 +232,7 @@ def is_tame(pattern: str) -> bool:
     """Whether ``pattern`` cannot backtrack badly: no backreference and at most one repeat,
     of a single character or class. On lines up to TAME_LINE characters the search then needs
     no per-line time bound (which costs more than the match itself)."""
-    read = _parse(pattern)
+    read = parse_pattern(pattern)
     repeats = _repeats(*read) if read is not None else None
     return repeats is not None and repeats <= 1
 
@@ -278,7 +245,7 @@ def is_line_local(pattern: str) -> bool:
     ``\\Z``, atomic group, possessive repeat, back-reference or scoped flags. (``^``, ``$``, ``\\b``
     and ``\\B`` read a line's ends and the line break beside them alike.)
     """
-    read = _parse(pattern)
+    read = parse_pattern(pattern)
     return read is not None and _local(read[0], list(read[1]))
 
 
@@ -341,10 +308,11 @@ def _repeats(parser: ModuleType, items: Any) -> int | None:
 
 
 def files_without(
-    root: Path, needles: Needles | None, *, seconds: float = GIT_SECONDS
+    root: Path, needles: Needles | Outline | None, *, seconds: float = GIT_SECONDS
 ) -> set[str] | None:
     """Files (posix, relative to ``root``) git searched in the work tree that cannot hold a line
-    with the ``needles``: git grep finds none of them (in any ASCII case when folded).
+    with the ``needles``: git grep finds none of them (in any ASCII case when folded); or, for
+    an outline, that git grep finds no line of matching it, and whose every byte is plain.
 
     Tracked files only: git grep reads them from the work tree. (With ``--untracked`` it walks
     the work tree instead, leaving out tracked files that a .gitignore rule matches, so
@@ -371,16 +339,21 @@ def files_without(
             # unmerged or flagged: git may read another version; a symbolic link or submodule
             # in git's index is not searched at all, whatever the work tree holds there now
             searched.discard(path)
-    grep = ["grep", "-l", "-z", "-F", "--no-color", "--no-textconv"]
-    fold = ["-i"] if needles.fold else []
-    # Without --all-match git lists the files holding any of the texts.
-    match = [] if needles.any_of else ["--all-match"]
-    texts = _patterns([t.encode() for t in needles.texts])
-    holding = _git(root, [*grep, *fold, *match, *texts], until)
-    markers = _DECODED_MARKERS + (
-        tuple(c.encode() for c in BEYOND_ASCII) if needles.beyond_ascii else ()
-    )
-    always = _git(root, [*grep, *_patterns(markers)], until)
+    grep = ["grep", "-l", "-z", "--no-color", "--no-textconv"]
+    if isinstance(needles, Outline):
+        # No UTF mode (LC_ALL=C): bytes; the outline spells out every plain character itself.
+        holding = _git(root, [*grep, "-P", "-e", needles.pcre], until)
+        always = _git(root, [*grep, "-P", "-e", NOT_PLAIN], until)
+    else:
+        fold = ["-i"] if needles.fold else []
+        # Without --all-match git lists the files holding any of the texts.
+        match = [] if needles.any_of else ["--all-match"]
+        texts = _patterns([t.encode() for t in needles.texts])
+        holding = _git(root, [*grep, "-F", *fold, *match, *texts], until)
+        markers = _DECODED_MARKERS + (
+            tuple(c.encode() for c in BEYOND_ASCII) if needles.beyond_ascii else ()
+        )
+        always = _git(root, [*grep, "-F", *_patterns(markers)], until)
     if holding is None or always is None:
         return None
     return _without_links(root, searched - set(holding) - set(always))

@@ -1,0 +1,149 @@
+"""The outline pass for patterns without texts: git grep -P with the pattern spelled out for
+plain lines; every plain line the pattern matches is listed, every other file is read."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import warnings
+from pathlib import Path
+
+import pytest
+import regex
+
+from agent_magic.analysis.grep import files_without, needles
+from agent_magic.analysis.outline import PLAIN, outline
+from agent_magic.paths import Project
+from agent_magic.staging import Staging
+from agent_magic.testing.search_reference import every_line
+from agent_magic.tools import Toolbox
+from tests.analysis.test_grep_redteam import fast_search, random_pattern
+from tests.conftest import CountingProject, git
+
+PLAIN_PIECES = [
+    *("a", "k", "s", "i", "K", "S", "I", "mul", "MUL", "def", " ", "_", "1", "23", "x", "()"),
+    *("\t", "\x0b", "\x0c", "#", ".", "-", "ab", "ss", "el", "ter", "{", "}", "[", "]", "\\"),
+]
+TABLE = [
+    *(r"\d{5,}", r"\bx\b", r"^\s+\w", r"(?i)MUL", r"\w+\(", r"[^\d\s]+", r"^$", r"x$", r"\Ax"),
+    *(r"x\Z", r"(?i)\u212a", r"(?i)[^k]", r"\B\d", r"(a)\1", r"x(?=y)", r"(?!a)\w"),
+    *(r"(?>a\w*)l", r"a*+b", r"(?i:k)s", r"(?i)k(?-i:s)", r"(?x) d e f  # comment", r"\x00|\t"),
+    *(r"[\x0b\x0c]", r"(?a)\W\w", r"a{70000}", r"(a)?(?(1)b|c)", r"\w{2,3}?\d", "(?s).x"),
+]
+
+
+@pytest.fixture(scope="module")
+def plain_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A git repository of 300 files, each one random plain line (and a line break)."""
+    root = tmp_path_factory.mktemp("plain")
+    git(root, "init", "-q")
+    rng = random.Random(5)
+    lines: dict[str, str] = {}
+    for n in range(300):
+        line = "".join(rng.choice(PLAIN_PIECES) for _ in range(rng.randint(0, 12)))
+        assert set(line) <= set(PLAIN)
+        lines[f"f{n}.txt"] = line
+        (root / f"f{n}.txt").write_text(line + "\n", encoding="ascii", newline="")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "lines")
+    return root, lines
+
+
+def listed(root: Path, pcre: bytes) -> set[str] | None:
+    """The files git grep -P lists for ``pcre``, as the first pass runs it; None if git
+    refuses it (the search then reads every file)."""
+    proc = subprocess.run(
+        ["git", "-C", str(root), "grep", "-l", "-z", "-P", "-e", pcre],
+        capture_output=True,
+        env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    if proc.returncode not in (0, 1):
+        return None
+    return {n for n in proc.stdout.decode().split("\0") if n}
+
+
+def test_the_outline_lists_every_plain_line_the_pattern_matches(plain_repo):
+    root, lines = plain_repo
+    rng = random.Random(11)
+    patterns = TABLE + [random_pattern(rng) for _ in range(400)]
+    spelled = narrower = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # nested sets like [[a]]
+        for pattern in patterns:
+            try:
+                compiled = regex.compile(pattern)
+            except (regex.error, ValueError, OverflowError, RuntimeError):
+                continue
+            shape = outline(pattern)
+            if shape is None:
+                continue
+            found = listed(root, shape.pcre)
+            if found is None:
+                continue
+            spelled += 1
+            expected = {name for name, line in lines.items() if compiled.search(line)}
+            assert expected <= found, (pattern, shape.pcre, sorted(expected - found)[:3])
+            narrower += len(found) < len(lines)
+    assert spelled > 140 and narrower > 100, (spelled, narrower)  # spelled, and they select
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matched", "missed"),
+    [
+        (r"(?i)\u212a", ["k", "K"], ["x"]),  # folding pairs the Kelvin sign with k
+        (r"(?i)\u017ft", ["st", "ST"], ["t"]),
+        (r"(?i)[^k]", ["k", "x"], []),  # a folded negated class: any character
+        (r"\d\s", ["1 ", "2\t", "3\x0b"], ["1x"]),
+        (r"^\w+$", ["abc_1"], ["a b", ""]),
+        (r"\u00e9", [], ["e", "x"]),  # no plain line holds it
+    ],
+)
+def test_the_outline_spells_classes_and_folds_for_plain_characters(
+    pattern: str, matched: list[str], missed: list[str]
+):
+    shape = outline(pattern)
+    assert shape is not None
+    pcre = regex.compile(shape.pcre.decode())  # the same syntax, for this check
+    for line in matched:
+        assert pcre.search(line), (pattern, line)
+    for line in missed:
+        assert not pcre.search(line), (pattern, line)
+
+
+@pytest.mark.parametrize("pattern", [r"\p{L}", "a{e<=1}", "[[:alpha:]]", "(unclosed", r"(?V1)a"])
+def test_no_outline_for_what_the_stdlib_parser_does_not_read_as_the_engine(pattern: str):
+    assert outline(pattern) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        ("n = \u0663\u0663\u0663\u0663\u0663\n".encode(), r"\d{5,}"),  # Arabic-Indic digits
+        (b"x\r\nx\r\n", r"x$"),  # a CRLF line: git sees the CR, the search does not
+        (b"a\x01\x01\n", r"\W\W"),  # a control character
+        (b"a" * 9000 + b"\n\x00\x00\x00\n", r"\W{3}"),  # a NUL after git's binary check
+        ("caf\u00e9x\n".encode(), r"\Bx"),  # a non-ASCII word character
+    ],
+)
+def test_a_file_with_any_other_byte_is_read(make_repo, content: bytes, pattern: str):
+    root = make_repo({"other.py": content, "plain.py": "nothing here\n"})
+    files = ["other.py", "plain.py"]
+    assert needles(pattern) is None and outline(pattern) is not None
+    expected = every_line(Staging(Project(root)), files, pattern)
+    assert expected.startswith("other.py:")
+    assert files_without(root, outline(pattern)) == {"plain.py"}
+    assert fast_search(root, files, pattern) == expected
+
+
+def test_a_search_without_texts_reads_only_the_files_the_outline_lists(make_repo):
+    files = {f"m{n}.py": f"x = {n}\n" for n in range(30)} | {"big.py": "n = 1234567\n"}
+    root = make_repo(files)
+    project = CountingProject(root)
+    tools = Toolbox(
+        Staging(project),
+        lambda: sorted(files),
+        absent=lambda first, seconds: files_without(root, first, seconds=seconds),
+    )
+    assert tools.run("search", {"pattern": r"\d{5,}"}) == "big.py:1: n = 1234567"
+    assert project.checks == {"big.py": 1}
