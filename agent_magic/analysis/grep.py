@@ -23,6 +23,7 @@ from typing import Any
 
 from agent_magic.analysis.outline import NOT_PLAIN, Outline
 from agent_magic.analysis.regexparse import BEYOND_ASCII, parse_pattern
+from agent_magic.gitenv import git_env
 from agent_magic.staging.edits import numbered_lines
 
 MIN_LITERAL = 3  # shorter runs are in most files: a pass with them saves nothing
@@ -432,7 +433,7 @@ def _git(root: Path, args: Sequence[str | bytes], until: float) -> list[str] | N
             stdin=subprocess.DEVNULL,
             # -i folds ASCII letters only, whatever the user's locale (a UTF-8 one also folds
             # the Kelvin sign with k, and so on): the always-read markers cover the rest
-            env={**os.environ, "LC_ALL": "C"},
+            env=git_env(LC_ALL="C"),
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

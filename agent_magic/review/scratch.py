@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_magic.errors import PathError
+from agent_magic.gitenv import git_env
 from agent_magic.paths import INTERNAL_DIRS, Project
 from agent_magic.review.bytecode import drop_cached, matches, source_of, untrusted_cache
 from agent_magic.review.clone import FileCopier
@@ -263,6 +264,7 @@ def _git_files(root: Path) -> list[str] | None:
             capture_output=True,
             timeout=60,
             stdin=subprocess.DEVNULL,
+            env=git_env(),  # the project's repository, not one the kernel's GIT_DIR names
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent_magic.errors import ApplyError, ConflictError, PathError, UserError
+from agent_magic.gitenv import redirected
 from agent_magic.paths import Project
 from agent_magic.staging import gitstore, journal
 from agent_magic.staging.changeset import Changeset, content_hash
@@ -200,6 +201,13 @@ def apply(
         raise UserError("nothing to apply: no hunk of the changeset is selected")
     if commit and not project.is_git:
         raise UserError("commit=True needs a git repository; the project is not one")
+    if commit and redirected():
+        raise UserError(
+            "commit=True is not possible in this kernel: its environment sets "
+            + ", ".join(redirected())
+            + " (it was started by git, from a hook say), which points git at another "
+            "repository or index; apply without --commit, or restart the kernel from a shell"
+        )
     try:
         with project_lock(project.state_dir, lock_wait):
             recover_locked(project)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_magic.errors import UserError
+from agent_magic.gitenv import git_env, redirected
 
 if TYPE_CHECKING:
     import git
@@ -36,7 +37,10 @@ _FALLBACK_IDENTITY = {
 
 
 def open_repo(root: Path) -> git.Repo | None:
-    """The git repository containing ``root``, or None."""
+    """The git repository containing ``root``, or None (also while the environment points git
+    elsewhere: see agent_magic.gitenv)."""
+    if redirected():
+        return None  # GitPython would read another repository, index or object store
     import git
 
     try:
@@ -206,7 +210,7 @@ def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str) -> 
         proc = subprocess.run(
             ["git", *SAFE_CONFIG, "commit", "-q", "--only", "-F", fh.name, "--", *rels],
             cwd=top,
-            env={**os.environ, **(env or {})},
+            env=git_env(**(env or {})),
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
