@@ -195,6 +195,8 @@ EXEC_NAMES = frozenset(t["name"] for t in EXEC_TOOLS)
 CONTROL_NAMES = frozenset(t["name"] for t in CONTROL_TOOLS)
 
 _TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
+_NAMED = {"string": "a string", "integer": "an integer", "boolean": "true or false"}
+_NAMED |= {"array": "an array", "object": "an object"}
 
 
 def validate(name: str, data: Any) -> dict[str, Any]:
@@ -206,6 +208,8 @@ def validate(name: str, data: Any) -> dict[str, Any]:
     if "__invalid_json__" in data:
         raise ToolError(f"{name}: the tool input was not valid JSON; send it again as an object")
     schema = SCHEMAS[name]
+    # A null for an optional field is how many models say "not given" (JSON has no other way).
+    data = {k: v for k, v in data.items() if v is not None or k in schema["required"]}
     missing = [k for k in schema["required"] if k not in data]
     if missing:
         raise ToolError(f"{name}: missing required field(s): {', '.join(missing)}")
@@ -217,7 +221,7 @@ def validate(name: str, data: Any) -> dict[str, Any]:
             )
         expected = _TYPES[spec["type"]]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ToolError(f"{name}: field {key!r} must be a {spec['type']}")
+            raise ToolError(f"{name}: field {key!r} must be {_NAMED[spec['type']]}")
         if "enum" in spec and value not in spec["enum"]:
             raise ToolError(f"{name}: field {key!r} must be one of {', '.join(spec['enum'])}")
     return data

@@ -805,8 +805,19 @@ def test_replace_tool_takes_an_optional_integer_line():
     assert schema["properties"]["line"] == {"type": "integer"}
     assert schema["required"] == ["path", "old", "new"]
     assert validate("replace", {"path": "f.py", "old": "a", "new": "b", "line": 3})
-    with pytest.raises(ToolError, match="field 'line' must be a integer"):
+    with pytest.raises(ToolError, match="field 'line' must be an integer"):
         validate("replace", {"path": "f.py", "old": "a", "new": "b", "line": "3"})
+
+
+def test_a_null_optional_field_is_not_given_and_a_null_required_one_is_refused(tmp_path: Path):
+    call = {"path": "f.py", "old": "a", "new": "b"}
+    assert validate("replace", {**call, "line": None}) == call
+    assert validate("search", {"pattern": "x", "path": None, "glob": None}) == {"pattern": "x"}
+    with pytest.raises(ToolError, match="field 'old' must be a string"):
+        validate("replace", {**call, "old": None})
+    tools, staging = _toolbox(tmp_path, "a = 1\n")
+    tools.run("replace", {**call, "line": None})
+    assert staging.read_text("f.py") == "b = 1\n"
 
 
 def test_toolbox_replace_refuses_with_the_lines_then_takes_the_line(tmp_path: Path):
