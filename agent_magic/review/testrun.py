@@ -433,8 +433,12 @@ def run_pair(
         if failed and all("::" in t for t in failed):
             rerun = failed
         else:
-            if failed:
-                notes.append("the baseline test run did not finish; every failure counts as new")
+            # A failure without a test id (the command's own) cannot run alone: it is told
+            # apart by what ran beside, which did not finish only when files are left over.
+            if failed and rerun:
+                notes.append(
+                    "the baseline test run did not finish; failures it did not reach count as new"
+                )
             baseline = None
     if baseline is not None and budget is not None and not failed and left < changed.elapsed:
         # Nothing to classify, and no budget left to look for fixed tests: skip the baseline.

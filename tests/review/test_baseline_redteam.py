@@ -255,3 +255,24 @@ def test_failures_rerun_alone_beside_a_parameter_only_the_change_has(make_repo, 
     )
     assert got is not None
     assert got.failed == {"tests/test_p.py::test_v[1]", "tests/test_p.py::test_v[2]"}, got
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_a_run_failing_without_test_ids_in_both_copies_is_already_failing(
+    make_repo, tmp_path, parallel
+):
+    # pytest cannot load the conftest in either copy: no test ids, the command is the only one.
+    # Beside, the unchanged copy ran the same files to the end: nothing "did not finish".
+    root = make_repo(
+        {
+            "mod.py": "VALUE = 1\n",
+            "conftest.py": "raise RuntimeError('broken conftest')\n",
+            "tests/test_mod.py": "import mod\n\n\ndef test_value():\n    assert mod.VALUE\n",
+        }
+    )
+    report = run_checks(
+        root, {"mod.py": b"VALUE = 2\n"}, workdir=tmp_path / "w", timeout=60, parallel=parallel
+    )
+    t = report.tests
+    assert t.baseline_ran and t.newly_failing == [] and len(t.already_failing) == 1, t
+    assert not any("did not finish" in n for n in report.notes), report.notes
