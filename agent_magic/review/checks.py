@@ -151,8 +151,9 @@ def run_checks(
     except ChecksStopped:
         report.stopped = True
         report.notes.append("the checks were stopped before they finished")
-    # A stopped or timed-out round is not an answer worth replaying.
-    if not report.stopped and not report.timeouts:
+    # A stopped or timed-out round is not an answer worth replaying, nor one whose unchanged
+    # copy could not be tested (a full disk may have room by the next round).
+    if not report.stopped and not report.timeouts and not report.baseline_problem:
         memo.remember_round(key, copy.deepcopy(report))
     return report
 
@@ -256,6 +257,7 @@ def _run_in_copies(
             relative,
             durations,
         )
+        report.baseline_problem = base.problem if base is not None else ""
         if run_notebooks:
             _notebooks(
                 report,

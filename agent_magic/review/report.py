@@ -77,6 +77,7 @@ class CheckReport:
     network: bool = False  # the checks could reach the network (--allow-network/--unsandboxed)
     not_run: str = ""  # why no test, lint or notebook ran ("" if they could run)
     stopped: bool = False  # the user or the time limit stopped the checks
+    baseline_problem: str = ""  # why the unchanged copy could not be tested ("" if it could)
 
     @property
     def ok(self) -> bool:

@@ -11,14 +11,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent_magic.review import run_checks
 from agent_magic.review.kept import KeptTree
+from agent_magic.review.memo import CheckMemo
 from agent_magic.review.process import Confined
 from agent_magic.review.scratch import Scratch
 from agent_magic.review.testrun import Baseline, run_pair
+from agent_magic.sandbox import detect
 
 KNOWN_BAD = "import mod\n\n\ndef test_known_bad():\n    assert mod.VALUE == 3\n"
 # The change adds a failing test to a file the project already has.
@@ -66,6 +69,7 @@ PLANT = """
 import json, os, sys
 from pathlib import Path
 from agent_magic.review.kept import KeptTree
+from agent_magic.review.memo import CheckMemo
 from agent_magic.review.scratch import Scratch
 
 root, work = Path(sys.argv[1]), Path(sys.argv[2])
@@ -102,6 +106,7 @@ LOCKED_OUT = """
 import sys
 from pathlib import Path
 from agent_magic.review.kept import KeptTree
+from agent_magic.review.memo import CheckMemo
 from agent_magic.review.scratch import Scratch
 
 root, work = Path(sys.argv[1]), Path(sys.argv[2])
@@ -178,6 +183,7 @@ import os, signal, sys
 from pathlib import Path
 from agent_magic.review.scratch import Scratch
 from agent_magic.review.kept import KeptTree
+from agent_magic.review.memo import CheckMemo
 
 root, work = Path(sys.argv[1]), Path(sys.argv[2])
 kept = [KeptTree(), KeptTree()]  # the changed copy and the unchanged one
@@ -276,3 +282,74 @@ def test_a_run_failing_without_test_ids_in_both_copies_is_already_failing(
     t = report.tests
     assert t.baseline_ran and t.newly_failing == [] and len(t.already_failing) == 1, t
     assert not any("did not finish" in n for n in report.notes), report.notes
+
+
+class FullOnce:
+    """The real sandbox, but the first command in the unchanged copy fails as a full disk
+    would (its copy, its log)."""
+
+    def __init__(self, memo: CheckMemo) -> None:
+        self.real = detect()
+        self.memo = memo
+        self.failed = False
+        self.name, self.network = self.real.name, self.real.network
+
+    @property
+    def available(self) -> bool:
+        """As the real one."""
+        return self.real.available
+
+    def describe(self) -> str:
+        """As the real one."""
+        return self.real.describe()
+
+    def prepare(self, command: list[str], **kwargs: Any) -> tuple[list[str], dict[str, str]]:
+        """Fail once in the unchanged copy, else prepare as the real one."""
+        base = self.memo.unchanged.base
+        if not self.failed and base is not None and base in Path(kwargs["cwd"]).parents:
+            self.failed = True
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.real.prepare(command, **kwargs)
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_a_round_whose_unchanged_copy_could_not_be_made_is_not_replayed(
+    make_repo, tmp_path, parallel
+):
+    # The next identical round runs its checks again: the disk may have room by then.
+    root = make_repo({"mod.py": "VALUE = 1\n", "tests/test_mod.py": KNOWN_BAD})
+    memo = CheckMemo()
+    change = {"mod.py": b"VALUE = 2\n"}
+    sandbox = FullOnce(memo)
+    first = run_checks(
+        root,
+        change,
+        workdir=tmp_path / "w",
+        timeout=60,
+        memo=memo,
+        parallel=parallel,
+        sandbox=sandbox,
+    )
+    assert first.baseline_problem and first.tests.newly_failing, first
+    second = run_checks(
+        root,
+        change,
+        workdir=tmp_path / "w",
+        timeout=60,
+        memo=memo,
+        parallel=parallel,
+        sandbox=sandbox,
+    )
+    assert memo.reused_rounds == 0
+    assert second.tests.baseline_ran and not second.baseline_problem
+    assert second.tests.already_failing == ["tests/test_mod.py::test_known_bad"], second.tests
+    third = run_checks(
+        root,
+        change,
+        workdir=tmp_path / "w",
+        timeout=60,
+        memo=memo,
+        parallel=parallel,
+        sandbox=sandbox,
+    )
+    assert memo.reused_rounds == 1 and third.tests.already_failing == second.tests.already_failing
