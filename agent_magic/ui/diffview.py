@@ -107,10 +107,15 @@ class DiffView(anywidget.AnyWidget):
         self.observe(lambda _change: self._label(), "decisions")
         self._label()
 
-    def snapshot(self, session: str = "") -> reviewsnapshot.ReviewSnapshot:
+    def snapshot(self, session: str = "", applied: str = "") -> reviewsnapshot.ReviewSnapshot:
         """The review as the notebook saves it: bounded, no secrets, no local paths."""
         return reviewsnapshot.snapshot(
-            self._changeset, self._findings, self.decisions, root=self._root, session=session
+            self._changeset,
+            self._findings,
+            self.decisions,
+            root=self._root,
+            session=session,
+            applied=applied,
         )
 
     def _repr_mimebundle_(self, **kwargs: dict) -> tuple[dict, dict] | None:

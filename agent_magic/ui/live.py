@@ -298,6 +298,7 @@ class WidgetController:
         self.note = self._disk_note(outcome)
         self.selection = outcome.selection_check
         self._publish_record(session)
+        self.redisplay()  # the notebook's saved copy of the review says it was applied
 
     def _undone(self, session: Session, outcome: Outcome) -> None:
         checkpoint_id = outcome.checkpoint_id
@@ -307,6 +308,7 @@ class WidgetController:
         self.selection = None
         self.panel.show_undone()
         self._publish_record(session)
+        self.redisplay()  # and that it no longer is
 
     def undo(self, checkpoint_id: str) -> None:
         """Undo button."""

@@ -42,6 +42,7 @@ class ReviewSnapshot(TypedDict):
     mode: str
     notes: list[str]  # what the copy left out, said once above the files
     session: str  # the agent session it reviews ("" for a review shown on its own)
+    applied: str  # the checkpoint its kernel applied the change as ("" if not applied)
 
 
 def running() -> ReviewSnapshot:
@@ -55,6 +56,7 @@ def running() -> ReviewSnapshot:
         mode="unified",
         notes=[],
         session="",
+        applied="",
     )
 
 
@@ -65,10 +67,12 @@ def snapshot(
     *,
     root: str | os.PathLike[str] | None = None,
     session: str = "",
+    applied: str = "",
     limit: int = MAX_CHARS,
 ) -> ReviewSnapshot:
     """The review of ``changeset`` bounded to about ``limit`` characters of JSON, without secret
-    values or this machine's paths; what it leaves out is said in ``notes``."""
+    values or this machine's paths; what it leaves out is said in ``notes``. ``applied``: the
+    checkpoint the change was applied as, if it was."""
     clean = _cleaner(root)
     changes = changeset.files if changeset else []
     files = [clean(f) for f in reviewstate.file_states(changeset, budget=WHOLE_SIDES_CHARS)]
@@ -111,6 +115,7 @@ def snapshot(
         mode="unified",
         notes=notes,
         session=session,
+        applied=applied,
     )
 
 

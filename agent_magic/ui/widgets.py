@@ -622,7 +622,8 @@ class AgentPanel(widgets.VBox):
     def review(self) -> reviewsnapshot.ReviewSnapshot:
         """The read-only copy of the review this panel shows (or waits for)."""
         if self.diff is not None:
-            return self.diff.snapshot(self.session_id)  # the copy names `%agent apply ID`
+            # the copy names `%agent apply ID`, or, once applied, `%agent undo CHECKPOINT`
+            return self.diff.snapshot(self.session_id, self.checkpoint_id)
         if not self.ended:
             return reviewsnapshot.running()
         empty = reviewsnapshot.snapshot(None)

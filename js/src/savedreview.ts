@@ -49,6 +49,7 @@ interface Snapshot {
   mode: string;
   notes: string[];
   session: string;
+  applied: string;
 }
 
 /** The copy, if it has the shape this version draws. */
@@ -71,12 +72,20 @@ function parse(data: unknown): Snapshot | null {
         : {},
     mode: d.mode === 'split' ? 'split' : 'unified',
     notes: Array.isArray(d.notes) ? d.notes.filter(n => typeof n === 'string') : [],
-    session: typeof d.session === 'string' ? d.session : ''
+    session: typeof d.session === 'string' ? d.session : '',
+    applied: typeof d.applied === 'string' ? d.applied : ''
   };
 }
 
-/** What a reader can do without the kernel: an agent session applies from any kernel. */
-function hint(session: string): string {
+/** What a reader can do without the kernel: an agent session applies from any kernel, and an
+ * applied change is undone from any kernel. */
+function hint(session: string, applied: string): string {
+  if (applied) {
+    return (
+      `${HINT} The change was applied as checkpoint ${applied}: from any kernel, ` +
+      `%agent undo ${applied} takes it back.`
+    );
+  }
   return session
     ? `${HINT} From any kernel, %agent apply ${session} applies the whole change ` +
         `(%agent show ${session} prints the session).`
@@ -92,7 +101,7 @@ function readOnly(copy: Snapshot): Model {
     mode: copy.mode,
     enabled: false,
     readonly: true,
-    notes: [hint(copy.session), ...copy.notes]
+    notes: [hint(copy.session, copy.applied), ...copy.notes]
   };
   return {
     get: (name: string) => values[name],

@@ -45,7 +45,7 @@ CLEANING = "shoplytics/cleaning.py"
 SUGGESTION = "Reject values with both separators, or take a locale argument."
 MESSAGE = "A European price such as '1.234,50' still fails here."
 SLIDER = "import ipywidgets\nipywidgets.IntSlider(value=7, description='unrelated')"
-HINT = "need the kernel that made it. From any kernel,"
+HINT = "need the kernel that made it."
 
 
 def reviewed_run(root: Path, name: str) -> Path:
@@ -117,15 +117,18 @@ def live_review_and_slider(page: Page) -> None:
     expect(output(page, 2).locator(".agent-magic-review-output")).to_have_count(0)
 
 
-def saved(path: Path) -> dict:
-    """The copy of the review in the saved notebook, once the page has saved it."""
+def saved(path: Path, *, applied: bool = False) -> dict:
+    """The copy of the review in the saved notebook, once the page has saved it (``applied``:
+    once it says the change was applied)."""
     deadline = time.monotonic() + UI_TIMEOUT / 1000
     while True:
         nb = read_saved(path)
         copies = [
             o["data"][MIME]
             for o in nb.cells[1].get("outputs", [])
-            if MIME in o.get("data", {}) and o["data"][MIME]["state"] == "ready"
+            if MIME in o.get("data", {})
+            and o["data"][MIME]["state"] == "ready"
+            and bool(o["data"][MIME].get("applied")) == applied
         ]
         if copies:
             assert "widgets" not in nb.metadata  # no saved widget state: the copy alone
@@ -155,21 +158,27 @@ def no_kernel(page: Page) -> None:
     expect(dialog).to_have_count(0)
 
 
-def the_saved_copy(page: Page, session: str, shots: Path, tag: str) -> None:
+def the_saved_copy(page: Page, session: str, shots: Path, tag: str, applied: str = "") -> None:
     """The review's files, hunk and finding with its suggestion, drawn read-only from the copy,
-    and how to apply it from another kernel."""
+    and how to apply it (or, ``applied``, undo it) from another kernel."""
     try:
-        copy_drawn(page, session)
+        copy_drawn(page, session, applied)
     except AssertionError:
         page.screenshot(path=str(shots / f"FAILED-{tag}.png"), full_page=True)
         raise
     output(page, 1).screenshot(path=str(shots / f"{tag}.png"))
 
 
-def copy_drawn(page: Page, session: str) -> None:
+def copy_drawn(page: Page, session: str, applied: str = "") -> None:
     copy = output(page, 1).locator(".agent-magic-saved-review .amr")
-    expect(copy.locator(".amr-note-line").first).to_contain_text(HINT, timeout=UI_TIMEOUT)
-    expect(copy.locator(".amr-note-line").first).to_contain_text(f"%agent apply {session}")
+    hint = copy.locator(".amr-note-line").first
+    expect(hint).to_contain_text(HINT, timeout=UI_TIMEOUT)
+    if applied:
+        expect(hint).to_contain_text(f"applied as checkpoint {applied}")
+        expect(hint).to_contain_text(f"%agent undo {applied}")
+        expect(hint).not_to_contain_text("%agent apply")
+    else:
+        expect(hint).to_contain_text(f"From any kernel, %agent apply {session}")
     expect(copy.locator(".amr-path")).to_have_text([CLEANING])
     expect(copy.locator(".amr-hunk")).to_have_count(1)
     expect(copy.locator(".cm-deletedChunk").first).to_be_visible()
@@ -242,8 +251,13 @@ def test_notebook7_saved_review_without_a_kernel(notebook7, browser: Browser, sc
         run_cell(page, 1)
         mark_running_panel(page)
         live_review_and_slider(page)
+        # applied, then saved: the copy names the checkpoint instead of offering to apply
+        panel = output(page, 1).locator(".agent-panel")
+        panel.locator("button.agent-apply").click()
+        expect(panel.locator("button.agent-undo")).to_be_visible(timeout=RUN_TIMEOUT)
         page.keyboard.press("Control+s")
-        copy = saved(path)
+        copy = saved(path, applied=True)
+        assert copy["applied"]
         shut_down_kernels(notebook7)
 
         name = without_kernelspec(path, "saved7_nokernel.ipynb")  # and untrusted
@@ -252,7 +266,7 @@ def test_notebook7_saved_review_without_a_kernel(notebook7, browser: Browser, sc
             f"{notebook7.url}/notebooks/{name}?token={notebook7.token}", timeout=KERNEL_TIMEOUT
         )
         no_kernel(fresh)
-        the_saved_copy(fresh, copy["session"], screenshots, "nb7-saved-no-kernel")
+        the_saved_copy(fresh, copy["session"], screenshots, "nb7-saved-no-kernel", copy["applied"])
         assert json.loads(notebook7.api("GET", "/api/kernels")) == []
         assert f"Notebook {name} is not trusted" in notebook7.log_tail(1_000_000)
     finally:

@@ -128,3 +128,33 @@ def test_the_run_output_is_resent_with_the_review_once_it_is_there(ip, magics, m
 def test_a_copy_keeps_only_the_decisions_of_its_hunks():
     copy = reviewsnapshot.snapshot(big_change(10), decisions={"elsewhere#1": "rejected"})
     assert copy["decisions"] == {}
+
+
+def test_the_saved_copy_says_when_its_change_is_applied_and_undone(ip, magics, make_repo, tmp_path):
+    # A notebook saved after Apply reopens naming the checkpoint (`%agent undo` it from any
+    # kernel), not offering to apply the change again; after Undo, the other way round.
+    from IPython.utils.capture import capture_output
+
+    repo = make_repo({"calc.py": CALC})
+    spec = write_script(tmp_path, fix_calc())
+    with capture_output() as captured:
+        ip.run_cell_magic("agent", f"--model {spec} -p {repo} --no-review --view widgets", "fix")
+        assert magics.last_run.wait(60)
+        view = magics.last_view
+        view.apply(set(magics.last_run.session.changeset.hunk_ids()), False)
+        checkpoint = view.panel.checkpoint_id
+        assert checkpoint and (repo / "calc.py").read_text() != CALC
+        view.undo(checkpoint)
+        assert (repo / "calc.py").read_text() == CALC
+    panel = view.panel
+    shown = [
+        o.data[MIME]
+        for o in captured.outputs
+        if o.data.get(WIDGET_VIEW, {}).get("model_id") == panel.model_id
+    ]
+    assert [(c["state"], c["applied"]) for c in shown] == [
+        ("running", ""),
+        ("ready", ""),
+        ("ready", checkpoint),
+        ("ready", ""),
+    ]
