@@ -158,20 +158,17 @@ def remove_dead(folder: Path, taken: tuple[str, Role] | None = None) -> None:
     the caller keeps a copy of now).
     """
     for base in _copies(folder):
+        head = manifest.header(base)
+        if (
+            head is not None
+            and (head.root, head.role) != taken
+            and head.age <= ADOPT_SECONDS
+            and os.path.isdir(head.root)
+        ):
+            continue  # not even locked: a process adopting it now must not find it busy
         alive = _lock_dead(base)
-        if alive is None:
-            continue  # its process lives (or it is no scratch copy)
-        try:
-            head = manifest.header(base)
-            if (
-                head is None
-                or (head.root, head.role) == taken
-                or head.age > ADOPT_SECONDS
-                or not os.path.isdir(head.root)
-            ):
-                _remove(base)
-        finally:
-            os.close(alive)
+        if alive is not None:  # else its process lives (or it is no scratch copy)
+            _release(base, alive)
 
 
 def adopt(folder: Path, root: Path, role: Role) -> tuple[Path, int, Copied] | None:
@@ -190,7 +187,7 @@ def adopt(folder: Path, root: Path, role: Role) -> tuple[Path, int, Copied] | No
         if alive is None:
             continue
         copied = manifest.load(base, root, role)
-        if copied is not None and _private_dir(base / "tree"):
+        if copied is not None and _own_dir(base / "tree"):
             return base, alive, copied
         _release(base, alive)  # odd: a fresh copy is made instead
     return None
@@ -210,11 +207,20 @@ def _copies(folder: Path) -> list[Path]:
 def _private_dir(path: Path) -> bool:
     # only this user's own directories (a shared /tmp holds anyone's), which nobody else may
     # write (mkdtemp makes them 0700)
+    return _own_dir(path, private=True)
+
+
+def _own_dir(path: Path, *, private: bool = False) -> bool:
+    # a real directory of this user's (``tree`` may be 0775 under umask 002: its base is 0700)
     try:
         info = path.lstat()
     except OSError:
         return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.getuid()
+        and not (private and info.st_mode & 0o022)
+    )
 
 
 def _lock_dead(base: Path) -> int | None:

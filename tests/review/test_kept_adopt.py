@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from agent_magic.review import Scratch
+from agent_magic.review import Scratch, run_checks
 from agent_magic.review import manifest as manifest_module
 from agent_magic.review.kept import ADOPT_SECONDS, ALIVE, PREFIX, KeptTree, KeptTrees
 from agent_magic.review.manifest import NAME as MANIFEST
+from agent_magic.review.memo import CheckMemo
 
 from .test_bytecode import pyc, sandboxed_import
 from .test_kept import FILES, fresh, tree_of
@@ -422,3 +423,25 @@ def test_a_dead_copy_waits_for_its_project_a_day_and_goes_when_its_project_does(
     assert dead[0].is_dir()  # recent: waits for its project
     assert not dead[1].exists() and not dead[2].exists()
     kept.close()
+
+
+def test_a_review_round_after_a_restart_adopts_both_copies_at_once(make_repo, tmp_path):
+    # The unchanged copy is made in a thread while the changed one is: neither's sweep of the
+    # folder may hold the other's dead copy at the moment it is adopted.
+    root = make_repo(FILES)
+    work = tmp_path / "w"
+    dead = other_kernel(root, work)
+    memo = CheckMemo()
+    report = run_checks(
+        root,
+        {"pkg/core.py": b"def value():\n    return 1  # same\n"},
+        memo=memo,
+        workdir=work,
+        timeout=120,
+        parallel=True,
+    )
+    assert report.tests.passed == ["tests/test_core.py::test_value"], report.summary()
+    assert (memo.tree.base, memo.unchanged.base) == (dead["changed"], dead["unchanged"])
+    memo.tree.close()
+    memo.unchanged.close()
+    assert not list(work.iterdir())
