@@ -3,8 +3,8 @@
 Copying a big project (2,000 files, 33 MB) costs seconds per round and deleting it as many;
 bringing a kept copy up to date costs a stat per file. A file is copied again when the project's
 file changed (size, mtime, inode) or the copy's did (size, mtime, ctime, inode: a check wrote
-it, and no process can set a ctime back); what is in the copy but not wanted (written by a check, or
-deleted in the project) is removed, links included, so each round starts from exactly the
+it, and no process can set a ctime back); what is in the copy but not wanted (written by a
+check, or deleted in the project) is removed, links included, so each round starts from exactly the
 project plus the staged changes, as a fresh copy would. The one exception is bytecode the checks
 wrote for a project file the copy has not rewritten since (see ``review.bytecode``): the next
 round imports it instead of compiling the package again.

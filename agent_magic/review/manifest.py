@@ -6,8 +6,11 @@ signature just after the last sync) it brings one up to date with a stat per fil
 copying the project again. The manifest lives in the copy's base, beside ``tree``, where no
 check can write: bubblewrap binds only ``tree`` writable (its /tmp is a private tmpfs, so the
 base's path inside is an empty directory of that tmpfs), sandbox-exec allows ``tree`` and
-``base/tmp``. Only this process writes it (whole, then renamed). What is read back is checked
-field by field; anything unexpected and the copy is not adopted.
+``base/tmp`` (unconfined runs, the user's opt-in, can write anything of the user's anyway).
+Only the copy's own process writes it (whole, then renamed), after a sync and before any check
+runs, so a file a check changed later no longer matches it. What is read back is checked field
+by field; anything unexpected and the copy is not adopted. (Not in the project's state dir:
+a repository can ship its own ``.agent_magic/``, and the manifest goes with its copy.)
 """
 
 from __future__ import annotations
