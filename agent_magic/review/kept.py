@@ -94,8 +94,9 @@ class KeptTree:
             base = Path(tempfile.mkdtemp(prefix=PREFIX, dir=folder))
             alive = hold_alive(base)
         self._cleanup = weakref.finalize(self, _release, base, alive)
-        # Left at the interpreter's exit, as a killed kernel's: the restarted kernel adopts it.
-        self._cleanup.atexit = False
+        # Left at the interpreter's exit, as a killed kernel's: the restarted kernel adopts it
+        # (without flock nothing would ever sweep it: deleted then)
+        self._cleanup.atexit = fcntl is None
         remove_dead(folder, taken=(str(root), self.role))
         if found is None:
             (base / "tree").mkdir()
