@@ -8,13 +8,14 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from agent_magic.review import Scratch, run_checks
 from agent_magic.review import manifest as manifest_module
-from agent_magic.review.kept import ADOPT_SECONDS, ALIVE, PREFIX, KeptTree, KeptTrees
+from agent_magic.review.kept import ADOPT_SECONDS, ALIVE, PREFIX, KeptTree, KeptTrees, remove_dead
 from agent_magic.review.manifest import NAME as MANIFEST
 from agent_magic.review.memo import CheckMemo
 
@@ -445,3 +446,40 @@ def test_a_review_round_after_a_restart_adopts_both_copies_at_once(make_repo, tm
     memo.tree.close()
     memo.unchanged.close()
     assert not list(work.iterdir())
+
+
+def opened(path: Path, action: Callable[[], object]) -> bool:
+    """Whether ``action()`` opened ``path`` (Linux inotify: IN_OPEN)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK)
+    assert fd >= 0
+    try:
+        assert libc.inotify_add_watch(fd, str(path).encode(), 0x20) >= 0  # IN_OPEN
+        action()
+        try:
+            return bool(os.read(fd, 4096))
+        except BlockingIOError:
+            return False
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify")
+def test_the_sweep_never_touches_a_dead_copy_it_spares(make_repo, tmp_path):
+    # Locking it even for a moment would make a process adopting it just then (the other
+    # role's thread) find it busy and copy the whole project instead.
+    roots = [make_repo(FILES) for _ in range(2)]
+    work = tmp_path / "w"
+    dead = other_kernel(roots[0], work)
+    other = KeptTree()
+    assert not opened(dead["changed"] / ALIVE, lambda: other.start(roots[1], work))
+    assert dead["changed"].is_dir()
+    duplicate = KeptTree(role="unchanged")  # the same project and role as a dead copy's
+    duplicate.start(roots[0], work)  # adopts it
+    assert duplicate.base == dead["unchanged"]
+    assert opened(dead["changed"] / ALIVE, lambda: remove_dead(work, (str(roots[0]), "changed")))
+    assert not dead["changed"].exists()  # swept: the caller keeps that project's copy now
+    other.close()
+    duplicate.close()
