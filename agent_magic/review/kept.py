@@ -2,12 +2,15 @@
 
 Copying a big project (2,000 files, 33 MB) costs seconds per round and deleting it as many;
 bringing a kept copy up to date costs a stat per file. A file is copied again when the project's
-file changed (size, mtime, inode) or the copy's did (size, mtime, ctime: a check wrote it, and
-no process can set a ctime back); what is in the copy but not wanted (written by a check, or
-deleted in the project) is removed, links included, so each round starts from exactly the
+file changed (size, mtime, inode) or the copy's did (size, mtime, ctime, inode: a check wrote
+it, and no process can set a ctime back); what is in the copy but not wanted (written by a
+check, or deleted in the project) is removed, links included, so each round starts from exactly the
 project plus the staged changes, as a fresh copy would. The one exception is bytecode the checks
 wrote for a project file the copy has not rewritten since (see ``review.bytecode``): the next
 round imports it instead of compiling the package again.
+
+A kernel that restarts adopts the copies its dead predecessor left (see ``review.manifest``):
+the same stat per file instead of a full copy, and none of the dead checks' bytecode.
 """
 
 from __future__ import annotations
@@ -31,12 +34,15 @@ from pathlib import Path
 from typing import Literal
 
 from agent_magic.errors import PathError
+from agent_magic.review import manifest
 from agent_magic.review.bytecode import matches, source_of
 from agent_magic.review.clone import FileCopier
 
 Kind = Literal["file", "bytes", "other"]
 Role = Literal["changed", "unchanged"]  # the copy with the staged change, or the project as is
-Signature = tuple[int, int, int]
+Signature = tuple[int, int, int]  # a project file's size, mtime_ns, inode
+CopySignature = tuple[int, int, int, int]  # a copy file's size, mtime_ns, ctime_ns, inode
+Copied = dict[str, tuple[Signature | str | None, CopySignature]]
 
 
 @dataclass
@@ -52,33 +58,48 @@ class Wanted:
 class KeptTree:
     """One reusable copy (``base/tree``); a session's checks use it one at a time.
 
-    ``close()`` deletes it; so does garbage collection or the interpreter's exit.
+    ``close()`` deletes it; so does garbage collection. At the interpreter's exit it is left
+    for the next process on the project to adopt (``adopt``), or to sweep (``remove_dead``).
     """
 
     parent: Path | None = None
     base: Path | None = None
     root: Path | None = None  # the project it mirrors
-    copied: dict[str, tuple[Signature | str | None, Signature]] = field(default_factory=dict)
+    copied: Copied = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     syncs: int = 0  # rounds that reused the copy
+    role: Role = "changed"  # which of a project's two copies: a dead process's is adopted by role
+    adopted: bool = False  # taken over from a dead process and not synced since
+    copies: int = 0  # files the last sync wrote (copied or staged): the rest were up to date
     # whose checks wrote the bytecode the copy may hold (a session's CheckMemo), weakly: another
     # run's checks never import code a check of an earlier run planted there
     owner: weakref.ref[object] | None = None
     _cleanup: weakref.finalize | None = None
 
     def start(self, root: Path, parent: Path | None) -> Path:
-        """The copy's base directory for ``root``: the kept one, or a new empty one."""
+        """The copy's base directory for ``root``: the kept one, one a dead process left (its
+        map from the manifest: the sync then copies only what changed), or a new empty one."""
         if self.base is not None and self.root == root and (self.base / "tree").is_dir():
             self.syncs += 1
             return self.base
         self.close()
-        if parent is not None:
-            parent.mkdir(parents=True, exist_ok=True)
-        base = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
-        alive = _hold(base)
+        folder = parent if parent is not None else Path(tempfile.gettempdir())
+        folder.mkdir(parents=True, exist_ok=True)
+        found = adopt(folder, root, self.role)
+        alive: int | None
+        if found is not None:
+            base, alive, self.copied = found
+            self.adopted = True
+        else:
+            base = Path(tempfile.mkdtemp(prefix=PREFIX, dir=folder))
+            alive = hold_alive(base)
         self._cleanup = weakref.finalize(self, _release, base, alive)
-        remove_dead(base.parent)
-        (base / "tree").mkdir()
+        # Left at the interpreter's exit, as a killed kernel's: the restarted kernel adopts it
+        # (without flock nothing would ever sweep it: deleted then)
+        self._cleanup.atexit = fcntl is None
+        remove_dead(folder, taken=(str(root), self.role))
+        if found is None:
+            (base / "tree").mkdir()
         self.base, self.root = base, root
         return base
 
@@ -89,16 +110,19 @@ class KeptTree:
             self._cleanup = None
         self.base = None
         self.root = None
-        self.copied.clear()
+        self.copied = {}
+        self.adopted = False
 
 
 PREFIX = "agent_magic_scratch_"
-# In a kept copy's base: locked while its process lives. A kernel that was killed runs no exit
-# handler; its copies (two per project) are deleted by the next process that keeps one.
+# In a scratch copy's base: locked while its process lives. A kernel that was killed runs no exit
+# handler; the next process that keeps a copy adopts or deletes what it left.
 ALIVE = ".alive"
+# A dead process's kept copy waits this long for a process on its project to adopt it.
+ADOPT_SECONDS = 24 * 3600
 
 
-def _hold(base: Path) -> int | None:
+def hold_alive(base: Path) -> int | None:
     """Lock ``base``'s ALIVE file for this process's life; its descriptor (None: no flock)."""
     if fcntl is None:
         return None
@@ -116,36 +140,108 @@ def _hold(base: Path) -> int | None:
     return fd
 
 
-def _release(base: Path, alive: int | None) -> None:
-    _remove(base)
+def release_alive(alive: int | None) -> None:
+    """Let go of ``hold_alive``'s lock (after the copy is deleted)."""
     if alive is not None:
         os.close(alive)
 
 
-def remove_dead(folder: Path) -> None:
-    """Delete the kept copies in ``folder`` whose process is gone (their ALIVE is not held)."""
+def _release(base: Path, alive: int | None) -> None:
+    _remove(base)
+    release_alive(alive)
+
+
+def remove_dead(folder: Path, taken: tuple[str, Role] | None = None) -> None:
+    """Delete the scratch copies in ``folder`` whose process is gone (their ALIVE is not held).
+
+    A dead process's kept copy of a project that still exists waits ``ADOPT_SECONDS`` after
+    its last sync for a process to adopt it, unless it is for ``taken`` (the project and role
+    the caller keeps a copy of now).
+    """
+    for base in _copies(folder):
+        head = manifest.header(base)
+        if (
+            head is not None
+            and (head.root, head.role) != taken
+            and head.age <= ADOPT_SECONDS
+            and os.path.isdir(head.root)
+        ):
+            continue  # not even locked: a process adopting it now must not find it busy
+        alive = _lock_dead(base)
+        if alive is not None:  # else its process lives (or it is no scratch copy)
+            _release(base, alive)
+
+
+def adopt(folder: Path, root: Path, role: Role) -> tuple[Path, int, Copied] | None:
+    """A dead process's kept copy of ``root`` for ``role`` in ``folder``, now held by this one:
+    its base, its ALIVE descriptor and the map its last sync left; None if there is none.
+
+    Two processes never adopt the same copy: ALIVE's lock is taken before anything is read.
+    """
+    found: list[tuple[float, Path]] = []
+    for base in _copies(folder):
+        head = manifest.header(base)
+        if head is not None and (head.root, head.role) == (str(root), role):
+            found.append((head.age, base))
+    for _, base in sorted(found):  # the most recently synced first
+        alive = _lock_dead(base)
+        if alive is None:
+            continue
+        copied = manifest.load(base, root, role)
+        if copied is not None and _own_dir(base / "tree"):
+            return base, alive, copied
+        _release(base, alive)  # odd: a fresh copy is made instead
+    return None
+
+
+def _copies(folder: Path) -> list[Path]:
+    """This user's scratch copies in ``folder``: private real directories named PREFIX*."""
     if fcntl is None:
-        return
+        return []
     try:
         entries = [e for e in os.scandir(folder) if e.name.startswith(PREFIX)]
     except OSError:
-        return
-    for entry in entries:
-        try:
-            # only this user's own directories (a shared /tmp holds anyone's)
-            if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
-                continue
-            fd = os.open(Path(entry.path) / ALIVE, os.O_RDWR | os.O_NOFOLLOW)
-        except OSError:
-            continue  # not a kept copy (or not ours to see)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # its process lives
-        else:
-            _remove(Path(entry.path))
-        finally:
-            os.close(fd)
+        return []
+    return [Path(e.path) for e in entries if _private_dir(Path(e.path))]
+
+
+def _private_dir(path: Path) -> bool:
+    # only this user's own directories (a shared /tmp holds anyone's), which nobody else may
+    # write (mkdtemp makes them 0700)
+    return _own_dir(path, private=True)
+
+
+def _own_dir(path: Path, *, private: bool = False) -> bool:
+    # a real directory of this user's (``tree`` may be 0775 under umask 002: its base is 0700)
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.getuid()
+        and not (private and info.st_mode & 0o022)
+    )
+
+
+def _lock_dead(base: Path) -> int | None:
+    """``base``'s ALIVE locked by this process when its own process is gone; None if it lives."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(base / ALIVE, os.O_RDWR | os.O_NOFOLLOW)
+    except OSError:
+        return None  # not a scratch copy (or not ours to see)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # a sweeper that deleted the copy let go of the lock only then: this is a stale file
+        held, now = os.fstat(fd), (base / ALIVE).lstat()
+        if (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino):
+            raise OSError("the copy was deleted meanwhile")
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 class KeptTrees:
@@ -165,7 +261,7 @@ class KeptTrees:
     def for_project(self, root: Path, role: Role = "changed") -> KeptTree:
         """The kept copy of ``root`` for ``role`` (empty until its first use)."""
         with self._lock:
-            tree = self._trees.pop((root, role), None) or KeptTree()
+            tree = self._trees.pop((root, role), None) or KeptTree(role=role)
             self._trees[(root, role)] = tree  # last: the most recently used; the oldest first
             roots = list(dict.fromkeys(r for r, _ in reversed(self._trees)))
             for old in roots[self.limit :]:
@@ -283,9 +379,13 @@ def sync(
     if clear:
         _clear_beside(kept.base)
     last = kept.owner() if kept.owner is not None else None
-    same = last is owner and (owner is not None or kept.owner is None)  # not a dead owner's
+    # not a dead owner's, nor a dead process's
+    same = not kept.adopted and last is owner and (owner is not None or kept.owner is None)
     untouched = _untouched_sources(kept, tree, wanted) if same else {}
     kept.owner = weakref.ref(owner) if owner is not None else None
+    kept.adopted = False
+    kept.copies = 0
+    before = dict(kept.copied)
     _writable_dirs(tree)
     _remove_unwanted(tree, wanted, untouched)
     failed: list[str] = []
@@ -313,32 +413,48 @@ def sync(
             if want.kind == "file" and "/__pycache__/" not in f"/{rel}":
                 failed.append(rel)
             continue
+        kept.copies += 1
         now = _current(target)
         if now is not None:
             kept.copied[rel] = (want.source, now)
     for rel in [r for r in kept.copied if r not in wanted]:
         del kept.copied[rel]
+    if kept.copied != before or kept.syncs == 0 or not (kept.base / manifest.NAME).exists():
+        _save(kept)
     return failed
+
+
+def _save(kept: KeptTree) -> None:
+    # before any check runs: what the checks change later differs from it (ctime, inode)
+    assert kept.base is not None and kept.root is not None
+    try:
+        manifest.save(kept.base, kept.root, kept.role, kept.copied)
+    except OSError:
+        (kept.base / manifest.NAME).unlink(missing_ok=True)  # never a stale one
 
 
 def _signature(info: os.stat_result) -> Signature:
     return (info.st_size, info.st_mtime_ns, info.st_ino)
 
 
-def _current(path: Path) -> Signature | None:
+def _current(path: Path) -> CopySignature | None:
     try:
         info = path.lstat()
     except OSError:
         return None
     if not stat.S_ISREG(info.st_mode):
         return None
-    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    return _copy_signature(info)
+
+
+def _copy_signature(info: os.stat_result) -> CopySignature:
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
 def _clear_beside(base: Path) -> None:
     # Logs, HOME and TMPDIR of the last round live next to the tree: each round starts without.
     for entry in os.scandir(base):
-        if entry.name not in ("tree", ALIVE):
+        if entry.name not in ("tree", ALIVE, manifest.NAME):
             _remove(Path(entry.path))
 
 
@@ -355,8 +471,11 @@ def _untouched_sources(
             info = (tree / rel).lstat()
         except OSError:
             continue
-        now = (info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-        if known[0] == want.source and stat.S_ISREG(info.st_mode) and now == known[1]:
+        if (
+            known[0] == want.source
+            and stat.S_ISREG(info.st_mode)
+            and _copy_signature(info) == known[1]
+        ):
             out[rel] = info
     return out
 

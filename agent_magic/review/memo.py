@@ -49,7 +49,9 @@ class CheckMemo:
     reused_rounds: int = 0
     reused_baselines: int = 0
     tree: KeptTree = field(default_factory=KeptTree)  # the scratch copy, kept between rounds
-    unchanged: KeptTree = field(default_factory=KeptTree)  # the unchanged project's copy
+    unchanged: KeptTree = field(  # the unchanged project's copy
+        default_factory=lambda: KeptTree(role="unchanged")
+    )
 
     def remember_round(self, key: str, report: Any) -> None:
         """Keep only the latest round."""

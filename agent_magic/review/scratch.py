@@ -19,7 +19,15 @@ from agent_magic.gitenv import git_env
 from agent_magic.paths import INTERNAL_DIRS, Project
 from agent_magic.review.bytecode import drop_cached, matches, source_of, untrusted_cache
 from agent_magic.review.clone import FileCopier
-from agent_magic.review.kept import KeptTree, force_remove, sync, wanted_files
+from agent_magic.review.kept import (
+    PREFIX,
+    KeptTree,
+    force_remove,
+    hold_alive,
+    release_alive,
+    sync,
+    wanted_files,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -71,6 +79,7 @@ class Scratch:
         self.parent = Path(parent) if parent is not None else None
         self.max_file_size = max_file_size
         self.base: Path | None = None
+        self._alive: int | None = None  # a fresh copy's ALIVE lock: a killed kernel's is swept
         self.skipped: list[str] = []
         self.files: list[str] = []  # the copy's files: the project's, plus added, minus deleted
 
@@ -105,7 +114,8 @@ class Scratch:
                 raise
         if self.parent is not None:
             self.parent.mkdir(parents=True, exist_ok=True)
-        self.base = Path(tempfile.mkdtemp(prefix="agent_magic_scratch_", dir=self.parent))
+        self.base = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.parent))
+        self._alive = hold_alive(self.base)
         try:
             self.path.mkdir()
             self.artifacts.mkdir()
@@ -181,6 +191,8 @@ class Scratch:
         if self.base is not None:
             shutil.rmtree(self.base, onerror=force_remove)
             self.base = None
+        release_alive(self._alive)  # only once the copy is gone: no sweeper takes it before
+        self._alive = None
 
 
 class UnchangedCopy:
