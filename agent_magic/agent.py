@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from agent_magic import prompts
-from agent_magic.analysis.grep import files_without
+from agent_magic.analysis.grep import count_lines, files_without
 from agent_magic.decisions import Decider, Decision, FixedDecider, StepPause
 from agent_magic.errors import ModelError, ToolError, UserError
 from agent_magic.events import (
@@ -1055,6 +1055,9 @@ class Agent:
             readonly=lambda p: any(fnmatch.fnmatch(p, g) for g in patterns),
             runner=lambda command, timeout: self._run_command(session, command, timeout),
             absent=lambda held, seconds: files_without(self.project.root, held, seconds=seconds),
+            line_counts=lambda shape, seconds: count_lines(
+                self.project.root, shape, seconds=seconds
+            ),
         )
 
     def _get_index(self) -> RepoIndex:

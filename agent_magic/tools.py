@@ -243,6 +243,9 @@ class Toolbox:
     # project files known to lack them (git grep); the search skips those, unless staged or a
     # notebook. None: read every file.
     absent: Callable[[Needles | Outline, float], set[str] | None] | None = None
+    # Given an exact outline (see Outline.exact) and the seconds it may take, the lines it
+    # matches in each plain file on disk (git grep -c); None: count by reading.
+    line_counts: Callable[[Outline, float], dict[str, int] | None] | None = None
 
     def run(self, name: str, data: dict[str, Any]) -> str:
         """Run one read or edit tool; raise ToolError (or another AgentMagicError) on failure."""
@@ -316,12 +319,16 @@ class Toolbox:
         prefix = "" if path in (".", "") else path.rstrip("/")
         held = needles(pattern)
         tame = is_tame(pattern)
+        shape = outline(pattern) if held is None else None
         # Without texts to look for, a tame pattern that sees no further than its line is run
         # over each whole file at once (in C) to find the lines it matches.
         finder = line_finder(pattern) if held is None else None
         # the first pass counts against the search's time too
         deadline = time.monotonic() + self.search_seconds
-        skip = self._without(held or outline(pattern), self.search_seconds)
+        # With an exact outline git grep counts the matching lines of plain files itself: only
+        # the files that give the first hits, and those it cannot answer for, are read.
+        counts = self._counted(shape, self.search_seconds)
+        skip = set() if counts is not None else self._without(held or shape, self.search_seconds)
         hits: list[str] = []
         total = 0
         per_line = self.search_seconds / 10  # one pathological line does not eat the whole budget
@@ -335,6 +342,12 @@ class Toolbox:
             if prefix and not (rel == prefix or rel.startswith(prefix + "/")):
                 continue
             if rel in skip or (glob and not fnmatch.fnmatch(rel.rsplit("/", 1)[-1], glob)):
+                continue
+            known = counts.get(rel, -1) if counts is not None else -1
+            if known == 0:
+                continue  # no matching line in its bytes on disk, which are what it holds
+            if known > 0 and len(hits) >= MAX_SEARCH_HITS and self.staging.reads_disk(rel):
+                total += known  # its lines are counted, and there is no room to show them
                 continue
             if time.monotonic() >= deadline:
                 stopped = out_of_time(rel)
@@ -390,6 +403,17 @@ class Toolbox:
             else ""
         )
         return "\n".join(hits) + more + tail
+
+    def _counted(self, shape: Outline | None, seconds: float) -> dict[str, int] | None:
+        """Matching lines per plain file on disk, by git grep (see count_lines), for the files
+        the search reads from disk (not staged; notebooks are searched cell by cell)."""
+        if shape is None or not shape.exact or self.line_counts is None:
+            return None
+        found = self.line_counts(shape, seconds)
+        if found is None:
+            return None
+        staged = set(self.staging.staged_paths())
+        return {p: n for p, n in found.items() if p not in staged and not is_notebook(p)}
 
     def _without(self, first: Needles | Outline | None, seconds: float) -> set[str]:
         """Files the search need not read: on disk (not staged) they lack the texts, or hold

@@ -45,7 +45,7 @@ from _cpu import SandboxedCPU
 
 from agent_magic.agent import Agent, AgentConfig
 from agent_magic.analysis import RepoIndex
-from agent_magic.analysis.grep import files_without
+from agent_magic.analysis.grep import count_lines, files_without
 from agent_magic.events import ChecksDone, PhaseFinished, PhaseStarted
 from agent_magic.models.scripted import ScriptedModel
 from agent_magic.paths import Project
@@ -218,6 +218,7 @@ def search_costs(root: Path) -> list[tuple[str, float, float, bool]]:
         lambda: files,
         search_seconds=120,
         absent=lambda held, seconds: files_without(root, held, seconds=seconds),
+        line_counts=lambda shape, seconds: count_lines(root, shape, seconds=seconds),
     )
     rows = []
     for pattern in SEARCHES:

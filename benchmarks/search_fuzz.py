@@ -29,7 +29,7 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from agent_magic.analysis.grep import files_without
+from agent_magic.analysis.grep import count_lines, files_without
 from agent_magic.errors import AgentMagicError
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
@@ -149,6 +149,7 @@ def run(seeds: range, keep: bool) -> int:
                 staging,
                 lambda: listing,  # noqa: B023 - used in this iteration only
                 absent=lambda held, seconds: files_without(root, held, seconds=seconds),  # noqa: B023
+                line_counts=lambda shape, seconds: count_lines(root, shape, seconds=seconds),  # noqa: B023
                 search_seconds=60,
             )
             for pattern in PATTERNS:

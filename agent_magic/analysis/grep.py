@@ -326,20 +326,9 @@ def files_without(
     if needles is None:
         return None
     until = time.monotonic() + seconds
-    listed = _git(root, ["ls-files", "-z", "-v", "-s"], until)
-    if listed is None:
+    searched = _tracked(root, until)
+    if searched is None:
         return None
-    searched: set[str] = set()
-    for entry in listed:
-        # "<tag> <mode> <object> <stage>\t<path>"
-        tag, _, rest = entry.partition(" ")
-        meta, _, path = rest.partition("\t")
-        if tag == "H" and meta.split(" ")[0] in _REGULAR and path:
-            searched.add(path)  # a plain tracked file, read from the work tree
-        elif path:
-            # unmerged or flagged: git may read another version; a symbolic link or submodule
-            # in git's index is not searched at all, whatever the work tree holds there now
-            searched.discard(path)
     grep = ["grep", "-l", "-z", "--no-color", "--no-textconv"]
     if isinstance(needles, Outline):
         # No UTF mode (LC_ALL=C): bytes; the outline spells out every plain character itself.
@@ -358,6 +347,57 @@ def files_without(
     if holding is None or always is None:
         return None
     return _without_links(root, searched - set(holding) - set(always))
+
+
+def count_lines(
+    root: Path, shape: Outline, *, seconds: float = GIT_SECONDS
+) -> dict[str, int] | None:
+    """How many lines of each plain file (posix, relative to ``root``) git grep finds with an
+    exact outline (see Outline.exact): on a file all of whose bytes are plain, exactly as many
+    lines as the pattern matches, so the search need not read it to count them (0: none).
+
+    The files are those files_without could answer for (tracked, read from the work tree, not
+    through a link) and hold only plain bytes; None when the outline is not exact, ``root`` is not
+    in a git work tree, or git fails (a PCRE limit) or takes over ``seconds`` in all.
+    """
+    if not shape.exact:
+        return None
+    until = time.monotonic() + seconds
+    searched = _tracked(root, until)
+    if searched is None:
+        return None
+    grep = ["grep", "-z", "--no-color", "--no-textconv", "-P"]
+    counted = _git_output(root, [*grep, "-c", "-e", shape.pcre], until)
+    always = _git(root, [*grep, "-l", "-e", NOT_PLAIN], until)
+    if counted is None or always is None:
+        return None
+    found: dict[str, int] = {}
+    for entry in counted.split("\n"):
+        # "<path>\0<count>"
+        path, _, count = entry.rpartition("\0")
+        if path and count.isdigit():
+            found[path] = int(count)
+    plain = _without_links(root, searched - set(always))
+    return {path: found.get(path, 0) for path in plain}
+
+
+def _tracked(root: Path, until: float) -> set[str] | None:
+    """The files git grep reads from the work tree: tracked, plain files in git's index."""
+    listed = _git(root, ["ls-files", "-z", "-v", "-s"], until)
+    if listed is None:
+        return None
+    searched: set[str] = set()
+    for entry in listed:
+        # "<tag> <mode> <object> <stage>\t<path>"
+        tag, _, rest = entry.partition(" ")
+        meta, _, path = rest.partition("\t")
+        if tag == "H" and meta.split(" ")[0] in _REGULAR and path:
+            searched.add(path)  # a plain tracked file, read from the work tree
+        elif path:
+            # unmerged or flagged: git may read another version; a symbolic link or submodule
+            # in git's index is not searched at all, whatever the work tree holds there now
+            searched.discard(path)
+    return searched
 
 
 def _without_links(root: Path, paths: set[str]) -> set[str]:
@@ -401,8 +441,14 @@ def _patterns(texts: Sequence[bytes]) -> list[str | bytes]:
 
 
 def _git(root: Path, args: Sequence[str | bytes], until: float) -> list[str] | None:
-    """git's NUL-separated output lines, or None on any failure (no match is not a failure)
-    or when it runs past ``until`` (a ``time.monotonic()`` reading)."""
+    """git's NUL-separated output lines, or None (see _git_output)."""
+    out = _git_output(root, args, until)
+    return None if out is None else [n for n in out.split("\0") if n]
+
+
+def _git_output(root: Path, args: Sequence[str | bytes], until: float) -> str | None:
+    """git's output, or None on any failure (no match is not a failure) or when it runs past
+    ``until`` (a ``time.monotonic()`` reading)."""
     left = until - time.monotonic()
     if left <= 0:
         return None
@@ -439,5 +485,4 @@ def _git(root: Path, args: Sequence[str | bytes], until: float) -> list[str] | N
         return None
     if proc.returncode not in (0, 1) or (proc.returncode == 1 and proc.stderr.strip()):
         return None
-    names = proc.stdout.decode("utf-8", errors="surrogateescape").split("\0")
-    return [n for n in names if n]
+    return proc.stdout.decode("utf-8", errors="surrogateescape")

@@ -40,9 +40,10 @@ _FOLDS = {"i": BEYOND_ASCII[:2], "k": BEYOND_ASCII[2:3], "s": BEYOND_ASCII[3:4]}
 @dataclass(frozen=True)
 class Outline:
     """A Perl-compatible expression (bytes, no UTF mode) matching at least every plain line
-    the pattern matches."""
+    the pattern matches; ``exact``: exactly those (nothing was widened)."""
 
     pcre: bytes
+    exact: bool = False
 
 
 class _Unsure(Exception):
@@ -56,11 +57,45 @@ def outline(pattern: str) -> Outline | None:
     if read is None:
         return None
     parser, parsed = read
+    fold = bool(parsed.state.flags & re.IGNORECASE)
     try:
-        body = _spell(parser, list(parsed), bool(parsed.state.flags & re.IGNORECASE))
+        body = _spell(parser, list(parsed), fold)
     except _Unsure:
         return None
-    return Outline(body.encode("ascii"))
+    # ASCII-only folding pairs no non-ASCII letter with a plain one: spelled with them, wider
+    ascii_fold = fold and bool(parsed.state.flags & re.ASCII)
+    exact = not ascii_fold and _exact(parser, list(parsed), fold)
+    return Outline(body.encode("ascii"), exact=exact)
+
+
+def _exact(p: ModuleType, items: list[Any], fold: bool) -> bool:
+    """Whether ``_spell`` widens nothing of ``items``: on plain lines the outline then matches
+    exactly the lines the pattern does."""
+    for op, value in items:
+        if op in (p.LITERAL, p.ANY):
+            continue
+        if op in (p.NOT_LITERAL, p.IN):
+            if fold and (op == p.NOT_LITERAL or (value and value[0][0] == p.NEGATE)):
+                return False  # spelled as any character
+        elif op in (p.MAX_REPEAT, p.MIN_REPEAT):
+            low, high, body = value
+            counted = high if high != p.MAXREPEAT else low
+            if max(low, counted) > _MAX_COUNT or not _exact(p, list(body), fold):
+                return False
+        elif op == p.SUBPATTERN:
+            _group, add, remove, body = value
+            inner = (fold or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
+            if (add | remove) & re.ASCII or not _exact(p, list(body), inner):
+                return False
+        elif op == p.BRANCH:
+            if not all(_exact(p, list(b), fold) for b in value[1]):
+                return False
+        elif op == p.AT:
+            if _anchor(p, value) == "":
+                return False  # left out
+        else:
+            return False  # lookarounds, back-references, atomic and possessive: widened
+    return True
 
 
 def _spell(p: ModuleType, items: list[Any], fold: bool) -> str:
@@ -78,7 +113,11 @@ def _spell(p: ModuleType, items: list[Any], fold: bool) -> str:
             low, high, body = value
             low = min(low, _MAX_COUNT)
             top = "" if high == p.MAXREPEAT or high > _MAX_COUNT else str(high)
-            out.append(f"(?:{_spell(p, list(body), fold)}){{{low},{top}}}")
+            spelled = _spell(p, list(body), fold)
+            # One character repeated stays a plain repeat: PCRE's JIT runs it without a stack
+            # (a group repeated pushes a frame per step and runs out on long lines).
+            atom = len(body) == 1 and body[0][0] in (p.LITERAL, p.NOT_LITERAL, p.ANY, p.IN)
+            out.append(f"{spelled if atom else f'(?:{spelled})'}{{{low},{top}}}")
         elif op == p.SUBPATTERN:
             _group, add, remove, body = value
             inner = (fold or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent_magic.errors import ToolError
+from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.paths import Project, is_internal, read_regular
 from agent_magic.staging import edits, notebooks, textfile
 from agent_magic.staging.changeset import Changeset, FileChange, make_change
@@ -247,6 +247,19 @@ class Staging:
     def staged_paths(self) -> list[str]:
         """Every path with staged content or a staged deletion, changed or not."""
         return sorted(self._after)
+
+    def reads_disk(self, path: str) -> bool:
+        """Whether ``read_text(path)`` is the file on disk as it is: not staged, not a notebook,
+        a regular file the project lets the agent read (inside, not secret, a single link)
+        within the size limit for text. False when unsure."""
+        try:
+            norm = self.project.normalize(path)
+            if norm in self._after or notebooks.is_notebook(norm):
+                return False
+            info = os.stat(self.project.resolve(norm))
+        except (AgentMagicError, OSError):
+            return False
+        return stat.S_ISREG(info.st_mode) and info.st_size <= self.max_bytes
 
     def changed_paths(self) -> list[str]:
         """Paths whose staged content differs from disk (rename sources included)."""

@@ -13,6 +13,7 @@ import regex
 
 from agent_magic.analysis.grep import (
     Needles,
+    count_lines,
     files_without,
     line_finder,
     line_starts,
@@ -28,11 +29,19 @@ from agent_magic.tools import Toolbox
 from tests.conftest import git
 
 
-def fast_search(root: Path, files: list[str], pattern: str, seconds: float = 60) -> str:
+def fast_search(
+    root: Path, files: list[str], pattern: str, seconds: float = 60, *, git: bool = True
+) -> str:
+    """The search with git grep's first passes (without: every file is read)."""
     tools = Toolbox(
         Staging(Project(root)),
         lambda: files,
-        absent=lambda held, seconds: files_without(root, held, seconds=seconds),
+        absent=(lambda first, seconds: files_without(root, first, seconds=seconds))
+        if git
+        else None,
+        line_counts=(lambda shape, seconds: count_lines(root, shape, seconds=seconds))
+        if git
+        else None,
         search_seconds=seconds,
     )
     return tools.run("search", {"pattern": pattern})
@@ -57,20 +66,23 @@ def test_a_pathological_line_in_a_whole_file_search_is_skipped_as_alone(make_rep
     # No text to look for and tame: each file is searched whole. A line that takes quadratic
     # time used to take the whole budget there, so the next file was never searched.
     root = make_repo({"a.py": "x" * 100_000 + "\n", "b.py": "x1\n"})
-    found = fast_search(root, ["a.py", "b.py"], r"x[a-z]*\d", seconds=2)
+    found = fast_search(root, ["a.py", "b.py"], r"x[a-z]*\d", seconds=2, git=False)
     assert found.startswith("b.py:1: x1\n")
     assert "took too long on 1 line(s), skipped (a.py:1)" in found
     assert "search stopped" not in found
+    # git grep finds no line of the plain file: nothing is skipped
+    assert fast_search(root, ["a.py", "b.py"], r"x[a-z]*\d", seconds=2) == "b.py:1: x1"
 
 
 def test_a_search_out_of_time_in_its_last_file_says_results_are_partial(make_repo):
     # Short lines of a tame pattern are tried untimed (the clock is read every 64 lines):
     # running out of time there ended the search as if it were complete.
     root = make_repo({"a.py": ("x" * 999 + "\n") * 2_000})
-    found = fast_search(root, ["a.py"], r"x[a-z]*\d", seconds=0.3)
+    found = fast_search(root, ["a.py"], r"x[a-z]*\d", seconds=0.3, git=False)
     assert found == (
         "no matches for 'x[a-z]*\\\\d'\n[search stopped after 0.3 s at a.py: results are partial]"
     )
+    assert fast_search(root, ["a.py"], r"x[a-z]*\d", seconds=0.3) == "no matches for 'x[a-z]*\\\\d'"
 
 
 def test_tracked_files_a_gitignore_rule_matches_are_searched(make_repo):

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import regex
 
-from agent_magic.analysis.grep import files_without, needles
+from agent_magic.analysis.grep import count_lines, files_without, needles
 from agent_magic.analysis.outline import PLAIN, outline
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
+from agent_magic.staging.overlay import DiskReader
 from agent_magic.testing.search_reference import every_line
 from agent_magic.tools import Toolbox
 from tests.analysis.test_grep_redteam import fast_search, random_pattern
@@ -144,6 +145,83 @@ def test_a_search_without_texts_reads_only_the_files_the_outline_lists(make_repo
         Staging(project),
         lambda: sorted(files),
         absent=lambda first, seconds: files_without(root, first, seconds=seconds),
+        line_counts=lambda shape, seconds: count_lines(root, shape, seconds=seconds),
     )
     assert tools.run("search", {"pattern": r"\d{5,}"}) == "big.py:1: n = 1234567"
     assert project.checks == {"big.py": 1}
+
+
+def counted_search(root: Path, staging: Staging, files: list[str], pattern: str) -> str:
+    """The search as the agent wires it: both first passes."""
+    tools = Toolbox(
+        staging,
+        lambda: files,
+        absent=lambda first, seconds: files_without(root, first, seconds=seconds),
+        line_counts=lambda shape, seconds: count_lines(root, shape, seconds=seconds),
+    )
+    return tools.run("search", {"pattern": pattern})
+
+
+def test_git_counts_the_lines_of_plain_files_exactly(plain_repo):
+    root, lines = plain_repo
+    rng = random.Random(3)
+    counted = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        for pattern in TABLE + [random_pattern(rng) for _ in range(300)]:
+            shape = outline(pattern)
+            if shape is None or not shape.exact:
+                assert shape is None or count_lines(root, shape) is None
+                continue
+            found = count_lines(root, shape)
+            if found is None:
+                continue  # git refused it (a PCRE limit): the search reads every file
+            counted += 1
+            compiled = regex.compile(pattern)
+            expected = {name: int(bool(compiled.search(line))) for name, line in lines.items()}
+            assert found == expected, pattern
+    assert counted > 60
+
+
+def test_a_search_counts_through_git_and_reads_only_what_it_shows(make_repo):
+    # 40 plain files of 3 matching lines: the first 20 give the 60 hits shown, git counts the
+    # rest; staged files (one with a match only staged), a file with other bytes, an untracked
+    # one and a secret are not taken from git (the staged text, read, or never read).
+    files = {f"m{n:02}.py": "v = 1.5\nw = 2.25\nx = 3.125\n" for n in range(40)}
+    files |= {"other.py": "n = \uff14.\uff15\n", "z/.env": "TOKEN = 9.9\n"}  # full-width digits
+    files |= {"zero.py": "nothing\n"}
+    root = make_repo(files)
+    (root / "new.py").write_text("y = 6.5\n", encoding="utf-8")  # untracked
+    listed = [*sorted(files), "new.py"]
+    reader = CountingReader()
+    staging = Staging(Project(root), reader=reader)
+    staging.replace("m39.py", "x = 3.125\n", "x = 3\n")
+    staging.replace("zero.py", "nothing", "nothing = 7.5")  # none on disk, one staged
+    reader.reads.clear()  # the edit read m39.py; the search reads it from the staging area
+    answer = counted_search(root, staging, listed, r"\d+\.\d+")
+    reference = Staging(Project(root))
+    reference.replace("m39.py", "x = 3.125\n", "x = 3\n")
+    reference.replace("zero.py", "nothing", "nothing = 7.5")
+    assert answer == every_line(reference, listed, r"\d+\.\d+")
+    assert answer.endswith("[62 more matches not shown; narrow the search]")  # 40 * 3 - 1 + 3
+    read = set(reader.reads)
+    # z/.env is asked for and refused by the confinement check, as without git
+    assert read == {f"m{n:02}.py" for n in range(20)} | {"other.py", "new.py", "z/.env"}
+
+
+def test_counts_need_an_exact_outline():
+    assert outline(r"\d+\.\d+").exact and outline(r"(?i)mu[^l]").exact is False
+    for widened in (r"x(?=y)", r"(a)\1", r"\B\d", r"(?>a)b", r"a*+b", r"a{300}", r"(?i)[^k]"):
+        assert not outline(widened).exact, widened
+
+
+class CountingReader(DiskReader):
+    """Records the files staging reads from disk."""
+
+    def __init__(self) -> None:
+        self.reads: list[str] = []
+
+    def read(self, project: Project, norm: str) -> bytes | None:
+        """Record ``norm`` and read it."""
+        self.reads.append(norm)
+        return super().read(project, norm)
