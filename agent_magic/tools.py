@@ -319,7 +319,7 @@ class Toolbox:
         prefix = "" if path in (".", "") else path.rstrip("/")
         held = needles(pattern)
         tame = is_tame(pattern)
-        shape = outline(pattern) if held is None else None
+        shape = outline(pattern)
         # Without texts to look for, a tame pattern that sees no further than its line is run
         # over each whole file at once (in C) to find the lines it matches.
         finder = line_finder(pattern) if held is None else None

@@ -225,3 +225,15 @@ class CountingReader(DiskReader):
         """Record ``norm`` and read it."""
         self.reads.append(norm)
         return super().read(project, norm)
+
+
+def test_a_pattern_with_texts_is_counted_too(make_repo):
+    files = {f"t{n:02}.py": "total = 1\ntotal = 22\ntotal = 333\n" for n in range(30)}
+    root = make_repo(files)
+    reader = CountingReader()
+    answer = counted_search(
+        root, Staging(Project(root), reader=reader), sorted(files), r"total = \d+"
+    )
+    assert answer == every_line(Staging(Project(root)), sorted(files), r"total = \d+")
+    assert answer.endswith("[30 more matches not shown; narrow the search]")
+    assert set(reader.reads) == {f"t{n:02}.py" for n in range(20)}
