@@ -205,6 +205,11 @@ SEARCHES = [
     r"Mul|Add",
     r"\d{5,}",
     r"\bx\b",
+    r"^\s+return",
+    r"^\s*#",
+    r"\d+\.\d+",
+    r"\w+\(",
+    r"\S+\s+\S+",
 ]
 
 

@@ -151,13 +151,21 @@ def lines_with(text: str, needles: Needles | None) -> list[tuple[int, str]]:
 _GLOBAL_FLAGS = re.compile(r"(?:\(\?[aiLmsux]+\))+")
 
 
-def line_finder(pattern: str) -> Any | None:
+@dataclass(frozen=True)
+class LineFinder:
+    """A pattern compiled to find whole lines (``whole``, see line_finder) and as it is."""
+
+    whole: Any
+    alone: Any
+
+
+def line_finder(pattern: str) -> LineFinder | None:
     """``pattern`` compiled to find whole lines: from where it starts looking, the first match
     (group 1) and the rest of its line with the line break, so one step of the engine, in C,
-    passes over one matching line (see line_starts). None unless ``pattern`` is tame and
-    line-local (see is_tame, is_line_local) and not verbose (a comment would swallow the rest)."""
+    passes over one matching line (see line_starts). None unless ``pattern`` is line-local (see
+    is_line_local) and not verbose (a comment would swallow the rest)."""
     read = parse_pattern(pattern)
-    if read is None or read[1].state.flags & re.VERBOSE or not is_tame(pattern):
+    if read is None or read[1].state.flags & re.VERBOSE:
         return None
     if not _local(read[0], list(read[1])):
         return None
@@ -167,34 +175,50 @@ def line_finder(pattern: str) -> Any | None:
     flags = _GLOBAL_FLAGS.match(pattern)
     head, body = (flags.group(), pattern[flags.end() :]) if flags else ("", pattern)
     try:
-        finder = regex.compile(f"{head}({body})[^\\n]*\\n?", regex.MULTILINE)
-        alone = regex.compile(pattern, regex.MULTILINE)
+        whole = regex.compile(f"{head}({body})[^\\n]*\\n?", regex.MULTILINE)
+        multiline = regex.compile(pattern, regex.MULTILINE)
+        alone = regex.compile(pattern)
     except (regex.error, ValueError, OverflowError, RuntimeError):
         return None
-    return finder if finder.flags == alone.flags else None
+    return LineFinder(whole, alone) if whole.flags == multiline.flags else None
 
 
-def line_starts(text: str, finder: Any, *, timeout: float) -> list[int] | None:
+def line_starts(text: str, finder: LineFinder, *, timeout: float) -> list[int] | None:
     """The start offsets of exactly the lines of ``text`` (see numbered_lines) that the pattern
     ``finder`` was made from (see line_finder) matches alone, in order; None when the whole
-    text cannot tell: a match spans a line break, a CR (which ``$`` does not see as a line's
-    end) or the time (``timeout`` for the whole text) ran out."""
+    text cannot tell: a CR (which ``$`` does not see as a line's end) or the time (``timeout``
+    for the whole text) ran out."""
     if "\r" in text:
         return None
+    until = time.monotonic() + timeout
     starts: list[int] = []
-    last = -1
     size = len(text)
+    at = 0
     try:
-        for match in finder.finditer(text, timeout=timeout):
-            begin, end = match.span(1)
-            if text.find("\n", begin, end) != -1:
-                return None  # it could hide a match of the next line alone: try every line
-            start = text.rfind("\n", 0, begin) + 1
-            # An empty match at the very end belongs to the last line, counted already or
-            # (after a final line break) to no line at all.
-            if start != last and start < size:
-                starts.append(start)
-                last = start
+        while at <= size:
+            spanned = -1
+            for match in finder.whole.finditer(text, at, timeout=until - time.monotonic()):
+                begin, end = match.span(1)
+                start = text.rfind("\n", 0, begin) + 1
+                if text.find("\n", begin, end) != -1:
+                    spanned = start
+                    break
+                # An empty match at the very end belongs to the last line, counted already or
+                # (after a final line break) to no line at all.
+                if (not starts or starts[-1] != start) and start < size:
+                    starts.append(start)
+            if spanned < 0:
+                break
+            # The first match from this line runs into the next one and could hide a match of
+            # the line alone: that line is tried alone, and the search goes on after it.
+            stop = text.find("\n", spanned)
+            stop = size if stop == -1 else stop
+            left = until - time.monotonic()
+            if left <= 0:
+                return None
+            if finder.alone.search(text[spanned:stop], timeout=left):
+                starts.append(spanned)
+            at = stop + 1
     except TimeoutError:
         return None
     return starts
