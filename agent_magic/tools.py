@@ -313,6 +313,11 @@ class Toolbox:
             compiled = regex.compile(pattern)
         except (regex.error, ValueError, OverflowError) as exc:
             raise ToolError(f"search: bad regular expression: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the engine's own fault, e.g. on (?i)[^\s\S]
+            raise ToolError(
+                f"search: the regular expression engine failed on {pattern!r} "
+                f"({type(exc).__name__}: {exc}); use a simpler pattern"
+            ) from None
         prefix = "" if path in (".", "") else path.rstrip("/")
         held = needles(pattern)
         tame = is_tame(pattern)

@@ -20,6 +20,7 @@ from agent_magic.analysis.grep import (
     needles,
     numbered_at,
 )
+from agent_magic.errors import ToolError
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
 from agent_magic.staging.edits import numbered_lines
@@ -243,3 +244,11 @@ def test_each_non_ascii_fold_and_scoped_flag_on_its_own(make_repo, pattern: str,
     expected = every_line(Staging(Project(root)), files, pattern)
     assert expected.startswith("hit.py:2: ")
     assert fast_search(root, files, pattern) == expected
+
+
+@pytest.mark.parametrize("pattern", [r"(?i)[^\s\S]", r"(?i)x[^\d\D]"])
+def test_a_pattern_the_engine_fails_to_compile_is_a_tool_error(make_repo, pattern: str):
+    # The `regex` engine raises AttributeError on a folded [^\s\S]: it ended the whole run.
+    root = make_repo({"a.py": "x = 1\n"})
+    with pytest.raises(ToolError, match="regular expression engine failed"):
+        fast_search(root, ["a.py"], pattern)

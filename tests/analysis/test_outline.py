@@ -147,3 +147,17 @@ def test_a_search_without_texts_reads_only_the_files_the_outline_lists(make_repo
     )
     assert tools.run("search", {"pattern": r"\d{5,}"}) == "big.py:1: n = 1234567"
     assert project.checks == {"big.py": 1}
+
+
+@pytest.mark.parametrize("pattern", [r"[^\s\S]", r"x[^\d\D]", r"[^a\W\w]{2}"])
+def test_a_negated_class_of_a_category_and_its_complement_matches_as_the_engine_reads_it(
+    make_repo, pattern: str
+):
+    # The `regex` engine reads [^\s\S] as any character (not none, as the stdlib's parser
+    # does): the outline spelled it as nothing, and files with matching lines were skipped.
+    root = make_repo({"hit.py": "xab\n", "empty.py": ""})
+    files = ["empty.py", "hit.py"]
+    expected = every_line(Staging(Project(root)), files, pattern)
+    assert expected.startswith("hit.py:1: ")
+    assert files_without(root, outline(pattern)) == {"empty.py"}
+    assert fast_search(root, files, pattern) == expected
