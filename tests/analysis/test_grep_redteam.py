@@ -20,6 +20,7 @@ from agent_magic.analysis.grep import (
     needles,
     numbered_at,
 )
+from agent_magic.analysis.outline import outline
 from agent_magic.errors import ToolError
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
@@ -252,3 +253,21 @@ def test_a_pattern_the_engine_fails_to_compile_is_a_tool_error(make_repo, patter
     root = make_repo({"a.py": "x = 1\n"})
     with pytest.raises(ToolError, match="regular expression engine failed"):
         fast_search(root, ["a.py"], pattern)
+
+
+@pytest.mark.parametrize("pattern", ["compute_total", r"\d{5,}"])
+def test_a_repository_whose_config_names_another_work_tree_gets_no_first_pass(
+    make_repo, tmp_path: Path, pattern: str
+):
+    # core.worktree in .git/config sends git grep to that tree's files: the project's own
+    # files with matches were skipped because the other tree's lacked them
+    root = make_repo({"a.py": "compute_total = 123456\n", "b.py": "no\n"})
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.py").write_text("no\n", encoding="utf-8")
+    git(root, "config", "core.worktree", str(other))
+    files = ["a.py", "b.py"]
+    expected = every_line(Staging(Project(root)), files, pattern)
+    assert expected.startswith("a.py:1: ")
+    assert files_without(root, needles(pattern) or outline(pattern)) is None
+    assert fast_search(root, files, pattern) == expected
