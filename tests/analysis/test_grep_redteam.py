@@ -277,3 +277,20 @@ def test_a_repository_whose_config_names_another_work_tree_gets_no_first_pass(
     assert expected.startswith("a.py:1: ")
     assert files_without(root, needles(pattern) or outline(pattern)) is None
     assert fast_search(root, files, pattern) == expected
+
+
+@pytest.mark.parametrize("pattern", ["a{5000000}", r"(?:\w{2}){3000000}", r"(?:a{e<=1}){700000}"])
+def test_a_pattern_the_engine_takes_seconds_to_compile_is_refused(make_repo, pattern: str):
+    # The engine lays out a repeat's minimum count of copies as it compiles, in C, holding the
+    # GIL: a{4000000000} froze the kernel for a quarter of an hour, before any time bound
+    # (conditional groups repeated so: a segmentation fault, the kernel gone).
+    root = make_repo({"a.py": "x = 1\n"})
+    with pytest.raises(ToolError, match="repeats its parts"):
+        fast_search(root, ["a.py"], pattern)
+
+
+@pytest.mark.parametrize("pattern", ["a{0,5000000}", r"x{1000}y{1000}", r"\d{4}-\d{2}"])
+def test_large_counts_the_engine_compiles_quickly_are_searched(make_repo, pattern: str):
+    root = make_repo({"a.py": "x = 1\n"})
+    expected = every_line(Staging(Project(root)), ["a.py"], pattern)
+    assert fast_search(root, ["a.py"], pattern) == expected
