@@ -60,7 +60,9 @@ def outline(pattern: str) -> Outline | None:
         body = _spell(parser, list(parsed), bool(parsed.state.flags & re.IGNORECASE))
     except _Unsure:
         return None
-    return Outline(body.encode("ascii"))
+    # Lines end at LF only, whatever newline convention the PCRE2 library was built with: with
+    # ANY (a build option), "." would not match a vertical tab or form feed of a plain line.
+    return Outline(b"(*LF)" + body.encode("ascii"))
 
 
 def _spell(p: ModuleType, items: list[Any], fold: bool) -> str:
