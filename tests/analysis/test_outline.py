@@ -12,7 +12,8 @@ import pytest
 import regex
 
 from agent_magic.analysis.grep import files_without, needles
-from agent_magic.analysis.outline import PLAIN, outline
+from agent_magic.analysis.outline import PLAIN, Outline, outline
+from agent_magic.analysis.regexparse import BEYOND_ASCII
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
 from agent_magic.testing.search_reference import every_line
@@ -170,3 +171,42 @@ def test_the_outline_s_lines_end_at_lf_whatever_the_pcre_library_s_default(make_
     shape = outline("x.y")
     assert shape is not None
     assert listed(root, b"(*ANY)" + shape.pcre) == {"vt.txt", "ff.txt"}
+
+
+@pytest.mark.slow
+def test_only_the_known_non_ascii_letters_fold_to_plain_ones():
+    # Every code point, as the `regex` engine folds it (a new Unicode or engine version may
+    # add one): a literal or class member that matches a plain character under (?i) must be
+    # plain itself or one of BEYOND_ASCII, which the passes account for.
+    plain = set(PLAIN)
+    others = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000 and chr(c) not in plain]
+    found: dict[str, set[str]] = {}
+
+    def probe(chunk: list[str]) -> None:
+        members = "".join(f"\\U{ord(c):08x}" for c in chunk)
+        matched = {a for a in PLAIN if regex.fullmatch(f"(?i)[{members}]", a)}
+        if matched and len(chunk) == 1:
+            found[chunk[0]] = matched
+        elif matched:
+            probe(chunk[: len(chunk) // 2])
+            probe(chunk[len(chunk) // 2 :])
+
+    for start in range(0, len(others), 4096):
+        probe(others[start : start + 4096])
+    assert found == {
+        "\u0130": {"i"},
+        "\u0131": {"I"},
+        "\u017f": {"s", "S"},
+        "\u212a": {"k", "K"},
+    }
+    assert set(found) == set(BEYOND_ASCII)
+    for char, matched in found.items():
+        assert regex.fullmatch(f"(?i)(?:{char})+", "".join(sorted(matched)))  # literals too
+        shape = outline(f"(?i){char}")
+        assert shape is not None and listed_chars(shape) >= matched
+
+
+def listed_chars(shape: Outline) -> set[str]:
+    """The plain characters an outline of one character matches (its PCRE read by `regex`)."""
+    pcre = regex.compile(shape.pcre.decode().removeprefix("(*LF)"))
+    return {a for a in PLAIN if pcre.fullmatch(a)}
