@@ -3,7 +3,9 @@ plain lines; every plain line the pattern matches is listed, every other file is
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import subprocess
 import warnings
 from pathlib import Path
@@ -210,3 +212,28 @@ def listed_chars(shape: Outline) -> set[str]:
     """The plain characters an outline of one character matches (its PCRE read by `regex`)."""
     pcre = regex.compile(shape.pcre.decode().removeprefix("(*LF)"))
     return {a for a in PLAIN if pcre.fullmatch(a)}
+
+
+def test_a_git_without_perl_regexes_leaves_every_file_to_the_search(
+    make_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # git built without PCRE refuses -P (status 128): no file may be skipped for it
+    real = shutil.which("git")
+    assert real is not None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "git"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do [ "$a" = -P ] && { echo "fatal: cannot use Perl-compatible '
+        'regexes when not compiled with USE_LIBPCRE" >&2; exit 128; }; done\n'
+        f'exec {real} "$@"\n',
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    root = make_repo({"a.py": "n = 123456\n", "b.py": "nothing\n"})
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    assert files_without(root, outline(r"\d{5,}")) is None
+    assert files_without(root, needles("nothing")) == {"a.py"}  # -F still runs
+    files = ["a.py", "b.py"]
+    assert fast_search(root, files, r"\d{5,}") == "a.py:1: n = 123456"
