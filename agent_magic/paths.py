@@ -69,6 +69,7 @@ class Project:
             raise UserError(f"project path {path} is not a directory")
         self.root = path.resolve()
         self._root_text = str(self.root)
+        self._root_id = _identity(self._root_text)
         self._extra_secrets = _read_agentignore(self.root)
         # One regex for all patterns: indexing a large repo asks this for every file. Names are
         # compared lowercased, so the patterns are too (a "Prod.cfg" entry also covers prod.cfg).
@@ -165,7 +166,11 @@ class Project:
 
     def _no_link_below_root(self, norm: str) -> bool:
         """Whether every component of ``norm`` below the root exists and none is a symbolic
-        link (the root itself is resolved)."""
+        link, and the root's path still leads to the directory it was made from."""
+        # The root was resolved once; since then it (or a directory above it) may have been
+        # replaced by a link to elsewhere, which the general way's realpath sees.
+        if _identity(self._root_text) != self._root_id:
+            return False
         here = self._root_text
         for part in norm.split("/"):
             here = os.path.join(here, part)
@@ -212,6 +217,15 @@ class Project:
         if any(self._secret_name.match(part.lower()) for part in parts):
             return True
         return any(fnmatch.fnmatch(rel, pat) for pat in self._extra_secrets)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of the directory ``path`` leads to (None if it leads nowhere)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _refuse_shared_inode(target: Path, rel: str) -> None:

@@ -22,6 +22,7 @@ from agent_magic.analysis.grep import (
     numbered_at,
 )
 from agent_magic.analysis.outline import Outline, outline
+from agent_magic.analysis.regexparse import required_copies
 from agent_magic.errors import AgentMagicError, ToolError
 from agent_magic.records import SEVERITIES
 from agent_magic.staging.edits import numbered_lines
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 
 MAX_VIEW_LINES = 400
 MAX_SEARCH_HITS = 60
+# Parts the regex engine may lay out to compile a search pattern (see required_copies): some
+# milliseconds. Its compile holds the GIL, so more would freeze the kernel, past any time bound.
+MAX_PATTERN_COPIES = 50_000
 MAX_RESULT_CHARS = 20_000
 SEARCH_SECONDS = 5.0  # a search (a catastrophic regex, a huge tree) stops here with what it found
 
@@ -312,10 +316,22 @@ class Toolbox:
 
         import regex
 
+        copies = required_copies(pattern)
+        if copies > MAX_PATTERN_COPIES:
+            raise ToolError(
+                f"search: {pattern!r} repeats its parts {copies:,} times in all (counts of "
+                f"nested repeats multiply); over {MAX_PATTERN_COPIES:,} the regular expression "
+                "engine takes seconds to compile it: use smaller repeat counts"
+            )
         try:
             compiled = regex.compile(pattern)
         except (regex.error, ValueError, OverflowError) as exc:
             raise ToolError(f"search: bad regular expression: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the engine's own fault, e.g. on (?i)[^\s\S]
+            raise ToolError(
+                f"search: the regular expression engine failed on {pattern!r} "
+                f"({type(exc).__name__}: {exc}); use a simpler pattern"
+            ) from None
         prefix = "" if path in (".", "") else path.rstrip("/")
         held = needles(pattern)
         tame = is_tame(pattern)

@@ -4,7 +4,8 @@ Each seed builds a git repository in a temporary directory with a few files of r
 (every kind of line break, the non-ASCII letters case folding pairs with ASCII ones, BOMs,
 UTF-16/32, coding cookies, undecodable bytes, notebooks), puts some of them in states git
 treats specially (assume-unchanged with new text, changed, deleted, untracked, ignored by a
-.gitignore rule while tracked, reached through a symbolic link) and stages edits. Then every
+.gitignore rule while tracked, reached through a symbolic link, binary or -text attributes,
+a config naming another work tree) and stages edits. Then every
 pattern of a table runs through ``Toolbox`` with the git grep pass and is compared with a plain
 loop that tries ``regex.compile(pattern).search`` on every line of every readable file
 (notebooks per cell source line), formatted as the tool formats its answer.
@@ -54,9 +55,13 @@ PATTERNS = [
     *(r"\W{2}", r"[^\x00-\x7f]", r"(?i)[^k]\d", r"\B\d", r"(m)\1", r"\s$", r"^\t", "[\x0b\x0c]"),
     *(r"(?i)[ks]{2}", "\x85|\u2028", r"(?i)\N{KELVIN SIGN}|\d", r"(?<=\()\w", r"\b\d+\b", "^.$"),
     *(r"(?i)\w\W", r"x?$", r"(?>m\w*)l", r"[\S]\r", r"(?i)[^\W\d]{5}"),
+    # classes the engine reads its own way, empty lines and matches, the end of the text
+    *(r"[^\s\S]", r"\d[^\w\W]", r"[^\d\W]{2}", r"\B", r"^\B$", "(?m)^$", r"\b$", r"[~-\u00ff]"),
 ]
 KINDS = ["utf-8"] * 6 + ["utf-8-sig", "utf-16", "utf-32", "latin-1", "cp1252", "bad", "nb", "nb"]
 IGNORES = ["a/", "*.py", "f1*", "!pkg/f2.py", "pkg", "b/", "u*", "*.ipynb", "!f0.py"]
+# attributes git grep could read as changing what a file holds (it reads the bytes as they are)
+ATTRIBUTES = ["*.py binary", "f1* -text", "*.py eol=crlf", "pkg/* -diff", "* text=auto"]
 
 
 def random_text(rng: random.Random) -> str:
@@ -94,6 +99,9 @@ def build(rng: random.Random, root: Path) -> tuple[Staging, list[str]]:
     for rel, data in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
+    if rng.random() < 0.2:
+        files[".gitattributes"] = "\n".join(rng.sample(ATTRIBUTES, 2)).encode() + b"\n"
+        (root / ".gitattributes").write_bytes(files[".gitattributes"])
     _git(root, "init", "-q", "-b", "main")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "initial")
@@ -120,6 +128,10 @@ def build(rng: random.Random, root: Path) -> tuple[Staging, list[str]]:
         target = rng.choice(sorted(files))
         os.symlink(os.path.basename(target), root / f"{target}.lnk.py")
         listing.add(f"{target}.lnk.py")
+    if rng.random() < 0.05:  # the repository's config names another work tree
+        other = root / "other-tree"
+        other.mkdir()
+        _git(root, "config", "core.worktree", str(other))
     if rng.random() < 0.2 and (root / "pkg").is_dir():
         os.symlink("pkg", root / "pkglink")
         listing |= {f"pkglink/{p.name}" for p in (root / "pkg").iterdir()}

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from agent_magic.analysis import RepoIndex, inventory
 from agent_magic.analysis.grep import files_without, needles
+from agent_magic.analysis.history import read_history
 from agent_magic.errors import UserError
 from agent_magic.paths import Project
 from agent_magic.review.scratch import list_files
@@ -57,3 +59,21 @@ def test_apply_and_undo_keep_to_the_project_and_leave_the_other_repository_alone
     assert git(other, "rev-parse", "HEAD") == head
     assert (other / ".git" / "index").read_bytes() == index
     assert (other / "theirs.py").read_text() == "compute_total = 2\n"
+
+
+def test_the_project_s_file_listing_is_its_own_repository_s(elsewhere):
+    # The index's listing (what the search reads) ran git ls-files in the kernel's
+    # environment: it listed the other repository's files, and the search missed ours.py
+    project, _, _ = elsewhere
+    assert [entry.path for entry in inventory.list_files(Project(project))] == [
+        "ours.py",
+        "plain.py",
+    ]
+    tools = Toolbox(
+        Staging(Project(project)),
+        RepoIndex(project).files,
+        absent=lambda first, seconds: files_without(project, first, seconds=seconds),
+    )
+    assert tools.run("search", {"pattern": "compute_total"}) == "ours.py:1: compute_total = 1"
+    # and the history the ranking reads is the project's too
+    assert [c.files for c in read_history(project)] == [("ours.py", "plain.py")]

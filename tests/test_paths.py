@@ -219,3 +219,66 @@ def test_a_trailing_slash_after_a_file_names_the_file(tmp_path):
     (tmp_path / "a.py").write_text("a = 1\n")
     assert Project(tmp_path).normalize("a.py/") == "a.py"
     assert Staging(Project(tmp_path)).read_bytes("a.py/") == b"a = 1\n"
+
+
+class GeneralProject(Project):
+    """Every path the general way (realpath), as before resolve had a fast path."""
+
+    def _no_link_below_root(self, norm: str) -> bool:
+        return False
+
+
+def answer(project: Project, rel: str) -> str:
+    try:
+        return str(project.resolve(rel))
+    except PathError as exc:
+        return f"PathError: {exc}"
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory) -> Path:
+    """A project with links in and out, a hard link, secrets and internal directories."""
+    base = tmp_path_factory.mktemp("linked")
+    root, outside = base / "root", base / "outside"
+    for rel in ("dir/a", "dir/sub/b.py", ".git/config", ".env", "keys/id_rsa", "a"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x\n")
+    outside.mkdir()
+    (outside / "victim.txt").write_text("untouched\n")
+    os.link(root / "dir" / "a", root / "hard")
+    for name, target in [("out", outside), ("in", root / "dir"), ("gitlink", root / ".git")]:
+        os.symlink(target, root / name)
+    os.symlink("dir/sub", root / "rel")
+    os.symlink(".env", root / "settings.txt")
+    os.symlink("nowhere", root / "dangling")
+    os.symlink(root / "loop", root / "loop")
+    return root
+
+
+LINKED_PARTS = ["dir", "a", "sub", "b.py", "hard", "out", "in", "gitlink", "rel", "config"]
+LINKED_PARTS += [".env", "keys", "id_rsa", "settings.txt", "dangling", "loop", "victim.txt"]
+LINKED_PARTS += [".GIT", "missing", "..", "."]
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rel=st.lists(st.sampled_from(LINKED_PARTS), min_size=1, max_size=4).map("/".join))
+def test_resolve_answers_as_the_general_way_does(linked, rel):
+    assert answer(Project(linked), rel) == answer(GeneralProject(linked), rel)
+
+
+def test_a_root_replaced_by_a_link_after_the_project_was_made_is_not_left(tmp_path):
+    # The fast path took the root as resolved once: a root (or a directory above it) replaced
+    # by a link to elsewhere led reads there, where realpath says "outside the project root".
+    root, outside = tmp_path / "proj", tmp_path / "outside"
+    (root / "dir").mkdir(parents=True)
+    (root / "dir" / "a.py").write_text("mine\n")
+    (outside / "dir").mkdir(parents=True)
+    (outside / "dir" / "a.py").write_text("not the project's\n")
+    project = Project(root)
+    assert project.resolve("dir/a.py") == root / "dir" / "a.py"
+    root.rename(tmp_path / "moved")
+    os.symlink(outside, root)
+    with pytest.raises(PathError, match="outside the project root"):
+        project.resolve("dir/a.py")

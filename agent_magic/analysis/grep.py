@@ -345,7 +345,8 @@ def files_without(
     (assume-unchanged, skip-worktree) or not at all (a symbolic link or submodule in the index,
     whatever the work tree holds), whose bytes are not plain UTF-8 text or whose path goes
     through a symbolic link is never in the answer. None when there are no needles, ``root``
-    is not in a git work tree, or git fails or takes over ``seconds`` in all.
+    is not in a git work tree (or its repository's work tree is elsewhere), or git fails or
+    takes over ``seconds`` in all.
     """
     if needles is None:
         return None
@@ -406,7 +407,12 @@ def count_lines(
 
 
 def _tracked(root: Path, until: float) -> set[str] | None:
-    """The files git grep reads from the work tree: tracked, plain files in git's index."""
+    """The files git grep reads from the work tree: tracked, plain files in git's index (None
+    when git fails or reads another work tree)."""
+    # The repository's config may name another work tree (core.worktree): git grep would read
+    # that tree's files, not the project's (inside the work tree, paths given are the project's).
+    if _git(root, ["rev-parse", "--is-inside-work-tree"], until) != ["true\n"]:
+        return None
     listed = _git(root, ["ls-files", "-z", "-v", "-s"], until)
     if listed is None:
         return None

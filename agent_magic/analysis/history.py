@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from agent_magic.analysis.bm25 import BM25
 from agent_magic.analysis.text import tokenize
+from agent_magic.gitenv import git_env
 
 # How far back to read: a few thousand commits is a year or more of a busy project and reads in
 # under a second (0.8 s on sympy).
@@ -80,6 +81,7 @@ def _git(root: str | os.PathLike[str], *args: str) -> str | None:
             timeout=30,
             check=False,
             stdin=subprocess.DEVNULL,
+            env=git_env(),  # the project's repository, not one the kernel's GIT_DIR names
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_magic.gitenv import git_env
 from agent_magic.paths import Project, is_internal
 
 MAX_FILE_BYTES = 1_000_000
@@ -194,6 +195,7 @@ def _git_files(root: Path) -> list[str] | None:
             capture_output=True,
             timeout=60,
             check=False,
+            env=git_env(),  # the project's repository, not one the kernel's GIT_DIR names
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

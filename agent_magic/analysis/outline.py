@@ -65,7 +65,9 @@ def outline(pattern: str) -> Outline | None:
     # ASCII-only folding pairs no non-ASCII letter with a plain one: spelled with them, wider
     ascii_fold = fold and bool(parsed.state.flags & re.ASCII)
     exact = not ascii_fold and _exact(parser, list(parsed), fold)
-    return Outline(body.encode("ascii"), exact=exact)
+    # Lines end at LF only, whatever newline convention the PCRE2 library was built with: with
+    # ANY (a build option), "." would not match a vertical tab or form feed of a plain line.
+    return Outline(b"(*LF)" + body.encode("ascii"), exact=exact)
 
 
 def _exact(p: ModuleType, items: list[Any], fold: bool) -> bool:
@@ -174,11 +176,19 @@ def _members(p: ModuleType, items: Any, fold: bool) -> frozenset[str]:
     """The plain characters a class (``[...]``, ``\\d``...) matches."""
     items = list(items)
     negate = bool(items) and items[0][0] == p.NEGATE
-    if negate and fold:
-        return _PLAIN_SET  # folding a negated class has its own rules: any character, wider
+    if negate and (fold or _complements(p, items)):
+        # Folding a negated class has its own rules; and the `regex` engine reads a negated
+        # class holding a category and its complement ([^\s\S]) as any character, not none.
+        return _PLAIN_SET  # any character: wider
     tests = [_member_test(p, op, value) for op, value in items[negate:]]
     found = frozenset(c for c in PLAIN if any(t(v) for t in tests for v in _variants(c, fold)))
     return _PLAIN_SET - found if negate else found
+
+
+def _complements(p: ModuleType, items: list[Any]) -> bool:
+    """Whether a class holds a category and its complement (\\d and \\D, say)."""
+    names = {str(value) for op, value in items if op == p.CATEGORY}
+    return any(name.replace("_NOT_", "_") in names for name in names if "_NOT_" in name)
 
 
 def _member_test(p: ModuleType, op: Any, value: Any) -> Any:

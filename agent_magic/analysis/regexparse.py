@@ -4,6 +4,7 @@ passes (texts, line finding, outlines) read patterns through it."""
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from types import ModuleType
 from typing import Any
@@ -15,6 +16,7 @@ _OTHER_SYNTAX = re.compile(r"\{(?!\d*,?\d*\})|\[:")
 # dotless i, the Kelvin sign, the long s): ASCII folding misses them, so a file or line holding
 # one is always searched when a folded text has an i, k or s.
 BEYOND_ASCII = ("\u0130", "\u0131", "\u212a", "\u017f")
+_COUNTS = re.compile(r"\{(\d+)")
 
 
 def _reads_like_re() -> bool:
@@ -40,3 +42,37 @@ def parse_pattern(pattern: str) -> tuple[ModuleType, Any] | None:
         return parser, parser.parse(pattern)
     except Exception:  # noqa: BLE001 - any failure just means no first pass
         return None
+
+
+def required_copies(pattern: str) -> int:
+    """How many parts the `regex` engine lays out to compile ``pattern``: a repeat's body
+    counts its minimum number of times, nested repeats multiply. The engine compiles in C,
+    holding the GIL, in time in proportion (a quarter of a second per million: ``a{20000000}``
+    freezes the kernel for five seconds). Read from the counts in the text (all multiplied, an
+    over-estimate) when the stdlib parser cannot read the pattern."""
+    read = parse_pattern(pattern)
+    if read is None:
+        return math.prod(max(int(c), 1) for c in _COUNTS.findall(pattern))
+    return _copies(*read)
+
+
+def _copies(p: ModuleType, items: Any) -> int:
+    total = 0
+    for op, value in items:
+        if op in (p.MAX_REPEAT, p.MIN_REPEAT, getattr(p, "POSSESSIVE_REPEAT", p.MAX_REPEAT)):
+            low, _high, body = value
+            total += max(low, 1) * _copies(p, body)
+        elif op == p.SUBPATTERN:
+            total += _copies(p, value[3])
+        elif op == p.BRANCH:
+            total += sum(_copies(p, branch) for branch in value[1])
+        elif op in (p.ASSERT, p.ASSERT_NOT):
+            total += _copies(p, value[1])
+        elif op == getattr(p, "ATOMIC_GROUP", None):
+            total += _copies(p, value)
+        elif op == p.GROUPREF_EXISTS:
+            _group, yes, no = value
+            total += _copies(p, yes) + (_copies(p, no) if no else 0)
+        else:
+            total += 1
+    return total

@@ -21,6 +21,8 @@ from agent_magic.analysis.grep import (
     needles,
     numbered_at,
 )
+from agent_magic.analysis.outline import outline
+from agent_magic.errors import ToolError
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
 from agent_magic.staging.edits import numbered_lines
@@ -170,6 +172,8 @@ ATOMS = [
     *(r"\.", r"\(", "#", r"\#", r"\ ", r"\t", r"\x6b", r"\u017f", "[k]", "[K]", "[abc]", "[^a]"),
     *(r"[^\n]", r"\w", r"\W", r"\s", r"\S", r"\d", ".", r"\b", r"\B", "^", "$", r"\A", r"\Z"),
     *("x{,2}", "x{}", r"\v", r"\p{L}", r"\m", r"\G", r"\K", "(?#c)", "[[:alpha:]]", "[[a]]"),
+    # classes the engine reads its own way ([^\s\S] is any character), or crossing ASCII
+    *(r"[^\s\S]", r"[^\d\W]", r"[\t-\r]", r"[~-\u00ff]", r"[Z-a]", r"[\u0100-\u0200]"),
 ]
 FLAGS = ["", "", "", "(?i)", "(?m)", "(?s)", "(?x)", "(?a)", "(?ia)", "(?im)", "(?V1)", "(?f)"]
 REPEATS = ["", "", "", "*", "+", "?", "{2}", "{1,3}", "*?", "*+", "{2,}"]
@@ -198,26 +202,27 @@ def random_pattern(rng: random.Random, depth: int = 0) -> str:
     return (rng.choice(FLAGS) if depth == 0 else "") + body
 
 
-def kept_lines(pattern: str, text: str) -> list[tuple[int, str]]:
-    """The lines the search tries, as it picks them (see Toolbox._searchable)."""
+def kept_lines(pattern: str, text: str) -> tuple[list[tuple[int, str]], bool]:
+    """The lines the search tries, as it picks them (see Toolbox._searchable), and whether
+    they are taken as the matching lines without trying them (found by the line finder)."""
     held = needles(pattern)
     finder = line_finder(pattern) if held is None else None
     if finder is not None:
         starts = line_starts(text, finder, timeout=5)
         if starts is not None:
-            return numbered_at(text, starts)
-    return lines_with(text, held)
+            return numbered_at(text, starts), True
+    return lines_with(text, held), False
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_random_patterns_and_texts_keep_every_line_the_regex_engine_matches():
     rng = random.Random(23)
-    tried = 0
+    tried = exact = 0
     for _ in range(1_500):
         pattern = random_pattern(rng)
         try:
             compiled = regex.compile(pattern)
-        except (regex.error, ValueError, OverflowError, RuntimeError):
+        except (regex.error, ValueError, OverflowError, RuntimeError, AttributeError):
             continue
         tried += 1
         for _ in range(8):
@@ -226,12 +231,15 @@ def test_random_patterns_and_texts_keep_every_line_the_regex_engine_matches():
             lines = numbered_lines(text)
             try:
                 expected = [(n, s) for n, s in enumerate(lines, 1) if compiled.search(s, timeout=1)]
-                kept = kept_lines(pattern, text)
+                kept, found = kept_lines(pattern, text)
             except TimeoutError:
                 continue
             assert set(kept) <= set(enumerate(lines, 1)) and kept == sorted(kept), (pattern, text)
             assert set(expected) <= set(kept), (pattern, text, expected, kept)
-    assert tried > 1_000
+            # lines the finder found are the answer as they are: not one more either
+            assert not found or kept == expected, (pattern, text, expected, kept)
+            exact += found
+    assert tried > 1_000 and exact > 500, (tried, exact)
 
 
 @pytest.mark.parametrize(
@@ -255,3 +263,46 @@ def test_each_non_ascii_fold_and_scoped_flag_on_its_own(make_repo, pattern: str,
     expected = every_line(Staging(Project(root)), files, pattern)
     assert expected.startswith("hit.py:2: ")
     assert fast_search(root, files, pattern) == expected
+
+
+@pytest.mark.parametrize("pattern", [r"(?i)[^\s\S]", r"(?i)x[^\d\D]"])
+def test_a_pattern_the_engine_fails_to_compile_is_a_tool_error(make_repo, pattern: str):
+    # The `regex` engine raises AttributeError on a folded [^\s\S]: it ended the whole run.
+    root = make_repo({"a.py": "x = 1\n"})
+    with pytest.raises(ToolError, match="regular expression engine failed"):
+        fast_search(root, ["a.py"], pattern)
+
+
+@pytest.mark.parametrize("pattern", ["compute_total", r"\d{5,}"])
+def test_a_repository_whose_config_names_another_work_tree_gets_no_first_pass(
+    make_repo, tmp_path: Path, pattern: str
+):
+    # core.worktree in .git/config sends git grep to that tree's files: the project's own
+    # files with matches were skipped because the other tree's lacked them
+    root = make_repo({"a.py": "compute_total = 123456\n", "b.py": "no\n"})
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.py").write_text("no\n", encoding="utf-8")
+    git(root, "config", "core.worktree", str(other))
+    files = ["a.py", "b.py"]
+    expected = every_line(Staging(Project(root)), files, pattern)
+    assert expected.startswith("a.py:1: ")
+    assert files_without(root, needles(pattern) or outline(pattern)) is None
+    assert fast_search(root, files, pattern) == expected
+
+
+@pytest.mark.parametrize("pattern", ["a{5000000}", r"(?:\w{2}){3000000}", r"(?:a{e<=1}){700000}"])
+def test_a_pattern_the_engine_takes_seconds_to_compile_is_refused(make_repo, pattern: str):
+    # The engine lays out a repeat's minimum count of copies as it compiles, in C, holding the
+    # GIL: a{4000000000} froze the kernel for a quarter of an hour, before any time bound
+    # (conditional groups repeated so: a segmentation fault, the kernel gone).
+    root = make_repo({"a.py": "x = 1\n"})
+    with pytest.raises(ToolError, match="repeats its parts"):
+        fast_search(root, ["a.py"], pattern)
+
+
+@pytest.mark.parametrize("pattern", ["a{0,5000000}", r"x{1000}y{1000}", r"\d{4}-\d{2}"])
+def test_large_counts_the_engine_compiles_quickly_are_searched(make_repo, pattern: str):
+    root = make_repo({"a.py": "x = 1\n"})
+    expected = every_line(Staging(Project(root)), ["a.py"], pattern)
+    assert fast_search(root, ["a.py"], pattern) == expected

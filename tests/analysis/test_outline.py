@@ -3,7 +3,9 @@ plain lines; every plain line the pattern matches is listed, every other file is
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import subprocess
 import warnings
 from pathlib import Path
@@ -12,7 +14,8 @@ import pytest
 import regex
 
 from agent_magic.analysis.grep import count_lines, files_without, needles
-from agent_magic.analysis.outline import PLAIN, outline
+from agent_magic.analysis.outline import PLAIN, Outline, outline
+from agent_magic.analysis.regexparse import BEYOND_ASCII
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
 from agent_magic.staging.overlay import DiskReader
@@ -74,7 +77,7 @@ def test_the_outline_lists_every_plain_line_the_pattern_matches(plain_repo):
         for pattern in patterns:
             try:
                 compiled = regex.compile(pattern)
-            except (regex.error, ValueError, OverflowError, RuntimeError):
+            except (regex.error, ValueError, OverflowError, RuntimeError, AttributeError):
                 continue
             shape = outline(pattern)
             if shape is None:
@@ -105,7 +108,7 @@ def test_the_outline_spells_classes_and_folds_for_plain_characters(
 ):
     shape = outline(pattern)
     assert shape is not None
-    pcre = regex.compile(shape.pcre.decode())  # the same syntax, for this check
+    pcre = regex.compile(shape.pcre.decode().removeprefix("(*LF)"))  # the same syntax, here
     for line in matched:
         assert pcre.search(line), (pattern, line)
     for line in missed:
@@ -237,3 +240,90 @@ def test_a_pattern_with_texts_is_counted_too(make_repo):
     assert answer == every_line(Staging(Project(root)), sorted(files), r"total = \d+")
     assert answer.endswith("[30 more matches not shown; narrow the search]")
     assert set(reader.reads) == {f"t{n:02}.py" for n in range(20)}
+
+
+@pytest.mark.parametrize("pattern", [r"[^\s\S]", r"x[^\d\D]", r"[^a\W\w]{2}"])
+def test_a_negated_class_of_a_category_and_its_complement_matches_as_the_engine_reads_it(
+    make_repo, pattern: str
+):
+    # The `regex` engine reads [^\s\S] as any character (not none, as the stdlib's parser
+    # does): the outline spelled it as nothing, and files with matching lines were skipped.
+    root = make_repo({"hit.py": "xab\n", "empty.py": ""})
+    files = ["empty.py", "hit.py"]
+    expected = every_line(Staging(Project(root)), files, pattern)
+    assert expected.startswith("hit.py:1: ")
+    assert files_without(root, outline(pattern)) == {"empty.py"}
+    assert fast_search(root, files, pattern) == expected
+
+
+def test_the_outline_s_lines_end_at_lf_whatever_the_pcre_library_s_default(make_repo):
+    # A PCRE2 library built with another newline convention (ANY: as a start-of-pattern
+    # option here) ends lines at a vertical tab or form feed too, and "." then misses them
+    root = make_repo({"vt.txt": "x\x0by\n", "ff.txt": "x\x0cy\n", "no.txt": "xy\n"})
+    shape = outline("x.y")
+    assert shape is not None
+    assert listed(root, b"(*ANY)" + shape.pcre) == {"vt.txt", "ff.txt"}
+
+
+@pytest.mark.slow
+def test_only_the_known_non_ascii_letters_fold_to_plain_ones():
+    # Every code point, as the `regex` engine folds it (a new Unicode or engine version may
+    # add one): a literal or class member that matches a plain character under (?i) must be
+    # plain itself or one of BEYOND_ASCII, which the passes account for.
+    plain = set(PLAIN)
+    others = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000 and chr(c) not in plain]
+    found: dict[str, set[str]] = {}
+
+    def probe(chunk: list[str]) -> None:
+        members = "".join(f"\\U{ord(c):08x}" for c in chunk)
+        matched = {a for a in PLAIN if regex.fullmatch(f"(?i)[{members}]", a)}
+        if matched and len(chunk) == 1:
+            found[chunk[0]] = matched
+        elif matched:
+            probe(chunk[: len(chunk) // 2])
+            probe(chunk[len(chunk) // 2 :])
+
+    for start in range(0, len(others), 4096):
+        probe(others[start : start + 4096])
+    assert found == {
+        "\u0130": {"i"},
+        "\u0131": {"I"},
+        "\u017f": {"s", "S"},
+        "\u212a": {"k", "K"},
+    }
+    assert set(found) == set(BEYOND_ASCII)
+    for char, matched in found.items():
+        assert regex.fullmatch(f"(?i)(?:{char})+", "".join(sorted(matched)))  # literals too
+        shape = outline(f"(?i){char}")
+        assert shape is not None and listed_chars(shape) >= matched
+
+
+def listed_chars(shape: Outline) -> set[str]:
+    """The plain characters an outline of one character matches (its PCRE read by `regex`)."""
+    pcre = regex.compile(shape.pcre.decode().removeprefix("(*LF)"))
+    return {a for a in PLAIN if pcre.fullmatch(a)}
+
+
+def test_a_git_without_perl_regexes_leaves_every_file_to_the_search(
+    make_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # git built without PCRE refuses -P (status 128): no file may be skipped for it
+    real = shutil.which("git")
+    assert real is not None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "git"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do [ "$a" = -P ] && { echo "fatal: cannot use Perl-compatible '
+        'regexes when not compiled with USE_LIBPCRE" >&2; exit 128; }; done\n'
+        f'exec {real} "$@"\n',
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    root = make_repo({"a.py": "n = 123456\n", "b.py": "nothing\n"})
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    assert files_without(root, outline(r"\d{5,}")) is None
+    assert files_without(root, needles("nothing")) == {"a.py"}  # -F still runs
+    files = ["a.py", "b.py"]
+    assert fast_search(root, files, r"\d{5,}") == "a.py:1: n = 123456"
