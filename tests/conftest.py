@@ -13,6 +13,7 @@ import pytest
 from hypothesis import settings
 
 from agent_magic.paths import Project
+from agent_magic.staging.overlay import DiskReader
 
 # CI tries the same examples on every run, so whether a change lands does not depend on luck;
 # elsewhere each run explores new inputs, and what they find becomes an @example.
@@ -34,6 +35,18 @@ class CountingProject(Project):
     def resolve(self, rel: str, *, allow_secret: bool = False) -> Path:
         self.checks[rel] = self.checks.get(rel, 0) + 1
         return super().resolve(rel, allow_secret=allow_secret)
+
+
+class CountingReader(DiskReader):
+    """Records the files staging reads from disk (asked for, refused ones included)."""
+
+    def __init__(self) -> None:
+        self.reads: list[str] = []
+
+    def read(self, project: Project, norm: str) -> bytes | None:
+        """Record ``norm`` and read it."""
+        self.reads.append(norm)
+        return super().read(project, norm)
 
 
 def user_texts(request) -> list[str]:

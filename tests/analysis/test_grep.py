@@ -24,9 +24,8 @@ from agent_magic.analysis.grep import (
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
 from agent_magic.staging.edits import numbered_lines
-from agent_magic.staging.overlay import DiskReader
 from agent_magic.tools import MAX_SEARCH_HITS, Toolbox
-from tests.conftest import CountingProject, git
+from tests.conftest import CountingProject, CountingReader, git
 
 
 @pytest.mark.parametrize(
@@ -275,17 +274,6 @@ def test_a_match_across_a_line_break_has_its_line_tried_alone():
         (2, "two words"),
         (5, "four five"),
     ]
-
-
-class CountingReader(DiskReader):
-    """Counts the files staging reads from disk."""
-
-    def __init__(self) -> None:
-        self.reads: list[str] = []
-
-    def read(self, project: Project, norm: str) -> bytes | None:
-        self.reads.append(norm)
-        return super().read(project, norm)
 
 
 def notebook(source: str) -> str:

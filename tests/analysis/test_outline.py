@@ -18,11 +18,10 @@ from agent_magic.analysis.outline import PLAIN, Outline, outline
 from agent_magic.analysis.regexparse import BEYOND_ASCII
 from agent_magic.paths import Project
 from agent_magic.staging import Staging
-from agent_magic.staging.overlay import DiskReader
 from agent_magic.testing.search_reference import every_line
 from agent_magic.tools import Toolbox
 from tests.analysis.test_grep_redteam import fast_search, random_pattern
-from tests.conftest import CountingProject, git
+from tests.conftest import CountingProject, CountingReader, git
 
 PLAIN_PIECES = [
     *("a", "k", "s", "i", "K", "S", "I", "mul", "MUL", "def", " ", "_", "1", "23", "x", "()"),
@@ -216,18 +215,6 @@ def test_counts_need_an_exact_outline():
     assert outline(r"\d+\.\d+").exact and outline(r"(?i)mu[^l]").exact is False
     for widened in (r"x(?=y)", r"(a)\1", r"\B\d", r"(?>a)b", r"a*+b", r"a{300}", r"(?i)[^k]"):
         assert not outline(widened).exact, widened
-
-
-class CountingReader(DiskReader):
-    """Records the files staging reads from disk."""
-
-    def __init__(self) -> None:
-        self.reads: list[str] = []
-
-    def read(self, project: Project, norm: str) -> bytes | None:
-        """Record ``norm`` and read it."""
-        self.reads.append(norm)
-        return super().read(project, norm)
 
 
 def test_a_pattern_with_texts_is_counted_too(make_repo):

@@ -19,6 +19,7 @@ from agent_magic.review import run_checks
 from agent_magic.review.kept import KeptTree
 from agent_magic.review.memo import CheckMemo
 from agent_magic.review.process import Confined
+from agent_magic.review.report import CheckReport
 from agent_magic.review.scratch import Scratch
 from agent_magic.review.testrun import Baseline, run_pair
 from agent_magic.sandbox import detect
@@ -70,6 +71,7 @@ import json, os, sys
 from pathlib import Path
 from agent_magic.review.kept import KeptTree
 from agent_magic.review.memo import CheckMemo
+from agent_magic.review.report import CheckReport
 from agent_magic.review.scratch import Scratch
 
 root, work = Path(sys.argv[1]), Path(sys.argv[2])
@@ -107,6 +109,7 @@ import sys
 from pathlib import Path
 from agent_magic.review.kept import KeptTree
 from agent_magic.review.memo import CheckMemo
+from agent_magic.review.report import CheckReport
 from agent_magic.review.scratch import Scratch
 
 root, work = Path(sys.argv[1]), Path(sys.argv[2])
@@ -184,6 +187,7 @@ from pathlib import Path
 from agent_magic.review.scratch import Scratch
 from agent_magic.review.kept import KeptTree
 from agent_magic.review.memo import CheckMemo
+from agent_magic.review.report import CheckReport
 
 root, work = Path(sys.argv[1]), Path(sys.argv[2])
 kept = [KeptTree(), KeptTree()]  # the changed copy and the unchanged one
@@ -321,35 +325,23 @@ def test_a_round_whose_unchanged_copy_could_not_be_made_is_not_replayed(
     memo = CheckMemo()
     change = {"mod.py": b"VALUE = 2\n"}
     sandbox = FullOnce(memo)
-    first = run_checks(
-        root,
-        change,
-        workdir=tmp_path / "w",
-        timeout=60,
-        memo=memo,
-        parallel=parallel,
-        sandbox=sandbox,
-    )
+
+    def round_() -> CheckReport:
+        return run_checks(
+            root,
+            change,
+            workdir=tmp_path / "w",
+            timeout=60,
+            memo=memo,
+            parallel=parallel,
+            sandbox=sandbox,
+        )
+
+    first = round_()
     assert first.baseline_problem and first.tests.newly_failing, first
-    second = run_checks(
-        root,
-        change,
-        workdir=tmp_path / "w",
-        timeout=60,
-        memo=memo,
-        parallel=parallel,
-        sandbox=sandbox,
-    )
+    second = round_()
     assert memo.reused_rounds == 0
     assert second.tests.baseline_ran and not second.baseline_problem
     assert second.tests.already_failing == ["tests/test_mod.py::test_known_bad"], second.tests
-    third = run_checks(
-        root,
-        change,
-        workdir=tmp_path / "w",
-        timeout=60,
-        memo=memo,
-        parallel=parallel,
-        sandbox=sandbox,
-    )
+    third = round_()
     assert memo.reused_rounds == 1 and third.tests.already_failing == second.tests.already_failing
