@@ -396,12 +396,16 @@ def count_lines(
     always = _git(root, [*grep, "-l", "-e", NOT_PLAIN], until)
     if counted is None or always is None:
         return None
+    # "<path>\0<count>\n" per file: a path may hold a line break, a count never does, so the
+    # text between two NULs is a count, its line break, and the next path.
     found: dict[str, int] = {}
-    for entry in counted.split("\n"):
-        # "<path>\0<count>"
-        path, _, count = entry.rpartition("\0")
-        if path and count.isdigit():
-            found[path] = int(count)
+    path, *rest = counted.split("\0")
+    for part in rest:
+        count, _, following = part.partition("\n")
+        if not count.isdigit():
+            return None  # not git grep -c's output as this reads it: no counts
+        found[path] = int(count)
+        path = following
     plain = _without_links(root, searched - set(always))
     return {path: found.get(path, 0) for path in plain}
 

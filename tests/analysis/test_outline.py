@@ -314,3 +314,14 @@ def test_a_git_without_perl_regexes_leaves_every_file_to_the_search(
     assert files_without(root, needles("nothing")) == {"a.py"}  # -F still runs
     files = ["a.py", "b.py"]
     assert fast_search(root, files, r"\d{5,}") == "a.py:1: n = 123456"
+
+
+def test_a_file_name_with_a_line_break_keeps_its_own_count(make_repo):
+    # git grep -c -z prints "<path>\0<count>\n": read line by line, "a\nx.py" lent its count to
+    # x.py and was skipped as holding none
+    root = make_repo({"a\nx.py": "v = 1.5\nw = 2.5\nx = 3.5\n", "x.py": "none\n"})
+    assert count_lines(root, outline(r"\d+\.\d+")) == {"a\nx.py": 3, "x.py": 0}
+    files = ["a\nx.py", "x.py"]
+    expected = every_line(Staging(Project(root)), files, r"\d+\.\d+")
+    assert expected.count("a\nx.py:") == 3
+    assert counted_search(root, Staging(Project(root)), files, r"\d+\.\d+") == expected
