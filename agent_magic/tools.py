@@ -7,12 +7,13 @@ state of the run, so the agent handles them; this module validates their input l
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent_magic.analysis.grep import (
     TAME_LINE,
+    LineFinder,
     Needles,
     is_tame,
     line_finder,
@@ -336,8 +337,8 @@ class Toolbox:
         held = needles(pattern)
         tame = is_tame(pattern)
         shape = outline(pattern)
-        # Without texts to look for, a tame pattern that sees no further than its line is run
-        # over each whole file at once (in C) to find the lines it matches.
+        # Without texts to look for, a pattern that sees no further than its line is run over
+        # each whole file at once (in C) to find the lines it matches.
         finder = line_finder(pattern) if held is None else None
         # the first pass counts against the search's time too
         deadline = time.monotonic() + self.search_seconds
@@ -428,22 +429,30 @@ class Toolbox:
         found = self.line_counts(shape, seconds)
         if found is None:
             return None
-        staged = set(self.staging.staged_paths())
-        return {p: n for p, n in found.items() if p not in staged and not is_notebook(p)}
+        on_disk = self._read_from_disk(found)
+        return {p: n for p, n in found.items() if p in on_disk}
 
     def _without(self, first: Needles | Outline | None, seconds: float) -> set[str]:
         """Files the search need not read: on disk (not staged) they lack the texts, or hold
         no line of the outline and only plain bytes."""
         if first is None or self.absent is None:
             return set()
-        # Staged files and notebooks (read from an open document when one is attached, and
-        # searched cell by cell) may differ from the bytes git grep read.
-        found = self.absent(first, seconds) or set()
+        return self._read_from_disk(self.absent(first, seconds) or set())
+
+    def _read_from_disk(self, paths: Iterable[str]) -> set[str]:
+        """Those of ``paths`` whose search text is the file git grep read: staged files and
+        notebooks (read from an open document when one is attached, and searched cell by
+        cell) may differ from it."""
         staged = set(self.staging.staged_paths())
-        return {p for p in found if p not in staged and not is_notebook(p)}
+        return {p for p in paths if p not in staged and not is_notebook(p)}
 
     def _searchable(
-        self, rel: str, held: Needles | None, finder: Any, deadline: float, per_line: float
+        self,
+        rel: str,
+        held: Needles | None,
+        finder: LineFinder | None,
+        deadline: float,
+        per_line: float,
     ) -> list[tuple[str, int, str]] | Matched:
         """(where, line number, line) of the lines of a file that can match (see lines_with),
         a notebook's cell sources, each cell named; or, with a ``finder`` that can tell, the
