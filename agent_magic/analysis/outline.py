@@ -1,5 +1,6 @@
 """A pattern's outline: a Perl-compatible expression git grep can run that matches every plain
-line the pattern matches (and perhaps more), for a first pass without texts to look for.
+line the pattern matches (and perhaps more): it lists the files a search must read, and, when
+nothing was widened (``Outline.exact``), counts their matching lines itself.
 
 A plain line holds only printable ASCII, tabs, vertical tabs and form feeds. On such lines the
 ``regex`` engine's classes, case folding and anchors are plain byte rules, so the outline spells
@@ -33,7 +34,7 @@ _CATEGORIES = {
     "CATEGORY_SPACE": r"\s",
     "CATEGORY_NOT_SPACE": r"\S",
 }
-# The non-ASCII letters case folding pairs with an ASCII one (see grep.BEYOND_ASCII).
+# The non-ASCII letters case folding pairs with an ASCII one (see regexparse.BEYOND_ASCII).
 _FOLDS = {"i": BEYOND_ASCII[:2], "k": BEYOND_ASCII[2:3], "s": BEYOND_ASCII[3:4]}
 
 
