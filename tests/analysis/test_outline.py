@@ -311,6 +311,7 @@ def test_a_git_without_perl_regexes_leaves_every_file_to_the_search(
     root = make_repo({"a.py": "n = 123456\n", "b.py": "nothing\n"})
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     assert files_without(root, outline(r"\d{5,}")) is None
+    assert count_lines(root, outline(r"\d{5,}")) is None
     assert files_without(root, needles("nothing")) == {"a.py"}  # -F still runs
     files = ["a.py", "b.py"]
     assert fast_search(root, files, r"\d{5,}") == "a.py:1: n = 123456"
